@@ -1,0 +1,106 @@
+"""One error hierarchy for all of Tessera.
+
+Every failure a user can cause or meet is one of these classes, so the CLI maps
+them to exit codes in one place (``tessera.cli.exit_codes``) and the service, later,
+to HTTP responses in one place. Each error carries a short, stable ``reason`` code
+that travels in ``--json`` output and in stored error records; the message is for
+people and may change.
+
+::
+
+    TesseraError
+     +-- InvalidInput                 bad arguments or values (exit 2 / HTTP 400)
+     |    +-- InvalidFingerprint      a fingerprint's text form does not parse
+     +-- MediaError                   one file could not be fingerprinted (batch goes on)
+     |    +-- EmptyFile               zero bytes
+     |    +-- UnsupportedMedia        not an image we decode (content sniffed)
+     |    +-- CorruptMedia            decoder failed: truncated, damaged, hostile
+     |    +-- MediaTooLarge           byte or pixel cap exceeded, refused before allocation
+     |    +-- UnreadableFile          the OS refused to read it
+     +-- ConfigError                  settings are missing or unsafe
+"""
+
+from __future__ import annotations
+
+
+class TesseraError(Exception):
+    """Base of every error Tessera raises on purpose."""
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.reason
+
+
+class InvalidInput(TesseraError):
+    """A caller passed a value Tessera cannot accept."""
+
+    reason = "invalid-input"
+
+
+class InvalidFingerprint(InvalidInput):
+    """A fingerprint's text form or payload is malformed."""
+
+    reason = "invalid-fingerprint"
+
+
+class ConfigError(TesseraError):
+    """Configuration is missing, contradictory or unsafe."""
+
+    reason = "config"
+
+
+class MediaError(TesseraError):
+    """A single media file could not be fingerprinted; the batch goes on."""
+
+    reason = "media-error"
+
+
+class EmptyFile(MediaError):
+    """The file has no bytes."""
+
+    reason = "empty-file"
+
+
+class UnsupportedMedia(MediaError):
+    """The content is not a format Tessera decodes (sniffed, never from the name)."""
+
+    reason = "unsupported-format"
+
+
+class CorruptMedia(MediaError):
+    """The decoder rejected the content: truncated, damaged or hostile."""
+
+    reason = "corrupt"
+
+
+class MediaTooLarge(MediaError):
+    """A configured byte or pixel limit was exceeded; refused before allocating."""
+
+    reason = "too-large"
+
+
+class UnreadableFile(MediaError):
+    """The operating system refused to read the file."""
+
+    reason = "unreadable"
+
+
+__all__ = [
+    "ConfigError",
+    "CorruptMedia",
+    "EmptyFile",
+    "InvalidFingerprint",
+    "InvalidInput",
+    "MediaError",
+    "MediaTooLarge",
+    "TesseraError",
+    "UnreadableFile",
+    "UnsupportedMedia",
+]
