@@ -1,0 +1,181 @@
+"""Fingerprint one file: exact digests and PDQ from a single read.
+
+The file is read once into memory; MD5, SHA-1 and SHA-256 are computed from those
+bytes and the same bytes are decoded. Exact digests are reported even when the
+content cannot be decoded: a damaged copy of a known file is still that file.
+
+Nothing here raises for a bad file. Every outcome is a ``FileResult`` whose
+``status`` is ``ok``, ``error`` (with a reason code and message) or ``skipped``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tessera.errors import MediaError, MediaTooLarge, UnreadableFile
+from tessera.fingerprints.pdq import (
+    DIHEDRAL_NAMES,
+    QUALITY_THRESHOLD,
+    nearest_512,
+    pdq_dihedral_rgb,
+    pdq_hash_rgb,
+)
+from tessera.media.decode import DecodeLimits, decode_image
+from tessera.media.normalize import Policy
+
+Mode = Literal["fast", "reference"]
+Status = Literal["ok", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class HashOptions:
+    """How files are fingerprinted.
+
+    ``mode="fast"`` (the ingest default) lets large JPEGs be decoded at reduced
+    scale; ``"reference"`` decodes at full resolution and is bit-exact with the
+    reference PDQ. ``cpp_resize`` adds the C++ CLI's 512 x 512 nearest-neighbour
+    pre-resize (reference mode only), for comparisons with ``pdq-photo-hasher``.
+    """
+
+    mode: Mode = "fast"
+    policy: Policy = "tessera"
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    dihedral: bool = False
+    cpp_resize: bool = False
+
+
+@dataclass
+class FileResult:
+    """What happened to one file; ``to_json`` gives its ``--json`` form."""
+
+    path: str
+    status: Status
+    size: int | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    quality: int | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    flags: list[str] = field(default_factory=list)
+    reason: str | None = None
+    message: str | None = None
+    dihedral: dict[str, str] | None = None
+    decode_scale: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "status": self.status,
+            "size": self.size,
+            "md5": self.md5,
+            "sha1": self.sha1,
+            "sha256": self.sha256,
+            "pdq": self.pdq,
+            "quality": self.quality,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "flags": self.flags,
+            "decode_scale": self.decode_scale,
+            "error": None
+            if self.status == "ok"
+            else {"reason": self.reason, "message": self.message},
+        }
+        if self.dihedral is not None:
+            out["dihedral"] = self.dihedral
+        return out
+
+
+def read_file(path: Path, limits: DecodeLimits) -> bytes:
+    """Read a regular file whole, refusing anything over ``limits.max_bytes`` first."""
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise UnreadableFile("not a regular file", reason="not-a-file")
+            if st.st_size > limits.max_bytes:
+                raise MediaTooLarge(
+                    f"{st.st_size} bytes exceeds the {limits.max_bytes}-byte limit",
+                    reason="too-many-bytes",
+                )
+            data = fh.read(limits.max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise UnreadableFile("no such file", reason="not-found") from exc
+    except IsADirectoryError as exc:
+        raise UnreadableFile("is a directory", reason="not-a-file") from exc
+    except PermissionError as exc:
+        raise UnreadableFile("permission denied", reason="permission-denied") from exc
+    except OSError as exc:
+        raise UnreadableFile(f"read failed: {exc.strerror or exc}") from exc
+    if len(data) > limits.max_bytes:
+        raise MediaTooLarge(
+            f"file grew past the {limits.max_bytes}-byte limit while reading",
+            reason="too-many-bytes",
+        )
+    return data
+
+
+def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
+    """Fingerprint bytes already in memory (``path`` names them in the result)."""
+    result = FileResult(
+        path=path,
+        status="ok",
+        size=len(data),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    try:
+        decoded = decode_image(
+            data,
+            fast=options.mode == "fast" and not options.cpp_resize,
+            policy=options.policy,
+            limits=options.limits,
+        )
+    except MediaError as exc:
+        result.status, result.reason, result.message = "error", exc.reason, exc.message
+        return result
+    rgb, grid = decoded.rgb, decoded.grid
+    if options.cpp_resize:
+        rgb, grid = nearest_512(rgb), None
+    exact = "auto" if options.mode == "reference" else "never"
+    result.format = decoded.format
+    result.height, result.width = decoded.full_shape
+    if options.dihedral:
+        dih = pdq_dihedral_rgb(rgb, grid, exact=exact)
+        pdq, quality = dih.variants["original"], dih.quality
+        result.dihedral = {n: dih.variants[n].hex for n in DIHEDRAL_NAMES}
+    else:
+        h = pdq_hash_rgb(rgb, grid, exact=exact)
+        pdq, quality = h.fingerprint, h.quality
+    result.quality = quality
+    if not any(pdq.payload):
+        result.flags.append("too-small")  # under 5 px: PDQ defines no hash
+        result.dihedral = None
+    else:
+        result.pdq = pdq.hex
+        if quality < QUALITY_THRESHOLD:
+            result.flags.append("low-quality")
+    result.decode_scale = decoded.scale
+    return result
+
+
+def hash_file(path: Path | str, options: HashOptions) -> FileResult:
+    """Fingerprint one file; never raises for a bad or unreadable file."""
+    p = Path(path)
+    try:
+        data = read_file(p, options.limits)
+    except MediaError as exc:
+        return FileResult(path=str(p), status="error", reason=exc.reason, message=exc.message)
+    return hash_bytes(data, str(p), options)
+
+
+__all__ = ["FileResult", "HashOptions", "Mode", "Status", "hash_bytes", "hash_file", "read_file"]

@@ -1,0 +1,110 @@
+"""Fingerprinting many files on all cores, in input order, surviving worker crashes.
+
+Work is sent to a process pool with a bounded number of files in flight (memory
+stays flat for millions of files) and results come back in input order. If a
+decoder takes a worker process down (a native crash on a hostile file), the files
+that were in flight are retried one at a time in a fresh pool, so only the file that
+kills a worker again is reported, as ``worker-crashed``; the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from pathlib import Path
+
+from tessera.ingest.filehash import FileResult, HashOptions, hash_file
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init_worker() -> None:
+    # One BLAS thread per worker: the pool already uses every core.
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    for var in _THREAD_VARS:  # inherited by forkserver children before numpy loads
+        os.environ.setdefault(var, "1")
+    ctx = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+
+
+def hash_files(
+    paths: Iterable[Path],
+    options: HashOptions,
+    *,
+    workers: int | None = None,
+    in_flight_per_worker: int = 8,
+) -> Iterator[FileResult]:
+    """Yield one ``FileResult`` per path, in order; ``workers=1`` runs in-process."""
+    n = workers or default_workers()
+    fn = partial(hash_file, options=options)
+    if n == 1:
+        for p in paths:
+            yield fn(p)
+        return
+    yield from _ordered_pool(paths, fn, n, n * in_flight_per_worker)
+
+
+def _ordered_pool(
+    paths: Iterable[Path],
+    fn: Callable[[Path], FileResult],
+    workers: int,
+    window: int,
+) -> Iterator[FileResult]:
+    pool = _new_pool(workers)
+    pending: deque[tuple[Path, Future[FileResult]]] = deque()
+    it = iter(paths)
+    try:
+        while True:
+            while len(pending) < window:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                pending.append((nxt, pool.submit(fn, nxt)))
+            if not pending:
+                return
+            path, fut = pending.popleft()
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                retry = [path, *(p for p, _ in pending)]
+                pending.clear()
+                yield from _retry_alone(retry, fn)
+                pool = _new_pool(workers)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _retry_alone(paths: list[Path], fn: Callable[[Path], FileResult]) -> Iterator[FileResult]:
+    """Run each file in its own single-worker pool, so a crash names its file."""
+    for path in paths:
+        with _new_pool(1) as solo:
+            try:
+                yield solo.submit(fn, path).result()
+            except BrokenProcessPool:
+                yield FileResult(
+                    path=str(path),
+                    status="error",
+                    reason="worker-crashed",
+                    message="the decoder process died on this file",
+                )
+
+
+__all__ = ["default_workers", "hash_files"]
