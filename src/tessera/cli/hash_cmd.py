@@ -206,7 +206,7 @@ def hash_command(
     )
     found = list(iter_files(paths))
     summary = Summary()
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     stream = _JsonStream(out) if as_json else None
     if stream is None:
         out.write(_HEADER + "\n")

@@ -313,15 +313,18 @@ def downsample64(luma: Float32Array, grid: SampleGrid | None = None) -> FloatArr
 
 
 def downsample64_rgb(rgb: UInt8Array, grid: SampleGrid | None = None) -> FloatArray:
-    """``downsample64(luma_from_rgb(rgb))`` without holding a full-size float image."""
+    """``downsample64(luma_from_rgb(rgb))`` without holding a full-size float image.
+
+    Luma is formed in float32 here; its rounding differs from the binding's float64
+    luma by ~1e-5, far inside ``ROUNDING_MARGIN``, which the exact replay covers.
+    """
     rows, cols = _weights((rgb.shape[0], rgb.shape[1]), grid)
-    acc = np.zeros((64, 64), dtype=np.float64)
+    coeffs = np.asarray(_LUMA, dtype=np.float32)
     colsT = cols.T
+    acc = np.zeros((64, 64), dtype=np.float64)
     for r0 in range(0, rgb.shape[0], _CHUNK_ROWS):
         c = rgb[r0 : r0 + _CHUNK_ROWS]
-        luma = (c[:, :, 0] * _LUMA[0] + c[:, :, 1] * _LUMA[1] + c[:, :, 2] * _LUMA[2]).astype(
-            np.float32
-        )
+        luma = (c.reshape(-1, 3).astype(np.float32) @ coeffs).reshape(c.shape[:2])
         acc += rows[:, r0 : r0 + _CHUNK_ROWS].astype(np.float64) @ (luma @ colsT).astype(np.float64)
     return acc
 
@@ -403,9 +406,11 @@ def _grid_and_coeffs(
     variants: bool,
 ) -> tuple[FloatArray | Float32Array, list[Float32Array]]:
     g: FloatArray | Float32Array = fast_grid
+    if exact == "never":  # approximate by request: plain matmul DCT
+        d = _dct_matrix().astype(np.float64)
+        a = (d @ fast_grid @ d.T).astype(np.float32)
+        return g, _dihedral_coeffs(a) if variants else [a]
     coeffs = _dihedral_coeffs(dct16(g)) if variants else [dct16(g)]
-    if exact == "never":
-        return g, coeffs
     if exact == "auto" and _quality_is_safe(fast_grid) and all(_order_is_safe(c) for c in coeffs):
         return g, coeffs
     g = downsample64_exact(luma_of())

@@ -21,6 +21,7 @@ from tessera.errors import MediaError, MediaTooLarge, UnreadableFile
 from tessera.fingerprints.pdq import (
     DIHEDRAL_NAMES,
     QUALITY_THRESHOLD,
+    Exactness,
     nearest_512,
     pdq_dihedral_rgb,
     pdq_hash_rgb,
@@ -146,7 +147,7 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
     rgb, grid = decoded.rgb, decoded.grid
     if options.cpp_resize:
         rgb, grid = nearest_512(rgb), None
-    exact = "auto" if options.mode == "reference" else "never"
+    exact: Exactness = "auto" if options.mode == "reference" else "never"
     result.format = decoded.format
     result.height, result.width = decoded.full_shape
     if options.dihedral:
