@@ -14,6 +14,7 @@ import click
 from tessera import __version__
 from tessera.cli.exit_codes import ExitCode, exit_code_for
 from tessera.cli.hash_cmd import hash_command
+from tessera.cli.samples_cmd import samples_command
 from tessera.errors import TesseraError
 
 
@@ -28,6 +29,7 @@ def cli() -> None:
 
 
 cli.add_command(hash_command)
+cli.add_command(samples_command)
 
 
 def main(argv: list[str] | None = None) -> None:

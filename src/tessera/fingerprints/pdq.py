@@ -217,10 +217,10 @@ def _box_running_rows(x: Float32Array, window: int, keep: IntArray | None) -> Fl
 
     The C++ running sum (add the entering value, then subtract the leaving one) is a
     float32 ``cumsum`` over the interleaved sequence, so every rounding happens in the
-    same order. ``keep`` selects output rows (the decimation rows).
+    same order. ``keep`` selects output rows (the decimation rows). No shortcut for
+    ``window == 1``: the C++ loop still adds and subtracts, and those roundings can
+    decide bits when coefficients sit near the median.
     """
-    if window == 1:
-        return x if keep is None else x[keep]
     pos, count, half, m = _running_layout(x.shape[0], window)
     running = np.cumsum(_running_sequence(x, window, half, m), axis=0, dtype=np.float32)
     if keep is not None:
@@ -230,8 +230,6 @@ def _box_running_rows(x: Float32Array, window: int, keep: IntArray | None) -> Fl
 
 def _box_running_cols(x: Float32Array, window: int, keep: IntArray | None) -> Float32Array:
     """As ``_box_running_rows`` along every row (cumsum along the contiguous axis)."""
-    if window == 1:
-        return x if keep is None else x[:, keep]
     pos, count, half, m = _running_layout(x.shape[1], window)
     seq = np.empty((x.shape[0], window + 2 * m + half - 1), dtype=np.float32)
     seq[:, :window] = x[:, :window]
@@ -413,7 +411,13 @@ def _grid_and_coeffs(
     coeffs = _dihedral_coeffs(dct16(g)) if variants else [dct16(g)]
     if exact == "auto" and _quality_is_safe(fast_grid) and all(_order_is_safe(c) for c in coeffs):
         return g, coeffs
-    g = downsample64_exact(luma_of())
+    luma = luma_of()
+    if luma.shape == (64, 64) and not variants:
+        # pdqFloat256FromFloatLuma skips the Jarosz filter for a 64 x 64 input;
+        # pdqDihedralHash256esFromFloatLuma does not.
+        g = np.asarray(luma, dtype=np.float32)
+    else:
+        g = downsample64_exact(luma)
     coeffs = _dihedral_coeffs(dct16(g)) if variants else [dct16(g)]
     return g, coeffs
 

@@ -181,12 +181,6 @@ def _decode_open(
             f"{width}x{height} = {width * height} pixels exceeds the limit of {limits.max_pixels}",
             reason="too-many-pixels",
         )
-    orientation = 1
-    if policy == "tessera":
-        try:
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
-        except _DECODER_ERRORS:
-            orientation = 1  # unreadable EXIF must not lose the picture
     scale = 1
     mode = im.mode
     try:
@@ -202,6 +196,14 @@ def _decode_open(
         raise MediaTooLarge(str(exc), reason="too-many-pixels") from exc
     except _DECODER_ERRORS as exc:
         raise _corrupt(exc, name) from exc
+    orientation = 1
+    if policy == "tessera":
+        # Read after load(): some plugins (Pillow's TIFF) apply the orientation while
+        # loading and drop the tag; reading it before would rotate the picture twice.
+        try:
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+        except _DECODER_ERRORS:
+            orientation = 1  # unreadable EXIF must not lose the picture
     grid = SampleGrid.scaled(height, width, scale) if scale > 1 else None
     if orientation != 1 and policy == "tessera":
         base = grid or SampleGrid.scaled(height, width, 1)
