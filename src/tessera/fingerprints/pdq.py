@@ -180,83 +180,74 @@ def _box_rows(v: FloatArray, window: int) -> FloatArray:
     return np.cumsum(acc[:, :n], axis=1)
 
 
-def _running_layout(n: int, window: int) -> tuple[IntArray, Float32Array, int, int]:
-    """Where ``box1DFloat`` writes outputs in the add/subtract sequence, and the counts."""
-    half = (window + 2) // 2
-    m = n - window
-    pos = np.concatenate(
-        [
-            np.arange(half - 1, window),
-            window + 2 * np.arange(m) + 1,
-            window + 2 * m + np.arange(half - 1),
-        ]
-    )
-    count = np.concatenate(
-        [
-            np.arange(half, window + 1),
-            np.full(m, window),
-            np.arange(window - 1, window - half, -1),
-        ]
-    ).astype(np.float32)
-    return pos, count, half, m
+def _box_running(x: Float32Array, window: int, keep: IntArray | None) -> Float32Array:
+    """The reference ``box1DFloat`` down axis 0 of ``x``, bit for bit, for all columns.
 
-
-def _running_sequence(x: Float32Array, window: int, half: int, m: int) -> Float32Array:
-    # The values the C++ loop adds (+) and subtracts (-), in its order, along axis 0.
-    # (_box_running_cols builds the same along axis 1.)
-    seq = np.empty((window + 2 * m + half - 1, *x.shape[1:]), dtype=np.float32)
-    seq[:window] = x[:window]
-    seq[window : window + 2 * m : 2] = x[window:]
-    seq[window + 1 : window + 2 * m : 2] = -x[:m]
-    seq[window + 2 * m :] = -x[m : m + half - 1]
-    return seq
-
-
-def _box_running_rows(x: Float32Array, window: int, keep: IntArray | None) -> Float32Array:
-    """The reference ``box1DFloat`` down every column, bit for bit.
-
-    The C++ running sum (add the entering value, then subtract the leaving one) is a
-    float32 ``cumsum`` over the interleaved sequence, so every rounding happens in the
-    same order. ``keep`` selects output rows (the decimation rows). No shortcut for
-    ``window == 1``: the C++ loop still adds and subtracts, and those roundings can
-    decide bits when coefficients sit near the median.
+    The C++ loop keeps a float32 running sum, adding the entering value and then
+    subtracting the leaving one, and divides by the current window count. This
+    replays the same operations in the same order, one row-vector per step, so
+    every rounding is identical. There is no shortcut for ``window == 1``: the
+    add-then-subtract roundings still happen. ``keep`` selects output rows.
     """
-    pos, count, half, m = _running_layout(x.shape[0], window)
-    running = np.cumsum(_running_sequence(x, window, half, m), axis=0, dtype=np.float32)
-    if keep is not None:
-        pos, count = pos[keep], count[keep]
-    return running[pos] / count[:, None]
+    n = x.shape[0]
+    half = (window + 2) // 2
+    wanted = np.zeros(n, dtype=bool)
+    slot = np.arange(n)
+    uniq, inverse = np.arange(n), None
+    if keep is not None:  # decimation may select a row twice when n < 64
+        uniq, inverse = np.unique(keep, return_inverse=True)
+        slot[uniq] = np.arange(len(uniq))
+    wanted[uniq] = True
+    out = np.empty((len(uniq), *x.shape[1:]), dtype=np.float32)
+    acc = np.zeros(x.shape[1:], dtype=np.float32)
+    ri = li = oi = count = 0
 
+    def emit() -> None:
+        if wanted[oi]:
+            np.divide(acc, np.float32(count), out=out[slot[oi]])
 
-def _box_running_cols(x: Float32Array, window: int, keep: IntArray | None) -> Float32Array:
-    """As ``_box_running_rows`` along every row (cumsum along the contiguous axis)."""
-    pos, count, half, m = _running_layout(x.shape[1], window)
-    seq = np.empty((x.shape[0], window + 2 * m + half - 1), dtype=np.float32)
-    seq[:, :window] = x[:, :window]
-    seq[:, window : window + 2 * m : 2] = x[:, window:]
-    seq[:, window + 1 : window + 2 * m : 2] = -x[:, :m]
-    seq[:, window + 2 * m :] = -x[:, m : m + half - 1]
-    running = np.cumsum(seq, axis=1, dtype=np.float32)
-    if keep is not None:
-        pos, count = pos[keep], count[keep]
-    return running[:, pos] / count
+    for _ in range(half - 1):  # phase 1: accumulate, no output
+        np.add(acc, x[ri], out=acc)
+        ri += 1
+        count += 1
+    for _ in range(window - half + 1):  # phase 2: growing window
+        np.add(acc, x[ri], out=acc)
+        ri += 1
+        count += 1
+        emit()
+        oi += 1
+    for _ in range(n - window):  # phase 3: full window
+        np.add(acc, x[ri], out=acc)
+        np.subtract(acc, x[li], out=acc)
+        ri += 1
+        li += 1
+        emit()
+        oi += 1
+    for _ in range(half - 1):  # phase 4: shrinking window
+        np.subtract(acc, x[li], out=acc)
+        li += 1
+        count -= 1
+        emit()
+        oi += 1
+    return out if inverse is None else out[inverse]
 
 
 def downsample64_exact(luma: Float32Array) -> Float32Array:
     """The reference Jarosz filter and decimation with the C++ code's float32 rounding.
 
-    Slower than ``downsample64`` (about 0.6 s at 12 MP); used when a hash bit or the
-    quality would otherwise depend on rounding (see ``pdq_hash``).
+    Slower than ``downsample64``; used only when a hash bit or the quality could
+    depend on rounding (see ``pdq_hash``). Each 1-D pass runs along axis 0 of a
+    contiguous array so that every step is one vector operation.
     """
     h, w = luma.shape
     rows = ((np.arange(64) + 0.5) * h / 64).astype(np.int64)
     cols = ((np.arange(64) + 0.5) * w / 64).astype(np.int64)
     along_rows, along_cols = _jarosz_window(w), _jarosz_window(h)
-    x = np.ascontiguousarray(luma, dtype=np.float32)
-    x = _box_running_cols(x, along_rows, None)
-    x = _box_running_rows(x, along_cols, None)
-    x = _box_running_cols(x, along_rows, cols)
-    return _box_running_rows(x, along_cols, rows)
+    xt = np.ascontiguousarray(np.asarray(luma, dtype=np.float32).T)  # W x H
+    xt = _box_running(xt, along_rows, None)  # pass 1, horizontal
+    x = _box_running(np.ascontiguousarray(xt.T), along_cols, None)  # pass 1, vertical
+    xt = _box_running(np.ascontiguousarray(x.T), along_rows, cols)  # pass 2, horizontal
+    return _box_running(np.ascontiguousarray(xt.T), along_cols, rows)  # pass 2, vertical
 
 
 @lru_cache(maxsize=64)

@@ -89,7 +89,7 @@ class Fingerprint:
         if len(parts) != 3:
             raise InvalidFingerprint(f"expected 'algorithm:version:hex', got {text!r}")
         name, version, payload = parts
-        if not version.isdigit():
+        if not (version.isascii() and version.isdigit()):  # isdigit() alone accepts "²"
             raise InvalidFingerprint(f"version must be a whole number in {text!r}")
         payload = payload.lower()
         if not _HEX.match(payload) or len(payload) % 2:
