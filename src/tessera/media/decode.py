@@ -18,6 +18,7 @@ decoded pixel as the reference would have weighted the block it stands for.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -102,7 +103,8 @@ _DECODER_ERRORS = (
 
 
 def _corrupt(exc: BaseException, name: str) -> CorruptMedia:
-    text = str(exc) or type(exc).__name__
+    # Pillow names the in-memory stream (<_io.BytesIO object at 0x...>): drop it
+    text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc)) or type(exc).__name__
     reason = "truncated" if "truncat" in text.lower() else "corrupt"
     return CorruptMedia(f"{name} could not be decoded: {text}", reason=reason)
 
