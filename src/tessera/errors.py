@@ -17,7 +17,9 @@ people and may change.
      |    +-- CorruptMedia            decoder failed: truncated, damaged, hostile
      |    +-- MediaTooLarge           byte or pixel cap exceeded, refused before allocation
      |    +-- UnreadableFile          the OS refused to read it
-     +-- ConfigError                  settings are missing or unsafe
+     +-- ConfigError                  settings are missing or unsafe (exit 3)
+     +-- NotFound                     a named record does not exist (exit 4 / HTTP 404)
+     +-- Conflict                     a record already exists or clashes (exit 5 / HTTP 409)
 """
 
 from __future__ import annotations
@@ -54,6 +56,18 @@ class ConfigError(TesseraError):
     """Configuration is missing, contradictory or unsafe."""
 
     reason = "config"
+
+
+class NotFound(TesseraError):
+    """A named record (agency, case, series, media...) does not exist."""
+
+    reason = "not-found"
+
+
+class Conflict(TesseraError):
+    """A record with that name already exists, or the change clashes with stored data."""
+
+    reason = "conflict"
 
 
 class MediaError(TesseraError):
@@ -94,12 +108,14 @@ class UnreadableFile(MediaError):
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "CorruptMedia",
     "EmptyFile",
     "InvalidFingerprint",
     "InvalidInput",
     "MediaError",
     "MediaTooLarge",
+    "NotFound",
     "TesseraError",
     "UnreadableFile",
     "UnsupportedMedia",

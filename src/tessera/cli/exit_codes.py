@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from tessera.errors import ConfigError, InvalidInput, MediaError, TesseraError
+from tessera.errors import (
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    MediaError,
+    NotFound,
+    TesseraError,
+)
 
 
 class ExitCode(IntEnum):
@@ -19,6 +26,12 @@ class ExitCode(IntEnum):
     """Bad arguments or input values (click uses 2 for usage errors too)."""
     CONFIG = 3
     """Configuration missing or unsafe."""
+    NOT_FOUND = 4
+    """A named record (agency, case, series, media) does not exist."""
+    CONFLICT = 5
+    """A record already exists or the change clashes with stored data."""
+    KNOWN_FOUND = 10
+    """``triage``: at least one file is known (exact) or near a known item."""
     INTERNAL = 70
     """A bug: an unexpected exception (EX_SOFTWARE)."""
 
@@ -29,6 +42,10 @@ def exit_code_for(exc: TesseraError) -> ExitCode:
         return ExitCode.USAGE
     if isinstance(exc, ConfigError):
         return ExitCode.CONFIG
+    if isinstance(exc, NotFound):
+        return ExitCode.NOT_FOUND
+    if isinstance(exc, Conflict):
+        return ExitCode.CONFLICT
     if isinstance(exc, MediaError):
         return ExitCode.FILES_FAILED
     return ExitCode.INTERNAL

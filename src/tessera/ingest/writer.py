@@ -1,0 +1,174 @@
+"""Writing a batch of fingerprinted files into the shared database, atomically.
+
+One batch is one transaction: media rows (insert-or-reuse by SHA-256),
+fingerprints, sightings, series links, submission counts and the run's
+``IngestItem`` bookkeeping all commit together or not at all. A run killed at any
+moment therefore leaves whole batches only; the re-run skips the paths its items
+name and writes the rest, so the database ends with no duplicates and no gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from tessera.ingest.filehash import FileResult
+from tessera.storage.models import (
+    Fingerprint,
+    IngestItem,
+    IngestRun,
+    Media,
+    Sighting,
+    series_media,
+)
+from tessera.storage.repo import media_by_sha256
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """File-system facts about a path that the hashing result does not carry."""
+
+    mtime: datetime | None = None
+    ctime: datetime | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did: statuses per path and the new PDQ fingerprints to index."""
+
+    statuses: dict[str, str] = field(default_factory=dict)
+    new_pdq: list[tuple[int, int, bytes, int | None]] = field(default_factory=list)
+
+
+def _kind(r: FileResult) -> str:
+    return "image" if r.pdq is not None or r.format is not None else "other"
+
+
+def write_batch(
+    s: Session,
+    run: IngestRun,
+    results: Sequence[FileResult],
+    meta: dict[str, FileMeta] | None = None,
+) -> BatchOutcome:
+    """Record ``results`` for ``run`` in the open transaction ``s``.
+
+    Status per path: ``new`` (its content was not in the database before this
+    batch), ``known`` (it was, from any run, case or agency, or earlier in this
+    batch), ``error`` (with the reason; exact digests still recorded as media when
+    the file had content) or ``skipped``.
+    """
+    meta = meta or {}
+    out = BatchOutcome()
+    digests = [bytes.fromhex(r.sha256) for r in results if r.sha256 and r.size]
+    existing = media_by_sha256(s, digests)
+    series_ids = {run.series_id} if run.series_id else set()
+    created: dict[bytes, Media] = {}
+    for r in results:
+        status = "skipped" if r.status == "skipped" else "error" if r.status == "error" else ""
+        media: Media | None = None
+        if r.sha256 and r.size:
+            key = bytes.fromhex(r.sha256)
+            media = existing.get(key) or created.get(key)
+            if media is None:
+                media = Media(
+                    sha256=key,
+                    md5=bytes.fromhex(r.md5 or ""),
+                    sha1=bytes.fromhex(r.sha1 or ""),
+                    kind=_kind(r),
+                    format=r.format,
+                    byte_size=r.size,
+                    width=r.width,
+                    height=r.height,
+                    submissions=0,
+                )
+                s.add(media)
+                s.flush()
+                created[key] = media
+                if r.pdq is not None:
+                    fp = Fingerprint(
+                        media_id=media.id,
+                        algorithm="pdq",
+                        version=1,
+                        position=0,
+                        value=bytes.fromhex(r.pdq),
+                        quality=r.quality,
+                    )
+                    s.add(fp)
+                    s.flush()
+                    out.new_pdq.append((fp.id, media.id, fp.value, fp.quality))
+                status = status or "new"
+            else:
+                status = status or "known"
+            _add_sighting(s, run, media, r.path, meta.get(r.path))
+            for sid in series_ids:
+                _link_series(s, sid, media.id)
+        out.statuses[r.path] = status
+        s.add(
+            IngestItem(
+                run_id=run.id,
+                path=r.path,
+                status=status,
+                media_id=media.id if media is not None else None,
+                reason=r.reason if r.status != "ok" else None,
+                message=r.message if r.status != "ok" else None,
+            )
+        )
+    s.flush()
+    return out
+
+
+def _add_sighting(
+    s: Session, run: IngestRun, media: Media, path: str, meta: FileMeta | None
+) -> None:
+    exists = s.scalar(
+        select(Sighting.id).where(
+            Sighting.case_id == run.case_id,
+            Sighting.original_path == path,
+            Sighting.media_id == media.id,
+        )
+    )
+    if exists is not None:
+        return
+    first_from_agency = (
+        s.scalar(
+            select(Sighting.id)
+            .where(Sighting.media_id == media.id, Sighting.agency_id == run.agency_id)
+            .limit(1)
+        )
+        is None
+    )
+    s.add(
+        Sighting(
+            media_id=media.id,
+            case_id=run.case_id,
+            agency_id=run.agency_id,
+            original_path=path,
+            file_mtime=meta.mtime if meta else None,
+            file_ctime=meta.ctime if meta else None,
+            run_id=run.id,
+        )
+    )
+    if first_from_agency:
+        media.submissions = (media.submissions or 0) + 1
+    s.flush()
+
+
+def _link_series(s: Session, series_id: int, media_id: int) -> None:
+    exists = s.execute(
+        select(series_media).where(
+            series_media.c.series_id == series_id, series_media.c.media_id == media_id
+        )
+    ).first()
+    if not exists:
+        s.execute(insert(series_media).values(series_id=series_id, media_id=media_id))
+
+
+def utc_from_timestamp(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+__all__ = ["BatchOutcome", "FileMeta", "utc_from_timestamp", "write_batch"]

@@ -1,0 +1,5 @@
+"""The shared database: SQLAlchemy models, migrations and the one repository layer."""
+
+from tessera.storage.db import Database, Location
+
+__all__ = ["Database", "Location"]

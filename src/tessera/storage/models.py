@@ -1,0 +1,288 @@
+"""The shared database's tables, as SQLAlchemy 2 typed ORM classes.
+
+The shape follows how victim-identification units work (ICSE, Project VIC):
+
+* an **Agency** (a unit of a member country) owns **Cases** and **Series**;
+* a **Media** item is one distinct file content, unique by SHA-256; every place it
+  was found is a **Sighting** (case, original path, file times, submitting agency),
+  so the same image seized in three countries is one Media with three Sightings and
+  a submission count of three agencies;
+* a **Fingerprint** is a self-describing hash of a Media item (PDQ now, video frame
+  hashes later, hence ``position``);
+* **Victims** and **Offenders** are pseudonymous ids with identified-or-not status,
+  who identified them and when; no names are stored;
+* **Locations** describe places (optionally with coordinates);
+* link tables tie series to media, victims, offenders and locations, and media to
+  locations.
+
+Ingest bookkeeping (``IngestRun``, ``IngestItem``) makes interrupted runs resumable:
+an item is written in the same transaction as the rows it produced.
+
+Digests are stored as raw bytes (16/20/32), not hex, to halve index sizes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class Meta(Base):
+    """Key/value facts about this database (``instance_id`` ties index files to it)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Agency(Base):
+    """A unit of a member country that owns cases and series."""
+
+    __tablename__ = "agency"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    """An investigation of an agency; sightings belong to a case."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("agency_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    number: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    agency: Mapped[Agency] = relationship()
+
+
+series_media = Table(
+    "series_media",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("media_id", ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+)
+series_victim = Table(
+    "series_victim",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("victim_id", ForeignKey("victim.id", ondelete="CASCADE"), primary_key=True),
+)
+series_offender = Table(
+    "series_offender",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("offender_id", ForeignKey("offender.id", ondelete="CASCADE"), primary_key=True),
+)
+series_location = Table(
+    "series_location",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("location.id", ondelete="CASCADE"), primary_key=True),
+)
+media_location = Table(
+    "media_location",
+    Base.metadata,
+    Column("media_id", ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("location.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Series(Base):
+    """A set of media showing the same victim(s), owned by one agency."""
+
+    __tablename__ = "series"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    victim_identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    victim_identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    victim_identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    offender_identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    offender_identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    offender_identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    category_profile: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
+
+
+class Media(Base):
+    """One distinct file content, unique by SHA-256."""
+
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    md5: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+    sha1: Mapped[bytes] = mapped_column(LargeBinary(20), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # image, video, audio, other
+    format: Mapped[str | None] = mapped_column(String(16))
+    byte_size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    """How many distinct agencies reported this media item."""
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Sighting(Base):
+    """Where and when a media item was found: case, original path, file times."""
+
+    __tablename__ = "sighting"
+    __table_args__ = (UniqueConstraint("case_id", "original_path", "media_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    original_path: Mapped[str] = mapped_column(Text)
+    file_mtime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    file_ctime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_run.id"))
+
+
+class Fingerprint(Base):
+    """A self-describing hash of a media item (``position`` for frames; 0 for stills)."""
+
+    __tablename__ = "fingerprint"
+    __table_args__ = (
+        UniqueConstraint("media_id", "algorithm", "version", "position"),
+        Index("ix_fingerprint_algorithm_id", "algorithm", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    algorithm: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[bytes] = mapped_column(LargeBinary(64))
+    quality: Mapped[int | None] = mapped_column(Integer)
+
+
+class Victim(Base):
+    """A pseudonymous victim record; identification status only, no names."""
+
+    __tablename__ = "victim"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(100), unique=True)
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Offender(Base):
+    """A pseudonymous offender record; identification status only, no names."""
+
+    __tablename__ = "offender"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(100), unique=True)
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Location(Base):
+    """A place: description, country, optional coordinates."""
+
+    __tablename__ = "location"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(String(2))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class IngestRun(Base):
+    """One ``tessera ingest`` of a root path into a case; resumable until finished."""
+
+    __tablename__ = "ingest_run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
+    root: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IngestItem(Base):
+    """A path handled by a run, written in the same transaction as its results."""
+
+    __tablename__ = "ingest_item"
+    __table_args__ = (UniqueConstraint("run_id", "path"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ingest_run.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # new, known, error, skipped
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+__all__ = [
+    "Agency",
+    "Base",
+    "Case",
+    "Fingerprint",
+    "IngestItem",
+    "IngestRun",
+    "Location",
+    "Media",
+    "Meta",
+    "Offender",
+    "Series",
+    "Sighting",
+    "Victim",
+    "media_location",
+    "series_location",
+    "series_media",
+    "series_offender",
+    "series_victim",
+]

@@ -1,0 +1,382 @@
+"""All reads and writes of the shared database go through these functions.
+
+Each takes an open ``Session`` (one transaction, see ``Database.session``) so a
+caller can group several changes atomically, as ingest does per batch. They raise
+``NotFound`` / ``Conflict`` / ``InvalidInput`` from the one error hierarchy and
+never leak SQLAlchemy exceptions for expected situations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.storage.models import (
+    Agency,
+    Case,
+    Fingerprint,
+    Location,
+    Media,
+    Offender,
+    Series,
+    Sighting,
+    Victim,
+    media_location,
+    series_location,
+    series_media,
+    series_offender,
+    series_victim,
+    utcnow,
+)
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+# -- agencies and cases ------------------------------------------------------------
+
+
+def create_agency(
+    s: Session, code: str, country: str, name: str, contact: str | None = None
+) -> Agency:
+    """Register an agency (unit of a member country). ``country`` is ISO 3166 alpha-2."""
+    if not _CODE.match(code):
+        raise InvalidInput(f"agency code {code!r} must be 1-32 letters, digits, '_', '.', '-'")
+    country = country.upper()
+    if not _COUNTRY.match(country):
+        raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code, e.g. NL")
+    if s.scalar(select(Agency).where(Agency.code == code)) is not None:
+        raise Conflict(f"agency {code!r} already exists")
+    agency = Agency(code=code, country=country, name=name, contact=contact)
+    s.add(agency)
+    s.flush()
+    return agency
+
+
+def get_agency(s: Session, code: str) -> Agency:
+    agency = s.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        raise NotFound(f"no agency {code!r}; create it with `tessera agency create`")
+    return agency
+
+
+def list_agencies(s: Session) -> Sequence[Agency]:
+    return s.scalars(select(Agency).order_by(Agency.code)).all()
+
+
+def get_or_create_case(s: Session, agency: Agency, number: str) -> Case:
+    """The agency's case with this number, created on first use."""
+    if not number.strip():
+        raise InvalidInput("case number must not be empty")
+    case = s.scalar(select(Case).where(Case.agency_id == agency.id, Case.number == number))
+    if case is None:
+        case = Case(agency_id=agency.id, number=number)
+        s.add(case)
+        s.flush()
+    return case
+
+
+# -- series -----------------------------------------------------------------------
+
+
+def create_series(
+    s: Session,
+    name: str,
+    agency: Agency,
+    *,
+    baseline: bool = False,
+    category_profile: str | None = None,
+    category: int | None = None,
+    notes: str | None = None,
+) -> Series:
+    if not name.strip():
+        raise InvalidInput("series name must not be empty")
+    if s.scalar(select(Series).where(Series.name == name)) is not None:
+        raise Conflict(f"series {name!r} already exists")
+    series = Series(
+        name=name,
+        agency_id=agency.id,
+        baseline=baseline,
+        category_profile=category_profile,
+        category=category,
+        notes=notes,
+    )
+    s.add(series)
+    s.flush()
+    return series
+
+
+def get_series(s: Session, name: str) -> Series:
+    series = s.scalar(select(Series).where(Series.name == name))
+    if series is None:
+        raise NotFound(f"no series {name!r}")
+    return series
+
+
+def list_series(s: Session) -> Sequence[Series]:
+    return s.scalars(select(Series).order_by(Series.name)).all()
+
+
+def set_identified(
+    s: Session,
+    series: Series,
+    who: Literal["victim", "offender"],
+    identified: bool,
+    *,
+    by: Agency | None,
+    when: datetime | None = None,
+) -> None:
+    """Record that a series' victim or offender is (or is not) identified, by whom, when."""
+    at = (when or utcnow()) if identified else None
+    by_id = by.id if (identified and by is not None) else None
+    if who == "victim":
+        series.victim_identified, series.victim_identified_by = identified, by_id
+        series.victim_identified_at = at
+    else:
+        series.offender_identified, series.offender_identified_by = identified, by_id
+        series.offender_identified_at = at
+    s.flush()
+
+
+@dataclass(frozen=True)
+class SeriesStatus:
+    """What an investigator needs to know about a series a file belongs to."""
+
+    series_id: int
+    name: str
+    owner_code: str
+    owner_country: str
+    owner_name: str
+    contact: str | None
+    victim_identified: bool
+    victim_identified_by: str | None
+    victim_identified_at: datetime | None
+    offender_identified: bool
+    offender_identified_by: str | None
+    offender_identified_at: datetime | None
+    baseline: bool
+    category_profile: str | None
+    category: int | None
+    media_count: int
+
+
+def series_status(s: Session, series: Series) -> SeriesStatus:
+    codes = {a.id: a.code for a in s.scalars(select(Agency))}
+    owner = s.get(Agency, series.agency_id)
+    assert owner is not None  # FK
+    count = s.scalar(
+        select(func.count()).select_from(series_media).where(series_media.c.series_id == series.id)
+    )
+    return SeriesStatus(
+        series_id=series.id,
+        name=series.name,
+        owner_code=owner.code,
+        owner_country=owner.country,
+        owner_name=owner.name,
+        contact=owner.contact,
+        victim_identified=series.victim_identified,
+        victim_identified_by=codes.get(series.victim_identified_by or -1),
+        victim_identified_at=series.victim_identified_at,
+        offender_identified=series.offender_identified,
+        offender_identified_by=codes.get(series.offender_identified_by or -1),
+        offender_identified_at=series.offender_identified_at,
+        baseline=series.baseline,
+        category_profile=series.category_profile,
+        category=series.category,
+        media_count=int(count or 0),
+    )
+
+
+def series_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, list[int]]:
+    """media id -> ids of the series it belongs to."""
+    ids = list(set(media_ids))
+    out: dict[int, list[int]] = {}
+    for chunk in _chunks(ids, 500):
+        rows = s.execute(
+            select(series_media.c.media_id, series_media.c.series_id).where(
+                series_media.c.media_id.in_(chunk)
+            )
+        )
+        for media_id, series_id in rows:
+            out.setdefault(media_id, []).append(series_id)
+    return out
+
+
+# -- victims, offenders, locations, links --------------------------------------------
+
+
+def get_or_create_victim(s: Session, pseudonym: str) -> Victim:
+    v = s.scalar(select(Victim).where(Victim.pseudonym == pseudonym))
+    if v is None:
+        v = Victim(pseudonym=pseudonym)
+        s.add(v)
+        s.flush()
+    return v
+
+
+def get_or_create_offender(s: Session, pseudonym: str) -> Offender:
+    o = s.scalar(select(Offender).where(Offender.pseudonym == pseudonym))
+    if o is None:
+        o = Offender(pseudonym=pseudonym)
+        s.add(o)
+        s.flush()
+    return o
+
+
+def create_location(
+    s: Session,
+    description: str,
+    country: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Location:
+    if country is not None and not _COUNTRY.match(country.upper()):
+        raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code")
+    if (latitude is None) != (longitude is None):
+        raise InvalidInput("give both latitude and longitude, or neither")
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise InvalidInput(f"latitude {latitude} out of range")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise InvalidInput(f"longitude {longitude} out of range")
+    loc = Location(
+        description=description,
+        country=country.upper() if country else None,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    s.add(loc)
+    s.flush()
+    return loc
+
+
+_LINKS = {
+    ("series", "media"): (series_media, "series_id", "media_id"),
+    ("series", "victim"): (series_victim, "series_id", "victim_id"),
+    ("series", "offender"): (series_offender, "series_id", "offender_id"),
+    ("series", "location"): (series_location, "series_id", "location_id"),
+    ("media", "location"): (media_location, "media_id", "location_id"),
+}
+
+
+def link(s: Session, owner: str, owner_id: int, kind: str, target_id: int) -> bool:
+    """Link e.g. a victim to a series; returns False when the link already existed."""
+    spec = _LINKS.get((owner, kind))
+    if spec is None:
+        raise InvalidInput(f"cannot link a {kind} to a {owner}")
+    table, a, b = spec
+    exists = s.execute(select(table).where(table.c[a] == owner_id, table.c[b] == target_id)).first()
+    if exists:
+        return False
+    s.execute(insert(table).values({a: owner_id, b: target_id}))
+    return True
+
+
+# -- media and lookups -----------------------------------------------------------------
+
+
+def media_by_sha256(s: Session, digests: Iterable[bytes]) -> dict[bytes, Media]:
+    out: dict[bytes, Media] = {}
+    for chunk in _chunks(list(set(digests)), 500):
+        for m in s.scalars(select(Media).where(Media.sha256.in_(chunk))):
+            out[m.sha256] = m
+    return out
+
+
+def media_by_digest(s: Session, algorithm: str, digests: Iterable[bytes]) -> dict[bytes, Media]:
+    """Exact lookup by ``md5``, ``sha1`` or ``sha256`` (raw bytes)."""
+    column = {"md5": Media.md5, "sha1": Media.sha1, "sha256": Media.sha256}.get(algorithm)
+    if column is None:
+        raise InvalidInput(f"no exact lookup by {algorithm!r}")
+    out: dict[bytes, Media] = {}
+    for chunk in _chunks(list(set(digests)), 500):
+        for m in s.scalars(select(Media).where(column.in_(chunk))):
+            out[getattr(m, algorithm)] = m
+    return out
+
+
+def fingerprints_after(
+    s: Session, algorithm: str, after_id: int, limit: int = 100_000
+) -> list[tuple[int, int, bytes, int | None]]:
+    """(fingerprint id, media id, value, quality) with id > after_id, in id order."""
+    rows = s.execute(
+        select(Fingerprint.id, Fingerprint.media_id, Fingerprint.value, Fingerprint.quality)
+        .where(Fingerprint.algorithm == algorithm, Fingerprint.id > after_id)
+        .order_by(Fingerprint.id)
+        .limit(limit)
+    )
+    return [(int(a), int(b), bytes(c), d) for a, b, c, d in rows]
+
+
+def max_fingerprint_id(s: Session, algorithm: str) -> int:
+    return int(
+        s.scalar(select(func.max(Fingerprint.id)).where(Fingerprint.algorithm == algorithm)) or 0
+    )
+
+
+def sightings_of(s: Session, media_id: int) -> Sequence[Sighting]:
+    return s.scalars(
+        select(Sighting).where(Sighting.media_id == media_id).order_by(Sighting.id)
+    ).all()
+
+
+@dataclass(frozen=True)
+class Stats:
+    media: int
+    sightings: int
+    series: int
+    identified_victims: int
+    victims: int
+    offenders: int
+    identified_offenders: int
+    per_agency: dict[str, dict[str, int]]
+
+
+def stats(s: Session) -> Stats:
+    def count(q: object) -> int:
+        return int(s.scalar(q) or 0)  # type: ignore[call-overload]
+
+    per: dict[str, dict[str, int]] = {}
+    for agency in s.scalars(select(Agency).order_by(Agency.code)):
+        per[agency.code] = {
+            "series": count(
+                select(func.count()).select_from(Series).where(Series.agency_id == agency.id)
+            ),
+            "cases": count(
+                select(func.count()).select_from(Case).where(Case.agency_id == agency.id)
+            ),
+            "sightings": count(
+                select(func.count()).select_from(Sighting).where(Sighting.agency_id == agency.id)
+            ),
+            "media": count(
+                select(func.count(func.distinct(Sighting.media_id))).where(
+                    Sighting.agency_id == agency.id
+                )
+            ),
+            "victims_identified": count(
+                select(func.count()).select_from(Victim).where(Victim.identified_by == agency.id)
+            ),
+        }
+    return Stats(
+        media=count(select(func.count()).select_from(Media)),
+        sightings=count(select(func.count()).select_from(Sighting)),
+        series=count(select(func.count()).select_from(Series)),
+        victims=count(select(func.count()).select_from(Victim)),
+        identified_victims=count(select(func.count()).select_from(Victim).where(Victim.identified)),
+        offenders=count(select(func.count()).select_from(Offender)),
+        identified_offenders=count(
+            select(func.count()).select_from(Offender).where(Offender.identified)
+        ),
+        per_agency=per,
+    )
+
+
+def _chunks(items: list[bytes] | list[int], n: int) -> Iterable[list]:  # type: ignore[type-arg]
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
