@@ -20,7 +20,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.progress_bar import ProgressBar  # noqa: F401  (imported for rich's renderer)
 from rich.text import Text
 
 
@@ -34,13 +33,26 @@ class _RateColumn(TextColumn):
         return Text(f"{speed:,.1f} {self.unit}/s" if speed else f"- {self.unit}/s")
 
 
+class Ticker:
+    """``ticker(n)`` advances the bar; ``ticker.set_total(n)`` once the total is known."""
+
+    def __init__(self, advance: Callable[[int], None], set_total: Callable[[int], None]) -> None:
+        self._advance, self._set_total = advance, set_total
+
+    def __call__(self, n: int) -> None:
+        self._advance(n)
+
+    def set_total(self, n: int) -> None:
+        self._set_total(n)
+
+
 @contextmanager
 def progress_bar(
-    total: int, label: str, *, enabled: bool, unit: str = "files"
-) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; draws ``label [bar] n/total pct rate elapsed eta``."""
+    total: int | None, label: str, *, enabled: bool, unit: str = "files"
+) -> Iterator[Ticker]:
+    """Yield a ``Ticker``; draws ``label [bar] n/total pct rate elapsed eta``."""
     if not enabled:
-        yield lambda n: None
+        yield Ticker(lambda n: None, lambda n: None)
         return
     console = Console(stderr=True)
     with Progress(
@@ -57,4 +69,4 @@ def progress_bar(
         refresh_per_second=4,
     ) as prog:
         task = prog.add_task(label, total=total)
-        yield lambda n: prog.advance(task, n)
+        yield Ticker(lambda n: prog.advance(task, n), lambda n: prog.update(task, total=n))

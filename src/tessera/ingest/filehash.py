@@ -98,7 +98,10 @@ class FileResult:
 def read_file(path: Path, limits: DecodeLimits) -> bytes:
     """Read a regular file whole, refusing anything over ``limits.max_bytes`` first."""
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: opening a FIFO (or a tty) must not wait for a writer; the
+        # S_ISREG check below then refuses it. No effect on regular files.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise UnreadableFile("not a regular file", reason="not-a-file")

@@ -17,8 +17,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from tessera.ingest.filehash import FileResult, HashOptions, hash_file
+
+T = TypeVar("T")
+R = TypeVar("R")
+_END = object()
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -58,53 +63,74 @@ def hash_files(
         for p in paths:
             yield fn(p)
         return
-    yield from _ordered_pool(paths, fn, n, n * in_flight_per_worker)
+    yield from _ordered_pool(paths, fn, n, n * in_flight_per_worker, _crashed)
+
+
+def _crashed(path: Path) -> FileResult:
+    return FileResult(
+        path=str(path),
+        status="error",
+        reason="worker-crashed",
+        message="the decoder process died on this file",
+    )
+
+
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int,
+    on_crash: Callable[[T], R],
+    window: int | None = None,
+) -> Iterator[R]:
+    """``map(fn, items)`` on a process pool, in order; ``on_crash(item)`` if it kills one."""
+    if workers == 1:
+        for item in items:
+            yield fn(item)
+        return
+    yield from _ordered_pool(items, fn, workers, window or workers * 8, on_crash)
 
 
 def _ordered_pool(
-    paths: Iterable[Path],
-    fn: Callable[[Path], FileResult],
+    items: Iterable[T],
+    fn: Callable[[T], R],
     workers: int,
     window: int,
-) -> Iterator[FileResult]:
+    on_crash: Callable[[T], R] = _crashed,  # type: ignore[assignment]
+) -> Iterator[R]:
     pool = _new_pool(workers)
-    pending: deque[tuple[Path, Future[FileResult]]] = deque()
-    it = iter(paths)
+    pending: deque[tuple[T, Future[R]]] = deque()
+    it = iter(items)
     try:
         while True:
             while len(pending) < window:
-                nxt = next(it, None)
-                if nxt is None:
+                nxt = next(it, _END)
+                if nxt is _END:
                     break
-                pending.append((nxt, pool.submit(fn, nxt)))
+                pending.append((nxt, pool.submit(fn, nxt)))  # type: ignore[arg-type]
             if not pending:
                 return
-            path, fut = pending.popleft()
+            item, fut = pending.popleft()
             try:
                 yield fut.result()
             except BrokenProcessPool:
                 pool.shutdown(wait=False, cancel_futures=True)
-                retry = [path, *(p for p, _ in pending)]
+                retry = [item, *(p for p, _ in pending)]
                 pending.clear()
-                yield from _retry_alone(retry, fn)
+                yield from _retry_alone(retry, fn, on_crash)
                 pool = _new_pool(workers)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _retry_alone(paths: list[Path], fn: Callable[[Path], FileResult]) -> Iterator[FileResult]:
-    """Run each file in its own single-worker pool, so a crash names its file."""
-    for path in paths:
+def _retry_alone(items: list[T], fn: Callable[[T], R], on_crash: Callable[[T], R]) -> Iterator[R]:
+    """Run each item in its own single-worker pool, so a crash names its item."""
+    for item in items:
         with _new_pool(1) as solo:
             try:
-                yield solo.submit(fn, path).result()
+                yield solo.submit(fn, item).result()
             except BrokenProcessPool:
-                yield FileResult(
-                    path=str(path),
-                    status="error",
-                    reason="worker-crashed",
-                    message="the decoder process died on this file",
-                )
+                yield on_crash(item)
 
 
-__all__ = ["default_workers", "hash_files"]
+__all__ = ["default_workers", "hash_files", "map_ordered"]
