@@ -31,9 +31,9 @@ def synthetic_picture(width: int, height: int, seed: int) -> Image.Image:
     acc *= 255.0 / max(float(acc.max()), 1.0)
     im = Image.fromarray(acc.astype(np.uint8))
     draw = ImageDraw.Draw(im)
-    for _ in range(int(rng.integers(6, 14))):
-        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-        size = int(rng.integers(max(4, width // 20), max(5, width // 4)))
+    for _ in range(int(rng.integers(18, 32))):
+        x0, y0 = int(rng.integers(-width // 10, width)), int(rng.integers(-height // 10, height))
+        size = int(rng.integers(max(4, width // 24), max(5, width // 5)))
         colour = (int(rng.integers(0, 256)), int(rng.integers(0, 256)), int(rng.integers(0, 256)))
         box = (x0, y0, x0 + size, y0 + size)
         if rng.random() < 0.5:

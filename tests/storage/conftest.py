@@ -1,0 +1,52 @@
+"""Contract fixtures: every storage test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``TESSERA_TEST_POSTGRES_URL`` (``.ci/run`` starts a
+throw-away server on loopback and sets it). Each test gets its own schema, so
+tests never see each other's rows; where the variable is unset (a user's fresh
+clone) the PostgreSQL half skips, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tessera.storage.db import Database
+
+PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
+
+
+def _pg_database() -> Iterator[Database]:
+    if not PG_URL:
+        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+    try:
+        db.migrate()
+        yield db
+    finally:
+        db.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'tessera.sqlite'}")
+        database.migrate()
+        yield database
+        database.dispose()
+    else:
+        yield from _pg_database()

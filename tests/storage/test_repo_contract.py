@@ -1,0 +1,207 @@
+"""The repository layer behaves the same on SQLite and PostgreSQL (contract tests)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import func, select
+
+from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.ingest.filehash import FileResult
+from tessera.ingest.writer import write_batch
+from tessera.storage import repo
+from tessera.storage.db import Database
+from tessera.storage.models import IngestItem, IngestRun, Media, Sighting, series_media
+
+
+def _file(path: str, content: bytes, pdq: str | None = None, status: str = "ok") -> FileResult:
+    return FileResult(
+        path=path,
+        status=status,  # type: ignore[arg-type]
+        size=len(content),
+        md5=hashlib.md5(content).hexdigest(),
+        sha1=hashlib.sha1(content).hexdigest(),
+        sha256=hashlib.sha256(content).hexdigest(),
+        pdq=pdq,
+        quality=100 if pdq else None,
+        format="jpeg" if pdq else None,
+        reason=None if status == "ok" else "corrupt",
+        message=None if status == "ok" else "bad",
+    )
+
+
+def _run(db: Database, agency: str, case: str, series: str | None = None) -> int:
+    with db.session() as s:
+        a = repo.get_agency(s, agency)
+        c = repo.get_or_create_case(s, a, case)
+        sid = repo.get_series(s, series).id if series else None
+        run = IngestRun(agency_id=a.id, case_id=c.id, series_id=sid, root=f"/{case}")
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def test_schema_is_current_after_migrate(db: Database) -> None:
+    """Migrations bring a new database to head, and running them again changes nothing."""
+    assert db.is_current()
+    db.migrate()
+    assert db.is_current()
+
+
+def test_agency_rules(db: Database) -> None:
+    """Agencies are unique by code; country must be ISO alpha-2; unknown codes are NotFound."""
+    with db.session() as s:
+        a = repo.create_agency(s, "NL-NPU", "nl", "Dutch unit", "vid@example.org")
+        assert a.country == "NL"
+    with pytest.raises(Conflict), db.session() as s:
+        repo.create_agency(s, "NL-NPU", "NL", "again")
+    with pytest.raises(InvalidInput), db.session() as s:
+        repo.create_agency(s, "X", "Netherlands", "bad country")
+    with pytest.raises(InvalidInput), db.session() as s:
+        repo.create_agency(s, "bad code!", "NL", "bad code")
+    with pytest.raises(NotFound), db.session() as s:
+        repo.get_agency(s, "NOPE")
+
+
+def test_case_is_created_once_per_agency(db: Database) -> None:
+    """The same case number gives the same case for one agency, another for another agency."""
+    with db.session() as s:
+        a = repo.create_agency(s, "A1", "NL", "a")
+        b = repo.create_agency(s, "B1", "DE", "b")
+        c1 = repo.get_or_create_case(s, a, "2026-7")
+        c2 = repo.get_or_create_case(s, a, "2026-7")
+        c3 = repo.get_or_create_case(s, b, "2026-7")
+        assert c1.id == c2.id != c3.id
+
+
+def test_series_status_records_who_identified_and_when(db: Database) -> None:
+    """Identification flags carry the identifying agency and a time; clearing removes both."""
+    with db.session() as s:
+        nl = repo.create_agency(s, "NL", "NL", "nl", "nl@example.org")
+        de = repo.create_agency(s, "DE", "DE", "de")
+        series = repo.create_series(
+            s, "Amber", nl, baseline=True, category_profile="US", category=1
+        )
+        repo.set_identified(s, series, "victim", True, by=de)
+    with db.session() as s:
+        st = repo.series_status(s, repo.get_series(s, "Amber"))
+        assert st.victim_identified and st.victim_identified_by == "DE"
+        assert st.victim_identified_at is not None
+        assert not st.offender_identified and st.offender_identified_by is None
+        assert st.owner_code == "NL" and st.contact == "nl@example.org" and st.baseline
+        repo.set_identified(s, repo.get_series(s, "Amber"), "victim", False, by=None)
+    with db.session() as s:
+        st = repo.series_status(s, repo.get_series(s, "Amber"))
+        assert not st.victim_identified and st.victim_identified_at is None
+    with pytest.raises(Conflict), db.session() as s:
+        repo.create_series(s, "Amber", repo.get_agency(s, "NL"))
+
+
+def test_write_batch_dedupes_media_and_counts_agencies(db: Database) -> None:
+    """Media are unique by SHA-256; sightings per path; submissions count distinct agencies."""
+    with db.session() as s:
+        repo.create_agency(s, "NL", "NL", "nl")
+        repo.create_agency(s, "DE", "DE", "de")
+        repo.create_series(s, "Amber", repo.get_agency(s, "NL"))
+    pdq = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+    run1 = _run(db, "NL", "c1", "Amber")
+    with db.session() as s:
+        run = s.get(IngestRun, run1)
+        out = write_batch(
+            s,
+            run,
+            [
+                _file("/a/1.jpg", b"one", pdq),
+                _file("/a/1-copy.jpg", b"one", pdq),
+                _file("/a/2.bin", b"two", status="error"),
+                _file("/a/empty", b"", status="error"),
+            ],
+        )
+    assert out.statuses == {
+        "/a/1.jpg": "new",
+        "/a/1-copy.jpg": "known",
+        "/a/2.bin": "error",
+        "/a/empty": "error",
+    }
+    assert len(out.new_pdq) == 1 and out.new_pdq[0][2] == bytes.fromhex(pdq)
+    run2 = _run(db, "DE", "c9")
+    with db.session() as s:
+        out2 = write_batch(s, s.get(IngestRun, run2), [_file("/b/x.jpg", b"one", pdq)])
+    assert out2.statuses == {"/b/x.jpg": "known"} and out2.new_pdq == []
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Media)) == 2  # "one", "two"
+        one = repo.media_by_sha256(s, [hashlib.sha256(b"one").digest()])[
+            hashlib.sha256(b"one").digest()
+        ]
+        assert one.submissions == 2  # NL and DE
+        assert s.scalar(select(func.count()).select_from(Sighting)) == 4
+        assert s.scalar(select(func.count()).select_from(IngestItem)) == 5
+        linked = s.scalar(select(func.count()).select_from(series_media))
+        assert linked == 2  # "one" and the undecodable "two" both joined Amber in run 1
+        assert repo.stats(s).per_agency["DE"]["sightings"] == 1
+
+
+def test_exact_lookup_by_each_digest(db: Database) -> None:
+    """Media are found by MD5, SHA-1 and SHA-256 alike; unknown digests find nothing."""
+    with db.session() as s:
+        repo.create_agency(s, "NL", "NL", "nl")
+    run = _run(db, "NL", "c1")
+    with db.session() as s:
+        write_batch(s, s.get(IngestRun, run), [_file("/x", b"payload")])
+    with db.session() as s:
+        for alg in ("md5", "sha1", "sha256"):
+            digest = hashlib.new(alg, b"payload").digest()
+            assert digest in repo.media_by_digest(s, alg, [digest, b"\0" * len(digest)])
+            assert repo.media_by_digest(s, alg, [hashlib.new(alg, b"other").digest()]) == {}
+        with pytest.raises(InvalidInput):
+            repo.media_by_digest(s, "crc32", [b"1234"])
+
+
+def test_fingerprints_after_pages_in_id_order(db: Database) -> None:
+    """The index catch-up query returns rows after a given id, ordered, limited."""
+    with db.session() as s:
+        repo.create_agency(s, "NL", "NL", "nl")
+    run = _run(db, "NL", "c1")
+    pdqs = [f"{i:064x}" for i in range(1, 6)]
+    with db.session() as s:
+        write_batch(
+            s, s.get(IngestRun, run), [_file(f"/{i}", bytes([i]), p) for i, p in enumerate(pdqs)]
+        )
+    with db.session() as s:
+        rows = repo.fingerprints_after(s, "pdq", 0, limit=3)
+        assert [r[2].hex() for r in rows] == pdqs[:3]
+        rest = repo.fingerprints_after(s, "pdq", rows[-1][0])
+        assert [r[2].hex() for r in rest] == pdqs[3:]
+        assert repo.max_fingerprint_id(s, "pdq") == rest[-1][0]
+
+
+def test_links_are_idempotent_and_validated(db: Database) -> None:
+    """Linking twice reports the existing link; impossible link kinds are refused."""
+    with db.session() as s:
+        a = repo.create_agency(s, "NL", "NL", "nl")
+        series = repo.create_series(s, "Amber", a)
+        victim = repo.get_or_create_victim(s, "V-0001")
+        assert repo.link(s, "series", series.id, "victim", victim.id) is True
+        assert repo.link(s, "series", series.id, "victim", victim.id) is False
+        loc = repo.create_location(s, "a kitchen", "NL", 52.1, 5.1)
+        assert repo.link(s, "series", series.id, "location", loc.id) is True
+        with pytest.raises(InvalidInput):
+            repo.link(s, "media", 1, "victim", victim.id)
+        with pytest.raises(InvalidInput):
+            repo.create_location(s, "half coordinates", latitude=1.0)
+        with pytest.raises(InvalidInput):
+            repo.create_location(s, "off the map", latitude=91.0, longitude=0.0)
+
+
+def test_failed_transaction_leaves_nothing(db: Database) -> None:
+    """A batch that fails midway commits none of its rows."""
+    with db.session() as s:
+        repo.create_agency(s, "NL", "NL", "nl")
+    run = _run(db, "NL", "c1")
+    with pytest.raises(RuntimeError), db.session() as s:
+        write_batch(s, s.get(IngestRun, run), [_file("/1", b"1"), _file("/2", b"2")])
+        raise RuntimeError("killed")
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Media)) == 0
+        assert s.scalar(select(func.count()).select_from(IngestItem)) == 0
