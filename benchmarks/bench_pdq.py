@@ -41,12 +41,11 @@ import PIL
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import generate  # noqa: E402
-
-from tessera.fingerprints.pdq import pdq_hash_rgb  # noqa: E402
-from tessera.fingerprints.value import hamming  # noqa: E402
-from tessera.ingest.filehash import HashOptions, hash_bytes  # noqa: E402
-from tessera.media.decode import decode_image  # noqa: E402
+from synthetic import generate
+from tessera.fingerprints.pdq import pdq_hash_rgb
+from tessera.fingerprints.value import hamming
+from tessera.ingest.filehash import HashOptions, hash_bytes
+from tessera.media.decode import decode_image
 
 DATA = Path(__file__).resolve().parent / "_data" / "jpeg"
 FULL_COUNTS = {"640x480": 60, "1920x1080": 30, "4000x3000": 12}
@@ -143,7 +142,9 @@ def report(result: dict[str, object]) -> str:
     for m, per in medians.items():
         cells = []
         for lb in labels:
-            cells.append(f"{per[lb]:8.1f} {per[lb] / base[lb]:6.1f}x {100 * per[lb] / floor[lb]:5.0f}%")
+            cells.append(
+                f"{per[lb]:8.1f} {per[lb] / base[lb]:6.1f}x {100 * per[lb] / floor[lb]:5.0f}%"
+            )
         lines.append(f"{m:36s}" + "".join(f"{c:>26s}" for c in cells))
     lines.append("")
     lines.append("agreement (Hamming bits):")

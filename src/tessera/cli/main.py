@@ -7,29 +7,69 @@ live here and nowhere else. Errors from the library reach the user through
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
 from tessera import __version__
+from tessera.cli.context import AppContext
+from tessera.cli.db_cmds import (
+    agency_group,
+    index_group,
+    init_command,
+    link_command,
+    series_group,
+    stats_command,
+)
+from tessera.cli.demo_cmd import demo_command
 from tessera.cli.exit_codes import ExitCode, exit_code_for
 from tessera.cli.hash_cmd import hash_command
+from tessera.cli.ingest_cmd import ingest_command
 from tessera.cli.samples_cmd import samples_command
+from tessera.cli.triage_cmd import triage_command
 from tessera.errors import TesseraError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tessera")
-def cli() -> None:
+@click.option(
+    "--db",
+    "db_url",
+    envvar="TESSERA_DATABASE_URL",
+    help="Database URL (default: sqlite file in --home). Env: TESSERA_DATABASE_URL.",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="TESSERA_HOME",
+    help="Folder for the embedded database and the index (default ./tessera-data).",
+)
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, home: Path | None) -> None:
     """Tessera: has this media been seen before, and by whom?
 
     Exact (MD5, SHA-1, SHA-256) and perceptual (PDQ) fingerprints for seized media,
     for victim-identification work. Hashes and metadata travel; media never does.
     """
+    ctx.obj = AppContext(db_url=db_url, home=home)
 
 
-cli.add_command(hash_command)
-cli.add_command(samples_command)
+for _command in (
+    hash_command,
+    samples_command,
+    init_command,
+    agency_group,
+    series_group,
+    link_command,
+    stats_command,
+    index_group,
+    ingest_command,
+    triage_command,
+    demo_command,
+):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,5 +89,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exit_code_for(exc))
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # a bug: say so plainly, keep the traceback on request
+        if os.environ.get("TESSERA_DEBUG"):
+            raise
+        click.echo(
+            f"tessera: internal error: {type(exc).__name__}: {exc} "
+            "(set TESSERA_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(ExitCode.INTERNAL)
     # click returns ctx.exit(code) as the return value when not standalone
     sys.exit(rv if isinstance(rv, int) else 0)

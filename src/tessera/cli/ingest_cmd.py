@@ -1,0 +1,88 @@
+"""``tessera ingest PATH --agency CODE --case NUMBER [--series NAME]``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tessera.cli.context import AppContext, pass_app
+from tessera.cli.exit_codes import ExitCode
+from tessera.cli.progress import progress_bar
+from tessera.ingest.expand import ExpandOptions
+from tessera.ingest.filehash import HashOptions
+from tessera.ingest.parallel import default_workers
+from tessera.ingest.runner import ingest
+
+
+@click.command("ingest")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--agency", "agency_code", required=True, help="Submitting agency code.")
+@click.option("--case", "case_number", required=True, help="Case number (created on first use).")
+@click.option("--series", "series_name", help="Link every ingested media item to this series.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--no-archives", is_flag=True, help="Treat archives as plain files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+@click.pass_context
+def ingest_command(
+    ctx: click.Context,
+    path: Path,
+    agency_code: str,
+    case_number: str,
+    series_name: str | None,
+    workers: int | None,
+    batch_size: int,
+    no_archives: bool,
+    as_json: bool,
+    progress: bool | None,
+) -> None:
+    """Fingerprint everything under PATH (folders and archives) into the database.
+
+    Re-running the same command after an interruption resumes the run: nothing is
+    written twice and nothing is left out. Exit status 1 if any file failed.
+    """
+    app = ctx.find_object(AppContext) or ctx.ensure_object(AppContext)
+    db = app.database()
+    store = app.pdq_store()
+    options = ExpandOptions(hash=HashOptions(), open_archives=not no_archives)
+    show = progress if progress is not None else sys.stderr.isatty()
+    with progress_bar(None, "ingesting", enabled=show) as ticker:
+        summary = ingest(
+            db,
+            store,
+            path,
+            agency_code=agency_code,
+            case_number=case_number,
+            series_name=series_name,
+            options=options,
+            workers=workers or default_workers(),
+            batch_size=batch_size,
+            on_progress=ticker,
+            on_total=ticker.set_total,
+        )
+    data = summary.as_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        errs = ", ".join(f"{k}: {v}" for k, v in data["errors_by_reason"].items())
+        click.echo(
+            f"run {data['run_id']}{' (resumed)' if data['resumed'] else ''}: "
+            f"{data['files_seen']} files seen, {data['new_media']} new media, "
+            f"{data['already_known']} already known, {data['errors']} errors"
+            + (f" ({errs})" if errs else "")
+            + (f", {data['skipped']} skipped" if data["skipped"] else "")
+            + (
+                f", {data['already_done_in_earlier_attempt']} done in an earlier attempt"
+                if data["already_done_in_earlier_attempt"]
+                else ""
+            )
+            + f" in {data['seconds']:.1f} s"
+        )
+    ctx.exit(ExitCode.FILES_FAILED if data["errors"] else ExitCode.OK)
+
+
+__all__ = ["ingest_command", "pass_app"]

@@ -1,0 +1,125 @@
+"""``tessera triage PATH...``: known, near or new, for every file of a seizure."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tessera.cli.context import AppContext
+from tessera.cli.exit_codes import ExitCode
+from tessera.cli.progress import progress_bar
+from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.ingest.expand import ExpandOptions
+from tessera.ingest.filehash import HashOptions
+from tessera.ingest.parallel import default_workers
+from tessera.matching.triage import TriageReport, fingerprint_paths, triage
+from tessera.report import html as html_report
+
+
+def print_summary(report: TriageReport) -> None:
+    """The terminal summary: counts, then each known series with its status."""
+    c = report.counts()
+    click.echo(
+        f"{len(report.items)} files: {c['known']} known, {c['near']} near a known item, "
+        f"{c['new']} new in {len(report.groups)} groups, {c['error']} errors, "
+        f"{c['skipped']} skipped"
+    )
+    for h in report.series:
+        st = h.status
+        victim = (
+            f"identified by {st.victim_identified_by}" if st.victim_identified else "NOT identified"
+        )
+        offender = (
+            f"identified by {st.offender_identified_by}"
+            if st.offender_identified
+            else "NOT identified"
+        )
+        click.echo(
+            f"  series {st.name!r} ({st.owner_code}, {st.owner_country}): {len(h.paths)} files "
+            f"({h.exact} exact, {h.near} near); victim {victim}; offender {offender}; "
+            f"contact: {st.contact or '-'}"
+        )
+    unseries = [
+        it
+        for it in report.items
+        if it.status in ("known", "near") and not any(m.series for m in it.matches)
+    ]
+    if unseries:
+        click.echo(f"  {len(unseries)} matched files belong to no series")
+
+
+@click.command("triage")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Write the full result as JSON to stdout.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report here.",
+)
+@click.option(
+    "--thumbnails",
+    type=click.Choice(["blurred", "clear", "none"]),
+    default="blurred",
+    show_default=True,
+    help="Thumbnails in the HTML report.",
+)
+@click.option(
+    "--radius",
+    type=click.IntRange(0, 256),
+    default=MATCH_THRESHOLD,
+    show_default=True,
+    help="PDQ distance at or below which a file is near a known item.",
+)
+@click.option(
+    "--min-quality",
+    type=click.IntRange(0, 100),
+    default=QUALITY_THRESHOLD,
+    show_default=True,
+    help="Ignore PDQ hashes below this quality (both sides).",
+)
+@click.option("--dihedral", is_flag=True, help="Also match rotated and mirrored copies.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+@click.pass_context
+def triage_command(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    as_json: bool,
+    html_path: Path | None,
+    thumbnails: html_report.Thumbnails,
+    radius: int,
+    min_quality: int,
+    dihedral: bool,
+    workers: int | None,
+    progress: bool | None,
+) -> None:
+    """Tell for every file under PATHS whether it is known, near a known item, or new.
+
+    Exit status: 0 nothing known found, 10 at least one file known or near.
+    """
+    app = ctx.find_object(AppContext) or ctx.ensure_object(AppContext)
+    db = app.database()
+    store = app.pdq_store()
+    options = ExpandOptions(hash=HashOptions(dihedral=dihedral))
+    show = progress if progress is not None else sys.stderr.isatty()
+    with progress_bar(None, "triage", enabled=show) as ticker:
+        files = fingerprint_paths(
+            paths,
+            options,
+            workers=workers or default_workers(),
+            on_progress=ticker,
+            on_total=ticker.set_total,
+        )
+    report = triage(db, store, files, radius=radius, min_quality=min_quality, dihedral=dihedral)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1, default=str))
+    else:
+        print_summary(report)
+    if html_path is not None:
+        html_report.write(report, html_path, thumbnails=thumbnails)
+        click.echo(f"report written to {html_path}", err=True)
+    ctx.exit(ExitCode.KNOWN_FOUND if report.anything_known else ExitCode.OK)

@@ -1,0 +1,212 @@
+"""``tessera ingest``: put a seizure into the shared database, resumably.
+
+Flow: walk the root (sorted), skip the top-level paths a previous, unfinished run
+of the same (case, root) already recorded, fingerprint the rest on all cores
+(archives opened in the workers), and write results in batches. Each batch is one
+transaction (see ``tessera.ingest.writer``); after it commits, its PDQ
+fingerprints go into the index, which is saved every so often and at the end. A
+kill at any moment loses at most the uncommitted batch, which the re-run redoes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tessera.ingest.expand import ExpandOptions, expand_path
+from tessera.ingest.filehash import FileResult
+from tessera.ingest.parallel import map_ordered
+from tessera.ingest.walk import Found, iter_files
+from tessera.ingest.writer import FileMeta, utc_from_timestamp, write_batch
+from tessera.matching.pdq_store import PdqStore
+from tessera.storage import repo
+from tessera.storage.db import Database
+from tessera.storage.models import IngestItem, IngestRun, utcnow
+
+
+@dataclass
+class IngestSummary:
+    """What a run did; ``as_json`` is the ``--json`` summary."""
+
+    run_id: int
+    resumed: bool
+    files: int = 0
+    new_media: int = 0
+    known: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    already_done: int = 0
+    this_attempt: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str, reason: str | None, n: int = 1) -> None:
+        self.files += n
+        if status == "new":
+            self.new_media += n
+        elif status == "known":
+            self.known += n
+        elif status == "error":
+            self.errors[reason or "error"] += n
+        else:
+            self.skipped += n
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "resumed": self.resumed,
+            "files_seen": self.files,
+            "new_media": self.new_media,
+            "already_known": self.known,
+            "errors": sum(self.errors.values()),
+            "errors_by_reason": dict(sorted(self.errors.items())),
+            "skipped": self.skipped,
+            "already_done_in_earlier_attempt": self.already_done,
+            "processed_in_this_attempt": self.this_attempt,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _crash_results(path: Path) -> list[FileResult]:
+    return [
+        FileResult(
+            str(path),
+            "error",
+            reason="worker-crashed",
+            message="the decoder process died on this file",
+        )
+    ]
+
+
+def _meta(path: str) -> FileMeta:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return FileMeta()
+    return FileMeta(mtime=utc_from_timestamp(st.st_mtime), ctime=utc_from_timestamp(st.st_ctime))
+
+
+def _skip_result(f: Found) -> FileResult:
+    if f.missing:
+        return FileResult(str(f.path), "error", reason="not-found", message="no such file")
+    return FileResult(str(f.path), "skipped", reason="skipped", message=f.skip_reason)
+
+
+def ingest(
+    db: Database,
+    store: PdqStore,
+    root: Path,
+    *,
+    agency_code: str,
+    case_number: str,
+    series_name: str | None = None,
+    options: ExpandOptions | None = None,
+    workers: int = 1,
+    batch_size: int = 256,
+    on_progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest ``root`` (a file or folder) for an agency's case; resumes unfinished runs."""
+    started = time.monotonic()
+    options = options or ExpandOptions()
+    root_key = str(root.resolve())
+    with db.session() as s:
+        agency = repo.get_agency(s, agency_code)
+        case = repo.get_or_create_case(s, agency, case_number)
+        series = repo.get_series(s, series_name) if series_name else None
+        run = s.scalar(
+            select(IngestRun)
+            .where(
+                IngestRun.case_id == case.id,
+                IngestRun.root == root_key,
+                IngestRun.finished_at.is_(None),
+            )
+            .order_by(IngestRun.id.desc())
+            .limit(1)
+        )
+        resumed = run is not None
+        if run is None:
+            run = IngestRun(
+                agency_id=agency.id,
+                case_id=case.id,
+                series_id=series.id if series else None,
+                root=root_key,
+            )
+            s.add(run)
+            s.flush()
+        done = set(s.scalars(select(IngestItem.path).where(IngestItem.run_id == run.id)))
+    summary = IngestSummary(run_id=run.id, resumed=resumed)
+    found = list(iter_files([root]))
+    if on_total:
+        on_total(len(found))
+    todo: list[Path] = []
+    pending_skips: list[FileResult] = []
+    for f in found:
+        if str(f.path) in done:
+            summary.already_done += 1
+            if on_progress:
+                on_progress(1)
+        elif f.skip_reason is not None or f.missing:
+            pending_skips.append(_skip_result(f))
+        else:
+            todo.append(f.path)
+
+    batch: list[FileResult] = list(pending_skips)
+
+    def flush() -> None:
+        if not batch:
+            return
+        fresh = [r for r in batch if r.path not in done]
+        meta = {r.path: _meta(r.path) for r in fresh if "!/" not in r.path}
+        with db.session() as s:
+            run_row = s.get(IngestRun, summary.run_id)
+            assert run_row is not None
+            outcome = write_batch(s, run_row, fresh, meta)
+        for r in fresh:
+            summary.count(outcome.statuses[r.path], r.reason)
+            done.add(r.path)
+        store.add(outcome.new_pdq)
+        store.save_if_due()
+        batch.clear()
+
+    work = partial(expand_path, options=options)
+    results: Iterator[list[FileResult]] = map_ordered(
+        work, todo, workers=workers, on_crash=_crash_results
+    )
+    for group in results:
+        batch.extend(group)
+        if on_progress:
+            on_progress(1)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    store.save()
+    summary.seconds = time.monotonic() - started
+    this_attempt = summary.files
+    with db.session() as s:
+        # The summary covers the whole run, earlier interrupted attempts included.
+        summary.files, summary.new_media, summary.known, summary.skipped = 0, 0, 0, 0
+        summary.errors = Counter()
+        rows = s.execute(
+            select(IngestItem.status, IngestItem.reason, func.count())
+            .where(IngestItem.run_id == summary.run_id)
+            .group_by(IngestItem.status, IngestItem.reason)
+        )
+        for status, reason, n in rows:
+            summary.count(status, reason, int(n))
+        summary.this_attempt = this_attempt
+        run_row = s.get(IngestRun, summary.run_id)
+        assert run_row is not None
+        run_row.finished_at = utcnow()
+        run_row.counts = summary.as_json()
+    return summary
+
+
+__all__ = ["IngestSummary", "ingest"]

@@ -1,0 +1,189 @@
+"""The PDQ index of the database's fingerprints, kept in step with the database.
+
+The index files live beside the database (``HOME/index``) and are tagged with the
+database's ``instance_id`` and the highest fingerprint row id they contain. On
+open:
+
+* no files, files of another database, or files claiming rows the database does
+  not have (restored from an older backup): rebuilt from the database;
+* files behind the database (a run was killed after committing, before saving
+  the index): caught up incrementally from the rows after their tag;
+* otherwise used as they are (memory-mapped, no parse step).
+
+Ingest adds each committed batch's fingerprints with ``add`` and saves now and
+then; nothing is ever rebuilt per insert. ``tessera index rebuild`` forces a
+rebuild.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+
+from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.index import PdqIndex
+from tessera.index.errors import IndexCorrupt
+from tessera.storage.db import Database
+from tessera.storage.models import Fingerprint, Meta
+from tessera.storage.repo import fingerprints_after, max_fingerprint_id
+
+_BATCH = 200_000
+
+
+@dataclass(frozen=True)
+class PdqHit:
+    """One stored fingerprint near a query."""
+
+    query: int
+    fingerprint_id: int
+    media_id: int
+    distance: int
+    quality: int | None
+
+
+def instance_id(db: Database) -> str:
+    with db.session() as s:
+        value = s.scalar(select(Meta.value).where(Meta.key == "instance_id"))
+    return value or "unknown"
+
+
+class PdqStore:
+    """Open (or build) the index for ``db`` under ``folder``; see the module doc."""
+
+    def __init__(self, db: Database, folder: Path) -> None:
+        self.db = db
+        self.folder = folder
+        self.instance = instance_id(db)
+        self.last_id = 0
+        self._unsaved = 0
+        self.index = self._open()
+
+    # -- opening, catching up, saving ----------------------------------------------
+
+    def _state(self) -> str:
+        return f"{self.instance}:{self.last_id}"
+
+    def _open(self) -> PdqIndex:
+        loaded: PdqIndex | None = None
+        if (self.folder / "manifest.json").exists():
+            try:
+                loaded = PdqIndex.load(self.folder)
+            except IndexCorrupt:
+                loaded = None
+        if loaded is not None:
+            inst, _, last = loaded.state.partition(":")
+            db_max = self._db_max()
+            if inst == self.instance and last.isdigit() and int(last) <= db_max:
+                self.last_id = int(last)
+                self.index = loaded
+                self.catch_up()
+                return self.index
+        return self._build()
+
+    def _db_max(self) -> int:
+        with self.db.session() as s:
+            return max_fingerprint_id(s, "pdq")
+
+    def _build(self) -> PdqIndex:
+        codes: list[NDArray[np.uint8]] = []
+        ids: list[NDArray[np.int64]] = []
+        last = 0
+        while True:
+            with self.db.session() as s:
+                rows = fingerprints_after(s, "pdq", last, _BATCH)
+            if not rows:
+                break
+            ids.append(np.array([r[0] for r in rows], dtype=np.int64))
+            codes.append(
+                np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint8).reshape(-1, 32)
+            )
+            last = rows[-1][0]
+        all_codes = np.concatenate(codes) if codes else np.zeros((0, 32), dtype=np.uint8)
+        all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        self.index = PdqIndex.build(all_codes, all_ids)
+        self.last_id = last
+        self.save()
+        return self.index
+
+    def rebuild(self) -> int:
+        """Rebuild from the database; returns the number of fingerprints indexed."""
+        self._build()
+        return len(self.index)
+
+    def catch_up(self) -> int:
+        """Add fingerprints committed after the index was saved; returns how many."""
+        added = 0
+        while True:
+            with self.db.session() as s:
+                rows = fingerprints_after(s, "pdq", self.last_id, _BATCH)
+            if not rows:
+                break
+            self.add(rows)
+            added += len(rows)
+        if added:
+            self.save()
+        return added
+
+    def add(self, rows: list[tuple[int, int, bytes, int | None]]) -> None:
+        """Index committed fingerprint rows ``(id, media_id, value, quality)``, in id order."""
+        rows = [r for r in rows if r[0] > self.last_id]
+        if not rows:
+            return
+        codes = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint8).reshape(-1, 32)
+        self.index.add(codes, np.array([r[0] for r in rows], dtype=np.int64))
+        self.last_id = max(self.last_id, *(r[0] for r in rows))
+        self._unsaved += len(rows)
+
+    def save(self) -> None:
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.index.save(self.folder, state=self._state())
+        self._unsaved = 0
+
+    def save_if_due(self, every: int = 50_000) -> None:
+        if self._unsaved >= every:
+            self.save()
+
+    # -- search ------------------------------------------------------------------------
+
+    def search(
+        self,
+        codes: NDArray[np.uint8],
+        *,
+        radius: int = MATCH_THRESHOLD,
+        min_quality: int = QUALITY_THRESHOLD,
+    ) -> list[PdqHit]:
+        """Stored fingerprints within ``radius`` of each query code, quality-filtered."""
+        if len(codes) == 0 or len(self.index) == 0:
+            return []
+        res = self.index.search(codes, radius=radius)
+        if len(res.id) == 0:
+            return []
+        info: dict[int, tuple[int, int | None]] = {}
+        unique = sorted({int(i) for i in res.id})
+        with self.db.session() as s:
+            for i in range(0, len(unique), 500):
+                chunk = unique[i : i + 500]
+                rows = s.execute(
+                    select(Fingerprint.id, Fingerprint.media_id, Fingerprint.quality).where(
+                        Fingerprint.id.in_(chunk)
+                    )
+                )
+                for fid, mid, q in rows:
+                    info[int(fid)] = (int(mid), q)
+        hits = []
+        for q, fid, d in zip(res.query, res.id, res.distance, strict=True):
+            found = info.get(int(fid))
+            if found is None:  # deleted since indexed
+                continue
+            media_id, quality = found
+            if quality is not None and quality < min_quality:
+                continue
+            hits.append(PdqHit(int(q), int(fid), media_id, int(d), quality))
+        return hits
+
+
+__all__ = ["PdqHit", "PdqStore", "instance_id"]
