@@ -1,8 +1,8 @@
 """Seeded, photo-like synthetic JPEGs for benchmarks (benign by construction).
 
-Multi-octave value noise for smooth shading, random shapes for edges, a little
-blur and sensor noise, saved as baseline JPEG q90 with 4:2:0 chroma, as in
-``../shared/reference/performance-anchors.md``.
+Tessera's demo generator (multi-octave value noise for smooth shading, random
+shapes for edges, a little blur) plus sensor noise, saved as baseline JPEG q90
+with 4:2:0 chroma, as in ``../shared/reference/performance-anchors.md``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
+
+from tessera.demo.samples import synthetic_picture
 
 SIZES: dict[str, tuple[int, int]] = {
     "640x480": (640, 480),
@@ -21,33 +23,9 @@ SIZES: dict[str, tuple[int, int]] = {
 
 
 def photo_like(width: int, height: int, seed: int) -> Image.Image:
-    """A deterministic RGB picture with smooth regions, edges and texture."""
+    """A deterministic RGB picture (Tessera's demo generator) plus sensor noise."""
     rng = np.random.default_rng(seed)
-    acc = np.zeros((height, width, 3), dtype=np.float32)
-    amp = 1.0
-    for octave in range(5):
-        cells = 2 ** (octave + 1)
-        small = rng.random((cells + 1, cells + 1, 3), dtype=np.float32)
-        layer = Image.fromarray((small * 255).astype(np.uint8)).resize(
-            (width, height), Image.Resampling.BICUBIC
-        )
-        acc += amp * np.asarray(layer, dtype=np.float32)
-        amp *= 0.5
-    acc /= acc.max() / 255.0
-    im = Image.fromarray(acc.astype(np.uint8))
-    draw = ImageDraw.Draw(im)
-    scale = max(width, height)
-    for _ in range(int(rng.integers(8, 20))):
-        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-        size = int(rng.integers(scale // 40, scale // 5))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        box = (x0, y0, x0 + size, y0 + int(size * rng.uniform(0.5, 1.5)))
-        if rng.random() < 0.5:
-            draw.ellipse(box, fill=colour)
-        else:
-            draw.rectangle(box, fill=colour)
-    im = im.filter(ImageFilter.GaussianBlur(radius=max(1.0, scale / 2000)))
-    arr = np.asarray(im, dtype=np.int16)
+    arr = np.asarray(synthetic_picture(width, height, seed), dtype=np.int16)
     arr = arr + rng.normal(0, 4, arr.shape).astype(np.int16)
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 

@@ -105,6 +105,17 @@ class UnreadableFile(MediaError):
 
     reason = "unreadable"
 
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> UnreadableFile:
+        """The one mapping of OS errors to reasons, for every reader of files."""
+        if isinstance(exc, FileNotFoundError):
+            return cls("no such file", reason="not-found")
+        if isinstance(exc, IsADirectoryError):
+            return cls("is a directory", reason="not-a-file")
+        if isinstance(exc, PermissionError):
+            return cls("permission denied", reason="permission-denied")
+        return cls(f"read failed: {exc.strerror or exc}")
+
 
 __all__ = [
     "ConfigError",

@@ -49,6 +49,17 @@ def test_schema_is_current_after_migrate(db: Database) -> None:
     assert db.is_current()
 
 
+def test_models_match_migrations(db: Database) -> None:
+    """The ORM models and the migrated schema agree: no change is missing a migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tessera.storage.models import Base
+
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
 def test_agency_rules(db: Database) -> None:
     """Agencies are unique by code; country must be ISO alpha-2; unknown codes are NotFound."""
     with db.session() as s:

@@ -539,14 +539,8 @@ def _read_head(path: Path) -> bytes:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 raise UnreadableFile("not a regular file", reason="not-a-file")
             return fh.read(HEAD_BYTES)
-    except FileNotFoundError as exc:
-        raise UnreadableFile("no such file", reason="not-found") from exc
-    except IsADirectoryError as exc:
-        raise UnreadableFile("is a directory", reason="not-a-file") from exc
-    except PermissionError as exc:
-        raise UnreadableFile("permission denied", reason="permission-denied") from exc
     except OSError as exc:
-        raise UnreadableFile(f"read failed: {exc.strerror or exc}") from exc
+        raise UnreadableFile.from_os_error(exc) from exc
 
 
 def _iter_path(path: Path, kind: ArchiveKind, level: _Level) -> Iterator[Member]:

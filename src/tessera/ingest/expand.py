@@ -11,13 +11,12 @@ never silently dropped.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tessera.errors import MediaError
 from tessera.ingest.archives import ArchiveLimits, is_archive, iter_archive
-from tessera.ingest.filehash import FileResult, HashOptions, hash_bytes, read_file
+from tessera.ingest.filehash import FileResult, HashOptions, digests, hash_bytes, read_file
 
 
 @dataclass(frozen=True)
@@ -30,16 +29,9 @@ class ExpandOptions:
 
 
 def _archive_result(path: str, data: bytes, kind: str) -> FileResult:
-    return FileResult(
-        path=path,
-        status="ok",
-        size=len(data),
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
-        format=kind,
-        flags=["archive"],
-    )
+    result = digests(data, path)
+    result.format, result.flags = kind, ["archive"]
+    return result
 
 
 def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:

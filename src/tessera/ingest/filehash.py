@@ -111,14 +111,8 @@ def read_file(path: Path, limits: DecodeLimits) -> bytes:
                     reason="too-many-bytes",
                 )
             data = fh.read(limits.max_bytes + 1)
-    except FileNotFoundError as exc:
-        raise UnreadableFile("no such file", reason="not-found") from exc
-    except IsADirectoryError as exc:
-        raise UnreadableFile("is a directory", reason="not-a-file") from exc
-    except PermissionError as exc:
-        raise UnreadableFile("permission denied", reason="permission-denied") from exc
     except OSError as exc:
-        raise UnreadableFile(f"read failed: {exc.strerror or exc}") from exc
+        raise UnreadableFile.from_os_error(exc) from exc
     if len(data) > limits.max_bytes:
         raise MediaTooLarge(
             f"file grew past the {limits.max_bytes}-byte limit while reading",
@@ -127,9 +121,9 @@ def read_file(path: Path, limits: DecodeLimits) -> bytes:
     return data
 
 
-def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
-    """Fingerprint bytes already in memory (``path`` names them in the result)."""
-    result = FileResult(
+def digests(data: bytes, path: str) -> FileResult:
+    """An ``ok`` result with the exact digests (MD5, SHA-1, SHA-256) of ``data`` only."""
+    return FileResult(
         path=path,
         status="ok",
         size=len(data),
@@ -137,6 +131,11 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
         sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
+    """Fingerprint bytes already in memory (``path`` names them in the result)."""
+    result = digests(data, path)
     try:
         decoded = decode_image(
             data,
@@ -182,4 +181,13 @@ def hash_file(path: Path | str, options: HashOptions) -> FileResult:
     return hash_bytes(data, str(p), options)
 
 
-__all__ = ["FileResult", "HashOptions", "Mode", "Status", "hash_bytes", "hash_file", "read_file"]
+__all__ = [
+    "FileResult",
+    "HashOptions",
+    "Mode",
+    "Status",
+    "digests",
+    "hash_bytes",
+    "hash_file",
+    "read_file",
+]

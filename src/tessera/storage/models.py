@@ -203,28 +203,27 @@ class Fingerprint(Base):
     quality: Mapped[int | None] = mapped_column(Integer)
 
 
-class Victim(Base):
-    """A pseudonymous victim record; identification status only, no names."""
+class _Person:
+    """Shared columns of pseudonymous people: identification status only, no names."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(100), unique=True)
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Victim(_Person, Base):
+    """A pseudonymous victim record."""
 
     __tablename__ = "victim"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(100), unique=True)
-    identified: Mapped[bool] = mapped_column(Boolean, default=False)
-    identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
-    identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    notes: Mapped[str | None] = mapped_column(Text)
 
 
-class Offender(Base):
-    """A pseudonymous offender record; identification status only, no names."""
+class Offender(_Person, Base):
+    """A pseudonymous offender record."""
 
     __tablename__ = "offender"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(100), unique=True)
-    identified: Mapped[bool] = mapped_column(Boolean, default=False)
-    identified_by: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
-    identified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    notes: Mapped[str | None] = mapped_column(Text)
 
 
 class Location(Base):
