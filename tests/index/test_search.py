@@ -174,6 +174,16 @@ def test_medium_index_all_queries_planted() -> None:
         assert len(expect) >= 200
 
 
+@pytest.mark.parametrize("radius", [0, 1, 65, 100, 127, 128, 129, 200, 255, 256])
+def test_wide_and_extreme_radii(radius: int) -> None:
+    """Exact at every radius: budgets beyond the chunk width, scan above 128 bits."""
+    rng = np.random.default_rng(radius)
+    codes, ids, queries = planted(rng, 1_500, 12, [0, 1, 64, 100, 128, 129, 200, 255, 256])
+    codes[-1] = ~queries[0]  # at distance 256 from query 0
+    index = PdqIndex.build(codes, ids)
+    assert_exact(index, codes, ids, queries, radius)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
 def test_thread_count_does_not_change_results(threads: int) -> None:
     rng = np.random.default_rng(10)

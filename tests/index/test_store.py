@@ -113,6 +113,21 @@ def test_interrupted_save_leaves_old_index(
     assert {p.name for p in saved.iterdir()} == names
 
 
+def test_save_leaves_other_files_alone(tmp_path: Path) -> None:
+    """Only files this index wrote are ever deleted from the directory."""
+    mine = tmp_path / "shared-dir"
+    mine.mkdir()
+    np.save(mine / "evidence.npy", np.arange(3))
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "codes-backup.npy").write_bytes(b"x")
+    index = PdqIndex.build(np.zeros((3, 32), np.uint8), np.arange(3, dtype=np.int64))
+    index.save(mine)
+    index.save(mine)
+    names = {p.name for p in mine.iterdir()}
+    assert {"evidence.npy", "notes.txt", "codes-backup.npy", "manifest.json"} <= names
+    assert len(names) == 4 + 4  # and exactly one generation of the index's own arrays
+
+
 def flip_byte(where: str) -> Callable[[Path], None]:
     def damage(path: Path) -> None:
         name, part = where.split(":")

@@ -19,13 +19,16 @@ full distance), which lets a small index use narrow chunks and small tables.
 Cost per query, for a table of width ``w`` probed with up to ``a`` flips:
 ``P(w, a) = sum(C(w, k), k <= a)`` lookups and about ``P * N / 2**w`` random
 candidates to verify. Measured on the 2-core benchmark machine at N = 10M (numpy,
-one thread): about 75 ns per lookup and 135 ns per candidate, against ~4 ns per
-stored hash per query for a blocked brute-force scan. For the default radius 31
-the planner then picks, at 10M hashes, 11 chunks of 24/23 bits (``a = 2``; one
-table with ``a = 1``): ~2,870 lookups and ~2,900 candidates per query, instead of
-10 million comparisons. 16 chunks of 16 bits (``a = 1``, FAISS's multi-hash layout)
-would need only 272 lookups but ~41,000 candidates; 8 chunks of 32 bits (``a = 3``)
-need 44,000 lookups and tables too large to address directly.
+one thread, ``probe``): 34 ns per lookup (two reads of a 450 MB offsets array)
+and 60 ns per candidate (a random read of ``perm`` and of the 32-byte hash, then
+XOR/popcount), against 3.1 ns per (query, stored hash) pair for the blocked
+brute-force ``scan``. For the default radius 31 the planner then picks, at 10M
+hashes, 11 chunks of 24/23 bits (``a = 2``; one table with ``a = 1``): 2,866
+lookups and ~2,880 candidates per query, ~270 us, instead of 10 million
+comparisons (~31 ms). 16 chunks of 16 bits (``a = 1``, FAISS's multi-hash layout)
+would need only 272 lookups but ~41,000 candidates (~2.5 ms); 12 chunks of 21 bits
+~1,900 lookups and ~9,000 candidates (~600 us); 8 chunks of 32 bits (``a = 3``)
+44,000 lookups into tables too large to address directly.
 """
 
 from __future__ import annotations
@@ -47,9 +50,9 @@ MIN_CHUNK_BITS = 8
 PLAN_RADIUS = 31
 """The radius a layout is optimised for (PDQ's match threshold)."""
 
-COST_PROBE_NS = 75.0
-COST_CANDIDATE_NS = 135.0
-COST_SCAN_NS = 4.0
+COST_PROBE_NS = 34.0
+COST_CANDIDATE_NS = 60.0
+COST_SCAN_NS = 3.1
 """Measured per-lookup, per-candidate and per-scanned-hash costs (see module doc)."""
 
 MAX_PROBES = 1 << 21

@@ -9,10 +9,12 @@ no Python loop per query or per candidate:
 3. the ragged ranges are expanded with ``np.repeat`` + ``arange`` (candidate
    position = range start + rank inside the range);
 4. the candidates' rows are read from ``perm`` and their hashes gathered from a
-   ``V32`` view of the codes (one 32-byte ``np.take`` per row; 2-3x faster than
-   ``take(axis=0)`` on the ``(N, 4)`` array);
-5. XOR with the query, ``np.bitwise_count``, sum, keep ``<= radius``; pairs found
-   through several tables are reported once.
+   ``V32`` view of the codes (one 32-byte ``np.take`` per row: 15 ns against 35 ns
+   for ``take(axis=0)`` on the ``(N, 4)`` array, measured at 10M);
+5. XOR with the query rows laid beside them (one ``np.repeat``), ``np.bitwise_count``,
+   the four word counts added as uint16 columns (10x faster than ``sum(axis=1)``
+   over the short axis), keep ``<= radius``; pairs found through several tables
+   are reported once.
 
 The distance of every reported pair is computed from the full 256 bits, so no
 false positive is possible, and the pigeonhole budgets (``layout``) make every

@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ def write(path: Path, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> 
             "shape": list(arr.shape),
             "sha256": sha256_file(target),
         }
+    _fsync_dir(path)  # the new files' names are durable before the manifest names them
     manifest = {"format": FORMAT, "version": VERSION, "generation": gen, **meta, "files": files}
     tmp = path / f".{MANIFEST}.{gen}.tmp"
     with tmp.open("w", encoding="utf-8") as f:
@@ -99,9 +101,15 @@ def write(path: Path, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> 
         os.fsync(f.fileno())
     os.replace(tmp, path / MANIFEST)
     _fsync_dir(path)
-    keep = {spec["file"] for spec in files.values()} | {MANIFEST}
+    # Remove earlier generations (and leftovers of interrupted saves); only files
+    # named the way this module names them, never anything else in the directory.
+    ours = re.compile(
+        rf"^(?:(?:{'|'.join(map(re.escape, arrays))})-[0-9a-f]{{12}}\.npy"
+        rf"|\.{re.escape(MANIFEST)}\.[0-9a-f]{{12}}\.tmp)$"
+    )
+    keep = {spec["file"] for spec in files.values()}
     for old in path.iterdir():
-        if old.name not in keep and (old.suffix == ".npy" or old.name.endswith(".tmp")):
+        if old.name not in keep and ours.match(old.name):
             with contextlib.suppress(OSError):
                 old.unlink()
 

@@ -14,8 +14,9 @@ offsets 3 x 64 MB + 8 x 32 MB = 448 MB, next to 320 MB of hashes and 80 MB of
 ids: 1.29 GB in all (FAISS's 16x16 multi-hash takes 2.6 GB for the same data).
 
 Building sorts one packed uint64 ``chunk << 32 | row`` array per table (numpy's
-vectorised sort, ~0.7 s per 10M), tables in parallel threads. Merging new rows
-(``merge``) inserts them at the end of their buckets and drops removed rows in
+vectorised sort, ~0.7 s per 10M; twice as fast as a stable ``argsort``), two
+tables at a time on 2 cores: 6-13 s for 10M hashes, peak memory ~1.8 GB. Merging
+(``merge``) inserts new rows at the end of their buckets and drops removed rows in
 one pass per table, without sorting the old rows again; the result is
 bit-for-bit what a fresh build over the same rows gives.
 """
@@ -63,8 +64,14 @@ class Tables:
         return self.offsets[base : base + size].astype(np.int64) - t * self.n
 
 
+MAX_ROWS = (1 << _ROW_BITS) - 1
+"""Row numbers are uint32 (4 bytes per row per table); 4 billion hashes is 128 GB of codes."""
+
+
 def row_dtype(n: int) -> np.dtype[np.unsignedinteger]:
-    return np.dtype(np.uint32) if n < (1 << _ROW_BITS) else np.dtype(np.uint64)
+    if n > MAX_ROWS:
+        raise ValueError(f"at most {MAX_ROWS} rows per index")
+    return np.dtype(np.uint32)
 
 
 def offset_dtype(total: int) -> np.dtype[np.integer]:
@@ -81,23 +88,19 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], threads: int) -> list
         return list(pool.map(fn, work))
 
 
-def _sorted_rows(
-    keys: NDArray[np.uint64], first_row: int
-) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-    """Rows ``first_row + i`` sorted by ``(keys[i], i)``: (sorted keys, rows).
+def _sorted_rows(keys: NDArray[np.uint64], first_row: int) -> NDArray[np.uint64]:
+    """Rows ``first_row + i`` sorted by ``(keys[i], i)``.
 
     Packing ``key << 32 | row`` into one uint64 and sorting values is about twice
     as fast as ``argsort(kind="stable")`` (numpy's vectorised sort) and gives the
-    same order.
+    same order. Returns the packed array; ``& _ROW_MASK`` gives the rows and
+    ``>> 32`` the keys.
     """
     n = keys.shape[0]
-    if first_row + n < (1 << _ROW_BITS):
-        packed = keys << np.uint64(_ROW_BITS)
-        packed |= np.arange(first_row, first_row + n, dtype=np.uint64)
-        packed.sort()
-        return packed >> np.uint64(_ROW_BITS), packed & _ROW_MASK
-    order = np.argsort(keys, kind="stable")
-    return keys[order], order.astype(np.uint64) + np.uint64(first_row)
+    packed = keys << np.uint64(_ROW_BITS)
+    packed |= np.arange(first_row, first_row + n, dtype=np.uint64)
+    packed.sort()
+    return packed
 
 
 def _empty_tables(layout: ChunkLayout, n: int) -> Tables:
@@ -119,13 +122,16 @@ def build(words: Words, layout: ChunkLayout, threads: int = 1) -> Tables:
     def one(t: int) -> None:
         start, width = layout.chunks[t]
         keys = chunk_keys(words, start, width)
-        _, rows = _sorted_rows(keys, 0)
-        out.perm[t * n : (t + 1) * n] = rows
-        del rows
+        packed = _sorted_rows(keys, 0)
+        packed &= _ROW_MASK
+        out.perm[t * n : (t + 1) * n] = packed
+        del packed
         counts = np.bincount(keys.astype(np.int64), minlength=1 << width)
+        del keys
+        np.cumsum(counts, out=counts)
         sl = _offsets_slice(out, t)
         sl[0] = 0
-        sl[1:] = np.cumsum(counts)
+        sl[1:] = counts
         sl += t * n
 
     parallel_map(one, range(layout.m), threads)
@@ -195,8 +201,9 @@ def merge(
         if d == 0:
             dest[:] = rows_old
             return
-        keys, rows_new = _sorted_rows(chunk_keys(words_new, start, width), n_alive)
-        ends = keys.astype(np.int64) + 1
+        packed = _sorted_rows(chunk_keys(words_new, start, width), n_alive)
+        rows_new = packed & _ROW_MASK
+        ends = (packed >> np.uint64(_ROW_BITS)).astype(np.int64) + 1
         pos = new[ends].astype(np.int64) - t * n_new + np.arange(d)
         old_slots = np.ones(n_new, dtype=np.bool_)
         old_slots[pos] = False

@@ -16,7 +16,16 @@ from pathlib import Path
 
 from tessera.errors import MediaError
 from tessera.ingest.archives import ArchiveLimits, is_archive, iter_archive
-from tessera.ingest.filehash import FileResult, HashOptions, digests, hash_bytes, read_file
+from tessera.ingest.filehash import (
+    FileResult,
+    HashOptions,
+    digests,
+    hash_bytes,
+    hash_file,
+    read_file,
+    read_head,
+)
+from tessera.media.sniff import sniff
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ def _archive_result(path: str, data: bytes, kind: str) -> FileResult:
 def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
     """Fingerprint ``path``, descending into it if it is an archive."""
     try:
+        if sniff(read_head(path)).kind in ("video", "audio"):
+            return [hash_file(path, options.hash)]  # streamed, never read whole
         data = read_file(path, options.hash.limits)
     except MediaError as exc:
         return [FileResult(str(path), "error", reason=exc.reason, message=exc.message)]

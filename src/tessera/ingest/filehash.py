@@ -26,8 +26,10 @@ from tessera.fingerprints.pdq import (
     pdq_dihedral_rgb,
     pdq_hash_rgb,
 )
+from tessera.fingerprints.vpdq import FrameHash
 from tessera.media.decode import DecodeLimits, decode_image
 from tessera.media.normalize import Policy
+from tessera.media.sniff import sniff
 
 Mode = Literal["fast", "reference"]
 Status = Literal["ok", "error", "skipped"]
@@ -70,6 +72,11 @@ class FileResult:
     message: str | None = None
     dihedral: dict[str, str] | None = None
     decode_scale: int | None = None
+    kind: str | None = None  # image, video, audio, archive; None when unknown
+    duration: float | None = None
+    frames: list[FrameHash] | None = None  # sampled video frames' PDQ (vPDQ)
+    audio: str | None = None  # Chromaprint fingerprint, text form
+    crop: tuple[int, int, int, int] | None = None  # bars removed: top, bottom, left, right
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -92,6 +99,16 @@ class FileResult:
         }
         if self.dihedral is not None:
             out["dihedral"] = self.dihedral
+        if self.kind in ("video", "audio"):
+            out["kind"] = self.kind
+            out["duration"] = self.duration
+            out["crop"] = list(self.crop) if self.crop else None
+            out["vpdq"] = (
+                [f"{f.hex},{f.quality},{f.timestamp:.3f}" for f in self.frames]
+                if self.frames is not None
+                else None
+            )
+            out["audio"] = self.audio
         return out
 
 
@@ -136,6 +153,11 @@ def digests(data: bytes, path: str) -> FileResult:
 def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
     """Fingerprint bytes already in memory (``path`` names them in the result)."""
     result = digests(data, path)
+    kind = sniff(data[:512]).kind
+    if kind in ("video", "audio"):
+        from tessera.ingest.avhash import fingerprint_av  # noqa: PLC0415 (cycle; PyAV on demand)
+
+        return fingerprint_av(data, result, kind)
     try:
         decoded = decode_image(
             data,
@@ -175,10 +197,30 @@ def hash_file(path: Path | str, options: HashOptions) -> FileResult:
     """Fingerprint one file; never raises for a bad or unreadable file."""
     p = Path(path)
     try:
+        kind = sniff(read_head(p)).kind
+        if kind in ("video", "audio"):  # streamed from disk, never read whole
+            from tessera.ingest.avhash import (  # noqa: PLC0415 (import cycle)
+                fingerprint_av,
+                stream_digests,
+            )
+
+            return fingerprint_av(p, stream_digests(p, str(p)), kind)
         data = read_file(p, options.limits)
     except MediaError as exc:
         return FileResult(path=str(p), status="error", reason=exc.reason, message=exc.message)
     return hash_bytes(data, str(p), options)
+
+
+def read_head(path: Path, n: int = 512) -> bytes:
+    """The first ``n`` bytes of a regular file (for sniffing), with the same refusals."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise UnreadableFile("not a regular file", reason="not-a-file")
+            return fh.read(n)
+    except OSError as exc:
+        raise UnreadableFile.from_os_error(exc) from exc
 
 
 __all__ = [

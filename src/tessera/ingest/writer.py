@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.ingest.filehash import FileResult
 from tessera.storage.models import (
     Fingerprint,
@@ -45,7 +46,54 @@ class BatchOutcome:
 
 
 def _kind(r: FileResult) -> str:
+    if r.kind:
+        return r.kind
     return "image" if r.pdq is not None or r.format is not None else "other"
+
+
+def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
+    """Fingerprint rows for a result: the image PDQ, each video frame's PDQ, the audio."""
+    rows: list[Fingerprint] = []
+    if r.pdq is not None:
+        rows.append(
+            Fingerprint(
+                media_id=media_id,
+                algorithm="pdq",
+                version=1,
+                position=0,
+                value=bytes.fromhex(r.pdq),
+                quality=r.quality,
+            )
+        )
+    seen: set[int] = set()
+    for f in r.frames or []:
+        position = round(f.timestamp * 1000) + 1  # ms from the start, +1: 0 is the still
+        if position in seen:
+            continue
+        seen.add(position)
+        rows.append(
+            Fingerprint(
+                media_id=media_id,
+                algorithm="pdq",
+                version=1,
+                position=position,
+                value=f.pdq,
+                quality=f.quality,
+            )
+        )
+    if r.audio:
+        fp = AudioFingerprint.parse(r.audio)  # validated; stored in its text form
+        rows.append(
+            Fingerprint(
+                media_id=media_id,
+                algorithm="chromaprint",
+                version=fp.algorithm,
+                position=0,
+                value=str(fp).encode("ascii"),
+                quality=None,
+            )
+        )
+    return rows
 
 
 def write_batch(
@@ -88,18 +136,12 @@ def write_batch(
                 s.add(media)
                 s.flush()
                 created[key] = media
-                if r.pdq is not None:
-                    fp = Fingerprint(
-                        media_id=media.id,
-                        algorithm="pdq",
-                        version=1,
-                        position=0,
-                        value=bytes.fromhex(r.pdq),
-                        quality=r.quality,
-                    )
-                    s.add(fp)
-                    s.flush()
-                    out.new_pdq.append((fp.id, media.id, fp.value, fp.quality))
+                fps = _fingerprints(r, media.id)
+                s.add_all(fps)
+                s.flush()
+                out.new_pdq.extend(
+                    (fp.id, media.id, fp.value, fp.quality) for fp in fps if fp.algorithm == "pdq"
+                )
                 status = status or "new"
             else:
                 status = status or "known"

@@ -43,6 +43,13 @@ class PdqHit:
     media_id: int
     distance: int
     quality: int | None
+    position: int = 0
+    """0 for a still image; for a video frame, 1 + its time in milliseconds."""
+
+    @property
+    def timestamp(self) -> float | None:
+        """Seconds into the video for a frame hit, None for a still image."""
+        return (self.position - 1) / 1000 if self.position > 0 else None
 
 
 def instance_id(db: Database) -> str:
@@ -162,27 +169,30 @@ class PdqStore:
         res = self.index.search(codes, radius=radius)
         if len(res.id) == 0:
             return []
-        info: dict[int, tuple[int, int | None]] = {}
+        info: dict[int, tuple[int, int | None, int]] = {}
         unique = sorted({int(i) for i in res.id})
         with self.db.session() as s:
             for i in range(0, len(unique), 500):
                 chunk = unique[i : i + 500]
                 rows = s.execute(
-                    select(Fingerprint.id, Fingerprint.media_id, Fingerprint.quality).where(
-                        Fingerprint.id.in_(chunk)
-                    )
+                    select(
+                        Fingerprint.id,
+                        Fingerprint.media_id,
+                        Fingerprint.quality,
+                        Fingerprint.position,
+                    ).where(Fingerprint.id.in_(chunk))
                 )
-                for fid, mid, q in rows:
-                    info[int(fid)] = (int(mid), q)
+                for fid, mid, q, pos in rows:
+                    info[int(fid)] = (int(mid), q, int(pos))
         hits = []
         for q, fid, d in zip(res.query, res.id, res.distance, strict=True):
             found = info.get(int(fid))
             if found is None:  # deleted since indexed
                 continue
-            media_id, quality = found
+            media_id, quality, position = found
             if quality is not None and quality < min_quality:
                 continue
-            hits.append(PdqHit(int(q), int(fid), media_id, int(d), quality))
+            hits.append(PdqHit(int(q), int(fid), media_id, int(d), quality, position))
         return hits
 
 

@@ -32,7 +32,8 @@ from tessera.ingest.expand import ExpandOptions, expand_path
 from tessera.ingest.filehash import FileResult
 from tessera.ingest.parallel import map_ordered
 from tessera.ingest.walk import iter_files
-from tessera.matching.pdq_store import PdqStore
+from tessera.matching.av_match import AvHit, audio_hits, still_in_video, video_hits
+from tessera.matching.pdq_store import PdqHit, PdqStore
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import Media, Series
@@ -45,19 +46,23 @@ class Match:
     """A stored media item a file matched, and how."""
 
     media_id: int
-    via: str  # sha256, md5, sha1, pdq, pdq-rot90, ...
+    via: str  # sha256, md5, sha1, pdq, pdq-rot90, ..., pdq-frame, vpdq-segment, audio
     distance: int
     submissions: int
     series: tuple[str, ...]
+    detail: dict[str, Any] = field(default_factory=dict)  # times, segments, offsets
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "media_id": self.media_id,
             "via": self.via,
             "distance": self.distance,
             "submissions": self.submissions,
             "series": list(self.series),
         }
+        if self.detail:
+            out.update(self.detail)
+        return out
 
 
 @dataclass
@@ -257,12 +262,29 @@ def triage(
                 queries.append((i, f"pdq-{name}", f.dihedral[name]))
     hits = store.search(_codes([q[2] for q in queries]), radius=radius, min_quality=min_quality)
     near: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)  # item -> media -> (d, via)
+    hits_of: dict[int, list[PdqHit]] = defaultdict(list)
     for h in hits:
         i, via, _ = queries[h.query]
+        hits_of[i].append(h)
         best = near[i].get(h.media_id)
         if best is None or h.distance < best[0]:
             near[i][h.media_id] = (h.distance, via)
-    media_ids = {m.id for m, _ in exact.values()} | {mid for d in near.values() for mid in d}
+    # videos (frames, segments) and audio
+    open_files = [
+        it.file if i not in exact else FileResult(it.path, "skipped") for i, it in enumerate(items)
+    ]
+    av: dict[int, list[AvHit]] = defaultdict(list)
+    for i, found in video_hits(
+        db, store, open_files, radius=radius, min_quality=min_quality
+    ).items():
+        av[i].extend(found)
+    for i, found in audio_hits(db, open_files).items():
+        av[i].extend(found)
+    media_ids = (
+        {m.id for m, _ in exact.values()}
+        | {mid for d in near.values() for mid in d}
+        | {a.media_id for found in av.values() for a in found}
+    )
     with db.session() as s:
         series_map = repo.series_of_media(s, media_ids)
         all_series = {sid for ids in series_map.values() for sid in ids}
@@ -287,15 +309,32 @@ def triage(
             m, via = exact[i]
             it.status = "known"
             it.matches = [Match(m.id, via, 0, submissions.get(m.id, 0), names(m.id))]
-        elif near.get(i):
+        elif near.get(i) or av.get(i):
             it.status = "near"
-            it.matches = sorted(
-                (
-                    Match(mid, via, d, submissions.get(mid, 0), names(mid))
-                    for mid, (d, via) in near[i].items()
-                ),
-                key=lambda m: (m.distance, m.media_id),
-            )
+            times = still_in_video(hits_of.get(i, []))
+            still = [
+                Match(
+                    mid,
+                    via,
+                    d,
+                    submissions.get(mid, 0),
+                    names(mid),
+                    {"compared_times": times[mid]} if mid in times else {},
+                )
+                for mid, (d, via) in near.get(i, {}).items()
+            ]
+            moving = [
+                Match(
+                    a.media_id,
+                    a.via,
+                    a.distance,
+                    submissions.get(a.media_id, 0),
+                    names(a.media_id),
+                    a.detail,
+                )
+                for a in av.get(i, [])
+            ]
+            it.matches = sorted(still, key=lambda m: (m.distance, m.media_id)) + moving
         else:
             continue
         seen_series: set[int] = set()

@@ -199,7 +199,7 @@ class Fingerprint(Base):
     algorithm: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    value: Mapped[bytes] = mapped_column(LargeBinary(64))
+    value: Mapped[bytes] = mapped_column(LargeBinary)  # PDQ: 32 bytes; audio: text form
     quality: Mapped[int | None] = mapped_column(Integer)
 
 

@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("algorithm", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("value", sa.LargeBinary(length=64), nullable=False),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
         sa.Column("quality", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["media_id"],

@@ -1,0 +1,248 @@
+"""vPDQ of a video file: decode (``tessera.media.video``), PDQ each sampled frame.
+
+``vpdq_from_video(path)`` uses ``DEFAULT_SAMPLING``, chosen by measurement
+(``benchmarks/bench_video.py``, figures in its output and in the module constants
+below). Pass ``REFERENCE_SAMPLING`` (every frame, native-resolution RGB24, every frame
+decoded) to reproduce upstream vPDQ's C++ hasher (``seconds_per_hash = 0``), or
+``Sampling.per_second(1.0)`` for pytx's default of one hash per second.
+
+When a sampling asks for a reduced picture with ``scale`` (2, 4...), each output
+pixel is an area average of a ``scale x scale`` block and PDQ weights it as the
+reference would weight that block (``SampleGrid``), so the hash stays close to the
+native-resolution hash instead of drifting as a plain downscale does (upstream's
+benchmark: ~8-17 bits at 180-540 px).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from tessera.fingerprints.pdq import Exactness, SampleGrid
+from tessera.fingerprints.vpdq import FrameHash, hash_frame
+from tessera.media.video import (
+    DecodeStats,
+    Sampling,
+    Source,
+    VideoLimits,
+    iter_frames,
+    probe_video,
+)
+
+MIN_SPLIT_S = 120.0
+"""Videos shorter than this are never split over processes (start-up costs more)."""
+
+REFERENCE_SAMPLING = Sampling.every_frame()
+"""Upstream vPDQ's C++ CLI: every frame, native-resolution RGB24."""
+
+DEFAULT_SAMPLING = Sampling.per_second(
+    2.0, scale=2, pixel_format="rgb24", skip_nonref=True, skip_loop_filter=True
+)
+"""Two hashes per second of timestamp (enough for segment matching, which needs at
+least one or two per second), frames area-reduced to half size by FFmpeg's scaler and
+hashed through the matching ``SampleGrid``, disposable frames and the deblocking
+filter skipped by the decoder. See ``benchmarks/bench_video.py`` for speed and the
+PDQ drift this costs against native full decoding."""
+
+
+_BLAS_LOCK = threading.Lock()
+
+
+@cache
+def _openblas() -> tuple[ctypes.CDLL, str] | None:
+    """numpy's OpenBLAS, found among the loaded libraries (as threadpoolctl does)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {
+                m.group(1) for line in fh if (m := re.search(r"(/\S*openblas\S*\.so\S*)", line))
+            }
+    except OSError:  # not Linux
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                if hasattr(lib, f"{prefix}_set_num_threads{suffix}") and hasattr(
+                    lib, f"{prefix}_get_num_threads{suffix}"
+                ):
+                    return lib, f"{prefix}_%s_num_threads{suffix}"
+    return None
+
+
+@contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Limit numpy's OpenBLAS to ``n`` threads for the duration (process-wide).
+
+    While a video decodes, FFmpeg's frame threads already keep the cores busy; PDQ's
+    matrix products then run fastest on one BLAS thread. Measured on 2 busy cores:
+    23 ms per 720p frame with one BLAS thread, 270 ms with two (they spin against
+    the decoder). A no-op where OpenBLAS cannot be found.
+    """
+    found = _openblas()
+    if found is None:
+        yield
+        return
+    lib, pattern = found
+    with _BLAS_LOCK:
+        before = int(getattr(lib, pattern % "get")())
+        getattr(lib, pattern % "set")(n)
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            getattr(lib, pattern % "set")(before)
+
+
+def vpdq_from_video(
+    source: Source | Path,
+    sampling: Sampling | None = None,
+    limits: VideoLimits | None = None,
+    *,
+    exact: Exactness = "auto",
+    stats: DecodeStats | None = None,
+    partial_ok: bool = False,
+    workers: int = 1,
+) -> list[FrameHash]:
+    """vPDQ hashes of a video (path or bytes), one per sampled frame, by frame number.
+
+    Raises the typed ``MediaError``s of ``tessera.media.video.iter_frames``; with
+    ``partial_ok`` a truncated file gives the hashes of the frames that decoded.
+    ``exact`` is passed to PDQ for native-resolution frames; reduced frames are hashed
+    with the fast computation (they are an approximation anyway).
+
+    ``workers > 1`` splits a long video (a path, at least ``MIN_SPLIT_S`` s) into that
+    many time ranges, cut at whole seconds, each decoded by its own process (seeking to
+    the key frame before its start). Frame numbers then come from timestamps, and the
+    truncation check, which needs the whole stream, is not made.
+    """
+    sampling = DEFAULT_SAMPLING if sampling is None else sampling
+    if workers > 1 and not isinstance(source, bytes | bytearray | memoryview):
+        info = probe_video(source, limits)
+        if info.duration_s is not None and info.duration_s >= MIN_SPLIT_S:
+            return _split(
+                Path(os.fspath(source)),
+                sampling,
+                limits,
+                exact=exact,
+                stats=stats,
+                workers=workers,
+                duration_s=info.duration_s,
+            )
+    return _hash_range(
+        source,
+        sampling,
+        limits,
+        exact=exact,
+        stats=stats,
+        partial_ok=partial_ok,
+        start_s=None,
+        end_s=None,
+        threads=0,
+    )
+
+
+def _hash_range(
+    source: Source | Path,
+    sampling: Sampling,
+    limits: VideoLimits | None,
+    *,
+    exact: Exactness,
+    stats: DecodeStats | None,
+    partial_ok: bool,
+    start_s: float | None,
+    end_s: float | None,
+    threads: int,
+) -> list[FrameHash]:
+    out: list[FrameHash] = []
+    grid: SampleGrid | None = None
+    grid_key: tuple[int, int] | None = None
+    frames = iter_frames(
+        source,
+        sampling,
+        limits,
+        stats=stats,
+        partial_ok=partial_ok,
+        start_s=start_s,
+        end_s=end_s,
+        threads=threads,
+    )
+    with blas_threads(1):
+        for f in frames:
+            if sampling.scale > 1:
+                key = (f.full_height, f.full_width)
+                if key != grid_key:
+                    grid = SampleGrid.scaled(f.full_height, f.full_width, sampling.scale)
+                    grid_key = key
+                out.append(hash_frame(f.index, f.timestamp_s, f.rgb, grid=grid, exact="never"))
+            else:
+                out.append(hash_frame(f.index, f.timestamp_s, f.rgb, exact=exact))
+    out.sort(key=lambda h: (h.frame_number, h.timestamp))
+    return out
+
+
+def _range_job(
+    args: tuple[str, Sampling, VideoLimits | None, Exactness, float | None, float | None, int],
+) -> tuple[list[FrameHash], DecodeStats]:
+    path, sampling, limits, exact, start_s, end_s, threads = args
+    stats = DecodeStats()
+    hashes = _hash_range(
+        path,
+        sampling,
+        limits,
+        exact=exact,
+        stats=stats,
+        partial_ok=True,
+        start_s=start_s,
+        end_s=end_s,
+        threads=threads,
+    )
+    return hashes, stats
+
+
+def _split(
+    path: Path,
+    sampling: Sampling,
+    limits: VideoLimits | None,
+    *,
+    exact: Exactness,
+    stats: DecodeStats | None,
+    workers: int,
+    duration_s: float,
+) -> list[FrameHash]:
+    step = math.ceil(duration_s / workers)
+    cuts = [float(k * step) for k in range(workers)]
+    bounds = [
+        (c if k else None, cuts[k + 1] if k + 1 < len(cuts) else None) for k, c in enumerate(cuts)
+    ]
+    threads = max(1, (os.cpu_count() or workers) // workers)
+    jobs = [(str(path), sampling, limits, exact, a, b, threads) for a, b in bounds]
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        results = list(pool.map(_range_job, jobs))
+    out: list[FrameHash] = []
+    for hashes, st in results:
+        out.extend(hashes)
+        if stats is not None:
+            stats.frames_decoded += st.frames_decoded
+            stats.frames_selected += st.frames_selected
+            stats.packets += st.packets
+            stats.decode_errors += st.decode_errors
+            stats.truncated |= st.truncated
+            stats.notes.extend(st.notes)
+    out.sort(key=lambda h: (h.timestamp, h.frame_number))
+    return out
+
+
+__all__ = ["DEFAULT_SAMPLING", "REFERENCE_SAMPLING", "blas_threads", "vpdq_from_video"]
