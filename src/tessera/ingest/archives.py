@@ -114,6 +114,7 @@ from tessera.errors import (
     UnreadableFile,
     UnsupportedMedia,
 )
+from tessera.ingest.filehash import read_head
 
 ArchiveKind = Literal["zip", "7z", "tar", "gzip", "bz2", "xz"]
 
@@ -534,13 +535,7 @@ def _archive_kind(head: bytes) -> ArchiveKind:
 
 
 def _read_head(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise UnreadableFile("not a regular file", reason="not-a-file")
-            return fh.read(HEAD_BYTES)
-    except OSError as exc:
-        raise UnreadableFile.from_os_error(exc) from exc
+    return read_head(path, HEAD_BYTES)
 
 
 def _iter_path(path: Path, kind: ArchiveKind, level: _Level) -> Iterator[Member]:
