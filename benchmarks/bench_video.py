@@ -15,6 +15,7 @@ RSS is its own. Methods:
 * ``plain decode``   PyAV, every frame decoded (frame threads), nothing else;
 * ``tessera``        ``vpdq_from_video`` at its default sampling (the point of this
                      benchmark: the hour must take <= 60 s on 2 cores);
+* ``tessera-fast``   ``vpdq_from_video`` at ``FAST_SAMPLING`` (grey, deblocking skipped);
 * ``tessera-native`` ``vpdq_from_video`` at 1 frame/s, every frame decoded, PDQ on
                      the native-resolution RGB (upstream vPDQ's pipeline);
 * ``vpdq``           Meta's ``vpdq`` package (C++ with FFmpeg), 1 frame/s, if it is
@@ -151,15 +152,22 @@ def child_plain(path: Path) -> dict[str, Any]:
     return {"frames_decoded": n, "frames_hashed": 0, "wall_s": time.perf_counter() - t}
 
 
-def child_tessera(path: Path, native: bool) -> dict[str, Any]:
+def child_tessera(path: Path, variant: str, out: Path | None) -> dict[str, Any]:
+    from tessera.fingerprints.vpdq import dumps
     from tessera.media.video import DecodeStats, Sampling
-    from tessera.media.vpdq_file import DEFAULT_SAMPLING, vpdq_from_video
+    from tessera.media.vpdq_file import DEFAULT_SAMPLING, FAST_SAMPLING, vpdq_from_video
 
-    sampling = Sampling.per_second(1.0) if native else DEFAULT_SAMPLING
+    sampling = {
+        "tessera": DEFAULT_SAMPLING,
+        "tessera-fast": FAST_SAMPLING,
+        "tessera-native": Sampling.per_second(1.0),
+    }[variant]
     stats = DecodeStats()
     t = time.perf_counter()
     hashes = vpdq_from_video(path, sampling, stats=stats)
     wall = time.perf_counter() - t
+    if out is not None:
+        out.write_text(dumps(hashes))
     return {
         "frames_decoded": stats.frames_decoded,
         "frames_hashed": len(hashes),
@@ -169,47 +177,86 @@ def child_tessera(path: Path, native: bool) -> dict[str, Any]:
     }
 
 
-def child_vpdq(path: Path) -> dict[str, Any]:
+def child_vpdq(path: Path, out: Path | None) -> dict[str, Any]:
     import vpdq
 
     t = time.perf_counter()
     features = vpdq.computeHash(str(path), seconds_per_hash=1)
-    return {
-        "frames_decoded": None,
-        "frames_hashed": len(features),
-        "wall_s": time.perf_counter() - t,
-    }
+    wall = time.perf_counter() - t
+    if out is not None:
+        out.write_text(
+            "".join(f"{f.frame_number},{f.quality},{f.hex},{f.timestamp:.3f}\n" for f in features)
+        )
+    return {"frames_decoded": None, "frames_hashed": len(features), "wall_s": wall}
 
 
 def child_drift(path: Path, minutes: float) -> dict[str, Any]:
+    """Hashes of the default and fast samplings against native-resolution hashes of the
+    very same frames (same timestamps) from a full decode (deblocked, every frame)."""
     from tessera.fingerprints.vpdq import hash_frame
     from tessera.media.video import Sampling, iter_frames
-    from tessera.media.vpdq_file import DEFAULT_SAMPLING, vpdq_from_video
+    from tessera.media.vpdq_file import DEFAULT_SAMPLING, FAST_SAMPLING, _hash_range, blas_threads
 
     end = minutes * 60
-    fast = {
-        round(h.timestamp, 3): h
-        for h in vpdq_from_video(path, DEFAULT_SAMPLING)
-        if h.timestamp < end
+    runs = {
+        name: {
+            round(h.timestamp, 4): h
+            for h in _hash_range(
+                path,
+                sampling,
+                None,
+                exact="auto",
+                stats=None,
+                partial_ok=True,
+                start_s=None,
+                end_s=end,
+                threads=0,
+            )
+        }
+        for name, sampling in (("default", DEFAULT_SAMPLING), ("fast", FAST_SAMPLING))
     }
-    assert DEFAULT_SAMPLING.fps is not None
+    wanted = set().union(*runs.values())
     ref = {}
-    for f in iter_frames(path, Sampling.per_second(DEFAULT_SAMPLING.fps), end_s=end):
-        ref[round(f.timestamp_s, 3)] = hash_frame(f.index, f.timestamp_s, f.rgb)
-    dists = []
-    for t, r in ref.items():
-        h = fast.get(t)
-        if h is not None and r.quality >= 50:
-            dists.append((int.from_bytes(h.pdq, "big") ^ int.from_bytes(r.pdq, "big")).bit_count())
-    d = np.array(dists)
+    with blas_threads(1):
+        for f in iter_frames(path, Sampling.every_frame(), end_s=end):
+            t = round(f.timestamp_s, 4)
+            if t in wanted:
+                ref[t] = hash_frame(f.index, f.timestamp_s, f.rgb)
+    out: dict[str, Any] = {}
+    for name, run in runs.items():
+        d = np.array(
+            [
+                (int.from_bytes(h.pdq, "big") ^ int.from_bytes(ref[t].pdq, "big")).bit_count()
+                for t, h in run.items()
+                if t in ref and ref[t].quality >= 50
+            ]
+        )
+        out[name] = {
+            "compared": len(d),
+            "mean_bits": float(d.mean()) if len(d) else None,
+            "p99_bits": float(np.percentile(d, 99)) if len(d) else None,
+            "max_bits": int(d.max()) if len(d) else None,
+            "over_31": int((d > 31).sum()) if len(d) else None,
+        }
+    return out
+
+
+def compare_files(ours: Path, theirs: Path) -> dict[str, Any]:
+    from tessera.fingerprints.vpdq import loads
+
+    a = {h.frame_number: h for h in loads(ours.read_text())}
+    b = {h.frame_number: h for h in loads(theirs.read_text())}
+    common = sorted(set(a) & set(b))
+    d = [
+        (int.from_bytes(a[n].pdq, "big") ^ int.from_bytes(b[n].pdq, "big")).bit_count()
+        for n in common
+    ]
     return {
-        "compared": len(dists),
-        "same_timestamps": len(set(fast) & set(ref)),
-        "reference_frames": len(ref),
-        "mean_bits": float(d.mean()) if len(d) else None,
-        "p99_bits": float(np.percentile(d, 99)) if len(d) else None,
-        "max_bits": int(d.max()) if len(d) else None,
-        "over_31": int((d > 31).sum()) if len(d) else None,
+        "ours": len(a),
+        "theirs": len(b),
+        "common": len(common),
+        "identical": sum(x == 0 for x in d),
+        "max_bits": max(d) if d else None,
     }
 
 
@@ -237,22 +284,23 @@ def vpdq_status() -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=60.0)
-    ap.add_argument("--drift-minutes", type=float, default=5.0)
+    ap.add_argument("--drift-minutes", type=float, default=3.0)
     ap.add_argument("--generate-only", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated methods to skip")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
         t_cpu = _cpu_s()
         if args.child == "plain":
             r = child_plain(args.file)
-        elif args.child in ("tessera", "tessera-native"):
-            r = child_tessera(args.file, native=args.child == "tessera-native")
+        elif args.child.startswith("tessera"):
+            r = child_tessera(args.file, args.child, args.out)
         elif args.child == "vpdq":
-            r = child_vpdq(args.file)
+            r = child_vpdq(args.file, args.out)
         elif args.child == "drift":
             r = child_drift(args.file, args.drift_minutes)
         else:
@@ -275,15 +323,20 @@ def main() -> None:
         f" python {platform.python_version()}"
     )
     results: dict[str, Any] = {}
-    methods = ["plain", "tessera", "tessera-native", "vpdq", "drift"]
+    methods = ["plain", "tessera", "tessera-fast", "tessera-native", "vpdq", "drift"]
+    hash_files = {m: DATA / f"hashes_{m}.txt" for m in ("tessera-native", "vpdq")}
     why_no_vpdq = vpdq_status()
+    for f in hash_files.values():
+        f.unlink(missing_ok=True)
     for m in methods:
         if m in skip:
             continue
         if m == "vpdq" and why_no_vpdq:
             results[m] = {"unavailable": why_no_vpdq}
             continue
-        extra = ["--drift-minutes", str(args.drift_minutes)] if m == "drift" else None
+        extra = ["--drift-minutes", str(args.drift_minutes)] if m == "drift" else []
+        if m in hash_files:
+            extra += ["--out", str(hash_files[m])]
         results[m] = run_child(m, path, extra)
         print(f"  {m}: {json.dumps(results[m])}", flush=True)
 
@@ -309,10 +362,22 @@ def main() -> None:
     d = results.get("drift")
     if d and "error" not in d:
         print(
-            f"\nPDQ drift of the default sampling vs native full decode (first"
-            f" {args.drift_minutes:g} min, {d['compared']} frames with quality >= 50):"
-            f" mean {d['mean_bits']:.2f}, p99 {d['p99_bits']:.0f}, max {d['max_bits']} bits,"
-            f" {d['over_31']} frames over 31"
+            f"\nPDQ drift vs native full decode of the same frames (first {args.drift_minutes:g}"
+            " min, frames of quality >= 50):"
+        )
+        for name, x in d.items():
+            if isinstance(x, dict) and x.get("compared"):
+                print(
+                    f"  {name:8s} {x['compared']} frames: mean {x['mean_bits']:.2f},"
+                    f" p99 {x['p99_bits']:.0f}, max {x['max_bits']} bits, {x['over_31']} over 31"
+                )
+    if all(f.exists() for f in hash_files.values()) and "vpdq" in results:
+        results["native_vs_vpdq"] = compare_files(*hash_files.values())
+        c = results["native_vs_vpdq"]
+        print(
+            f"tessera-native vs vpdq at 1 frame/s: {c['common']} common frame numbers"
+            f" of {c['ours']}/{c['theirs']}; {c['identical']} identical hashes; max"
+            f" {c['max_bits']} bits"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -430,7 +430,7 @@ def test_default_sampling_still_matches_upstream(vectors_dir: Path) -> None:
     gaps = np.diff([h.timestamp for h in got])
     assert gaps.max() <= 1.0  # at least one hash per second, for segment matching
     dists = [_dist(h, by_n[h.frame_number].pdq) for h in got if by_n[h.frame_number].quality >= 50]
-    assert max(dists) <= 16, dists
+    assert max(dists) <= 12, dists  # measured: 4 on this video, 8 over all 14
     assert match(got, ref).query_pct == 100.0
 
 
@@ -462,3 +462,19 @@ def test_equals_meta_vpdq_package(vectors_dir: Path, name: str) -> None:
     assert [(f.frame_number, f.hex, f.quality) for f in theirs] == [
         (h.frame_number, h.hex, h.quality) for h in ours
     ]
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
+    path = tmp_path / "tone.mkv"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("pcm_s16le", rate=8000, layout="mono")
+        samples = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)[None, :]
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for p in s.encode(frame):
+            out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    assert _reason(path, UnsupportedMedia) == "no-video-stream"
+    with pytest.raises(UnsupportedMedia):
+        probe_video(path.read_bytes())

@@ -104,7 +104,7 @@ def fingerprint_av(source: Path | bytes, result: FileResult, kind: str) -> FileR
 
             result.frames = [
                 hash_frame(f.index, f.timestamp_s, clean(f.rgb))
-                for f in iter_frames(source, Sampling.per_second(VIDEO_FPS))
+                for f in iter_frames(source, Sampling.per_second(VIDEO_FPS, skip_nonref=True))
             ]
             if info.has_audio:
                 result.audio = str(fingerprint_file(source))
