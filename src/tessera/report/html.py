@@ -123,6 +123,15 @@ def _row(it: TriageItem, mode: Thumbnails, thumb: Callable[[str, Thumbnails], st
             f"media #{m.media_id} via {e(m.via)} (distance {m.distance}); {e(series)}; "
             f"submitted by {m.submissions} agenc{'y' if m.submissions == 1 else 'ies'}"
         )
+        segs = m.detail.get("segments") or ([m.detail] if "offset" in m.detail else [])
+        if segs:
+            sg = segs[0]
+            match += (
+                f"; query {sg['query_start']:.1f}-{sg['query_end']:.1f} s found at "
+                f"{sg['compared_start']:.1f}-{sg['compared_end']:.1f} s"
+            )
+        elif m.detail.get("compared_times"):
+            match += f"; at {m.detail['compared_times'][0]:.1f} s in that video"
         if len(it.matches) > 1:
             match += f"; +{len(it.matches) - 1} more"
     elif it.status == "error":
