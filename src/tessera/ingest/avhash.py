@@ -6,10 +6,12 @@ from memory. For a video:
 
 1. letterbox/pillarbox bars are detected on up to ``BORDER_FRAMES`` key frames
    (``tessera.fingerprints.letterbox``) and cropped from every sampled frame, so
-   that the barred and bar-free versions of a video hash alike; a static overlay
-   (logo) found on those frames is painted over from its surroundings;
-2. frames are sampled at ``VIDEO_FPS`` per second by timestamp and hashed with PDQ
-   (vPDQ-compatible frame hashes with timestamps, for segment matching);
+   that the barred and bar-free versions of a video hash alike (static-logo filling
+   exists in that module but is not applied here yet);
+2. frames are sampled by ``tessera.media.vpdq_file.DEFAULT_SAMPLING`` (2 per second
+   by timestamp, decoded at half size, non-reference frames skipped) and hashed with
+   PDQ (vPDQ-compatible frame hashes with timestamps, for segment matching); a long
+   video is split over the cores when this is not already a pool worker;
 3. the audio track, if any, gets a Chromaprint fingerprint.
 
 A decoding failure of the picture or the sound is reported as the file's error
@@ -22,29 +24,16 @@ import hashlib
 import itertools
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
-
 from tessera.errors import MediaError, UnreadableFile
-from tessera.fingerprints.letterbox import (
-    CropBox,
-    crop,
-    detect_borders,
-    fill_mask,
-    static_overlay_mask,
-)
-from tessera.fingerprints.vpdq import hash_frame
+from tessera.fingerprints.letterbox import CropBox, detect_borders
 from tessera.ingest.filehash import FileResult
+from tessera.ingest.parallel import default_workers, in_pool_worker
 from tessera.media.audio import fingerprint_file
 from tessera.media.video import Sampling, iter_frames, probe_video
-
-VIDEO_FPS = 2.0
-"""Frames hashed per second of video: enough for segment matching across sampling
-phases (``tessera.fingerprints.segments``), small enough for long videos."""
+from tessera.media.vpdq_file import DEFAULT_SAMPLING, vpdq_from_video
 
 BORDER_FRAMES = 24
 MIN_BORDER_FRAMES = 20
-MIN_LOGO_FRAMES = 20
 _CHUNK = 1 << 20
 
 
@@ -89,23 +78,14 @@ def fingerprint_av(source: Path | bytes, result: FileResult, kind: str) -> FileR
             box = detect_borders(keyframes) if keyframes else CropBox()
             if not box.is_full_frame:
                 result.crop = (box.top, box.bottom, box.left, box.right)
-            # a logo needs evidence from many frames; with few, leave the picture alone
-            logo = (
-                static_overlay_mask([crop(k, box) for k in keyframes])
-                if len(keyframes) >= MIN_LOGO_FRAMES
-                else None
+            # Long videos are split over the cores, unless this is already a pool worker.
+            inline = in_pool_worker() or not isinstance(source, Path)
+            result.frames = vpdq_from_video(
+                source,
+                DEFAULT_SAMPLING,
+                crop=box,
+                workers=1 if inline else default_workers(),
             )
-            if logo is not None:
-                result.flags.append("static-overlay-filled")
-
-            def clean(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-                rgb = crop(rgb, box)
-                return fill_mask(rgb, logo) if logo is not None else rgb
-
-            result.frames = [
-                hash_frame(f.index, f.timestamp_s, clean(f.rgb))
-                for f in iter_frames(source, Sampling.per_second(VIDEO_FPS, skip_nonref=True))
-            ]
             if info.has_audio:
                 result.audio = str(fingerprint_file(source))
         else:
@@ -117,4 +97,4 @@ def fingerprint_av(source: Path | bytes, result: FileResult, kind: str) -> FileR
     return result
 
 
-__all__ = ["VIDEO_FPS", "fingerprint_av", "stream_digests"]
+__all__ = ["fingerprint_av", "stream_digests"]

@@ -36,7 +36,17 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_in_worker = False
+
+
+def in_pool_worker() -> bool:
+    """True inside a worker of Tessera's pool (which already occupies every core)."""
+    return _in_worker
+
+
 def _init_worker() -> None:
+    global _in_worker  # noqa: PLW0603 - a per-process flag, set once
+    _in_worker = True
     # One BLAS thread per worker: the pool already uses every core.
     for var in _THREAD_VARS:
         os.environ.setdefault(var, "1")
@@ -133,4 +143,4 @@ def _retry_alone(items: list[T], fn: Callable[[T], R], on_crash: Callable[[T], R
                 yield on_crash(item)
 
 
-__all__ = ["default_workers", "hash_files", "map_ordered"]
+__all__ = ["default_workers", "hash_files", "in_pool_worker", "map_ordered"]

@@ -27,6 +27,11 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
+from tessera.fingerprints.letterbox import CropBox
+from tessera.fingerprints.letterbox import crop as crop_frame
 from tessera.fingerprints.pdq import Exactness, SampleGrid
 from tessera.fingerprints.vpdq import FrameHash, hash_frame
 from tessera.media.video import (
@@ -146,8 +151,12 @@ def vpdq_from_video(
     stats: DecodeStats | None = None,
     partial_ok: bool = False,
     workers: int = 1,
+    crop: CropBox | None = None,
 ) -> list[FrameHash]:
     """vPDQ hashes of a video (path or bytes), one per sampled frame, by frame number.
+
+    ``crop`` removes letterbox/pillarbox bars (full-resolution pixels) before hashing;
+    with a reduced ``sampling.scale`` the crop is rounded inwards to whole blocks.
 
     Raises the typed ``MediaError``s of ``tessera.media.video.iter_frames``; with
     ``partial_ok`` a truncated file gives the hashes of the frames that decoded.
@@ -171,6 +180,7 @@ def vpdq_from_video(
                 stats=stats,
                 workers=workers,
                 duration_s=info.duration_s,
+                crop=crop,
             )
     return _hash_range(
         source,
@@ -182,6 +192,7 @@ def vpdq_from_video(
         start_s=None,
         end_s=None,
         threads=0,
+        crop=crop,
     )
 
 
@@ -196,8 +207,10 @@ def _hash_range(
     start_s: float | None,
     end_s: float | None,
     threads: int,
+    crop: CropBox | None = None,
 ) -> list[FrameHash]:
     out: list[FrameHash] = []
+    box = crop if crop is not None and not crop.is_full_frame else None
     grid: SampleGrid | None = None
     grid_key: tuple[int, int] | None = None
     frames = iter_frames(
@@ -213,21 +226,48 @@ def _hash_range(
     with blas_threads(1):
         for f in frames:
             if sampling.scale > 1:
-                key = (f.full_height, f.full_width)
+                px, full_h, full_w = _crop_blocks(
+                    f.rgb, f.full_height, f.full_width, sampling.scale, box
+                )
+                key = (full_h, full_w)
                 if key != grid_key:
-                    grid = SampleGrid.scaled(f.full_height, f.full_width, sampling.scale)
+                    grid = SampleGrid.scaled(full_h, full_w, sampling.scale)
                     grid_key = key
-                out.append(hash_frame(f.index, f.timestamp_s, f.rgb, grid=grid, exact="never"))
+                out.append(hash_frame(f.index, f.timestamp_s, px, grid=grid, exact="never"))
             else:
-                out.append(hash_frame(f.index, f.timestamp_s, f.rgb, exact=exact))
+                px = crop_frame(f.rgb, box) if box is not None else f.rgb
+                out.append(hash_frame(f.index, f.timestamp_s, px, exact=exact))
     out.sort(key=lambda h: (h.frame_number, h.timestamp))
     return out
 
 
+def _crop_blocks(
+    px: NDArray[np.uint8], full_h: int, full_w: int, s: int, box: CropBox | None
+) -> tuple[NDArray[np.uint8], int, int]:
+    """Crop a 1/s-scale frame to whole blocks inside ``box``; the full size they cover."""
+    if box is None:
+        return px, full_h, full_w
+    t, b = -(-box.top // s), (full_h - box.bottom) // s
+    left, r = -(-box.left // s), (full_w - box.right) // s
+    if b <= t or r <= left:
+        return px, full_h, full_w
+    out = np.ascontiguousarray(px[t:b, left:r])
+    return out, (b - t) * s, (r - left) * s
+
+
 def _range_job(
-    args: tuple[str, Sampling, VideoLimits | None, Exactness, float | None, float | None, int],
+    args: tuple[
+        str,
+        Sampling,
+        VideoLimits | None,
+        Exactness,
+        float | None,
+        float | None,
+        int,
+        CropBox | None,
+    ],
 ) -> tuple[list[FrameHash], DecodeStats]:
-    path, sampling, limits, exact, start_s, end_s, threads = args
+    path, sampling, limits, exact, start_s, end_s, threads, crop = args
     stats = DecodeStats()
     hashes = _hash_range(
         path,
@@ -239,6 +279,7 @@ def _range_job(
         start_s=start_s,
         end_s=end_s,
         threads=threads,
+        crop=crop,
     )
     return hashes, stats
 
@@ -252,6 +293,7 @@ def _split(
     stats: DecodeStats | None,
     workers: int,
     duration_s: float,
+    crop: CropBox | None = None,
 ) -> list[FrameHash]:
     step = math.ceil(duration_s / workers)
     cuts = [float(k * step) for k in range(workers)]
@@ -259,7 +301,7 @@ def _split(
         (c if k else None, cuts[k + 1] if k + 1 < len(cuts) else None) for k, c in enumerate(cuts)
     ]
     threads = max(1, (os.cpu_count() or workers) // workers)
-    jobs = [(str(path), sampling, limits, exact, a, b, threads) for a, b in bounds]
+    jobs = [(str(path), sampling, limits, exact, a, b, threads, crop) for a, b in bounds]
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         results = list(pool.map(_range_job, jobs))
