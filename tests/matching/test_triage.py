@@ -191,3 +191,5 @@ def test_stats_and_series_show(world: dict[str, Path]) -> None:
     assert show["media_count"] == 4 and show["victim_identified"] is True
     missing = _cli(world["home"], "series", "show", "Nope")
     assert missing.returncode == 4 and "no series" in missing.stderr
+    bad_hex = _cli(world["home"], "link", "victim", "V-1", "--media", "not-hex")
+    assert bad_hex.returncode == 2 and "64 hex characters" in bad_hex.stderr

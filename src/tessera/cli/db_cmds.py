@@ -9,6 +9,7 @@ import click
 
 from tessera.cli.context import AppContext, pass_app
 from tessera.errors import NotFound
+from tessera.fingerprints.value import Fingerprint
 from tessera.storage import repo
 from tessera.storage.models import Location, Offender, Victim, utcnow
 
@@ -206,7 +207,7 @@ def link_command(
         if series_name is not None:
             owner, owner_id = "series", repo.get_series(s, series_name).id
         else:
-            digest = bytes.fromhex(media_sha256 or "")
+            digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
             media = repo.media_by_sha256(s, [digest]).get(digest)
             if media is None:
                 raise NotFound(f"no media with SHA-256 {media_sha256}")
