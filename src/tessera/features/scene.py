@@ -1,18 +1,48 @@
-"""Same-place / same-marker search: retrieval shortlist, then geometric verification."""
+"""Same-place / same-marker search: retrieval shortlist, then geometric verification.
+
+Two questions are answered from one verification:
+
+* **Is it an edited copy?** (crop, small rotation, mirror, caption, overlay,
+  letterbox bars.) A copy maps onto the other picture by one homography that
+  covers most of one of the two frames, and a large share of its keypoints are
+  re-detected in the same places. :attr:`SceneMatch.relation` is then ``"copy"``;
+  triage reports it as ``near``.
+* **Is it the same place or object?** Anything else that verifies (another
+  viewpoint of the room, the same poster elsewhere) is ``"scene"``; triage lists it
+  under "similar scenes".
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from tessera.features.local import LocalFeatures
-from tessera.features.retrieval import SceneIndex
-from tessera.features.verify import Verification, verify
+from tessera.features.retrieval import Candidate, SceneIndex
+from tessera.features.verify import Box, Verification, verify
 
 FeatureStore = Mapping[str, LocalFeatures] | Callable[[str], LocalFeatures | None]
+Relation = Literal["copy", "scene"]
 
 SHORTLIST = 30
 """Candidates verified per query; verification costs ~10-30 ms each."""
+
+COPY_MIN_COVERAGE = 0.45
+"""A copy's homography inliers span at least this share of the query's or the
+candidate's area (a crop covers most of itself; a picture pasted into a
+screenshot covers most of the original)."""
+
+COPY_MIN_FRACTION = 0.12
+"""... and at least this share of the smaller keypoint set are inliers. Other
+photos of the same scene re-detect far fewer keypoints at consistent places."""
+
+
+def _area_share(box: Box | None, width: int, height: int) -> float:
+    if box is None or width <= 0 or height <= 0:
+        return 0.0
+    x0, y0, x1, y1 = box
+    return max(0.0, (x1 - x0) * (y1 - y0)) / float(width * height)
 
 
 @dataclass(frozen=True)
@@ -24,10 +54,51 @@ class SceneMatch:
     retrieval_score: float
     verification: Verification
     mirrored: bool = False
+    coverage_query: float = 0.0
+    """Share of the query's area spanned by the inliers."""
+    coverage_candidate: float = 0.0
+    """Share of the candidate's area spanned by the inliers."""
+    inlier_fraction: float = 0.0
+    """Inliers over the smaller of the two keypoint counts."""
 
     @property
     def inliers(self) -> int:
         return self.verification.inliers
+
+    @property
+    def relation(self) -> Relation | None:
+        """``"copy"``, ``"scene"``, or ``None`` when verification did not accept."""
+        v = self.verification
+        if not v.accepted:
+            return None
+        if (
+            v.homography is not None
+            and max(self.coverage_query, self.coverage_candidate) >= COPY_MIN_COVERAGE
+            and self.inlier_fraction >= COPY_MIN_FRACTION
+        ):
+            return "copy"
+        return "scene"
+
+
+def match_pair(
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    media_id: str,
+    cand: Candidate | None = None,
+) -> SceneMatch:
+    """Verify one pair and measure what the copy/scene decision needs."""
+    v = verify(query, candidate)
+    smaller = max(1, min(len(query), len(candidate)))
+    return SceneMatch(
+        media_id,
+        cand.rank if cand else 0,
+        cand.score if cand else 0.0,
+        v,
+        query.mirrored,
+        _area_share(v.region_in_query, query.width, query.height),
+        _area_share(v.region_in_candidate, candidate.width, candidate.height),
+        v.inliers / smaller,
+    )
 
 
 def _lookup(store: FeatureStore, media_id: str) -> LocalFeatures | None:
@@ -50,20 +121,30 @@ def similar(
     ``query`` may be several feature sets of one query (e.g. ``extract`` and
     ``extract_mirrored`` of the same image); each is retrieved and verified and
     the best verification per media id is kept (``mirrored`` tells which won).
-    Ordered by inlier count; only accepted matches unless ``accepted_only=False``.
+    Verified hits come first by inlier count; with ``accepted_only=False`` the
+    unverified rest of the shortlist follows in retrieval order (spatial
+    re-ranking), so recall never drops below retrieval's.
     """
     queries = [query] if isinstance(query, LocalFeatures) else list(query)
     best: dict[str, SceneMatch] = {}
-    for qi, q in enumerate(queries):
+    for q in queries:
         for cand in index.search(q, shortlist):
             feats = _lookup(feature_store, cand.media_id)
             if feats is None:
                 continue
-            v = verify(q, feats)
-            if accepted_only and not v.accepted:
+            m = match_pair(q, feats, cand.media_id, cand)
+            if accepted_only and not m.verification.accepted:
                 continue
             prev = best.get(cand.media_id)
-            if prev is None or v.inliers > prev.inliers:
-                best[cand.media_id] = SceneMatch(cand.media_id, cand.rank, cand.score, v, qi > 0)
-    ranked = sorted(best.values(), key=lambda m: (-m.inliers, m.retrieval_rank))
+            if prev is None or m.inliers > prev.inliers:
+                best[cand.media_id] = m
+    ranked = sorted(
+        best.values(),
+        key=lambda m: (
+            not m.verification.accepted,
+            -m.inliers if m.verification.accepted else 0,
+            m.retrieval_rank,
+            -m.retrieval_score,
+        ),
+    )
     return ranked[:k]
