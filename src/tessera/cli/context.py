@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tessera.matching.pdq_store import PdqStore
+from tessera.matching.scene_store import SceneStore
 from tessera.storage.db import Database, Location
 
 
@@ -36,6 +37,10 @@ class AppContext:
     def pdq_store(self) -> PdqStore:
         """The PDQ index beside the database, caught up with it."""
         return PdqStore(self.database(), self.location.index_dir)
+
+    def scene_store(self) -> SceneStore:
+        """The same-scene index beside the database (``HOME/scene-index``), caught up."""
+        return SceneStore(self.database(), self.location.index_dir.with_name("scene-index"))
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)

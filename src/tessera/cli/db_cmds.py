@@ -238,16 +238,22 @@ def stats_command(app: AppContext, as_json: bool) -> None:
 
 @click.group("index")
 def index_group() -> None:
-    """The PDQ index beside the database."""
+    """The PDQ and same-scene indexes beside the database."""
 
 
 @index_group.command("rebuild")
 @pass_app
 def index_rebuild(app: AppContext) -> None:
-    """Rebuild the PDQ index from the database (when missing, stale or corrupt)."""
+    """Rebuild both indexes from the database (when missing, stale or corrupt).
+
+    The same-scene index's vocabulary is retrained on the stored features.
+    """
     store = app.pdq_store()
     n = store.rebuild()
     click.echo(f"index rebuilt: {n} PDQ fingerprints in {store.folder}")
+    scene = app.scene_store()
+    m = scene.rebuild()
+    click.echo(f"scene index rebuilt: {m} media with local features in {scene.folder}")
 
 
 @index_group.command("status")
@@ -256,3 +262,9 @@ def index_status(app: AppContext) -> None:
     """Show how many fingerprints the index holds and the database row it is at."""
     store = app.pdq_store()
     click.echo(f"{len(store.index)} PDQ fingerprints, up to row {store.last_id}, in {store.folder}")
+    scene = app.scene_store()
+    st = scene.status()
+    click.echo(
+        f"{st['media']} media with local features ({st['mode']}, "
+        f"{st['vocabulary']} visual words), up to row {st['last_row']}, in {scene.folder}"
+    )

@@ -15,6 +15,7 @@ from tessera.ingest.expand import ExpandOptions
 from tessera.ingest.filehash import HashOptions
 from tessera.ingest.parallel import default_workers
 from tessera.ingest.runner import ingest
+from tessera.media.ocr import check_languages
 
 
 @click.command("ingest")
@@ -25,6 +26,19 @@ from tessera.ingest.runner import ingest
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--no-archives", is_flag=True, help="Treat archives as plain files.")
+@click.option(
+    "--features/--no-features",
+    default=True,
+    show_default=True,
+    help="Extract local features for same-scene and marker search (about 0.1 s per image).",
+)
+@click.option(
+    "--ocr",
+    "ocr_langs",
+    multiple=True,
+    metavar="LANG",
+    help="Read text in pictures with Tesseract in LANG (e.g. eng, fra); repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 @click.pass_context
@@ -37,18 +51,29 @@ def ingest_command(
     workers: int | None,
     batch_size: int,
     no_archives: bool,
+    features: bool,
+    ocr_langs: tuple[str, ...],
     as_json: bool,
     progress: bool | None,
 ) -> None:
     """Fingerprint everything under PATH (folders and archives) into the database.
 
-    Re-running the same command after an interruption resumes the run: nothing is
-    written twice and nothing is left out. Exit status 1 if any file failed.
+    Exact digests, PDQ, camera metadata and (unless --no-features) local features
+    are stored; --ocr adds the text read in pictures, searchable with
+    `tessera search-text`. Re-running the same command after an interruption
+    resumes the run: nothing is written twice and nothing is left out. Exit status
+    1 if any file failed.
     """
     app = ctx.find_object(AppContext) or ctx.ensure_object(AppContext)
     db = app.database()
+    if ocr_langs:
+        check_languages(ocr_langs)  # a missing language pack fails before any work
     store = app.pdq_store()
-    options = ExpandOptions(hash=HashOptions(), open_archives=not no_archives)
+    scene = app.scene_store() if features else None
+    options = ExpandOptions(
+        hash=HashOptions(features=features, metadata=True, ocr_languages=ocr_langs),
+        open_archives=not no_archives,
+    )
     show = progress if progress is not None else sys.stderr.isatty()
     with progress_bar(None, "ingesting", enabled=show) as ticker:
         summary = ingest(
@@ -63,6 +88,7 @@ def ingest_command(
             batch_size=batch_size,
             on_progress=ticker,
             on_total=ticker.set_total,
+            scene=scene,
         )
     data = summary.as_json()
     if as_json:

@@ -28,6 +28,7 @@ from tessera.cli.exit_codes import ExitCode, exit_code_for
 from tessera.cli.hash_cmd import hash_command
 from tessera.cli.ingest_cmd import ingest_command
 from tessera.cli.samples_cmd import samples_command
+from tessera.cli.similar_cmds import marker_group, search_text_command, similar_command
 from tessera.cli.triage_cmd import triage_command
 from tessera.errors import TesseraError
 
@@ -67,6 +68,9 @@ for _command in (
     index_group,
     ingest_command,
     triage_command,
+    similar_command,
+    search_text_command,
+    marker_group,
     demo_command,
 ):
     cli.add_command(_command)

@@ -49,6 +49,18 @@ def print_summary(report: TriageReport) -> None:
     ]
     if unseries:
         click.echo(f"  {len(unseries)} matched files belong to no series")
+    copies = sum(1 for it in report.items if any(m.via == "local-features" for m in it.matches))
+    if copies:
+        click.echo(f"  {copies} near files are edited copies found by local features")
+    similar = report.similar_scenes()
+    if similar:
+        click.echo(
+            f"  {len(similar)} files share a scene, marker, camera or place with stored media:"
+        )
+        for entry in similar:
+            kinds = sorted({r["relation"] for r in entry["related"]})
+            series = ", ".join(entry["series"]) or "no series"
+            click.echo(f"    {entry['path']}: {', '.join(kinds)} ({series})")
 
 
 @click.command("triage")
@@ -82,6 +94,13 @@ def print_summary(report: TriageReport) -> None:
     help="Ignore PDQ hashes below this quality (both sides).",
 )
 @click.option("--dihedral", is_flag=True, help="Also match rotated and mirrored copies.")
+@click.option(
+    "--scenes/--no-scenes",
+    default=True,
+    show_default=True,
+    help="Second stage for files no hash matched: edited copies (near), similar scenes, "
+    "markers, same camera, nearby GPS.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 @click.pass_context
@@ -94,6 +113,7 @@ def triage_command(
     radius: int,
     min_quality: int,
     dihedral: bool,
+    scenes: bool,
     workers: int | None,
     progress: bool | None,
 ) -> None:
@@ -104,7 +124,12 @@ def triage_command(
     app = ctx.find_object(AppContext) or ctx.ensure_object(AppContext)
     db = app.database()
     store = app.pdq_store()
-    options = ExpandOptions(hash=HashOptions(dihedral=dihedral))
+    scene = app.scene_store() if scenes else None
+    options = ExpandOptions(
+        hash=HashOptions(
+            dihedral=dihedral, features=scenes, features_mirrored=scenes, metadata=scenes
+        )
+    )
     show = progress if progress is not None else sys.stderr.isatty()
     with progress_bar(None, "triage", enabled=show) as ticker:
         files = fingerprint_paths(
@@ -114,7 +139,15 @@ def triage_command(
             on_progress=ticker,
             on_total=ticker.set_total,
         )
-    report = triage(db, store, files, radius=radius, min_quality=min_quality, dihedral=dihedral)
+    report = triage(
+        db,
+        store,
+        files,
+        radius=radius,
+        min_quality=min_quality,
+        dihedral=dihedral,
+        scene=scene,
+    )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, default=str))
     else:

@@ -221,3 +221,26 @@ def extract_mirrored(
     xy = f.xy.copy()
     xy[:, 0] = (f.width - 1) - xy[:, 0]
     return LocalFeatures(xy, f.desc, f.size, f.angle, f.width, f.height, mirrored=True)
+
+
+def rescale(f: LocalFeatures, width: int, height: int) -> LocalFeatures:
+    """``f`` with coordinates and sizes mapped to a ``width`` x ``height`` frame.
+
+    Used when features were taken from a reduced-scale decode: stored keypoints are
+    always in the full picture's pixels, so marker boxes drawn on it line up.
+    """
+    if (width, height) == (f.width, f.height) or f.width == 0 or f.height == 0:
+        return f
+    s = np.array([width / f.width, height / f.height], np.float32)
+    xy = ((f.xy + 0.5) * s - 0.5).astype(np.float32)
+    size = (f.size.astype(np.float32) * np.float32(s.mean())).astype(np.float16)
+    return LocalFeatures(xy, f.desc, size, f.angle, width, height, f.mirrored)
+
+
+def subset(f: LocalFeatures, box: tuple[float, float, float, float]) -> LocalFeatures:
+    """The keypoints of ``f`` whose centres lie inside ``box`` = (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    keep = (f.xy[:, 0] >= x0) & (f.xy[:, 0] < x1) & (f.xy[:, 1] >= y0) & (f.xy[:, 1] < y1)
+    return LocalFeatures(
+        f.xy[keep], f.desc[keep], f.size[keep], f.angle[keep], f.width, f.height, f.mirrored
+    )

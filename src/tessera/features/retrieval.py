@@ -122,6 +122,10 @@ class SceneIndex:
     def __len__(self) -> int:
         return len(self.media_ids)
 
+    def media_ids_set(self) -> dict[str, int]:
+        """Media id -> document number (membership test for incremental adds)."""
+        return self._ids
+
     def add(self, media_id: str, features: LocalFeatures) -> None:
         """Index one image's features under ``media_id`` (ids must be unique)."""
         if media_id in self._ids:

@@ -50,6 +50,14 @@ class HashOptions:
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     dihedral: bool = False
     cpp_resize: bool = False
+    features: bool = False
+    """Also extract local features (RootSIFT) for same-scene search (ingest, triage)."""
+    features_mirrored: bool = False
+    """With ``features``: also the mirror image's, so triage finds flipped copies."""
+    metadata: bool = False
+    """Also read EXIF/XMP camera and GPS metadata."""
+    ocr_languages: tuple[str, ...] = ()
+    """Read text with Tesseract in these languages (empty: no OCR)."""
 
 
 @dataclass
@@ -77,6 +85,11 @@ class FileResult:
     frames: list[FrameHash] | None = None  # sampled video frames' PDQ (vPDQ)
     audio: str | None = None  # Chromaprint fingerprint, text form
     crop: tuple[int, int, int, int] | None = None  # bars removed: top, bottom, left, right
+    features: bytes | None = None  # local features (tessera.features bytes), full-size pixels
+    features_mirrored: bytes | None = None  # the mirror image's, x in the unmirrored frame
+    metadata: dict[str, Any] | None = None  # MediaMetadata.as_dict() + camera_key
+    text: list[list[Any]] | None = None  # OCR words: [x, y, w, h, word, confidence]
+    text_language: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -99,6 +112,12 @@ class FileResult:
         }
         if self.dihedral is not None:
             out["dihedral"] = self.dihedral
+        if self.features is not None:
+            out["keypoints"] = features_count(self.features)
+        if self.metadata is not None:
+            out["metadata"] = self.metadata
+        if self.text is not None:
+            out["text"] = " ".join(str(w[4]) for w in self.text)
         if self.kind in ("video", "audio"):
             out["kind"] = self.kind
             out["duration"] = self.duration
@@ -190,7 +209,64 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
         if quality < QUALITY_THRESHOLD:
             result.flags.append("low-quality")
     result.decode_scale = decoded.scale
+    if options.features or options.metadata or options.ocr_languages:
+        _describe(result, data, decoded.rgb, options)
     return result
+
+
+def features_count(blob: bytes) -> int:
+    """Keypoints in a stored local-features blob (its header's count)."""
+    return int.from_bytes(blob[8:12], "little") if len(blob) >= 12 else 0
+
+
+def _describe(result: FileResult, data: bytes, rgb: Any, options: HashOptions) -> None:
+    """Local features, metadata and OCR text of a decoded picture; failures become flags."""
+    full_h, full_w = result.height or rgb.shape[0], result.width or rgb.shape[1]
+    if options.features:
+        try:
+            from tessera.features.local import (  # noqa: PLC0415 (cv2 on demand)
+                extract,
+                extract_mirrored,
+                rescale,
+            )
+
+            result.features = rescale(extract(rgb), full_w, full_h).to_bytes()
+            if options.features_mirrored:
+                mirrored = rescale(extract_mirrored(rgb), full_w, full_h)
+                result.features_mirrored = mirrored.to_bytes()
+        except Exception as exc:  # OpenCV errors must not cost the file
+            result.flags.append("features-failed")
+            result.message = result.message or f"local features: {exc}"
+    if options.metadata:
+        try:
+            from tessera.media.metadata import camera_key, extract_metadata  # noqa: PLC0415
+
+            md = extract_metadata(data)
+            result.metadata = {**md.as_dict(), "camera_key": camera_key(md)}
+        except Exception as exc:  # hostile metadata never costs the file
+            result.flags.append("metadata-failed")
+            result.message = result.message or f"metadata: {exc}"
+    if options.ocr_languages:
+        try:
+            from tessera.media.ocr import read_text  # noqa: PLC0415 (Tesseract on demand)
+
+            sx, sy = full_w / rgb.shape[1], full_h / rgb.shape[0]
+            words = read_text(rgb, languages=options.ocr_languages)
+            result.text = [
+                [
+                    round(b.box[0] * sx),
+                    round(b.box[1] * sy),
+                    round(b.box[2] * sx),
+                    round(b.box[3] * sy),
+                    b.text,
+                    round(b.confidence, 1),
+                ]
+                for b in words
+            ]
+            result.text_language = "+".join(options.ocr_languages)
+        except Exception as exc:  # a Tesseract failure on one picture is reported, not fatal
+            result.flags.append("ocr-failed")
+            result.message = result.message or f"OCR: {exc}"
 
 
 def hash_file(path: Path | str, options: HashOptions) -> FileResult:
@@ -229,6 +305,7 @@ __all__ = [
     "Mode",
     "Status",
     "digests",
+    "features_count",
     "hash_bytes",
     "hash_file",
     "read_file",

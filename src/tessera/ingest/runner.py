@@ -27,6 +27,7 @@ from tessera.ingest.parallel import map_ordered
 from tessera.ingest.walk import Found, iter_files
 from tessera.ingest.writer import FileMeta, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
+from tessera.matching.scene_store import SceneStore
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestItem, IngestRun, utcnow
@@ -112,8 +113,14 @@ def ingest(
     batch_size: int = 256,
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    scene: SceneStore | None = None,
 ) -> IngestSummary:
-    """Ingest ``root`` (a file or folder) for an agency's case; resumes unfinished runs."""
+    """Ingest ``root`` (a file or folder) for an agency's case; resumes unfinished runs.
+
+    ``scene`` (the same-scene index) receives each batch's local features when the
+    options extract them; it is saved at the end (and caught up on the next open
+    after a kill).
+    """
     started = time.monotonic()
     options = options or ExpandOptions()
     root_key = str(root.resolve())
@@ -174,6 +181,8 @@ def ingest(
             done.add(r.path)
         store.add(outcome.new_pdq)
         store.save_if_due()
+        if scene is not None:
+            scene.add(outcome.new_features)
         batch.clear()
 
     work = partial(expand_path, options=options)
@@ -188,6 +197,9 @@ def ingest(
             flush()
     flush()
     store.save()
+    if scene is not None:
+        scene.catch_up()  # retrains the vocabulary when the collection has outgrown it
+        scene.save()
     summary.seconds = time.monotonic() - started
     this_attempt = summary.files
     with db.session() as s:

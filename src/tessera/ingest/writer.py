@@ -17,16 +17,18 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tessera.fingerprints.chromaprint import AudioFingerprint
-from tessera.ingest.filehash import FileResult
+from tessera.ingest.filehash import FileResult, features_count
 from tessera.storage.models import (
     Fingerprint,
     IngestItem,
     IngestRun,
     Media,
+    MediaMetadata,
+    MediaText,
     Sighting,
     series_media,
 )
-from tessera.storage.repo import media_by_sha256
+from tessera.storage.repo import FEATURES_ALGORITHM, FEATURES_VERSION, media_by_sha256
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class BatchOutcome:
 
     statuses: dict[str, str] = field(default_factory=dict)
     new_pdq: list[tuple[int, int, bytes, int | None]] = field(default_factory=list)
+    new_features: list[tuple[int, int, bytes]] = field(default_factory=list)
+    """(fingerprint id, media id, local-features blob) for the scene index."""
 
 
 def _kind(r: FileResult) -> str:
@@ -79,6 +83,17 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
                 position=position,
                 value=f.pdq,
                 quality=f.quality,
+            )
+        )
+    if r.features is not None and features_count(r.features) > 0:
+        rows.append(
+            Fingerprint(
+                media_id=media_id,
+                algorithm=FEATURES_ALGORITHM,
+                version=FEATURES_VERSION,
+                position=0,
+                value=r.features,
+                quality=features_count(r.features),
             )
         )
     if r.audio:
@@ -142,6 +157,10 @@ def write_batch(
                 out.new_pdq.extend(
                     (fp.id, media.id, fp.value, fp.quality) for fp in fps if fp.algorithm == "pdq"
                 )
+                out.new_features.extend(
+                    (fp.id, media.id, fp.value) for fp in fps if fp.algorithm == FEATURES_ALGORITHM
+                )
+                _describe(s, r, media.id)
                 status = status or "new"
             else:
                 status = status or "known"
@@ -161,6 +180,39 @@ def write_batch(
         )
     s.flush()
     return out
+
+
+def _describe(s: Session, r: FileResult, media_id: int) -> None:
+    """Metadata and OCR text rows of a new media item."""
+    md = r.metadata
+    if md is not None and any(v for k, v in md.items() if k not in ("warnings", "xmp")):
+        lens = " ".join(str(md[k]) for k in ("lens_make", "lens_model") if md.get(k)) or None
+        s.add(
+            MediaMetadata(
+                media_id=media_id,
+                make=md.get("make"),
+                model=md.get("model"),
+                body_serial=md.get("body_serial"),
+                camera_key=md.get("camera_key"),
+                lens=lens,
+                software=md.get("software"),
+                captured_at=md.get("captured_at"),
+                latitude=md.get("latitude"),
+                longitude=md.get("longitude"),
+                data=md,
+            )
+        )
+    if r.text:
+        s.add(
+            MediaText(
+                media_id=media_id,
+                position=0,
+                engine="tesseract",
+                language=r.text_language or "",
+                text=" ".join(str(w[4]) for w in r.text),
+                boxes=r.text,
+            )
+        )
 
 
 def _add_sighting(

@@ -4,13 +4,19 @@
 * **near**: its PDQ hash is within the radius (31) of a stored fingerprint of
   enough quality (both >= 50), optionally also through the 8 dihedral variants
   (rotated and mirrored copies);
-* **new**: neither. New files are clustered among themselves (same content, or
+* **near** also: a file no hash matched that local features show to be an edited
+  copy (crop, rotation, mirror, caption, overlay, bars) of a known item, with the
+  reason (second stage, ``tessera.matching.scene_triage``);
+* **new**: none of these. New files are clustered among themselves (same content, or
   PDQ within the radius) so that an investigator sees each new picture once, not
   once per copy.
 
 Hits are grouped by series with the series' status: victim and offender
 identified or not, by which agency and when, the owning agency's contact, and how
-many agencies submitted the matched media. Nothing is written to the database.
+many agencies submitted the matched media. Files that are not known are also
+listed with what they share with stored media: the same scene, a marker, the same
+camera body, a nearby GPS point ("similar scenes"). Nothing is written to the
+database.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from tessera.ingest.parallel import map_ordered
 from tessera.ingest.walk import iter_files
 from tessera.matching.av_match import AvHit, audio_hits, still_in_video, video_hits
 from tessera.matching.pdq_store import PdqHit, PdqStore
+from tessera.matching.scene_store import SceneStore
+from tessera.matching.scene_triage import Related, second_stage
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import Media, Series
@@ -46,8 +54,9 @@ class Match:
     """A stored media item a file matched, and how."""
 
     media_id: int
-    via: str  # sha256, md5, sha1, pdq, pdq-rot90, ..., pdq-frame, vpdq-segment, audio
-    distance: int
+    via: str  # sha256, md5, sha1, pdq, pdq-rot90, ..., pdq-frame, vpdq-segment, audio,
+    # local-features (an edited copy found by the second stage)
+    distance: int  # PDQ bits; -1 for local-features matches (inliers in detail)
     submissions: int
     series: tuple[str, ...]
     detail: dict[str, Any] = field(default_factory=dict)  # times, segments, offsets
@@ -73,6 +82,7 @@ class TriageItem:
     status: Status
     matches: list[Match] = field(default_factory=list)
     group: int | None = None  # new-media group (near-copies of one new picture)
+    related: list[RelatedMatch] = field(default_factory=list)  # similar scenes, markers...
 
     @property
     def path(self) -> str:
@@ -95,6 +105,25 @@ class TriageItem:
             "error": None if f.status == "ok" else {"reason": f.reason, "message": f.message},
             "matches": [m.to_json() for m in self.matches],
             "new_group": self.group,
+            "similar": [r.to_json() for r in self.related],
+        }
+
+
+@dataclass(frozen=True)
+class RelatedMatch:
+    """A stored item sharing a scene, a marker, a camera or a place with a file."""
+
+    media_id: int
+    relation: str  # scene, marker, same-camera, gps-near
+    series: tuple[str, ...]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "media_id": self.media_id,
+            "relation": self.relation,
+            "series": list(self.series),
+            **self.detail,
         }
 
 
@@ -154,17 +183,36 @@ class TriageReport:
     def anything_known(self) -> bool:
         return any(it.status in ("known", "near") for it in self.items)
 
+    def similar_scenes(self) -> list[dict[str, Any]]:
+        """Files not matched by hash that share a scene, marker, camera or place."""
+        out = []
+        for it in self.items:
+            if it.related and it.status in ("new", "near"):
+                series = sorted({n for r in it.related for n in r.series})
+                out.append(
+                    {
+                        "path": it.path,
+                        "status": it.status,
+                        "series": series,
+                        "related": [r.to_json() for r in it.related],
+                    }
+                )
+        return out
+
     def to_json(self) -> dict[str, Any]:
         counts = self.counts()
+        similar = self.similar_scenes()
         return {
             "summary": {
                 "files": len(self.items),
                 **counts,
                 "series_touched": len(self.series),
                 "new_groups": len(self.groups),
+                "files_with_similar_scenes": len(similar),
             },
             "series": [s.to_json() for s in self.series],
             "new_groups": self.groups,
+            "similar_scenes": similar,
             "results": [it.to_json() for it in self.items],
         }
 
@@ -218,8 +266,13 @@ def triage(
     radius: int = MATCH_THRESHOLD,
     min_quality: int = QUALITY_THRESHOLD,
     dihedral: bool = False,
+    scene: SceneStore | None = None,
 ) -> TriageReport:
-    """Classify fingerprinted files against the database; see the module doc."""
+    """Classify fingerprinted files against the database; see the module doc.
+
+    With ``scene`` (the scene index), files no hash matched go through the second
+    stage: local features (copies become ``near``), markers, camera and GPS links.
+    """
     items = [
         TriageItem(
             f, "error" if f.status == "error" else "skipped" if f.status == "skipped" else "new"
@@ -280,10 +333,19 @@ def triage(
         av[i].extend(found)
     for i, found in audio_hits(db, open_files).items():
         av[i].extend(found)
+    related: dict[int, list[Related]] = {}
+    if scene is not None:
+        open_items = [
+            (i, it.file)
+            for i, it in enumerate(items)
+            if i not in exact and not near.get(i) and not av.get(i) and it.file.status == "ok"
+        ]
+        related = second_stage(db, scene, open_items)
     media_ids = (
         {m.id for m, _ in exact.values()}
         | {mid for d in near.values() for mid in d}
         | {a.media_id for found in av.values() for a in found}
+        | {r.media_id for found in related.values() for r in found}
     )
     with db.session() as s:
         series_map = repo.series_of_media(s, media_ids)
@@ -305,6 +367,12 @@ def triage(
         )
 
     for i, it in enumerate(items):
+        copies = [r for r in related.get(i, []) if r.relation == "copy"]
+        it.related = [
+            RelatedMatch(r.media_id, r.relation, names(r.media_id), r.detail)
+            for r in related.get(i, [])
+            if r.relation != "copy"
+        ]
         if i in exact:
             m, via = exact[i]
             it.status = "known"
@@ -335,6 +403,19 @@ def triage(
                 for a in av.get(i, [])
             ]
             it.matches = sorted(still, key=lambda m: (m.distance, m.media_id)) + moving
+        elif copies:
+            it.status = "near"
+            it.matches = [
+                Match(
+                    r.media_id,
+                    "local-features",
+                    -1,
+                    submissions.get(r.media_id, 0),
+                    names(r.media_id),
+                    r.detail,
+                )
+                for r in copies
+            ]
         else:
             continue
         seen_series: set[int] = set()
@@ -396,4 +477,12 @@ def _group_new(items: list[TriageItem], radius: int) -> list[list[str]]:
     return [[items[i].path for i in g] for g in ordered]
 
 
-__all__ = ["Match", "SeriesHit", "TriageItem", "TriageReport", "fingerprint_paths", "triage"]
+__all__ = [
+    "Match",
+    "RelatedMatch",
+    "SeriesHit",
+    "TriageItem",
+    "TriageReport",
+    "fingerprint_paths",
+    "triage",
+]

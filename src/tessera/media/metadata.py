@@ -436,6 +436,18 @@ def same_camera(a: MediaMetadata, b: MediaMetadata) -> bool:
     )
 
 
+def camera_key(m: MediaMetadata) -> str | None:
+    """A stored key for "same camera body": normalised make and body serial.
+
+    ``None`` without a real serial. Two keys are equal exactly when ``same_camera``
+    would say so for media that both name their make (the usual case).
+    """
+    serial = _norm_serial(m.body_serial)
+    if not serial:
+        return None
+    return f"{_norm_make(m.make)}/{serial}"[:128]
+
+
 def gps_clusters(points: Sequence[tuple[float, float]], radius_m: float) -> list[list[int]]:
     """Indices of ``points`` grouped so that points within ``radius_m`` share a group.
 
@@ -548,6 +560,7 @@ def points_of(items: Iterable[MediaMetadata]) -> list[tuple[float, float] | None
 __all__ = [
     "EARTH_RADIUS_M",
     "MediaMetadata",
+    "camera_key",
     "extract_metadata",
     "gps_clusters",
     "haversine_m",

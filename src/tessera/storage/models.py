@@ -7,8 +7,12 @@ The shape follows how victim-identification units work (ICSE, Project VIC):
   was found is a **Sighting** (case, original path, file times, submitting agency),
   so the same image seized in three countries is one Media with three Sightings and
   a submission count of three agencies;
-* a **Fingerprint** is a self-describing hash of a Media item (PDQ now, video frame
-  hashes later, hence ``position``);
+* a **Fingerprint** is a self-describing value of a Media item: PDQ of a still or of
+  a video frame (``position``), a Chromaprint, or the local features (``rootsift``)
+  that same-scene search verifies against;
+* **MediaText** (OCR words, full-text indexed), **MediaMetadata** (camera, serial,
+  GPS) and **Markers** (investigators' boxes around posters, signs...) describe
+  what is *in* a media item;
 * **Victims** and **Offenders** are pseudonymous ids with identified-or-not status,
   who identified them and when; no names are stored;
 * **Locations** describe places (optionally with coordinates);
@@ -199,8 +203,84 @@ class Fingerprint(Base):
     algorithm: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    value: Mapped[bytes] = mapped_column(LargeBinary)  # PDQ: 32 bytes; audio: text form
+    value: Mapped[bytes] = mapped_column(LargeBinary)  # PDQ 32 bytes; audio text; rootsift
     quality: Mapped[int | None] = mapped_column(Integer)
+
+
+class MediaText(Base):
+    """Words read from a media item (OCR), with boxes and language; full-text searchable.
+
+    SQLite keeps an FTS5 index (``media_text_fts``) and PostgreSQL a GIN index on
+    ``to_tsvector('simple', text)``; both are created by migration 0002.
+    """
+
+    __tablename__ = "media_text"
+    __table_args__ = (UniqueConstraint("media_id", "position", "engine"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    engine: Mapped[str] = mapped_column(String(32))  # e.g. "tesseract"
+    language: Mapped[str] = mapped_column(String(64))  # e.g. "eng" or "eng+fra"
+    text: Mapped[str] = mapped_column(Text)
+    boxes: Mapped[list[Any]] = mapped_column(JSON)  # [[x, y, w, h, word, confidence], ...]
+
+
+class MediaMetadata(Base):
+    """Camera and place facts from EXIF/XMP of one media item."""
+
+    __tablename__ = "media_metadata"
+    __table_args__ = (Index("ix_media_metadata_lat_lon", "latitude", "longitude"),)
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    make: Mapped[str | None] = mapped_column(String(256))
+    model: Mapped[str | None] = mapped_column(String(256))
+    body_serial: Mapped[str | None] = mapped_column(String(256))
+    camera_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    """Normalised make + body serial; equal keys mean the same camera body."""
+    lens: Mapped[str | None] = mapped_column(String(256))
+    software: Mapped[str | None] = mapped_column(String(256))
+    captured_at: Mapped[str | None] = mapped_column(String(40))
+    """ISO 8601 as the file gives it (with offset when known, else camera-local)."""
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """Everything extracted (XMP, warnings...), as JSON values."""
+
+
+MARKER_KINDS = (
+    "signage",
+    "artwork",
+    "poster",
+    "product",
+    "clothing",
+    "furniture",
+    "wallpaper",
+    "other",
+)
+
+
+class Marker(Base):
+    """A region of a media item an investigator marked as a clue (a poster, a sign...).
+
+    ``features`` are the region's local features (``tessera.features`` bytes), so
+    "find this elsewhere" needs neither the file nor the picture.
+    """
+
+    __tablename__ = "marker"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    features: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class _Person:
@@ -266,6 +346,7 @@ class IngestItem(Base):
 
 
 __all__ = [
+    "MARKER_KINDS",
     "Agency",
     "Base",
     "Case",
@@ -273,7 +354,10 @@ __all__ = [
     "IngestItem",
     "IngestRun",
     "Location",
+    "Marker",
     "Media",
+    "MediaMetadata",
+    "MediaText",
     "Meta",
     "Offender",
     "Series",

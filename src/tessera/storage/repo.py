@@ -36,6 +36,10 @@ from tessera.storage.models import (
     utcnow,
 )
 
+FEATURES_ALGORITHM = "rootsift"
+"""``fingerprint.algorithm`` of local features (``tessera.features`` bytes)."""
+FEATURES_VERSION = 1
+
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -312,6 +316,28 @@ def fingerprints_after(
         .limit(limit)
     )
     return [(int(a), int(b), bytes(c), d) for a, b, c, d in rows]
+
+
+def features_of(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:
+    """Local-features blobs of still media (position 0), by media id."""
+    out: dict[int, bytes] = {}
+    for chunk in _chunks(sorted(set(media_ids)), 500):
+        rows = s.execute(
+            select(Fingerprint.media_id, Fingerprint.value).where(
+                Fingerprint.algorithm == FEATURES_ALGORITHM,
+                Fingerprint.position == 0,
+                Fingerprint.media_id.in_(chunk),
+            )
+        )
+        out.update((int(m), bytes(v)) for m, v in rows)
+    return out
+
+
+def media_by_id(s: Session, media_id: int) -> Media:
+    media = s.get(Media, media_id)
+    if media is None:
+        raise NotFound(f"no media item with id {media_id}")
+    return media
 
 
 def max_fingerprint_id(s: Session, algorithm: str) -> int:

@@ -1,0 +1,255 @@
+"""The same-scene index of the database's local features, kept in step with it.
+
+Local features are ``fingerprint`` rows (algorithm ``rootsift``). The visual-word
+vocabulary is trained on a sample of the stored descriptors, so it fits the
+collection; it is retrained when the collection has grown well past what it was
+trained on (four-fold) and on ``tessera index rebuild``. Between retrainings new
+media are added incrementally, as ingest commits them.
+
+The files (``HOME/scene-index``) carry the database's ``instance_id`` and the last
+fingerprint row they hold, like the PDQ index: on open they are rebuilt when they
+belong to another database or claim rows it lacks, and caught up when behind.
+
+Small collections (under ``BRUTE_FORCE_MAX`` media, or too few descriptors for a
+vocabulary) are searched by verifying every stored item: exact, and fast enough.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tessera.errors import ConfigError
+from tessera.features.local import LocalFeatures
+from tessera.features.retrieval import Candidate, SceneIndex, Vocabulary
+from tessera.features.scene import SHORTLIST, SceneMatch, match_pair
+from tessera.matching.pdq_store import instance_id
+from tessera.storage.db import Database
+from tessera.storage.repo import (
+    FEATURES_ALGORITHM,
+    features_of,
+    fingerprints_after,
+    max_fingerprint_id,
+)
+
+BRUTE_FORCE_MAX = 64
+"""Collections this small are verified exhaustively instead of through the index."""
+
+MAX_WORDS = 4096
+"""Vocabulary size for large collections (smaller ones get ~1 word per 40 descriptors)."""
+
+TRAIN_SAMPLE = 400_000
+"""Descriptors sampled from the database to train the vocabulary."""
+
+MIN_TRAIN = 2_000
+"""Fewer stored descriptors than this: no vocabulary, exhaustive search."""
+
+_PAGE = 500  # feature blobs are ~130 KB each: page through them in small batches
+
+
+@dataclass(frozen=True)
+class SceneHit:
+    """A stored media item showing the same scene, object or picture as the query."""
+
+    media_id: int
+    match: SceneMatch
+
+
+class SceneStore:
+    """Open (or build) the scene index of ``db`` under ``folder``; see the module doc."""
+
+    def __init__(self, db: Database, folder: Path) -> None:
+        self.db = db
+        self.folder = folder
+        self.instance = instance_id(db)
+        self.last_id = 0
+        self.trained_on = 0
+        self.index: SceneIndex | None = None
+        self._pending: list[int] = []  # media ids with features but no index yet
+        self._open()
+
+    # -- opening, building, catching up ------------------------------------------------
+
+    def _db_max(self) -> int:
+        with self.db.session() as s:
+            return max_fingerprint_id(s, FEATURES_ALGORITHM)
+
+    def _open(self) -> None:
+        state_file = self.folder / "state.json"
+        if state_file.exists():
+            try:
+                state = json.loads(state_file.read_text(encoding="utf-8"))
+                index = (
+                    SceneIndex.load(self.folder)
+                    if (self.folder / "manifest.json").exists()
+                    else None
+                )
+            except (OSError, ValueError, ConfigError):
+                state, index = None, None
+            if (
+                state is not None
+                and state.get("instance") == self.instance
+                and int(state.get("last_id", -1)) <= self._db_max()
+            ):
+                self.last_id = int(state["last_id"])
+                self.trained_on = int(state.get("trained_on", 0))
+                self._pending = [int(m) for m in state.get("pending", [])]
+                self.index = index
+                self.catch_up()
+                return
+        self.rebuild()
+
+    def _iter_rows(self, after: int) -> list[tuple[int, int, bytes, int | None]]:
+        with self.db.session() as s:
+            return fingerprints_after(s, FEATURES_ALGORITHM, after, _PAGE)
+
+    def _count(self) -> int:
+        return len(self.index) + len(self._pending) if self.index else len(self._pending)
+
+    def _train(self) -> Vocabulary | None:
+        """A vocabulary from a sample of every stored item's descriptors, or None."""
+        rows_seen = 0
+        per_item: list[NDArray[np.uint8]] = []
+        last = 0
+        while rows := self._iter_rows(last):
+            for _, _, blob, _ in rows:
+                per_item.append(LocalFeatures.from_bytes(blob).desc)
+            rows_seen += len(rows)
+            last = rows[-1][0]
+        total = sum(len(d) for d in per_item)
+        self.trained_on = rows_seen
+        if total < MIN_TRAIN or rows_seen <= BRUTE_FORCE_MAX:
+            return None
+        rng = np.random.default_rng(0)
+        keep = min(1.0, TRAIN_SAMPLE / total)
+        sample = np.concatenate([d[rng.random(len(d)) < keep] for d in per_item if len(d)]).astype(
+            np.float32
+        ) / np.float32(512.0)
+        k = int(min(MAX_WORDS, max(64, len(sample) // 40)))
+        return Vocabulary.train(sample, k)
+
+    def rebuild(self) -> int:
+        """Retrain the vocabulary and re-index every stored item; returns the count."""
+        vocab = self._train()
+        self.index = SceneIndex(vocab) if vocab is not None else None
+        self._pending = []
+        self.last_id = 0
+        self._add_from_db()
+        self.save()
+        return self._count()
+
+    def _add_from_db(self) -> int:
+        added = 0
+        while rows := self._iter_rows(self.last_id):
+            self.add([(r[0], r[1], r[2]) for r in rows])
+            added += len(rows)
+        return added
+
+    def catch_up(self) -> int:
+        """Index features committed after the files were saved; returns how many."""
+        added = self._add_from_db()
+        n = self._count()
+        if n > BRUTE_FORCE_MAX and n >= 4 * max(1, self.trained_on):
+            self.rebuild()  # grown well past the vocabulary: retrain
+        elif added:
+            self.save()
+        return added
+
+    def add(self, rows: list[tuple[int, int, bytes]]) -> None:
+        """Index committed ``(fingerprint id, media id, features blob)`` rows, in id order."""
+        for fid, media_id, blob in rows:
+            if fid <= self.last_id:
+                continue
+            if self.index is not None:
+                key = str(media_id)
+                if key not in self.index.media_ids_set():
+                    self.index.add(key, LocalFeatures.from_bytes(blob))
+            else:
+                self._pending.append(media_id)
+            self.last_id = fid
+
+    def save(self) -> None:
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.index is not None:
+            self.index.save(tmp)
+        state = {
+            "format": "tessera-scene-store",
+            "instance": self.instance,
+            "last_id": self.last_id,
+            "trained_on": self.trained_on,
+            "pending": self._pending,
+        }
+        (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+        old = self.folder.with_name(self.folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.folder.exists():
+            self.folder.rename(old)
+        tmp.rename(self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def status(self) -> dict[str, int | str]:
+        return {
+            "media": self._count(),
+            "mode": "index" if self.index is not None else "exhaustive",
+            "vocabulary": self.index.vocabulary.size if self.index is not None else 0,
+            "last_row": self.last_id,
+        }
+
+    # -- search --------------------------------------------------------------------------
+
+    def _features(self, media_id: str) -> LocalFeatures | None:
+        with self.db.session() as s:
+            blob = features_of(s, [int(media_id)]).get(int(media_id))
+        return LocalFeatures.from_bytes(blob) if blob else None
+
+    def _candidates(self, q: LocalFeatures, shortlist: int) -> list[Candidate]:
+        exhaustive = list(self._pending)
+        if self.index is None or len(self.index) <= BRUTE_FORCE_MAX:
+            if self.index is not None:
+                exhaustive += [int(m) for m in self.index.media_ids]
+            return [Candidate(str(m), 0.0, r) for r, m in enumerate(exhaustive)]
+        found = self.index.search(q, shortlist)
+        rank = len(found)
+        return found + [Candidate(str(m), 0.0, rank + i) for i, m in enumerate(exhaustive)]
+
+    def similar(
+        self,
+        queries: list[LocalFeatures],
+        *,
+        k: int = 10,
+        shortlist: int = SHORTLIST,
+        exclude: int | None = None,
+    ) -> list[SceneHit]:
+        """Verified hits for one query (given as several feature sets, e.g. + mirror)."""
+        best: dict[int, SceneMatch] = {}
+        cache: dict[str, LocalFeatures | None] = {}
+        for q in queries:
+            if len(q) == 0:
+                continue
+            for cand in self._candidates(q, shortlist):
+                media_id = int(cand.media_id)
+                if media_id == exclude:
+                    continue
+                if cand.media_id not in cache:
+                    cache[cand.media_id] = self._features(cand.media_id)
+                feats = cache[cand.media_id]
+                if feats is None:
+                    continue
+                m = match_pair(q, feats, cand.media_id, cand)
+                if not m.verification.accepted:
+                    continue
+                prev = best.get(media_id)
+                if prev is None or m.inliers > prev.inliers:
+                    best[media_id] = m
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1].inliers, kv[0]))
+        return [SceneHit(mid, m) for mid, m in ranked[:k]]
+
+
+__all__ = ["BRUTE_FORCE_MAX", "SceneHit", "SceneStore"]

@@ -1,0 +1,168 @@
+"""Triage's second stage: local features for files no hash matched.
+
+A file with no exact and no PDQ hit is searched in the scene index:
+
+* a verified **copy** (one homography covering most of a picture; see
+  ``tessera.features.scene``) makes the file ``near`` a known item, with the
+  reason spelled out from the geometry: mirrored, rotated by so many degrees,
+  cropped to a share of the known picture, or partly covered (caption, overlay,
+  bars);
+* a verified **scene** match (another view of the same room or object) is listed
+  under "similar scenes" with the known item's series;
+* stored **markers** (a poster, a sign) found in the file are listed with where
+  they appear in it;
+* stored media from the **same camera body** or taken **near the same GPS
+  point** are listed too.
+
+None of this changes a file to ``known``; only copies become ``near``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tessera.features.local import LocalFeatures
+from tessera.features.scene import SceneMatch, match_pair
+from tessera.ingest.filehash import FileResult
+from tessera.matching.scene_store import SceneStore
+from tessera.storage import camera_links, markers
+from tessera.storage.db import Database
+
+MARKER_SCAN_MAX = 500
+"""Markers verified against every new file; beyond this only scene hits' markers."""
+
+
+@dataclass(frozen=True)
+class Related:
+    """Something stored that a file shares a scene, a marker, a camera or a place with."""
+
+    media_id: int
+    relation: str  # copy, scene, marker, same-camera, gps-near
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _round_box(box: Sequence[float] | None) -> list[int] | None:
+    return [round(v) for v in box] if box is not None else None
+
+
+def describe_copy(m: SceneMatch) -> str:
+    """Words for how a copy differs from the known picture, from the fitted geometry."""
+    v = m.verification
+    parts: list[str] = []
+    if m.mirrored:
+        parts.append("mirrored")
+    h = v.homography
+    if h is not None:
+        a = h[:2, :2] / h[2, 2]
+        if m.mirrored:
+            a = a @ np.array([[-1.0, 0.0], [0.0, 1.0]])
+        angle = math.degrees(math.atan2(a[1, 0], a[0, 0]))
+        if abs(angle) >= 1.0:
+            parts.append(f"rotated {abs(angle):.0f} degrees")
+        scale = math.sqrt(abs(float(np.linalg.det(a))))
+        if abs(scale - 1.0) > 0.05:
+            parts.append(f"rescaled x{1 / scale:.2f}")
+    if m.coverage_candidate < 0.9:
+        parts.append(f"shows {100 * m.coverage_candidate:.0f}% of the known picture (cropped)")
+    if m.coverage_query < 0.85:
+        parts.append(
+            f"the known picture fills {100 * m.coverage_query:.0f}% of it "
+            "(caption, overlay, padding or bars)"
+        )
+    return ", ".join(parts) or "re-encoded or lightly edited copy"
+
+
+def _match_detail(m: SceneMatch) -> dict[str, Any]:
+    v = m.verification
+    return {
+        "inliers": v.inliers,
+        "geometry": "homography" if v.homography is not None else "fundamental",
+        "mirrored": m.mirrored,
+        "region_in_file": _round_box(v.region_in_query),
+        "region_in_known": _round_box(v.region_in_candidate),
+    }
+
+
+def _queries(f: FileResult) -> list[LocalFeatures]:
+    out = []
+    for blob in (f.features, f.features_mirrored):
+        if blob:
+            feats = LocalFeatures.from_bytes(blob)
+            if len(feats):
+                out.append(feats)
+    return out
+
+
+def second_stage(
+    db: Database,
+    scene: SceneStore,
+    files: Sequence[tuple[int, FileResult]],
+    *,
+    gps_radius_m: float = camera_links.DEFAULT_RADIUS_M,
+) -> dict[int, list[Related]]:
+    """Related stored media for each ``(item index, file)``; copies first."""
+    with db.session() as s:
+        all_markers = list(markers.list_markers(s))
+    scan = len(all_markers) <= MARKER_SCAN_MAX
+    marker_feats = {m.id: LocalFeatures.from_bytes(m.features) for m in all_markers}
+    out: dict[int, list[Related]] = {}
+    for i, f in files:
+        found: list[Related] = []
+        queries = _queries(f)
+        if queries:
+            for hit in scene.similar(queries, k=10):
+                m = hit.match
+                detail = _match_detail(m)
+                if m.relation == "copy":
+                    detail["reason"] = describe_copy(m)
+                found.append(Related(hit.media_id, m.relation or "scene", detail))
+            hit_media = {r.media_id for r in found}
+            for mk in all_markers:
+                if not scan and mk.media_id not in hit_media:
+                    continue
+                best: SceneMatch | None = None
+                for q in queries:
+                    pm = match_pair(marker_feats[mk.id], q, str(mk.media_id))
+                    if pm.verification.accepted and (best is None or pm.inliers > best.inliers):
+                        best = pm
+                if best is not None:
+                    quad = best.verification.quad_in_candidate
+                    found.append(
+                        Related(
+                            mk.media_id,
+                            "marker",
+                            {
+                                "marker_id": mk.id,
+                                "kind": mk.kind,
+                                "note": mk.note,
+                                "inliers": best.inliers,
+                                "region_in_file": _round_box(best.verification.region_in_candidate),
+                                "quad_in_file": quad.round().astype(int).tolist()
+                                if quad is not None
+                                else None,
+                            },
+                        )
+                    )
+        md = f.metadata or {}
+        gps = (
+            (float(md["latitude"]), float(md["longitude"]))
+            if md.get("latitude") is not None and md.get("longitude") is not None
+            else None
+        )
+        if md.get("camera_key") or gps:
+            with db.session() as s:
+                for link in camera_links.links_for(
+                    s, md.get("camera_key"), gps, radius_m=gps_radius_m
+                ):
+                    found.append(Related(link.media_id, link.reason, {"detail": link.detail}))
+        if found:
+            out[i] = found
+    return out
+
+
+__all__ = ["MARKER_SCAN_MAX", "Related", "describe_copy", "second_stage"]

@@ -1,0 +1,112 @@
+"""Media linked by their metadata: the same camera body, or GPS points close together.
+
+The camera key (normalised make + body serial, ``tessera.media.metadata.camera_key``)
+is indexed, so "other media from this camera" is one indexed lookup. GPS
+neighbours use a latitude/longitude bounding box on the indexed columns, then the
+exact haversine distance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
+from tessera.storage.models import MediaMetadata
+
+DEFAULT_RADIUS_M = 100.0
+"""GPS points this close are shown as "taken near each other"."""
+
+
+@dataclass(frozen=True)
+class MetadataLink:
+    """Another media item that shares a camera or a place with the one asked about."""
+
+    media_id: int
+    reason: str  # "same-camera" or "gps-near"
+    detail: str  # the camera key, or the distance
+
+
+def metadata_of(s: Session, media_ids: Iterable[int]) -> dict[int, MediaMetadata]:
+    ids = sorted(set(media_ids))
+    out: dict[int, MediaMetadata] = {}
+    for i in range(0, len(ids), 500):
+        for row in s.scalars(
+            select(MediaMetadata).where(MediaMetadata.media_id.in_(ids[i : i + 500]))
+        ):
+            out[row.media_id] = row
+    return out
+
+
+def same_camera(s: Session, camera_key: str, limit: int = 200) -> list[int]:
+    return [
+        int(m)
+        for m in s.scalars(
+            select(MediaMetadata.media_id)
+            .where(MediaMetadata.camera_key == camera_key)
+            .order_by(MediaMetadata.media_id)
+            .limit(limit)
+        )
+    ]
+
+
+def near_point(
+    s: Session, lat: float, lon: float, radius_m: float = DEFAULT_RADIUS_M, limit: int = 200
+) -> list[tuple[int, float]]:
+    """(media id, metres) of media with GPS within ``radius_m`` of (lat, lon), nearest first."""
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+    rows = s.execute(
+        select(MediaMetadata.media_id, MediaMetadata.latitude, MediaMetadata.longitude).where(
+            MediaMetadata.latitude.between(lat - dlat, lat + dlat),
+            MediaMetadata.longitude.between(lon - dlon, lon + dlon),
+        )
+    )
+    hits = []
+    for media_id, mlat, mlon in rows:
+        if mlat is None or mlon is None:
+            continue
+        d = haversine_m((lat, lon), (float(mlat), float(mlon)))
+        if d <= radius_m:
+            hits.append((int(media_id), d))
+    hits.sort(key=lambda h: (h[1], h[0]))
+    return hits[:limit]
+
+
+def links_for(
+    s: Session,
+    camera_key: str | None,
+    gps: tuple[float, float] | None,
+    *,
+    exclude: int | None = None,
+    radius_m: float = DEFAULT_RADIUS_M,
+) -> list[MetadataLink]:
+    """Stored media sharing this camera key, or within ``radius_m`` of this point."""
+    out: list[MetadataLink] = []
+    if camera_key:
+        out.extend(
+            MetadataLink(m, "same-camera", camera_key)
+            for m in same_camera(s, camera_key)
+            if m != exclude
+        )
+    if gps is not None:
+        out.extend(
+            MetadataLink(m, "gps-near", f"{d:.0f} m")
+            for m, d in near_point(s, gps[0], gps[1], radius_m)
+            if m != exclude
+        )
+    return out
+
+
+__all__ = [
+    "DEFAULT_RADIUS_M",
+    "MetadataLink",
+    "links_for",
+    "metadata_of",
+    "near_point",
+    "same_camera",
+]

@@ -1,0 +1,80 @@
+"""Full-text search over words read from pictures (OCR), on SQLite and PostgreSQL alike.
+
+Both backends answer the same question: media whose text contains *every* word
+of the query, in any order (case- and accent-insensitive on SQLite,
+case-insensitive on PostgreSQL's ``simple`` configuration); a word ending in ``*``
+matches as a prefix (``park*``). The query is plain words, never the
+engine's own syntax: an analyst typing ``"AND" OR (`` must get an answer, not an
+SQL or FTS5 syntax error, so words are extracted and quoted here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tessera.errors import InvalidInput
+
+_WORD = re.compile(r"(\w+)(\*?)", re.UNICODE)
+MAX_WORDS = 16
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """A media item whose stored text matches, with the matched text."""
+
+    media_id: int
+    position: int
+    language: str
+    text: str
+    boxes: list[list[object]]
+
+
+def query_words(query: str) -> list[tuple[str, bool]]:
+    """(word, is_prefix) of a plain-text query; ``park*`` is a prefix. Refuses no words."""
+    words = [(w, star == "*") for w, star in _WORD.findall(query)][:MAX_WORDS]
+    if not words:
+        raise InvalidInput("the text query has no words to search for")
+    return words
+
+
+def search_text(s: Session, query: str, limit: int = 50) -> list[TextHit]:
+    """Media whose OCR text contains every word of ``query``, best first."""
+    words = query_words(query)
+    if s.get_bind().dialect.name == "sqlite":
+        fts = " AND ".join('"' + w + '"' + ("*" if prefix else "") for w, prefix in words)
+        rows = s.execute(
+            text(
+                "SELECT t.media_id, t.position, t.language, t.text, t.boxes "
+                "FROM media_text_fts f JOIN media_text t ON t.id = f.rowid "
+                "WHERE media_text_fts MATCH :q ORDER BY f.rank, t.media_id LIMIT :n"
+            ),
+            {"q": fts, "n": limit},
+        )
+    else:
+        rows = s.execute(
+            text(
+                "SELECT t.media_id, t.position, t.language, t.text, t.boxes FROM media_text t "
+                "WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
+                "ORDER BY ts_rank(to_tsvector('simple', t.text), "
+                "to_tsquery('simple', :q)) DESC, t.media_id LIMIT :n"
+            ),
+            # words are \w+ only, so nothing here is tsquery syntax but & and :*
+            {
+                "q": " & ".join(w.lower() + (":*" if prefix else "") for w, prefix in words),
+                "n": limit,
+            },
+        )
+    out: list[TextHit] = []
+    for media_id, position, language, body, raw in rows:
+        # SQLite returns JSON as text through raw SQL; psycopg decodes it
+        boxes = json.loads(raw) if isinstance(raw, str) else raw
+        out.append(TextHit(int(media_id), int(position), str(language), str(body), list(boxes)))
+    return out
+
+
+__all__ = ["TextHit", "query_words", "search_text"]
