@@ -10,7 +10,7 @@ import click
 from tessera.cli.context import AppContext, pass_app
 from tessera.errors import NotFound
 from tessera.fingerprints.value import Fingerprint
-from tessera.storage import repo
+from tessera.storage import camera_links, markers, repo
 from tessera.storage.models import Location, Offender, Victim, utcnow
 
 
@@ -133,9 +133,36 @@ def series_list(app: AppContext, as_json: bool) -> None:
 def series_show(app: AppContext, name: str, as_json: bool) -> None:
     """Show one series' status."""
     with app.database().session() as s:
-        st = repo.series_status(s, repo.get_series(s, name))
+        series = repo.get_series(s, name)
+        st = repo.series_status(s, series)
+        marks = [
+            {"id": m.id, "media_id": m.media_id, "type": m.kind, "note": m.note}
+            for m in markers.list_markers(s, series_id=series.id)
+        ]
+        links = [
+            {
+                "media_id": link.media_id,
+                "via_media": mid,
+                "reason": link.reason,
+                "detail": link.detail,
+            }
+            for mid, link in camera_links.series_links(s, series.id)
+        ]
     data = _status_json(st)
-    _emit(data, as_json, "\n".join(f"{k:24s} {v}" for k, v in data.items()))
+    data["markers"] = marks
+    data["linked_media"] = links
+    text = {k: v for k, v in data.items() if k not in ("markers", "linked_media")}
+    lines = [f"{k:24s} {v}" for k, v in text.items()]
+    lines += [
+        f"marker {m['id']:<17d} {m['type']} on media {m['media_id']}: {m['note'] or ''}"
+        for m in marks
+    ]
+    lines += [
+        f"linked media {ln['media_id']:<11d} {ln['reason']} ({ln['detail']}) "
+        f"with media {ln['via_media']}"
+        for ln in links
+    ]
+    _emit(data, as_json, "\n".join(lines))
 
 
 @series_group.command("set")

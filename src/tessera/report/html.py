@@ -103,6 +103,7 @@ def render(
     for it in report.items:
         out.append(_row(it, thumbnails, thumb))
     out.append("</table>")
+    out.extend(_similar_section(report))
     if report.groups:
         out.append("<h2>New media, grouped (copies and near-copies together)</h2><ol>")
         for g in report.groups:
@@ -119,8 +120,13 @@ def _row(it: TriageItem, mode: Thumbnails, thumb: Callable[[str, Thumbnails], st
     if it.matches:
         m = it.matches[0]
         series = ", ".join(m.series) or "no series"
+        how = (
+            f"{m.detail.get('inliers', 0)} matching keypoints: {m.detail.get('reason', '')}"
+            if m.via == "local-features"
+            else f"distance {m.distance}"
+        )
         match = (
-            f"media #{m.media_id} via {e(m.via)} (distance {m.distance}); {e(series)}; "
+            f"media #{m.media_id} via {e(m.via)} ({e(how)}); {e(series)}; "
             f"submitted by {m.submissions} agenc{'y' if m.submissions == 1 else 'ies'}"
         )
         segs = m.detail.get("segments") or ([m.detail] if "offset" in m.detail else [])
@@ -144,6 +150,50 @@ def _row(it: TriageItem, mode: Thumbnails, thumb: Callable[[str, Thumbnails], st
         f"<tr><td>{img}</td><td class='{it.status}'>{it.status}</td>"
         f"<td class='path'>{e(it.path)}</td><td>{match}</td></tr>"
     )
+
+
+_RELATION_WORDS = {
+    "scene": "same scene or object",
+    "marker": "shows a stored marker",
+    "same-camera": "same camera body",
+    "gps-near": "taken nearby (GPS)",
+}
+
+
+def _similar_section(report: TriageReport) -> list[str]:
+    """New (and near) files sharing a scene, marker, camera or place with stored media."""
+    e = html.escape
+    entries = report.similar_scenes()
+    out = ["<h2>Similar scenes</h2>"]
+    if not entries:
+        out.append("<p>No unmatched file shares a scene, marker, camera or place.</p>")
+        return out
+    out.append(
+        "<p>Files no hash matched, and the known series they share a room, an object, a "
+        "marker, a camera or a place with. These are leads, not matches.</p>"
+        "<table><tr><th>Path</th><th>Series</th><th>Shared</th></tr>"
+    )
+    for entry in entries:
+        parts = []
+        for r in entry["related"]:
+            words = _RELATION_WORDS.get(r["relation"], r["relation"])
+            extra = ""
+            if r["relation"] == "marker":
+                extra = f" ({e(str(r.get('kind')))}: {e(str(r.get('note') or ''))})"
+                extra += f" at {r.get('region_in_file')}"
+            elif r["relation"] == "scene":
+                extra = f" ({r.get('inliers')} keypoints, at {r.get('region_in_file')})"
+            elif r.get("detail"):
+                extra = f" ({e(str(r['detail']))})"
+            series = ", ".join(r["series"]) or "no series"
+            parts.append(f"media #{r['media_id']} [{e(series)}]: {e(words)}{extra}")
+        out.append(
+            f"<tr><td class='path'>{e(entry['path'])}</td>"
+            f"<td>{e(', '.join(entry['series']) or '-')}</td>"
+            f"<td>{'<br>'.join(parts)}</td></tr>"
+        )
+    out.append("</table>")
+    return out
 
 
 def write(report: TriageReport, path: Path, **kw: object) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
-from tessera.storage.models import MediaMetadata
+from tessera.storage.models import MediaMetadata, series_media
 
 DEFAULT_RADIUS_M = 100.0
 """GPS points this close are shown as "taken near each other"."""
@@ -102,6 +102,30 @@ def links_for(
     return out
 
 
+def series_links(
+    s: Session, series_id: int, *, radius_m: float = DEFAULT_RADIUS_M, limit: int = 200
+) -> list[tuple[int, MetadataLink]]:
+    """(series media id, link) to media *outside* the series: same camera or nearby GPS."""
+    members = {
+        int(m)
+        for m in s.scalars(
+            select(series_media.c.media_id).where(series_media.c.series_id == series_id)
+        )
+    }
+    out: list[tuple[int, MetadataLink]] = []
+    seen: set[tuple[int, str]] = set()
+    for media_id, md in sorted(metadata_of(s, members).items()):
+        gps = (md.latitude, md.longitude) if md.latitude is not None else None
+        for link in links_for(s, md.camera_key, gps, exclude=media_id, radius_m=radius_m):  # type: ignore[arg-type]
+            if link.media_id in members or (link.media_id, link.reason) in seen:
+                continue
+            seen.add((link.media_id, link.reason))
+            out.append((media_id, link))
+            if len(out) >= limit:
+                return out
+    return out
+
+
 __all__ = [
     "DEFAULT_RADIUS_M",
     "MetadataLink",
@@ -109,4 +133,5 @@ __all__ = [
     "metadata_of",
     "near_point",
     "same_camera",
+    "series_links",
 ]
