@@ -88,12 +88,21 @@ def test_triage_classifies_every_file(world: dict[str, Path]) -> None:
     assert files["resized.jpg"]["status"] == "near"
     m = files["resized.jpg"]["matches"][0]
     assert m["via"] == "pdq" and 0 <= m["distance"] <= 31 and m["series"] == ["Birch"]
-    assert files["mirrored.jpg"]["status"] == "new"  # not without --dihedral
+    # PDQ misses the mirror image (no --dihedral); the local-feature stage finds it
+    mirrored = files["mirrored.jpg"]
+    assert mirrored["status"] == "near", mirrored
+    assert mirrored["matches"][0]["via"] == "local-features"
+    assert mirrored["matches"][0]["series"] == ["Amber"]
+    assert "mirrored" in mirrored["matches"][0]["reason"]
     assert files["new.jpg"]["status"] == "new" and files["other-new.jpg"]["status"] == "new"
     assert files["broken.jpg"]["status"] == "error"
     assert files["broken.jpg"]["error"]["reason"] in ("corrupt", "truncated")
-    assert doc["summary"]["known"] == 1 and doc["summary"]["near"] == 1
+    assert doc["summary"]["known"] == 1 and doc["summary"]["near"] == 2
     assert len(doc["results"]) == 7
+    # hashes only: the mirror image is new
+    r = _cli(world["home"], "triage", str(world["seizure"]), "--json", "--no-scenes")
+    plain = _by_name(json.loads(r.stdout))
+    assert plain["mirrored.jpg"]["status"] == "new" and plain["mirrored.jpg"]["similar"] == []
 
 
 def test_new_copies_form_one_group(world: dict[str, Path]) -> None:
@@ -120,7 +129,7 @@ def test_series_status_in_report(world: dict[str, Path]) -> None:
     }
     assert amber["victim_identified"] is True and amber["victim_identified_by"] == "DE"
     assert amber["offender_identified"] is False
-    assert amber["exact"] == 1 and amber["near"] == 0
+    assert amber["exact"] == 1 and amber["near"] == 1  # the mirror image, second stage
     assert series["Birch"]["near"] == 1 and series["Birch"]["victim_identified"] is False
 
 
