@@ -16,6 +16,7 @@ from tessera.ingest.filehash import HashOptions
 from tessera.ingest.parallel import default_workers
 from tessera.ingest.runner import ingest
 from tessera.matching.pdq_store import PdqStore
+from tessera.matching.scene_store import SceneStore
 from tessera.matching.triage import fingerprint_paths, triage
 from tessera.report import html as html_report
 from tessera.storage import repo
@@ -63,6 +64,7 @@ def demo_command(ctx: click.Context, folder: Path, workers: int | None) -> None:
             if offender_by:
                 repo.set_identified(s, series, "offender", True, by=agencies[offender_by])
     store = PdqStore(db, folder / "index")
+    scene = SceneStore(db, folder / "scene-index")
     known = write_known(folder / "known")
     click.echo("building the demo database:")
     for name, owner, *_ in SERIES:
@@ -74,20 +76,24 @@ def demo_command(ctx: click.Context, folder: Path, workers: int | None) -> None:
             agency_code=owner,
             case_number=f"{owner}-2026-001",
             series_name=name,
+            options=ExpandOptions(hash=HashOptions(features=True, metadata=True)),
             workers=n,
+            scene=scene,
         )
         click.echo(f"  {name} ({owner}): {summary.new_media} pictures")
     seizure = folder / "seizure"
     write_seizure(seizure)
     click.echo(f"\ntriage of {seizure}:")
-    files = fingerprint_paths([seizure], ExpandOptions(hash=HashOptions(dihedral=True)), workers=n)
-    report = triage(db, store, files, dihedral=True)
+    options = HashOptions(dihedral=True, features=True, features_mirrored=True, metadata=True)
+    files = fingerprint_paths([seizure], ExpandOptions(hash=options), workers=n)
+    report = triage(db, store, files, dihedral=True, scene=scene)
     print_summary(report)
     for it in report.items:
         detail = ""
         if it.matches:
             m = it.matches[0]
-            detail = f"{m.via} d={m.distance} {', '.join(m.series)}"
+            how = m.detail.get("reason", "") if m.via == "local-features" else f"d={m.distance}"
+            detail = f"{m.via} {how} {', '.join(m.series)}"
         elif it.status == "error":
             detail = f"{it.file.reason}"
         elif it.group is not None:

@@ -52,7 +52,13 @@ def _box(v: tuple[float, ...] | None) -> list[int] | None:
     return [round(x) for x in v] if v is not None else None
 
 
-def _hit_json(hit: SceneHit, series: list[str], sha256: str | None) -> dict[str, Any]:
+def _hit_json(
+    hit: SceneHit,
+    series: list[str],
+    sha256: str | None,
+    query: LocalFeatures,
+    frame: tuple[int, int],
+) -> dict[str, Any]:
     m: SceneMatch = hit.match
     v = m.verification
     quad = v.quad_in_candidate
@@ -69,7 +75,7 @@ def _hit_json(hit: SceneHit, series: list[str], sha256: str | None) -> dict[str,
         "series": series,
     }
     if m.relation == "copy":
-        out["reason"] = describe_copy(m)
+        out["reason"] = describe_copy(m, query, frame)
     return out
 
 
@@ -151,10 +157,20 @@ def similar_command(
     else:
         raise InvalidInput(f"{target!r} is neither an existing file nor a media id")
     query["box"] = list(box) if box else None
-    hits = app.scene_store().similar(queries, k=limit, exclude=exclude)
+    store = app.scene_store()
+    hits = store.similar(queries, k=limit, exclude=exclude)
     ids = [h.media_id for h in hits]
     series, digests = _series_names(app, ids), _digests(app, ids)
-    out = [_hit_json(h, series.get(h.media_id, []), digests.get(h.media_id)) for h in hits]
+    out = [
+        _hit_json(
+            h,
+            series.get(h.media_id, []),
+            digests.get(h.media_id),
+            queries[-1] if h.match.mirrored else queries[0],
+            store.frame_of(h.media_id),
+        )
+        for h in hits
+    ]
     if as_json:
         click.echo(json.dumps({"query": query, "status": "ok", "hits": out}, indent=1))
     else:
@@ -322,10 +338,20 @@ def marker_find(app: AppContext, marker_id: int, limit: int, as_json: bool) -> N
         mk = markers.get_marker(s, marker_id)
         feats = LocalFeatures.from_bytes(mk.features)
         own = mk.media_id
-    hits = app.scene_store().similar([feats], k=limit, exclude=own)
+    store = app.scene_store()
+    hits = store.similar([feats], k=limit, exclude=own)
     ids = [h.media_id for h in hits]
     series, digests = _series_names(app, ids), _digests(app, ids)
-    out = [_hit_json(h, series.get(h.media_id, []), digests.get(h.media_id)) for h in hits]
+    out = [
+        _hit_json(
+            h,
+            series.get(h.media_id, []),
+            digests.get(h.media_id),
+            feats,
+            store.frame_of(h.media_id),
+        )
+        for h in hits
+    ]
     if as_json:
         click.echo(json.dumps({"marker": marker_id, "status": "ok", "hits": out}, indent=1))
     else:

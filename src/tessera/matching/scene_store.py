@@ -209,6 +209,11 @@ class SceneStore:
             blob = features_of(s, [int(media_id)]).get(int(media_id))
         return LocalFeatures.from_bytes(blob) if blob else None
 
+    def frame_of(self, media_id: int) -> tuple[int, int]:
+        """Width and height of a stored item's picture (from its features' header)."""
+        f = self._features(str(media_id))
+        return (f.width, f.height) if f is not None else (0, 0)
+
     def _candidates(self, q: LocalFeatures, shortlist: int) -> list[Candidate]:
         exhaustive = list(self._pending)
         if self.index is None or len(self.index) <= BRUTE_FORCE_MAX:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from tessera.features.local import LocalFeatures
@@ -50,7 +51,21 @@ def _round_box(box: Sequence[float] | None) -> list[int] | None:
     return [round(v) for v in box] if box is not None else None
 
 
-def describe_copy(m: SceneMatch) -> str:
+def _frame(width: int, height: int) -> np.ndarray:
+    return np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+
+
+def _overlap_share(h: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> float:
+    """Share of the ``dst`` frame covered by the ``src`` frame mapped through ``h``."""
+    try:
+        quad = cv2.perspectiveTransform(_frame(*src)[None], h)[0].astype(np.float32)
+        inter, _ = cv2.intersectConvexConvex(quad, _frame(*dst))
+    except cv2.error:
+        return 1.0
+    return float(inter) / float(dst[0] * dst[1]) if dst[0] * dst[1] else 1.0
+
+
+def describe_copy(m: SceneMatch, query: LocalFeatures, known: tuple[int, int]) -> str:
     """Words for how a copy differs from the known picture, from the fitted geometry."""
     v = m.verification
     parts: list[str] = []
@@ -67,13 +82,21 @@ def describe_copy(m: SceneMatch) -> str:
         scale = math.sqrt(abs(float(np.linalg.det(a))))
         if abs(scale - 1.0) > 0.05:
             parts.append(f"rescaled x{1 / scale:.2f}")
-    if m.coverage_candidate < 0.9:
-        parts.append(f"shows {100 * m.coverage_candidate:.0f}% of the known picture (cropped)")
-    if m.coverage_query < 0.85:
-        parts.append(
-            f"the known picture fills {100 * m.coverage_query:.0f}% of it "
-            "(caption, overlay, padding or bars)"
-        )
+        size = (query.width, query.height)
+        shows = _overlap_share(h, size, known)
+        if shows < 0.95:
+            parts.append(f"shows {100 * shows:.0f}% of the known picture (cropped)")
+        filled = _overlap_share(np.linalg.inv(h), known, size)
+        if filled < 0.95:
+            parts.append(
+                f"the known picture fills {100 * filled:.0f}% of it "
+                "(caption, overlay, padding, bars or rotation corners)"
+            )
+        elif m.coverage_query < 0.85:
+            parts.append(
+                f"matches over {100 * m.coverage_query:.0f}% of its detail "
+                "(the rest covered: caption or overlay)"
+            )
     return ", ".join(parts) or "re-encoded or lightly edited copy"
 
 
@@ -119,7 +142,9 @@ def second_stage(
                 m = hit.match
                 detail = _match_detail(m)
                 if m.relation == "copy":
-                    detail["reason"] = describe_copy(m)
+                    known = scene.frame_of(hit.media_id)
+                    q = queries[1] if m.mirrored and len(queries) > 1 else queries[0]
+                    detail["reason"] = describe_copy(m, q, known)
                 found.append(Related(hit.media_id, m.relation or "scene", detail))
             hit_media = {r.media_id for r in found}
             for mk in all_markers:
