@@ -1,0 +1,134 @@
+"""The scene index beside the database: exhaustive when small, indexed when large,
+caught up after a kill, rebuilt for another database, never trusting broken files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from tessera.demo.samples import synthetic_picture
+from tessera.features.local import LocalFeatures, extract
+from tessera.ingest.filehash import FileResult
+from tessera.ingest.writer import write_batch
+from tessera.matching import scene_store as scene_store_module
+from tessera.matching.scene_store import BRUTE_FORCE_MAX, SceneStore
+from tessera.storage import repo
+from tessera.storage.db import Database
+from tessera.storage.models import IngestRun, Meta
+
+N = BRUTE_FORCE_MAX + 16
+
+
+def _picture(seed: int) -> np.ndarray:
+    return np.asarray(synthetic_picture(480, 360, seed))
+
+
+def _result(seed: int, feats: LocalFeatures) -> FileResult:
+    content = f"picture {seed}".encode()
+    return FileResult(
+        path=f"/p/{seed}.png",
+        status="ok",
+        size=len(content),
+        md5=hashlib.md5(content).hexdigest(),
+        sha1=hashlib.sha1(content).hexdigest(),
+        sha256=hashlib.sha256(content).hexdigest(),
+        format="png",
+        width=480,
+        height=360,
+        features=feats.to_bytes(),
+    )
+
+
+def _write(db: Database, seeds: range) -> dict[int, int]:
+    """Commit features of generated pictures; seed -> media id."""
+    with db.session() as s:
+        if repo.list_agencies(s) == []:
+            repo.create_agency(s, "NL", "NL", "nl")
+        a = repo.get_agency(s, "NL")
+        c = repo.get_or_create_case(s, a, "c1")
+        run = IngestRun(agency_id=a.id, case_id=c.id, root="/p")
+        s.add(run)
+        s.flush()
+        results = [_result(i, extract(_picture(i))) for i in seeds]
+        write_batch(s, run, results)
+        found = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "") for r in results])
+        return {
+            i: found[bytes.fromhex(r.sha256 or "")].id for i, r in zip(seeds, results, strict=True)
+        }
+
+
+@pytest.fixture(scope="module")
+def crops() -> dict[int, LocalFeatures]:
+    return {i: extract(_picture(i)[20:, 30:]) for i in (3, 40, N + 2)}
+
+
+def test_small_collection_is_searched_exhaustively(
+    tmp_path: Path, crops: dict[int, LocalFeatures]
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db.migrate()
+    ids = _write(db, range(10))
+    store = SceneStore(db, tmp_path / "scene")
+    assert store.status()["mode"] == "exhaustive" and store.status()["media"] == 10
+    hits = store.similar([crops[3]])
+    assert [h.media_id for h in hits][:1] == [ids[3]] and hits[0].match.relation == "copy"
+
+
+def test_large_collection_uses_the_index_and_catches_up(
+    tmp_path: Path, crops: dict[int, LocalFeatures]
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db.migrate()
+    ids = _write(db, range(N))
+    folder = tmp_path / "scene"
+    store = SceneStore(db, folder)
+    st = store.status()
+    assert st["mode"] == "index" and st["media"] == N and int(st["vocabulary"]) >= 64
+    top = store.similar([crops[40]])
+    assert top and top[0].media_id == ids[40] and top[0].match.relation == "copy"
+    # every verified hit is also found by verifying everything (the index only shortlists)
+    exhaustive = {h.media_id for h in _exhaustive(store, crops[40])}
+    assert {h.media_id for h in top} <= exhaustive
+    # rows committed after the files were saved (a killed ingest) are caught up on open
+    more = _write(db, range(N, N + 4))
+    reopened = SceneStore(db, folder)
+    assert reopened.status()["media"] == N + 4 and reopened.trained_on == store.trained_on
+    assert reopened.similar([crops[N + 2]])[0].media_id == more[N + 2]
+    assert json.loads((folder / "state.json").read_text())["last_id"] == reopened.last_id
+
+
+def _exhaustive(store: SceneStore, q: LocalFeatures) -> list:  # type: ignore[type-arg]
+    old = scene_store_module.BRUTE_FORCE_MAX
+    scene_store_module.BRUTE_FORCE_MAX = 10**9
+    try:
+        return store.similar([q], k=100)
+    finally:
+        scene_store_module.BRUTE_FORCE_MAX = old
+
+
+def test_files_of_another_database_or_broken_files_are_rebuilt(
+    tmp_path: Path, crops: dict[int, LocalFeatures]
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db.migrate()
+    ids = _write(db, range(N))
+    folder = tmp_path / "scene"
+    SceneStore(db, folder)
+    with db.session() as s:
+        s.execute(update(Meta).where(Meta.key == "instance_id").values(value="another"))
+    store = SceneStore(db, folder)
+    assert store.instance == "another" and store.status()["media"] == N
+    (folder / "manifest.json").write_text("{not json")
+    store = SceneStore(db, folder)
+    assert store.status()["media"] == N
+    assert store.similar([crops[3]])[0].media_id == ids[3]
+    # a state claiming rows the database does not have (an older backup) is rebuilt
+    state = json.loads((folder / "state.json").read_text())
+    state["last_id"] = 10**9
+    (folder / "state.json").write_text(json.dumps(state))
+    assert SceneStore(db, folder).last_id < 10**9
