@@ -152,6 +152,19 @@ def generated_features(n: int, workers: int) -> list[LocalFeatures]:
     return out
 
 
+def train_vocabulary(pool: list[LocalFeatures], words: int, seed: int = 0) -> Vocabulary:
+    """k-means words on a sample of distractor descriptors (never the query scenes)."""
+    rng = np.random.default_rng(seed)
+    sample = np.concatenate([pool[i].float_desc()[::4] for i in rng.permutation(len(pool))[:3000]])
+    sample = sample[rng.permutation(len(sample))[: 200 * words]]
+    t = time.perf_counter()
+    vocab = Vocabulary.train(sample, words, iterations=10)
+    print(
+        f"vocabulary: {words} words on {len(sample)} descriptors, {time.perf_counter() - t:.0f} s"
+    )
+    return vocab
+
+
 def average_precision(ranked: list[str], positives: set[str]) -> float:
     hits, total = 0, 0.0
     for i, m in enumerate(ranked, 1):
@@ -249,16 +262,7 @@ def main() -> None:
     )
 
     # vocabulary trained on distractors only (independent of the query scenes)
-    rng = np.random.default_rng(0)
-    pool = [f for m, f in feats.items() if scene_of[m] == "-"]
-    sample = np.concatenate([pool[i].float_desc()[::4] for i in rng.permutation(len(pool))[:3000]])
-    sample = sample[rng.permutation(len(sample))[: 200 * args.words]]
-    t = time.perf_counter()
-    vocab = Vocabulary.train(sample, args.words, iterations=10)
-    print(
-        f"vocabulary: {args.words} words on {len(sample)} descriptors, "
-        f"{time.perf_counter() - t:.0f} s"
-    )
+    vocab = train_vocabulary([f for m, f in feats.items() if scene_of[m] == "-"], args.words)
 
     index = SceneIndex(vocab)
     t = time.perf_counter()
