@@ -73,6 +73,7 @@ def _hit_json(
         "region_in_hit": _box(v.region_in_candidate),
         "quad_in_hit": quad.round().astype(int).tolist() if quad is not None else None,
         "series": series,
+        "time_s": round(hit.timestamp, 3) if hit.timestamp is not None else None,
     }
     if m.relation == "copy":
         out["reason"] = describe_copy(m, query, frame)
@@ -167,7 +168,7 @@ def similar_command(
             series.get(h.media_id, []),
             digests.get(h.media_id),
             queries[-1] if h.match.mirrored else queries[0],
-            store.frame_of(h.media_id),
+            store.frame_of(h.media_id, h.position),
         )
         for h in hits
     ]
@@ -348,7 +349,7 @@ def marker_find(app: AppContext, marker_id: int, limit: int, as_json: bool) -> N
             series.get(h.media_id, []),
             digests.get(h.media_id),
             feats,
-            store.frame_of(h.media_id),
+            store.frame_of(h.media_id, h.position),
         )
         for h in hits
     ]

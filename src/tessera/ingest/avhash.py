@@ -12,7 +12,10 @@ from memory. For a video:
    by timestamp, decoded at half size, non-reference frames skipped) and hashed with
    PDQ (vPDQ-compatible frame hashes with timestamps, for segment matching); a long
    video is split over the cores when this is not already a pool worker;
-3. the audio track, if any, gets a Chromaprint fingerprint.
+3. with ``features``, up to ``FEATURE_FRAMES`` of those key frames (spread over
+   them, bars cropped; in a short clip with fewer key frames, frames spread over
+   its duration) get local features for same-scene search;
+4. the audio track, if any, gets a Chromaprint fingerprint.
 
 A decoding failure of the picture or the sound is reported as the file's error
 (with its reason); the exact digests are kept either way.
@@ -29,11 +32,15 @@ from tessera.fingerprints.letterbox import CropBox, detect_borders
 from tessera.ingest.filehash import FileResult
 from tessera.ingest.parallel import default_workers, in_pool_worker
 from tessera.media.audio import fingerprint_file
-from tessera.media.video import Sampling, iter_frames, probe_video
+from tessera.media.video import Sampling, VideoFrame, iter_frames, probe_video
 from tessera.media.vpdq_file import DEFAULT_SAMPLING, vpdq_from_video
 
 BORDER_FRAMES = 24
 MIN_BORDER_FRAMES = 20
+FEATURE_FRAMES = 6
+"""Frames per video that get local features: key frames from the first
+``BORDER_FRAMES``, or for a short clip with fewer key frames, frames spread by time."""
+SHORT_VIDEO_S = 600.0
 _CHUNK = 1 << 20
 
 
@@ -62,7 +69,33 @@ def stream_digests(path: Path, label: str) -> FileResult:
     )
 
 
-def fingerprint_av(source: Path | bytes, result: FileResult, kind: str) -> FileResult:
+def _frame_features(
+    frames: list[VideoFrame], box: CropBox, width: int, height: int
+) -> list[tuple[float, bytes]]:
+    """Local features of up to ``FEATURE_FRAMES`` key frames, in full-frame pixels."""
+    from tessera.features.local import extract, rescale  # noqa: PLC0415 (cv2 on demand)
+
+    if not frames:
+        return []
+    step = max(1, len(frames) // FEATURE_FRAMES)
+    out: list[tuple[float, bytes]] = []
+    for f in frames[::step][:FEATURE_FRAMES]:
+        rgb = f.rgb
+        fh, fw = rgb.shape[:2]
+        # the crop box is in full-frame pixels; key frames may be decoded smaller
+        sy, sx = fh / max(1, height), fw / max(1, width)
+        top, bottom = round(box.top * sy), fh - round(box.bottom * sy)
+        left, right = round(box.left * sx), fw - round(box.right * sx)
+        feats = extract(rgb[top:bottom, left:right])
+        if len(feats):
+            full = rescale(feats, round(feats.width / sx), round(feats.height / sy))
+            out.append((f.timestamp_s, full.to_bytes()))
+    return out
+
+
+def fingerprint_av(
+    source: Path | bytes, result: FileResult, kind: str, *, features: bool = False
+) -> FileResult:
     """Add video frame hashes and/or the audio fingerprint to ``result`` (in place)."""
     result.kind = kind
     try:
@@ -71,11 +104,21 @@ def fingerprint_av(source: Path | bytes, result: FileResult, kind: str) -> FileR
             result.duration = info.duration_s
             result.width, result.height = info.width, info.height
             result.format = info.container
-            keyframes = [
-                f.rgb
-                for f in itertools.islice(iter_frames(source, Sampling.keyframes()), BORDER_FRAMES)
-            ]
+            key = list(itertools.islice(iter_frames(source, Sampling.keyframes()), BORDER_FRAMES))
+            keyframes = [f.rgb for f in key]
             box = detect_borders(keyframes) if keyframes else CropBox()
+            if features:
+                try:
+                    chosen = key
+                    duration = info.duration_s or 0.0
+                    if len(key) < FEATURE_FRAMES and 0 < duration <= SHORT_VIDEO_S:
+                        # few key frames in a short clip: spread the frames by time instead
+                        every = Sampling(mode="fps", fps=FEATURE_FRAMES / duration)
+                        chosen = list(itertools.islice(iter_frames(source, every), FEATURE_FRAMES))
+                    result.frame_features = _frame_features(chosen, box, info.width, info.height)
+                except Exception as exc:  # OpenCV errors must not cost the file
+                    result.flags.append("features-failed")
+                    result.message = result.message or f"local features: {exc}"
             if not box.is_full_frame:
                 result.crop = (box.top, box.bottom, box.left, box.right)
             # Long videos are split over the cores, unless this is already a pool worker.

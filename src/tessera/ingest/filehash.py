@@ -87,6 +87,7 @@ class FileResult:
     crop: tuple[int, int, int, int] | None = None  # bars removed: top, bottom, left, right
     features: bytes | None = None  # local features (tessera.features bytes), full-size pixels
     features_mirrored: bytes | None = None  # the mirror image's, x in the unmirrored frame
+    frame_features: list[tuple[float, bytes]] | None = None  # video key frames: (s, features)
     metadata: dict[str, Any] | None = None  # MediaMetadata.as_dict() + camera_key
     text: list[list[Any]] | None = None  # OCR words: [x, y, w, h, word, confidence]
     text_language: str | None = None
@@ -176,7 +177,7 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
     if kind in ("video", "audio"):
         from tessera.ingest.avhash import fingerprint_av  # noqa: PLC0415 (cycle; PyAV on demand)
 
-        return fingerprint_av(data, result, kind)
+        return fingerprint_av(data, result, kind, features=options.features)
     try:
         decoded = decode_image(
             data,
@@ -280,7 +281,7 @@ def hash_file(path: Path | str, options: HashOptions) -> FileResult:
                 stream_digests,
             )
 
-            return fingerprint_av(p, stream_digests(p, str(p)), kind)
+            return fingerprint_av(p, stream_digests(p, str(p)), kind, features=options.features)
         data = read_file(p, options.limits)
     except MediaError as exc:
         return FileResult(path=str(p), status="error", reason=exc.reason, message=exc.message)

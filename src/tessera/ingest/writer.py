@@ -45,8 +45,8 @@ class BatchOutcome:
 
     statuses: dict[str, str] = field(default_factory=dict)
     new_pdq: list[tuple[int, int, bytes, int | None]] = field(default_factory=list)
-    new_features: list[tuple[int, int, bytes]] = field(default_factory=list)
-    """(fingerprint id, media id, local-features blob) for the scene index."""
+    new_features: list[tuple[int, int, bytes, int]] = field(default_factory=list)
+    """(fingerprint id, media id, local-features blob, position) for the scene index."""
 
 
 def _kind(r: FileResult) -> str:
@@ -94,6 +94,22 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
                 position=0,
                 value=r.features,
                 quality=features_count(r.features),
+            )
+        )
+    taken: set[int] = set()
+    for ts, blob in r.frame_features or []:
+        position = round(ts * 1000) + 1  # as for frame PDQs: ms from the start, +1
+        if position in taken or features_count(blob) == 0:
+            continue
+        taken.add(position)
+        rows.append(
+            Fingerprint(
+                media_id=media_id,
+                algorithm=FEATURES_ALGORITHM,
+                version=FEATURES_VERSION,
+                position=position,
+                value=blob,
+                quality=features_count(blob),
             )
         )
     if r.audio:
@@ -158,7 +174,9 @@ def write_batch(
                     (fp.id, media.id, fp.value, fp.quality) for fp in fps if fp.algorithm == "pdq"
                 )
                 out.new_features.extend(
-                    (fp.id, media.id, fp.value) for fp in fps if fp.algorithm == FEATURES_ALGORITHM
+                    (fp.id, media.id, fp.value, fp.position)
+                    for fp in fps
+                    if fp.algorithm == FEATURES_ALGORITHM
                 )
                 _describe(s, r, media.id)
                 status = status or "new"

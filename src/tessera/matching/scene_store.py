@@ -10,8 +10,12 @@ The files (``HOME/scene-index``) carry the database's ``instance_id`` and the la
 fingerprint row they hold, like the PDQ index: on open they are rebuilt when they
 belong to another database or claim rows it lacks, and caught up when behind.
 
-Small collections (under ``BRUTE_FORCE_MAX`` media, or too few descriptors for a
+Small collections (under ``BRUTE_FORCE_MAX`` pictures, or too few descriptors for a
 vocabulary) are searched by verifying every stored item: exact, and fast enough.
+
+Documents are stills (key ``"<media id>"``) and video key frames (key
+``"<media id>@<position>"``, position = 1 + milliseconds, as for frame PDQs); a
+hit reports the media item and, for a video, the time of the matching frame.
 """
 
 from __future__ import annotations
@@ -32,13 +36,13 @@ from tessera.matching.pdq_store import instance_id
 from tessera.storage.db import Database
 from tessera.storage.repo import (
     FEATURES_ALGORITHM,
-    features_of,
-    fingerprints_after,
+    feature_blob,
+    features_after,
     max_fingerprint_id,
 )
 
 BRUTE_FORCE_MAX = 64
-"""Collections this small are verified exhaustively instead of through the index."""
+"""Collections this small (stills + video key frames) are verified exhaustively."""
 
 MAX_WORDS = 4096
 """Vocabulary size for large collections (smaller ones get ~1 word per 40 descriptors)."""
@@ -58,6 +62,21 @@ class SceneHit:
 
     media_id: int
     match: SceneMatch
+    position: int = 0
+    """0 for a still; for a video key frame, 1 + its time in milliseconds."""
+
+    @property
+    def timestamp(self) -> float | None:
+        return (self.position - 1) / 1000 if self.position > 0 else None
+
+
+def doc_key(media_id: int, position: int) -> str:
+    return str(media_id) if position == 0 else f"{media_id}@{position}"
+
+
+def parse_key(key: str) -> tuple[int, int]:
+    media, _, position = key.partition("@")
+    return int(media), int(position or 0)
 
 
 class SceneStore:
@@ -70,7 +89,7 @@ class SceneStore:
         self.last_id = 0
         self.trained_on = 0
         self.index: SceneIndex | None = None
-        self._pending: list[int] = []  # media ids with features but no index yet
+        self._pending: list[str] = []  # document keys with features but no index yet
         self._open()
 
     # -- opening, building, catching up ------------------------------------------------
@@ -98,15 +117,15 @@ class SceneStore:
             ):
                 self.last_id = int(state["last_id"])
                 self.trained_on = int(state.get("trained_on", 0))
-                self._pending = [int(m) for m in state.get("pending", [])]
+                self._pending = [str(m) for m in state.get("pending", [])]
                 self.index = index
                 self.catch_up()
                 return
         self.rebuild()
 
-    def _iter_rows(self, after: int) -> list[tuple[int, int, bytes, int | None]]:
+    def _iter_rows(self, after: int) -> list[tuple[int, int, bytes, int]]:
         with self.db.session() as s:
-            return fingerprints_after(s, FEATURES_ALGORITHM, after, _PAGE)
+            return features_after(s, after, _PAGE)
 
     def _count(self) -> int:
         return len(self.index) + len(self._pending) if self.index else len(self._pending)
@@ -146,7 +165,7 @@ class SceneStore:
     def _add_from_db(self) -> int:
         added = 0
         while rows := self._iter_rows(self.last_id):
-            self.add([(r[0], r[1], r[2]) for r in rows])
+            self.add(rows)
             added += len(rows)
         return added
 
@@ -160,17 +179,17 @@ class SceneStore:
             self.save()
         return added
 
-    def add(self, rows: list[tuple[int, int, bytes]]) -> None:
-        """Index committed ``(fingerprint id, media id, features blob)`` rows, in id order."""
-        for fid, media_id, blob in rows:
+    def add(self, rows: list[tuple[int, int, bytes, int]]) -> None:
+        """Index committed ``(fingerprint id, media id, blob, position)`` rows, in id order."""
+        for fid, media_id, blob, position in rows:
             if fid <= self.last_id:
                 continue
+            key = doc_key(media_id, position)
             if self.index is not None:
-                key = str(media_id)
                 if key not in self.index.media_ids_set():
                     self.index.add(key, LocalFeatures.from_bytes(blob))
             else:
-                self._pending.append(media_id)
+                self._pending.append(key)
             self.last_id = fid
 
     def save(self) -> None:
@@ -204,25 +223,26 @@ class SceneStore:
 
     # -- search --------------------------------------------------------------------------
 
-    def _features(self, media_id: str) -> LocalFeatures | None:
+    def _features(self, key: str) -> LocalFeatures | None:
+        media_id, position = parse_key(key)
         with self.db.session() as s:
-            blob = features_of(s, [int(media_id)]).get(int(media_id))
+            blob = feature_blob(s, media_id, position)
         return LocalFeatures.from_bytes(blob) if blob else None
 
-    def frame_of(self, media_id: int) -> tuple[int, int]:
-        """Width and height of a stored item's picture (from its features' header)."""
-        f = self._features(str(media_id))
+    def frame_of(self, media_id: int, position: int = 0) -> tuple[int, int]:
+        """Width and height of a stored picture or frame (from its features' header)."""
+        f = self._features(doc_key(media_id, position))
         return (f.width, f.height) if f is not None else (0, 0)
 
     def _candidates(self, q: LocalFeatures, shortlist: int) -> list[Candidate]:
         exhaustive = list(self._pending)
         if self.index is None or len(self.index) <= BRUTE_FORCE_MAX:
             if self.index is not None:
-                exhaustive += [int(m) for m in self.index.media_ids]
-            return [Candidate(str(m), 0.0, r) for r, m in enumerate(exhaustive)]
+                exhaustive += self.index.media_ids
+            return [Candidate(m, 0.0, r) for r, m in enumerate(exhaustive)]
         found = self.index.search(q, shortlist)
         rank = len(found)
-        return found + [Candidate(str(m), 0.0, rank + i) for i, m in enumerate(exhaustive)]
+        return found + [Candidate(m, 0.0, rank + i) for i, m in enumerate(exhaustive)]
 
     def similar(
         self,
@@ -233,13 +253,13 @@ class SceneStore:
         exclude: int | None = None,
     ) -> list[SceneHit]:
         """Verified hits for one query (given as several feature sets, e.g. + mirror)."""
-        best: dict[int, SceneMatch] = {}
+        best: dict[int, tuple[SceneMatch, int]] = {}
         cache: dict[str, LocalFeatures | None] = {}
         for q in queries:
             if len(q) == 0:
                 continue
             for cand in self._candidates(q, shortlist):
-                media_id = int(cand.media_id)
+                media_id, position = parse_key(cand.media_id)
                 if media_id == exclude:
                     continue
                 if cand.media_id not in cache:
@@ -251,10 +271,10 @@ class SceneStore:
                 if not m.verification.accepted:
                     continue
                 prev = best.get(media_id)
-                if prev is None or m.inliers > prev.inliers:
-                    best[media_id] = m
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1].inliers, kv[0]))
-        return [SceneHit(mid, m) for mid, m in ranked[:k]]
+                if prev is None or m.inliers > prev[0].inliers:
+                    best[media_id] = (m, position)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0].inliers, kv[0]))
+        return [SceneHit(mid, m, pos) for mid, (m, pos) in ranked[:k]]
 
 
-__all__ = ["BRUTE_FORCE_MAX", "SceneHit", "SceneStore"]
+__all__ = ["BRUTE_FORCE_MAX", "SceneHit", "SceneStore", "doc_key", "parse_key"]

@@ -141,8 +141,10 @@ def second_stage(
             for hit in scene.similar(queries, k=10):
                 m = hit.match
                 detail = _match_detail(m)
+                if hit.timestamp is not None:
+                    detail["time_s"] = round(hit.timestamp, 3)  # key frame of a known video
                 if m.relation == "copy":
-                    known = scene.frame_of(hit.media_id)
+                    known = scene.frame_of(hit.media_id, hit.position)
                     q = queries[1] if m.mirrored and len(queries) > 1 else queries[0]
                     detail["reason"] = describe_copy(m, q, known)
                 found.append(Related(hit.media_id, m.relation or "scene", detail))

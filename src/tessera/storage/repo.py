@@ -333,6 +333,31 @@ def features_of(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:
     return out
 
 
+def features_after(
+    s: Session, after_id: int, limit: int = 500
+) -> list[tuple[int, int, bytes, int]]:
+    """(fingerprint id, media id, local-features blob, position) with id > after_id."""
+    rows = s.execute(
+        select(Fingerprint.id, Fingerprint.media_id, Fingerprint.value, Fingerprint.position)
+        .where(Fingerprint.algorithm == FEATURES_ALGORITHM, Fingerprint.id > after_id)
+        .order_by(Fingerprint.id)
+        .limit(limit)
+    )
+    return [(int(a), int(b), bytes(c), int(d)) for a, b, c, d in rows]
+
+
+def feature_blob(s: Session, media_id: int, position: int = 0) -> bytes | None:
+    """One local-features blob: a still (position 0) or a video frame (1 + ms)."""
+    value = s.scalar(
+        select(Fingerprint.value).where(
+            Fingerprint.algorithm == FEATURES_ALGORITHM,
+            Fingerprint.media_id == media_id,
+            Fingerprint.position == position,
+        )
+    )
+    return bytes(value) if value is not None else None
+
+
 def media_by_id(s: Session, media_id: int) -> Media:
     media = s.get(Media, media_id)
     if media is None:
