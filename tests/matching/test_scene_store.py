@@ -62,6 +62,12 @@ def _write(db: Database, seeds: range) -> dict[int, int]:
         }
 
 
+def _db(folder: Path) -> Database:
+    db = Database(f"sqlite:///{folder / 'db.sqlite'}")
+    db.migrate()
+    return db
+
+
 @pytest.fixture(scope="module")
 def crops() -> dict[int, LocalFeatures]:
     return {i: extract(_picture(i)[20:, 30:]) for i in (3, 40, N + 2)}
@@ -70,8 +76,7 @@ def crops() -> dict[int, LocalFeatures]:
 def test_small_collection_is_searched_exhaustively(
     tmp_path: Path, crops: dict[int, LocalFeatures]
 ) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    db.migrate()
+    db = _db(tmp_path)
     ids = _write(db, range(10))
     store = SceneStore(db, tmp_path / "scene")
     assert store.status()["mode"] == "exhaustive" and store.status()["media"] == 10
@@ -82,8 +87,7 @@ def test_small_collection_is_searched_exhaustively(
 def test_large_collection_uses_the_index_and_catches_up(
     tmp_path: Path, crops: dict[int, LocalFeatures]
 ) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    db.migrate()
+    db = _db(tmp_path)
     ids = _write(db, range(N))
     folder = tmp_path / "scene"
     store = SceneStore(db, folder)
@@ -114,8 +118,7 @@ def _exhaustive(store: SceneStore, q: LocalFeatures) -> list:  # type: ignore[ty
 def test_files_of_another_database_or_broken_files_are_rebuilt(
     tmp_path: Path, crops: dict[int, LocalFeatures]
 ) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    db.migrate()
+    db = _db(tmp_path)
     ids = _write(db, range(N))
     folder = tmp_path / "scene"
     SceneStore(db, folder)

@@ -80,6 +80,26 @@ def _hit_json(
     return out
 
 
+def _search(
+    app: AppContext, queries: list[LocalFeatures], limit: int, exclude: int | None
+) -> list[dict[str, Any]]:
+    """Scene-store hits for ``queries`` as JSON-ready dicts, with series and digests."""
+    store = app.scene_store()
+    hits = store.similar(queries, k=limit, exclude=exclude)
+    ids = [h.media_id for h in hits]
+    series, digests = _series_names(app, ids), _digests(app, ids)
+    return [
+        _hit_json(
+            h,
+            series.get(h.media_id, []),
+            digests.get(h.media_id),
+            queries[-1] if h.match.mirrored else queries[0],
+            store.frame_of(h.media_id, h.position),
+        )
+        for h in hits
+    ]
+
+
 def _print_hits(hits: list[dict[str, Any]]) -> None:
     if not hits:
         click.echo("  no stored media verified as the same scene or object")
@@ -158,20 +178,7 @@ def similar_command(
     else:
         raise InvalidInput(f"{target!r} is neither an existing file nor a media id")
     query["box"] = list(box) if box else None
-    store = app.scene_store()
-    hits = store.similar(queries, k=limit, exclude=exclude)
-    ids = [h.media_id for h in hits]
-    series, digests = _series_names(app, ids), _digests(app, ids)
-    out = [
-        _hit_json(
-            h,
-            series.get(h.media_id, []),
-            digests.get(h.media_id),
-            queries[-1] if h.match.mirrored else queries[0],
-            store.frame_of(h.media_id, h.position),
-        )
-        for h in hits
-    ]
+    out = _search(app, queries, limit, exclude)
     if as_json:
         click.echo(json.dumps({"query": query, "status": "ok", "hits": out}, indent=1))
     else:
@@ -339,20 +346,7 @@ def marker_find(app: AppContext, marker_id: int, limit: int, as_json: bool) -> N
         mk = markers.get_marker(s, marker_id)
         feats = LocalFeatures.from_bytes(mk.features)
         own = mk.media_id
-    store = app.scene_store()
-    hits = store.similar([feats], k=limit, exclude=own)
-    ids = [h.media_id for h in hits]
-    series, digests = _series_names(app, ids), _digests(app, ids)
-    out = [
-        _hit_json(
-            h,
-            series.get(h.media_id, []),
-            digests.get(h.media_id),
-            feats,
-            store.frame_of(h.media_id, h.position),
-        )
-        for h in hits
-    ]
+    out = _search(app, [feats], limit, own)
     if as_json:
         click.echo(json.dumps({"marker": marker_id, "status": "ok", "hits": out}, indent=1))
     else:
