@@ -139,15 +139,18 @@ def triage_command(
             on_progress=ticker,
             on_total=ticker.set_total,
         )
-    report = triage(
-        db,
-        store,
-        files,
-        radius=radius,
-        min_quality=min_quality,
-        dihedral=dihedral,
-        scene=scene,
-    )
+    with progress_bar(None, "similar scenes", enabled=show and scene is not None) as ticker:
+        report = triage(
+            db,
+            store,
+            files,
+            radius=radius,
+            min_quality=min_quality,
+            dihedral=dihedral,
+            scene=scene,
+            on_scene_total=ticker.set_total,
+            on_scene_progress=ticker,
+        )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, default=str))
     else:

@@ -20,7 +20,7 @@ None of this changes a file to ``known``; only copies become ``near``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +127,7 @@ def second_stage(
     files: Sequence[tuple[int, FileResult]],
     *,
     gps_radius_m: float = camera_links.DEFAULT_RADIUS_M,
+    on_progress: Callable[[int], None] | None = None,
 ) -> dict[int, list[Related]]:
     """Related stored media for each ``(item index, file)``; copies first."""
     with db.session() as s:
@@ -189,6 +190,8 @@ def second_stage(
                     found.append(Related(link.media_id, link.reason, {"detail": link.detail}))
         if found:
             out[i] = found
+        if on_progress:
+            on_progress(1)
     return out
 
 

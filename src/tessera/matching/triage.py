@@ -267,6 +267,8 @@ def triage(
     min_quality: int = QUALITY_THRESHOLD,
     dihedral: bool = False,
     scene: SceneStore | None = None,
+    on_scene_total: Callable[[int], None] | None = None,
+    on_scene_progress: Callable[[int], None] | None = None,
 ) -> TriageReport:
     """Classify fingerprinted files against the database; see the module doc.
 
@@ -340,7 +342,9 @@ def triage(
             for i, it in enumerate(items)
             if i not in exact and not near.get(i) and not av.get(i) and it.file.status == "ok"
         ]
-        related = second_stage(db, scene, open_items)
+        if on_scene_total:
+            on_scene_total(len(open_items))
+        related = second_stage(db, scene, open_items, on_progress=on_scene_progress)
     media_ids = (
         {m.id for m, _ in exact.values()}
         | {mid for d in near.values() for mid in d}
