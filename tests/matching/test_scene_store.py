@@ -21,7 +21,7 @@ from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun, Meta
 
-N = BRUTE_FORCE_MAX + 16
+N = BRUTE_FORCE_MAX + 48  # enough descriptors (~35 per picture) for a vocabulary
 
 
 def _picture(seed: int) -> np.ndarray:

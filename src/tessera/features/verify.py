@@ -63,24 +63,30 @@ NO_MATCH = Verification(0, 0, 0, 0, None, None, None, None)
 
 
 def match(query: LocalFeatures, candidate: LocalFeatures, ratio: float = RATIO) -> NDArray[np.intp]:
-    """Ratio-test, one-to-one matches as an M x 2 array of (query idx, candidate idx)."""
+    """Ratio-test, one-to-one matches as an M x 2 array of (query idx, candidate idx).
+
+    Exhaustive L2 nearest and second-nearest neighbours from one matrix product
+    (the same pairs as OpenCV's brute-force knnMatch, several times faster).
+    """
     if len(query) < 2 or len(candidate) < 2:
         return np.zeros((0, 2), np.intp)
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    knn = matcher.knnMatch(query.float_desc(), candidate.float_desc(), k=2)
-    pairs = [
-        (m[0].queryIdx, m[0].trainIdx, m[0].distance)
-        for m in knn
-        if len(m) == 2 and m[0].distance < ratio * m[1].distance
-    ]
-    if not pairs:
+    q, c = query.float_desc(), candidate.float_desc()
+    d2 = (q * q).sum(axis=1)[:, None] + (c * c).sum(axis=1)[None, :] - 2.0 * (q @ c.T)
+    rows = np.arange(len(q))
+    first = d2.argmin(axis=1)
+    d_first = d2[rows, first].copy()
+    d2[rows, first] = np.inf
+    d_second = d2.min(axis=1)
+    dist = np.sqrt(np.maximum(d_first, 0.0))
+    ok = dist < ratio * np.sqrt(np.maximum(d_second, 0.0))
+    qi, ci, dist = rows[ok], first[ok], dist[ok]
+    if len(qi) == 0:
         return np.zeros((0, 2), np.intp)
-    arr = np.array(pairs, np.float64)
     # one-to-one: for each candidate keypoint keep the closest query keypoint
-    order = np.argsort(arr[:, 2], kind="stable")
-    _, first = np.unique(arr[order, 1], return_index=True)
-    keep = order[first]
-    return arr[np.sort(keep), :2].astype(np.intp)
+    order = np.argsort(dist, kind="stable")
+    _, keep_first = np.unique(ci[order], return_index=True)
+    keep = np.sort(order[keep_first])
+    return np.stack([qi[keep], ci[keep]], axis=1).astype(np.intp)
 
 
 def _box(pts: NDArray[np.float32]) -> Box:

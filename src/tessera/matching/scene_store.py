@@ -41,7 +41,7 @@ from tessera.storage.repo import (
     max_fingerprint_id,
 )
 
-BRUTE_FORCE_MAX = 64
+BRUTE_FORCE_MAX = 32
 """Collections this small (stills + video key frames) are verified exhaustively."""
 
 MAX_WORDS = 4096

@@ -34,6 +34,9 @@ from tessera.matching.scene_store import SceneStore
 from tessera.storage import camera_links, markers
 from tessera.storage.db import Database
 
+TRIAGE_SHORTLIST = 15
+"""Candidates verified per file in triage (an edited copy ranks first in retrieval)."""
+
 MARKER_SCAN_MAX = 500
 """Markers verified against every new file; beyond this only scene hits' markers."""
 
@@ -139,7 +142,15 @@ def second_stage(
         found: list[Related] = []
         queries = _queries(f)
         if queries:
-            for hit in scene.similar(queries, k=10):
+            hits = scene.similar(queries[:1], k=10, shortlist=TRIAGE_SHORTLIST)
+            if len(queries) > 1 and not any(h.match.relation == "copy" for h in hits):
+                # the mirror image only when the picture itself is no copy (half the work)
+                seen = {h.media_id: h for h in hits}
+                for h in scene.similar(queries[1:], k=10, shortlist=TRIAGE_SHORTLIST):
+                    if h.media_id not in seen or h.match.inliers > seen[h.media_id].match.inliers:
+                        seen[h.media_id] = h
+                hits = sorted(seen.values(), key=lambda h: (-h.match.inliers, h.media_id))[:10]
+            for hit in hits:
                 m = hit.match
                 detail = _match_detail(m)
                 if hit.timestamp is not None:
