@@ -135,3 +135,24 @@ def test_files_of_another_database_or_broken_files_are_rebuilt(
     state["last_id"] = 10**9
     (folder / "state.json").write_text(json.dumps(state))
     assert SceneStore(db, folder).last_id < 10**9
+
+
+def test_second_stage_gives_the_same_answer_on_one_or_two_processes(tmp_path: Path) -> None:
+    from tessera.matching.scene_triage import second_stage
+
+    db = _db(tmp_path)
+    ids = _write(db, range(N))
+    store = SceneStore(db, tmp_path / "scene")
+    files = [
+        (k, FileResult(f"/q/{k}.png", "ok", features=extract(_picture(seed)[25:, :-30]).to_bytes()))
+        for k, seed in enumerate((5, 17, 29, N - 1, 10**6))
+    ]
+    one = second_stage(db, store, files, workers=1)
+    two = second_stage(db, store, files, workers=2)
+    assert one == two
+    assert {k: [r.media_id for r in one[k] if r.relation == "copy"][:1] for k in one} == {
+        0: [ids[5]],
+        1: [ids[17]],
+        2: [ids[29]],
+        3: [ids[N - 1]],
+    }

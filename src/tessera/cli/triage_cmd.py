@@ -150,6 +150,7 @@ def triage_command(
             scene=scene,
             on_scene_total=ticker.set_total,
             on_scene_progress=ticker,
+            workers=workers or default_workers(),
         )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, default=str))

@@ -82,9 +82,11 @@ def parse_key(key: str) -> tuple[int, int]:
 class SceneStore:
     """Open (or build) the scene index of ``db`` under ``folder``; see the module doc."""
 
-    def __init__(self, db: Database, folder: Path) -> None:
+    def __init__(self, db: Database, folder: Path, *, read_only: bool = False) -> None:
         self.db = db
         self.folder = folder
+        self.read_only = read_only
+        """Never write the files (triage workers): stale files are caught up in memory."""
         self.instance = instance_id(db)
         self.last_id = 0
         self.trained_on = 0
@@ -193,6 +195,8 @@ class SceneStore:
             self.last_id = fid
 
     def save(self) -> None:
+        if self.read_only:
+            return
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -30,9 +32,11 @@ import numpy as np
 from tessera.features.local import LocalFeatures
 from tessera.features.scene import SceneMatch, match_pair
 from tessera.ingest.filehash import FileResult
+from tessera.ingest.parallel import map_ordered
 from tessera.matching.scene_store import SceneStore
 from tessera.storage import camera_links, markers
 from tessera.storage.db import Database
+from tessera.storage.models import Marker
 
 TRIAGE_SHORTLIST = 15
 """Candidates verified per file in triage (an edited copy ranks first in retrieval)."""
@@ -124,6 +128,98 @@ def _queries(f: FileResult) -> list[LocalFeatures]:
     return out
 
 
+def _related(
+    db: Database,
+    scene: SceneStore,
+    all_markers: Sequence[Marker],
+    f: FileResult,
+    gps_radius_m: float,
+) -> list[Related]:
+    """What one file shares with stored media: copies first, then scenes, markers, links."""
+    found: list[Related] = []
+    queries = _queries(f)
+    if queries:
+        hits = scene.similar(queries[:1], k=10, shortlist=TRIAGE_SHORTLIST)
+        if len(queries) > 1 and not any(h.match.relation == "copy" for h in hits):
+            # the mirror image only when the picture itself is no copy (half the work)
+            seen = {h.media_id: h for h in hits}
+            for h in scene.similar(queries[1:], k=10, shortlist=TRIAGE_SHORTLIST):
+                if h.media_id not in seen or h.match.inliers > seen[h.media_id].match.inliers:
+                    seen[h.media_id] = h
+            hits = sorted(seen.values(), key=lambda h: (-h.match.inliers, h.media_id))[:10]
+        for hit in hits:
+            m = hit.match
+            detail = _match_detail(m)
+            if hit.timestamp is not None:
+                detail["time_s"] = round(hit.timestamp, 3)  # key frame of a known video
+            if m.relation == "copy":
+                known = scene.frame_of(hit.media_id, hit.position)
+                q = queries[1] if m.mirrored and len(queries) > 1 else queries[0]
+                detail["reason"] = describe_copy(m, q, known)
+            found.append(Related(hit.media_id, m.relation or "scene", detail))
+        hit_media = {r.media_id for r in found}
+        scan = len(all_markers) <= MARKER_SCAN_MAX
+        for mk in all_markers:
+            if not scan and mk.media_id not in hit_media:
+                continue
+            best: SceneMatch | None = None
+            marker_feats = LocalFeatures.from_bytes(mk.features)
+            for q in queries:
+                pm = match_pair(marker_feats, q, str(mk.media_id))
+                if pm.verification.accepted and (best is None or pm.inliers > best.inliers):
+                    best = pm
+            if best is not None:
+                quad = best.verification.quad_in_candidate
+                found.append(
+                    Related(
+                        mk.media_id,
+                        "marker",
+                        {
+                            "marker_id": mk.id,
+                            "kind": mk.kind,
+                            "note": mk.note,
+                            "inliers": best.inliers,
+                            "region_in_file": _round_box(best.verification.region_in_candidate),
+                            "quad_in_file": quad.round().astype(int).tolist()
+                            if quad is not None
+                            else None,
+                        },
+                    )
+                )
+    md = f.metadata or {}
+    gps = (
+        (float(md["latitude"]), float(md["longitude"]))
+        if md.get("latitude") is not None and md.get("longitude") is not None
+        else None
+    )
+    if md.get("camera_key") or gps:
+        with db.session() as s:
+            for link in camera_links.links_for(s, md.get("camera_key"), gps, radius_m=gps_radius_m):
+                found.append(Related(link.media_id, link.reason, {"detail": link.detail}))
+    return found
+
+
+_WORKER: dict[tuple[str, str], tuple[Database, SceneStore, list[Marker]]] = {}
+
+
+def _in_worker(
+    item: tuple[int, FileResult], *, url: str, folder: str, gps_radius_m: float
+) -> list[Related]:
+    """Pool-worker entry: the database and a read-only scene store, opened once per process."""
+    state = _WORKER.get((url, folder))
+    if state is None:
+        db = Database(url)
+        scene = SceneStore(db, Path(folder), read_only=True)
+        with db.session() as s:
+            state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
+    db, scene, all_markers = state
+    return _related(db, scene, all_markers, item[1], gps_radius_m)
+
+
+def _crashed(item: tuple[int, FileResult]) -> list[Related]:
+    return []  # the file keeps its hash verdict; the second stage is a lead, not a verdict
+
+
 def second_stage(
     db: Database,
     scene: SceneStore,
@@ -131,74 +227,23 @@ def second_stage(
     *,
     gps_radius_m: float = camera_links.DEFAULT_RADIUS_M,
     on_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[int, list[Related]]:
-    """Related stored media for each ``(item index, file)``; copies first."""
-    with db.session() as s:
-        all_markers = list(markers.list_markers(s))
-    scan = len(all_markers) <= MARKER_SCAN_MAX
-    marker_feats = {m.id: LocalFeatures.from_bytes(m.features) for m in all_markers}
+    """Related stored media for each ``(item index, file)``; copies first.
+
+    With ``workers > 1`` the files are spread over processes, each with its own
+    read-only view of the scene index (saved by ``scene`` beforehand).
+    """
     out: dict[int, list[Related]] = {}
-    for i, f in files:
-        found: list[Related] = []
-        queries = _queries(f)
-        if queries:
-            hits = scene.similar(queries[:1], k=10, shortlist=TRIAGE_SHORTLIST)
-            if len(queries) > 1 and not any(h.match.relation == "copy" for h in hits):
-                # the mirror image only when the picture itself is no copy (half the work)
-                seen = {h.media_id: h for h in hits}
-                for h in scene.similar(queries[1:], k=10, shortlist=TRIAGE_SHORTLIST):
-                    if h.media_id not in seen or h.match.inliers > seen[h.media_id].match.inliers:
-                        seen[h.media_id] = h
-                hits = sorted(seen.values(), key=lambda h: (-h.match.inliers, h.media_id))[:10]
-            for hit in hits:
-                m = hit.match
-                detail = _match_detail(m)
-                if hit.timestamp is not None:
-                    detail["time_s"] = round(hit.timestamp, 3)  # key frame of a known video
-                if m.relation == "copy":
-                    known = scene.frame_of(hit.media_id, hit.position)
-                    q = queries[1] if m.mirrored and len(queries) > 1 else queries[0]
-                    detail["reason"] = describe_copy(m, q, known)
-                found.append(Related(hit.media_id, m.relation or "scene", detail))
-            hit_media = {r.media_id for r in found}
-            for mk in all_markers:
-                if not scan and mk.media_id not in hit_media:
-                    continue
-                best: SceneMatch | None = None
-                for q in queries:
-                    pm = match_pair(marker_feats[mk.id], q, str(mk.media_id))
-                    if pm.verification.accepted and (best is None or pm.inliers > best.inliers):
-                        best = pm
-                if best is not None:
-                    quad = best.verification.quad_in_candidate
-                    found.append(
-                        Related(
-                            mk.media_id,
-                            "marker",
-                            {
-                                "marker_id": mk.id,
-                                "kind": mk.kind,
-                                "note": mk.note,
-                                "inliers": best.inliers,
-                                "region_in_file": _round_box(best.verification.region_in_candidate),
-                                "quad_in_file": quad.round().astype(int).tolist()
-                                if quad is not None
-                                else None,
-                            },
-                        )
-                    )
-        md = f.metadata or {}
-        gps = (
-            (float(md["latitude"]), float(md["longitude"]))
-            if md.get("latitude") is not None and md.get("longitude") is not None
-            else None
-        )
-        if md.get("camera_key") or gps:
-            with db.session() as s:
-                for link in camera_links.links_for(
-                    s, md.get("camera_key"), gps, radius_m=gps_radius_m
-                ):
-                    found.append(Related(link.media_id, link.reason, {"detail": link.detail}))
+    if workers > 1 and len(files) >= 2 * workers:
+        scene.save()  # the workers open the files as they are now
+        work = partial(_in_worker, url=db.url, folder=str(scene.folder), gps_radius_m=gps_radius_m)
+        results = map_ordered(work, list(files), workers=workers, on_crash=_crashed)
+    else:
+        with db.session() as s:
+            all_markers = list(markers.list_markers(s))
+        results = (_related(db, scene, all_markers, f, gps_radius_m) for _, f in files)
+    for (i, _), found in zip(files, results, strict=True):
         if found:
             out[i] = found
         if on_progress:

@@ -269,6 +269,7 @@ def triage(
     scene: SceneStore | None = None,
     on_scene_total: Callable[[int], None] | None = None,
     on_scene_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> TriageReport:
     """Classify fingerprinted files against the database; see the module doc.
 
@@ -344,7 +345,9 @@ def triage(
         ]
         if on_scene_total:
             on_scene_total(len(open_items))
-        related = second_stage(db, scene, open_items, on_progress=on_scene_progress)
+        related = second_stage(
+            db, scene, open_items, on_progress=on_scene_progress, workers=workers
+        )
     media_ids = (
         {m.id for m, _ in exact.values()}
         | {mid for d in near.values() for mid in d}
