@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,22 @@ def test_marker_boxes_are_validated(bad: str) -> None:
     with pytest.raises(InvalidInput):
         markers.parse_box(bad)
     assert markers.parse_box(" 1, 2,30,40") == (1, 2, 30, 40)
+
+
+def test_scene_store_and_second_stage_on_each_backend(db: Database, tmp_path: Path) -> None:
+    """Features written by ingest's writer are found again through the scene store."""
+    from tessera.demo.samples import synthetic_picture
+    from tessera.features.local import extract
+    from tessera.matching.scene_store import SceneStore
+    from tessera.matching.scene_triage import second_stage
+
+    pictures = {i: np.asarray(synthetic_picture(480, 360, 100 + i)) for i in range(6)}
+    ids = _ingest(
+        db,
+        [_file(f"/s/{i}.png", features=extract(rgb).to_bytes()) for i, rgb in pictures.items()],
+    )
+    store = SceneStore(db, tmp_path / "scene")
+    assert store.status()["media"] == 6
+    crop = extract(pictures[4][30:, 40:]).to_bytes()
+    found = second_stage(db, store, [(0, FileResult("/q.png", "ok", features=crop))])
+    assert [r.media_id for r in found[0] if r.relation == "copy"] == [ids["/s/4.png"]]
