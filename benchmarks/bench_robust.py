@@ -273,6 +273,16 @@ class Hit:
     fraction: float
     mirrored: bool
     rank: int
+    has_h: bool
+
+    def copy_at(self, coverage: float, fraction: float) -> bool:
+        """Would this accepted hit be a copy with these thresholds (scene.py's rule)?"""
+        return (
+            self.relation is not None
+            and self.has_h
+            and max(self.coverage_q, self.coverage_c) >= coverage
+            and self.fraction >= fraction
+        )
 
 
 @dataclass
@@ -312,6 +322,7 @@ def _hit(m: SceneMatch) -> Hit:
         m.inlier_fraction,
         m.mirrored,
         m.retrieval_rank,
+        v.homography is not None,
     )
 
 
@@ -365,6 +376,11 @@ def run_query(task: tuple[str, str, str | None]) -> Outcome:
         kp=len(feats[0]),
     )
     if truth is not None and not any(h.media_id == truth for h in out.copies()):
+        ranks = [
+            next((c.rank for c in index.search(f, 1000) if c.media_id == truth), 9999)
+            for f in feats
+        ]
+        out.extra["truth_rank"] = float(min(ranks))
         out.truth_check = _hit(
             max((match_pair(f, store[truth], truth) for f in feats), key=lambda m: m.inliers)
         )
@@ -438,6 +454,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--words", type=int, default=4096)
     ap.add_argument("--negatives", type=int, default=250, help="fresh busy negatives")
+    ap.add_argument(
+        "--query-words", type=int, default=1, help="SceneIndex soft assignment (triage: 1)"
+    )
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"shared data not found at {DATA}")
@@ -453,14 +472,14 @@ def main() -> None:
     for s, f in enumerate(gen):
         store[f"gen/{s}"] = f
     vocab = train_vocabulary([*gen, *(real[p] for p in REAL_DISTRACTORS)], args.words)
-    index = SceneIndex(vocab)
+    index = SceneIndex(vocab, query_words=args.query_words)
     t = time.perf_counter()
     for m, f in store.items():
         index.add(m, f)
     index.search(next(iter(store.values())), 1)
     print(
-        f"index: {len(index)} images ({args.words} words), built in "
-        f"{time.perf_counter() - t:.0f} s, {index.nbytes() / 2**20:.1f} MiB"
+        f"index: {len(index)} images ({args.words} words, query words {args.query_words}), "
+        f"built in {time.perf_counter() - t:.0f} s, {index.nbytes() / 2**20:.1f} MiB"
     )
 
     # PDQ database over the same known set
@@ -509,6 +528,61 @@ def _fmt_hit(h: Hit | None) -> str:
         f"cov q/c={h.coverage_q:.2f}/{h.coverage_c:.2f} frac={h.fraction:.2f}"
         f"{' mirrored' if h.mirrored else ''}"
     )
+
+
+def threshold_sweep(results: list[Outcome]) -> None:
+    """Recall and wrong copies for other COPY_MIN_COVERAGE / COPY_MIN_FRACTION values."""
+    pos = [
+        o
+        for o in results
+        if o.truth is not None and not (o.group == "augly" and o.qid.split(":")[1] in DESTRUCTIVE)
+    ]
+    neg = [o for o in results if o.group in ("busy", "negative")]
+    hard = [o for o in results if o.group == "hard"]
+    print(
+        f"\ncopy thresholds sweep: recall over {len(pos)} positives (AugLy destructive excluded); "
+        "wrong = copy hits on unrelated images (all queries); place = copy hits on another "
+        "photo of the same place (edited originals + hard negatives)"
+    )
+    fracs = (0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30)
+    print(f"{'coverage':>8} " + " ".join(f"{'frac ' + str(f):>15}" for f in fracs))
+    for cov in (0.0, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45):
+        cells = []
+        for fr in fracs:
+            rec = sum(
+                any(h.media_id == o.truth and h.copy_at(cov, fr) for h in o.hits) for o in pos
+            )
+            wrong = place = 0
+            for o in [*pos, *neg, *hard]:
+                for h in o.hits:
+                    if h.media_id == o.truth or not h.copy_at(cov, fr):
+                        continue
+                    if o.group == "hard" or (
+                        o.truth is not None and PLACE.get(h.media_id) == PLACE.get(o.truth)
+                    ):
+                        place += 1
+                    else:
+                        wrong += 1
+            cells.append(f"{rec / len(pos):.3f} {wrong:2d} {place:3d}")
+        print(f"{cov:8.2f} " + " ".join(f"{c:>15}" for c in cells))
+    print("  (cell = recall, wrong, place)")
+    low = sorted(
+        (h.fraction, o.qid, max(h.coverage_q, h.coverage_c))
+        for o in pos
+        for h in o.hits
+        if h.media_id == o.truth and h.has_h and h.fraction < 0.35
+    )
+    print("positives' inlier fraction below 0.35 (fraction, max coverage):")
+    print("  " + ", ".join(f"{f:.2f}/{c:.2f} {q.split(':')[0]}" for f, q, c in low))
+    place_hits = sorted(
+        (h.fraction, o.qid, h.media_id, max(h.coverage_q, h.coverage_c))
+        for o in [*pos, *hard]
+        for h in o.hits
+        if h.media_id != o.truth and h.has_h and h.fraction >= 0.1
+    )
+    print("accepted hits on another photo of the same place, inlier fraction >= 0.10:")
+    for f, q, m, c in place_hits:
+        print(f"  {f:.2f} cov {c:.2f} {q[:60]} -> {m.rsplit('/', 1)[-1]}")
 
 
 def report(results: list[Outcome]) -> None:
@@ -657,6 +731,8 @@ def report(results: list[Outcome]) -> None:
         f"(p90 {np.percentile(tt, 90):.0f} ms)"
     )
 
+    threshold_sweep(results)
+
     # diagnostics
     misses = [
         o
@@ -666,7 +742,8 @@ def report(results: list[Outcome]) -> None:
     print(f"\nmissed positives ({len(misses)}): best verification against the original")
     for o in misses:
         acc = next((h for h in o.hits if h.media_id == o.truth), None)
-        print(f"  {o.qid[:60]:60} kp={o.kp:4d} {_fmt_hit(acc or o.truth_check)}")
+        rank = int(o.extra.get("truth_rank", -1))
+        print(f"  {o.qid[:56]:56} kp={o.kp:4d} rank={rank:4d} {_fmt_hit(acc or o.truth_check)}")
     wrong = [(o, h) for o in results for h in o.copies() if h.media_id != o.truth]
     if wrong:
         print(f"\nwrong copy hits ({len(wrong)}):")

@@ -16,13 +16,23 @@ Crops/tiles of the query photos are deliberately not used as distractors (not
 independent). Generated-distractor features are cached under
 ``benchmarks/_data/scenes`` (git-ignored); shared images are read in place.
 
-Reports: retrieval mAP and recall@10 (tf-idf shortlist alone, and after
-verification re-ranking), median query time (retrieval + verification of the
-shortlist), index size, the hardest negatives' inlier counts, and a robustness
-table (edited copies: crop 8 %, rotate 4 deg, mirror, caption box, letterbox)
-with PDQ (Hamming <= 31) beside it.
+Reports: retrieval mAP and recall@10 for the tf-idf shortlist alone ("bow") and
+for the order ``similar(..., accepted_only=False)`` returns ("ver": verified hits by
+inliers, then the unverified rest of the shortlist in retrieval order), false
+positives, the hardest negatives' inlier counts, and the median query time split
+into search and verification, for several shortlist lengths. Then the index is
+padded to ``--scale`` documents (default 100,000) by re-adding the generated
+distractors' word histograms under new ids (say so in the printout: those
+documents are copies, not new pictures; a padded hit is verified with its
+source distractor's features) and the same figures are measured again, with the
+index size (vocabulary + inverted file). Last, retrieval variants (vocabulary
+size, soft multiple assignment of query descriptors) at the real size.
 
-Usage: ``python benchmarks/bench_scenes.py [--n 10000] [--words 4096] [--workers 2]``.
+The edited-copies table moved to ``bench_robust.py`` (``--edits`` keeps the small
+one here).
+
+Usage: ``python benchmarks/bench_scenes.py [--n 10000] [--words 2048] [--query-words 1]
+[--shortlist 30] [--scale 100000] [--workers 2]``.
 """
 
 from __future__ import annotations
@@ -32,10 +42,13 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +62,6 @@ from tessera.features import (
     extract,
     extract_mirrored,
     similar,
-    verify,
 )
 from tessera.features.verify import MIN_INLIERS_F, MIN_INLIERS_H
 from tessera.fingerprints.pdq import pdq_hash_rgb
@@ -219,154 +231,177 @@ def pdq_bits(rgb: np.ndarray) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes(payload), np.uint8))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=10_000, help="generated distractors")
-    ap.add_argument("--words", type=int, default=4096)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--shortlist", type=int, default=30)
-    args = ap.parse_args()
-    if not DATA.exists():
-        sys.exit(f"shared data not found at {DATA}")
+@dataclass
+class Corpus:
+    feats: dict[str, LocalFeatures]
+    scene_of: dict[str, str]
+    images: dict[str, np.ndarray]
+    group_of: dict[str, str]  # real distractors: same folder/landmark = same place
 
+
+def load_corpus(n: int, workers: int) -> Corpus:
     t0 = time.perf_counter()
-    print(f"extracting features (scene sets, real distractors, {args.n} generated)...")
-    feats: dict[str, LocalFeatures] = {}
-    scene_of: dict[str, str] = {}
-    images: dict[str, np.ndarray] = {}
-    group_of: dict[str, str] = {}  # real distractors: same folder/landmark = same place
+    print(f"extracting features (scene sets, real distractors, {n} generated)...")
+    c = Corpus({}, {}, {}, {})
     for scene, paths in SCENES.items():
         for p in paths:
             m = str(p.relative_to(DATA))
-            images[m] = load(p)
-            feats[m] = extract(images[m])
-            scene_of[m] = scene
-    real = real_distractors()
-    for p in real:
+            c.images[m] = load(p)
+            c.feats[m] = extract(c.images[m])
+            c.scene_of[m] = scene
+    for p in real_distractors():
         m = str(p.relative_to(DATA))
-        images[m] = load(p)
-        feats[m] = extract(images[m])
+        c.images[m] = load(p)
+        c.feats[m] = extract(c.images[m])
         group = p.parent.name
         if group == "landmark-phototourism-samples":
             group = p.name.rsplit("_", 2)[0]
-        scene_of[m] = "-"
-        group_of[m] = group
-    gen = generated_features(args.n, args.workers)
-    for s, f in enumerate(gen):
-        feats[f"gen/{s}"] = f
-        scene_of[f"gen/{s}"] = "-"
-    n_kp = np.array([len(f) for f in feats.values()])
+        c.scene_of[m] = "-"
+        c.group_of[m] = group
+    for s, f in enumerate(generated_features(n, workers)):
+        c.feats[f"gen/{s}"] = f
+        c.scene_of[f"gen/{s}"] = "-"
+    n_kp = np.array([len(f) for f in c.feats.values()])
     print(
-        f"  {len(feats)} images, keypoints/image median {int(np.median(n_kp))}, "
+        f"  {len(c.feats)} images, keypoints/image median {int(np.median(n_kp))}, "
         f"{time.perf_counter() - t0:.0f} s"
     )
+    return c
 
-    # vocabulary trained on distractors only (independent of the query scenes)
-    vocab = train_vocabulary([f for m, f in feats.items() if scene_of[m] == "-"], args.words)
 
-    index = SceneIndex(vocab)
-    t = time.perf_counter()
-    for m, f in feats.items():
-        index.add(m, f)
-    index.search(next(iter(feats.values())), 1)  # build the inverted file
-    print(
-        f"index: {len(index)} images, built in {time.perf_counter() - t:.0f} s, "
-        f"{index.nbytes() / 2**20:.1f} MiB in memory; feature store "
-        f"{sum(len(f.to_bytes()) for f in feats.values()) / 2**20:.0f} MiB "
-        f"({np.mean([len(f.to_bytes()) for f in feats.values()]) / 1024:.0f} KiB/image)"
-    )
+@dataclass
+class Evaluation:
+    shortlist: int
+    rows: dict[str, list[tuple[float, float, float, float]]]  # scene -> (ap_r, ap_v, r_r, r_v)
+    fp: int
+    wall_search: list[float]
+    wall_total: list[float]
+    cpu_total: list[float]
+    neg_h: list[int]
+    neg_f: list[int]
+    pos_h: list[int]
+    pos_f: list[int]
 
-    # ---- scene retrieval ----
-    print(f"\nscene retrieval ({len(index)} indexed, shortlist {args.shortlist})")
-    rows = []
-    times_r, times_v = [], []
-    neg_h, neg_f = [], []
-    pos_h: list[int] = []
-    pos_f: list[int] = []
-    per_scene: dict[str, list[tuple[float, float, float, float]]] = {}
-    for m, scene in scene_of.items():
+    def mean(self, core: bool = False) -> NDArray[np.float64]:
+        vals = [r for s, rs in self.rows.items() for r in rs if not (core and "WxBS" in s)]
+        return np.asarray(vals, np.float64).mean(axis=0)
+
+    def n(self, core: bool = False) -> int:
+        return sum(len(rs) for s, rs in self.rows.items() if not (core and "WxBS" in s))
+
+
+def evaluate(
+    index: SceneIndex,
+    corpus: Corpus,
+    store: Callable[[str], LocalFeatures | None],
+    shortlist: int,
+) -> Evaluation:
+    """Every scene image queries the index (itself excluded), as ``similar`` ranks.
+
+    Retrieval order = tf-idf shortlist; verified order = ``similar(...,
+    accepted_only=False)``: verified hits by inliers, then the rest of the shortlist
+    in retrieval order (spatial re-ranking).
+    """
+    ev = Evaluation(shortlist, {}, 0, [], [], [], [], [], [], [])
+    for m, scene in corpus.scene_of.items():
         if scene == "-":
             continue
-        positives = {o for o, s in scene_of.items() if s == scene and o != m}
+        positives = {o for o, s in corpus.scene_of.items() if s == scene and o != m}
+        q = corpus.feats[m]
+
+        def lookup(mid: str, _self: str = m) -> LocalFeatures | None:
+            return None if mid == _self else store(mid)
+
         t = time.perf_counter()
-        cands = [c for c in index.search(feats[m], args.shortlist + 1) if c.media_id != m]
-        tr = time.perf_counter() - t
-        ranked_r = [c.media_id for c in cands]
-        t = time.perf_counter()
-        store = {c.media_id: feats[c.media_id] for c in cands}
-        verified = []
-        for c in cands:
-            v = verify(feats[m], store[c.media_id])
-            verified.append((c, v))
-            if c.media_id not in positives:
-                neg_h.append(v.homography_inliers)
-                neg_f.append(v.fundamental_inliers)
-        tv = time.perf_counter() - t
-        times_r.append(tr)
-        times_v.append(tv)
-        pos_h.extend(v.homography_inliers for c, v in verified if c.media_id in positives)
-        pos_f.extend(v.fundamental_inliers for c, v in verified if c.media_id in positives)
-        acc = sorted([(c, v) for c, v in verified if v.accepted], key=lambda x: -x[1].inliers)
-        ranked_v = [c.media_id for c, _ in acc] + [
-            c.media_id for c, v in verified if not v.accepted
-        ]
-        ap_r = average_precision(ranked_r, positives)
-        ap_v = average_precision(ranked_v, positives)
-        r10_r = len(positives & set(ranked_r[:10])) / len(positives)
-        r10_v = len(positives & {c.media_id for c, _ in acc[:10]}) / len(positives)
-        fp = sum(1 for c, _ in acc if c.media_id not in positives)
-        rows.append((ap_r, ap_v, r10_r, r10_v, fp))
-        per_scene.setdefault(scene, []).append((ap_r, ap_v, r10_r, r10_v))
+        cands = index.search(q, shortlist + 1)
+        ev.wall_search.append(time.perf_counter() - t)
+        ranked_r = [c.media_id for c in cands if c.media_id != m][:shortlist]
+        t, c0 = time.perf_counter(), time.process_time()
+        hits = similar(q, index, lookup, k=shortlist, shortlist=shortlist + 1, accepted_only=False)
+        ev.wall_total.append(time.perf_counter() - t)
+        ev.cpu_total.append(time.process_time() - c0)
+        ranked_v = [h.media_id for h in hits]
+        for h in hits:
+            v = h.verification
+            if h.media_id in positives:
+                ev.pos_h.append(v.homography_inliers)
+                ev.pos_f.append(v.fundamental_inliers)
+            else:
+                ev.neg_h.append(v.homography_inliers)
+                ev.neg_f.append(v.fundamental_inliers)
+                ev.fp += int(v.accepted)
+        ev.rows.setdefault(scene, []).append(
+            (
+                average_precision(ranked_r, positives),
+                average_precision(ranked_v, positives),
+                len(positives & set(ranked_r[:10])) / len(positives),
+                len(positives & set(ranked_v[:10])) / len(positives),
+            )
+        )
+    return ev
+
+
+def _ms(xs: list[float]) -> float:
+    return statistics.median(xs) * 1e3
+
+
+def print_scenes(ev: Evaluation) -> None:
     print(
         f"{'scene':12} {'queries':>7} {'mAP(bow)':>9} {'mAP(+ver)':>9} "
         f"{'R@10(bow)':>9} {'R@10(ver)':>9}"
     )
-    for scene, vals in per_scene.items():
-        a = np.array(vals)
-        print(f"{scene:12} {len(vals):7d} " + " ".join(f"{x:9.3f}" for x in a.mean(axis=0)))
-    a = np.array(rows)
-    core = np.array(
-        [
-            r
-            for r, (_m, s) in zip(
-                rows, [(m, s) for m, s in scene_of.items() if s != "-"], strict=True
-            )
-            if "WxBS" not in s
-        ]
-    )
-    print(f"{'ALL':12} {len(a):7d} " + " ".join(f"{x:9.3f}" for x in a[:, :4].mean(axis=0)))
+    for scene, vals in ev.rows.items():
+        a = np.array(vals).mean(axis=0)
+        print(f"{scene:12} {len(vals):7d} " + " ".join(f"{x:9.3f}" for x in a))
+    print(f"{'ALL':12} {ev.n():7d} " + " ".join(f"{x:9.3f}" for x in ev.mean()))
+    print(f"{'ALL-no-WxBS':12} {ev.n(True):7d} " + " ".join(f"{x:9.3f}" for x in ev.mean(True)))
+
+
+def print_summary_header(prefix: str = "") -> None:
     print(
-        f"{'ALL-no-WxBS':12} {len(core):7d} "
-        + " ".join(f"{x:9.3f}" for x in core[:, :4].mean(axis=0))
-    )
-    print(f"false positives (accepted non-scene hits): {int(a[:, 4].sum())}")
-    print(
-        f"hardest negatives in shortlists ({len(neg_h)} pairs): homography inliers max "
-        f"{max(neg_h)} (accept >= {MIN_INLIERS_H}), fundamental inliers max {max(neg_f)} "
-        f"(accept >= {MIN_INLIERS_F})"
-    )
-    for thr in (8, 10, 12, 15, 20):
-        print(
-            f"  homography threshold {thr:3d}: negatives >= it {sum(x >= thr for x in neg_h):4d}, "
-            f"positive pairs >= it {sum(x >= thr for x in pos_h)}/{len(pos_h)}"
-        )
-    for thr in (15, 20, 25, 30, 40):
-        print(
-            f"  fundamental threshold {thr:3d}: negatives >= it {sum(x >= thr for x in neg_f):4d}, "
-            f"positive pairs >= it {sum(x >= thr for x in pos_f)}/{len(pos_f)}"
-        )
-    med_r, med_v = statistics.median(times_r) * 1e3, statistics.median(times_v) * 1e3
-    print(
-        f"query time median: retrieval {med_r:.1f} ms + verification of {args.shortlist} "
-        f"{med_v:.0f} ms = {med_r + med_v:.0f} ms (feature extraction of the query not included)"
+        f"{prefix}{'docs':>7} {'shortlist':>9} {'mAP(bow)':>8} {'mAP(ver)':>8} {'R@10(bow)':>9} "
+        f"{'R@10(ver)':>9} {'FP':>3} {'search ms':>9} {'verify ms':>9} {'query ms':>8} "
+        f"{'CPU ms':>7}"
     )
 
-    # ---- robustness table ----
+
+def print_summary(docs: int, ev: Evaluation, prefix: str = "") -> None:
+    a = ev.mean()
+    search, total = _ms(ev.wall_search), _ms(ev.wall_total)
+    print(
+        f"{prefix}{docs:7d} {ev.shortlist:9d} {a[0]:8.3f} {a[1]:8.3f} {a[2]:9.3f} {a[3]:9.3f} "
+        f"{ev.fp:3d} {search:9.1f} {total - search:9.1f} {total:8.1f} {_ms(ev.cpu_total):7.1f}"
+    )
+
+
+def build_index(
+    vocab: Vocabulary, feats: dict[str, LocalFeatures], query_words: int
+) -> tuple[SceneIndex, dict[str, NDArray[np.int64]]]:
+    """Index every image; returns the index and each generated picture's word list."""
+    index = SceneIndex(vocab, query_words=query_words)
+    gen_words: dict[str, NDArray[np.int64]] = {}
+    for m, f in feats.items():
+        words = vocab.assign(f.float_desc())
+        index.add_words(m, words)
+        if m.startswith("gen/"):
+            gen_words[m] = words
+    index.search(next(iter(feats.values())), 1)  # build the inverted file
+    return index, gen_words
+
+
+def robustness_table(
+    corpus: Corpus, index: SceneIndex, n: int, shortlist: int
+) -> None:  # pragma: no cover - optional (--edits); bench_robust.py is the full version
+    images, feats, scene_of, group_of = (
+        corpus.images,
+        corpus.feats,
+        corpus.scene_of,
+        corpus.group_of,
+    )
     print("\nedited copies: originals = real distractor photos + scene images (all indexed)")
     sources = [m for m in images if scene_of[m] == "-" or m.startswith("vlfeat")][:40]
     pdq_db = {m: pdq_bits(rgb) for m, rgb in images.items()}
-    # PDQ distractors: the generated pictures too (hashing is cheap)
-    for s in range(min(args.n, 2000)):
+    for s in range(min(n, 2000)):
         pdq_db[f"gen/{s}"] = pdq_bits(busy_picture(s))
     pdq_ids = list(pdq_db)
     pdq_mat = np.stack([pdq_db[m] for m in pdq_ids])
@@ -378,7 +413,7 @@ def main() -> None:
         for src in sources:
             copy = fn(images[src])
             hits = similar(
-                [extract(copy), extract_mirrored(copy)], index, feats, k=5, shortlist=args.shortlist
+                [extract(copy), extract_mirrored(copy)], index, feats, k=5, shortlist=shortlist
             )
             ok += bool(hits) and hits[0].media_id == src
             same = group_of.get(src, scene_of[src])
@@ -387,8 +422,130 @@ def main() -> None:
             within = {pdq_ids[i] for i in np.flatnonzero(d <= 31)}
             pok += src in within
             pfp += sum(1 for o in within if group_of.get(o, scene_of.get(o)) != same)
-        n = len(sources)
-        print(f"{name:10} {n:3d} {ok / n:16.3f} {fp:3d} {pok / n:16.3f} {pfp:3d}")
+        k = len(sources)
+        print(f"{name:10} {k:3d} {ok / k:16.3f} {fp:3d} {pok / k:16.3f} {pfp:3d}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000, help="generated distractors")
+    ap.add_argument("--words", type=int, default=2048)
+    ap.add_argument("--query-words", type=int, default=1, help="soft multiple assignment")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--shortlist", type=int, default=30)
+    ap.add_argument("--shortlists", type=int, nargs="*", default=[10, 15, 20], help="also measured")
+    ap.add_argument("--scale", type=int, default=100_000, help="pad the index to this size")
+    ap.add_argument("--edits", action="store_true", help="also the small edited-copies table")
+    ap.add_argument(
+        "--variants",
+        default="4096x1,4096x3,2048x3,1024x1",
+        help="retrieval variants WORDSxQUERY_WORDS measured at the real size ('' = none)",
+    )
+    args = ap.parse_args()
+    if not DATA.exists():
+        sys.exit(f"shared data not found at {DATA}")
+
+    t0 = time.perf_counter()
+    corpus = load_corpus(args.n, args.workers)
+    feats, scene_of = corpus.feats, corpus.scene_of
+    # vocabulary trained on distractors only (independent of the query scenes)
+    vocab = train_vocabulary([f for m, f in feats.items() if scene_of[m] == "-"], args.words)
+
+    t = time.perf_counter()
+    index, gen_words = build_index(vocab, feats, args.query_words)
+    store_bytes = [len(f.to_bytes()) for f in feats.values()]
+    print(
+        f"index: {len(index)} images, built in {time.perf_counter() - t:.0f} s, "
+        f"{index.nbytes() / 2**20:.1f} MiB (vocabulary + inverted file); query words "
+        f"{args.query_words}; feature store {sum(store_bytes) / 2**20:.0f} MiB "
+        f"({np.mean(store_bytes) / 1024:.0f} KiB/image)"
+    )
+
+    def store(mid: str) -> LocalFeatures | None:
+        if mid.startswith("pad/"):  # padded copy of a generated distractor
+            return feats[f"gen/{int(mid[4:]) % args.n}"]
+        return feats.get(mid)
+
+    # ---- scene retrieval ----
+    print(f"\nscene retrieval ({len(index)} indexed, shortlist {args.shortlist})")
+    ev = evaluate(index, corpus, store, args.shortlist)
+    print_scenes(ev)
+    print(f"false positives (accepted non-scene hits): {ev.fp}")
+    print(
+        f"hardest negatives in shortlists ({len(ev.neg_h)} pairs): homography inliers max "
+        f"{max(ev.neg_h)} (accept >= {MIN_INLIERS_H}), fundamental inliers max {max(ev.neg_f)} "
+        f"(accept >= {MIN_INLIERS_F})"
+    )
+    for thr in (8, 10, 12, 15, 20):
+        print(
+            f"  homography threshold {thr:3d}: negatives >= it "
+            f"{sum(x >= thr for x in ev.neg_h):4d}, positive pairs >= it "
+            f"{sum(x >= thr for x in ev.pos_h)}/{len(ev.pos_h)}"
+        )
+    for thr in (15, 20, 25, 30, 40):
+        print(
+            f"  fundamental threshold {thr:3d}: negatives >= it "
+            f"{sum(x >= thr for x in ev.neg_f):4d}, positive pairs >= it "
+            f"{sum(x >= thr for x in ev.pos_f)}/{len(ev.pos_f)}"
+        )
+
+    print(
+        "\nsummary (median per query; query = similar(): search + verification of the "
+        "shortlist; feature extraction of the query not included; CPU = process time)"
+    )
+    print_summary_header()
+    evals = {args.shortlist: ev}
+    for sl in args.shortlists:
+        if sl != args.shortlist:
+            evals[sl] = evaluate(index, corpus, store, sl)
+    for sl in sorted(evals):
+        print_summary(len(index), evals[sl])
+
+    # ---- padded to --scale documents ----
+    if args.scale > len(index):
+        pad = args.scale - len(index)
+        t = time.perf_counter()
+        gen_ids = list(gen_words)
+        for i in range(pad):
+            index.add_words(f"pad/{i}", gen_words[gen_ids[i % len(gen_ids)]])
+        index.search(next(iter(feats.values())), 1)
+        print(
+            f"\npadded to {len(index)} documents in {time.perf_counter() - t:.0f} s: "
+            f"{pad} padded documents are copies of generated distractors' word histograms "
+            f"(verification of a padded hit uses that distractor's features)"
+        )
+        print(
+            f"index size at {len(index)}: {index.nbytes() / 2**20:.1f} MiB "
+            f"(vocabulary {vocab.centroids.nbytes / 2**20:.1f} MiB + inverted file)"
+        )
+        print_summary_header()
+        for sl in sorted(evals):
+            big = evaluate(index, corpus, store, sl)
+            print_summary(len(index), big)
+            if sl == args.shortlist:
+                big_main = big
+        print(f"\nper scene at {len(index)} documents, shortlist {args.shortlist}")
+        print_scenes(big_main)
+
+    if args.edits:
+        robustness_table(corpus, index, args.n, args.shortlist)
+
+    if args.variants:
+        del index, gen_words  # free the padded index first
+        print(
+            f"\nretrieval variants at {len(feats)} documents (shortlist {args.shortlist}; "
+            "vocabulary sampled as above)"
+        )
+        rows = []
+        for spec in args.variants.split(","):
+            words, qw = (int(x) for x in spec.split("x"))
+            v = train_vocabulary([f for m, f in feats.items() if scene_of[m] == "-"], words)
+            idx, _ = build_index(v, feats, qw)
+            rows.append((words, qw, len(idx), evaluate(idx, corpus, store, args.shortlist)))
+            del idx
+        print_summary_header(f"{'words':>6} {'q.words':>7} ")
+        for words, qw, docs, ev_v in rows:
+            print_summary(docs, ev_v, f"{words:6d} {qw:7d} ")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -10,7 +10,7 @@ contain. Query cost is proportional to the posting lists touched, not to the
 number of images.
 
 Persistence (no pickle): ``save(folder)`` writes ``vocab.npy``, ``doc_ptr.npy``,
-``doc_words.npy``, ``doc_counts.npy`` and ``manifest.json`` (format version,
+``doc_words.npy``, ``doc_counts.npy`` and ``manifest.json`` (format version, query words,
 media ids, vocabulary size); ``load(folder)`` reads them back.
 """
 
@@ -77,6 +77,20 @@ class Vocabulary:
                 c[j] = members.mean(axis=0) if len(members) else x[rng.integers(x.shape[0])]
         return cls(c)
 
+    def nearest(self, desc: Float32Array, m: int) -> tuple[NDArray[np.int64], Float32Array]:
+        """The ``m`` nearest words of each descriptor (N x m) and their squared distances."""
+        x = np.ascontiguousarray(desc, dtype=np.float32)
+        m = max(1, min(int(m), self.size))
+        if x.shape[0] == 0:
+            return np.zeros((0, m), np.int64), np.zeros((0, m), np.float32)
+        if self._faiss is not None:
+            dist, idx = self._faiss.search(x, m)  # type: ignore[attr-defined]
+            return np.asarray(idx, np.int64), np.asarray(dist, np.float32)
+        d = self._norms[None, :] - 2.0 * (x @ self.centroids.T)
+        idx = np.argsort(d, axis=1)[:, :m]
+        dist = np.take_along_axis(d, idx, axis=1) + (x * x).sum(axis=1, keepdims=True)
+        return idx.astype(np.int64), np.maximum(dist, 0.0).astype(np.float32)
+
     def assign(self, desc: Float32Array) -> NDArray[np.int64]:
         """Nearest visual word of each descriptor."""
         x = np.ascontiguousarray(desc, dtype=np.float32)
@@ -106,11 +120,27 @@ def _histogram(words: NDArray[np.int64]) -> tuple[NDArray[np.uint32], NDArray[np
     return uniq.astype(np.uint32), np.minimum(counts, 65535).astype(np.uint16)
 
 
-class SceneIndex:
-    """Inverted-file tf-idf index over visual words."""
+MULTI_ASSIGN_SCALE = 0.1
+"""Soft multiple assignment of query descriptors: the j-th nearest word of a
+descriptor votes ``exp(-(d_j - d_1) / MULTI_ASSIGN_SCALE)`` (squared RootSIFT
+distances; nearest-word distances are ~0.12-0.21, the 3rd nearest ~0.03 further)."""
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
+
+class SceneIndex:
+    """Inverted-file tf-idf index over visual words.
+
+    ``query_words`` > 1 turns on soft multiple assignment of the *query's*
+    descriptors (Jegou et al. 2010): each votes for its ``query_words`` nearest
+    words, weighted by distance, so a descriptor near a word boundary still meets
+    the database images whose matching descriptor fell on the other side. The
+    database side keeps one word per descriptor (index size unchanged).
+    """
+
+    def __init__(self, vocabulary: Vocabulary, *, query_words: int = 1) -> None:
+        if query_words < 1:
+            raise InvalidInput("query_words must be at least 1")
         self.vocabulary = vocabulary
+        self.query_words = int(query_words)
         self.media_ids: list[str] = []
         self._ids: dict[str, int] = {}
         self._ptr: list[int] = [0]
@@ -181,20 +211,14 @@ class SceneIndex:
         """Top ``k`` images by tf-idf cosine with the query's visual words."""
         if not self.media_ids or len(features) == 0:
             return []
-        inv_ptr, inv_doc, inv_w = self._build()
+        self._build()
         assert self._idf is not None
-        words, counts = _histogram(self.vocabulary.assign(features.float_desc()))
-        q = np.sqrt(counts.astype(np.float32)) * self._idf[words]
+        words, tf = self._query_histogram(features)
+        q = np.sqrt(tf) * self._idf[words]
         q /= max(float(np.linalg.norm(q)), 1e-9)
-        starts, ends = inv_ptr[words], inv_ptr[words + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
+        scores = self._scores(words, q)
+        if scores is None:
             return []
-        # gather all touched postings in one vectorised step
-        offs = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        qw = np.repeat(q, lengths)
-        scores = np.bincount(inv_doc[offs], weights=inv_w[offs] * qw, minlength=len(self))
         k = min(k, len(self))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -203,6 +227,37 @@ class SceneIndex:
             for r, i in enumerate(top)
             if scores[i] > 0
         ]
+
+    def _scores(self, words: NDArray[np.int64], q: Float32Array) -> NDArray[np.float64] | None:
+        """tf-idf dot products of every document with the query (None: no posting)."""
+        assert self._inv is not None
+        inv_ptr, inv_doc, inv_w = self._inv
+        spans = [
+            (s, e, v)
+            for s, e, v in zip(
+                inv_ptr[words].tolist(), inv_ptr[words + 1].tolist(), q.tolist(), strict=True
+            )
+            if e > s
+        ]
+        if not spans:
+            return None
+        # posting lists are contiguous slices: concatenating them is cheaper than
+        # building a flat offset array (~25 % faster at 100k documents)
+        docs = np.concatenate([inv_doc[s:e] for s, e, _ in spans])
+        weights = np.concatenate([inv_w[s:e] * np.float32(v) for s, e, v in spans])
+        return np.asarray(np.bincount(docs, weights=weights, minlength=len(self)), np.float64)
+
+    def _query_histogram(self, features: LocalFeatures) -> tuple[NDArray[np.int64], Float32Array]:
+        """Words of the query and their (soft) term frequencies."""
+        desc = features.float_desc()
+        if self.query_words == 1:
+            uniq, counts = _histogram(self.vocabulary.assign(desc))
+            return uniq.astype(np.int64), counts.astype(np.float32)
+        idx, dist = self.vocabulary.nearest(desc, self.query_words)
+        weights = np.exp(-(dist - dist[:, :1]) / np.float32(MULTI_ASSIGN_SCALE))
+        tf = np.bincount(idx.ravel(), weights=weights.ravel(), minlength=self.vocabulary.size)
+        words = np.flatnonzero(tf)
+        return words.astype(np.int64), tf[words].astype(np.float32)
 
     def nbytes(self) -> int:
         """Approximate in-memory size of the index (vocabulary + postings)."""
@@ -220,6 +275,7 @@ class SceneIndex:
             "format": "tessera-scene-index",
             "version": FORMAT_VERSION,
             "vocabulary_size": self.vocabulary.size,
+            "query_words": self.query_words,
             "media_ids": self.media_ids,
         }
         (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -233,7 +289,7 @@ class SceneIndex:
         if manifest.get("format") != "tessera-scene-index" or manifest.get("version") != 1:
             raise ConfigError(f"{folder} is not a version-1 Tessera scene index")
         vocab = Vocabulary(np.load(folder / "vocab.npy", allow_pickle=False))
-        index = cls(vocab)
+        index = cls(vocab, query_words=int(manifest.get("query_words", 1)))
         ptr = np.load(folder / "doc_ptr.npy", allow_pickle=False)
         words = np.load(folder / "doc_words.npy", allow_pickle=False)
         counts = np.load(folder / "doc_counts.npy", allow_pickle=False)
