@@ -117,7 +117,18 @@ def _ordered_pool(
                 nxt = next(it, _END)
                 if nxt is _END:
                     break
-                pending.append((nxt, pool.submit(fn, nxt)))  # type: ignore[arg-type]
+                try:
+                    fut_new = pool.submit(fn, nxt)  # type: ignore[arg-type]
+                except BrokenProcessPool:
+                    # a worker died before its result was asked for: same recovery,
+                    # everything in flight (in order) plus this item, one at a time
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    retry: list[T] = [*(p for p, _ in pending), nxt]  # type: ignore[list-item]
+                    pending.clear()
+                    yield from _retry_alone(retry, fn, on_crash)
+                    pool = _new_pool(workers)
+                    continue
+                pending.append((nxt, fut_new))  # type: ignore[arg-type]
             if not pending:
                 return
             item, fut = pending.popleft()
