@@ -29,7 +29,7 @@ from tessera.features.local import LocalFeatures
 FORMAT_VERSION = 1
 Float32Array = NDArray[np.float32]
 
-try:  # faiss is optional (test/benchmark extra); numpy is the fallback
+try:  # faiss is a dependency; numpy stays as the fallback for builds without it
     import faiss
 
     HAVE_FAISS = True
