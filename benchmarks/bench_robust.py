@@ -46,12 +46,13 @@ times are single-thread times.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
+import os
 import statistics
 import sys
 import time
 import zlib
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import Pool
@@ -92,6 +93,11 @@ from tessera.features.scene import (
     match_pair,
 )
 from tessera.fingerprints.pdq import pdq_dihedral_rgb
+
+try:  # the triage shortlist (matching.scene_triage); 15 when it was measured
+    from tessera.matching.scene_triage import TRIAGE_SHORTLIST
+except ImportError:  # pragma: no cover - module being edited
+    TRIAGE_SHORTLIST = 15
 
 CACHE = REPO / "benchmarks" / "_data" / "robust"
 PDQ_MAX = 31
@@ -260,6 +266,10 @@ EDITS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 # ---- one query, as triage runs it ----
 
+PURITY = 0.93
+"""Proposed extra copy rule (not in scene.py): inliers / ratio-test matches."""
+PURITY_MIN_FRACTION = 0.10
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -268,6 +278,7 @@ class Hit:
     inliers: int
     h_inliers: int
     f_inliers: int
+    matches: int
     coverage_q: float
     coverage_c: float
     fraction: float
@@ -284,6 +295,16 @@ class Hit:
             and self.fraction >= fraction
         )
 
+    def copy_proposed(self) -> bool:
+        """scene.py's rule, or: nearly every ratio-test match is a homography inlier
+        (an edited copy re-detects the same points; another photo of the place has
+        parallax/outliers) with a lower inlier fraction (rescaled copies lose the
+        finest keypoints, so the fraction of the 1000 kept drops to ~0.12-0.3)."""
+        purity = self.inliers / max(1, self.matches)
+        return self.copy_at(COPY_MIN_COVERAGE, COPY_MIN_FRACTION) or (
+            self.copy_at(COPY_MIN_COVERAGE, PURITY_MIN_FRACTION) and purity >= PURITY
+        )
+
 
 @dataclass
 class Outcome:
@@ -291,22 +312,24 @@ class Outcome:
     group: str
     truth: str | None
     hits: list[Hit]
-    """Accepted hits as triage sees them (at most 5), best first."""
+    """Accepted hits of the brief's procedure (both feature sets, k=5), best first."""
+    tri_hits: list[Hit]
+    """Accepted hits of scene_triage's procedure (see ``triage_similar``)."""
     best_rejected: Hit | None
     """Highest-inlier verification of the shortlists that was not accepted."""
     truth_check: Hit | None = None
     """For a missed positive: direct verification against the original."""
     t_extract: float = 0.0
     t_search: float = 0.0
+    t_triage: float = 0.0
+    cpu: float = 0.0
+    cpu_triage: float = 0.0
     pdq_d: int | None = None
     pdq_d8: int | None = None
     pdq_fp: int = 0
     pdq_fp8: int = 0
     kp: int = 0
     extra: dict[str, float] = field(default_factory=dict)
-
-    def copies(self) -> list[Hit]:
-        return [h for h in self.hits if h.relation == "copy"]
 
 
 def _hit(m: SceneMatch) -> Hit:
@@ -317,6 +340,7 @@ def _hit(m: SceneMatch) -> Hit:
         v.inliers,
         v.homography_inliers,
         v.fundamental_inliers,
+        v.matches,
         m.coverage_query,
         m.coverage_candidate,
         m.inlier_fraction,
@@ -329,8 +353,25 @@ def _hit(m: SceneMatch) -> Hit:
 _STATE: dict[str, object] = {}
 
 
+def _numpy_blas_threads(n: int) -> None:
+    """numpy's bundled OpenBLAS to ``n`` threads (Linux; no-op elsewhere)."""
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:  # pragma: no cover - not Linux
+        return
+    for path in {line.split()[-1] for line in maps if "scipy_openblas" in line}:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn(n)
+                return
+
+
 def _worker_init() -> None:
+    """One thread per query process (OpenCV, faiss/OpenMP, numpy's OpenBLAS)."""
     cv2.setNumThreads(1)
+    _numpy_blas_threads(1)
     try:
         import faiss
 
@@ -350,6 +391,21 @@ def query_rgb(qid: str, group: str) -> np.ndarray:
     return EDITS[edit](load(DATA / src))
 
 
+def triage_similar(
+    feats: list[LocalFeatures], index: SceneIndex, store: dict[str, LocalFeatures]
+) -> list[SceneMatch]:
+    """What ``matching.scene_triage`` does since 29bf23f: the picture with a shortlist
+    of TRIAGE_SHORTLIST; its mirror image only when that found no copy."""
+    hits = similar(feats[:1], index, store, k=10, shortlist=TRIAGE_SHORTLIST)
+    if any(h.relation == "copy" for h in hits):
+        return hits
+    best = {h.media_id: h for h in hits}
+    for h in similar(feats[1:], index, store, k=10, shortlist=TRIAGE_SHORTLIST):
+        if h.media_id not in best or h.inliers > best[h.media_id].inliers:
+            best[h.media_id] = h
+    return sorted(best.values(), key=lambda h: (-h.inliers, h.media_id))[:10]
+
+
 def run_query(task: tuple[str, str, str | None]) -> Outcome:
     qid, group, truth = task
     index: SceneIndex = _STATE["index"]  # type: ignore[assignment]
@@ -357,11 +413,13 @@ def run_query(task: tuple[str, str, str | None]) -> Outcome:
     pdq_ids: list[str] = _STATE["pdq_ids"]  # type: ignore[assignment]
     pdq_mat: np.ndarray = _STATE["pdq_mat"]  # type: ignore[assignment]
     rgb = query_rgb(qid, group)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     feats = [extract(rgb), extract_mirrored(rgb)]
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     ranked = similar(feats, index, store, k=4 * SHORTLIST, accepted_only=False)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
+    tri = triage_similar(feats, index, store)
+    t3, c3 = time.perf_counter(), time.process_time()
     accepted = [m for m in ranked if m.verification.accepted][:5]  # == similar(..., k=5)
     rejected = [m for m in ranked if not m.verification.accepted]
     best_rej = max(rejected, key=lambda m: m.verification.homography_inliers, default=None)
@@ -370,12 +428,18 @@ def run_query(task: tuple[str, str, str | None]) -> Outcome:
         group,
         truth,
         [_hit(m) for m in accepted],
+        [_hit(m) for m in tri],
         _hit(best_rej) if best_rej else None,
         t_extract=t1 - t0,
         t_search=t2 - t1,
+        t_triage=(t1 - t0) + (t3 - t2),
+        cpu=c2 - c0,
+        cpu_triage=(c1 - c0) + (c3 - c2),
         kp=len(feats[0]),
     )
-    if truth is not None and not any(h.media_id == truth for h in out.copies()):
+    if truth is not None and not any(
+        h.media_id == truth and h.relation == "copy" for h in out.hits
+    ):
         ranks = [
             next((c.rank for c in index.search(f, 1000) if c.media_id == truth), 9999)
             for f in feats
@@ -497,26 +561,92 @@ def main() -> None:
     tasks += [(f"negative:{q}", "negative", None) for q in NEGATIVE_REAL]
     tasks += [(f"busy:{NEG_SEED0 + i}", "busy", None) for i in range(args.negatives)]
     tasks += [(f"hard:{q}", "hard", None) for q in HARD_NEGATIVES]
-    print(f"queries: {len(tasks)} ({args.workers} worker processes, one thread each)")
+    print(
+        f"queries: {len(tasks)} ({args.workers} worker processes, one thread each); "
+        f"load average before {os.getloadavg()[0]:.1f}"
+    )
     t = time.perf_counter()
     with Pool(args.workers, _worker_init) as pool:
         results = pool.map(run_query, tasks, chunksize=4)
-    print(f"  ran in {time.perf_counter() - t:.0f} s")
+    print(
+        f"  ran in {time.perf_counter() - t:.0f} s; load average after "
+        f"{os.getloadavg()[0]:.1f} (1 min; > {args.workers} means other work shared the "
+        "cores and the times below are inflated)"
+    )
     report(results)
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s")
 
 
-def _wrong_copies(o: Outcome) -> tuple[int, int]:
-    """Copy hits on a wrong image: (unrelated, other photo of the same place)."""
-    bad = same = 0
-    for h in o.copies():
-        if h.media_id == o.truth:
+HitsOf = Callable[[Outcome], list[Hit]]
+IsCopy = Callable[[Hit], bool]
+
+
+def _relation(h: Hit) -> bool:
+    return h.relation == "copy"
+
+
+@dataclass
+class Stats:
+    n: int = 0
+    copy: int = 0
+    any: int = 0
+    scene: int = 0
+    fp: int = 0  # copy hits on an unrelated image (negatives: queries with a copy hit)
+    fp_place: int = 0  # copy hits on another photo of the same place
+
+
+def stats(group: list[Outcome], hits_of: HitsOf, is_copy: IsCopy = _relation) -> Stats:
+    st = Stats(n=len(group))
+    for o in group:
+        hits = hits_of(o)
+        if o.truth is None:  # a negative: any copy hit is a false positive
+            st.fp += any(is_copy(h) for h in hits)
+            st.scene += any(h.relation == "scene" for h in hits)
             continue
-        if o.truth is not None and PLACE.get(h.media_id, "x") == PLACE.get(o.truth, "y"):
-            same += 1
-        else:
-            bad += 1
-    return bad, same
+        st.copy += any(h.media_id == o.truth and is_copy(h) for h in hits)
+        st.any += any(h.media_id == o.truth for h in hits)
+        st.scene += any(h.media_id == o.truth and not is_copy(h) for h in hits)
+        for h in hits:
+            if h.media_id == o.truth or not is_copy(h):
+                continue
+            if PLACE.get(h.media_id, "x") == PLACE.get(o.truth, "y"):
+                st.fp_place += 1
+            else:
+                st.fp += 1
+    return st
+
+
+def _destructive(o: Outcome) -> bool:
+    return o.group == "augly" and o.qid.split(":")[1] in DESTRUCTIVE
+
+
+def positive_groups(results: list[Outcome]) -> list[tuple[str, list[Outcome]]]:
+    aug = [o for o in results if o.group == "augly"]
+    out = [
+        ("augly (all 42)", aug),
+        ("augly w/o destructive", [o for o in aug if not _destructive(o)]),
+        ("augly destructive", [o for o in aug if _destructive(o)]),
+    ]
+    for edit in EDITS:
+        out.append(
+            (edit, [o for o in results if o.group == "edit" and o.qid.startswith(edit + ":")])
+        )
+    out.append(("third-party copies", [o for o in results if o.group == "third-party"]))
+    pos = [o for o in results if o.truth is not None]
+    out.append(("ALL positives", pos))
+    out.append(("ALL w/o destructive", [o for o in pos if not _destructive(o)]))
+    return out
+
+
+def negative_groups(results: list[Outcome]) -> list[tuple[str, list[Outcome]]]:
+    busy = [o for o in results if o.group == "busy"]
+    real = [o for o in results if o.group == "negative"]
+    return [
+        ("fresh busy pictures", busy),
+        ("real, not indexed", real),
+        ("ALL negatives", busy + real),
+        ("hard: same place", [o for o in results if o.group == "hard"]),
+    ]
 
 
 def _fmt_hit(h: Hit | None) -> str:
@@ -524,65 +654,51 @@ def _fmt_hit(h: Hit | None) -> str:
         return "-"
     return (
         f"{h.media_id.rsplit('/', 1)[-1][:28]} {h.relation or 'rejected'} "
-        f"inl={h.inliers} (H {h.h_inliers}, F {h.f_inliers}) "
+        f"inl={h.inliers}/{h.matches} (H {h.h_inliers}, F {h.f_inliers}) "
         f"cov q/c={h.coverage_q:.2f}/{h.coverage_c:.2f} frac={h.fraction:.2f}"
         f"{' mirrored' if h.mirrored else ''}"
     )
 
 
-def threshold_sweep(results: list[Outcome]) -> None:
-    """Recall and wrong copies for other COPY_MIN_COVERAGE / COPY_MIN_FRACTION values."""
-    pos = [
-        o
-        for o in results
-        if o.truth is not None and not (o.group == "augly" and o.qid.split(":")[1] in DESTRUCTIVE)
-    ]
-    neg = [o for o in results if o.group in ("busy", "negative")]
-    hard = [o for o in results if o.group == "hard"]
-    print(
-        f"\ncopy thresholds sweep: recall over {len(pos)} positives (AugLy destructive excluded); "
-        "wrong = copy hits on unrelated images (all queries); place = copy hits on another "
-        "photo of the same place (edited originals + hard negatives)"
-    )
-    fracs = (0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30)
-    print(f"{'coverage':>8} " + " ".join(f"{'frac ' + str(f):>15}" for f in fracs))
-    for cov in (0.0, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45):
-        cells = []
-        for fr in fracs:
-            rec = sum(
-                any(h.media_id == o.truth and h.copy_at(cov, fr) for h in o.hits) for o in pos
+def _brief(o: Outcome) -> list[Hit]:
+    return o.hits
+
+
+def _triage(o: Outcome) -> list[Hit]:
+    return o.tri_hits
+
+
+def print_table(results: list[Outcome], hits_of: HitsOf, pdq: bool) -> None:
+    head = f"{'edit':22} {'n':>4} {'copy':>6} {'any':>6} {'FP':>3} {'FP(place)':>9} {'scene':>5}"
+    if pdq:
+        head += f" {'PDQ':>6} {'PDQ8':>6} {'PDQ FP':>6} {'PDQ8 FP':>7}"
+    print(head)
+    for name, group in positive_groups(results):
+        st = stats(group, hits_of)
+        line = (
+            f"{name:22} {st.n:4d} {_pct(st.copy, st.n)} {_pct(st.any, st.n)} {st.fp:3d} "
+            f"{st.fp_place:9d} {st.scene:5d}"
+        )
+        if pdq:
+            p = sum(o.pdq_d is not None and o.pdq_d <= PDQ_MAX for o in group)
+            p8 = sum(o.pdq_d8 is not None and o.pdq_d8 <= PDQ_MAX for o in group)
+            line += (
+                f" {_pct(p, st.n)} {_pct(p8, st.n)} {sum(o.pdq_fp for o in group):6d} "
+                f"{sum(o.pdq_fp8 for o in group):7d}"
             )
-            wrong = place = 0
-            for o in [*pos, *neg, *hard]:
-                for h in o.hits:
-                    if h.media_id == o.truth or not h.copy_at(cov, fr):
-                        continue
-                    if o.group == "hard" or (
-                        o.truth is not None and PLACE.get(h.media_id) == PLACE.get(o.truth)
-                    ):
-                        place += 1
-                    else:
-                        wrong += 1
-            cells.append(f"{rec / len(pos):.3f} {wrong:2d} {place:3d}")
-        print(f"{cov:8.2f} " + " ".join(f"{c:>15}" for c in cells))
-    print("  (cell = recall, wrong, place)")
-    low = sorted(
-        (h.fraction, o.qid, max(h.coverage_q, h.coverage_c))
-        for o in pos
-        for h in o.hits
-        if h.media_id == o.truth and h.has_h and h.fraction < 0.35
-    )
-    print("positives' inlier fraction below 0.35 (fraction, max coverage):")
-    print("  " + ", ".join(f"{f:.2f}/{c:.2f} {q.split(':')[0]}" for f, q, c in low))
-    place_hits = sorted(
-        (h.fraction, o.qid, h.media_id, max(h.coverage_q, h.coverage_c))
-        for o in [*pos, *hard]
-        for h in o.hits
-        if h.media_id != o.truth and h.has_h and h.fraction >= 0.1
-    )
-    print("accepted hits on another photo of the same place, inlier fraction >= 0.10:")
-    for f, q, m, c in place_hits:
-        print(f"  {f:.2f} cov {c:.2f} {q[:60]} -> {m.rsplit('/', 1)[-1]}")
+        print(line)
+    head = f"\n{'negatives':22} {'n':>4} {'copy FP':>7} {'scene':>5}"
+    print(head + (f" {'PDQ FP':>6} {'PDQ8 FP':>7}" if pdq else ""))
+    for name, group in negative_groups(results):
+        st = stats(group, hits_of)
+        line = f"{name:22} {st.n:4d} {st.fp:7d} {st.scene:5d}"
+        if pdq:
+            line += f" {sum(o.pdq_fp > 0 for o in group):6d} {sum(o.pdq_fp8 > 0 for o in group):7d}"
+        print(line)
+
+
+def _med(xs: list[float]) -> float:
+    return statistics.median(xs) * 1e3
 
 
 def report(results: list[Outcome]) -> None:
@@ -591,15 +707,15 @@ def report(results: list[Outcome]) -> None:
         f"COPY_MIN_FRACTION {COPY_MIN_FRACTION}); any = any accepted hit on the original;"
     )
     print(
-        "FP = copy hits on an unrelated image (negatives: any copy hit); "
-        "FP(place) = copy of another photo of the same place; PDQ FP = within 31 bits of "
-        "another indexed image"
+        "FP = copy hits on an unrelated image (negatives: queries with a copy hit); "
+        "FP(place) = copy hits on another photo of the same place; scene = accepted as "
+        "'scene' only; PDQ = Hamming <= 31 to the original (PDQ8: best of the 8 dihedral "
+        "variants); PDQ FP = within 31 bits of another indexed image"
     )
 
-    # per-file AugLy
     print("\nAugLy outputs (ground truth: copy of inputs/dfdc_1.jpg)")
     print(
-        f"{'file':34} {'kp':>5} {'result':8} {'inl':>4} {'covq':>5} {'covc':>5} "
+        f"{'file':44} {'kp':>5} {'result':8} {'inl':>4} {'match':>5} {'covq':>5} {'covc':>5} "
         f"{'frac':>5} {'PDQ d':>5} {'PDQ d8':>6}"
     )
     for o in results:
@@ -607,148 +723,71 @@ def report(results: list[Outcome]) -> None:
             continue
         hit = next((h for h in o.hits if h.media_id == o.truth), None)
         shown = hit or o.truth_check
-        res = hit.relation if hit else "MISS"
-        name = o.qid.split(":", 1)[1] + (
-            " (destructive)" if o.qid.split(":")[1] in DESTRUCTIVE else ""
-        )
-        print(
-            f"{name:34} {o.kp:5d} {res:8} {shown.inliers if shown else 0:4d} "
-            f"{shown.coverage_q if shown else 0:5.2f} {shown.coverage_c if shown else 0:5.2f} "
-            f"{shown.fraction if shown else 0:5.2f} {o.pdq_d:5d} {o.pdq_d8:6d}"
-        )
-
-    # table per edit type
-    def rows() -> list[tuple[str, list[Outcome]]]:
-        out: list[tuple[str, list[Outcome]]] = []
-        aug = [o for o in results if o.group == "augly"]
-        out.append(("augly (all 42)", aug))
-        out.append(
-            ("augly w/o destructive", [o for o in aug if o.qid.split(":")[1] not in DESTRUCTIVE])
-        )
-        out.append(("augly destructive", [o for o in aug if o.qid.split(":")[1] in DESTRUCTIVE]))
-        for edit in EDITS:
-            out.append(
-                (edit, [o for o in results if o.group == "edit" and o.qid.startswith(edit + ":")])
-            )
-        out.append(("third-party copies", [o for o in results if o.group == "third-party"]))
-        return out
-
-    print(
-        f"\n{'edit':22} {'n':>4} {'copy':>6} {'any':>6} {'FP':>3} {'FP(place)':>9} "
-        f"{'scene':>5} {'PDQ':>6} {'PDQ8':>6} {'PDQ FP':>6} {'PDQ8 FP':>7}"
-    )
-    tot: Counter[str] = Counter()
-    for name, group in rows():
-        n = len(group)
-        copy = sum(any(h.media_id == o.truth for h in o.copies()) for o in group)
-        anyacc = sum(any(h.media_id == o.truth for h in o.hits) for o in group)
-        fp = sum(_wrong_copies(o)[0] for o in group)
-        fpp = sum(_wrong_copies(o)[1] for o in group)
-        scene = sum(
-            any(h.media_id == o.truth and h.relation == "scene" for h in o.hits) for o in group
-        )
-        pdq = sum(o.pdq_d is not None and o.pdq_d <= PDQ_MAX for o in group)
-        pdq8 = sum(o.pdq_d8 is not None and o.pdq_d8 <= PDQ_MAX for o in group)
-        pfp = sum(o.pdq_fp for o in group)
-        pfp8 = sum(o.pdq_fp8 for o in group)
-        print(
-            f"{name:22} {n:4d} {_pct(copy, n)} {_pct(anyacc, n)} {fp:3d} {fpp:9d} "
-            f"{scene:5d} {_pct(pdq, n)} {_pct(pdq8, n)} {pfp:6d} {pfp8:7d}"
-        )
-        if name != "augly (all 42)" and not name.startswith("augly "):
-            key = "edits"
-        elif name == "augly (all 42)":
-            key = "augly"
-        else:
+        res = hit.relation or "-" if hit else "MISS"
+        name = o.qid.split(":", 1)[1] + (" (destructive)" if _destructive(o) else "")
+        if shown is None:
+            print(f"{name:44} {o.kp:5d} {res:8}")
             continue
-        tot.update(
-            {
-                f"{key}.n": n,
-                f"{key}.copy": copy,
-                f"{key}.any": anyacc,
-                f"{key}.fp": fp,
-                f"{key}.fpp": fpp,
-                f"{key}.pdq": pdq,
-                f"{key}.pdq8": pdq8,
-                f"{key}.pfp": pfp,
-                f"{key}.pfp8": pfp8,
-            }
-        )
-    aug_nd = rows()[1][1]
-    for label, keys in (("ALL positives", ("augly", "edits")),):
-        n = sum(tot[f"{k}.n"] for k in keys)
-        c = sum(tot[f"{k}.copy"] for k in keys)
-        a = sum(tot[f"{k}.any"] for k in keys)
-        fp = sum(tot[f"{k}.fp"] for k in keys)
-        fpp = sum(tot[f"{k}.fpp"] for k in keys)
-        p = sum(tot[f"{k}.pdq"] for k in keys)
-        p8 = sum(tot[f"{k}.pdq8"] for k in keys)
-        pf = sum(tot[f"{k}.pfp"] for k in keys)
-        pf8 = sum(tot[f"{k}.pfp8"] for k in keys)
         print(
-            f"{label:22} {n:4d} {_pct(c, n)} {_pct(a, n)} {fp:3d} {fpp:9d} {'':5} "
-            f"{_pct(p, n)} {_pct(p8, n)} {pf:6d} {pf8:7d}"
+            f"{name:44} {o.kp:5d} {res:8} {shown.inliers:4d} {shown.matches:5d} "
+            f"{shown.coverage_q:5.2f} {shown.coverage_c:5.2f} {shown.fraction:5.2f} "
+            f"{o.pdq_d:5d} {o.pdq_d8:6d}"
         )
-    nd = [o for o in results if o.group in ("edit", "third-party")] + aug_nd
-    c = sum(any(h.media_id == o.truth for h in o.copies()) for o in nd)
-    p = sum(o.pdq_d is not None and o.pdq_d <= PDQ_MAX for o in nd)
-    p8 = sum(o.pdq_d8 is not None and o.pdq_d8 <= PDQ_MAX for o in nd)
-    print(
-        f"{'ALL w/o destructive':22} {len(nd):4d} {_pct(c, len(nd))} {'':6} {'':3} {'':9} "
-        f"{'':5} {_pct(p, len(nd))} {_pct(p8, len(nd))}"
-    )
 
-    # negatives
-    print(f"\n{'negatives':22} {'n':>4} {'copy FP':>7} {'scene':>5} {'PDQ FP':>6} {'PDQ8 FP':>7}")
-    for label, grp in (
-        ("fresh busy pictures", "busy"),
-        ("real, not indexed", "negative"),
-        ("hard: same place", "hard"),
-    ):
-        g = [o for o in results if o.group == grp]
-        print(
-            f"{label:22} {len(g):4d} {sum(len(o.copies()) > 0 for o in g):7d} "
-            f"{sum(any(h.relation == 'scene' for h in o.hits) for o in g):5d} "
-            f"{sum(o.pdq_fp > 0 for o in g):6d} {sum(o.pdq_fp8 > 0 for o in g):7d}"
-        )
-    neg = [o for o in results if o.group in ("busy", "negative")]
     print(
-        f"{'ALL negatives':22} {len(neg):4d} {sum(len(o.copies()) > 0 for o in neg):7d} "
-        f"{sum(any(h.relation == 'scene' for h in o.hits) for o in neg):5d} "
-        f"{sum(o.pdq_fp > 0 for o in neg):6d} {sum(o.pdq_fp8 > 0 for o in neg):7d}"
+        "\nTessera as in the brief: similar([extract(rgb), extract_mirrored(rgb)], index, "
+        f"store, k=5), shortlist {SHORTLIST}; PDQ beside it"
     )
-    for o in results:
-        if o.group == "hard" and o.hits:
-            print(f"  hard {o.qid.split(':', 1)[1]}: {_fmt_hit(o.hits[0])}")
-
-    # timing
-    te = [o.t_extract * 1e3 for o in results]
-    ts = [o.t_search * 1e3 for o in results]
-    tt = [(o.t_extract + o.t_search) * 1e3 for o in results]
+    print_table(results, _brief, pdq=True)
     print(
-        f"\nquery time median (one thread): extract x2 {statistics.median(te):.0f} ms + "
-        f"search/verify {statistics.median(ts):.0f} ms = {statistics.median(tt):.0f} ms "
-        f"(p90 {np.percentile(tt, 90):.0f} ms)"
+        f"\nTessera as matching.scene_triage runs it now: the picture with shortlist "
+        f"{TRIAGE_SHORTLIST}, its mirror image only when no copy was found, k=10"
+    )
+    print_table(results, _triage, pdq=False)
+
+    print("\nquery time, median over all queries (one thread per query):")
+    te = [o.t_extract for o in results]
+    ts = [o.t_search for o in results]
+    print(
+        f"  brief:  extract x2 {_med(te):.0f} ms + similar {_med(ts):.0f} ms = "
+        f"{_med([a + b for a, b in zip(te, ts, strict=True)]):.0f} ms wall, "
+        f"{_med([o.cpu for o in results]):.0f} ms CPU"
+    )
+    print(
+        f"  triage: extract x2 {_med(te):.0f} ms + similar "
+        f"{_med([o.t_triage - o.t_extract for o in results]):.0f} ms = "
+        f"{_med([o.t_triage for o in results]):.0f} ms wall, "
+        f"{_med([o.cpu_triage for o in results]):.0f} ms CPU"
     )
 
     threshold_sweep(results)
 
-    # diagnostics
     misses = [
         o
         for o in results
-        if o.truth is not None and not any(h.media_id == o.truth for h in o.copies())
+        if o.truth is not None
+        and not any(h.media_id == o.truth and h.relation == "copy" for h in o.hits)
     ]
-    print(f"\nmissed positives ({len(misses)}): best verification against the original")
+    print(
+        f"\nmissed positives ({len(misses)}): best verification against the original "
+        "(rank = retrieval rank of the original, best of the two feature sets)"
+    )
     for o in misses:
         acc = next((h for h in o.hits if h.media_id == o.truth), None)
         rank = int(o.extra.get("truth_rank", -1))
         print(f"  {o.qid[:56]:56} kp={o.kp:4d} rank={rank:4d} {_fmt_hit(acc or o.truth_check)}")
-    wrong = [(o, h) for o in results for h in o.copies() if h.media_id != o.truth]
-    if wrong:
-        print(f"\nwrong copy hits ({len(wrong)}):")
-        for o, h in wrong:
-            print(f"  {o.qid[:60]:60} -> {_fmt_hit(h)}")
+    wrong = [
+        (o, h) for o in results for h in o.hits if h.relation == "copy" and h.media_id != o.truth
+    ]
+    print(f"\ncopy hits on another image ({len(wrong)}):")
+    for o, h in wrong:
+        print(f"  {o.qid[:60]:60} -> {_fmt_hit(h)}")
+    print("\nhard negatives (other photos of an indexed place; best hit):")
+    for o in results:
+        if o.group == "hard":
+            print(
+                f"  {o.qid.split(':', 1)[1][-44:]:44} -> {_fmt_hit(o.hits[0] if o.hits else None)}"
+            )
     negs = [
         (o, h)
         for o in results
@@ -759,6 +798,56 @@ def report(results: list[Outcome]) -> None:
     print("\nworst negatives (highest homography inliers over all shortlisted candidates):")
     for o, h in negs[:10]:
         print(f"  {o.qid[:50]:50} -> {_fmt_hit(h)}")
+
+
+def threshold_sweep(results: list[Outcome]) -> None:
+    """Recall and wrong copies for other COPY_MIN_COVERAGE / COPY_MIN_FRACTION values."""
+    pos = [o for o in results if o.truth is not None and not _destructive(o)]
+    others = [o for o in results if o.group in ("busy", "negative", "hard")]
+    print(
+        f"\ncopy thresholds sweep (brief's procedure): recall over {len(pos)} positives "
+        "(AugLy destructive excluded); wrong = copy hits on unrelated images + negatives "
+        "with a copy; place = copy hits on another photo of the same place + hard negatives "
+        "with a copy"
+    )
+
+    def cell(is_copy: IsCopy) -> tuple[float, int, int]:
+        p = stats(pos, _brief, is_copy)
+        neg = stats([o for o in others if o.group != "hard"], _brief, is_copy)
+        hard = stats([o for o in others if o.group == "hard"], _brief, is_copy)
+        return p.copy / len(pos), p.fp + neg.fp, p.fp_place + hard.fp
+
+    fracs = (0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.28, 0.30)
+    print(f"{'coverage':>8} " + " ".join(f"{'frac ' + str(f):>15}" for f in fracs))
+    for cov in (0.0, 0.2, 0.3, 0.4, 0.45):
+        cells = []
+        for fr in fracs:
+            rec, wrong, place = cell(lambda h, c=cov, f=fr: h.copy_at(c, f))
+            cells.append(f"{rec:.3f} {wrong:2d} {place:3d}")
+        print(f"{cov:8.2f} " + " ".join(f"{c:>15}" for c in cells))
+    print("  (cell = recall, wrong, place)")
+    rec, wrong, place = cell(Hit.copy_proposed)
+    print(
+        f"proposed rule (scene.py's, or inliers/matches >= {PURITY} with inlier fraction >= "
+        f"{PURITY_MIN_FRACTION}): recall {rec:.3f}, wrong {wrong}, place {place}"
+    )
+    low = sorted(
+        (h.fraction, o.qid, h.inliers / max(1, h.matches))
+        for o in pos
+        for h in o.hits
+        if h.media_id == o.truth and h.has_h and h.fraction < 0.35
+    )
+    print("positives' inlier fraction below 0.35 (fraction, inliers/matches, edit):")
+    print("  " + ", ".join(f"{f:.2f}/{u:.2f} {q.split(':')[0]}" for f, q, u in low))
+    place_hits = sorted(
+        (h.fraction, o.qid, h.media_id, h.inliers / max(1, h.matches))
+        for o in [*pos, *others]
+        for h in o.hits
+        if h.media_id != o.truth and h.has_h and h.fraction >= 0.1
+    )
+    print("accepted hits on another image, inlier fraction >= 0.10 (fraction, inliers/matches):")
+    for f, q, m, u in place_hits:
+        print(f"  {f:.2f} {u:.2f} {q[:60]} -> {m.rsplit('/', 1)[-1]}")
 
 
 if __name__ == "__main__":

@@ -491,7 +491,8 @@ def main() -> None:
 
     print(
         "\nsummary (median per query; query = similar(): search + verification of the "
-        "shortlist; feature extraction of the query not included; CPU = process time)"
+        "shortlist; feature extraction of the query not included; CPU = process time, all "
+        f"threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     print_summary_header()
     evals = {args.shortlist: ev}
@@ -516,7 +517,8 @@ def main() -> None:
         )
         print(
             f"index size at {len(index)}: {index.nbytes() / 2**20:.1f} MiB "
-            f"(vocabulary {vocab.centroids.nbytes / 2**20:.1f} MiB + inverted file)"
+            f"(vocabulary {vocab.centroids.nbytes / 2**20:.1f} MiB + inverted file); "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print_summary_header()
         for sl in sorted(evals):
