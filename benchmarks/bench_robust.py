@@ -34,11 +34,17 @@ Queries, each run exactly as triage will:
   geometrically the same as a crop + rotation of the indexed photo, so a
   ``copy`` there is not separable from a true copy by any image-only method.
 
+The same queries are also run the way ``matching.scene_triage`` runs them now (the
+picture with a shortlist of ``TRIAGE_SHORTLIST``, its mirror image only when that
+found no copy) and reported in a second table. The index uses 2,048 words
+(``scene_store.MAX_WORDS``), one word per query descriptor. A sweep shows recall
+and wrong copies for other values of scene.py's copy constants, clause by clause.
+
 PDQ baseline: Hamming distance <= 31 between the query and the original, plain and
 with the 8 dihedral variants of the query (``pdq_dihedral_rgb``); a PDQ false
 positive is a query within 31 bits of any indexed image that is not its original.
 
-Usage: ``python benchmarks/bench_robust.py [--n 10000] [--workers 2]``.
+Usage: ``python benchmarks/bench_robust.py [--n 10000] [--workers 2] [--words 2048]``.
 Queries run in ``--workers`` forked processes, one thread each; the per-query
 times are single-thread times.
 """
@@ -86,6 +92,7 @@ from tessera.features import (
     extract_mirrored,
     similar,
 )
+from tessera.features import scene as scene_module
 from tessera.features.scene import (
     COPY_MIN_COVERAGE,
     COPY_MIN_FRACTION,
@@ -266,9 +273,10 @@ EDITS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 # ---- one query, as triage runs it ----
 
-PURITY = 0.93
-"""Proposed extra copy rule (not in scene.py): inliers / ratio-test matches."""
-PURITY_MIN_FRACTION = 0.10
+# scene.py's copy rule, clause by clause (absent clauses: None), for the sweep below
+FULL_COVERAGE: float | None = getattr(scene_module, "COPY_FULL_COVERAGE", None)
+CLEAN_MATCHES: float | None = getattr(scene_module, "COPY_CLEAN_MATCHES", None)
+CLEAN_MIN_FRACTION: float = getattr(scene_module, "COPY_CLEAN_MIN_FRACTION", 0.1)
 
 
 @dataclass(frozen=True)
@@ -286,23 +294,25 @@ class Hit:
     rank: int
     has_h: bool
 
-    def copy_at(self, coverage: float, fraction: float) -> bool:
-        """Would this accepted hit be a copy with these thresholds (scene.py's rule)?"""
+    def copy_rule(
+        self,
+        coverage: float = COPY_MIN_COVERAGE,
+        fraction: float = COPY_MIN_FRACTION,
+        full: float | None = FULL_COVERAGE,
+        clean: float | None = CLEAN_MATCHES,
+    ) -> bool:
+        """scene.py's copy decision with other constants (a clause is off when None)."""
+        if self.relation is None or not self.has_h:
+            return False
+        if max(self.coverage_q, self.coverage_c) >= coverage and self.fraction >= fraction:
+            return True
+        if full is not None and min(self.coverage_q, self.coverage_c) >= full:
+            return True
         return (
-            self.relation is not None
-            and self.has_h
-            and max(self.coverage_q, self.coverage_c) >= coverage
-            and self.fraction >= fraction
-        )
-
-    def copy_proposed(self) -> bool:
-        """scene.py's rule, or: nearly every ratio-test match is a homography inlier
-        (an edited copy re-detects the same points; another photo of the place has
-        parallax/outliers) with a lower inlier fraction (rescaled copies lose the
-        finest keypoints, so the fraction of the 1000 kept drops to ~0.12-0.3)."""
-        purity = self.inliers / max(1, self.matches)
-        return self.copy_at(COPY_MIN_COVERAGE, COPY_MIN_FRACTION) or (
-            self.copy_at(COPY_MIN_COVERAGE, PURITY_MIN_FRACTION) and purity >= PURITY
+            clean is not None
+            and self.matches > 0
+            and self.inliers / self.matches >= clean
+            and self.fraction >= CLEAN_MIN_FRACTION
         )
 
 
@@ -516,11 +526,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000, help="generated distractors indexed")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--words", type=int, default=4096)
+    ap.add_argument("--words", type=int, default=2048, help="scene_store.MAX_WORDS is 2048")
     ap.add_argument("--negatives", type=int, default=250, help="fresh busy negatives")
     ap.add_argument(
         "--query-words", type=int, default=1, help="SceneIndex soft assignment (triage: 1)"
     )
+    ap.add_argument("--every", type=int, default=1, help="run every k-th query (smoke tests)")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"shared data not found at {DATA}")
@@ -561,6 +572,7 @@ def main() -> None:
     tasks += [(f"negative:{q}", "negative", None) for q in NEGATIVE_REAL]
     tasks += [(f"busy:{NEG_SEED0 + i}", "busy", None) for i in range(args.negatives)]
     tasks += [(f"hard:{q}", "hard", None) for q in HARD_NEGATIVES]
+    tasks = tasks[:: args.every]
     print(
         f"queries: {len(tasks)} ({args.workers} worker processes, one thread each); "
         f"load average before {os.getloadavg()[0]:.1f}"
@@ -801,14 +813,18 @@ def report(results: list[Outcome]) -> None:
 
 
 def threshold_sweep(results: list[Outcome]) -> None:
-    """Recall and wrong copies for other COPY_MIN_COVERAGE / COPY_MIN_FRACTION values."""
+    """Recall and wrong copies for other values of scene.py's copy constants."""
     pos = [o for o in results if o.truth is not None and not _destructive(o)]
     others = [o for o in results if o.group in ("busy", "negative", "hard")]
+    agree = sum(
+        (h.relation == "copy") == h.copy_rule() for o in results for h in o.hits if h.relation
+    )
+    total = sum(1 for o in results for h in o.hits if h.relation)
     print(
-        f"\ncopy thresholds sweep (brief's procedure): recall over {len(pos)} positives "
-        "(AugLy destructive excluded); wrong = copy hits on unrelated images + negatives "
-        "with a copy; place = copy hits on another photo of the same place + hard negatives "
-        "with a copy"
+        f"\ncopy rule sweep (brief's procedure; the simulated rule agrees with scene.py on "
+        f"{agree}/{total} accepted hits): recall over {len(pos)} positives (AugLy destructive "
+        "excluded); wrong = copy hits on unrelated images + negatives with a copy; place = "
+        "copy hits on another photo of the same place + hard negatives with a copy"
     )
 
     def cell(is_copy: IsCopy) -> tuple[float, int, int]:
@@ -817,20 +833,34 @@ def threshold_sweep(results: list[Outcome]) -> None:
         hard = stats([o for o in others if o.group == "hard"], _brief, is_copy)
         return p.copy / len(pos), p.fp + neg.fp, p.fp_place + hard.fp
 
-    fracs = (0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.28, 0.30)
-    print(f"{'coverage':>8} " + " ".join(f"{'frac ' + str(f):>15}" for f in fracs))
-    for cov in (0.0, 0.2, 0.3, 0.4, 0.45):
+    variants: list[tuple[str, IsCopy]] = [
+        ("scene.py as is", Hit.copy_rule),
+        ("coverage+fraction clause only", lambda h: h.copy_rule(full=None, clean=None)),
+    ]
+    if FULL_COVERAGE is not None:
+        variants.append(("without full-coverage clause", lambda h: h.copy_rule(full=None)))
+    if CLEAN_MATCHES is not None:
+        variants.append(("without clean-matches clause", lambda h: h.copy_rule(clean=None)))
+        for c in (0.90, 0.95):
+            variants.append((f"clean-matches at {c}", lambda h, c=c: h.copy_rule(clean=c)))
+    print(
+        f"  rule: (max coverage >= {COPY_MIN_COVERAGE} and fraction >= {COPY_MIN_FRACTION})"
+        f" or min coverage >= {FULL_COVERAGE} or (inliers/matches >= {CLEAN_MATCHES} and "
+        f"fraction >= {CLEAN_MIN_FRACTION})"
+    )
+    for label, fn in variants:
+        rec, wrong, place = cell(fn)
+        print(f"  {label:34} recall {rec:.3f}  wrong {wrong:2d}  place {place:3d}")
+    fracs = (0.05, 0.10, 0.15, 0.20, 0.25, 0.28, 0.30, 0.35)
+    print("  varying COPY_MIN_COVERAGE (rows) and COPY_MIN_FRACTION (columns), other clauses as is")
+    print(f"  {'coverage':>8} " + " ".join(f"{'frac ' + str(f):>15}" for f in fracs))
+    for cov in (0.0, 0.2, 0.3, 0.4, 0.5):
         cells = []
         for fr in fracs:
-            rec, wrong, place = cell(lambda h, c=cov, f=fr: h.copy_at(c, f))
+            rec, wrong, place = cell(lambda h, c=cov, f=fr: h.copy_rule(c, f))
             cells.append(f"{rec:.3f} {wrong:2d} {place:3d}")
-        print(f"{cov:8.2f} " + " ".join(f"{c:>15}" for c in cells))
+        print(f"  {cov:8.2f} " + " ".join(f"{c:>15}" for c in cells))
     print("  (cell = recall, wrong, place)")
-    rec, wrong, place = cell(Hit.copy_proposed)
-    print(
-        f"proposed rule (scene.py's, or inliers/matches >= {PURITY} with inlier fraction >= "
-        f"{PURITY_MIN_FRACTION}): recall {rec:.3f}, wrong {wrong}, place {place}"
-    )
     low = sorted(
         (h.fraction, o.qid, h.inliers / max(1, h.matches))
         for o in pos
