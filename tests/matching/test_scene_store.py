@@ -85,7 +85,7 @@ def test_small_collection_is_searched_exhaustively(
 
 
 def test_large_collection_uses_the_index_and_catches_up(
-    tmp_path: Path, crops: dict[int, LocalFeatures]
+    tmp_path: Path, crops: dict[int, LocalFeatures], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = _db(tmp_path)
     ids = _write(db, range(N))
@@ -96,7 +96,7 @@ def test_large_collection_uses_the_index_and_catches_up(
     top = store.similar([crops[40]])
     assert top and top[0].media_id == ids[40] and top[0].match.relation == "copy"
     # every verified hit is also found by verifying everything (the index only shortlists)
-    exhaustive = {h.media_id for h in _exhaustive(store, crops[40])}
+    exhaustive = {h.media_id for h in _exhaustive(store, crops[40], monkeypatch)}
     assert {h.media_id for h in top} <= exhaustive
     # rows committed after the files were saved (a killed ingest) are caught up on open
     more = _write(db, range(N, N + 4))
@@ -106,13 +106,10 @@ def test_large_collection_uses_the_index_and_catches_up(
     assert json.loads((folder / "state.json").read_text())["last_id"] == reopened.last_id
 
 
-def _exhaustive(store: SceneStore, q: LocalFeatures) -> list:  # type: ignore[type-arg]
-    old = scene_store_module.BRUTE_FORCE_MAX
-    scene_store_module.BRUTE_FORCE_MAX = 10**9
-    try:
+def _exhaustive(store: SceneStore, q: LocalFeatures, monkeypatch: pytest.MonkeyPatch) -> list:  # type: ignore[type-arg]
+    with monkeypatch.context() as m:
+        m.setattr(scene_store_module, "BRUTE_FORCE_MAX", 10**9)
         return store.similar([q], k=100)
-    finally:
-        scene_store_module.BRUTE_FORCE_MAX = old
 
 
 def test_files_of_another_database_or_broken_files_are_rebuilt(

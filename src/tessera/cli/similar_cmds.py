@@ -41,11 +41,8 @@ def _series_names(app: AppContext, media_ids: list[int]) -> dict[int, list[str]]
 
 def _digests(app: AppContext, media_ids: list[int]) -> dict[int, str]:
     with app.database().session() as s:
-        return {
-            m: s.get(Media, m).sha256.hex()  # type: ignore[union-attr]
-            for m in media_ids
-            if s.get(Media, m) is not None
-        }
+        found = ((m, s.get(Media, m)) for m in media_ids)
+        return {m: media.sha256.hex() for m, media in found if media is not None}
 
 
 def _box(v: tuple[float, ...] | None) -> list[int] | None:

@@ -160,13 +160,7 @@ class SceneIndex:
         """Index one image's features under ``media_id`` (ids must be unique)."""
         if media_id in self._ids:
             raise InvalidInput(f"media id {media_id!r} is already in the scene index")
-        words, counts = _histogram(self.vocabulary.assign(features.float_desc()))
-        self._ids[media_id] = len(self.media_ids)
-        self.media_ids.append(media_id)
-        self._words.append(words)
-        self._counts.append(counts)
-        self._ptr.append(self._ptr[-1] + len(words))
-        self._inv = None
+        self.add_words(media_id, self.vocabulary.assign(features.float_desc()))
 
     def add_words(self, media_id: str, words: NDArray[np.int64]) -> None:
         """Index precomputed word assignments (bulk builds assign in worker processes)."""
