@@ -153,3 +153,23 @@ def test_second_stage_gives_the_same_answer_on_one_or_two_processes(tmp_path: Pa
         2: [ids[29]],
         3: [ids[N - 1]],
     }
+
+
+def test_a_file_the_second_stage_fails_on_is_flagged_and_the_rest_go_on(tmp_path: Path) -> None:
+    from tessera.matching.scene_triage import second_stage
+
+    db = _db(tmp_path)
+    ids = _write(db, range(N))
+    store = SceneStore(db, tmp_path / "scene")
+    for workers in (1, 2):
+        good = [
+            (k, FileResult(f"/q/{k}.png", "ok", features=extract(_picture(s)[25:]).to_bytes()))
+            for k, s in ((0, 7), (2, 33), (3, 51))
+        ]
+        broken = (1, FileResult("/q/broken.png", "ok", features=b"TSLF" + b"\0" * 40))
+        files = [good[0], broken, *good[1:]]
+        out = second_stage(db, store, files, workers=workers)
+        assert broken[1].flags == ["similar-search-failed"]
+        assert 1 not in out
+        assert [out[k][0].media_id for k, _ in good] == [ids[7], ids[33], ids[51]]
+        assert all(not f.flags for _, f in good)

@@ -212,3 +212,21 @@ def test_html_report_has_similar_scenes_section(world: dict[str, Any]) -> None:
     text = world["html"].read_text()
     assert "<h2>Similar scenes</h2>" in text and "same camera body" in text
     assert "taken nearby (GPS)" in text and "http" not in text.lower().replace("http-equiv", "")
+
+
+def test_region_search_and_marker_from_the_picture_itself(world: dict[str, Any]) -> None:
+    home, known, ids = world["home"], world["known"], world["ids"]
+    box = ",".join(map(str, BOX))
+    out = _ok(home, "similar", str(known / "graf1.png"), "--box", box, "--json")
+    assert out["query"]["media_id"] == ids["graf1.png"] and out["query"]["box"] == list(BOX)
+    assert [h["media_id"] for h in out["hits"]][:1] == [ids["graf3.png"]]
+    mk = _ok(
+        home, "marker", "add", str(ids["graf1.png"]), "--box", box, "--type", "poster",
+        "--file", str(known / "graf1.png"), "--json",
+    )  # fmt: skip
+    assert mk["keypoints"] > world["marker"]["keypoints"]  # the region at full detail
+    r = _cli(
+        home, "marker", "add", str(ids["graf1.png"]), "--box", box, "--type", "poster",
+        "--file", str(known / "graf3.png"),
+    )  # fmt: skip
+    assert r.returncode == 2 and "SHA-256 differs" in r.stderr

@@ -7,6 +7,7 @@ stored media item.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ from tessera.cli.context import AppContext, pass_app
 from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region, subset
 from tessera.features.scene import SceneMatch
-from tessera.ingest.filehash import HashOptions, hash_file
+from tessera.ingest.filehash import HashOptions, hash_bytes, hash_file, read_file
 from tessera.matching.scene_store import SceneHit
 from tessera.matching.scene_triage import describe_copy
-from tessera.media.decode import decode_image
+from tessera.media.decode import DecodeLimits, decode_image
 from tessera.storage import markers, repo
 from tessera.storage.models import MARKER_KINDS, Media, Series
 from tessera.storage.text_search import search_text
@@ -151,7 +152,11 @@ def similar_command(
     exclude: int | None = None
     query: dict[str, Any]
     if path.exists():
-        r = hash_file(path, HashOptions(features=True, features_mirrored=box is None))
+        if box is None:
+            r = hash_file(path, HashOptions(features=True, features_mirrored=True))
+        else:  # one bounded read: hashed, then decoded again at full size for the region
+            raw = read_file(path, DecodeLimits())
+            r = hash_bytes(raw, str(path), HashOptions(features=True))
         if r.status != "ok" or r.features is None:
             raise InvalidInput(
                 f"{path}: no local features ({r.reason or 'not a still image'}"
@@ -159,8 +164,7 @@ def similar_command(
                 reason=r.reason or "no-features",
             )
         if box is not None:
-            decoded = decode_image(path.read_bytes())
-            queries = [extract_region(decoded.rgb, box)]
+            queries = [extract_region(decode_image(raw).rgb, box)]
         else:
             queries = [LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b]
         with app.database().session() as s:
@@ -251,12 +255,12 @@ def marker_add(
     """Mark the region --box of MEDIA_ID as a marker of --type."""
     box = markers.parse_box(box_text)
     if file_path is not None:
-        r = hash_file(file_path, HashOptions())
+        raw = read_file(file_path, DecodeLimits())  # bounded; hashed and decoded once
         with app.database().session() as s:
             media = repo.media_by_id(s, media_id)
-            if r.sha256 is None or bytes.fromhex(r.sha256) != media.sha256:
+            if hashlib.sha256(raw).digest() != media.sha256:
                 raise InvalidInput(f"{file_path} is not media {media_id} (its SHA-256 differs)")
-        feats = extract_region(decode_image(file_path.read_bytes()).rgb, box)
+        feats = extract_region(decode_image(raw).rgb, box)
     else:
         feats = _region(_stored_features(app, media_id), box, f"media {media_id}")
     with app.database().session() as s:

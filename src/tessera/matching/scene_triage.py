@@ -204,7 +204,7 @@ _WORKER: dict[tuple[str, str], tuple[Database, SceneStore, list[Marker]]] = {}
 
 def _in_worker(
     item: tuple[int, FileResult], *, url: str, folder: str, gps_radius_m: float
-) -> list[Related]:
+) -> list[Related] | None:
     """Pool-worker entry: the database and a read-only scene store, opened once per process."""
     state = _WORKER.get((url, folder))
     if state is None:
@@ -213,11 +213,25 @@ def _in_worker(
         with db.session() as s:
             state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
     db, scene, all_markers = state
-    return _related(db, scene, all_markers, item[1], gps_radius_m)
+    return _guarded(db, scene, all_markers, item[1], gps_radius_m)
 
 
-def _crashed(item: tuple[int, FileResult]) -> list[Related]:
-    return []  # the file keeps its hash verdict; the second stage is a lead, not a verdict
+def _guarded(
+    db: Database,
+    scene: SceneStore,
+    all_markers: Sequence[Marker],
+    f: FileResult,
+    gps_radius_m: float,
+) -> list[Related] | None:
+    """``_related``, or None when it fails on this file (the batch goes on)."""
+    try:
+        return _related(db, scene, all_markers, f, gps_radius_m)
+    except Exception:  # OpenCV or a damaged stored blob: flag this file, not the run
+        return None
+
+
+def _crashed(item: tuple[int, FileResult]) -> None:
+    return None  # the worker died on this file; it keeps its hash verdict and is flagged
 
 
 def second_stage(
@@ -231,6 +245,9 @@ def second_stage(
 ) -> dict[int, list[Related]]:
     """Related stored media for each ``(item index, file)``; copies first.
 
+    A file the search fails on keeps its hash verdict and gets the flag
+    ``similar-search-failed``; the other files go on.
+
     With ``workers > 1`` the files are spread over processes, each with its own
     read-only view of the scene index (saved by ``scene`` beforehand).
     """
@@ -242,9 +259,11 @@ def second_stage(
     else:
         with db.session() as s:
             all_markers = list(markers.list_markers(s))
-        results = (_related(db, scene, all_markers, f, gps_radius_m) for _, f in files)
-    for (i, _), found in zip(files, results, strict=True):
-        if found:
+        results = (_guarded(db, scene, all_markers, f, gps_radius_m) for _, f in files)
+    for (i, f), found in zip(files, results, strict=True):
+        if found is None:
+            f.flags.append("similar-search-failed")
+        elif found:
             out[i] = found
         if on_progress:
             on_progress(1)
