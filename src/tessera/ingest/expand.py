@@ -15,17 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tessera.errors import MediaError
-from tessera.ingest.archives import ArchiveLimits, is_archive, iter_archive
 from tessera.ingest.filehash import (
     FileResult,
     HashOptions,
     digests,
     hash_bytes,
     hash_file,
-    read_file,
-    read_head,
 )
 from tessera.media.sniff import sniff
+from tessera.pipeline.archives import ArchiveLimits, is_archive, iter_archive
+from tessera.pipeline.read import read_file, read_head
 
 
 @dataclass(frozen=True)

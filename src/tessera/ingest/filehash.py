@@ -11,13 +11,11 @@ Nothing here raises for a bad file. Every outcome is a ``FileResult`` whose
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tessera.errors import MediaError, MediaTooLarge, UnreadableFile
+from tessera.errors import MediaError
 from tessera.fingerprints.pdq import (
     DIHEDRAL_NAMES,
     QUALITY_THRESHOLD,
@@ -30,6 +28,7 @@ from tessera.fingerprints.vpdq import FrameHash
 from tessera.media.decode import DecodeLimits, decode_image
 from tessera.media.normalize import Policy
 from tessera.media.sniff import sniff
+from tessera.pipeline.read import read_file, read_head
 
 Mode = Literal["fast", "reference"]
 Status = Literal["ok", "error", "skipped"]
@@ -130,32 +129,6 @@ class FileResult:
             )
             out["audio"] = self.audio
         return out
-
-
-def read_file(path: Path, limits: DecodeLimits) -> bytes:
-    """Read a regular file whole, refusing anything over ``limits.max_bytes`` first."""
-    try:
-        # O_NONBLOCK: opening a FIFO (or a tty) must not wait for a writer; the
-        # S_ISREG check below then refuses it. No effect on regular files.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise UnreadableFile("not a regular file", reason="not-a-file")
-            if st.st_size > limits.max_bytes:
-                raise MediaTooLarge(
-                    f"{st.st_size} bytes exceeds the {limits.max_bytes}-byte limit",
-                    reason="too-many-bytes",
-                )
-            data = fh.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise UnreadableFile.from_os_error(exc) from exc
-    if len(data) > limits.max_bytes:
-        raise MediaTooLarge(
-            f"file grew past the {limits.max_bytes}-byte limit while reading",
-            reason="too-many-bytes",
-        )
-    return data
 
 
 def digests(data: bytes, path: str) -> FileResult:
@@ -286,18 +259,6 @@ def hash_file(path: Path | str, options: HashOptions) -> FileResult:
     except MediaError as exc:
         return FileResult(path=str(p), status="error", reason=exc.reason, message=exc.message)
     return hash_bytes(data, str(p), options)
-
-
-def read_head(path: Path, n: int = 512) -> bytes:
-    """The first ``n`` bytes of a regular file (for sniffing), with the same refusals."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise UnreadableFile("not a regular file", reason="not-a-file")
-            return fh.read(n)
-    except OSError as exc:
-        raise UnreadableFile.from_os_error(exc) from exc
 
 
 __all__ = [

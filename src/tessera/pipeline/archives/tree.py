@@ -1,0 +1,69 @@
+"""One level of an archive tree, and descending into members that are archives."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from tessera.errors import MediaError, MediaTooLarge
+from tessera.pipeline.archives.limits import Tree
+from tessera.pipeline.archives.member import HEAD_BYTES, ArchiveKind, Member
+from tessera.pipeline.archives.sniff import is_archive
+
+SourceReader = Callable[[IO[bytes], ArchiveKind, "Level"], Iterator[Member]]
+"""Reads one archive of a known format at one level (injected: formats call back in)."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """A nested archive as a member of its parent: for its error members."""
+
+    data: bytes
+    size: int | None
+    mtime: datetime | None
+
+
+@dataclass(frozen=True)
+class Level:
+    """The archive being read: its virtual path, nesting depth and tree state."""
+
+    path: str
+    depth: int
+    tree: Tree
+    read: SourceReader = field(kw_only=True)  # opens nested archives at the next level
+    container: Container | None = None  # set when the archive is a member of another
+
+    def error(self, error: MediaError) -> Member:
+        """An error member for this archive as a whole."""
+        c = self.container
+        if c is None:
+            return Member(self.path, None, error)
+        return Member(self.path, c.data, error, c.size, c.mtime)
+
+
+def emit(
+    level: Level, path: str, data: bytes, size: int | None, mtime: datetime | None
+) -> Iterator[Member]:
+    """Yield a member that was read, or descend into it if it is an archive."""
+    tree = level.tree
+    kind = is_archive(data[:HEAD_BYTES])
+    if kind is None:
+        yield Member(path, data, None, size, mtime)
+        return
+    if level.depth + 1 > tree.limits.max_depth:
+        error = MediaTooLarge(
+            f"{kind} archive nested deeper than {tree.limits.max_depth} levels; not opened",
+            reason="archive-too-deep",
+        )
+        yield Member(path, data, error, size, mtime)
+        return
+    inner = Level(path, level.depth + 1, tree, Container(data, size, mtime), read=level.read)
+    empty = True
+    for member in level.read(io.BytesIO(data), kind, inner):
+        empty = False
+        yield member
+    if empty:  # an archive with no members is still a file that was there
+        yield Member(path, data, None, size, mtime)
