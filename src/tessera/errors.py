@@ -20,6 +20,11 @@ people and may change.
      +-- ConfigError                  settings are missing or unsafe (exit 3)
      +-- NotFound                     a named record does not exist (exit 4 / HTTP 404)
      +-- Conflict                     a record already exists or clashes (exit 5 / HTTP 409)
+     +-- Unauthenticated              no valid credentials: missing, unknown, expired or
+     |                                revoked token, all alike (exit 3 / HTTP 401)
+     +-- PermissionDenied             the caller's role may not do this to something it
+                                      may see (exit 3 / HTTP 403); what a caller may not
+                                      see is NotFound instead, so existence never leaks
 """
 
 from __future__ import annotations
@@ -68,6 +73,18 @@ class Conflict(TesseraError):
     """A record with that name already exists, or the change clashes with stored data."""
 
     reason = "conflict"
+
+
+class Unauthenticated(TesseraError):
+    """The caller proved no identity; the reason is never told apart to the caller."""
+
+    reason = "unauthenticated"
+
+
+class PermissionDenied(TesseraError):
+    """The caller may see the record but its role may not do this to it."""
+
+    reason = "permission-denied"
 
 
 class MediaError(TesseraError):
@@ -127,7 +144,9 @@ __all__ = [
     "MediaError",
     "MediaTooLarge",
     "NotFound",
+    "PermissionDenied",
     "TesseraError",
+    "Unauthenticated",
     "UnreadableFile",
     "UnsupportedMedia",
 ]

@@ -13,7 +13,9 @@ from tessera.errors import (
     InvalidInput,
     MediaError,
     NotFound,
+    PermissionDenied,
     TesseraError,
+    Unauthenticated,
 )
 
 
@@ -40,7 +42,7 @@ def exit_code_for(exc: TesseraError) -> ExitCode:
     """Map an error that ended a command to its exit code."""
     if isinstance(exc, InvalidInput):
         return ExitCode.USAGE
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigError | Unauthenticated | PermissionDenied):
         return ExitCode.CONFIG
     if isinstance(exc, NotFound):
         return ExitCode.NOT_FOUND
