@@ -345,15 +345,104 @@ class IngestItem(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
+# -- accounts and the audit trail (issue 11; migration 0005) ------------------------
+
+
+class User(Base):
+    """A person of an agency with one role; disabled, never deleted (the log names them)."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(Text)  # argon2id PHC string
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agency: Mapped[Agency] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token: only the SHA-256 of its secret is stored; shown once at creation."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # "tsr_<id>", shown
+    secret_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # scope: at most the user's role
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed password logins per key (an e-mail or a client address), for lock-outs."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One append-only audit record and its Merkle leaf hash and the root after it."""
+
+    __tablename__ = "audit_entry"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user: Mapped[str] = mapped_column(String(254), index=True)
+    agency: Mapped[str | None] = mapped_column(String(32), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(Text)
+    series: Mapped[str | None] = mapped_column(String(200), index=True)
+    params_digest: Mapped[str] = mapped_column(String(64))
+    result_count: Mapped[int | None] = mapped_column(BigInteger)
+    request_id: Mapped[str] = mapped_column(String(64))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head: C2SP tlog-checkpoint in a C2SP signed note by the node key."""
+
+    __tablename__ = "audit_checkpoint"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditHead(Base):
+    """The one row that serialises appends: size, Merkle frontier, last checkpoint."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    frontier: Mapped[str] = mapped_column(Text, default="")  # "height:hex,..." largest first
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 __all__ = [
     "MARKER_KINDS",
     "Agency",
+    "ApiToken",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Case",
     "Fingerprint",
     "IngestItem",
     "IngestRun",
     "Location",
+    "LoginThrottle",
     "Marker",
     "Media",
     "MediaMetadata",
@@ -362,6 +451,7 @@ __all__ = [
     "Offender",
     "Series",
     "Sighting",
+    "User",
     "Victim",
     "media_location",
     "series_location",

@@ -1,0 +1,215 @@
+"""The audit trail's rows: appending entries and checkpoints, reading them back.
+
+Appends are serialised by the single ``audit_head`` row: the append first writes
+it (a row lock on PostgreSQL, the write lock on SQLite), then reads the size and
+Merkle frontier, so concurrent writers get consecutive sequence numbers and the
+stored roots form one chain. The append runs in the caller's transaction, so an
+audited change and its entry commit or vanish together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tessera.audit.entry import AuditRecord, as_utc
+from tessera.audit.merkle import Frontier
+from tessera.audit.verify import StoredCheckpoint, StoredEntry
+from tessera.errors import ConfigError
+from tessera.storage.models import AuditCheckpoint, AuditEntry, AuditHead
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry's content before the log gives it a sequence number."""
+
+    at: datetime
+    user: str
+    agency: str | None
+    role: str
+    action: str
+    target: str | None
+    series: str | None
+    params_digest: str
+    result_count: int | None
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Head:
+    size: int
+    root: bytes
+    checkpoint_size: int
+
+
+def _frontier_text(f: Frontier) -> str:
+    return ",".join(f"{h}:{d.hex()}" for h, d in f.state())
+
+
+def _frontier_parse(size: int, text: str) -> Frontier:
+    stack = []
+    for part in filter(None, text.split(",")):
+        h, d = part.split(":")
+        stack.append((int(h), bytes.fromhex(d)))
+    return Frontier(size, stack)
+
+
+def _lock_head(s: Session) -> AuditHead:
+    # Write first: this takes the row lock (PostgreSQL) or the write lock (SQLite)
+    # before we read, so two appenders never read the same head.
+    s.execute(update(AuditHead).where(AuditHead.id == 1).values(size=AuditHead.size))
+    head = s.scalar(
+        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
+    )
+    if head is None:
+        raise ConfigError("the audit trail is not initialised; run `tessera init`")
+    return head
+
+
+def append(s: Session, entry: NewEntry) -> tuple[AuditRecord, bytes]:
+    """Append one entry; returns its record and the tree root after it."""
+    head = _lock_head(s)
+    frontier = _frontier_parse(head.size, head.frontier)
+    record = AuditRecord(seq=head.size + 1, **entry.__dict__)
+    leaf = record.leaf_hash()
+    frontier.append(leaf)
+    root = frontier.root()
+    s.add(
+        AuditEntry(
+            seq=record.seq,
+            at=record.at,
+            user=record.user,
+            agency=record.agency,
+            role=record.role,
+            action=record.action,
+            target=record.target,
+            series=record.series,
+            params_digest=record.params_digest,
+            result_count=record.result_count,
+            request_id=record.request_id,
+            leaf_hash=leaf,
+            root=root,
+        )
+    )
+    head.size = frontier.size
+    head.frontier = _frontier_text(frontier)
+    s.flush()
+    return record, root
+
+
+def head(s: Session) -> Head:
+    h = s.get(AuditHead, 1)
+    if h is None:
+        raise ConfigError("the audit trail is not initialised; run `tessera init`")
+    return Head(h.size, _frontier_parse(h.size, h.frontier).root(), h.checkpoint_size)
+
+
+def add_checkpoint(s: Session, size: int, root: bytes, note: str) -> None:
+    """Store a signed checkpoint of the tree at ``size`` (idempotent per size)."""
+    if s.get(AuditCheckpoint, size) is None:
+        s.add(AuditCheckpoint(size=size, root=root, note=note))
+    s.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1, AuditHead.checkpoint_size < size)
+        .values(checkpoint_size=size)
+    )
+    s.flush()
+
+
+def root_at(s: Session, size: int) -> bytes | None:
+    """The stored root after entry ``size`` (None past the end)."""
+    return s.scalar(select(AuditEntry.root).where(AuditEntry.seq == size))
+
+
+def latest_checkpoint(s: Session) -> AuditCheckpoint | None:
+    return s.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))
+
+
+def _record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        at=as_utc(row.at),
+        user=row.user,
+        agency=row.agency,
+        role=row.role,
+        action=row.action,
+        target=row.target,
+        series=row.series,
+        params_digest=row.params_digest,
+        result_count=row.result_count,
+        request_id=row.request_id,
+    )
+
+
+def iter_stored(s: Session, batch: int = 5000) -> Iterator[StoredEntry]:
+    """Every entry in sequence order, in batches (the log may be large)."""
+    after = -1
+    while True:
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield StoredEntry(_record(row), row.leaf_hash, row.root)
+        after = rows[-1].seq
+        s.expunge_all()
+
+
+def leaf_hashes(s: Session, size: int) -> list[bytes]:
+    """The stored leaf hashes of entries 1..size, in order (for proofs)."""
+    return list(
+        s.scalars(
+            select(AuditEntry.leaf_hash).where(AuditEntry.seq <= size).order_by(AuditEntry.seq)
+        )
+    )
+
+
+def checkpoints(s: Session) -> list[StoredCheckpoint]:
+    return [
+        StoredCheckpoint(c.size, c.root, c.note)
+        for c in s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size))
+    ]
+
+
+def find(
+    s: Session,
+    *,
+    user: str | None = None,
+    agency: str | None = None,
+    series: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> Sequence[AuditRecord]:
+    """Entries matching every given filter, oldest first."""
+    q = select(AuditEntry).order_by(AuditEntry.seq)
+    if user is not None:
+        q = q.where(AuditEntry.user == user)
+    if agency is not None:
+        q = q.where(AuditEntry.agency == agency)
+    if series is not None:
+        q = q.where(AuditEntry.series == series)
+    if since is not None:
+        q = q.where(AuditEntry.at >= since)
+    if limit is not None:
+        q = q.limit(limit)
+    return [_record(r) for r in s.scalars(q)]
+
+
+__all__ = [
+    "Head",
+    "NewEntry",
+    "add_checkpoint",
+    "append",
+    "checkpoints",
+    "find",
+    "head",
+    "iter_stored",
+    "latest_checkpoint",
+    "leaf_hashes",
+    "root_at",
+]
