@@ -1,0 +1,329 @@
+"""The one record every exchange format reads into and writes from.
+
+Formats differ in what they carry (an ICSE CSV row has PhotoDNA and flags, a hash
+list line one hash, a VICS Media object nearly everything), but an import applies
+the same facts to the database whatever the source, and an export writes the same
+facts to any target. So every codec converts to and from :class:`ExchangeRecord`:
+an immutable, validated value (digests normalised to lower-case hex, bounded
+strings, booleans already parsed from real files' ``"true"``/``"false"`` strings).
+
+Each codec also states what it *carries* (``carried``), so "import -> export ->
+import is lossless" can be checked as ``read(write(records)) == carried(records)``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tessera.errors import InvalidInput
+
+MediaKind = Literal["image", "video", "audio", "other"]
+
+MAX_TEXT = 65_536
+"""Longest free-text value accepted (comments, paths): hostile files carry huge strings."""
+MAX_NAME = 512
+MAX_OPAQUE = 8_192
+"""Longest opaque hash text (PhotoDNA is 192 base64 characters; video hashes are longer)."""
+MAX_TAGS = 256
+MAX_EXTRA_DEPTH = 8
+MAX_EXTRA_ITEMS = 10_000
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+_HASH_NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,31}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TAG_FORBIDDEN = re.compile(r"[,\n\r\t]")
+
+RESERVED_HASH_NAMES = frozenset(
+    {"md5", "sha1", "sha256", "sha-256", "pdq", "photodna", "video_md5", "pdna"}
+)
+DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+
+
+def _hex(value: str | None, length: int, name: str) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if not v:
+        return None
+    if len(v) != length or not _HEX.match(v):
+        raise ValueError(f"{name} must be {length} hexadecimal characters, got {value[:80]!r}")
+    return v
+
+
+class OpaqueHash(BaseModel):
+    """A hash Tessera cannot compute (PhotoDNA lives in its own field; these are the rest:
+    NetClean, Videntifier, TMK+PDQF...), kept and exported exactly as received."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(max_length=32)
+    value: str = Field(min_length=1, max_length=MAX_OPAQUE)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip().lower()
+        if not _HASH_NAME.match(v):
+            raise ValueError(f"hash name {v[:40]!r} must be 1-32 of a-z 0-9 _ . : -")
+        if v in RESERVED_HASH_NAMES:
+            raise ValueError(f"{v} has its own field")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v: str) -> str:
+        if _CONTROL.search(v) or any(c.isspace() for c in v):
+            raise ValueError("hash value contains spaces or control characters")
+        return v
+
+
+class ExchangeRecord(BaseModel):
+    """One known media item as exchange formats describe it: hashes plus metadata.
+
+    ``category`` is stored raw with its ``category_profile`` (VICS: Default, US, UK,
+    CUSTOM); ``tessera.exchange.categories`` maps it per profile. ``vics_extra``
+    keeps VICS Media fields Tessera does not model (MediaFiles, Exifs, DateUpdated,
+    unknown vendor keys) verbatim so a VICS round trip loses nothing.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    photodna: str | None = Field(default=None, max_length=MAX_OPAQUE)
+    other_hashes: tuple[OpaqueHash, ...] = ()
+    kind: MediaKind | None = None
+    mime_type: str | None = Field(default=None, max_length=255)
+    source_id: str | None = Field(default=None, max_length=MAX_NAME)
+    """The record's id in its source: VICS MediaID, ICSE Image ID, NCMEC entry id."""
+    collab: str | None = Field(default=None, max_length=MAX_NAME)
+    """Who contributed it in the source exchange (ThreatExchange collab, NCMEC member)."""
+    series: str | None = Field(default=None, max_length=200)
+    category: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    category_profile: str | None = Field(default=None, max_length=32)
+    classification: str | None = Field(default=None, max_length=MAX_NAME)
+    """A category given as text (NCMEC ``A1``, ThreatExchange ``POSITIVE_CLASS``)."""
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
+    is_distributed: bool | None = None
+    baseline: bool | None = None
+    file_available: bool | None = None
+    submissions: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    tags: tuple[str, ...] = Field(default=(), max_length=MAX_TAGS)
+    comments: str | None = Field(default=None, max_length=MAX_TEXT)
+    media_size: int | None = Field(default=None, ge=0, le=2**62)
+    relative_path: str | None = Field(default=None, max_length=MAX_TEXT)
+    case_ref: str | None = Field(default=None, max_length=100)
+    """The source's case (VICS ``CaseNumber`` under ``#Cases``, a bundle's case)."""
+    deleted: bool = False
+    """A deletion notice (NCMEC ``deletedImage``): withdraw the source's record."""
+    vics_extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("md5")
+    @classmethod
+    def _md5(cls, v: str | None) -> str | None:
+        return _hex(v, 32, "MD5")
+
+    @field_validator("sha1")
+    @classmethod
+    def _sha1(cls, v: str | None) -> str | None:
+        return _hex(v, 40, "SHA1")
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str | None) -> str | None:
+        return _hex(v, 64, "SHA256")
+
+    @field_validator("pdq")
+    @classmethod
+    def _pdq(cls, v: str | None) -> str | None:
+        return _hex(v, 64, "PDQ")
+
+    @field_validator("photodna")
+    @classmethod
+    def _photodna(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        if _CONTROL.search(v) or any(c.isspace() for c in v):
+            raise ValueError("PhotoDNA contains spaces or control characters")
+        return v or None
+
+    @field_validator(
+        "mime_type",
+        "source_id",
+        "collab",
+        "series",
+        "category_profile",
+        "classification",
+        "relative_path",
+        "case_ref",
+    )
+    @classmethod
+    def _line(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if _CONTROL.search(v) or any(c in v for c in "\n\r\t"):
+            raise ValueError("contains control characters or line breaks")
+        return v or None
+
+    @field_validator("comments")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        if v is not None and _CONTROL.search(v):
+            raise ValueError("contains control characters")
+        return v or None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for t in v:
+            if (
+                not t
+                or t != t.strip()
+                or len(t) > 200
+                or _TAG_FORBIDDEN.search(t)
+                or _CONTROL.search(t)
+            ):
+                raise ValueError(
+                    f"tag {t[:40]!r} must be 1-200 characters, no commas, no outer spaces"
+                )
+        return v
+
+    @field_validator("vics_extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_json_shape(v)
+        return v
+
+    def identity(self) -> list[tuple[str, str]]:
+        """(algorithm, value) by which the record is matched, strongest first."""
+        out = [(a, getattr(self, a)) for a in ("sha256", "sha1", "md5") if getattr(self, a)]
+        if self.pdq:
+            out.append(("pdq", self.pdq))
+        if self.photodna:
+            out.append(("photodna", self.photodna))
+        out.extend((h.name, h.value) for h in self.other_hashes)
+        return out
+
+
+def check_json_shape(value: Any) -> None:
+    """Bound depth and size of a free-form JSON value (no recursion: hostile depth)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    items = 0
+    while stack:
+        v, depth = stack.pop()
+        items += 1
+        if items > MAX_EXTRA_ITEMS:
+            raise ValueError(f"more than {MAX_EXTRA_ITEMS} nested values")
+        if depth > MAX_EXTRA_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_EXTRA_DEPTH} levels")
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str) or len(k) > MAX_NAME:
+                    raise ValueError("object key too long")
+                stack.append((x, depth + 1))
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str):
+            if len(v) > MAX_TEXT:
+                raise ValueError(f"string longer than {MAX_TEXT} characters")
+        elif v is not None and not isinstance(v, bool | int | float):
+            raise ValueError(f"unsupported JSON value {type(v).__name__}")
+
+
+class RecordError(InvalidInput):
+    """A record of an exchange file is invalid; the whole file is rejected."""
+
+    reason = "invalid-record"
+
+    def __init__(
+        self, message: str, *, record: int | None, line: int | None = None, field: str | None = None
+    ) -> None:
+        where = []
+        if record is not None:
+            where.append(f"record {record}")
+        if line is not None:
+            where.append(f"line {line}")
+        if field:
+            where.append(f"field {field}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.record = record
+        self.line = line
+        self.field = field
+
+
+def build_record(
+    values: dict[str, Any], *, record: int, line: int | None = None, names: dict[str, str]
+) -> ExchangeRecord:
+    """Validate ``values`` into a record; errors name the record, line and source field.
+
+    ``names`` maps model fields to the format's own field names for the message.
+    """
+    try:
+        return ExchangeRecord(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = str(err["loc"][0]) if err["loc"] else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise RecordError(msg, record=record, line=line, field=names.get(loc, loc)) from None
+
+
+def parse_bool(value: Any, *, record: int, field: str, line: int | None = None) -> bool | None:
+    """JSON booleans and the strings real files carry: true/false, yes/no, 1/0, empty."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("true", "yes", "y", "1"):
+            return True
+        if v in ("false", "no", "n", "0"):
+            return False
+        if v == "":
+            return None
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise RecordError(
+        f"{str(value)[:40]!r} is not a boolean", record=record, line=line, field=field
+    )
+
+
+def parse_int(value: Any, *, record: int, field: str, line: int | None = None) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise RecordError("a boolean is not a number", record=record, line=line, field=field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
+        return int(value)
+    raise RecordError(
+        f"{str(value)[:40]!r} is not an integer", record=record, line=line, field=field
+    )
+
+
+def kind_from_mime(mime: str | None) -> MediaKind | None:
+    if not mime:
+        return None
+    head = mime.split("/", 1)[0].lower()
+    if head in ("image", "video", "audio"):
+        return head  # type: ignore[return-value]
+    return None
+
+
+__all__ = [
+    "DIGEST_LENGTHS",
+    "ExchangeRecord",
+    "MediaKind",
+    "OpaqueHash",
+    "RecordError",
+    "build_record",
+    "check_json_shape",
+    "kind_from_mime",
+    "parse_bool",
+    "parse_int",
+]

@@ -1,0 +1,395 @@
+"""Project VIC VICS JSON (1.2/1.3 ``odata.metadata``, 2.0 ``@odata.context``), in and out.
+
+The full VICS specification is not public; this follows what open readers and
+writers do (IPED's hash database tool, X-Ways' Clees4All): the version and, in 2.0,
+the category profile (Default, US, UK, CUSTOM) come from the metadata URL; the root
+is ``#Media`` (``{"value": [Media...]}``) or ``#Cases`` (``{"value": [{Case...,
+"Media": [...]}]}``). Real files carry booleans as ``"true"``/``"false"`` strings,
+upper-case MD5 and hundreds of thousands of records, so the reader streams with
+``ijson`` (one Media object in memory at a time) and never trusts a value's type.
+
+Media fields Tessera models become :class:`ExchangeRecord` fields; the rest
+(MediaFiles, Exifs, DateUpdated, IsPrecategorized, vendor keys...) are kept in
+``vics_extra`` and written back verbatim. ``MediaID`` is file-local ("unique in
+file"): it is read into ``source_id`` and written as the record's position.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Literal, TextIO
+
+import ijson
+
+from tessera.errors import InvalidInput
+from tessera.exchange.model import (
+    ExchangeRecord,
+    OpaqueHash,
+    RecordError,
+    build_record,
+    check_json_shape,
+    kind_from_mime,
+    parse_bool,
+    parse_int,
+)
+from tessera.exchange.textio import check_start
+
+PROFILES = ("Default", "US", "UK", "CUSTOM")
+V1_URL = "http://github.com/ICMEC/ProjectVic/DataModels/{version}.xml#{root}"
+V2_URL = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{profile}/$metadata#{root}"
+
+_V1 = re.compile(
+    r"^https?://github\.com/ICMEC/ProjectVic/DataModels/(1\.[0-9])\.xml#(Media|Cases)$", re.I
+)
+_V2 = re.compile(
+    r"^https?://github\.com/VICSDATAMODEL/ProjectVic/DataModels/2\.0\.xml/([A-Za-z]+)/"
+    r"\$metadata#(Media|Cases)$",
+    re.I,
+)
+
+Root = Literal["Media", "Cases"]
+
+# VICS Media field -> model field, for error messages and the known-key test.
+_FIELDS = {
+    "MediaID": "source_id",
+    "Category": "category",
+    "MD5": "md5",
+    "SHA1": "sha1",
+    "PhotoDNA": "photodna",
+    "VictimIdentified": "victim_identified",
+    "OffenderIdentified": "offender_identified",
+    "IsDistributed": "is_distributed",
+    "Series": "series",
+    "Tags": "tags",
+    "Comments": "comments",
+    "MediaSize": "media_size",
+    "RelativeFilePath": "relative_path",
+    "MimeType": "mime_type",
+    "AlternativeHashes": "other_hashes",
+}
+_NAMES = {v: k for k, v in _FIELDS.items()}
+_KNOWN = {k.lower(): k for k in _FIELDS}
+_ALT_DIGESTS = {"sha256": "sha256", "sha-256": "sha256", "pdq": "pdq"}
+
+
+@dataclass(frozen=True)
+class VicsHeader:
+    version: str  # "1.2", "1.3", "2.0"
+    profile: str  # one of PROFILES ("Default" for 1.x)
+    root: Root
+
+    def url(self) -> str:
+        if self.version.startswith("1."):
+            return V1_URL.format(version=self.version, root=self.root)
+        return V2_URL.format(profile=self.profile, root=self.root)
+
+    @property
+    def key(self) -> str:
+        return "odata.metadata" if self.version.startswith("1.") else "@odata.context"
+
+
+def parse_header(key: str, url: Any) -> VicsHeader:
+    if not isinstance(url, str):
+        raise InvalidInput(f"VICS: {key} must be a URL string")
+    if key == "odata.metadata" and (m := _V1.match(url.strip())):
+        root: Root = "Media" if m.group(2).lower() == "media" else "Cases"
+        return VicsHeader(m.group(1), "Default", root)
+    if key == "@odata.context" and (m := _V2.match(url.strip())):
+        profile = {p.lower(): p for p in PROFILES}.get(m.group(1).lower())
+        if profile is None:
+            raise InvalidInput(
+                f"VICS: unknown profile {m.group(1)!r} (one of {', '.join(PROFILES)})"
+            )
+        root = "Media" if m.group(2).lower() == "media" else "Cases"
+        return VicsHeader("2.0", profile, root)
+    raise InvalidInput(f"VICS: unrecognised data model {key}={url[:200]!r}")
+
+
+def _skip_bom(stream: BinaryIO) -> None:
+    start = stream.tell()
+    head = stream.read(4)
+    stream.seek(start + check_start(head))
+
+
+def read_header(stream: BinaryIO) -> VicsHeader:
+    """The version, profile and root from the metadata key before ``value``."""
+    start = stream.tell()
+    _skip_bom(stream)
+    try:
+        events = ijson.parse(stream)
+        prefix, event, value = next(events)
+        if event != "start_map":
+            raise InvalidInput("VICS: the file must hold one JSON object")
+        for prefix, event, value in events:
+            if prefix == "" and event == "map_key":
+                if value in ("odata.metadata", "@odata.context"):
+                    key = value
+                    _, ev, url = next(events)
+                    header = parse_header(key, url if ev == "string" else None)
+                    stream.seek(start)
+                    return header
+                if value == "value":
+                    break
+            elif prefix == "" and event == "end_map":
+                break
+    except ijson.JSONError as exc:
+        raise InvalidInput(f"VICS: not valid JSON ({_short(exc)})") from None
+    except StopIteration:
+        pass
+    raise InvalidInput("VICS: no odata.metadata / @odata.context key before the records")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text[:200]
+
+
+def read(stream: BinaryIO) -> Iterator[ExchangeRecord]:
+    """Records of a VICS file (seekable binary stream), streamed."""
+    header = read_header(stream)
+    _skip_bom(stream)
+    n = 0
+    try:
+        items = (
+            _media_items(stream) if header.root == "Media" else _case_media_items(stream, header)
+        )
+        for case_ref, item in items:
+            n += 1
+            yield media_to_record(item, header=header, number=n, case_ref=case_ref)
+    except ijson.JSONError as exc:
+        raise RecordError(f"not valid JSON ({_short(exc)})", record=n + 1) from None
+    except RecursionError:
+        raise RecordError("JSON nested too deeply", record=n + 1) from None
+
+
+def _media_items(stream: BinaryIO) -> Iterator[tuple[str | None, Any]]:
+    for item in ijson.items(stream, "value.item", use_float=True):
+        yield None, item
+
+
+def _case_media_items(stream: BinaryIO, header: VicsHeader) -> Iterator[tuple[str | None, Any]]:
+    """Media of every case, with its CaseNumber; only one Media object built at a time."""
+    case_number: str | None = None
+    builder: Any = None
+    depth = 0
+    for prefix, event, value in ijson.parse(stream, use_float=True):
+        if builder is not None:
+            builder.event(event, value)
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth == 0:
+                    yield case_number, builder.value
+                    builder = None
+            if depth > 64:
+                raise RecordError("JSON nested too deeply", record=None)
+            continue
+        if prefix == "value.item" and event == "start_map":
+            case_number = None
+        elif prefix == "value.item.CaseNumber" and event in ("string", "number"):
+            case_number = str(value)
+        elif prefix == "value.item.Media.item" and event == "start_map":
+            builder = ijson.ObjectBuilder()
+            builder.event(event, value)
+            depth = 1
+
+
+def media_to_record(
+    item: Any, *, header: VicsHeader, number: int, case_ref: str | None = None
+) -> ExchangeRecord:
+    """One VICS Media object as a record; errors name the record number and VICS field."""
+    if not isinstance(item, dict):
+        raise RecordError("a Media entry must be a JSON object", record=number)
+    values: dict[str, Any] = {"case_ref": case_ref}
+    extra: dict[str, Any] = {}
+    others: list[OpaqueHash] = []
+    for key, value in item.items():
+        name = _KNOWN.get(key.lower())
+        if name is None:
+            extra[key] = value
+            continue
+        if name == "MediaID":
+            if value is not None:
+                mid = parse_int(value, record=number, field=key)
+                values["source_id"] = str(mid)
+        elif name == "Category":
+            values["category"] = parse_int(value, record=number, field=key)
+        elif name in ("VictimIdentified", "OffenderIdentified", "IsDistributed"):
+            values[_FIELDS[name]] = parse_bool(value, record=number, field=key)
+        elif name == "MediaSize":
+            values["media_size"] = parse_int(value, record=number, field=key)
+        elif name == "Tags":
+            values["tags"] = _tags(value, number, key)
+        elif name == "AlternativeHashes":
+            _alternative(value, number, values, others)
+        else:
+            if value is not None and not isinstance(value, str):
+                raise RecordError("must be a string", record=number, field=key)
+            values[_FIELDS[name]] = value if value != "" else None
+    if others:
+        values["other_hashes"] = tuple(others)
+    if values.get("category") is not None:
+        values["category_profile"] = header.profile
+    values["kind"] = kind_from_mime(values.get("mime_type"))
+    if extra:
+        try:
+            check_json_shape(extra)
+        except ValueError as exc:
+            raise RecordError(str(exc), record=number, field="(other fields)") from None
+        values["vics_extra"] = extra
+    record = build_record(values, record=number, names=_NAMES)
+    if not (record.md5 or record.sha1 or record.sha256 or record.photodna or record.pdq):
+        raise RecordError("no hash (MD5, SHA1 or PhotoDNA)", record=number, field="MD5")
+    return record
+
+
+def _tags(value: Any, number: int, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        parts = value
+    elif isinstance(value, str):
+        parts = value.split(",")
+    else:
+        raise RecordError("must be a comma-separated string", record=number, field=key)
+    out: list[str] = []
+    for p in parts:
+        if not isinstance(p, str):
+            raise RecordError("tags must be strings", record=number, field=key)
+        t = p.strip()
+        if t and t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def _alternative(value: Any, number: int, values: dict[str, Any], others: list[OpaqueHash]) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise RecordError("must be a list", record=number, field="AlternativeHashes")
+    for i, entry in enumerate(value, 1):
+        field = f"AlternativeHashes[{i}]"
+        if not isinstance(entry, dict):
+            raise RecordError("must be an object", record=number, field=field)
+        low = {str(k).lower(): v for k, v in entry.items()}
+        name, hv = low.get("hashname"), low.get("hashvalue")
+        if not isinstance(name, str) or not isinstance(hv, str) or not name.strip():
+            raise RecordError("needs HashName and HashValue strings", record=number, field=field)
+        key = name.strip().lower()
+        if key == "photodna":
+            values.setdefault("photodna", hv.strip())
+        elif key in _ALT_DIGESTS:
+            values[_ALT_DIGESTS[key]] = hv
+        elif key in ("md5", "sha1"):
+            values.setdefault(key, hv)
+        else:
+            try:
+                others.append(OpaqueHash(name=key, value=hv))
+            except ValueError as exc:
+                raise RecordError(str(exc).splitlines()[-1], record=number, field=field) from None
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def record_to_media(r: ExchangeRecord, media_id: int, header: VicsHeader) -> dict[str, Any]:
+    """The VICS Media object of a record (MD5/SHA1 upper case, as real files have them)."""
+    out: dict[str, Any] = {"MediaID": media_id}
+    out["Category"] = r.category if r.category_profile == header.profile else None
+    if r.md5:
+        out["MD5"] = r.md5.upper()
+    if r.sha1:
+        out["SHA1"] = r.sha1.upper()
+    alt: list[dict[str, str]] = []
+    if r.photodna:
+        if header.version.startswith("1."):
+            alt.append({"HashName": "PhotoDNA", "HashValue": r.photodna})
+        else:
+            out["PhotoDNA"] = r.photodna
+    if r.sha256:
+        alt.append({"HashName": "SHA256", "HashValue": r.sha256})
+    if r.pdq:
+        alt.append({"HashName": "PDQ", "HashValue": r.pdq})
+    alt.extend({"HashName": h.name, "HashValue": h.value} for h in r.other_hashes)
+    for key, value in (
+        ("VictimIdentified", r.victim_identified),
+        ("OffenderIdentified", r.offender_identified),
+        ("IsDistributed", r.is_distributed),
+        ("Series", r.series),
+        ("Tags", ",".join(r.tags) if r.tags else None),
+        ("Comments", r.comments),
+        ("MediaSize", r.media_size),
+        ("RelativeFilePath", r.relative_path),
+        ("MimeType", r.mime_type),
+    ):
+        if value is not None:
+            out[key] = value
+    if alt:
+        out["AlternativeHashes"] = alt
+    for key, value in r.vics_extra.items():
+        if key.lower() not in _KNOWN:
+            out[key] = value
+    return out
+
+
+def write(
+    records: Iterable[ExchangeRecord],
+    out: TextIO,
+    *,
+    version: str = "2.0",
+    profile: str = "Default",
+) -> int:
+    """Write a ``#Media`` file; returns the number of records written."""
+    if version not in ("1.2", "1.3", "2.0"):
+        raise InvalidInput(f"VICS version {version!r} not one of 1.2, 1.3, 2.0")
+    if profile not in PROFILES:
+        raise InvalidInput(f"VICS profile {profile!r} not one of {', '.join(PROFILES)}")
+    header = VicsHeader(version, profile if version == "2.0" else "Default", "Media")
+    out.write("{" + json.dumps(header.key) + ": " + json.dumps(header.url()) + ",\n")
+    out.write('"value": [')
+    n = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for r in records:
+        n += 1
+        out.write(("\n" if n == 1 else ",\n") + dumps(record_to_media(r, n, header)))
+    out.write("\n]}\n")
+    return n
+
+
+def carried(r: ExchangeRecord, position: int, *, version: str = "2.0") -> ExchangeRecord:
+    """What of ``r`` a VICS file written by :func:`write` carries back."""
+    profile = r.category_profile if version == "2.0" else "Default"
+    keep_category = r.category is not None and r.category_profile == profile
+    return r.model_copy(
+        update={
+            "source_id": str(position),
+            "kind": kind_from_mime(r.mime_type),
+            "collab": None,
+            "classification": None,
+            "baseline": None,
+            "file_available": None,
+            "submissions": None,
+            "deleted": False,
+            "case_ref": None,
+            "category": r.category if keep_category else None,
+            "category_profile": profile if keep_category else None,
+            "vics_extra": {k: v for k, v in r.vics_extra.items() if k.lower() not in _KNOWN},
+        }
+    )
+
+
+__all__ = [
+    "PROFILES",
+    "VicsHeader",
+    "carried",
+    "media_to_record",
+    "parse_header",
+    "read",
+    "read_header",
+    "record_to_media",
+    "write",
+]
