@@ -1,46 +1,58 @@
-"""What database commands share: where the data lives, opened once per command."""
+"""What every command gets: the application, opened from settings resolved once, and
+the caller (the local operator of this node).
+
+The ``tessera`` group resolves ``Settings`` from ``--db`` / ``--home`` and the
+environment (``tessera.app.settings``) and stores a ``CliContext`` in click's
+``ctx.obj``; commands take it with ``@pass_app`` and call one use case with
+``cli.app`` and ``cli.caller``.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import click
 
-from tessera.matching.pdq_store import PdqStore
-from tessera.matching.scene_store import SceneStore
-from tessera.storage.db import Database, Location
+from tessera.app import App, Caller, Result, Settings
 
 
 @dataclass
-class AppContext:
-    """``--db`` / ``--home`` resolved; the database and index opened on first use."""
+class CliContext:
+    """The settings of this invocation, its App (opened lazily) and its caller."""
 
-    db_url: str | None = None
-    home: Path | None = None
-    _db: Database | None = field(default=None, repr=False)
+    settings: Settings = field(default_factory=Settings.resolve)
+    caller: Caller = field(default_factory=Caller.local_operator)
+    _app: App | None = field(default=None, repr=False)
 
     @property
-    def location(self) -> Location:
-        return Location.resolve(self.db_url, self.home)
-
-    def database(self, *, migrate: bool = False) -> Database:
-        """The database; ``migrate`` brings the schema up to date (``init``)."""
-        if self._db is None:
-            self._db = Database(self.location.url)
-        if migrate:
-            self._db.migrate()
-        else:
-            self._db.require_current()
-        return self._db
-
-    def pdq_store(self) -> PdqStore:
-        """The PDQ index beside the database, caught up with it."""
-        return PdqStore(self.database(), self.location.index_dir)
-
-    def scene_store(self) -> SceneStore:
-        """The same-scene index beside the database (``HOME/scene-index``), caught up."""
-        return SceneStore(self.database(), self.location.index_dir.with_name("scene-index"))
+    def app(self) -> App:
+        if self._app is None:
+            self._app = App(self.settings)
+        return self._app
 
 
-pass_app = click.make_pass_decorator(AppContext, ensure=True)
+pass_app = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def emit(result: Result | list[Any] | dict[str, Any], as_json: bool, text: str) -> None:
+    """Print ``result`` as JSON (the same serialisation as the API) or ``text``."""
+    if as_json:
+        click.echo(json.dumps(to_json(result), indent=2, default=str))
+    else:
+        click.echo(text)
+
+
+def to_json(value: Any) -> Any:
+    """Results (and lists / dicts of them) in their JSON form."""
+    if isinstance(value, Result):
+        return value.to_json()
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+__all__ = ["CliContext", "emit", "pass_app", "to_json"]

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import click
 
-from tessera.cli.context import AppContext, pass_app
-from tessera.errors import NotFound
-from tessera.fingerprints.value import Fingerprint
-from tessera.storage import camera_links, markers, repo
-from tessera.storage.models import Location, Offender, Victim, utcnow
-
-
-def _emit(data: Any, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+from tessera.app import agencies, indexes, links, series, stats
+from tessera.cli.context import CliContext, emit, pass_app
 
 
 @click.command("init")
 @pass_app
-def init_command(app: AppContext) -> None:
+def init_command(cli: CliContext) -> None:
     """Create the database (or upgrade its schema) and the index folder."""
-    db = app.database(migrate=True)
-    store = app.pdq_store()
-    click.echo(f"database ready: {db.dialect} ({_safe_url(db.url)}); index: {store.folder}")
-
-
-def _safe_url(url: str) -> str:
-    # never echo a password
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    r = indexes.init(cli.app, cli.caller)
+    click.echo(f"database ready: {r.dialect} ({r.database_url}); index: {r.index_dir}")
 
 
 @click.group("agency")
@@ -46,27 +27,20 @@ def agency_group() -> None:
 @click.option("--name", required=True, help="Unit name.")
 @click.option("--contact", help="Whom to contact about this agency's series.")
 @pass_app
-def agency_create(app: AppContext, code: str, country: str, name: str, contact: str | None) -> None:
+def agency_create(cli: CliContext, code: str, country: str, name: str, contact: str | None) -> None:
     """Register agency CODE."""
-    with app.database().session() as s:
-        a = repo.create_agency(s, code, country, name, contact)
-        click.echo(f"agency {a.code} ({a.country}) created")
+    a = agencies.create(cli.app, cli.caller, code, country=country, name=name, contact=contact)
+    click.echo(f"agency {a.code} ({a.country}) created")
 
 
 @agency_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def agency_list(app: AppContext, as_json: bool) -> None:
+def agency_list(cli: CliContext, as_json: bool) -> None:
     """List agencies."""
-    with app.database().session() as s:
-        rows = [
-            {"code": a.code, "country": a.country, "name": a.name, "contact": a.contact}
-            for a in repo.list_agencies(s)
-        ]
-    text = "\n".join(
-        f"{r['code']:16s} {r['country']}  {r['name']}  {r['contact'] or ''}" for r in rows
-    )
-    _emit(rows, as_json, text or "(no agencies)")
+    rows = agencies.list_agencies(cli.app, cli.caller)
+    text = "\n".join(f"{r.code:16s} {r.country}  {r.name}  {r.contact or ''}" for r in rows)
+    emit(rows, as_json, text or "(no agencies)")
 
 
 @click.group("series")
@@ -83,7 +57,7 @@ def series_group() -> None:
 @click.option("--notes")
 @pass_app
 def series_create(
-    app: AppContext,
+    cli: CliContext,
     name: str,
     agency_code: str,
     baseline: bool,
@@ -92,77 +66,51 @@ def series_create(
     notes: str | None,
 ) -> None:
     """Create series NAME."""
-    with app.database().session() as s:
-        agency = repo.get_agency(s, agency_code)
-        repo.create_series(
-            s,
-            name,
-            agency,
-            baseline=baseline,
-            category_profile=category_profile,
-            category=category,
-            notes=notes,
-        )
+    series.create(
+        cli.app,
+        cli.caller,
+        name,
+        agency_code,
+        baseline=baseline,
+        category_profile=category_profile,
+        category=category,
+        notes=notes,
+    )
     click.echo(f"series {name!r} created, owned by {agency_code}")
-
-
-def _status_json(st: repo.SeriesStatus) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in st.__dict__.items()}
 
 
 @series_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def series_list(app: AppContext, as_json: bool) -> None:
+def series_list(cli: CliContext, as_json: bool) -> None:
     """List series with their status."""
-    with app.database().session() as s:
-        rows = [repo.series_status(s, x) for x in repo.list_series(s)]
+    rows = series.list_series(cli.app, cli.caller)
     text = "\n".join(
         f"{r.name:30s} {r.owner_code:12s} media={r.media_count:<6d} "
         f"victim={'identified' if r.victim_identified else 'not identified':15s} "
         f"offender={'identified' if r.offender_identified else 'not identified'}"
         for r in rows
     )
-    _emit([_status_json(r) for r in rows], as_json, text or "(no series)")
+    emit(rows, as_json, text or "(no series)")
 
 
 @series_group.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def series_show(app: AppContext, name: str, as_json: bool) -> None:
+def series_show(cli: CliContext, name: str, as_json: bool) -> None:
     """Show one series' status."""
-    with app.database().session() as s:
-        series = repo.get_series(s, name)
-        st = repo.series_status(s, series)
-        marks = [
-            {"id": m.id, "media_id": m.media_id, "type": m.kind, "note": m.note}
-            for m in markers.list_markers(s, series_id=series.id)
-        ]
-        links = [
-            {
-                "media_id": link.media_id,
-                "via_media": mid,
-                "reason": link.reason,
-                "detail": link.detail,
-            }
-            for mid, link in camera_links.series_links(s, series.id)
-        ]
-    data = _status_json(st)
-    data["markers"] = marks
-    data["linked_media"] = links
-    text = {k: v for k, v in data.items() if k not in ("markers", "linked_media")}
-    lines = [f"{k:24s} {v}" for k, v in text.items()]
+    detail = series.show(cli.app, cli.caller, name)
+    data = detail.to_json()
+    lines = [f"{k:24s} {v}" for k, v in data.items() if k not in ("markers", "linked_media")]
     lines += [
-        f"marker {m['id']:<17d} {m['type']} on media {m['media_id']}: {m['note'] or ''}"
-        for m in marks
+        f"marker {m.id:<17d} {m.type} on media {m.media_id}: {m.note or ''}" for m in detail.markers
     ]
     lines += [
-        f"linked media {ln['media_id']:<11d} {ln['reason']} ({ln['detail']}) "
-        f"with media {ln['via_media']}"
-        for ln in links
+        f"linked media {ln.media_id:<11d} {ln.reason} ({ln.detail}) with media {ln.via_media}"
+        for ln in detail.linked_media
     ]
-    _emit(data, as_json, "\n".join(lines))
+    emit(detail, as_json, "\n".join(lines))
 
 
 @series_group.command("set")
@@ -174,20 +122,21 @@ def series_show(app: AppContext, name: str, as_json: bool) -> None:
 @click.option("--by", "by_code", help="Agency that made the identification.")
 @pass_app
 def series_set(
-    app: AppContext,
+    cli: CliContext,
     name: str,
     victim_identified: bool | None,
     offender_identified: bool | None,
     by_code: str | None,
 ) -> None:
     """Record identification status of series NAME."""
-    with app.database().session() as s:
-        series = repo.get_series(s, name)
-        by = repo.get_agency(s, by_code) if by_code else None
-        if victim_identified is not None:
-            repo.set_identified(s, series, "victim", victim_identified, by=by)
-        if offender_identified is not None:
-            repo.set_identified(s, series, "offender", offender_identified, by=by)
+    series.set_status(
+        cli.app,
+        cli.caller,
+        name,
+        victim_identified=victim_identified,
+        offender_identified=offender_identified,
+        by_code=by_code,
+    )
     click.echo(f"series {name!r} updated")
 
 
@@ -203,8 +152,8 @@ def series_set(
 @click.option("--lon", type=float, help="Location longitude.")
 @pass_app
 def link_command(
-    app: AppContext,
-    kind: str,
+    cli: CliContext,
+    kind: links.LinkKind,
     value: str,
     series_name: str | None,
     media_sha256: str | None,
@@ -218,39 +167,28 @@ def link_command(
     to a series or a media item."""
     if (series_name is None) == (media_sha256 is None):
         raise click.UsageError("give exactly one of --series or --media")
-    with app.database().session() as s:
-        target: Victim | Offender | Location
-        if kind == "victim":
-            target = repo.get_or_create_victim(s, value)
-        elif kind == "offender":
-            target = repo.get_or_create_offender(s, value)
-        else:
-            target = repo.create_location(s, value, country, lat, lon)
-        if identified is not None and isinstance(target, Victim | Offender):
-            by = repo.get_agency(s, by_code) if by_code else None
-            target.identified = identified
-            target.identified_by = by.id if (by and identified) else None
-            target.identified_at = utcnow() if identified else None
-        if series_name is not None:
-            owner, owner_id = "series", repo.get_series(s, series_name).id
-        else:
-            digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
-            media = repo.media_by_sha256(s, [digest]).get(digest)
-            if media is None:
-                raise NotFound(f"no media with SHA-256 {media_sha256}")
-            owner, owner_id = "media", media.id
-        added = repo.link(s, owner, owner_id, kind, target.id)
-    click.echo(f"{kind} {value!r} {'linked to' if added else 'was already linked to'} {owner}")
+    r = links.link(
+        cli.app,
+        cli.caller,
+        kind,
+        value,
+        series_name=series_name,
+        media_sha256=media_sha256,
+        identified=identified,
+        by_code=by_code,
+        country=country,
+        lat=lat,
+        lon=lon,
+    )
+    click.echo(f"{kind} {value!r} {'linked to' if r.added else 'was already linked to'} {r.owner}")
 
 
 @click.command("stats")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def stats_command(app: AppContext, as_json: bool) -> None:
+def stats_command(cli: CliContext, as_json: bool) -> None:
     """Counts: media, sightings, series, identified victims, per agency."""
-    with app.database().session() as s:
-        st = repo.stats(s)
-    data = st.__dict__
+    st = stats.stats(cli.app, cli.caller)
     lines = [
         f"media                {st.media}",
         f"sightings            {st.sightings}",
@@ -260,7 +198,7 @@ def stats_command(app: AppContext, as_json: bool) -> None:
     ]
     for code, c in st.per_agency.items():
         lines.append(f"  {code:16s} " + "  ".join(f"{k}={v}" for k, v in c.items()))
-    _emit(data, as_json, "\n".join(lines))
+    emit(st, as_json, "\n".join(lines))
 
 
 @click.group("index")
@@ -270,28 +208,25 @@ def index_group() -> None:
 
 @index_group.command("rebuild")
 @pass_app
-def index_rebuild(app: AppContext) -> None:
+def index_rebuild(cli: CliContext) -> None:
     """Rebuild both indexes from the database (when missing, stale or corrupt).
 
     The same-scene index's vocabulary is retrained on the stored features.
     """
-    store = app.pdq_store()
-    n = store.rebuild()
-    click.echo(f"index rebuilt: {n} PDQ fingerprints in {store.folder}")
-    scene = app.scene_store()
-    m = scene.rebuild()
-    click.echo(f"scene index rebuilt: {m} media with local features in {scene.folder}")
+    r = indexes.rebuild(cli.app, cli.caller)
+    click.echo(f"index rebuilt: {r.pdq_fingerprints} PDQ fingerprints in {r.pdq_dir}")
+    click.echo(f"scene index rebuilt: {r.scene_media} media with local features in {r.scene_dir}")
 
 
 @index_group.command("status")
 @pass_app
-def index_status(app: AppContext) -> None:
+def index_status(cli: CliContext) -> None:
     """Show how many fingerprints the index holds and the database row it is at."""
-    store = app.pdq_store()
-    click.echo(f"{len(store.index)} PDQ fingerprints, up to row {store.last_id}, in {store.folder}")
-    scene = app.scene_store()
-    st = scene.status()
+    st = indexes.status(cli.app, cli.caller)
     click.echo(
-        f"{st['media']} media with local features ({st['mode']}, "
-        f"{st['vocabulary']} visual words), up to row {st['last_row']}, in {scene.folder}"
+        f"{st.pdq_fingerprints} PDQ fingerprints, up to row {st.pdq_last_row}, in {st.pdq_dir}"
+    )
+    click.echo(
+        f"{st.scene_media} media with local features ({st.scene_mode}, "
+        f"{st.scene_vocabulary} visual words), up to row {st.scene_last_row}, in {st.scene_dir}"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tessera.app import App, Settings
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.triage_cmd import print_summary
 from tessera.demo.scenario import AGENCIES, SERIES, write_known, write_seizure
@@ -15,12 +16,9 @@ from tessera.ingest.expand import ExpandOptions
 from tessera.ingest.filehash import HashOptions
 from tessera.ingest.parallel import default_workers
 from tessera.ingest.runner import ingest
-from tessera.matching.pdq_store import PdqStore
-from tessera.matching.scene_store import SceneStore
 from tessera.matching.triage import fingerprint_paths, triage
 from tessera.report import html as html_report
 from tessera.storage import repo
-from tessera.storage.db import Database
 
 _MARKER = ".tessera-demo"
 
@@ -50,9 +48,9 @@ def demo_command(ctx: click.Context, folder: Path, workers: int | None) -> None:
     folder.mkdir(parents=True)
     (folder / _MARKER).write_text("created by `tessera demo`; safe to delete\n")
     n = workers or default_workers()
-    db = Database(f"sqlite:///{(folder / 'tessera.sqlite').resolve()}")
-    db.migrate()
-    with db.session() as s:
+    app = App(Settings.for_home(folder))
+    db = app.migrate()
+    with app.transaction() as s:
         agencies = {
             code: repo.create_agency(s, code, c, name, contact)
             for code, c, name, contact in AGENCIES
@@ -63,8 +61,8 @@ def demo_command(ctx: click.Context, folder: Path, workers: int | None) -> None:
                 repo.set_identified(s, series, "victim", True, by=agencies[victim_by])
             if offender_by:
                 repo.set_identified(s, series, "offender", True, by=agencies[offender_by])
-    store = PdqStore(db, folder / "index")
-    scene = SceneStore(db, folder / "scene-index")
+    store = app.pdq_store()
+    scene = app.scene_store()
     known = write_known(folder / "known")
     click.echo("building the demo database:")
     for name, owner, *_ in SERIES:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tessera.cli.context import AppContext, pass_app
+from tessera.cli.context import CliContext, pass_app
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import progress_bar
 from tessera.ingest.expand import ExpandOptions
@@ -64,8 +64,8 @@ def ingest_command(
     resumes the run: nothing is written twice and nothing is left out. Exit status
     1 if any file failed.
     """
-    app = ctx.find_object(AppContext) or ctx.ensure_object(AppContext)
-    db = app.database()
+    app = (ctx.find_object(CliContext) or ctx.ensure_object(CliContext)).app
+    db = app.db
     if ocr_langs:
         check_languages(ocr_langs)  # a missing language pack fails before any work
     store = app.pdq_store()

@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from tessera import __version__
-from tessera.cli.context import AppContext
+from tessera.app import Settings
+from tessera.cli.context import CliContext
 from tessera.cli.db_cmds import (
     agency_group,
     index_group,
@@ -54,7 +55,7 @@ def cli(ctx: click.Context, db_url: str | None, home: Path | None) -> None:
     Exact (MD5, SHA-1, SHA-256) and perceptual (PDQ) fingerprints for seized media,
     for victim-identification work. Hashes and metadata travel; media never does.
     """
-    ctx.obj = AppContext(db_url=db_url, home=home)
+    ctx.obj = CliContext(Settings.resolve(db=db_url, home=home))
 
 
 for _command in (

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from tessera.cli.context import AppContext, pass_app
+from tessera.app import App
+from tessera.cli.context import CliContext, pass_app
 from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region, subset
 from tessera.features.scene import SceneMatch
@@ -29,8 +30,8 @@ from tessera.storage.text_search import search_text
 _KNOWN_BOX_HELP = "Region x0,y0,x1,y1 in pixels of the full picture."
 
 
-def _series_names(app: AppContext, media_ids: list[int]) -> dict[int, list[str]]:
-    with app.database().session() as s:
+def _series_names(app: App, media_ids: list[int]) -> dict[int, list[str]]:
+    with app.transaction() as s:
         by_media = repo.series_of_media(s, media_ids)
         names: dict[int, str] = {}
         for sid in {x for ids in by_media.values() for x in ids}:
@@ -40,8 +41,8 @@ def _series_names(app: AppContext, media_ids: list[int]) -> dict[int, list[str]]
     return {m: sorted(names[x] for x in ids if x in names) for m, ids in by_media.items()}
 
 
-def _digests(app: AppContext, media_ids: list[int]) -> dict[int, str]:
-    with app.database().session() as s:
+def _digests(app: App, media_ids: list[int]) -> dict[int, str]:
+    with app.transaction() as s:
         found = ((m, s.get(Media, m)) for m in media_ids)
         return {m: media.sha256.hex() for m, media in found if media is not None}
 
@@ -79,7 +80,7 @@ def _hit_json(
 
 
 def _search(
-    app: AppContext, queries: list[LocalFeatures], limit: int, exclude: int | None
+    app: App, queries: list[LocalFeatures], limit: int, exclude: int | None
 ) -> list[dict[str, Any]]:
     """Scene-store hits for ``queries`` as JSON-ready dicts, with series and digests."""
     store = app.scene_store()
@@ -110,8 +111,8 @@ def _print_hits(hits: list[dict[str, Any]]) -> None:
         )
 
 
-def _stored_features(app: AppContext, media_id: int) -> LocalFeatures:
-    with app.database().session() as s:
+def _stored_features(app: App, media_id: int) -> LocalFeatures:
+    with app.transaction() as s:
         repo.media_by_id(s, media_id)
         blob = repo.features_of(s, [media_id]).get(media_id)
     if blob is None:
@@ -139,7 +140,7 @@ def _region(feats: LocalFeatures, box: tuple[int, int, int, int], where: str) ->
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def similar_command(
-    app: AppContext, target: str, box_text: str | None, limit: int, as_json: bool
+    cli: CliContext, target: str, box_text: str | None, limit: int, as_json: bool
 ) -> None:
     """Stored media showing the same scene or object as TARGET (a file or a media id).
 
@@ -147,6 +148,7 @@ def similar_command(
     the hit the match lies, and whether the hit is an edited copy ("copy") or
     another view of the same place or object ("scene").
     """
+    app = cli.app
     box = markers.parse_box(box_text) if box_text else None
     path = Path(target)
     exclude: int | None = None
@@ -167,7 +169,7 @@ def similar_command(
             queries = [extract_region(decode_image(raw).rgb, box)]
         else:
             queries = [LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b]
-        with app.database().session() as s:
+        with app.transaction() as s:
             known = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")])
             exclude = next((m.id for m in known.values()), None)
         query = {"path": str(path), "sha256": r.sha256, "media_id": exclude}
@@ -192,9 +194,10 @@ def similar_command(
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def search_text_command(app: AppContext, query: str, limit: int, as_json: bool) -> None:
+def search_text_command(cli: CliContext, query: str, limit: int, as_json: bool) -> None:
     """Media whose text (read by OCR at ingest with --ocr) contains every word of QUERY."""
-    with app.database().session() as s:
+    app = cli.app
+    with app.transaction() as s:
         hits = search_text(s, query, limit)
     ids = [h.media_id for h in hits]
     series, digests = _series_names(app, ids), _digests(app, ids)
@@ -241,7 +244,7 @@ def marker_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def marker_add(
-    app: AppContext,
+    cli: CliContext,
     media_id: int,
     box_text: str,
     kind: str,
@@ -253,17 +256,18 @@ def marker_add(
     as_json: bool,
 ) -> None:
     """Mark the region --box of MEDIA_ID as a marker of --type."""
+    app = cli.app
     box = markers.parse_box(box_text)
     if file_path is not None:
         raw = read_file(file_path, DecodeLimits())  # bounded; hashed and decoded once
-        with app.database().session() as s:
+        with app.transaction() as s:
             media = repo.media_by_id(s, media_id)
             if hashlib.sha256(raw).digest() != media.sha256:
                 raise InvalidInput(f"{file_path} is not media {media_id} (its SHA-256 differs)")
         feats = extract_region(decode_image(raw).rgb, box)
     else:
         feats = _region(_stored_features(app, media_id), box, f"media {media_id}")
-    with app.database().session() as s:
+    with app.transaction() as s:
         media = repo.media_by_id(s, media_id)
         series = repo.get_series(s, series_name) if series_name else None
         location = markers.get_location(s, location_id) if location_id is not None else None
@@ -309,14 +313,15 @@ def _marker_json(mk: Any, keypoints: int | None = None) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def marker_list(
-    app: AppContext,
+    cli: CliContext,
     series_name: str | None,
     location_id: int | None,
     media_id: int | None,
     as_json: bool,
 ) -> None:
     """List markers, per series, location or media item."""
-    with app.database().session() as s:
+    app = cli.app
+    with app.transaction() as s:
         sid = repo.get_series(s, series_name).id if series_name else None
         rows = [
             _marker_json(m)
@@ -341,9 +346,10 @@ def marker_list(
 @click.option("-k", "--limit", type=click.IntRange(1, 200), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def marker_find(app: AppContext, marker_id: int, limit: int, as_json: bool) -> None:
+def marker_find(cli: CliContext, marker_id: int, limit: int, as_json: bool) -> None:
     """Find this marker elsewhere: media showing it, and where in each it is."""
-    with app.database().session() as s:
+    app = cli.app
+    with app.transaction() as s:
         mk = markers.get_marker(s, marker_id)
         feats = LocalFeatures.from_bytes(mk.features)
         own = mk.media_id

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tessera.cli.context import AppContext
+from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import progress_bar
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
@@ -121,8 +121,8 @@ def triage_command(
 
     Exit status: 0 nothing known found, 10 at least one file known or near.
     """
-    app = ctx.find_object(AppContext) or ctx.ensure_object(AppContext)
-    db = app.database()
+    app = (ctx.find_object(CliContext) or ctx.ensure_object(CliContext)).app
+    db = app.db
     store = app.pdq_store()
     scene = app.scene_store() if scenes else None
     options = ExpandOptions(

@@ -1,5 +1,5 @@
 """The shared database: SQLAlchemy models, migrations and the one repository layer."""
 
-from tessera.storage.db import Database, Location
+from tessera.storage.db import Database
 
-__all__ = ["Database", "Location"]
+__all__ = ["Database"]

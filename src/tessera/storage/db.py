@@ -9,10 +9,8 @@ so the schema is defined once and upgraded in place.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,29 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from tessera.errors import ConfigError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-DEFAULT_HOME = Path("tessera-data")
-DB_FILE = "tessera.sqlite"
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a deployment keeps its data: the database URL and the index folder."""
-
-    url: str
-    index_dir: Path
-
-    @staticmethod
-    def resolve(db: str | None = None, home: str | Path | None = None) -> Location:
-        """``--db`` / ``TESSERA_DATABASE_URL`` win; else ``HOME/tessera.sqlite``.
-
-        ``home`` comes from ``--home`` or ``TESSERA_HOME`` (default ``./tessera-data``);
-        the PDQ index lives in ``HOME/index`` in either case.
-        """
-        home_dir = Path(home or os.environ.get("TESSERA_HOME") or DEFAULT_HOME)
-        url = db or os.environ.get("TESSERA_DATABASE_URL")
-        if not url:
-            url = f"sqlite:///{(home_dir / DB_FILE).resolve()}"
-        return Location(url=url, index_dir=home_dir / "index")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -121,4 +96,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "Location", "make_engine"]
+__all__ = ["Database", "make_engine"]

@@ -234,6 +234,25 @@ def get_or_create_offender(s: Session, pseudonym: str) -> Offender:
     return o
 
 
+def set_person_identified(
+    s: Session,
+    person: Victim | Offender,
+    identified: bool,
+    *,
+    by: Agency | None,
+    when: datetime | None = None,
+) -> None:
+    """Record that a victim or offender is (or is not) identified, by whom, when.
+
+    The same rule as ``set_identified`` for a series: who and when are kept only
+    while identified.
+    """
+    person.identified = identified
+    person.identified_by = by.id if (by is not None and identified) else None
+    person.identified_at = (when or utcnow()) if identified else None
+    s.flush()
+
+
 def create_location(
     s: Session,
     description: str,

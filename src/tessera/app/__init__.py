@@ -1,0 +1,37 @@
+"""The application layer: every interface (CLI, API, web) stands on it, nothing else.
+
+Conventions (follow them when adding a use case):
+
+* **Settings are resolved once**, in ``tessera.app.settings.Settings.resolve`` (flags
+  over ``TESSERA_*`` environment over defaults): home, database URL, index folders,
+  decode limits, workers. Nothing else reads the environment or builds paths.
+* **One ``App`` per process** (``tessera.app.context.App(settings)``) owns the
+  database, the transactions (``with app.transaction() as s:``) and the one
+  ``PdqStore`` / ``SceneStore`` (single writer: get them only via ``app.pdq_store()``
+  / ``app.scene_store()``).
+* **A use case is a function in the module of its topic** (``tessera.app.series``,
+  ``tessera.app.agencies``, ...), first arguments ``(app, caller, ...)``:
+  ``series.show(app, caller, name) -> SeriesDetail``. The **caller**
+  (``tessera.app.caller.Caller``: user, agency, role, request id) enters there and
+  only there; visibility, sharing and audit are applied inside the use case (today
+  the CLI passes ``Caller.local_operator()``). Names: verbs (``create``, ``show``,
+  ``edit``, ``delete``), ``list_<things>`` for listings.
+* **A use case opens its own transaction(s)** and calls repositories in
+  ``tessera.storage`` (all SQL lives there) and the inner packages (``ingest``,
+  ``matching``, ``media``, ``features``...). It never prints and never exits.
+* **Results are pydantic models** deriving from ``tessera.app.results.Result``
+  (frozen, ``to_json()``), declared in the topic module beside the use case.
+  Interfaces serialise them with ``to_json()`` and nothing else, so ``--json`` and
+  the API say the same. Never return ORM rows from a use case.
+* **Errors** are ``tessera.errors`` classes only (never a bare ValueError); the CLI
+  maps them to exit codes in ``tessera.cli.exit_codes``, the API to HTTP with
+  ``tessera.app.problems.problem_for``.
+* An interface stays thin: parse, call one use case, print/serialise the result.
+"""
+
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.app.settings import Settings
+
+__all__ = ["App", "Caller", "Result", "Role", "Settings"]

@@ -1,0 +1,100 @@
+"""``App``: one opened deployment (database and indexes) for the use cases.
+
+An interface opens one ``App`` from ``Settings`` per process (the CLI per command,
+the API per worker) and passes it, with the caller, to every use case. The App
+opens the database and the indexes lazily (``tessera hash`` never touches them)
+and keeps **one** ``PdqStore`` and one ``SceneStore`` each: the index files have a
+single writer, so nothing else may construct these stores for the App's folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from sqlalchemy.orm import Session
+
+from tessera.app.settings import Settings
+from tessera.matching.pdq_store import PdqStore
+from tessera.matching.scene_store import SceneStore
+from tessera.storage.db import Database
+
+
+class App:
+    """The database and indexes of one deployment, opened from ``settings``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db: Database | None = None
+        self._checked = False
+        self._pdq: PdqStore | None = None
+        self._scene: SceneStore | None = None
+
+    # -- the database ------------------------------------------------------------------
+
+    def _database(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+    @property
+    def db(self) -> Database:
+        """The database, refused (``ConfigError``) unless its schema is current."""
+        db = self._database()
+        if not self._checked:
+            db.require_current()
+            self._checked = True
+        return db
+
+    def migrate(self) -> Database:
+        """Create the database or bring its schema up to date (``tessera init``)."""
+        db = self._database()
+        db.migrate()
+        self._checked = True
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back on any error.
+
+        Use cases own their transactions; repositories (``tessera.storage``) only
+        take the session they are given.
+        """
+        with self.db.session() as s:
+            yield s
+
+    # -- the indexes (one writer each) ---------------------------------------------------
+
+    def pdq_store(self) -> PdqStore:
+        """The PDQ index beside the database (``HOME/index``), caught up with it."""
+        if self._pdq is None:
+            self._pdq = PdqStore(self.db, self.settings.index_dir)
+        return self._pdq
+
+    def scene_store(self) -> SceneStore:
+        """The same-scene index beside the database (``HOME/scene-index``), caught up."""
+        if self._scene is None:
+            self._scene = SceneStore(self.db, self.settings.scene_index_dir)
+        return self._scene
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+        self._db, self._pdq, self._scene, self._checked = None, None, None, False
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+__all__ = ["App"]

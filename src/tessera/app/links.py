@@ -1,0 +1,73 @@
+"""Links: victims, offenders and locations tied to a series or a media item."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.errors import InvalidInput, NotFound
+from tessera.fingerprints.value import Fingerprint
+from tessera.storage import repo
+from tessera.storage.models import Location, Offender, Victim
+
+LinkKind = Literal["victim", "offender", "location"]
+
+
+class LinkResult(Result):
+    """What was linked to what; ``added`` is False when the link existed already."""
+
+    kind: LinkKind
+    value: str
+    target_id: int
+    owner: Literal["series", "media"]
+    owner_id: int
+    added: bool
+
+
+def link(
+    app: App,
+    caller: Caller,
+    kind: LinkKind,
+    value: str,
+    *,
+    series_name: str | None = None,
+    media_sha256: str | None = None,
+    identified: bool | None = None,
+    by_code: str | None = None,
+    country: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> LinkResult:
+    """Link a victim / offender (pseudonym ``value``) or a location (description ``value``)
+    to exactly one of a series or a media item (by SHA-256 hex)."""
+    if (series_name is None) == (media_sha256 is None):
+        raise InvalidInput("give exactly one of a series or a media item")
+    with app.transaction() as s:
+        target: Victim | Offender | Location
+        if kind == "victim":
+            target = repo.get_or_create_victim(s, value)
+        elif kind == "offender":
+            target = repo.get_or_create_offender(s, value)
+        else:
+            target = repo.create_location(s, value, country, lat, lon)
+        if identified is not None and isinstance(target, Victim | Offender):
+            by = repo.get_agency(s, by_code) if by_code else None
+            repo.set_person_identified(s, target, identified, by=by)
+        owner: Literal["series", "media"]
+        if series_name is not None:
+            owner, owner_id = "series", repo.get_series(s, series_name).id
+        else:
+            digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
+            media = repo.media_by_sha256(s, [digest]).get(digest)
+            if media is None:
+                raise NotFound(f"no media with SHA-256 {media_sha256}")
+            owner, owner_id = "media", media.id
+        added = repo.link(s, owner, owner_id, kind, target.id)
+        return LinkResult(
+            kind=kind, value=value, target_id=target.id, owner=owner, owner_id=owner_id, added=added
+        )
+
+
+__all__ = ["LinkKind", "LinkResult", "link"]

@@ -1,0 +1,117 @@
+"""Settings: resolved once per process from flags and the environment.
+
+Every interface (CLI today, the API and web later) builds one ``Settings`` with
+``Settings.resolve(...)`` at start-up and hands it to ``App``; nothing below the
+application layer reads ``TESSERA_*`` variables or guesses folders. A deployment
+keeps everything under one *home* folder: the embedded SQLite file, the PDQ index
+(``HOME/index``) and the same-scene index (``HOME/scene-index``); a PostgreSQL URL
+replaces only the SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tessera.errors import ConfigError
+from tessera.ingest.parallel import default_workers
+from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
+
+DEFAULT_HOME = Path("tessera-data")
+DB_FILE = "tessera.sqlite"
+INDEX_DIR = "index"
+SCENE_INDEX_DIR = "scene-index"
+
+ENV_HOME = "TESSERA_HOME"
+ENV_DATABASE_URL = "TESSERA_DATABASE_URL"
+ENV_WORKERS = "TESSERA_WORKERS"
+ENV_MAX_PIXELS = "TESSERA_MAX_PIXELS"
+ENV_MAX_BYTES = "TESSERA_MAX_BYTES"
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a deployment keeps its data and the limits it works within."""
+
+    home: Path
+    database_url: str
+    index_dir: Path
+    """The PDQ index folder (``HOME/index``)."""
+    scene_index_dir: Path
+    """The same-scene (local features) index folder (``HOME/scene-index``)."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    workers: int | None = None
+    """Processes for hashing and matching; None means every core this process may use."""
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        db: str | None = None,
+        home: str | Path | None = None,
+        workers: int | None = None,
+        max_pixels: int | None = None,
+        max_bytes: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Flags win over the environment, the environment over defaults.
+
+        ``db``: ``--db`` or ``TESSERA_DATABASE_URL``, else ``HOME/tessera.sqlite``;
+        ``home``: ``--home`` or ``TESSERA_HOME``, else ``./tessera-data``.
+        """
+        env = os.environ if env is None else env
+        home_dir = Path(home or env.get(ENV_HOME) or DEFAULT_HOME)
+        settings = cls.for_home(home_dir, database_url=db or env.get(ENV_DATABASE_URL) or None)
+        return replace(
+            settings,
+            max_pixels=max_pixels or _env_int(env, ENV_MAX_PIXELS) or DEFAULT_MAX_PIXELS,
+            max_bytes=max_bytes or _env_int(env, ENV_MAX_BYTES) or DEFAULT_MAX_BYTES,
+            workers=workers or _env_int(env, ENV_WORKERS),
+        )
+
+    @classmethod
+    def for_home(cls, home: Path, *, database_url: str | None = None) -> Settings:
+        """Everything under ``home`` (SQLite unless ``database_url`` says otherwise)."""
+        url = database_url or f"sqlite:///{(home / DB_FILE).resolve()}"
+        return cls(
+            home=home,
+            database_url=url,
+            index_dir=home / INDEX_DIR,
+            scene_index_dir=home / SCENE_INDEX_DIR,
+        )
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(max_pixels=self.max_pixels, max_bytes=self.max_bytes)
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or default_workers()
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with any password removed, for messages and logs."""
+        url = self.database_url
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        return url
+
+
+__all__ = ["Settings"]

@@ -1,0 +1,44 @@
+"""The caller type and the one error -> HTTP mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from tessera.app import Caller, Role
+from tessera.app.problems import problem_for
+from tessera.errors import (
+    ConfigError,
+    Conflict,
+    CorruptMedia,
+    InvalidFingerprint,
+    NotFound,
+    TesseraError,
+)
+
+
+def test_local_operator_is_an_operator_without_account() -> None:
+    a, b = Caller.local_operator(), Caller.local_operator()
+    assert a.role is Role.OPERATOR and a.user_id is None and a.is_local_operator
+    assert a.request_id != b.request_id
+    user = Caller(role=Role.ANALYST, user_id=7, email="a@example.org", agency_code="NL-NPU")
+    assert not user.is_local_operator
+    assert [r.value for r in Role] == ["viewer", "analyst", "curator", "admin", "operator"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "kind"),
+    [
+        (NotFound("no series 'x'"), 404, "/problems/not-found"),
+        (Conflict("exists"), 409, "/problems/conflict"),
+        (InvalidFingerprint("bad hex"), 400, "/problems/invalid-input"),
+        (CorruptMedia("truncated"), 422, "/problems/unprocessable-media"),
+        (ConfigError("no database at sqlite:///secret/path"), 503, "/problems/unavailable"),
+        (TesseraError("odd"), 500, "/problems/internal"),
+    ],
+)
+def test_problem_mapping(exc: TesseraError, status: int, kind: str) -> None:
+    p = problem_for(exc)
+    assert (p.status, p.type) == (status, kind)
+    assert p.reason == exc.reason
+    if status in (503, 500):
+        assert "secret" not in p.detail and "odd" not in p.detail

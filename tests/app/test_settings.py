@@ -1,0 +1,56 @@
+"""Settings are resolved once: flags over environment over defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tessera.app import Settings
+from tessera.errors import ConfigError
+from tessera.media.decode import DEFAULT_MAX_PIXELS
+
+
+def test_defaults_put_everything_under_the_home_folder(tmp_path: Path) -> None:
+    s = Settings.resolve(env={})
+    assert s.home == Path("tessera-data")
+    assert s.database_url == f"sqlite:///{(Path('tessera-data') / 'tessera.sqlite').resolve()}"
+    assert s.index_dir == Path("tessera-data/index")
+    assert s.scene_index_dir == Path("tessera-data/scene-index")
+    assert s.max_pixels == DEFAULT_MAX_PIXELS and s.workers is None
+
+
+def test_environment_then_flags_win(tmp_path: Path) -> None:
+    env = {
+        "TESSERA_HOME": str(tmp_path / "envhome"),
+        "TESSERA_DATABASE_URL": "postgresql+psycopg://u:secret@h/db",
+        "TESSERA_WORKERS": "3",
+        "TESSERA_MAX_PIXELS": "1000",
+    }
+    s = Settings.resolve(env=env)
+    assert s.home == tmp_path / "envhome"
+    assert s.index_dir == tmp_path / "envhome" / "index"
+    assert s.database_url.startswith("postgresql")
+    assert s.workers == 3 and s.worker_count == 3
+    assert s.decode_limits.max_pixels == 1000
+    flagged = Settings.resolve(db="sqlite:///x.sqlite", home=tmp_path / "flag", workers=1, env=env)
+    assert flagged.database_url == "sqlite:///x.sqlite"
+    assert flagged.scene_index_dir == tmp_path / "flag" / "scene-index"
+    assert flagged.workers == 1
+
+
+def test_password_never_shown() -> None:
+    s = Settings.resolve(db="postgresql+psycopg://user:p@ss@host/db", env={})
+    assert "p@ss" not in s.safe_database_url and s.safe_database_url.endswith("@host/db")
+
+
+@pytest.mark.parametrize("raw", ["many", "0", "-2"])
+def test_bad_numbers_are_configuration_errors(raw: str) -> None:
+    with pytest.raises(ConfigError, match="TESSERA_WORKERS"):
+        Settings.resolve(env={"TESSERA_WORKERS": raw})
+
+
+def test_settings_are_frozen() -> None:
+    s = Settings.resolve(env={})
+    with pytest.raises(AttributeError):
+        s.home = Path("elsewhere")  # type: ignore[misc]
