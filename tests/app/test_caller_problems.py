@@ -12,7 +12,9 @@ from tessera.errors import (
     CorruptMedia,
     InvalidFingerprint,
     NotFound,
+    PermissionDenied,
     TesseraError,
+    Unauthenticated,
 )
 
 
@@ -29,6 +31,8 @@ def test_local_operator_is_an_operator_without_account() -> None:
     ("exc", "status", "kind"),
     [
         (NotFound("no series 'x'"), 404, "/problems/not-found"),
+        (Unauthenticated("bad token"), 401, "/problems/unauthenticated"),
+        (PermissionDenied("viewer"), 403, "/problems/forbidden"),
         (Conflict("exists"), 409, "/problems/conflict"),
         (InvalidFingerprint("bad hex"), 400, "/problems/invalid-input"),
         (CorruptMedia("truncated"), 422, "/problems/unprocessable-media"),

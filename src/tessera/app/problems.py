@@ -15,7 +15,9 @@ from tessera.errors import (
     InvalidInput,
     MediaError,
     NotFound,
+    PermissionDenied,
     TesseraError,
+    Unauthenticated,
 )
 
 
@@ -33,6 +35,8 @@ class Problem:
 
 _BY_CLASS: tuple[tuple[type[TesseraError], int, str, str], ...] = (
     # most specific first; the first isinstance match wins
+    (Unauthenticated, 401, "unauthenticated", "Authentication required"),
+    (PermissionDenied, 403, "forbidden", "Not allowed"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
     (InvalidInput, 400, "invalid-input", "Invalid input"),
