@@ -251,7 +251,16 @@ def test_json_summary_counts(tree_json) -> None:
         "truncated": 1,
         "unsupported-format": 1,
     }
-    assert s["seconds"] >= 0
+    assert set(s) == {
+        "files",
+        "ok",
+        "errors",
+        "skipped",
+        "errors_by_reason",
+        "flags",
+        "seconds",
+        "files_per_second",
+    }
 
 
 def test_exit_code_is_1_when_some_files_failed(tree_json) -> None:

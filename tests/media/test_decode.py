@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 import struct
-import time
 import tracemalloc
 import zlib
 from collections.abc import Callable
@@ -179,10 +178,8 @@ def test_corrupt_named_jpg_is_rejected_with_a_typed_error(data_dir: Path) -> Non
     assert len(data) > 0
     # Random bytes: no image signature, so the sniffer (not a decoder) must refuse it.
     assert not data.startswith(IMAGE_MAGICS) and data[4:8] != b"ftyp", "shared data changed"
-    start = time.perf_counter()
     with pytest.raises(MediaError) as info:
         decode_image(data)
-    assert time.perf_counter() - start < 2
     assert type(info.value) is UnsupportedMedia
     assert info.value.reason == "unsupported-format"
     assert info.value.message
@@ -431,22 +428,19 @@ def test_png_decompression_bomb_is_refused_before_allocation(
     width: int, height: int, limits: DecodeLimits, no_pixel_load: list[str]
 ) -> None:
     """A PNG declaring a huge size is ``MediaTooLarge('too-many-pixels')``, refused from
-    the header alone: pixel loading is never reached, memory stays small, it is quick."""
+    the header alone: pixel loading is never reached, memory stays small."""
     data = _png_with_size(width, height)
     assert len(data) < 1000
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(MediaTooLarge) as info:
             decode_image(data, limits=limits)
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert info.value.reason == "too-many-pixels"
     assert no_pixel_load == []
     assert peak < 50 * 1024 * 1024
-    assert elapsed < 2.0
 
 
 def test_pixel_cap_boundary() -> None:
@@ -498,12 +492,10 @@ def test_hostile_gif_and_tiff_sizes_are_refused(
 ) -> None:
     """GIF/TIFF headers declaring absurd sizes are ``MediaTooLarge`` without decoding pixels."""
     data = maker(width, height)
-    start = time.perf_counter()
     with pytest.raises(MediaTooLarge) as info:
         decode_image(data, limits=DecodeLimits(max_pixels=10_000_000))
     assert info.value.reason == "too-many-pixels"
     assert no_pixel_load == []
-    assert time.perf_counter() - start < 2.0
 
 
 def _flip_bytes(data: bytes, seed: int, skip: int, count: int = 30) -> bytes:

@@ -167,6 +167,7 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
     exact: Exactness = "auto" if options.mode == "reference" else "never"
     result.format = decoded.format
     result.height, result.width = decoded.full_shape
+    result.flags.extend(decoded.flags)
     if options.dihedral:
         dih = pdq_dihedral_rgb(rgb, grid, exact=exact)
         pdq, quality = dih.variants["original"], dih.quality

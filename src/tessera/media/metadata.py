@@ -7,9 +7,10 @@ raises for bad metadata: every field that cannot be read sensibly is ``None`` an
 short note is added to ``MediaMetadata.warnings``. Only the bytes that are not an
 image at all raise (``EmptyFile`` / ``UnsupportedMedia`` / ``CorruptMedia``).
 
-XMP is parsed from the raw packet with ``xml.etree`` after refusing any packet that
-declares a DTD or entity (no external-entity resolution, no billion laughs), so
-``defusedxml`` is not needed.
+XMP is parsed from the raw packet with expat itself, whose handlers refuse any
+document type declaration, entity declaration or external reference the moment the
+parser meets one, whatever the packet's encoding (a byte-pattern check alone was
+bypassed by a UTF-16 packet): no external-entity resolution, no billion laughs.
 
 ``gps_clusters`` groups points within a radius with a union-find over a grid of
 radius-sized cells, so 100 000 points take well under a second.
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from xml.parsers import expat
 
 from PIL import Image
 
@@ -352,10 +354,10 @@ def parse_xmp(packet: bytes) -> dict[str, str]:
     """
     if not packet or len(packet) > MAX_XMP_BYTES or _FORBIDDEN_XML.search(packet):
         return {}
-    packet = re.sub(rb"<\?xpacket[^>]*\?>", b"", packet).strip(b"\x00 \r\n\t")
-    try:
-        root = ET.fromstring(packet)
-    except (ET.ParseError, ValueError):
+    if not packet.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):  # not UTF-16
+        packet = re.sub(rb"<\?xpacket[^>]*\?>", b"", packet).strip(b"\x00 \r\n\t")
+    root = _parse_without_dtd(packet)
+    if root is None:
         return {}
     out: dict[str, str] = {}
     for el in root.iter():
@@ -370,6 +372,39 @@ def parse_xmp(packet: bytes) -> dict[str, str]:
             if text:
                 out[key] = text
     return out
+
+
+class _Refused(Exception):
+    """A DTD, an entity or an external reference: the packet is not read."""
+
+
+def _refuse(*_: object) -> int:
+    raise _Refused
+
+
+def _parse_without_dtd(packet: bytes) -> ET.Element | None:
+    """The packet's element tree, or None if it is malformed or declares anything.
+
+    expat decodes UTF-8/16 itself (BOM or XML declaration) and calls these handlers
+    on the decoded text, so no encoding slips a ``<!DOCTYPE`` past them.
+    """
+    parser = expat.ParserCreate(namespace_separator="}")
+    builder = ET.TreeBuilder()
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.UnparsedEntityDeclHandler = _refuse
+    parser.NotationDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    parser.SkippedEntityHandler = _refuse  # an undeclared &name; is refused, not skipped
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.data
+    try:
+        parser.Parse(packet, True)
+        return builder.close()
+    except (_Refused, expat.ExpatError, ValueError, AssertionError):
+        return None
 
 
 def _local(name: str) -> str:
