@@ -17,6 +17,8 @@ from tessera.ingest.parallel import default_workers
 from tessera.ingest.runner import ingest
 from tessera.media.ocr import check_languages
 
+_LISTED = 20  # failed or skipped files named in the text summary
+
 
 @click.command("ingest")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
@@ -108,6 +110,11 @@ def ingest_command(
             )
             + f" in {data['seconds']:.1f} s"
         )
+        problems = data["failed_files"]
+        for item in problems[:_LISTED]:
+            click.echo(f"  {item['status']}: {item['path']}: {item['reason']}: {item['message']}")
+        if len(problems) > _LISTED:
+            click.echo(f"  ... and {len(problems) - _LISTED} more (--json lists every file)")
     ctx.exit(ExitCode.FILES_FAILED if data["errors"] else ExitCode.OK)
 
 

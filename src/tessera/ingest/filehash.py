@@ -31,6 +31,8 @@ from tessera.media.sniff import sniff
 from tessera.pipeline.read import read_file, read_head
 
 Mode = Literal["fast", "reference"]
+NOT_MEDIA = "not-media"
+"""Flag of a file whose content is no picture, video or audio (nor an archive)."""
 Status = Literal["ok", "error", "skipped"]
 
 
@@ -160,6 +162,8 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
         )
     except MediaError as exc:
         result.status, result.reason, result.message = "error", exc.reason, exc.message
+        if kind in ("unknown", "document"):
+            result.flags.append(NOT_MEDIA)  # text, a checksum list, a PDF: not a media file
         return result
     rgb, grid = decoded.rgb, decoded.grid
     if options.cpp_resize:
@@ -263,6 +267,7 @@ def hash_file(path: Path | str, options: HashOptions) -> FileResult:
 
 
 __all__ = [
+    "NOT_MEDIA",
     "FileResult",
     "HashOptions",
     "Mode",

@@ -28,6 +28,7 @@ from tessera.ingest.walk import Found, iter_files
 from tessera.ingest.writer import FileMeta, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
+from tessera.pipeline.label import path_label
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestItem, IngestRun, utcnow
@@ -44,6 +45,9 @@ class IngestSummary:
     known: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    """Every file that failed or was skipped: path, status, reason, message."""
     already_done: int = 0
     this_attempt: int = 0
     seconds: float = 0.0
@@ -58,6 +62,7 @@ class IngestSummary:
             self.errors[reason or "error"] += n
         else:
             self.skipped += n
+            self.skipped_by_reason[reason or "skipped"] += n
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,8 @@ class IngestSummary:
             "errors": sum(self.errors.values()),
             "errors_by_reason": dict(sorted(self.errors.items())),
             "skipped": self.skipped,
+            "skipped_by_reason": dict(sorted(self.skipped_by_reason.items())),
+            "failed_files": self.problems,
             "already_done_in_earlier_attempt": self.already_done,
             "processed_in_this_attempt": self.this_attempt,
             "seconds": round(self.seconds, 3),
@@ -86,7 +93,7 @@ def _crash_results(path: Path) -> list[FileResult]:
     ]
 
 
-def _meta(path: str) -> FileMeta:
+def _meta(path: Path) -> FileMeta:
     try:
         st = os.stat(path)
     except OSError:
@@ -95,9 +102,10 @@ def _meta(path: str) -> FileMeta:
 
 
 def _skip_result(f: Found) -> FileResult:
+    label = path_label(f.path)
     if f.missing:
-        return FileResult(str(f.path), "error", reason="not-found", message="no such file")
-    return FileResult(str(f.path), "skipped", reason="skipped", message=f.skip_reason)
+        return FileResult(label, "error", reason="not-found", message="no such file")
+    return FileResult(label, "skipped", reason="skipped", message=f.skip_reason)
 
 
 def ingest(
@@ -123,7 +131,7 @@ def ingest(
     """
     started = time.monotonic()
     options = options or ExpandOptions()
-    root_key = str(root.resolve())
+    root_key = path_label(root.resolve())
     with db.session() as s:
         agency = repo.get_agency(s, agency_code)
         case = repo.get_or_create_case(s, agency, case_number)
@@ -154,9 +162,11 @@ def ingest(
     if on_total:
         on_total(len(found))
     todo: list[Path] = []
+    on_disk: dict[str, Path] = {}  # label -> the path, for file times
     pending_skips: list[FileResult] = []
     for f in found:
-        if str(f.path) in done:
+        label = path_label(f.path)
+        if label in done:
             summary.already_done += 1
             if on_progress:
                 on_progress(1)
@@ -164,6 +174,7 @@ def ingest(
             pending_skips.append(_skip_result(f))
         else:
             todo.append(f.path)
+            on_disk[label] = f.path
 
     batch: list[FileResult] = list(pending_skips)
 
@@ -171,7 +182,7 @@ def ingest(
         if not batch:
             return
         fresh = [r for r in batch if r.path not in done]
-        meta = {r.path: _meta(r.path) for r in fresh if "!/" not in r.path}
+        meta = {r.path: _meta(on_disk[r.path]) for r in fresh if r.path in on_disk}
         with db.session() as s:
             run_row = s.get(IngestRun, summary.run_id)
             assert run_row is not None
@@ -205,7 +216,7 @@ def ingest(
     with db.session() as s:
         # The summary covers the whole run, earlier interrupted attempts included.
         summary.files, summary.new_media, summary.known, summary.skipped = 0, 0, 0, 0
-        summary.errors = Counter()
+        summary.errors, summary.skipped_by_reason = Counter(), Counter()
         rows = s.execute(
             select(IngestItem.status, IngestItem.reason, func.count())
             .where(IngestItem.run_id == summary.run_id)
@@ -213,6 +224,17 @@ def ingest(
         )
         for status, reason, n in rows:
             summary.count(status, reason, int(n))
+        summary.problems = [
+            {"path": path, "status": status, "reason": reason, "message": message}
+            for path, status, reason, message in s.execute(
+                select(IngestItem.path, IngestItem.status, IngestItem.reason, IngestItem.message)
+                .where(
+                    IngestItem.run_id == summary.run_id,
+                    IngestItem.status.in_(("error", "skipped")),
+                )
+                .order_by(IngestItem.id)
+            )
+        ]
         summary.this_attempt = this_attempt
         run_row = s.get(IngestRun, summary.run_id)
         assert run_row is not None

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tessera.fingerprints.chromaprint import AudioFingerprint
-from tessera.ingest.filehash import FileResult, features_count
+from tessera.ingest.filehash import NOT_MEDIA, FileResult, features_count
 from tessera.storage.models import (
     Fingerprint,
     IngestItem,
@@ -127,6 +127,13 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
     return rows
 
 
+def not_media(r: FileResult) -> bool:
+    """True for a file whose content is no picture, video, audio or archive Tessera
+    reads (text, checksum lists, documents): it is reported as skipped, and never
+    becomes a media item of the database (nor of a series)."""
+    return r.status == "error" and NOT_MEDIA in r.flags
+
+
 def write_batch(
     s: Session,
     run: IngestRun,
@@ -148,8 +155,10 @@ def write_batch(
     created: dict[bytes, Media] = {}
     for r in results:
         status = "skipped" if r.status == "skipped" else "error" if r.status == "error" else ""
+        if not_media(r):
+            status = "skipped"  # a README or checksum list: reported, never stored as media
         media: Media | None = None
-        if r.sha256 and r.size:
+        if r.sha256 and r.size and status != "skipped":
             key = bytes.fromhex(r.sha256)
             media = existing.get(key) or created.get(key)
             if media is None:

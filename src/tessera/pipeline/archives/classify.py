@@ -23,6 +23,11 @@ def classify(exc: BaseException, what: str = "archive") -> MediaError:
             f"{what} uses an unsupported compression method ({detail})",
             reason="unsupported-compression",
         )
+    if "memory usage limit" in low:  # liblzma: the stream wants a bigger dictionary
+        return MediaTooLarge(
+            f"{what} needs more decoder memory than Tessera allows ({detail})",
+            reason="archive-bomb",
+        )
     if isinstance(exc, MemoryError):
         return MediaTooLarge(f"{what}: out of memory while decompressing", reason="archive-bomb")
     if isinstance(exc, EOFError) or any(
