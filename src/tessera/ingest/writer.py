@@ -29,6 +29,7 @@ from tessera.storage.models import (
     series_media,
 )
 from tessera.storage.repo import FEATURES_ALGORITHM, FEATURES_VERSION, media_by_sha256
+from tessera.storage.runs import revive_media
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,17 @@ def write_batch(
         if r.sha256 and r.size and status != "skipped":
             key = bytes.fromhex(r.sha256)
             media = existing.get(key) or created.get(key)
+            if media is not None and media.deleted_at is not None:  # removed by `ingest undo`
+                revived = revive_media(s, media)
+                out.new_pdq.extend(
+                    (f.id, media.id, f.value, f.quality) for f in revived if f.algorithm == "pdq"
+                )
+                out.new_features.extend(
+                    (f.id, media.id, f.value, f.position)
+                    for f in revived
+                    if f.algorithm == FEATURES_ALGORITHM
+                )
+                status = status or "new"
             if media is None:
                 media = Media(
                     sha256=key,

@@ -30,7 +30,7 @@ from tessera.fingerprints.segments import Segment, TimedHash, find_segments
 from tessera.ingest.filehash import FileResult
 from tessera.matching.pdq_store import PdqHit, PdqStore
 from tessera.storage.db import Database
-from tessera.storage.models import Fingerprint
+from tessera.storage.models import Fingerprint, Media
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,9 @@ def _stored_frames(db: Database, media_ids: Sequence[int]) -> dict[int, list[Tim
                     Fingerprint.value,
                     Fingerprint.quality,
                 )
+                .join(Media, Media.id == Fingerprint.media_id)
                 .where(
+                    Media.deleted_at.is_(None),
                     Fingerprint.media_id.in_(media_ids[i : i + 200]),
                     Fingerprint.algorithm == "pdq",
                     Fingerprint.position > 0,
@@ -162,9 +164,9 @@ def audio_hits(db: Database, files: Sequence[FileResult]) -> dict[int, list[AvHi
     index = AudioIndex()
     with db.session() as s:
         rows = s.execute(
-            select(Fingerprint.media_id, Fingerprint.value).where(
-                Fingerprint.algorithm == "chromaprint"
-            )
+            select(Fingerprint.media_id, Fingerprint.value)
+            .join(Media, Media.id == Fingerprint.media_id)
+            .where(Fingerprint.algorithm == "chromaprint", Media.deleted_at.is_(None))
         )
         for mid, value in rows:
             index.add(str(int(mid)), AudioFingerprint.parse(bytes(value).decode("ascii")))

@@ -28,7 +28,7 @@ from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.index import PdqIndex
 from tessera.index.errors import IndexCorrupt
 from tessera.storage.db import Database
-from tessera.storage.models import Fingerprint, Meta
+from tessera.storage.models import Fingerprint, Media, Meta
 from tessera.storage.repo import fingerprints_after, max_fingerprint_id
 
 _BATCH = 200_000
@@ -180,14 +180,16 @@ class PdqStore:
                         Fingerprint.media_id,
                         Fingerprint.quality,
                         Fingerprint.position,
-                    ).where(Fingerprint.id.in_(chunk))
+                    )
+                    .join(Media, Media.id == Fingerprint.media_id)
+                    .where(Fingerprint.id.in_(chunk), Media.deleted_at.is_(None))
                 )
                 for fid, mid, q, pos in rows:
                     info[int(fid)] = (int(mid), q, int(pos))
         hits = []
         for q, fid, d in zip(res.query, res.id, res.distance, strict=True):
             found = info.get(int(fid))
-            if found is None:  # deleted since indexed
+            if found is None:  # deleted (or soft-deleted) since indexed
                 continue
             media_id, quality, position = found
             if quality is not None and quality < min_quality:

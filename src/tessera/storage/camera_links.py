@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
-from tessera.storage.models import MediaMetadata, series_media
+from tessera.storage.models import Media, MediaMetadata, series_media
 
 DEFAULT_RADIUS_M = 100.0
 """GPS points this close are shown as "taken near each other"."""
@@ -36,7 +36,9 @@ def metadata_of(s: Session, media_ids: Iterable[int]) -> dict[int, MediaMetadata
     out: dict[int, MediaMetadata] = {}
     for i in range(0, len(ids), 500):
         for row in s.scalars(
-            select(MediaMetadata).where(MediaMetadata.media_id.in_(ids[i : i + 500]))
+            select(MediaMetadata)
+            .join(Media, Media.id == MediaMetadata.media_id)
+            .where(MediaMetadata.media_id.in_(ids[i : i + 500]), Media.deleted_at.is_(None))
         ):
             out[row.media_id] = row
     return out
@@ -47,7 +49,8 @@ def same_camera(s: Session, camera_key: str, limit: int = 200) -> list[int]:
         int(m)
         for m in s.scalars(
             select(MediaMetadata.media_id)
-            .where(MediaMetadata.camera_key == camera_key)
+            .join(Media, Media.id == MediaMetadata.media_id)
+            .where(MediaMetadata.camera_key == camera_key, Media.deleted_at.is_(None))
             .order_by(MediaMetadata.media_id)
             .limit(limit)
         )
@@ -61,7 +64,10 @@ def near_point(
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
     rows = s.execute(
-        select(MediaMetadata.media_id, MediaMetadata.latitude, MediaMetadata.longitude).where(
+        select(MediaMetadata.media_id, MediaMetadata.latitude, MediaMetadata.longitude)
+        .join(Media, Media.id == MediaMetadata.media_id)
+        .where(
+            Media.deleted_at.is_(None),
             MediaMetadata.latitude.between(lat - dlat, lat + dlat),
             MediaMetadata.longitude.between(lon - dlon, lon + dlon),
         )
@@ -109,7 +115,9 @@ def series_links(
     members = {
         int(m)
         for m in s.scalars(
-            select(series_media.c.media_id).where(series_media.c.series_id == series_id)
+            select(series_media.c.media_id).where(
+                series_media.c.series_id == series_id, series_media.c.deleted_at.is_(None)
+            )
         )
     }
     out: list[tuple[int, MetadataLink]] = []

@@ -80,7 +80,12 @@ def list_markers(
     location_id: int | None = None,
     media_id: int | None = None,
 ) -> Sequence[Marker]:
-    q = select(Marker).order_by(Marker.id)
+    q = (
+        select(Marker)
+        .join(Media, Media.id == Marker.media_id)
+        .where(Media.deleted_at.is_(None))
+        .order_by(Marker.id)
+    )
     if series_id is not None:
         q = q.where(Marker.series_id == series_id)
     if location_id is not None:

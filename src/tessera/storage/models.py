@@ -22,6 +22,10 @@ The shape follows how victim-identification units work (ICSE, Project VIC):
 Ingest bookkeeping (``IngestRun``, ``IngestItem``) makes interrupted runs resumable:
 an item is written in the same transaction as the rows it produced.
 
+Deletes are soft (migration 0003): ``deleted_at`` / ``deleted_by`` on series, media,
+sightings and series membership, ``undone_at`` / ``undone_by`` on ingest runs. A row
+so marked is kept (recoverable) but every read path leaves it out.
+
 Digests are stored as raw bytes (16/20/32), not hex, to halve index sizes.
 """
 
@@ -108,6 +112,8 @@ series_media = Table(
     Base.metadata,
     Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
     Column("media_id", ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("deleted_at", DateTime(timezone=True)),  # soft removal (0003): when and who
+    Column("deleted_by", String(200)),
 )
 series_victim = Table(
     "series_victim",
@@ -153,6 +159,8 @@ class Series(Base):
     category: Mapped[int | None] = mapped_column(Integer)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(200))
     agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
 
 
@@ -172,6 +180,8 @@ class Media(Base):
     submissions: Mapped[int] = mapped_column(Integer, default=0)
     """How many distinct agencies reported this media item."""
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Sighting(Base):
@@ -187,7 +197,9 @@ class Sighting(Base):
     file_mtime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     file_ctime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_run.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_run.id"), index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Fingerprint(Base):
@@ -329,6 +341,8 @@ class IngestRun(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class IngestItem(Base):

@@ -102,8 +102,10 @@ def create_series(
 ) -> Series:
     if not name.strip():
         raise InvalidInput("series name must not be empty")
-    if s.scalar(select(Series).where(Series.name == name)) is not None:
-        raise Conflict(f"series {name!r} already exists")
+    clash = s.scalar(select(Series).where(Series.name == name))
+    if clash is not None:
+        gone = " (deleted; names stay reserved so it can be restored)" if clash.deleted_at else ""
+        raise Conflict(f"series {name!r} already exists{gone}")
     series = Series(
         name=name,
         agency_id=agency.id,
@@ -118,14 +120,14 @@ def create_series(
 
 
 def get_series(s: Session, name: str) -> Series:
-    series = s.scalar(select(Series).where(Series.name == name))
+    series = s.scalar(select(Series).where(Series.name == name, Series.deleted_at.is_(None)))
     if series is None:
         raise NotFound(f"no series {name!r}")
     return series
 
 
 def list_series(s: Session) -> Sequence[Series]:
-    return s.scalars(select(Series).order_by(Series.name)).all()
+    return s.scalars(select(Series).where(Series.deleted_at.is_(None)).order_by(Series.name)).all()
 
 
 def set_identified(
@@ -176,7 +178,14 @@ def series_status(s: Session, series: Series) -> SeriesStatus:
     owner = s.get(Agency, series.agency_id)
     assert owner is not None  # FK
     count = s.scalar(
-        select(func.count()).select_from(series_media).where(series_media.c.series_id == series.id)
+        select(func.count())
+        .select_from(series_media)
+        .join(Media, Media.id == series_media.c.media_id)
+        .where(
+            series_media.c.series_id == series.id,
+            series_media.c.deleted_at.is_(None),
+            Media.deleted_at.is_(None),
+        )
     )
     return SeriesStatus(
         series_id=series.id,
@@ -204,8 +213,12 @@ def series_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, list[int]
     out: dict[int, list[int]] = {}
     for chunk in _chunks(ids, 500):
         rows = s.execute(
-            select(series_media.c.media_id, series_media.c.series_id).where(
-                series_media.c.media_id.in_(chunk)
+            select(series_media.c.media_id, series_media.c.series_id)
+            .join(Series, Series.id == series_media.c.series_id)
+            .where(
+                series_media.c.media_id.in_(chunk),
+                series_media.c.deleted_at.is_(None),
+                Series.deleted_at.is_(None),
             )
         )
         for media_id, series_id in rows:
@@ -294,8 +307,12 @@ def link(s: Session, owner: str, owner_id: int, kind: str, target_id: int) -> bo
     if spec is None:
         raise InvalidInput(f"cannot link a {kind} to a {owner}")
     table, a, b = spec
-    exists = s.execute(select(table).where(table.c[a] == owner_id, table.c[b] == target_id)).first()
+    where = (table.c[a] == owner_id, table.c[b] == target_id)
+    exists = s.execute(select(table).where(*where)).first()
     if exists:
+        if "deleted_at" in table.c and exists._mapping["deleted_at"] is not None:
+            s.execute(table.update().where(*where).values(deleted_at=None, deleted_by=None))
+            return True  # a soft-removed membership comes back
         return False
     s.execute(insert(table).values({a: owner_id, b: target_id}))
     return True
@@ -304,10 +321,17 @@ def link(s: Session, owner: str, owner_id: int, kind: str, target_id: int) -> bo
 # -- media and lookups -----------------------------------------------------------------
 
 
-def media_by_sha256(s: Session, digests: Iterable[bytes]) -> dict[bytes, Media]:
+def media_by_sha256(
+    s: Session, digests: Iterable[bytes], *, live_only: bool = False
+) -> dict[bytes, Media]:
+    """Media rows by SHA-256, soft-deleted ones included unless ``live_only``
+    (ingest must find them: SHA-256 is unique)."""
     out: dict[bytes, Media] = {}
     for chunk in _chunks(list(set(digests)), 500):
-        for m in s.scalars(select(Media).where(Media.sha256.in_(chunk))):
+        q = select(Media).where(Media.sha256.in_(chunk))
+        if live_only:
+            q = q.where(Media.deleted_at.is_(None))
+        for m in s.scalars(q):
             out[m.sha256] = m
     return out
 
@@ -319,7 +343,7 @@ def media_by_digest(s: Session, algorithm: str, digests: Iterable[bytes]) -> dic
         raise InvalidInput(f"no exact lookup by {algorithm!r}")
     out: dict[bytes, Media] = {}
     for chunk in _chunks(list(set(digests)), 500):
-        for m in s.scalars(select(Media).where(column.in_(chunk))):
+        for m in s.scalars(select(Media).where(column.in_(chunk), Media.deleted_at.is_(None))):
             out[getattr(m, algorithm)] = m
     return out
 
@@ -327,10 +351,16 @@ def media_by_digest(s: Session, algorithm: str, digests: Iterable[bytes]) -> dic
 def fingerprints_after(
     s: Session, algorithm: str, after_id: int, limit: int = 100_000
 ) -> list[tuple[int, int, bytes, int | None]]:
-    """(fingerprint id, media id, value, quality) with id > after_id, in id order."""
+    """(fingerprint id, media id, value, quality) with id > after_id, in id order
+    (fingerprints of soft-deleted media left out: indexes never hold them)."""
     rows = s.execute(
         select(Fingerprint.id, Fingerprint.media_id, Fingerprint.value, Fingerprint.quality)
-        .where(Fingerprint.algorithm == algorithm, Fingerprint.id > after_id)
+        .join(Media, Media.id == Fingerprint.media_id)
+        .where(
+            Fingerprint.algorithm == algorithm,
+            Fingerprint.id > after_id,
+            Media.deleted_at.is_(None),
+        )
         .order_by(Fingerprint.id)
         .limit(limit)
     )
@@ -342,10 +372,13 @@ def features_of(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:
     out: dict[int, bytes] = {}
     for chunk in _chunks(sorted(set(media_ids)), 500):
         rows = s.execute(
-            select(Fingerprint.media_id, Fingerprint.value).where(
+            select(Fingerprint.media_id, Fingerprint.value)
+            .join(Media, Media.id == Fingerprint.media_id)
+            .where(
                 Fingerprint.algorithm == FEATURES_ALGORITHM,
                 Fingerprint.position == 0,
                 Fingerprint.media_id.in_(chunk),
+                Media.deleted_at.is_(None),
             )
         )
         out.update((int(m), bytes(v)) for m, v in rows)
@@ -358,7 +391,12 @@ def features_after(
     """(fingerprint id, media id, local-features blob, position) with id > after_id."""
     rows = s.execute(
         select(Fingerprint.id, Fingerprint.media_id, Fingerprint.value, Fingerprint.position)
-        .where(Fingerprint.algorithm == FEATURES_ALGORITHM, Fingerprint.id > after_id)
+        .join(Media, Media.id == Fingerprint.media_id)
+        .where(
+            Fingerprint.algorithm == FEATURES_ALGORITHM,
+            Fingerprint.id > after_id,
+            Media.deleted_at.is_(None),
+        )
         .order_by(Fingerprint.id)
         .limit(limit)
     )
@@ -368,10 +406,13 @@ def features_after(
 def feature_blob(s: Session, media_id: int, position: int = 0) -> bytes | None:
     """One local-features blob: a still (position 0) or a video frame (1 + ms)."""
     value = s.scalar(
-        select(Fingerprint.value).where(
+        select(Fingerprint.value)
+        .join(Media, Media.id == Fingerprint.media_id)
+        .where(
             Fingerprint.algorithm == FEATURES_ALGORITHM,
             Fingerprint.media_id == media_id,
             Fingerprint.position == position,
+            Media.deleted_at.is_(None),
         )
     )
     return bytes(value) if value is not None else None
@@ -379,7 +420,7 @@ def feature_blob(s: Session, media_id: int, position: int = 0) -> bytes | None:
 
 def media_by_id(s: Session, media_id: int) -> Media:
     media = s.get(Media, media_id)
-    if media is None:
+    if media is None or media.deleted_at is not None:
         raise NotFound(f"no media item with id {media_id}")
     return media
 
@@ -392,7 +433,9 @@ def max_fingerprint_id(s: Session, algorithm: str) -> int:
 
 def sightings_of(s: Session, media_id: int) -> Sequence[Sighting]:
     return s.scalars(
-        select(Sighting).where(Sighting.media_id == media_id).order_by(Sighting.id)
+        select(Sighting)
+        .where(Sighting.media_id == media_id, Sighting.deleted_at.is_(None))
+        .order_by(Sighting.id)
     ).all()
 
 
@@ -409,24 +452,37 @@ class Stats:
 
 
 def stats(s: Session) -> Stats:
+    """Counts over live rows (soft-deleted series, media and sightings left out)."""
+
     def count(q: object) -> int:
         return int(s.scalar(q) or 0)  # type: ignore[call-overload]
 
+    live_series = Series.deleted_at.is_(None)
+    live_sightings = (
+        select(Sighting)
+        .join(Media, Media.id == Sighting.media_id)
+        .where(Sighting.deleted_at.is_(None), Media.deleted_at.is_(None))
+        .subquery()
+    )
     per: dict[str, dict[str, int]] = {}
     for agency in s.scalars(select(Agency).order_by(Agency.code)):
         per[agency.code] = {
             "series": count(
-                select(func.count()).select_from(Series).where(Series.agency_id == agency.id)
+                select(func.count())
+                .select_from(Series)
+                .where(Series.agency_id == agency.id, live_series)
             ),
             "cases": count(
                 select(func.count()).select_from(Case).where(Case.agency_id == agency.id)
             ),
             "sightings": count(
-                select(func.count()).select_from(Sighting).where(Sighting.agency_id == agency.id)
+                select(func.count())
+                .select_from(live_sightings)
+                .where(live_sightings.c.agency_id == agency.id)
             ),
             "media": count(
-                select(func.count(func.distinct(Sighting.media_id))).where(
-                    Sighting.agency_id == agency.id
+                select(func.count(func.distinct(live_sightings.c.media_id))).where(
+                    live_sightings.c.agency_id == agency.id
                 )
             ),
             "victims_identified": count(
@@ -434,9 +490,9 @@ def stats(s: Session) -> Stats:
             ),
         }
     return Stats(
-        media=count(select(func.count()).select_from(Media)),
-        sightings=count(select(func.count()).select_from(Sighting)),
-        series=count(select(func.count()).select_from(Series)),
+        media=count(select(func.count()).select_from(Media).where(Media.deleted_at.is_(None))),
+        sightings=count(select(func.count()).select_from(live_sightings)),
+        series=count(select(func.count()).select_from(Series).where(live_series)),
         victims=count(select(func.count()).select_from(Victim)),
         identified_victims=count(select(func.count()).select_from(Victim).where(Victim.identified)),
         offenders=count(select(func.count()).select_from(Offender)),

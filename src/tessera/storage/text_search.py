@@ -51,6 +51,7 @@ def search_text(s: Session, query: str, limit: int = 50) -> list[TextHit]:
             text(
                 "SELECT t.media_id, t.position, t.language, t.text, t.boxes "
                 "FROM media_text_fts f JOIN media_text t ON t.id = f.rowid "
+                "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
                 "WHERE media_text_fts MATCH :q ORDER BY f.rank, t.media_id LIMIT :n"
             ),
             {"q": fts, "n": limit},
@@ -59,6 +60,7 @@ def search_text(s: Session, query: str, limit: int = 50) -> list[TextHit]:
         rows = s.execute(
             text(
                 "SELECT t.media_id, t.position, t.language, t.text, t.boxes FROM media_text t "
+                "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
                 "WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
                 "ORDER BY ts_rank(to_tsvector('simple', t.text), "
                 "to_tsquery('simple', :q)) DESC, t.media_id LIMIT :n"

@@ -1,0 +1,310 @@
+"""Reading stored media for people: resolve a reference, one item in full, pages of items.
+
+``tessera media show`` and ``media list`` and ``lookup`` need the same facts in
+the same shape; they live here so no interface builds its own query. Soft-deleted
+media, sightings and series memberships are left out of every answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.storage.models import (
+    Agency,
+    Case,
+    Fingerprint,
+    Marker,
+    Media,
+    MediaMetadata,
+    MediaText,
+    Series,
+    Sighting,
+    series_media,
+)
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+MAX_PAGE = 1000
+"""``media list`` returns at most this many items per page."""
+
+
+@dataclass(frozen=True)
+class MediaSummary:
+    """One media item as lists show it."""
+
+    id: int
+    sha256: str
+    md5: str
+    sha1: str
+    kind: str
+    format: str | None
+    byte_size: int
+    width: int | None
+    height: int | None
+    submissions: int
+    first_seen_at: datetime
+    series: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SightingInfo:
+    id: int
+    case_number: str
+    agency_code: str
+    original_path: str
+    file_mtime: datetime | None
+    file_ctime: datetime | None
+    seen_at: datetime
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class FingerprintInfo:
+    algorithm: str
+    version: int
+    position: int
+    quality: int | None
+    value: str | None
+    """Hex for PDQ, the text form for Chromaprint; None for local features (large)."""
+    byte_size: int
+
+
+@dataclass(frozen=True)
+class MarkerInfo:
+    id: int
+    kind: str
+    box: tuple[int, int, int, int]
+    note: str | None
+    series: str | None
+
+
+@dataclass(frozen=True)
+class MediaDetail:
+    """Everything stored about one media item, for ``tessera media show``."""
+
+    media: MediaSummary
+    sightings: tuple[SightingInfo, ...]
+    fingerprints: tuple[FingerprintInfo, ...]
+    metadata: dict[str, Any] | None
+    text: tuple[str, ...]
+    markers: tuple[MarkerInfo, ...]
+
+
+@dataclass(frozen=True)
+class MediaPage:
+    items: tuple[MediaSummary, ...]
+    next_after: int | None
+    """Pass as ``after_id`` for the next page; None when this page is the last."""
+
+
+def resolve_media(s: Session, ref: str) -> Media:
+    """A live media item by id (digits), SHA-256 (64 hex), SHA-1 (40 hex) or MD5 (32 hex)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        media = s.get(Media, int(ref))
+        if media is None or media.deleted_at is not None:
+            raise NotFound(f"no media item with id {ref}")
+        return media
+    column = {64: Media.sha256, 40: Media.sha1, 32: Media.md5}.get(len(ref))
+    if column is None or not _HEX.match(ref):
+        raise InvalidInput(f"{ref!r} is neither a media id nor a SHA-256, SHA-1 or MD5 in hex")
+    found = s.scalars(
+        select(Media)
+        .where(column == bytes.fromhex(ref), Media.deleted_at.is_(None))
+        .order_by(Media.id)
+        .limit(2)
+    ).all()
+    if not found:
+        raise NotFound(f"no media item with digest {ref.lower()}")
+    if len(found) > 1:
+        raise Conflict(f"digest {ref.lower()} names several media items; use the SHA-256 or id")
+    return found[0]
+
+
+def series_names(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """media id -> names of the live series it is a live member of."""
+    ids = sorted(set(media_ids))
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(ids), 500):
+        rows = s.execute(
+            select(series_media.c.media_id, Series.name)
+            .join(Series, Series.id == series_media.c.series_id)
+            .where(
+                series_media.c.media_id.in_(ids[i : i + 500]),
+                series_media.c.deleted_at.is_(None),
+                Series.deleted_at.is_(None),
+            )
+            .order_by(Series.name)
+        )
+        for mid, name in rows:
+            out.setdefault(int(mid), []).append(str(name))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def summaries(s: Session, media_ids: Sequence[int]) -> dict[int, MediaSummary]:
+    """Live media items by id (deleted or unknown ids are absent)."""
+    ids = sorted(set(media_ids))
+    names = series_names(s, ids)
+    out: dict[int, MediaSummary] = {}
+    for i in range(0, len(ids), 500):
+        for m in s.scalars(
+            select(Media).where(Media.id.in_(ids[i : i + 500]), Media.deleted_at.is_(None))
+        ):
+            out[m.id] = summary(m, names.get(m.id, ()))
+    return out
+
+
+def summary(m: Media, series: tuple[str, ...]) -> MediaSummary:
+    return MediaSummary(
+        id=m.id,
+        sha256=bytes(m.sha256).hex(),
+        md5=bytes(m.md5).hex(),
+        sha1=bytes(m.sha1).hex(),
+        kind=m.kind,
+        format=m.format,
+        byte_size=int(m.byte_size),
+        width=m.width,
+        height=m.height,
+        submissions=int(m.submissions or 0),
+        first_seen_at=m.first_seen_at,
+        series=series,
+    )
+
+
+def media_detail(s: Session, media: Media) -> MediaDetail:
+    sightings = tuple(
+        SightingInfo(
+            id=sg.id,
+            case_number=number,
+            agency_code=code,
+            original_path=sg.original_path,
+            file_mtime=sg.file_mtime,
+            file_ctime=sg.file_ctime,
+            seen_at=sg.seen_at,
+            run_id=sg.run_id,
+        )
+        for sg, number, code in s.execute(
+            select(Sighting, Case.number, Agency.code)
+            .join(Case, Case.id == Sighting.case_id)
+            .join(Agency, Agency.id == Sighting.agency_id)
+            .where(Sighting.media_id == media.id, Sighting.deleted_at.is_(None))
+            .order_by(Sighting.id)
+        )
+    )
+    fingerprints = []
+    for fp in s.scalars(
+        select(Fingerprint)
+        .where(Fingerprint.media_id == media.id)
+        .order_by(Fingerprint.algorithm, Fingerprint.position)
+    ):
+        raw = bytes(fp.value)
+        value: str | None = None
+        if fp.algorithm == "pdq":
+            value = raw.hex()
+        elif fp.algorithm == "chromaprint":
+            value = raw.decode("ascii", "replace")
+        fingerprints.append(
+            FingerprintInfo(fp.algorithm, fp.version, fp.position, fp.quality, value, len(raw))
+        )
+    md = s.get(MediaMetadata, media.id)
+    metadata: dict[str, Any] | None = None
+    if md is not None:
+        metadata = {
+            "make": md.make,
+            "model": md.model,
+            "body_serial": md.body_serial,
+            "camera_key": md.camera_key,
+            "lens": md.lens,
+            "software": md.software,
+            "captured_at": md.captured_at,
+            "latitude": md.latitude,
+            "longitude": md.longitude,
+        }
+    text = tuple(
+        s.scalars(
+            select(MediaText.text)
+            .where(MediaText.media_id == media.id)
+            .order_by(MediaText.position, MediaText.id)
+        )
+    )
+    markers = tuple(
+        MarkerInfo(mk.id, mk.kind, (mk.x0, mk.y0, mk.x1, mk.y1), mk.note, name)
+        for mk, name in s.execute(
+            select(Marker, Series.name)
+            .outerjoin(Series, Series.id == Marker.series_id)
+            .where(Marker.media_id == media.id)
+            .order_by(Marker.id)
+        )
+    )
+    return MediaDetail(
+        media=summary(media, series_names(s, [media.id]).get(media.id, ())),
+        sightings=sightings,
+        fingerprints=tuple(fingerprints),
+        metadata=metadata,
+        text=text,
+        markers=markers,
+    )
+
+
+def list_media(
+    s: Session,
+    *,
+    series_id: int | None = None,
+    case_ids: Sequence[int] | None = None,
+    agency_id: int | None = None,
+    limit: int = 50,
+    after_id: int = 0,
+) -> MediaPage:
+    """Live media in id order, one page (keyset pagination in SQL), optionally filtered
+    by series membership, by a sighting in one of ``case_ids``, or by a sighting
+    submitted by ``agency_id``."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    if after_id < 0:
+        raise InvalidInput("after must not be negative")
+    q = select(Media).where(Media.deleted_at.is_(None), Media.id > after_id)
+    if series_id is not None:
+        q = q.where(
+            exists().where(
+                series_media.c.media_id == Media.id,
+                series_media.c.series_id == series_id,
+                series_media.c.deleted_at.is_(None),
+            )
+        )
+    if case_ids is not None or agency_id is not None:
+        cond = [Sighting.media_id == Media.id, Sighting.deleted_at.is_(None)]
+        if case_ids is not None:
+            cond.append(Sighting.case_id.in_(list(case_ids) or [-1]))
+        if agency_id is not None:
+            cond.append(Sighting.agency_id == agency_id)
+        q = q.where(exists().where(*cond))
+    rows = s.scalars(q.order_by(Media.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    names = series_names(s, [m.id for m in rows])
+    items = tuple(summary(m, names.get(m.id, ())) for m in rows)
+    return MediaPage(items, items[-1].id if more and items else None)
+
+
+__all__ = [
+    "MAX_PAGE",
+    "FingerprintInfo",
+    "MarkerInfo",
+    "MediaDetail",
+    "MediaPage",
+    "MediaSummary",
+    "SightingInfo",
+    "list_media",
+    "media_detail",
+    "resolve_media",
+    "series_names",
+    "summaries",
+    "summary",
+]
