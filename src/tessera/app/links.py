@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tessera.app.caller import Caller
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput, NotFound
 from tessera.fingerprints.value import Fingerprint
 from tessera.storage import repo
@@ -44,7 +45,20 @@ def link(
     to exactly one of a series or a media item (by SHA-256 hex)."""
     if (series_name is None) == (media_sha256 is None):
         raise InvalidInput("give exactly one of a series or a media item")
-    with app.transaction() as s:
+    with transaction(app, caller) as (s, vis):
+        # the owner first: a caller who may not change it learns nothing else
+        owner: Literal["series", "media"]
+        if series_name is not None:
+            series = repo.get_series(s, series_name)
+            vis.require_series_owner(series)
+            owner, owner_id = "series", series.id
+        else:
+            digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
+            media = repo.media_by_sha256(s, [digest]).get(digest)
+            if media is None or vis.media_level(media.id) < Level.FULL:
+                raise NotFound(f"no media with SHA-256 {media_sha256}")
+            require_role(caller, Role.CURATOR)
+            owner, owner_id = "media", media.id
         target: Victim | Offender | Location
         if kind == "victim":
             target = repo.get_or_create_victim(s, value)
@@ -55,15 +69,6 @@ def link(
         if identified is not None and isinstance(target, Victim | Offender):
             by = repo.get_agency(s, by_code) if by_code else None
             repo.set_person_identified(s, target, identified, by=by)
-        owner: Literal["series", "media"]
-        if series_name is not None:
-            owner, owner_id = "series", repo.get_series(s, series_name).id
-        else:
-            digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
-            media = repo.media_by_sha256(s, [digest]).get(digest)
-            if media is None:
-                raise NotFound(f"no media with SHA-256 {media_sha256}")
-            owner, owner_id = "media", media.id
         added = repo.link(s, owner, owner_id, kind, target.id)
         return LinkResult(
             kind=kind, value=value, target_id=target.id, owner=owner, owner_id=owner_id, added=added

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tessera.app.caller import Caller
+from sqlalchemy.orm import Session
+
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
-from tessera.storage import camera_links, markers, repo
+from tessera.app.visibility import Level, redact, require_role, shared_at, transaction
+from tessera.errors import PermissionDenied
+from tessera.storage import camera_links, markers, repo, sharing
 
 
 class SeriesSummary(Result):
@@ -29,10 +33,12 @@ class SeriesSummary(Result):
     category_profile: str | None
     category: int | None
     media_count: int
+    level: Literal["status", "full"] = "full"
+    """What the caller sees of this series (``tessera.app.visibility``)."""
 
     @classmethod
-    def of(cls, st: repo.SeriesStatus) -> SeriesSummary:
-        return cls(**st.__dict__)
+    def of(cls, st: repo.SeriesStatus, level: Level = Level.FULL) -> SeriesSummary:
+        return cls(**st.__dict__, level="full" if level >= Level.FULL else "status")
 
 
 class SeriesMarker(Result):
@@ -53,11 +59,26 @@ class LinkedMedia(Result):
     detail: str
 
 
-class SeriesDetail(SeriesSummary):
-    """``series show``: the summary, the series' markers and metadata-linked media."""
+class SharingGrantInfo(Result):
+    """One sharing grant of a series: to the network (``*``), a country or an agency."""
 
-    markers: tuple[SeriesMarker, ...] = ()
-    linked_media: tuple[LinkedMedia, ...] = ()
+    scope: Literal["network", "country", "agency"]
+    grantee: str
+    level: Literal["none", "hash", "status", "full"]
+    granted_by: str | None
+    granted_at: Timestamp
+
+
+class SeriesDetail(SeriesSummary):
+    """``series show``: the summary, the series' markers and metadata-linked media.
+
+    Markers and linked media are shown at ``full``; the grants only to the owner.
+    """
+
+    markers: tuple[SeriesMarker, ...] = shared_at(Level.FULL, ())
+    linked_media: tuple[LinkedMedia, ...] = shared_at(Level.FULL, ())
+    sharing: tuple[SharingGrantInfo, ...] | None = None
+    """The series' grants (owner and local operator only; ``None`` for others)."""
 
 
 def create(
@@ -71,9 +92,16 @@ def create(
     category: int | None = None,
     notes: str | None = None,
 ) -> SeriesSummary:
-    """Create series ``name`` owned by ``agency_code``."""
-    with app.transaction() as s:
+    """Create series ``name`` owned by ``agency_code`` (the caller's own, curator or up).
+
+    A new series is shared at ``status`` with the whole network until its owner
+    says otherwise (no grant row: the default of ``tessera.app.visibility``).
+    """
+    with transaction(app, caller) as (s, vis):
         agency = repo.get_agency(s, agency_code)
+        if not vis.is_owner(agency.id):
+            raise PermissionDenied("a series can only be created for the caller's own agency")
+        require_role(caller, Role.CURATOR)
         series = repo.create_series(
             s,
             name,
@@ -87,16 +115,41 @@ def create(
 
 
 def list_series(app: App, caller: Caller) -> list[SeriesSummary]:
-    """Every series with its status, by name."""
-    with app.transaction() as s:
-        return [SeriesSummary.of(repo.series_status(s, x)) for x in repo.list_series(s)]
+    """Every series the caller sees at ``status`` or more, with its status, by name."""
+    with transaction(app, caller) as (s, vis):
+        all_series = repo.list_series(s)
+        levels = vis.series_levels(x.id for x in all_series)
+        return [
+            SeriesSummary.of(repo.series_status(s, x), levels[x.id])
+            for x in all_series
+            if levels[x.id] >= Level.STATUS
+        ]
+
+
+def _grants(s: Session, series_id: int) -> tuple[SharingGrantInfo, ...]:
+    return tuple(
+        SharingGrantInfo(
+            scope=g.scope,  # type: ignore[arg-type]
+            grantee=g.grantee,
+            level=g.level,  # type: ignore[arg-type]
+            granted_by=g.granted_by,
+            granted_at=g.granted_at,
+        )
+        for g in sharing.grants_of(s, "series", series_id)
+    )
 
 
 def show(app: App, caller: Caller, name: str) -> SeriesDetail:
-    """One series: status, markers, and media linked to it by camera or GPS."""
-    with app.transaction() as s:
+    """One series: status, markers, and media linked to it by camera or GPS.
+
+    ``NotFound`` unless the caller sees it at ``status``; markers and linked media
+    only at ``full``; the sharing grants only to its owner.
+    """
+    with transaction(app, caller) as (s, vis):
         series = repo.get_series(s, name)
+        level = vis.require_series(series)
         st = repo.series_status(s, series)
+        grants = _grants(s, series.id) if vis.is_owner(series.agency_id) else None
         marks = tuple(
             SeriesMarker(id=m.id, media_id=m.media_id, type=m.kind, note=m.note)
             for m in markers.list_markers(s, series_id=series.id)
@@ -105,7 +158,14 @@ def show(app: App, caller: Caller, name: str) -> SeriesDetail:
             LinkedMedia(media_id=ln.media_id, via_media=mid, reason=ln.reason, detail=ln.detail)
             for mid, ln in camera_links.series_links(s, series.id)
         )
-    return SeriesDetail(**st.__dict__, markers=marks, linked_media=links)
+    detail = SeriesDetail(
+        **st.__dict__,
+        level="full" if level >= Level.FULL else "status",
+        markers=marks,
+        linked_media=links,
+        sharing=grants,
+    )
+    return redact(detail, level)
 
 
 def set_status(
@@ -117,9 +177,13 @@ def set_status(
     offender_identified: bool | None = None,
     by_code: str | None = None,
 ) -> SeriesSummary:
-    """Record whether the series' victim / offender is identified, and by which agency."""
-    with app.transaction() as s:
+    """Record whether the series' victim / offender is identified, and by which agency.
+
+    Only the owner agency's curators (and up) change a series.
+    """
+    with transaction(app, caller) as (s, vis):
         series = repo.get_series(s, name)
+        vis.require_series_owner(series)
         by = repo.get_agency(s, by_code) if by_code else None
         changes: list[tuple[Literal["victim", "offender"], bool | None]] = [
             ("victim", victim_identified),
@@ -136,6 +200,7 @@ __all__ = [
     "SeriesDetail",
     "SeriesMarker",
     "SeriesSummary",
+    "SharingGrantInfo",
     "create",
     "list_series",
     "set_status",

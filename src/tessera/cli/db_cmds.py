@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tessera.app import agencies, indexes, links, series, stats
+from tessera.app import agencies, indexes, links, series, sharing, stats
+from tessera.app.series import SharingGrantInfo
 from tessera.cli.context import CliContext, emit, pass_app
 
 
@@ -102,7 +103,10 @@ def series_show(cli: CliContext, name: str, as_json: bool) -> None:
     """Show one series' status."""
     detail = series.show(cli.app, cli.caller, name)
     data = detail.to_json()
-    lines = [f"{k:24s} {v}" for k, v in data.items() if k not in ("markers", "linked_media")]
+    lines = [
+        f"{k:24s} {v}" for k, v in data.items() if k not in ("markers", "linked_media", "sharing")
+    ]
+    lines += [_grant_line(g) for g in detail.sharing or ()]
     lines += [
         f"marker {m.id:<17d} {m.type} on media {m.media_id}: {m.note or ''}" for m in detail.markers
     ]
@@ -111,6 +115,50 @@ def series_show(cli: CliContext, name: str, as_json: bool) -> None:
         for ln in detail.linked_media
     ]
     emit(detail, as_json, "\n".join(lines))
+
+
+def _grant_line(g: SharingGrantInfo) -> str:
+    who = "the network" if g.scope == "network" else f"{g.scope} {g.grantee}"
+    return f"shared with {who:24s} {g.level}"
+
+
+@series_group.command("share")
+@click.argument("name")
+@click.option(
+    "--level",
+    required=True,
+    type=click.Choice(["none", "hash", "status", "full"]),
+    help="none: nothing; hash: 'known' + owner contact; status: + name and status; "
+    "full: + victims, offenders, locations, markers, text, metadata.",
+)
+@click.option("--country", "countries", multiple=True, help="Grant to this country (repeat).")
+@click.option("--agency", "agencies", multiple=True, help="Grant to this agency (repeat).")
+@click.option("--network", is_flag=True, help="Grant to the whole network (the default).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def series_share(
+    cli: CliContext,
+    name: str,
+    level: str,
+    countries: tuple[str, ...],
+    agencies: tuple[str, ...],
+    network: bool,
+    as_json: bool,
+) -> None:
+    """Set what others see of series NAME (the most specific grant wins:
+    agency over country over network; new series are 'status' to the network)."""
+    result = sharing.share_series(
+        cli.app,
+        cli.caller,
+        name,
+        level,
+        countries=countries,
+        agencies=agencies,
+        network=network,
+    )
+    lines = [f"series {result.series!r}: {', '.join(result.changed)} now at {result.level}"]
+    lines += [_grant_line(g) for g in result.grants]
+    emit(result, as_json, "\n".join(lines))
 
 
 @series_group.command("set")

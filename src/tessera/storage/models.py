@@ -164,6 +164,37 @@ class Series(Base):
     agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
 
 
+SHARE_LEVELS = ("none", "hash", "status", "full")
+"""Sharing levels, least to most (``tessera.app.visibility`` says what each shows)."""
+SHARE_SCOPES = ("network", "country", "agency")
+
+
+class SharingGrant(Base):
+    """What one grantee (the network, a country, an agency) may see of a series or case.
+
+    ``grantee`` is ``*`` for the network, an ISO country code, or an agency code.
+    No row for a grantee means the default (migration 0006; ``storage.sharing``).
+    """
+
+    __tablename__ = "sharing_grant"
+    __table_args__ = (
+        UniqueConstraint("series_id", "scope", "grantee"),
+        UniqueConstraint("case_id", "scope", "grantee"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(8))
+    grantee: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(8))
+    granted_by: Mapped[str | None] = mapped_column(String(254))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Media(Base):
     """One distinct file content, unique by SHA-256."""
 
@@ -445,6 +476,8 @@ class AuditHead(Base):
 
 __all__ = [
     "MARKER_KINDS",
+    "SHARE_LEVELS",
+    "SHARE_SCOPES",
     "Agency",
     "ApiToken",
     "AuditCheckpoint",
@@ -464,6 +497,7 @@ __all__ = [
     "Meta",
     "Offender",
     "Series",
+    "SharingGrant",
     "Sighting",
     "User",
     "Victim",

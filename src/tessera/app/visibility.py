@@ -1,0 +1,287 @@
+"""Sharing rules: what a caller may see of each series, case and media item.
+
+This is the one place the rules live; every read use case asks it, and PostgreSQL's
+Row-Level Security (migration 0006) re-applies the same row rules underneath.
+
+**Levels**, least to most (each shows everything the one before does):
+
+* ``none``: others learn nothing, not even that it exists (404 everywhere);
+* ``hash``: a match says only "known to the network" and the owner agency's contact;
+* ``status``: + series name, victim/offender identified (by whom, when), category,
+  Baseline, submissions; a case's number and sighting count;
+* ``full``: + linked (pseudonymous) victims, offenders, locations, markers, OCR
+  text, camera/GPS metadata, sightings' paths and times.
+
+**Who gets which level** (``resolve``):
+
+1. the owner agency sees its own series and cases in ``full``;
+2. otherwise the *most specific* grant naming the caller wins: a grant to the
+   caller's agency beats one to its country, which beats one to the whole network,
+   whatever their levels (so "network: none, agency X: full" shares with X only,
+   and "network: full, country DE: hash" keeps Germany at hash);
+3. with no grant: a series is ``status`` to the network (what ICSE exists for), a
+   case ``hash`` (its number and paths are the owner's business);
+4. a media item is seen at the best level of any series holding it and any case it
+   was sighted in; a media item in neither is seen by nobody but the node's operator.
+
+The node's **local operator** (the command line on the server machine, which can
+read the database file anyway) sees everything. Every other caller, a network
+operator included, sees through their agency; a caller without a known agency sees
+nothing. Roles decide what a caller may *do* (``require_role``), not what it sees.
+
+What a caller may not see answers ``NotFound``, never ``PermissionDenied``: a 403
+would confirm that the record exists. ``PermissionDenied`` is only for records the
+caller may see but whose owner it is not (or whose role is too low).
+
+**For use cases** (and the API): open ``transaction(app, caller)`` instead of
+``app.transaction()``; it yields the session and a ``Visibility`` bound to the
+caller (and names the caller to PostgreSQL's RLS). Filter with
+``vis.series_levels(ids)`` / ``vis.media_levels(ids)`` / ``vis.visible_series()``,
+guard single records with ``vis.require_series(series)`` (NotFound below
+``status``), and pass results through ``redact(result, level)``: a result field
+declared with ``shared_at(Level.FULL, default)`` is replaced by its default when
+the caller's level is lower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.storage import sharing
+from tessera.storage.models import Series
+
+
+class Level(IntEnum):
+    """A sharing level; comparable (``Level.STATUS >= Level.HASH``)."""
+
+    NONE = 0
+    HASH = 1
+    STATUS = 2
+    FULL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise InvalidInput(
+                f"sharing level {text!r} is not one of none, hash, status, full"
+            ) from None
+
+
+DEFAULT_SERIES_LEVEL = Level.STATUS
+DEFAULT_CASE_LEVEL = Level.HASH
+SPECIFICITY = ("agency", "country", "network")
+"""Grant scopes, most specific first: the first one present decides."""
+
+_ROLE_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.CURATOR: 2, Role.ADMIN: 3, Role.OPERATOR: 4}
+
+
+def resolve(is_owner: bool, grants: Mapping[str, str], default: Level) -> Level:
+    """The level one caller has on one series or case (rules 1-3 above)."""
+    if is_owner:
+        return Level.FULL
+    for scope in SPECIFICITY:
+        if scope in grants:
+            return Level.parse(grants[scope])
+    return default
+
+
+def require_role(caller: Caller, minimum: Role) -> None:
+    """``PermissionDenied`` unless the caller's role is at least ``minimum``."""
+    if _ROLE_RANK[caller.role] < _ROLE_RANK[minimum]:
+        raise PermissionDenied(f"this needs the {minimum.value} role or higher")
+
+
+@dataclass
+class Visibility:
+    """The rules bound to one caller in one transaction; levels are cached per id."""
+
+    s: Session
+    caller: Caller
+    everything: bool
+    agency_id: int | None = None
+    agency_code: str | None = None
+    country: str | None = None
+    _series: dict[int, Level] = field(default_factory=dict)
+    _cases: dict[int, Level] = field(default_factory=dict)
+    _media: dict[int, Level] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, s: Session, caller: Caller) -> Visibility:
+        if caller.is_local_operator:
+            return cls(s, caller, everything=True)
+        agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
+        if agency is None:
+            return cls(s, caller, everything=False)  # sees nothing: fail closed
+        return cls(
+            s,
+            caller,
+            everything=False,
+            agency_id=agency.id,
+            agency_code=agency.code,
+            country=agency.country,
+        )
+
+    # -- levels ------------------------------------------------------------------------
+
+    def _levels(
+        self, target: sharing.Target, ids: Iterable[int], cache: dict[int, Level], default: Level
+    ) -> dict[int, Level]:
+        wanted = set(ids)
+        todo = [i for i in wanted if i not in cache]
+        if todo:
+            if self.everything:
+                cache.update(dict.fromkeys(todo, Level.FULL))
+            elif self.agency_id is None or self.agency_code is None or self.country is None:
+                cache.update(dict.fromkeys(todo, Level.NONE))
+            else:
+                owner = sharing.owners(self.s, target, todo)
+                grants = sharing.applicable_grants(
+                    self.s, target, todo, self.agency_code, self.country
+                )
+                for i in todo:
+                    if i not in owner:  # no such row (or hidden by RLS)
+                        cache[i] = Level.NONE
+                    else:
+                        cache[i] = resolve(owner[i] == self.agency_id, grants.get(i, {}), default)
+        return {i: cache[i] for i in wanted}
+
+    def series_levels(self, ids: Iterable[int]) -> dict[int, Level]:
+        """series id -> the caller's level (``NONE`` for ids that do not exist)."""
+        return self._levels("series", ids, self._series, DEFAULT_SERIES_LEVEL)
+
+    def case_levels(self, ids: Iterable[int]) -> dict[int, Level]:
+        return self._levels("case", ids, self._cases, DEFAULT_CASE_LEVEL)
+
+    def series_level(self, series_id: int) -> Level:
+        return self.series_levels([series_id])[series_id]
+
+    def media_levels(self, ids: Iterable[int]) -> dict[int, Level]:
+        """media id -> the best level of the series holding it and cases it was seen in."""
+        wanted = set(ids)
+        todo = [i for i in wanted if i not in self._media]
+        if todo:
+            if self.everything:
+                self._media.update(dict.fromkeys(todo, Level.FULL))
+            else:
+                in_series, in_cases = sharing.containers_of_media(self.s, todo)
+                sl = self.series_levels({x for v in in_series.values() for x in v})
+                cl = self.case_levels({x for v in in_cases.values() for x in v})
+                for m in todo:
+                    levels = [sl[x] for x in in_series.get(m, ())]
+                    levels += [cl[x] for x in in_cases.get(m, ())]
+                    self._media[m] = max(levels, default=Level.NONE)
+        return {i: self._media[i] for i in wanted}
+
+    def media_level(self, media_id: int) -> Level:
+        return self.media_levels([media_id])[media_id]
+
+    def visible_series(self, minimum: Level = Level.STATUS) -> set[int]:
+        """Ids of every series the caller sees at ``minimum`` or more."""
+        ids = sharing.owners(self.s, "series").keys()
+        return {i for i, lv in self.series_levels(ids).items() if lv >= minimum}
+
+    def visible_cases(self, minimum: Level = Level.STATUS) -> set[int]:
+        ids = sharing.owners(self.s, "case").keys()
+        return {i for i, lv in self.case_levels(ids).items() if lv >= minimum}
+
+    # -- guards ------------------------------------------------------------------------
+
+    def is_owner(self, agency_id: int) -> bool:
+        return self.everything or (self.agency_id is not None and agency_id == self.agency_id)
+
+    def require_series(self, series: Series, minimum: Level = Level.STATUS) -> Level:
+        """The caller's level on ``series``; ``NotFound`` (worded as for a missing name)
+        below ``minimum``."""
+        level = self.series_level(series.id)
+        if level < minimum:
+            raise NotFound(f"no series {series.name!r}")
+        return level
+
+    def require_series_owner(self, series: Series, role: Role = Role.CURATOR) -> None:
+        """For changes: the caller must see the series, be of its owner and have ``role``.
+
+        Not seeing it is ``NotFound``; seeing it without owning it is ``PermissionDenied``.
+        """
+        self.require_series(series)
+        if not self.is_owner(series.agency_id):
+            raise PermissionDenied(f"series {series.name!r} belongs to another agency")
+        require_role(self.caller, role)
+
+    def require_media(self, media_id: int, minimum: Level = Level.STATUS) -> Level:
+        level = self.media_level(media_id)
+        if level < minimum:
+            raise NotFound(f"no media item with id {media_id}")
+        return level
+
+
+@contextmanager
+def transaction(app: App, caller: Caller) -> Iterator[tuple[Session, Visibility]]:
+    """``app.transaction()`` with the caller's ``Visibility`` and PostgreSQL RLS caller set."""
+    with app.transaction() as s:
+        if not caller.is_local_operator:
+            sharing.set_rls_caller(s, caller.agency_code)
+        yield s, Visibility.of(s, caller)
+
+
+# -- field-by-field redaction of results ----------------------------------------------------
+
+_KEY = "shared_at"
+R = TypeVar("R", bound=BaseModel)
+
+
+def shared_at(level: Level, default: Any = None) -> Any:
+    """Declare a result field shown only from ``level`` up (else ``default``).
+
+    The level also appears in the JSON schema (``"shared_at": "full"``), so the
+    API's OpenAPI document says which fields each level shows.
+    """
+    return Field(default=default, json_schema_extra={_KEY: level.label})
+
+
+def field_level(model: type[BaseModel], name: str) -> Level:
+    """The level from which ``model.name`` is shown (``HASH`` when undeclared)."""
+    extra = model.model_fields[name].json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get(_KEY), str):
+        return Level.parse(str(extra[_KEY]))
+    return Level.HASH
+
+
+def redact(result: R, level: Level) -> R:
+    """``result`` with every field above ``level`` replaced by its declared default."""
+    model = type(result)
+    updates: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if level < field_level(model, name):
+            updates[name] = info.get_default(call_default_factory=True)
+    return result.model_copy(update=updates) if updates else result
+
+
+__all__ = [
+    "DEFAULT_CASE_LEVEL",
+    "DEFAULT_SERIES_LEVEL",
+    "SPECIFICITY",
+    "Level",
+    "Visibility",
+    "field_level",
+    "redact",
+    "require_role",
+    "resolve",
+    "shared_at",
+    "transaction",
+]

@@ -1,0 +1,278 @@
+"""Sharing grants and the facts the visibility rules need, and the PostgreSQL caller.
+
+The rules themselves (most specific grant wins, defaults, what each level shows)
+live in ``tessera.app.visibility``; this module only reads and writes rows:
+grants, owners of series and cases, which series and cases hold a media item.
+On PostgreSQL ``set_rls_caller`` names the caller's agency for the transaction, so
+Row-Level Security (migration 0006) filters the same rows a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from tessera.errors import InvalidInput
+from tessera.storage.models import (
+    SHARE_LEVELS,
+    Agency,
+    Case,
+    Offender,
+    Series,
+    SharingGrant,
+    Sighting,
+    Victim,
+    series_media,
+    series_offender,
+    series_victim,
+    utcnow,
+)
+
+Scope = Literal["network", "country", "agency"]
+Target = Literal["series", "case"]
+NETWORK = "*"
+"""``grantee`` of a network-wide grant."""
+
+
+def _chunks(ids: Sequence[int], n: int = 500) -> Iterator[list[int]]:
+    for i in range(0, len(ids), n):
+        yield list(ids[i : i + n])
+
+
+def set_grant(
+    s: Session,
+    target: Target,
+    target_id: int,
+    *,
+    scope: Scope,
+    grantee: str,
+    level: str,
+    granted_by: str | None = None,
+) -> SharingGrant:
+    """Grant ``level`` on one series or case to ``grantee``, replacing its earlier grant."""
+    if level not in SHARE_LEVELS:
+        raise InvalidInput(f"sharing level {level!r} is not one of {', '.join(SHARE_LEVELS)}")
+    if scope == "network":
+        grantee = NETWORK
+    column = SharingGrant.series_id if target == "series" else SharingGrant.case_id
+    row = s.scalar(
+        select(SharingGrant).where(
+            column == target_id, SharingGrant.scope == scope, SharingGrant.grantee == grantee
+        )
+    )
+    if row is None:
+        row = SharingGrant(scope=scope, grantee=grantee)
+        if target == "series":
+            row.series_id = target_id
+        else:
+            row.case_id = target_id
+        s.add(row)
+    row.level, row.granted_by, row.granted_at = level, granted_by, utcnow()
+    s.flush()
+    return row
+
+
+def grants_of(s: Session, target: Target, target_id: int) -> Sequence[SharingGrant]:
+    """Every grant on one series or case, network first, then countries, then agencies."""
+    column = SharingGrant.series_id if target == "series" else SharingGrant.case_id
+    rows = s.scalars(select(SharingGrant).where(column == target_id)).all()
+    order = {"network": 0, "country": 1, "agency": 2}
+    return sorted(rows, key=lambda g: (order.get(g.scope, 3), g.grantee))
+
+
+def applicable_grants(
+    s: Session, target: Target, ids: Iterable[int], agency_code: str, country: str
+) -> dict[int, dict[str, str]]:
+    """target id -> {scope: level} of the grants that name this agency, its country or all."""
+    column = SharingGrant.series_id if target == "series" else SharingGrant.case_id
+    out: dict[int, dict[str, str]] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        rows = s.execute(
+            select(column, SharingGrant.scope, SharingGrant.grantee, SharingGrant.level).where(
+                column.in_(chunk)
+            )
+        )
+        for tid, scope, grantee, level in rows:
+            if tid is not None and (
+                scope == "network"
+                or (scope == "country" and grantee == country)
+                or (scope == "agency" and grantee == agency_code)
+            ):
+                out.setdefault(int(tid), {})[scope] = level
+    return out
+
+
+def owners(s: Session, target: Target, ids: Iterable[int] | None = None) -> dict[int, int]:
+    """series (or case) id -> owner agency id; every one when ``ids`` is None."""
+    model = Series if target == "series" else Case
+    if ids is None:
+        return {int(i): int(a) for i, a in s.execute(select(model.id, model.agency_id))}
+    out: dict[int, int] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        rows = s.execute(select(model.id, model.agency_id).where(model.id.in_(chunk)))
+        out.update((int(i), int(a)) for i, a in rows)
+    return out
+
+
+def containers_of_media(
+    s: Session, media_ids: Iterable[int]
+) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """media id -> series ids holding it, and media id -> case ids it was sighted in."""
+    ids = sorted(set(media_ids))
+    in_series: dict[int, set[int]] = {}
+    in_cases: dict[int, set[int]] = {}
+    for chunk in _chunks(ids):
+        for m, sid in s.execute(
+            select(series_media.c.media_id, series_media.c.series_id).where(
+                series_media.c.media_id.in_(chunk)
+            )
+        ):
+            in_series.setdefault(int(m), set()).add(int(sid))
+        for m, cid in s.execute(
+            select(Sighting.media_id, Sighting.case_id)
+            .where(Sighting.media_id.in_(chunk))
+            .distinct()
+        ):
+            in_cases.setdefault(int(m), set()).add(int(cid))
+    return in_series, in_cases
+
+
+def agency_by_code(s: Session, code: str) -> Agency | None:
+    return s.scalar(select(Agency).where(Agency.code == code))
+
+
+# -- PostgreSQL Row-Level Security ------------------------------------------------------
+
+
+def set_rls_caller(s: Session, agency_code: str | None) -> None:
+    """Name the caller's agency for this transaction (PostgreSQL; no-op elsewhere).
+
+    ``set_config(..., true)`` is ``SET LOCAL``: it ends with the transaction, so a
+    pooled connection never carries one caller's identity into the next. An empty
+    code means no agency: the policies then show nothing.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    s.execute(text("SELECT set_config('tessera.agency', :code, true)"), {"code": agency_code or ""})
+
+
+def rls_bypass_reasons(s: Session) -> list[str]:
+    """Why the current PostgreSQL role would not be filtered by RLS (empty: it would be).
+
+    The network service refuses to serve agencies' callers through a connection
+    that owns the tables or is a superuser / has BYPASSRLS.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return ["not PostgreSQL: sharing is enforced by the application only"]
+    reasons = []
+    row = s.execute(
+        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    if row[0]:
+        reasons.append("the database role is a superuser")
+    if row[1]:
+        reasons.append("the database role has BYPASSRLS")
+    owner = s.scalar(
+        text(
+            "SELECT pg_get_userbyid(c.relowner) = current_user FROM pg_class c "
+            "WHERE c.oid = to_regclass('series')"
+        )
+    )
+    if owner:
+        reasons.append("the database role owns the tables (RLS is not forced on owners)")
+    return reasons
+
+
+__all__ = [
+    "NETWORK",
+    "Scope",
+    "Target",
+    "agency_by_code",
+    "applicable_grants",
+    "containers_of_media",
+    "counts_within",
+    "grants_of",
+    "owners",
+    "rls_bypass_reasons",
+    "set_grant",
+    "set_rls_caller",
+]
+
+
+def counts_within(
+    s: Session,
+    *,
+    media_series: Iterable[int],
+    media_cases: Iterable[int],
+    status_series: Iterable[int],
+    status_cases: Iterable[int],
+    full_series: Iterable[int],
+) -> dict[str, Any]:
+    """``repo.stats``' figures restricted to what one caller sees.
+
+    Media are those held by ``media_series`` or sighted in ``media_cases``; series,
+    cases and sightings count only ``status_*`` ones; victims and offenders only
+    those linked to ``full_series``.
+    """
+    ms, mc = sorted(set(media_series)), sorted(set(media_cases))
+    ss, sc, fs = sorted(set(status_series)), sorted(set(status_cases)), sorted(set(full_series))
+    media_ids: set[int] = set()
+    for chunk in _chunks(ms):
+        media_ids.update(
+            int(m)
+            for m in s.scalars(
+                select(series_media.c.media_id).where(series_media.c.series_id.in_(chunk))
+            )
+        )
+    sightings: list[tuple[int, int]] = []  # (media, agency) of sightings in status cases
+    for chunk in _chunks(mc):
+        media_ids.update(
+            int(m) for m in s.scalars(select(Sighting.media_id).where(Sighting.case_id.in_(chunk)))
+        )
+    for chunk in _chunks(sc):
+        sightings += [
+            (int(m), int(a))
+            for m, a in s.execute(
+                select(Sighting.media_id, Sighting.agency_id).where(Sighting.case_id.in_(chunk))
+            )
+        ]
+    people: dict[str, dict[int, tuple[bool, int | None]]] = {"victim": {}, "offender": {}}
+    for kind, link, model in (
+        ("victim", series_victim, Victim),
+        ("offender", series_offender, Offender),
+    ):
+        col = link.c.victim_id if kind == "victim" else link.c.offender_id
+        for chunk in _chunks(fs):
+            for pid, ident, by in s.execute(
+                select(model.id, model.identified, model.identified_by)
+                .join(link, col == model.id)
+                .where(link.c.series_id.in_(chunk))
+            ):
+                people[kind][int(pid)] = (bool(ident), by)
+    series_owner = owners(s, "series", ss)
+    case_owner = owners(s, "case", sc)
+    per: dict[str, dict[str, int]] = {}
+    for agency in s.scalars(select(Agency).order_by(Agency.code)):
+        mine = [m for m, a in sightings if a == agency.id]
+        per[agency.code] = {
+            "series": sum(1 for a in series_owner.values() if a == agency.id),
+            "cases": sum(1 for a in case_owner.values() if a == agency.id),
+            "sightings": len(mine),
+            "media": len(set(mine)),
+            "victims_identified": sum(
+                1 for ident, by in people["victim"].values() if ident and by == agency.id
+            ),
+        }
+    return {
+        "media": len(media_ids),
+        "sightings": len(sightings),
+        "series": len(ss),
+        "victims": len(people["victim"]),
+        "identified_victims": sum(1 for i, _ in people["victim"].values() if i),
+        "offenders": len(people["offender"]),
+        "identified_offenders": sum(1 for i, _ in people["offender"].values() if i),
+        "per_agency": per,
+    }

@@ -1,0 +1,113 @@
+"""The sharing rules: which grant wins, defaults, redaction, and ``series share``."""
+
+from __future__ import annotations
+
+import pytest
+
+from tessera.app import App, Caller, Role, agencies, series, sharing, stats
+from tessera.app.results import Result
+from tessera.app.visibility import Level, redact, resolve, shared_at
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
+
+
+def test_most_specific_grant_wins_whatever_its_level() -> None:
+    g = {"network": "full", "country": "hash", "agency": "none"}
+    assert resolve(False, g, Level.STATUS) is Level.NONE
+    assert resolve(False, {"network": "full", "country": "hash"}, Level.STATUS) is Level.HASH
+    assert resolve(False, {"network": "none", "agency": "full"}, Level.STATUS) is Level.FULL
+    assert resolve(False, {"network": "hash"}, Level.STATUS) is Level.HASH
+    assert resolve(False, {}, Level.STATUS) is Level.STATUS
+    assert resolve(False, {}, Level.HASH) is Level.HASH
+    assert resolve(True, {"network": "none", "agency": "none"}, Level.NONE) is Level.FULL
+
+
+def test_unknown_level_text_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        Level.parse("everything")
+
+
+class _Probe(Result):
+    a: str
+    b: str | None = shared_at(Level.STATUS)
+    c: tuple[int, ...] = shared_at(Level.FULL, ())
+
+
+def test_redact_replaces_fields_above_the_level_by_their_defaults() -> None:
+    r = _Probe(a="x", b="y", c=(1, 2))
+    assert redact(r, Level.FULL) == r
+    assert redact(r, Level.STATUS) == _Probe(a="x", b="y", c=())
+    assert redact(r, Level.HASH) == _Probe(a="x", b=None, c=())
+    assert _Probe.model_json_schema()["properties"]["c"]["shared_at"] == "full"
+
+
+def _user(agency: str | None, role: Role = Role.ANALYST) -> Caller:
+    return Caller(role=role, user_id=7, email="u@example.org", agency_code=agency)
+
+
+@pytest.fixture
+def world(app: App) -> App:
+    op = Caller.local_operator()
+    agencies.create(app, op, "NL-A", country="NL", name="A", contact="a@example.org")
+    agencies.create(app, op, "NL-B", country="NL", name="B")
+    agencies.create(app, op, "DE-C", country="DE", name="C")
+    series.create(app, op, "Amber", "NL-A")
+    return app
+
+
+def _names(app: App, caller: Caller) -> list[str]:
+    return [x.name for x in series.list_series(app, caller)]
+
+
+def test_new_series_are_status_to_the_network_and_full_to_the_owner(world: App) -> None:
+    for code in ("NL-B", "DE-C"):
+        d = series.show(world, _user(code), "Amber")
+        assert d.level == "status" and d.sharing is None
+    own = series.show(world, _user("NL-A"), "Amber")
+    assert own.level == "full" and own.sharing == ()
+    assert _names(world, _user("DE-C")) == ["Amber"]
+
+
+def test_share_levels_and_specificity_through_the_use_case(world: App) -> None:
+    curator = _user("NL-A", Role.CURATOR)
+    sharing.share_series(world, curator, "Amber", "none", network=True)
+    sharing.share_series(world, curator, "Amber", "full", countries=["nl"])
+    sharing.share_series(world, curator, "Amber", "hash", agencies=["NL-B"])
+    r = sharing.share_series(world, curator, "Amber", "full", countries=["de"])
+    assert [(g.scope, g.grantee, g.level) for g in r.grants] == [
+        ("network", "*", "none"),
+        ("country", "DE", "full"),
+        ("country", "NL", "full"),
+        ("agency", "NL-B", "hash"),
+    ]
+    # NL-B: agency grant (hash) beats its country's full grant -> not listable/showable
+    with pytest.raises(NotFound):
+        series.show(world, _user("NL-B"), "Amber")
+    assert _names(world, _user("NL-B")) == []
+    assert series.show(world, _user("DE-C"), "Amber").level == "full"
+    sharing.share_series(world, curator, "Amber", "status", countries=["DE"])
+    assert series.show(world, _user("DE-C"), "Amber").level == "status"
+    # a caller with an unknown or no agency sees nothing
+    assert _names(world, _user("XX-NONE")) == [] and _names(world, _user(None)) == []
+    assert stats.stats(world, _user(None)).series == 0
+
+
+def test_who_may_share(world: App) -> None:
+    for role in (Role.VIEWER, Role.ANALYST):
+        with pytest.raises(PermissionDenied):
+            sharing.share_series(world, _user("NL-A", role), "Amber", "full")
+    with pytest.raises(PermissionDenied):  # sees it (status) but does not own it
+        sharing.share_series(world, _user("DE-C", Role.ADMIN), "Amber", "full")
+    sharing.share_series(world, _user("NL-A", Role.CURATOR), "Amber", "none", network=True)
+    with pytest.raises(NotFound):  # cannot see it: existence is not confirmed
+        sharing.share_series(world, _user("DE-C", Role.ADMIN), "Amber", "full")
+    with pytest.raises(InvalidInput):
+        sharing.share_series(world, Caller.local_operator(), "Amber", "full", agencies=["NL-A"])
+    with pytest.raises(InvalidInput):
+        sharing.share_series(
+            world, Caller.local_operator(), "Amber", "full", network=True, countries=["DE"]
+        )
+    with pytest.raises(NotFound):
+        sharing.share_series(world, Caller.local_operator(), "Amber", "full", agencies=["XX"])
+    r = sharing.share_series(world, Caller.local_operator(), "Amber", "hash")
+    assert r.changed == ("*",) and r.grants[0].level == "hash"
+    assert r.grants[0].granted_by == "local operator"
