@@ -20,7 +20,7 @@ redacts the columns in between. Tables stay ENABLE (not FORCE) so the owner role
 (migrations, the node's local operator at the command line) is not filtered.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0003, 0005 (merges the two branches main had)
 Create Date: 2026-12-04 21:00:00
 """
 
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = ("0003", "0005")
 branch_labels = None
 depends_on = None
 
