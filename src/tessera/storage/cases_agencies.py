@@ -22,7 +22,7 @@ _COUNTRY_LEN = 2
 
 
 @dataclass(frozen=True)
-class CaseInfo:
+class CaseRow:
     id: int
     agency_code: str
     number: str
@@ -34,7 +34,7 @@ class CaseInfo:
 
 
 @dataclass(frozen=True)
-class AgencyInfo:
+class AgencyRow:
     code: str
     country: str
     name: str
@@ -80,7 +80,7 @@ def _live_sightings(case_ids: Sequence[int] | None = None, agency_id: int | None
     return q.subquery()
 
 
-def case_infos(s: Session, cases: Sequence[Case]) -> list[CaseInfo]:
+def case_infos(s: Session, cases: Sequence[Case]) -> list[CaseRow]:
     ids = [c.id for c in cases]
     live = _live_sightings(ids)
     counts = {
@@ -99,7 +99,7 @@ def case_infos(s: Session, cases: Sequence[Case]) -> list[CaseInfo]:
     ):
         runs.setdefault(int(cid), []).append(int(rid))
     return [
-        CaseInfo(
+        CaseRow(
             id=c.id,
             agency_code=c.agency.code,
             number=c.number,
@@ -113,7 +113,7 @@ def case_infos(s: Session, cases: Sequence[Case]) -> list[CaseInfo]:
     ]
 
 
-def list_cases(s: Session, agency_code: str | None = None) -> list[CaseInfo]:
+def list_cases(s: Session, agency_code: str | None = None) -> list[CaseRow]:
     q = select(Case).join(Agency, Agency.id == Case.agency_id)
     if agency_code is not None:
         q = q.where(Case.agency_id == get_agency(s, agency_code).id)
@@ -146,12 +146,12 @@ def edit_case(
     return changed
 
 
-def agency_info(s: Session, agency: Agency) -> AgencyInfo:
+def agency_info(s: Session, agency: Agency) -> AgencyRow:
     live = _live_sightings(agency_id=agency.id)
     sightings, media = s.execute(
         select(func.count(), func.count(func.distinct(live.c.media_id)))
     ).one()
-    return AgencyInfo(
+    return AgencyRow(
         code=agency.code,
         country=agency.country,
         name=agency.name,
@@ -173,7 +173,7 @@ def agency_info(s: Session, agency: Agency) -> AgencyInfo:
     )
 
 
-def list_agency_infos(s: Session) -> list[AgencyInfo]:
+def list_agency_infos(s: Session) -> list[AgencyRow]:
     return [agency_info(s, a) for a in s.scalars(select(Agency).order_by(Agency.code))]
 
 
@@ -209,8 +209,8 @@ def edit_agency(
 
 
 __all__ = [
-    "AgencyInfo",
-    "CaseInfo",
+    "AgencyRow",
+    "CaseRow",
     "agency_info",
     "case_infos",
     "edit_agency",

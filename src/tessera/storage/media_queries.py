@@ -36,7 +36,7 @@ MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
-class MediaSummary:
+class MediaRow:
     """One media item as lists show it."""
 
     id: int
@@ -54,7 +54,7 @@ class MediaSummary:
 
 
 @dataclass(frozen=True)
-class SightingInfo:
+class SightingRow:
     id: int
     case_number: str
     agency_code: str
@@ -66,7 +66,7 @@ class SightingInfo:
 
 
 @dataclass(frozen=True)
-class FingerprintInfo:
+class FingerprintRow:
     algorithm: str
     version: int
     position: int
@@ -77,7 +77,7 @@ class FingerprintInfo:
 
 
 @dataclass(frozen=True)
-class MarkerInfo:
+class MarkerRow:
     id: int
     kind: str
     box: tuple[int, int, int, int]
@@ -86,20 +86,20 @@ class MarkerInfo:
 
 
 @dataclass(frozen=True)
-class MediaDetail:
+class MediaRecord:
     """Everything stored about one media item, for ``tessera media show``."""
 
-    media: MediaSummary
-    sightings: tuple[SightingInfo, ...]
-    fingerprints: tuple[FingerprintInfo, ...]
+    media: MediaRow
+    sightings: tuple[SightingRow, ...]
+    fingerprints: tuple[FingerprintRow, ...]
     metadata: dict[str, Any] | None
     text: tuple[str, ...]
-    markers: tuple[MarkerInfo, ...]
+    markers: tuple[MarkerRow, ...]
 
 
 @dataclass(frozen=True)
-class MediaPage:
-    items: tuple[MediaSummary, ...]
+class MediaRowPage:
+    items: tuple[MediaRow, ...]
     next_after: int | None
     """Pass as ``after_id`` for the next page; None when this page is the last."""
 
@@ -148,11 +148,11 @@ def series_names(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[str, .
     return {k: tuple(v) for k, v in out.items()}
 
 
-def summaries(s: Session, media_ids: Sequence[int]) -> dict[int, MediaSummary]:
+def summaries(s: Session, media_ids: Sequence[int]) -> dict[int, MediaRow]:
     """Live media items by id (deleted or unknown ids are absent)."""
     ids = sorted(set(media_ids))
     names = series_names(s, ids)
-    out: dict[int, MediaSummary] = {}
+    out: dict[int, MediaRow] = {}
     for i in range(0, len(ids), 500):
         for m in s.scalars(
             select(Media).where(Media.id.in_(ids[i : i + 500]), Media.deleted_at.is_(None))
@@ -161,8 +161,8 @@ def summaries(s: Session, media_ids: Sequence[int]) -> dict[int, MediaSummary]:
     return out
 
 
-def summary(m: Media, series: tuple[str, ...]) -> MediaSummary:
-    return MediaSummary(
+def summary(m: Media, series: tuple[str, ...]) -> MediaRow:
+    return MediaRow(
         id=m.id,
         sha256=bytes(m.sha256).hex(),
         md5=bytes(m.md5).hex(),
@@ -178,9 +178,9 @@ def summary(m: Media, series: tuple[str, ...]) -> MediaSummary:
     )
 
 
-def media_detail(s: Session, media: Media) -> MediaDetail:
+def media_detail(s: Session, media: Media) -> MediaRecord:
     sightings = tuple(
-        SightingInfo(
+        SightingRow(
             id=sg.id,
             case_number=number,
             agency_code=code,
@@ -211,7 +211,7 @@ def media_detail(s: Session, media: Media) -> MediaDetail:
         elif fp.algorithm == "chromaprint":
             value = raw.decode("ascii", "replace")
         fingerprints.append(
-            FingerprintInfo(fp.algorithm, fp.version, fp.position, fp.quality, value, len(raw))
+            FingerprintRow(fp.algorithm, fp.version, fp.position, fp.quality, value, len(raw))
         )
     md = s.get(MediaMetadata, media.id)
     metadata: dict[str, Any] | None = None
@@ -235,7 +235,7 @@ def media_detail(s: Session, media: Media) -> MediaDetail:
         )
     )
     markers = tuple(
-        MarkerInfo(mk.id, mk.kind, (mk.x0, mk.y0, mk.x1, mk.y1), mk.note, name)
+        MarkerRow(mk.id, mk.kind, (mk.x0, mk.y0, mk.x1, mk.y1), mk.note, name)
         for mk, name in s.execute(
             select(Marker, Series.name)
             .outerjoin(Series, Series.id == Marker.series_id)
@@ -243,7 +243,7 @@ def media_detail(s: Session, media: Media) -> MediaDetail:
             .order_by(Marker.id)
         )
     )
-    return MediaDetail(
+    return MediaRecord(
         media=summary(media, series_names(s, [media.id]).get(media.id, ())),
         sightings=sightings,
         fingerprints=tuple(fingerprints),
@@ -261,7 +261,7 @@ def list_media(
     agency_id: int | None = None,
     limit: int = 50,
     after_id: int = 0,
-) -> MediaPage:
+) -> MediaRowPage:
     """Live media in id order, one page (keyset pagination in SQL), optionally filtered
     by series membership, by a sighting in one of ``case_ids``, or by a sighting
     submitted by ``agency_id``."""
@@ -290,17 +290,17 @@ def list_media(
     rows = rows[:limit]
     names = series_names(s, [m.id for m in rows])
     items = tuple(summary(m, names.get(m.id, ())) for m in rows)
-    return MediaPage(items, items[-1].id if more and items else None)
+    return MediaRowPage(items, items[-1].id if more and items else None)
 
 
 __all__ = [
     "MAX_PAGE",
-    "FingerprintInfo",
-    "MarkerInfo",
-    "MediaDetail",
-    "MediaPage",
-    "MediaSummary",
-    "SightingInfo",
+    "FingerprintRow",
+    "MarkerRow",
+    "MediaRecord",
+    "MediaRow",
+    "MediaRowPage",
+    "SightingRow",
     "list_media",
     "media_detail",
     "resolve_media",

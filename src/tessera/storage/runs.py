@@ -40,7 +40,7 @@ from tessera.storage.repo import FEATURES_ALGORITHM
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunRow:
     id: int
     agency_code: str
     case_number: str
@@ -78,7 +78,7 @@ def get_run(s: Session, run_id: int) -> IngestRun:
     return run
 
 
-def list_runs(s: Session, *, limit: int | None = None) -> list[RunInfo]:
+def list_runs(s: Session, *, limit: int | None = None) -> list[RunRow]:
     """Runs newest first, with item counts by status and their live sightings."""
     q = (
         select(IngestRun, Agency.code, Case.number, Series.name)
@@ -114,7 +114,7 @@ def list_runs(s: Session, *, limit: int | None = None) -> list[RunInfo]:
         counts["files"] = sum(by_status.values())
         counts["sightings"] = sightings.get(run.id, 0)
         out.append(
-            RunInfo(
+            RunRow(
                 id=run.id,
                 agency_code=code,
                 case_number=number,
@@ -243,7 +243,7 @@ def revive_media(s: Session, media: Media) -> list[Fingerprint]:
 
 
 __all__ = [
-    "RunInfo",
+    "RunRow",
     "UndoOutcome",
     "get_run",
     "list_runs",
