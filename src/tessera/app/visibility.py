@@ -20,9 +20,11 @@ Row-Level Security (migration 0006) re-applies the same row rules underneath.
    whatever their levels (so "network: none, agency X: full" shares with X only,
    and "network: full, country DE: hash" keeps Germany at hash);
 3. with no grant: a series is ``status`` to the network (what ICSE exists for), a
-   case ``hash`` (its number and paths are the owner's business);
+   case ``none`` (its number and paths are the owner's business, and a default
+   above ``none`` would undo an owner's ``none`` on a series of that case's media);
 4. a media item is seen at the best level of any series holding it and any case it
-   was sighted in; a media item in neither is seen by nobody but the node's operator.
+   was sighted in (the submitting agency sees its own sightings' media in ``full``);
+   media in no series and no shared case are seen by their submitters only.
 
 The node's **local operator** (the command line on the server machine, which can
 read the database file anyway) sees everything. Every other caller, a network
@@ -84,7 +86,7 @@ class Level(IntEnum):
 
 
 DEFAULT_SERIES_LEVEL = Level.STATUS
-DEFAULT_CASE_LEVEL = Level.HASH
+DEFAULT_CASE_LEVEL = Level.NONE
 SPECIFICITY = ("agency", "country", "network")
 """Grant scopes, most specific first: the first one present decides."""
 

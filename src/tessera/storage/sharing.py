@@ -20,6 +20,7 @@ from tessera.storage.models import (
     SHARE_LEVELS,
     Agency,
     Case,
+    Media,
     Offender,
     Series,
     SharingGrant,
@@ -106,14 +107,21 @@ def applicable_grants(
 
 
 def owners(s: Session, target: Target, ids: Iterable[int] | None = None) -> dict[int, int]:
-    """series (or case) id -> owner agency id; every one when ``ids`` is None."""
-    model = Series if target == "series" else Case
+    """series (or case) id -> owner agency id; every one when ``ids`` is None.
+
+    Soft-deleted series are left out (they exist for nobody but their restore).
+    """
+    query = (
+        select(Series.id, Series.agency_id).where(Series.deleted_at.is_(None))
+        if target == "series"
+        else select(Case.id, Case.agency_id)
+    )
+    id_col = Series.id if target == "series" else Case.id
     if ids is None:
-        return {int(i): int(a) for i, a in s.execute(select(model.id, model.agency_id))}
+        return {int(i): int(a) for i, a in s.execute(query)}
     out: dict[int, int] = {}
     for chunk in _chunks(sorted(set(ids))):
-        rows = s.execute(select(model.id, model.agency_id).where(model.id.in_(chunk)))
-        out.update((int(i), int(a)) for i, a in rows)
+        out.update((int(i), int(a)) for i, a in s.execute(query.where(id_col.in_(chunk))))
     return out
 
 
@@ -127,13 +135,13 @@ def containers_of_media(
     for chunk in _chunks(ids):
         for m, sid in s.execute(
             select(series_media.c.media_id, series_media.c.series_id).where(
-                series_media.c.media_id.in_(chunk)
+                series_media.c.media_id.in_(chunk), series_media.c.deleted_at.is_(None)
             )
         ):
             in_series.setdefault(int(m), set()).add(int(sid))
         for m, cid in s.execute(
             select(Sighting.media_id, Sighting.case_id)
-            .where(Sighting.media_id.in_(chunk))
+            .where(Sighting.media_id.in_(chunk), Sighting.deleted_at.is_(None))
             .distinct()
         ):
             in_cases.setdefault(int(m), set()).add(int(cid))
@@ -224,19 +232,32 @@ def counts_within(
         media_ids.update(
             int(m)
             for m in s.scalars(
-                select(series_media.c.media_id).where(series_media.c.series_id.in_(chunk))
+                select(series_media.c.media_id)
+                .join(Media, Media.id == series_media.c.media_id)
+                .where(
+                    series_media.c.series_id.in_(chunk),
+                    series_media.c.deleted_at.is_(None),
+                    Media.deleted_at.is_(None),
+                )
             )
         )
     sightings: list[tuple[int, int]] = []  # (media, agency) of sightings in status cases
     for chunk in _chunks(mc):
         media_ids.update(
-            int(m) for m in s.scalars(select(Sighting.media_id).where(Sighting.case_id.in_(chunk)))
+            int(m)
+            for m in s.scalars(
+                select(Sighting.media_id).where(
+                    Sighting.case_id.in_(chunk), Sighting.deleted_at.is_(None)
+                )
+            )
         )
     for chunk in _chunks(sc):
         sightings += [
             (int(m), int(a))
             for m, a in s.execute(
-                select(Sighting.media_id, Sighting.agency_id).where(Sighting.case_id.in_(chunk))
+                select(Sighting.media_id, Sighting.agency_id).where(
+                    Sighting.case_id.in_(chunk), Sighting.deleted_at.is_(None)
+                )
             )
         ]
     people: dict[str, dict[int, tuple[bool, int | None]]] = {"victim": {}, "offender": {}}

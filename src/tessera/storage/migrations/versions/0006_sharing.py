@@ -4,7 +4,7 @@
 ``status``, ``full``) granted to the whole network (``scope='network'``,
 ``grantee='*'``), to a country (ISO code) or to an agency (its code). The most
 specific grant for a caller wins (agency over country over network); with no grant
-a series is ``status`` and a case ``hash`` to the network; the owner agency always
+a series is ``status`` to the network and a case ``none``; the owner agency always
 sees everything (``tessera.app.visibility`` is the reference for these rules).
 
 On PostgreSQL the same rules are enforced a second time by Row-Level Security: the
@@ -72,7 +72,7 @@ END $$
     "FROM series s WHERE s.id = p_series), 0) $$",
     "CREATE FUNCTION tessera_case_level(p_case bigint) RETURNS integer "
     "LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS "
-    "$$ SELECT coalesce((SELECT tessera_grant_level(NULL, c.id, c.agency_id, 1) "
+    "$$ SELECT coalesce((SELECT tessera_grant_level(NULL, c.id, c.agency_id, 0) "
     "FROM cases c WHERE c.id = p_case), 0) $$",
     # a media item: the best of the series it is in and the cases it was sighted in
     """
@@ -86,10 +86,33 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
   ) x
 $$
 """,
+    # ownership, for writes: the caller's agency id, owners of series / cases / media
+    "CREATE FUNCTION tessera_caller_agency() RETURNS bigint "
+    "LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS "
+    "$$ SELECT id FROM agency WHERE code = current_setting('tessera.agency', true) $$",
+    "CREATE FUNCTION tessera_series_owner(p_series bigint) RETURNS bigint "
+    "LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS "
+    "$$ SELECT agency_id FROM series WHERE id = p_series $$",
+    "CREATE FUNCTION tessera_case_owner(p_case bigint) RETURNS bigint "
+    "LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS "
+    "$$ SELECT agency_id FROM cases WHERE id = p_case $$",
+    """
+CREATE FUNCTION tessera_media_owned(p_media bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  SELECT EXISTS (SELECT 1 FROM sighting g WHERE g.media_id = p_media
+                   AND g.agency_id = tessera_caller_agency())
+      OR EXISTS (SELECT 1 FROM series_media sm JOIN series s ON s.id = sm.series_id
+                  WHERE sm.media_id = p_media AND s.agency_id = tessera_caller_agency())
+$$
+""",
     "CREATE FUNCTION tessera_has_caller() RETURNS boolean LANGUAGE sql STABLE AS "
     "$$ SELECT coalesce(current_setting('tessera.agency', true), '') <> '' $$",
 ]
 _FUNCTION_NAMES = [
+    "tessera_media_owned(bigint)",
+    "tessera_case_owner(bigint)",
+    "tessera_series_owner(bigint)",
+    "tessera_caller_agency()",
     "tessera_media_level(bigint)",
     "tessera_case_level(bigint)",
     "tessera_series_level(bigint)",
@@ -100,36 +123,36 @@ _FUNCTION_NAMES = [
 
 _SERIES = "tessera_series_level(series_id)"
 _CASE = "tessera_case_level(case_id)"
-_GRANT_OWNER = f"CASE WHEN series_id IS NOT NULL THEN {_SERIES} ELSE {_CASE} END"
+_ME = "tessera_caller_agency()"
+_OWN_SERIES = f"tessera_series_owner(series_id) = {_ME}"
+_OWN_CASE = f"tessera_case_owner(case_id) = {_ME}"
+_OWN_GRANT = f"CASE WHEN series_id IS NOT NULL THEN {_OWN_SERIES} ELSE {_OWN_CASE} END"
 _GRANT_READ = (
-    f"({_GRANT_OWNER}) = 3 OR (tessera_has_caller() AND (scope = 'network' "
+    f"({_OWN_GRANT}) OR (tessera_has_caller() AND (scope = 'network' "
     "OR (scope = 'agency' AND grantee = current_setting('tessera.agency', true)) "
     "OR (scope = 'country' AND grantee = "
     "(SELECT country FROM agency WHERE code = current_setting('tessera.agency', true)))))"
 )
+_OWN_MEDIA = "tessera_media_owned(media_id)"
 
-# table -> (who may read a row, who may write one); levels: 1 hash, 2 status, 3 full/owner
+# table -> (who may read a row, who may change or delete one); levels: 1 hash, 2 status,
+# 3 full; writes need ownership (a full grant lets others read, never write)
 POLICIES: dict[str, tuple[str, str]] = {
-    "series": (
-        "tessera_grant_level(id, NULL, agency_id, 2) >= 1",
-        "tessera_grant_level(id, NULL, agency_id, 2) = 3",
-    ),
-    "cases": (
-        "tessera_grant_level(NULL, id, agency_id, 1) >= 1",
-        "tessera_grant_level(NULL, id, agency_id, 1) = 3",
-    ),
-    "sharing_grant": (_GRANT_READ, f"({_GRANT_OWNER}) = 3"),
-    "series_media": (f"{_SERIES} >= 1", f"{_SERIES} = 3"),
-    "series_victim": (f"{_SERIES} = 3", f"{_SERIES} = 3"),
-    "series_offender": (f"{_SERIES} = 3", f"{_SERIES} = 3"),
-    "series_location": (f"{_SERIES} = 3", f"{_SERIES} = 3"),
+    "series": ("tessera_grant_level(id, NULL, agency_id, 2) >= 1", f"agency_id = {_ME}"),
+    "cases": ("tessera_grant_level(NULL, id, agency_id, 0) >= 1", f"agency_id = {_ME}"),
+    "sharing_grant": (_GRANT_READ, f"({_OWN_GRANT})"),
+    "series_media": (f"{_SERIES} >= 1", _OWN_SERIES),
+    "series_victim": (f"{_SERIES} = 3", _OWN_SERIES),
+    "series_offender": (f"{_SERIES} = 3", _OWN_SERIES),
+    "series_location": (f"{_SERIES} = 3", _OWN_SERIES),
+    # any caller who sees a media item may count its submission (ingest updates it)
     "media": ("tessera_media_level(id) >= 1", "tessera_media_level(id) >= 1"),
-    "sighting": (f"{_CASE} >= 1", f"{_CASE} = 3"),
-    "fingerprint": ("tessera_media_level(media_id) >= 1", "tessera_media_level(media_id) = 3"),
-    "media_text": ("tessera_media_level(media_id) = 3", "tessera_media_level(media_id) = 3"),
-    "media_metadata": ("tessera_media_level(media_id) = 3", "tessera_media_level(media_id) = 3"),
-    "marker": ("tessera_media_level(media_id) = 3", "tessera_media_level(media_id) = 3"),
-    "media_location": ("tessera_media_level(media_id) = 3", "tessera_media_level(media_id) = 3"),
+    "sighting": (f"{_CASE} >= 1", _OWN_CASE),
+    "fingerprint": ("tessera_media_level(media_id) >= 1", _OWN_MEDIA),
+    "media_text": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
+    "media_metadata": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
+    "marker": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
+    "media_location": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
 }
 # new rows whose visibility follows from rows written after them (a media item before its
 # sighting) may be inserted by any identified caller

@@ -1,0 +1,187 @@
+"""PostgreSQL Row-Level Security hides the same rows as the application's rules.
+
+The service connects as a login role that neither owns the tables nor has
+BYPASSRLS. Raw SQL through that connection (no application filter at all) must
+return exactly the rows ``tessera.app.visibility`` allows the caller's agency:
+series and their media from ``hash`` up, victim/offender/location links, markers,
+OCR text and metadata only at ``full``, nothing at all without a caller. The
+expected sets come from ``tests/app/sharing_world.EXPECTED`` (written by hand).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from tessera.app import App, Caller, Role, Settings, series
+from tessera.storage import sharing
+from tessera.storage.db import Database
+from tests.app.sharing_world import CALLER_AGENCY, EXPECTED, RANK, build, series_name
+from tests.storage.conftest import PG_URL
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[tuple[Database, Database, dict[str, dict[str, int]]]]:
+    """(owner database, service-role database, ids) of one migrated world."""
+    if not PG_URL:
+        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
+    tag = uuid.uuid4().hex[:10]
+    schema, role = f"t_rls_{tag}", f"tessera_svc_{tag}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    opts = f"{sep}options=-csearch_path%3D{schema}"
+    owner = Database(f"{PG_URL}{opts}")
+    owner.migrate()
+    with owner.session() as s:
+        ids = build(s)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'svc-{tag}' NOBYPASSRLS"))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+        conn.execute(
+            text(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'
+            )
+        )
+        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
+    url = make_url(PG_URL).set(username=role, password=f"svc-{tag}")
+    service = Database(url.render_as_string(hide_password=False) + opts)
+    try:
+        yield owner, service, ids
+    finally:
+        service.dispose()
+        owner.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
+def _at_least(level: str) -> set[str]:
+    return {r for r, lv in EXPECTED.items() if RANK[lv] >= RANK[level]}
+
+
+def _names(rows: object) -> set[str]:
+    return {str(r).removeprefix("S-") for r in rows}  # type: ignore[attr-defined]
+
+
+def test_the_service_role_is_filtered_and_the_owner_is_not(pg) -> None:  # type: ignore[no-untyped-def]
+    owner, service, _ = pg
+    with service.session() as s:
+        assert sharing.rls_bypass_reasons(s) == []
+    with owner.session() as s:
+        assert sharing.rls_bypass_reasons(s)  # superuser / owner: named
+
+
+def test_without_a_caller_raw_sql_sees_nothing(pg) -> None:  # type: ignore[no-untyped-def]
+    _, service, _ = pg
+    with service.session() as s:
+        for table in (
+            "series",
+            "cases",
+            "media",
+            "sighting",
+            "series_media",
+            "marker",
+            "media_text",
+            "media_metadata",
+            "series_victim",
+            "sharing_grant",
+        ):
+            assert s.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+
+
+def test_raw_sql_as_a_non_owner_shows_exactly_the_allowed_rows(pg) -> None:  # type: ignore[no-untyped-def]
+    owner, service, ids = pg
+    by_series = {v["series"]: k for k, v in ids.items()}
+    by_media = {v["media"]: k for k, v in ids.items()}
+    with service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        assert _names(s.scalars(text("SELECT name FROM series"))) == _at_least("hash")
+        sm = s.execute(text("SELECT series_id, media_id FROM series_media")).all()
+        assert {by_series[a] for a, _ in sm} == _at_least("hash")
+        assert {by_media[m] for m in s.scalars(text("SELECT id FROM media"))} == _at_least("hash")
+        fp_media = {by_media[m] for m in s.scalars(text("SELECT media_id FROM media_metadata"))}
+        assert fp_media == _at_least("full")
+        assert {by_media[m] for m in s.scalars(text("SELECT media_id FROM media_text"))} == (
+            _at_least("full")
+        )
+        assert {by_media[m] for m in s.scalars(text("SELECT media_id FROM marker"))} == (
+            _at_least("full")
+        )
+        for link in ("series_victim", "series_offender", "series_location"):
+            rows = s.scalars(text(f"SELECT series_id FROM {link}"))
+            assert {by_series[x] for x in rows} == _at_least("full"), link
+        # cases default to none: only the caller's own case (and its sighting) is visible
+        assert set(s.scalars(text("SELECT number FROM cases"))) == {"C-own"}
+        assert s.scalar(text("SELECT count(*) FROM sighting")) == 1
+        # a series the caller may not see cannot be found by name either
+        assert s.scalar(text("SELECT id FROM series WHERE name = 'S-unshared'")) is None
+    with owner.session() as s:  # the owner connection (migrations, local CLI) sees all
+        assert s.scalar(text("SELECT count(*) FROM series")) == len(EXPECTED)
+
+
+def test_rls_refuses_writes_to_other_agencies_rows(pg) -> None:  # type: ignore[no-untyped-def]
+    _, service, ids = pg
+    with service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        # a series it sees at full but does not own: updates touch no row
+        n = s.execute(
+            text("UPDATE series SET baseline = true WHERE id = :i"),
+            {"i": ids["network-full"]["series"]},
+        ).rowcount
+        assert n == 0
+        assert (
+            s.execute(
+                text("UPDATE series SET baseline = true WHERE id = :i"), {"i": ids["own"]["series"]}
+            ).rowcount
+            == 1
+        )
+    with pytest.raises(DBAPIError, match="row-level security"), service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        s.execute(
+            text(
+                "INSERT INTO series (name, agency_id, victim_identified, offender_identified, "
+                "baseline) SELECT 'forged', id, false, false, false FROM agency "
+                "WHERE code = 'NL-A'"
+            )
+        )
+    with pytest.raises(DBAPIError, match="row-level security"), service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        s.execute(
+            text(
+                "INSERT INTO sharing_grant (series_id, scope, grantee, level, granted_at) "
+                "VALUES (:i, 'agency', 'NL-B', 'full', now())"
+            ),
+            {"i": ids["unshared"]["series"]},
+        )
+
+
+def test_the_application_works_under_rls_and_agrees_with_it(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    owner, service, _ = pg
+    caller = Caller(role=Role.ANALYST, user_id=1, email="b@example.org", agency_code="NL-B")
+    for db in (owner, service):
+        with App(Settings.for_home(tmp_path, database_url=db.url)) as app:
+            listed = {x.name.removeprefix("S-") for x in series.list_series(app, caller)}
+            assert listed == _at_least("status")
+            full = series.show(app, caller, series_name("agency-full"))
+            assert full.level == "full" and full.markers
+
+
+def test_functions_agree_with_the_expected_levels(pg) -> None:  # type: ignore[no-untyped-def]
+    _, service, ids = pg
+    with service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        for res, want in EXPECTED.items():
+            got = s.scalar(text("SELECT tessera_series_level(:i)"), {"i": ids[res]["series"]})
+            assert got == RANK[want], res
+            got = s.scalar(text("SELECT tessera_media_level(:i)"), {"i": ids[res]["media"]})
+            assert got == RANK[want], res
