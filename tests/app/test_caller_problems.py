@@ -34,7 +34,7 @@ def test_local_operator_is_an_operator_without_account() -> None:
         (Unauthenticated("bad token"), 401, "/problems/unauthenticated"),
         (PermissionDenied("viewer"), 403, "/problems/forbidden"),
         (Conflict("exists"), 409, "/problems/conflict"),
-        (InvalidFingerprint("bad hex"), 400, "/problems/invalid-input"),
+        (InvalidFingerprint("bad hex"), 422, "/problems/invalid-input"),
         (CorruptMedia("truncated"), 422, "/problems/unprocessable-media"),
         (ConfigError("no database at sqlite:///secret/path"), 503, "/problems/unavailable"),
         (TesseraError("odd"), 500, "/problems/internal"),
@@ -46,3 +46,5 @@ def test_problem_mapping(exc: TesseraError, status: int, kind: str) -> None:
     assert p.reason == exc.reason
     if status in (503, 500):
         assert "secret" not in p.detail and "odd" not in p.detail
+    if status == 401:  # never says why: missing, unknown, expired and revoked look alike
+        assert p.detail == "a valid bearer token is required"

@@ -39,18 +39,25 @@ _BY_CLASS: tuple[tuple[type[TesseraError], int, str, str], ...] = (
     (PermissionDenied, 403, "forbidden", "Not allowed"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
-    (InvalidInput, 400, "invalid-input", "Invalid input"),
+    (InvalidInput, 422, "invalid-input", "Invalid input"),
     (MediaError, 422, "unprocessable-media", "Media could not be processed"),
     (ConfigError, 503, "unavailable", "Service not configured"),
 )
+
+
+_FIXED_DETAIL = {
+    401: "a valid bearer token is required",
+    503: "the service is not configured",
+}
 
 
 def problem_for(exc: TesseraError) -> Problem:
     """The HTTP status and problem type for ``exc`` (500 for anything unmapped)."""
     for cls, status, kind, title in _BY_CLASS:
         if isinstance(exc, cls):
-            # a configuration problem is the operator's: never show its text to callers
-            detail = exc.message if status != 503 else "the service is not configured"
+            # a configuration problem is the operator's: never show its text to callers;
+            # a 401 never says whether the token was missing, unknown, expired or revoked
+            detail = _FIXED_DETAIL.get(status, exc.message)
             return Problem(status, f"/problems/{kind}", title, detail, exc.reason)
     return Problem(500, "/problems/internal", "Internal error", "internal error", exc.reason)
 

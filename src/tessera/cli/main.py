@@ -29,6 +29,7 @@ from tessera.cli.exit_codes import ExitCode, exit_code_for
 from tessera.cli.hash_cmd import hash_command
 from tessera.cli.ingest_cmd import ingest_command
 from tessera.cli.samples_cmd import samples_command
+from tessera.cli.serve_cmd import serve_command
 from tessera.cli.similar_cmds import marker_group, search_text_command, similar_command
 from tessera.cli.triage_cmd import triage_command
 from tessera.errors import TesseraError
@@ -73,6 +74,7 @@ for _command in (
     search_text_command,
     marker_group,
     demo_command,
+    serve_command,
 ):
     cli.add_command(_command)
 
@@ -105,3 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.INTERNAL)
     # click returns ctx.exit(code) as the return value when not standalone
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # python -m tessera.cli.main (tests run the CLI this way)
+    main()

@@ -28,7 +28,8 @@ from tessera.fingerprints.audio_match import AudioIndex
 from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.fingerprints.segments import Segment, TimedHash, find_segments
 from tessera.ingest.filehash import FileResult
-from tessera.matching.pdq_store import PdqHit, PdqStore
+from tessera.matching.pdq_search import PdqSearcher
+from tessera.matching.pdq_store import PdqHit
 from tessera.storage.db import Database
 from tessera.storage.models import Fingerprint, Media
 
@@ -83,7 +84,7 @@ def _stored_frames(db: Database, media_ids: Sequence[int]) -> dict[int, list[Tim
 
 def video_hits(
     db: Database,
-    store: PdqStore,
+    store: PdqSearcher,
     files: Sequence[FileResult],
     *,
     radius: int,

@@ -226,6 +226,15 @@ def series_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, list[int]
     return out
 
 
+def series_by_ids(s: Session, series_ids: Iterable[int]) -> list[Series]:
+    """The series with these ids (unknown ids are left out), by name."""
+    ids = sorted(set(series_ids))
+    out: list[Series] = []
+    for chunk in _chunks(ids, 500):
+        out.extend(s.scalars(select(Series).where(Series.id.in_(chunk))))
+    return sorted(out, key=lambda x: x.name)
+
+
 # -- victims, offenders, locations, links --------------------------------------------
 
 

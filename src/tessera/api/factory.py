@@ -1,0 +1,94 @@
+"""Building the FastAPI application for one server process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tessera import __version__
+from tessera.api import problems
+from tessera.api.auth import accounts_authenticator
+from tessera.api.limits import BodyLimit
+from tessera.api.routes import health, hma, v1
+from tessera.api.state import ApiState, Authenticator
+from tessera.app import App, Settings
+from tessera.matching.index_keeper import IndexKeeper
+from tessera.matching.live_index import POLL_INTERVAL, LivePdqIndex
+
+DESCRIPTION = """Has this media been seen before, and by whom? Lookups by exact and
+perceptual hashes (only hashes travel, never media), series and agencies as the
+caller's sharing rules allow, and Meta HMA-compatible routes (`/h`, `/m`, `/c`).
+Every route needs `Authorization: Bearer TOKEN` except `GET /status`. Errors are
+RFC 9457 `application/problem+json`."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    authenticate: Authenticator | None = None,
+    index_writer: bool = True,
+    poll_interval: float = POLL_INTERVAL,
+    upload_limit: int | None = None,
+) -> FastAPI:
+    """The API for ``settings``' deployment.
+
+    ``index_writer``: this process also keeps the saved PDQ index caught up (true
+    for a single process; ``tessera serve --workers N`` runs the keeper in the
+    parent and gives the workers False). ``authenticate`` replaces the accounts
+    check (tests); by default the node's accounts decide, and without them no
+    token is accepted.
+    """
+    app_ = App(settings)
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        keeper = None
+        if index_writer:
+            keeper = IndexKeeper(app_.db, settings.index_dir)
+            keeper.start()
+        index = LivePdqIndex(app_.db, settings.index_dir, poll_interval=poll_interval)
+        index.start()
+        api.state.tessera = ApiState(
+            app=app_,
+            index=index,
+            authenticate=authenticate or accounts_authenticator,
+            upload_limit=limit,
+            keeper=keeper,
+        )
+        try:
+            yield
+        finally:
+            index.stop()
+            if keeper is not None:
+                keeper.stop()
+            app_.close()
+
+    limit = upload_limit or settings.max_bytes
+    api = FastAPI(
+        title="Tessera",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads from a CDN: closed networks get /openapi.json
+        redoc_url=None,
+    )
+    problems.install(api)
+    api.add_middleware(BodyLimit, upload_limit=limit)
+    api.include_router(health.router)
+    api.include_router(v1.router)
+    api.include_router(hma.router)
+    return api
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``tessera serve --workers N``: settings from ``TESSERA_*`` variables."""
+    import os  # noqa: PLC0415
+
+    settings = Settings.resolve()
+    writer = os.environ.get("TESSERA_SERVE_INDEX_WRITER", "1") == "1"
+    return create_app(settings, index_writer=writer)
+
+
+__all__ = ["app_from_environment", "create_app"]

@@ -1,0 +1,106 @@
+"""``/api/v1``: Tessera's own REST API, thin over the application layer's use cases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tessera import __version__
+from tessera.api.auth import current_caller
+from tessera.api.schemas import (
+    AudioLookupRequest,
+    FrameLookupRequest,
+    IndexFreshness,
+    LookupRequest,
+    ServiceStatus,
+)
+from tessera.api.state import state_of
+from tessera.app import Caller
+from tessera.app import agencies as agencies_uc
+from tessera.app import lookup as lookup_uc
+from tessera.app import series as series_uc
+from tessera.app import stats as stats_uc
+from tessera.fingerprints.vpdq import FrameHash
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)])
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+@router.get("/lookup", response_model=lookup_uc.LookupResult, tags=["lookup"])
+def lookup_one(
+    request: Request,
+    caller: CallerDep,
+    type: Annotated[Literal["md5", "sha1", "sha256", "pdq"], Query()],
+    hash: Annotated[str, Query(min_length=32, max_length=64, pattern=r"^[0-9a-fA-F]+$")],
+    radius: Annotated[int, Query(ge=0, le=lookup_uc.MAX_RADIUS)] = 31,
+) -> lookup_uc.LookupResult:
+    """One hash: exact (MD5, SHA-1, SHA-256) or PDQ within ``radius``."""
+    st = state_of(request)
+    query = lookup_uc.HashQuery(type=type, hash=hash)
+    return lookup_uc.lookup(st.app, caller, [query], radius=radius, pdq=st.index)
+
+
+@router.post("/lookup", response_model=lookup_uc.LookupResult, tags=["lookup"])
+def lookup_batch(
+    request: Request, caller: CallerDep, body: LookupRequest
+) -> lookup_uc.LookupResult:
+    """Up to 10,000 hashes of any types in one request, answered in order."""
+    st = state_of(request)
+    queries = [lookup_uc.HashQuery(type=q.type, hash=q.hash) for q in body.queries]
+    return lookup_uc.lookup(
+        st.app, caller, queries, radius=body.radius, min_quality=body.min_quality, pdq=st.index
+    )
+
+
+@router.post("/lookup/vpdq", response_model=lookup_uc.FrameLookupResult, tags=["lookup"])
+def lookup_frames(
+    request: Request, caller: CallerDep, body: FrameLookupRequest
+) -> lookup_uc.FrameLookupResult:
+    """A video's frame hashes (vPDQ): stored videos aligned with it, stills found in it."""
+    st = state_of(request)
+    frames = [
+        FrameHash(i, f.quality, bytes.fromhex(f.pdq), f.timestamp)
+        for i, f in enumerate(body.frames)
+    ]
+    return lookup_uc.lookup_frames(
+        st.app, caller, frames, radius=body.radius, min_quality=body.min_quality, pdq=st.index
+    )
+
+
+@router.post("/lookup/chromaprint", response_model=lookup_uc.AudioLookupResult, tags=["lookup"])
+def lookup_audio(
+    request: Request, caller: CallerDep, body: AudioLookupRequest
+) -> lookup_uc.AudioLookupResult:
+    """A Chromaprint fingerprint: stored recordings sharing audio with it, with offsets."""
+    return lookup_uc.lookup_audio(state_of(request).app, caller, body.fingerprint)
+
+
+@router.get("/series", response_model=list[series_uc.SeriesSummary], tags=["series"])
+def list_series(request: Request, caller: CallerDep) -> list[series_uc.SeriesSummary]:
+    return series_uc.list_series(state_of(request).app, caller)
+
+
+@router.get("/series/{name}", response_model=series_uc.SeriesDetail, tags=["series"])
+def show_series(request: Request, caller: CallerDep, name: str) -> series_uc.SeriesDetail:
+    return series_uc.show(state_of(request).app, caller, name)
+
+
+@router.get("/agencies", response_model=list[agencies_uc.AgencySummary], tags=["agencies"])
+def list_agencies(request: Request, caller: CallerDep) -> list[agencies_uc.AgencySummary]:
+    return agencies_uc.list_agencies(state_of(request).app, caller)
+
+
+@router.get("/stats", response_model=stats_uc.Statistics, tags=["stats"])
+def stats(request: Request, caller: CallerDep) -> stats_uc.Statistics:
+    return stats_uc.stats(state_of(request).app, caller)
+
+
+@router.get("/status", response_model=ServiceStatus, tags=["status"])
+def status(request: Request) -> ServiceStatus:
+    """This worker's index: size, base generation, delta, freshness."""
+    st = state_of(request).index.status()
+    return ServiceStatus(version=__version__, index=IndexFreshness(**st.__dict__))
+
+
+__all__ = ["router"]

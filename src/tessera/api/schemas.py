@@ -1,0 +1,110 @@
+"""Request bodies of the REST API (responses are the use cases' result models).
+
+These are the wire contract, kept apart from the ORM models and from the use
+cases' inputs: limits (10,000 hashes per batch) and formats (hex lengths per hash
+type) are checked here so a bad request is a 422 naming the field before any
+work is done.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from tessera.app.lookup import HEX_LENGTH, MAX_QUERIES, MAX_RADIUS
+
+HEX64 = r"^[0-9a-fA-F]{64}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HashQueryIn(_Body):
+    type: Literal["md5", "sha1", "sha256", "pdq"]
+    hash: str = Field(max_length=64, examples=["d41d8cd98f00b204e9800998ecf8427e"])
+
+    @field_validator("hash")
+    @classmethod
+    def _hex_of_type(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")
+        want = HEX_LENGTH.get(str(kind), 0)
+        if len(value) != want or any(c not in "0123456789abcdefABCDEF" for c in value):
+            raise ValueError(f"a {kind} hash is {want} hex digits")
+        return value.lower()
+
+
+class LookupRequest(_Body):
+    queries: list[HashQueryIn] = Field(min_length=1, max_length=MAX_QUERIES)
+    radius: int = Field(31, ge=0, le=MAX_RADIUS, description="PDQ distance, 31 by default")
+    min_quality: int = Field(50, ge=0, le=100, description="Stored PDQ quality at least")
+
+
+class FrameIn(_Body):
+    pdq: str = Field(pattern=HEX64)
+    quality: int = Field(ge=0, le=100)
+    timestamp: float = Field(ge=0, le=1e7, description="Seconds into the video")
+
+    @field_validator("timestamp")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("timestamp must be a finite number")
+        return value
+
+
+class FrameLookupRequest(_Body):
+    frames: list[FrameIn] = Field(min_length=1, max_length=MAX_QUERIES)
+    radius: int = Field(31, ge=0, le=MAX_RADIUS)
+    min_quality: int = Field(50, ge=0, le=100)
+
+
+class AudioLookupRequest(_Body):
+    fingerprint: str = Field(
+        min_length=1,
+        max_length=2_000_000,
+        description="Chromaprint text form: chromaprint:ALGORITHM:DURATION_MS:BASE64URL",
+    )
+
+
+class HealthStatus(BaseModel):
+    """``GET /status``: alive, and whether this worker's index is fresh (nothing more)."""
+
+    status: Literal["ok", "index-stale"]
+    index_fresh: bool
+    index_age_seconds: float | None
+
+
+class IndexFreshness(BaseModel):
+    """``GET /api/v1/status``: this worker's view of the PDQ index."""
+
+    size: int
+    base_size: int
+    delta_size: int
+    base_generation: str
+    indexed_through: int
+    pending_gaps: int
+    last_poll_age: float | None
+    last_poll_unix: float | None
+    reloads: int
+    fresh: bool
+    error: str | None
+
+
+class ServiceStatus(BaseModel):
+    version: str
+    index: IndexFreshness
+
+
+__all__ = [
+    "AudioLookupRequest",
+    "FrameIn",
+    "FrameLookupRequest",
+    "HashQueryIn",
+    "HealthStatus",
+    "IndexFreshness",
+    "LookupRequest",
+    "ServiceStatus",
+]

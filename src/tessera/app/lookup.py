@@ -1,0 +1,315 @@
+"""Lookups from hashes alone: "has anyone seen this?" without the file.
+
+The API's batch lookups, the HMA-compatible routes and ``tessera lookup`` all call
+these use cases, so a hash gets the same answer whichever way it is asked. The
+caller sends fingerprints it computed; the media never travels.
+
+* ``lookup``: MD5, SHA-1, SHA-256 (exact, through the database's indexes) and PDQ
+  (radius search, default distance <= 31 over stored hashes of quality >= 50), up
+  to ``MAX_QUERIES`` per call; each answer lists the matched media items with
+  distance (and the time in a video for frame hits) and the series they belong to.
+* ``lookup_frames``: a video's sampled frame hashes (vPDQ), aligned against stored
+  videos (start and end on both clocks) and stills found in it.
+* ``lookup_audio``: a Chromaprint fingerprint against stored recordings.
+
+``pdq`` is any ``PdqSearcher``: the CLI uses the App's writer index, a server
+worker its live read-only index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.app.series import SeriesSummary
+from tessera.errors import InvalidFingerprint, InvalidInput
+from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.fingerprints.vpdq import FrameHash
+from tessera.ingest.filehash import FileResult
+from tessera.matching.av_match import audio_hits, video_hits
+from tessera.matching.pdq_search import PdqSearcher
+from tessera.storage import repo
+
+HashType = Literal["md5", "sha1", "sha256", "pdq"]
+HASH_TYPES: tuple[HashType, ...] = ("md5", "sha1", "sha256", "pdq")
+HEX_LENGTH: dict[str, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+MAX_QUERIES = 10_000
+"""Hashes (or video frames) per call: the network service's batch limit."""
+MAX_RADIUS = 64
+"""PDQ distance beyond which a "match" is noise (31 is PDQ's own threshold)."""
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+class HashQuery(Result):
+    """One hash to look up: its type and its hex text."""
+
+    type: HashType
+    hash: str
+
+
+class LookupMatch(Result):
+    """One stored media item a hash matched."""
+
+    media_id: int
+    match: Literal["exact", "pdq"]
+    distance: int
+    """0 for exact matches; the Hamming distance for PDQ."""
+    quality: int | None
+    timestamp: float | None
+    """For a hit on a video frame: seconds into the stored video."""
+    series: tuple[int, ...]
+    """Ids of the series (see ``LookupResult.series``) the media item belongs to."""
+
+
+class LookupAnswer(Result):
+    """Everything one query hash matched."""
+
+    index: int
+    type: HashType
+    hash: str
+    matches: tuple[LookupMatch, ...]
+
+
+class LookupResult(Result):
+    """Answers in query order, and each series they mention once."""
+
+    results: tuple[LookupAnswer, ...]
+    series: tuple[SeriesSummary, ...]
+    matched: int
+    """How many queries matched something."""
+
+
+class FrameLookupHit(Result):
+    media_id: int
+    via: str
+    """``vpdq-segment`` (aligned with a stored video) or ``pdq-frame`` (frames met)."""
+    distance: int
+    detail: dict[str, Any]
+    series: tuple[int, ...]
+
+
+class FrameLookupResult(Result):
+    frames: int
+    hits: tuple[FrameLookupHit, ...]
+    series: tuple[SeriesSummary, ...]
+
+
+class AudioLookupHit(Result):
+    media_id: int
+    detail: dict[str, Any]
+    series: tuple[int, ...]
+
+
+class AudioLookupResult(Result):
+    hits: tuple[AudioLookupHit, ...]
+    series: tuple[SeriesSummary, ...]
+
+
+class ContentHashes(Result):
+    """The fingerprints of content a caller uploaded (HMA's ``/h/hash``)."""
+
+    kind: str | None
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    pdq: str | None
+    quality: int | None
+    frames: tuple[str, ...] | None
+    """Video frame hashes, ``hex,quality,seconds`` (vPDQ)."""
+    audio: str | None
+    """Chromaprint, text form."""
+
+
+def hash_content(app: App, caller: Caller, data: bytes) -> ContentHashes:
+    """Fingerprint bytes in memory, within the node's decode limits (reference PDQ).
+
+    Reference mode (full-resolution decode) gives the hashes Meta's ``pdqhash``
+    gives, which is what HMA clients compare against. ``MediaError`` when the
+    content cannot be fingerprinted.
+    """
+    from tessera.errors import MediaError  # noqa: PLC0415
+    from tessera.ingest.filehash import HashOptions, hash_bytes  # noqa: PLC0415
+
+    options = HashOptions(mode="reference", limits=app.settings.decode_limits)
+    r = hash_bytes(data, "upload", options)
+    if r.status != "ok":
+        raise MediaError(r.message or "cannot fingerprint the content", reason=r.reason)
+    return ContentHashes(
+        kind=r.kind or ("image" if r.format else None),
+        md5=r.md5,
+        sha1=r.sha1,
+        sha256=r.sha256,
+        pdq=r.pdq,
+        quality=r.quality,
+        frames=None
+        if r.frames is None
+        else tuple(f"{f.hex},{f.quality},{f.timestamp:.3f}" for f in r.frames),
+        audio=r.audio,
+    )
+
+
+def parse_hash(kind: str, text: str, where: str = "hash") -> bytes:
+    """The raw bytes of a hex hash of ``kind``; ``InvalidFingerprint`` naming ``where``."""
+    want = HEX_LENGTH.get(kind)
+    if want is None:
+        raise InvalidInput(f"{where}: unknown hash type {kind!r} (one of {', '.join(HEX_LENGTH)})")
+    if len(text) != want or not _HEX.match(text):
+        raise InvalidFingerprint(f"{where}: a {kind} hash is {want} hex digits")
+    return bytes.fromhex(text)
+
+
+def _check_radius(radius: int) -> None:
+    if not 0 <= radius <= MAX_RADIUS:
+        raise InvalidInput(f"radius must be 0..{MAX_RADIUS}, got {radius}")
+
+
+def _series(
+    app: App, caller: Caller, media_ids: set[int]
+) -> tuple[dict[int, tuple[int, ...]], tuple[SeriesSummary, ...]]:
+    """Series of each media item, and the series' summaries.
+
+    Sharing rules narrow this per caller once they exist (issue 11): a series the
+    caller may not see is left out here, so it never appears in any answer.
+    """
+    with app.transaction() as s:
+        of_media = repo.series_of_media(s, media_ids)
+        found = repo.series_by_ids(s, {i for ids in of_media.values() for i in ids})
+        summaries = tuple(SeriesSummary.of(repo.series_status(s, x)) for x in found)
+    visible = {x.series_id for x in summaries}
+    per = {m: tuple(sorted(i for i in ids if i in visible)) for m, ids in of_media.items()}
+    return per, summaries
+
+
+def lookup(
+    app: App,
+    caller: Caller,
+    queries: Sequence[HashQuery],
+    *,
+    radius: int = MATCH_THRESHOLD,
+    min_quality: int = QUALITY_THRESHOLD,
+    pdq: PdqSearcher | None = None,
+) -> LookupResult:
+    """Every stored media item each hash matches, in query order."""
+    if len(queries) > MAX_QUERIES:
+        raise InvalidInput(f"at most {MAX_QUERIES} hashes per lookup, got {len(queries)}")
+    _check_radius(radius)
+    raw = [parse_hash(q.type, q.hash, f"queries[{i}]") for i, q in enumerate(queries)]
+    found: dict[int, list[tuple[int, str, int, int | None, float | None]]] = {}
+    with app.transaction() as s:
+        for kind in ("md5", "sha1", "sha256"):
+            wanted = [i for i, q in enumerate(queries) if q.type == kind]
+            if not wanted:
+                continue
+            media = repo.media_by_digest(s, kind, [raw[i] for i in wanted])
+            for i in wanted:
+                m = media.get(raw[i])
+                if m is not None:
+                    found.setdefault(i, []).append((m.id, "exact", 0, None, None))
+    pdq_idx = [i for i, q in enumerate(queries) if q.type == "pdq"]
+    if pdq_idx:
+        searcher = pdq if pdq is not None else app.pdq_store()
+        codes = np.frombuffer(b"".join(raw[i] for i in pdq_idx), dtype=np.uint8).reshape(-1, 32)
+        for h in searcher.search(codes, radius=radius, min_quality=min_quality):
+            found.setdefault(pdq_idx[h.query], []).append(
+                (h.media_id, "pdq", h.distance, h.quality, h.timestamp)
+            )
+    per_media, summaries = _series(app, caller, {m[0] for ms in found.values() for m in ms})
+    answers = []
+    for i, q in enumerate(queries):
+        best: dict[int, LookupMatch] = {}
+        for media_id, how, dist, quality, ts in sorted(found.get(i, []), key=lambda t: t[2]):
+            if media_id not in best:  # nearest frame / row per media item
+                best[media_id] = LookupMatch(
+                    media_id=media_id,
+                    match=how,  # type: ignore[arg-type]
+                    distance=dist,
+                    quality=quality,
+                    timestamp=ts,
+                    series=per_media.get(media_id, ()),
+                )
+        answers.append(
+            LookupAnswer(index=i, type=q.type, hash=q.hash.lower(), matches=tuple(best.values()))
+        )
+    return LookupResult(
+        results=tuple(answers),
+        series=summaries,
+        matched=sum(1 for a in answers if a.matches),
+    )
+
+
+def lookup_frames(
+    app: App,
+    caller: Caller,
+    frames: Sequence[FrameHash],
+    *,
+    radius: int = MATCH_THRESHOLD,
+    min_quality: int = QUALITY_THRESHOLD,
+    pdq: PdqSearcher | None = None,
+) -> FrameLookupResult:
+    """Stored videos (and stills) a video's frame hashes match, aligned in time."""
+    if len(frames) > MAX_QUERIES:
+        raise InvalidInput(f"at most {MAX_QUERIES} frames per lookup, got {len(frames)}")
+    _check_radius(radius)
+    query = FileResult(path="query", status="ok", kind="video", frames=list(frames))
+    searcher = pdq if pdq is not None else app.pdq_store()
+    hits = video_hits(app.db, searcher, [query], radius=radius, min_quality=min_quality)
+    found = hits.get(0, [])
+    per_media, summaries = _series(app, caller, {h.media_id for h in found})
+    return FrameLookupResult(
+        frames=len(frames),
+        hits=tuple(
+            FrameLookupHit(
+                media_id=h.media_id,
+                via=h.via,
+                distance=h.distance,
+                detail=h.detail,
+                series=per_media.get(h.media_id, ()),
+            )
+            for h in found
+        ),
+        series=summaries,
+    )
+
+
+def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResult:
+    """Stored recordings sharing audio with a Chromaprint fingerprint (text form)."""
+    from tessera.fingerprints.chromaprint import AudioFingerprint  # noqa: PLC0415
+
+    AudioFingerprint.parse(fingerprint)  # InvalidFingerprint before any work
+    query = FileResult(path="query", status="ok", kind="audio", audio=fingerprint)
+    found = audio_hits(app.db, [query]).get(0, [])
+    per_media, summaries = _series(app, caller, {h.media_id for h in found})
+    return AudioLookupResult(
+        hits=tuple(
+            AudioLookupHit(
+                media_id=h.media_id, detail=h.detail, series=per_media.get(h.media_id, ())
+            )
+            for h in found
+        ),
+        series=summaries,
+    )
+
+
+__all__ = [
+    "HASH_TYPES",
+    "MAX_QUERIES",
+    "AudioLookupResult",
+    "ContentHashes",
+    "FrameLookupResult",
+    "HashQuery",
+    "LookupAnswer",
+    "LookupMatch",
+    "LookupResult",
+    "hash_content",
+    "lookup",
+    "lookup_audio",
+    "lookup_frames",
+    "parse_hash",
+]

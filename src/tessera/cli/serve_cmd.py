@@ -1,0 +1,86 @@
+"""``tessera serve``: the network service (REST API and HMA-compatible routes).
+
+One process (``--workers 1``) serves requests and keeps the saved PDQ index up
+to date itself. With ``--workers N`` uvicorn starts N worker processes that only
+read (each maps the saved index and follows the database), and this parent
+process is the single index writer. Loopback by default: put the node behind a
+TLS-terminating proxy before giving it any other address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+import click
+
+from tessera.cli.context import CliContext, pass_app
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each reads the shared, memory-mapped index).",
+)
+@pass_app
+def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
+    """Serve the REST API (/api/v1), HMA-compatible routes and /status.
+
+    Every route but GET /status needs `Authorization: Bearer TOKEN`
+    (`tessera token create`). OpenAPI at /openapi.json.
+    """
+    import uvicorn  # noqa: PLC0415 (only this command needs the server)
+
+    from tessera.api import create_app  # noqa: PLC0415
+    from tessera.matching.index_keeper import IndexKeeper  # noqa: PLC0415
+
+    settings = cli.settings
+    db = cli.app.db  # ConfigError (exit 3) unless initialised and current
+    if not _loopback(host):
+        click.echo(
+            f"tessera serve: listening on {host}, not loopback: serve it only behind TLS",
+            err=True,
+        )
+    click.echo(
+        f"tessera serve: http://{host}:{port} ({settings.safe_database_url}, "
+        f"{workers} worker{'s' if workers > 1 else ''})",
+        err=True,
+    )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    keeper = IndexKeeper(db, settings.index_dir)
+    keeper.start()  # the one writer: builds or catches the index up before workers start
+    os.environ["TESSERA_HOME"] = str(settings.home.resolve())
+    os.environ["TESSERA_DATABASE_URL"] = settings.database_url
+    os.environ["TESSERA_SERVE_INDEX_WRITER"] = "0"
+    try:
+        uvicorn.run(
+            "tessera.api.factory:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+    finally:
+        keeper.stop()
+
+
+__all__ = ["serve_command"]

@@ -1,0 +1,81 @@
+"""One real ``tessera serve`` on 127.0.0.1 with two workers: it answers, and stays closed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tessera(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tessera.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {**os.environ, "TESSERA_HOME": str(tmp_path / "home")}
+    env.pop("TESSERA_DATABASE_URL", None)
+    init = _tessera("init", env=env)
+    assert init.returncode == 0, init.stderr
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tessera.cli.main", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                out = proc.stdout.read() if proc.stdout else ""
+                pytest.fail(f"tessera serve exited {proc.returncode}: {out}")
+            try:
+                if httpx.get(f"{base}/status", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("tessera serve did not answer within 60 s")
+        yield base, env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_serve_answers_and_fails_closed(server) -> None:  # type: ignore[no-untyped-def]
+    base, _env = server
+    health = httpx.get(f"{base}/status", timeout=5)
+    assert health.json()["status"] == "ok"
+    spec = httpx.get(f"{base}/openapi.json", timeout=5).json()
+    assert "/m/lookup" in spec["paths"] and "/api/v1/lookup" in spec["paths"]
+    for path in ("/api/v1/series", "/c/banks", "/m/index/status"):
+        r = httpx.get(f"{base}{path}", headers={"Authorization": "Bearer guessed"}, timeout=5)
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert httpx.get(f"{base}/docs", timeout=5).status_code in (401, 404)
