@@ -32,16 +32,30 @@ class Served:
         self.items = items
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    s = Settings.for_home(tmp_path / "home")
+def _settings(home: Path) -> Settings:
+    s = Settings.for_home(home)
     with App(s) as app:
         app.migrate()
     return s
 
 
 @pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return _settings(tmp_path / "home")
+
+
+@pytest.fixture
 def served(settings: Settings) -> Iterator[Served]:
+    yield from _serve(settings)
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for a whole module (the OpenAPI fuzzing runs hundreds of requests)."""
+    yield from _serve(_settings(tmp_path_factory.mktemp("served") / "home"))
+
+
+def _serve(settings: Settings) -> Iterator[Served]:
     rng = random.Random(11)
     with App(settings) as app:
         amber = seed(app.db, [(f"amber-{i}".encode(), random_pdq(rng)) for i in range(5)])
