@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import click
 
-from tessera.app import agencies, indexes, links, series, sharing, stats
+from tessera.app import agencies, audit, indexes, links, series, sharing, stats
 from tessera.app.series import SharingGrantInfo
 from tessera.cli.context import CliContext, emit, pass_app
 
 
 @click.command("init")
+@click.option(
+    "--node-name",
+    help="Name of this node's signing key, e.g. tessera.example.org/nl-npu "
+    "(default: tessera-node/<database id>). Used only when the key is created.",
+)
 @pass_app
-def init_command(cli: CliContext) -> None:
-    """Create the database (or upgrade its schema) and the index folder."""
+def init_command(cli: CliContext, node_name: str | None) -> None:
+    """Create the database (or upgrade its schema), the index folder and the node key."""
     r = indexes.init(cli.app, cli.caller)
     click.echo(f"database ready: {r.dialect} ({r.database_url}); index: {r.index_dir}")
+    key = audit.ensure_node_key(cli.app, node_name)
+    audit.record(cli.app, cli.caller, "init", params={"node_name": node_name})
+    made = "created" if key.created else "kept"
+    click.echo(f"node key {made}: {key.key_file}\nnode verifier key: {key.verifier_key}")
 
 
 @click.group("agency")

@@ -15,6 +15,8 @@ import click
 
 from tessera import __version__
 from tessera.app import Settings
+from tessera.cli.account_cmds import token_group, user_group
+from tessera.cli.audit_cmds import audit_group, node_group
 from tessera.cli.context import CliContext
 from tessera.cli.db_cmds import (
     agency_group,
@@ -75,6 +77,10 @@ for _command in (
     marker_group,
     demo_command,
     serve_command,
+    user_group,
+    token_group,
+    audit_group,
+    node_group,
 ):
     cli.add_command(_command)
 

@@ -20,7 +20,7 @@ from tessera.audit.entry import AuditRecord, as_utc
 from tessera.audit.merkle import Frontier
 from tessera.audit.verify import StoredCheckpoint, StoredEntry
 from tessera.errors import ConfigError
-from tessera.storage.models import AuditCheckpoint, AuditEntry, AuditHead
+from tessera.storage.models import AuditCheckpoint, AuditEntry, AuditHead, Meta
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,14 @@ def add_checkpoint(s: Session, size: int, root: bytes, note: str) -> None:
     s.flush()
 
 
+def instance_id(s: Session) -> str:
+    """The database's random instance id (made by migration 0001)."""
+    value = s.scalar(select(Meta.value).where(Meta.key == "instance_id"))
+    if value is None:
+        raise ConfigError("the database has no instance id; run `tessera init`")
+    return value
+
+
 def root_at(s: Session, size: int) -> bytes | None:
     """The stored root after entry ``size`` (None past the end)."""
     return s.scalar(select(AuditEntry.root).where(AuditEntry.seq == size))
@@ -208,6 +216,7 @@ __all__ = [
     "checkpoints",
     "find",
     "head",
+    "instance_id",
     "iter_stored",
     "latest_checkpoint",
     "leaf_hashes",

@@ -1,0 +1,358 @@
+"""The audit trail: every write and every service call leaves a signed, chained record.
+
+``record`` appends who (user, agency, role), what (action, target, series), a
+SHA-256 digest of the parameters, how many results, when and the request id to
+the append-only log (``storage.audit_log``), as a leaf of an RFC 9162 Merkle
+tree, and signs a C2SP checkpoint of the new tree with the node key
+(``HOME/keys/node.key``, made by ``tessera init``). Record inside the
+transaction of the change it describes (``record_in``) so both commit or neither.
+
+Checkpoints are signed every ``CHECKPOINT_EVERY`` entries (default: each one, so
+``tessera audit verify`` names the exact entry even after a rewrite that
+recomputed every hash). A node whose key is missing still records and chains
+entries; ``verify`` then reports them as not covered by a signature.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.app.results import Result, Timestamp
+from tessera.audit import merkle
+from tessera.audit.checkpoint import Checkpoint
+from tessera.audit.entry import params_digest
+from tessera.audit.node_key import create_node_key, key_path, load_node_key
+from tessera.audit.note import Signer
+from tessera.audit.verify import verify_log
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.storage import audit_log
+
+CHECKPOINT_EVERY = 1
+_signers: dict[Path, Signer] = {}
+
+
+def node_signer(app: App) -> Signer | None:
+    """The node key of ``app``'s home (cached per process), or None if there is none."""
+    home = app.settings.home.resolve()
+    if home not in _signers:
+        if not key_path(home).exists():
+            return None
+        _signers[home] = load_node_key(home)
+    return _signers[home]
+
+
+class NodeKey(Result):
+    """The node's public identity (``tessera init``, ``tessera node key``)."""
+
+    verifier_key: str
+    """``<name>+<hex id>+<base64 key>``: give it to whoever checks our checkpoints."""
+    key_file: Path
+    created: bool
+
+
+def ensure_node_key(app: App, name: str | None = None) -> NodeKey:
+    """Create the node key in the home if it has none (``tessera init``)."""
+    home = app.settings.home
+    if name is None:
+        with app.transaction() as s:
+            name = f"tessera-node/{audit_log.instance_id(s)[:16]}"
+    signer, created = create_node_key(home, name)
+    _signers[home.resolve()] = signer
+    return NodeKey(verifier_key=signer.verifier.text(), key_file=key_path(home), created=created)
+
+
+def node_verifier_text(app: App) -> str:
+    """The public verifier key; ``ConfigError`` when the node has no key yet."""
+    return load_node_key(app.settings.home).verifier.text()
+
+
+def origin_of(signer: Signer) -> str:
+    """The checkpoint origin line: the node's key name and ``/audit``."""
+    return f"{signer.name}/audit"
+
+
+def _local_user() -> str:
+    try:
+        return f"local:{pwd.getpwuid(os.getuid()).pw_name}"
+    except KeyError:
+        return f"local:uid-{os.getuid()}"
+
+
+def actor(caller: Caller) -> str:
+    """How the log names the caller: the account's e-mail, else the OS user."""
+    return caller.email or _local_user()
+
+
+class AuditEntryView(Result):
+    seq: int
+    at: Timestamp
+    user: str
+    agency: str | None
+    role: str
+    action: str
+    target: str | None
+    series: str | None
+    params_digest: str
+    result_count: int | None
+    request_id: str
+
+
+def record_in(
+    s: Session,
+    app: App,
+    caller: Caller,
+    action: str,
+    *,
+    target: str | None = None,
+    series: str | None = None,
+    params: Any = None,
+    result_count: int | None = None,
+) -> AuditEntryView:
+    """Append one entry in the open transaction ``s`` (and sign a checkpoint)."""
+    rec, root = audit_log.append(
+        s,
+        audit_log.NewEntry(
+            at=datetime.now(UTC),
+            user=actor(caller),
+            agency=caller.agency_code,
+            role=str(caller.role),
+            action=action,
+            target=target,
+            series=series,
+            params_digest=params_digest(params if params is not None else {}),
+            result_count=result_count,
+            request_id=caller.request_id,
+        ),
+    )
+    signer = node_signer(app)
+    if signer is not None:
+        head = audit_log.head(s)
+        if rec.seq - head.checkpoint_size >= CHECKPOINT_EVERY:
+            note = Checkpoint(origin_of(signer), rec.seq, root).sign(signer)
+            audit_log.add_checkpoint(s, rec.seq, root, note)
+    return AuditEntryView(**rec.__dict__)
+
+
+def record(
+    app: App,
+    caller: Caller,
+    action: str,
+    *,
+    target: str | None = None,
+    series: str | None = None,
+    params: Any = None,
+    result_count: int | None = None,
+) -> AuditEntryView:
+    """Append one entry in its own transaction (reads, or after a CLI command)."""
+    with app.transaction() as s:
+        return record_in(
+            s,
+            app,
+            caller,
+            action,
+            target=target,
+            series=series,
+            params=params,
+            result_count=result_count,
+        )
+
+
+def sign_checkpoint(app: App) -> str | None:
+    """Sign the current tree head now (e.g. when a batch of requests ends)."""
+    signer = node_signer(app)
+    if signer is None:
+        return None
+    with app.transaction() as s:
+        head = audit_log.head(s)
+        if head.size == 0:
+            return None
+        note = Checkpoint(origin_of(signer), head.size, head.root).sign(signer)
+        audit_log.add_checkpoint(s, head.size, head.root, note)
+        return note
+
+
+# -- reading the trail ------------------------------------------------------------------
+
+
+def _may_read(caller: Caller) -> str | None:
+    """None: every agency's entries; else only that agency's; refuse the rest."""
+    if caller.role in (Role.OPERATOR, Role.ADMIN):
+        return None
+    if caller.role is Role.CURATOR and caller.agency_code:
+        return caller.agency_code
+    raise PermissionDenied(
+        "only curators (their agency's entries) and operators read the audit trail"
+    )
+
+
+def parse_since(value: str) -> datetime:
+    """``YYYY-MM-DD`` (midnight UTC) or an ISO 8601 time (UTC unless it says)."""
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--since {value!r} is not a date (YYYY-MM-DD) or ISO time") from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def show(
+    app: App,
+    caller: Caller,
+    *,
+    user: str | None = None,
+    series: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEntryView]:
+    """Entries matching every filter, oldest first; curators see their agency's."""
+    agency = _may_read(caller)
+    with app.transaction() as s:
+        rows = audit_log.find(
+            s,
+            user=user.lower() if user and "@" in user else user,
+            agency=agency,
+            series=series,
+            since=since,
+            limit=limit,
+        )
+        return [AuditEntryView(**r.__dict__) for r in rows]
+
+
+class AuditVerification(Result):
+    """``tessera audit verify``: the tree recomputed, every checkpoint checked."""
+
+    ok: bool
+    entries: int
+    checkpoints_verified: int
+    root: str
+    """Hex root of the entries that verified."""
+    verifier_key: str | None
+    broken_at: int | None = None
+    """The first entry that cannot be trusted."""
+    problem: str | None = None
+    """``edited``, ``deleted``, ``reordered``, ``rewritten``, ``truncated``, ``bad-signature``."""
+    message: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def verify(app: App, caller: Caller) -> AuditVerification:
+    """Recompute every leaf and root and check every signed checkpoint."""
+    if caller.role not in (Role.OPERATOR, Role.ADMIN):
+        raise PermissionDenied("only operators and admins verify the whole audit trail")
+    signer = node_signer(app)
+    with app.transaction() as s:
+        cps = audit_log.checkpoints(s)
+        if signer is None:
+            if cps:
+                load_node_key(app.settings.home)  # raises the clear ConfigError
+            verifier = Signer.generate("no-node-key").verifier  # checks nothing signed
+            origin = "no-node-key/audit"
+        else:
+            verifier, origin = signer.verifier, origin_of(signer)
+        report = verify_log(
+            audit_log.iter_stored(s),
+            cps,
+            verifier,
+            origin=origin,
+            head_size=audit_log.head(s).size,
+        )
+    notes = list(report.notes)
+    if signer is None:
+        notes.append("this node has no key (run `tessera init`): nothing is signed")
+    b = report.broken
+    return AuditVerification(
+        ok=report.ok,
+        entries=report.entries,
+        checkpoints_verified=report.checkpoints,
+        root=report.root.hex(),
+        verifier_key=signer.verifier.text() if signer else None,
+        broken_at=b.seq if b else None,
+        problem=b.kind if b else None,
+        message=b.message if b else None,
+        notes=tuple(notes),
+    )
+
+
+class SignedCheckpoint(Result):
+    size: int
+    root: str
+    note: str
+    """The C2SP signed note (tlog-checkpoint body)."""
+
+
+def latest_checkpoint(app: App, caller: Caller) -> SignedCheckpoint:
+    """The newest signed tree head, for publishing to others (any signed-in caller)."""
+    with app.transaction() as s:
+        cp = audit_log.latest_checkpoint(s)
+        if cp is None:
+            raise NotFound("no audit checkpoint has been signed yet")
+        return SignedCheckpoint(size=cp.size, root=cp.root.hex(), note=cp.note)
+
+
+class InclusionProof(Result):
+    seq: int
+    size: int
+    leaf_hash: str
+    path: list[str]
+
+
+class ConsistencyProof(Result):
+    first: int
+    second: int
+    path: list[str]
+
+
+def prove_inclusion(app: App, caller: Caller, seq: int, size: int) -> InclusionProof:
+    """RFC 9162 proof that entry ``seq`` is in the tree of ``size`` entries."""
+    _may_read(caller)
+    with app.transaction() as s:
+        hashes = audit_log.leaf_hashes(s, size)
+    if not 1 <= seq <= size <= len(hashes):
+        raise NotFound(f"no entry {seq} in a tree of {size} entries")
+    path = merkle.inclusion_proof(hashes[:size], seq - 1)
+    return InclusionProof(
+        seq=seq, size=size, leaf_hash=hashes[seq - 1].hex(), path=[p.hex() for p in path]
+    )
+
+
+def prove_consistency(app: App, caller: Caller, first: int, second: int) -> ConsistencyProof:
+    """RFC 9162 proof that the tree of ``first`` entries is a prefix of ``second``."""
+    _may_read(caller)
+    with app.transaction() as s:
+        hashes = audit_log.leaf_hashes(s, second)
+    if not 1 <= first <= second <= len(hashes):
+        raise NotFound(f"no consistency proof from {first} to {second} entries")
+    path = merkle.consistency_proof(hashes[:second], first)
+    return ConsistencyProof(first=first, second=second, path=[p.hex() for p in path])
+
+
+__all__ = [
+    "AuditEntryView",
+    "AuditVerification",
+    "ConsistencyProof",
+    "InclusionProof",
+    "NodeKey",
+    "SignedCheckpoint",
+    "actor",
+    "ensure_node_key",
+    "latest_checkpoint",
+    "node_signer",
+    "node_verifier_text",
+    "parse_since",
+    "prove_consistency",
+    "prove_inclusion",
+    "record",
+    "record_in",
+    "show",
+    "sign_checkpoint",
+    "verify",
+]
