@@ -11,11 +11,18 @@ camera metadata, each carrying the resource's name, so a leak is a string search
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Iterator
 
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tessera.storage import markers, repo, sharing
+from tessera.storage.db import Database
 from tessera.storage.models import Media, MediaMetadata, MediaText, Sighting
+from tests.storage.conftest import PG_URL
 
 CALLER_AGENCY = "NL-B"
 CONTACT = "a@example.org"
@@ -122,3 +129,45 @@ def build(s: Session) -> dict[str, dict[str, int]]:
         s.flush()
         ids[res] = {"series": series.id, "media": media.id, "case": case.id, "marker": m.id}
     return ids
+
+
+def pg_service_world() -> Iterator[tuple[Database, Database, dict[str, dict[str, int]]]]:
+    """A migrated world in a fresh PostgreSQL schema: (owner database, database of a
+    login role that neither owns the tables nor has BYPASSRLS, ids). Skips without
+    ``TESSERA_TEST_POSTGRES_URL``; drops the schema and the role afterwards."""
+    if not PG_URL:
+        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
+    tag = uuid.uuid4().hex[:10]
+    schema, role = f"t_rls_{tag}", f"tessera_svc_{tag}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    opts = f"{sep}options=-csearch_path%3D{schema}"
+    owner = Database(f"{PG_URL}{opts}")
+    service: Database | None = None
+    try:
+        owner.migrate()
+        with owner.session() as s:
+            ids = build(s)
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'svc-{tag}' NOBYPASSRLS"))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+            conn.execute(
+                text(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
+                    f'"{schema}" TO {role}'
+                )
+            )
+            conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
+        url = make_url(PG_URL).set(username=role, password=f"svc-{tag}")
+        service = Database(url.render_as_string(hide_password=False) + opts)
+        yield owner, service, ids
+    finally:
+        if service is not None:
+            service.dispose()
+        owner.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()

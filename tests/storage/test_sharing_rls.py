@@ -10,59 +10,29 @@ expected sets come from ``tests/app/sharing_world.EXPECTED`` (written by hand).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tessera.app import App, Caller, Role, Settings, series
 from tessera.storage import sharing
 from tessera.storage.db import Database
-from tests.app.sharing_world import CALLER_AGENCY, EXPECTED, RANK, build, series_name
-from tests.storage.conftest import PG_URL
+from tests.app.sharing_world import (
+    CALLER_AGENCY,
+    EXPECTED,
+    RANK,
+    pg_service_world,
+    series_name,
+)
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[tuple[Database, Database, dict[str, dict[str, int]]]]:
     """(owner database, service-role database, ids) of one migrated world."""
-    if not PG_URL:
-        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
-    tag = uuid.uuid4().hex[:10]
-    schema, role = f"t_rls_{tag}", f"tessera_svc_{tag}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    opts = f"{sep}options=-csearch_path%3D{schema}"
-    owner = Database(f"{PG_URL}{opts}")
-    owner.migrate()
-    with owner.session() as s:
-        ids = build(s)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'svc-{tag}' NOBYPASSRLS"))
-        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
-        conn.execute(
-            text(
-                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'
-            )
-        )
-        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
-    url = make_url(PG_URL).set(username=role, password=f"svc-{tag}")
-    service = Database(url.render_as_string(hide_password=False) + opts)
-    try:
-        yield owner, service, ids
-    finally:
-        service.dispose()
-        owner.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            conn.execute(text(f"DROP OWNED BY {role}"))
-            conn.execute(text(f"DROP ROLE {role}"))
-        admin.dispose()
+    yield from pg_service_world()
 
 
 def _at_least(level: str) -> set[str]:

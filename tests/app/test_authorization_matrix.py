@@ -1,0 +1,188 @@
+"""The authorization matrix: every use case x role x resource, exact fields, 0 leaks.
+
+Generated over the application layer's use cases (the API's routes call the same
+functions), the five roles of an ``NL-B`` user plus the node's local operator, and
+one series per sharing situation of ``tests/app/sharing_world`` (own, default,
+unshared, network / country / agency grants at each level, grants to others).
+Expectations come from the hand-written ``EXPECTED`` levels and the rules:
+
+* a read below ``status`` is ``NotFound`` worded exactly as for a missing name;
+  ``status`` shows name and status but no markers / linked media; ``full`` shows
+  them; the grants only to the owner;
+* a change is ``NotFound`` when the caller cannot see the series,
+  ``PermissionDenied`` when it can but is not of the owner agency or is below
+  curator, and succeeds otherwise;
+* every result, serialised as the interfaces send it, is searched for every
+  resource's secrets of a level above what the caller has: 0 may appear.
+
+Runs on SQLite and on PostgreSQL through a login role without BYPASSRLS (RLS on).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tessera.app import App, Caller, Role, Settings, links, series, sharing, stats
+from tessera.app.results import Result
+from tessera.errors import NotFound, PermissionDenied
+from tessera.storage.db import Database
+from tests.app.sharing_world import (
+    CALLER_AGENCY,
+    EXPECTED,
+    RANK,
+    RESOURCES,
+    build,
+    pg_service_world,
+    secrets,
+    series_name,
+)
+
+ROLES = ["viewer", "analyst", "curator", "admin", "operator", "local"]
+READS = ["series.show", "series.list_series"]
+WRITES = ["series.set_status", "links.link", "sharing.share_series"]
+_CAN_WRITE = {"curator", "admin", "operator", "local"}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql-rls"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, App]]:
+    home = tmp_path_factory.mktemp("matrix")
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{home / 'tessera.sqlite'}")
+        db.migrate()
+        with db.session() as s:
+            build(s)
+        db.dispose()
+        with App(Settings.for_home(home)) as app:
+            yield "sqlite", app
+    else:
+        for _owner, service, _ids in pg_service_world():
+            with App(Settings.for_home(home, database_url=service.url)) as app:
+                yield "postgresql-rls", app
+
+
+def _caller(role: str) -> Caller:
+    if role == "local":
+        return Caller.local_operator()
+    return Caller(role=Role(role), user_id=42, email="user@b.example", agency_code=CALLER_AGENCY)
+
+
+def _level(role: str, res: str) -> str:
+    return "full" if role == "local" else EXPECTED[res]
+
+
+def _assert_no_leak(payload: Any, role: str) -> None:
+    text = json.dumps(payload, default=str)
+    for res in RESOURCES:
+        have = RANK[_level(role, res)]
+        for need, words in secrets(res).items():
+            if have < RANK[need]:
+                for w in words:
+                    assert w not in text, f"{w} leaked to {role} (has {_level(role, res)})"
+
+
+def _skip_local_under_rls(backend: str, role: str) -> None:
+    if backend == "postgresql-rls" and role == "local":
+        pytest.skip("the local operator connects as the table owner, never as the service role")
+
+
+def _check_series(r: series.SeriesSummary, role: str, res: str) -> None:
+    want = _level(role, res)
+    assert r.name == series_name(res)
+    assert r.level == want
+    assert r.owner_code == RESOURCES[res][0] and r.category == 1 and r.media_count == 1
+    if isinstance(r, series.SeriesDetail):
+        assert (len(r.markers) == 1) == (want == "full")
+        assert r.markers == () or r.markers[0].note == f"marker-{res}"
+        owner = role == "local" or RESOURCES[res][0] == CALLER_AGENCY
+        assert (r.sharing is not None) == owner
+
+
+@pytest.mark.parametrize("res", list(RESOURCES))
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("use_case", READS)
+def test_reads(world: tuple[str, App], use_case: str, role: str, res: str) -> None:
+    backend, app = world
+    _skip_local_under_rls(backend, role)
+    caller, level = _caller(role), _level(role, res)
+    name = series_name(res)
+    if use_case == "series.show":
+        if RANK[level] < RANK["status"]:
+            with pytest.raises(NotFound) as exc:
+                series.show(app, caller, name)
+            assert str(exc.value) == f"no series {name!r}"  # as for a name that never existed
+            return
+        detail = series.show(app, caller, name)
+        _check_series(detail, role, res)
+        _assert_no_leak(detail.to_json(), role)
+    else:
+        rows = series.list_series(app, caller)
+        _assert_no_leak([r.to_json() for r in rows], role)
+        mine = [r for r in rows if r.name == name]
+        assert len(mine) == (1 if RANK[level] >= RANK["status"] else 0)
+        for r in mine:
+            _check_series(r, role, res)
+
+
+@pytest.mark.parametrize("res", list(RESOURCES))
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("use_case", WRITES)
+def test_changes(world: tuple[str, App], use_case: str, role: str, res: str) -> None:
+    backend, app = world
+    _skip_local_under_rls(backend, role)
+    caller, level = _caller(role), _level(role, res)
+    name = series_name(res)
+
+    def call() -> Result:
+        # each succeeding call leaves the world as it was (idempotent by design)
+        if use_case == "series.set_status":
+            return series.set_status(app, caller, name, victim_identified=False)
+        if use_case == "links.link":
+            return links.link(app, caller, "victim", f"V-{res}", series_name=name)
+        grants = RESOURCES[res][1]
+        scope, _grantee, lv = grants[0] if grants else ("network", "*", "status")
+        assert scope == "network"
+        return sharing.share_series(app, caller, name, lv, network=True)
+
+    owner = role == "local" or RESOURCES[res][0] == CALLER_AGENCY
+    if RANK[level] < RANK["status"]:
+        with pytest.raises(NotFound) as exc:
+            call()
+        assert str(exc.value) == f"no series {name!r}"
+    elif not owner or role not in _CAN_WRITE:
+        with pytest.raises(PermissionDenied):
+            call()
+    else:
+        result = call()
+        _assert_no_leak(result.to_json(), role)
+        if isinstance(result, links.LinkResult):
+            assert not result.added
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_stats_count_only_what_the_caller_sees(world: tuple[str, App], role: str) -> None:
+    backend, app = world
+    _skip_local_under_rls(backend, role)
+    st = stats.stats(app, _caller(role))
+    _assert_no_leak(st.to_json(), role)
+    at = {lv: {r for r in RESOURCES if RANK[_level(role, r)] >= RANK[lv]} for lv in RANK}
+    assert st.series == len(at["status"])
+    assert st.media == len(at["hash"])
+    assert st.victims == st.offenders == len(at["full"])
+    # cases default to none: a user counts the sightings of its own agency's cases only
+    assert st.sightings == (len(RESOURCES) if role == "local" else 1)
+    assert st.per_agency["NL-A"]["series"] == len(at["status"] - {"own"})
+    assert st.per_agency["NL-B"]["series"] == 1
+
+
+def test_the_matrix_covers_every_situation() -> None:
+    """Own, default, unshared, each scope at each level, and grants to others."""
+    assert {
+        EXPECTED[f"{scope}-{lv}"] for scope in ("network", "country", "agency") for lv in RANK
+    } == set(RANK)
+    assert EXPECTED["own"] == "full" and EXPECTED["unshared"] == "none"
