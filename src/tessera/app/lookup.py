@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from tessera.app.caller import Caller
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.series import SeriesSummary
+from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidFingerprint, InvalidInput
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.fingerprints.vpdq import FrameHash
@@ -66,6 +68,9 @@ class LookupMatch(Result):
     """For a hit on a video frame: seconds into the stored video."""
     series: tuple[int, ...]
     """Ids of the series (see ``LookupResult.series``) the media item belongs to."""
+    contacts: tuple[str, ...] = ()
+    """Owner contacts of series shared with the caller at ``hash`` only: "known to
+    the network, ask them"."""
 
 
 class LookupAnswer(Result):
@@ -93,6 +98,7 @@ class FrameLookupHit(Result):
     distance: int
     detail: dict[str, Any]
     series: tuple[int, ...]
+    contacts: tuple[str, ...] = ()
 
 
 class FrameLookupResult(Result):
@@ -105,6 +111,7 @@ class AudioLookupHit(Result):
     media_id: int
     detail: dict[str, Any]
     series: tuple[int, ...]
+    contacts: tuple[str, ...] = ()
 
 
 class AudioLookupResult(Result):
@@ -170,21 +177,49 @@ def _check_radius(radius: int) -> None:
         raise InvalidInput(f"radius must be 0..{MAX_RADIUS}, got {radius}")
 
 
-def _series(
-    app: App, caller: Caller, media_ids: set[int]
-) -> tuple[dict[int, tuple[int, ...]], tuple[SeriesSummary, ...]]:
-    """Series of each media item, and the series' summaries.
+SeriesOfMedia = dict[int, tuple[int, ...]]
 
-    Sharing rules narrow this per caller once they exist (issue 11): a series the
-    caller may not see is left out here, so it never appears in any answer.
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the caller may see of matched media: the sharing rules applied once."""
+
+    media: set[int]
+    """Matched media seen at ``hash`` or more (the rest do not exist for the caller)."""
+    series: SeriesOfMedia
+    """media id -> series seen at ``status`` or more."""
+    contacts: dict[int, tuple[str, ...]]
+    """media id -> owner contacts of series seen only at ``hash``."""
+    summaries: tuple[SeriesSummary, ...]
+
+
+def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
+    """Apply the sharing rules to matched media (``tessera.app.visibility``).
+
+    ``none``: the media item is left out, as if never matched; ``hash``: "known to
+    the network" plus the owner's contact; ``status`` and up: the series by name
+    with its identification status.
     """
-    with app.transaction() as s:
-        of_media = repo.series_of_media(s, media_ids)
-        found = repo.series_by_ids(s, {i for ids in of_media.values() for i in ids})
-        summaries = tuple(SeriesSummary.of(repo.series_status(s, x)) for x in found)
-    visible = {x.series_id for x in summaries}
-    per = {m: tuple(sorted(i for i in ids if i in visible)) for m, ids in of_media.items()}
-    return per, summaries
+    with transaction(app, caller) as (s, vis):
+        levels = vis.media_levels(media_ids)
+        media = {m for m, lv in levels.items() if lv >= Level.HASH}
+        of_media = repo.series_of_media(s, media)
+        series_levels = vis.series_levels({i for ids in of_media.values() for i in ids})
+        shown = [i for i, lv in series_levels.items() if lv >= Level.HASH]
+        status = {x.id: repo.series_status(s, x) for x in repo.series_by_ids(s, shown)}
+    summaries = tuple(
+        SeriesSummary.of(status[i], series_levels[i])
+        for i in sorted(status, key=lambda i: status[i].name)
+        if series_levels[i] >= Level.STATUS
+    )
+    named = {x.series_id for x in summaries}
+    per: SeriesOfMedia = {}
+    contacts: dict[int, tuple[str, ...]] = {}
+    for m, ids in of_media.items():
+        per[m] = tuple(sorted(i for i in ids if i in named))
+        hidden = {status[i].contact for i in ids if i in status and i not in named}
+        contacts[m] = tuple(sorted(c for c in hidden if c))
+    return _Seen(media, per, contacts, summaries)
 
 
 def lookup(
@@ -200,6 +235,7 @@ def lookup(
     if len(queries) > MAX_QUERIES:
         raise InvalidInput(f"at most {MAX_QUERIES} hashes per lookup, got {len(queries)}")
     _check_radius(radius)
+    require_role(caller, Role.ANALYST)
     raw = [parse_hash(q.type, q.hash, f"queries[{i}]") for i, q in enumerate(queries)]
     found: dict[int, list[tuple[int, str, int, int | None, float | None]]] = {}
     with app.transaction() as s:
@@ -220,26 +256,27 @@ def lookup(
             found.setdefault(pdq_idx[h.query], []).append(
                 (h.media_id, "pdq", h.distance, h.quality, h.timestamp)
             )
-    per_media, summaries = _series(app, caller, {m[0] for ms in found.values() for m in ms})
+    seen = _seen(app, caller, {m[0] for ms in found.values() for m in ms})
     answers = []
     for i, q in enumerate(queries):
         best: dict[int, LookupMatch] = {}
         for media_id, how, dist, quality, ts in sorted(found.get(i, []), key=lambda t: t[2]):
-            if media_id not in best:  # nearest frame / row per media item
+            if media_id in seen.media and media_id not in best:  # nearest row per item
                 best[media_id] = LookupMatch(
                     media_id=media_id,
                     match=how,  # type: ignore[arg-type]
                     distance=dist,
                     quality=quality,
                     timestamp=ts,
-                    series=per_media.get(media_id, ()),
+                    series=seen.series.get(media_id, ()),
+                    contacts=seen.contacts.get(media_id, ()),
                 )
         answers.append(
             LookupAnswer(index=i, type=q.type, hash=q.hash.lower(), matches=tuple(best.values()))
         )
     return LookupResult(
         results=tuple(answers),
-        series=summaries,
+        series=seen.summaries,
         matched=sum(1 for a in answers if a.matches),
     )
 
@@ -257,11 +294,12 @@ def lookup_frames(
     if len(frames) > MAX_QUERIES:
         raise InvalidInput(f"at most {MAX_QUERIES} frames per lookup, got {len(frames)}")
     _check_radius(radius)
+    require_role(caller, Role.ANALYST)
     query = FileResult(path="query", status="ok", kind="video", frames=list(frames))
     searcher = pdq if pdq is not None else app.pdq_store()
     hits = video_hits(app.db, searcher, [query], radius=radius, min_quality=min_quality)
     found = hits.get(0, [])
-    per_media, summaries = _series(app, caller, {h.media_id for h in found})
+    seen = _seen(app, caller, {h.media_id for h in found})
     return FrameLookupResult(
         frames=len(frames),
         hits=tuple(
@@ -270,11 +308,13 @@ def lookup_frames(
                 via=h.via,
                 distance=h.distance,
                 detail=h.detail,
-                series=per_media.get(h.media_id, ()),
+                series=seen.series.get(h.media_id, ()),
+                contacts=seen.contacts.get(h.media_id, ()),
             )
             for h in found
+            if h.media_id in seen.media
         ),
-        series=summaries,
+        series=seen.summaries,
     )
 
 
@@ -283,17 +323,22 @@ def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResul
     from tessera.fingerprints.chromaprint import AudioFingerprint  # noqa: PLC0415
 
     AudioFingerprint.parse(fingerprint)  # InvalidFingerprint before any work
+    require_role(caller, Role.ANALYST)
     query = FileResult(path="query", status="ok", kind="audio", audio=fingerprint)
     found = audio_hits(app.db, [query]).get(0, [])
-    per_media, summaries = _series(app, caller, {h.media_id for h in found})
+    seen = _seen(app, caller, {h.media_id for h in found})
     return AudioLookupResult(
         hits=tuple(
             AudioLookupHit(
-                media_id=h.media_id, detail=h.detail, series=per_media.get(h.media_id, ())
+                media_id=h.media_id,
+                detail=h.detail,
+                series=seen.series.get(h.media_id, ()),
+                contacts=seen.contacts.get(h.media_id, ()),
             )
             for h in found
+            if h.media_id in seen.media
         ),
-        series=summaries,
+        series=seen.summaries,
     )
 
 
