@@ -11,6 +11,7 @@ people and may change.
     TesseraError
      +-- InvalidInput                 bad arguments or values (exit 2 / HTTP 400)
      |    +-- InvalidFingerprint      a fingerprint's text form does not parse
+ |    +-- InvalidRecord           a record of an exchange file (number, line, field)
      +-- MediaError                   one file could not be fingerprinted (batch goes on)
      |    +-- EmptyFile               zero bytes
      |    +-- UnsupportedMedia        not an image we decode (content sniffed)
@@ -49,6 +50,28 @@ class InvalidInput(TesseraError):
     """A caller passed a value Tessera cannot accept."""
 
     reason = "invalid-input"
+
+
+class InvalidRecord(InvalidInput):
+    """A record of an exchange file is invalid: the whole file is rejected, naming it."""
+
+    reason = "invalid-record"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: int | None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = [f"{k} {v}" for k, v in (("record", record), ("line", line)) if v is not None]
+        if field:
+            where.append(f"field {field}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.record = record
+        self.line = line
+        self.field = field
 
 
 class InvalidFingerprint(InvalidInput):
@@ -141,6 +164,7 @@ __all__ = [
     "EmptyFile",
     "InvalidFingerprint",
     "InvalidInput",
+    "InvalidRecord",
     "MediaError",
     "MediaTooLarge",
     "NotFound",

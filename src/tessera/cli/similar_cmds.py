@@ -44,7 +44,7 @@ def _series_names(app: App, media_ids: list[int]) -> dict[int, list[str]]:
 def _digests(app: App, media_ids: list[int]) -> dict[int, str]:
     with app.transaction() as s:
         found = ((m, s.get(Media, m)) for m in media_ids)
-        return {m: media.sha256.hex() for m, media in found if media is not None}
+        return {m: media.sha256.hex() for m, media in found if media is not None and media.sha256}
 
 
 def _box(v: tuple[float, ...] | None) -> list[int] | None:

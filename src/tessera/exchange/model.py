@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tessera.errors import InvalidInput
+from tessera.errors import InvalidRecord
 
 MediaKind = Literal["image", "video", "audio", "other"]
 
@@ -39,6 +39,19 @@ _TAG_FORBIDDEN = re.compile(r"[,\n\r\t]")
 RESERVED_HASH_NAMES = frozenset(
     {"md5", "sha1", "sha256", "sha-256", "pdq", "photodna", "video_md5", "pdna"}
 )
+_ENTRY_EXCLUDE = {
+    "md5",
+    "sha1",
+    "sha256",
+    "pdq",
+    "photodna",
+    "other_hashes",
+    "category",
+    "category_profile",
+    "source_id",
+    "deleted",
+    "series",
+}
 DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
 
 
@@ -200,6 +213,10 @@ class ExchangeRecord(BaseModel):
         check_json_shape(v)
         return v
 
+    def entry_data(self) -> dict[str, Any]:
+        """What an exchange entry stores besides hashes, category, series and source id."""
+        return self.model_dump(mode="json", exclude=_ENTRY_EXCLUDE, exclude_defaults=True)
+
     def identity(self) -> list[tuple[str, str]]:
         """(algorithm, value) by which the record is matched, strongest first."""
         out = [(a, getattr(self, a)) for a in ("sha256", "sha1", "md5") if getattr(self, a)]
@@ -236,25 +253,8 @@ def check_json_shape(value: Any) -> None:
             raise ValueError(f"unsupported JSON value {type(v).__name__}")
 
 
-class RecordError(InvalidInput):
-    """A record of an exchange file is invalid; the whole file is rejected."""
-
-    reason = "invalid-record"
-
-    def __init__(
-        self, message: str, *, record: int | None, line: int | None = None, field: str | None = None
-    ) -> None:
-        where = []
-        if record is not None:
-            where.append(f"record {record}")
-        if line is not None:
-            where.append(f"line {line}")
-        if field:
-            where.append(f"field {field}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
-        self.record = record
-        self.line = line
-        self.field = field
+RecordError = InvalidRecord
+"""A record of an exchange file is invalid; the whole file is rejected."""
 
 
 def build_record(

@@ -50,6 +50,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -196,16 +197,24 @@ class SharingGrant(Base):
 
 
 class Media(Base):
-    """One distinct file content, unique by SHA-256."""
+    """One distinct file content, unique by SHA-256 when its content was seen.
+
+    Media imported from an exchange file (``has_content`` false) carry only the
+    digests the file gave: often MD5 and SHA-1 without SHA-256, sometimes only a
+    PhotoDNA or PDQ (as fingerprints). Ingesting the actual file later fills in
+    the rest on the same row (matched by its digests).
+    """
 
     __tablename__ = "media"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sha256: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    md5: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
-    sha1: Mapped[bytes] = mapped_column(LargeBinary(20), index=True)
+    sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    md5: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    sha1: Mapped[bytes | None] = mapped_column(LargeBinary(20), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # image, video, audio, other
     format: Mapped[str | None] = mapped_column(String(16))
-    byte_size: Mapped[int] = mapped_column(BigInteger)
+    byte_size: Mapped[int | None] = mapped_column(BigInteger)
+    has_content: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """False for hash-only media known from an exchange file, not from the file itself."""
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     submissions: Mapped[int] = mapped_column(Integer, default=0)
@@ -360,6 +369,33 @@ class Location(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
 
 
+class ExchangeEntry(Base):
+    """What one agency's exchange file said about a media item (one row per agency).
+
+    Category stays raw with its profile; ``data`` holds the rest of the record
+    (flags, tags, comments, VICS MediaFiles/Exifs...) so an export gives back what
+    was imported. ``opaque_key`` (SHA-256 of the first opaque hash) finds records
+    that carry no MD5/SHA-1/SHA-256 again on re-import.
+    """
+
+    __tablename__ = "exchange_entry"
+    __table_args__ = (
+        UniqueConstraint("media_id", "agency_id"),
+        Index("ix_exchange_entry_agency_source", "agency_id", "source_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    source_format: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str | None] = mapped_column(String(512))
+    category_profile: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[int | None] = mapped_column(Integer)
+    opaque_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IngestRun(Base):
     """One ``tessera ingest`` of a root path into a case; resumable until finished."""
 
@@ -485,6 +521,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "Case",
+    "ExchangeEntry",
     "Fingerprint",
     "IngestItem",
     "IngestRun",

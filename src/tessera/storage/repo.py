@@ -341,7 +341,8 @@ def media_by_sha256(
         if live_only:
             q = q.where(Media.deleted_at.is_(None))
         for m in s.scalars(q):
-            out[m.sha256] = m
+            if m.sha256 is not None:
+                out[m.sha256] = m
     return out
 
 
