@@ -27,6 +27,7 @@ from tessera.cli.db_cmds import (
     stats_command,
 )
 from tessera.cli.demo_cmd import demo_command
+from tessera.cli.exchange_cmds import export_command, import_command
 from tessera.cli.exit_codes import ExitCode, exit_code_for
 from tessera.cli.hash_cmd import hash_command
 from tessera.cli.ingest_cmd import ingest_command
@@ -81,6 +82,8 @@ for _command in (
     token_group,
     audit_group,
     node_group,
+    import_command,
+    export_command,
 ):
     cli.add_command(_command)
 

@@ -129,12 +129,15 @@ def _flag(v: bool | None) -> str:
 
 
 def write(records: Iterable[ExchangeRecord], out: TextIO) -> int:
+    """Rows for records with an MD5, SHA1 or PhotoDNA (the hashes ICSE carries)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow(HEADER)
     out.write(buf.getvalue())
     n = 0
     for r in records:
+        if not (r.md5 or r.sha1 or r.photodna):
+            continue
         n += 1
         buf.seek(0)
         buf.truncate()

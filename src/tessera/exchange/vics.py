@@ -242,8 +242,8 @@ def media_to_record(
             raise RecordError(str(exc), record=number, field="(other fields)") from None
         values["vics_extra"] = extra
     record = build_record(values, record=number, names=_NAMES)
-    if not (record.md5 or record.sha1 or record.sha256 or record.photodna or record.pdq):
-        raise RecordError("no hash (MD5, SHA1 or PhotoDNA)", record=number, field="MD5")
+    if not record.identity():
+        raise RecordError("no hash (MD5, SHA1, PhotoDNA or another)", record=number, field="MD5")
     return record
 
 

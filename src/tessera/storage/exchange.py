@@ -3,7 +3,7 @@
 Records arrive in batches inside one transaction that the caller owns (an import
 is all or nothing). Each record is matched to a media item by the strongest
 digest it carries (SHA-256, then SHA-1, then MD5; records with none by their first
-opaque hash, through ``exchange_entry.opaque_key``); a digest that contradicts the
+opaque hash, through ``exchange_hash``); a digest that contradicts the
 matched item is an error naming the record. Unmatched records become hash-only
 media (``has_content`` false). What the agency's file said lives in one
 ``exchange_entry`` per (media, agency), so importing the same file twice changes
@@ -29,6 +29,7 @@ from tessera.storage.models import (
     Agency,
     Case,
     ExchangeEntry,
+    ExchangeHash,
     Fingerprint,
     Media,
     Series,
@@ -156,18 +157,14 @@ class ExchangeImport:
                 if v:
                     keys.add(bytes.fromhex(v))
             if not (r.sha256 or r.sha1 or r.md5):
-                alg, value = r.identity()[0]
-                opaque[opaque_key(alg, value)] = None
+                opaque.update(dict.fromkeys(opaque_key(a, v) for a, v in r.identity()))
         found = {alg: _by(s, getattr(Media, alg), keys) for alg, keys in want.items() if keys}
         by_opaque: dict[bytes, int] = {}
         for chunk in _chunks(list(opaque)):
             for key, mid in s.execute(
-                select(ExchangeEntry.opaque_key, ExchangeEntry.media_id).where(
-                    ExchangeEntry.opaque_key.in_(chunk)
-                )
+                select(ExchangeHash.key, ExchangeHash.media_id).where(ExchangeHash.key.in_(chunk))
             ):
-                if key is not None:
-                    by_opaque.setdefault(bytes(key), int(mid))
+                by_opaque[bytes(key)] = int(mid)
         out: list[int | None] = []
         fills: dict[int, dict[str, bytes]] = {}
         for number, r in batch:
@@ -178,8 +175,8 @@ class ExchangeImport:
                     break
             if row is None:
                 if not (r.sha256 or r.sha1 or r.md5):
-                    alg, value = r.identity()[0]
-                    out.append(by_opaque.get(opaque_key(alg, value)))
+                    okeys = [opaque_key(a, v) for a, v in r.identity()]
+                    out.append(next((by_opaque[k] for k in okeys if k in by_opaque), None))
                 else:
                     out.append(None)
                 continue
@@ -310,6 +307,17 @@ class ExchangeImport:
                 s.execute(update(Fingerprint).where(Fingerprint.id == have[0]).values(value=value))
         if rows:
             s.execute(insert(Fingerprint), rows)
+        keys = {
+            opaque_key(alg, value.hex() if alg == "pdq" else value.decode()): mid
+            for (mid, alg), (_, value) in wanted.items()
+        }
+        known: set[bytes] = set()
+        for chunk in _chunks(list(keys)):
+            q = select(ExchangeHash.key).where(ExchangeHash.key.in_(chunk))
+            known.update(bytes(k) for k in s.scalars(q))
+        new_keys = [{"key": k, "media_id": m} for k, m in keys.items() if k not in known]
+        if new_keys:
+            s.execute(insert(ExchangeHash), new_keys)
 
     def _entries(self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int]) -> None:
         s = self.s
@@ -325,15 +333,11 @@ class ExchangeImport:
         rows: dict[int, dict[str, Any]] = {}
         now = utcnow()
         for (_, r), mid in zip(batch, media_ids, strict=True):
-            okey = None
-            if not (r.sha256 or r.sha1 or r.md5):
-                okey = opaque_key(*r.identity()[0])
             values = {
                 "source_format": self.source_format,
                 "source_id": r.source_id,
                 "category_profile": r.category_profile,
                 "category": r.category,
-                "opaque_key": okey,
                 "data": r.entry_data(),
                 "case_id": self.case.id if self.case is not None else None,
             }
@@ -348,8 +352,6 @@ class ExchangeImport:
             e = found
             if values["case_id"] is None:
                 values["case_id"] = e.case_id
-            if values["opaque_key"] is None:
-                values["opaque_key"] = e.opaque_key
             changed = {k: v for k, v in values.items() if getattr(e, k) != v}
             if changed:
                 for k, v in changed.items():
@@ -468,6 +470,7 @@ class ExchangeImport:
             gone = [int(x) for x in s.scalars(orphans)]
             if gone:
                 s.execute(delete(series_media).where(series_media.c.media_id.in_(gone)))
+                s.execute(delete(ExchangeHash).where(ExchangeHash.media_id.in_(gone)))
                 s.execute(delete(Fingerprint).where(Fingerprint.media_id.in_(gone)))
                 s.execute(delete(Media).where(Media.id.in_(gone)))
 
@@ -550,6 +553,11 @@ def category_profiles(s: Session, ids: Select[Any]) -> list[str]:
         .distinct()
     )
     return sorted(str(p) for p in s.scalars(q))
+
+
+def case_ids(s: Session, number: str) -> list[int]:
+    """Ids of the cases with this number (numbers are unique per agency only)."""
+    return [int(x) for x in s.scalars(select(Case.id).where(Case.number == number))]
 
 
 def count_media(s: Session, ids: Select[Any]) -> int:
@@ -657,6 +665,7 @@ __all__ = [
     "ExchangeImport",
     "ImportCounts",
     "StoredItem",
+    "case_ids",
     "category_profiles",
     "count_media",
     "iter_items",

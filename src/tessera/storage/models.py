@@ -374,8 +374,7 @@ class ExchangeEntry(Base):
 
     Category stays raw with its profile; ``data`` holds the rest of the record
     (flags, tags, comments, VICS MediaFiles/Exifs...) so an export gives back what
-    was imported. ``opaque_key`` (SHA-256 of the first opaque hash) finds records
-    that carry no MD5/SHA-1/SHA-256 again on re-import.
+    was imported.
     """
 
     __tablename__ = "exchange_entry"
@@ -391,9 +390,18 @@ class ExchangeEntry(Base):
     source_id: Mapped[str | None] = mapped_column(String(512))
     category_profile: Mapped[str | None] = mapped_column(String(32))
     category: Mapped[int | None] = mapped_column(Integer)
-    opaque_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExchangeHash(Base):
+    """An imported hash Tessera cannot look up by column (PDQ, PhotoDNA, NetClean...):
+    SHA-256 of ``algorithm NUL value``, so a record carrying only such a hash finds
+    its media item again on re-import."""
+
+    __tablename__ = "exchange_hash"
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
 
 
 class IngestRun(Base):
@@ -522,6 +530,7 @@ __all__ = [
     "Base",
     "Case",
     "ExchangeEntry",
+    "ExchangeHash",
     "Fingerprint",
     "IngestItem",
     "IngestRun",

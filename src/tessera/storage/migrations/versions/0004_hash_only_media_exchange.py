@@ -4,7 +4,8 @@ Imported exchange files (VICS, ICSE CSV, hash lists, NCMEC) describe media by
 whichever digests they carry, often MD5/SHA-1 only: ``media.sha256``, ``md5``,
 ``sha1`` and ``byte_size`` become nullable and ``has_content`` tells media seen
 as files from media known by hashes. ``exchange_entry`` keeps what each agency's
-file said about a media item.
+file said about a media item; ``exchange_hash`` finds media by imported hashes
+that have no column (PDQ, PhotoDNA, NetClean...).
 
 SQLite cannot drop NOT NULL in place, and rebuilding ``media`` (Alembic's batch
 mode) would run the ON DELETE CASCADE of every table pointing at it while
@@ -74,7 +75,6 @@ def upgrade() -> None:
         sa.Column("source_id", sa.String(length=512), nullable=True),
         sa.Column("category_profile", sa.String(length=32), nullable=True),
         sa.Column("category", sa.Integer(), nullable=True),
-        sa.Column("opaque_key", sa.LargeBinary(length=32), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -94,9 +94,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_exchange_entry_agency_source", "exchange_entry", ["agency_id", "source_id"])
     op.create_index(op.f("ix_exchange_entry_media_id"), "exchange_entry", ["media_id"])
-    op.create_index(op.f("ix_exchange_entry_opaque_key"), "exchange_entry", ["opaque_key"])
+    op.create_table(
+        "exchange_hash",
+        sa.Column("key", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("media_id", BigId, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["media_id"],
+            ["media.id"],
+            name=op.f("fk_exchange_hash_media_id_media"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_exchange_hash")),
+    )
+    op.create_index(op.f("ix_exchange_hash_media_id"), "exchange_hash", ["media_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("exchange_hash")
     op.drop_table("exchange_entry")
     op.drop_column("media", "has_content")

@@ -1,0 +1,235 @@
+"""Importing and exporting exchange files (VICS, ICSE CSV, hash lists, TE CSV, NCMEC
+XML, bundles): the use cases behind ``tessera import`` / ``tessera export``.
+
+An import is all or nothing: the file is read as a stream and applied in batches
+inside **one** transaction, so a bad record (reported with its number, line and
+field) rolls everything back and a re-run starts clean; re-importing the same file
+changes nothing, an updated file updates what changed. Exports stream the stored
+media a chunk at a time, so memory stays flat at any size.
+
+Sharing: :func:`_sharing_level` is the one place where an export decides what may
+leave for the caller. Today only the node's local operator exports (everything,
+``full``); when the network service exists, it narrows the level and the media
+per the caller's agency and its sharing rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, TextIO
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.errors import InvalidInput, NotFound, PermissionDenied, UnreadableFile
+from tessera.exchange import bundle, hashlist, icse_csv, ncmec_xml, te_csv, vics
+from tessera.exchange.model import ExchangeRecord
+from tessera.exchange.stored import record_from_item
+from tessera.storage import exchange as store
+from tessera.storage import repo
+
+ImportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "ncmec-xml", "bundle"]
+ExportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "bundle"]
+IMPORT_FORMATS: tuple[str, ...] = ("vics", "icse-csv", "hashlist", "te-csv", "ncmec-xml", "bundle")
+EXPORT_FORMATS: tuple[str, ...] = ("vics", "icse-csv", "hashlist", "te-csv", "bundle")
+BATCH = 5000
+
+
+class ImportSummary(Result):
+    """What ``tessera import`` did with one file."""
+
+    path: str
+    format: str
+    status: Literal["imported"]
+    agency: str
+    case: str | None
+    series: str | None
+    records: int
+    new_media: int
+    matched_media: int
+    new_entries: int
+    updated_entries: int
+    unchanged_entries: int
+    deleted_entries: int
+    series_created: tuple[str, ...]
+    series_updated: tuple[str, ...]
+
+
+class ExportSummary(Result):
+    """What ``tessera export`` wrote."""
+
+    path: str
+    format: str
+    status: Literal["exported"]
+    records: int
+    level: str
+    series: str | None
+    case: str | None
+    agency: str | None
+
+
+def _reader(fmt: str, hash_type: str | None) -> Callable[[BinaryIO], Iterator[ExchangeRecord]]:
+    if fmt == "vics":
+        return vics.read
+    if fmt == "icse-csv":
+        return icse_csv.read
+    if fmt == "hashlist":
+        return lambda f: hashlist.read(f, hash_type=hash_type)
+    if fmt == "te-csv":
+        return te_csv.read
+    if fmt == "ncmec-xml":
+        return ncmec_xml.read
+    if fmt == "bundle":
+        return bundle.read
+    raise InvalidInput(f"unknown import format {fmt!r} (one of {', '.join(IMPORT_FORMATS)})")
+
+
+def import_file(
+    app: App,
+    caller: Caller,
+    fmt: str,
+    path: Path,
+    *,
+    agency_code: str,
+    case: str | None = None,
+    series: str | None = None,
+    hash_type: str | None = None,
+    batch_size: int = BATCH,
+) -> ImportSummary:
+    """Import ``path`` (format ``fmt``) for ``agency_code``, all or nothing."""
+    _may_import(caller, agency_code)
+    read = _reader(fmt, hash_type)
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise UnreadableFile.from_os_error(exc) from None
+    with stream, app.transaction() as s:
+        agency = repo.get_agency(s, agency_code)
+        the_case = repo.get_or_create_case(s, agency, case) if case else None
+        job = store.ExchangeImport(
+            s, agency=agency, case=the_case, series=series, source_format=fmt
+        )
+        numbered = enumerate(read(stream), 1)
+        while batch := list(itertools.islice(numbered, batch_size)):
+            job.apply(batch)
+        counts = job.finish()
+    return ImportSummary(
+        path=str(path),
+        format=fmt,
+        status="imported",
+        agency=agency_code,
+        case=case,
+        series=series,
+        records=counts.records,
+        new_media=counts.new_media,
+        matched_media=counts.matched_media,
+        new_entries=counts.new_entries,
+        updated_entries=counts.updated_entries,
+        unchanged_entries=counts.unchanged_entries,
+        deleted_entries=counts.deleted_entries,
+        series_created=tuple(counts.series_created),
+        series_updated=tuple(counts.series_updated),
+    )
+
+
+def _may_import(caller: Caller, agency_code: str) -> None:
+    if caller.is_local_operator:
+        return
+    if caller.agency_code != agency_code:
+        raise PermissionDenied("you may import only for your own agency")
+
+
+def _sharing_level(caller: Caller, requested: bundle.Level) -> bundle.Level:
+    """THE sharing hook of exports: what may leave for this caller.
+
+    The local operator may export everything. Network callers are refused until the
+    sharing rules exist (fail closed); the service will narrow ``level`` and the
+    media selection here, per the caller's agency and the rules.
+    """
+    if caller.is_local_operator:
+        return requested
+    raise PermissionDenied("exports for network callers need sharing rules (not yet enabled)")
+
+
+def export(
+    app: App,
+    caller: Caller,
+    fmt: str,
+    out: TextIO,
+    *,
+    path: str = "-",
+    series: str | None = None,
+    case: str | None = None,
+    agency: str | None = None,
+    hash_type: str | None = None,
+    vics_version: str = "2.0",
+    level: bundle.Level = "full",
+) -> ExportSummary:
+    """Write the selected media (one of series / case / agency, or all) to ``out``."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
+    if sum(x is not None for x in (series, case, agency)) > 1:
+        raise InvalidInput("give at most one of --series, --case, --agency")
+    level = _sharing_level(caller, level)
+    with app.transaction() as s:
+        sel: dict[str, Any] = {}
+        prefer: int | None = None
+        if series is not None:
+            sel["series_id"] = repo.get_series(s, series).id
+        if agency is not None:
+            a = repo.get_agency(s, agency)
+            sel["agency_id"] = prefer = a.id
+        if case is not None:
+            sel["case_id"] = _case_id(s, case, caller)
+        ids = store.select_media(**sel)
+        records = (
+            record_from_item(item) for item in store.iter_items(s, ids, prefer_agency=prefer)
+        )
+        if fmt == "vics":
+            profiles = store.category_profiles(s, ids)
+            if len(profiles) > 1:
+                raise InvalidInput(
+                    f"the selection has categories of several profiles ({', '.join(profiles)}); "
+                    "a VICS file has one: export per series"
+                )
+            profile = profiles[0] if profiles else "Default"
+            n = vics.write(records, out, version=vics_version, profile=profile)
+        elif fmt == "icse-csv":
+            n = icse_csv.write(records, out)
+        elif fmt == "hashlist":
+            n = hashlist.write(records, out, hash_type=hash_type)
+        elif fmt == "te-csv":
+            n = te_csv.write(records, out)
+        else:
+            n = bundle.write(records, out, level=level, agency=agency)
+    return ExportSummary(
+        path=path,
+        format=fmt,
+        status="exported",
+        records=n,
+        level=level,
+        series=series,
+        case=case,
+        agency=agency,
+    )
+
+
+def _case_id(s: Any, number: str, caller: Caller) -> int:
+    ids = store.case_ids(s, number)
+    if not ids:
+        raise NotFound(f"no case {number!r}")
+    if len(ids) > 1:
+        raise InvalidInput(f"case {number!r} exists in several agencies; export by --agency")
+    return ids[0]
+
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "IMPORT_FORMATS",
+    "ExportSummary",
+    "ImportSummary",
+    "export",
+    "import_file",
+]

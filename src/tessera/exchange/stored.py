@@ -1,0 +1,57 @@
+"""Stored media (``storage.exchange.StoredItem``) as exchange records, for export.
+
+What an agency's file said (its exchange entry) comes back as it was imported;
+what Tessera knows besides (digests from ingest, series membership and status,
+computed PDQ) fills in the rest. A series marked identified in Tessera exports
+as identified even where the imported record said otherwise: the newer fact wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tessera.exchange.model import ExchangeRecord, OpaqueHash
+from tessera.storage.exchange import OPAQUE_VERSION, StoredItem
+
+
+def record_from_item(item: StoredItem) -> ExchangeRecord:
+    values: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    if item.entry is not None:
+        _fmt, source_id, profile, category, stored = item.entry
+        data = dict(stored or {})
+        values.update(data)
+        values["source_id"] = source_id
+        values["category_profile"], values["category"] = profile, category
+    elif item.byte_size is not None:
+        values["media_size"] = item.byte_size
+    if item.kind != "other":
+        values["kind"] = item.kind
+    values["md5"] = item.md5.hex() if item.md5 else None
+    values["sha1"] = item.sha1.hex() if item.sha1 else None
+    values["sha256"] = item.sha256.hex() if item.sha256 else None
+    others: list[OpaqueHash] = []
+    for alg, version, value in item.fingerprints:
+        if alg == "pdq" and version != OPAQUE_VERSION:
+            values.setdefault("pdq", value.hex())
+        elif version == OPAQUE_VERSION and alg == "photodna":
+            values["photodna"] = value.decode()
+        elif version == OPAQUE_VERSION:
+            others.append(OpaqueHash(name=alg, value=value.decode()))
+    values["other_hashes"] = tuple(others)
+    if item.series:
+        name, victim, offender, baseline, profile, category = item.series[0]
+        values["series"] = name
+        for key, flag in (
+            ("victim_identified", victim),
+            ("offender_identified", offender),
+            ("baseline", baseline),
+        ):
+            if flag:
+                values[key] = True
+        if values.get("category") is None and category is not None:
+            values["category_profile"], values["category"] = profile, category
+    return ExchangeRecord.model_validate(values)
+
+
+__all__ = ["record_from_item"]
