@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.ingest.filehash import NOT_MEDIA, FileResult, features_count
+from tessera.storage.exchange import complete_media, hash_only_match
 from tessera.storage.models import (
     Fingerprint,
     IngestItem,
@@ -54,6 +56,20 @@ def _kind(r: FileResult) -> str:
     if r.kind:
         return r.kind
     return "image" if r.pdq is not None or r.format is not None else "other"
+
+
+def _content(r: FileResult, sha256: bytes) -> dict[str, Any]:
+    """The media columns a file's result fills in."""
+    return {
+        "sha256": sha256,
+        "md5": bytes.fromhex(r.md5 or "") or None,
+        "sha1": bytes.fromhex(r.sha1 or "") or None,
+        "kind": _kind(r),
+        "format": r.format,
+        "byte_size": r.size,
+        "width": r.width,
+        "height": r.height,
+    }
 
 
 def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
@@ -173,6 +189,23 @@ def write_batch(
                     if f.algorithm == FEATURES_ALGORITHM
                 )
                 status = status or "new"
+            if media is None and (
+                media := hash_only_match(
+                    s, bytes.fromhex(r.md5 or "") or None, bytes.fromhex(r.sha1 or "") or None
+                )
+            ):  # known from an exchange file by its hashes: the file completes it
+                fps = complete_media(s, media, _content(r, key), _fingerprints(r, media.id))
+                created[key] = media
+                out.new_pdq.extend(
+                    (f.id, media.id, f.value, f.quality) for f in fps if f.algorithm == "pdq"
+                )
+                out.new_features.extend(
+                    (f.id, media.id, f.value, f.position)
+                    for f in fps
+                    if f.algorithm == FEATURES_ALGORITHM
+                )
+                _describe(s, r, media.id)
+                status = status or "known"
             if media is None:
                 media = Media(
                     sha256=key,

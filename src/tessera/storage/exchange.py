@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
@@ -493,6 +493,49 @@ class ExchangeImport:
         return self.counts
 
 
+# -- a later ingest of the file itself ---------------------------------------------------
+
+
+def hash_only_match(s: Session, md5: bytes | None, sha1: bytes | None) -> Media | None:
+    """The hash-only media item (imported, no content yet) a file's digests name."""
+    conds: list[Any] = []
+    if md5:
+        conds.append(Media.md5 == md5)
+    if sha1:
+        conds.append(Media.sha1 == sha1)
+    if not conds:
+        return None
+    q = select(Media).where(Media.has_content.is_(False), or_(*conds)).order_by(Media.id)
+    for m in s.scalars(q.limit(2)):
+        if (m.md5 is None or md5 is None or m.md5 == md5) and (
+            m.sha1 is None or sha1 is None or m.sha1 == sha1
+        ):
+            return m
+    return None
+
+
+def complete_media(
+    s: Session, media: Media, content: dict[str, Any], fingerprints: Sequence[Fingerprint]
+) -> list[Fingerprint]:
+    """Give a hash-only item the facts of its now-seen file; add the fingerprints it
+    lacks (an imported PDQ or PhotoDNA stays as received). Returns those added."""
+    for key, value in content.items():
+        setattr(media, key, value)
+    media.has_content = True
+    have = {
+        (a, v, p)
+        for a, v, p in s.execute(
+            select(Fingerprint.algorithm, Fingerprint.version, Fingerprint.position).where(
+                Fingerprint.media_id == media.id
+            )
+        )
+    }
+    added = [fp for fp in fingerprints if (fp.algorithm, fp.version, fp.position or 0) not in have]
+    s.add_all(added)
+    s.flush()
+    return added
+
+
 # -- export ---------------------------------------------------------------------------
 
 
@@ -667,7 +710,9 @@ __all__ = [
     "StoredItem",
     "case_ids",
     "category_profiles",
+    "complete_media",
     "count_media",
+    "hash_only_match",
     "iter_items",
     "opaque_key",
     "select_media",

@@ -40,12 +40,13 @@ class MediaRow:
     """One media item as lists show it."""
 
     id: int
-    sha256: str
-    md5: str
-    sha1: str
+    sha256: str | None
+    """None for hash-only media imported from an exchange file."""
+    md5: str | None
+    sha1: str | None
     kind: str
     format: str | None
-    byte_size: int
+    byte_size: int | None
     width: int | None
     height: int | None
     submissions: int
@@ -164,12 +165,12 @@ def summaries(s: Session, media_ids: Sequence[int]) -> dict[int, MediaRow]:
 def summary(m: Media, series: tuple[str, ...]) -> MediaRow:
     return MediaRow(
         id=m.id,
-        sha256=bytes(m.sha256).hex(),
-        md5=bytes(m.md5).hex(),
-        sha1=bytes(m.sha1).hex(),
+        sha256=bytes(m.sha256).hex() if m.sha256 is not None else None,
+        md5=bytes(m.md5).hex() if m.md5 is not None else None,
+        sha1=bytes(m.sha1).hex() if m.sha1 is not None else None,
         kind=m.kind,
         format=m.format,
-        byte_size=int(m.byte_size),
+        byte_size=int(m.byte_size) if m.byte_size is not None else None,
         width=m.width,
         height=m.height,
         submissions=int(m.submissions or 0),
