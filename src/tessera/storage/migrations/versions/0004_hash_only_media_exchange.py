@@ -15,7 +15,7 @@ constraints: writable_schema plus a schema_version bump); the on-disk format is
 unchanged.
 
 Revision ID: 0004
-Revises: 0003, 0006
+Revises: 0006
 Create Date: 2026-12-04 21:00:00
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = ("0003", "0006")  # merges the two heads on main
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
