@@ -1,8 +1,9 @@
-"""One real ``tessera serve`` on 127.0.0.1 with two workers: it answers, and stays closed."""
+"""One real ``tessera serve`` on 127.0.0.1 with two workers: closed, fresh in every worker."""
 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -11,6 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tessera.app import App, Caller, Settings
+from tessera.app.accounts import create_token, create_user
+from tests.seeding import ensure_agency, flip_bits, random_pdq, seed
 
 
 def _free_port() -> int:
@@ -29,9 +34,9 @@ def _tessera(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-@pytest.fixture
-def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "TESSERA_HOME": str(tmp_path / "home")}
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    env = {**os.environ, "TESSERA_HOME": str(tmp_path_factory.mktemp("serve") / "home")}
     env.pop("TESSERA_DATABASE_URL", None)
     init = _tessera("init", env=env)
     assert init.returncode == 0, init.stderr
@@ -79,3 +84,32 @@ def test_serve_answers_and_fails_closed(server) -> None:  # type: ignore[no-unty
         assert r.status_code == 401
         assert r.headers["content-type"].startswith("application/problem+json")
     assert httpx.get(f"{base}/docs", timeout=5).status_code in (401, 404)
+
+
+def test_every_worker_finds_a_hash_committed_elsewhere(server) -> None:  # type: ignore[no-untyped-def]
+    """A fingerprint committed by another process is found, then found by every request
+    (two workers take them in turn), without any reload call."""
+    base, env = server
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "analyst@example.org", agency="NL-NPU", role="analyst", password=None)
+        token = create_token(app, op, "analyst@example.org").token
+        (item,) = seed(app.db, [(b"committed-elsewhere", random_pdq(random.Random(5)))])
+    auth = {"Authorization": f"Bearer {token}"}
+    near = flip_bits(item.pdq or "", [3, 77])
+    with httpx.Client(base_url=base, headers=auth, timeout=10) as client:
+
+        def found() -> bool:
+            r = client.get("/api/v1/lookup", params={"type": "pdq", "hash": near})
+            assert r.status_code == 200, r.text
+            return [m["media_id"] for m in r.json()["results"][0]["matches"]] == [item.media_id]
+
+        deadline = time.monotonic() + 30
+        while not found():
+            assert time.monotonic() < deadline, "never found"
+            time.sleep(0.1)
+        assert all(found() for _ in range(30))
+        hma = client.get(f"/m/lookup?signal_type=pdq&signal={near}").json()
+        assert hma == {"Series Amber": [{"bank_content_id": item.media_id, "distance": "2"}]}

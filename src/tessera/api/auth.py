@@ -3,20 +3,19 @@
 Every route depends on ``current_caller`` except the minimal health route
 (``GET /status``) and the OpenAPI document, so a route added without thinking
 about auth is still closed. Tokens are checked by the accounts use case
-(``authenticate_token``: stored hashed, expiring, revocable); until a node has
-accounts no token is accepted (fail closed). A missing, malformed, unknown,
+(``authenticate_token``: stored hashed, expiring, revocable); a node has no
+default account or token (fail closed). A missing, malformed, unknown,
 expired or revoked token gets the same 401.
 """
 
 from __future__ import annotations
-
-import importlib
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tessera.api.state import ApiState, state_of
 from tessera.app import App, Caller
+from tessera.app.accounts import authenticate_token
 from tessera.errors import Unauthenticated
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `tessera token create`")
@@ -24,14 +23,8 @@ MAX_TOKEN_LENGTH = 512
 
 
 def accounts_authenticator(app: App, token: str) -> Caller:
-    """The node's accounts decide; a node without the accounts module accepts no token."""
-    try:
-        accounts = importlib.import_module("tessera.app.accounts")
-    except ImportError:
-        raise Unauthenticated("this node has no accounts") from None
-    caller = accounts.authenticate_token(app, token)
-    assert isinstance(caller, Caller)
-    return caller
+    """The node's accounts decide (hashed, expiring, revocable tokens; no default)."""
+    return authenticate_token(app, token)
 
 
 def current_caller(

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -222,6 +223,13 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
     return _Seen(media, per, contacts, summaries)
 
 
+def _audit(app: App, caller: Caller, action: str, params: Any, count: int) -> None:
+    """Network callers' lookups go into the audit trail (a digest of the hashes asked,
+    never the hashes); the node's own command line reads are not logged."""
+    if not caller.is_local_operator:
+        audit.record(app, caller, action, params=params, result_count=count)
+
+
 def lookup(
     app: App,
     caller: Caller,
@@ -274,11 +282,19 @@ def lookup(
         answers.append(
             LookupAnswer(index=i, type=q.type, hash=q.hash.lower(), matches=tuple(best.values()))
         )
-    return LookupResult(
+    result = LookupResult(
         results=tuple(answers),
         series=seen.summaries,
         matched=sum(1 for a in answers if a.matches),
     )
+    _audit(
+        app,
+        caller,
+        "lookup",
+        {"queries": [[q.type, q.hash.lower()] for q in queries], "radius": radius},
+        result.matched,
+    )
+    return result
 
 
 def lookup_frames(
@@ -300,6 +316,13 @@ def lookup_frames(
     hits = video_hits(app.db, searcher, [query], radius=radius, min_quality=min_quality)
     found = hits.get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
+    _audit(
+        app,
+        caller,
+        "lookup.frames",
+        {"frames": [[f.hex, f.quality, f.timestamp] for f in frames], "radius": radius},
+        sum(1 for h in found if h.media_id in seen.media),
+    )
     return FrameLookupResult(
         frames=len(frames),
         hits=tuple(
@@ -327,6 +350,13 @@ def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResul
     query = FileResult(path="query", status="ok", kind="audio", audio=fingerprint)
     found = audio_hits(app.db, [query]).get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
+    _audit(
+        app,
+        caller,
+        "lookup.audio",
+        {"fingerprint": fingerprint},
+        sum(1 for h in found if h.media_id in seen.media),
+    )
     return AudioLookupResult(
         hits=tuple(
             AudioLookupHit(
