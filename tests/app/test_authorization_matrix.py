@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tessera.app import App, Caller, Role, Settings, links, series, sharing, stats
+from tessera.app import App, Caller, Role, Settings, links, lookup, series, sharing, stats
 from tessera.app.results import Result
 from tessera.errors import NotFound, PermissionDenied
 from tessera.storage.db import Database
@@ -36,13 +36,14 @@ from tests.app.sharing_world import (
     RANK,
     RESOURCES,
     build,
+    digest,
     pg_service_world,
     secrets,
     series_name,
 )
 
 ROLES = ["viewer", "analyst", "curator", "admin", "operator", "local"]
-READS = ["series.show", "series.list_series"]
+READS = ["series.show", "series.list_series", "lookup.lookup"]
 WRITES = ["series.set_status", "links.link", "sharing.share_series"]
 _CAN_WRITE = {"curator", "admin", "operator", "local"}
 
@@ -120,6 +121,26 @@ def test_reads(world: tuple[str, App], use_case: str, role: str, res: str) -> No
         detail = series.show(app, caller, name)
         _check_series(detail, role, res)
         _assert_no_leak(detail.to_json(), role)
+    elif use_case == "lookup.lookup":
+        q = lookup.HashQuery(type="sha256", hash=digest(res).hex())
+        if role == "viewer":  # looking up is an analyst's work
+            with pytest.raises(PermissionDenied):
+                lookup.lookup(app, caller, [q])
+            return
+        found = lookup.lookup(app, caller, [q])
+        _assert_no_leak(found.to_json(), role)
+        matches = found.results[0].matches
+        if level == "none":
+            assert matches == () and found.series == ()
+            return
+        (m,) = matches
+        assert m.match == "exact"
+        if level == "hash":  # "known to the network" + the owner's contact, nothing more
+            assert m.series == () and found.series == () and m.contacts == ("a@example.org",)
+        else:
+            (summary,) = found.series
+            assert m.series == (summary.series_id,) and m.contacts == ()
+            _check_series(summary, role, res)
     else:
         rows = series.list_series(app, caller)
         _assert_no_leak([r.to_json() for r in rows], role)

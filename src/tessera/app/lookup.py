@@ -246,7 +246,7 @@ def lookup(
     require_role(caller, Role.ANALYST)
     raw = [parse_hash(q.type, q.hash, f"queries[{i}]") for i, q in enumerate(queries)]
     found: dict[int, list[tuple[int, str, int, int | None, float | None]]] = {}
-    with app.transaction() as s:
+    with transaction(app, caller) as (s, _vis):  # under the caller's RLS identity
         for kind in ("md5", "sha1", "sha256"):
             wanted = [i for i, q in enumerate(queries) if q.type == kind]
             if not wanted:
