@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tessera.app import audit
 from tessera.cli.context import CliContext, pass_app
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import progress_bar
@@ -93,6 +94,15 @@ def ingest_command(
             scene=scene,
         )
     data = summary.as_json()
+    audit.record(
+        app,
+        (ctx.find_object(CliContext) or ctx.ensure_object(CliContext)).caller,
+        "ingest",
+        target=f"case:{agency_code}/{case_number}",
+        series=series_name,
+        params={"path": str(path), "run": data["run_id"], "features": features, "ocr": ocr_langs},
+        result_count=data["new_media"],
+    )
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:

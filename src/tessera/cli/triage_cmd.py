@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tessera.app import audit
 from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import progress_bar
@@ -152,6 +153,15 @@ def triage_command(
             on_scene_progress=ticker,
             workers=workers or default_workers(),
         )
+    counts = report.counts()
+    audit.record(
+        app,
+        (ctx.find_object(CliContext) or ctx.ensure_object(CliContext)).caller,
+        "triage",
+        target="files",
+        params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
+        result_count=counts["known"] + counts["near"],
+    )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, default=str))
     else:
