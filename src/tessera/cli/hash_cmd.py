@@ -19,6 +19,7 @@ from tessera.ingest.parallel import default_workers, hash_files
 from tessera.ingest.walk import Found, iter_files
 from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
 from tessera.media.normalize import Policy
+from tessera.safe_text import for_terminal, json_safe
 
 
 def _results(found: list[Found], options: HashOptions, workers: int) -> Iterator[FileResult]:
@@ -91,7 +92,7 @@ def _table_row(r: FileResult) -> str:
             cell(r.md5, 32),
             cell(r.sha1, 40),
             cell(r.sha256, 64),
-            r.path,
+            for_terminal(r.path),
         ]
     )
     notes = list(r.flags)
@@ -121,7 +122,7 @@ class _JsonStream:
         out.write('{"results": [')
 
     def add(self, r: FileResult) -> None:
-        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(r.to_json()))
+        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(json_safe(r.to_json())))
         self.first = False
 
     def close(self, summary: dict[str, Any]) -> None:
