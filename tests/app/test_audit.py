@@ -150,3 +150,80 @@ def test_without_a_node_key_entries_chain_but_are_unsigned(app: App) -> None:
     r = audit.verify(app, op)
     assert r.ok and r.entries == 1 and r.checkpoints_verified == 0
     assert any("no key" in n for n in r.notes)
+
+
+def test_concurrent_writers_get_one_unbroken_chain(node: App) -> None:
+    """Four threads append at once: consecutive sequence numbers, every checkpoint
+    verifies, nothing lost (the audit_head row serialises appends on both backends)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(15):
+                audit.record(
+                    node,
+                    _caller(Role.ANALYST, email=f"w{k}@example.org"),
+                    "lookup",
+                    params={"k": k, "i": i},
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    op = Caller.local_operator()
+    r = audit.verify(node, op)
+    assert r.ok, r.message
+    assert r.entries == 60 and r.checkpoints_verified == 60
+    seen = audit.show(node, op)
+    assert [e.seq for e in seen] == list(range(1, 61))
+    assert {e.user for e in seen} == {f"w{k}@example.org" for k in range(4)}
+
+
+def test_a_checkpoint_kept_outside_catches_a_consistent_cut(node: App) -> None:
+    """Entries, checkpoints and head all cut back to 4: invisible from inside the
+    database, caught by the checkpoint of size 7 saved before."""
+    from sqlalchemy import text
+
+    op = Caller.local_operator()
+    for i in range(7):
+        audit.record(node, op, "lookup", params={"i": i})
+    kept = audit.latest_checkpoint(node, op).note
+    with node.transaction() as s:
+        head4 = audit_log.root_at(s, 4)
+        hashes = audit_log.leaf_hashes(s, 4)
+    frontier = merkle.Frontier()
+    for h in hashes:
+        frontier.append(h)
+    assert frontier.root() == head4
+    db = node.db
+    with db.engine.begin() as c:
+        if db.dialect == "postgresql":
+            c.execute(text("DROP TRIGGER audit_entry_append_only ON audit_entry"))
+            c.execute(text("DROP TRIGGER audit_checkpoint_append_only ON audit_checkpoint"))
+        else:
+            for t in ("audit_entry", "audit_checkpoint"):
+                for v in ("update", "delete"):
+                    c.execute(text(f"DROP TRIGGER {t}_no_{v}"))
+        c.execute(text("DELETE FROM audit_entry WHERE seq > 4"))
+        c.execute(text("DELETE FROM audit_checkpoint WHERE size > 4"))
+        state = ",".join(f"{h}:{d.hex()}" for h, d in frontier.state())
+        c.execute(
+            text("UPDATE audit_head SET size = 4, checkpoint_size = 4, frontier = :f"),
+            {"f": state},
+        )
+    assert audit.verify(node, op).ok  # nothing to see from inside
+    r = audit.verify(node, op, trusted=kept)
+    assert (r.ok, r.broken_at, r.problem) == (False, 5, "truncated")
+    # A checkpoint of another node's key is refused, not silently accepted.
+    other = Checkpoint("test.example/node/audit", 4, head4 or b"").sign(
+        audit.Signer.generate("test.example/node")
+    )
+    with pytest.raises(audit.InvalidInput):
+        audit.verify(node, op, trusted=other)

@@ -30,8 +30,8 @@ from tessera.audit import merkle
 from tessera.audit.checkpoint import Checkpoint
 from tessera.audit.entry import params_digest
 from tessera.audit.node_key import create_node_key, key_path, load_node_key
-from tessera.audit.note import Signer
-from tessera.audit.verify import verify_log
+from tessera.audit.note import NoteError, Signer
+from tessera.audit.verify import Break, verify_log
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import audit_log
 
@@ -244,8 +244,15 @@ class AuditVerification(Result):
     notes: tuple[str, ...] = ()
 
 
-def verify(app: App, caller: Caller) -> AuditVerification:
-    """Recompute every leaf and root and check every signed checkpoint."""
+def verify(app: App, caller: Caller, *, trusted: str | None = None) -> AuditVerification:
+    """Recompute every leaf and root and check every signed checkpoint.
+
+    ``trusted`` is a signed checkpoint kept outside this database (``tessera audit
+    checkpoint`` saved earlier, or received by another node): the log must still
+    hold its entries unchanged. This catches what no check inside one database
+    can: entries, checkpoints and head all cut back together, or history re-signed
+    by someone holding the node key.
+    """
     if caller.role not in (Role.OPERATOR, Role.ADMIN):
         raise PermissionDenied("only operators and admins verify the whole audit trail")
     signer = node_signer(app)
@@ -266,6 +273,8 @@ def verify(app: App, caller: Caller) -> AuditVerification:
             head_size=audit_log.head(s).size,
         )
     notes = list(report.notes)
+    if trusted is not None and report.broken is None:
+        report.broken = _against(app, trusted, report.entries, signer)
     if signer is None:
         notes.append("this node has no key (run `tessera init`): nothing is signed")
     b = report.broken
@@ -280,6 +289,35 @@ def verify(app: App, caller: Caller) -> AuditVerification:
         message=b.message if b else None,
         notes=tuple(notes),
     )
+
+
+def _against(app: App, note: str, entries: int, signer: Signer | None) -> Break | None:
+    if signer is None:
+        load_node_key(app.settings.home)  # raises the clear ConfigError
+        return None
+    try:
+        cp = Checkpoint.open(note, signer.verifier)
+    except NoteError as exc:
+        raise InvalidInput(f"the trusted checkpoint does not verify: {exc.message}") from None
+    if cp.origin != origin_of(signer):
+        raise InvalidInput(f"the trusted checkpoint is of another log ({cp.origin})")
+    if cp.size > entries:
+        return Break(
+            entries + 1,
+            "truncated",
+            f"a checkpoint kept outside says {cp.size} entries; the log holds {entries}: "
+            f"entries {entries + 1}-{cp.size} were removed",
+        )
+    with app.transaction() as s:
+        root = merkle.root_of(audit_log.leaf_hashes(s, cp.size))
+    if root != cp.root:
+        return Break(
+            1,
+            "rewritten",
+            f"the first {cp.size} entries no longer match the checkpoint kept outside: "
+            "history was rewritten and re-signed with the node key",
+        )
+    return None
 
 
 class SignedCheckpoint(Result):

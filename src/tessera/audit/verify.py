@@ -15,8 +15,8 @@ disagreement, naming the entry:
 * fewer rows than a checkpoint or the log head count is a **truncation**.
 
 Deleting rows *and* their checkpoints *and* the head together cannot be seen from
-inside one database; a checkpoint kept elsewhere (another node, a printout) can:
-:func:`verify_against` checks it is consistent with the log.
+inside one database; a checkpoint kept elsewhere (another node, a printout) can
+(``tessera audit verify --checkpoint FILE``, ``tessera.app.audit.verify``).
 """
 
 from __future__ import annotations

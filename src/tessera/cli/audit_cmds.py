@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import click
 
 from tessera.app import audit
@@ -14,11 +16,18 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Also check against a signed checkpoint kept outside this database.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def audit_verify(cli: CliContext, as_json: bool) -> None:
+def audit_verify(cli: CliContext, checkpoint_file: TextIO | None, as_json: bool) -> None:
     """Recompute the tree and check every signed checkpoint (exit 1 when tampered with)."""
-    r = audit.verify(cli.app, cli.caller)
+    trusted = checkpoint_file.read(1 << 20) if checkpoint_file else None
+    r = audit.verify(cli.app, cli.caller, trusted=trusted)
     if r.ok:
         text = (
             f"audit trail intact: {r.entries} entries, {r.checkpoints_verified} signed "
