@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Literal, TextIO
 import ijson
 
 from tessera.errors import InvalidInput
+from tessera.exchange.jsonguard import DepthGuard
 from tessera.exchange.model import (
     ExchangeRecord,
     OpaqueHash,
@@ -119,7 +120,7 @@ def read_header(stream: BinaryIO) -> VicsHeader:
     start = stream.tell()
     _skip_bom(stream)
     try:
-        events = ijson.parse(stream)
+        events = ijson.parse(DepthGuard(stream))
         prefix, event, value = next(events)
         if event != "start_map":
             raise InvalidInput("VICS: the file must hold one JSON object")
@@ -137,6 +138,8 @@ def read_header(stream: BinaryIO) -> VicsHeader:
                 break
     except ijson.JSONError as exc:
         raise InvalidInput(f"VICS: not valid JSON ({_short(exc)})") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"VICS: {exc.message}") from None
     except StopIteration:
         pass
     raise InvalidInput("VICS: no odata.metadata / @odata.context key before the records")
@@ -153,24 +156,29 @@ def read(stream: BinaryIO) -> Iterator[ExchangeRecord]:
     _skip_bom(stream)
     n = 0
     try:
+        guarded = DepthGuard(stream)
         items = (
-            _media_items(stream) if header.root == "Media" else _case_media_items(stream, header)
+            _media_items(guarded) if header.root == "Media" else _case_media_items(guarded, header)
         )
         for case_ref, item in items:
             n += 1
             yield media_to_record(item, header=header, number=n, case_ref=case_ref)
     except ijson.JSONError as exc:
         raise RecordError(f"not valid JSON ({_short(exc)})", record=n + 1) from None
+    except InvalidInput as exc:
+        if isinstance(exc, RecordError):
+            raise
+        raise RecordError(exc.message, record=n + 1) from None
     except RecursionError:
         raise RecordError("JSON nested too deeply", record=n + 1) from None
 
 
-def _media_items(stream: BinaryIO) -> Iterator[tuple[str | None, Any]]:
+def _media_items(stream: Any) -> Iterator[tuple[str | None, Any]]:
     for item in ijson.items(stream, "value.item", use_float=True):
         yield None, item
 
 
-def _case_media_items(stream: BinaryIO, header: VicsHeader) -> Iterator[tuple[str | None, Any]]:
+def _case_media_items(stream: Any, header: VicsHeader) -> Iterator[tuple[str | None, Any]]:
     """Media of every case, with its CaseNumber; only one Media object built at a time."""
     case_number: str | None = None
     builder: Any = None
