@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,19 @@ from tessera.matching.live_index import LivePdqIndex
 from tessera.matching.pdq_store import PdqStore
 from tessera.storage.db import Database
 from tests.seeding import flip_bits, random_pdq, seed
+from tests.storage.conftest import _pg_database
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'tessera.sqlite'}")
-    database.migrate()
-    return database
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database of each backend (PostgreSQL where CI provides one)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'tessera.sqlite'}")
+        database.migrate()
+        yield database
+        database.dispose()
+    else:
+        yield from _pg_database()
 
 
 def _brute(stored: dict[int, str], query: str, radius: int) -> set[int]:
