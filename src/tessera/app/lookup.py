@@ -201,6 +201,8 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
     the network" plus the owner's contact; ``status`` and up: the series by name
     with its identification status.
     """
+    if not media_ids:  # nothing matched: nothing to check
+        return _Seen(set(), {}, {}, ())
     with transaction(app, caller) as (s, vis):
         levels = vis.media_levels(media_ids)
         media = {m for m, lv in levels.items() if lv >= Level.HASH}

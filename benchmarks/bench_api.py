@@ -1,0 +1,479 @@
+"""The network service under load: lookups per second, latency, batches, freshness.
+
+Builds (or reuses) a home with ``--n`` random PDQ hashes in one series, starts a
+real ``tessera serve --workers W`` on 127.0.0.1, and drives it from a separate
+load-generator process on the same machine (asyncio + httpx):
+
+1. single PDQ lookups (``GET /api/v1/lookup``), ``--concurrency`` in flight:
+   requests/s, p50/p99 (target: >= 1,000 req/s at p99 <= 50 ms at 10M);
+2. batch lookups (``POST /api/v1/lookup``, 1,000 hashes each): hashes/s
+   (target >= 20,000);
+3. ``--clients`` concurrent clients (default 50) for ``--soak`` seconds: errors
+   (target 0);
+4. lookups while a bulk import commits ``--import-rows`` new hashes: p99 (target
+   <= 100 ms), and how long a committed hash takes to be found;
+5. the audit trail's share: one audited lookup entry, timed in process, against
+   the mean request time.
+
+Baselines printed beside: the same index searched in process (no HTTP), and HMA's
+field figure (one adopter: 450-500 req/s on 10 pods).
+
+    python benchmarks/bench_api.py --n 1000000            # development size
+    python benchmarks/bench_api.py --n 10000000 --home /tmp/bench10m   # the target
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HMA_FIELD = "HMA field report: 450-500 req/s on 10 pods (one adopter, GitHub issue thread)"
+BATCH = 1_000
+
+
+# -- data ----------------------------------------------------------------------------
+
+
+def _random_codes(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+
+
+def build_home(home: Path, n: int, seed: int = 1) -> None:
+    """A migrated home with ``n`` media, each with one random PDQ, all in one series."""
+    from sqlalchemy import insert, select
+
+    from tessera.app import App, Caller, Settings
+    from tessera.app.accounts import create_user
+    from tessera.matching.pdq_store import PdqStore
+    from tessera.storage import repo
+    from tessera.storage.models import Fingerprint, Media, series_media
+
+    settings = Settings.for_home(home)
+    with App(settings) as app:
+        app.migrate()
+        with app.transaction() as s:
+            if s.scalar(select(Media.id).limit(1)) is not None:
+                print(f"reusing {home}")
+                return
+            agency = repo.create_agency(s, "BENCH", "NL", "Bench unit", "bench@example.org")
+            series = repo.create_series(s, "Bench series", agency)
+            series_id = series.id
+        create_user(
+            app,
+            Caller.local_operator(),
+            "bench@example.org",
+            agency="BENCH",
+            role="analyst",
+            password=None,
+        )
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        chunk = 50_000
+        now = datetime.now(UTC)
+        for lo in range(0, n, chunk):
+            m = min(chunk, n - lo)
+            codes = _random_codes(rng, m)
+            digests = rng.integers(0, 256, size=(m, 68), dtype=np.uint8)
+            with app.db.engine.begin() as conn:
+                first = (
+                    conn.execute(select(Media.id).order_by(Media.id.desc()).limit(1)).scalar() or 0
+                ) + 1
+                conn.execute(
+                    insert(Media),
+                    [
+                        {
+                            "id": first + i,
+                            "sha256": digests[i, :32].tobytes(),
+                            "md5": digests[i, 32:48].tobytes(),
+                            "sha1": digests[i, 48:68].tobytes(),
+                            "kind": "image",
+                            "format": "jpeg",
+                            "byte_size": 1000,
+                            "submissions": 1,
+                            "first_seen_at": now,
+                        }
+                        for i in range(m)
+                    ],
+                )
+                conn.execute(
+                    insert(Fingerprint),
+                    [
+                        {
+                            "media_id": first + i,
+                            "algorithm": "pdq",
+                            "version": 1,
+                            "position": 0,
+                            "value": codes[i].tobytes(),
+                            "quality": 100,
+                        }
+                        for i in range(m)
+                    ],
+                )
+                conn.execute(
+                    insert(series_media),
+                    [{"series_id": series_id, "media_id": first + i} for i in range(m)],
+                )
+            print(f"\r  loaded {lo + m:,}/{n:,} ({time.perf_counter() - t0:.0f} s)", end="")
+        print()
+        t1 = time.perf_counter()
+        PdqStore(app.db, settings.index_dir)
+        print(f"  index built in {time.perf_counter() - t1:.1f} s")
+
+
+def stored_sample(home: Path, k: int, seed: int = 2) -> list[str]:
+    from sqlalchemy import func, select
+
+    from tessera.app import App, Settings
+    from tessera.storage.models import Fingerprint
+
+    with App(Settings.for_home(home)) as app, app.transaction() as s:
+        hi = int(s.scalar(select(func.max(Fingerprint.id))) or 0)
+        rng = random.Random(seed)
+        ids = [rng.randint(1, hi) for _ in range(k)]
+        rows = s.execute(select(Fingerprint.value).where(Fingerprint.id.in_(ids))).all()
+    return [bytes(r[0]).hex() for r in rows]
+
+
+def queries(stored: list[str], k: int, seed: int = 3) -> list[str]:
+    """Half near copies of stored hashes (<= 8 bits flipped), half random misses."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(k):
+        if i % 2 == 0 and stored:
+            v = int(rng.choice(stored), 16)
+            for b in rng.sample(range(256), rng.randint(0, 8)):
+                v ^= 1 << b
+            out.append(f"{v:064x}")
+        else:
+            out.append(f"{rng.getrandbits(256):064x}")
+    return out
+
+
+def make_token(home: Path) -> str:
+    from tessera.app import App, Caller, Settings
+    from tessera.app.accounts import create_token
+
+    with App(Settings.for_home(home)) as app:
+        return create_token(app, Caller.local_operator(), "bench@example.org").token
+
+
+# -- the server -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "TESSERA_HOME": str(home)}
+    env.pop("TESSERA_DATABASE_URL", None)
+    log = (home / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tessera.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/status", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"server did not start; see {home / 'serve.log'}")
+
+
+# -- load generation (runs in its own process) ------------------------------------------
+
+
+def _load(  # noqa: PLR0917 (submitted positionally to a process pool)
+    base: str, token: str, mode: str, hashes: list[str], concurrency: int, duration: float
+) -> dict[str, Any]:
+    import httpx
+
+    async def run() -> dict[str, Any]:
+        lat: list[float] = []
+        errors: dict[str, int] = {}
+        done = 0
+        stop = time.perf_counter() + duration
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(
+            base_url=base,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=limits,
+            timeout=30,
+        ) as client:
+
+            async def worker(w: int) -> None:
+                nonlocal done
+                i = w
+                while time.perf_counter() < stop:
+                    t = time.perf_counter()
+                    try:
+                        if mode == "single":
+                            h = hashes[i % len(hashes)]
+                            r = await client.get(
+                                "/api/v1/lookup", params={"type": "pdq", "hash": h}
+                            )
+                            n = 1
+                        else:
+                            lo = (i * BATCH) % max(1, len(hashes) - BATCH)
+                            body = {
+                                "queries": [
+                                    {"type": "pdq", "hash": h} for h in hashes[lo : lo + BATCH]
+                                ]
+                            }
+                            r = await client.post("/api/v1/lookup", json=body)
+                            n = BATCH
+                        if r.status_code != 200:
+                            errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+                        else:
+                            done += n
+                    except httpx.HTTPError as exc:
+                        errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    lat.append(time.perf_counter() - t)
+                    i += concurrency
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker(w) for w in range(concurrency)))
+            wall = time.perf_counter() - t0
+        return {"latencies": lat, "errors": errors, "done": done, "wall": wall}
+
+    return asyncio.run(run())
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return float(np.percentile(np.array(values) * 1000, p))
+
+
+def report(name: str, res: dict[str, Any], unit: str = "req") -> None:
+    lat = res["latencies"]
+    rate = res["done"] / res["wall"] if res["wall"] else 0.0
+    errs = sum(res["errors"].values())
+    print(
+        f"  {name:<34} {rate:>10,.0f} {unit}/s   p50 {_pct(lat, 50):7.1f} ms   "
+        f"p99 {_pct(lat, 99):7.1f} ms   requests {len(lat):,}   errors {errs} {res['errors'] or ''}"
+    )
+
+
+# -- bulk import during lookups -----------------------------------------------------------
+
+
+def _import(home: str, rows: int, batch: int, seed: int) -> dict[str, Any]:
+    """Commit ``rows`` new media+PDQ in batches; after each, time until the server finds one."""
+    from sqlalchemy import insert, select
+
+    from tessera.app import App, Settings
+    from tessera.storage.models import Fingerprint, Media, series_media
+
+    rng = np.random.default_rng(seed)
+    committed: list[tuple[float, str]] = []
+    t0 = time.perf_counter()
+    with App(Settings.for_home(Path(home))) as app:
+        for lo in range(0, rows, batch):
+            m = min(batch, rows - lo)
+            codes = _random_codes(rng, m)
+            digests = rng.integers(0, 256, size=(m, 68), dtype=np.uint8)
+            with app.db.engine.begin() as conn:
+                first = (
+                    conn.execute(select(Media.id).order_by(Media.id.desc()).limit(1)).scalar() or 0
+                ) + 1
+                conn.execute(
+                    insert(Media),
+                    [
+                        {
+                            "id": first + i,
+                            "sha256": digests[i, :32].tobytes(),
+                            "md5": digests[i, 32:48].tobytes(),
+                            "sha1": digests[i, 48:68].tobytes(),
+                            "kind": "image",
+                            "byte_size": 1,
+                            "submissions": 1,
+                        }
+                        for i in range(m)
+                    ],
+                )
+                conn.execute(
+                    insert(Fingerprint),
+                    [
+                        {
+                            "media_id": first + i,
+                            "algorithm": "pdq",
+                            "version": 1,
+                            "position": 0,
+                            "value": codes[i].tobytes(),
+                            "quality": 100,
+                        }
+                        for i in range(m)
+                    ],
+                )
+                conn.execute(  # in the series, so the bench caller may see them
+                    insert(series_media),
+                    [{"series_id": 1, "media_id": first + i} for i in range(m)],
+                )
+            committed.append((time.time(), codes[-1].tobytes().hex()))
+    return {"rows": rows, "seconds": time.perf_counter() - t0, "committed": committed}
+
+
+def freshness(base: str, token: str, committed: list[tuple[float, str]]) -> list[float]:
+    """For each committed batch's last hash: seconds from commit until a lookup finds it."""
+    import httpx
+
+    out = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+        for at, h in committed[-5:]:
+            while True:
+                r = c.get("/api/v1/lookup", params={"type": "pdq", "hash": h, "radius": 0})
+                if r.json()["results"][0]["matches"]:
+                    out.append(time.time() - at)
+                    break
+                if time.time() - at > 30:
+                    out.append(float("inf"))
+                    break
+                time.sleep(0.01)
+    return out
+
+
+# -- in-process baselines ---------------------------------------------------------------
+
+
+def in_process(home: Path, hashes: list[str], seconds: float) -> tuple[float, float, float]:
+    """(index-only searches/s, use-case ms per lookup, audit ms per entry) in this process."""
+    from tessera.app import App, Caller, Role, Settings
+    from tessera.app import audit as audit_uc
+    from tessera.app.lookup import HashQuery, lookup
+    from tessera.index.codes import codes_from_hex
+    from tessera.matching.live_index import LivePdqIndex
+
+    settings = Settings.for_home(home)
+    with App(settings) as app:
+        live = LivePdqIndex(app.db, settings.index_dir)
+        live.refresh()
+        codes = codes_from_hex(hashes)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            live.search(codes[n % len(codes) : n % len(codes) + 1])
+            n += 1
+        engine_rate = n / (time.perf_counter() - t0)
+        caller = Caller(
+            role=Role.ANALYST, user_id=1, email="bench@example.org", agency_code="BENCH"
+        )
+        k, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            lookup(app, caller, [HashQuery(type="pdq", hash=hashes[k % len(hashes)])], pdq=live)
+            k += 1
+        per_lookup = (time.perf_counter() - t0) / k * 1000
+        j, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            audit_uc.record(
+                app, caller, "lookup", params={"queries": [["pdq", hashes[0]]]}, result_count=1
+            )
+            j += 1
+        per_audit = (time.perf_counter() - t0) / j * 1000
+    return engine_rate, per_lookup, per_audit
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n", type=int, default=1_000_000, help="indexed PDQ hashes")
+    ap.add_argument("--home", type=Path, default=None, help="reuse/keep the data here")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
+    ap.add_argument("--soak", type=float, default=60.0, help="seconds of the many-clients phase")
+    ap.add_argument("--import-rows", type=int, default=100_000)
+    args = ap.parse_args()
+
+    home = args.home or Path(f"/tmp/tessera-bench-api-{args.n}")
+    print(f"Tessera API benchmark: {args.n:,} PDQ hashes, {args.workers} workers, home {home}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+    build_home(home, args.n)
+    stored = stored_sample(home, 5_000)
+    qs = queries(stored, 20_000)
+    token = make_token(home)
+
+    engine_rate, per_lookup, per_audit = in_process(home, qs, 5.0)
+    proc, base = start_server(home, args.workers)
+    try:
+        with ProcessPoolExecutor(1) as pool:
+            warm = pool.submit(_load, base, token, "single", qs, 4, 3.0).result()
+            del warm
+            print("\nresults (load generator: one process, asyncio + httpx, same machine)")
+            single = pool.submit(
+                _load, base, token, "single", qs, args.concurrency, args.duration
+            ).result()
+            report(f"single lookups (c={args.concurrency})", single)
+            batch = pool.submit(_load, base, token, "batch", qs, 2, args.duration).result()
+            report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
+            soak = pool.submit(_load, base, token, "single", qs, args.clients, args.soak).result()
+            report(f"{args.clients} clients for {args.soak:.0f} s", soak)
+            with ProcessPoolExecutor(1) as writer:
+                imp = writer.submit(_import, str(home), args.import_rows, 10_000, 99)
+                during = pool.submit(
+                    _load, base, token, "single", qs, args.concurrency, args.duration
+                ).result()
+                imported = imp.result()
+            report("single lookups during import", during)
+            print(
+                f"  bulk import: {imported['rows']:,} hashes in {imported['seconds']:.1f} s "
+                f"({imported['rows'] / imported['seconds']:,.0f}/s)"
+            )
+            fresh = freshness(base, token, imported["committed"])
+            print(
+                f"  commit -> found by a lookup: median {statistics.median(fresh):.2f} s, "
+                f"max {max(fresh):.2f} s (last {len(fresh)} batches)"
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    mean_ms = statistics.mean(single["latencies"]) * 1000
+    print("\nbaselines and shares")
+    print(f"  in-process index search (no HTTP, 1 hash)      {engine_rate:10,.0f} searches/s")
+    print(f"  in-process lookup use case (visibility, audit) {per_lookup:10.2f} ms per lookup")
+    print(
+        f"  audit entry (in process)                       {per_audit:10.2f} ms per entry "
+        f"= {per_audit / mean_ms:.0%} of the mean single-lookup request ({mean_ms:.1f} ms)"
+    )
+    print(f"  {HMA_FIELD}")
+    print(
+        "\ntargets (issue 11, at 10M): single >= 1,000 req/s at p99 <= 50 ms; batch >= 20,000 "
+        "hashes/s; 50 clients 60 s with 0 errors; p99 <= 100 ms during a 1M import"
+    )
+
+
+if __name__ == "__main__":
+    main()
