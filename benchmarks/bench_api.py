@@ -53,7 +53,7 @@ def _random_codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def build_home(home: Path, n: int, seed: int = 1) -> None:
     """A migrated home with ``n`` media, each with one random PDQ, all in one series."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import func, insert, select
 
     from tessera.app import App, Caller, Settings
     from tessera.app.accounts import create_user
@@ -66,7 +66,8 @@ def build_home(home: Path, n: int, seed: int = 1) -> None:
         app.migrate()
         with app.transaction() as s:
             if s.scalar(select(Media.id).limit(1)) is not None:
-                print(f"reusing {home}")
+                have = s.scalar(select(func.count()).select_from(Fingerprint))
+                print(f"  reusing {home}: {have:,} PDQ hashes indexed (not --n)")
                 return
             agency = repo.create_agency(s, "BENCH", "NL", "Bench unit", "bench@example.org")
             series = repo.create_series(s, "Bench series", agency)

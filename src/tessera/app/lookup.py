@@ -19,11 +19,14 @@ worker its live read-only index.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from tessera.app import audit
 from tessera.app.caller import Caller, Role
@@ -179,6 +182,42 @@ def _check_radius(radius: int) -> None:
 
 
 SeriesOfMedia = dict[int, tuple[int, ...]]
+STATUS_TTL = 2.0
+"""Seconds a series' status (owner, identified flags, size) is reused between lookups."""
+
+
+class _StatusCache:
+    """Series statuses for a couple of seconds: a hit on a series of a million media
+    would otherwise count its media again on every lookup. Caller-independent (the
+    sharing level is applied after), bounded, per process."""
+
+    def __init__(self, ttl: float = STATUS_TTL, size: int = 4096) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, int], tuple[float, repo.SeriesStatus]] = {}
+
+    def get(self, app: App, s: Session, ids: list[int]) -> dict[int, repo.SeriesStatus]:
+        now = time.monotonic()
+        url = app.settings.database_url
+        out: dict[int, repo.SeriesStatus] = {}
+        with self._lock:
+            for i in ids:
+                hit = self._items.get((url, i))
+                if hit is not None and now - hit[0] < self.ttl:
+                    out[i] = hit[1]
+        missing = [i for i in ids if i not in out]
+        if missing:
+            fresh = {x.id: repo.series_status(s, x) for x in repo.series_by_ids(s, missing)}
+            out.update(fresh)
+            with self._lock:
+                if len(self._items) + len(fresh) > self.size:
+                    self._items.clear()
+                self._items.update({(url, i): (now, st) for i, st in fresh.items()})
+        return out
+
+
+_STATUS = _StatusCache()
 
 
 @dataclass(frozen=True)
@@ -209,7 +248,7 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
         of_media = repo.series_of_media(s, media)
         series_levels = vis.series_levels({i for ids in of_media.values() for i in ids})
         shown = [i for i, lv in series_levels.items() if lv >= Level.HASH]
-        status = {x.id: repo.series_status(s, x) for x in repo.series_by_ids(s, shown)}
+        status = _STATUS.get(app, s, shown)
     summaries = tuple(
         SeriesSummary.of(status[i], series_levels[i])
         for i in sorted(status, key=lambda i: status[i].name)
