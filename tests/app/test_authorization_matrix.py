@@ -20,15 +20,17 @@ Runs on SQLite and on PostgreSQL through a login role without BYPASSRLS (RLS on)
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tessera.app import App, Caller, Role, Settings, links, lookup, series, sharing, stats
+from tessera.app import App, Caller, Role, Settings, exchange, links, lookup, series, sharing, stats
 from tessera.app.results import Result
 from tessera.errors import NotFound, PermissionDenied
+from tessera.exchange import bundle
 from tessera.storage.db import Database
 from tests.app.sharing_world import (
     CALLER_AGENCY,
@@ -43,7 +45,7 @@ from tests.app.sharing_world import (
 )
 
 ROLES = ["viewer", "analyst", "curator", "admin", "operator", "local"]
-READS = ["series.show", "series.list_series", "lookup.lookup"]
+READS = ["series.show", "series.list_series", "lookup.lookup", "exchange.export"]
 WRITES = ["series.set_status", "links.link", "sharing.share_series"]
 _CAN_WRITE = {"curator", "admin", "operator", "local"}
 
@@ -121,6 +123,24 @@ def test_reads(world: tuple[str, App], use_case: str, role: str, res: str) -> No
         detail = series.show(app, caller, name)
         _check_series(detail, role, res)
         _assert_no_leak(detail.to_json(), role)
+    elif use_case == "exchange.export":
+        if role == "viewer":
+            with pytest.raises(PermissionDenied):
+                exchange.export(app, caller, "bundle", io.StringIO())
+            return
+        out = io.StringIO()
+        exchange.export(app, caller, "bundle", out)
+        _assert_no_leak(out.getvalue(), role)
+        records = {r.sha256: r for r in bundle.read(io.BytesIO(out.getvalue().encode()))}
+        got = records.get(digest(res).hex())
+        if level == "none":
+            assert got is None
+            return
+        assert got is not None and got.md5 == digest(res)[:16].hex()
+        if level == "hash":  # hashes only
+            assert got.series is None and got.category is None
+        else:
+            assert got.series == name and got.category == 1
     elif use_case == "lookup.lookup":
         q = lookup.HashQuery(type="sha256", hash=digest(res).hex())
         if role == "viewer":  # looking up is an analyst's work

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
-from tessera.app.caller import Caller
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied, UnreadableFile
 from tessera.exchange import bundle, hashlist, icse_csv, ncmec_xml, te_csv, vics
 from tessera.exchange.model import ExchangeRecord
 from tessera.exchange.stored import record_from_item
 from tessera.storage import exchange as store
-from tessera.storage import repo
+from tessera.storage import repo, sharing
 
 ImportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "ncmec-xml", "bundle"]
 ExportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "bundle"]
@@ -142,15 +144,58 @@ def _may_import(caller: Caller, agency_code: str) -> None:
 
 
 def _sharing_level(caller: Caller, requested: bundle.Level) -> bundle.Level:
-    """THE sharing hook of exports: what may leave for this caller.
+    """THE sharing hook of exports: the bundle level a caller may ask for.
 
-    The local operator may export everything. Network callers are refused until the
-    sharing rules exist (fail closed); the service will narrow ``level`` and the
-    media selection here, per the caller's agency and the rules.
+    The local operator exports everything; network callers need the analyst role,
+    and each of their records is narrowed to its own sharing level by
+    ``_shared_records`` (``tessera.app.visibility``).
     """
-    if caller.is_local_operator:
-        return requested
-    raise PermissionDenied("exports for network callers need sharing rules (not yet enabled)")
+    if not caller.is_local_operator:
+        require_role(caller, Role.ANALYST)
+    return requested
+
+
+STATUS_FIELDS = (
+    *bundle.HASH_FIELDS,
+    "series",
+    "category",
+    "category_profile",
+    "victim_identified",
+    "offender_identified",
+    "baseline",
+    "submissions",
+)
+"""What a record shows at ``status``: hashes, the series and its status (no entry
+details: paths, case references, comments, tags stay with ``full``)."""
+
+
+def _for_level(r: ExchangeRecord, level: Level) -> ExchangeRecord:
+    if level >= Level.FULL:
+        return r
+    keep = STATUS_FIELDS if level >= Level.STATUS else bundle.HASH_FIELDS
+    return ExchangeRecord(**{f: getattr(r, f) for f in keep})
+
+
+def _shared_records(
+    s: Any, vis: Visibility, items: Iterator[store.StoredItem]
+) -> Iterator[ExchangeRecord]:
+    """Only media the caller sees (``hash`` up), each as much as its level shows; the
+    series named are only those it sees at ``status`` or more."""
+    series_ids: dict[str, int | None] = {}
+    for item in items:
+        level = vis.media_level(item.media_id)
+        if level < Level.HASH:
+            continue
+        new = [name for name, *_ in item.series if name not in series_ids]
+        if new:
+            found = sharing.series_ids_by_name(s, new)
+            series_ids.update({n: found.get(n) for n in new})
+        levels = vis.series_levels(i for i in series_ids.values() if i is not None)
+        shown = tuple(
+            x for x in item.series if levels.get(series_ids[x[0]] or -1, Level.NONE) >= Level.STATUS
+        )
+        narrowed = replace(item, series=shown, entry=item.entry if level >= Level.FULL else None)
+        yield _for_level(record_from_item(narrowed), level)
 
 
 def export(
@@ -173,19 +218,26 @@ def export(
     if sum(x is not None for x in (series, case, agency)) > 1:
         raise InvalidInput("give at most one of --series, --case, --agency")
     level = _sharing_level(caller, level)
-    with app.transaction() as s:
+    with transaction(app, caller) as (s, vis):
         sel: dict[str, Any] = {}
         prefer: int | None = None
         if series is not None:
-            sel["series_id"] = repo.get_series(s, series).id
+            chosen = repo.get_series(s, series)
+            vis.require_series(chosen)
+            sel["series_id"] = chosen.id
         if agency is not None:
             a = repo.get_agency(s, agency)
             sel["agency_id"] = prefer = a.id
         if case is not None:
             sel["case_id"] = _case_id(s, case, caller)
+            if vis.case_levels([sel["case_id"]])[sel["case_id"]] < Level.STATUS:
+                raise NotFound(f"no case {case!r}")
         ids = store.select_media(**sel)
-        records = (
-            record_from_item(item) for item in store.iter_items(s, ids, prefer_agency=prefer)
+        items = store.iter_items(s, ids, prefer_agency=prefer)
+        records: Iterator[ExchangeRecord] = (
+            (record_from_item(item) for item in items)
+            if vis.everything
+            else _shared_records(s, vis, items)
         )
         if fmt == "vics":
             profiles = store.category_profiles(s, ids)

@@ -148,6 +148,16 @@ def containers_of_media(
     return in_series, in_cases
 
 
+def series_ids_by_name(s: Session, names: Iterable[str]) -> dict[str, int]:
+    """name -> id of the (not deleted) series among ``names``."""
+    rows = s.execute(
+        select(Series.name, Series.id).where(
+            Series.name.in_(sorted(set(names))), Series.deleted_at.is_(None)
+        )
+    )
+    return {str(n): int(i) for n, i in rows}
+
+
 def agency_by_code(s: Session, code: str) -> Agency | None:
     return s.scalar(select(Agency).where(Agency.code == code))
 
@@ -205,6 +215,7 @@ __all__ = [
     "grants_of",
     "owners",
     "rls_bypass_reasons",
+    "series_ids_by_name",
     "set_grant",
     "set_rls_caller",
 ]
