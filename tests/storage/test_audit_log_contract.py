@@ -24,7 +24,7 @@ T0 = datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC)
 def _append(db: Database, signer: Signer, n: int, *, sign_every: int = 1) -> None:
     for i in range(n):
         with db.session() as s:
-            _, root = audit_log.append(
+            audit_log.append(
                 s,
                 audit_log.NewEntry(
                     at=T0 + timedelta(seconds=i),
@@ -38,10 +38,9 @@ def _append(db: Database, signer: Signer, n: int, *, sign_every: int = 1) -> Non
                     result_count=i,
                     request_id=f"req-{i}",
                 ),
+                sign=lambda size, root: Checkpoint(ORIGIN, size, root).sign(signer),
+                every=sign_every,
             )
-            size = audit_log.head(s).size
-            if size % sign_every == 0:
-                audit_log.add_checkpoint(s, size, root, Checkpoint(ORIGIN, size, root).sign(signer))
 
 
 def _verify(db: Database, signer: Signer) -> object:

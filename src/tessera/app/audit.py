@@ -117,7 +117,13 @@ def record_in(
     result_count: int | None = None,
 ) -> AuditEntryView:
     """Append one entry in the open transaction ``s`` (and sign a checkpoint)."""
-    rec, root = audit_log.append(
+    signer = node_signer(app)
+
+    def sign(size: int, root: bytes) -> str:
+        assert signer is not None
+        return Checkpoint(origin_of(signer), size, root).sign(signer)
+
+    rec, _, _ = audit_log.append(
         s,
         audit_log.NewEntry(
             at=datetime.now(UTC),
@@ -131,13 +137,9 @@ def record_in(
             result_count=result_count,
             request_id=caller.request_id,
         ),
+        sign=sign if signer is not None else None,
+        every=CHECKPOINT_EVERY,
     )
-    signer = node_signer(app)
-    if signer is not None:
-        head = audit_log.head(s)
-        if rec.seq - head.checkpoint_size >= CHECKPOINT_EVERY:
-            note = Checkpoint(origin_of(signer), rec.seq, root).sign(signer)
-            audit_log.add_checkpoint(s, rec.seq, root, note)
     return AuditEntryView(**rec.__dict__)
 
 

@@ -9,11 +9,12 @@ audited change and its entry commit or vanish together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tessera.audit.entry import AuditRecord, as_utc
@@ -58,28 +59,41 @@ def _frontier_parse(size: int, text: str) -> Frontier:
     return Frontier(size, stack)
 
 
-def _lock_head(s: Session) -> AuditHead:
-    # Write first: this takes the row lock (PostgreSQL) or the write lock (SQLite)
+_ENTRY = cast(Table, AuditEntry.__table__)
+_CHECKPOINT = cast(Table, AuditCheckpoint.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+
+
+def append(
+    s: Session,
+    entry: NewEntry,
+    *,
+    sign: Callable[[int, bytes], str] | None = None,
+    every: int = 1,
+) -> tuple[AuditRecord, bytes, bool]:
+    """Append one entry; returns its record, the tree root after it, and whether a
+    checkpoint was signed (``sign(size, root)`` -> note, when ``every`` entries have
+    passed since the last one). Four statements, no ORM unit of work: this runs on
+    every audited request.
+    """
+    # Write first: the row lock (PostgreSQL) or the write lock (SQLite) is taken
     # before we read, so two appenders never read the same head.
-    s.execute(update(AuditHead).where(AuditHead.id == 1).values(size=AuditHead.size))
-    head = s.scalar(
-        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
-    )
-    if head is None:
+    row = s.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(size=_HEAD.c.size)
+        .returning(_HEAD.c.size, _HEAD.c.frontier, _HEAD.c.checkpoint_size)
+    ).one_or_none()
+    if row is None:
         raise ConfigError("the audit trail is not initialised; run `tessera init`")
-    return head
-
-
-def append(s: Session, entry: NewEntry) -> tuple[AuditRecord, bytes]:
-    """Append one entry; returns its record and the tree root after it."""
-    head = _lock_head(s)
-    frontier = _frontier_parse(head.size, head.frontier)
-    record = AuditRecord(seq=head.size + 1, **entry.__dict__)
+    size, frontier_text, checkpoint_size = row
+    frontier = _frontier_parse(size, frontier_text)
+    record = AuditRecord(seq=size + 1, **entry.__dict__)
     leaf = record.leaf_hash()
     frontier.append(leaf)
     root = frontier.root()
-    s.add(
-        AuditEntry(
+    s.execute(
+        insert(_ENTRY).values(
             seq=record.seq,
             at=record.at,
             user=record.user,
@@ -95,10 +109,24 @@ def append(s: Session, entry: NewEntry) -> tuple[AuditRecord, bytes]:
             root=root,
         )
     )
-    head.size = frontier.size
-    head.frontier = _frontier_text(frontier)
-    s.flush()
-    return record, root
+    signed = sign is not None and record.seq - checkpoint_size >= every
+    if sign is not None and signed:
+        s.execute(
+            insert(_CHECKPOINT).values(
+                size=record.seq, root=root, note=sign(record.seq, root), created_at=record.at
+            )
+        )
+        checkpoint_size = record.seq
+    s.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(
+            size=frontier.size,
+            frontier=_frontier_text(frontier),
+            checkpoint_size=checkpoint_size,
+        )
+    )
+    return record, root, signed
 
 
 def head(s: Session) -> Head:
@@ -154,18 +182,44 @@ def _record(row: AuditEntry) -> AuditRecord:
 
 
 def iter_stored(s: Session, batch: int = 5000) -> Iterator[StoredEntry]:
-    """Every entry in sequence order, in batches (the log may be large)."""
+    """Every entry in sequence order, in batches of plain rows (the log may be large)."""
+    c = _ENTRY.c
+    cols = (
+        c.seq,
+        c.at,
+        c.user,
+        c.agency,
+        c.role,
+        c.action,
+        c.target,
+        c.series,
+        c.params_digest,
+        c.result_count,
+        c.request_id,
+        c.leaf_hash,
+        c.root,
+    )
     after = -1
     while True:
-        rows = s.scalars(
-            select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
-        ).all()
+        rows = s.execute(select(*cols).where(c.seq > after).order_by(c.seq).limit(batch)).all()
         if not rows:
             return
-        for row in rows:
-            yield StoredEntry(_record(row), row.leaf_hash, row.root)
+        for r in rows:
+            record = AuditRecord(
+                seq=r.seq,
+                at=as_utc(r.at),
+                user=r.user,
+                agency=r.agency,
+                role=r.role,
+                action=r.action,
+                target=r.target,
+                series=r.series,
+                params_digest=r.params_digest,
+                result_count=r.result_count,
+                request_id=r.request_id,
+            )
+            yield StoredEntry(record, bytes(r.leaf_hash), bytes(r.root))
         after = rows[-1].seq
-        s.expunge_all()
 
 
 def leaf_hashes(s: Session, size: int) -> list[bytes]:
