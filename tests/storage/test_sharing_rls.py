@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tessera.app import App, Caller, Role, Settings, series
+from tessera.app.visibility import Visibility
 from tessera.storage import sharing
 from tessera.storage.db import Database
 from tests.app.sharing_world import (
@@ -155,3 +158,48 @@ def test_functions_agree_with_the_expected_levels(pg) -> None:  # type: ignore[n
             assert got == RANK[want], res
             got = s.scalar(text("SELECT tessera_media_level(:i)"), {"i": ids[res]["media"]})
             assert got == RANK[want], res
+
+
+_LEVEL = st.sampled_from([None, "none", "hash", "status", "full"])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    levels=st.tuples(_LEVEL, _LEVEL, _LEVEL, _LEVEL, _LEVEL),
+    caller=st.sampled_from(["NL-A", "NL-B", "DE-C"]),
+)
+def test_rls_and_the_application_agree_on_any_grants(  # type: ignore[no-untyped-def]
+    pg, levels, caller
+) -> None:
+    """Random grants on one series: PostgreSQL's level function (as the service role)
+    equals the application's ``Visibility`` for every caller agency."""
+    network, nl, de, agency_b, agency_c = levels
+    owner, service, ids = pg
+    sid = ids["default"]["series"]
+    grants = [
+        ("network", "*", network),
+        ("country", "NL", nl),
+        ("country", "DE", de),
+        ("agency", "NL-B", agency_b),
+        ("agency", "DE-C", agency_c),
+    ]
+    with owner.session() as s:
+        s.execute(text("DELETE FROM sharing_grant WHERE series_id = :i"), {"i": sid})
+        for scope, grantee, level in grants:
+            if level is not None:
+                sharing.set_grant(s, "series", sid, scope=scope, grantee=grantee, level=level)  # type: ignore[arg-type]
+    try:
+        who = Caller(role=Role.ANALYST, user_id=1, email="x@example.org", agency_code=caller)
+        with owner.session() as s:
+            app_level = int(Visibility.of(s, who).series_level(sid))
+        with service.session() as s:
+            sharing.set_rls_caller(s, caller)
+            db_level = s.scalar(text("SELECT tessera_series_level(:i)"), {"i": sid})
+            visible = s.scalar(text("SELECT count(*) FROM series WHERE id = :i"), {"i": sid})
+        assert db_level == app_level
+        assert visible == (1 if app_level >= 1 else 0)
+    finally:
+        with owner.session() as s:
+            s.execute(text("DELETE FROM sharing_grant WHERE series_id = :i"), {"i": sid})
