@@ -118,6 +118,10 @@ def test_reingest_after_undo_brings_media_back_with_fresh_fingerprint_rows(db: D
     with db.session() as s:
         assert _sha(b"a") in repo.media_by_digest(s, "sha256", [_sha(b"a")])
         assert s.get(Media, a).submissions == 1  # type: ignore[union-attr]
+        # the same path in the same case: the removed sighting comes back, now run 3's
+        assert [(x.original_path, x.run_id) for x in repo.sightings_of(s, a)] == [("/nl/a.jpg", r3)]
+        counts = {r.id: r.counts["sightings"] for r in runs.list_runs(s)}
+        assert counts[r3] == 1 and counts[r1] == 0
 
 
 def test_undo_keeps_media_known_before_the_run(db: Database) -> None:

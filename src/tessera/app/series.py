@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -11,8 +12,8 @@ from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
 from tessera.app.visibility import Level, redact, require_role, shared_at, transaction
-from tessera.errors import PermissionDenied
-from tessera.storage import camera_links, markers, repo, sharing
+from tessera.errors import NotFound, PermissionDenied
+from tessera.storage import camera_links, markers, repo, series_changes, sharing
 
 
 class SeriesSummary(Result):
@@ -223,14 +224,120 @@ def set_status(
         return SeriesSummary.of(repo.series_status(s, series))
 
 
+class SeriesRemoval(Result):
+    """What ``series remove-media`` / ``series delete`` removed, by whom (soft: restorable)."""
+
+    series: str
+    removed_by: str
+    media_ids: tuple[int, ...] = ()
+    """Media taken out of the series (empty for a delete)."""
+    deleted: bool = False
+    """True when the series itself was deleted."""
+
+
+def edit(
+    app: App,
+    caller: Caller,
+    name: str,
+    *,
+    rename: str | None = None,
+    notes: str | None = None,
+    category: int | None = None,
+    category_profile: str | None = None,
+    baseline: bool | None = None,
+) -> SeriesSummary:
+    """Rename a series or change its notes, category or Baseline flag (owner curators).
+
+    Renaming onto any existing name (a deleted series' included) is a ``Conflict``;
+    ``notes=""`` clears the notes.
+    """
+    with transaction(app, caller) as (s, vis):
+        series = repo.get_series(s, name)
+        vis.require_series_owner(series)
+        old_name = series.name
+        changed = series_changes.edit_series(
+            s,
+            series,
+            series_changes.SeriesEdit(
+                rename=rename,
+                notes=notes or None,
+                clear_notes=notes == "",
+                category=category,
+                category_profile=category_profile,
+                baseline=baseline,
+            ),
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "series.edit",
+            target=f"series:{old_name}",
+            series=series.name,
+            params={"changed": changed, "rename": rename},
+        )
+        return SeriesSummary.of(repo.series_status(s, series))
+
+
+def remove_media(app: App, caller: Caller, name: str, media_ids: Sequence[int]) -> SeriesRemoval:
+    """Take media out of a series; every id must be a member, else nothing changes."""
+    with transaction(app, caller) as (s, vis):
+        series = repo.get_series(s, name)
+        vis.require_series_owner(series)
+        by = audit.actor(caller)
+        removed = series_changes.remove_media(s, series, media_ids, by)
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "series.remove-media",
+            target=f"series:{series.name}",
+            series=series.name,
+            params={"media": removed},
+            result_count=len(removed),
+        )
+        return SeriesRemoval(series=series.name, removed_by=by, media_ids=tuple(removed))
+
+
+def delete(app: App, caller: Caller, name: str) -> SeriesRemoval:
+    """Delete a series (soft: kept with who and when, gone from every read path)."""
+    with transaction(app, caller) as (s, vis):
+        series = repo.get_series(s, name)
+        vis.require_series_owner(series)
+        by = audit.actor(caller)
+        series_changes.delete_series(s, series, by)
+        audit.record_in(
+            s, app, caller, "series.delete", target=f"series:{series.name}", series=series.name
+        )
+        return SeriesRemoval(series=series.name, removed_by=by, deleted=True)
+
+
+def restore(app: App, caller: Caller, name: str) -> SeriesSummary:
+    """Bring back a deleted series with its members (owner curators, or the operator)."""
+    with transaction(app, caller) as (s, vis):
+        series = series_changes.restore_series(s, name)
+        if not vis.is_owner(series.agency_id):
+            raise NotFound(f"no deleted series {name!r}")
+        require_role(caller, Role.CURATOR)
+        audit.record_in(
+            s, app, caller, "series.restore", target=f"series:{series.name}", series=series.name
+        )
+        return SeriesSummary.of(repo.series_status(s, series))
+
+
 __all__ = [
     "LinkedMedia",
     "SeriesDetail",
     "SeriesMarker",
+    "SeriesRemoval",
     "SeriesSummary",
     "SharingGrantInfo",
     "create",
+    "delete",
+    "edit",
     "list_series",
+    "remove_media",
+    "restore",
     "set_status",
     "show",
 ]

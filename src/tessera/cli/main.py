@@ -18,6 +18,8 @@ from tessera.app import Settings
 from tessera.cli import terminal
 from tessera.cli.account_cmds import token_group, user_group
 from tessera.cli.audit_cmds import audit_group, node_group
+from tessera.cli.case_cmds import case_group
+from tessera.cli.catalog_cmds import AGENCY_COMMANDS, SERIES_COMMANDS
 from tessera.cli.context import CliContext
 from tessera.cli.db_cmds import (
     agency_group,
@@ -32,6 +34,9 @@ from tessera.cli.exchange_cmds import export_command, import_command
 from tessera.cli.exit_codes import ExitCode, exit_code_for
 from tessera.cli.hash_cmd import hash_command
 from tessera.cli.ingest_cmd import ingest_command
+from tessera.cli.lookup_cmd import lookup_command
+from tessera.cli.media_cmds import media_group
+from tessera.cli.runs_cmds import ingest_group, runs_command
 from tessera.cli.samples_cmd import samples_command
 from tessera.cli.serve_cmd import serve_command
 from tessera.cli.similar_cmds import marker_group, search_text_command, similar_command
@@ -72,7 +77,11 @@ for _command in (
     link_command,
     stats_command,
     index_group,
-    ingest_command,
+    ingest_group(ingest_command),
+    runs_command,
+    lookup_command,
+    media_group,
+    case_group,
     triage_command,
     similar_command,
     search_text_command,
@@ -87,6 +96,10 @@ for _command in (
     export_command,
 ):
     cli.add_command(_command)
+for _sub in SERIES_COMMANDS:
+    series_group.add_command(_sub)
+for _sub in AGENCY_COMMANDS:
+    agency_group.add_command(_sub)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -291,33 +291,42 @@ def _add_sighting(
     s: Session, run: IngestRun, media: Media, path: str, meta: FileMeta | None
 ) -> None:
     exists = s.scalar(
-        select(Sighting.id).where(
+        select(Sighting).where(
             Sighting.case_id == run.case_id,
             Sighting.original_path == path,
             Sighting.media_id == media.id,
         )
     )
-    if exists is not None:
+    if exists is not None and exists.deleted_at is None:
         return
     first_from_agency = (
         s.scalar(
             select(Sighting.id)
-            .where(Sighting.media_id == media.id, Sighting.agency_id == run.agency_id)
+            .where(
+                Sighting.media_id == media.id,
+                Sighting.agency_id == run.agency_id,
+                Sighting.deleted_at.is_(None),
+            )
             .limit(1)
         )
         is None
     )
-    s.add(
-        Sighting(
-            media_id=media.id,
-            case_id=run.case_id,
-            agency_id=run.agency_id,
-            original_path=path,
-            file_mtime=meta.mtime if meta else None,
-            file_ctime=meta.ctime if meta else None,
-            run_id=run.id,
+    if exists is not None:  # removed by `ingest undo`, seen again: this run's now
+        exists.deleted_at, exists.deleted_by, exists.run_id = None, None, run.id
+        exists.file_mtime = meta.mtime if meta else None
+        exists.file_ctime = meta.ctime if meta else None
+    else:
+        s.add(
+            Sighting(
+                media_id=media.id,
+                case_id=run.case_id,
+                agency_id=run.agency_id,
+                original_path=path,
+                file_mtime=meta.mtime if meta else None,
+                file_ctime=meta.ctime if meta else None,
+                run_id=run.id,
+            )
         )
-    )
     if first_from_agency:
         media.submissions = (media.submissions or 0) + 1
     s.flush()

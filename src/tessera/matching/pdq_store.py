@@ -145,6 +145,16 @@ class PdqStore:
         self.last_id = max(self.last_id, *(r[0] for r in rows))
         self._unsaved += len(rows)
 
+    def remove(self, fingerprint_ids: list[int]) -> int:
+        """Drop fingerprints from the index (their media were removed) and save it;
+        returns how many it held. Search also skips rows of removed media, so a
+        crash before this save loses nothing."""
+        if not fingerprint_ids:
+            return 0
+        removed = self.index.remove(np.array(sorted(set(fingerprint_ids)), dtype=np.int64))
+        self.save()
+        return removed
+
     def save(self) -> None:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         self.index.save(self.folder, state=self._state())

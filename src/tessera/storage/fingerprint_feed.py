@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tessera.storage.models import Fingerprint
+from tessera.storage.models import Fingerprint, Media
 
 PdqRow = tuple[int, int, bytes, int | None]
 """(fingerprint id, media id, 32-byte PDQ value, quality)."""
@@ -64,14 +64,15 @@ def rows_by_id(s: Session, ids: Iterable[int]) -> tuple[list[int], list[PdqRow]]
 
 
 def pdq_hit_info(s: Session, ids: Iterable[int]) -> dict[int, tuple[int, int | None, int]]:
-    """fingerprint id -> (media id, quality, position) for PDQ index hits."""
+    """fingerprint id -> (media id, quality, position) for PDQ index hits (rows of
+    soft-deleted media are left out: they are no longer known)."""
     out: dict[int, tuple[int, int | None, int]] = {}
     wanted = sorted(set(ids))
     for i in range(0, len(wanted), _CHUNK):
         rows = s.execute(
-            select(
-                Fingerprint.id, Fingerprint.media_id, Fingerprint.quality, Fingerprint.position
-            ).where(Fingerprint.id.in_(wanted[i : i + _CHUNK]))
+            select(Fingerprint.id, Fingerprint.media_id, Fingerprint.quality, Fingerprint.position)
+            .join(Media, Media.id == Fingerprint.media_id)
+            .where(Fingerprint.id.in_(wanted[i : i + _CHUNK]), Media.deleted_at.is_(None))
         )
         for fid, media_id, quality, position in rows:
             out[int(fid)] = (int(media_id), quality, int(position))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -54,7 +55,7 @@ class RunRow:
     """Items by status (new, known, error, skipped) plus ``files`` and live ``sightings``."""
 
     @property
-    def state(self) -> str:
+    def state(self) -> Literal["finished", "unfinished", "undone"]:
         if self.undone_at is not None:
             return "undone"
         return "finished" if self.finished_at is not None else "unfinished"
@@ -196,7 +197,7 @@ def undo_run(s: Session, run_id: int, by: str) -> UndoOutcome:
             )
         ):
             (pdq if algorithm == "pdq" else features).append(int(fid))
-    recount_submissions(s, sorted(touched - set(gone)))
+    recount_submissions(s, sorted(touched))
     run.undone_at, run.undone_by = now, by
     if run.finished_at is None:
         run.finished_at = now  # closed: a new ingest of that folder starts a new run

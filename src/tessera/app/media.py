@@ -1,0 +1,169 @@
+"""Stored media: ``tessera media show`` and ``media list``.
+
+What a caller sees of a media item follows ``tessera.app.visibility``: its digests
+and series at ``status``; sightings (original paths, times), fingerprints,
+camera metadata, OCR text and markers at ``full``. Items the caller may not see do
+not exist for them. A list page is cut in SQL (keyset on the media id); for a
+caller who does not see everything a page can hold fewer items than the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result, Timestamp
+from tessera.app.visibility import Level, redact, shared_at, transaction
+from tessera.errors import InvalidInput
+from tessera.storage import cases_agencies, media_queries, repo
+from tessera.storage.media_queries import MediaRow
+
+
+class MediaSummary(Result):
+    """One media item as listings show it."""
+
+    id: int
+    sha256: str
+    md5: str
+    sha1: str
+    kind: str
+    format: str | None
+    byte_size: int
+    width: int | None
+    height: int | None
+    submissions: int
+    first_seen_at: Timestamp
+    series: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row: MediaRow) -> MediaSummary:
+        return cls(**row.__dict__)
+
+
+class MediaSighting(Result):
+    """Where a media item was found."""
+
+    id: int
+    case_number: str
+    agency_code: str
+    original_path: str
+    file_mtime: Timestamp | None
+    file_ctime: Timestamp | None
+    seen_at: Timestamp
+    run_id: int | None
+
+
+class MediaFingerprint(Result):
+    algorithm: str
+    version: int
+    position: int
+    """0 for a still; for a video frame, 1 + its time in milliseconds."""
+    quality: int | None
+    value: str | None
+    """Hex for PDQ, the text form for Chromaprint; omitted for local features."""
+    byte_size: int
+
+
+class MediaMarker(Result):
+    id: int
+    type: str
+    box: tuple[int, int, int, int]
+    note: str | None
+    series: str | None
+
+
+class MediaDetail(Result):
+    """``media show``: the item, where it was seen, what is known about it."""
+
+    media: MediaSummary
+    level: str = "full"
+    sightings: tuple[MediaSighting, ...] = shared_at(Level.FULL, ())
+    fingerprints: tuple[MediaFingerprint, ...] = shared_at(Level.FULL, ())
+    metadata: dict[str, Any] | None = shared_at(Level.FULL, None)
+    text: tuple[str, ...] = shared_at(Level.FULL, ())
+    markers: tuple[MediaMarker, ...] = shared_at(Level.FULL, ())
+
+
+class MediaPage(Result):
+    """``media list``: one page; pass ``next_after`` as ``--after`` for the next."""
+
+    items: tuple[MediaSummary, ...]
+    next_after: int | None
+
+
+def show(app: App, caller: Caller, ref: str) -> MediaDetail:
+    """One media item by id, SHA-256, SHA-1 or MD5 (hex)."""
+    with transaction(app, caller) as (s, vis):
+        media = media_queries.resolve_media(s, ref)
+        level = vis.require_media(media.id, Level.STATUS)
+        rec = media_queries.media_detail(s, media)
+    detail = MediaDetail(
+        media=MediaSummary.of(rec.media),
+        level=level.label,
+        sightings=tuple(MediaSighting(**x.__dict__) for x in rec.sightings),
+        fingerprints=tuple(MediaFingerprint(**x.__dict__) for x in rec.fingerprints),
+        metadata=rec.metadata,
+        text=rec.text,
+        markers=tuple(
+            MediaMarker(id=m.id, type=m.kind, box=m.box, note=m.note, series=m.series)
+            for m in rec.markers
+        ),
+    )
+    return redact(detail, level)
+
+
+def list_media(
+    app: App,
+    caller: Caller,
+    *,
+    series: str | None = None,
+    case: str | None = None,
+    agency: str | None = None,
+    limit: int = 50,
+    after: int = 0,
+) -> MediaPage:
+    """Media in id order, optionally of one series, one case or one agency's sightings.
+
+    ``case`` is a case number; with ``agency`` it names that agency's case, without
+    it every agency's case of that number.
+    """
+    if series is not None and case is not None:
+        raise InvalidInput("give --series or --case, not both")
+    with transaction(app, caller) as (s, vis):
+        series_id = None
+        if series is not None:
+            row = repo.get_series(s, series)
+            vis.require_series(row)
+            series_id = row.id
+        case_ids = None
+        agency_id = None
+        if case is not None:
+            case_ids = [c.id for c in cases_agencies.find_cases(s, case, agency)]
+        elif agency is not None:
+            agency_id = repo.get_agency(s, agency).id
+        page = media_queries.list_media(
+            s,
+            series_id=series_id,
+            case_ids=case_ids,
+            agency_id=agency_id,
+            limit=limit,
+            after_id=after,
+        )
+        levels = vis.media_levels(m.id for m in page.items)
+    return MediaPage(
+        items=tuple(MediaSummary.of(m) for m in page.items if levels[m.id] >= Level.STATUS),
+        next_after=page.next_after,
+    )
+
+
+__all__ = [
+    "MediaDetail",
+    "MediaFingerprint",
+    "MediaMarker",
+    "MediaPage",
+    "MediaSighting",
+    "MediaSummary",
+    "list_media",
+    "show",
+]

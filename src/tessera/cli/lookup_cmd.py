@@ -1,0 +1,83 @@
+"""``tessera lookup HASH... [--type md5|sha1|sha256|pdq] [--radius N] [--json]``.
+
+The use case is ``tessera.app.lookup.lookup`` (the API's batch lookups call it too);
+this command only turns arguments into queries. Without ``--type`` the length
+decides: 32 hex digits are MD5, 40 SHA-1, and 64 both SHA-256 and PDQ (the two
+cannot be told apart), so a 64-digit hash is asked both ways and gets two answers.
+"""
+
+from __future__ import annotations
+
+import click
+
+from tessera.app import lookup
+from tessera.app.lookup import HashQuery
+from tessera.cli.context import CliContext, emit, pass_app
+from tessera.errors import InvalidInput
+from tessera.fingerprints.pdq import MATCH_THRESHOLD
+
+_BY_LENGTH: dict[int, tuple[lookup.HashType, ...]] = {
+    32: ("md5",),
+    40: ("sha1",),
+    64: ("sha256", "pdq"),
+}
+
+
+def queries(hashes: tuple[str, ...], hash_type: str | None) -> list[HashQuery]:
+    out = []
+    for h in hashes:
+        text = h.strip().lower()
+        if hash_type is not None:
+            out.append(HashQuery(type=hash_type, hash=text))  # type: ignore[arg-type]
+            continue
+        types = _BY_LENGTH.get(len(text))
+        if types is None:
+            raise InvalidInput(
+                f"{h!r} is not a hash: 32 (MD5), 40 (SHA-1) or 64 (SHA-256, PDQ) hex digits"
+            )
+        out += [HashQuery(type=t, hash=text) for t in types]
+    return out
+
+
+@click.command("lookup")
+@click.argument("hashes", nargs=-1, required=True)
+@click.option(
+    "--type",
+    "hash_type",
+    type=click.Choice(lookup.HASH_TYPES),
+    help="Hash type (default: from the length; 64 hex digits are asked as SHA-256 and PDQ).",
+)
+@click.option(
+    "--radius",
+    type=int,
+    default=MATCH_THRESHOLD,
+    show_default=True,
+    help="PDQ: largest Hamming distance reported.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@pass_app
+def lookup_command(
+    cli: CliContext, hashes: tuple[str, ...], hash_type: str | None, radius: int, as_json: bool
+) -> None:
+    """Is each HASH known? Matches with their series and status, from hashes alone."""
+    r = lookup.lookup(cli.app, cli.caller, queries(hashes, hash_type), radius=radius)
+    names = {x.series_id: x for x in r.series}
+    lines = []
+    for a in r.results:
+        lines.append(f"{a.hash}  {a.type}  {len(a.matches) or 'no'} match(es)")
+        for m in a.matches:
+            at = f" at {m.timestamp:.1f}s" if m.timestamp is not None else ""
+            series = "; ".join(
+                f"{names[i].name} ({names[i].owner_code}, victim "
+                f"{'identified' if names[i].victim_identified else 'not identified'})"
+                for i in m.series
+                if i in names
+            )
+            ask = f"  known to the network, ask {', '.join(m.contacts)}" if m.contacts else ""
+            lines.append(
+                f"  media {m.media_id} {m.match} distance {m.distance}{at}"
+                + (f"  series: {series}" if series else "")
+                + ask
+            )
+    lines.append(f"{r.matched} of {len(r.results)} queries matched")
+    emit(r, as_json, "\n".join(lines))
