@@ -109,32 +109,34 @@ def _ids(t: Tessera) -> dict[str, int]:
 def test_lookup_by_digest_and_pdq(t: Tessera) -> None:
     p0 = t.nl_dir / "p0.jpg"  # type: ignore[attr-defined]
     sha256 = hashlib.sha256(p0.read_bytes()).hexdigest()
+    shown = t.json("media", "show", sha256)
+    p0_id = shown["media"]["id"]
     doc = t.json("lookup", _md5(p0), hashlib.sha1(p0.read_bytes()).hexdigest(), "ab" * 16)
     known, known_sha1, unknown = doc["results"]
-    assert (known["type"], known["status"]) == ("md5", "known")
-    assert known["matches"][0]["sha256"] == sha256 and known_sha1["status"] == "known"
-    series = known["matches"][0]["series"]
-    assert [(s["name"], s["owner_code"], s["victim_identified"]) for s in series] == [
-        ("Amber", "NL-NPU", False)
+    assert (known["type"], known_sha1["type"], unknown["type"]) == ("md5", "sha1", "md5")
+    assert [(m["media_id"], m["match"], m["distance"]) for m in known["matches"]] == [
+        (p0_id, "exact", 0)
     ]
-    assert (unknown["status"], unknown["matches"]) == ("unknown", [])
-    assert doc["summary"] == {"hashes": 3, "known": 2, "near": 0, "unknown": 1}
-    pdq = next(
-        f["value"]
-        for f in t.json("media", "show", sha256)["fingerprints"]
-        if f["algorithm"] == "pdq"
+    assert [m["media_id"] for m in known_sha1["matches"]] == [p0_id]
+    assert unknown["matches"] == [] and doc["matched"] == 2
+    (amber,) = doc["series"]
+    assert (amber["name"], amber["owner_code"], amber["victim_identified"]) == (
+        "Amber",
+        "NL-NPU",
+        False,
     )
+    assert known["matches"][0]["series"] == [amber["series_id"]]
+    pdq = next(f["value"] for f in shown["fingerprints"] if f["algorithm"] == "pdq")
     flipped = f"{int(pdq[0], 16) ^ 0xF:x}{pdq[1:]}"  # 4 bits away
-    r = t.json("lookup", "--type", "pdq", flipped)["results"][0]
-    assert r["type"] == "pdq" and r["status"] == "near"
-    assert (r["matches"][0]["sha256"], r["matches"][0]["distance"]) == (sha256, 4)
-    assert t.json("lookup", "--radius", 3, "--type", "pdq", flipped)["results"][0]["matches"] == []
-    r64 = t.json("lookup", sha256)["results"][0]  # 64 hex, no --type: SHA-256 and PDQ
-    assert (r64["type"], r64["status"], r64["matches"][0]["via"]) == (
-        "sha256-or-pdq",
-        "known",
-        "sha256",
-    )
+    (near,) = t.json("lookup", "--type", "pdq", flipped)["results"]
+    assert near["type"] == "pdq"
+    assert (near["matches"][0]["media_id"], near["matches"][0]["distance"]) == (p0_id, 4)
+    far = t.json("lookup", "--radius", 3, "--type", "pdq", flipped)["results"][0]
+    assert far["matches"] == []
+    # 64 hex digits without --type: asked as SHA-256 and as PDQ
+    as_sha, as_pdq = t.json("lookup", sha256)["results"]
+    assert (as_sha["type"], as_pdq["type"]) == ("sha256", "pdq")
+    assert [m["media_id"] for m in as_sha["matches"]] == [p0_id]
     t.fails(2, "lookup", "xyz")
     t.fails(2, "lookup", "--type", "md5", sha256)
     t.fails(2, "lookup", "--radius", 500, sha256)
@@ -199,8 +201,8 @@ def test_series_edit_remove_delete_restore(t: Tessera) -> None:
     t.fails(4, "series", "show", "Amber 2")
     t.fails(4, "series", "delete", "Amber 2")
     assert [s["name"] for s in t.json("series", "list")] == ["Coral"]
-    hit = t.json("lookup", _md5(t.nl_dir / "p1.jpg"))["results"][0]["matches"][0]  # type: ignore[attr-defined]
-    assert hit["series"] == []  # a deleted series is in no answer
+    doc = t.json("lookup", _md5(t.nl_dir / "p1.jpg"))  # type: ignore[attr-defined]
+    assert doc["results"][0]["matches"][0]["series"] == [] and doc["series"] == []
     t.fails(5, "series", "create", "Amber 2", "--agency", "NL-NPU")
     assert t.json("series", "restore", "Amber 2")["media_count"] == 2
 
@@ -242,10 +244,8 @@ def test_ingest_undo_removes_only_what_the_run_added(t: Tessera) -> None:
     assert r["media_removed"] == sorted([ids["p0.jpg"], ids["p1.jpg"]])  # p2: DE saw it too
     assert r["index_entries_removed"] == 2
     nl = t.nl_dir  # type: ignore[attr-defined]
-    statuses = [
-        x["status"] for x in t.json("lookup", _md5(nl / "p0.jpg"), _md5(nl / "p2.jpg"))["results"]
-    ]
-    assert statuses == ["unknown", "known"]
+    found = t.json("lookup", _md5(nl / "p0.jpg"), _md5(nl / "p2.jpg"))["results"]
+    assert [[m["media_id"] for m in x["matches"]] for x in found] == [[], [ids["p2.jpg"]]]
     t.fails(4, "media", "show", ids["p0.jpg"])
     after = t.json("stats")
     assert (before["media"], after["media"]) == (4, 2)
@@ -259,5 +259,5 @@ def test_ingest_undo_removes_only_what_the_run_added(t: Tessera) -> None:
     code, out = t("ingest", nl, "--agency", "NL-NPU", "--case", "c1", "--workers", 1,
                   "--no-features", "--no-progress")  # fmt: skip
     assert code == 0, out
-    assert [x["status"] for x in t.json("lookup", _md5(nl / "p0.jpg"))["results"]] == ["known"]
+    assert t.json("lookup", _md5(nl / "p0.jpg"))["results"][0]["matches"] != []
     assert len(t.json("runs")) == 3
