@@ -24,7 +24,6 @@ from tessera.cli.main import main
 from tessera.storage.db import Database
 from tests.storage.conftest import db  # noqa: F401  (both backends)
 
-
 ME = actor(Caller.local_operator())
 """How changes made at this node's command line name who made them."""
 
@@ -253,6 +252,11 @@ def test_ingest_undo_removes_only_what_the_run_added(t: Tessera) -> None:
     assert t.json("media", "show", ids["p2.jpg"])["media"]["submissions"] == 1
     states = {x["id"]: (x["state"], x["undone_by"]) for x in t.json("runs")}
     assert states[nl_run] == ("undone", ME)
+    entries = t.json("audit", "show")
+    entries = entries["entries"] if isinstance(entries, dict) else entries
+    assert [(e["action"], e["target"]) for e in entries if e["action"] == "ingest.undo"] == [
+        ("ingest.undo", f"run:{nl_run}")
+    ]
     t.fails(5, "ingest", "undo", nl_run)
     t.fails(4, "ingest", "undo", 999)
     # the same folder again: a new run, the media back under fresh index entries
