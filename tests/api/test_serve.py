@@ -13,8 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tessera.app import App, Caller, Settings
+from tessera.app import App, Caller, Role, Settings
 from tessera.app.accounts import create_token, create_user
+from tessera.app.lookup import HashQuery, lookup
+from tessera.client import RemoteTessera
+from tessera.errors import ConfigError, Unauthenticated
 from tests.seeding import ensure_agency, flip_bits, random_pdq, seed
 
 
@@ -113,3 +116,38 @@ def test_every_worker_finds_a_hash_committed_elsewhere(server) -> None:  # type:
         assert all(found() for _ in range(30))
         hma = client.get(f"/m/lookup?signal_type=pdq&signal={near}").json()
         assert hma == {"Series Amber": [{"bank_content_id": item.media_id, "distance": "2"}]}
+
+
+def test_cli_client_gets_the_same_answer_as_in_process(server) -> None:  # type: ignore[no-untyped-def]
+    """RemoteTessera.lookup over the socket == the lookup use case run locally for the caller."""
+    base, env = server
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "client@example.org", agency="NL-NPU", role="analyst", password=None)
+        made = create_token(app, op, "client@example.org")
+        items = seed(
+            app.db, [(f"client-{i}".encode(), random_pdq(random.Random(i))) for i in (1, 2)]
+        )
+        queries = [
+            HashQuery(type="md5", hash=items[0].md5),
+            HashQuery(type="pdq", hash=flip_bits(items[1].pdq or "", [1, 2, 3])),
+            HashQuery(type="sha1", hash="0" * 40),
+        ]
+        caller = Caller(role=Role.ANALYST, user_id=0, agency_code="NL-NPU")
+        local = lookup(app, caller, queries)
+    deadline = time.monotonic() + 30
+    with RemoteTessera(base, made.token) as remote:
+        while True:
+            got = remote.lookup(queries)
+            if got.matched == local.matched or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert got == local and got.matched == 2
+    with pytest.raises(ConfigError):
+        RemoteTessera("http://192.0.2.10:8000", made.token)  # token in clear over a network
+    with pytest.raises(ConfigError):
+        RemoteTessera(base, None)
+    with RemoteTessera(base, "tsr_wrong_token") as remote, pytest.raises(Unauthenticated):
+        remote.lookup(queries)

@@ -127,3 +127,31 @@ def test_background_poll_and_empty_queries(db: Database, tmp_path: Path) -> None
         assert live.search(np.zeros((0, 32), dtype=np.uint8)) == []
     finally:
         live.stop()
+
+
+def test_late_row_the_writer_missed_survives_base_swaps(db: Database, tmp_path: Path) -> None:
+    """The writer saved past a late row's id before it committed: readers keep it anyway."""
+    from sqlalchemy import text
+
+    rng = random.Random(12)
+    items = seed(db, [(f"w{i}".encode(), random_pdq(rng)) for i in range(3)])
+    with db.session() as s:
+        ids = [r[0] for r in s.execute(text("SELECT id FROM fingerprint ORDER BY id"))]
+        hidden = s.execute(text(f"SELECT * FROM fingerprint WHERE id = {ids[1]}")).all()
+        s.execute(text(f"DELETE FROM fingerprint WHERE id = {ids[1]}"))
+    live = LivePdqIndex(db, tmp_path / "index")
+    live.refresh()  # sees ids[0], ids[2]; ids[1] is a gap
+    store = PdqStore(db, tmp_path / "index")  # the writer saves without ids[1]
+    with db.session() as s:  # the late transaction commits
+        cols = ",".join(hidden[0]._fields)
+        vals = ",".join(f":{c}" for c in hidden[0]._fields)
+        s.execute(text(f"INSERT INTO fingerprint ({cols}) VALUES ({vals})"), hidden[0]._asdict())
+    live.refresh()  # new base (without the late row) and the late row from the gap
+    store.catch_up()
+    more = seed(db, [(b"w-more", random_pdq(rng))])
+    store.catch_up()  # another generation, still without the late row
+    live.refresh()
+    assert live.status().reloads >= 2
+    for item in [*items, *more]:
+        hits = live.search(codes_from_hex([item.pdq or ""]), radius=0)
+        assert [h.media_id for h in hits] == [item.media_id]

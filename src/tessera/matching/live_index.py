@@ -121,6 +121,8 @@ class LivePdqIndex:
         self._snap = _Snapshot()
         self._cursor = 0
         self._gaps: dict[int, float] = {}
+        self._late: set[int] = set()
+        """Delta rows that arrived below the cursor (late commits)."""
         self._manifest_key: tuple[int, int, int] | None = None
         self._last_poll: float | None = None
         self._last_poll_unix: float | None = None
@@ -206,14 +208,18 @@ class LivePdqIndex:
         old = self._snap
         dw, di = old.delta_words, old.delta_ids
         keep = di > base_last
-        older = np.flatnonzero(~keep)
-        if older.shape[0]:  # rows committed late may be missing from the saved base
-            res = base.search(codes_from_words(dw[older]), radius=0, threads=1)
+        # A row committed late (below ids already read) may be missing from the saved
+        # base too: the writer reads in id order like we do. Only those rows are
+        # checked against the new base (a few), never the whole delta.
+        late = np.flatnonzero(~keep & np.isin(di, np.fromiter(self._late, np.int64)))
+        if late.shape[0]:
+            res = base.search(codes_from_words(dw[late]), radius=0, threads=1)
             in_base = {(int(q), int(i)) for q, i in zip(res.query, res.id, strict=True)}
-            for j, row in enumerate(older):
+            for j, row in enumerate(late):
                 if (j, int(di[row])) not in in_base:
                     keep[row] = True
         self._snap = _Snapshot(base, generation, base_last, dw[keep], di[keep])
+        self._late = {int(i) for i in di[keep]} & self._late
         self._cursor = max(self._cursor, base_last)
         self._reloads += 1
 
@@ -226,6 +232,7 @@ class LivePdqIndex:
                 for i in present:
                     self._gaps.pop(i, None)
                 rows.extend(late)
+                self._late.update(r[0] for r in late)
                 self._gaps = {i: t for i, t in self._gaps.items() if now - t < self.gap_ttl}
             while True:
                 ids = feed.ids_after(s, self._cursor, _PAGE)

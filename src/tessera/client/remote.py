@@ -1,0 +1,122 @@
+"""``RemoteTessera``: the REST API seen as use cases (lookups), errors as Tessera errors."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from tessera.app.lookup import MAX_QUERIES, HashQuery, LookupAnswer, LookupResult
+from tessera.app.series import SeriesSummary
+from tessera.errors import (
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TesseraError,
+    Unauthenticated,
+)
+
+_BY_STATUS: dict[int, type[TesseraError]] = {
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    413: InvalidInput,
+    422: InvalidInput,
+}
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(url: str) -> str:
+    """``https://`` anywhere, ``http://`` on loopback only; ``ConfigError`` otherwise."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--server must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ConfigError("--server: use https:// (http:// only on this machine's loopback)")
+    return url.strip().rstrip("/")
+
+
+class RemoteTessera:
+    """A Tessera server reached with a bearer token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not token:
+            raise ConfigError("--server needs a token in TESSERA_TOKEN (tessera token create)")
+        self.url = check_server_url(url)
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "tessera-cli"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteTessera:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            r = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"cannot reach {self.url}: {type(exc).__name__}") from None
+        if r.status_code == 200:
+            return r.json()
+        try:
+            detail = str(r.json().get("detail") or r.reason_phrase)
+        except ValueError:
+            detail = r.reason_phrase
+        cls = _BY_STATUS.get(r.status_code)
+        if cls is None:
+            raise ConfigError(f"{self.url} answered {r.status_code}: {detail}")
+        raise cls(f"{detail} (server {self.url})")
+
+    def lookup(self, queries: Sequence[HashQuery], *, radius: int = 31) -> LookupResult:
+        """``tessera.app.lookup.lookup`` on the server, in batches of 10,000."""
+        answers: list[LookupAnswer] = []
+        series: dict[int, SeriesSummary] = {}
+        for lo in range(0, len(queries), MAX_QUERIES):
+            chunk = queries[lo : lo + MAX_QUERIES]
+            body = {"queries": [q.model_dump() for q in chunk], "radius": radius}
+            part = LookupResult.model_validate(self._call("POST", "/api/v1/lookup", json=body))
+            answers += [a.model_copy(update={"index": a.index + lo}) for a in part.results]
+            series.update((s.series_id, s) for s in part.series)
+        return LookupResult(
+            results=tuple(answers),
+            series=tuple(sorted(series.values(), key=lambda s: s.name)),
+            matched=sum(1 for a in answers if a.matches),
+        )
+
+
+__all__ = ["RemoteTessera", "check_server_url"]
