@@ -11,14 +11,18 @@ people and may change.
     TesseraError
      +-- InvalidInput                 bad arguments or values (exit 2 / HTTP 400)
      |    +-- InvalidFingerprint      a fingerprint's text form does not parse
- |    +-- InvalidRecord           a record of an exchange file (number, line, field)
+     |    +-- InvalidRecord           a record of an exchange file (number, line, field)
+     |    +-- ChromaprintError        libchromaprint refused the audio or failed on it
      +-- MediaError                   one file could not be fingerprinted (batch goes on)
      |    +-- EmptyFile               zero bytes
      |    +-- UnsupportedMedia        not an image we decode (content sniffed)
      |    +-- CorruptMedia            decoder failed: truncated, damaged, hostile
      |    +-- MediaTooLarge           byte or pixel cap exceeded, refused before allocation
      |    +-- UnreadableFile          the OS refused to read it
-     +-- ConfigError                  settings are missing or unsafe (exit 3)
+     +-- ConfigError                  settings are missing or unsafe (exit 3 / HTTP 503)
+     |    +-- IndexCorrupt            a saved index is damaged: rebuild it from the database
+     |    +-- ChromaprintUnavailable  libchromaprint is not installed
+     |    +-- OcrUnavailable          Tesseract or a language pack is not installed
      +-- NotFound                     a named record does not exist (exit 4 / HTTP 404)
      +-- Conflict                     a record already exists or clashes (exit 5 / HTTP 409)
      +-- Unauthenticated              no valid credentials: missing, unknown, expired or
@@ -84,6 +88,36 @@ class ConfigError(TesseraError):
     """Configuration is missing, contradictory or unsafe."""
 
     reason = "config"
+
+
+class IndexCorrupt(ConfigError):
+    """A saved index is missing, damaged or inconsistent; rebuild it from the database.
+
+    A PDQ index is a cache of the fingerprint table. A damaged cache must never
+    answer "not seen before" for a hash that is in the database, so every problem
+    found while opening one raises this and the caller rebuilds; should it reach an
+    interface, the operator runs ``tessera index rebuild``.
+    """
+
+    reason = "index-corrupt"
+
+
+class ChromaprintUnavailable(ConfigError):
+    """libchromaprint could not be loaded (install the Debian package ``libchromaprint1``)."""
+
+    reason = "chromaprint-missing"
+
+
+class ChromaprintError(InvalidInput):
+    """libchromaprint refused the audio or failed while fingerprinting it."""
+
+    reason = "chromaprint-failed"
+
+
+class OcrUnavailable(ConfigError):
+    """Tesseract, or a language pack the deployment asks for, is not installed."""
+
+    reason = "ocr-unavailable"
 
 
 class NotFound(TesseraError):
@@ -158,16 +192,20 @@ class UnreadableFile(MediaError):
 
 
 __all__ = [
+    "ChromaprintError",
+    "ChromaprintUnavailable",
     "ConfigError",
     "Conflict",
     "CorruptMedia",
     "EmptyFile",
+    "IndexCorrupt",
     "InvalidFingerprint",
     "InvalidInput",
     "InvalidRecord",
     "MediaError",
     "MediaTooLarge",
     "NotFound",
+    "OcrUnavailable",
     "PermissionDenied",
     "TesseraError",
     "Unauthenticated",

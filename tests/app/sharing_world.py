@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from tessera.storage import markers, repo, sharing
 from tessera.storage.db import Database
-from tessera.storage.models import Media, MediaMetadata, MediaText, Sighting
+from tessera.storage.models import Media, MediaMetadataModel, MediaText, Sighting
 from tests.storage.conftest import PG_URL
 
 CALLER_AGENCY = "NL-B"
@@ -117,7 +117,7 @@ def build(s: Session) -> dict[str, dict[str, int]]:
                 media_id=media.id, engine="tesseract", language="eng", text=f"text-{res}", boxes=[]
             )
         )
-        s.add(MediaMetadata(media_id=media.id, make=f"Make-{res}", data={}))
+        s.add(MediaMetadataModel(media_id=media.id, make=f"Make-{res}", data={}))
         repo.link(s, "series", series.id, "media", media.id)
         repo.link(s, "series", series.id, "victim", repo.get_or_create_victim(s, f"V-{res}").id)
         repo.link(s, "series", series.id, "offender", repo.get_or_create_offender(s, f"O-{res}").id)

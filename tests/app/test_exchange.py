@@ -13,7 +13,7 @@ from tessera.app import App, Caller
 from tessera.app import exchange as ex
 from tessera.errors import InvalidRecord
 from tessera.storage import repo
-from tessera.storage.models import ExchangeEntry, Fingerprint, Media, Series
+from tessera.storage.models import ExchangeEntry, FingerprintModel, Media, Series
 
 MD5_A = "0123456789abcdef0123456789abcdef"
 SHA1_A = "00112233445566778899aabbccddeeff00112233"
@@ -68,7 +68,7 @@ def test_import_hash_only_media_found_by_md5_and_sha1(
         m = by_md5[bytes.fromhex(MD5_A)]
         assert by_sha1[bytes.fromhex(SHA1_A)].id == m.id
         assert m.sha256 is None and m.has_content is False
-        fp = s.query(Fingerprint).filter_by(media_id=m.id, algorithm="photodna").one()
+        fp = s.query(FingerprintModel).filter_by(media_id=m.id, algorithm="photodna").one()
         assert fp.value == b"AQIDBA=="
         video = repo.media_by_digest(s, "md5", [bytes.fromhex(MD5_B)])[bytes.fromhex(MD5_B)]
         assert video.kind == "video"
@@ -175,4 +175,4 @@ def test_ncmec_deletion_withdraws_hash_only_media(
     assert _count(app, Media) == 1
     r = ex.import_file(app, caller, "ncmec-xml", second, agency_code=agency)
     assert r.deleted_entries == 1
-    assert _count(app, Media) == 0 and _count(app, Fingerprint) == 0
+    assert _count(app, Media) == 0 and _count(app, FingerprintModel) == 0

@@ -17,7 +17,7 @@ from tessera.matching.scene_triage import second_stage
 from tessera.media.video import iter_frames
 from tessera.storage import repo
 from tessera.storage.db import Database
-from tessera.storage.models import Fingerprint, IngestRun
+from tessera.storage.models import FingerprintModel, IngestRun
 
 
 def test_still_from_a_video_is_found_at_its_key_frame(tmp_path: Path, vectors_dir: Path) -> None:
@@ -40,7 +40,7 @@ def test_still_from_a_video_is_found_at_its_key_frame(tmp_path: Path, vectors_di
         media_id = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")])[
             bytes.fromhex(r.sha256 or "")
         ].id
-        assert s.query(Fingerprint).filter_by(algorithm="rootsift").count() == len(times)
+        assert s.query(FingerprintModel).filter_by(algorithm="rootsift").count() == len(times)
     # a still of the second feature frame, mirrored and cropped by 10 %
     target = times[1]
     frame = next(f for f in iter_frames(video) if abs(f.timestamp_s - target) < 1e-6)

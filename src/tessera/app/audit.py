@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
@@ -34,6 +32,7 @@ from tessera.audit.note import NoteError, Signer
 from tessera.audit.verify import Break, verify_log
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import audit_log
+from tessera.storage.db import Session
 
 CHECKPOINT_EVERY = 1
 _signers: dict[Path, Signer] = {}

@@ -13,12 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
-from sqlalchemy.orm import Session
-
 from tessera.app.settings import Settings
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
-from tessera.storage.db import Database
+from tessera.storage.db import Database, Session
 
 
 class App:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy.orm import Session
-
 from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
@@ -14,6 +12,7 @@ from tessera.app.results import Result, Timestamp
 from tessera.app.visibility import Level, redact, require_role, shared_at, transaction
 from tessera.errors import NotFound, PermissionDenied
 from tessera.storage import camera_links, markers, repo, series_changes, sharing
+from tessera.storage.db import Session
 
 
 class SeriesSummary(Result):
@@ -113,20 +112,6 @@ def create(
             category=category,
             notes=notes,
         )
-        audit.record_in(
-            s,
-            app,
-            caller,
-            "series.create",
-            target=f"series:{name}",
-            series=name,
-            params={
-                "agency": agency_code,
-                "baseline": baseline,
-                "category_profile": category_profile,
-                "category": category,
-            },
-        )
         return SeriesSummary.of(repo.series_status(s, series))
 
 
@@ -208,19 +193,6 @@ def set_status(
         for who, value in changes:
             if value is not None:
                 repo.set_identified(s, series, who, value, by=by)
-        audit.record_in(
-            s,
-            app,
-            caller,
-            "series.set",
-            target=f"series:{name}",
-            series=name,
-            params={
-                "victim_identified": victim_identified,
-                "by": by_code,
-                "offender_identified": offender_identified,
-            },
-        )
         return SeriesSummary.of(repo.series_status(s, series))
 
 

@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -76,15 +75,6 @@ def share_series(
                 level=lv.label,
                 granted_by=by,
             )
-        audit.record_in(
-            s,
-            app,
-            caller,
-            "series.share",
-            target=f"series:{name}",
-            series=name,
-            params={"level": lv.label, "grantees": targets},
-        )
         return SeriesSharing(
             series=series.name,
             level=lv.label,  # type: ignore[arg-type]

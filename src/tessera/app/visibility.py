@@ -54,12 +54,12 @@ from enum import IntEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import sharing
+from tessera.storage.db import Session
 from tessera.storage.models import Series
 
 

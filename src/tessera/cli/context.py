@@ -10,6 +10,7 @@ environment (``tessera.app.settings``) and stores a ``CliContext`` in click's
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +37,16 @@ class CliContext:
 pass_app = click.make_pass_decorator(CliContext, ensure=True)
 
 
-def emit(result: Result | list[Any] | dict[str, Any], as_json: bool, text: str) -> None:
+def emit(
+    result: Result | Sequence[Result] | dict[str, Any],
+    as_json: bool,
+    text: str,
+    *,
+    indent: int = 2,
+) -> None:
     """Print ``result`` as JSON (the same serialisation as the API) or ``text``."""
     if as_json:
-        click.echo(json.dumps(to_json(result), indent=2, default=str))
+        click.echo(json.dumps(to_json(result), indent=indent, default=str))
     else:
         click.echo(text)
 

@@ -6,33 +6,18 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from tessera.app import hashing
+from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import progress_bar
 from tessera.ingest.filehash import FileResult, HashOptions, Mode
-from tessera.ingest.parallel import default_workers, hash_files
-from tessera.ingest.walk import Found, iter_files
 from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
 from tessera.media.normalize import Policy
-from tessera.safe_text import for_terminal, json_safe
-
-
-def _results(found: list[Found], options: HashOptions, workers: int) -> Iterator[FileResult]:
-    """Results for every found path, in order; skipped and missing ones included."""
-    todo = [f.path for f in found if f.skip_reason is None and not f.missing]
-    hashed = hash_files(todo, options, workers=workers)
-    for f in found:
-        if f.missing:
-            yield FileResult(str(f.path), "error", reason="not-found", message="no such file")
-        elif f.skip_reason is not None:
-            yield FileResult(str(f.path), "skipped", reason="skipped", message=f.skip_reason)
-        else:
-            yield next(hashed)
 
 
 class Summary:
@@ -92,7 +77,7 @@ def _table_row(r: FileResult) -> str:
             cell(r.md5, 32),
             cell(r.sha1, 40),
             cell(r.sha256, 64),
-            for_terminal(r.path),
+            r.path,
         ]
     )
     notes = list(r.flags)
@@ -122,7 +107,7 @@ class _JsonStream:
         out.write('{"results": [')
 
     def add(self, r: FileResult) -> None:
-        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(json_safe(r.to_json())))
+        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(r.to_json()))
         self.first = False
 
     def close(self, summary: dict[str, Any]) -> None:
@@ -205,15 +190,16 @@ def hash_command(
         dihedral=dihedral,
         cpp_resize=cpp_resize,
     )
-    found = list(iter_files(paths))
+    cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
+    run = hashing.hash_paths(cli.app, cli.caller, paths, options, workers=workers)
     summary = Summary()
     out = sys.stdout
     stream = _JsonStream(out) if as_json else None
     if stream is None:
         out.write(_HEADER + "\n")
-    show = progress if progress is not None else (sys.stderr.isatty() and len(found) > 1)
-    with progress_bar(len(found), "hashing", enabled=show) as advance:
-        for r in _results(found, options, workers or default_workers()):
+    show = progress if progress is not None else (sys.stderr.isatty() and run.total > 1)
+    with progress_bar(run.total, "hashing", enabled=show) as advance:
+        for r in run.results:
             summary.add(r)
             if stream is not None:
                 stream.add(r)

@@ -8,15 +8,10 @@ from pathlib import Path
 
 import click
 
-from tessera.app import audit
-from tessera.cli.context import CliContext, pass_app
+from tessera.app import ingest
+from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
-from tessera.cli.progress import progress_bar
-from tessera.ingest.expand import ExpandOptions
-from tessera.ingest.filehash import HashOptions
-from tessera.ingest.parallel import default_workers
-from tessera.ingest.runner import ingest
-from tessera.media.ocr import check_languages
+from tessera.cli.progress import StageBars
 
 _LISTED = 20  # failed or skipped files named in the text summary
 
@@ -67,42 +62,23 @@ def ingest_command(
     resumes the run: nothing is written twice and nothing is left out. Exit status
     1 if any file failed.
     """
-    app = (ctx.find_object(CliContext) or ctx.ensure_object(CliContext)).app
-    db = app.db
-    if ocr_langs:
-        check_languages(ocr_langs)  # a missing language pack fails before any work
-    store = app.pdq_store()
-    scene = app.scene_store() if features else None
-    options = ExpandOptions(
-        hash=HashOptions(features=features, metadata=True, ocr_languages=ocr_langs),
-        open_archives=not no_archives,
-    )
+    cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
     show = progress if progress is not None else sys.stderr.isatty()
-    with progress_bar(None, "ingesting", enabled=show) as ticker:
-        summary = ingest(
-            db,
-            store,
-            path,
-            agency_code=agency_code,
-            case_number=case_number,
-            series_name=series_name,
-            options=options,
-            workers=workers or default_workers(),
-            batch_size=batch_size,
-            on_progress=ticker,
-            on_total=ticker.set_total,
-            scene=scene,
-        )
-    data = summary.as_json()
-    audit.record(
-        app,
-        (ctx.find_object(CliContext) or ctx.ensure_object(CliContext)).caller,
-        "ingest",
-        target=f"case:{agency_code}/{case_number}",
-        series=series_name,
-        params={"path": str(path), "run": data["run_id"], "features": features, "ocr": ocr_langs},
-        result_count=data["new_media"],
+    summary = ingest.run(
+        cli.app,
+        cli.caller,
+        path,
+        agency_code=agency_code,
+        case_number=case_number,
+        series_name=series_name,
+        features=features,
+        ocr_languages=ocr_langs,
+        open_archives=not no_archives,
+        workers=workers,
+        batch_size=batch_size,
+        progress=StageBars(enabled=show),
     )
+    data = summary.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
@@ -128,4 +104,4 @@ def ingest_command(
     ctx.exit(ExitCode.FILES_FAILED if data["errors"] else ExitCode.OK)
 
 
-__all__ = ["ingest_command", "pass_app"]
+__all__ = ["ingest_command"]

@@ -8,7 +8,7 @@ for, ``rich`` prints plain refreshed lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from rich.console import Console
 from rich.progress import (
@@ -21,8 +21,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
-
-from tessera.cli.terminal import raw_stderr
 
 
 class _RateColumn(TextColumn):
@@ -56,7 +54,7 @@ def progress_bar(
     if not enabled:
         yield Ticker(lambda n: None, lambda n: None)
         return
-    console = Console(file=raw_stderr())
+    console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -72,3 +70,32 @@ def progress_bar(
     ) as prog:
         task = prog.add_task(label, total=total)
         yield Ticker(lambda n: prog.advance(task, n), lambda n: prog.update(task, total=n))
+
+
+class StageBars:
+    """``tessera.app.progress.Progress`` drawn as one bar per stage (when ``enabled``)."""
+
+    def __init__(self, *, enabled: bool, unit: str = "files") -> None:
+        self.enabled, self.unit = enabled, unit
+        self._stack: ExitStack | None = None
+        self._ticker: Ticker | None = None
+
+    def begin(self, label: str, total: int | None = None) -> None:
+        self.end()
+        self._stack = ExitStack()
+        self._ticker = self._stack.enter_context(
+            progress_bar(total, label, enabled=self.enabled, unit=self.unit)
+        )
+
+    def set_total(self, n: int) -> None:
+        if self._ticker is not None:
+            self._ticker.set_total(n)
+
+    def advance(self, n: int) -> None:
+        if self._ticker is not None:
+            self._ticker(n)
+
+    def end(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self._ticker = None, None

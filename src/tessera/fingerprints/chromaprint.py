@@ -39,7 +39,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from tessera.errors import ConfigError, InvalidFingerprint, InvalidInput
+from tessera.errors import (
+    ChromaprintError,
+    ChromaprintUnavailable,
+    InvalidFingerprint,
+    InvalidInput,
+)
 
 SAMPLE_RATE = 11025
 """Chromaprint's internal sample rate (all algorithms)."""
@@ -70,18 +75,6 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 
 UInt32Array = NDArray[np.uint32]
 Int16Array = NDArray[np.int16]
-
-
-class ChromaprintUnavailable(ConfigError):
-    """libchromaprint could not be loaded (install the Debian package ``libchromaprint1``)."""
-
-    reason = "chromaprint-missing"
-
-
-class ChromaprintError(InvalidInput):
-    """libchromaprint refused the audio or failed while fingerprinting it."""
-
-    reason = "chromaprint-failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ stored hashes. See ``tessera.index.pdq_index`` for the design and its numbers.
 
 from __future__ import annotations
 
+from tessera.errors import IndexCorrupt
 from tessera.index.codes import codes_from_hex
-from tessera.index.errors import IndexCorrupt
 from tessera.index.pdq_index import DEFAULT_RADIUS, PdqIndex, Strategy
 from tessera.index.reference import brute_force_search
 from tessera.index.result import SearchResult

@@ -49,7 +49,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from tessera.errors import InvalidInput
+from tessera.errors import IndexCorrupt, InvalidInput
 from tessera.index import store
 from tessera.index import tables as tbl
 from tessera.index.codes import (
@@ -62,7 +62,6 @@ from tessera.index.codes import (
     word_from_code,
     words_from_codes,
 )
-from tessera.index.errors import IndexCorrupt
 from tessera.index.layout import (
     COST_SCAN_NS,
     MAX_PROBES,

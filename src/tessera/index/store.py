@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tessera.index.errors import IndexCorrupt
+from tessera.errors import IndexCorrupt
 
 FORMAT = "tessera.pdq-index"
 VERSION = 1

@@ -21,11 +21,11 @@ from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.ingest.filehash import NOT_MEDIA, FileResult, features_count
 from tessera.storage.exchange import complete_media, hash_only_match
 from tessera.storage.models import (
-    Fingerprint,
+    FingerprintModel,
     IngestItem,
     IngestRun,
     Media,
-    MediaMetadata,
+    MediaMetadataModel,
     MediaText,
     Sighting,
     series_media,
@@ -72,12 +72,12 @@ def _content(r: FileResult, sha256: bytes) -> dict[str, Any]:
     }
 
 
-def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
+def _fingerprints(r: FileResult, media_id: int) -> list[FingerprintModel]:
     """Fingerprint rows for a result: the image PDQ, each video frame's PDQ, the audio."""
-    rows: list[Fingerprint] = []
+    rows: list[FingerprintModel] = []
     if r.pdq is not None:
         rows.append(
-            Fingerprint(
+            FingerprintModel(
                 media_id=media_id,
                 algorithm="pdq",
                 version=1,
@@ -93,7 +93,7 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
             continue
         seen.add(position)
         rows.append(
-            Fingerprint(
+            FingerprintModel(
                 media_id=media_id,
                 algorithm="pdq",
                 version=1,
@@ -104,7 +104,7 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
         )
     if r.features is not None and features_count(r.features) > 0:
         rows.append(
-            Fingerprint(
+            FingerprintModel(
                 media_id=media_id,
                 algorithm=FEATURES_ALGORITHM,
                 version=FEATURES_VERSION,
@@ -120,7 +120,7 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
             continue
         taken.add(position)
         rows.append(
-            Fingerprint(
+            FingerprintModel(
                 media_id=media_id,
                 algorithm=FEATURES_ALGORITHM,
                 version=FEATURES_VERSION,
@@ -132,7 +132,7 @@ def _fingerprints(r: FileResult, media_id: int) -> list[Fingerprint]:
     if r.audio:
         fp = AudioFingerprint.parse(r.audio)  # validated; stored in its text form
         rows.append(
-            Fingerprint(
+            FingerprintModel(
                 media_id=media_id,
                 algorithm="chromaprint",
                 version=fp.algorithm,
@@ -260,7 +260,7 @@ def _describe(s: Session, r: FileResult, media_id: int) -> None:
     if md is not None and any(v for k, v in md.items() if k not in ("warnings", "xmp")):
         lens = " ".join(str(md[k]) for k in ("lens_make", "lens_model") if md.get(k)) or None
         s.add(
-            MediaMetadata(
+            MediaMetadataModel(
                 media_id=media_id,
                 make=md.get("make"),
                 model=md.get("model"),

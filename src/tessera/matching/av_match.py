@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from tessera.fingerprints.audio_match import AudioIndex
 from tessera.fingerprints.chromaprint import AudioFingerprint
@@ -30,8 +29,8 @@ from tessera.fingerprints.segments import Segment, TimedHash, find_segments
 from tessera.ingest.filehash import FileResult
 from tessera.matching.pdq_search import PdqSearcher
 from tessera.matching.pdq_store import PdqHit
+from tessera.storage import repo
 from tessera.storage.db import Database
-from tessera.storage.models import Fingerprint, Media
 
 
 @dataclass(frozen=True)
@@ -60,25 +59,8 @@ def _segment_json(s: Segment) -> dict[str, Any]:
 def _stored_frames(db: Database, media_ids: Sequence[int]) -> dict[int, list[TimedHash]]:
     out: dict[int, list[TimedHash]] = defaultdict(list)
     with db.session() as s:
-        for i in range(0, len(media_ids), 200):
-            rows = s.execute(
-                select(
-                    Fingerprint.media_id,
-                    Fingerprint.position,
-                    Fingerprint.value,
-                    Fingerprint.quality,
-                )
-                .join(Media, Media.id == Fingerprint.media_id)
-                .where(
-                    Media.deleted_at.is_(None),
-                    Fingerprint.media_id.in_(media_ids[i : i + 200]),
-                    Fingerprint.algorithm == "pdq",
-                    Fingerprint.position > 0,
-                )
-                .order_by(Fingerprint.media_id, Fingerprint.position)
-            )
-            for mid, pos, value, q in rows:
-                out[int(mid)].append(TimedHash((int(pos) - 1) / 1000, bytes(value), int(q or 0)))
+        for mid, rows in repo.video_frames_of(s, media_ids).items():
+            out[mid] = [TimedHash((pos - 1) / 1000, value, q) for pos, value, q in rows]
     return out
 
 
@@ -164,13 +146,9 @@ def audio_hits(db: Database, files: Sequence[FileResult]) -> dict[int, list[AvHi
         return {}
     index = AudioIndex()
     with db.session() as s:
-        rows = s.execute(
-            select(Fingerprint.media_id, Fingerprint.value)
-            .join(Media, Media.id == Fingerprint.media_id)
-            .where(Fingerprint.algorithm == "chromaprint", Media.deleted_at.is_(None))
-        )
-        for mid, value in rows:
-            index.add(str(int(mid)), AudioFingerprint.parse(bytes(value).decode("ascii")))
+        stored = repo.audio_fingerprints(s)
+    for mid, text in stored:
+        index.add(str(mid), AudioFingerprint.parse(text))
     if len(index) == 0:
         return {}
     out: dict[int, list[AvHit]] = {}

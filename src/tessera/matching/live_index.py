@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from tessera.errors import IndexCorrupt
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.index import PdqIndex
 from tessera.index.codes import (
@@ -46,7 +47,6 @@ from tessera.index.codes import (
     codes_from_words,
     words_from_codes,
 )
-from tessera.index.errors import IndexCorrupt
 from tessera.index.scan import scan
 from tessera.matching.pdq_store import PdqHit, instance_id
 from tessera.storage import fingerprint_feed as feed

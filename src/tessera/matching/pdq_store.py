@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
 
+from tessera.errors import IndexCorrupt
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.index import PdqIndex
-from tessera.index.errors import IndexCorrupt
+from tessera.storage import fingerprint_feed as feed
+from tessera.storage import repo
 from tessera.storage.db import Database
-from tessera.storage.models import Fingerprint, Media, Meta
 from tessera.storage.repo import fingerprints_after, max_fingerprint_id
 
 _BATCH = 200_000
@@ -54,7 +54,7 @@ class PdqHit:
 
 def instance_id(db: Database) -> str:
     with db.session() as s:
-        value = s.scalar(select(Meta.value).where(Meta.key == "instance_id"))
+        value = repo.meta_value(s, "instance_id")
     return value or "unknown"
 
 
@@ -179,23 +179,8 @@ class PdqStore:
         res = self.index.search(codes, radius=radius)
         if len(res.id) == 0:
             return []
-        info: dict[int, tuple[int, int | None, int]] = {}
-        unique = sorted({int(i) for i in res.id})
         with self.db.session() as s:
-            for i in range(0, len(unique), 500):
-                chunk = unique[i : i + 500]
-                rows = s.execute(
-                    select(
-                        Fingerprint.id,
-                        Fingerprint.media_id,
-                        Fingerprint.quality,
-                        Fingerprint.position,
-                    )
-                    .join(Media, Media.id == Fingerprint.media_id)
-                    .where(Fingerprint.id.in_(chunk), Media.deleted_at.is_(None))
-                )
-                for fid, mid, q, pos in rows:
-                    info[int(fid)] = (int(mid), q, int(pos))
+            info = feed.pdq_hit_info(s, (int(i) for i in res.id))
         hits = []
         for q, fid, d in zip(res.query, res.id, res.distance, strict=True):
             found = info.get(int(fid))

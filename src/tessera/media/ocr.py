@@ -43,7 +43,7 @@ import pytesseract  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 from PIL import Image
 
-from tessera.errors import ConfigError, InvalidInput
+from tessera.errors import InvalidInput, OcrUnavailable
 
 DEFAULT_LANGUAGES: tuple[str, ...] = ("eng",)
 DEFAULT_MIN_CONFIDENCE = 60.0
@@ -60,12 +60,6 @@ MAX_UPSCALE = 4.0
 DEFAULT_TIMEOUT_S = 60.0
 
 APT_PACKAGES = ("tesseract-ocr", "tesseract-ocr-eng")
-
-
-class OcrUnavailable(ConfigError):
-    """Tesseract, or a language pack the deployment asks for, is not installed."""
-
-    reason = "ocr-unavailable"
 
 
 @dataclass(frozen=True)

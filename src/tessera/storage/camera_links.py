@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
-from tessera.storage.models import Media, MediaMetadata, series_media
+from tessera.storage.models import Media, MediaMetadataModel, series_media
 
 DEFAULT_RADIUS_M = 100.0
 """GPS points this close are shown as "taken near each other"."""
@@ -31,14 +31,14 @@ class MetadataLink:
     detail: str  # the camera key, or the distance
 
 
-def metadata_of(s: Session, media_ids: Iterable[int]) -> dict[int, MediaMetadata]:
+def metadata_of(s: Session, media_ids: Iterable[int]) -> dict[int, MediaMetadataModel]:
     ids = sorted(set(media_ids))
-    out: dict[int, MediaMetadata] = {}
+    out: dict[int, MediaMetadataModel] = {}
     for i in range(0, len(ids), 500):
         for row in s.scalars(
-            select(MediaMetadata)
-            .join(Media, Media.id == MediaMetadata.media_id)
-            .where(MediaMetadata.media_id.in_(ids[i : i + 500]), Media.deleted_at.is_(None))
+            select(MediaMetadataModel)
+            .join(Media, Media.id == MediaMetadataModel.media_id)
+            .where(MediaMetadataModel.media_id.in_(ids[i : i + 500]), Media.deleted_at.is_(None))
         ):
             out[row.media_id] = row
     return out
@@ -48,10 +48,10 @@ def same_camera(s: Session, camera_key: str, limit: int = 200) -> list[int]:
     return [
         int(m)
         for m in s.scalars(
-            select(MediaMetadata.media_id)
-            .join(Media, Media.id == MediaMetadata.media_id)
-            .where(MediaMetadata.camera_key == camera_key, Media.deleted_at.is_(None))
-            .order_by(MediaMetadata.media_id)
+            select(MediaMetadataModel.media_id)
+            .join(Media, Media.id == MediaMetadataModel.media_id)
+            .where(MediaMetadataModel.camera_key == camera_key, Media.deleted_at.is_(None))
+            .order_by(MediaMetadataModel.media_id)
             .limit(limit)
         )
     ]
@@ -64,12 +64,14 @@ def near_point(
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
     rows = s.execute(
-        select(MediaMetadata.media_id, MediaMetadata.latitude, MediaMetadata.longitude)
-        .join(Media, Media.id == MediaMetadata.media_id)
+        select(
+            MediaMetadataModel.media_id, MediaMetadataModel.latitude, MediaMetadataModel.longitude
+        )
+        .join(Media, Media.id == MediaMetadataModel.media_id)
         .where(
             Media.deleted_at.is_(None),
-            MediaMetadata.latitude.between(lat - dlat, lat + dlat),
-            MediaMetadata.longitude.between(lon - dlon, lon + dlon),
+            MediaMetadataModel.latitude.between(lat - dlat, lat + dlat),
+            MediaMetadataModel.longitude.between(lon - dlon, lon + dlon),
         )
     )
     hits = []

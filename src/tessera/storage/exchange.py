@@ -30,7 +30,7 @@ from tessera.storage.models import (
     Case,
     ExchangeEntry,
     ExchangeHash,
-    Fingerprint,
+    FingerprintModel,
     Media,
     Series,
     Sighting,
@@ -280,12 +280,12 @@ class ExchangeImport:
         for chunk in _chunks(old_ids):
             for fid, mid, alg, version, value in s.execute(
                 select(
-                    Fingerprint.id,
-                    Fingerprint.media_id,
-                    Fingerprint.algorithm,
-                    Fingerprint.version,
-                    Fingerprint.value,
-                ).where(Fingerprint.media_id.in_(chunk), Fingerprint.position == 0)
+                    FingerprintModel.id,
+                    FingerprintModel.media_id,
+                    FingerprintModel.algorithm,
+                    FingerprintModel.version,
+                    FingerprintModel.value,
+                ).where(FingerprintModel.media_id.in_(chunk), FingerprintModel.position == 0)
             ):
                 existing[(int(mid), alg)] = (int(fid), int(version), bytes(value))
         rows = []
@@ -304,9 +304,13 @@ class ExchangeImport:
                 )
             elif have[1] == OPAQUE_VERSION and have[2] != value:
                 # an updated opaque hash replaces the imported one; computed ones stay
-                s.execute(update(Fingerprint).where(Fingerprint.id == have[0]).values(value=value))
+                s.execute(
+                    update(FingerprintModel)
+                    .where(FingerprintModel.id == have[0])
+                    .values(value=value)
+                )
         if rows:
-            s.execute(insert(Fingerprint), rows)
+            s.execute(insert(FingerprintModel), rows)
         keys = {
             opaque_key(alg, value.hex() if alg == "pdq" else value.decode()): mid
             for (mid, alg), (_, value) in wanted.items()
@@ -471,7 +475,7 @@ class ExchangeImport:
             if gone:
                 s.execute(delete(series_media).where(series_media.c.media_id.in_(gone)))
                 s.execute(delete(ExchangeHash).where(ExchangeHash.media_id.in_(gone)))
-                s.execute(delete(Fingerprint).where(Fingerprint.media_id.in_(gone)))
+                s.execute(delete(FingerprintModel).where(FingerprintModel.media_id.in_(gone)))
                 s.execute(delete(Media).where(Media.id.in_(gone)))
 
     def finish(self) -> ImportCounts:
@@ -515,8 +519,8 @@ def hash_only_match(s: Session, md5: bytes | None, sha1: bytes | None) -> Media 
 
 
 def complete_media(
-    s: Session, media: Media, content: dict[str, Any], fingerprints: Sequence[Fingerprint]
-) -> list[Fingerprint]:
+    s: Session, media: Media, content: dict[str, Any], fingerprints: Sequence[FingerprintModel]
+) -> list[FingerprintModel]:
     """Give a hash-only item the facts of its now-seen file; add the fingerprints it
     lacks (an imported PDQ or PhotoDNA stays as received). Returns those added."""
     for key, value in content.items():
@@ -525,9 +529,9 @@ def complete_media(
     have = {
         (a, v, p)
         for a, v, p in s.execute(
-            select(Fingerprint.algorithm, Fingerprint.version, Fingerprint.position).where(
-                Fingerprint.media_id == media.id
-            )
+            select(
+                FingerprintModel.algorithm, FingerprintModel.version, FingerprintModel.position
+            ).where(FingerprintModel.media_id == media.id)
         )
     }
     added = [fp for fp in fingerprints if (fp.algorithm, fp.version, fp.position or 0) not in have]
@@ -638,13 +642,18 @@ def _load(s: Session, page: list[int], prefer_agency: int | None) -> Iterator[St
     }
     fps: dict[int, list[tuple[str, int, bytes]]] = {}
     for mid, alg, version, value in s.execute(
-        select(Fingerprint.media_id, Fingerprint.algorithm, Fingerprint.version, Fingerprint.value)
-        .where(
-            Fingerprint.media_id.between(lo, hi),
-            Fingerprint.position == 0,
-            (Fingerprint.algorithm == "pdq") | (Fingerprint.version == OPAQUE_VERSION),
+        select(
+            FingerprintModel.media_id,
+            FingerprintModel.algorithm,
+            FingerprintModel.version,
+            FingerprintModel.value,
         )
-        .order_by(Fingerprint.id)
+        .where(
+            FingerprintModel.media_id.between(lo, hi),
+            FingerprintModel.position == 0,
+            (FingerprintModel.algorithm == "pdq") | (FingerprintModel.version == OPAQUE_VERSION),
+        )
+        .order_by(FingerprintModel.id)
     ):
         fps.setdefault(int(mid), []).append((alg, int(version), bytes(value)))
     series: dict[int, list[tuple[str, bool, bool, bool, str | None, int | None]]] = {}

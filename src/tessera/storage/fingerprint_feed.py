@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tessera.storage.models import Fingerprint, Media
+from tessera.storage.models import FingerprintModel, Media
 
 PdqRow = tuple[int, int, bytes, int | None]
 """(fingerprint id, media id, 32-byte PDQ value, quality)."""
@@ -26,15 +26,15 @@ _CHUNK = 500
 
 def max_id(s: Session) -> int:
     """Highest fingerprint id of any algorithm (0 when the table is empty)."""
-    return int(s.scalar(select(func.max(Fingerprint.id))) or 0)
+    return int(s.scalar(select(func.max(FingerprintModel.id))) or 0)
 
 
 def ids_after(s: Session, after_id: int, limit: int) -> list[tuple[int, str]]:
     """(id, algorithm) of fingerprints with id > after_id, in id order, at most ``limit``."""
     rows = s.execute(
-        select(Fingerprint.id, Fingerprint.algorithm)
-        .where(Fingerprint.id > after_id)
-        .order_by(Fingerprint.id)
+        select(FingerprintModel.id, FingerprintModel.algorithm)
+        .where(FingerprintModel.id > after_id)
+        .order_by(FingerprintModel.id)
         .limit(limit)
     )
     return [(int(i), str(a)) for i, a in rows]
@@ -48,12 +48,12 @@ def rows_by_id(s: Session, ids: Iterable[int]) -> tuple[list[int], list[PdqRow]]
     for i in range(0, len(wanted), _CHUNK):
         rows = s.execute(
             select(
-                Fingerprint.id,
-                Fingerprint.algorithm,
-                Fingerprint.media_id,
-                Fingerprint.value,
-                Fingerprint.quality,
-            ).where(Fingerprint.id.in_(wanted[i : i + _CHUNK]))
+                FingerprintModel.id,
+                FingerprintModel.algorithm,
+                FingerprintModel.media_id,
+                FingerprintModel.value,
+                FingerprintModel.quality,
+            ).where(FingerprintModel.id.in_(wanted[i : i + _CHUNK]))
         )
         for fid, algorithm, media_id, value, quality in rows:
             present.append(int(fid))
@@ -64,15 +64,20 @@ def rows_by_id(s: Session, ids: Iterable[int]) -> tuple[list[int], list[PdqRow]]
 
 
 def pdq_hit_info(s: Session, ids: Iterable[int]) -> dict[int, tuple[int, int | None, int]]:
-    """fingerprint id -> (media id, quality, position) for PDQ index hits (rows of
-    soft-deleted media are left out: they are no longer known)."""
+    """fingerprint id -> (media id, quality, position) for PDQ index hits (hits on
+    soft-deleted media are left out: an index may still hold them)."""
     out: dict[int, tuple[int, int | None, int]] = {}
     wanted = sorted(set(ids))
     for i in range(0, len(wanted), _CHUNK):
         rows = s.execute(
-            select(Fingerprint.id, Fingerprint.media_id, Fingerprint.quality, Fingerprint.position)
-            .join(Media, Media.id == Fingerprint.media_id)
-            .where(Fingerprint.id.in_(wanted[i : i + _CHUNK]), Media.deleted_at.is_(None))
+            select(
+                FingerprintModel.id,
+                FingerprintModel.media_id,
+                FingerprintModel.quality,
+                FingerprintModel.position,
+            )
+            .join(Media, Media.id == FingerprintModel.media_id)
+            .where(FingerprintModel.id.in_(wanted[i : i + _CHUNK]), Media.deleted_at.is_(None))
         )
         for fid, media_id, quality, position in rows:
             out[int(fid)] = (int(media_id), quality, int(position))

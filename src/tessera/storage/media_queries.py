@@ -20,10 +20,10 @@ from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.storage.models import (
     Agency,
     Case,
-    Fingerprint,
+    FingerprintModel,
     Marker,
     Media,
-    MediaMetadata,
+    MediaMetadataModel,
     MediaText,
     Series,
     Sighting,
@@ -201,9 +201,9 @@ def media_detail(s: Session, media: Media) -> MediaRecord:
     )
     fingerprints = []
     for fp in s.scalars(
-        select(Fingerprint)
-        .where(Fingerprint.media_id == media.id)
-        .order_by(Fingerprint.algorithm, Fingerprint.position)
+        select(FingerprintModel)
+        .where(FingerprintModel.media_id == media.id)
+        .order_by(FingerprintModel.algorithm, FingerprintModel.position)
     ):
         raw = bytes(fp.value)
         value: str | None = None
@@ -214,7 +214,7 @@ def media_detail(s: Session, media: Media) -> MediaRecord:
         fingerprints.append(
             FingerprintRow(fp.algorithm, fp.version, fp.position, fp.quality, value, len(raw))
         )
-    md = s.get(MediaMetadata, media.id)
+    md = s.get(MediaMetadataModel, media.id)
     metadata: dict[str, Any] | None = None
     if md is not None:
         metadata = {

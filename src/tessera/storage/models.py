@@ -7,10 +7,10 @@ The shape follows how victim-identification units work (ICSE, Project VIC):
   was found is a **Sighting** (case, original path, file times, submitting agency),
   so the same image seized in three countries is one Media with three Sightings and
   a submission count of three agencies;
-* a **Fingerprint** is a self-describing value of a Media item: PDQ of a still or of
-  a video frame (``position``), a Chromaprint, or the local features (``rootsift``)
-  that same-scene search verifies against;
-* **MediaText** (OCR words, full-text indexed), **MediaMetadata** (camera, serial,
+* a **FingerprintModel** stores a self-describing value of a Media item: PDQ of a
+  still or of a video frame (``position``), a Chromaprint, or the local features
+  (``rootsift``) that same-scene search verifies against;
+* **MediaText** (OCR words, full-text indexed), **MediaMetadataModel** (camera, serial,
   GPS) and **Markers** (investigators' boxes around posters, signs...) describe
   what is *in* a media item;
 * **Victims** and **Offenders** are pseudonymous ids with identified-or-not status,
@@ -18,6 +18,11 @@ The shape follows how victim-identification units work (ICSE, Project VIC):
 * **Locations** describe places (optionally with coordinates);
 * link tables tie series to media, victims, offenders and locations, and media to
   locations.
+
+Models of values that also exist as pure types are named ``...Model``
+(``FingerprintModel`` stores a ``tessera.fingerprints.value.Fingerprint``,
+``MediaMetadataModel`` a ``tessera.media.metadata.MediaMetadata``), so no two classes
+share a name.
 
 Ingest bookkeeping (``IngestRun``, ``IngestItem``) makes interrupted runs resumable:
 an item is written in the same transaction as the rows it produced.
@@ -242,7 +247,7 @@ class Sighting(Base):
     deleted_by: Mapped[str | None] = mapped_column(String(200))
 
 
-class Fingerprint(Base):
+class FingerprintModel(Base):
     """A self-describing hash of a media item (``position`` for frames; 0 for stills)."""
 
     __tablename__ = "fingerprint"
@@ -277,7 +282,7 @@ class MediaText(Base):
     boxes: Mapped[list[Any]] = mapped_column(JSON)  # [[x, y, w, h, word, confidence], ...]
 
 
-class MediaMetadata(Base):
+class MediaMetadataModel(Base):
     """Camera and place facts from EXIF/XMP of one media item."""
 
     __tablename__ = "media_metadata"
@@ -531,14 +536,14 @@ __all__ = [
     "Case",
     "ExchangeEntry",
     "ExchangeHash",
-    "Fingerprint",
+    "FingerprintModel",
     "IngestItem",
     "IngestRun",
     "Location",
     "LoginThrottle",
     "Marker",
     "Media",
-    "MediaMetadata",
+    "MediaMetadataModel",
     "MediaText",
     "Meta",
     "Offender",

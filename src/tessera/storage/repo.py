@@ -21,9 +21,10 @@ from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.storage.models import (
     Agency,
     Case,
-    Fingerprint,
+    FingerprintModel,
     Location,
     Media,
+    Meta,
     Offender,
     Series,
     Sighting,
@@ -235,6 +236,47 @@ def series_by_ids(s: Session, series_ids: Iterable[int]) -> list[Series]:
     return sorted(out, key=lambda x: x.name)
 
 
+def series_statuses(s: Session, series_ids: Iterable[int]) -> dict[int, SeriesStatus]:
+    """series id -> its status, for the ids that exist."""
+    out: dict[int, SeriesStatus] = {}
+    for sid in set(series_ids):
+        row = s.get(Series, sid)
+        if row is not None:
+            out[sid] = series_status(s, row)
+    return out
+
+
+def submissions_of(s: Session, media_ids: Iterable[int]) -> dict[int, int]:
+    """media id -> how many agencies submitted it."""
+    ids = list(set(media_ids))
+    out: dict[int, int] = {}
+    for chunk in _chunks(ids, 500):
+        for m in s.scalars(select(Media).where(Media.id.in_(chunk))):
+            out[m.id] = m.submissions
+    return out
+
+
+def series_names_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, list[str]]:
+    """media id -> sorted names of the series it belongs to (media in none: absent)."""
+    by_media = series_of_media(s, media_ids)
+    names: dict[int, str] = {}
+    for sid in {x for ids in by_media.values() for x in ids}:
+        row = s.get(Series, sid)
+        if row is not None:
+            names[sid] = row.name
+    return {m: sorted(names[x] for x in ids if x in names) for m, ids in by_media.items()}
+
+
+def sha256_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, str]:
+    """media id -> SHA-256 hex, for the ids that exist and have one."""
+    out: dict[int, str] = {}
+    for chunk in _chunks(list(set(media_ids)), 500):
+        for m in s.scalars(select(Media).where(Media.id.in_(chunk))):
+            if m.sha256:  # hash-only media (imported) may have none
+                out[m.id] = m.sha256.hex()
+    return out
+
+
 # -- victims, offenders, locations, links --------------------------------------------
 
 
@@ -364,14 +406,19 @@ def fingerprints_after(
     """(fingerprint id, media id, value, quality) with id > after_id, in id order
     (fingerprints of soft-deleted media left out: indexes never hold them)."""
     rows = s.execute(
-        select(Fingerprint.id, Fingerprint.media_id, Fingerprint.value, Fingerprint.quality)
-        .join(Media, Media.id == Fingerprint.media_id)
+        select(
+            FingerprintModel.id,
+            FingerprintModel.media_id,
+            FingerprintModel.value,
+            FingerprintModel.quality,
+        )
+        .join(Media, Media.id == FingerprintModel.media_id)
         .where(
-            Fingerprint.algorithm == algorithm,
-            Fingerprint.id > after_id,
+            FingerprintModel.algorithm == algorithm,
+            FingerprintModel.id > after_id,
             Media.deleted_at.is_(None),
         )
-        .order_by(Fingerprint.id)
+        .order_by(FingerprintModel.id)
         .limit(limit)
     )
     return [(int(a), int(b), bytes(c), d) for a, b, c, d in rows]
@@ -382,12 +429,12 @@ def features_of(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:
     out: dict[int, bytes] = {}
     for chunk in _chunks(sorted(set(media_ids)), 500):
         rows = s.execute(
-            select(Fingerprint.media_id, Fingerprint.value)
-            .join(Media, Media.id == Fingerprint.media_id)
+            select(FingerprintModel.media_id, FingerprintModel.value)
+            .join(Media, Media.id == FingerprintModel.media_id)
             .where(
-                Fingerprint.algorithm == FEATURES_ALGORITHM,
-                Fingerprint.position == 0,
-                Fingerprint.media_id.in_(chunk),
+                FingerprintModel.algorithm == FEATURES_ALGORITHM,
+                FingerprintModel.position == 0,
+                FingerprintModel.media_id.in_(chunk),
                 Media.deleted_at.is_(None),
             )
         )
@@ -400,14 +447,19 @@ def features_after(
 ) -> list[tuple[int, int, bytes, int]]:
     """(fingerprint id, media id, local-features blob, position) with id > after_id."""
     rows = s.execute(
-        select(Fingerprint.id, Fingerprint.media_id, Fingerprint.value, Fingerprint.position)
-        .join(Media, Media.id == Fingerprint.media_id)
+        select(
+            FingerprintModel.id,
+            FingerprintModel.media_id,
+            FingerprintModel.value,
+            FingerprintModel.position,
+        )
+        .join(Media, Media.id == FingerprintModel.media_id)
         .where(
-            Fingerprint.algorithm == FEATURES_ALGORITHM,
-            Fingerprint.id > after_id,
+            FingerprintModel.algorithm == FEATURES_ALGORITHM,
+            FingerprintModel.id > after_id,
             Media.deleted_at.is_(None),
         )
-        .order_by(Fingerprint.id)
+        .order_by(FingerprintModel.id)
         .limit(limit)
     )
     return [(int(a), int(b), bytes(c), int(d)) for a, b, c, d in rows]
@@ -416,16 +468,59 @@ def features_after(
 def feature_blob(s: Session, media_id: int, position: int = 0) -> bytes | None:
     """One local-features blob: a still (position 0) or a video frame (1 + ms)."""
     value = s.scalar(
-        select(Fingerprint.value)
-        .join(Media, Media.id == Fingerprint.media_id)
+        select(FingerprintModel.value)
+        .join(Media, Media.id == FingerprintModel.media_id)
         .where(
-            Fingerprint.algorithm == FEATURES_ALGORITHM,
-            Fingerprint.media_id == media_id,
-            Fingerprint.position == position,
+            FingerprintModel.algorithm == FEATURES_ALGORITHM,
+            FingerprintModel.media_id == media_id,
+            FingerprintModel.position == position,
             Media.deleted_at.is_(None),
         )
     )
     return bytes(value) if value is not None else None
+
+
+def video_frames_of(
+    s: Session, media_ids: Sequence[int]
+) -> dict[int, list[tuple[int, bytes, int]]]:
+    """media id -> its stored video-frame PDQs as (position, 32-byte value, quality),
+    in position order (position = 1 + milliseconds)."""
+    out: dict[int, list[tuple[int, bytes, int]]] = {}
+    for chunk in _chunks(list(media_ids), 200):
+        rows = s.execute(
+            select(
+                FingerprintModel.media_id,
+                FingerprintModel.position,
+                FingerprintModel.value,
+                FingerprintModel.quality,
+            )
+            .join(Media, Media.id == FingerprintModel.media_id)
+            .where(
+                Media.deleted_at.is_(None),
+                FingerprintModel.media_id.in_(chunk),
+                FingerprintModel.algorithm == "pdq",
+                FingerprintModel.position > 0,
+            )
+            .order_by(FingerprintModel.media_id, FingerprintModel.position)
+        )
+        for mid, pos, value, q in rows:
+            out.setdefault(int(mid), []).append((int(pos), bytes(value), int(q or 0)))
+    return out
+
+
+def audio_fingerprints(s: Session) -> list[tuple[int, str]]:
+    """(media id, Chromaprint text form) of every audio fingerprint of live media."""
+    rows = s.execute(
+        select(FingerprintModel.media_id, FingerprintModel.value)
+        .join(Media, Media.id == FingerprintModel.media_id)
+        .where(FingerprintModel.algorithm == "chromaprint", Media.deleted_at.is_(None))
+    )
+    return [(int(mid), bytes(value).decode("ascii")) for mid, value in rows]
+
+
+def meta_value(s: Session, key: str) -> str | None:
+    """A deployment fact from the ``meta`` table (e.g. ``instance_id``)."""
+    return s.scalar(select(Meta.value).where(Meta.key == key))
 
 
 def media_by_id(s: Session, media_id: int) -> Media:
@@ -437,7 +532,10 @@ def media_by_id(s: Session, media_id: int) -> Media:
 
 def max_fingerprint_id(s: Session, algorithm: str) -> int:
     return int(
-        s.scalar(select(func.max(Fingerprint.id)).where(Fingerprint.algorithm == algorithm)) or 0
+        s.scalar(
+            select(func.max(FingerprintModel.id)).where(FingerprintModel.algorithm == algorithm)
+        )
+        or 0
     )
 
 

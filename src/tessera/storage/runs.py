@@ -29,7 +29,7 @@ from tessera.errors import Conflict, NotFound
 from tessera.storage.models import (
     Agency,
     Case,
-    Fingerprint,
+    FingerprintModel,
     IngestItem,
     IngestRun,
     Media,
@@ -191,9 +191,9 @@ def undo_run(s: Session, run_id: int, by: str) -> UndoOutcome:
             .values(deleted_at=now, deleted_by=by)
         )
         for fid, algorithm in s.execute(
-            select(Fingerprint.id, Fingerprint.algorithm).where(
-                Fingerprint.media_id.in_(chunk),
-                Fingerprint.algorithm.in_(("pdq", FEATURES_ALGORITHM)),
+            select(FingerprintModel.id, FingerprintModel.algorithm).where(
+                FingerprintModel.media_id.in_(chunk),
+                FingerprintModel.algorithm.in_(("pdq", FEATURES_ALGORITHM)),
             )
         ):
             (pdq if algorithm == "pdq" else features).append(int(fid))
@@ -216,16 +216,16 @@ def recount_submissions(s: Session, media_ids: list[int]) -> None:
         s.execute(update(Media).where(Media.id == media_id).values(submissions=int(n or 0)))
 
 
-def revive_media(s: Session, media: Media) -> list[Fingerprint]:
+def revive_media(s: Session, media: Media) -> list[FingerprintModel]:
     """Bring back a media item an undone run removed, because it was ingested again.
 
     Its fingerprints are written again under new row ids, so the indexes (which
     dropped the old ids) take them in as they take any new fingerprint.
     """
     media.deleted_at, media.deleted_by = None, None
-    old = list(s.scalars(select(Fingerprint).where(Fingerprint.media_id == media.id)))
+    old = list(s.scalars(select(FingerprintModel).where(FingerprintModel.media_id == media.id)))
     copies = [
-        Fingerprint(
+        FingerprintModel(
             media_id=fp.media_id,
             algorithm=fp.algorithm,
             version=fp.version,

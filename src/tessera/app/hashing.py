@@ -1,0 +1,54 @@
+"""Hash: exact digests and PDQ for files and folders, without the database.
+
+Results stream in the order the paths were found (walk sorted; skipped and
+missing paths included), so an interface can print each as it comes; ``total``
+is known before the first file is hashed (for a progress bar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.ingest.filehash import FileResult, HashOptions
+from tessera.ingest.parallel import hash_files
+from tessera.ingest.walk import Found, iter_files
+
+
+@dataclass(frozen=True)
+class HashRun:
+    """How many paths were found, and their results as they are computed."""
+
+    total: int
+    results: Iterator[FileResult]
+
+
+def _results(found: list[Found], options: HashOptions, workers: int) -> Iterator[FileResult]:
+    todo = [f.path for f in found if f.skip_reason is None and not f.missing]
+    hashed = hash_files(todo, options, workers=workers)
+    for f in found:
+        if f.missing:
+            yield FileResult(str(f.path), "error", reason="not-found", message="no such file")
+        elif f.skip_reason is not None:
+            yield FileResult(str(f.path), "skipped", reason="skipped", message=f.skip_reason)
+        else:
+            yield next(hashed)
+
+
+def hash_paths(
+    app: App,
+    caller: Caller,
+    paths: Sequence[Path],
+    options: HashOptions,
+    *,
+    workers: int | None = None,
+) -> HashRun:
+    """Walk ``paths`` (recursive, sorted, symlinks reported not followed) and hash each file."""
+    found = list(iter_files(paths))
+    return HashRun(len(found), _results(found, options, workers or app.settings.worker_count))
+
+
+__all__ = ["HashRun", "hash_paths"]

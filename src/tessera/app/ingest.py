@@ -1,0 +1,100 @@
+"""Ingest: fingerprint everything under a path into the database, for an agency's case.
+
+Resumable: the same call after an interruption finishes the run without writing
+anything twice (``tessera.ingest.runner``). A missing OCR language pack stops the
+call before any work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.progress import SILENT, Progress
+from tessera.app.results import Result
+from tessera.ingest.expand import ExpandOptions
+from tessera.ingest.filehash import HashOptions
+from tessera.ingest.runner import ingest
+from tessera.media.ocr import check_languages
+
+
+class FailedFile(Result):
+    """A file of the run that failed or was skipped, and why."""
+
+    path: str
+    status: str
+    reason: str | None
+    message: str | None
+
+
+class IngestResult(Result):
+    """What one run did (``--json`` of ``tessera ingest``)."""
+
+    run_id: int
+    resumed: bool
+    files_seen: int
+    new_media: int
+    already_known: int
+    errors: int
+    errors_by_reason: dict[str, int]
+    skipped: int
+    skipped_by_reason: dict[str, int]
+    failed_files: tuple[FailedFile, ...]
+    already_done_in_earlier_attempt: int
+    processed_in_this_attempt: int
+    seconds: float
+
+
+def run(
+    app: App,
+    caller: Caller,
+    path: Path,
+    *,
+    agency_code: str,
+    case_number: str,
+    series_name: str | None = None,
+    features: bool = True,
+    ocr_languages: tuple[str, ...] = (),
+    open_archives: bool = True,
+    workers: int | None = None,
+    batch_size: int = 256,
+    progress: Progress = SILENT,
+) -> IngestResult:
+    """Ingest ``path`` (file or folder, archives opened) for ``agency_code``'s case."""
+    db = app.db
+    if ocr_languages:
+        check_languages(ocr_languages)  # a missing language pack fails before any work
+    store = app.pdq_store()
+    scene = app.scene_store() if features else None
+    options = ExpandOptions(
+        hash=HashOptions(
+            features=features,
+            metadata=True,
+            ocr_languages=ocr_languages,
+            limits=app.settings.decode_limits,
+        ),
+        open_archives=open_archives,
+    )
+    progress.begin("ingesting")
+    try:
+        summary = ingest(
+            db,
+            store,
+            path,
+            agency_code=agency_code,
+            case_number=case_number,
+            series_name=series_name,
+            options=options,
+            workers=workers or app.settings.worker_count,
+            batch_size=batch_size,
+            on_progress=progress.advance,
+            on_total=progress.set_total,
+            scene=scene,
+        )
+    finally:
+        progress.end()
+    return IngestResult(**summary.as_json())
+
+
+__all__ = ["FailedFile", "IngestResult", "run"]

@@ -1,0 +1,139 @@
+"""Markers: a poster, sign or object in a picture, boxed to be found elsewhere.
+
+A marker keeps its own keypoints, so finding it again needs neither the file nor
+the picture. Its region is cut from the stored local features, or, given the
+picture itself (checked by SHA-256 against the media item), extracted at full
+detail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result, Timestamp
+from tessera.app.similar import SimilarHit, region, search, stored_features
+from tessera.errors import InvalidInput
+from tessera.features.local import LocalFeatures, extract_region
+from tessera.ingest.filehash import read_file
+from tessera.media.decode import decode_image
+from tessera.storage import markers, repo
+from tessera.storage.markers import Box, parse_box
+from tessera.storage.models import MARKER_KINDS, Marker
+
+KINDS = MARKER_KINDS
+"""Marker types: signage, artwork, poster, product, clothing, furniture, wallpaper, other."""
+
+
+class MarkerDetail(Result):
+    """One marker: where it is, what it shows, what it belongs to."""
+
+    id: int
+    media_id: int
+    type: str
+    box: tuple[int, int, int, int]
+    note: str | None
+    series_id: int | None
+    location_id: int | None
+    keypoints: int
+    created_at: Timestamp | None
+
+    @classmethod
+    def of(cls, mk: Marker, keypoints: int | None = None) -> MarkerDetail:
+        return cls(
+            id=mk.id,
+            media_id=mk.media_id,
+            type=mk.kind,
+            box=(mk.x0, mk.y0, mk.x1, mk.y1),
+            note=mk.note,
+            series_id=mk.series_id,
+            location_id=mk.location_id,
+            keypoints=keypoints
+            if keypoints is not None
+            else len(LocalFeatures.from_bytes(mk.features)),
+            created_at=mk.created_at,
+        )
+
+
+class MarkerHits(Result):
+    """``marker find``: other media showing the marker, and where in each."""
+
+    marker: int
+    status: Literal["ok"] = "ok"
+    hits: tuple[SimilarHit, ...]
+
+
+def add(
+    app: App,
+    caller: Caller,
+    media_id: int,
+    box: Box,
+    kind: str,
+    *,
+    note: str | None = None,
+    series_name: str | None = None,
+    location_id: int | None = None,
+    agency_code: str | None = None,
+    file_path: Path | None = None,
+) -> MarkerDetail:
+    """Mark region ``box`` of media ``media_id`` as a marker of type ``kind``."""
+    if file_path is not None:
+        raw = read_file(file_path, app.settings.decode_limits)  # bounded; hashed, decoded once
+        with app.transaction() as s:
+            media = repo.media_by_id(s, media_id)
+            if hashlib.sha256(raw).digest() != media.sha256:
+                raise InvalidInput(f"{file_path} is not media {media_id} (its SHA-256 differs)")
+        feats = extract_region(decode_image(raw, limits=app.settings.decode_limits).rgb, box)
+    else:
+        feats = region(stored_features(app, media_id), box, f"media {media_id}")
+    with app.transaction() as s:
+        media = repo.media_by_id(s, media_id)
+        series = repo.get_series(s, series_name) if series_name else None
+        location = markers.get_location(s, location_id) if location_id is not None else None
+        agency = repo.get_agency(s, agency_code) if agency_code else None
+        mk = markers.create_marker(
+            s,
+            media,
+            box,
+            kind,
+            feats.to_bytes(),
+            note=note,
+            series=series,
+            location=location,
+            agency_id=agency.id if agency else None,
+        )
+        return MarkerDetail.of(mk, len(feats))
+
+
+def list_markers(
+    app: App,
+    caller: Caller,
+    *,
+    series_name: str | None = None,
+    location_id: int | None = None,
+    media_id: int | None = None,
+) -> list[MarkerDetail]:
+    """Markers, optionally only a series', a location's or a media item's."""
+    with app.transaction() as s:
+        sid = repo.get_series(s, series_name).id if series_name else None
+        return [
+            MarkerDetail.of(m)
+            for m in markers.list_markers(
+                s, series_id=sid, location_id=location_id, media_id=media_id
+            )
+        ]
+
+
+def find(app: App, caller: Caller, marker_id: int, *, limit: int = 10) -> MarkerHits:
+    """Other stored media showing marker ``marker_id``."""
+    with app.transaction() as s:
+        mk = markers.get_marker(s, marker_id)
+        feats = LocalFeatures.from_bytes(mk.features)
+        own = mk.media_id
+    return MarkerHits(marker=marker_id, hits=search(app, [feats], limit, own))
+
+
+__all__ = ["KINDS", "MarkerDetail", "MarkerHits", "add", "find", "list_markers", "parse_box"]

@@ -1,0 +1,214 @@
+"""Similar: stored media showing the same scene or object as a picture or a region.
+
+Every hit is verified geometrically (``tessera.features``); the result says how
+many keypoints agree, where the match lies in the hit, and whether the hit is an
+edited copy ("copy") or another view of the same place or object ("scene"). The
+query is a file (read once, within the decode limits) or a stored media item
+(its stored local features: no picture needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SerializerFunctionWrapHandler, model_serializer
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.errors import InvalidInput, NotFound
+from tessera.features.local import LocalFeatures, extract_region, subset
+from tessera.ingest.filehash import HashOptions, hash_bytes, hash_file, read_file
+from tessera.matching.scene_store import SceneHit
+from tessera.matching.scene_triage import describe_copy
+from tessera.media.decode import decode_image
+from tessera.storage import repo
+from tessera.storage.markers import Box
+
+MIN_REGION_KEYPOINTS = 8
+
+
+class SimilarHit(Result):
+    """One stored media item verified as the same scene or object."""
+
+    media_id: int
+    sha256: str | None
+    relation: Literal["copy", "scene"] | None
+    inliers: int
+    geometry: Literal["homography", "fundamental"]
+    mirrored: bool
+    region_in_query: tuple[int, ...] | None
+    region_in_hit: tuple[int, ...] | None
+    quad_in_hit: tuple[tuple[int, ...], ...] | None
+    series: tuple[str, ...]
+    time_s: float | None
+    reason: str | None = None
+    """For a copy: how it was edited ("mirrored, shows 85% of the known picture")."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_reason(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if self.reason is None:
+            out.pop("reason", None)
+        return out
+
+
+class SimilarQuery(Result):
+    """What was searched: a file (path, its SHA-256, the media id if stored) or a media id."""
+
+    path: str | None = None
+    sha256: str | None = None
+    media_id: int | None
+    box: tuple[int, int, int, int] | None
+
+    @model_serializer(mode="wrap")
+    def _file_fields_for_files(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if self.path is None:
+            out.pop("path", None)
+            out.pop("sha256", None)
+        return out
+
+
+class SimilarResult(Result):
+    query: SimilarQuery
+    status: Literal["ok"] = "ok"
+    hits: tuple[SimilarHit, ...]
+
+
+def _box(v: tuple[float, ...] | None) -> tuple[int, ...] | None:
+    return tuple(round(x) for x in v) if v is not None else None
+
+
+def _hit(
+    hit: SceneHit,
+    series: list[str],
+    sha256: str | None,
+    query: LocalFeatures,
+    frame: tuple[int, int],
+) -> SimilarHit:
+    m = hit.match
+    v = m.verification
+    quad = v.quad_in_candidate
+    return SimilarHit(
+        media_id=hit.media_id,
+        sha256=sha256,
+        relation=m.relation,
+        inliers=v.inliers,
+        geometry="homography" if v.homography is not None else "fundamental",
+        mirrored=m.mirrored,
+        region_in_query=_box(v.region_in_query),
+        region_in_hit=_box(v.region_in_candidate),
+        quad_in_hit=tuple(tuple(p) for p in quad.round().astype(int).tolist())
+        if quad is not None
+        else None,
+        series=tuple(series),
+        time_s=round(hit.timestamp, 3) if hit.timestamp is not None else None,
+        reason=describe_copy(m, query, frame) if m.relation == "copy" else None,
+    )
+
+
+def search(
+    app: App, queries: list[LocalFeatures], limit: int, exclude: int | None
+) -> tuple[SimilarHit, ...]:
+    """Scene-index hits for ``queries`` (a picture and optionally its mirror image),
+    with series names and digests. Shared by ``similar`` and ``markers.find``."""
+    store = app.scene_store()
+    hits = store.similar(queries, k=limit, exclude=exclude)
+    ids = [h.media_id for h in hits]
+    with app.transaction() as s:
+        series = repo.series_names_of_media(s, ids)
+        digests = repo.sha256_of_media(s, ids)
+    return tuple(
+        _hit(
+            h,
+            series.get(h.media_id, []),
+            digests.get(h.media_id),
+            queries[-1] if h.match.mirrored else queries[0],
+            store.frame_of(h.media_id, h.position),
+        )
+        for h in hits
+    )
+
+
+def stored_features(app: App, media_id: int) -> LocalFeatures:
+    """The local features stored for a media item (``NotFound`` when it has none)."""
+    with app.transaction() as s:
+        repo.media_by_id(s, media_id)
+        blob = repo.features_of(s, [media_id]).get(media_id)
+    if blob is None:
+        raise NotFound(
+            f"media {media_id} has no local features (ingested with --no-features, "
+            "or not a still image)"
+        )
+    return LocalFeatures.from_bytes(blob)
+
+
+def region(feats: LocalFeatures, box: Box, where: str) -> LocalFeatures:
+    """The keypoints of ``feats`` inside ``box``; refused when too few for a search."""
+    part = subset(feats, box)
+    if len(part) < MIN_REGION_KEYPOINTS:
+        raise InvalidInput(
+            f"only {len(part)} keypoints of {where} fall inside {box}; draw a larger box, "
+            "or pass the picture with --file to extract the region at full detail"
+        )
+    return part
+
+
+def to_file(
+    app: App, caller: Caller, path: Path, *, box: Box | None = None, limit: int = 10
+) -> SimilarResult:
+    """Stored media similar to the picture at ``path`` (or to its region ``box``)."""
+    if box is None:
+        r = hash_file(
+            path,
+            HashOptions(features=True, features_mirrored=True, limits=app.settings.decode_limits),
+        )
+        raw = None
+    else:  # one bounded read: hashed, then decoded again at full size for the region
+        raw = read_file(path, app.settings.decode_limits)
+        r = hash_bytes(
+            raw, str(path), HashOptions(features=True, limits=app.settings.decode_limits)
+        )
+    if r.status != "ok" or r.features is None:
+        raise InvalidInput(
+            f"{path}: no local features ({r.reason or 'not a still image'}"
+            f"{': ' + r.message if r.message else ''})",
+            reason=r.reason or "no-features",
+        )
+    if raw is not None and box is not None:
+        queries = [extract_region(decode_image(raw, limits=app.settings.decode_limits).rgb, box)]
+    else:
+        queries = [LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b]
+    with app.transaction() as s:
+        known = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")])
+        exclude = next((m.id for m in known.values()), None)
+    return SimilarResult(
+        query=SimilarQuery(path=str(path), sha256=r.sha256, media_id=exclude, box=box),
+        hits=search(app, queries, limit, exclude),
+    )
+
+
+def to_media(
+    app: App, caller: Caller, media_id: int, *, box: Box | None = None, limit: int = 10
+) -> SimilarResult:
+    """Stored media similar to stored media item ``media_id`` (or its region ``box``)."""
+    feats = stored_features(app, media_id)
+    query = region(feats, box, f"media {media_id}") if box else feats
+    return SimilarResult(
+        query=SimilarQuery(media_id=media_id, box=box),
+        hits=search(app, [query], limit, media_id),
+    )
+
+
+__all__ = [
+    "SimilarHit",
+    "SimilarQuery",
+    "SimilarResult",
+    "region",
+    "search",
+    "stored_features",
+    "to_file",
+    "to_media",
+]

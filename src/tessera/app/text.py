@@ -1,0 +1,57 @@
+"""Text search: media whose text (read by OCR at ingest with ``--ocr``) has every word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.storage import repo
+from tessera.storage.text_search import search_text
+
+
+class TextSearchHit(Result):
+    """One media item whose text matched, with the boxes of the words asked for."""
+
+    media_id: int
+    sha256: str | None
+    series: tuple[str, ...]
+    language: str
+    text: str
+    boxes: tuple[tuple[Any, ...], ...]
+    """(x0, y0, x1, y1, word, ...) of each occurrence of a query word."""
+
+
+class TextSearchResult(Result):
+    query: str
+    hits: tuple[TextSearchHit, ...]
+
+
+def search(app: App, caller: Caller, query: str, *, limit: int = 50) -> TextSearchResult:
+    """Media whose stored text contains every word of ``query`` (``park*``: a prefix)."""
+    words = {w.casefold() for w in query.split()}
+    with app.transaction() as s:
+        hits = search_text(s, query, limit)
+        ids = [h.media_id for h in hits]
+        series = repo.series_names_of_media(s, ids)
+        digests = repo.sha256_of_media(s, ids)
+    return TextSearchResult(
+        query=query,
+        hits=tuple(
+            TextSearchHit(
+                media_id=h.media_id,
+                sha256=digests.get(h.media_id),
+                series=tuple(series.get(h.media_id, [])),
+                language=h.language,
+                text=h.text,
+                boxes=tuple(
+                    tuple(b) for b in h.boxes if str(b[4]).casefold().strip(".,:;!?") in words
+                ),
+            )
+            for h in hits
+        ),
+    )
+
+
+__all__ = ["TextSearchHit", "TextSearchResult", "search"]

@@ -1,0 +1,90 @@
+"""Triage's orchestration: the steps in order, on one read-only view of the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.ingest.filehash import FileResult
+from tessera.matching.av_match import AvHit, audio_hits, video_hits
+from tessera.matching.pdq_store import PdqStore
+from tessera.matching.scene_store import SceneStore
+from tessera.matching.scene_triage import Related, second_stage
+from tessera.matching.triage.exact import exact_matches
+from tessera.matching.triage.grouping import group_new
+from tessera.matching.triage.near import pdq_near
+from tessera.matching.triage.report import TriageItem, TriageReport
+from tessera.matching.triage.verdict import Context, decide
+from tessera.storage import repo
+from tessera.storage.db import Database
+
+
+def triage(
+    db: Database,
+    store: PdqStore,
+    files: Sequence[FileResult],
+    *,
+    radius: int = MATCH_THRESHOLD,
+    min_quality: int = QUALITY_THRESHOLD,
+    dihedral: bool = False,
+    scene: SceneStore | None = None,
+    on_scene_total: Callable[[int], None] | None = None,
+    on_scene_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
+) -> TriageReport:
+    """Classify fingerprinted files against the database; see the package doc.
+
+    With ``scene`` (the scene index), files no hash matched go through the second
+    stage: local features (copies become ``near``), markers, camera and GPS links.
+    """
+    items = [
+        TriageItem(
+            f, "error" if f.status == "error" else "skipped" if f.status == "skipped" else "new"
+        )
+        for f in files
+    ]
+    exact = exact_matches(db, items)
+    near = pdq_near(store, items, exact, radius=radius, min_quality=min_quality, dihedral=dihedral)
+    # videos (frames, segments) and audio
+    open_files = [
+        it.file if i not in exact else FileResult(it.path, "skipped") for i, it in enumerate(items)
+    ]
+    av: dict[int, list[AvHit]] = defaultdict(list)
+    for i, found in video_hits(
+        db, store, open_files, radius=radius, min_quality=min_quality
+    ).items():
+        av[i].extend(found)
+    for i, found in audio_hits(db, open_files).items():
+        av[i].extend(found)
+    related: dict[int, list[Related]] = {}
+    if scene is not None:
+        open_items = [
+            (i, it.file)
+            for i, it in enumerate(items)
+            if i not in exact and not near.best.get(i) and not av.get(i) and it.file.status == "ok"
+        ]
+        if on_scene_total:
+            on_scene_total(len(open_items))
+        related = second_stage(
+            db, scene, open_items, on_progress=on_scene_progress, workers=workers
+        )
+    media_ids = (
+        {mid for mid, _ in exact.values()}
+        | {mid for d in near.best.values() for mid in d}
+        | {a.media_id for found in av.values() for a in found}
+        | {r.media_id for found in related.values() for r in found}
+    )
+    with db.session() as s:
+        series_of = repo.series_of_media(s, media_ids)
+        ctx = Context(
+            series_of=series_of,
+            statuses=repo.series_statuses(s, {sid for ids in series_of.values() for sid in ids}),
+            submissions=repo.submissions_of(s, media_ids),
+        )
+    series = decide(items, exact=exact, near=near, av=av, related=related, ctx=ctx)
+    groups = group_new(items, radius)
+    return TriageReport(items=items, series=series, groups=groups)
+
+
+__all__ = ["triage"]
