@@ -59,14 +59,14 @@ def build_home(home: Path, n: int, seed: int = 1) -> None:
     from tessera.app.accounts import create_user
     from tessera.matching.pdq_store import PdqStore
     from tessera.storage import repo
-    from tessera.storage.models import Fingerprint, Media, series_media
+    from tessera.storage.models import FingerprintModel, Media, series_media
 
     settings = Settings.for_home(home)
     with App(settings) as app:
         app.migrate()
         with app.transaction() as s:
             if s.scalar(select(Media.id).limit(1)) is not None:
-                have = s.scalar(select(func.count()).select_from(Fingerprint))
+                have = s.scalar(select(func.count()).select_from(FingerprintModel))
                 print(f"  reusing {home}: {have:,} PDQ hashes indexed (not --n)")
                 return
             agency = repo.create_agency(s, "BENCH", "NL", "Bench unit", "bench@example.org")
@@ -110,7 +110,7 @@ def build_home(home: Path, n: int, seed: int = 1) -> None:
                     ],
                 )
                 conn.execute(
-                    insert(Fingerprint),
+                    insert(FingerprintModel),
                     [
                         {
                             "media_id": first + i,
@@ -138,13 +138,13 @@ def stored_sample(home: Path, k: int, seed: int = 2) -> list[str]:
     from sqlalchemy import func, select
 
     from tessera.app import App, Settings
-    from tessera.storage.models import Fingerprint
+    from tessera.storage.models import FingerprintModel
 
     with App(Settings.for_home(home)) as app, app.transaction() as s:
-        hi = int(s.scalar(select(func.max(Fingerprint.id))) or 0)
+        hi = int(s.scalar(select(func.max(FingerprintModel.id))) or 0)
         rng = random.Random(seed)
         ids = [rng.randint(1, hi) for _ in range(k)]
-        rows = s.execute(select(Fingerprint.value).where(Fingerprint.id.in_(ids))).all()
+        rows = s.execute(select(FingerprintModel.value).where(FingerprintModel.id.in_(ids))).all()
     return [bytes(r[0]).hex() for r in rows]
 
 
@@ -298,7 +298,7 @@ def _import(home: str, rows: int, batch: int, seed: int) -> dict[str, Any]:
     from sqlalchemy import insert, select
 
     from tessera.app import App, Settings
-    from tessera.storage.models import Fingerprint, Media, series_media
+    from tessera.storage.models import FingerprintModel, Media, series_media
 
     rng = np.random.default_rng(seed)
     committed: list[tuple[float, str]] = []
@@ -328,7 +328,7 @@ def _import(home: str, rows: int, batch: int, seed: int) -> dict[str, Any]:
                     ],
                 )
                 conn.execute(
-                    insert(Fingerprint),
+                    insert(FingerprintModel),
                     [
                         {
                             "media_id": first + i,

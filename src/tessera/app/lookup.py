@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from tessera.app import audit
 from tessera.app.caller import Caller, Role
@@ -41,6 +40,7 @@ from tessera.ingest.filehash import FileResult
 from tessera.matching.av_match import audio_hits, video_hits
 from tessera.matching.pdq_search import PdqSearcher
 from tessera.storage import repo
+from tessera.storage.db import Session
 
 HashType = Literal["md5", "sha1", "sha256", "pdq"]
 HASH_TYPES: tuple[HashType, ...] = ("md5", "sha1", "sha256", "pdq")
