@@ -242,3 +242,33 @@ def test_duplicates_and_unknowns(node: App, caller: Caller) -> None:
         accounts.disable_user(node, caller, "ghost@example.org")
     with pytest.raises(NotFound):
         accounts.revoke_token(node, caller, "tsr_aaaaaaaaaaaaaaaa")
+
+
+def test_browser_session_login_csrf_and_logout(
+    node: App, caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(monkeypatch)
+    with pytest.raises(Unauthenticated):
+        accounts.login(node, "admin@example.org", "wrong password!!")
+    sess = accounts.login(node, "admin@example.org", PW, client="10.0.0.1")
+    assert sess.expires_at == clock.at + accounts.SESSION_LIFETIME
+    assert sess.summary.name == accounts.SESSION_NAME
+    # Safe requests need only the cookie; unsafe ones the matching CSRF token too.
+    who = accounts.authenticate_session(node, sess.cookie, csrf=None, unsafe=False)
+    assert who.email == "admin@example.org"
+    assert accounts.authenticate_session(node, sess.cookie, csrf=sess.csrf, unsafe=True).email
+    other = accounts.login(node, "admin@example.org", PW)
+    for bad in (None, "", other.csrf, sess.csrf[:-1] + "0"):
+        if bad == sess.csrf:
+            continue
+        with pytest.raises(PermissionDenied):
+            accounts.authenticate_session(node, sess.cookie, csrf=bad, unsafe=True)
+    clock.advance(hours=12, seconds=1)
+    with pytest.raises(Unauthenticated):
+        accounts.authenticate_session(node, sess.cookie, csrf=sess.csrf, unsafe=False)
+    accounts.logout(node, sess.cookie)  # already expired: no error
+    fresh = accounts.login(node, "admin@example.org", PW)
+    accounts.logout(node, fresh.cookie)
+    with pytest.raises(Unauthenticated):
+        accounts.authenticate_session(node, fresh.cookie, csrf=fresh.csrf, unsafe=False)
+    accounts.logout(node, "garbage")

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
+from sqlalchemy.orm import Session
 
 from tessera.app import audit
 from tessera.app.caller import Caller, Role
@@ -328,13 +329,16 @@ def create_token(
     caller: Caller,
     email: str,
     *,
-    expires_days: int | None = DEFAULT_TOKEN_DAYS,
+    expires_days: int = DEFAULT_TOKEN_DAYS,
     name: str | None = None,
     role: str | None = None,
 ) -> CreatedToken:
-    """A new bearer token for ``email``, scoped to ``role`` (default: the user's)."""
+    """A new bearer token for ``email``, scoped to ``role`` (default: the user's).
+
+    Every token expires (1 to ``MAX_TOKEN_DAYS`` days).
+    """
     email = normalise_email(email)
-    if expires_days is not None and not 1 <= expires_days <= MAX_TOKEN_DAYS:
+    if not 1 <= expires_days <= MAX_TOKEN_DAYS:
         raise InvalidInput(f"--expires-days must be 1..{MAX_TOKEN_DAYS}")
     if name is not None and (len(name) > 200 or not name.isprintable()):
         raise InvalidInput("a token name has at most 200 printable characters")
@@ -347,19 +351,7 @@ def create_token(
         scope = parse_role(role) if role else Role(user.role)
         if rank(scope) > rank(user.role):
             raise InvalidInput(f"a token's role cannot exceed its user's ({user.role})")
-        public = _new_public_id()
-        secret = secrets.token_urlsafe(32)
-        created = now()
-        token = accounts.add_token(
-            s,
-            user,
-            public_id=f"{TOKEN_PREFIX}_{public}",
-            secret_sha256=hashlib.sha256(secret.encode()).digest(),
-            role=scope.value,
-            name=name,
-            expires_at=created + timedelta(days=expires_days) if expires_days else None,
-        )
-        token.created_at = created
+        token, secret = _issue(s, user, scope, name, timedelta(days=expires_days))
         audit.record_in(
             s,
             app,
@@ -368,9 +360,27 @@ def create_token(
             target=f"token:{token.public_id}",
             params={"user": email, "role": scope.value, "expires_days": expires_days, "name": name},
         )
-        return CreatedToken(
-            token=f"{TOKEN_PREFIX}_{public}_{secret}", summary=TokenSummary.of(token)
-        )
+        return CreatedToken(token=secret, summary=TokenSummary.of(token))
+
+
+def _issue(
+    s: Session, user: User, scope: Role, name: str | None, lifetime: timedelta
+) -> tuple[ApiToken, str]:
+    """Store a new token (hash only) and return it with its whole secret text."""
+    public = f"{TOKEN_PREFIX}_{_new_public_id()}"
+    secret = secrets.token_urlsafe(32)
+    created = now()
+    token = accounts.add_token(
+        s,
+        user,
+        public_id=public,
+        secret_sha256=hashlib.sha256(secret.encode()).digest(),
+        role=scope.value,
+        name=name,
+        expires_at=created + lifetime,
+    )
+    token.created_at = created
+    return token, f"{public}_{secret}"
 
 
 def revoke_token(app: App, caller: Caller, token_id: str) -> TokenSummary:
@@ -432,18 +442,88 @@ def authenticate_token(app: App, token: str, *, request_id: str | None = None) -
         return _caller(t.user, role, request_id)
 
 
+# -- browser sessions -------------------------------------------------------------------
+
+SESSION_LIFETIME = timedelta(hours=12)
+SESSION_NAME = "browser session"
+_CSRF_CONTEXT = b"tessera csrf v1"
+
+
+class BrowserSession(Result):
+    """A signed-in browser: ``cookie`` goes in an HttpOnly, Secure, SameSite=Strict
+    cookie; ``csrf`` is given to the page and must come back (header or form field)
+    with every unsafe request. Both are shown this once."""
+
+    cookie: str
+    csrf: str
+    expires_at: Timestamp
+    summary: TokenSummary
+
+
+def csrf_token(cookie: str) -> str:
+    """The CSRF token bound to a session cookie (HMAC-SHA256 keyed by its secret):
+    nothing to store, and a page of another origin cannot compute it."""
+    return hmac.new(cookie.encode(), _CSRF_CONTEXT, hashlib.sha256).hexdigest()
+
+
+def login(
+    app: App, email: str, password: str, *, client: str | None = None, request_id: str | None = None
+) -> BrowserSession:
+    """Password sign-in (rate-limited as ``verify_password``) -> a 12-hour session."""
+    caller = verify_password(app, email, password, client=client, request_id=request_id)
+    with app.transaction() as s:
+        user = accounts.get_user(s, caller.email or "")
+        token, cookie = _issue(s, user, Role(user.role), SESSION_NAME, SESSION_LIFETIME)
+        audit.record_in(s, app, caller, "session.create", target=f"token:{token.public_id}")
+        summary = TokenSummary.of(token)
+    assert summary.expires_at is not None
+    return BrowserSession(
+        cookie=cookie, csrf=csrf_token(cookie), expires_at=summary.expires_at, summary=summary
+    )
+
+
+def authenticate_session(
+    app: App,
+    cookie: str,
+    *,
+    csrf: str | None,
+    unsafe: bool,
+    request_id: str | None = None,
+) -> Caller:
+    """The caller of a session cookie; for unsafe methods (POST, PUT, PATCH, DELETE)
+    the CSRF token must match too (``PermissionDenied`` when it does not)."""
+    caller = authenticate_token(app, cookie, request_id=request_id)
+    if unsafe and (csrf is None or not hmac.compare_digest(csrf, csrf_token(cookie))):
+        raise PermissionDenied("missing or wrong CSRF token")
+    return caller
+
+
+def logout(app: App, cookie: str) -> None:
+    """End a session (revoke its token); an unknown or ended session is no error."""
+    try:
+        caller = authenticate_token(app, cookie)
+    except Unauthenticated:
+        return
+    revoke_token(app, caller, cookie)
+
+
 __all__ = [
     "ROLE_ORDER",
+    "BrowserSession",
     "CreatedToken",
     "TokenSummary",
     "UserSummary",
+    "authenticate_session",
     "authenticate_token",
     "create_token",
     "create_user",
+    "csrf_token",
     "disable_user",
     "hash_password",
     "list_tokens",
     "list_users",
+    "login",
+    "logout",
     "parse_role",
     "rank",
     "revoke_token",
