@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
-from tessera.app import App, Caller, Role, agencies, series, sharing, stats
+from tessera.app import App, Caller, Role, agencies, lookup, series, sharing, stats
 from tessera.app.results import Result
 from tessera.app.visibility import Level, redact, resolve, shared_at
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.storage import repo
+from tessera.storage.models import Media as MediaModel
+from tessera.storage.models import Sighting as SightingModel
 
 
 def test_most_specific_grant_wins_whatever_its_level() -> None:
@@ -111,3 +117,41 @@ def test_who_may_share(world: App) -> None:
     r = sharing.share_series(world, Caller.local_operator(), "Amber", "hash")
     assert r.changed == ("*",) and r.grants[0].level == "hash"
     assert r.grants[0].granted_by == "local operator"
+
+
+def test_cases_are_private_until_shared(world: App) -> None:
+    op = Caller.local_operator()
+    sha = hashlib.sha256(b"loose").digest()
+    with world.transaction() as s:  # a media item seen in NL-A's case, in no series
+        agency = repo.get_agency(s, "NL-A")
+        case = repo.get_or_create_case(s, agency, "C-1")
+        media = MediaModel(sha256=sha, md5=sha[:16], sha1=sha[:20], kind="image", byte_size=1)
+        s.add(media)
+        s.flush()
+        s.add(
+            SightingModel(
+                media_id=media.id,
+                case_id=case.id,
+                agency_id=agency.id,
+                original_path="/x/secret-path.jpg",
+            )
+        )
+    q = [lookup.HashQuery(type="sha256", hash=sha.hex())]
+    b = _user("NL-B")
+    assert lookup.lookup(world, b, q).results[0].matches == ()
+    assert stats.stats(world, b).media == 0
+    with pytest.raises(NotFound):  # another agency's unshared case: it does not exist
+        sharing.share_case(world, _user("NL-B", Role.CURATOR), "C-1", "full", agency="NL-A")
+    with pytest.raises(PermissionDenied):
+        sharing.share_case(world, _user("NL-A", Role.ANALYST), "C-1", "full")
+    r = sharing.share_case(world, _user("NL-A", Role.CURATOR), "C-1", "hash")
+    assert r.agency == "NL-A" and [(g.scope, g.level) for g in r.grants] == [("network", "hash")]
+    found = lookup.lookup(world, b, q)
+    (m,) = found.results[0].matches
+    assert m.series == () and m.contacts == ("a@example.org",)  # known + contact only
+    assert "secret-path" not in json.dumps(found.to_json())
+    st = stats.stats(world, b)
+    assert st.media == 1 and st.sightings == 0  # sightings count from status up
+    sharing.share_case(world, op, "C-1", "status", agency="NL-A", countries=["NL"])
+    assert stats.stats(world, b).sightings == 1
+    assert stats.stats(world, _user("DE-C")).sightings == 0

@@ -249,6 +249,7 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
         series_levels = vis.series_levels({i for ids in of_media.values() for i in ids})
         shown = [i for i, lv in series_levels.items() if lv >= Level.HASH]
         status = _STATUS.get(app, s, shown)
+        by_case = vis.case_contacts(media)
     summaries = tuple(
         SeriesSummary.of(status[i], series_levels[i])
         for i in sorted(status, key=lambda i: status[i].name)
@@ -261,6 +262,9 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
         per[m] = tuple(sorted(i for i in ids if i in named))
         hidden = {status[i].contact for i in ids if i in status and i not in named}
         contacts[m] = tuple(sorted(c for c in hidden if c))
+    for m, found in by_case.items():  # media known from a case shared with the caller
+        if not per.get(m):
+            contacts[m] = tuple(sorted(set(contacts.get(m, ())) | found))
     return _Seen(media, per, contacts, summaries)
 
 

@@ -190,6 +190,23 @@ class Visibility:
                     self._media[m] = max(levels, default=Level.NONE)
         return {i: self._media[i] for i in wanted}
 
+    def case_contacts(self, media_ids: Iterable[int]) -> dict[int, set[str]]:
+        """media id -> contacts of other agencies whose cases, shared with the caller at
+        ``hash`` or more, hold it: whom a "known to the network" answer names."""
+        if self.everything or not media_ids:
+            return {}
+        _, in_cases = sharing.containers_of_media(self.s, media_ids)
+        levels = self.case_levels({c for v in in_cases.values() for c in v})
+        owner = sharing.owners(self.s, "case", levels)
+        contact = sharing.agency_contacts(self.s, set(owner.values()))
+        out: dict[int, set[str]] = {}
+        for m, cases in in_cases.items():
+            for c in cases:
+                a = owner.get(c)
+                if levels[c] >= Level.HASH and a != self.agency_id and contact.get(a or -1):
+                    out.setdefault(m, set()).add(contact[a or -1])
+        return out
+
     def media_level(self, media_id: int) -> Level:
         return self.media_levels([media_id])[media_id]
 

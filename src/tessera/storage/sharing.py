@@ -158,6 +158,15 @@ def series_ids_by_name(s: Session, names: Iterable[str]) -> dict[str, int]:
     return {str(n): int(i) for n, i in rows}
 
 
+def agency_contacts(s: Session, agency_ids: Iterable[int]) -> dict[int, str]:
+    """agency id -> contact (agencies without one left out)."""
+    ids = sorted(set(agency_ids))
+    if not ids:
+        return {}
+    rows = s.execute(select(Agency.id, Agency.contact).where(Agency.id.in_(ids)))
+    return {int(i): str(c) for i, c in rows if c}
+
+
 def agency_by_code(s: Session, code: str) -> Agency | None:
     return s.scalar(select(Agency).where(Agency.code == code))
 
@@ -209,6 +218,7 @@ __all__ = [
     "Scope",
     "Target",
     "agency_by_code",
+    "agency_contacts",
     "applicable_grants",
     "containers_of_media",
     "counts_within",
