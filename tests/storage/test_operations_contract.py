@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.ingest.writer import write_batch
-from tessera.storage import cases_agencies, media_queries, repo, runs, series_changes
+from tessera.storage import cases_agencies, exchange, media_queries, repo, runs, series_changes
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun, Media, Series, Sighting, series_media
 from tests.storage.test_repo_contract import _file, _run
@@ -286,3 +286,19 @@ def test_cases_and_agencies_show_edit_list(db: Database) -> None:
             cases_agencies.edit_agency(s, nl, country="Belgium")
         with pytest.raises(InvalidInput):
             cases_agencies.edit_agency(s, nl)
+
+
+def test_exports_leave_removed_media_and_memberships_out(db: Database) -> None:
+    r1, _ = _setup(db)
+    _, b, c = (_media_id(db, x) for x in (b"a", b"b", b"c"))
+    with db.session() as s:
+        amber = repo.get_series(s, "Amber")
+        series_changes.remove_media(s, amber, [b], "op")
+        runs.undo_run(s, r1, "op")  # a goes; b stays (DE saw it)
+    with db.session() as s:
+        nl = repo.get_agency(s, "NL")
+        assert list(s.scalars(exchange.select_media())) == [b, c]
+        assert list(s.scalars(exchange.select_media(series_id=amber.id))) == []
+        assert list(s.scalars(exchange.select_media(agency_id=nl.id))) == []
+        c1 = cases_agencies.find_case(s, "c1")
+        assert list(s.scalars(exchange.select_media(case_id=c1.id))) == []

@@ -563,29 +563,38 @@ class StoredItem:
 def select_media(
     *, series_id: int | None = None, case_id: int | None = None, agency_id: int | None = None
 ) -> Select[Any]:
-    """Ids of the media an export covers (all media when nothing is given)."""
-    q = select(Media.id)
+    """Ids of the media an export covers (all media when nothing is given); soft-deleted
+    media, sightings and series memberships are left out."""
+    q = select(Media.id).where(Media.deleted_at.is_(None))
+    live_link = series_media.c.deleted_at.is_(None)
+    live_sighting = Sighting.deleted_at.is_(None)
     if series_id is not None:
         q = q.where(
             Media.id.in_(
-                select(series_media.c.media_id).where(series_media.c.series_id == series_id)
+                select(series_media.c.media_id).where(
+                    series_media.c.series_id == series_id, live_link
+                )
             )
         )
     if case_id is not None:
         q = q.where(
-            Media.id.in_(select(Sighting.media_id).where(Sighting.case_id == case_id))
+            Media.id.in_(
+                select(Sighting.media_id).where(Sighting.case_id == case_id, live_sighting)
+            )
             | Media.id.in_(select(ExchangeEntry.media_id).where(ExchangeEntry.case_id == case_id))
         )
     if agency_id is not None:
         q = q.where(
-            Media.id.in_(select(Sighting.media_id).where(Sighting.agency_id == agency_id))
+            Media.id.in_(
+                select(Sighting.media_id).where(Sighting.agency_id == agency_id, live_sighting)
+            )
             | Media.id.in_(
                 select(ExchangeEntry.media_id).where(ExchangeEntry.agency_id == agency_id)
             )
             | Media.id.in_(
                 select(series_media.c.media_id)
                 .join(Series, Series.id == series_media.c.series_id)
-                .where(Series.agency_id == agency_id)
+                .where(Series.agency_id == agency_id, Series.deleted_at.is_(None), live_link)
             )
         )
     return q.order_by(Media.id)
