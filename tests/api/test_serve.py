@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -151,3 +152,33 @@ def test_cli_client_gets_the_same_answer_as_in_process(server) -> None:  # type:
         RemoteTessera(base, None)
     with RemoteTessera(base, "tsr_wrong_token") as remote, pytest.raises(Unauthenticated):
         remote.lookup(queries)
+
+
+def test_cli_lookup_against_the_server(server) -> None:  # type: ignore[no-untyped-def]
+    """``tessera --server URL lookup`` sends hashes, prints the server's answer; commands
+    that cannot run remotely refuse instead of answering from a local database."""
+    base, env = server
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "cli@example.org", agency="NL-NPU", role="analyst", password=None)
+        token = create_token(app, op, "cli@example.org").token
+        (item,) = seed(app.db, [(b"cli-remote", random_pdq(random.Random(77)))])
+    elsewhere = Path(env["TESSERA_HOME"]).parent / "no-local-home"
+    client_env = {
+        **os.environ,
+        "TESSERA_SERVER": base,
+        "TESSERA_TOKEN": token,
+        "TESSERA_HOME": str(elsewhere),  # nothing local to answer from
+    }
+    r = _tessera("lookup", item.md5, "--json", env=client_env)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [m["media_id"] for m in doc["results"][0]["matches"]] == [item.media_id]
+    assert [s["name"] for s in doc["series"]] == ["Series Amber"]
+    refused = _tessera("series", "list", env=client_env)
+    assert refused.returncode == 3 and "server" in refused.stderr
+    no_token = _tessera("lookup", item.md5, env={**client_env, "TESSERA_TOKEN": ""})
+    assert no_token.returncode == 3 and "TESSERA_TOKEN" in no_token.stderr
+    assert not elsewhere.exists()

@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from tessera.app import App, Caller, Result, Settings
+from tessera.client import RemoteTessera
+from tessera.errors import ConfigError
 
 
 @dataclass
@@ -25,13 +27,25 @@ class CliContext:
 
     settings: Settings = field(default_factory=Settings.resolve)
     caller: Caller = field(default_factory=Caller.local_operator)
+    server: str | None = None
+    """``--server`` / ``TESSERA_SERVER``: commands that can, run against that server."""
+    token: str | None = field(default=None, repr=False)
     _app: App | None = field(default=None, repr=False)
 
     @property
     def app(self) -> App:
+        if self.server:  # never answer locally what the user asked a server
+            raise ConfigError(
+                "this command does not run against a server; unset --server / TESSERA_SERVER"
+            )
         if self._app is None:
             self._app = App(self.settings)
         return self._app
+
+    def remote(self) -> RemoteTessera:
+        """The server named by ``--server``, with the token from ``TESSERA_TOKEN``."""
+        assert self.server is not None
+        return RemoteTessera(self.server, self.token)
 
 
 pass_app = click.make_pass_decorator(CliContext, ensure=True)

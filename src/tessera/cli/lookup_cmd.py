@@ -60,7 +60,12 @@ def lookup_command(
     cli: CliContext, hashes: tuple[str, ...], hash_type: str | None, radius: int, as_json: bool
 ) -> None:
     """Is each HASH known? Matches with their series and status, from hashes alone."""
-    r = lookup.lookup(cli.app, cli.caller, queries(hashes, hash_type), radius=radius)
+    asked = queries(hashes, hash_type)
+    if cli.server:  # only the hashes travel
+        with cli.remote() as remote:
+            r = remote.lookup(asked, radius=radius)
+    else:
+        r = lookup.lookup(cli.app, cli.caller, asked, radius=radius)
     names = {x.series_id: x for x in r.series}
     lines = []
     for a in r.results:

@@ -57,14 +57,23 @@ from tessera.errors import TesseraError
     envvar="TESSERA_HOME",
     help="Folder for the embedded database and the index (default ./tessera-data).",
 )
+@click.option(
+    "--server",
+    envvar="TESSERA_SERVER",
+    help="Run against this Tessera server (lookup); token from TESSERA_TOKEN. Env: TESSERA_SERVER.",
+)
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, home: Path | None) -> None:
+def cli(ctx: click.Context, db_url: str | None, home: Path | None, server: str | None) -> None:
     """Tessera: has this media been seen before, and by whom?
 
     Exact (MD5, SHA-1, SHA-256) and perceptual (PDQ) fingerprints for seized media,
     for victim-identification work. Hashes and metadata travel; media never does.
     """
-    ctx.obj = CliContext(Settings.resolve(db=db_url, home=home))
+    ctx.obj = CliContext(
+        Settings.resolve(db=db_url, home=home),
+        server=server or None,
+        token=os.environ.get("TESSERA_TOKEN") or None,  # never an argument (ps shows those)
+    )
 
 
 for _command in (
