@@ -20,7 +20,7 @@ from tessera.errors import InvalidInput
 MAX_DEPTH = 64
 MAX_STRING = 16 << 20
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _KEEP = b"[]{}"
 _DROP = bytes(b for b in range(256) if b not in _KEEP)
 _STEP = np.zeros(256, dtype=np.int64)

@@ -51,7 +51,10 @@ def record_from_item(item: StoredItem) -> ExchangeRecord:
                 values[key] = True
         if values.get("category") is None and category is not None:
             values["category_profile"], values["category"] = profile, category
-    return ExchangeRecord.model_validate(values)
+    if "tags" in values:
+        values["tags"] = tuple(values["tags"])
+    # validated when imported (or computed by Tessera): no second validation on the way out
+    return ExchangeRecord.model_construct(**values)
 
 
 __all__ = ["record_from_item"]

@@ -31,7 +31,6 @@ from tessera.exchange.model import (
     OpaqueHash,
     RecordError,
     build_record,
-    check_json_shape,
     kind_from_mime,
     parse_bool,
     parse_int,
@@ -71,7 +70,7 @@ _FIELDS = {
     "MimeType": "mime_type",
     "AlternativeHashes": "other_hashes",
 }
-_NAMES = {v: k for k, v in _FIELDS.items()}
+_NAMES = {v: k for k, v in _FIELDS.items()} | {"vics_extra": "(other fields)"}
 _KNOWN = {k.lower(): k for k in _FIELDS}
 _ALT_DIGESTS = {"sha256": "sha256", "sha-256": "sha256", "pdq": "pdq"}
 
@@ -244,11 +243,7 @@ def media_to_record(
         values["category_profile"] = header.profile
     values["kind"] = kind_from_mime(values.get("mime_type"))
     if extra:
-        try:
-            check_json_shape(extra)
-        except ValueError as exc:
-            raise RecordError(str(exc), record=number, field="(other fields)") from None
-        values["vics_extra"] = extra
+        values["vics_extra"] = extra  # shape checked by the model
     record = build_record(values, record=number, names=_NAMES)
     if not record.identity():
         raise RecordError("no hash (MD5, SHA1, PhotoDNA or another)", record=number, field="MD5")

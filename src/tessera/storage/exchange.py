@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
@@ -42,6 +42,12 @@ OPAQUE_VERSION = 0
 """``fingerprint.version`` of hashes Tessera cannot compute (kept as received text)."""
 PDQ_VERSION = 1
 _CHUNK = 500
+# core tables: bulk inserts skip the ORM's per-row bookkeeping
+_T_MEDIA = cast(Table, Media.__table__)
+_T_FINGERPRINT = cast(Table, FingerprintModel.__table__)
+_T_EXCHANGEHASH = cast(Table, ExchangeHash.__table__)
+_T_EXCHANGEENTRY = cast(Table, ExchangeEntry.__table__)
+_T_SIGHTING = cast(Table, Sighting.__table__)
 
 
 class OpaqueValue(Protocol):
@@ -204,7 +210,6 @@ class ExchangeImport:
 
     def apply(self, batch: Sequence[tuple[int, ExchangeRecord]]) -> None:
         """Apply numbered records (``(record number, record)``) in the open transaction."""
-        s = self.s
         deletions = [(n, r) for n, r in batch if r.deleted]
         batch = [(n, r) for n, r in batch if not r.deleted]
         self.counts.records += len(batch) + len(deletions)
@@ -212,19 +217,19 @@ class ExchangeImport:
             self._delete(deletions)
         if not batch:
             return
-        for number, r in batch:
-            if not r.identity():
+        idents = [r.identity() for _, r in batch]
+        for (number, _), ident in zip(batch, idents, strict=True):
+            if not ident:
                 raise RecordError("no hash", record=number)
         matched = self._match(batch)
         # records of one batch naming the same new media: the first creates it
         new_rows: list[dict[str, Any]] = []
         new_index: dict[tuple[str, str], int] = {}
         slots: list[int | tuple[str, int]] = []
-        for (_, r), mid in zip(batch, matched, strict=True):
+        for (_, r), mid, keys in zip(batch, matched, idents, strict=True):
             if mid is not None:
                 slots.append(mid)
                 continue
-            keys = r.identity()
             hit = next((new_index[k] for k in keys if k in new_index), None)
             if hit is None:
                 hit = len(new_rows)
@@ -244,12 +249,7 @@ class ExchangeImport:
             for k in keys:
                 new_index.setdefault(k, hit)
             slots.append(("new", hit))
-        new_ids: list[int] = []
-        if new_rows:
-            result = s.execute(
-                insert(Media).returning(Media.id, sort_by_parameter_order=True), new_rows
-            )
-            new_ids = [int(x) for x in result.scalars()]
+        new_ids = self._insert_media(new_rows)
         media_ids = [x if isinstance(x, int) else new_ids[x[1]] for x in slots]
         self.counts.new_media += len(new_rows)
         self.counts.matched_media += sum(1 for x in slots if isinstance(x, int))
@@ -260,6 +260,35 @@ class ExchangeImport:
         if self.case is not None:
             self._sightings(batch, media_ids)
         self.touched_media.extend(media_ids)
+
+    def _insert_media(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert media rows; ids in the rows' order.
+
+        Batched RETURNING comes back unordered, so rows are matched again by their
+        strongest digest; the rare row without any digest is inserted alone.
+        """
+        table = _T_MEDIA
+        ids: list[int | None] = [None] * len(rows)
+        keyed = [i for i, r in enumerate(rows) if r["sha256"] or r["sha1"] or r["md5"]]
+        if keyed:
+            where: dict[tuple[str, bytes], int] = {}
+            for i in keyed:
+                r = rows[i]
+                alg = "sha256" if r["sha256"] else "sha1" if r["sha1"] else "md5"
+                where[(alg, r[alg])] = i
+            result = self.s.execute(
+                insert(table).returning(table.c.id, table.c.sha256, table.c.sha1, table.c.md5),
+                [rows[i] for i in keyed],
+            )
+            for mid, sha256, sha1, md5 in result:
+                alg, key = (
+                    ("sha256", sha256) if sha256 else ("sha1", sha1) if sha1 else ("md5", md5)
+                )
+                ids[where[(alg, bytes(key))]] = int(mid)
+        for i, r in enumerate(rows):
+            if ids[i] is None:
+                ids[i] = int(self.s.execute(insert(table).returning(table.c.id), r).scalar_one())
+        return [int(x) for x in ids if x is not None]
 
     def _fingerprints(
         self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int], fresh: set[int]
@@ -310,7 +339,7 @@ class ExchangeImport:
                     .values(value=value)
                 )
         if rows:
-            s.execute(insert(FingerprintModel), rows)
+            s.execute(insert(_T_FINGERPRINT), rows)
         keys = {
             opaque_key(alg, value.hex() if alg == "pdq" else value.decode()): mid
             for (mid, alg), (_, value) in wanted.items()
@@ -321,7 +350,7 @@ class ExchangeImport:
             known.update(bytes(k) for k in s.scalars(q))
         new_keys = [{"key": k, "media_id": m} for k, m in keys.items() if k not in known]
         if new_keys:
-            s.execute(insert(ExchangeHash), new_keys)
+            s.execute(insert(_T_EXCHANGEHASH), new_keys)
 
     def _entries(self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int]) -> None:
         s = self.s
@@ -365,7 +394,7 @@ class ExchangeImport:
             else:
                 self.counts.unchanged_entries += 1
         if rows:
-            s.execute(insert(ExchangeEntry), list(rows.values()))
+            s.execute(insert(_T_EXCHANGEENTRY), list(rows.values()))
             self.counts.new_entries += len(rows)
         s.flush()
 
@@ -447,7 +476,7 @@ class ExchangeImport:
                 },
             )
         if rows:
-            s.execute(insert(Sighting), list(rows.values()))
+            s.execute(insert(_T_SIGHTING), list(rows.values()))
         first = sorted({mid for mid, _ in rows} - from_agency)
         for chunk in _chunks(first):
             s.execute(
