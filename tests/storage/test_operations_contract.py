@@ -7,12 +7,15 @@ Removals are soft: rows stay (recoverable) with who and when, and every read pat
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.ingest.writer import write_batch
+from tessera.matching.pdq_store import PdqStore
 from tessera.storage import cases_agencies, exchange, media_queries, repo, runs, series_changes
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun, Media, Series, Sighting, series_media
@@ -302,3 +305,22 @@ def test_exports_leave_removed_media_and_memberships_out(db: Database) -> None:
         assert list(s.scalars(exchange.select_media(agency_id=nl.id))) == []
         c1 = cases_agencies.find_case(s, "c1")
         assert list(s.scalars(exchange.select_media(case_id=c1.id))) == []
+
+
+def test_pdq_search_skips_removed_media_even_before_the_index_drops_them(
+    db: Database, tmp_path: Path
+) -> None:
+    """Undo commits first and the index drops entries after: a crash in between must
+    not bring removed media back, so search itself skips rows of removed media."""
+    r1, _ = _setup(db)
+    a, b = _media_id(db, b"a"), _media_id(db, b"b")
+    store = PdqStore(db, tmp_path / "index")
+    query = np.frombuffer(bytes.fromhex(PDQ_A) + bytes.fromhex(PDQ_B), dtype=np.uint8)
+    codes = query.reshape(-1, 32)
+    assert {h.media_id for h in store.search(codes, radius=0)} == {a, b}
+    with db.session() as s:
+        out = runs.undo_run(s, r1, "op")
+    assert {h.media_id for h in store.search(codes, radius=0)} == {b}  # index still holds a
+    assert store.remove(list(out.pdq_ids)) == 1
+    reopened = PdqStore(db, tmp_path / "index")
+    assert len(reopened.index) == 2 and reopened.rebuild() == 2  # b and c
