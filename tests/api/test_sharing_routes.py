@@ -82,3 +82,20 @@ def test_viewer_may_not_look_up_and_unknown_agency_sees_nothing(served: Served) 
         assert r.status_code == 200 and r.json()["results"][0]["matches"] == []
         banks = client.get("/c/banks", headers={"Authorization": "Bearer stranger"}).json()
         assert banks == []
+
+
+def test_media_reads_follow_the_level(served: Served) -> None:
+    own, birch = served.items[0], _birch(served)
+    mine = served.client.get(f"/api/v1/media/{own.media_id}", headers=AUTH).json()
+    assert mine["level"] == "full" and len(mine["sightings"]) == 1
+    _share(served, "status")
+    other = served.client.get(f"/api/v1/media/{birch.sha256}", headers=AUTH)
+    assert other.status_code == 200
+    assert other.json()["level"] == "status" and other.json()["sightings"] == []
+    _share(served, "none")
+    gone = served.client.get(f"/api/v1/media/{birch.media_id}", headers=AUTH)
+    missing = served.client.get("/api/v1/media/999999", headers=AUTH)
+    assert gone.status_code == missing.status_code == 404
+    page = served.client.get("/api/v1/media", params={"limit": 100}, headers=AUTH).json()
+    assert birch.media_id not in [m["id"] for m in page["items"]]
+    assert own.media_id in [m["id"] for m in page["items"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from tessera import __version__
 from tessera.api.auth import current_caller
@@ -18,9 +18,14 @@ from tessera.api.schemas import (
 from tessera.api.state import state_of
 from tessera.app import Caller
 from tessera.app import agencies as agencies_uc
+from tessera.app import audit as audit_uc
+from tessera.app import cases as cases_uc
 from tessera.app import lookup as lookup_uc
+from tessera.app import markers as markers_uc
+from tessera.app import media as media_uc
 from tessera.app import series as series_uc
 from tessera.app import stats as stats_uc
+from tessera.app import text as text_uc
 from tessera.fingerprints.vpdq import FrameHash
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)])
@@ -89,6 +94,98 @@ def show_series(request: Request, caller: CallerDep, name: str) -> series_uc.Ser
 @router.get("/agencies", response_model=list[agencies_uc.AgencySummary], tags=["agencies"])
 def list_agencies(request: Request, caller: CallerDep) -> list[agencies_uc.AgencySummary]:
     return agencies_uc.list_agencies(state_of(request).app, caller)
+
+
+@router.get("/agencies/{code}", response_model=agencies_uc.AgencyDetail, tags=["agencies"])
+def show_agency(request: Request, caller: CallerDep, code: str) -> agencies_uc.AgencyDetail:
+    return agencies_uc.show(state_of(request).app, caller, code)
+
+
+@router.get("/cases", response_model=list[cases_uc.CaseSummary], tags=["cases"])
+def list_cases(
+    request: Request, caller: CallerDep, agency: Annotated[str | None, Query(max_length=64)] = None
+) -> list[cases_uc.CaseSummary]:
+    return cases_uc.list_cases(state_of(request).app, caller, agency=agency)
+
+
+@router.get("/cases/{number}", response_model=cases_uc.CaseSummary, tags=["cases"])
+def show_case(
+    request: Request,
+    caller: CallerDep,
+    number: str,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+) -> cases_uc.CaseSummary:
+    return cases_uc.show(state_of(request).app, caller, number, agency=agency)
+
+
+@router.get("/media", response_model=media_uc.MediaPage, tags=["media"])
+def list_media(
+    request: Request,
+    caller: CallerDep,
+    series: Annotated[str | None, Query(max_length=200)] = None,
+    case: Annotated[str | None, Query(max_length=200)] = None,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> media_uc.MediaPage:
+    """Media in id order (one page; ``next_after`` continues)."""
+    return media_uc.list_media(
+        state_of(request).app,
+        caller,
+        series=series,
+        case=case,
+        agency=agency,
+        limit=limit,
+        after=after,
+    )
+
+
+@router.get("/media/{ref}", response_model=media_uc.MediaDetail, tags=["media"])
+def show_media(request: Request, caller: CallerDep, ref: str) -> media_uc.MediaDetail:
+    """One media item by id, SHA-256, SHA-1 or MD5; fields as the sharing level allows."""
+    return media_uc.show(state_of(request).app, caller, ref)
+
+
+@router.get("/search-text", response_model=text_uc.TextSearchResult, tags=["search"])
+def search_text(
+    request: Request,
+    caller: CallerDep,
+    q: Annotated[str, Query(min_length=1, max_length=500)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> text_uc.TextSearchResult:
+    """Media whose OCR text has every word (``park*`` for a prefix)."""
+    return text_uc.search(state_of(request).app, caller, q, limit=limit)
+
+
+@router.get("/markers/{marker_id}/find", response_model=markers_uc.MarkerHits, tags=["markers"])
+def find_marker(
+    request: Request,
+    caller: CallerDep,
+    marker_id: Annotated[int, Path(ge=1, le=2**62)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> markers_uc.MarkerHits:
+    """Where else a marker (poster, wallpaper...) appears."""
+    return markers_uc.find(state_of(request).app, caller, marker_id, limit=limit)
+
+
+@router.get("/audit", response_model=list[audit_uc.AuditEntryView], tags=["audit"])
+def audit_entries(
+    request: Request,
+    caller: CallerDep,
+    user: Annotated[str | None, Query(max_length=320)] = None,
+    series: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
+) -> list[audit_uc.AuditEntryView]:
+    """Audit entries: a curator's agency's, or all for admins and operators."""
+    return audit_uc.show(
+        state_of(request).app,
+        caller,
+        user=user,
+        series=series,
+        since=audit_uc.parse_since(since) if since else None,
+        limit=limit,
+    )
 
 
 @router.get("/stats", response_model=stats_uc.Statistics, tags=["stats"])
