@@ -407,6 +407,42 @@ def in_process(home: Path, hashes: list[str], seconds: float) -> tuple[float, fl
     return engine_rate, per_lookup, per_audit
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, float, float]:
+    """(RSS MB after the first reload, after the last, reloads done): a reader following
+    ``reloads`` new base generations saved by the writer, searching between them."""
+    import gc
+
+    from tessera.app import App, Settings
+    from tessera.index.codes import codes_from_hex
+    from tessera.matching.live_index import LivePdqIndex
+    from tessera.matching.pdq_store import PdqStore
+
+    settings = Settings.for_home(home)
+    codes = codes_from_hex(hashes[:200])
+    with App(settings) as app:
+        store = PdqStore(app.db, settings.index_dir)
+        live = LivePdqIndex(app.db, settings.index_dir)
+        first = last = float("nan")
+        for k in range(reloads):
+            _import(str(home), 1_000, 1_000, 1000 + k)
+            store.catch_up()  # a new generation on disk
+            live.refresh()  # mapped, old one dropped
+            for i in range(len(codes)):
+                live.search(codes[i : i + 1])
+            gc.collect()
+            if k == 0:
+                first = _rss_mb()
+            last = _rss_mb()
+        return first, last, float(live.status().reloads)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="indexed PDQ hashes")
@@ -417,6 +453,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     ap.add_argument("--soak", type=float, default=60.0, help="seconds of the many-clients phase")
     ap.add_argument("--import-rows", type=int, default=100_000)
+    ap.add_argument("--reloads", type=int, default=20, help="base generations to follow")
     args = ap.parse_args()
 
     home = args.home or Path(f"/tmp/tessera-bench-api-{args.n}")
@@ -469,6 +506,8 @@ def main() -> None:
         f"  audit entry (in process)                       {per_audit:10.2f} ms per entry "
         f"= {per_audit / mean_ms:.0%} of the mean single-lookup request ({mean_ms:.1f} ms)"
     )
+    first, last, done = reload_memory(home, args.reloads, qs)
+    print(f"  reader RSS after reload 1: {first:,.0f} MB, after reload {done:.0f}: {last:,.0f} MB")
     print(f"  {HMA_FIELD}")
     print(
         "\ntargets (issue 11, at 10M): single >= 1,000 req/s at p99 <= 50 ms; batch >= 20,000 "

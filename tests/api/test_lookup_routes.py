@@ -128,3 +128,17 @@ def test_a_hash_committed_elsewhere_is_found_within_a_second(served: Served) -> 
     assert [m["media_id"] for m in found] == [new.media_id]
     st = served.client.get("/api/v1/status", headers=AUTH).json()["index"]
     assert st["fresh"] and st["size"] == 10
+
+
+def test_upload_over_the_limit_is_413(settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from tessera.api import create_app
+    from tests.api.conftest import fake_accounts
+
+    api = create_app(settings, authenticate=fake_accounts, upload_limit=4096)
+    with TestClient(api) as client:
+        r = client.post("/h/hash", files={"photo": ("x.jpg", b"\xff" * 10_000)}, headers=AUTH)
+        assert r.status_code == 413 and r.json()["limit"] == 4096
+        small = client.post("/h/hash", files={"photo": ("x.jpg", b"\xff" * 100)}, headers=AUTH)
+        assert small.status_code == 422  # read, then refused as media it cannot decode

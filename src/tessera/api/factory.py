@@ -24,6 +24,11 @@ Every route needs `Authorization: Bearer TOKEN` except `GET /status`. Errors are
 RFC 9457 `application/problem+json`."""
 
 
+DEFAULT_UPLOAD_LIMIT = 100 * 1024 * 1024
+"""Largest upload (``/h/hash``, ``/m/lookup``) unless the decode byte limit is lower:
+an upload is held in memory while it is hashed."""
+
+
 def create_app(
     settings: Settings,
     *,
@@ -65,7 +70,7 @@ def create_app(
                 keeper.stop()
             app_.close()
 
-    limit = upload_limit or settings.max_bytes
+    limit = upload_limit or min(settings.max_bytes, DEFAULT_UPLOAD_LIMIT)
     api = FastAPI(
         title="Tessera",
         version=__version__,
