@@ -14,11 +14,13 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from tessera.features.local import LocalFeatures
 from tessera.storage import markers, repo, sharing
 from tessera.storage.db import Database
 from tessera.storage.models import Media, MediaMetadataModel, MediaText, Sighting
@@ -75,6 +77,21 @@ def secrets(res: str) -> dict[str, list[str]]:
     }
 
 
+def word(res: str) -> str:
+    """A one-token word of the resource's OCR text, for text search."""
+    return "txt" + res.replace("-", "")
+
+
+EMPTY_FEATURES = LocalFeatures(
+    xy=np.zeros((0, 2), np.float32),
+    desc=np.zeros((0, 128), np.uint8),
+    size=np.zeros(0, np.float16),
+    angle=np.zeros(0, np.float16),
+    width=1,
+    height=1,
+).to_bytes()
+
+
 def digest(res: str) -> bytes:
     return hashlib.sha256(res.encode()).digest()
 
@@ -114,7 +131,11 @@ def build(s: Session) -> dict[str, dict[str, int]]:
         )
         s.add(
             MediaText(
-                media_id=media.id, engine="tesseract", language="eng", text=f"text-{res}", boxes=[]
+                media_id=media.id,
+                engine="tesseract",
+                language="eng",
+                text=f"text-{res} {word(res)}",
+                boxes=[],
             )
         )
         s.add(MediaMetadataModel(media_id=media.id, make=f"Make-{res}", data={}))
@@ -124,7 +145,7 @@ def build(s: Session) -> dict[str, dict[str, int]]:
         loc = repo.create_location(s, f"L-{res}", "NL")
         repo.link(s, "series", series.id, "location", loc.id)
         m = markers.create_marker(
-            s, media, (0, 0, 1, 1), "poster", b"f", note=f"marker-{res}", series=series
+            s, media, (0, 0, 1, 1), "poster", EMPTY_FEATURES, note=f"marker-{res}", series=series
         )
         s.flush()
         ids[res] = {"series": series.id, "media": media.id, "case": case.id, "marker": m.id}

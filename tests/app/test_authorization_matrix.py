@@ -27,7 +27,21 @@ from typing import Any
 
 import pytest
 
-from tessera.app import App, Caller, Role, Settings, exchange, links, lookup, series, sharing, stats
+from tessera.app import (
+    App,
+    Caller,
+    Role,
+    Settings,
+    exchange,
+    links,
+    lookup,
+    markers,
+    series,
+    sharing,
+    similar,
+    stats,
+    text,
+)
 from tessera.app.results import Result
 from tessera.errors import NotFound, PermissionDenied
 from tessera.exchange import bundle
@@ -42,10 +56,20 @@ from tests.app.sharing_world import (
     pg_service_world,
     secrets,
     series_name,
+    word,
 )
 
 ROLES = ["viewer", "analyst", "curator", "admin", "operator", "local"]
-READS = ["series.show", "series.list_series", "lookup.lookup", "exchange.export"]
+READS = [
+    "series.show",
+    "series.list_series",
+    "lookup.lookup",
+    "exchange.export",
+    "text.search",
+    "markers.list_markers",
+    "markers.find",
+    "similar.to_media",
+]
 WRITES = ["series.set_status", "links.link", "sharing.share_series"]
 _CAN_WRITE = {"curator", "admin", "operator", "local"}
 
@@ -53,20 +77,20 @@ _CAN_WRITE = {"curator", "admin", "operator", "local"}
 @pytest.fixture(scope="module", params=["sqlite", "postgresql-rls"])
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, App]]:
+) -> Iterator[tuple[str, App, dict[str, dict[str, int]]]]:
     home = tmp_path_factory.mktemp("matrix")
     if request.param == "sqlite":
         db = Database(f"sqlite:///{home / 'tessera.sqlite'}")
         db.migrate()
         with db.session() as s:
-            build(s)
+            ids = build(s)
         db.dispose()
         with App(Settings.for_home(home)) as app:
-            yield "sqlite", app
+            yield "sqlite", app, ids
     else:
-        for _owner, service, _ids in pg_service_world():
+        for _owner, service, pg_ids in pg_service_world():
             with App(Settings.for_home(home, database_url=service.url)) as app:
-                yield "postgresql-rls", app
+                yield "postgresql-rls", app, pg_ids
 
 
 def _caller(role: str) -> Caller:
@@ -109,11 +133,14 @@ def _check_series(r: series.SeriesSummary, role: str, res: str) -> None:
 @pytest.mark.parametrize("res", list(RESOURCES))
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("use_case", READS)
-def test_reads(world: tuple[str, App], use_case: str, role: str, res: str) -> None:
-    backend, app = world
+def test_reads(
+    world: tuple[str, App, dict[str, dict[str, int]]], use_case: str, role: str, res: str
+) -> None:
+    backend, app, ids = world
     _skip_local_under_rls(backend, role)
     caller, level = _caller(role), _level(role, res)
     name = series_name(res)
+    sees_status = RANK[level] >= RANK["status"]
     if use_case == "series.show":
         if RANK[level] < RANK["status"]:
             with pytest.raises(NotFound) as exc:
@@ -123,6 +150,38 @@ def test_reads(world: tuple[str, App], use_case: str, role: str, res: str) -> No
         detail = series.show(app, caller, name)
         _check_series(detail, role, res)
         _assert_no_leak(detail.to_json(), role)
+    elif use_case == "text.search":  # OCR text is a full-level fact
+        found = text.search(app, caller, word(res))
+        _assert_no_leak(found.to_json(), role)
+        assert [h.media_id for h in found.hits] == ([ids[res]["media"]] if level == "full" else [])
+        assert all(h.series == (name,) for h in found.hits)
+    elif use_case == "markers.list_markers":
+        if not sees_status:
+            with pytest.raises(NotFound) as exc:
+                markers.list_markers(app, caller, series_name=name)
+            assert str(exc.value) == f"no series {name!r}"
+            return
+        listed = markers.list_markers(app, caller, series_name=name)
+        _assert_no_leak([m.to_json() for m in listed], role)
+        assert [m.note for m in listed] == ([f"marker-{res}"] if level == "full" else [])
+    elif use_case == "markers.find":
+        marker_id = ids[res]["marker"]
+        if level != "full":
+            with pytest.raises(NotFound) as exc:
+                markers.find(app, caller, marker_id)
+            assert str(exc.value) == f"no marker with id {marker_id}"
+            return
+        hits = markers.find(app, caller, marker_id)
+        _assert_no_leak(hits.to_json(), role)
+        assert hits.marker == marker_id
+    elif use_case == "similar.to_media":
+        media_id = ids[res]["media"]
+        with pytest.raises(NotFound) as exc:
+            similar.to_media(app, caller, media_id)
+        if sees_status:  # seen: the real reason (the world stores no local features)
+            assert "has no local features" in str(exc.value)
+        else:  # worded exactly as for an id that does not exist
+            assert str(exc.value) == f"no media item with id {media_id}"
     elif use_case == "exchange.export":
         if role == "viewer":
             with pytest.raises(PermissionDenied):
@@ -173,8 +232,10 @@ def test_reads(world: tuple[str, App], use_case: str, role: str, res: str) -> No
 @pytest.mark.parametrize("res", list(RESOURCES))
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("use_case", WRITES)
-def test_changes(world: tuple[str, App], use_case: str, role: str, res: str) -> None:
-    backend, app = world
+def test_changes(
+    world: tuple[str, App, dict[str, dict[str, int]]], use_case: str, role: str, res: str
+) -> None:
+    backend, app, _ids = world
     _skip_local_under_rls(backend, role)
     caller, level = _caller(role), _level(role, res)
     name = series_name(res)
@@ -206,8 +267,10 @@ def test_changes(world: tuple[str, App], use_case: str, role: str, res: str) -> 
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_stats_count_only_what_the_caller_sees(world: tuple[str, App], role: str) -> None:
-    backend, app = world
+def test_stats_count_only_what_the_caller_sees(
+    world: tuple[str, App, dict[str, dict[str, int]]], role: str
+) -> None:
+    backend, app, _ids = world
     _skip_local_under_rls(backend, role)
     st = stats.stats(app, _caller(role))
     _assert_no_leak(st.to_json(), role)

@@ -12,11 +12,12 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from tessera.app.caller import Caller
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
 from tessera.app.similar import SimilarHit, region, search, stored_features
-from tessera.errors import InvalidInput
+from tessera.app.visibility import Level, require_role, transaction
+from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region
 from tessera.ingest.filehash import read_file
 from tessera.media.decode import decode_image
@@ -80,6 +81,10 @@ def add(
     file_path: Path | None = None,
 ) -> MarkerDetail:
     """Mark region ``box`` of media ``media_id`` as a marker of type ``kind``."""
+    require_role(caller, Role.CURATOR)
+    with transaction(app, caller) as (s, vis):
+        repo.media_by_id(s, media_id)
+        vis.require_media(media_id, Level.FULL)  # markers are full-level facts
     if file_path is not None:
         raw = read_file(file_path, app.settings.decode_limits)  # bounded; hashed, decoded once
         with app.transaction() as s:
@@ -88,10 +93,12 @@ def add(
                 raise InvalidInput(f"{file_path} is not media {media_id} (its SHA-256 differs)")
         feats = extract_region(decode_image(raw, limits=app.settings.decode_limits).rgb, box)
     else:
-        feats = region(stored_features(app, media_id), box, f"media {media_id}")
-    with app.transaction() as s:
+        feats = region(stored_features(app, caller, media_id, Level.FULL), box, f"media {media_id}")
+    with transaction(app, caller) as (s, vis):
         media = repo.media_by_id(s, media_id)
         series = repo.get_series(s, series_name) if series_name else None
+        if series is not None:
+            vis.require_series_owner(series)
         location = markers.get_location(s, location_id) if location_id is not None else None
         agency = repo.get_agency(s, agency_code) if agency_code else None
         mk = markers.create_marker(
@@ -116,24 +123,28 @@ def list_markers(
     location_id: int | None = None,
     media_id: int | None = None,
 ) -> list[MarkerDetail]:
-    """Markers, optionally only a series', a location's or a media item's."""
-    with app.transaction() as s:
-        sid = repo.get_series(s, series_name).id if series_name else None
-        return [
-            MarkerDetail.of(m)
-            for m in markers.list_markers(
-                s, series_id=sid, location_id=location_id, media_id=media_id
-            )
-        ]
+    """Markers, optionally only a series', a location's or a media item's; only on media
+    the caller sees in ``full``."""
+    with transaction(app, caller) as (s, vis):
+        sid = None
+        if series_name:
+            chosen = repo.get_series(s, series_name)
+            vis.require_series(chosen)
+            sid = chosen.id
+        found = markers.list_markers(s, series_id=sid, location_id=location_id, media_id=media_id)
+        full = vis.seen_media((m.media_id for m in found), Level.FULL)
+        return [MarkerDetail.of(m) for m in found if m.media_id in full]
 
 
 def find(app: App, caller: Caller, marker_id: int, *, limit: int = 10) -> MarkerHits:
     """Other stored media showing marker ``marker_id``."""
-    with app.transaction() as s:
+    with transaction(app, caller) as (s, vis):
         mk = markers.get_marker(s, marker_id)
+        if not vis.seen_media([mk.media_id], Level.FULL):
+            raise NotFound(f"no marker with id {marker_id}")  # as for a missing one
         feats = LocalFeatures.from_bytes(mk.features)
         own = mk.media_id
-    return MarkerHits(marker=marker_id, hits=search(app, [feats], limit, own))
+    return MarkerHits(marker=marker_id, hits=search(app, caller, [feats], limit, own))
 
 
 __all__ = ["KINDS", "MarkerDetail", "MarkerHits", "add", "find", "list_markers", "parse_box"]

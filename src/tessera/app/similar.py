@@ -17,6 +17,7 @@ from pydantic import SerializerFunctionWrapHandler, model_serializer
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.visibility import Level, transaction
 from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region, subset
 from tessera.ingest.filehash import HashOptions, hash_bytes, hash_file, read_file
@@ -110,15 +111,22 @@ def _hit(
 
 
 def search(
-    app: App, queries: list[LocalFeatures], limit: int, exclude: int | None
+    app: App, caller: Caller, queries: list[LocalFeatures], limit: int, exclude: int | None
 ) -> tuple[SimilarHit, ...]:
     """Scene-index hits for ``queries`` (a picture and optionally its mirror image),
-    with series names and digests. Shared by ``similar`` and ``markers.find``."""
+    with series names and digests. Shared by ``similar`` and ``markers.find``.
+
+    Sharing rules: only media the caller sees at ``status`` or more are hits (a
+    lead shows the picture's place in a series), naming only series it sees.
+    """
     store = app.scene_store()
-    hits = store.similar(queries, k=limit, exclude=exclude)
-    ids = [h.media_id for h in hits]
-    with app.transaction() as s:
-        series = repo.series_names_of_media(s, ids)
+    everything = caller.is_local_operator
+    hits = store.similar(queries, k=limit if everything else limit * 4, exclude=exclude)
+    with transaction(app, caller) as (s, vis):
+        seen = vis.seen_media((h.media_id for h in hits), Level.STATUS)
+        hits = [h for h in hits if h.media_id in seen][:limit]
+        ids = [h.media_id for h in hits]
+        series = vis.series_names_of_media(ids)
         digests = repo.sha256_of_media(s, ids)
     return tuple(
         _hit(
@@ -132,10 +140,14 @@ def search(
     )
 
 
-def stored_features(app: App, media_id: int) -> LocalFeatures:
-    """The local features stored for a media item (``NotFound`` when it has none)."""
-    with app.transaction() as s:
+def stored_features(
+    app: App, caller: Caller, media_id: int, minimum: Level = Level.STATUS
+) -> LocalFeatures:
+    """The local features stored for a media item (``NotFound`` when it has none, or
+    when the caller does not see it at ``minimum``)."""
+    with transaction(app, caller) as (s, vis):
         repo.media_by_id(s, media_id)
+        vis.require_media(media_id, minimum)
         blob = repo.features_of(s, [media_id]).get(media_id)
     if blob is None:
         raise NotFound(
@@ -181,12 +193,14 @@ def to_file(
         queries = [extract_region(decode_image(raw, limits=app.settings.decode_limits).rgb, box)]
     else:
         queries = [LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b]
-    with app.transaction() as s:
+    with transaction(app, caller) as (s, vis):
         known = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")])
         exclude = next((m.id for m in known.values()), None)
+        # the file's own id is a lookup answer: named only to who sees it
+        shown = exclude if exclude is not None and vis.seen_media([exclude], Level.HASH) else None
     return SimilarResult(
-        query=SimilarQuery(path=str(path), sha256=r.sha256, media_id=exclude, box=box),
-        hits=search(app, queries, limit, exclude),
+        query=SimilarQuery(path=str(path), sha256=r.sha256, media_id=shown, box=box),
+        hits=search(app, caller, queries, limit, exclude),
     )
 
 
@@ -194,11 +208,11 @@ def to_media(
     app: App, caller: Caller, media_id: int, *, box: Box | None = None, limit: int = 10
 ) -> SimilarResult:
     """Stored media similar to stored media item ``media_id`` (or its region ``box``)."""
-    feats = stored_features(app, media_id)
+    feats = stored_features(app, caller, media_id)
     query = region(feats, box, f"media {media_id}") if box else feats
     return SimilarResult(
         query=SimilarQuery(media_id=media_id, box=box),
-        hits=search(app, [query], limit, media_id),
+        hits=search(app, caller, [query], limit, media_id),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.visibility import Level, transaction
 from tessera.storage import repo
 from tessera.storage.text_search import search_text
 
@@ -29,12 +30,17 @@ class TextSearchResult(Result):
 
 
 def search(app: App, caller: Caller, query: str, *, limit: int = 50) -> TextSearchResult:
-    """Media whose stored text contains every word of ``query`` (``park*``: a prefix)."""
+    """Media whose stored text contains every word of ``query`` (``park*``: a prefix).
+
+    Only media the caller sees in ``full`` (OCR text is a full-level fact)."""
     words = {w.casefold() for w in query.split()}
-    with app.transaction() as s:
-        hits = search_text(s, query, limit)
+    with transaction(app, caller) as (s, vis):
+        # text is a full-level fact: only media the caller sees in full are searched
+        hits = search_text(s, query, limit if vis.everything else limit * 4)
+        seen = vis.seen_media((h.media_id for h in hits), Level.FULL)
+        hits = [h for h in hits if h.media_id in seen][:limit]
         ids = [h.media_id for h in hits]
-        series = repo.series_names_of_media(s, ids)
+        series = vis.series_names_of_media(ids)
         digests = repo.sha256_of_media(s, ids)
     return TextSearchResult(
         query=query,

@@ -207,6 +207,20 @@ class Visibility:
                     out.setdefault(m, set()).add(contact[a or -1])
         return out
 
+    def series_names_of_media(
+        self, media_ids: Iterable[int], minimum: Level = Level.STATUS
+    ) -> dict[int, list[str]]:
+        """media id -> sorted names of the series holding it that the caller sees at
+        ``minimum`` or more (a series name is a ``status`` fact)."""
+        in_series, _ = sharing.containers_of_media(self.s, media_ids)
+        levels = self.series_levels({x for v in in_series.values() for x in v})
+        names = sharing.series_names(self.s, [i for i, lv in levels.items() if lv >= minimum])
+        return {m: sorted(names[x] for x in ids if x in names) for m, ids in in_series.items()}
+
+    def seen_media(self, media_ids: Iterable[int], minimum: Level) -> set[int]:
+        """The ids among ``media_ids`` the caller sees at ``minimum`` or more."""
+        return {m for m, lv in self.media_levels(media_ids).items() if lv >= minimum}
+
     def media_level(self, media_id: int) -> Level:
         return self.media_levels([media_id])[media_id]
 

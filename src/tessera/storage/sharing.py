@@ -148,6 +148,17 @@ def containers_of_media(
     return in_series, in_cases
 
 
+def series_names(s: Session, ids: Iterable[int]) -> dict[int, str]:
+    """series id -> name (soft-deleted series left out)."""
+    out: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        rows = s.execute(
+            select(Series.id, Series.name).where(Series.id.in_(chunk), Series.deleted_at.is_(None))
+        )
+        out.update((int(i), str(n)) for i, n in rows)
+    return out
+
+
 def series_ids_by_name(s: Session, names: Iterable[str]) -> dict[str, int]:
     """name -> id of the (not deleted) series among ``names``."""
     rows = s.execute(
@@ -226,6 +237,7 @@ __all__ = [
     "owners",
     "rls_bypass_reasons",
     "series_ids_by_name",
+    "series_names",
     "set_grant",
     "set_rls_caller",
 ]
