@@ -246,6 +246,10 @@ def test_ingest_undo_removes_only_what_the_run_added(t: Tessera) -> None:
     found = t.json("lookup", _md5(nl / "p0.jpg"), _md5(nl / "p2.jpg"))["results"]
     assert [[m["media_id"] for m in x["matches"]] for x in found] == [[], [ids["p2.jpg"]]]
     t.fails(4, "media", "show", ids["p0.jpg"])
+    code, out = t("triage", nl / "p0.jpg", nl / "p2.jpg", "--json", "--no-scenes", "--workers", 1)
+    triaged = {Path(r["path"]).name: r for r in json.loads(out)["results"]}
+    assert code == 10 and triaged["p2.jpg"]["status"] == "known"
+    assert triaged["p0.jpg"]["status"] == "new"  # neither exact nor PDQ: p0 is gone
     after = t.json("stats")
     assert (before["media"], after["media"]) == (4, 2)
     assert (before["sightings"], after["sightings"]) == (5, 2)
