@@ -54,7 +54,7 @@ def link(
             owner, owner_id = "series", series.id
         else:
             digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
-            media = repo.media_by_sha256(s, [digest]).get(digest)
+            media = repo.media_by_sha256(s, [digest], live_only=True).get(digest)
             if media is None or vis.media_level(media.id) < Level.FULL:
                 raise NotFound(f"no media with SHA-256 {media_sha256}")
             require_role(caller, Role.CURATOR)

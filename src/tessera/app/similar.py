@@ -194,7 +194,7 @@ def to_file(
     else:
         queries = [LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b]
     with transaction(app, caller) as (s, vis):
-        known = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")])
+        known = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")], live_only=True)
         exclude = next((m.id for m in known.values()), None)
         # the file's own id is a lookup answer: named only to who sees it
         shown = exclude if exclude is not None and vis.seen_media([exclude], Level.HASH) else None
