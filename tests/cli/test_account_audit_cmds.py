@@ -150,3 +150,41 @@ def test_audit_verify_names_the_tampered_entry(node: list[str], tmp_path: Path, 
     assert (report["ok"], report["broken_at"], report["problem"]) == (False, seq, problem)
     text_out = run(node, "audit", "verify").output
     assert f"BROKEN at entry {seq}" in text_out
+
+
+def test_every_write_command_is_audited(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    node = ["--home", str(tmp_path / "home")]
+    rng = np.random.default_rng(7)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(pics / f"{i}.png")
+    steps = [
+        ["init"],
+        ["agency", "create", "NL-NPU", "--country", "NL", "--name", "VIT"],
+        ["series", "create", "Amber", "--agency", "NL-NPU"],
+        ["ingest", str(pics), "--agency", "NL-NPU", "--case", "C-1", "--series", "Amber",
+         "--no-features", "--workers", "1", "--no-progress"],
+        ["series", "set", "Amber", "--victim-identified", "--by", "NL-NPU"],
+        ["link", "victim", "V-0001", "--series", "Amber", "--identified", "--by", "NL-NPU"],
+        ["triage", str(pics), "--no-scenes", "--workers", "1", "--no-progress", "--json"],
+    ]  # fmt: skip
+    for args in steps:
+        r = run(node, *args)
+        assert r.exit_code in (0, 10), (args, r.output)
+    entries = json.loads(run(node, "audit", "show", "--json").output)
+    assert [e["action"] for e in entries] == [
+        "init", "agency.create", "series.create", "ingest", "series.set", "link.victim", "triage",
+    ]  # fmt: skip
+    by_action = {e["action"]: e for e in entries}
+    assert by_action["ingest"]["result_count"] == 2  # two new media
+    assert by_action["triage"]["result_count"] == 2  # both known
+    assert by_action["ingest"]["series"] == "Amber"
+    amber = json.loads(run(node, "audit", "show", "--series", "Amber", "--json").output)
+    assert {e["action"] for e in amber} == {
+        "series.create", "ingest", "series.set", "link.victim",
+    }  # fmt: skip
+    assert run(node, "audit", "verify").exit_code == 0

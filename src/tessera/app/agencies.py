@@ -30,7 +30,16 @@ def create(
 ) -> AgencySummary:
     """Register agency ``code`` of ``country`` (ISO 3166 alpha-2)."""
     with app.transaction() as s:
-        return AgencySummary.of(repo.create_agency(s, code, country, name, contact))
+        made = AgencySummary.of(repo.create_agency(s, code, country, name, contact))
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "agency.create",
+            target=f"agency:{code}",
+            params={"code": code, "country": country, "name": name},
+        )
+        return made
 
 
 def list_agencies(app: App, caller: Caller) -> list[AgencySummary]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tessera.app import audit
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
@@ -94,7 +95,22 @@ def run(
         )
     finally:
         progress.end()
-    return IngestResult(**summary.as_json())
+    result = IngestResult(**summary.as_json())
+    audit.record(
+        app,
+        caller,
+        "ingest",
+        target=f"case:{agency_code}/{case_number}",
+        series=series_name,
+        params={
+            "path": str(path),
+            "run": result.run_id,
+            "features": features,
+            "ocr": ocr_languages,
+        },
+        result_count=result.new_media,
+    )
+    return result
 
 
 __all__ = ["FailedFile", "IngestResult", "run"]

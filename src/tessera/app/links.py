@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -70,6 +71,16 @@ def link(
             by = repo.get_agency(s, by_code) if by_code else None
             repo.set_person_identified(s, target, identified, by=by)
         added = repo.link(s, owner, owner_id, kind, target.id)
+        audit.record_in(
+            s,
+            app,
+            caller,
+            f"link.{kind}",
+            series=series_name,
+            target=f"series:{series_name}" if series_name else f"media:{media_sha256}",
+            params={"value": value, "identified": identified, "by": by_code},
+            result_count=int(added),
+        )
         return LinkResult(
             kind=kind, value=value, target_id=target.id, owner=owner, owner_id=owner_id, added=added
         )

@@ -112,6 +112,20 @@ def create(
             category=category,
             notes=notes,
         )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "series.create",
+            target=f"series:{name}",
+            series=name,
+            params={
+                "agency": agency_code,
+                "baseline": baseline,
+                "category_profile": category_profile,
+                "category": category,
+            },
+        )
         return SeriesSummary.of(repo.series_status(s, series))
 
 
@@ -193,6 +207,19 @@ def set_status(
         for who, value in changes:
             if value is not None:
                 repo.set_identified(s, series, who, value, by=by)
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "series.set",
+            target=f"series:{name}",
+            series=name,
+            params={
+                "victim_identified": victim_identified,
+                "by": by_code,
+                "offender_identified": offender_identified,
+            },
+        )
         return SeriesSummary.of(repo.series_status(s, series))
 
 

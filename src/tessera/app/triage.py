@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from tessera.app import audit
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
@@ -55,7 +56,7 @@ def run(
         )
         if scene is not None:
             progress.begin("similar scenes")
-        return triage(
+        report = triage(
             db,
             store,
             files,
@@ -69,6 +70,16 @@ def run(
         )
     finally:
         progress.end()
+    counts = report.counts()
+    audit.record(
+        app,
+        caller,
+        "triage",
+        target="files",
+        params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
+        result_count=counts["known"] + counts["near"],
+    )
+    return report
 
 
 __all__ = ["run"]
