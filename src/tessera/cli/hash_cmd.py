@@ -18,6 +18,7 @@ from tessera.cli.progress import progress_bar
 from tessera.ingest.filehash import FileResult, HashOptions, Mode
 from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
 from tessera.media.normalize import Policy
+from tessera.safe_text import for_terminal, json_safe
 
 
 class Summary:
@@ -77,7 +78,7 @@ def _table_row(r: FileResult) -> str:
             cell(r.md5, 32),
             cell(r.sha1, 40),
             cell(r.sha256, 64),
-            r.path,
+            for_terminal(r.path),
         ]
     )
     notes = list(r.flags)
@@ -107,7 +108,7 @@ class _JsonStream:
         out.write('{"results": [')
 
     def add(self, r: FileResult) -> None:
-        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(r.to_json()))
+        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(json_safe(r.to_json())))
         self.first = False
 
     def close(self, summary: dict[str, Any]) -> None:

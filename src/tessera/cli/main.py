@@ -15,6 +15,7 @@ import click
 
 from tessera import __version__
 from tessera.app import Settings
+from tessera.cli import terminal
 from tessera.cli.account_cmds import token_group, user_group
 from tessera.cli.audit_cmds import audit_group, node_group
 from tessera.cli.case_cmds import case_group
@@ -112,6 +113,8 @@ for _sub in AGENCY_COMMANDS:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn Tessera errors into exit codes."""
+    terminal.install()  # no name reaches the terminal with its control characters
+    os.umask(0o077)  # the database, indexes and reports are the investigator's alone
     try:
         rv = cli.main(args=argv, prog_name="tessera", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -22,6 +22,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from tessera.cli.terminal import raw_stderr
+
 
 class _RateColumn(TextColumn):
     def __init__(self, unit: str) -> None:
@@ -54,7 +56,7 @@ def progress_bar(
     if not enabled:
         yield Ticker(lambda n: None, lambda n: None)
         return
-    console = Console(stderr=True)
+    console = Console(file=raw_stderr())
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

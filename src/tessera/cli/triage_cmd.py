@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,13 @@ from tessera.cli.progress import StageBars
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.triage import TriageReport
 from tessera.report import html as html_report
+from tessera.safe_text import for_terminal, json_safe
+
+
+def _identified(flag: bool, by: str | None) -> str:
+    if not flag:
+        return "NOT identified"
+    return f"identified by {by}" if by else "identified (by an agency not recorded)"
 
 
 def print_summary(report: TriageReport) -> None:
@@ -27,14 +35,8 @@ def print_summary(report: TriageReport) -> None:
     )
     for h in report.series:
         st = h.status
-        victim = (
-            f"identified by {st.victim_identified_by}" if st.victim_identified else "NOT identified"
-        )
-        offender = (
-            f"identified by {st.offender_identified_by}"
-            if st.offender_identified
-            else "NOT identified"
-        )
+        victim = _identified(st.victim_identified, st.victim_identified_by)
+        offender = _identified(st.offender_identified, st.offender_identified_by)
         click.echo(
             f"  series {st.name!r} ({st.owner_code}, {st.owner_country}): {len(h.paths)} files "
             f"({h.exact} exact, {h.near} near); victim {victim}; offender {offender}; "
@@ -117,8 +119,10 @@ def triage_command(
 ) -> None:
     """Tell for every file under PATHS whether it is known, near a known item, or new.
 
-    Exit status: 0 nothing known found, 10 at least one file known or near.
+    Exit status: 10 at least one file known or near (even if others failed), else 1
+    at least one file failed (a missing PATH included), else 0.
     """
+    check_output_path(html_path)
     cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
     show = progress if progress is not None else sys.stderr.isatty()
     report = triage.run(
@@ -133,10 +137,51 @@ def triage_command(
         progress=StageBars(enabled=show),
     )
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1, default=str))
+        click.echo(json.dumps(json_safe(report.to_json()), indent=1, default=str))
     else:
         print_summary(report)
+        print_files(report)
     if html_path is not None:
         html_report.write(report, html_path, thumbnails=thumbnails)
-        click.echo(f"report written to {html_path}", err=True)
-    ctx.exit(ExitCode.KNOWN_FOUND if report.anything_known else ExitCode.OK)
+        click.echo(f"report written to {for_terminal(str(html_path))}", err=True)
+    ctx.exit(exit_status(report))
+
+
+def exit_status(report: TriageReport) -> ExitCode:
+    """10 when anything is known or near, else 1 when a file failed, else 0.
+
+    A known hit wins over failures: it is the answer an investigator must never
+    miss; the failures are still listed in the summary, ``--json`` and the report.
+    """
+    if report.anything_known:
+        return ExitCode.KNOWN_FOUND
+    if any(it.status == "error" for it in report.items):
+        return ExitCode.FILES_FAILED
+    return ExitCode.OK
+
+
+def print_files(report: TriageReport) -> None:
+    """One line per file: its status and what it matched, its group or why it failed."""
+    for it in report.items:
+        if it.matches:
+            m = it.matches[0]
+            how = m.detail.get("reason", "") if m.via == "local-features" else f"d={m.distance}"
+            detail = f"media #{m.media_id} via {m.via} {how}; {', '.join(m.series) or 'no series'}"
+        elif it.status in ("error", "skipped"):
+            detail = f"{it.file.reason}: {it.file.message}"
+        else:
+            detail = f"new group {it.group}" if it.group is not None else ""
+        click.echo(f"  {it.status:7s} {for_terminal(it.path)}  {for_terminal(detail)}")
+
+
+def check_output_path(path: Path | None) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    if path is None:
+        return
+    parent = path.parent
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder", param_hint="--html")
+    if not parent.is_dir():
+        raise click.BadParameter(f"folder {parent} does not exist", param_hint="--html")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.BadParameter(f"{path} cannot be written", param_hint="--html")

@@ -10,8 +10,12 @@ and leaks no request anywhere.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
+import os
+import stat
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +24,8 @@ from typing import Literal
 from PIL import Image, ImageFilter
 
 from tessera.matching.triage import TriageItem, TriageReport
+from tessera.media.decode import DecodeLimits, decode_image
+from tessera.safe_text import valid_unicode
 
 Thumbnails = Literal["blurred", "clear", "none"]
 
@@ -35,14 +41,38 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}
 """
 
 
+_THUMB_LIMITS = DecodeLimits()
+
+
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """The bytes of a regular file, not through a symlink, never blocking on a FIFO."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with open(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        return fh.read(limit + 1)
+
+
 def thumbnail_data_uri(path: str, mode: Thumbnails, size: int = 128) -> str | None:
-    """A small JPEG data URI of a local file (blurred unless ``clear``), or None."""
+    """A small JPEG data URI of a local picture (blurred unless ``clear``), or None.
+
+    The file is read as the hashing read it (a regular file, no symlink followed, no
+    FIFO waited on) and decoded by ``tessera.media`` with its limits, so a report
+    never opens what triage refused.
+    """
     if mode == "none" or "!/" in path:
         return None
     try:
-        with Image.open(path) as src:
-            src.draft("RGB", (size, size))
-            small = src.convert("RGB")
+        data = _read_regular(path, _THUMB_LIMITS.max_bytes)
+        if not data:
+            return None
+        decoded = decode_image(data, fast=True, limits=_THUMB_LIMITS)
+        small = Image.fromarray(decoded.rgb)
         small.thumbnail((size, size))
         if mode == "blurred":
             small = small.filter(ImageFilter.GaussianBlur(radius=max(4, size // 12)))
@@ -113,9 +143,14 @@ def render(
     return "\n".join(out)
 
 
+_PROCESSED = frozenset({"known", "near", "new"})
+
+
 def _row(it: TriageItem, mode: Thumbnails, thumb: Callable[[str, Thumbnails], str | None]) -> str:
     e = html.escape
-    uri = thumb(it.path, mode) if it.status != "error" else None
+    # thumbnails only of files triage actually read: never of skipped ones (FIFOs,
+    # symlinks out of the seizure, devices) nor of ones that failed
+    uri = thumb(it.path, mode) if it.status in _PROCESSED else None
     img = f"<img class='thumb' alt='' src='{uri}'>" if uri else ""
     if it.matches:
         m = it.matches[0]
@@ -197,7 +232,19 @@ def _similar_section(report: TriageReport) -> list[str]:
 
 
 def write(report: TriageReport, path: Path, **kw: object) -> None:
-    path.write_text(render(report, **kw), encoding="utf-8")  # type: ignore[arg-type]
+    """Write the report atomically (a temporary file renamed over ``path``), owner-only
+    (0600): a failure leaves no empty or partial report behind."""
+    text = valid_unicode(render(report, **kw))  # type: ignore[arg-type]
+    fd, tmp = tempfile.mkstemp(prefix=".tessera-report-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 __all__ = ["Thumbnails", "render", "thumbnail_data_uri", "write"]

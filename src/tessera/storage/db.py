@@ -9,6 +9,7 @@ so the schema is defined once and upgraded in place.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.errors import ConfigError
@@ -35,12 +37,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_path(url: str) -> Path | None:
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
 def make_engine(url: str) -> Engine:
-    """An engine with Tessera's settings for the backend the URL names."""
+    """An engine with Tessera's settings for the backend the URL names.
+
+    Nothing is created on disk here: only ``Database.migrate`` (``tessera init``)
+    creates the SQLite file and its folder, so a mistyped ``--home`` is an error.
+    """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -68,19 +76,48 @@ class Database:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        """Bring the schema to the latest revision (idempotent)."""
+        """Create the database if needed and bring the schema to the latest revision
+        (idempotent). A SQLite file and its folder are the owner's only (0600 / 0700)."""
+        path = _sqlite_path(self.url)
+        created = False
+        if path is not None:
+            created = not path.parent.exists()
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                path.touch(mode=0o600)
         cfg = _alembic_config()
-        with self.engine.begin() as conn:
+        with self._connecting(), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+        if path is not None:  # a parent folder we did not make is not ours to change
+            restrict(*([path.parent] if created else []), path, *path.parent.glob(path.name + "-*"))
+
+    @contextmanager
+    def _connecting(self) -> Iterator[None]:
+        """Connection failures are configuration errors (exit 3), naming the server
+        without its password, never internal errors."""
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise ConfigError(
+                f"cannot open the database {where}: {first[0] if first else type(exc).__name__}"
+            ) from exc
 
     def is_current(self) -> bool:
         """True when the schema is at the latest revision."""
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-        with self.engine.connect() as conn:
+        with self._connecting(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision() == head
 
     def require_current(self) -> None:
+        path = _sqlite_path(self.url)
+        if path is not None and not path.is_file():
+            raise ConfigError(
+                f"no Tessera database at {path}: run `tessera init` first "
+                "(or check --home / TESSERA_HOME)"
+            )
         if not self.is_current():
             raise ConfigError(
                 "the database is not initialised or not up to date; run `tessera init`"
@@ -96,6 +133,14 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "Session", "make_engine"]
+def restrict(*paths: Path) -> None:
+    """Owner-only permissions (folders 0700, files 0600) on what already exists,
+    whatever the umask was when it was created."""
+    for p in paths:
+        with contextlib.suppress(OSError):  # not ours to change: leave it
+            p.chmod(0o700 if p.is_dir() else 0o600)
+
+
+__all__ = ["Database", "Session", "make_engine", "restrict"]
 """``Session`` is re-exported: layers above storage name the type from here, never from
 SQLAlchemy (the ``sql-in-storage`` import contract)."""
