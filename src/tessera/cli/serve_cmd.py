@@ -16,6 +16,8 @@ import click
 
 from tessera.cli.context import CliContext, pass_app
 
+WORKER_HEALTHCHECK_S = 60
+
 
 def _loopback(host: str) -> bool:
     if host == "localhost":
@@ -78,6 +80,9 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_level="info",
+            # a worker imports NumPy, OpenCV, FAISS... before it can answer the
+            # supervisor's ping; on a busy machine that takes longer than uvicorn's 5 s
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         keeper.stop()
