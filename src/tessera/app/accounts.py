@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
-from sqlalchemy.orm import Session
 
 from tessera.app import audit
 from tessera.app.caller import Caller, Role
@@ -33,6 +32,7 @@ from tessera.app.results import Result, Timestamp
 from tessera.audit.entry import as_utc
 from tessera.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from tessera.storage import accounts, repo
+from tessera.storage.db import Session
 from tessera.storage.models import ApiToken, User
 
 ROLE_ORDER = (Role.VIEWER, Role.ANALYST, Role.CURATOR, Role.ADMIN, Role.OPERATOR)
