@@ -139,18 +139,20 @@ def child_import(path: str, home: str) -> None:
     ex_reader = ex._reader
     ex._reader = lambda fmt, ht: counted if fmt == "vics" else ex_reader(fmt, ht)  # type: ignore[assignment]
     base = _rss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     summary = ex.import_file(app, caller, "vics", Path(path), agency_code="BENCH")
-    t_import = time.perf_counter() - t
+    t_import, c_import = time.perf_counter() - t, time.process_time() - c
     out = Path(home) / "export.json"
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     with out.open("w", encoding="utf-8") as f:
         exported = ex.export(app, caller, "vics", f)
-    t_export = time.perf_counter() - t
+    t_export, c_export = time.perf_counter() - t, time.process_time() - c
     print(
         json.dumps(
             {
                 "import_s": t_import,
+                "import_cpu_s": c_import,
+                "export_cpu_s": c_export,
                 "records": summary.records,
                 "new_media": summary.new_media,
                 "export_s": t_export,
@@ -215,13 +217,14 @@ def main() -> None:
     rd = [time_read(src) for _ in range(a.repeat)]
     assert all(n == a.n for _, n in rd)
     rows.append(("tessera read (parse + validate)", a.n / statistics.median(t for t, _ in rd), ""))
-    imports, exports, flat = [], [], []
+    imports, exports, flat, cpu = [], [], [], []
     for _ in range(a.repeat_db):
         home = Path(tempfile.mkdtemp(prefix="home-", dir=work))
         r = _run_child("--child-import", str(src), str(home), env={"BENCH_N": str(a.n)})
         assert r["records"] == a.n == r["new_media"] == r["exported"], r
         imports.append(r["import_s"])
         exports.append(r["export_s"])
+        cpu.append((r["import_cpu_s"], r["export_cpu_s"]))
         samples = r["rss_samples"]
         flat.append((samples, r["rss_base_mb"], r["peak_mb"]))
     rows.append(
@@ -240,6 +243,11 @@ def main() -> None:
     print(f"{'method':42s} {'records/s':>12s} {'vs ijson':>9s}  note")
     for name, rate, note in rows:
         print(f"{name:42s} {rate:12,.0f} {rate / ij_rate:8.2f}x  {note}")
+    ci, ce = cpu[-1]
+    print(
+        f"per CPU-second of the importing process: import {a.n / ci:,.0f} records/s, "
+        f"export {a.n / ce:,.0f} records/s (wall rates above include waiting for a CPU)"
+    )
     samples, base, peak = flat[-1]
     print("\nimport memory (VmRSS MB) at each 10% of records:")
     print("  " + "  ".join(f"{i * 100 // a.n}%:{mb:.0f}" for i, mb in samples))

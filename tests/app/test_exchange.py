@@ -13,7 +13,7 @@ from tessera.app import App, Caller
 from tessera.app import exchange as ex
 from tessera.errors import InvalidRecord
 from tessera.storage import repo
-from tessera.storage.models import ExchangeEntry, FingerprintModel, Media, Series
+from tessera.storage.models import AuditEntry, ExchangeEntry, FingerprintModel, Media, Series
 
 MD5_A = "0123456789abcdef0123456789abcdef"
 SHA1_A = "00112233445566778899aabbccddeeff00112233"
@@ -62,6 +62,9 @@ def test_import_hash_only_media_found_by_md5_and_sha1(
     r = ex.import_file(app, caller, "vics", _vics(tmp_path / "a.json"), agency_code=agency)
     assert (r.records, r.new_media, r.new_entries) == (3, 3, 3)
     assert r.series_created == ("Amber",)
+    with app.transaction() as s:
+        (entry,) = [e for e in s.query(AuditEntry) if e.action == "exchange.import"]
+        assert entry.result_count == 3 and entry.target == "file:a.json"
     with app.transaction() as s:
         by_md5 = repo.media_by_digest(s, "md5", [bytes.fromhex(MD5_A)])
         by_sha1 = repo.media_by_digest(s, "sha1", [bytes.fromhex(SHA1_A)])

@@ -7,6 +7,9 @@ field) rolls everything back and a re-run starts clean; re-importing the same fi
 changes nothing, an updated file updates what changed. Exports stream the stored
 media a chunk at a time, so memory stays flat at any size.
 
+Both are audited (``exchange.import`` / ``exchange.export``, with the record count),
+in the same transaction as the work.
+
 Sharing: :func:`_sharing_level` is the one place where an export decides what may
 leave for the caller. Today only the node's local operator exports (everything,
 ``full``); when the network service exists, it narrows the level and the media
@@ -21,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
+from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -117,6 +121,16 @@ def import_file(
         while batch := list(itertools.islice(numbered, batch_size)):
             job.apply(batch)
         counts = job.finish()
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "exchange.import",
+            target=f"file:{path.name}",
+            series=series,
+            params={"format": fmt, "agency": agency_code, "case": case, "series": series},
+            result_count=counts.records,
+        )
     return ImportSummary(
         path=str(path),
         format=fmt,
@@ -256,6 +270,16 @@ def export(
             n = te_csv.write(records, out)
         else:
             n = bundle.write(records, out, level=level, agency=agency)
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "exchange.export",
+            target=f"export:{fmt}",
+            series=series,
+            params={"format": fmt, "case": case, "agency": agency, "level": level},
+            result_count=n,
+        )
     return ExportSummary(
         path=path,
         format=fmt,
