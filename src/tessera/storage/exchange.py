@@ -57,7 +57,7 @@ class OpaqueValue(Protocol):
     def value(self) -> str: ...
 
 
-class ExchangeRecord(Protocol):
+class StoredRecordFields(Protocol):
     """What storage needs of an exchange record (``tessera.exchange.model`` builds them;
     storage does not import the layer above it)."""
 
@@ -157,7 +157,7 @@ class ExchangeImport:
 
     # -- matching --------------------------------------------------------------------
 
-    def _match(self, batch: Sequence[tuple[int, ExchangeRecord]]) -> list[int | None]:
+    def _match(self, batch: Sequence[tuple[int, StoredRecordFields]]) -> list[int | None]:
         s = self.s
         want: dict[str, set[bytes]] = {"sha256": set(), "sha1": set(), "md5": set()}
         opaque: dict[bytes, None] = {}
@@ -212,7 +212,7 @@ class ExchangeImport:
 
     # -- applying ----------------------------------------------------------------------
 
-    def apply(self, batch: Sequence[tuple[int, ExchangeRecord]]) -> None:
+    def apply(self, batch: Sequence[tuple[int, StoredRecordFields]]) -> None:
         """Apply numbered records (``(record number, record)``) in the open transaction."""
         deletions = [(n, r) for n, r in batch if r.deleted]
         batch = [(n, r) for n, r in batch if not r.deleted]
@@ -295,7 +295,7 @@ class ExchangeImport:
         return [int(x) for x in ids if x is not None]
 
     def _fingerprints(
-        self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int], fresh: set[int]
+        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int], fresh: set[int]
     ) -> None:
         s = self.s
         wanted: dict[tuple[int, str], tuple[int, bytes]] = {}
@@ -356,7 +356,9 @@ class ExchangeImport:
         if new_keys:
             s.execute(insert(_T_EXCHANGEHASH), new_keys)
 
-    def _entries(self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int]) -> None:
+    def _entries(
+        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
+    ) -> None:
         s = self.s
         existing: dict[int, ExchangeEntry] = {}
         ids = sorted(set(media_ids))
@@ -418,7 +420,7 @@ class ExchangeImport:
         return hit[0]
 
     def _series_links(
-        self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int]
+        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
     ) -> None:
         pairs: dict[tuple[int, int], None] = {}
         for (_, r), mid in zip(batch, media_ids, strict=True):
@@ -449,7 +451,9 @@ class ExchangeImport:
         if rows:
             self.s.execute(insert(series_media), rows)
 
-    def _sightings(self, batch: Sequence[tuple[int, ExchangeRecord]], media_ids: list[int]) -> None:
+    def _sightings(
+        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
+    ) -> None:
         s = self.s
         assert self.case is not None
         mids = sorted(set(media_ids))
@@ -487,7 +491,7 @@ class ExchangeImport:
                 update(Media).where(Media.id.in_(chunk)).values(submissions=Media.submissions + 1)
             )
 
-    def _delete(self, deletions: Sequence[tuple[int, ExchangeRecord]]) -> None:
+    def _delete(self, deletions: Sequence[tuple[int, StoredRecordFields]]) -> None:
         s = self.s
         ids = sorted({r.source_id for _, r in deletions if r.source_id})
         media: set[int] = set()

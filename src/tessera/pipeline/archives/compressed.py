@@ -17,7 +17,7 @@ from tessera.pipeline.archives.member import HEAD_BYTES, SEPARATOR, ArchiveKind,
 from tessera.pipeline.archives.names import Names, unsafe_name
 from tessera.pipeline.archives.sniff import is_archive
 from tessera.pipeline.archives.tar import TarReader, iter_tar
-from tessera.pipeline.archives.tree import Level, emit
+from tessera.pipeline.archives.tree import ArchiveLevel, emit
 
 _XZ_MEMLIMIT = 1 * GIB  # liblzma decoder memory (dictionary) cap
 _GZIP_HEADER_WINDOW = 72 * 1024  # FEXTRA (<= 64 KiB) + a sane FNAME
@@ -162,7 +162,7 @@ def _stream_member_name(display: str, kind: ArchiveKind) -> str:
     return base or "contents"
 
 
-def iter_stream(fh: IO[bytes], kind: ArchiveKind, level: Level) -> Iterator[Member]:
+def iter_stream(fh: IO[bytes], kind: ArchiveKind, level: ArchiveLevel) -> Iterator[Member]:
     """A gzip, bzip2 or xz stream: a compressed tar, or a one-member archive."""
     tree = level.tree
     name, mtime = _gzip_header(fh) if kind == "gzip" else (None, None)

@@ -16,7 +16,7 @@ from tessera.pipeline.archives.member import HEAD_BYTES, ArchiveKind, Member
 from tessera.pipeline.archives.sevenz import iter_7z
 from tessera.pipeline.archives.sniff import is_archive
 from tessera.pipeline.archives.tar import TarReader, iter_tar
-from tessera.pipeline.archives.tree import Level
+from tessera.pipeline.archives.tree import ArchiveLevel
 from tessera.pipeline.archives.zip import iter_zip
 from tessera.pipeline.read import read_head
 
@@ -45,10 +45,12 @@ def iter_archive(
     if isinstance(data_or_path, bytes):
         kind = _archive_kind(data_or_path[:HEAD_BYTES])
         source = io.BytesIO(data_or_path)
-        return iter_source(source, kind, Level(display_path, depth, Tree(limits), read=iter_source))
+        return iter_source(
+            source, kind, ArchiveLevel(display_path, depth, Tree(limits), read=iter_source)
+        )
     path = Path(data_or_path)
     kind = _archive_kind(_read_head(path))
-    return _iter_path(path, kind, Level(display_path, depth, Tree(limits), read=iter_source))
+    return _iter_path(path, kind, ArchiveLevel(display_path, depth, Tree(limits), read=iter_source))
 
 
 def _archive_kind(head: bytes) -> ArchiveKind:
@@ -67,7 +69,7 @@ def _read_head(path: Path) -> bytes:
     return read_head(path, HEAD_BYTES)
 
 
-def _iter_path(path: Path, kind: ArchiveKind, level: Level) -> Iterator[Member]:
+def _iter_path(path: Path, kind: ArchiveKind, level: ArchiveLevel) -> Iterator[Member]:
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed in finally; the generator may pause
     except OSError as exc:
@@ -79,7 +81,7 @@ def _iter_path(path: Path, kind: ArchiveKind, level: Level) -> Iterator[Member]:
         fh.close()
 
 
-def iter_source(fh: IO[bytes], kind: ArchiveKind, level: Level) -> Iterator[Member]:
+def iter_source(fh: IO[bytes], kind: ArchiveKind, level: ArchiveLevel) -> Iterator[Member]:
     try:
         if kind == "zip":
             yield from iter_zip(fh, level)

@@ -22,7 +22,7 @@ from tessera.pipeline.archives.classify import classify
 from tessera.pipeline.archives.limits import RATIO_FLOOR, Tree
 from tessera.pipeline.archives.member import Member, filetime
 from tessera.pipeline.archives.names import Names, unsafe_name
-from tessera.pipeline.archives.tree import Level, emit
+from tessera.pipeline.archives.tree import ArchiveLevel, emit
 
 
 class _Cancelled(Exception):
@@ -127,7 +127,7 @@ class _Planned:
     folder: Any
 
 
-def iter_7z(fh: IO[bytes], level: Level) -> Iterator[Member]:
+def iter_7z(fh: IO[bytes], level: ArchiveLevel) -> Iterator[Member]:
     try:
         szf = py7zr.SevenZipFile(fh, mode="r")
     except Exception as exc:
@@ -145,7 +145,7 @@ def iter_7z(fh: IO[bytes], level: Level) -> Iterator[Member]:
         szf.close()
 
 
-def _iter_7z_open(szf: py7zr.SevenZipFile, level: Level) -> Iterator[Member]:
+def _iter_7z_open(szf: py7zr.SevenZipFile, level: ArchiveLevel) -> Iterator[Member]:
     tree = level.tree
     files = list(szf.files)
     # Per-folder sizes: in a solid folder only the folder's packed size is known.

@@ -11,7 +11,7 @@ from tessera.pipeline.archives.classify import classify
 from tessera.pipeline.archives.limits import CHUNK, MIB, Readable, Tree, read_member
 from tessera.pipeline.archives.member import Member, utc
 from tessera.pipeline.archives.names import Names, printable, unsafe_name
-from tessera.pipeline.archives.tree import Level, emit
+from tessera.pipeline.archives.tree import ArchiveLevel, emit
 
 _MAX_TAR_READ = 16 * MIB  # largest single read tarfile may make (pax / GNU long names)
 
@@ -171,7 +171,7 @@ def _forget_members(tf: tarfile.TarFile) -> None:
 
 
 def iter_tar(
-    reader: TarReader, level: Level, compressed_pos: Callable[[], int] | None
+    reader: TarReader, level: ArchiveLevel, compressed_pos: Callable[[], int] | None
 ) -> Iterator[Member]:
     tree = level.tree
     names = Names(level.path)

@@ -13,7 +13,7 @@ from tessera.pipeline.archives.limits import Tree
 from tessera.pipeline.archives.member import HEAD_BYTES, ArchiveKind, Member
 from tessera.pipeline.archives.sniff import is_archive
 
-SourceReader = Callable[[IO[bytes], ArchiveKind, "Level"], Iterator[Member]]
+SourceReader = Callable[[IO[bytes], ArchiveKind, "ArchiveLevel"], Iterator[Member]]
 """Reads one archive of a known format at one level (injected: formats call back in)."""
 
 
@@ -27,7 +27,7 @@ class Container:
 
 
 @dataclass(frozen=True)
-class Level:
+class ArchiveLevel:
     """The archive being read: its virtual path, nesting depth and tree state."""
 
     path: str
@@ -45,7 +45,7 @@ class Level:
 
 
 def emit(
-    level: Level, path: str, data: bytes, size: int | None, mtime: datetime | None
+    level: ArchiveLevel, path: str, data: bytes, size: int | None, mtime: datetime | None
 ) -> Iterator[Member]:
     """Yield a member that was read, or descend into it if it is an archive."""
     tree = level.tree
@@ -60,7 +60,7 @@ def emit(
         )
         yield Member(path, data, error, size, mtime)
         return
-    inner = Level(path, level.depth + 1, tree, Container(data, size, mtime), read=level.read)
+    inner = ArchiveLevel(path, level.depth + 1, tree, Container(data, size, mtime), read=level.read)
     empty = True
     for member in level.read(io.BytesIO(data), kind, inner):
         empty = False

@@ -24,7 +24,7 @@ from tessera.pipeline.archives.limits import (
 )
 from tessera.pipeline.archives.member import Member, utc
 from tessera.pipeline.archives.names import Names, unsafe_name
-from tessera.pipeline.archives.tree import Level, emit
+from tessera.pipeline.archives.tree import ArchiveLevel, emit
 
 _ZIP_SUPPORTED = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
@@ -87,7 +87,7 @@ def _zip_refusal(
     return tree.size_refusal(size, compressed)
 
 
-def iter_zip(fh: IO[bytes], level: Level) -> Iterator[Member]:
+def iter_zip(fh: IO[bytes], level: ArchiveLevel) -> Iterator[Member]:
     tree = level.tree
     names = Names(level.path)
     try:
@@ -280,7 +280,7 @@ def _read_local_data(fh: IO[bytes], entry: _Local, tree: Tree) -> bytes:
 
 
 def _iter_zip_local(
-    fh: IO[bytes], level: Level, names: Names, cause: Exception
+    fh: IO[bytes], level: ArchiveLevel, names: Names, cause: Exception
 ) -> Iterator[Member]:
     """Recover what a zip without a usable central directory holds, from its local headers.
 
