@@ -227,3 +227,25 @@ def test_a_checkpoint_kept_outside_catches_a_consistent_cut(node: App) -> None:
     )
     with pytest.raises(audit.InvalidInput):
         audit.verify(node, op, trusted=other)
+
+
+def test_batches_append_in_order_with_one_checkpoint(node: App) -> None:
+    op = Caller.local_operator()
+    audit.record(node, op, "before")
+    drafts = [
+        audit.pending(
+            _caller(Role.ANALYST, email=f"b{i}@example.org"),
+            "lookup",
+            params={"i": i},
+            result_count=i,
+        )
+        for i in range(50)
+    ]
+    views = audit.record_batch(node, drafts)
+    assert [v.seq for v in views] == list(range(2, 52))
+    assert [v.user for v in views] == [f"b{i}@example.org" for i in range(50)]
+    audit.record(node, op, "after")
+    r = audit.verify(node, op)
+    assert r.ok and r.entries == 52
+    assert r.checkpoints_verified == 3  # entry 1, the batch (51), entry 52
+    assert audit.record_batch(node, []) == []

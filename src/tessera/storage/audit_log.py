@@ -73,9 +73,26 @@ def append(
 ) -> tuple[AuditRecord, bytes, bool]:
     """Append one entry; returns its record, the tree root after it, and whether a
     checkpoint was signed (``sign(size, root)`` -> note, when ``every`` entries have
-    passed since the last one). Four statements, no ORM unit of work: this runs on
-    every audited request.
+    passed since the last one)."""
+    records, root, signed = append_many(s, [entry], sign=sign, every=every)
+    return records[0], root, signed
+
+
+def append_many(
+    s: Session,
+    entries: Sequence[NewEntry],
+    *,
+    sign: Callable[[int, bytes], str] | None = None,
+    every: int = 1,
+) -> tuple[list[AuditRecord], bytes, bool]:
+    """Append entries in order under one lock; at most one checkpoint, after the last.
+
+    Four statements whatever the batch size, no ORM unit of work: this runs on every
+    audited request (or once per batch of them). Returns the records, the tree root
+    after the last, and whether a checkpoint was signed.
     """
+    if not entries:
+        raise ConfigError("append_many needs at least one entry")
     # Write first: the row lock (PostgreSQL) or the write lock (SQLite) is taken
     # before we read, so two appenders never read the same head.
     row = s.execute(
@@ -88,35 +105,23 @@ def append(
         raise ConfigError("the audit trail is not initialised; run `tessera init`")
     size, frontier_text, checkpoint_size = row
     frontier = _frontier_parse(size, frontier_text)
-    record = AuditRecord(seq=size + 1, **entry.__dict__)
-    leaf = record.leaf_hash()
-    frontier.append(leaf)
-    root = frontier.root()
-    s.execute(
-        insert(_ENTRY).values(
-            seq=record.seq,
-            at=record.at,
-            user=record.user,
-            agency=record.agency,
-            role=record.role,
-            action=record.action,
-            target=record.target,
-            series=record.series,
-            params_digest=record.params_digest,
-            result_count=record.result_count,
-            request_id=record.request_id,
-            leaf_hash=leaf,
-            root=root,
-        )
-    )
-    signed = sign is not None and record.seq - checkpoint_size >= every
+    records, rows = [], []
+    for i, entry in enumerate(entries, start=size + 1):
+        record = AuditRecord(seq=i, **entry.__dict__)
+        leaf = record.leaf_hash()
+        frontier.append(leaf)
+        records.append(record)
+        rows.append({**record.__dict__, "leaf_hash": leaf, "root": frontier.root()})
+    s.execute(insert(_ENTRY), rows)
+    last, root = records[-1], rows[-1]["root"]
+    signed = sign is not None and last.seq - checkpoint_size >= every
     if sign is not None and signed:
         s.execute(
             insert(_CHECKPOINT).values(
-                size=record.seq, root=root, note=sign(record.seq, root), created_at=record.at
+                size=last.seq, root=root, note=sign(last.seq, root), created_at=last.at
             )
         )
-        checkpoint_size = record.seq
+        checkpoint_size = last.seq
     s.execute(
         update(_HEAD)
         .where(_HEAD.c.id == 1)
@@ -126,7 +131,7 @@ def append(
             checkpoint_size=checkpoint_size,
         )
     )
-    return record, root, signed
+    return records, root, signed
 
 
 def head(s: Session) -> Head:
@@ -267,6 +272,7 @@ __all__ = [
     "NewEntry",
     "add_checkpoint",
     "append",
+    "append_many",
     "checkpoints",
     "find",
     "head",
