@@ -37,6 +37,8 @@ from tessera.fingerprints.audio_match import (
 from tessera.fingerprints.chromaprint import AudioFingerprint, fingerprint_pcm
 from tessera.media.audio import decode_audio, fingerprint_file
 
+pytestmark = pytest.mark.chromaprint  # skipped, naming the package, without it
+
 Float = NDArray[np.float32]
 
 LIBROSA = "audio-librosa-open-clips"

@@ -98,3 +98,23 @@ def test_worker_crash_is_reported_for_its_file_only(
         else:
             assert (r.status, r.reason) == ("ok", None)
             assert r.size == len(str(paths[i]))
+
+
+def test_default_workers_respect_the_available_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10 item 3: never more workers than memory for 2 GB each (at least one)."""
+    from tessera.ingest import parallel
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(parallel, "available_memory", lambda: 3 * parallel.WORKER_MEMORY + 1)
+    assert parallel.default_workers() == min(cores, 3)
+    monkeypatch.setattr(parallel, "available_memory", lambda: parallel.WORKER_MEMORY // 2)
+    assert parallel.default_workers() == 1
+    monkeypatch.setattr(parallel, "available_memory", lambda: None)
+    assert parallel.default_workers() == cores
+
+
+def test_available_memory_reads_this_machine() -> None:
+    from tessera.ingest.parallel import available_memory
+
+    mem = available_memory()
+    assert mem is not None and mem > 0

@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 import pytest
 
+pytestmark = pytest.mark.chromaprint  # skipped, naming the package, without it
+
 TESSERA = str(Path(sys.executable).parent / "tessera")
 
 

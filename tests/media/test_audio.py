@@ -50,6 +50,8 @@ from tessera.media.audio import (
     sniff_audio_container,
 )
 
+pytestmark = pytest.mark.chromaprint  # skipped, naming the package, without it
+
 Float = NDArray[np.float32]
 
 LIBROSA = "audio-librosa-open-clips"

@@ -200,13 +200,18 @@ def hash_command(
         out.write(_HEADER + "\n")
     show = progress if progress is not None else (sys.stderr.isatty() and run.total > 1)
     with progress_bar(run.total, "hashing", enabled=show) as advance:
-        for r in run.results:
-            summary.add(r)
-            if stream is not None:
-                stream.add(r)
-            else:
-                out.write(_table_row(r) + "\n")
-            advance(1)
+        try:
+            for r in run.results:
+                summary.add(r)
+                if stream is not None:
+                    stream.add(r)
+                else:
+                    out.write(_table_row(r) + "\n")
+                advance(1)
+        except BaseException as exc:
+            if stream is not None:  # the document stays whole JSON, saying it stopped
+                stream.close({**summary.as_json(), "aborted": f"{type(exc).__name__}: {exc}"})
+            raise
     if stream is not None:
         stream.close(summary.as_json())
     else:

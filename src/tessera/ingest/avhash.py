@@ -28,6 +28,7 @@ import itertools
 from pathlib import Path
 
 from tessera.errors import MediaError, UnreadableFile
+from tessera.fingerprints.chromaprint import ChromaprintUnavailable
 from tessera.fingerprints.letterbox import CropBox, detect_borders
 from tessera.ingest.filehash import FileResult
 from tessera.ingest.parallel import default_workers, in_pool_worker
@@ -130,13 +131,24 @@ def fingerprint_av(
                 workers=1 if inline else default_workers(),
             )
             if info.has_audio:
-                result.audio = str(fingerprint_file(source))
+                try:
+                    result.audio = str(fingerprint_file(source))
+                except ChromaprintUnavailable as exc:  # the frames still count
+                    result.flags.append("audio-not-fingerprinted")
+                    result.message = result.message or exc.message
         else:
             fp = fingerprint_file(source)
             result.audio = str(fp)
             result.duration = fp.duration_s
     except MediaError as exc:
         result.status, result.reason, result.message = "error", exc.reason, exc.message
+    except ChromaprintUnavailable as exc:
+        # a missing system library is this file's reason, not the end of the run
+        result.status, result.reason, result.message = (
+            "error",
+            "chromaprint-unavailable",
+            exc.message,
+        )
     return result
 
 

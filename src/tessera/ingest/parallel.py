@@ -28,12 +28,43 @@ _END = object()
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def default_workers() -> int:
-    """All cores this process may use."""
+WORKER_MEMORY = 2 * 1024**3
+"""Peak memory one worker may reach on any file the limits accept (the decode budget,
+``DecodeLimits.max_memory``, plus the worker's own imports)."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work: MemAvailable, capped by a cgroup limit."""
+    avail: int | None = None
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            raw = fh.read().strip()
+        if raw != "max":
+            avail = min(avail, int(raw)) if avail is not None else int(raw)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def default_workers() -> int:
+    """All cores this process may use, but no more workers than the available memory
+    holds at ``WORKER_MEMORY`` each (at least one)."""
+    try:
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    memory = available_memory()
+    if memory is None:
+        return cores
+    return max(1, min(cores, memory // WORKER_MEMORY))
 
 
 _in_worker = False
@@ -154,4 +185,11 @@ def _retry_alone(items: list[T], fn: Callable[[T], R], on_crash: Callable[[T], R
                 yield on_crash(item)
 
 
-__all__ = ["default_workers", "hash_files", "in_pool_worker", "map_ordered"]
+__all__ = [
+    "WORKER_MEMORY",
+    "available_memory",
+    "default_workers",
+    "hash_files",
+    "in_pool_worker",
+    "map_ordered",
+]

@@ -25,6 +25,7 @@ from PIL import Image, ImageFilter
 
 from tessera.matching.triage import TriageItem, TriageReport
 from tessera.media.decode import DecodeLimits, decode_image
+from tessera.pipeline.label import parse_label
 from tessera.safe_text import valid_unicode
 
 Thumbnails = Literal["blurred", "clear", "none"]
@@ -68,7 +69,7 @@ def thumbnail_data_uri(path: str, mode: Thumbnails, size: int = 128) -> str | No
     if mode == "none" or "!/" in path:
         return None
     try:
-        data = _read_regular(path, _THUMB_LIMITS.max_bytes)
+        data = _read_regular(os.fspath(parse_label(path)), _THUMB_LIMITS.max_bytes)
         if not data:
             return None
         decoded = decode_image(data, fast=True, limits=_THUMB_LIMITS)

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.storage.limits import check_length
 from tessera.storage.models import (
     Agency,
     Case,
@@ -57,6 +58,7 @@ def create_agency(
     country = country.upper()
     if not _COUNTRY.match(country):
         raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code, e.g. NL")
+    check_length(name, Agency.__table__.c.name, "agency name")
     if s.scalar(select(Agency).where(Agency.code == code)) is not None:
         raise Conflict(f"agency {code!r} already exists")
     agency = Agency(code=code, country=country, name=name, contact=contact)
@@ -80,6 +82,7 @@ def get_or_create_case(s: Session, agency: Agency, number: str) -> Case:
     """The agency's case with this number, created on first use."""
     if not number.strip():
         raise InvalidInput("case number must not be empty")
+    check_length(number, Case.__table__.c.number, "case number")
     case = s.scalar(select(Case).where(Case.agency_id == agency.id, Case.number == number))
     if case is None:
         case = Case(agency_id=agency.id, number=number)
@@ -103,6 +106,7 @@ def create_series(
 ) -> Series:
     if not name.strip():
         raise InvalidInput("series name must not be empty")
+    check_length(name, Series.__table__.c.name, "series name")
     clash = s.scalar(select(Series).where(Series.name == name))
     if clash is not None:
         gone = " (deleted; names stay reserved so it can be restored)" if clash.deleted_at else ""
@@ -281,6 +285,7 @@ def sha256_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, str]:
 
 
 def get_or_create_victim(s: Session, pseudonym: str) -> Victim:
+    check_length(pseudonym, Victim.__table__.c.pseudonym, "victim pseudonym")
     v = s.scalar(select(Victim).where(Victim.pseudonym == pseudonym))
     if v is None:
         v = Victim(pseudonym=pseudonym)
@@ -290,6 +295,7 @@ def get_or_create_victim(s: Session, pseudonym: str) -> Victim:
 
 
 def get_or_create_offender(s: Session, pseudonym: str) -> Offender:
+    check_length(pseudonym, Offender.__table__.c.pseudonym, "offender pseudonym")
     o = s.scalar(select(Offender).where(Offender.pseudonym == pseudonym))
     if o is None:
         o = Offender(pseudonym=pseudonym)

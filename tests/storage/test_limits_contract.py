@@ -1,0 +1,45 @@
+"""Defect 8 (issue 10): the same length limits on SQLite and PostgreSQL, checked first.
+
+On main, an agency name over 200 (the issue saw 255) or a series name over 200
+characters was stored by SQLite and an internal error (``DataError``, exit 70) on
+PostgreSQL. Each limit now refuses the same value on both backends as
+``InvalidInput`` before any SQL, and the longest allowed value is stored by both.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tessera.errors import InvalidInput
+from tessera.storage import repo
+from tessera.storage.db import Database
+from tessera.storage.limits import MAX_PATH_BYTES, check_path
+
+
+def test_agency_name_limit_is_the_same_on_both_backends(db: Database) -> None:
+    with db.session() as s:
+        repo.create_agency(s, "OK1", "NL", "n" * 200)
+    with pytest.raises(InvalidInput) as info, db.session() as s:
+        repo.create_agency(s, "LONG", "NL", "n" * 256)
+    assert "agency name" in info.value.message and "200" in info.value.message
+
+
+def test_series_name_and_case_number_limits(db: Database) -> None:
+    with db.session() as s:
+        agency = repo.create_agency(s, "A1", "NL", "unit")
+        repo.create_series(s, "s" * 200, agency)
+        repo.get_or_create_case(s, agency, "c" * 100)
+    for make in (
+        lambda s, a: repo.create_series(s, "s" * 201, a),
+        lambda s, a: repo.get_or_create_case(s, a, "c" * 101),
+        lambda s, a: repo.get_or_create_victim(s, "v" * 101),
+    ):
+        with pytest.raises(InvalidInput), db.session() as s:
+            make(s, repo.get_agency(s, "A1"))
+
+
+def test_path_limit() -> None:
+    check_path("a" * MAX_PATH_BYTES)
+    with pytest.raises(InvalidInput) as info:
+        check_path("é" * (MAX_PATH_BYTES // 2 + 1))  # counted in UTF-8 bytes
+    assert info.value.reason == "path-too-long"
