@@ -414,6 +414,16 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _new_generation(home: str, seed: int) -> None:
+    from tessera.app import App, Settings
+    from tessera.matching.pdq_store import PdqStore
+
+    _import(home, 1_000, 1_000, seed)
+    settings = Settings.for_home(Path(home))
+    with App(settings) as app:
+        PdqStore(app.db, settings.index_dir)  # opening catches up and saves
+
+
 def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, float, float]:
     """(RSS MB after the first reload, after the last, reloads done): a reader following
     ``reloads`` new base generations saved by the writer, searching between them."""
@@ -422,17 +432,15 @@ def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, f
     from tessera.app import App, Settings
     from tessera.index.codes import codes_from_hex
     from tessera.matching.live_index import LivePdqIndex
-    from tessera.matching.pdq_store import PdqStore
 
     settings = Settings.for_home(home)
     codes = codes_from_hex(hashes[:200])
-    with App(settings) as app:
-        store = PdqStore(app.db, settings.index_dir)
+    with App(settings) as app, ProcessPoolExecutor(1) as writer:
         live = LivePdqIndex(app.db, settings.index_dir)
         first = last = float("nan")
         for k in range(reloads):
-            _import(str(home), 1_000, 1_000, 1000 + k)
-            store.catch_up()  # a new generation on disk
+            # the writer, in its own process: 1,000 new rows, then a new generation on disk
+            writer.submit(_new_generation, str(home), time.time_ns() + k).result()
             live.refresh()  # mapped, old one dropped
             for i in range(len(codes)):
                 live.search(codes[i : i + 1])
@@ -454,7 +462,18 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=60.0, help="seconds of the many-clients phase")
     ap.add_argument("--import-rows", type=int, default=100_000)
     ap.add_argument("--reloads", type=int, default=20, help="base generations to follow")
+    ap.add_argument("--only-reloads", action="store_true", help="just the RSS-over-reloads phase")
     args = ap.parse_args()
+    if args.only_reloads:
+        home = args.home or Path(f"/tmp/tessera-bench-api-{args.n}")
+        build_home(home, args.n)
+        first, last, done = reload_memory(
+            home, args.reloads, queries(stored_sample(home, 500), 200)
+        )
+        print(
+            f"reader RSS after reload 1: {first:,.0f} MB, after reload {done:.0f}: {last:,.0f} MB"
+        )
+        return
 
     home = args.home or Path(f"/tmp/tessera-bench-api-{args.n}")
     print(f"Tessera API benchmark: {args.n:,} PDQ hashes, {args.workers} workers, home {home}")
@@ -480,7 +499,7 @@ def main() -> None:
             soak = pool.submit(_load, base, token, "single", qs, args.clients, args.soak).result()
             report(f"{args.clients} clients for {args.soak:.0f} s", soak)
             with ProcessPoolExecutor(1) as writer:
-                imp = writer.submit(_import, str(home), args.import_rows, 10_000, 99)
+                imp = writer.submit(_import, str(home), args.import_rows, 10_000, time.time_ns())
                 during = pool.submit(
                     _load, base, token, "single", qs, args.concurrency, args.duration
                 ).result()
