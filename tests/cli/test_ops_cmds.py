@@ -21,8 +21,11 @@ from PIL import Image
 from tessera.app import Caller
 from tessera.app.audit import actor
 from tessera.cli.main import main
+from tessera.ingest.writer import write_batch
 from tessera.storage.db import Database
+from tessera.storage.models import IngestRun, utcnow
 from tests.storage.conftest import db  # noqa: F401  (both backends)
+from tests.storage.test_repo_contract import _file, _run
 
 ME = actor(Caller.local_operator())
 """How changes made at this node's command line name who made them."""
@@ -63,6 +66,11 @@ def _picture(path: Path, seed: int) -> Path:
     return path
 
 
+def _pdq(path: Path) -> str:
+    """A made-up PDQ per content (not the picture's: that one is never stored here)."""
+    return hashlib.sha256(b"pdq" + path.read_bytes()).hexdigest()
+
+
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
@@ -82,15 +90,19 @@ def t(db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Tesse
     assert tess("agency", "create", "NL-NPU", "--country", "NL", "--name", "VIT")[0] == 0
     assert tess("agency", "create", "DE-BKA", "--country", "DE", "--name", "BKA")[0] == 0
     assert tess("series", "create", "Amber", "--agency", "NL-NPU")[0] == 0
-    for folder, agency, case, extra in (
-        (nl_dir, "NL-NPU", "c1", ["--series", "Amber"]),
-        (de_dir, "DE-BKA", "d1", []),
+    # the runs are written as ingest writes them (its own tests cover walking and
+    # hashing); PDQ values are made up, far from each other, so distances are known
+    for folder, agency, case, series in (
+        (nl_dir, "NL-NPU", "c1", "Amber"),
+        (de_dir, "DE-BKA", "d1", None),
     ):
-        code, out = tess(
-            "ingest", folder, "--agency", agency, "--case", case, *extra,
-            "--workers", 1, "--no-features", "--no-progress",
-        )  # fmt: skip
-        assert code == 0, out
+        run_id = _run(db, agency, case, series)
+        with db.session() as s:
+            run = s.get(IngestRun, run_id)
+            assert run is not None
+            files = sorted(folder.iterdir())
+            write_batch(s, run, [_file(str(f), f.read_bytes(), _pdq(f)) for f in files])
+            run.finished_at = utcnow()
     tess.nl_dir, tess.de_dir = nl_dir, de_dir  # type: ignore[attr-defined]
     return tess
 
@@ -125,7 +137,8 @@ def test_lookup_by_digest_and_pdq(t: Tessera) -> None:
         False,
     )
     assert known["matches"][0]["series"] == [amber["series_id"]]
-    pdq = next(f["value"] for f in shown["fingerprints"] if f["algorithm"] == "pdq")
+    pdq = _pdq(p0)
+    assert [f["value"] for f in shown["fingerprints"] if f["algorithm"] == "pdq"] == [pdq]
     flipped = f"{int(pdq[0], 16) ^ 0xF:x}{pdq[1:]}"  # 4 bits away
     (near,) = t.json("lookup", "--type", "pdq", flipped)["results"]
     assert near["type"] == "pdq"
@@ -238,6 +251,7 @@ def test_ingest_undo_removes_only_what_the_run_added(t: Tessera) -> None:
     ids = _ids(t)
     nl_run = next(r["id"] for r in t.json("runs") if r["agency_code"] == "NL-NPU")
     before = t.json("stats")
+    assert t("index", "rebuild")[0] == 0  # the index files hold every PDQ, as after ingest
     r = t.json("ingest", "undo", nl_run)
     assert r["sightings_removed"] == 3
     assert r["media_removed"] == sorted([ids["p0.jpg"], ids["p1.jpg"]])  # p2: DE saw it too
