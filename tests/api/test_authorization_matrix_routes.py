@@ -31,10 +31,16 @@ from tests.app.sharing_world import (
     pg_service_world,
     secrets,
     series_name,
+    word,
 )
 
 ROLES = ["viewer", "analyst", "curator", "admin", "operator"]
 ROUTES = [
+    "GET /api/v1/media/{sha256}",
+    "GET /api/v1/media?series=",
+    "GET /api/v1/search-text",
+    "GET /api/v1/markers/{id}/find",
+    "GET /api/v1/cases/{number}",
     "GET /api/v1/series/{name}",
     "GET /api/v1/series",
     "GET /api/v1/lookup",
@@ -45,9 +51,12 @@ ROUTES = [
 
 
 class Served:
-    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
+    def __init__(
+        self, client: TestClient, tokens: dict[str, str], ids: dict[str, dict[str, int]]
+    ) -> None:
         self.client = client
         self.tokens = tokens
+        self.ids = ids
 
     def get(self, role: str, url: str) -> Any:
         return self.client.get(url, headers={"Authorization": f"Bearer {self.tokens[role]}"})
@@ -73,18 +82,18 @@ def served(
         db = Database(f"sqlite:///{home / 'tessera.sqlite'}")
         db.migrate()
         with db.session() as s:
-            build(s)
+            ids = build(s)
         db.dispose()
         settings = Settings.for_home(home)
         tokens = _users(settings)
         with TestClient(create_app(settings, poll_interval=0.05)) as client:
-            yield Served(client, tokens)
+            yield Served(client, tokens, ids)
     else:
-        for owner, service, _ids in pg_service_world():
+        for owner, service, pg_ids in pg_service_world():
             tokens = _users(Settings.for_home(home, database_url=owner.url))
             settings = Settings.for_home(home, database_url=service.url)
             with TestClient(create_app(settings, poll_interval=0.05)) as client:
-                yield Served(client, tokens)
+                yield Served(client, tokens, pg_ids)
 
 
 def _assert_no_leak(body: str, role: str) -> None:
@@ -109,23 +118,54 @@ def test_routes(served: Served, route: str, role: str, res: str) -> None:
         "GET /m/raw_lookup": f"/m/raw_lookup?signal_type=sha256&signal={sha}&include_distance=true",
         "GET /m/lookup": f"/m/lookup?signal_type=sha256&signal={sha}",
         "GET /c/banks": "/c/banks",
+        "GET /api/v1/media/{sha256}": f"/api/v1/media/{sha}",
+        "GET /api/v1/media?series=": f"/api/v1/media?series={quote(name)}",
+        "GET /api/v1/search-text": f"/api/v1/search-text?q={word(res)}",
+        "GET /api/v1/markers/{id}/find": f"/api/v1/markers/{served.ids[res]['marker']}/find",
+        "GET /api/v1/cases/{number}": f"/api/v1/cases/C-{res}?agency={RESOURCES[res][0]}",
     }[route]
+    never = {  # the same request for something that never existed
+        "GET /api/v1/series/{name}": (name, "/api/v1/series/S-never-existed", "S-never-existed"),
+        "GET /api/v1/media/{sha256}": (sha, f"/api/v1/media/{'f' * 64}", "f" * 64),
+        "GET /api/v1/media?series=": (name, "/api/v1/media?series=S-never", "S-never"),
+        "GET /api/v1/markers/{id}/find": (
+            str(served.ids[res]["marker"]),
+            "/api/v1/markers/999999/find",
+            "999999",
+        ),
+        "GET /api/v1/cases/{number}": (
+            f"C-{res}",
+            f"/api/v1/cases/C-never?agency={RESOURCES[res][0]}",
+            "C-never",
+        ),
+    }
     r = served.get(role, url)
-    # a 404 of /series/{name} repeats the name asked for; nothing else may be known
-    asked = route == "GET /api/v1/series/{name}" and r.status_code == 404
-    _assert_no_leak(r.text.replace(name, "(asked)") if asked else r.text, role)
+    if r.status_code == 404:  # exactly the answer for something that never existed
+        asked, other_url, other = never[route]
+        assert r.headers["content-type"].startswith("application/problem+json")
+        absent = served.get(role, other_url)
+        mine, theirs = r.json(), absent.json()
+        mine["detail"] = mine["detail"].replace(asked, "X")
+        theirs["detail"] = theirs["detail"].replace(other, "X")
+        assert mine == theirs and absent.status_code == 404
+        _assert_no_leak(r.text.replace(name, "(asked)"), role)
+    else:
+        _assert_no_leak(r.text, role)
+    expect_404 = {
+        "GET /api/v1/series/{name}": not sees_status,
+        "GET /api/v1/media/{sha256}": not sees_status,
+        "GET /api/v1/media?series=": not sees_status,
+        "GET /api/v1/markers/{id}/find": level != "full",
+        "GET /api/v1/cases/{number}": res != "own",  # cases are none until shared
+    }.get(route, False)
+    if expect_404:
+        assert r.status_code == 404, r.text
+        return
     lookup_route = route in ("GET /api/v1/lookup", "GET /m/raw_lookup", "GET /m/lookup")
     if lookup_route and role == "viewer":
         assert r.status_code == 403  # the viewer may see the series, not run lookups
         return
     if route == "GET /api/v1/series/{name}":
-        if not sees_status:
-            assert r.status_code == 404
-            assert r.headers["content-type"].startswith("application/problem+json")
-            never = served.get(role, f"/api/v1/series/{quote('S-never-existed')}")
-            # byte for byte the answer for a name that never existed
-            assert r.text.replace(name, "X") == never.text.replace("S-never-existed", "X")
-            return
         assert r.status_code == 200
         body = r.json()
         assert body["name"] == name and body["level"] == level
@@ -138,6 +178,22 @@ def test_routes(served: Served, route: str, role: str, res: str) -> None:
         assert [x["level"] for x in body if x["name"] == name] == ([level] if sees_status else [])
     elif route == "GET /c/banks":
         assert (name in {b["name"] for b in body}) == sees_status
+    elif route == "GET /api/v1/media/{sha256}":
+        assert body["level"] == level and body["media"]["series"] == [name]
+        assert (f"text-{res} {word(res)}" in body["text"]) == (level == "full")
+        assert [m["note"] for m in body["markers"]] == (
+            [f"marker-{res}"] if level == "full" else []
+        )
+        # sightings are their case's (cases are none until shared): the owner's only
+        assert len(body["sightings"]) == (1 if res == "own" else 0)
+    elif route == "GET /api/v1/media?series=":
+        assert [m["sha256"] for m in body["items"]] == [sha]
+    elif route == "GET /api/v1/search-text":
+        assert [h["sha256"] for h in body["hits"]] == ([sha] if level == "full" else [])
+    elif route == "GET /api/v1/markers/{id}/find":
+        assert body["marker"] == served.ids[res]["marker"]
+    elif route == "GET /api/v1/cases/{number}":
+        assert body["number"] == "C-own"
     elif route == "GET /api/v1/lookup":
         matches = body["results"][0]["matches"]
         assert len(matches) == (0 if level == "none" else 1)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tessera.app import App, Caller, Role, agencies, lookup, series, sharing, stats
+from tessera.app import media as media_uc
 from tessera.app.results import Result
 from tessera.app.visibility import Level, redact, resolve, shared_at
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
@@ -155,3 +156,27 @@ def test_cases_are_private_until_shared(world: App) -> None:
     sharing.share_case(world, op, "C-1", "status", agency="NL-A", countries=["NL"])
     assert stats.stats(world, b).sightings == 1
     assert stats.stats(world, _user("DE-C")).sightings == 0
+
+
+def test_a_media_item_in_two_series_names_only_the_one_shared(world: App) -> None:
+    op = Caller.local_operator()
+    series.create(world, op, "Hidden", "NL-A")
+    sharing.share_series(world, op, "Hidden", "none")
+    sha = hashlib.sha256(b"twice").digest()
+    with world.transaction() as s:
+        media = MediaModel(sha256=sha, md5=sha[:16], sha1=sha[:20], kind="image", byte_size=1)
+        s.add(media)
+        s.flush()
+        for name in ("Amber", "Hidden"):
+            repo.link(s, "series", repo.get_series(s, name).id, "media", media.id)
+    b = _user("NL-B")
+    shown = media_uc.show(world, b, sha.hex())
+    assert shown.level == "status" and shown.media.series == ("Amber",)
+    page = media_uc.list_media(world, b, series="Amber")
+    assert [m.series for m in page.items] == [("Amber",)]
+    found = lookup.lookup(world, b, [lookup.HashQuery(type="sha256", hash=sha.hex())])
+    assert [x.name for x in found.series] == ["Amber"]
+    assert "Hidden" not in json.dumps([shown.to_json(), page.to_json(), found.to_json()])
+    assert media_uc.show(world, op, sha.hex()).media.series == ("Amber", "Hidden")
+    with pytest.raises(NotFound):
+        media_uc.list_media(world, b, series="Hidden")

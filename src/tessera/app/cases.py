@@ -43,8 +43,9 @@ def show(app: App, caller: Caller, number: str, *, agency: str | None = None) ->
             for c in cases_agencies.find_cases(s, number, agency)
             if vis.case_levels([c.id])[c.id] >= Level.STATUS
         ]
-        if not visible:
-            raise NotFound(f"no case {number!r}")
+        if not visible:  # worded exactly as find_cases words a case that does not exist
+            where = f" of agency {agency!r}" if agency else ""
+            raise NotFound(f"no case {number!r}{where}")
         if len(visible) > 1:
             codes = ", ".join(sorted(c.agency.code for c in visible))
             raise InvalidInput(f"case {number!r} exists for {codes}; give --agency")

@@ -15,8 +15,8 @@ from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
 from tessera.app.visibility import Level, redact, shared_at, transaction
-from tessera.errors import InvalidInput
-from tessera.storage import cases_agencies, media_queries, repo
+from tessera.errors import InvalidInput, NotFound
+from tessera.storage import cases_agencies, media_queries, repo, sharing
 from tessera.storage.media_queries import MediaRow
 
 
@@ -92,21 +92,46 @@ class MediaPage(Result):
     next_after: int | None
 
 
+def _named(summary: MediaSummary, seen: set[str]) -> MediaSummary:
+    """Only the series names the caller sees at ``status`` (a name is a status fact)."""
+    keep = tuple(n for n in summary.series if n in seen)
+    return summary if keep == summary.series else summary.model_copy(update={"series": keep})
+
+
 def show(app: App, caller: Caller, ref: str) -> MediaDetail:
     """One media item by id, SHA-256, SHA-1 or MD5 (hex)."""
     with transaction(app, caller) as (s, vis):
         media = media_queries.resolve_media(s, ref)
-        level = vis.require_media(media.id, Level.STATUS)
+        if vis.media_level(media.id) < Level.STATUS:  # worded as resolve_media's "missing"
+            r = ref.strip()
+            what = f"id {r}" if r.isdigit() else f"digest {r.lower()}"
+            raise NotFound(f"no media item with {what}")
+        level = vis.media_level(media.id)
         rec = media_queries.media_detail(s, media)
+        seen = set(vis.series_names_of_media([media.id]).get(media.id, []))
+        # a sighting (case, path, file times) is its case's: shown where the case is full
+        case_of = sharing.cases_of_sightings(s, (x.id for x in rec.sightings))
+        case_levels = vis.case_levels(case_of.values())
+        sightings = tuple(
+            MediaSighting(**x.__dict__)
+            for x in rec.sightings
+            if case_levels.get(case_of.get(x.id, -1), Level.NONE) >= Level.FULL
+        )
     detail = MediaDetail(
-        media=MediaSummary.of(rec.media),
+        media=_named(MediaSummary.of(rec.media), seen),
         level=level.label,
-        sightings=tuple(MediaSighting(**x.__dict__) for x in rec.sightings),
+        sightings=sightings,
         fingerprints=tuple(MediaFingerprint(**x.__dict__) for x in rec.fingerprints),
         metadata=rec.metadata,
         text=rec.text,
         markers=tuple(
-            MediaMarker(id=m.id, type=m.kind, box=m.box, note=m.note, series=m.series)
+            MediaMarker(
+                id=m.id,
+                type=m.kind,
+                box=m.box,
+                note=m.note,
+                series=m.series if m.series in seen else None,
+            )
             for m in rec.markers
         ),
     )
@@ -139,7 +164,12 @@ def list_media(
         case_ids = None
         agency_id = None
         if case is not None:
-            case_ids = [c.id for c in cases_agencies.find_cases(s, case, agency)]
+            found = cases_agencies.find_cases(s, case, agency)
+            seen_cases = vis.case_levels(c.id for c in found)
+            case_ids = [c.id for c in found if seen_cases[c.id] >= Level.STATUS]
+            if not case_ids:  # worded as find_cases words a missing case
+                where = f" of agency {agency!r}" if agency else ""
+                raise NotFound(f"no case {case!r}{where}")
         elif agency is not None:
             agency_id = repo.get_agency(s, agency).id
         page = media_queries.list_media(
@@ -151,8 +181,13 @@ def list_media(
             after_id=after,
         )
         levels = vis.media_levels(m.id for m in page.items)
+        names = vis.series_names_of_media(m.id for m in page.items)
     return MediaPage(
-        items=tuple(MediaSummary.of(m) for m in page.items if levels[m.id] >= Level.STATUS),
+        items=tuple(
+            _named(MediaSummary.of(m), set(names.get(m.id, [])))
+            for m in page.items
+            if levels[m.id] >= Level.STATUS
+        ),
         next_after=page.next_after,
     )
 

@@ -10,7 +10,8 @@ Row-Level Security (migration 0006) re-applies the same row rules underneath.
 * ``status``: + series name, victim/offender identified (by whom, when), category,
   Baseline, submissions; a case's number and sighting count;
 * ``full``: + linked (pseudonymous) victims, offenders, locations, markers, OCR
-  text, camera/GPS metadata, sightings' paths and times.
+  text, camera/GPS metadata; a case's sightings (paths, file times) are shown
+  where the case itself is ``full``.
 
 **Who gets which level** (``resolve``):
 

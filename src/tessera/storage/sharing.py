@@ -169,6 +169,15 @@ def series_ids_by_name(s: Session, names: Iterable[str]) -> dict[str, int]:
     return {str(n): int(i) for n, i in rows}
 
 
+def cases_of_sightings(s: Session, sighting_ids: Iterable[int]) -> dict[int, int]:
+    """sighting id -> its case id."""
+    out: dict[int, int] = {}
+    for chunk in _chunks(sorted(set(sighting_ids))):
+        rows = s.execute(select(Sighting.id, Sighting.case_id).where(Sighting.id.in_(chunk)))
+        out.update((int(i), int(c)) for i, c in rows)
+    return out
+
+
 def agency_contacts(s: Session, agency_ids: Iterable[int]) -> dict[int, str]:
     """agency id -> contact (agencies without one left out)."""
     ids = sorted(set(agency_ids))
@@ -231,6 +240,7 @@ __all__ = [
     "agency_by_code",
     "agency_contacts",
     "applicable_grants",
+    "cases_of_sightings",
     "containers_of_media",
     "counts_within",
     "grants_of",
