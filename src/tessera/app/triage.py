@@ -7,16 +7,19 @@ Nothing is written. The result is ``tessera.matching.triage.TriageReport`` (its
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from tessera.app import audit
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
+from tessera.app.visibility import Level, transaction
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.ingest.expand import ExpandOptions
 from tessera.ingest.filehash import HashOptions
 from tessera.matching.triage import TriageReport, fingerprint_paths, triage
+from tessera.matching.triage.report import TriageItem
 
 
 def run(
@@ -70,6 +73,8 @@ def run(
         )
     finally:
         progress.end()
+    if not caller.is_local_operator:
+        report = shared_report(app, caller, report)
     counts = report.counts()
     audit.record(
         app,
@@ -82,4 +87,51 @@ def run(
     return report
 
 
-__all__ = ["run"]
+_FULL_RELATIONS = {"marker", "same-camera", "gps-near"}
+"""Leads that come from full-level facts (markers, camera and GPS metadata)."""
+
+
+def shared_report(app: App, caller: Caller, report: TriageReport) -> TriageReport:
+    """``report`` as a network caller may see it (``tessera.app.visibility``).
+
+    Matches on media it does not see at ``hash`` are dropped (a file matching only
+    those is ``new``, as if unknown); at ``hash`` a match keeps how it matched but
+    names no series and no submissions; series are named, and listed with their
+    status, only from ``status`` up; scene leads need ``status``, marker, camera
+    and GPS leads ``full``.
+    """
+    ids = {m.media_id for it in report.items for m in it.matches}
+    ids |= {r.media_id for it in report.items for r in it.related}
+    with transaction(app, caller) as (_s, vis):
+        levels = vis.media_levels(ids)
+        names = vis.series_names_of_media(ids)
+        series_levels = vis.series_levels(h.status.series_id for h in report.series)
+    items = []
+    for it in report.items:
+        matches = [
+            replace(
+                m,
+                series=tuple(names.get(m.media_id, ())),
+                submissions=m.submissions if levels[m.media_id] >= Level.STATUS else 0,
+            )
+            for m in it.matches
+            if levels[m.media_id] >= Level.HASH
+        ]
+        related = [
+            replace(r, series=tuple(names.get(r.media_id, ())))
+            for r in it.related
+            if levels[r.media_id] >= (Level.FULL if r.relation in _FULL_RELATIONS else Level.STATUS)
+        ]
+        status = it.status
+        if status in ("known", "near") and not matches:
+            status = "new"
+        items.append(
+            TriageItem(
+                file=it.file, status=status, matches=matches, group=it.group, related=related
+            )
+        )
+    series = [h for h in report.series if series_levels[h.status.series_id] >= Level.STATUS]
+    return TriageReport(items=items, series=series, groups=report.groups)
+
+
+__all__ = ["run", "shared_report"]
