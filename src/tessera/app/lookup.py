@@ -45,6 +45,7 @@ from tessera.storage.db import Session
 HashType = Literal["md5", "sha1", "sha256", "pdq"]
 HASH_TYPES: tuple[HashType, ...] = ("md5", "sha1", "sha256", "pdq")
 HEX_LENGTH: dict[str, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+HEX_EXACT = ("md5", "sha1", "sha256")
 MAX_QUERIES = 10_000
 """Hashes (or video frames) per call: the network service's batch limit."""
 MAX_RADIUS = 64
@@ -291,16 +292,17 @@ def lookup(
     require_role(caller, Role.ANALYST)
     raw = [parse_hash(q.type, q.hash, f"queries[{i}]") for i, q in enumerate(queries)]
     found: dict[int, list[tuple[int, str, int, int | None, float | None]]] = {}
-    with transaction(app, caller) as (s, _vis):  # under the caller's RLS identity
-        for kind in ("md5", "sha1", "sha256"):
-            wanted = [i for i, q in enumerate(queries) if q.type == kind]
-            if not wanted:
-                continue
-            media = repo.media_by_digest(s, kind, [raw[i] for i in wanted])
-            for i in wanted:
-                m = media.get(raw[i])
-                if m is not None:
-                    found.setdefault(i, []).append((m.id, "exact", 0, None, None))
+    exact = {kind: [i for i, q in enumerate(queries) if q.type == kind] for kind in HEX_EXACT}
+    if any(exact.values()):  # PDQ-only lookups (most of a server's) skip this transaction
+        with transaction(app, caller) as (s, _vis):  # under the caller's RLS identity
+            for kind, wanted in exact.items():
+                if not wanted:
+                    continue
+                media = repo.media_by_digest(s, kind, [raw[i] for i in wanted])
+                for i in wanted:
+                    m = media.get(raw[i])
+                    if m is not None:
+                        found.setdefault(i, []).append((m.id, "exact", 0, None, None))
     pdq_idx = [i for i, q in enumerate(queries) if q.type == "pdq"]
     if pdq_idx:
         searcher = pdq if pdq is not None else app.pdq_store()
