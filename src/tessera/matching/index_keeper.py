@@ -6,6 +6,10 @@ in the workers), catches the saved index up and saves a new generation when
 enough rows have accumulated or some time has passed, so the workers' deltas stay
 small. A save writes new files and swaps the manifest atomically; workers pick
 the new generation up in the background, never in a request.
+
+The thresholds weigh a save (at 10M hashes it rewrites and checksums ~1.3 GB)
+against the readers' scan of their delta (~3 ns per hash per query: 100,000
+rows add ~0.3 ms to a search).
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ class IndexKeeper:
         folder: Path,
         *,
         check_every: float = 2.0,
-        min_rows: int = 20_000,
-        max_age: float = 30.0,
+        min_rows: int = 100_000,
+        max_age: float = 120.0,
     ) -> None:
         self.db = db
         self.folder = folder
