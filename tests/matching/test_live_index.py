@@ -155,3 +155,41 @@ def test_late_row_the_writer_missed_survives_base_swaps(db: Database, tmp_path: 
     for item in [*items, *more]:
         hits = live.search(codes_from_hex([item.pdq or ""]), radius=0)
         assert [h.media_id for h in hits] == [item.media_id]
+
+
+def test_searches_never_wait_for_a_reload(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a new base generation is being mapped (held open here), searches answer
+    from the current snapshot instead of waiting."""
+    import threading
+
+    from tessera.index import PdqIndex
+
+    rng = random.Random(13)
+    items = seed(db, [(f"r{i}".encode(), random_pdq(rng)) for i in range(5)])
+    store = PdqStore(db, tmp_path / "index")
+    live = LivePdqIndex(db, tmp_path / "index")
+    live.refresh()
+    seed(db, [(b"r-new", random_pdq(rng))])
+    store.catch_up()  # a new generation waits on disk
+    entered, release = threading.Event(), threading.Event()
+    real_load = PdqIndex.load
+
+    def slow_load(*args: object, **kwargs: object) -> PdqIndex:
+        entered.set()
+        assert release.wait(30)
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PdqIndex, "load", slow_load)
+    reload = threading.Thread(target=live.refresh)
+    reload.start()
+    try:
+        assert entered.wait(30)
+        hits = live.search(codes_from_hex([items[2].pdq or ""]), radius=0)
+        assert [h.media_id for h in hits] == [items[2].media_id]
+        assert not release.is_set() and reload.is_alive()  # answered during the reload
+    finally:
+        release.set()
+        reload.join(30)
+    assert live.status().reloads == 2
