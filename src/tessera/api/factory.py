@@ -11,7 +11,7 @@ from tessera import __version__
 from tessera.api import problems
 from tessera.api.auth import accounts_authenticator
 from tessera.api.limits import BodyLimit
-from tessera.api.routes import health, hma, v1
+from tessera.api.routes import coop, health, hma, v1
 from tessera.api.state import ApiState, Authenticator
 from tessera.app import App, Settings
 from tessera.matching.index_keeper import IndexKeeper
@@ -84,6 +84,7 @@ def create_app(
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(hma.router)
+    api.include_router(coop.router)
     return api
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tessera.app import audit
+from tessera.app import audit, coop
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
@@ -110,6 +110,7 @@ def run(
         },
         result_count=result.new_media,
     )
+    coop.notice_run(app, caller, result.run_id, agency_code)  # after the run's commits
     return result
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tessera.app import audit
+from tessera.app import audit, coop
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -311,7 +311,9 @@ def lookup(
             found.setdefault(pdq_idx[h.query], []).append(
                 (h.media_id, "pdq", h.distance, h.quality, h.timestamp)
             )
-    seen = _seen(app, caller, {m[0] for ms in found.values() for m in ms})
+    every = {m[0] for ms in found.values() for m in ms}
+    seen = _seen(app, caller, every)
+    coop.notice(app, caller, every, via="lookup")  # owners told, whatever they share
     answers = []
     for i, q in enumerate(queries):
         best: dict[int, LookupMatch] = {}
@@ -363,6 +365,7 @@ def lookup_frames(
     hits = video_hits(app.db, searcher, [query], radius=radius, min_quality=min_quality)
     found = hits.get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
+    coop.notice(app, caller, {h.media_id for h in found}, via="lookup")
     _audit(
         app,
         caller,
@@ -397,6 +400,7 @@ def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResul
     query = FileResult(path="query", status="ok", kind="audio", audio=fingerprint)
     found = audio_hits(app.db, [query]).get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
+    coop.notice(app, caller, {h.media_id for h in found}, via="lookup")
     _audit(
         app,
         caller,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from tessera.app import audit
+from tessera.app import audit, coop
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
@@ -84,6 +84,7 @@ def run(
         params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
         result_count=counts["known"] + counts["near"],
     )
+    coop.notice(app, caller, {m.media_id for it in report.items for m in it.matches}, via="triage")
     return report
 
 

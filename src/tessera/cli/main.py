@@ -21,6 +21,7 @@ from tessera.cli.audit_cmds import audit_group, node_group
 from tessera.cli.case_cmds import case_group
 from tessera.cli.catalog_cmds import AGENCY_COMMANDS, SERIES_COMMANDS
 from tessera.cli.context import CliContext
+from tessera.cli.coop_cmds import delivery_command, notifications_command, overlap_group
 from tessera.cli.db_cmds import (
     agency_group,
     index_group,
@@ -103,6 +104,9 @@ for _command in (
     node_group,
     import_command,
     export_command,
+    notifications_command,
+    overlap_group,
+    delivery_command,
 ):
     cli.add_command(_command)
 for _sub in SERIES_COMMANDS:

@@ -523,17 +523,96 @@ class AuditHead(Base):
     checkpoint_size: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+# -- cooperation (migration 0007): overlaps, notifications, delivery ---------------------
+
+
+class Overlap(Base):
+    """Two agencies' work met: a finder's files hit an owner's series (``series``) or
+    both submitted the same new, unclassified media (``case``). Each side marks it."""
+
+    __tablename__ = "overlap"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # series | case
+    via: Mapped[str] = mapped_column(String(16))  # lookup | triage | ingest
+    owner_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    owner_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    finder_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    finder_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    files: Mapped[int] = mapped_column(Integer)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    owner_mark: Mapped[str | None] = mapped_column(String(24))
+    owner_note: Mapped[str | None] = mapped_column(Text)
+    finder_mark: Mapped[str | None] = mapped_column(String(24))
+    finder_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Notification(Base):
+    """Something an agency (or one of its users, ``user_id``) should know."""
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    overlap_id: Mapped[int | None] = mapped_column(ForeignKey("overlap.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationRead(Base):
+    """Who (an account's e-mail, or ``operator``) has read which notification."""
+
+    __tablename__ = "notification_read"
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notification.id", ondelete="CASCADE"), primary_key=True
+    )
+    reader: Mapped[str] = mapped_column(String(254), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AgencyDelivery(Base):
+    """Where an agency's notifications go besides the API: a webhook and/or e-mail."""
+
+    __tablename__ = "agency_delivery"
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    email_to: Mapped[str | None] = mapped_column(Text)
+    smtp_host: Mapped[str | None] = mapped_column(String(253))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_from: Mapped[str | None] = mapped_column(String(254))
+
+
+class DeliveryAttempt(Base):
+    """One attempt to deliver one notification by one channel (the delivery log)."""
+
+    __tablename__ = "delivery_attempt"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notification.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email
+    target: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
     "MARKER_KINDS",
     "SHARE_LEVELS",
     "SHARE_SCOPES",
     "Agency",
+    "AgencyDelivery",
     "ApiToken",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
     "Base",
     "Case",
+    "DeliveryAttempt",
     "ExchangeEntry",
     "ExchangeHash",
     "FingerprintModel",
@@ -546,7 +625,10 @@ __all__ = [
     "MediaMetadataModel",
     "MediaText",
     "Meta",
+    "Notification",
+    "NotificationRead",
     "Offender",
+    "Overlap",
     "Series",
     "SharingGrant",
     "Sighting",

@@ -1,0 +1,88 @@
+"""``/api/v1`` cooperation routes: notifications, overlaps, delivery settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from tessera.api.auth import current_caller
+from tessera.api.state import state_of
+from tessera.app import Caller
+from tessera.app import coop as coop_uc
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)], tags=["cooperation"])
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MarkReadRequest(_Body):
+    ids: list[int] | None = Field(default=None, max_length=10_000)
+    """Notifications to mark read; omitted or null: all of the caller's."""
+
+
+class OverlapMarkRequest(_Body):
+    mark: str = Field(pattern=r"^(same-investigation|related|unrelated)$")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class DeliveryRequest(_Body):
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+    email_to: str | None = Field(default=None, max_length=254)
+    smtp_host: str | None = Field(default=None, max_length=253)
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_from: str | None = Field(default=None, max_length=254)
+
+
+@router.get("/notifications", response_model=list[coop_uc.NotificationView])
+def list_notifications(
+    request: Request, caller: CallerDep, unread: Annotated[bool, Query()] = False
+) -> list[coop_uc.NotificationView]:
+    """The caller's agency's (and the caller's own) notifications, newest first."""
+    return coop_uc.list_notifications(state_of(request).app, caller, unread=unread)
+
+
+@router.post("/notifications/read", response_model=coop_uc.MarkedRead)
+def mark_read(request: Request, caller: CallerDep, body: MarkReadRequest) -> coop_uc.MarkedRead:
+    """Mark notifications read for the caller (all of them without ``ids``)."""
+    return coop_uc.mark_read(state_of(request).app, caller, body.ids)
+
+
+@router.post("/notifications/{notification_id}/read", response_model=coop_uc.MarkedRead)
+def mark_one_read(
+    request: Request, caller: CallerDep, notification_id: Annotated[int, Path(ge=1)]
+) -> coop_uc.MarkedRead:
+    return coop_uc.mark_read(state_of(request).app, caller, [notification_id])
+
+
+@router.get("/overlaps", response_model=list[coop_uc.OverlapView])
+def list_overlaps(request: Request, caller: CallerDep) -> list[coop_uc.OverlapView]:
+    """Overlaps the caller's agency is a side of, as its sharing level shows them."""
+    return coop_uc.list_overlaps(state_of(request).app, caller)
+
+
+@router.post("/overlaps/{overlap_id}/mark", response_model=coop_uc.OverlapView)
+def mark_overlap(
+    request: Request,
+    caller: CallerDep,
+    overlap_id: Annotated[int, Path(ge=1)],
+    body: OverlapMarkRequest,
+) -> coop_uc.OverlapView:
+    """Mark the caller's side: same-investigation, related or unrelated, with a note."""
+    return coop_uc.mark_overlap(state_of(request).app, caller, overlap_id, body.mark, body.note)
+
+
+@router.put("/agencies/{code}/delivery", response_model=coop_uc.DeliverySettings)
+def set_delivery(
+    request: Request, caller: CallerDep, code: str, body: DeliveryRequest
+) -> coop_uc.DeliverySettings:
+    """Where the agency's notifications also go: webhook (HMAC-signed) and/or e-mail."""
+    return coop_uc.set_delivery(state_of(request).app, caller, code, **body.model_dump())
+
+
+__all__ = ["router"]

@@ -1,0 +1,582 @@
+"""Working together across agencies: deconfliction, overlaps, notifications.
+
+*Deconfliction of known series*: when agency B's lookup, triage or ingest hits
+media of a series owned by agency A, A is told (B, B's country, when, how many
+files, how it was found, and B's case number only where B's case is shared with A
+at ``status`` or more) **whatever the series' sharing level**, ``none``
+included. B learns nothing more than its level gives it (a *blind hit*: at
+``none`` B's answer says nothing and B does not see the overlap).
+
+*Overlaps between new cases*: when an ingest puts in B's case media that no
+series holds and that another agency C already sighted in its own case, both are
+told "your case X and another case share N files"; who the other side is comes at
+the level the other case is shared with the reader: ``hash`` gives its contact,
+``status`` its agency, country and case number, ``none`` nothing but the fact.
+
+Overlaps are found in the node's own transaction (across agencies, on purpose)
+after the use case that found the hits has committed; then notifications are
+delivered (``tessera.app.delivery``) outside any transaction. Every overlap found
+and every mark is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from tessera.app import audit, delivery
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.app.visibility import Level, Visibility, require_role, transaction
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.storage import coop as store
+from tessera.storage import sharing
+from tessera.storage.db import Session
+from tessera.storage.models import Agency, Notification, Overlap
+
+Via = Literal["lookup", "triage", "ingest"]
+Mark = Literal["same-investigation", "related", "unrelated"]
+MARKS: tuple[str, ...] = ("same-investigation", "related", "unrelated")
+OPERATOR_READER = "operator"
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+class NotificationView(Result):
+    id: int
+    kind: str
+    agency: str
+    title: str
+    text: str
+    payload: dict[str, Any]
+    created_at: datetime
+    read: bool = False
+    read_at: datetime | None = None
+
+
+class MarkedRead(Result):
+    marked: int
+    """Notifications newly marked read (already read ones are not counted)."""
+
+
+class OverlapView(Result):
+    id: int
+    kind: str
+    via: str
+    side: Literal["owner", "finder", "operator"]
+    """Which side of the overlap the caller is."""
+    files: int
+    found_at: datetime
+    series: str | None
+    """The series hit (``status`` or more for the finder), else None."""
+    my_case: str | None
+    other_agency: str | None
+    other_country: str | None
+    other_case: str | None
+    other_contact: str | None
+    my_mark: str | None
+    my_note: str | None
+    other_mark: str | None
+    other_note: str | None
+
+
+class DeliverySettings(Result):
+    agency: str
+    webhook_url: str | None
+    webhook_secret_set: bool
+    email_to: str | None
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_from: str | None
+
+
+# -- who may be told what ----------------------------------------------------------------
+
+
+def _viewer(agency: Agency) -> Caller:
+    return Caller(role=Role.VIEWER, agency_code=agency.code)
+
+
+def _case_level(s: Session, reader: Agency, case_id: int | None) -> Level:
+    if case_id is None:
+        return Level.NONE
+    return Visibility.of(s, _viewer(reader)).case_levels([case_id])[case_id]
+
+
+def _other_side(
+    s: Session, reader: Agency, other: Agency, other_case_id: int | None
+) -> dict[str, Any]:
+    """What ``reader`` may be told of the other side's case (by its sharing level)."""
+    level = _case_level(s, reader, other_case_id)
+    out: dict[str, Any] = {"agency": None, "country": None, "case": None, "contact": None}
+    if level >= Level.HASH:
+        out["contact"] = other.contact
+    if level >= Level.STATUS and other_case_id is not None:
+        case = store.cases(s, [other_case_id])[other_case_id]
+        out.update(agency=other.code, country=other.country, case=case.number)
+    return out
+
+
+# -- finding overlaps --------------------------------------------------------------------
+
+
+def notice(
+    app: App,
+    caller: Caller,
+    media_ids: Iterable[int],
+    *,
+    via: Via,
+    finder_agency: str | None = None,
+    case_id: int | None = None,
+    deliver: bool = True,
+) -> list[int]:
+    """Record the overlaps ``media_ids`` (what the caller's work hit) reveal and notify.
+
+    ``finder_agency`` defaults to the caller's; a call without one (the node's
+    operator looking something up) finds nothing. ``case_id``: the finder's case
+    (ingest), which also looks for overlaps with other agencies' new cases.
+    Returns the ids of the notifications raised (already delivering when ``deliver``).
+    """
+    code = finder_agency or caller.agency_code
+    ids = set(media_ids)
+    if code is None or not ids:
+        return []
+    raised: list[int] = []
+    with app.transaction() as s:
+        finder = sharing.agency_by_code(s, code)
+        if finder is None:
+            return []
+        now = datetime.now(UTC)
+        hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != finder.id}
+        case_hits = store.unclassified_case_hits(s, ids, finder.id) if case_id is not None else {}
+        agencies = store.agencies(
+            s, [o for o, _ in hits.values()] + [o for o, _ in case_hits.values()]
+        )
+        series_rows = store.series(s, hits)
+        my_case = store.cases(s, [case_id])[case_id] if case_id is not None else None
+        for sid, (owner_id, media) in sorted(hits.items()):
+            owner = agencies[owner_id]
+            ov = store.add_overlap(
+                s,
+                kind="series",
+                via=via,
+                owner_agency_id=owner_id,
+                series_id=sid,
+                finder_agency_id=finder.id,
+                finder_case_id=case_id,
+                files=len(media),
+                found_at=now,
+            )
+            shown_case = (
+                my_case.number
+                if my_case is not None and _case_level(s, owner, case_id) >= Level.STATUS
+                else None
+            )
+            payload = {
+                "overlap": ov.id,
+                "series": series_rows[sid].name,
+                "finder_agency": finder.code,
+                "finder_country": finder.country,
+                "finder_case": shown_case,
+                "files": len(media),
+                "via": via,
+                "at": now.isoformat(),
+            }
+            raised.append(
+                store.add_notification(s, owner_id, "series-hit", payload, overlap_id=ov.id).id
+            )
+            audit.record_in(
+                s,
+                app,
+                caller,
+                "overlap.found",
+                target=f"overlap:{ov.id}",
+                series=series_rows[sid].name,
+                result_count=len(media),
+            )
+        for other_case, (other_id, media) in sorted(case_hits.items()):
+            other = agencies[other_id]
+            ov = store.add_overlap(
+                s,
+                kind="case",
+                via=via,
+                owner_agency_id=other_id,
+                owner_case_id=other_case,
+                finder_agency_id=finder.id,
+                finder_case_id=case_id,
+                files=len(media),
+                found_at=now,
+            )
+            other_number = store.cases(s, [other_case])[other_case].number
+            for reader, mine, them, them_case in (
+                (finder, my_case.number if my_case else None, other, other_case),
+                (other, other_number, finder, case_id),
+            ):
+                payload = {
+                    "overlap": ov.id,
+                    "your_case": mine,
+                    "other": _other_side(s, reader, them, them_case),
+                    "files": len(media),
+                    "via": via,
+                    "at": now.isoformat(),
+                }
+                raised.append(
+                    store.add_notification(
+                        s, reader.id, "case-overlap", payload, overlap_id=ov.id
+                    ).id
+                )
+            audit.record_in(
+                s, app, caller, "overlap.found", target=f"overlap:{ov.id}", result_count=len(media)
+            )
+    if deliver:
+        delivery.dispatch(app, raised)
+    return raised
+
+
+def notice_run(app: App, caller: Caller, run_id: int, agency_code: str) -> list[int]:
+    """After an ingest run: overlaps of its media, exactly or by PDQ (radius 31)."""
+    import numpy as np  # noqa: PLC0415
+
+    from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD  # noqa: PLC0415
+
+    with app.transaction() as s:
+        case_id = store.case_of_run(s, run_id)
+        media = store.media_of_run(s, run_id, case_id) if case_id is not None else set()
+        pdq = store.pdq_of_media(s, media)
+    ids = set(media)
+    if pdq:
+        keys = sorted(pdq)
+        codes = np.frombuffer(b"".join(pdq[k] for k in keys), dtype=np.uint8).reshape(-1, 32)
+        hits = app.pdq_store().search(codes, radius=MATCH_THRESHOLD, min_quality=QUALITY_THRESHOLD)
+        ids.update(h.media_id for h in hits)
+    return notice(app, caller, ids, via="ingest", finder_agency=agency_code, case_id=case_id)
+
+
+# -- notifications ---------------------------------------------------------------------
+
+
+def render(s: Session, n: Notification) -> NotificationView:
+    """A notification's title and text (what e-mail and the CLI show) from its payload."""
+    p = n.payload
+    agency = store.agencies(s, [n.agency_id])[n.agency_id]
+    if n.kind == "series-hit":
+        case = f", their case {p['finder_case']}" if p.get("finder_case") else ""
+        title = f"{p['finder_agency']} ({p['finder_country']}) hit series {p['series']}"
+        text = (
+            f"Agency {p['finder_agency']} ({p['finder_country']}) found {p['files']} file(s) "
+            f"of your series {p['series']} by {p['via']} at {p['at']}{case}. "
+            f"Overlap {p['overlap']}: mark it same-investigation, related or unrelated."
+        )
+    elif n.kind == "case-overlap":
+        o = p["other"]
+        if o.get("agency"):
+            who = f"agency {o['agency']} ({o['country']})'s case {o['case']}"
+        elif o.get("contact"):
+            who = f"a case of another agency (contact {o['contact']})"
+        else:
+            who = "a case of another agency (not shared with you)"
+        title = f"your case {p['your_case']} shares {p['files']} file(s) with {who}"
+        text = (
+            f"Your case {p['your_case']} and {who} share {p['files']} new file(s) "
+            f"(found by {p['via']} at {p['at']}). Overlap {p['overlap']}."
+        )
+    else:
+        title = n.kind
+        text = str(p)
+    return NotificationView(
+        id=n.id,
+        kind=n.kind,
+        agency=agency.code,
+        title=title,
+        text=text,
+        payload=p,
+        created_at=n.created_at,
+    )
+
+
+def _reader(caller: Caller) -> str:
+    return caller.email or OPERATOR_READER
+
+
+def _agency_of(s: Session, caller: Caller) -> Agency | None:
+    """The caller's agency; None for the node's operator (sees every agency's)."""
+    if caller.is_local_operator:
+        return None
+    agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
+    if agency is None:
+        raise PermissionDenied("this needs an account of an agency")
+    return agency
+
+
+def list_notifications(
+    app: App, caller: Caller, *, unread: bool = False, agency: str | None = None, limit: int = 500
+) -> list[NotificationView]:
+    """The caller's agency's notifications (and its own), newest first."""
+    with app.transaction() as s:
+        mine = _agency_of(s, caller)
+        agency_id = mine.id if mine is not None else None
+        if mine is None and agency is not None:
+            a = sharing.agency_by_code(s, agency)
+            if a is None:
+                raise NotFound(f"no agency {agency!r}")
+            agency_id = a.id
+        rows = store.notifications(
+            s,
+            agency_id=agency_id,
+            user_id=caller.user_id,
+            reader=_reader(caller),
+            unread=unread,
+            limit=limit,
+        )
+        return [
+            render(s, n).model_copy(update={"read": at is not None, "read_at": at})
+            for n, at in rows
+        ]
+
+
+def mark_read(app: App, caller: Caller, ids: Sequence[int] | None = None) -> MarkedRead:
+    """Mark the caller's notifications ``ids`` (all of them when None) read for the caller.
+
+    An id that is not the caller's is ``NotFound``: it does not exist for them.
+    """
+    with app.transaction() as s:
+        mine = _agency_of(s, caller)
+        own = {
+            n.id
+            for n, _ in store.notifications(
+                s,
+                agency_id=mine.id if mine else None,
+                user_id=caller.user_id,
+                reader=_reader(caller),
+                unread=False,
+                limit=1_000_000,
+            )
+        }
+        wanted = own if ids is None else set(ids)
+        missing = sorted(wanted - own)
+        if missing:
+            raise NotFound(f"no notification with id {missing[0]}")
+        return MarkedRead(marked=store.mark_read(s, wanted, _reader(caller), datetime.now(UTC)))
+
+
+# -- overlaps --------------------------------------------------------------------------
+
+
+def _view(s: Session, vis: Visibility, ov: Overlap) -> OverlapView | None:
+    """The overlap as the caller may see it; None when it does not exist for them."""
+    agencies = store.agencies(s, [ov.owner_agency_id, ov.finder_agency_id])
+    owner, finder = agencies[ov.owner_agency_id], agencies[ov.finder_agency_id]
+    series_name = None
+    if ov.series_id is not None:
+        series_name = store.series(s, [ov.series_id]).get(ov.series_id)
+    name = series_name.name if series_name is not None else None
+    side: Literal["owner", "finder", "operator"]
+    if vis.everything:
+        side = "operator"
+    elif vis.agency_id == ov.owner_agency_id:
+        side = "owner"
+    elif vis.agency_id == ov.finder_agency_id:
+        side = "finder"
+    else:
+        return None
+    if side == "finder" and ov.kind == "series":
+        level = vis.series_level(ov.series_id) if ov.series_id is not None else Level.NONE
+        if level < Level.HASH:  # a blind hit: the finder never learns of it
+            return None
+        if level < Level.STATUS:
+            name = None
+    cases = store.cases(s, [c for c in (ov.owner_case_id, ov.finder_case_id) if c])
+
+    def number(cid: int | None) -> str | None:
+        return cases[cid].number if cid is not None and cid in cases else None
+
+    if side in {"owner", "operator"}:
+        me_case, mark, note, om, on = (
+            ov.owner_case_id,
+            ov.owner_mark,
+            ov.owner_note,
+            ov.finder_mark,
+            ov.finder_note,
+        )
+        other, other_case = finder, ov.finder_case_id
+    else:
+        me_case, mark, note, om, on = (
+            ov.finder_case_id,
+            ov.finder_mark,
+            ov.finder_note,
+            ov.owner_mark,
+            ov.owner_note,
+        )
+        other, other_case = owner, ov.owner_case_id
+    told: dict[str, Any]
+    if side == "operator":
+        told = {
+            "agency": other.code,
+            "country": other.country,
+            "case": number(other_case),
+            "contact": other.contact,
+        }
+    elif ov.kind == "series" and side == "owner":  # deconfliction: the finder is named
+        shown = other_case is not None and vis.case_levels([other_case])[other_case] >= Level.STATUS
+        told = {
+            "agency": other.code,
+            "country": other.country,
+            "contact": other.contact,
+            "case": number(other_case) if shown else None,
+        }
+    elif ov.kind == "series":  # the finder: contact from hash, the owner's name from status
+        told = {
+            "agency": other.code if name else None,
+            "country": other.country if name else None,
+            "case": None,
+            "contact": other.contact,
+        }
+    else:
+        told = _other_side(s, agencies[vis.agency_id or 0], other, other_case)
+    return OverlapView(
+        id=ov.id,
+        kind=ov.kind,
+        via=ov.via,
+        side=side,
+        files=ov.files,
+        found_at=ov.found_at,
+        series=name,
+        my_case=number(me_case),
+        other_agency=told.get("agency"),
+        other_country=told.get("country"),
+        other_case=told.get("case"),
+        other_contact=told.get("contact"),
+        my_mark=mark,
+        my_note=note,
+        other_mark=om,
+        other_note=on,
+    )
+
+
+def list_overlaps(app: App, caller: Caller) -> list[OverlapView]:
+    """Overlaps the caller's agency is a side of (as it may see them), newest first."""
+    with transaction(app, caller) as (s, vis):
+        if not vis.everything and vis.agency_id is None:
+            return []
+        rows = store.overlaps_of(s, None if vis.everything else vis.agency_id)
+        return [v for v in (_view(s, vis, o) for o in rows) if v is not None]
+
+
+def mark_overlap(
+    app: App, caller: Caller, overlap_id: int, mark: str, note: str | None = None
+) -> OverlapView:
+    """The caller's side marks an overlap ``same-investigation``, ``related`` or
+    ``unrelated`` with a note (analyst or more)."""
+    if mark not in MARKS:
+        raise InvalidInput(f"mark must be one of {', '.join(MARKS)}, got {mark!r}")
+    if note is not None and len(note) > 4000:
+        raise InvalidInput("note: at most 4000 characters")
+    require_role(caller, Role.ANALYST)
+    with app.transaction() as s:
+        vis = Visibility.of(s, caller)
+        ov = store.get_overlap(s, overlap_id)
+        view = _view(s, vis, ov) if ov is not None else None
+        if ov is None or view is None:
+            raise NotFound(f"no overlap with id {overlap_id}")
+        if view.side == "operator":
+            raise PermissionDenied("only the agencies of an overlap mark it")
+        if view.side == "owner":
+            ov.owner_mark, ov.owner_note = mark, note
+        else:
+            ov.finder_mark, ov.finder_note = mark, note
+        s.flush()
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "overlap.mark",
+            target=f"overlap:{ov.id}",
+            params={"mark": mark, "note": note},
+        )
+        result = _view(s, vis, ov)
+        assert result is not None
+        return result
+
+
+# -- delivery settings ------------------------------------------------------------------
+
+
+def set_delivery(
+    app: App,
+    caller: Caller,
+    agency_code: str,
+    *,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    email_to: str | None = None,
+    smtp_host: str | None = None,
+    smtp_port: int | None = None,
+    smtp_from: str | None = None,
+) -> DeliverySettings:
+    """Where an agency's notifications also go (its admin, or the node's operator)."""
+    if webhook_url is not None:
+        u = urlparse(webhook_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise InvalidInput("webhook URL must be http(s)://host/...")
+        if not webhook_secret or len(webhook_secret) < 16:
+            raise InvalidInput("a webhook needs a secret of at least 16 characters")
+    if email_to is not None and not (smtp_host and smtp_port and smtp_from):
+        raise InvalidInput("e-mail delivery needs SMTP host, port and sender")
+    if smtp_port is not None and not 0 < smtp_port < 65536:
+        raise InvalidInput("SMTP port must be 1..65535")
+    with app.transaction() as s:
+        agency = sharing.agency_by_code(s, agency_code)
+        if agency is None:
+            raise NotFound(f"no agency {agency_code!r}")
+        if not caller.is_local_operator:
+            if caller.agency_code != agency_code and caller.role is not Role.OPERATOR:
+                raise NotFound(f"no agency {agency_code!r}")
+            require_role(caller, Role.ADMIN)
+        row = store.set_delivery(
+            s,
+            agency.id,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            email_to=email_to,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_from=smtp_from,
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "delivery.set",
+            target=f"agency:{agency_code}",
+            params={"webhook": webhook_url, "email": email_to},
+        )
+        return DeliverySettings(
+            agency=agency.code,
+            webhook_url=row.webhook_url,
+            webhook_secret_set=bool(row.webhook_secret),
+            email_to=row.email_to,
+            smtp_host=row.smtp_host,
+            smtp_port=row.smtp_port,
+            smtp_from=row.smtp_from,
+        )
+
+
+__all__ = [
+    "MARKS",
+    "DeliverySettings",
+    "MarkedRead",
+    "NotificationView",
+    "OverlapView",
+    "list_notifications",
+    "list_overlaps",
+    "mark_overlap",
+    "mark_read",
+    "notice",
+    "notice_run",
+    "render",
+    "set_delivery",
+]

@@ -1,0 +1,294 @@
+"""Cooperation rows: overlaps, notifications, delivery settings and the delivery log.
+
+All SQL of ``tessera.app.coop`` and ``tessera.app.delivery`` lives here. The
+queries that find overlaps read across agencies on purpose (deconfliction tells a
+series' owner about a hit whatever it shares), so the use case runs them in the
+node's own transaction, never under a caller's RLS identity, and decides itself
+what each side may be told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+
+from tessera.storage.db import Session
+from tessera.storage.models import (
+    Agency,
+    AgencyDelivery,
+    Case,
+    DeliveryAttempt,
+    FingerprintModel,
+    IngestRun,
+    Notification,
+    NotificationRead,
+    Overlap,
+    Series,
+    Sighting,
+    series_media,
+)
+
+_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield list(ids[i : i + _CHUNK])
+
+
+def series_hits(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, set[int]]]:
+    """series id -> (owner agency id, the media among ``media_ids`` it holds)."""
+    out: dict[int, tuple[int, set[int]]] = {}
+    for chunk in _chunks(sorted(set(media_ids))):
+        rows = s.execute(
+            select(Series.id, Series.agency_id, series_media.c.media_id)
+            .join(series_media, series_media.c.series_id == Series.id)
+            .where(
+                series_media.c.media_id.in_(chunk),
+                series_media.c.deleted_at.is_(None),
+                Series.deleted_at.is_(None),
+            )
+        )
+        for sid, owner, m in rows:
+            out.setdefault(int(sid), (int(owner), set()))[1].add(int(m))
+    return out
+
+
+def unclassified_case_hits(
+    s: Session, media_ids: Iterable[int], exclude_agency_id: int
+) -> dict[int, tuple[int, set[int]]]:
+    """case id -> (owner agency id, media among ``media_ids`` sighted in it), for other
+    agencies' cases and media held by no series (new, unclassified material)."""
+    in_series = exists().where(
+        series_media.c.media_id == Sighting.media_id, series_media.c.deleted_at.is_(None)
+    )
+    out: dict[int, tuple[int, set[int]]] = {}
+    for chunk in _chunks(sorted(set(media_ids))):
+        rows = s.execute(
+            select(Sighting.case_id, Sighting.agency_id, Sighting.media_id)
+            .where(
+                Sighting.media_id.in_(chunk),
+                Sighting.deleted_at.is_(None),
+                Sighting.agency_id != exclude_agency_id,
+                ~in_series,
+            )
+            .distinct()
+        )
+        for cid, owner, m in rows:
+            out.setdefault(int(cid), (int(owner), set()))[1].add(int(m))
+    return out
+
+
+def media_of_run(s: Session, run_id: int, case_id: int) -> set[int]:
+    """Media sighted in ``case_id`` by ingest run ``run_id``."""
+    rows = s.execute(
+        select(Sighting.media_id)
+        .where(Sighting.run_id == run_id, Sighting.case_id == case_id)
+        .distinct()
+    )
+    return {int(m) for (m,) in rows}
+
+
+def case_of_run(s: Session, run_id: int) -> int | None:
+    run = s.get(IngestRun, run_id)
+    return None if run is None else int(run.case_id)
+
+
+def pdq_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:
+    """media id -> its (first) PDQ hash, for stills among ``media_ids``."""
+    out: dict[int, bytes] = {}
+    for chunk in _chunks(sorted(set(media_ids))):
+        rows = s.execute(
+            select(FingerprintModel.media_id, FingerprintModel.value).where(
+                FingerprintModel.media_id.in_(chunk),
+                FingerprintModel.algorithm == "pdq",
+                FingerprintModel.position == 0,
+            )
+        )
+        for m, v in rows:
+            out.setdefault(int(m), bytes(v))
+    return out
+
+
+def agencies(s: Session, ids: Iterable[int]) -> dict[int, Agency]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {a.id: a for a in s.scalars(select(Agency).where(Agency.id.in_(wanted)))}
+
+
+def cases(s: Session, ids: Iterable[int]) -> dict[int, Case]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(wanted)))}
+
+
+def series(s: Session, ids: Iterable[int]) -> dict[int, Series]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {x.id: x for x in s.scalars(select(Series).where(Series.id.in_(wanted)))}
+
+
+def add_overlap(s: Session, **fields: Any) -> Overlap:
+    row = Overlap(**fields)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def get_overlap(s: Session, overlap_id: int) -> Overlap | None:
+    return s.get(Overlap, overlap_id)
+
+
+def overlaps_of(s: Session, agency_id: int | None) -> Sequence[Overlap]:
+    """Overlaps the agency is a side of (every one for ``None``), newest first."""
+    q = select(Overlap).order_by(Overlap.id.desc())
+    if agency_id is not None:
+        q = q.where(
+            or_(Overlap.owner_agency_id == agency_id, Overlap.finder_agency_id == agency_id)
+        )
+    return s.scalars(q).all()
+
+
+def add_notification(
+    s: Session,
+    agency_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    overlap_id: int | None = None,
+    user_id: int | None = None,
+) -> Notification:
+    row = Notification(
+        agency_id=agency_id, kind=kind, payload=payload, overlap_id=overlap_id, user_id=user_id
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def notifications(
+    s: Session,
+    *,
+    agency_id: int | None,
+    user_id: int | None,
+    reader: str,
+    unread: bool,
+    limit: int,
+) -> list[tuple[Notification, datetime | None]]:
+    """(notification, when ``reader`` read it) newest first: the agency's own and its
+    user's (``agency_id=None``: every agency's, for the node's operator)."""
+    read = NotificationRead
+    q = (
+        select(Notification, read.read_at)
+        .outerjoin(read, and_(read.notification_id == Notification.id, read.reader == reader))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    if agency_id is not None:
+        q = q.where(
+            Notification.agency_id == agency_id,
+            or_(Notification.user_id.is_(None), Notification.user_id == user_id),
+        )
+    if unread:
+        q = q.where(read.read_at.is_(None))
+    return [(n, at) for n, at in s.execute(q)]
+
+
+def mark_read(s: Session, ids: Iterable[int], reader: str, at: datetime) -> int:
+    """Record ``reader`` read ``ids`` (already read ones unchanged); how many are new."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return 0
+    done = set(
+        s.scalars(
+            select(NotificationRead.notification_id).where(
+                NotificationRead.notification_id.in_(wanted), NotificationRead.reader == reader
+            )
+        )
+    )
+    new = [i for i in wanted if i not in done]
+    s.add_all(NotificationRead(notification_id=i, reader=reader, read_at=at) for i in new)
+    s.flush()
+    return len(new)
+
+
+def notifications_by_ids(s: Session, ids: Iterable[int]) -> list[Notification]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    return list(s.scalars(select(Notification).where(Notification.id.in_(wanted))))
+
+
+def delivery_of(s: Session, agency_id: int) -> AgencyDelivery | None:
+    return s.get(AgencyDelivery, agency_id)
+
+
+def set_delivery(s: Session, agency_id: int, **fields: Any) -> AgencyDelivery:
+    row = s.get(AgencyDelivery, agency_id)
+    if row is None:
+        row = AgencyDelivery(agency_id=agency_id)
+        s.add(row)
+    for k, v in fields.items():
+        setattr(row, k, v)
+    s.flush()
+    return row
+
+
+def log_attempt(
+    s: Session,
+    notification_id: int,
+    *,
+    channel: str,
+    target: str,
+    attempt: int,
+    ok: bool,
+    detail: str | None,
+) -> None:
+    s.add(
+        DeliveryAttempt(
+            notification_id=notification_id,
+            channel=channel,
+            target=target,
+            attempt=attempt,
+            ok=ok,
+            detail=detail,
+        )
+    )
+    s.flush()
+
+
+def attempts(s: Session, notification_id: int) -> Sequence[DeliveryAttempt]:
+    return s.scalars(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.notification_id == notification_id)
+        .order_by(DeliveryAttempt.id)
+    ).all()
+
+
+__all__ = [
+    "add_notification",
+    "add_overlap",
+    "agencies",
+    "attempts",
+    "case_of_run",
+    "cases",
+    "delivery_of",
+    "get_overlap",
+    "log_attempt",
+    "mark_read",
+    "media_of_run",
+    "notifications",
+    "notifications_by_ids",
+    "overlaps_of",
+    "pdq_of_media",
+    "series",
+    "series_hits",
+    "set_delivery",
+    "unclassified_case_hits",
+]
