@@ -12,8 +12,7 @@ import random
 import pytest
 from sqlalchemy import text
 
-from tessera.app import App, Caller, Role
-from tessera.app import coop, lookup
+from tessera.app import App, Caller, Role, coop, lookup
 from tessera.app.sharing import share_case, share_series
 from tessera.errors import InvalidInput, NotFound
 from tests.seeding import ensure_agency, random_pdq, seed
@@ -30,11 +29,17 @@ def world(app: App) -> dict[str, list[str]]:
     ensure_agency(app.db, "DE-B", "DE")
     ensure_agency(app.db, "FR-C", "FR")
     rng = random.Random(5)
-    secret = seed(app.db, [(b"secret-1", random_pdq(rng)), (b"secret-2", random_pdq(rng))],
-                  agency="NL-A", series="S-Secret", case="NL-1")
+    secret = seed(
+        app.db,
+        [(b"secret-1", random_pdq(rng)), (b"secret-2", random_pdq(rng))],
+        agency="NL-A",
+        series="S-Secret",
+        case="NL-1",
+    )
     share_series(app, OP, "S-Secret", "none", network=True)
-    open_ = seed(app.db, [(b"open-1", random_pdq(rng))], agency="NL-A", series="S-Open",
-                 case="NL-2")
+    open_ = seed(
+        app.db, [(b"open-1", random_pdq(rng))], agency="NL-A", series="S-Open", case="NL-2"
+    )
     return {"secret": [x.sha256 for x in secret], "open": [x.sha256 for x in open_]}
 
 
@@ -110,8 +115,13 @@ def test_overlap_between_new_cases_told_on_both_sides(app: App) -> None:
     assert coop.notice_run(app, OP, fr_run, "FR-C") == []  # nobody else has them yet
     # DE-B's case shares two exactly and one as a near copy (PDQ 4 bits off)
     near = f"{int(shared[2][1] or '', 16) ^ 0b1111:064x}"
-    seed(app.db, [*shared[:2], (b"edited-copy", near), (b"other", random_pdq(rng))],
-         agency="DE-B", series=None, case="DE-9")
+    seed(
+        app.db,
+        [*shared[:2], (b"edited-copy", near), (b"other", random_pdq(rng))],
+        agency="DE-B",
+        series=None,
+        case="DE-9",
+    )
     share_case(app, OP, "DE-9", "status", agency="DE-B", agencies=["FR-C"])
     ids = coop.notice_run(app, OP, _last_run(app), "DE-B")
     assert len(ids) == 2
@@ -131,8 +141,10 @@ def test_notifications_read_unread_per_reader(app: App) -> None:
     hashes = world(app)
     lookup.lookup(app, user("DE-B"), [q(hashes["secret"][0])])
     lookup.lookup(app, user("FR-C"), [q(hashes["open"][0])])
-    a1, a2 = user("NL-A", uid=None), Caller(role=Role.ANALYST, email="y@nl-a.example",
-                                            agency_code="NL-A")
+    a1, a2 = (
+        user("NL-A", uid=None),
+        Caller(role=Role.ANALYST, email="y@nl-a.example", agency_code="NL-A"),
+    )
     notes = coop.list_notifications(app, a1)
     assert len(notes) == 2
     assert coop.mark_read(app, a1, [notes[0].id]).marked == 1

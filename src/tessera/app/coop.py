@@ -29,13 +29,14 @@ from urllib.parse import urlparse
 from tessera.app import audit, delivery
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
+from tessera.app.notifications import NotificationView, render
 from tessera.app.results import Result
 from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import coop as store
 from tessera.storage import sharing
 from tessera.storage.db import Session
-from tessera.storage.models import Agency, Notification, Overlap
+from tessera.storage.models import Agency, Overlap
 
 Via = Literal["lookup", "triage", "ingest"]
 Mark = Literal["same-investigation", "related", "unrelated"]
@@ -44,18 +45,6 @@ OPERATOR_READER = "operator"
 
 
 # -- results ---------------------------------------------------------------------------
-
-
-class NotificationView(Result):
-    id: int
-    kind: str
-    agency: str
-    title: str
-    text: str
-    payload: dict[str, Any]
-    created_at: datetime
-    read: bool = False
-    read_at: datetime | None = None
 
 
 class MarkedRead(Result):
@@ -232,8 +221,13 @@ def notice(
             audit.record_in(
                 s, app, caller, "overlap.found", target=f"overlap:{ov.id}", result_count=len(media)
             )
+        routed = [
+            n.id
+            for n in store.notifications_by_ids(s, raised)
+            if store.delivery_of(s, n.agency_id) is not None
+        ]
     if deliver:
-        delivery.dispatch(app, raised)
+        delivery.dispatch(app, routed)
     return raised
 
 
@@ -257,45 +251,6 @@ def notice_run(app: App, caller: Caller, run_id: int, agency_code: str) -> list[
 
 
 # -- notifications ---------------------------------------------------------------------
-
-
-def render(s: Session, n: Notification) -> NotificationView:
-    """A notification's title and text (what e-mail and the CLI show) from its payload."""
-    p = n.payload
-    agency = store.agencies(s, [n.agency_id])[n.agency_id]
-    if n.kind == "series-hit":
-        case = f", their case {p['finder_case']}" if p.get("finder_case") else ""
-        title = f"{p['finder_agency']} ({p['finder_country']}) hit series {p['series']}"
-        text = (
-            f"Agency {p['finder_agency']} ({p['finder_country']}) found {p['files']} file(s) "
-            f"of your series {p['series']} by {p['via']} at {p['at']}{case}. "
-            f"Overlap {p['overlap']}: mark it same-investigation, related or unrelated."
-        )
-    elif n.kind == "case-overlap":
-        o = p["other"]
-        if o.get("agency"):
-            who = f"agency {o['agency']} ({o['country']})'s case {o['case']}"
-        elif o.get("contact"):
-            who = f"a case of another agency (contact {o['contact']})"
-        else:
-            who = "a case of another agency (not shared with you)"
-        title = f"your case {p['your_case']} shares {p['files']} file(s) with {who}"
-        text = (
-            f"Your case {p['your_case']} and {who} share {p['files']} new file(s) "
-            f"(found by {p['via']} at {p['at']}). Overlap {p['overlap']}."
-        )
-    else:
-        title = n.kind
-        text = str(p)
-    return NotificationView(
-        id=n.id,
-        kind=n.kind,
-        agency=agency.code,
-        title=title,
-        text=text,
-        payload=p,
-        created_at=n.created_at,
-    )
 
 
 def _reader(caller: Caller) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
 import threading
 import time
@@ -26,6 +27,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from tessera.app.context import App
+from tessera.app.notifications import render
 from tessera.storage import coop as store
 
 ATTEMPTS = 4
@@ -34,6 +36,7 @@ BACKOFF = 0.5
 """Seconds before the second try; doubled for each next one."""
 TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Tessera-Signature"
+log = logging.getLogger(__name__)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -106,8 +109,6 @@ def deliver(
     backoff: float = BACKOFF,
 ) -> dict[int, dict[str, bool]]:
     """Deliver each notification by its agency's channels now; per id, channel -> ok."""
-    from tessera.app.coop import render  # noqa: PLC0415 - coop imports this module
-
     with app.transaction() as s:
         rows = store.notifications_by_ids(s, notification_ids)
         jobs = []
@@ -173,8 +174,15 @@ def dispatch(app: App, notification_ids: Sequence[int]) -> threading.Thread | No
     """Deliver in a background thread (after the caller's commit); None if nothing to do."""
     if not notification_ids:
         return None
+
+    def run(ids: list[int]) -> None:
+        try:
+            deliver(app, ids)
+        except Exception:  # a background thread has no caller to raise to: log it
+            log.exception("delivering notifications %s failed", ids)
+
     t = threading.Thread(
-        target=deliver, args=(app, list(notification_ids)), name="tessera-delivery", daemon=True
+        target=run, args=(list(notification_ids),), name="tessera-delivery", daemon=True
     )
     t.start()
     return t

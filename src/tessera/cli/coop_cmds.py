@@ -106,8 +106,11 @@ def delivery_command(
         smtp_port=smtp_port,
         smtp_from=smtp_from,
     )
-    emit(r, as_json, f"delivery of {r.agency}: webhook={r.webhook_url or '-'} "
-         f"email={r.email_to or '-'}")
+    emit(
+        r,
+        as_json,
+        f"delivery of {r.agency}: webhook={r.webhook_url or '-'} email={r.email_to or '-'}",
+    )
 
 
 __all__ = ["delivery_command", "notifications_command", "overlap_group"]

@@ -16,21 +16,21 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)], tag
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-class _Body(BaseModel):
+class _CoopBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MarkReadRequest(_Body):
+class MarkReadRequest(_CoopBody):
     ids: list[int] | None = Field(default=None, max_length=10_000)
     """Notifications to mark read; omitted or null: all of the caller's."""
 
 
-class OverlapMarkRequest(_Body):
+class OverlapMarkRequest(_CoopBody):
     mark: str = Field(pattern=r"^(same-investigation|related|unrelated)$")
     note: str | None = Field(default=None, max_length=4000)
 
 
-class DeliveryRequest(_Body):
+class DeliveryRequest(_CoopBody):
     webhook_url: str | None = Field(default=None, max_length=2000)
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
     email_to: str | None = Field(default=None, max_length=254)
