@@ -18,15 +18,23 @@ Conventions (follow them when adding a use case):
   ``edit``, ``delete``), ``list_<things>`` for listings.
 * **A use case opens its own transaction(s)** and calls repositories in
   ``tessera.storage`` (all SQL lives there) and the inner packages (``ingest``,
-  ``matching``, ``media``, ``features``...). It never prints and never exits.
+  ``matching``, ``media``, ``features``...). It never prints and never exits. It
+  names the session type as ``tessera.storage.db.Session``: nothing above storage
+  imports SQLAlchemy (import contract ``sql-in-storage``).
+* **Long use cases report progress** through ``tessera.app.progress.Progress``
+  (``begin`` / ``set_total`` / ``advance`` / ``end``, one stage at a time); the CLI
+  draws it (``cli.progress.StageBars``), ``SILENT`` ignores it.
 * **Results are pydantic models** deriving from ``tessera.app.results.Result``
   (frozen, ``to_json()``), declared in the topic module beside the use case.
   Interfaces serialise them with ``to_json()`` and nothing else, so ``--json`` and
-  the API say the same. Never return ORM rows from a use case.
+  the API say the same. Never return ORM rows from a use case. (Not yet: triage
+  returns ``tessera.matching.triage.TriageReport`` and hashing streams the
+  pipeline's ``FileResult``; their ``to_json()`` is still the one serialisation.)
 * **Errors** are ``tessera.errors`` classes only (never a bare ValueError); the CLI
   maps them to exit codes in ``tessera.cli.exit_codes``, the API to HTTP with
   ``tessera.app.problems.problem_for``.
-* An interface stays thin: parse, call one use case, print/serialise the result.
+* An interface stays thin: parse, call one use case, print/serialise the result
+  (import contract ``thin-cli``: the CLI imports no storage, index store or SQL).
 """
 
 from tessera.app.caller import Caller, Role
