@@ -203,3 +203,15 @@ def test_rls_and_the_application_agree_on_any_grants(  # type: ignore[no-untyped
     finally:
         with owner.session() as s:
             s.execute(text("DELETE FROM sharing_grant WHERE series_id = :i"), {"i": sid})
+
+
+def test_row_security_use_case_tells_the_service_role_from_the_owner(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tessera.app import sharing as sharing_uc
+
+    owner, service, _ = pg
+    op = Caller.local_operator()
+    with App(Settings.for_home(tmp_path, database_url=service.url)) as app:
+        assert sharing_uc.row_security(app, op).enforced
+    with App(Settings.for_home(tmp_path, database_url=owner.url)) as app:
+        r = sharing_uc.row_security(app, op)
+        assert not r.enforced and r.dialect == "postgresql" and r.reasons

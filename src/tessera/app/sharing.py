@@ -47,6 +47,23 @@ class CaseSharing(Result):
     grants: tuple[SharingGrantInfo, ...]
 
 
+class RowSecurity(Result):
+    """Whether PostgreSQL's Row-Level Security filters this deployment's connection."""
+
+    dialect: str
+    enforced: bool
+    reasons: tuple[str, ...]
+    """Why not, when not (superuser, BYPASSRLS, owner of the tables, not PostgreSQL)."""
+
+
+def row_security(app: App, caller: Caller) -> RowSecurity:
+    """``tessera serve`` asks this at start: agencies' callers are then filtered by the
+    database too only if the service's role neither owns the tables nor bypasses RLS."""
+    with app.transaction() as s:
+        reasons = tuple(sharing.rls_bypass_reasons(s))
+    return RowSecurity(dialect=app.db.dialect, enforced=not reasons, reasons=reasons)
+
+
 def grants(s: Session, target: sharing.Target, target_id: int) -> tuple[SharingGrantInfo, ...]:
     """The grants of one series or case, network first, as results."""
     return tuple(
@@ -202,4 +219,12 @@ def share_case(
         )
 
 
-__all__ = ["CaseSharing", "SeriesSharing", "grants", "share_case", "share_series"]
+__all__ = [
+    "CaseSharing",
+    "RowSecurity",
+    "SeriesSharing",
+    "grants",
+    "row_security",
+    "share_case",
+    "share_series",
+]

@@ -14,6 +14,7 @@ import os
 
 import click
 
+from tessera.app import sharing
 from tessera.cli.context import CliContext, pass_app
 
 WORKER_HEALTHCHECK_S = 60
@@ -57,6 +58,15 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
     if not _loopback(host):
         click.echo(
             f"tessera serve: listening on {host}, not loopback: serve it only behind TLS",
+            err=True,
+        )
+    rls = sharing.row_security(cli.app, cli.caller)
+    if rls.dialect == "postgresql" and not rls.enforced:
+        click.echo(
+            "tessera serve: PostgreSQL row-level security is NOT enforced for this connection ("
+            + "; ".join(rls.reasons)
+            + "): sharing rules rest on the application alone. Connect as a role that "
+            "neither owns the tables nor has BYPASSRLS (see README, Sharing rules)",
             err=True,
         )
     click.echo(
