@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
-from tessera.app import App, Caller, Role, agencies, lookup, series, sharing, stats
+from tessera.app import App, Caller, Role, agencies, exchange, lookup, series, sharing, stats
 from tessera.app import media as media_uc
 from tessera.app.results import Result
 from tessera.app.visibility import Level, redact, resolve, shared_at
@@ -180,3 +181,13 @@ def test_a_media_item_in_two_series_names_only_the_one_shared(world: App) -> Non
     assert media_uc.show(world, op, sha.hex()).media.series == ("Amber", "Hidden")
     with pytest.raises(NotFound):
         media_uc.list_media(world, b, series="Hidden")
+
+
+def test_an_importing_agency_sees_its_imported_hashes(world: App, tmp_path: Path) -> None:
+    sha = hashlib.sha256(b"imported").hexdigest()
+    hashes = tmp_path / "list.txt"
+    hashes.write_text(f"sha256 {sha}\n")
+    exchange.import_file(world, Caller.local_operator(), "hashlist", hashes, agency_code="NL-B")
+    q = [lookup.HashQuery(type="sha256", hash=sha)]
+    assert len(lookup.lookup(world, _user("NL-B"), q).results[0].matches) == 1
+    assert lookup.lookup(world, _user("DE-C"), q).results[0].matches == ()

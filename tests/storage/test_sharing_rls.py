@@ -215,3 +215,34 @@ def test_row_security_use_case_tells_the_service_role_from_the_owner(pg, tmp_pat
     with App(Settings.for_home(tmp_path, database_url=owner.url)) as app:
         r = sharing_uc.row_security(app, op)
         assert not r.enforced and r.dialect == "postgresql" and r.reasons
+
+
+def test_imported_records_follow_the_rules_under_rls(pg) -> None:  # type: ignore[no-untyped-def]
+    """An agency's imported record is its own (full to it) and hidden from others unless
+    the media item is shared with them in full."""
+    owner, service, ids = pg
+    with owner.session() as s:
+        for res in ("unshared", "network-full"):
+            s.execute(
+                text(
+                    "INSERT INTO exchange_entry (media_id, agency_id, source_format, data, "
+                    "updated_at) SELECT :m, id, 'hashlist', '{}', now() FROM agency "
+                    "WHERE code = 'DE-C'"
+                ),
+                {"m": ids[res]["media"]},
+            )
+    try:
+        with service.session() as s:
+            sharing.set_rls_caller(s, CALLER_AGENCY)
+            seen = set(s.scalars(text("SELECT media_id FROM exchange_entry")))
+            assert seen == {ids["network-full"]["media"]}
+        with service.session() as s:
+            sharing.set_rls_caller(s, "DE-C")  # the importer sees its records and media
+            assert s.scalar(text("SELECT count(*) FROM exchange_entry")) == 2
+            level = s.scalar(
+                text("SELECT tessera_media_level(:m)"), {"m": ids["unshared"]["media"]}
+            )
+            assert level == 3
+    finally:
+        with owner.session() as s:
+            s.execute(text("DELETE FROM exchange_entry"))

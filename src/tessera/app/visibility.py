@@ -24,7 +24,9 @@ Row-Level Security (migration 0006) re-applies the same row rules underneath.
    case ``none`` (its number and paths are the owner's business, and a default
    above ``none`` would undo an owner's ``none`` on a series of that case's media);
 4. a media item is seen at the best level of any series holding it and any case it
-   was sighted in (the submitting agency sees its own sightings' media in ``full``);
+   was sighted in (the submitting agency sees its own sightings' media in ``full``,
+   an importing agency the media its exchange files describe; an imported record
+   filed under a case counts as a sighting in it);
    media in no series and no shared case are seen by their submitters only.
 
 The node's **local operator** (the command line on the server machine, which can
@@ -185,9 +187,12 @@ class Visibility:
                 in_series, in_cases = sharing.containers_of_media(self.s, todo)
                 sl = self.series_levels({x for v in in_series.values() for x in v})
                 cl = self.case_levels({x for v in in_cases.values() for x in v})
+                imported = sharing.importers_of_media(self.s, todo)
                 for m in todo:
                     levels = [sl[x] for x in in_series.get(m, ())]
                     levels += [cl[x] for x in in_cases.get(m, ())]
+                    if self.agency_id is not None and self.agency_id in imported.get(m, ()):
+                        levels.append(Level.FULL)  # its own imported record
                     self._media[m] = max(levels, default=Level.NONE)
         return {i: self._media[i] for i in wanted}
 

@@ -20,6 +20,7 @@ from tessera.storage.models import (
     SHARE_LEVELS,
     Agency,
     Case,
+    ExchangeEntry,
     Media,
     Offender,
     Series,
@@ -145,7 +146,28 @@ def containers_of_media(
             .distinct()
         ):
             in_cases.setdefault(int(m), set()).add(int(cid))
+        # an imported record filed under a case counts as a sighting in it
+        for em, ecid in s.execute(
+            select(ExchangeEntry.media_id, ExchangeEntry.case_id).where(
+                ExchangeEntry.media_id.in_(chunk), ExchangeEntry.case_id.is_not(None)
+            )
+        ):
+            if ecid is not None:
+                in_cases.setdefault(int(em), set()).add(int(ecid))
     return in_series, in_cases
+
+
+def importers_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, set[int]]:
+    """media id -> agencies whose imported exchange files describe it (their own record)."""
+    out: dict[int, set[int]] = {}
+    for chunk in _chunks(sorted(set(media_ids))):
+        for m, a in s.execute(
+            select(ExchangeEntry.media_id, ExchangeEntry.agency_id).where(
+                ExchangeEntry.media_id.in_(chunk)
+            )
+        ):
+            out.setdefault(int(m), set()).add(int(a))
+    return out
 
 
 def series_names(s: Session, ids: Iterable[int]) -> dict[int, str]:
@@ -244,6 +266,7 @@ __all__ = [
     "containers_of_media",
     "counts_within",
     "grants_of",
+    "importers_of_media",
     "owners",
     "rls_bypass_reasons",
     "series_ids_by_name",

@@ -107,9 +107,69 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name=op.f("pk_exchange_hash")),
     )
     op.create_index(op.f("ix_exchange_hash_media_id"), "exchange_hash", ["media_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        for stmt in _PG_SHARING:
+            op.execute(stmt)
+
+
+# Sharing (migration 0006, added by "sharing"): an agency's imported record is its own
+# sighting of the media (full to it), filed under a case it counts as one in that case;
+# the rows get the same Row-Level Security as sightings and fingerprints.
+_MEDIA_LEVEL = """
+CREATE OR REPLACE FUNCTION tessera_media_level(p_media bigint) RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  SELECT coalesce(max(l), 0) FROM (
+    SELECT tessera_series_level(sm.series_id) AS l FROM series_media sm
+     WHERE sm.media_id = p_media
+    UNION ALL
+    SELECT tessera_case_level(g.case_id) FROM sighting g WHERE g.media_id = p_media
+    {extra}
+  ) x
+$$
+"""
+_ENTRY_LEVEL = """
+    UNION ALL
+    SELECT CASE WHEN e.agency_id = tessera_caller_agency() THEN 3
+                ELSE coalesce(tessera_case_level(e.case_id), 0) END
+      FROM exchange_entry e WHERE e.media_id = p_media
+"""
+_MEDIA_OWNED = """
+CREATE OR REPLACE FUNCTION tessera_media_owned(p_media bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  SELECT EXISTS (SELECT 1 FROM sighting g WHERE g.media_id = p_media
+                   AND g.agency_id = tessera_caller_agency())
+      OR EXISTS (SELECT 1 FROM series_media sm JOIN series s ON s.id = sm.series_id
+                  WHERE sm.media_id = p_media AND s.agency_id = tessera_caller_agency())
+      {extra}
+$$
+"""
+_ENTRY_OWNED = """
+      OR EXISTS (SELECT 1 FROM exchange_entry e WHERE e.media_id = p_media
+                   AND e.agency_id = tessera_caller_agency())
+"""
+_PG_SHARING = [
+    _MEDIA_LEVEL.format(extra=_ENTRY_LEVEL),
+    _MEDIA_OWNED.format(extra=_ENTRY_OWNED),
+    "ALTER TABLE exchange_entry ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY tessera_read ON exchange_entry FOR SELECT USING "
+    "(agency_id = tessera_caller_agency() OR tessera_media_level(media_id) = 3)",
+    "CREATE POLICY tessera_write ON exchange_entry FOR ALL "
+    "USING (agency_id = tessera_caller_agency()) WITH CHECK (agency_id = tessera_caller_agency())",
+    "ALTER TABLE exchange_hash ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY tessera_read ON exchange_hash FOR SELECT USING "
+    "(tessera_media_level(media_id) >= 1)",
+    "CREATE POLICY tessera_insert ON exchange_hash FOR INSERT WITH CHECK (tessera_has_caller())",
+    "CREATE POLICY tessera_change ON exchange_hash FOR UPDATE USING "
+    "(tessera_media_owned(media_id)) WITH CHECK (tessera_media_owned(media_id))",
+    "CREATE POLICY tessera_delete ON exchange_hash FOR DELETE USING "
+    "(tessera_media_owned(media_id))",
+]
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":  # 0006's definitions, without entries
+        op.execute(_MEDIA_LEVEL.format(extra=""))
+        op.execute(_MEDIA_OWNED.format(extra=""))
     op.drop_table("exchange_hash")
     op.drop_table("exchange_entry")
     op.drop_column("media", "has_content")
