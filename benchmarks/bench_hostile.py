@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--limit-gb", type=float, default=4.0)
     ap.add_argument("--mode", default="fast", choices=["fast", "reference"])
     ap.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--per-class", type=int, default=0, help="at most N files per class (0: all)")
     args = ap.parse_args()
 
     spec = importlib.util.spec_from_file_location("hc", ROOT / "scripts" / "hostile_corpus.py")
@@ -106,6 +107,8 @@ def main() -> None:
         if not path.is_file() or path.is_symlink() or path.stat().st_size > 512 << 20:
             continue  # special files: not decoded by either side
         key = cls if top == "heavy" else top
+        if args.per_class and len(rows[key]) >= args.per_class:
+            continue
         t = run_one(path, args.mode, "tessera", args.limit_gb)
         b = None
         if args.baseline and top in ("image", "heavy", "metadata", "name"):

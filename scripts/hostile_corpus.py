@@ -8,8 +8,8 @@ audio containers, hostile metadata, hostile names and special files.
 
     python scripts/hostile_corpus.py OUT [--part light|full|heavy] [--manifest]
 
-``light`` (~300 files) is what the CI corpus test runs over; ``full`` adds more
-seeds of every class (>= 1,000 files); ``heavy`` adds memory and CPU bombs for
+``light`` (224 files) is what the CI corpus test runs over; ``full`` adds more
+seeds of every class (1,000+ files); ``heavy`` adds memory and CPU bombs for
 ``benchmarks/bench_hostile.py`` (pictures up to 14000 x 14000, archive bombs). The
 manifest (``OUT/manifest.json``) maps each top-level path to its class.
 """
@@ -501,12 +501,13 @@ def heavy_pictures() -> dict[str, tuple[str, bytes]]:
 def generate(out: Path, part: str = "light") -> dict[str, str]:
     """Write the corpus under ``out``; returns {relative path: class}."""
     out.mkdir(parents=True, exist_ok=True)
-    seeds = range(1) if part == "light" else range(4)
+    light = part == "light"
+    seeds = range(1) if light else range(5)
     files: dict[str, tuple[str, bytes]] = {}
     files.update(pictures(seeds))
     files.update(metadata(seeds))
-    files.update(archives(range(1) if part == "light" else range(3), heavy=part == "heavy"))
-    files.update(media(range(1) if part == "light" else range(2)))
+    files.update(archives(range(1) if light else range(4), heavy=part == "heavy"))
+    files.update(media(range(1) if light else range(3)))
     files.update(hostile_names(seeds))
     if part == "heavy":
         files.update(heavy_pictures())

@@ -43,3 +43,28 @@ def test_path_limit() -> None:
     with pytest.raises(InvalidInput) as info:
         check_path("é" * (MAX_PATH_BYTES // 2 + 1))  # counted in UTF-8 bytes
     assert info.value.reason == "path-too-long"
+
+
+def test_country_codes_must_be_assigned_iso_3166(db: Database) -> None:
+    """Defect 15: ``--country XX`` was accepted (any two letters)."""
+    with db.session() as s:
+        assert repo.create_agency(s, "BE1", "be", "Belgian unit").country == "BE"
+    for bad in ("XX", "ZZ", "Netherlands", "N1"):
+        with pytest.raises(InvalidInput), db.session() as s:
+            repo.create_agency(s, f"C{len(bad)}{bad[:1]}", bad, "unit")
+
+
+def test_names_refuse_line_breaks_and_escapes_and_categories_are_bounded(db: Database) -> None:
+    """Defect 15: newlines in names and negative categories were accepted."""
+    with db.session() as s:
+        repo.create_agency(s, "A2", "NL", "unit")
+    for name in ("two\nlines", "esc\x1b[31m", "bidi\u202e"):
+        with pytest.raises(InvalidInput), db.session() as s:
+            repo.create_series(s, name, repo.get_agency(s, "A2"))
+        with pytest.raises(InvalidInput), db.session() as s:
+            repo.create_agency(s, "A3", "NL", name)
+    with pytest.raises(InvalidInput), db.session() as s:
+        repo.create_series(s, "negative", repo.get_agency(s, "A2"), category=-1)
+    with db.session() as s:
+        made = repo.create_series(s, "ok", agency=repo.get_agency(s, "A2"), category=2)
+        assert made.category == 2

@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.storage.limits import check_country, check_name
 from tessera.storage.models import Agency, Case, IngestRun, Media, Series, Sighting
 from tessera.storage.repo import get_agency
-
-_COUNTRY_LEN = 2
 
 
 @dataclass(frozen=True)
@@ -192,15 +191,14 @@ def edit_agency(
     if name is not None and name != agency.name:
         if not name.strip() or len(name) > 200:
             raise InvalidInput("an agency name is 1-200 characters")
+        check_name(name, Agency.__table__.c.name, "agency name")
         agency.name = name
         changed.append("name")
     if contact is not None and (contact or None) != agency.contact:
         agency.contact = contact or None
         changed.append("contact")
     if country is not None:
-        code = country.upper()
-        if len(code) != _COUNTRY_LEN or not code.isascii() or not code.isalpha():
-            raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code, e.g. NL")
+        code = check_country(country)
         if code != agency.country:
             agency.country = code
             changed.append("country")

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
-from tessera.storage.limits import check_length
+from tessera.storage.limits import check_category, check_country, check_length, check_name
 from tessera.storage.models import (
     Agency,
     Case,
@@ -43,7 +43,6 @@ FEATURES_ALGORITHM = "rootsift"
 FEATURES_VERSION = 1
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 # -- agencies and cases ------------------------------------------------------------
@@ -55,10 +54,8 @@ def create_agency(
     """Register an agency (unit of a member country). ``country`` is ISO 3166 alpha-2."""
     if not _CODE.match(code):
         raise InvalidInput(f"agency code {code!r} must be 1-32 letters, digits, '_', '.', '-'")
-    country = country.upper()
-    if not _COUNTRY.match(country):
-        raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code, e.g. NL")
-    check_length(name, Agency.__table__.c.name, "agency name")
+    country = check_country(country)
+    check_name(name, Agency.__table__.c.name, "agency name")
     if s.scalar(select(Agency).where(Agency.code == code)) is not None:
         raise Conflict(f"agency {code!r} already exists")
     agency = Agency(code=code, country=country, name=name, contact=contact)
@@ -82,7 +79,7 @@ def get_or_create_case(s: Session, agency: Agency, number: str) -> Case:
     """The agency's case with this number, created on first use."""
     if not number.strip():
         raise InvalidInput("case number must not be empty")
-    check_length(number, Case.__table__.c.number, "case number")
+    check_name(number, Case.__table__.c.number, "case number")
     case = s.scalar(select(Case).where(Case.agency_id == agency.id, Case.number == number))
     if case is None:
         case = Case(agency_id=agency.id, number=number)
@@ -106,7 +103,8 @@ def create_series(
 ) -> Series:
     if not name.strip():
         raise InvalidInput("series name must not be empty")
-    check_length(name, Series.__table__.c.name, "series name")
+    check_name(name, Series.__table__.c.name, "series name")
+    check_category(category)
     clash = s.scalar(select(Series).where(Series.name == name))
     if clash is not None:
         gone = " (deleted; names stay reserved so it can be restored)" if clash.deleted_at else ""
@@ -330,8 +328,8 @@ def create_location(
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> Location:
-    if country is not None and not _COUNTRY.match(country.upper()):
-        raise InvalidInput(f"country {country!r} must be an ISO 3166 alpha-2 code")
+    if country is not None:
+        country = check_country(country)
     if (latitude is None) != (longitude is None):
         raise InvalidInput("give both latitude and longitude, or neither")
     if latitude is not None and not -90 <= latitude <= 90:
