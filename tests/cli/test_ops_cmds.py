@@ -216,7 +216,11 @@ def test_series_edit_remove_delete_restore(t: Tessera) -> None:
     doc = t.json("lookup", _md5(t.nl_dir / "p1.jpg"))  # type: ignore[attr-defined]
     assert doc["results"][0]["matches"][0]["series"] == [] and doc["series"] == []
     t.fails(5, "series", "create", "Amber 2", "--agency", "NL-NPU")
+    (gone,) = t.json("series", "deleted")
+    assert (gone["name"], gone["owner_code"], gone["deleted_by"]) == ("Amber 2", "NL-NPU", ME)
     assert t.json("series", "restore", "Amber 2")["media_count"] == 2
+    assert t.json("series", "deleted") == []
+    t.fails(4, "series", "restore", "Amber 2")  # no longer deleted
 
 
 def test_cases_agencies_and_runs(t: Tessera) -> None:

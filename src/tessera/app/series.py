@@ -311,6 +311,30 @@ def delete(app: App, caller: Caller, name: str) -> SeriesRemoval:
         return SeriesRemoval(series=series.name, removed_by=by, deleted=True)
 
 
+class DeletedSeries(Result):
+    """A deleted series: who deleted it and when (``series restore`` brings it back)."""
+
+    name: str
+    owner_code: str
+    deleted_at: Timestamp
+    deleted_by: str | None
+
+
+def list_deleted(app: App, caller: Caller) -> list[DeletedSeries]:
+    """Deleted series of the caller's agency (all of them for the local operator)."""
+    with transaction(app, caller) as (s, vis):
+        return [
+            DeletedSeries(
+                name=x.name,
+                owner_code=x.agency.code,
+                deleted_at=x.deleted_at,
+                deleted_by=x.deleted_by,
+            )
+            for x in series_changes.list_deleted(s)
+            if x.deleted_at is not None and vis.is_owner(x.agency_id)
+        ]
+
+
 def restore(app: App, caller: Caller, name: str) -> SeriesSummary:
     """Bring back a deleted series with its members (owner curators, or the operator)."""
     with transaction(app, caller) as (s, vis):
@@ -325,6 +349,7 @@ def restore(app: App, caller: Caller, name: str) -> SeriesSummary:
 
 
 __all__ = [
+    "DeletedSeries",
     "LinkedMedia",
     "SeriesDetail",
     "SeriesMarker",
@@ -334,6 +359,7 @@ __all__ = [
     "create",
     "delete",
     "edit",
+    "list_deleted",
     "list_series",
     "remove_media",
     "restore",

@@ -1,5 +1,6 @@
-"""Changing series and agencies after ``create``: ``series edit|remove-media|delete|restore``,
-``agency show|edit``. Registered on the ``series`` and ``agency`` groups in ``main``."""
+"""Changing series and agencies after ``create``: ``series edit``, ``remove-media``,
+``delete``, ``restore``, ``deleted``; ``agency show|edit``. Registered on the
+``series`` and ``agency`` groups in ``main``."""
 
 from __future__ import annotations
 
@@ -76,6 +77,19 @@ def series_restore(cli: CliContext, name: str, as_json: bool) -> None:
     emit(st, as_json, f"series {st.name!r} restored ({st.media_count} media)")
 
 
+@click.command("deleted")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@pass_app
+def series_deleted(cli: CliContext, as_json: bool) -> None:
+    """List deleted series, who deleted them and when (restorable)."""
+    rows = series.list_deleted(cli.app, cli.caller)
+    text = "\n".join(
+        f"{r.name:30s} {r.owner_code:12s} deleted {r.deleted_at.isoformat()} by {r.deleted_by}"
+        for r in rows
+    )
+    emit(rows, as_json, text or "(no deleted series)")
+
+
 def _agency_text(a: AgencyDetail) -> str:
     lines = [
         f"{a.code} ({a.country})  {a.name}",
@@ -117,5 +131,5 @@ def agency_edit(
     emit(a, as_json, "agency updated\n" + _agency_text(a))
 
 
-SERIES_COMMANDS = (series_edit, series_remove_media, series_delete, series_restore)
+SERIES_COMMANDS = (series_edit, series_remove_media, series_delete, series_restore, series_deleted)
 AGENCY_COMMANDS = (agency_show, agency_edit)

@@ -121,6 +121,17 @@ def delete_series(s: Session, series: Series, by: str) -> None:
     s.flush()
 
 
+def list_deleted(s: Session) -> list[Series]:
+    """Deleted series (restorable), most recently deleted first."""
+    return list(
+        s.scalars(
+            select(Series)
+            .where(Series.deleted_at.is_not(None))
+            .order_by(Series.deleted_at.desc(), Series.name)
+        )
+    )
+
+
 def restore_series(s: Session, name: str) -> Series:
     """Bring back a deleted series (its memberships were never touched)."""
     series = s.scalar(select(Series).where(Series.name == name, Series.deleted_at.is_not(None)))
@@ -131,4 +142,11 @@ def restore_series(s: Session, name: str) -> Series:
     return series
 
 
-__all__ = ["SeriesEdit", "delete_series", "edit_series", "remove_media", "restore_series"]
+__all__ = [
+    "SeriesEdit",
+    "delete_series",
+    "edit_series",
+    "list_deleted",
+    "remove_media",
+    "restore_series",
+]
