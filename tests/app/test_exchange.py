@@ -13,7 +13,15 @@ from tessera.app import App, Caller
 from tessera.app import exchange as ex
 from tessera.errors import InvalidRecord
 from tessera.storage import repo
-from tessera.storage.models import AuditEntry, ExchangeEntry, FingerprintModel, Media, Series
+from tessera.storage.models import (
+    AuditEntry,
+    Case,
+    ExchangeEntry,
+    FingerprintModel,
+    Media,
+    Series,
+    Sighting,
+)
 
 MD5_A = "0123456789abcdef0123456789abcdef"
 SHA1_A = "00112233445566778899aabbccddeeff00112233"
@@ -179,3 +187,30 @@ def test_ncmec_deletion_withdraws_hash_only_media(
     r = ex.import_file(app, caller, "ncmec-xml", second, agency_code=agency)
     assert r.deleted_entries == 1
     assert _count(app, Media) == 0 and _count(app, FingerprintModel) == 0
+
+
+def test_vics_cases_become_the_agency_cases(
+    app: App, caller: Caller, agency: str, tmp_path: Path
+) -> None:
+    """Without --case, a #Cases file's CaseNumbers are the cases its media are seen in."""
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/"
+        "US/$metadata#Cases",
+        "value": [
+            {"CaseNumber": "K-1", "Media": [{"MediaID": 1, "MD5": MD5_A}]},
+            {"CaseNumber": "K-2", "Media": [{"MediaID": 2, "MD5": MD5_A}, {"MD5": MD5_B}]},
+        ],
+    }
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(doc))
+    ex.import_file(app, caller, "vics", path, agency_code=agency)
+    again = ex.import_file(app, caller, "vics", path, agency_code=agency)
+    assert again.new_media == 0
+    with app.transaction() as s:
+        rows = {
+            (c.number, sg.original_path)
+            for sg, c in s.query(Sighting, Case).join(Case, Case.id == Sighting.case_id)
+        }
+        assert rows == {("K-1", "vics:1"), ("K-2", "vics:2"), ("K-2", "vics:3")}
+        media = repo.media_by_digest(s, "md5", [bytes.fromhex(MD5_A)])[bytes.fromhex(MD5_A)]
+        assert media.submissions == 1  # one agency, however many of its cases

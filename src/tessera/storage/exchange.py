@@ -105,6 +105,8 @@ class StoredRecordFields(Protocol):
     @property
     def relative_path(self) -> str | None: ...
     @property
+    def case_ref(self) -> str | None: ...
+    @property
     def deleted(self) -> bool: ...
     def identity(self) -> list[tuple[str, str]]: ...
     def entry_data(self) -> dict[str, Any]: ...
@@ -157,6 +159,7 @@ class ExchangeImport:
         self.s = s
         self.agency = agency
         self.case = case
+        self._cases: dict[str, int] = {}
         self.default_series = series
         self.source_format = source_format
         self.counts = ImportCounts()
@@ -274,8 +277,7 @@ class ExchangeImport:
         self._fingerprints(batch, media_ids, fresh)
         self._entries(batch, media_ids)
         self._series_links(batch, media_ids)
-        if self.case is not None:
-            self._sightings(batch, media_ids)
+        self._sightings(batch, media_ids)
         self.touched_media.extend(media_ids)
 
     def _bulk(self, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -423,7 +425,7 @@ class ExchangeImport:
                 "category_profile": r.category_profile,
                 "category": r.category,
                 "data": r.entry_data(),
-                "case_id": self.case.id if self.case is not None else None,
+                "case_id": self._case_id(r),
             }
             found = existing.get(mid)
             if found is None:
@@ -496,33 +498,49 @@ class ExchangeImport:
         if rows:
             self._bulk(series_media, rows)
 
+    def _case_id(self, r: StoredRecordFields) -> int | None:
+        """--case wins; else the record's own case (VICS ``#Cases`` CaseNumber)."""
+        if self.case is not None:
+            return self.case.id
+        ref = (r.case_ref or "").strip()
+        if not ref:
+            return None
+        hit = self._cases.get(ref)
+        if hit is None:
+            hit = self._cases[ref] = repo.get_or_create_case(self.s, self.agency, ref).id
+        return hit
+
     def _sightings(
         self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
     ) -> None:
         s = self.s
-        assert self.case is not None
-        mids = sorted(set(media_ids))
-        have: set[tuple[int, str]] = set()
+        cases = [self._case_id(r) for _, r in batch]
+        if not any(c is not None for c in cases):
+            return
+        mids = sorted({m for m, c in zip(media_ids, cases, strict=True) if c is not None})
+        have: set[tuple[int, int, str]] = set()
         from_agency: set[int] = set()
         for chunk in _chunks(mids):
-            for mid, path, agency_id in s.execute(
-                select(Sighting.media_id, Sighting.original_path, Sighting.agency_id).where(
-                    Sighting.media_id.in_(chunk)
-                )
+            for mid, cid, path, agency_id in s.execute(
+                select(
+                    Sighting.media_id, Sighting.case_id, Sighting.original_path, Sighting.agency_id
+                ).where(Sighting.media_id.in_(chunk))
             ):
-                have.add((int(mid), path))
+                have.add((int(cid), int(mid), path))
                 if agency_id == self.agency.id:
                     from_agency.add(int(mid))
-        rows: dict[tuple[int, str], dict[str, Any]] = {}
-        for (number, r), mid in zip(batch, media_ids, strict=True):
+        rows: dict[tuple[int, int, str], dict[str, Any]] = {}
+        for (number, r), mid, case_id in zip(batch, media_ids, cases, strict=True):
+            if case_id is None:
+                continue
             path = r.relative_path or f"{self.source_format}:{r.source_id or number}"
-            if (mid, path) in have:
+            if (case_id, mid, path) in have:
                 continue
             rows.setdefault(
-                (mid, path),
+                (case_id, mid, path),
                 {
                     "media_id": mid,
-                    "case_id": self.case.id,
+                    "case_id": case_id,
                     "agency_id": self.agency.id,
                     "original_path": path,
                     "seen_at": utcnow(),
@@ -530,7 +548,7 @@ class ExchangeImport:
             )
         if rows:
             self._bulk(_T_SIGHTING, list(rows.values()))
-        first = sorted({mid for mid, _ in rows} - from_agency)
+        first = sorted({mid for _, mid, _ in rows} - from_agency)
         for chunk in _chunks(first):
             s.execute(
                 update(Media).where(Media.id.in_(chunk)).values(submissions=Media.submissions + 1)
