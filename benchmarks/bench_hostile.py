@@ -3,7 +3,8 @@
 Generates the corpus (``scripts/hostile_corpus.py``, part ``heavy`` by default: the
 full >= 1,000 files plus memory and archive bombs) and, for every file, runs one
 fresh worker process that fingerprints it exactly as a ``hash``/``ingest`` worker
-does (``tessera.ingest.filehash.hash_file``), reporting its peak RSS. As a baseline
+does (``tessera.ingest.expand.expand_path``: archives opened, every member fingerprinted),
+reporting its peak RSS. As a baseline
 in the same run, a second process decodes each picture with plain Pillow
 (``Image.open(...).load()``, Pillow's own 178 MP bomb check raised to the 200 MP cap):
 the memory the pixels alone take without Tessera's bounds. Prints, per class: files,
@@ -35,9 +36,15 @@ import json, resource, sys
 path, mode, which = sys.argv[1], sys.argv[2], sys.argv[3]
 out = {"status": None}
 if which == "tessera":
-    from tessera.ingest.filehash import HashOptions, hash_file
-    r = hash_file(path, HashOptions(mode=mode))
-    out = {"status": r.status, "reason": r.reason, "flags": r.flags}
+    from pathlib import Path
+    from tessera.ingest.expand import ExpandOptions, expand_path
+    from tessera.ingest.filehash import HashOptions
+    # what an ingest/triage worker does: archives opened, members hashed
+    rs = expand_path(Path(path), ExpandOptions(hash=HashOptions(mode=mode)))
+    r = rs[0]
+    bad = sorted({x.reason for x in rs if x.status == "error" and x.reason})
+    out = {"status": r.status if len(rs) == 1 else f"{len(rs)} results",
+           "reason": r.reason if len(rs) == 1 else (",".join(bad) or None), "flags": r.flags}
 else:
     from PIL import Image
     Image.MAX_IMAGE_PIXELS = 200_000_000

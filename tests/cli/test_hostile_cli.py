@@ -232,3 +232,14 @@ def test_series_identified_without_by_does_not_print_none(world: dict[str, Path]
     assert r.returncode == 10
     assert b"by None" not in r.stdout
     assert b"victim identified" in r.stdout
+
+
+def test_series_show_prints_yes_no_and_dashes_not_python_values(world: dict[str, Path]) -> None:
+    """Defect 15: ``series show`` printed raw ``None`` / ``True`` / ``False``."""
+    r = _cli(world["home"], "series", "show", "Amber")
+    assert r.returncode == 0, r.stderr
+    lines = dict(line.split(None, 1) for line in r.stdout.decode().splitlines() if " " in line)
+    assert lines["victim_identified"].strip() == "yes"
+    assert lines["offender_identified"].strip() == "no"
+    assert lines["contact"].strip() == "-"
+    assert not any(v.strip() in ("None", "True", "False") for v in lines.values())

@@ -104,6 +104,15 @@ def series_list(cli: CliContext, as_json: bool) -> None:
     emit(rows, as_json, text or "(no series)")
 
 
+def _shown(value: object) -> str:
+    """A value as people read it: yes/no, '-' for nothing (never Python's None/True)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 @series_group.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
@@ -113,7 +122,9 @@ def series_show(cli: CliContext, name: str, as_json: bool) -> None:
     detail = series.show(cli.app, cli.caller, name)
     data = detail.to_json()
     lines = [
-        f"{k:24s} {v}" for k, v in data.items() if k not in ("markers", "linked_media", "sharing")
+        f"{k:24s} {_shown(v)}"
+        for k, v in data.items()
+        if k not in ("markers", "linked_media", "sharing")
     ]
     lines += [_grant_line(g) for g in detail.sharing or ()]
     lines += [
