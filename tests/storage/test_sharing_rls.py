@@ -246,3 +246,49 @@ def test_imported_records_follow_the_rules_under_rls(pg) -> None:  # type: ignor
     finally:
         with owner.session() as s:
             s.execute(text("DELETE FROM exchange_entry"))
+
+
+def test_the_index_reads_every_hash_and_answers_stay_filtered(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The index machinery's connection (tessera.index=on) reads all fingerprints and
+    media rows but no series; a PDQ lookup through the API served as the service role
+    finds what the caller may see and nothing else."""
+    from fastapi.testclient import TestClient
+
+    from tessera.api.factory import create_app
+    from tessera.storage.db import Database
+
+    owner, service, ids = pg
+    pdq = {"network-status": "f" * 63 + "0", "unshared": "0" * 63 + "f"}
+    with owner.session() as s:
+        for res, hexhash in pdq.items():
+            s.execute(
+                text(
+                    "INSERT INTO fingerprint (media_id, algorithm, version, position, value, "
+                    "quality) VALUES (:m, 'pdq', 1, 0, :v, 100)"
+                ),
+                {"m": ids[res]["media"], "v": bytes.fromhex(hexhash)},
+            )
+    try:
+        index_db = Database(sharing.index_url(service.url))
+        with index_db.session() as s:
+            assert s.scalar(text("SELECT count(*) FROM fingerprint")) == 2
+            assert s.scalar(text("SELECT count(*) FROM media")) == len(ids)
+            assert s.scalar(text("SELECT count(*) FROM series")) == 0
+            assert s.scalar(text("SELECT count(*) FROM media_text")) == 0
+        index_db.dispose()
+        who = Caller(role=Role.ANALYST, user_id=1, email="b@example.org", agency_code="NL-B")
+        settings = Settings.for_home(tmp_path, database_url=service.url)
+        api = create_app(settings, authenticate=lambda _app, _token: who, poll_interval=0.05)
+        with TestClient(api) as client:
+            for res, hexhash in pdq.items():
+                r = client.get(
+                    f"/api/v1/lookup?type=pdq&hash={hexhash}",
+                    headers={"Authorization": "Bearer x"},
+                )
+                assert r.status_code == 200, r.text
+                matches = r.json()["results"][0]["matches"]
+                want = [ids[res]["media"]] if res == "network-status" else []
+                assert [m["media_id"] for m in matches] == want, res
+    finally:
+        with owner.session() as s:
+            s.execute(text("DELETE FROM fingerprint"))

@@ -51,9 +51,9 @@ def create_app(
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         keeper = None
         if index_writer:
-            keeper = IndexKeeper(app_.db, settings.index_dir)
+            keeper = IndexKeeper(app_.index_db, settings.index_dir)
             keeper.start()
-        index = LivePdqIndex(app_.db, settings.index_dir, poll_interval=poll_interval)
+        index = LivePdqIndex(app_.index_db, settings.index_dir, poll_interval=poll_interval)
         index.start()
         api.state.tessera = ApiState(
             app=app_,

@@ -16,6 +16,7 @@ from types import TracebackType
 from tessera.app.settings import Settings
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
+from tessera.storage import sharing
 from tessera.storage.db import Database, Session
 
 
@@ -25,6 +26,7 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._db: Database | None = None
+        self._index_db: Database | None = None
         self._checked = False
         self._pdq: PdqStore | None = None
         self._scene: SceneStore | None = None
@@ -44,6 +46,23 @@ class App:
             db.require_current()
             self._checked = True
         return db
+
+    @property
+    def index_db(self) -> Database:
+        """The database as the index machinery reads it: every hash and media id.
+
+        On PostgreSQL its connections start with ``tessera.index=on`` so Row-Level
+        Security lets them read fingerprints and media rows (never metadata, series
+        or text) without a caller (``storage.sharing.index_url``); answers built from
+        the indexes are filtered per caller in the use cases. Elsewhere: ``db``.
+        """
+        db = self.db
+        url = sharing.index_url(db.url)
+        if url == db.url:
+            return db
+        if self._index_db is None:
+            self._index_db = Database(url)
+        return self._index_db
 
     def migrate(self) -> Database:
         """Create the database or bring its schema up to date (``tessera init``)."""
@@ -67,13 +86,13 @@ class App:
     def pdq_store(self) -> PdqStore:
         """The PDQ index beside the database (``HOME/index``), caught up with it."""
         if self._pdq is None:
-            self._pdq = PdqStore(self.db, self.settings.index_dir)
+            self._pdq = PdqStore(self.index_db, self.settings.index_dir)
         return self._pdq
 
     def scene_store(self) -> SceneStore:
         """The same-scene index beside the database (``HOME/scene-index``), caught up."""
         if self._scene is None:
-            self._scene = SceneStore(self.db, self.settings.scene_index_dir)
+            self._scene = SceneStore(self.index_db, self.settings.scene_index_dir)
         return self._scene
 
     # -- lifetime ----------------------------------------------------------------------
@@ -81,7 +100,10 @@ class App:
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
+        if self._index_db is not None:
+            self._index_db.dispose()
         self._db, self._pdq, self._scene, self._checked = None, None, None, False
+        self._index_db = None
 
     def __enter__(self) -> App:
         return self

@@ -362,7 +362,7 @@ def lookup_frames(
     require_role(caller, Role.ANALYST)
     query = FileResult(path="query", status="ok", kind="video", frames=list(frames))
     searcher = pdq if pdq is not None else app.pdq_store()
-    hits = video_hits(app.db, searcher, [query], radius=radius, min_quality=min_quality)
+    hits = video_hits(app.index_db, searcher, [query], radius=radius, min_quality=min_quality)
     found = hits.get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
     coop.notice(app, caller, {h.media_id for h in found}, via="lookup")
@@ -398,7 +398,7 @@ def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResul
     AudioFingerprint.parse(fingerprint)  # InvalidFingerprint before any work
     require_role(caller, Role.ANALYST)
     query = FileResult(path="query", status="ok", kind="audio", audio=fingerprint)
-    found = audio_hits(app.db, [query]).get(0, [])
+    found = audio_hits(app.index_db, [query]).get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
     coop.notice(app, caller, {h.media_id for h in found}, via="lookup")
     _audit(

@@ -54,7 +54,7 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
     from tessera.matching.index_keeper import IndexKeeper  # noqa: PLC0415
 
     settings = cli.settings
-    db = cli.app.db  # ConfigError (exit 3) unless initialised and current
+    _db = cli.app.db  # ConfigError (exit 3) unless initialised and current
     if not _loopback(host):
         click.echo(
             f"tessera serve: listening on {host}, not loopback: serve it only behind TLS",
@@ -77,7 +77,7 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
-    keeper = IndexKeeper(db, settings.index_dir)
+    keeper = IndexKeeper(cli.app.index_db, settings.index_dir)
     keeper.start()  # the one writer: builds or catches the index up before workers start
     os.environ["TESSERA_HOME"] = str(settings.home.resolve())
     os.environ["TESSERA_DATABASE_URL"] = settings.database_url

@@ -228,6 +228,30 @@ def set_rls_caller(s: Session, agency_code: str | None) -> None:
     s.execute(text("SELECT set_config('tessera.agency', :code, true)"), {"code": agency_code or ""})
 
 
+INDEX_OPTION = "-ctessera.index=on"
+
+
+def index_url(url: str) -> str:
+    """The database URL for the node's index machinery (PostgreSQL; others unchanged).
+
+    Under Row-Level Security a connection without a caller sees nothing; the indexes
+    must hold every hash. Connections opened with this URL start with
+    ``tessera.index=on``, which lets them read fingerprints and media rows (hashes
+    and ids, never metadata, series or text); answers are still filtered per caller.
+    """
+    if not url.startswith("postgresql"):
+        return url
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    u = make_url(url)
+    options = u.query.get("options")
+    current = options if isinstance(options, str) else " ".join(options or ())
+    if INDEX_OPTION in current.split():
+        return url
+    merged = f"{current} {INDEX_OPTION}".strip()
+    return u.update_query_dict({"options": merged}).render_as_string(hide_password=False)
+
+
 def rls_bypass_reasons(s: Session) -> list[str]:
     """Why the current PostgreSQL role would not be filtered by RLS (empty: it would be).
 
@@ -256,6 +280,7 @@ def rls_bypass_reasons(s: Session) -> list[str]:
 
 
 __all__ = [
+    "INDEX_OPTION",
     "NETWORK",
     "Scope",
     "Target",
@@ -267,6 +292,7 @@ __all__ = [
     "counts_within",
     "grants_of",
     "importers_of_media",
+    "index_url",
     "owners",
     "rls_bypass_reasons",
     "series_ids_by_name",

@@ -107,6 +107,10 @@ $$
 """,
     "CREATE FUNCTION tessera_has_caller() RETURNS boolean LANGUAGE sql STABLE AS "
     "$$ SELECT coalesce(current_setting('tessera.agency', true), '') <> '' $$",
+    # the node's index machinery (PDQ, video, audio, scene indexes) reads every hash and
+    # media id, never metadata: its connections start with tessera.index=on
+    "CREATE FUNCTION tessera_is_index() RETURNS boolean LANGUAGE sql STABLE AS "
+    "$$ SELECT coalesce(current_setting('tessera.index', true), '') = 'on' $$",
 ]
 _FUNCTION_NAMES = [
     "tessera_media_owned(bigint)",
@@ -119,6 +123,7 @@ _FUNCTION_NAMES = [
     "tessera_grant_level(bigint, bigint, bigint, integer)",
     "tessera_level_rank(text)",
     "tessera_has_caller()",
+    "tessera_is_index()",
 ]
 
 _SERIES = "tessera_series_level(series_id)"
@@ -146,9 +151,12 @@ POLICIES: dict[str, tuple[str, str]] = {
     "series_offender": (f"{_SERIES} = 3", _OWN_SERIES),
     "series_location": (f"{_SERIES} = 3", _OWN_SERIES),
     # any caller who sees a media item may count its submission (ingest updates it)
-    "media": ("tessera_media_level(id) >= 1", "tessera_media_level(id) >= 1"),
+    "media": (
+        "tessera_is_index() OR tessera_media_level(id) >= 1",
+        "tessera_media_level(id) >= 1",
+    ),
     "sighting": (f"{_CASE} >= 1", _OWN_CASE),
-    "fingerprint": ("tessera_media_level(media_id) >= 1", _OWN_MEDIA),
+    "fingerprint": ("tessera_is_index() OR tessera_media_level(media_id) >= 1", _OWN_MEDIA),
     "media_text": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
     "media_metadata": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
     "marker": ("tessera_media_level(media_id) = 3", _OWN_MEDIA),
