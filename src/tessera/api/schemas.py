@@ -40,6 +40,8 @@ class LookupRequest(_Body):
     queries: list[HashQueryIn] = Field(min_length=1, max_length=MAX_QUERIES)
     radius: int = Field(31, ge=0, le=MAX_RADIUS, description="PDQ distance, 31 by default")
     min_quality: int = Field(50, ge=0, le=100, description="Stored PDQ quality at least")
+    explain: bool = Field(False, description="Show matches of negative-listed hashes too")
+    hide_disputed: bool = Field(False, description="Leave out items an agency disputed")
 
 
 class FrameIn(_Body):

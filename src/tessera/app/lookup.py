@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tessera.app import audit, coop
+from tessera.app import audit, coop, trust
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -76,6 +76,10 @@ class LookupMatch(Result):
     contacts: tuple[str, ...] = ()
     """Owner contacts of series shared with the caller at ``hash`` only: "known to
     the network, ask them"."""
+    quarantined: bool = False
+    """The item's hash flooded (``tessera.app.trust``): treat the match with care."""
+    verdicts: trust.VerdictCounts | None = None
+    """Agencies' confirmations and disputes of the item (None: none yet)."""
 
 
 class LookupAnswer(Result):
@@ -85,6 +89,9 @@ class LookupAnswer(Result):
     type: HashType
     hash: str
     matches: tuple[LookupMatch, ...]
+    suppressed: str | None = None
+    """The reason of the negative-list entry the hash is on; its matches are left
+    out unless the caller asked to ``explain``."""
 
 
 class LookupResult(Result):
@@ -284,8 +291,14 @@ def lookup(
     radius: int = MATCH_THRESHOLD,
     min_quality: int = QUALITY_THRESHOLD,
     pdq: PdqSearcher | None = None,
+    explain: bool = False,
+    hide_disputed: bool = False,
 ) -> LookupResult:
-    """Every stored media item each hash matches, in query order."""
+    """Every stored media item each hash matches, in query order.
+
+    A hash on a negative list answers ``suppressed`` without matches (with them when
+    ``explain``); ``hide_disputed`` leaves out items an agency disputed.
+    """
     if len(queries) > MAX_QUERIES:
         raise InvalidInput(f"at most {MAX_QUERIES} hashes per lookup, got {len(queries)}")
     _check_radius(radius)
@@ -311,9 +324,18 @@ def lookup(
             found.setdefault(pdq_idx[h.query], []).append(
                 (h.media_id, "pdq", h.distance, h.quality, h.timestamp)
             )
-    every = {m[0] for ms in found.values() for m in ms}
-    seen = _seen(app, caller, every)
+    suppressed = trust.suppressed(app, caller, [(q.type, raw[i]) for i, q in enumerate(queries)])
+    if not explain:
+        found = {i: ms for i, ms in found.items() if i not in suppressed}
+    live = {i: ms for i, ms in found.items() if i not in suppressed}
+    every = {m[0] for ms in live.values() for m in ms}
+    seen = _seen(app, caller, every | {m[0] for ms in found.values() for m in ms})
     coop.notice(app, caller, every, via="lookup")  # owners told, whatever they share
+    held = trust.guard(
+        app, caller, [(m[0], queries[i].type, raw[i]) for i, ms in live.items() for m in ms]
+    )
+    with app.transaction() as s:
+        verdicts = trust.counts(s, seen.media)
     answers = []
     for i, q in enumerate(queries):
         best: dict[int, LookupMatch] = {}
@@ -327,9 +349,20 @@ def lookup(
                     timestamp=ts,
                     series=seen.series.get(media_id, ()),
                     contacts=seen.contacts.get(media_id, ()),
+                    quarantined=media_id in held,
+                    verdicts=verdicts.get(media_id),
                 )
+        kept = tuple(
+            m for m in best.values() if not (hide_disputed and m.verdicts and m.verdicts.disputed)
+        )
         answers.append(
-            LookupAnswer(index=i, type=q.type, hash=q.hash.lower(), matches=tuple(best.values()))
+            LookupAnswer(
+                index=i,
+                type=q.type,
+                hash=q.hash.lower(),
+                matches=kept,
+                suppressed=suppressed.get(i),
+            )
         )
     result = LookupResult(
         results=tuple(answers),
@@ -340,7 +373,12 @@ def lookup(
         app,
         caller,
         "lookup",
-        {"queries": [[q.type, q.hash.lower()] for q in queries], "radius": radius},
+        {
+            "queries": [[q.type, q.hash.lower()] for q in queries],
+            "radius": radius,
+            "explain": explain,
+            "hide_disputed": hide_disputed,
+        },
         result.matched,
     )
     return result

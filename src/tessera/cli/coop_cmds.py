@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tessera.app import coop
+from tessera.app import Caller, Role, coop, trust
 from tessera.cli.context import CliContext, emit, pass_app
 
 
@@ -113,4 +113,127 @@ def delivery_command(
     )
 
 
-__all__ = ["delivery_command", "notifications_command", "overlap_group"]
+@click.command("confirm")
+@click.argument("media_id", type=int)
+@click.option("--agency", help="Act for this agency (the node's operator has none).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def confirm_command(cli: CliContext, media_id: int, agency: str | None, as_json: bool) -> None:
+    """Confirm a media item's classification for your agency."""
+    r = trust.judge(cli.app, _as(cli, agency), media_id, "confirm")
+    emit(r, as_json, _counts(r))
+
+
+@click.command("dispute")
+@click.argument("media_id", type=int)
+@click.option("--reason", required=True, type=click.Choice(trust.DISPUTE_REASONS))
+@click.option("--note")
+@click.option("--agency", help="Act for this agency (the node's operator has none).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def dispute_command(
+    cli: CliContext,
+    media_id: int,
+    reason: str,
+    note: str | None,
+    agency: str | None,
+    as_json: bool,
+) -> None:
+    """Dispute a media item's classification (not-abuse, adult, wrong-series, ...)."""
+    r = trust.judge(cli.app, _as(cli, agency), media_id, "dispute", reason=reason, note=note)
+    emit(r, as_json, _counts(r))
+
+
+def _as(cli: CliContext, agency: str | None) -> Caller:
+    """The operator at the node's command line acting for one agency (its curator)."""
+    if agency is None:
+        return cli.caller
+    return Caller(role=Role.CURATOR, agency_code=agency, request_id=cli.caller.request_id)
+
+
+def _counts(r: trust.VerdictView) -> str:
+    c = r.counts
+    return (
+        f"media {r.media_id}: {r.verdict} recorded; confirmed by {c.confirmed_agencies} agencies "
+        f"in {c.confirmed_countries} countries, disputed by {c.disputed_agencies}"
+    )
+
+
+@click.group("negative")
+def negative_group() -> None:
+    """Negative lists: hashes that must never match (logos, stock photos, blank frames)."""
+
+
+@negative_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def negative_list(cli: CliContext, as_json: bool) -> None:
+    rows = trust.list_negatives(cli.app, cli.caller)
+    text = "\n".join(
+        f"{e.id:>6} {e.scope:<7} {e.agency or '-':<10} {e.kind:<6} {e.hash}  {e.reason}"
+        for e in rows
+    )
+    emit(rows, as_json, text or "(no entries)")
+
+
+@negative_group.command("add")
+@click.argument("kind", type=click.Choice(sorted(trust.NEGATIVE_KINDS)))
+@click.argument("hash_hex")
+@click.option("--reason", required=True)
+@click.option("--agency", help="The agency's list (default: the network's).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def negative_add(
+    cli: CliContext, kind: str, hash_hex: str, reason: str, agency: str | None, as_json: bool
+) -> None:
+    """Add HASH_HEX of KIND to the network's list (or --agency's)."""
+    e = trust.add_negative(
+        cli.app, _as(cli, agency), kind, hash_hex, reason, network=agency is None
+    )
+    emit(e, as_json, f"added entry {e.id} to the {e.agency or 'network'} list")
+
+
+@negative_group.command("remove")
+@click.argument("entry_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def negative_remove(cli: CliContext, entry_id: int, as_json: bool) -> None:
+    e = trust.remove_negative(cli.app, cli.caller, entry_id)
+    emit(e, as_json, f"removed entry {e.id}")
+
+
+@click.group("quarantine")
+def quarantine_group() -> None:
+    """Hashes quarantined by the flood guard."""
+
+
+@quarantine_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def quarantine_list(cli: CliContext, as_json: bool) -> None:
+    rows = trust.list_quarantine(cli.app, cli.caller)
+    text = "\n".join(f"media {q.media_id} since {q.since.isoformat()}: {q.reason}" for q in rows)
+    emit(rows, as_json, text or "(nothing quarantined)")
+
+
+@quarantine_group.command("release")
+@click.argument("media_id", type=int)
+@click.option("--negative", "negative_reason", help="Negative-list it instead, with this reason.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def quarantine_release(
+    cli: CliContext, media_id: int, negative_reason: str | None, as_json: bool
+) -> None:
+    q = trust.release(cli.app, cli.caller, media_id, negative_reason=negative_reason)
+    emit(q, as_json, f"media {q.media_id} released")
+
+
+__all__ = [
+    "confirm_command",
+    "delivery_command",
+    "dispute_command",
+    "negative_group",
+    "notifications_command",
+    "overlap_group",
+    "quarantine_group",
+]

@@ -12,6 +12,7 @@ import click
 
 from tessera.app import lookup
 from tessera.app.lookup import HashQuery
+from tessera.app.trust import VerdictCounts
 from tessera.cli.context import CliContext, emit, pass_app
 from tessera.errors import InvalidInput
 from tessera.fingerprints.pdq import MATCH_THRESHOLD
@@ -39,6 +40,17 @@ def queries(hashes: tuple[str, ...], hash_type: str | None) -> list[HashQuery]:
     return out
 
 
+def _verdicts(v: VerdictCounts) -> str:
+    out = ""
+    if v.confirmed_agencies:
+        out += (
+            f"  confirmed by {v.confirmed_agencies} agencies in {v.confirmed_countries} countries"
+        )
+    if v.disputed_agencies:
+        out += f"  DISPUTED by {v.disputed_agencies} agencies ({', '.join(v.dispute_reasons)})"
+    return out
+
+
 @click.command("lookup")
 @click.argument("hashes", nargs=-1, required=True)
 @click.option(
@@ -54,10 +66,18 @@ def queries(hashes: tuple[str, ...], hash_type: str | None) -> list[HashQuery]:
     show_default=True,
     help="PDQ: largest Hamming distance reported.",
 )
+@click.option("--hide-disputed", is_flag=True, help="Leave out items an agency disputed.")
+@click.option("--explain", is_flag=True, help="Show matches of negative-listed hashes too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @pass_app
 def lookup_command(
-    cli: CliContext, hashes: tuple[str, ...], hash_type: str | None, radius: int, as_json: bool
+    cli: CliContext,
+    hashes: tuple[str, ...],
+    hash_type: str | None,
+    radius: int,
+    hide_disputed: bool,
+    explain: bool,
+    as_json: bool,
 ) -> None:
     """Is each HASH known? Matches with their series and status, from hashes alone."""
     asked = queries(hashes, hash_type)
@@ -65,11 +85,20 @@ def lookup_command(
         with cli.remote() as remote:
             r = remote.lookup(asked, radius=radius)
     else:
-        r = lookup.lookup(cli.app, cli.caller, asked, radius=radius)
+        r = lookup.lookup(
+            cli.app,
+            cli.caller,
+            asked,
+            radius=radius,
+            explain=explain,
+            hide_disputed=hide_disputed,
+        )
     names = {x.series_id: x for x in r.series}
     lines = []
     for a in r.results:
         lines.append(f"{a.hash}  {a.type}  {len(a.matches) or 'no'} match(es)")
+        if a.suppressed:
+            lines.append(f"  suppressed: on a negative list ({a.suppressed})")
         for m in a.matches:
             at = f" at {m.timestamp:.1f}s" if m.timestamp is not None else ""
             series = "; ".join(
@@ -83,6 +112,8 @@ def lookup_command(
                 f"  media {m.media_id} {m.match} distance {m.distance}{at}"
                 + (f"  series: {series}" if series else "")
                 + ask
+                + ("  QUARANTINED (flooding hash)" if m.quarantined else "")
+                + (_verdicts(m.verdicts) if m.verdicts else "")
             )
     lines.append(f"{r.matched} of {len(r.results)} queries matched")
     emit(r, as_json, "\n".join(lines))

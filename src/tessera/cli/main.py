@@ -21,7 +21,15 @@ from tessera.cli.audit_cmds import audit_group, node_group
 from tessera.cli.case_cmds import case_group
 from tessera.cli.catalog_cmds import AGENCY_COMMANDS, SERIES_COMMANDS
 from tessera.cli.context import CliContext
-from tessera.cli.coop_cmds import delivery_command, notifications_command, overlap_group
+from tessera.cli.coop_cmds import (
+    confirm_command,
+    delivery_command,
+    dispute_command,
+    negative_group,
+    notifications_command,
+    overlap_group,
+    quarantine_group,
+)
 from tessera.cli.db_cmds import (
     agency_group,
     index_group,
@@ -107,6 +115,10 @@ for _command in (
     notifications_command,
     overlap_group,
     delivery_command,
+    confirm_command,
+    dispute_command,
+    negative_group,
+    quarantine_group,
 ):
     cli.add_command(_command)
 for _sub in SERIES_COMMANDS:

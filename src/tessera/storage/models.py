@@ -600,6 +600,61 @@ class DeliveryAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class MediaVerdict(Base):
+    """One agency's confirmation or dispute of a media item's classification."""
+
+    __tablename__ = "media_verdict"
+    media_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(8))  # confirm | dispute
+    reason: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NegativeHash(Base):
+    """A hash that must never match (logo, stock photo, blank frame...); ``agency_id``
+    None: the whole network's list."""
+
+    __tablename__ = "negative_hash"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # md5 | sha1 | sha256 | pdq
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(254))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HitLog(Base):
+    """A stored media item matched by one distinct query hash of one agency (flood guard)."""
+
+    __tablename__ = "hit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("media.id", ondelete="CASCADE"), index=True
+    )
+    query_key: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Quarantine(Base):
+    """A media item whose hash flooded: its matches are reported ``quarantined``."""
+
+    __tablename__ = "quarantine"
+    media_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[str | None] = mapped_column(String(254))
+
+
 __all__ = [
     "MARKER_KINDS",
     "SHARE_LEVELS",
@@ -616,6 +671,7 @@ __all__ = [
     "ExchangeEntry",
     "ExchangeHash",
     "FingerprintModel",
+    "HitLog",
     "IngestItem",
     "IngestRun",
     "Location",
@@ -624,11 +680,14 @@ __all__ = [
     "Media",
     "MediaMetadataModel",
     "MediaText",
+    "MediaVerdict",
     "Meta",
+    "NegativeHash",
     "Notification",
     "NotificationRead",
     "Offender",
     "Overlap",
+    "Quarantine",
     "Series",
     "SharingGrant",
     "Sighting",

@@ -11,6 +11,7 @@ from tessera.api.auth import current_caller
 from tessera.api.state import state_of
 from tessera.app import Caller
 from tessera.app import coop as coop_uc
+from tessera.app import trust as trust_uc
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)], tags=["cooperation"])
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -83,6 +84,83 @@ def set_delivery(
 ) -> coop_uc.DeliverySettings:
     """Where the agency's notifications also go: webhook (HMAC-signed) and/or e-mail."""
     return coop_uc.set_delivery(state_of(request).app, caller, code, **body.model_dump())
+
+
+class DisputeRequest(_CoopBody):
+    reason: str = Field(pattern=r"^(not-abuse|adult|wrong-series|duplicate|other)$")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class NegativeRequest(_CoopBody):
+    type: str = Field(pattern=r"^(md5|sha1|sha256|pdq)$")
+    hash: str = Field(min_length=32, max_length=64, pattern=r"^[0-9a-fA-F]+$")
+    reason: str = Field(min_length=1, max_length=1000)
+    network: bool = False
+    """The network's list (operator) instead of the caller's agency's (curator)."""
+
+
+class ReleaseRequest(_CoopBody):
+    negative_reason: str | None = Field(default=None, max_length=1000)
+    """Also put the item's SHA-256 on the agency's negative list, with this reason."""
+
+
+@router.post("/media/{media_id}/confirm", response_model=trust_uc.VerdictView)
+def confirm_media(
+    request: Request, caller: CallerDep, media_id: Annotated[int, Path(ge=1)]
+) -> trust_uc.VerdictView:
+    """The caller's agency confirms the item's classification."""
+    return trust_uc.judge(state_of(request).app, caller, media_id, "confirm")
+
+
+@router.post("/media/{media_id}/dispute", response_model=trust_uc.VerdictView)
+def dispute_media(
+    request: Request, caller: CallerDep, media_id: Annotated[int, Path(ge=1)], body: DisputeRequest
+) -> trust_uc.VerdictView:
+    """The caller's agency disputes the item's classification, with a reason."""
+    return trust_uc.judge(
+        state_of(request).app, caller, media_id, "dispute", reason=body.reason, note=body.note
+    )
+
+
+@router.get("/negative-list", response_model=list[trust_uc.NegativeEntry])
+def list_negative(request: Request, caller: CallerDep) -> list[trust_uc.NegativeEntry]:
+    """The network's negative list and the caller's agency's."""
+    return trust_uc.list_negatives(state_of(request).app, caller)
+
+
+@router.post("/negative-list", response_model=trust_uc.NegativeEntry, status_code=201)
+def add_negative(
+    request: Request, caller: CallerDep, body: NegativeRequest
+) -> trust_uc.NegativeEntry:
+    return trust_uc.add_negative(
+        state_of(request).app, caller, body.type, body.hash, body.reason, network=body.network
+    )
+
+
+@router.delete("/negative-list/{entry_id}", response_model=trust_uc.NegativeEntry)
+def remove_negative(
+    request: Request, caller: CallerDep, entry_id: Annotated[int, Path(ge=1)]
+) -> trust_uc.NegativeEntry:
+    return trust_uc.remove_negative(state_of(request).app, caller, entry_id)
+
+
+@router.get("/quarantine", response_model=list[trust_uc.QuarantineView])
+def list_quarantine(request: Request, caller: CallerDep) -> list[trust_uc.QuarantineView]:
+    """Quarantined (flooding) items the caller can see."""
+    return trust_uc.list_quarantine(state_of(request).app, caller)
+
+
+@router.post("/quarantine/{media_id}/release", response_model=trust_uc.QuarantineView)
+def release_quarantine(
+    request: Request,
+    caller: CallerDep,
+    media_id: Annotated[int, Path(ge=1)],
+    body: ReleaseRequest,
+) -> trust_uc.QuarantineView:
+    """A curator of the owner releases the item (or negative-lists it)."""
+    return trust_uc.release(
+        state_of(request).app, caller, media_id, negative_reason=body.negative_reason
+    )
 
 
 __all__ = ["router"]

@@ -39,11 +39,21 @@ def lookup_one(
     type: Annotated[Literal["md5", "sha1", "sha256", "pdq"], Query()],
     hash: Annotated[str, Query(min_length=32, max_length=64, pattern=r"^[0-9a-fA-F]+$")],
     radius: Annotated[int, Query(ge=0, le=lookup_uc.MAX_RADIUS)] = 31,
+    explain: Annotated[bool, Query()] = False,
+    hide_disputed: Annotated[bool, Query()] = False,
 ) -> lookup_uc.LookupResult:
     """One hash: exact (MD5, SHA-1, SHA-256) or PDQ within ``radius``."""
     st = state_of(request)
     query = lookup_uc.HashQuery(type=type, hash=hash)
-    return lookup_uc.lookup(st.app, caller, [query], radius=radius, pdq=st.index)
+    return lookup_uc.lookup(
+        st.app,
+        caller,
+        [query],
+        radius=radius,
+        pdq=st.index,
+        explain=explain,
+        hide_disputed=hide_disputed,
+    )
 
 
 @router.post("/lookup", response_model=lookup_uc.LookupResult, tags=["lookup"])
@@ -54,7 +64,14 @@ def lookup_batch(
     st = state_of(request)
     queries = [lookup_uc.HashQuery(type=q.type, hash=q.hash) for q in body.queries]
     return lookup_uc.lookup(
-        st.app, caller, queries, radius=body.radius, min_quality=body.min_quality, pdq=st.index
+        st.app,
+        caller,
+        queries,
+        radius=body.radius,
+        min_quality=body.min_quality,
+        pdq=st.index,
+        explain=body.explain,
+        hide_disputed=body.hide_disputed,
     )
 
 

@@ -4,6 +4,9 @@
 series, or two agencies submitted the same new media); ``notification`` (+ who
 read it) tells each side; ``agency_delivery`` says where an agency's
 notifications also go (webhook, e-mail) and ``delivery_attempt`` logs every try.
+``media_verdict`` holds each agency's confirmation or dispute of a media item,
+``negative_hash`` the network's and agencies' never-match lists, ``hit_log`` and
+``quarantine`` the flood guard's counts and quarantined media.
 
 Revision ID: 0007
 Revises: 0004
@@ -99,8 +102,61 @@ def upgrade() -> None:
     )
     op.create_index("ix_delivery_attempt_notification_id", "delivery_attempt", ["notification_id"])
 
+    op.create_table(
+        "media_verdict",
+        sa.Column("media_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=False),
+        sa.Column("verdict", sa.String(length=8), nullable=False),
+        sa.Column("reason", sa.String(length=24), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("by", sa.String(length=254), nullable=False),
+        sa.Column("at", _TZ, nullable=False),
+        sa.ForeignKeyConstraint(["media_id"], ["media.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["agency_id"], ["agency.id"]),
+        sa.PrimaryKeyConstraint("media_id", "agency_id"),
+    )
+    op.create_table(
+        "negative_hash",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("added_by", sa.String(length=254), nullable=False),
+        sa.Column("added_at", _TZ, nullable=False),
+        sa.ForeignKeyConstraint(["agency_id"], ["agency.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "hit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("media_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("query_key", sa.String(length=64), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=False),
+        sa.Column("at", _TZ, nullable=False),
+        sa.ForeignKeyConstraint(["media_id"], ["media.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["agency_id"], ["agency.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_hit_log_media_id", "hit_log", ["media_id"])
+    op.create_table(
+        "quarantine",
+        sa.Column("media_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("since", _TZ, nullable=False),
+        sa.Column("released_at", _TZ, nullable=True),
+        sa.Column("released_by", sa.String(length=254), nullable=True),
+        sa.ForeignKeyConstraint(["media_id"], ["media.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("media_id"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("quarantine")
+    op.drop_index("ix_hit_log_media_id", table_name="hit_log")
+    op.drop_table("hit_log")
+    op.drop_table("negative_hash")
+    op.drop_table("media_verdict")
     op.drop_index("ix_delivery_attempt_notification_id", table_name="delivery_attempt")
     op.drop_table("delivery_attempt")
     op.drop_table("agency_delivery")

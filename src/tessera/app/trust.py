@@ -1,0 +1,395 @@
+"""Trusting matches across the network: verdicts, negative lists and the flood guard.
+
+* **Confirmations and disputes**: each agency holds one verdict per media item it
+  can see (``status`` or more): ``confirm``, or ``dispute`` with a reason (not
+  abuse material, adult, wrong series, duplicate, other) and a note. A lookup match
+  then says "confirmed by N agencies in M countries" / "disputed by ..."; callers
+  may hide disputed matches. A dispute of an item of a Baseline series notifies the
+  series' owner to review it (Baseline needs confirmations from two countries).
+* **Negative lists**: hashes that must never match (logos, stock photos, blank
+  frames...), the network's (operator) and each agency's own (curators), each with
+  a reason and who added it. A query on one (exact, or PDQ within the match radius)
+  is answered ``suppressed`` with no matches, unless the caller asks to ``explain``.
+* **Flood guard**: a stored item that suddenly matches unusually many distinct
+  query hashes (default: more than 100 from 3 or more agencies within 24 h) is
+  quarantined: its matches are reported ``quarantined``, the owner agency of its
+  series is notified (the node's operator sees every notification), and a curator
+  releases it or negative-lists it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+
+from tessera.app import audit
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.app.visibility import Level, require_role, transaction
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.fingerprints.pdq import MATCH_THRESHOLD
+from tessera.storage import coop as coop_store
+from tessera.storage import repo, sharing
+from tessera.storage import trust as store
+from tessera.storage.db import Session
+
+DISPUTE_REASONS = ("not-abuse", "adult", "wrong-series", "duplicate", "other")
+NEGATIVE_KINDS = {"md5": 16, "sha1": 20, "sha256": 32, "pdq": 32}
+
+
+@dataclass(frozen=True)
+class FloodRule:
+    """When a stored item's matches look like a flood (the issue's defaults)."""
+
+    files: int = 100
+    agencies: int = 3
+    window: timedelta = timedelta(hours=24)
+
+
+DEFAULT_FLOOD = FloodRule()
+
+
+class VerdictCounts(Result):
+    confirmed_agencies: int
+    confirmed_countries: int
+    disputed_agencies: int
+    disputed_countries: int
+    dispute_reasons: tuple[str, ...]
+
+    @property
+    def disputed(self) -> bool:
+        return self.disputed_agencies > 0
+
+
+class VerdictView(Result):
+    media_id: int
+    verdict: Literal["confirm", "dispute"]
+    reason: str | None
+    note: str | None
+    counts: VerdictCounts
+
+
+class NegativeEntry(Result):
+    id: int
+    scope: Literal["network", "agency"]
+    agency: str | None
+    kind: str
+    hash: str
+    reason: str
+    added_by: str
+    added_at: datetime
+
+
+class QuarantineView(Result):
+    media_id: int
+    reason: str
+    since: datetime
+
+
+# -- verdicts --------------------------------------------------------------------------
+
+
+def counts(s: Session, media_ids: Iterable[int]) -> dict[int, VerdictCounts]:
+    """media id -> its confirmations and disputes (items with none left out)."""
+    out = {}
+    for m, rows in store.verdicts_of(s, media_ids).items():
+        conf = [c for v, c, _ in rows if v == "confirm"]
+        disp = [(c, r) for v, c, r in rows if v == "dispute"]
+        out[m] = VerdictCounts(
+            confirmed_agencies=len(conf),
+            confirmed_countries=len(set(conf)),
+            disputed_agencies=len(disp),
+            disputed_countries=len({c for c, _ in disp}),
+            dispute_reasons=tuple(sorted({r for _, r in disp if r})),
+        )
+    return out
+
+
+def judge(
+    app: App,
+    caller: Caller,
+    media_id: int,
+    verdict: Literal["confirm", "dispute"],
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+) -> VerdictView:
+    """The caller's agency confirms or disputes a media item it sees (analyst or more)."""
+    if verdict == "dispute" and reason not in DISPUTE_REASONS:
+        raise InvalidInput(f"a dispute needs a reason: one of {', '.join(DISPUTE_REASONS)}")
+    if verdict == "confirm" and reason is not None:
+        raise InvalidInput("a confirmation takes no reason")
+    if note is not None and len(note) > 4000:
+        raise InvalidInput("note: at most 4000 characters")
+    require_role(caller, Role.ANALYST)
+    with transaction(app, caller) as (s, vis):
+        vis.require_media(media_id, Level.STATUS)
+        if vis.agency_id is None:
+            raise PermissionDenied("only an agency's account confirms or disputes")
+        store.set_verdict(
+            s,
+            media_id,
+            vis.agency_id,
+            verdict=verdict,
+            reason=reason,
+            note=note,
+            by=audit.actor(caller),
+            at=datetime.now(UTC),
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            f"media.{verdict}",
+            target=f"media:{media_id}",
+            params={"reason": reason, "note": note},
+        )
+        c = counts(s, [media_id])[media_id]
+    if verdict == "dispute":
+        _flag_baseline(app, caller, media_id, reason or "")
+    return VerdictView(media_id=media_id, verdict=verdict, reason=reason, note=note, counts=c)
+
+
+def _flag_baseline(app: App, caller: Caller, media_id: int, reason: str) -> None:
+    """A disputed item of a Baseline series: its owner is asked to review it."""
+    with app.transaction() as s:
+        hits = coop_store.series_hits(s, [media_id])
+        rows = coop_store.series(s, hits)
+        for sid, (owner, _) in hits.items():
+            if rows[sid].baseline:
+                coop_store.add_notification(
+                    s,
+                    owner,
+                    "baseline-review",
+                    {
+                        "media_id": media_id,
+                        "series": rows[sid].name,
+                        "disputed_by": caller.agency_code,
+                        "reason": reason,
+                    },
+                )
+
+
+# -- negative lists ----------------------------------------------------------------------
+
+
+def _parse(kind: str, value: str) -> bytes:
+    want = NEGATIVE_KINDS.get(kind)
+    if want is None:
+        raise InvalidInput(f"hash type must be one of {', '.join(NEGATIVE_KINDS)}")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != want:
+        raise InvalidInput(f"a {kind} hash is {want * 2} hex digits")
+    return raw
+
+
+def _entry(s: Session, row: object) -> NegativeEntry:
+    from tessera.storage.models import NegativeHash  # noqa: PLC0415
+
+    assert isinstance(row, NegativeHash)
+    code = None
+    if row.agency_id is not None:
+        code = coop_store.agencies(s, [row.agency_id])[row.agency_id].code
+    return NegativeEntry(
+        id=row.id,
+        scope="agency" if code else "network",
+        agency=code,
+        kind=row.kind,
+        hash=row.value.hex(),
+        reason=row.reason,
+        added_by=row.added_by,
+        added_at=row.added_at,
+    )
+
+
+def add_negative(
+    app: App, caller: Caller, kind: str, value: str, reason: str, *, network: bool = False
+) -> NegativeEntry:
+    """Add a hash to the network's list (operator) or the caller's agency's (curator)."""
+    raw = _parse(kind, value.strip().lower())
+    if not reason.strip() or len(reason) > 1000:
+        raise InvalidInput("a negative-list entry needs a reason (at most 1000 characters)")
+    with transaction(app, caller) as (s, vis):
+        if network:
+            require_role(caller, Role.OPERATOR)
+            agency_id = None
+        else:
+            require_role(caller, Role.CURATOR)
+            if vis.agency_id is None:
+                raise InvalidInput("the node's operator adds to the network list (--network)")
+            agency_id = vis.agency_id
+        row = store.add_negative(
+            s, agency_id, kind=kind, value=raw, reason=reason.strip(), by=audit.actor(caller)
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "negative.add",
+            target=f"negative:{row.id}",
+            params={"kind": kind, "hash": value, "reason": reason},
+        )
+        return _entry(s, row)
+
+
+def remove_negative(app: App, caller: Caller, entry_id: int) -> NegativeEntry:
+    with transaction(app, caller) as (s, vis):
+        row = store.get_negative(s, entry_id)
+        mine = row is not None and (vis.everything or row.agency_id in (None, vis.agency_id))
+        if row is None or not mine:
+            raise NotFound(f"no negative-list entry {entry_id}")
+        require_role(caller, Role.OPERATOR if row.agency_id is None else Role.CURATOR)
+        view = _entry(s, row)
+        store.remove_negative(s, row)
+        audit.record_in(s, app, caller, "negative.remove", target=f"negative:{entry_id}")
+        return view
+
+
+def list_negatives(app: App, caller: Caller) -> list[NegativeEntry]:
+    """The network's list and the caller's agency's (every list for the node's operator)."""
+    with transaction(app, caller) as (s, vis):
+        rows = store.negatives(s, vis.agency_id, all_agencies=vis.everything)
+        return [_entry(s, r) for r in rows]
+
+
+def suppressed(
+    app: App, caller: Caller, queries: Sequence[tuple[str, bytes]], radius: int = MATCH_THRESHOLD
+) -> dict[int, str]:
+    """query index -> the reason of the negative-list entry it hits (network or caller's)."""
+    with transaction(app, caller) as (s, vis):
+        rows = store.negatives(s, vis.agency_id)
+        entries = [(r.kind, bytes(r.value), r.reason) for r in rows]
+    if not entries:
+        return {}
+    out: dict[int, str] = {}
+    pdq = [(np.frombuffer(v, dtype=np.uint8), why) for k, v, why in entries if k == "pdq"]
+    exact = {(k, v): why for k, v, why in entries if k != "pdq"}
+    for i, (kind, raw) in enumerate(queries):
+        if kind == "pdq":
+            q = np.frombuffer(raw, dtype=np.uint8)
+            for v, why in pdq:
+                if int(np.unpackbits(q ^ v).sum()) <= radius:
+                    out[i] = why
+                    break
+        elif (kind, raw) in exact:
+            out[i] = exact[(kind, raw)]
+    return out
+
+
+# -- flood guard -------------------------------------------------------------------------
+
+
+def guard(
+    app: App,
+    caller: Caller,
+    hits: Iterable[tuple[int, str, bytes]],
+    rule: FloodRule | None = None,
+) -> set[int]:
+    """Log (media id, query type, query hash) hits, quarantine items that flood.
+
+    Returns every matched item now quarantined (new or old). Local operator lookups
+    are not counted (no agency).
+    """
+    rule = rule or DEFAULT_FLOOD
+    rows = {(m, hashlib.sha256(k.encode() + b":" + h).hexdigest()) for m, k, h in hits}
+    if not rows:
+        return set()
+    now = datetime.now(UTC)
+    with app.transaction() as s:
+        agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
+        if agency is not None:
+            store.log_hits(s, ((m, key, agency.id) for m, key in rows), now)
+        media = {m for m, _ in rows}
+        counts_ = store.flood_counts(s, media, now - rule.window, store.released_at(s, media))
+        for m, (files, agencies) in sorted(counts_.items()):
+            if files > rule.files and agencies >= rule.agencies:
+                why = f"{files} distinct hashes from {agencies} agencies within {rule.window}"
+                if store.quarantine(s, m, why, now):
+                    owners = {o for o, _ in coop_store.series_hits(s, [m]).values()}
+                    for o in owners:
+                        coop_store.add_notification(
+                            s, o, "quarantine", {"media_id": m, "reason": why}
+                        )
+                    audit.record_in(
+                        s, app, caller, "quarantine", target=f"media:{m}", result_count=files
+                    )
+        return store.quarantined(s, media)
+
+
+def release(
+    app: App, caller: Caller, media_id: int, *, negative_reason: str | None = None
+) -> QuarantineView:
+    """A curator of the item's series' owner (or the operator) releases it; with
+    ``negative_reason`` its hashes also go on the agency's negative list instead."""
+    require_role(caller, Role.CURATOR)
+    with transaction(app, caller) as (s, vis):
+        row = store.get_quarantine(s, media_id)
+        owners = {o for o, _ in coop_store.series_hits(s, [media_id]).values()}
+        if (
+            row is None
+            or row.released_at is not None
+            or not (vis.everything or vis.agency_id in owners)
+        ):
+            raise NotFound(f"no quarantined media item {media_id}")
+        view = QuarantineView(media_id=media_id, reason=row.reason, since=row.since)
+        row.released_at, row.released_by = datetime.now(UTC), audit.actor(caller)
+        if negative_reason:
+            m = repo.media_by_id(s, media_id)
+            if m.sha256 is not None:
+                store.add_negative(
+                    s,
+                    vis.agency_id,
+                    kind="sha256",
+                    value=bytes(m.sha256),
+                    reason=negative_reason,
+                    by=audit.actor(caller),
+                )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "quarantine.release",
+            target=f"media:{media_id}",
+            params={"negative": negative_reason},
+        )
+        return view
+
+
+def list_quarantine(app: App, caller: Caller) -> list[QuarantineView]:
+    with transaction(app, caller) as (s, vis):
+        rows = store.list_quarantine(s)
+        ids = vis.seen_media([r.media_id for r in rows], Level.HASH)
+        return [
+            QuarantineView(media_id=r.media_id, reason=r.reason, since=r.since)
+            for r in rows
+            if r.media_id in ids
+        ]
+
+
+__all__ = [
+    "DEFAULT_FLOOD",
+    "DISPUTE_REASONS",
+    "FloodRule",
+    "NegativeEntry",
+    "QuarantineView",
+    "VerdictCounts",
+    "VerdictView",
+    "add_negative",
+    "counts",
+    "guard",
+    "judge",
+    "list_negatives",
+    "list_quarantine",
+    "release",
+    "remove_negative",
+    "suppressed",
+]

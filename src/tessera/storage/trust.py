@@ -1,0 +1,193 @@
+"""Rows of the trust checks: verdicts (confirm/dispute), negative lists, flood guard.
+
+All SQL of ``tessera.app.trust``. The flood guard's counts read across agencies on
+purpose (a flood is a network-wide fact); the use case decides what is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+
+from tessera.storage.db import Session
+from tessera.storage.models import Agency, HitLog, MediaVerdict, NegativeHash, Quarantine
+
+_CHUNK = 500
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    items = sorted(set(ids))
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def set_verdict(
+    s: Session,
+    media_id: int,
+    agency_id: int,
+    *,
+    verdict: str,
+    reason: str | None,
+    note: str | None,
+    by: str,
+    at: datetime,
+) -> MediaVerdict:
+    """The agency's one verdict on the media item (a new one replaces the old)."""
+    row = s.get(MediaVerdict, (media_id, agency_id))
+    if row is None:
+        row = MediaVerdict(media_id=media_id, agency_id=agency_id)
+        s.add(row)
+    row.verdict, row.reason, row.note, row.by, row.at = verdict, reason, note, by, at
+    s.flush()
+    return row
+
+
+def verdicts_of(
+    s: Session, media_ids: Iterable[int]
+) -> dict[int, list[tuple[str, str, str | None]]]:
+    """media id -> [(verdict, agency country, reason)]."""
+    out: dict[int, list[tuple[str, str, str | None]]] = {}
+    for chunk in _chunks(media_ids):
+        rows = s.execute(
+            select(MediaVerdict.media_id, MediaVerdict.verdict, Agency.country, MediaVerdict.reason)
+            .join(Agency, Agency.id == MediaVerdict.agency_id)
+            .where(MediaVerdict.media_id.in_(chunk))
+        )
+        for m, v, c, r in rows:
+            out.setdefault(int(m), []).append((str(v), str(c), r))
+    return out
+
+
+def add_negative(
+    s: Session, agency_id: int | None, *, kind: str, value: bytes, reason: str, by: str
+) -> NegativeHash:
+    row = NegativeHash(agency_id=agency_id, kind=kind, value=value, reason=reason, added_by=by)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def get_negative(s: Session, entry_id: int) -> NegativeHash | None:
+    return s.get(NegativeHash, entry_id)
+
+
+def remove_negative(s: Session, row: NegativeHash) -> None:
+    s.delete(row)
+    s.flush()
+
+
+def negatives(
+    s: Session, agency_id: int | None, *, all_agencies: bool = False
+) -> Sequence[NegativeHash]:
+    """The network's entries and ``agency_id``'s (every entry with ``all_agencies``)."""
+    q = select(NegativeHash).order_by(NegativeHash.id)
+    if not all_agencies:
+        q = q.where(or_(NegativeHash.agency_id.is_(None), NegativeHash.agency_id == agency_id))
+    return s.scalars(q).all()
+
+
+def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> None:
+    """(media id, query key, agency id) rows; one per distinct query and item."""
+    s.add_all(HitLog(media_id=m, query_key=k, agency_id=a, at=at) for m, k, a in rows)
+    s.flush()
+
+
+def flood_counts(
+    s: Session, media_ids: Iterable[int], since: datetime, after: dict[int, datetime]
+) -> dict[int, tuple[int, int]]:
+    """media id -> (distinct query hashes, distinct agencies) that hit it since ``since``
+    (or since ``after[media id]`` when later: hits before a release do not count)."""
+    out: dict[int, tuple[int, int]] = {}
+    for m, at in after.items():
+        row = s.execute(
+            select(
+                func.count(func.distinct(HitLog.query_key)),
+                func.count(func.distinct(HitLog.agency_id)),
+            ).where(HitLog.media_id == m, HitLog.at >= max(since, _aware(at)))
+        ).one()
+        out[m] = (int(row[0]), int(row[1]))
+    for chunk in _chunks(set(media_ids) - set(after)):
+        rows = s.execute(
+            select(
+                HitLog.media_id,
+                func.count(func.distinct(HitLog.query_key)),
+                func.count(func.distinct(HitLog.agency_id)),
+            )
+            .where(HitLog.media_id.in_(chunk), HitLog.at >= since)
+            .group_by(HitLog.media_id)
+        )
+        out.update((int(m), (int(k), int(a))) for m, k, a in rows)
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def quarantine(s: Session, media_id: int, reason: str, at: datetime) -> bool:
+    """Quarantine the item (again, if it was released); False if it already is."""
+    row = s.get(Quarantine, media_id)
+    if row is not None and row.released_at is None:
+        return False
+    if row is None:
+        row = Quarantine(media_id=media_id)
+        s.add(row)
+    row.reason, row.since, row.released_at, row.released_by = reason, at, None, None
+    s.flush()
+    return True
+
+
+def quarantined(s: Session, media_ids: Iterable[int]) -> set[int]:
+    out: set[int] = set()
+    for chunk in _chunks(media_ids):
+        out.update(
+            int(m)
+            for m in s.scalars(
+                select(Quarantine.media_id).where(
+                    Quarantine.media_id.in_(chunk), Quarantine.released_at.is_(None)
+                )
+            )
+        )
+    return out
+
+
+def released_at(s: Session, media_ids: Iterable[int]) -> dict[int, datetime]:
+    """media id -> when its last quarantine was released (released ones only)."""
+    out: dict[int, datetime] = {}
+    for chunk in _chunks(media_ids):
+        rows = s.execute(
+            select(Quarantine.media_id, Quarantine.released_at).where(
+                Quarantine.media_id.in_(chunk), Quarantine.released_at.is_not(None)
+            )
+        )
+        out.update((int(m), _aware(at)) for m, at in rows if at is not None)
+    return out
+
+
+def get_quarantine(s: Session, media_id: int) -> Quarantine | None:
+    return s.get(Quarantine, media_id)
+
+
+def list_quarantine(s: Session) -> Sequence[Quarantine]:
+    return s.scalars(
+        select(Quarantine).where(Quarantine.released_at.is_(None)).order_by(Quarantine.since)
+    ).all()
+
+
+__all__ = [
+    "add_negative",
+    "flood_counts",
+    "get_negative",
+    "get_quarantine",
+    "list_quarantine",
+    "log_hits",
+    "negatives",
+    "quarantine",
+    "quarantined",
+    "released_at",
+    "remove_negative",
+    "set_verdict",
+    "verdicts_of",
+]

@@ -1,0 +1,117 @@
+"""Confirmations and disputes, negative lists, flood guard (issue 12), both backends."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tessera.app import App, Role, coop, lookup, trust
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tests.app.test_coop import OP, q, user, world
+from tests.seeding import flip_bits
+
+
+def _media(app: App, sha: str) -> int:
+    (a,) = lookup.lookup(app, OP, [q(sha)]).results
+    return a.matches[0].media_id
+
+
+def test_dispute_shown_on_next_match_and_hidden_on_request(app: App) -> None:
+    hashes = world(app)
+    sha = hashes["open"][0]
+    m = _media(app, sha)
+    (before,) = lookup.lookup(app, user("DE-B"), [q(sha)]).results
+    assert before.matches[0].verdicts is None
+    trust.judge(app, user("NL-A"), m, "confirm")
+    trust.judge(app, user("DE-B"), m, "confirm")
+    v = trust.judge(app, user("FR-C"), m, "dispute", reason="adult", note="adult model, ID seen")
+    assert v.counts.confirmed_agencies == 2 and v.counts.confirmed_countries == 2
+    assert v.counts.disputed_agencies == 1 and v.counts.dispute_reasons == ("adult",)
+    (after,) = lookup.lookup(app, user("DE-B"), [q(sha)]).results
+    assert after.matches[0].verdicts == v.counts
+    (hidden,) = lookup.lookup(app, user("DE-B"), [q(sha)], hide_disputed=True).results
+    assert hidden.matches == ()
+    # a verdict replaces the agency's earlier one
+    trust.judge(app, user("FR-C"), m, "confirm")
+    (again,) = lookup.lookup(app, user("DE-B"), [q(sha)], hide_disputed=True).results
+    assert again.matches[0].verdicts is not None
+    assert again.matches[0].verdicts.confirmed_countries == 3
+    with pytest.raises(InvalidInput):
+        trust.judge(app, user("FR-C"), m, "dispute", reason="boring")
+
+
+def test_dispute_needs_sight_and_flags_baseline(app: App) -> None:
+    hashes = world(app)
+    secret = _media(app, hashes["secret"][0])
+    with pytest.raises(NotFound):  # shared at none: it does not exist for DE-B
+        trust.judge(app, user("DE-B"), secret, "dispute", reason="adult")
+    with pytest.raises(PermissionDenied):
+        trust.judge(app, user("DE-B", Role.VIEWER), _media(app, hashes["open"][0]), "confirm")
+    with app.transaction() as s:
+        s.execute(text("UPDATE series SET baseline = :t WHERE name = 'S-Open'"), {"t": True})
+    trust.judge(app, user("DE-B"), _media(app, hashes["open"][0]), "dispute", reason="not-abuse")
+    (n,) = coop.list_notifications(app, user("NL-A"))
+    assert n.kind == "baseline-review" and n.payload["series"] == "S-Open"
+    assert n.payload["disputed_by"] == "DE-B" and n.payload["reason"] == "not-abuse"
+
+
+def test_negative_lists_suppress_unless_explained(app: App) -> None:
+    hashes = world(app)
+    sha = hashes["open"][0]
+    e = trust.add_negative(app, OP, "sha256", sha, "stock photo", network=True)
+    (a,) = lookup.lookup(app, user("DE-B"), [q(sha)]).results
+    assert a.suppressed == "stock photo" and a.matches == ()
+    assert coop.list_notifications(app, user("NL-A")) == []  # a suppressed hit tells nobody
+    (x,) = lookup.lookup(app, user("DE-B"), [q(sha)], explain=True).results
+    assert x.suppressed == "stock photo" and len(x.matches) == 1
+    trust.remove_negative(app, OP, e.id)
+    assert lookup.lookup(app, user("DE-B"), [q(sha)]).results[0].suppressed is None
+    # an agency's list: PDQ within the radius, for that agency only
+    pdq = lookup.lookup(app, OP, [q(sha)]).results[0]
+    with app.transaction() as s:
+        stored = s.execute(
+            text("SELECT value FROM fingerprint WHERE media_id = :m AND algorithm = 'pdq'"),
+            {"m": pdq.matches[0].media_id},
+        ).scalar_one()
+    logo = flip_bits(bytes(stored).hex(), [1, 2, 3])
+    with pytest.raises(PermissionDenied):
+        trust.add_negative(app, user("DE-B"), "pdq", logo, "our logo")
+    trust.add_negative(app, user("DE-B", Role.CURATOR), "pdq", logo, "our logo")
+    near = lookup.HashQuery(type="pdq", hash=flip_bits(bytes(stored).hex(), [7]))
+    assert lookup.lookup(app, user("DE-B"), [near]).results[0].suppressed == "our logo"
+    fr = lookup.lookup(app, user("FR-C"), [near]).results[0]
+    assert fr.suppressed is None and len(fr.matches) == 1
+    assert [n.reason for n in trust.list_negatives(app, user("FR-C"))] == []
+    with pytest.raises(NotFound):  # FR-C cannot remove DE-B's entry
+        trust.remove_negative(app, user("FR-C", Role.CURATOR), 2)
+
+
+def test_flooding_hash_quarantined_notified_released(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashes = world(app)
+    monkeypatch.setattr(trust, "DEFAULT_FLOOD", trust.FloodRule(files=5, agencies=3))
+    sha = hashes["open"][0]
+    m = _media(app, sha)
+    with app.transaction() as s:
+        stored = bytes(
+            s.execute(
+                text("SELECT value FROM fingerprint WHERE media_id = :m AND algorithm = 'pdq'"),
+                {"m": m},
+            ).scalar_one()
+        ).hex()
+    variants = [lookup.HashQuery(type="pdq", hash=flip_bits(stored, [b])) for b in range(6)]
+    for i, agency in enumerate(("DE-B", "FR-C")):
+        r = lookup.lookup(app, user(agency), variants[i * 2 : i * 2 + 2])
+        assert not any(x.quarantined for a in r.results for x in a.matches)
+    r = lookup.lookup(app, user("NL-A"), variants[4:6])  # 6 distinct hashes, 3 agencies
+    assert all(x.quarantined for a in r.results for x in a.matches)
+    assert lookup.lookup(app, user("DE-B"), [q(sha)]).results[0].matches[0].quarantined
+    notes = [n for n in coop.list_notifications(app, user("NL-A")) if n.kind == "quarantine"]
+    assert len(notes) == 1 and notes[0].payload["media_id"] == m
+    assert [x.media_id for x in trust.list_quarantine(app, user("FR-C"))] == [m]
+    with pytest.raises(NotFound):  # not the owner's curator
+        trust.release(app, user("FR-C", Role.CURATOR), m)
+    trust.release(app, user("NL-A", Role.CURATOR), m)
+    assert not lookup.lookup(app, user("DE-B"), [q(sha)]).results[0].matches[0].quarantined
+    assert trust.list_quarantine(app, OP) == []
