@@ -72,11 +72,11 @@ def write_samples(folder: Path, *, count: int = 6) -> list[Path]:
     put("edited/mirrored.png", _save(ImageOps.mirror(base.resize((800, 600))), "PNG"))
     put("edited/as.webp", _save(base.resize((800, 600)), "WEBP", quality=80))
     put("edited/grey.png", _save(base.convert("L").resize((800, 600)), "PNG"))
-    jpeg = (folder / "camera/IMG_0001.jpg").read_bytes()
+    jpeg = (folder / f"camera/IMG_{count - 1:04d}.jpg").read_bytes()
     put("damaged/truncated.jpg", jpeg[: len(jpeg) // 2])
     put("damaged/empty.jpg", b"")
     put("damaged/notes.jpg", b"not an image, whatever the name says\n")
-    put("damaged/renamed.txt", _save(pictures[2].resize((400, 300)), "PNG"))
+    put("damaged/renamed.txt", _save(pictures[-1].resize((400, 300)), "PNG"))
     return written
 
 
