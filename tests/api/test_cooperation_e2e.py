@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tessera.api import create_app
-from tessera.app import App, Caller, Settings, accounts, coop
+from tessera.app import App, Caller, Settings, accounts, coop, trust
 from tessera.app.sharing import share_case, share_series
 from tests.app.receivers import SECRET, smtp_server, wait_for, webhook
-from tests.seeding import ensure_agency, random_pdq, seed
+from tests.seeding import ensure_agency, flip_bits, random_pdq, seed
 from tests.storage.conftest import _pg_database
 
 OP = Caller.local_operator()
@@ -52,7 +52,10 @@ def _last_run(app: App) -> int:
         return int(s.execute(text("SELECT max(id) FROM ingest_run")).scalar_one())
 
 
-def test_three_agencies_three_countries(settings: Settings) -> None:
+def test_three_agencies_three_countries(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trust, "DEFAULT_FLOOD", trust.FloodRule(files=5, agencies=3))
     rng = random.Random(12)
     with App(settings) as app:
         for code, country in (("NL-A", "NL"), ("DE-B", "DE"), ("FR-C", "FR")):
@@ -65,6 +68,12 @@ def test_three_agencies_three_countries(settings: Settings) -> None:
             case="NL-1",
         )
         share_series(app, OP, "S-Secret", "none", network=True)
+        (shared,) = seed(
+            app.db, [(b"o-1", random_pdq(rng))], agency="NL-A", series="S-Open", case="NL-2"
+        )
+        (logo,) = seed(
+            app.db, [(b"logo", random_pdq(rng))], agency="NL-A", series="S-Open", case="NL-2"
+        )
         nl = _token(app, "admin@nl-a.example", "NL-A", "admin")
         de = _token(app, "analyst@de-b.example", "DE-B", "analyst")
         fr = _token(app, "analyst@fr-c.example", "FR-C", "analyst")
@@ -170,3 +179,56 @@ def test_three_agencies_three_countries(settings: Settings) -> None:
         assert r.json() == {"marked": 1}
         assert client.get("/api/v1/notifications?unread=true", headers=nl).json() == []
         assert client.get("/api/v1/notifications").status_code == 401
+
+        # 6. a dispute shown on the next match, and hidden on request
+        r = client.post(
+            f"/api/v1/media/{shared.media_id}/dispute",
+            headers=fr,
+            json={"reason": "adult", "note": "age verified"},
+        )
+        assert r.status_code == 200, r.text
+        look = {"queries": [{"type": "sha256", "hash": shared.sha256}]}
+        (m,) = client.post("/api/v1/lookup", headers=de, json=look).json()["results"][0]["matches"]
+        assert m["verdicts"]["disputed_agencies"] == 1
+        assert m["verdicts"]["dispute_reasons"] == ["adult"]
+        r = client.post("/api/v1/lookup", headers=de, json={**look, "hide_disputed": True})
+        assert r.json()["results"][0]["matches"] == []
+
+        # 7. a negative-listed hash is suppressed (shown with explain)
+        r = client.post(
+            "/api/v1/negative-list",
+            headers=nl,
+            json={"type": "sha256", "hash": logo.sha256, "reason": "unit logo"},
+        )
+        assert r.status_code == 201, r.text
+        look = {"queries": [{"type": "sha256", "hash": logo.sha256}]}
+        (a,) = client.post("/api/v1/lookup", headers=nl, json=look).json()["results"]
+        assert a["suppressed"] == "unit logo" and a["matches"] == []
+        (a,) = client.post("/api/v1/lookup", headers=nl, json={**look, "explain": True}).json()[
+            "results"
+        ]
+        assert a["suppressed"] == "unit logo" and len(a["matches"]) == 1
+
+        # 8. a flooding hash is quarantined (test thresholds: > 5 hashes, 3 agencies)
+        variants = [flip_bits(shared.pdq or "", [b]) for b in range(6)]
+        for i, who in enumerate((de, fr, nl)):
+            r = client.post(
+                "/api/v1/lookup",
+                headers=who,
+                json={"queries": [{"type": "pdq", "hash": h} for h in variants[i * 2 : i * 2 + 2]]},
+            )
+            flags = [x["quarantined"] for a in r.json()["results"] for x in a["matches"]]
+            assert flags and all(flags) == (who is nl), (i, r.json())
+        assert [x["media_id"] for x in client.get("/api/v1/quarantine", headers=de).json()] == [
+            shared.media_id
+        ]
+        assert any(
+            n["kind"] == "quarantine"
+            for n in client.get("/api/v1/notifications", headers=nl).json()
+        )
+        assert client.post(
+            f"/api/v1/quarantine/{shared.media_id}/release", headers=fr, json={}
+        ).status_code in (403, 404)
+        r = client.post(f"/api/v1/quarantine/{shared.media_id}/release", headers=nl, json={})
+        assert r.status_code == 200
+        assert client.get("/api/v1/quarantine", headers=de).json() == []
