@@ -124,6 +124,7 @@ def test_edited_copies_are_near_with_the_reason(world: dict[str, Any]) -> None:
     mirror = res["astro-mirror.png"]["matches"][0]
     assert mirror["via"] == "local-features" and "mirrored" in mirror["reason"]
     assert mirror["inliers"] >= 100
+    assert mirror["distance"] is None  # no PDQ distance behind it (was a fake -1)
     rot = res["astro-rot4.jpg"]["matches"][0]
     assert rot["via"] == "local-features" and "rotated 4 degrees" in rot["reason"]
     crop = res["astro-crop8.png"]["matches"][0]

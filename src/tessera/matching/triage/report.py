@@ -28,7 +28,8 @@ class Match:
         out = {
             "media_id": self.media_id,
             "via": self.via,
-            "distance": self.distance,
+            # no PDQ distance behind a local-features match: null, never a fake -1
+            "distance": None if self.via == "local-features" else self.distance,
             "submissions": self.submissions,
             "series": list(self.series),
         }
