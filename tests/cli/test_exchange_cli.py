@@ -59,6 +59,21 @@ def test_hash_only_record_is_known_then_merged_by_ingest(tmp_path: Path) -> None
     assert hit["status"] == "known" and hit["matches"][0]["via"] == "md5"
     assert hit["matches"][0]["series"] == ["Amber"]
 
+    # the hash-only item can be shown and listed (no SHA-256, no size)
+    r = _cli(home, "media", "show", md5, "--json")
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    item = shown.get("media", shown)
+    assert item["md5"] == md5 and item["sha1"] == sha1
+    assert item["sha256"] is None and item["byte_size"] is None
+    r = _cli(home, "media", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert md5 in r.stdout
+    for text_form in (("media", "show", md5), ("media", "list")):
+        r = _cli(home, *text_form)
+        assert r.returncode == 0, r.stderr
+        assert (md5 if text_form[1] == "show" else sha1) in r.stdout
+
     # ingesting the file itself completes the same media item
     r = _cli(home, "ingest", str(seized), "--agency", "NL", "--case", "K1", "--json")
     assert r.returncode == 0, r.stderr

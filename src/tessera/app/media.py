@@ -24,12 +24,13 @@ class MediaSummary(Result):
     """One media item as listings show it."""
 
     id: int
-    sha256: str
-    md5: str
-    sha1: str
+    sha256: str | None
+    """None (as md5, sha1, byte_size) for hash-only media imported from an exchange file."""
+    md5: str | None
+    sha1: str | None
     kind: str
     format: str | None
-    byte_size: int
+    byte_size: int | None
     width: int | None
     height: int | None
     submissions: int

@@ -24,10 +24,11 @@ def media_show(cli: CliContext, ref: str, as_json: bool) -> None:
     m = d.media
     size = f"{m.width}x{m.height} " if m.width else ""
     lines = [
-        f"media {m.id}  {m.kind} {m.format or ''} {size}{m.byte_size} bytes",
-        f"  sha256 {m.sha256}",
-        f"  md5    {m.md5}",
-        f"  sha1   {m.sha1}",
+        f"media {m.id}  {m.kind} {m.format or ''} {size}"
+        + (f"{m.byte_size} bytes" if m.byte_size is not None else "(hash-only record)"),
+        f"  sha256 {m.sha256 or '-'}",
+        f"  md5    {m.md5 or '-'}",
+        f"  sha1   {m.sha1 or '-'}",
         f"  first seen {m.first_seen_at.isoformat()}, submitted by {m.submissions} agencies",
         f"  series: {', '.join(m.series) or '(none)'}",
     ]
@@ -80,7 +81,8 @@ def media_list(
         after=after,
     )
     lines = [
-        f"{m.id:>8d}  {m.sha256}  {m.kind:6s} {m.byte_size:>10d}  {', '.join(m.series)}"
+        f"{m.id:>8d}  {m.sha256 or m.sha1 or m.md5 or '-':<64s}  {m.kind:6s} "
+        f"{'-' if m.byte_size is None else m.byte_size:>10}  {', '.join(m.series)}"
         for m in page.items
     ]
     if page.next_after is not None:
