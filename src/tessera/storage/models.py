@@ -120,6 +120,7 @@ series_media = Table(
     Column("media_id", ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
     Column("deleted_at", DateTime(timezone=True)),  # soft removal (0003): when and who
     Column("deleted_by", String(200)),
+    Index("ix_series_media_media_id", "media_id"),  # media -> series on every lookup (0008)
 )
 series_victim = Table(
     "series_victim",
