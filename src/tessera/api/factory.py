@@ -11,9 +11,10 @@ from tessera import __version__
 from tessera.api import problems
 from tessera.api.auth import accounts_authenticator
 from tessera.api.limits import BodyLimit
-from tessera.api.routes import coop, health, hma, v1
+from tessera.api.routes import coop, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
 from tessera.app import App, Settings
+from tessera.app.triage_jobs import JobRunner
 from tessera.matching.index_keeper import IndexKeeper
 from tessera.matching.live_index import POLL_INTERVAL, LivePdqIndex
 
@@ -36,6 +37,7 @@ def create_app(
     index_writer: bool = True,
     poll_interval: float = POLL_INTERVAL,
     upload_limit: int | None = None,
+    run_jobs: bool = True,
 ) -> FastAPI:
     """The API for ``settings``' deployment.
 
@@ -43,7 +45,8 @@ def create_app(
     for a single process; ``tessera serve --workers N`` runs the keeper in the
     parent and gives the workers False). ``authenticate`` replaces the accounts
     check (tests); by default the node's accounts decide, and without them no
-    token is accepted.
+    token is accepted. ``run_jobs``: this process runs queued triage jobs in a
+    background thread (every worker does; a job is claimed by exactly one).
     """
     app_ = App(settings)
 
@@ -55,6 +58,9 @@ def create_app(
             keeper.start()
         index = LivePdqIndex(app_.index_db, settings.index_dir, poll_interval=poll_interval)
         index.start()
+        runner = JobRunner(app_) if run_jobs else None
+        if runner is not None:
+            runner.start()
         api.state.tessera = ApiState(
             app=app_,
             index=index,
@@ -65,6 +71,8 @@ def create_app(
         try:
             yield
         finally:
+            if runner is not None:
+                runner.stop()
             index.stop()
             if keeper is not None:
                 keeper.stop()
@@ -85,6 +93,7 @@ def create_app(
     api.include_router(v1.router)
     api.include_router(hma.router)
     api.include_router(coop.router)
+    api.include_router(triage.router)
     return api
 
 

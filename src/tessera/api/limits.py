@@ -16,6 +16,9 @@ from tessera.api.problems import problem_response
 
 JSON_BODY_LIMIT = 4 * 1024 * 1024
 UPLOAD_PATHS = ("/h/hash", "/m/lookup")
+TRIAGE_JOB_PATH = "/api/v1/triage/jobs"
+TRIAGE_JOB_LIMIT = 16 * 1024 * 1024
+"""A ``tessera hash --json`` document of up to 10,000 files (videos' frame hashes included)."""
 
 
 class _TooLarge(HTTPException):
@@ -34,6 +37,8 @@ class BodyLimit:
         self.json_limit = json_limit
 
     def _limit(self, path: str) -> int:
+        if path == TRIAGE_JOB_PATH:
+            return max(self.json_limit, TRIAGE_JOB_LIMIT)
         return self.upload_limit if path in UPLOAD_PATHS else self.json_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

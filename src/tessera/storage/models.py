@@ -656,6 +656,36 @@ class Quarantine(Base):
     released_by: Mapped[str | None] = mapped_column(String(254))
 
 
+# -- triage jobs over the API (migration 0009) -------------------------------------------
+
+
+class TriageJob(Base):
+    """A triage of fingerprints a client computed (``tessera hash --json``), run in
+    the background by a server worker; the row is the job's whole state, so a
+    restarted server resumes it (``tessera.app.triage_jobs``)."""
+
+    __tablename__ = "triage_job"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: kept as sent
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    agency_code: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued running done ...
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprints: Mapped[list[Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 __all__ = [
     "MARKER_KINDS",
     "SHARE_LEVELS",
@@ -692,6 +722,7 @@ __all__ = [
     "Series",
     "SharingGrant",
     "Sighting",
+    "TriageJob",
     "User",
     "Victim",
     "media_location",

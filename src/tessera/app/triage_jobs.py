@@ -1,0 +1,404 @@
+"""Triage jobs: a client's fingerprints triaged in the background of a server.
+
+The investigator hashes the seizure on their own machine (``tessera hash --json``)
+and sends only that document: media never leaves it. The job's whole state is a
+database row (``tessera.storage.triage_jobs``), so progress is visible from any
+server worker, a cancel is seen at the next chunk, and a job whose worker died
+(restart, ``kill -9``) is claimed again after ``STALE`` and rerun from its first
+file: triage writes nothing until the job ends (the result, one audit entry, the
+owners' notices), so a rerun neither duplicates nor loses anything. After
+``MAX_ATTEMPTS`` interrupted runs the job fails, saying so.
+
+Results follow the sharing rules exactly as ``tessera triage`` over the API would
+(``tessera.app.triage.shared_report``), applied for the submitting caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tessera.app import audit, coop
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.app.triage import shared_report
+from tessera.app.visibility import require_role
+from tessera.errors import InvalidInput, NotFound, TesseraError
+from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.fingerprints.vpdq import FrameHash
+from tessera.ingest.filehash import FileResult
+from tessera.matching.triage import TriageReport, triage
+from tessera.matching.triage.grouping import group_new
+from tessera.matching.triage.report import SeriesHit, TriageItem
+from tessera.storage import triage_jobs as store
+
+log = logging.getLogger(__name__)
+
+MAX_FILES = 10_000
+"""Files per job (the request body is also size-limited)."""
+CHUNK = 250
+"""Files triaged between two progress updates (and cancel checks)."""
+STALE = timedelta(seconds=30)
+"""A running job whose heartbeat is older was left by a dead worker."""
+MAX_ATTEMPTS = 3
+POLL = 0.5
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+_HEX = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+
+
+class TriageJobView(BaseModel):
+    """A job as its submitter sees it; ``result`` is the ``tessera triage --json``
+    document (sharing rules applied) once ``state`` is ``done``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    state: JobState
+    total: int
+    done: int
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _view(job: Any, *, with_result: bool = True) -> TriageJobView:
+    return TriageJobView(
+        id=job.public_id,
+        state=job.state,
+        total=job.total,
+        done=job.done,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=job.error,
+        result=job.result if with_result else None,
+    )
+
+
+# -- the fingerprints document ------------------------------------------------------------
+
+
+def _hex(rec: dict[str, Any], key: str, where: str) -> str | None:
+    v = rec.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or len(v) != _HEX[key]:
+        raise InvalidInput(f"{where}.{key}: a {key} hash is {_HEX[key]} hex digits")
+    try:
+        bytes.fromhex(v)
+    except ValueError:
+        raise InvalidInput(f"{where}.{key}: not hexadecimal") from None
+    return v.lower()
+
+
+def _frames(value: Any, where: str) -> list[FrameHash] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InvalidInput(f"{where}.vpdq: a list of 'hex,quality,seconds' strings")
+    out = []
+    for n, text in enumerate(value):
+        try:
+            hx, q, ts = str(text).split(",")
+            out.append(FrameHash(n, int(q), bytes.fromhex(hx), float(ts)))
+        except (ValueError, InvalidInput) as e:
+            raise InvalidInput(f"{where}.vpdq[{n}]: {e}") from None
+    return out
+
+
+def _variants(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in value.items()
+    )
+
+
+def files_from_hash_json(results: Sequence[Any]) -> list[FileResult]:
+    """The ``results`` of a ``tessera hash --json`` document as triage's input.
+
+    Rejected whole (``InvalidInput`` naming the record and field) at the first bad
+    record: a job never runs on half of what was sent.
+    """
+    if len(results) > MAX_FILES:
+        raise InvalidInput(f"results: at most {MAX_FILES} files per job, got {len(results)}")
+    files = []
+    for i, rec in enumerate(results):
+        where = f"results[{i}]"
+        if not isinstance(rec, dict):
+            raise InvalidInput(f"{where}: an object of `tessera hash --json`")
+        path = rec.get("path")
+        if not isinstance(path, str) or not path or len(path) > 4096:
+            raise InvalidInput(f"{where}.path: a non-empty string (at most 4096 characters)")
+        status = rec.get("status")
+        if status not in ("ok", "error", "skipped"):
+            raise InvalidInput(f"{where}.status: one of ok, error, skipped")
+        quality = rec.get("quality")
+        if quality is not None and (not isinstance(quality, int) or not 0 <= quality <= 100):
+            raise InvalidInput(f"{where}.quality: an integer 0..100")
+        raw_err = rec.get("error")
+        err: dict[str, Any] = raw_err if isinstance(raw_err, dict) else {}
+        kind = rec.get("kind")
+        audio = rec.get("audio")
+        if audio is not None and (not isinstance(audio, str) or len(audio) > 1_000_000):
+            raise InvalidInput(f"{where}.audio: a Chromaprint fingerprint (text)")
+        dihedral = rec.get("dihedral")
+        if dihedral is not None and not _variants(dihedral):
+            raise InvalidInput(f"{where}.dihedral: variant name -> 64 hex digits")
+        files.append(
+            FileResult(
+                path=path,
+                status=status,
+                size=rec.get("size") if isinstance(rec.get("size"), int) else None,
+                md5=_hex(rec, "md5", where),
+                sha1=_hex(rec, "sha1", where),
+                sha256=_hex(rec, "sha256", where),
+                pdq=_hex(rec, "pdq", where),
+                quality=quality,
+                format=rec.get("format") if isinstance(rec.get("format"), str) else None,
+                flags=[f for f in rec.get("flags") or [] if isinstance(f, str)],
+                reason=err.get("reason") if isinstance(err.get("reason"), str) else None,
+                message=err.get("message") if isinstance(err.get("message"), str) else None,
+                dihedral=dihedral,
+                kind=kind if kind in ("image", "video", "audio", "archive") else None,
+                frames=_frames(rec.get("vpdq"), where),
+                audio=audio,
+            )
+        )
+    return files
+
+
+# -- use cases ----------------------------------------------------------------------------
+
+
+def submit(
+    app: App,
+    caller: Caller,
+    results: Sequence[Any],
+    *,
+    radius: int = MATCH_THRESHOLD,
+    min_quality: int = QUALITY_THRESHOLD,
+) -> TriageJobView:
+    """Queue a triage of ``results`` (``tessera hash --json``'s) for the caller."""
+    require_role(caller, Role.ANALYST)
+    if not 0 <= radius <= 64:
+        raise InvalidInput(f"radius: 0..64, got {radius}")
+    if not 0 <= min_quality <= 100:
+        raise InvalidInput(f"min_quality: 0..100, got {min_quality}")
+    files_from_hash_json(results)  # reject a bad document before anything is stored
+    with app.transaction() as s:
+        job = store.create(
+            s,
+            public_id=uuid.uuid4().hex,
+            user_id=caller.user_id,
+            user_email=caller.email,
+            agency_code=caller.agency_code,
+            role=caller.role.value,
+            params={"radius": radius, "min_quality": min_quality},
+            fingerprints=list(results),
+            now=_now(),
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "triage-job-submit",
+            target=job.public_id,
+            params={"files": len(results), "radius": radius, "min_quality": min_quality},
+            result_count=len(results),
+        )
+        return _view(job)
+
+
+def _mine(s: Any, caller: Caller, job_id: str) -> Any:
+    """The caller's job, or ``NotFound`` (another user's job does not exist for them)."""
+    job = store.by_public_id(s, job_id)
+    if job is None or job.user_email != caller.email or job.agency_code != caller.agency_code:
+        raise NotFound(f"no triage job {job_id}")
+    return job
+
+
+def status(app: App, caller: Caller, job_id: str) -> TriageJobView:
+    """State, progress and (when done) the result of one of the caller's jobs."""
+    with app.transaction() as s:
+        return _view(_mine(s, caller, job_id))
+
+
+def list_jobs(app: App, caller: Caller) -> list[TriageJobView]:
+    """The caller's last 100 jobs, newest first, without their results."""
+    with app.transaction() as s:
+        return [
+            _view(j, with_result=False)
+            for j in store.of_user(s, caller.email)
+            if j.agency_code == caller.agency_code
+        ]
+
+
+def cancel(app: App, caller: Caller, job_id: str) -> TriageJobView:
+    """Cancel a queued job now, a running one at its next chunk; a finished one stays."""
+    with app.transaction() as s:
+        job = _mine(s, caller, job_id)
+        if job.state in store.ACTIVE:
+            store.request_cancel(s, job.id, _now())
+            audit.record_in(s, app, caller, "triage-job-cancel", target=job.public_id)
+        s.refresh(job)
+        return _view(job)
+
+
+# -- the runner ---------------------------------------------------------------------------
+
+
+def _merge(into: dict[int, SeriesHit], hits: list[SeriesHit]) -> None:
+    for h in hits:
+        have = into.get(h.status.series_id)
+        if have is None:
+            into[h.status.series_id] = SeriesHit(h.status, list(h.paths), h.exact, h.near)
+        else:
+            have.paths.extend(h.paths)
+            have.exact += h.exact
+            have.near += h.near
+
+
+def run_one(app: App, *, stale: timedelta = STALE, chunk: int = CHUNK) -> bool:
+    """Claim and run one job (a queued one, or one a dead worker left); False if none."""
+    with app.transaction() as s:
+        candidates = store.claimable(s, _now(), stale)
+    for job_id, state, attempts in candidates:
+        with app.transaction() as s:
+            if attempts >= MAX_ATTEMPTS:
+                store.finish(
+                    s,
+                    job_id,
+                    "failed",
+                    _now(),
+                    error=f"interrupted {attempts} times (the server stopped during the job);"
+                    " not retried again: submit it anew",
+                )
+                continue
+            if not store.claim(s, job_id, state, attempts, _now()):
+                continue  # another worker took it
+        _run(app, job_id, chunk)
+        return True
+    return False
+
+
+def _run(app: App, job_id: int, chunk: int) -> None:
+    from tessera.storage.models import TriageJob  # noqa: PLC0415
+
+    with app.transaction() as s:
+        job = s.get(TriageJob, job_id)
+        assert job is not None
+        caller = Caller(
+            role=Role(job.role),
+            user_id=job.user_id,
+            email=job.user_email,
+            agency_code=job.agency_code,
+        )
+        params = dict(job.params)
+        docs = list(job.fingerprints)
+        public_id = job.public_id
+    radius = int(params["radius"])
+    min_quality = int(params["min_quality"])
+    try:
+        files = files_from_hash_json(docs)
+        dihedral = any(f.dihedral for f in files)
+        items: list[TriageItem] = []
+        series: dict[int, SeriesHit] = {}
+        store_ = app.pdq_store()
+        for lo in range(0, len(files), chunk):
+            part = triage(
+                app.db,
+                store_,
+                files[lo : lo + chunk],
+                radius=radius,
+                min_quality=min_quality,
+                dihedral=dihedral,
+            )
+            items.extend(part.items)
+            _merge(series, part.series)
+            with app.transaction() as s:
+                if store.progress(s, job_id, len(items), _now()):
+                    store.finish(s, job_id, "cancelled", _now())
+                    return
+        report = TriageReport(
+            items=items,
+            series=sorted(series.values(), key=lambda h: h.status.name),
+            groups=group_new(items, radius),
+        )
+        if not caller.is_local_operator:
+            report = shared_report(app, caller, report)
+        counts = report.counts()
+        with app.transaction() as s:
+            store.finish(s, job_id, "done", _now(), result=report.to_json(), done=len(items))
+            audit.record_in(
+                s,
+                app,
+                caller,
+                "triage",
+                target=public_id,
+                params={"job": public_id, "files": len(items), "radius": radius},
+                result_count=counts["known"] + counts["near"],
+            )
+        coop.notice(
+            app, caller, {m.media_id for it in report.items for m in it.matches}, via="triage"
+        )
+    except TesseraError as e:
+        with app.transaction() as s:
+            store.finish(s, job_id, "failed", _now(), error=f"{type(e).__name__}: {e}")
+    except Exception as e:  # a bug must not leave the job "running" forever
+        log.exception("triage job %s failed", public_id)
+        with app.transaction() as s:
+            store.finish(s, job_id, "failed", _now(), error=f"internal error ({type(e).__name__})")
+
+
+class JobRunner:
+    """A server worker's background thread: runs queued jobs one at a time."""
+
+    def __init__(self, app: App, *, poll: float = POLL, stale: timedelta = STALE) -> None:
+        self.app = app
+        self.poll = poll
+        self.stale = stale
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="triage-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while not self._stop.is_set() and run_one(self.app, stale=self.stale):
+                    pass
+            except Exception:  # the database away for a moment: try again later
+                log.exception("triage job runner")
+            self._stop.wait(self.poll)
+
+
+__all__ = [
+    "MAX_FILES",
+    "JobRunner",
+    "TriageJobView",
+    "cancel",
+    "files_from_hash_json",
+    "list_jobs",
+    "run_one",
+    "status",
+    "submit",
+]
