@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from tessera.app import audit, coop
+from tessera.app import audit, coop, trust
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
@@ -84,7 +84,12 @@ def run(
         params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
         result_count=counts["known"] + counts["near"],
     )
-    coop.notice(app, caller, {m.media_id for it in report.items for m in it.matches}, via="triage")
+    per_item: dict[int, int] = {}
+    for it in report.items:
+        for media_id in {m.media_id for m in it.matches}:
+            per_item[media_id] = per_item.get(media_id, 0) + 1
+    trust.guard_triage(app, caller, per_item, len(report.items))
+    coop.notice(app, caller, set(per_item), via="triage")
     return report
 
 

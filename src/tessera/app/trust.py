@@ -50,6 +50,10 @@ class FloodRule:
     files: int = 100
     agencies: int = 3
     window: timedelta = timedelta(hours=24)
+    triage_share: float = 0.05
+    """A triage whose files match one stored item more often than this share..."""
+    triage_min: int = 10
+    """... and at least this many times (a small triage proves nothing)."""
 
 
 DEFAULT_FLOOD = FloodRule()
@@ -325,6 +329,36 @@ def guard(
         return store.quarantined(s, media)
 
 
+def guard_triage(
+    app: App,
+    caller: Caller,
+    files_per_item: dict[int, int],
+    total_files: int,
+    rule: FloodRule | None = None,
+) -> set[int]:
+    """The triage rule: quarantine an item matched by more than ``triage_share`` of one
+    triage's files (and at least ``triage_min``); returns the items quarantined now."""
+    rule = rule or DEFAULT_FLOOD
+    now = datetime.now(UTC)
+    flooded = {
+        m: n
+        for m, n in files_per_item.items()
+        if n >= rule.triage_min and n > rule.triage_share * total_files
+    }
+    done: set[int] = set()
+    if not flooded:
+        return done
+    with app.transaction() as s:
+        for m, n in sorted(flooded.items()):
+            why = f"{n} of {total_files} files of one triage matched it"
+            if store.quarantine(s, m, why, now):
+                done.add(m)
+                for o in {o for o, _ in coop_store.series_hits(s, [m]).values()}:
+                    coop_store.add_notification(s, o, "quarantine", {"media_id": m, "reason": why})
+                audit.record_in(s, app, caller, "quarantine", target=f"media:{m}", result_count=n)
+    return done
+
+
 def release(
     app: App, caller: Caller, media_id: int, *, negative_reason: str | None = None
 ) -> QuarantineView:
@@ -386,6 +420,7 @@ __all__ = [
     "add_negative",
     "counts",
     "guard",
+    "guard_triage",
     "judge",
     "list_negatives",
     "list_quarantine",

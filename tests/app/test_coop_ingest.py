@@ -1,0 +1,100 @@
+"""The ingest use case raises deconfliction notices itself (real files, real ingest).
+
+NL-A ingests generated pictures into its series (shared at ``none``); DE-B then
+ingests the same files into its own case, shared with NL-A at ``status``: NL-A is
+told DE-B, DE, the file count and DE-B's case number; DE-B is told nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tessera.app import App, coop
+from tessera.app import ingest as ingest_uc
+from tessera.app.sharing import share_case, share_series
+from tests.app.test_coop import OP, user
+from tests.seeding import ensure_agency, ensure_series
+
+
+def _pictures(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        # smooth random fields: PDQ quality well above 50, unrelated to each other
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((256, 256), Image.BILINEAR).save(folder / f"p{i}.png")
+
+
+def test_ingest_notifies_the_series_owner(app: App, tmp_path: Path) -> None:
+    ensure_agency(app.db, "NL-A", "NL")
+    ensure_agency(app.db, "DE-B", "DE")
+    ensure_series(app.db, "S-Secret", "NL-A")
+    share_series(app, OP, "S-Secret", "none", network=True)
+    pics = tmp_path / "pics"
+    _pictures(pics, 3)
+    ingest_uc.run(
+        app,
+        OP,
+        pics,
+        agency_code="NL-A",
+        case_number="NL-1",
+        series_name="S-Secret",
+        features=False,
+        workers=1,
+    )
+    assert coop.list_notifications(app, OP) == []  # the owner's own ingest
+    ingest_uc.run(app, OP, pics, agency_code="DE-B", case_number="DE-5", features=False, workers=1)
+    (n,) = coop.list_notifications(app, user("NL-A"))
+    assert n.kind == "series-hit" and n.payload["via"] == "ingest"
+    assert n.payload["finder_agency"] == "DE-B" and n.payload["files"] == 3
+    assert n.payload["finder_case"] is None  # DE-5 is not shared with NL-A
+    assert coop.list_notifications(app, user("DE-B")) == []
+    share_case(app, OP, "DE-5", "status", agency="DE-B", agencies=["NL-A"])
+    more = tmp_path / "more"
+    _pictures(more, 3)  # the same pixels again, under another root
+    ingest_uc.run(app, OP, more, agency_code="DE-B", case_number="DE-5", features=False, workers=1)
+    latest = coop.list_notifications(app, user("NL-A"))[0]
+    assert latest.payload["finder_case"] == "DE-5"
+
+
+def test_triage_flood_rule_quarantines(app: App, tmp_path: Path) -> None:
+    """12 files of one triage (same pixels, different bytes) on one stored item:
+    more than 5 % and at least 10, so the item is quarantined and its owner told."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from tessera.app import lookup, trust
+    from tessera.app import triage as triage_uc
+
+    ensure_agency(app.db, "NL-A", "NL")
+    ensure_series(app.db, "S-X", "NL-A")
+    one = tmp_path / "one"
+    _pictures(one, 1)
+    ingest_uc.run(
+        app,
+        OP,
+        one,
+        agency_code="NL-A",
+        case_number="NL-1",
+        series_name="S-X",
+        features=False,
+        workers=1,
+    )
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    picture = Image.open(one / "p0.png")
+    for i in range(12):
+        info = PngInfo()
+        info.add_text("Comment", f"copy {i}")
+        picture.save(copies / f"c{i}.png", pnginfo=info)
+    report = triage_uc.run(app, OP, [copies], scenes=False, workers=1)
+    assert report.counts()["known"] + report.counts()["near"] == 12
+    (q,) = trust.list_quarantine(app, OP)
+    assert "12 of 12 files" in q.reason
+    assert [n.kind for n in coop.list_notifications(app, user("NL-A"))] == ["quarantine"]
+    digest = hashlib.sha256((one / "p0.png").read_bytes()).hexdigest()
+    sha = lookup.HashQuery(type="sha256", hash=digest)
+    assert lookup.lookup(app, OP, [sha]).results[0].matches[0].quarantined
