@@ -98,3 +98,31 @@ def test_triage_flood_rule_quarantines(app: App, tmp_path: Path) -> None:
     digest = hashlib.sha256((one / "p0.png").read_bytes()).hexdigest()
     sha = lookup.HashQuery(type="sha256", hash=digest)
     assert lookup.lookup(app, OP, [sha]).results[0].matches[0].quarantined
+
+
+def test_network_triage_blind_hit(app: App, tmp_path: Path) -> None:
+    """DE-B triages files of a series shared at none: its report says new, NL-A is told."""
+    from tessera.app import triage as triage_uc
+
+    ensure_agency(app.db, "NL-A", "NL")
+    ensure_agency(app.db, "DE-B", "DE")
+    ensure_series(app.db, "S-Secret", "NL-A")
+    share_series(app, OP, "S-Secret", "none", network=True)
+    pics = tmp_path / "pics"
+    _pictures(pics, 2)
+    ingest_uc.run(
+        app,
+        OP,
+        pics,
+        agency_code="NL-A",
+        case_number="NL-1",
+        series_name="S-Secret",
+        features=False,
+        workers=1,
+    )
+    report = triage_uc.run(app, user("DE-B"), [pics], scenes=False, workers=1)
+    assert report.counts()["new"] == 2 and report.counts()["known"] == 0
+    (n,) = coop.list_notifications(app, user("NL-A"))
+    assert n.payload["via"] == "triage" and n.payload["finder_agency"] == "DE-B"
+    assert n.payload["files"] == 2
+    assert coop.list_notifications(app, user("DE-B")) == []

@@ -73,6 +73,11 @@ def run(
         )
     finally:
         progress.end()
+    per_item: dict[int, int] = {}  # before redaction: owners learn of blind hits too
+    for it in report.items:
+        for media_id in {m.media_id for m in it.matches}:
+            per_item[media_id] = per_item.get(media_id, 0) + 1
+    total = len(report.items)
     if not caller.is_local_operator:
         report = shared_report(app, caller, report)
     counts = report.counts()
@@ -84,11 +89,7 @@ def run(
         params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
         result_count=counts["known"] + counts["near"],
     )
-    per_item: dict[int, int] = {}
-    for it in report.items:
-        for media_id in {m.media_id for m in it.matches}:
-            per_item[media_id] = per_item.get(media_id, 0) + 1
-    trust.guard_triage(app, caller, per_item, len(report.items))
+    trust.guard_triage(app, caller, per_item, total)
     coop.notice(app, caller, set(per_item), via="triage")
     return report
 

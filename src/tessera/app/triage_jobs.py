@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tessera.app import audit, coop
+from tessera.app import audit, coop, trust
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.triage import shared_report
@@ -338,6 +338,10 @@ def _run(app: App, job_id: int, chunk: int) -> None:
             series=sorted(series.values(), key=lambda h: h.status.name),
             groups=group_new(items, radius),
         )
+        per_item: dict[int, int] = {}  # before redaction: owners learn of blind hits too
+        for it in items:
+            for media_id in {m.media_id for m in it.matches}:
+                per_item[media_id] = per_item.get(media_id, 0) + 1
         if not caller.is_local_operator:
             report = shared_report(app, caller, report)
         counts = report.counts()
@@ -352,9 +356,8 @@ def _run(app: App, job_id: int, chunk: int) -> None:
                 params={"job": public_id, "files": len(items), "radius": radius},
                 result_count=counts["known"] + counts["near"],
             )
-        coop.notice(
-            app, caller, {m.media_id for it in report.items for m in it.matches}, via="triage"
-        )
+        trust.guard_triage(app, caller, per_item, len(items))
+        coop.notice(app, caller, set(per_item), via="triage")
     except TesseraError as e:
         with app.transaction() as s:
             store.finish(s, job_id, "failed", _now(), error=f"{type(e).__name__}: {e}")
