@@ -243,3 +243,11 @@ def test_series_show_prints_yes_no_and_dashes_not_python_values(world: dict[str,
     assert lines["offender_identified"].strip() == "no"
     assert lines["contact"].strip() == "-"
     assert not any(v.strip() in ("None", "True", "False") for v in lines.values())
+
+
+def test_link_media_takes_a_media_id_like_every_other_command(world: dict[str, Path]) -> None:
+    """Defect 15: ``link --media`` wanted a SHA-256 where everything else uses ids."""
+    by_id = _cli(world["home"], "link", "location", "Park bench", "--media", "1")
+    assert by_id.returncode == 0, by_id.stderr
+    missing = _cli(world["home"], "link", "location", "Nowhere", "--media", "999999")
+    assert missing.returncode == 4, missing.stderr

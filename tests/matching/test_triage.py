@@ -201,4 +201,4 @@ def test_stats_and_series_show(world: dict[str, Path]) -> None:
     missing = _cli(world["home"], "series", "show", "Nope")
     assert missing.returncode == 4 and "no series" in missing.stderr
     bad_hex = _cli(world["home"], "link", "victim", "V-1", "--media", "not-hex")
-    assert bad_hex.returncode == 2 and "64 hex characters" in bad_hex.stderr
+    assert bad_hex.returncode == 2 and "neither a media id nor a SHA-256" in bad_hex.stderr

@@ -10,8 +10,8 @@ from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput, NotFound
-from tessera.fingerprints.value import Fingerprint
 from tessera.storage import repo
+from tessera.storage.media_queries import resolve_media
 from tessera.storage.models import Location, Offender, Victim
 
 LinkKind = Literal["victim", "offender", "location"]
@@ -43,7 +43,7 @@ def link(
     lon: float | None = None,
 ) -> LinkResult:
     """Link a victim / offender (pseudonym ``value``) or a location (description ``value``)
-    to exactly one of a series or a media item (by SHA-256 hex)."""
+    to exactly one of a series or a media item (by id, or SHA-256/SHA-1/MD5 hex)."""
     if (series_name is None) == (media_sha256 is None):
         raise InvalidInput("give exactly one of a series or a media item")
     with transaction(app, caller) as (s, vis):
@@ -54,10 +54,10 @@ def link(
             vis.require_series_owner(series)
             owner, owner_id = "series", series.id
         else:
-            digest = Fingerprint.from_hex("sha256", media_sha256 or "").payload  # checks hex
-            media = repo.media_by_sha256(s, [digest], live_only=True).get(digest)
-            if media is None or vis.media_level(media.id) < Level.FULL:
-                raise NotFound(f"no media with SHA-256 {media_sha256}")
+            # a media id, as everywhere else, or a SHA-256 / SHA-1 / MD5 in hex
+            media = resolve_media(s, media_sha256 or "")
+            if vis.media_level(media.id) < Level.FULL:
+                raise NotFound(f"no media item {media_sha256}")
             require_role(caller, Role.CURATOR)
             owner, owner_id = "media", media.id
         target: Victim | Offender | Location

@@ -212,7 +212,11 @@ def series_set(
 @click.argument("kind", type=click.Choice(["victim", "offender", "location"]))
 @click.argument("value")
 @click.option("--series", "series_name", help="Link to this series.")
-@click.option("--media", "media_sha256", help="Link to this media item (SHA-256 hex).")
+@click.option(
+    "--media",
+    "media_sha256",
+    help="Link to this media item: its id (as everywhere else) or SHA-256/SHA-1/MD5 hex.",
+)
 @click.option("--identified/--not-identified", default=None, help="Victim/offender status.")
 @click.option("--by", "by_code", help="Identifying agency.")
 @click.option("--country", help="Location country (ISO alpha-2).")
