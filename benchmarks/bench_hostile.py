@@ -3,7 +3,7 @@
 Generates the corpus (``scripts/hostile_corpus.py``, part ``heavy`` by default: the
 full >= 1,000 files plus memory and archive bombs) and, for every file, runs one
 fresh worker process that fingerprints it exactly as a ``hash``/``ingest`` worker
-does (``tessera.ingest.expand.expand_path``: archives opened, every member fingerprinted),
+does (``tessera.pipeline.expand.expand_path``: archives opened, every member fingerprinted),
 reporting its peak RSS. As a baseline
 in the same run, a second process decodes each picture with plain Pillow
 (``Image.open(...).load()``, Pillow's own 178 MP bomb check raised to the 200 MP cap):
@@ -37,8 +37,8 @@ path, mode, which = sys.argv[1], sys.argv[2], sys.argv[3]
 out = {"status": None}
 if which == "tessera":
     from pathlib import Path
-    from tessera.ingest.expand import ExpandOptions, expand_path
-    from tessera.ingest.filehash import HashOptions
+    from tessera.pipeline.expand import expand_path
+    from tessera.pipeline.options import ExpandOptions, HashOptions
     # what an ingest/triage worker does: archives opened, members hashed
     rs = expand_path(Path(path), ExpandOptions(hash=HashOptions(mode=mode)))
     r = rs[0]

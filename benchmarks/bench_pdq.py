@@ -44,8 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import generate
 from tessera.fingerprints.pdq import pdq_hash_rgb
 from tessera.fingerprints.value import hamming
-from tessera.ingest.filehash import HashOptions, hash_bytes
 from tessera.media.decode import decode_image
+from tessera.pipeline.fingerprint import hash_bytes
+from tessera.pipeline.options import HashOptions
 
 DATA = Path(__file__).resolve().parent / "_data" / "jpeg"
 FULL_COUNTS = {"640x480": 60, "1920x1080": 30, "4000x3000": 12}

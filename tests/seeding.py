@@ -10,8 +10,8 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from tessera.ingest.filehash import FileResult
 from tessera.ingest.writer import write_batch
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from tessera.app import App, Caller, Settings, hashing
-from tessera.ingest.filehash import HashOptions
+from tessera.pipeline.options import HashOptions
 
 
 def test_results_in_order_with_missing_and_bad_files(tmp_path: Path) -> None:

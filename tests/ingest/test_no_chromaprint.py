@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from tessera.cli.main import cli
 from tessera.fingerprints import chromaprint
-from tessera.ingest.filehash import HashOptions, hash_file
+from tessera.pipeline.fingerprint import hash_file
+from tessera.pipeline.options import HashOptions
 
 
 def _wav(path: Path, seconds: float = 3.0) -> None:

@@ -13,10 +13,10 @@ from sqlalchemy import update
 
 from tessera.demo.samples import synthetic_picture
 from tessera.features.local import LocalFeatures, extract
-from tessera.ingest.filehash import FileResult
 from tessera.ingest.writer import write_batch
 from tessera.matching import scene_store as scene_store_module
 from tessera.matching.scene_store import BRUTE_FORCE_MAX, SceneStore
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun, Meta
@@ -144,8 +144,8 @@ def test_second_stage_gives_the_same_answer_on_one_or_two_processes(tmp_path: Pa
         (k, FileResult(f"/q/{k}.png", "ok", features=extract(_picture(seed)[25:, :-30]).to_bytes()))
         for k, seed in enumerate((5, 17, 29, N - 1, 10**6))
     ]
-    one = second_stage(db, store, files, workers=1)
-    two = second_stage(db, store, files, workers=2)
+    one = second_stage(db, store, files, workers=1).related
+    two = second_stage(db, store, files, workers=2).related
     assert one == two
     assert {k: [r.media_id for r in one[k] if r.relation == "copy"][:1] for k in one} == {
         0: [ids[5]],
@@ -169,7 +169,6 @@ def test_a_file_the_second_stage_fails_on_is_flagged_and_the_rest_go_on(tmp_path
         broken = (1, FileResult("/q/broken.png", "ok", features=b"TSLF" + b"\0" * 40))
         files = [good[0], broken, *good[1:]]
         out = second_stage(db, store, files, workers=workers)
-        assert broken[1].flags == ["similar-search-failed"]
-        assert 1 not in out
-        assert [out[k][0].media_id for k, _ in good] == [ids[7], ids[33], ids[51]]
-        assert all(not f.flags for _, f in good)
+        assert out.failed == {1}
+        assert 1 not in out.related
+        assert [out.related[k][0].media_id for k, _ in good] == [ids[7], ids[33], ids[51]]

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tessera.ingest.filehash import HashOptions, hash_file
 from tessera.ingest.writer import write_batch
 from tessera.matching.scene_store import SceneStore
 from tessera.matching.scene_triage import second_stage
 from tessera.media.video import iter_frames
+from tessera.pipeline.fingerprint import hash_file
+from tessera.pipeline.options import HashOptions
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import FingerprintModel, IngestRun
@@ -50,7 +51,7 @@ def test_still_from_a_video_is_found_at_its_key_frame(tmp_path: Path, vectors_di
     Image.fromarray(still).save(path)
     q = hash_file(path, HashOptions(features=True, features_mirrored=True))
     store = SceneStore(db, tmp_path / "scene")
-    found = second_stage(db, store, [(0, q)])[0]
+    found = second_stage(db, store, [(0, q)]).related[0]
     copy = next(rel for rel in found if rel.relation == "copy")
     assert copy.media_id == media_id and copy.detail["mirrored"] is True
     assert copy.detail["time_s"] == round(target, 3)

@@ -23,8 +23,9 @@ from PIL import Image
 from tessera.errors import CorruptMedia, MediaTooLarge
 from tessera.fingerprints.pdq import pdq_hash_rgb
 from tessera.fingerprints.value import hamming
-from tessera.ingest.filehash import HashOptions, hash_bytes
 from tessera.media.decode import DecodeLimits, decode_image, png_critical_chunks
+from tessera.pipeline.fingerprint import hash_bytes
+from tessera.pipeline.options import HashOptions
 
 
 def _chunk(ctype: bytes, body: bytes) -> bytes:

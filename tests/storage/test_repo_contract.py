@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tessera.errors import Conflict, InvalidInput, NotFound
-from tessera.ingest.filehash import FileResult
 from tessera.ingest.writer import write_batch
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestItem, IngestRun, Media, Sighting, series_media

@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, select
 
 from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures
-from tessera.ingest.filehash import FileResult
 from tessera.ingest.writer import write_batch
+from tessera.pipeline.result import FileResult
 from tessera.storage import camera_links, markers, repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun, MediaText
@@ -209,5 +209,5 @@ def test_scene_store_and_second_stage_on_each_backend(db: Database, tmp_path: Pa
     store = SceneStore(db, tmp_path / "scene")
     assert store.status()["media"] == 6
     crop = extract(pictures[4][30:, 40:]).to_bytes()
-    found = second_stage(db, store, [(0, FileResult("/q.png", "ok", features=crop))])
+    found = second_stage(db, store, [(0, FileResult("/q.png", "ok", features=crop))]).related
     assert [r.media_id for r in found[0] if r.relation == "copy"] == [ids["/s/4.png"]]

@@ -16,9 +16,8 @@ from tessera.app.results import Result
 from tessera.app.settings import Settings
 from tessera.demo.scenario import AGENCIES, SERIES, write_known, write_seizure
 from tessera.errors import InvalidInput
-from tessera.ingest.expand import ExpandOptions
-from tessera.ingest.filehash import HashOptions
 from tessera.ingest.runner import ingest
+from tessera.pipeline.options import ExpandOptions, HashOptions
 from tessera.storage import repo
 
 MARKER_FILE = ".tessera-demo"

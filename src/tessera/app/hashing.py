@@ -13,9 +13,10 @@ from pathlib import Path
 
 from tessera.app.caller import Caller
 from tessera.app.context import App
-from tessera.ingest.filehash import FileResult, HashOptions
-from tessera.ingest.parallel import hash_files
-from tessera.ingest.walk import Found, iter_files
+from tessera.pipeline.options import ExpandOptions, HashOptions
+from tessera.pipeline.result import FileResult
+from tessera.pipeline.run import run_found
+from tessera.pipeline.walk import Found, iter_files
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,10 @@ class HashRun:
 
 
 def _results(found: list[Found], options: HashOptions, workers: int) -> Iterator[FileResult]:
-    todo = [f.path for f in found if f.skip_reason is None and not f.missing]
-    hashed = hash_files(todo, options, workers=workers)
-    for f in found:
-        if f.missing:
-            yield FileResult(str(f.path), "error", reason="not-found", message="no such file")
-        elif f.skip_reason is not None:
-            yield FileResult(str(f.path), "skipped", reason="skipped", message=f.skip_reason)
-        else:
-            yield next(hashed)
+    """The one file pipeline, archives fingerprinted as plain files (not opened)."""
+    plain = ExpandOptions(hash=options, open_archives=False)
+    for group in run_found(found, plain, workers=workers):
+        yield from group.results
 
 
 def hash_paths(

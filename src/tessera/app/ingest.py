@@ -14,10 +14,9 @@ from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
 from tessera.app.results import Result
-from tessera.ingest.expand import ExpandOptions
-from tessera.ingest.filehash import HashOptions
 from tessera.ingest.runner import ingest
 from tessera.media.ocr import check_languages
+from tessera.pipeline.options import ExpandOptions, HashOptions
 
 
 class FailedFile(Result):

@@ -36,9 +36,9 @@ from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidFingerprint, InvalidInput
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.fingerprints.vpdq import FrameHash
-from tessera.ingest.filehash import FileResult
 from tessera.matching.av_match import audio_hits, video_hits
 from tessera.matching.pdq_search import PdqSearcher
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Session
 
@@ -154,7 +154,8 @@ def hash_content(app: App, caller: Caller, data: bytes) -> ContentHashes:
     content cannot be fingerprinted.
     """
     from tessera.errors import MediaError  # noqa: PLC0415
-    from tessera.ingest.filehash import HashOptions, hash_bytes  # noqa: PLC0415
+    from tessera.pipeline.fingerprint import hash_bytes  # noqa: PLC0415
+    from tessera.pipeline.options import HashOptions  # noqa: PLC0415
 
     options = HashOptions(mode="reference", limits=app.settings.decode_limits)
     r = hash_bytes(data, "upload", options)
@@ -398,7 +399,7 @@ def lookup_frames(
         raise InvalidInput(f"at most {MAX_QUERIES} frames per lookup, got {len(frames)}")
     _check_radius(radius)
     require_role(caller, Role.ANALYST)
-    query = FileResult(path="query", status="ok", kind="video", frames=list(frames))
+    query = FileResult(path="query", status="ok", kind="video", frames=tuple(frames))
     searcher = pdq if pdq is not None else app.pdq_store()
     hits = video_hits(app.index_db, searcher, [query], radius=radius, min_quality=min_quality)
     found = hits.get(0, [])

@@ -19,8 +19,8 @@ from tessera.app.similar import SimilarHit, region, search, stored_features
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region
-from tessera.ingest.filehash import read_file
 from tessera.media.decode import decode_image
+from tessera.pipeline.read import read_file
 from tessera.storage import markers, repo
 from tessera.storage.markers import Box, parse_box
 from tessera.storage.models import MARKER_KINDS, Marker

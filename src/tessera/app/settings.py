@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tessera.errors import ConfigError
-from tessera.ingest.parallel import default_workers
 from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
+from tessera.pipeline.pool import default_workers
 
 DEFAULT_HOME = Path("tessera-data")
 DB_FILE = "tessera.sqlite"

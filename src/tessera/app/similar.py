@@ -20,10 +20,12 @@ from tessera.app.results import Result
 from tessera.app.visibility import Level, transaction
 from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region, subset
-from tessera.ingest.filehash import HashOptions, hash_bytes, hash_file, read_file
 from tessera.matching.scene_store import SceneHit
 from tessera.matching.scene_triage import describe_copy
 from tessera.media.decode import decode_image
+from tessera.pipeline.fingerprint import hash_bytes, hash_file
+from tessera.pipeline.options import HashOptions
+from tessera.pipeline.read import read_file
 from tessera.storage import repo
 from tessera.storage.markers import Box
 

@@ -16,10 +16,9 @@ from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
 from tessera.app.visibility import Level, transaction
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
-from tessera.ingest.expand import ExpandOptions
-from tessera.ingest.filehash import HashOptions
 from tessera.matching.triage import TriageReport, fingerprint_paths, triage
 from tessera.matching.triage.report import TriageItem
+from tessera.pipeline.options import ExpandOptions, HashOptions
 
 
 def run(

@@ -15,9 +15,10 @@ from tessera.app import hashing
 from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import progress_bar
-from tessera.ingest.filehash import FileResult, HashOptions, Mode
 from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
 from tessera.media.normalize import Policy
+from tessera.pipeline.options import HashOptions, Mode
+from tessera.pipeline.result import FileResult
 from tessera.safe_text import for_terminal, json_safe
 
 

@@ -13,22 +13,21 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from tessera.ingest.expand import ExpandOptions, expand_path
-from tessera.ingest.filehash import FileResult
-from tessera.ingest.parallel import map_ordered
-from tessera.ingest.walk import Found, iter_files
 from tessera.ingest.writer import FileMeta, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
 from tessera.pipeline.label import path_label
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.result import FileResult
+from tessera.pipeline.run import run_found
+from tessera.pipeline.walk import iter_files
 from tessera.storage import repo
 from tessera.storage.db import Database
 from tessera.storage.models import IngestItem, IngestRun, utcnow
@@ -82,30 +81,12 @@ class IngestSummary:
         }
 
 
-def _crash_results(path: Path) -> list[FileResult]:
-    return [
-        FileResult(
-            str(path),
-            "error",
-            reason="worker-crashed",
-            message="the decoder process died on this file",
-        )
-    ]
-
-
 def _meta(path: Path) -> FileMeta:
     try:
         st = os.stat(path)
     except OSError:
         return FileMeta()
     return FileMeta(mtime=utc_from_timestamp(st.st_mtime), ctime=utc_from_timestamp(st.st_ctime))
-
-
-def _skip_result(f: Found) -> FileResult:
-    label = path_label(f.path)
-    if f.missing:
-        return FileResult(label, "error", reason="not-found", message="no such file")
-    return FileResult(label, "skipped", reason="skipped", message=f.skip_reason)
 
 
 def ingest(
@@ -161,22 +142,17 @@ def ingest(
     found = list(iter_files([root]))
     if on_total:
         on_total(len(found))
-    todo: list[Path] = []
-    on_disk: dict[str, Path] = {}  # label -> the path, for file times
-    pending_skips: list[FileResult] = []
-    for f in found:
-        label = path_label(f.path)
+    on_disk = {path_label(f.path): f.path for f in found}  # for the file times
+
+    def earlier(label: str) -> bool:
         if label in done:
             summary.already_done += 1
             if on_progress:
                 on_progress(1)
-        elif f.skip_reason is not None or f.missing:
-            pending_skips.append(_skip_result(f))
-        else:
-            todo.append(f.path)
-            on_disk[label] = f.path
+            return True
+        return False
 
-    batch: list[FileResult] = list(pending_skips)
+    batch: list[FileResult] = []
 
     def flush() -> None:
         if not batch:
@@ -196,12 +172,8 @@ def ingest(
             scene.add(outcome.new_features)
         batch.clear()
 
-    work = partial(expand_path, options=options)
-    results: Iterator[list[FileResult]] = map_ordered(
-        work, todo, workers=workers, on_crash=_crash_results
-    )
-    for group in results:
-        batch.extend(group)
+    for group in run_found(found, options, workers=workers, skip=earlier):
+        batch.extend(group.results)
         if on_progress:
             on_progress(1)
         if len(batch) >= batch_size:

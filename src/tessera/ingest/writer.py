@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tessera.fingerprints.chromaprint import AudioFingerprint
-from tessera.ingest.filehash import NOT_MEDIA, FileResult, features_count
+from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
 from tessera.storage.exchange import complete_media, hash_only_match
 from tessera.storage.models import (
     FingerprintModel,

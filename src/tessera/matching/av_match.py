@@ -26,9 +26,9 @@ import numpy as np
 from tessera.fingerprints.audio_match import AudioIndex
 from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.fingerprints.segments import Segment, TimedHash, find_segments
-from tessera.ingest.filehash import FileResult
 from tessera.matching.pdq_search import PdqSearcher
 from tessera.matching.pdq_store import PdqHit
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
 
@@ -99,7 +99,7 @@ def video_hits(
     stored = _stored_frames(db, video_ids)
     out: dict[int, list[AvHit]] = {}
     for i, per_media in by_file.items():
-        frames = files[i].frames or []
+        frames = files[i].frames or ()
         found: list[AvHit] = []
         for mid, pairs in per_media.items():
             best = min(h.distance for _, h in pairs)

@@ -31,9 +31,9 @@ import numpy as np
 
 from tessera.features.local import LocalFeatures
 from tessera.features.scene import SceneMatch, match_pair
-from tessera.ingest.filehash import FileResult
-from tessera.ingest.parallel import map_ordered
 from tessera.matching.scene_store import SceneStore
+from tessera.pipeline.pool import map_ordered
+from tessera.pipeline.result import FileResult
 from tessera.storage import camera_links, markers
 from tessera.storage.db import Database
 from tessera.storage.models import Marker
@@ -234,6 +234,19 @@ def _crashed(item: tuple[int, FileResult]) -> None:
     return None  # the worker died on this file; it keeps its hash verdict and is flagged
 
 
+@dataclass(frozen=True)
+class SecondStage:
+    """What the second stage found: related media per item index, and the items the
+    search failed on."""
+
+    related: dict[int, list[Related]]
+    failed: frozenset[int]
+
+
+SEARCH_FAILED = "similar-search-failed"
+"""Flag of a file the second stage could not search (its hash verdict stands)."""
+
+
 def second_stage(
     db: Database,
     scene: SceneStore,
@@ -242,11 +255,11 @@ def second_stage(
     gps_radius_m: float = camera_links.DEFAULT_RADIUS_M,
     on_progress: Callable[[int], None] | None = None,
     workers: int = 1,
-) -> dict[int, list[Related]]:
+) -> SecondStage:
     """Related stored media for each ``(item index, file)``; copies first.
 
-    A file the search fails on keeps its hash verdict and gets the flag
-    ``similar-search-failed``; the other files go on.
+    A file the search fails on is named in ``failed`` (it keeps its hash verdict and
+    gets the flag ``similar-search-failed``); the other files go on.
 
     With ``workers > 1`` the files are spread over processes, each with its own
     read-only view of the scene index (saved by ``scene`` beforehand).
@@ -260,14 +273,22 @@ def second_stage(
         with db.session() as s:
             all_markers = list(markers.list_markers(s))
         results = (_guarded(db, scene, all_markers, f, gps_radius_m) for _, f in files)
-    for (i, f), found in zip(files, results, strict=True):
+    failed: set[int] = set()
+    for (i, _), found in zip(files, results, strict=True):
         if found is None:
-            f.flags.append("similar-search-failed")
+            failed.add(i)
         elif found:
             out[i] = found
         if on_progress:
             on_progress(1)
-    return out
+    return SecondStage(out, frozenset(failed))
 
 
-__all__ = ["MARKER_SCAN_MAX", "Related", "describe_copy", "second_stage"]
+__all__ = [
+    "MARKER_SCAN_MAX",
+    "SEARCH_FAILED",
+    "Related",
+    "SecondStage",
+    "describe_copy",
+    "second_stage",
+]

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
-from tessera.ingest.expand import ExpandOptions, expand_path
-from tessera.ingest.filehash import FileResult
-from tessera.ingest.parallel import map_ordered
-from tessera.ingest.walk import iter_files
-
-
-def _crash(path: Path) -> list[FileResult]:
-    return [FileResult(str(path), "error", reason="worker-crashed", message="decoder died")]
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.result import FileResult
+from tessera.pipeline.run import run_paths
 
 
 def fingerprint_paths(
@@ -24,27 +18,11 @@ def fingerprint_paths(
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> list[FileResult]:
-    """Walk and fingerprint everything under ``paths`` (archives opened)."""
-    found = list(iter_files(paths))
-    if on_total:
-        on_total(len(found))
-    out: list[FileResult] = []
-    todo = []
-    for f in found:
-        if f.missing:
-            out.append(FileResult(str(f.path), "error", reason="not-found", message="no such file"))
-        elif f.skip_reason is not None:
-            out.append(FileResult(str(f.path), "skipped", reason="skipped", message=f.skip_reason))
-        else:
-            todo.append(f.path)
-    if on_progress and out:
-        on_progress(len(out))
-    work = partial(expand_path, options=options)
-    for group in map_ordered(work, todo, workers=workers, on_crash=_crash):
-        out.extend(group)
-        if on_progress:
-            on_progress(1)
-    return out
+    """Walk and fingerprint everything under ``paths`` with the one file pipeline
+    (archives opened), in walk order."""
+    return list(
+        run_paths(paths, options, workers=workers, on_total=on_total, on_progress=on_progress)
+    )
 
 
 __all__ = ["fingerprint_paths"]

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tessera.ingest.filehash import FileResult
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 
 Status = Literal["known", "near", "new", "error", "skipped"]

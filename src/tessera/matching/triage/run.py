@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
-from tessera.ingest.filehash import FileResult
 from tessera.matching.av_match import AvHit, audio_hits, video_hits
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
-from tessera.matching.scene_triage import Related, second_stage
+from tessera.matching.scene_triage import SEARCH_FAILED, Related, second_stage
 from tessera.matching.triage.exact import exact_matches
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.near import pdq_near
 from tessera.matching.triage.report import TriageItem, TriageReport
 from tessera.matching.triage.verdict import Context, decide
+from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
 
@@ -66,9 +67,11 @@ def triage(
         ]
         if on_scene_total:
             on_scene_total(len(open_items))
-        related = second_stage(
-            db, scene, open_items, on_progress=on_scene_progress, workers=workers
-        )
+        stage = second_stage(db, scene, open_items, on_progress=on_scene_progress, workers=workers)
+        related = stage.related
+        for i in stage.failed:  # the hash verdict stands; the file says the search failed
+            f = items[i].file
+            items[i].file = replace(f, flags=(*f.flags, SEARCH_FAILED))
     media_ids = (
         {mid for mid, _ in exact.values()}
         | {mid for d in near.best.values() for mid in d}

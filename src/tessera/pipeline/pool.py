@@ -1,4 +1,4 @@
-"""Fingerprinting many files on all cores, in input order, surviving worker crashes.
+"""Running work on all cores, in input order, surviving worker crashes.
 
 Work is sent to a process pool with a bounded number of files in flight (memory
 stays flat for millions of files) and results come back in input order. If a
@@ -15,11 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
-from pathlib import Path
 from typing import TypeVar
-
-from tessera.ingest.filehash import FileResult, HashOptions, hash_file
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -90,32 +86,6 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 
 
-def hash_files(
-    paths: Iterable[Path],
-    options: HashOptions,
-    *,
-    workers: int | None = None,
-    in_flight_per_worker: int = 8,
-) -> Iterator[FileResult]:
-    """Yield one ``FileResult`` per path, in order; ``workers=1`` runs in-process."""
-    n = workers or default_workers()
-    fn = partial(hash_file, options=options)
-    if n == 1:
-        for p in paths:
-            yield fn(p)
-        return
-    yield from _ordered_pool(paths, fn, n, n * in_flight_per_worker, _crashed)
-
-
-def _crashed(path: Path) -> FileResult:
-    return FileResult(
-        path=str(path),
-        status="error",
-        reason="worker-crashed",
-        message="the decoder process died on this file",
-    )
-
-
 def map_ordered(
     fn: Callable[[T], R],
     items: Iterable[T],
@@ -137,7 +107,7 @@ def _ordered_pool(
     fn: Callable[[T], R],
     workers: int,
     window: int,
-    on_crash: Callable[[T], R] = _crashed,  # type: ignore[assignment]
+    on_crash: Callable[[T], R],
 ) -> Iterator[R]:
     pool = _new_pool(workers)
     pending: deque[tuple[T, Future[R]]] = deque()
@@ -189,7 +159,6 @@ __all__ = [
     "WORKER_MEMORY",
     "available_memory",
     "default_workers",
-    "hash_files",
     "in_pool_worker",
     "map_ordered",
 ]

@@ -1,4 +1,4 @@
-"""``tessera.ingest.filehash``: one file in, one ``FileResult`` out, never an exception."""
+"""``tessera.pipeline.fingerprint``: one file in, one ``FileResult`` out, never an exception."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pdqhash
 import pytest
 from PIL import Image
 
-from tessera.ingest.filehash import FileResult, HashOptions, hash_bytes, hash_file
 from tessera.media.decode import DecodeLimits
+from tessera.pipeline.fingerprint import hash_bytes, hash_file
+from tessera.pipeline.options import HashOptions
+from tessera.pipeline.result import FileResult
 
 
 def _textured(w: int, h: int, seed: int = 0) -> np.ndarray:
@@ -96,7 +98,7 @@ def test_hash_bytes_image_matches_hashlib_and_pdqhash() -> None:
     assert (r.md5, r.sha1, r.sha256) == _digests(data)
     assert (r.pdq, r.quality) == _oracle(rgb)
     assert (r.format, r.width, r.height) == ("png", 160, 120)
-    assert r.flags == []
+    assert r.flags == ()
 
 
 def test_hash_bytes_dihedral_original_equals_plain_hash() -> None:

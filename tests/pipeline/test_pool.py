@@ -1,18 +1,36 @@
-"""``tessera.ingest.parallel``: input order on many cores, and surviving worker crashes."""
+"""``tessera.pipeline.pool``: input order on many cores, and surviving worker crashes."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tessera.ingest.filehash import FileResult, HashOptions
-from tessera.ingest.parallel import _ordered_pool, hash_files
+from tessera.pipeline.fingerprint import hash_file
+from tessera.pipeline.options import HashOptions
+from tessera.pipeline.pool import map_ordered
+from tessera.pipeline.result import FileResult
+from tessera.pipeline.run import crashed
+
+
+def hash_files(
+    paths: Iterable[Path], options: HashOptions, *, workers: int, in_flight_per_worker: int = 8
+) -> Iterator[FileResult]:
+    """One ``FileResult`` per path, in order, on ``workers`` processes."""
+    work = partial(hash_file, options=options)
+    window = workers * in_flight_per_worker
+    return map_ordered(work, paths, workers=workers, on_crash=_one_crash, window=window)
+
+
+def _one_crash(path: Path) -> FileResult:
+    return crashed(path)[0]
 
 
 def crashy(path: Path) -> FileResult:
@@ -89,7 +107,7 @@ def test_worker_crash_is_reported_for_its_file_only(
     paths = [
         tmp_path / (f"{i:02d}-crash.bin" if i in crash_at else f"{i:02d}.bin") for i in range(12)
     ]
-    results = list(_ordered_pool(paths, crashy, workers=2, window=4))
+    results = list(map_ordered(crashy, paths, workers=2, window=4, on_crash=_one_crash))
     assert [r.path for r in results] == [str(p) for p in paths]
     for i, r in enumerate(results):
         if i in crash_at:
@@ -114,7 +132,7 @@ def test_default_workers_respect_the_available_memory(monkeypatch: pytest.Monkey
 
 
 def test_available_memory_reads_this_machine() -> None:
-    from tessera.ingest.parallel import available_memory
+    from tessera.pipeline.pool import available_memory
 
     mem = available_memory()
     assert mem is not None and mem > 0

@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tessera.errors import MediaError, UnreadableFile
 from tessera.fingerprints.chromaprint import ChromaprintUnavailable
 from tessera.fingerprints.letterbox import CropBox, detect_borders
-from tessera.ingest.filehash import FileResult
-from tessera.ingest.parallel import default_workers, in_pool_worker
 from tessera.media.audio import fingerprint_file
 from tessera.media.video import Sampling, VideoFrame, iter_frames, probe_video
 from tessera.media.vpdq_file import DEFAULT_SAMPLING, vpdq_from_video
+from tessera.pipeline.pool import default_workers, in_pool_worker
+from tessera.pipeline.result import FileResult
 
 BORDER_FRAMES = 24
 MIN_BORDER_FRAMES = 20
@@ -97,14 +99,20 @@ def _frame_features(
 def fingerprint_av(
     source: Path | bytes, result: FileResult, kind: str, *, features: bool = False
 ) -> FileResult:
-    """Add video frame hashes and/or the audio fingerprint to ``result`` (in place)."""
-    result.kind = kind
+    """``result`` (the file's digests) with the video frame hashes and/or the audio
+    fingerprint added: a new value."""
+    found: dict[str, Any] = {"kind": kind}
+    flags: list[str] = []
+    message = result.message
     try:
         if kind == "video":
             info = probe_video(source)
-            result.duration = info.duration_s
-            result.width, result.height = info.width, info.height
-            result.format = info.container
+            found.update(
+                duration=info.duration_s,
+                width=info.width,
+                height=info.height,
+                format=info.container,
+            )
             key = list(itertools.islice(iter_frames(source, Sampling.keyframes()), BORDER_FRAMES))
             keyframes = [f.rgb for f in key]
             box = detect_borders(keyframes) if keyframes else CropBox()
@@ -116,40 +124,41 @@ def fingerprint_av(
                         # few key frames in a short clip: spread the frames by time instead
                         every = Sampling(mode="fps", fps=FEATURE_FRAMES / duration)
                         chosen = list(itertools.islice(iter_frames(source, every), FEATURE_FRAMES))
-                    result.frame_features = _frame_features(chosen, box, info.width, info.height)
+                    found["frame_features"] = tuple(
+                        _frame_features(chosen, box, info.width, info.height)
+                    )
                 except Exception as exc:  # OpenCV errors must not cost the file
-                    result.flags.append("features-failed")
-                    result.message = result.message or f"local features: {exc}"
+                    flags.append("features-failed")
+                    message = message or f"local features: {exc}"
             if not box.is_full_frame:
-                result.crop = (box.top, box.bottom, box.left, box.right)
+                found["crop"] = (box.top, box.bottom, box.left, box.right)
             # Long videos are split over the cores, unless this is already a pool worker.
             inline = in_pool_worker() or not isinstance(source, Path)
-            result.frames = vpdq_from_video(
-                source,
-                DEFAULT_SAMPLING,
-                crop=box,
-                workers=1 if inline else default_workers(),
+            found["frames"] = tuple(
+                vpdq_from_video(
+                    source,
+                    DEFAULT_SAMPLING,
+                    crop=box,
+                    workers=1 if inline else default_workers(),
+                )
             )
             if info.has_audio:
                 try:
-                    result.audio = str(fingerprint_file(source))
+                    found["audio"] = str(fingerprint_file(source))
                 except ChromaprintUnavailable as exc:  # the frames still count
-                    result.flags.append("audio-not-fingerprinted")
-                    result.message = result.message or exc.message
+                    flags.append("audio-not-fingerprinted")
+                    message = message or exc.message
         else:
             fp = fingerprint_file(source)
-            result.audio = str(fp)
-            result.duration = fp.duration_s
+            found.update(audio=str(fp), duration=fp.duration_s)
     except MediaError as exc:
-        result.status, result.reason, result.message = "error", exc.reason, exc.message
+        found.update(status="error", reason=exc.reason)
+        message = exc.message
     except ChromaprintUnavailable as exc:
         # a missing system library is this file's reason, not the end of the run
-        result.status, result.reason, result.message = (
-            "error",
-            "chromaprint-unavailable",
-            exc.message,
-        )
-    return result
+        found.update(status="error", reason="chromaprint-unavailable")
+        message = exc.message
+    return replace(result, **found, flags=(*result.flags, *flags), message=message)
 
 
 __all__ = ["fingerprint_av", "stream_digests"]

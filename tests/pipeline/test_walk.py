@@ -1,4 +1,4 @@
-"""``tessera.ingest.walk.iter_files``: which paths a run processes, and in what order."""
+"""``tessera.pipeline.walk.iter_files``: which paths a run processes, and in what order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.ingest.walk import Found, iter_files
+from tessera.pipeline.walk import Found, iter_files
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:

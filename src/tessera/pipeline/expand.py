@@ -1,0 +1,100 @@
+"""One top-level path in, every file it holds out: a plain file, or an archive's members.
+
+This is the unit of work a pool worker runs. A plain file gives one
+``FileResult``. An archive (sniffed by content) gives one result per member,
+nested archives included, named by virtual paths such as
+``seizure.zip!/photos/a.jpg``, followed by a result for the archive file itself
+(its exact digests, so known archives are recognised too, and what went wrong
+with the archive as a whole, if anything). Members that are refused (path
+traversal, bombs, encryption) come back as errors with reasons, never silently
+dropped. Each path appears once in what :func:`expand_path` returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from tessera.errors import MediaError
+from tessera.media.sniff import sniff
+from tessera.pipeline.archives import Member, is_archive, iter_archive
+from tessera.pipeline.fingerprint import hash_bytes, hash_file
+from tessera.pipeline.label import path_label
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.read import read_file, read_head
+from tessera.pipeline.result import FileResult, digests
+
+
+def _archive_result(path: str, data: bytes, kind: str) -> FileResult:
+    return replace(digests(data, path), format=kind, flags=("archive",))
+
+
+def _member_error(member: Member) -> FileResult:
+    err = member.error
+    reason = err.reason if err else "unreadable"
+    message = err.message if err else "member could not be read"
+    if member.data:  # e.g. a too-deep or damaged nested archive: keep its digests
+        kept = digests(member.data, member.path)
+        return replace(kept, status="error", reason=reason, message=message)
+    return FileResult(member.path, "error", size=member.size, reason=reason, message=message)
+
+
+def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
+    """Fingerprint ``path``, descending into it if it is an archive.
+
+    Every result is named by :func:`path_label` (members by the archive's label, ``!/``
+    and the member name). What goes wrong with a top-level archive as a whole
+    (damaged, truncated, a bomb) is reported on the archive's own result, beside its
+    exact digests, never as a second result of the same path.
+    """
+    label = path_label(path)
+    try:
+        if sniff(read_head(path)).kind in ("video", "audio"):
+            return [hash_file(path, options.hash)]  # streamed, never read whole
+        data = read_file(path, options.hash.limits)
+    except MediaError as exc:
+        return [FileResult(label, "error", reason=exc.reason, message=exc.message)]
+    kind = is_archive(data[:512]) if options.open_archives else None
+    if kind is None:
+        return [hash_bytes(data, label, options.hash)]
+    results: list[FileResult] = []
+    own_errors: list[MediaError] = []
+    for member in iter_archive(data, label, options.archives):
+        if member.path == label:  # the archive as a whole: reported on its own result
+            if member.error is not None:
+                own_errors.append(member.error)
+        elif member.error is not None or member.data is None:
+            results.append(_member_error(member))
+        else:
+            results.append(hash_bytes(member.data, member.path, options.hash))
+    archive = _archive_result(label, data, kind)
+    if own_errors:
+        archive = replace(
+            archive,
+            status="error",
+            reason=own_errors[0].reason,
+            message="; ".join(e.message for e in own_errors),
+        )
+    results.append(archive)
+    return _one_per_path(results)
+
+
+def _one_per_path(results: list[FileResult]) -> list[FileResult]:
+    """Merge results that name the same path (a damaged nested 7z can report itself
+    twice): the first keeps its digests and gains the later ones' errors."""
+    merged: dict[str, FileResult] = {}
+    for r in results:
+        kept = merged.get(r.path)
+        if kept is None:
+            merged[r.path] = r
+        elif r.status == "error":
+            merged[r.path] = replace(
+                kept,
+                status="error",
+                reason=kept.reason if kept.status == "error" else r.reason,
+                message="; ".join(m for m in (kept.message, r.message) if m),
+            )
+    return list(merged.values())
+
+
+__all__ = ["expand_path"]

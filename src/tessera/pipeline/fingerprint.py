@@ -1,0 +1,163 @@
+"""Fingerprint one file: exact digests and PDQ from a single read.
+
+The file is read once into memory; MD5, SHA-1 and SHA-256 are computed from those
+bytes and the same bytes are decoded. Exact digests are reported even when the
+content cannot be decoded: a damaged copy of a known file is still that file.
+Videos and audio are streamed instead (``tessera.pipeline.av``).
+
+Nothing here raises for a bad file. Every outcome is a ``FileResult`` whose
+``status`` is ``ok``, ``error`` (with a reason code and message) or ``skipped``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tessera.errors import MediaError
+from tessera.fingerprints.pdq import (
+    DIHEDRAL_NAMES,
+    QUALITY_THRESHOLD,
+    Exactness,
+    nearest_512,
+    pdq_dihedral_rgb,
+    pdq_hash_rgb,
+)
+from tessera.media.decode import decode_image
+from tessera.media.sniff import sniff
+from tessera.pipeline.av import fingerprint_av, stream_digests
+from tessera.pipeline.label import path_label
+from tessera.pipeline.options import HashOptions
+from tessera.pipeline.read import read_file, read_head
+from tessera.pipeline.result import NOT_MEDIA, FileResult, OcrWord, digests
+
+
+def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
+    """Fingerprint bytes already in memory (``path`` names them in the result)."""
+    result = digests(data, path)
+    kind = sniff(data[:512]).kind
+    if kind in ("video", "audio"):
+        return fingerprint_av(data, result, kind, features=options.features)
+    try:
+        decoded = decode_image(
+            data,
+            fast=options.mode == "fast" and not options.cpp_resize,
+            policy=options.policy,
+            limits=options.limits,
+        )
+    except MediaError as exc:
+        # text, a checksum list, a PDF: not a media file at all
+        unknown: tuple[str, ...] = (NOT_MEDIA,) if kind in ("unknown", "document") else ()
+        return replace(
+            result, status="error", reason=exc.reason, message=exc.message, flags=unknown
+        )
+    rgb, grid = decoded.rgb, decoded.grid
+    if options.cpp_resize:
+        rgb, grid = nearest_512(rgb), None
+    exact: Exactness = "auto" if options.mode == "reference" else "never"
+    flags = list(decoded.flags)
+    dihedral: dict[str, str] | None = None
+    if options.dihedral:
+        dih = pdq_dihedral_rgb(rgb, grid, exact=exact)
+        pdq, quality = dih.variants["original"], dih.quality
+        dihedral = {n: dih.variants[n].hex for n in DIHEDRAL_NAMES}
+    else:
+        h = pdq_hash_rgb(rgb, grid, exact=exact)
+        pdq, quality = h.fingerprint, h.quality
+    pdq_hex: str | None = None
+    if not any(pdq.payload):
+        flags.append("too-small")  # under 5 px: PDQ defines no hash
+        dihedral = None
+    else:
+        pdq_hex = pdq.hex
+        if quality < QUALITY_THRESHOLD:
+            flags.append("low-quality")
+    height, width = decoded.full_shape
+    result = replace(
+        result,
+        format=decoded.format,
+        height=height,
+        width=width,
+        dihedral=dihedral,
+        quality=quality,
+        pdq=pdq_hex,
+        decode_scale=decoded.scale,
+        flags=tuple(flags),
+    )
+    if options.features or options.metadata or options.ocr_languages:
+        result = _describe(result, data, decoded.rgb, options)
+    return result
+
+
+def _describe(result: FileResult, data: bytes, rgb: Any, options: HashOptions) -> FileResult:
+    """Local features, metadata and OCR text of a decoded picture; failures become flags."""
+    full_h, full_w = result.height or rgb.shape[0], result.width or rgb.shape[1]
+    found: dict[str, Any] = {}
+    flags: list[str] = []
+    notes: list[str] = []
+    if options.features:
+        try:
+            from tessera.features.local import (  # noqa: PLC0415 (cv2 on demand)
+                extract,
+                extract_mirrored,
+                rescale,
+            )
+
+            found["features"] = rescale(extract(rgb), full_w, full_h).to_bytes()
+            if options.features_mirrored:
+                mirrored = rescale(extract_mirrored(rgb), full_w, full_h)
+                found["features_mirrored"] = mirrored.to_bytes()
+        except Exception as exc:  # OpenCV errors must not cost the file
+            flags.append("features-failed")
+            notes.append(f"local features: {exc}")
+    if options.metadata:
+        try:
+            from tessera.media.metadata import camera_key, extract_metadata  # noqa: PLC0415
+
+            md = extract_metadata(data)
+            found["metadata"] = {**md.as_dict(), "camera_key": camera_key(md)}
+        except Exception as exc:  # hostile metadata never costs the file
+            flags.append("metadata-failed")
+            notes.append(f"metadata: {exc}")
+    if options.ocr_languages:
+        try:
+            from tessera.media.ocr import read_text  # noqa: PLC0415 (Tesseract on demand)
+
+            sx, sy = full_w / rgb.shape[1], full_h / rgb.shape[0]
+            words = read_text(rgb, languages=options.ocr_languages)
+            text: tuple[OcrWord, ...] = tuple(
+                (
+                    round(b.box[0] * sx),
+                    round(b.box[1] * sy),
+                    round(b.box[2] * sx),
+                    round(b.box[3] * sy),
+                    b.text,
+                    round(b.confidence, 1),
+                )
+                for b in words
+            )
+            found["text"] = text
+            found["text_language"] = "+".join(options.ocr_languages)
+        except Exception as exc:  # a Tesseract failure on one picture is reported, not fatal
+            flags.append("ocr-failed")
+            notes.append(f"OCR: {exc}")
+    message = result.message or (notes[0] if notes else None)
+    return replace(result, **found, flags=(*result.flags, *flags), message=message)
+
+
+def hash_file(path: Path | str, options: HashOptions) -> FileResult:
+    """Fingerprint one file (named by its label); never raises for a bad or unreadable file."""
+    p = Path(path)
+    label = path_label(p)
+    try:
+        kind = sniff(read_head(p)).kind
+        if kind in ("video", "audio"):  # streamed from disk, never read whole
+            return fingerprint_av(p, stream_digests(p, label), kind, features=options.features)
+        data = read_file(p, options.limits)
+    except MediaError as exc:
+        return FileResult(path=label, status="error", reason=exc.reason, message=exc.message)
+    return hash_bytes(data, label, options)
+
+
+__all__ = ["hash_bytes", "hash_file"]

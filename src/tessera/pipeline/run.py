@@ -1,0 +1,93 @@
+"""The one file pipeline that ``hash``, ``ingest`` and ``triage`` share.
+
+Paths are walked (sorted; links and special files reported, not followed), each
+top-level file is expanded in a pool worker (read once; archives opened, members
+fingerprinted), and the results come back in walk order, one group per found path.
+Everything the walk found is accounted for: a missing path is an ``error``
+(``not-found``), a link or special file ``skipped`` with the reason, a file whose
+decoder killed its worker ``error`` (``worker-crashed``) while the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from tessera.pipeline.expand import expand_path
+from tessera.pipeline.label import path_label
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.pool import map_ordered
+from tessera.pipeline.result import FileResult
+from tessera.pipeline.walk import Found, iter_files
+
+
+@dataclass(frozen=True)
+class FileGroup:
+    """The results of one found path: one for a plain file, several for an archive."""
+
+    found: Found
+    label: str
+    results: tuple[FileResult, ...]
+
+
+def crashed(path: Path) -> list[FileResult]:
+    """What a file whose decoder killed its worker (twice) comes back as."""
+    return [
+        FileResult(
+            path_label(path),
+            "error",
+            reason="worker-crashed",
+            message="the decoder process died on this file",
+        )
+    ]
+
+
+def not_processed(found: Found) -> FileResult:
+    """The result of a found path that is not read: missing, a link, a special file."""
+    label = path_label(found.path)
+    if found.missing:
+        return FileResult(label, "error", reason="not-found", message="no such file")
+    return FileResult(label, "skipped", reason="skipped", message=found.skip_reason)
+
+
+def run_found(
+    found: Iterable[Found],
+    options: ExpandOptions,
+    *,
+    workers: int,
+    skip: Callable[[str], bool] | None = None,
+) -> Iterator[FileGroup]:
+    """Groups for ``found``, in order; ``skip(label)`` leaves a path out (resume)."""
+    chosen = [f for f in found if skip is None or not skip(path_label(f.path))]
+    todo = [f.path for f in chosen if f.skip_reason is None and not f.missing]
+    work = partial(expand_path, options=options)
+    expanded = map_ordered(work, todo, workers=workers, on_crash=crashed)
+    for f in chosen:
+        label = path_label(f.path)
+        if f.skip_reason is not None or f.missing:
+            yield FileGroup(f, label, (not_processed(f),))
+        else:
+            yield FileGroup(f, label, tuple(next(expanded)))
+
+
+def run_paths(
+    paths: Sequence[str | Path],
+    options: ExpandOptions,
+    *,
+    workers: int,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[FileResult]:
+    """Every result for everything under ``paths``, in walk order."""
+    found = list(iter_files(paths))
+    if on_total:
+        on_total(len(found))
+    for group in run_found(found, options, workers=workers):
+        yield from group.results
+        if on_progress:
+            on_progress(1)
+
+
+__all__ = ["FileGroup", "crashed", "not_processed", "run_found", "run_paths"]
