@@ -113,7 +113,7 @@ def ingest(
     started = time.monotonic()
     options = options or ExpandOptions()
     root_key = path_label(root.resolve())
-    with db.session() as s:
+    with db.write_session() as s:  # two runs of one root and case: one run, resumed
         agency = repo.get_agency(s, agency_code)
         case = repo.get_or_create_case(s, agency, case_number)
         series = repo.get_series(s, series_name) if series_name else None
@@ -159,17 +159,19 @@ def ingest(
             return
         fresh = [r for r in batch if r.path not in done]
         meta = {r.path: _meta(on_disk[r.path]) for r in fresh if r.path in on_disk}
-        with db.session() as s:
+        with db.write_session() as s:
             run_row = s.get(IngestRun, summary.run_id)
             assert run_row is not None
             outcome = write_batch(s, run_row, fresh, meta)
         for r in fresh:
-            summary.count(outcome.statuses[r.path], r.reason)
+            if r.path in outcome.statuses:  # else: recorded meanwhile by a concurrent run
+                summary.count(outcome.statuses[r.path], r.reason)
             done.add(r.path)
-        store.add(outcome.new_pdq)
+        # from the database, not from this batch: other runs' fingerprints come in too
+        store.refresh()
         store.save_if_due()
         if scene is not None:
-            scene.add(outcome.new_features)
+            scene.refresh()
         batch.clear()
 
     for group in run_found(found, options, workers=workers, skip=earlier):
@@ -185,7 +187,7 @@ def ingest(
         scene.save()
     summary.seconds = time.monotonic() - started
     this_attempt = summary.files
-    with db.session() as s:
+    with db.write_session() as s:
         # The summary covers the whole run, earlier interrupted attempts included.
         summary.files, summary.new_media, summary.known, summary.skipped = 0, 0, 0, 0
         summary.errors, summary.skipped_by_reason = Counter(), Counter()

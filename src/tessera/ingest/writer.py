@@ -166,6 +166,17 @@ def write_batch(
     """
     meta = meta or {}
     out = BatchOutcome()
+    # Another process resuming the same run may have recorded some of these paths
+    # since this batch was read: they are done, and recording them again would break
+    # UNIQUE(run_id, path). (The caller holds the writer lock: no race past this point.)
+    recorded = set(
+        s.scalars(
+            select(IngestItem.path).where(
+                IngestItem.run_id == run.id, IngestItem.path.in_([r.path for r in results])
+            )
+        )
+    )
+    results = [r for r in results if r.path not in recorded]
     digests = [bytes.fromhex(r.sha256) for r in results if r.sha256 and r.size]
     existing = media_by_sha256(s, digests)
     series_ids = {run.series_id} if run.series_id else set()

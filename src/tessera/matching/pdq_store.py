@@ -10,13 +10,16 @@ open:
   the index): caught up incrementally from the rows after their tag;
 * otherwise used as they are (memory-mapped, no parse step).
 
-Ingest adds each committed batch's fingerprints with ``add`` and saves now and
-then; nothing is ever rebuilt per insert. ``tessera index rebuild`` forces a
-rebuild.
+Ingest refreshes the index from the database after each committed batch (so the
+fingerprints other concurrent runs committed come in too) and saves now and then;
+nothing is ever rebuilt per insert. Loads and saves hold the folder's lock
+(``tessera.index.lock``), and a save never replaces a newer index another process
+saved. ``tessera index rebuild`` forces a rebuild.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from numpy.typing import NDArray
 from tessera.errors import IndexCorrupt
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.index import PdqIndex
+from tessera.index.lock import folder_lock
 from tessera.storage import fingerprint_feed as feed
 from tessera.storage import repo
 from tessera.storage.db import Database
@@ -76,11 +80,12 @@ class PdqStore:
 
     def _open(self) -> PdqIndex:
         loaded: PdqIndex | None = None
-        if (self.folder / "manifest.json").exists():
-            try:
-                loaded = PdqIndex.load(self.folder)
-            except IndexCorrupt:
-                loaded = None
+        with folder_lock(self.folder):
+            if (self.folder / "manifest.json").exists():
+                try:
+                    loaded = PdqIndex.load(self.folder)
+                except IndexCorrupt:
+                    loaded = None
         if loaded is not None:
             inst, _, last = loaded.state.partition(":")
             db_max = self._db_max()
@@ -113,7 +118,7 @@ class PdqStore:
         all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
         self.index = PdqIndex.build(all_codes, all_ids)
         self.last_id = last
-        self.save()
+        self.save(force=True)
         return self.index
 
     def rebuild(self) -> int:
@@ -123,6 +128,16 @@ class PdqStore:
 
     def catch_up(self) -> int:
         """Add fingerprints committed after the index was saved; returns how many."""
+        added = self.refresh()
+        if added:
+            self.save()
+        return added
+
+    def refresh(self) -> int:
+        """Add every fingerprint committed since ``last_id``, by this process or another
+        (in memory; returns how many). Writers commit fingerprint rows in id order
+        (``Database.write_session``), so after a refresh the index holds every row up to
+        ``last_id`` and nothing another run wrote meanwhile is left out."""
         added = 0
         while True:
             with self.db.session() as s:
@@ -131,8 +146,6 @@ class PdqStore:
                 break
             self.add(rows)
             added += len(rows)
-        if added:
-            self.save()
         return added
 
     def add(self, rows: list[tuple[int, int, bytes, int | None]]) -> None:
@@ -152,13 +165,27 @@ class PdqStore:
         if not fingerprint_ids:
             return 0
         removed = self.index.remove(np.array(sorted(set(fingerprint_ids)), dtype=np.int64))
-        self.save()
+        self.save(force=True)  # fewer rows, same last id: written all the same
         return removed
 
-    def save(self) -> None:
+    def save(self, *, force: bool = False) -> None:
+        """Write the index files, unless another process saved a newer index meanwhile
+        (what is on disk is then complete up to a later row: it is kept); ``force``
+        writes them anyway (a rebuild)."""
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self.index.save(self.folder, state=self._state())
+        with folder_lock(self.folder):
+            if force or self._saved_last_id() < self.last_id:
+                self.index.save(self.folder, state=self._state())
         self._unsaved = 0
+
+    def _saved_last_id(self) -> int:
+        """The last row id of this database's index on disk (-1 if none or another's)."""
+        try:
+            manifest = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return -1
+        inst, _, last = str(manifest.get("state", "")).partition(":")
+        return int(last) if inst == self.instance and last.isdigit() else -1
 
     def save_if_due(self, every: int = 50_000) -> None:
         if self._unsaved >= every:

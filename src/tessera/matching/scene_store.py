@@ -24,6 +24,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +33,7 @@ from tessera.errors import ConfigError
 from tessera.features.local import LocalFeatures
 from tessera.features.retrieval import Candidate, SceneIndex, Vocabulary
 from tessera.features.scene import SHORTLIST, SceneMatch, match_pair
+from tessera.index.lock import folder_lock
 from tessera.matching.pdq_store import instance_id
 from tessera.storage.db import Database
 from tessera.storage.repo import (
@@ -103,27 +105,29 @@ class SceneStore:
 
     def _open(self) -> None:
         state_file = self.folder / "state.json"
-        if state_file.exists():
-            try:
-                state = json.loads(state_file.read_text(encoding="utf-8"))
-                index = (
-                    SceneIndex.load(self.folder)
-                    if (self.folder / "manifest.json").exists()
-                    else None
-                )
-            except (OSError, ValueError, ConfigError):
-                state, index = None, None
-            if (
-                state is not None
-                and state.get("instance") == self.instance
-                and int(state.get("last_id", -1)) <= self._db_max()
-            ):
-                self.last_id = int(state["last_id"])
-                self.trained_on = int(state.get("trained_on", 0))
-                self._pending = [str(m) for m in state.get("pending", [])]
-                self.index = index
-                self.catch_up()
-                return
+        state: dict[str, Any] | None = None
+        index: SceneIndex | None = None
+        with folder_lock(self.folder):
+            if state_file.exists():
+                try:
+                    state = json.loads(state_file.read_text(encoding="utf-8"))
+                    index = (
+                        SceneIndex.load(self.folder)
+                        if (self.folder / "manifest.json").exists()
+                        else None
+                    )
+                except (OSError, ValueError, ConfigError):
+                    state, index = None, None
+        if state is not None and (
+            state.get("instance") == self.instance
+            and int(state.get("last_id", -1)) <= self._db_max()
+        ):
+            self.last_id = int(state["last_id"])
+            self.trained_on = int(state.get("trained_on", 0))
+            self._pending = [str(m) for m in state.get("pending", [])]
+            self.index = index
+            self.catch_up()
+            return
         self.rebuild()
 
     def _iter_rows(self, after: int) -> list[tuple[int, int, bytes, int]]:
@@ -162,8 +166,13 @@ class SceneStore:
         self._pending = []
         self.last_id = 0
         self._add_from_db()
-        self.save()
+        self.save(force=True)
         return self._count()
+
+    def refresh(self) -> int:
+        """Index (in memory) every feature row committed since ``last_id``, by this
+        process or another; returns how many."""
+        return self._add_from_db()
 
     def _add_from_db(self) -> int:
         added = 0
@@ -195,9 +204,23 @@ class SceneStore:
                 self._pending.append(key)
             self.last_id = fid
 
-    def save(self) -> None:
+    def save(self, *, force: bool = False) -> None:
+        """Write the files (under the folder's lock), unless another process saved a
+        newer state meanwhile; ``force`` writes them anyway (a rebuild)."""
         if self.read_only:
             return
+        with folder_lock(self.folder):
+            if force or self._saved_last_id() < self.last_id:
+                self._write()
+
+    def _saved_last_id(self) -> int:
+        try:
+            state = json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
+            return int(state["last_id"]) if state.get("instance") == self.instance else -1
+        except (OSError, ValueError, KeyError, TypeError):
+            return -1
+
+    def _write(self) -> None:
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

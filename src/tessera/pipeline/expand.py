@@ -7,7 +7,9 @@ nested archives included, named by virtual paths such as
 (its exact digests, so known archives are recognised too, and what went wrong
 with the archive as a whole, if anything). Members that are refused (path
 traversal, bombs, encryption) come back as errors with reasons, never silently
-dropped. Each path appears once in what :func:`expand_path` returns.
+dropped. A picture with an archive appended to it (a polyglot) is fingerprinted
+as the picture, flagged ``appended-archive``, and the archive's members follow as
+``picture.jpg!/member``. Each path appears once in what :func:`expand_path` returns.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tessera.pipeline.archives import Member, is_archive, iter_archive
 from tessera.pipeline.fingerprint import hash_bytes, hash_file
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.polyglot import APPENDED_ARCHIVE, appended_archive
 from tessera.pipeline.read import read_file, read_head
 from tessera.pipeline.result import FileResult, digests
 
@@ -55,28 +58,51 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
     except MediaError as exc:
         return [FileResult(label, "error", reason=exc.reason, message=exc.message)]
     kind = is_archive(data[:512]) if options.open_archives else None
-    if kind is None:
-        return [hash_bytes(data, label, options.hash)]
+    if kind is not None:
+        members, own_errors = _members(data, label, options)
+        return _one_per_path(
+            [*members, _with_errors(_archive_result(label, data, kind), own_errors)]
+        )
+    result = hash_bytes(data, label, options.hash)
+    hidden = appended_archive(data)
+    if hidden is None:
+        return [result]
+    # a polyglot: the picture is fingerprinted as itself, and the archive after it opened
+    result = replace(result, flags=(*result.flags, APPENDED_ARCHIVE))
+    if not options.open_archives:
+        return [result]
+    offset, _ = hidden
+    members, own_errors = _members(data[offset:], label, options)
+    return _one_per_path([*members, _with_errors(result, own_errors)])
+
+
+def _members(
+    data: bytes, label: str, options: ExpandOptions
+) -> tuple[list[FileResult], list[MediaError]]:
+    """Results for the members of the archive ``data`` (named ``label!/...``), and the
+    errors of the archive as a whole (reported on the archive's own result)."""
     results: list[FileResult] = []
     own_errors: list[MediaError] = []
     for member in iter_archive(data, label, options.archives):
-        if member.path == label:  # the archive as a whole: reported on its own result
+        if member.path == label:
             if member.error is not None:
                 own_errors.append(member.error)
         elif member.error is not None or member.data is None:
             results.append(_member_error(member))
         else:
             results.append(hash_bytes(member.data, member.path, options.hash))
-    archive = _archive_result(label, data, kind)
-    if own_errors:
-        archive = replace(
-            archive,
-            status="error",
-            reason=own_errors[0].reason,
-            message="; ".join(e.message for e in own_errors),
-        )
-    results.append(archive)
-    return _one_per_path(results)
+    return results, own_errors
+
+
+def _with_errors(result: FileResult, errors: list[MediaError]) -> FileResult:
+    if not errors:
+        return result
+    return replace(
+        result,
+        status="error",
+        reason=errors[0].reason,
+        message="; ".join(e.message for e in errors),
+    )
 
 
 def _one_per_path(results: list[FileResult]) -> list[FileResult]:

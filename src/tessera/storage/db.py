@@ -28,6 +28,10 @@ from tessera.errors import ConfigError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+WRITER_LOCK_KEY = 0x7E55E7A
+"""PostgreSQL advisory lock key of :meth:`Database.write_session`."""
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -127,6 +131,24 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
         with self._sessions.begin() as s:
+            yield s
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A session whose transaction holds the database's writer lock from its start.
+
+        Concurrent writers (several ``tessera ingest`` runs, a server) then see each
+        other's committed rows before they decide anything (is this SHA-256 known? is
+        this path already recorded?), and fingerprint rows commit in id order, which
+        the indexes' catch-up by id relies on. SQLite: ``BEGIN IMMEDIATE`` (waits up
+        to the busy timeout); PostgreSQL: a transaction-level advisory lock.
+        """
+        with self._sessions.begin() as s:
+            conn = s.connection()
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
             yield s
 
     def dispose(self) -> None:

@@ -41,10 +41,19 @@ class TarReader:
         return self._pending[:n]
 
     def _pull(self, n: int) -> bytes:
-        data = self._src.read(n)
-        if self.counts and data:
-            self._tree.charge(len(data))
-        return data
+        """``n`` bytes, fewer only at the end: a decompressor returns short reads, and
+        tarfile takes a short read of member data for a truncated archive."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            data = self._src.read(n - got)
+            if not data:
+                break
+            if self.counts:
+                self._tree.charge(len(data))
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
 
     def read(self, n: int = -1, /) -> bytes:
         if n is None or n < 0:

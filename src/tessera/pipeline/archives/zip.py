@@ -87,6 +87,32 @@ def _zip_refusal(
     return tree.size_refusal(size, compressed)
 
 
+_LOCAL_HEADER_MIN = 30  # a local file header without its name and extra field
+
+
+def _overlapping(infos: list[zipfile.ZipInfo]) -> MediaError | None:
+    """Refusal of a zip whose central directory entries share data (a zip bomb).
+
+    Python's zipfile reads such entries one after the other, so 2,000 entries pointing
+    at one 400 MiB member cost 800 GB of inflating. No honest zip has two entries whose
+    local header and data overlap; each entry is taken to end no earlier than its
+    header offset + 30 + its compressed size (names and extra fields only push the end
+    further), so no honest zip is refused.
+    """
+    shared, reach = 0, -1
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset < reach:
+            shared += 1
+        reach = max(reach, info.header_offset + _LOCAL_HEADER_MIN + info.compress_size)
+    if not shared:
+        return None
+    return MediaTooLarge(
+        f"zip central directory has {shared} entries whose data overlaps another's "
+        "(a zip bomb); the archive is not read",
+        reason="archive-bomb",
+    )
+
+
 def iter_zip(fh: IO[bytes], level: ArchiveLevel) -> Iterator[Member]:
     tree = level.tree
     names = Names(level.path)
@@ -96,6 +122,10 @@ def iter_zip(fh: IO[bytes], level: ArchiveLevel) -> Iterator[Member]:
         yield from _iter_zip_local(fh, level, names, exc)
         return
     with zf:
+        overlap = _overlapping(zf.infolist())
+        if overlap is not None:
+            yield level.error(overlap)
+            return
         for info in zf.infolist():
             if tree.stop is not None:
                 return

@@ -1,0 +1,78 @@
+"""The SQL of an ingest run's life: open or resume it, what it recorded, finish it.
+
+A run is keyed by (case, root): an unfinished run of the same case and root is
+resumed, not duplicated (the caller holds ``Database.write_session``, so two runs
+started at once agree on one run).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tessera.errors import NotFound
+from tessera.storage.models import IngestItem, IngestRun, utcnow
+
+
+def open_run(
+    s: Session, *, agency_id: int, case_id: int, series_id: int | None, root: str
+) -> tuple[IngestRun, bool]:
+    """The unfinished run of ``case_id`` and ``root`` (resumed: True), or a new one."""
+    run = s.scalar(
+        select(IngestRun)
+        .where(
+            IngestRun.case_id == case_id,
+            IngestRun.root == root,
+            IngestRun.finished_at.is_(None),
+        )
+        .order_by(IngestRun.id.desc())
+        .limit(1)
+    )
+    if run is not None:
+        return run, True
+    run = IngestRun(agency_id=agency_id, case_id=case_id, series_id=series_id, root=root)
+    s.add(run)
+    s.flush()
+    return run, False
+
+
+def recorded_paths(s: Session, run_id: int) -> set[str]:
+    """Every path the run has recorded so far."""
+    return set(s.scalars(select(IngestItem.path).where(IngestItem.run_id == run_id)))
+
+
+def status_counts(s: Session, run_id: int) -> list[tuple[str, str | None, int]]:
+    """``(status, reason, count)`` over the run's items."""
+    rows = s.execute(
+        select(IngestItem.status, IngestItem.reason, func.count())
+        .where(IngestItem.run_id == run_id)
+        .group_by(IngestItem.status, IngestItem.reason)
+    )
+    return [(status, reason, int(n)) for status, reason, n in rows]
+
+
+def problems(s: Session, run_id: int) -> list[dict[str, Any]]:
+    """The run's failed and skipped paths, in the order they were recorded."""
+    rows = s.execute(
+        select(IngestItem.path, IngestItem.status, IngestItem.reason, IngestItem.message)
+        .where(IngestItem.run_id == run_id, IngestItem.status.in_(("error", "skipped")))
+        .order_by(IngestItem.id)
+    )
+    return [
+        {"path": path, "status": status, "reason": reason, "message": message}
+        for path, status, reason, message in rows
+    ]
+
+
+def finish_run(s: Session, run_id: int, counts: dict[str, Any]) -> None:
+    """Mark the run finished with its summary (a later run of the root starts afresh)."""
+    run = s.get(IngestRun, run_id)
+    if run is None:
+        raise NotFound(f"no ingest run {run_id}")
+    run.finished_at = utcnow()
+    run.counts = counts
+
+
+__all__ = ["finish_run", "open_run", "problems", "recorded_paths", "status_counts"]
