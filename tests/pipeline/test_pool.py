@@ -120,7 +120,7 @@ def test_worker_crash_is_reported_for_its_file_only(
 
 def test_default_workers_respect_the_available_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 10 item 3: never more workers than memory for 2 GB each (at least one)."""
-    from tessera.ingest import parallel
+    from tessera.pipeline import pool as parallel
 
     cores = len(os.sched_getaffinity(0))
     monkeypatch.setattr(parallel, "available_memory", lambda: 3 * parallel.WORKER_MEMORY + 1)
