@@ -32,10 +32,10 @@ from tessera.app.visibility import require_role
 from tessera.errors import InvalidInput, NotFound, TesseraError
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.fingerprints.vpdq import FrameHash
-from tessera.ingest.filehash import FileResult
 from tessera.matching.triage import TriageReport, triage
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.report import SeriesHit, TriageItem
+from tessera.pipeline.result import FileResult
 from tessera.storage import triage_jobs as store
 
 log = logging.getLogger(__name__)
@@ -169,16 +169,20 @@ def files_from_hash_json(results: Sequence[Any]) -> list[FileResult]:
                 pdq=_hex(rec, "pdq", where),
                 quality=quality,
                 format=rec.get("format") if isinstance(rec.get("format"), str) else None,
-                flags=[f for f in rec.get("flags") or [] if isinstance(f, str)],
+                flags=tuple(f for f in rec.get("flags") or [] if isinstance(f, str)),
                 reason=err.get("reason") if isinstance(err.get("reason"), str) else None,
                 message=err.get("message") if isinstance(err.get("message"), str) else None,
                 dihedral=dihedral,
                 kind=kind if kind in ("image", "video", "audio", "archive") else None,
-                frames=_frames(rec.get("vpdq"), where),
+                frames=_tuple_or_none(_frames(rec.get("vpdq"), where)),
                 audio=audio,
             )
         )
     return files
+
+
+def _tuple_or_none(frames: list[FrameHash] | None) -> tuple[FrameHash, ...] | None:
+    return tuple(frames) if frames is not None else None
 
 
 # -- use cases ----------------------------------------------------------------------------
