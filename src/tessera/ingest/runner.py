@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from tessera.ingest.writer import FileMeta, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
@@ -28,9 +26,9 @@ from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.result import FileResult
 from tessera.pipeline.run import run_found
 from tessera.pipeline.walk import iter_files
-from tessera.storage import repo
+from tessera.storage import ingest_runs, repo
 from tessera.storage.db import Database
-from tessera.storage.models import IngestItem, IngestRun, utcnow
+from tessera.storage.models import IngestRun
 
 
 @dataclass
@@ -117,27 +115,14 @@ def ingest(
         agency = repo.get_agency(s, agency_code)
         case = repo.get_or_create_case(s, agency, case_number)
         series = repo.get_series(s, series_name) if series_name else None
-        run = s.scalar(
-            select(IngestRun)
-            .where(
-                IngestRun.case_id == case.id,
-                IngestRun.root == root_key,
-                IngestRun.finished_at.is_(None),
-            )
-            .order_by(IngestRun.id.desc())
-            .limit(1)
+        run, resumed = ingest_runs.open_run(
+            s,
+            agency_id=agency.id,
+            case_id=case.id,
+            series_id=series.id if series else None,
+            root=root_key,
         )
-        resumed = run is not None
-        if run is None:
-            run = IngestRun(
-                agency_id=agency.id,
-                case_id=case.id,
-                series_id=series.id if series else None,
-                root=root_key,
-            )
-            s.add(run)
-            s.flush()
-        done = set(s.scalars(select(IngestItem.path).where(IngestItem.run_id == run.id)))
+        done = ingest_runs.recorded_paths(s, run.id)
     summary = IngestSummary(run_id=run.id, resumed=resumed)
     found = list(iter_files([root]))
     if on_total:
@@ -191,29 +176,11 @@ def ingest(
         # The summary covers the whole run, earlier interrupted attempts included.
         summary.files, summary.new_media, summary.known, summary.skipped = 0, 0, 0, 0
         summary.errors, summary.skipped_by_reason = Counter(), Counter()
-        rows = s.execute(
-            select(IngestItem.status, IngestItem.reason, func.count())
-            .where(IngestItem.run_id == summary.run_id)
-            .group_by(IngestItem.status, IngestItem.reason)
-        )
-        for status, reason, n in rows:
-            summary.count(status, reason, int(n))
-        summary.problems = [
-            {"path": path, "status": status, "reason": reason, "message": message}
-            for path, status, reason, message in s.execute(
-                select(IngestItem.path, IngestItem.status, IngestItem.reason, IngestItem.message)
-                .where(
-                    IngestItem.run_id == summary.run_id,
-                    IngestItem.status.in_(("error", "skipped")),
-                )
-                .order_by(IngestItem.id)
-            )
-        ]
+        for status, reason, n in ingest_runs.status_counts(s, summary.run_id):
+            summary.count(status, reason, n)
+        summary.problems = ingest_runs.problems(s, summary.run_id)
         summary.this_attempt = this_attempt
-        run_row = s.get(IngestRun, summary.run_id)
-        assert run_row is not None
-        run_row.finished_at = utcnow()
-        run_row.counts = summary.as_json()
+        ingest_runs.finish_run(s, summary.run_id, summary.as_json())
     return summary
 
 
