@@ -182,3 +182,38 @@ def test_cli_lookup_against_the_server(server) -> None:  # type: ignore[no-untyp
     no_token = _tessera("lookup", item.md5, env={**client_env, "TESSERA_TOKEN": ""})
     assert no_token.returncode == 3 and "TESSERA_TOKEN" in no_token.stderr
     assert not elsewhere.exists()
+
+
+def test_cli_triage_against_the_server(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``tessera --server URL triage PATH`` hashes here, sends only fingerprints to a
+    triage job of the real server and prints its answer; the exit status says known."""
+    import numpy as np
+    from PIL import Image
+
+    base, env = server
+    rng = np.random.default_rng(5)
+    seizure = tmp_path / "seizure"
+    seizure.mkdir()
+    for name in ("known.png", "new.png"):
+        pixels = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(seizure / name)
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "triage@example.org", agency="NL-NPU", role="analyst", password=None)
+        token = create_token(app, op, "triage@example.org").token
+        seed(app.db, [((seizure / "known.png").read_bytes(), None)], series="Series Cedar")
+    client_env = {
+        **os.environ,
+        "TESSERA_SERVER": base,
+        "TESSERA_TOKEN": token,
+        "TESSERA_HOME": str(tmp_path / "no-local-home"),
+    }
+    r = _tessera("triage", str(seizure), "--json", "--no-progress", env=client_env)
+    assert r.returncode == 10, r.stderr
+    doc = json.loads(r.stdout)
+    status = {Path(x["path"]).name: x["status"] for x in doc["results"]}
+    assert status == {"known.png": "known", "new.png": "new"}
+    assert [s["name"] for s in doc["series"]] == ["Series Cedar"]
+    assert not (tmp_path / "no-local-home").exists()

@@ -43,8 +43,14 @@ def hash_paths(
     workers: int | None = None,
 ) -> HashRun:
     """Walk ``paths`` (recursive, sorted, symlinks reported not followed) and hash each file."""
+    return walk_and_hash(paths, options, workers=workers or app.settings.worker_count)
+
+
+def walk_and_hash(paths: Sequence[Path], options: HashOptions, *, workers: int) -> HashRun:
+    """``hash_paths`` without a database: what a client of a server (``--server``)
+    computes before sending only the fingerprints."""
     found = list(iter_files(paths))
-    return HashRun(len(found), _results(found, options, workers or app.settings.worker_count))
+    return HashRun(len(found), _results(found, options, workers))
 
 
-__all__ = ["HashRun", "hash_paths"]
+__all__ = ["HashRun", "hash_paths", "walk_and_hash"]

@@ -70,7 +70,8 @@ from tessera.errors import TesseraError
 @click.option(
     "--server",
     envvar="TESSERA_SERVER",
-    help="Run against this Tessera server (lookup); token from TESSERA_TOKEN. Env: TESSERA_SERVER.",
+    help="Run against this Tessera server (lookup, triage); token from TESSERA_TOKEN. "
+    "Env: TESSERA_SERVER.",
 )
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None, home: Path | None, server: str | None) -> None:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import click
 
-from tessera.app import triage
+from tessera.app import hashing, triage
 from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
-from tessera.cli.progress import StageBars
+from tessera.cli.progress import StageBars, progress_bar
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.triage import TriageReport
+from tessera.pipeline.options import HashOptions
 from tessera.report import html as html_report
 from tessera.safe_text import for_terminal, json_safe
 
@@ -125,6 +126,10 @@ def triage_command(
     check_output_path(html_path)
     cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
     show = progress if progress is not None else sys.stderr.isatty()
+    if cli.server:
+        if html_path is not None:
+            raise click.BadParameter("not with --server (no media to draw)", param_hint="--html")
+        ctx.exit(_remote(cli, paths, as_json, radius, min_quality, dihedral, workers, show))
     report = triage.run(
         cli.app,
         cli.caller,
@@ -145,6 +150,55 @@ def triage_command(
         html_report.write(report, html_path, thumbnails=thumbnails)
         click.echo(f"report written to {for_terminal(str(html_path))}", err=True)
     ctx.exit(exit_status(report))
+
+
+def _remote(
+    cli: CliContext,
+    paths: tuple[Path, ...],
+    as_json: bool,
+    radius: int,
+    min_quality: int,
+    dihedral: bool,
+    workers: int | None,
+    show: bool,
+) -> ExitCode:
+    """Hash ``paths`` here, send only the fingerprints to the server's triage job."""
+    options = HashOptions(dihedral=dihedral, limits=cli.settings.decode_limits)
+    run = hashing.walk_and_hash(paths, options, workers=workers or cli.settings.worker_count)
+    with progress_bar(run.total, "hashing", enabled=show) as advance:
+        results = []
+        for r in run.results:
+            results.append(r.to_json())
+            advance(1)
+    with cli.remote() as remote, progress_bar(len(results), "triage", enabled=show) as advance:
+        seen = 0
+
+        def moved(done: int, _total: int) -> None:
+            nonlocal seen
+            advance(max(0, done - seen))
+            seen = max(seen, done)
+
+        doc = remote.triage(results, radius=radius, min_quality=min_quality, on_progress=moved)
+    if as_json:
+        click.echo(json.dumps(json_safe(doc), indent=1, default=str))
+    else:
+        s = doc["summary"]
+        click.echo(
+            f"{s['files']} files: {s['known']} known, {s['near']} near a known item, "
+            f"{s['new']} new in {s['new_groups']} groups, {s['error']} errors, "
+            f"{s['skipped']} skipped (server {remote.url})"
+        )
+        for h in doc["series"]:
+            click.echo(
+                f"  series {for_terminal(h['name'])!r} ({h['owner']['agency']}): "
+                f"{h['files_matched']} files ({h['exact']} exact, {h['near']} near)"
+            )
+        for r in doc["results"]:
+            click.echo(f"  {r['status']:7s} {for_terminal(r['path'])}")
+    statuses = {r["status"] for r in doc["results"]}
+    if statuses & {"known", "near"}:
+        return ExitCode.KNOWN_FOUND
+    return ExitCode.FILES_FAILED if "error" in statuses else ExitCode.OK
 
 
 def exit_status(report: TriageReport) -> ExitCode:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,7 +92,7 @@ class RemoteTessera:
             r = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ConfigError(f"cannot reach {self.url}: {type(exc).__name__}") from None
-        if r.status_code == 200:
+        if r.status_code in (200, 202):
             return r.json()
         try:
             detail = str(r.json().get("detail") or r.reason_phrase)
@@ -117,6 +118,36 @@ class RemoteTessera:
             series=tuple(sorted(series.values(), key=lambda s: s.name)),
             matched=sum(1 for a in answers if a.matches),
         )
+
+    def triage(
+        self,
+        results: Sequence[dict[str, Any]],
+        *,
+        radius: int = 31,
+        min_quality: int = 50,
+        on_progress: Callable[[int, int], None] | None = None,
+        poll: float = 0.5,
+    ) -> dict[str, Any]:
+        """A triage job of ``results`` (``tessera hash --json``'s) on the server: the
+        ``tessera triage --json`` document it returns. Interrupted (Ctrl-C), the job
+        is cancelled on the server; a failed or cancelled job raises ``ConfigError``."""
+        body = {"results": list(results), "radius": radius, "min_quality": min_quality}
+        job = self._call("POST", "/api/v1/triage/jobs", json=body)
+        path = f"/api/v1/triage/jobs/{job['id']}"
+        try:
+            while job["state"] in ("queued", "running"):
+                time.sleep(poll)
+                job = self._call("GET", path)
+                if on_progress is not None:
+                    on_progress(int(job["done"]), int(job["total"]))
+        except KeyboardInterrupt:
+            self._call("POST", f"{path}/cancel")
+            raise
+        if job["state"] != "done":
+            reason = job.get("error") or job["state"]
+            raise ConfigError(f"triage job {job['id']} on {self.url}: {reason}")
+        result: dict[str, Any] = job["result"]
+        return result
 
 
 __all__ = ["RemoteTessera", "check_server_url"]
