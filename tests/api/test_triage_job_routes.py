@@ -104,6 +104,13 @@ def test_bad_document_is_rejected_whole_naming_the_record(served: Served) -> Non
     with App(served.settings) as app, app.transaction() as s:
         assert s.query(TriageJob).count() == 0
     assert served.client.post(ROUTE, json={"results": []}, headers=AUTH).status_code == 422
+    odd = _record("odd.jpg", b"odd")
+    odd["flags"] = 5  # not a list: ignored, not a server error
+    odd["dihedral"] = {"rot90": "zz" * 32}
+    r = served.client.post(ROUTE, json={"results": [odd]}, headers=AUTH)
+    assert r.status_code == 422 and "results[0].dihedral" in r.json()["detail"]
+    del odd["dihedral"]
+    assert served.client.post(ROUTE, json={"results": [odd]}, headers=AUTH).status_code == 202
 
 
 def test_unknown_and_others_jobs_do_not_exist(served: Served) -> None:

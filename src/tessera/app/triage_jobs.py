@@ -121,10 +121,24 @@ def _frames(value: Any, where: str) -> list[FrameHash] | None:
     return out
 
 
+def _is_hex(v: Any, digits: int) -> bool:
+    if not isinstance(v, str) or len(v) != digits:
+        return False
+    try:
+        bytes.fromhex(v)
+    except ValueError:
+        return False
+    return True
+
+
 def _variants(value: Any) -> bool:
     return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in value.items()
+        isinstance(k, str) and _is_hex(v, 64) for k, v in value.items()
     )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def files_from_hash_json(results: Sequence[Any]) -> list[FileResult]:
@@ -169,7 +183,7 @@ def files_from_hash_json(results: Sequence[Any]) -> list[FileResult]:
                 pdq=_hex(rec, "pdq", where),
                 quality=quality,
                 format=rec.get("format") if isinstance(rec.get("format"), str) else None,
-                flags=tuple(f for f in rec.get("flags") or [] if isinstance(f, str)),
+                flags=tuple(f for f in _list(rec.get("flags")) if isinstance(f, str)),
                 reason=err.get("reason") if isinstance(err.get("reason"), str) else None,
                 message=err.get("message") if isinstance(err.get("message"), str) else None,
                 dihedral=dihedral,
