@@ -216,3 +216,22 @@ def test_jobs_on_postgresql(tmp_path: Any) -> None:
             with app.transaction() as s:
                 second = job_rows.claim(s, row.id, "queued", 0, jobs._now())
             assert (first, second) == (True, False)
+
+
+def test_job_of_a_disabled_account_is_not_run(tmp_path: Any) -> None:
+    from tessera.app.accounts import create_user, disable_user
+    from tests.seeding import ensure_agency
+
+    settings = Settings.for_home(tmp_path / "home")
+    with App(settings) as app:
+        app.migrate()
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "gone@example.org", agency="NL-NPU", role="analyst", password=None)
+        who = Caller(role=Role.ANALYST, email="gone@example.org", agency_code="NL-NPU")
+        job = jobs.submit(app, who, [_record("a", b"a")])
+        disable_user(app, op, "gone@example.org")
+        assert jobs.run_one(app) is True
+        after = jobs.status(app, who, job.id)
+    assert after.state == "failed" and after.error == "the submitting account is disabled"
+    assert after.result is None

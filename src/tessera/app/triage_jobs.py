@@ -36,6 +36,7 @@ from tessera.matching.triage import TriageReport, triage
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.report import SeriesHit, TriageItem
 from tessera.pipeline.result import FileResult
+from tessera.storage import accounts
 from tessera.storage import triage_jobs as store
 
 log = logging.getLogger(__name__)
@@ -328,6 +329,10 @@ def _run(app: App, job_id: int, chunk: int) -> None:
         params = dict(job.params)
         docs = list(job.fingerprints)
         public_id = job.public_id
+        user = accounts.find_user(s, job.user_email) if job.user_email else None
+        if user is not None and user.disabled:  # its tokens no longer work: nor its jobs
+            store.finish(s, job_id, "failed", _now(), error="the submitting account is disabled")
+            return
     radius = int(params["radius"])
     min_quality = int(params["min_quality"])
     try:
