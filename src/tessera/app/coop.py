@@ -42,6 +42,7 @@ Via = Literal["lookup", "triage", "ingest"]
 Mark = Literal["same-investigation", "related", "unrelated"]
 MARKS: tuple[str, ...] = ("same-investigation", "related", "unrelated")
 OPERATOR_READER = "operator"
+MAX_ROW_ID = 2**31 - 1
 
 
 # -- results ---------------------------------------------------------------------------
@@ -431,6 +432,8 @@ def mark_overlap(
     if note is not None and len(note) > 4000:
         raise InvalidInput("note: at most 4000 characters")
     require_role(caller, Role.ANALYST)
+    if not 0 < overlap_id <= MAX_ROW_ID:  # beyond any row (and any SQL integer)
+        raise NotFound(f"no overlap with id {overlap_id}")
     with app.transaction() as s:
         vis = Visibility.of(s, caller)
         ov = store.get_overlap(s, overlap_id)

@@ -246,6 +246,8 @@ def add_negative(
 
 
 def remove_negative(app: App, caller: Caller, entry_id: int) -> NegativeEntry:
+    if not 0 < entry_id < 2**31:
+        raise NotFound(f"no negative-list entry {entry_id}")
     with transaction(app, caller) as (s, vis):
         row = store.get_negative(s, entry_id)
         mine = row is not None and (vis.everything or row.agency_id in (None, vis.agency_id))

@@ -15,6 +15,10 @@ from tessera.app import trust as trust_uc
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)], tags=["cooperation"])
 CallerDep = Annotated[Caller, Depends(current_caller)]
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=INT32)]
+MediaId = Annotated[int, Path(ge=1, le=INT64)]
 
 
 class _CoopBody(BaseModel):
@@ -22,7 +26,7 @@ class _CoopBody(BaseModel):
 
 
 class MarkReadRequest(_CoopBody):
-    ids: list[int] | None = Field(default=None, max_length=10_000)
+    ids: list[Annotated[int, Field(ge=1, le=INT32)]] | None = Field(default=None, max_length=10_000)
     """Notifications to mark read; omitted or null: all of the caller's."""
 
 
@@ -56,7 +60,7 @@ def mark_read(request: Request, caller: CallerDep, body: MarkReadRequest) -> coo
 
 @router.post("/notifications/{notification_id}/read", response_model=coop_uc.MarkedRead)
 def mark_one_read(
-    request: Request, caller: CallerDep, notification_id: Annotated[int, Path(ge=1)]
+    request: Request, caller: CallerDep, notification_id: RowId
 ) -> coop_uc.MarkedRead:
     return coop_uc.mark_read(state_of(request).app, caller, [notification_id])
 
@@ -71,7 +75,7 @@ def list_overlaps(request: Request, caller: CallerDep) -> list[coop_uc.OverlapVi
 def mark_overlap(
     request: Request,
     caller: CallerDep,
-    overlap_id: Annotated[int, Path(ge=1)],
+    overlap_id: RowId,
     body: OverlapMarkRequest,
 ) -> coop_uc.OverlapView:
     """Mark the caller's side: same-investigation, related or unrelated, with a note."""
@@ -105,16 +109,14 @@ class ReleaseRequest(_CoopBody):
 
 
 @router.post("/media/{media_id}/confirm", response_model=trust_uc.VerdictView)
-def confirm_media(
-    request: Request, caller: CallerDep, media_id: Annotated[int, Path(ge=1)]
-) -> trust_uc.VerdictView:
+def confirm_media(request: Request, caller: CallerDep, media_id: MediaId) -> trust_uc.VerdictView:
     """The caller's agency confirms the item's classification."""
     return trust_uc.judge(state_of(request).app, caller, media_id, "confirm")
 
 
 @router.post("/media/{media_id}/dispute", response_model=trust_uc.VerdictView)
 def dispute_media(
-    request: Request, caller: CallerDep, media_id: Annotated[int, Path(ge=1)], body: DisputeRequest
+    request: Request, caller: CallerDep, media_id: MediaId, body: DisputeRequest
 ) -> trust_uc.VerdictView:
     """The caller's agency disputes the item's classification, with a reason."""
     return trust_uc.judge(
@@ -138,9 +140,7 @@ def add_negative(
 
 
 @router.delete("/negative-list/{entry_id}", response_model=trust_uc.NegativeEntry)
-def remove_negative(
-    request: Request, caller: CallerDep, entry_id: Annotated[int, Path(ge=1)]
-) -> trust_uc.NegativeEntry:
+def remove_negative(request: Request, caller: CallerDep, entry_id: RowId) -> trust_uc.NegativeEntry:
     return trust_uc.remove_negative(state_of(request).app, caller, entry_id)
 
 
@@ -154,7 +154,7 @@ def list_quarantine(request: Request, caller: CallerDep) -> list[trust_uc.Quaran
 def release_quarantine(
     request: Request,
     caller: CallerDep,
-    media_id: Annotated[int, Path(ge=1)],
+    media_id: MediaId,
     body: ReleaseRequest,
 ) -> trust_uc.QuarantineView:
     """A curator of the owner releases the item (or negative-lists it)."""
