@@ -68,3 +68,37 @@ def test_names_refuse_line_breaks_and_escapes_and_categories_are_bounded(db: Dat
     with db.session() as s:
         made = repo.create_series(s, "ok", agency=repo.get_agency(s, "A2"), category=2)
         assert made.category == 2
+
+
+def test_hostile_member_name_is_stored_shortened_on_both_backends(db: Database) -> None:
+    """Defect 8: a 20,000-character archive member name was an internal error on
+    PostgreSQL (index row too large), losing the batch. It is now stored under a
+    shortened key on both backends, its file kept, and a re-run of the same batch
+    (resume) adds nothing."""
+    from sqlalchemy import func, select
+
+    from tessera.ingest.writer import write_batch
+    from tessera.storage.models import IngestItem, IngestRun, Media, Sighting
+    from tests.storage.test_repo_contract import _file
+
+    long_a = "seizure.zip!/" + "a" * 20_000 + "/x.jpg"
+    long_b = "seizure.zip!/" + "a" * 20_000 + "/y.jpg"  # same start, other file
+    with db.session() as s:
+        agency = repo.create_agency(s, "HN", "NL", "unit")
+        case = repo.get_or_create_case(s, agency, "c1")
+        run = IngestRun(agency_id=agency.id, case_id=case.id, root="/e")
+        s.add(run)
+        s.flush()
+        batch = [_file(long_a, b"one"), _file(long_b, b"two"), _file("/e/short.jpg", b"three")]
+        out = write_batch(s, run, batch)
+        assert out.statuses == {long_a: "new", long_b: "new", "/e/short.jpg": "new"}
+        again = write_batch(s, run, batch)  # a resumed run meets the same paths
+        assert again.statuses == {}
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Media)) == 3
+        paths = s.scalars(select(Sighting.original_path)).all()
+        items = s.scalars(select(IngestItem.path)).all()
+    assert len(paths) == 3 and len(items) == 3 and "/e/short.jpg" in paths
+    for p in paths:
+        assert len(p.encode()) <= MAX_PATH_BYTES
+    assert sum("-byte name, sha256 " in p for p in paths) == 2  # apart, though one start

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
 from tessera.storage.exchange import complete_media, hash_only_match
+from tessera.storage.limits import stored_path
 from tessera.storage.models import (
     FingerprintModel,
     IngestItem,
@@ -166,17 +167,18 @@ def write_batch(
     """
     meta = meta or {}
     out = BatchOutcome()
+    stored = {r.path: stored_path(r.path) for r in results}  # over-long names shortened
     # Another process resuming the same run may have recorded some of these paths
     # since this batch was read: they are done, and recording them again would break
     # UNIQUE(run_id, path). (The caller holds the writer lock: no race past this point.)
     recorded = set(
         s.scalars(
             select(IngestItem.path).where(
-                IngestItem.run_id == run.id, IngestItem.path.in_([r.path for r in results])
+                IngestItem.run_id == run.id, IngestItem.path.in_(list(stored.values()))
             )
         )
     )
-    results = [r for r in results if r.path not in recorded]
+    results = [r for r in results if stored[r.path] not in recorded]
     digests = [bytes.fromhex(r.sha256) for r in results if r.sha256 and r.size]
     existing = media_by_sha256(s, digests)
     series_ids = {run.series_id} if run.series_id else set()
@@ -247,18 +249,20 @@ def write_batch(
                 status = status or "new"
             else:
                 status = status or "known"
-            _add_sighting(s, run, media, r.path, meta.get(r.path))
+            _add_sighting(s, run, media, stored[r.path], meta.get(r.path))
             for sid in series_ids:
                 _link_series(s, sid, media.id)
         out.statuses[r.path] = status
         s.add(
             IngestItem(
                 run_id=run.id,
-                path=r.path,
+                path=stored[r.path],
                 status=status,
                 media_id=media.id if media is not None else None,
                 reason=r.reason if r.status != "ok" else None,
-                message=r.message if r.status != "ok" else None,
+                message=r.message
+                if r.status != "ok"
+                else ("name shortened for storage" if stored[r.path] != r.path else None),
             )
         )
     s.flush()

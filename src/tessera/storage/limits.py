@@ -10,6 +10,7 @@ declared length, and refused as ``InvalidInput`` naming the field and the limit.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 
 from sqlalchemy import Column, String
@@ -325,6 +326,21 @@ def check_path(path: str) -> None:
         )
 
 
+def stored_path(path: str) -> str:
+    """``path`` as stored for a sighting or ingest item: itself when it fits in
+    ``MAX_PATH_BYTES``, else its start plus the SHA-256 of the whole name, so a
+    hostile 20,000-character member name is still stored (and its file kept), the
+    same name always maps to the same key (resume stays exact), and two long names
+    with one start stay apart."""
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw) <= MAX_PATH_BYTES:
+        return path
+    digest = hashlib.sha256(raw).hexdigest()
+    suffix = f"...[{len(raw)}-byte name, sha256 {digest}]"
+    head = raw[: MAX_PATH_BYTES - len(suffix.encode())].decode("utf-8", "ignore")
+    return head + suffix
+
+
 __all__ = [
     "MAX_PATH_BYTES",
     "check_category",
@@ -332,4 +348,5 @@ __all__ = [
     "check_length",
     "check_name",
     "check_path",
+    "stored_path",
 ]
