@@ -142,8 +142,9 @@ def test_cli_client_gets_the_same_answer_as_in_process(server) -> None:  # type:
     with RemoteTessera(base, made.token) as remote:
         while True:
             got = remote.lookup(queries)
-            # the server's index catches up within its poll interval; wait for the
-            # whole answer, not only the count (a busy CI machine once saw a partial one)
+            # the server's index catches up within its poll interval and its series
+            # status cache (app.lookup.STATUS_TTL, 2 s) may still hold the summary an
+            # earlier test in this module cached: wait for the whole answer to agree
             if got == local or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
