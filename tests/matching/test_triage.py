@@ -202,3 +202,28 @@ def test_stats_and_series_show(world: dict[str, Path]) -> None:
     assert missing.returncode == 4 and "no series" in missing.stderr
     bad_hex = _cli(world["home"], "link", "victim", "V-1", "--media", "not-hex")
     assert bad_hex.returncode == 2 and "neither a media id nor a SHA-256" in bad_hex.stderr
+
+
+def test_an_archive_is_a_container_not_a_new_file(world: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 10, defect 15: the archive itself was reported ``new`` and formed a new
+    group of its own. Its members are the files; the archive is ``archive``."""
+    import zipfile
+
+    seizure = tmp_path / "zipped"
+    seizure.mkdir()
+    known = world["root"] / "known" / "amber" / "a11.jpg"
+    with zipfile.ZipFile(seizure / "phone.zip", "w") as z:
+        z.writestr("DCIM/a11.jpg", known.read_bytes())
+        z.writestr("DCIM/fresh.jpg", _jpeg(synthetic_picture(640, 480, 77)))
+    r = _cli(world["home"], "triage", str(seizure), "--json", "--no-scenes", "--no-progress")
+    assert r.returncode == 10, r.stderr
+    doc = json.loads(r.stdout)
+    by_path = {Path(it["path"]).name: it for it in doc["results"]}
+    assert by_path["phone.zip"]["status"] == "archive"
+    assert by_path["phone.zip"]["new_group"] is None
+    assert by_path["a11.jpg"]["status"] == "known"
+    assert by_path["fresh.jpg"]["status"] == "new"
+    s = doc["summary"]
+    assert (s["files"], s["known"], s["new"], s["archive"], s["new_groups"]) == (3, 1, 1, 1, 1)
+    text = _cli(world["home"], "triage", str(seizure), "--no-scenes", "--no-progress")
+    assert "1 new in 1 groups" in text.stdout and "1 archives opened" in text.stdout

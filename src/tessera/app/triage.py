@@ -130,7 +130,7 @@ def shared_report(app: App, caller: Caller, report: TriageReport) -> TriageRepor
         ]
         status = it.status
         if status in ("known", "near") and not matches:
-            status = "new"
+            status = "archive" if "archive" in it.file.flags else "new"
         items.append(
             TriageItem(
                 file=it.file, status=status, matches=matches, group=it.group, related=related

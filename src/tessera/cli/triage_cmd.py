@@ -32,7 +32,7 @@ def print_summary(report: TriageReport) -> None:
     click.echo(
         f"{len(report.items)} files: {c['known']} known, {c['near']} near a known item, "
         f"{c['new']} new in {len(report.groups)} groups, {c['error']} errors, "
-        f"{c['skipped']} skipped"
+        f"{c['skipped']} skipped" + (f", {c['archive']} archives opened" if c["archive"] else "")
     )
     for h in report.series:
         st = h.status

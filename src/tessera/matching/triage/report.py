@@ -9,7 +9,9 @@ from typing import Any, Literal
 from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 
-Status = Literal["known", "near", "new", "error", "skipped"]
+Status = Literal["known", "near", "new", "error", "skipped", "archive"]
+"""``archive``: a container whose members are reported on their own lines; it is no
+new media item itself (it is ``known`` only when its own digest is stored)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class TriageReport:
         c: dict[str, int] = defaultdict(int)
         for it in self.items:
             c[it.status] += 1
-        return {k: c.get(k, 0) for k in ("known", "near", "new", "error", "skipped")}
+        return {k: c.get(k, 0) for k in ("known", "near", "new", "error", "skipped", "archive")}
 
     @property
     def anything_known(self) -> bool:

@@ -14,11 +14,18 @@ from tessera.matching.scene_triage import SEARCH_FAILED, Related, second_stage
 from tessera.matching.triage.exact import exact_matches
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.near import pdq_near
-from tessera.matching.triage.report import TriageItem, TriageReport
+from tessera.matching.triage.report import Status, TriageItem, TriageReport
 from tessera.matching.triage.verdict import Context, decide
 from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
+
+
+def initial_status(f: FileResult) -> Status:
+    """A file's status before matching: an archive is a container, never new media."""
+    if f.status in ("error", "skipped"):
+        return f.status
+    return "archive" if "archive" in f.flags else "new"
 
 
 def triage(
@@ -39,12 +46,7 @@ def triage(
     With ``scene`` (the scene index), files no hash matched go through the second
     stage: local features (copies become ``near``), markers, camera and GPS links.
     """
-    items = [
-        TriageItem(
-            f, "error" if f.status == "error" else "skipped" if f.status == "skipped" else "new"
-        )
-        for f in files
-    ]
+    items = [TriageItem(f, initial_status(f)) for f in files]
     exact = exact_matches(db, items)
     near = pdq_near(store, items, exact, radius=radius, min_quality=min_quality, dihedral=dihedral)
     # videos (frames, segments) and audio
