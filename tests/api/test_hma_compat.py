@@ -8,6 +8,7 @@ ThreatExchange vectors (python-threatexchange's pipeline), not from Tessera.
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,15 @@ def bridge(served: Served, vectors_dir: Path) -> dict[str, object]:
     content = (vectors_dir / orig).read_bytes()
     with App(served.settings) as app:
         (item,) = seed(app.db, [(content, expected[orig])], series="BRIDGE_BANK", case="B-1")
+    # the served index takes the new row at its next poll: wait for it, as a client would
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        r = served.client.get(
+            "/api/v1/lookup", params={"type": "pdq", "hash": expected[orig]}, headers=AUTH
+        )
+        if r.status_code == 200 and r.json()["results"][0]["matches"]:
+            break
+        time.sleep(0.05)
     return {"item": item, "expected": expected, "dir": vectors_dir}
 
 
