@@ -15,8 +15,23 @@ the level the other case is shared with the reader: ``hash`` gives its contact,
 
 Overlaps are found in the node's own transaction (across agencies, on purpose)
 after the use case that found the hits has committed; then notifications are
-delivered (``tessera.app.delivery``) outside any transaction. Every overlap found
-and every mark is audited.
+queued for delivery (``tessera.app.delivery``) outside any transaction. Every
+overlap found and every mark is audited.
+
+**Under PostgreSQL Row-Level Security** the network service's role sees only what
+the transaction's named caller may see, so a plain query would never find the
+series of another agency that the finder may not see: exactly the blind hits
+deconfliction exists for. Two SECURITY DEFINER functions (migration 0012,
+``tessera_series_hits`` and ``tessera_new_case_hits``) answer the one question
+that must cross agencies: *which series / new cases of which owner hold these
+media ids*. They were chosen over a second, RLS-exempt connection because they are
+narrow: ids in, ids out (series or case id, owner agency id, media id), live rows
+only, for media ids the node's matching already found; no name, no case number,
+no contact ever leaves them. Everything else is read *as the agency being told*
+(``acting_as``: the owner reads its own series' name; a reader's view of the other
+side's case is read under the reader's identity), so RLS checks each disclosure a
+second time; and the finder's own answer is built under the finder's identity as
+before, so the finder learns nothing new.
 """
 
 from __future__ import annotations
@@ -91,9 +106,18 @@ def _viewer(agency: Agency) -> Caller:
     return Caller(role=Role.VIEWER, agency_code=agency.code)
 
 
+def acting_as(s: Session, agency: Agency) -> None:
+    """Read what follows in ``s`` as ``agency`` (PostgreSQL RLS; no-op elsewhere).
+
+    What one side of an overlap may be told is read *as that side*, so Row-Level
+    Security re-checks the application's decision."""
+    sharing.set_rls_caller(s, agency.code)
+
+
 def _case_level(s: Session, reader: Agency, case_id: int | None) -> Level:
     if case_id is None:
         return Level.NONE
+    acting_as(s, reader)
     return Visibility.of(s, _viewer(reader)).case_levels([case_id])[case_id]
 
 
@@ -101,7 +125,7 @@ def _other_side(
     s: Session, reader: Agency, other: Agency, other_case_id: int | None
 ) -> dict[str, Any]:
     """What ``reader`` may be told of the other side's case (by its sharing level)."""
-    level = _case_level(s, reader, other_case_id)
+    level = _case_level(s, reader, other_case_id)  # now reading as ``reader``
     out: dict[str, Any] = {"agency": None, "country": None, "case": None, "contact": None}
     if level >= Level.HASH:
         out["contact"] = other.contact
@@ -141,15 +165,18 @@ def notice(
         if finder is None:
             return []
         now = datetime.now(UTC)
+        acting_as(s, finder)
+        # across agencies, ids only (SECURITY DEFINER under RLS): see the module docstring
         hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != finder.id}
         case_hits = store.unclassified_case_hits(s, ids, finder.id) if case_id is not None else {}
         agencies = store.agencies(
             s, [o for o, _ in hits.values()] + [o for o, _ in case_hits.values()]
         )
-        series_rows = store.series(s, hits)
         my_case = store.cases(s, [case_id])[case_id] if case_id is not None else None
         for sid, (owner_id, media) in sorted(hits.items()):
             owner = agencies[owner_id]
+            acting_as(s, owner)  # the owner reads its own series' name
+            series_name = store.series(s, [sid])[sid].name
             ov = store.add_overlap(
                 s,
                 kind="series",
@@ -168,7 +195,7 @@ def notice(
             )
             payload = {
                 "overlap": ov.id,
-                "series": series_rows[sid].name,
+                "series": series_name,
                 "finder_agency": finder.code,
                 "finder_country": finder.country,
                 "finder_case": shown_case,
@@ -184,8 +211,7 @@ def notice(
                 app,
                 caller,
                 "overlap.found",
-                target=f"overlap:{ov.id}",
-                series=series_rows[sid].name,
+                target=f"overlap:{ov.id}",  # not the series: the finder's trail may not name it
                 result_count=len(media),
             )
         for other_case, (other_id, media) in sorted(case_hits.items()):
@@ -201,6 +227,7 @@ def notice(
                 files=len(media),
                 found_at=now,
             )
+            acting_as(s, other)
             other_number = store.cases(s, [other_case])[other_case].number
             for reader, mine, them, them_case in (
                 (finder, my_case.number if my_case else None, other, other_case),
@@ -239,6 +266,9 @@ def notice_run(app: App, caller: Caller, run_id: int, agency_code: str) -> list[
     from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD  # noqa: PLC0415
 
     with app.transaction() as s:
+        finder = sharing.agency_by_code(s, agency_code)
+        if finder is not None:
+            acting_as(s, finder)  # the run's own sightings and fingerprints
         case_id = store.case_of_run(s, run_id)
         media = store.media_of_run(s, run_id, case_id) if case_id is not None else set()
         pdq = store.pdq_of_media(s, media)
@@ -434,8 +464,7 @@ def mark_overlap(
     require_role(caller, Role.ANALYST)
     if not 0 < overlap_id <= MAX_ROW_ID:  # beyond any row (and any SQL integer)
         raise NotFound(f"no overlap with id {overlap_id}")
-    with app.transaction() as s:
-        vis = Visibility.of(s, caller)
+    with transaction(app, caller) as (s, vis):
         ov = store.get_overlap(s, overlap_id)
         view = _view(s, vis, ov) if ov is not None else None
         if ov is None or view is None:

@@ -2,9 +2,11 @@
 
 All SQL of ``tessera.app.coop`` and ``tessera.app.delivery`` lives here. The
 queries that find overlaps read across agencies on purpose (deconfliction tells a
-series' owner about a hit whatever it shares), so the use case runs them in the
-node's own transaction, never under a caller's RLS identity, and decides itself
-what each side may be told.
+series' owner about a hit whatever it shares). Under PostgreSQL Row-Level Security
+the network service sees only its caller's rows, so those two queries
+(``series_hits``, ``unclassified_case_hits``) go through SECURITY DEFINER functions
+that return ids only; the use case then reads names as the agency being told and
+decides itself what each side may be told.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 
 from tessera.storage.db import Session
 from tessera.storage.models import (
@@ -39,19 +41,37 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[i : i + _CHUNK])
 
 
+def _postgres(s: Session) -> bool:
+    return s.get_bind().dialect.name == "postgresql"
+
+
 def series_hits(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, set[int]]]:
-    """series id -> (owner agency id, the media among ``media_ids`` it holds)."""
+    """series id -> (owner agency id, the media among ``media_ids`` it holds).
+
+    Reads across agencies whatever the session's RLS caller: on PostgreSQL through
+    ``tessera_series_hits`` (migration 0012, SECURITY DEFINER), which returns ids
+    only; names are read afterwards under the identity of the agency being told.
+    """
     out: dict[int, tuple[int, set[int]]] = {}
     for chunk in _chunks(sorted(set(media_ids))):
-        rows = s.execute(
-            select(Series.id, Series.agency_id, series_media.c.media_id)
-            .join(series_media, series_media.c.series_id == Series.id)
-            .where(
-                series_media.c.media_id.in_(chunk),
-                series_media.c.deleted_at.is_(None),
-                Series.deleted_at.is_(None),
+        if _postgres(s):
+            rows = s.execute(
+                text(
+                    "SELECT series_id, owner_id, media_id"
+                    " FROM tessera_series_hits(CAST(:ids AS bigint[]))"
+                ),
+                {"ids": chunk},
             )
-        )
+        else:
+            rows = s.execute(
+                select(Series.id, Series.agency_id, series_media.c.media_id)
+                .join(series_media, series_media.c.series_id == Series.id)
+                .where(
+                    series_media.c.media_id.in_(chunk),
+                    series_media.c.deleted_at.is_(None),
+                    Series.deleted_at.is_(None),
+                )
+            )
         for sid, owner, m in rows:
             out.setdefault(int(sid), (int(owner), set()))[1].add(int(m))
     return out
@@ -61,22 +81,34 @@ def unclassified_case_hits(
     s: Session, media_ids: Iterable[int], exclude_agency_id: int
 ) -> dict[int, tuple[int, set[int]]]:
     """case id -> (owner agency id, media among ``media_ids`` sighted in it), for other
-    agencies' cases and media held by no series (new, unclassified material)."""
+    agencies' cases and media held by no series (new, unclassified material).
+
+    Across agencies like ``series_hits`` (PostgreSQL: ``tessera_new_case_hits``).
+    """
     in_series = exists().where(
         series_media.c.media_id == Sighting.media_id, series_media.c.deleted_at.is_(None)
     )
     out: dict[int, tuple[int, set[int]]] = {}
     for chunk in _chunks(sorted(set(media_ids))):
-        rows = s.execute(
-            select(Sighting.case_id, Sighting.agency_id, Sighting.media_id)
-            .where(
-                Sighting.media_id.in_(chunk),
-                Sighting.deleted_at.is_(None),
-                Sighting.agency_id != exclude_agency_id,
-                ~in_series,
+        if _postgres(s):
+            rows = s.execute(
+                text(
+                    "SELECT case_id, owner_id, media_id"
+                    " FROM tessera_new_case_hits(CAST(:ids AS bigint[]), :ex)"
+                ),
+                {"ids": chunk, "ex": exclude_agency_id},
             )
-            .distinct()
-        )
+        else:
+            rows = s.execute(
+                select(Sighting.case_id, Sighting.agency_id, Sighting.media_id)
+                .where(
+                    Sighting.media_id.in_(chunk),
+                    Sighting.deleted_at.is_(None),
+                    Sighting.agency_id != exclude_agency_id,
+                    ~in_series,
+                )
+                .distinct()
+            )
         for cid, owner, m in rows:
             out.setdefault(int(cid), (int(owner), set()))[1].add(int(m))
     return out

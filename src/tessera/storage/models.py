@@ -554,11 +554,15 @@ class Notification(Base):
     __tablename__ = "notification"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     overlap_id: Mapped[int | None] = mapped_column(ForeignKey("overlap.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # migration 0012: the same notice raised again within a window updates this one
+    dedup_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class NotificationRead(Base):
@@ -599,6 +603,50 @@ class DeliveryAttempt(Base):
     ok: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeliveryOutbox(Base):
+    """A notification still to deliver by one channel (migration 0012): survives a
+    restart; ``state`` pending | done | failed; retried at ``next_at``."""
+
+    __tablename__ = "delivery_outbox"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", name="uq_delivery_outbox_channel"),
+        Index("ix_delivery_outbox_state_next", "state", "next_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NetworkSetting(Base):
+    """A value the network's operator set for the whole network (migration 0012)."""
+
+    __tablename__ = "network_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BaselineReview(Base):
+    """A Baseline series (or one of its items) flagged for its owner's review
+    (migration 0012): an item disputed, or confirmations from fewer than 2 countries."""
+
+    __tablename__ = "baseline_review"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    media_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("media.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
 
 
 class MediaVerdict(Base):
