@@ -27,18 +27,29 @@ class TextSearchHit(Result):
 class TextSearchResult(Result):
     query: str
     hits: tuple[TextSearchHit, ...]
+    next_offset: int | None = None
+    """Where the next page starts (``offset``), None on the last page."""
 
 
-def search(app: App, caller: Caller, query: str, *, limit: int = 50) -> TextSearchResult:
+def search(
+    app: App, caller: Caller, query: str, *, limit: int = 50, offset: int = 0
+) -> TextSearchResult:
     """Media whose stored text contains every word of ``query`` (``park*``: a prefix).
 
-    Only media the caller sees in ``full`` (OCR text is a full-level fact)."""
+    Only media the caller sees in ``full`` (OCR text is a full-level fact). With
+    ``offset`` a later page of the same order (for a caller who does not see
+    everything, ``offset`` counts rows before the sharing filter, as
+    ``next_offset`` does)."""
     words = {w.casefold() for w in query.split()}
     with transaction(app, caller) as (s, vis):
         # text is a full-level fact: only media the caller sees in full are searched
-        hits = search_text(s, query, limit if vis.everything else limit * 4)
-        seen = vis.seen_media((h.media_id for h in hits), Level.FULL)
-        hits = [h for h in hits if h.media_id in seen][:limit]
+        window = limit if vis.everything else limit * 4  # sharing may drop some rows
+        rows = search_text(s, query, window + 1, offset)
+        seen = vis.seen_media((h.media_id for h in rows), Level.FULL)
+        kept = [i for i, h in enumerate(rows[:window]) if h.media_id in seen][:limit]
+        scanned = kept[-1] + 1 if len(kept) == limit else min(len(rows), window)
+        more = len(rows) > scanned
+        hits = [rows[i] for i in kept]
         ids = [h.media_id for h in hits]
         series = vis.series_names_of_media(ids)
         digests = repo.sha256_of_media(s, ids)
@@ -57,6 +68,7 @@ def search(app: App, caller: Caller, query: str, *, limit: int = 50) -> TextSear
             )
             for h in hits
         ),
+        next_offset=offset + scanned if more else None,
     )
 
 

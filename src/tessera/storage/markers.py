@@ -95,6 +95,27 @@ def list_markers(
     return s.scalars(q).all()
 
 
+def markers_page(
+    s: Session, *, kind: str | None = None, limit: int = 50, after_id: int = 0
+) -> Sequence[Marker]:
+    """Markers (optionally of one type) on live media, in id order after ``after_id``:
+    one page cut in SQL."""
+    if kind is not None and kind not in MARKER_KINDS:
+        raise InvalidInput(f"marker type {kind!r} is not one of {', '.join(MARKER_KINDS)}")
+    if not 1 <= limit <= 501:
+        raise InvalidInput("a page holds 1..500 markers")
+    q = (
+        select(Marker)
+        .join(Media, Media.id == Marker.media_id)
+        .where(Media.deleted_at.is_(None), Marker.id > after_id)
+        .order_by(Marker.id)
+        .limit(limit)
+    )
+    if kind is not None:
+        q = q.where(Marker.kind == kind)
+    return s.scalars(q).all()
+
+
 def get_location(s: Session, location_id: int) -> Location:
     loc = s.get(Location, location_id)
     if loc is None:
@@ -102,4 +123,12 @@ def get_location(s: Session, location_id: int) -> Location:
     return loc
 
 
-__all__ = ["Box", "create_marker", "get_location", "get_marker", "list_markers", "parse_box"]
+__all__ = [
+    "Box",
+    "create_marker",
+    "get_location",
+    "get_marker",
+    "list_markers",
+    "markers_page",
+    "parse_box",
+]

@@ -42,8 +42,11 @@ def query_words(query: str) -> list[tuple[str, bool]]:
     return words
 
 
-def search_text(s: Session, query: str, limit: int = 50) -> list[TextHit]:
-    """Media whose OCR text contains every word of ``query``, best first."""
+def search_text(s: Session, query: str, limit: int = 50, offset: int = 0) -> list[TextHit]:
+    """Media whose OCR text contains every word of ``query``, best first (one page:
+    ``limit`` rows from ``offset``)."""
+    if limit < 1 or offset < 0:
+        raise InvalidInput("a text search page needs limit >= 1 and offset >= 0")
     words = query_words(query)
     if s.get_bind().dialect.name == "sqlite":
         fts = " AND ".join('"' + w + '"' + ("*" if prefix else "") for w, prefix in words)
@@ -52,9 +55,9 @@ def search_text(s: Session, query: str, limit: int = 50) -> list[TextHit]:
                 "SELECT t.media_id, t.position, t.language, t.text, t.boxes "
                 "FROM media_text_fts f JOIN media_text t ON t.id = f.rowid "
                 "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
-                "WHERE media_text_fts MATCH :q ORDER BY f.rank, t.media_id LIMIT :n"
+                "WHERE media_text_fts MATCH :q ORDER BY f.rank, t.media_id LIMIT :n OFFSET :o"
             ),
-            {"q": fts, "n": limit},
+            {"q": fts, "n": limit, "o": offset},
         )
     else:
         rows = s.execute(
@@ -63,12 +66,13 @@ def search_text(s: Session, query: str, limit: int = 50) -> list[TextHit]:
                 "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
                 "WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
                 "ORDER BY ts_rank(to_tsvector('simple', t.text), "
-                "to_tsquery('simple', :q)) DESC, t.media_id LIMIT :n"
+                "to_tsquery('simple', :q)) DESC, t.media_id LIMIT :n OFFSET :o"
             ),
             # words are \w+ only, so nothing here is tsquery syntax but & and :*
             {
                 "q": " & ".join(w.lower() + (":*" if prefix else "") for w, prefix in words),
                 "n": limit,
+                "o": offset,
             },
         )
     out: list[TextHit] = []

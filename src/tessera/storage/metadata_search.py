@@ -1,0 +1,135 @@
+"""Searching stored camera metadata: by camera body serial, and by place.
+
+Both answer one page cut in SQL. A serial with its make is the stored camera key
+(indexed equality); a serial alone matches the key's serial part (``%/serial``),
+a scan in media id order that stops at the page's end. A place is a radius around
+a point: the indexed latitude/longitude bounding box, ordered in SQL by the
+equirectangular distance (plain arithmetic, the same on SQLite and PostgreSQL),
+and the exact haversine distance applied to the page's rows. Over a radius of a
+few kilometres the two orders agree, so pages neither skip nor repeat points
+(the corner points of the box, outside the circle, sort last and are dropped).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tessera.errors import InvalidInput
+from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
+from tessera.storage.models import Media, MediaMetadataModel
+
+MAX_PAGE = 500
+MAX_RADIUS_M = 1_000_000.0
+
+
+@dataclass(frozen=True)
+class CameraRow:
+    media_id: int
+    camera_key: str
+    make: str | None
+    model: str | None
+    body_serial: str | None
+
+
+@dataclass(frozen=True)
+class PlaceRow:
+    media_id: int
+    latitude: float
+    longitude: float
+    distance_m: float
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE + 1 or offset < 0:
+        raise InvalidInput(f"a page holds 1..{MAX_PAGE} items from offset >= 0")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def by_camera_key(
+    s: Session, key: str, *, exact: bool, limit: int, after_id: int = 0
+) -> list[CameraRow]:
+    """Live media whose camera key is ``key`` (``exact``) or ends with it (``/serial``),
+    in media id order after ``after_id``."""
+    _check_page(limit, 0)
+    col = MediaMetadataModel.camera_key
+    cond = col == key if exact else col.like("%" + _like_escape(key), escape="\\")
+    q = (
+        select(
+            MediaMetadataModel.media_id,
+            col,
+            MediaMetadataModel.make,
+            MediaMetadataModel.model,
+            MediaMetadataModel.body_serial,
+        )
+        .join(Media, Media.id == MediaMetadataModel.media_id)
+        .where(cond, Media.deleted_at.is_(None), MediaMetadataModel.media_id > after_id)
+        .order_by(MediaMetadataModel.media_id)
+        .limit(limit)
+    )
+    return [CameraRow(int(m), str(k), mk, md, sn) for m, k, mk, md, sn in s.execute(q)]
+
+
+def check_point(lat: float, lon: float, radius_m: float) -> None:
+    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        raise InvalidInput(f"latitude {lat} is not within -90..90")
+    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
+        raise InvalidInput(f"longitude {lon} is not within -180..180")
+    if not (math.isfinite(radius_m) and 0.0 < radius_m <= MAX_RADIUS_M):
+        raise InvalidInput(f"radius {radius_m} m is not within 0..{MAX_RADIUS_M:.0f} m")
+
+
+def near(
+    s: Session, lat: float, lon: float, radius_m: float, *, limit: int, offset: int = 0
+) -> list[PlaceRow]:
+    """Live media with GPS within ``radius_m`` metres of (lat, lon), nearest first.
+
+    A page of ``limit`` rows from ``offset`` of the nearest-first order; it can hold
+    fewer than ``limit`` hits only at the end of the results.
+    """
+    check_point(lat, lon, radius_m)
+    _check_page(limit, offset)
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    coslat = max(math.cos(math.radians(lat)), 1e-6)
+    dlon = min(dlat / coslat, 360.0)
+    la, lo = MediaMetadataModel.latitude, MediaMetadataModel.longitude
+    # equirectangular squared distance in degrees of latitude: monotone with the
+    # true distance at these scales, and plain SQL arithmetic on both backends
+    order = (la - lat) * (la - lat) + (lo - lon) * (lo - lon) * (coslat * coslat)
+    q = (
+        select(MediaMetadataModel.media_id, la, lo)
+        .join(Media, Media.id == MediaMetadataModel.media_id)
+        .where(
+            Media.deleted_at.is_(None),
+            la.between(lat - dlat, lat + dlat),
+            lo.between(lon - dlon, lon + dlon),
+        )
+        .order_by(order, MediaMetadataModel.media_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    out = []
+    for media_id, mlat, mlon in s.execute(q):
+        if mlat is None or mlon is None:
+            continue
+        d = haversine_m((lat, lon), (float(mlat), float(mlon)))
+        if d <= radius_m:
+            out.append(PlaceRow(int(media_id), float(mlat), float(mlon), d))
+    return out
+
+
+__all__ = [
+    "MAX_PAGE",
+    "MAX_RADIUS_M",
+    "CameraRow",
+    "PlaceRow",
+    "by_camera_key",
+    "check_point",
+    "near",
+]

@@ -1,0 +1,166 @@
+"""Searches of the web UI: camera serial, place, marker type, a dropped file, a media
+item's camera/GPS links, text pages; on SQLite and PostgreSQL, with the sharing rules
+of ``sharing_world`` (camera, GPS and markers are ``full`` facts)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tessera.app import App, Caller, Role
+from tessera.app import search as search_uc
+from tessera.app import text as text_uc
+from tessera.errors import InvalidInput, NotFound
+from tessera.storage import audit_log, repo
+from tessera.storage.models import Media, MediaMetadataModel, MediaText
+from tests.app.sharing_world import EXPECTED, build
+
+NL_B = Caller(role=Role.ANALYST, user_id=7, email="b@example.org", agency_code="NL-B")
+OP = Caller.local_operator()
+LAT, LON = 52.0, 4.3
+M_PER_DEG_LAT = 6_371_008.8 * 3.141592653589793 / 180  # 111,195 m: the oracle's metre
+
+
+@pytest.fixture
+def world(app: App) -> tuple[App, dict[str, dict[str, int]]]:
+    """Every resource's media taken with camera "Canon 0012345"; resource i lies
+    i * 10 m north of (LAT, LON)."""
+    with app.transaction() as s:
+        ids = build(s)
+        for i, res in enumerate(sorted(ids)):
+            md = s.get(MediaMetadataModel, ids[res]["media"])
+            assert md is not None
+            md.make, md.body_serial, md.camera_key = "Canon Inc.", "0012345", "canon/12345"
+            md.latitude, md.longitude = LAT + i * 10 / M_PER_DEG_LAT, LON
+    return app, ids
+
+
+def _full(ids: dict[str, dict[str, int]]) -> set[int]:
+    return {ids[r]["media"] for r, lv in EXPECTED.items() if lv == "full"}
+
+
+def test_camera_serial_finds_the_body_whatever_the_spelling(world) -> None:  # type: ignore[no-untyped-def]
+    app, ids = world
+    every = {v["media"] for v in ids.values()}
+    for serial, make in (("12345", None), ("0012345", "CANON"), (" 12345 ", "Canon Inc.")):
+        r = search_uc.by_camera(app, OP, serial, make=make, limit=500)
+        assert {h.media_id for h in r.hits} == every and r.next_after is None
+    assert search_uc.by_camera(app, OP, "12345", make="Nikon").hits == ()
+    assert search_uc.by_camera(app, OP, "2345").hits == ()  # the whole serial, not a part
+    seen = search_uc.by_camera(app, NL_B, "12345", limit=500)
+    assert {h.media_id for h in seen.hits} == _full(ids)
+    with pytest.raises(InvalidInput):
+        search_uc.by_camera(app, OP, "0000")
+
+
+def test_camera_pages_are_cut_in_order(world) -> None:  # type: ignore[no-untyped-def]
+    app, ids = world
+    got: list[int] = []
+    after = 0
+    while True:
+        page = search_uc.by_camera(app, OP, "12345", limit=5, after=after)
+        got += [h.media_id for h in page.hits]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert got == sorted(v["media"] for v in ids.values())
+
+
+def test_place_radius_nearest_first_and_paged(world) -> None:  # type: ignore[no-untyped-def]
+    app, ids = world
+    order = [ids[r]["media"] for r in sorted(ids)]  # resource i at i * 10 m
+    r = search_uc.by_place(app, OP, LAT, LON, 45.0, limit=50)
+    assert [h.media_id for h in r.hits] == order[:5]  # 0, 10, 20, 30, 40 m
+    assert [round(h.distance_m) for h in r.hits] == [0, 10, 20, 30, 40]
+    pages: list[int] = []
+    offset = 0
+    while True:
+        page = search_uc.by_place(app, OP, LAT, LON, 1000.0, limit=4, offset=offset)
+        pages += [h.media_id for h in page.hits]
+        if page.next_offset is None:
+            break
+        offset = page.next_offset
+    assert pages == order
+    seen = search_uc.by_place(app, NL_B, LAT, LON, 1000.0, limit=500)
+    assert {h.media_id for h in seen.hits} == _full(ids)
+    for lat, lon, radius in ((91.0, 0.0, 10.0), (0.0, 181.0, 10.0), (0.0, 0.0, 0.0)):
+        with pytest.raises(InvalidInput):
+            search_uc.by_place(app, OP, lat, lon, radius)
+
+
+def test_marker_type_and_media_links_are_full_facts(world) -> None:  # type: ignore[no-untyped-def]
+    app, ids = world
+    seen = search_uc.by_marker_type(app, NL_B, "poster", limit=500)
+    assert {h.media_id for h in seen.hits} == _full(ids)
+    assert {h.note for h in seen.hits} == {
+        f"marker-{r}" for r, lv in EXPECTED.items() if lv == "full"
+    }
+    assert search_uc.by_marker_type(app, OP, "signage").hits == ()
+    with pytest.raises(InvalidInput):
+        search_uc.by_marker_type(app, OP, "spaceship")
+    own = ids["own"]["media"]
+    links = search_uc.media_links(app, NL_B, own)
+    assert links.camera_key == "canon/12345"
+    same = {x.media_id for x in links.links if x.reason == "same-camera"}
+    assert same == _full(ids) - {own}
+    with pytest.raises(NotFound):  # status is not enough to see its camera
+        search_uc.media_links(app, NL_B, ids["network-status"]["media"])
+
+
+def test_a_dropped_file_is_hashed_looked_up_and_not_stored(app: App) -> None:
+    rng = np.random.default_rng(7)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).digest()
+    with app.transaction() as s:
+        agency = repo.create_agency(s, "NL-A", "NL", "A", "a@example.org")
+        series = repo.create_series(s, "Known", agency)
+        m = Media(sha256=sha, md5=hashlib.md5(data).digest(), kind="image", byte_size=len(data))
+        s.add(m)
+        s.flush()
+        repo.link(s, "series", series.id, "media", m.id)
+        known_id = m.id
+        before = repo.stats(s)
+    r = search_uc.by_file(app, OP, data)
+    assert r.hashes.sha256 == sha.hex() and r.hashes.md5 == hashlib.md5(data).hexdigest()
+    assert r.hashes.pdq is not None and len(r.hashes.pdq) == 64
+    exact = [a for a in r.lookup.results if a.type == "sha256"][0]
+    assert [x.media_id for x in exact.matches] == [known_id]
+    assert [x.name for x in r.lookup.series] == ["Known"]
+    with app.transaction() as s:
+        assert repo.stats(s) == before  # nothing stored
+
+
+def test_text_search_pages(app: App) -> None:
+    with app.transaction() as s:
+        for i in range(7):
+            d = hashlib.sha256(bytes([i])).digest()
+            m = Media(sha256=d, kind="image", byte_size=1)
+            s.add(m)
+            s.flush()
+            s.add(MediaText(media_id=m.id, engine="t", language="eng", text="harbour", boxes=[]))
+    got: list[int] = []
+    offset = 0
+    while True:
+        page = text_uc.search(app, OP, "harbour", limit=3, offset=offset)
+        got += [h.media_id for h in page.hits]
+        if page.next_offset is None:
+            break
+        offset = page.next_offset
+    assert len(got) == 7 and len(set(got)) == 7
+
+
+def test_network_searches_are_audited(world) -> None:  # type: ignore[no-untyped-def]
+    app, _ = world
+    with app.transaction() as s:
+        before = audit_log.head(s).size
+    search_uc.by_camera(app, NL_B, "12345")
+    search_uc.by_place(app, NL_B, LAT, LON, 100.0)
+    search_uc.by_marker_type(app, NL_B, None)
+    with app.transaction() as s:
+        assert audit_log.head(s).size == before + 3
