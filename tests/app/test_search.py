@@ -129,7 +129,7 @@ def test_a_dropped_file_is_hashed_looked_up_and_not_stored(app: App) -> None:
     r = search_uc.by_file(app, OP, data)
     assert r.hashes.sha256 == sha.hex() and r.hashes.md5 == hashlib.md5(data).hexdigest()
     assert r.hashes.pdq is not None and len(r.hashes.pdq) == 64
-    exact = [a for a in r.lookup.results if a.type == "sha256"][0]
+    exact = next(a for a in r.lookup.results if a.type == "sha256")
     assert [x.media_id for x in exact.matches] == [known_id]
     assert [x.name for x in r.lookup.series] == ["Known"]
     with app.transaction() as s:
