@@ -143,7 +143,8 @@ def test_text_search_pages(app: App) -> None:
             m = Media(sha256=d, kind="image", byte_size=1)
             s.add(m)
             s.flush()
-            s.add(MediaText(media_id=m.id, engine="t", language="eng", text="harbour", boxes=[]))
+            boxes = [[10, 20, 30, 8, "harbour", 91.5], ["bad"]]  # a malformed box is skipped
+            s.add(MediaText(media_id=m.id, engine="t", language="eng", text="harbour", boxes=boxes))
     got: list[int] = []
     offset = 0
     while True:
@@ -153,6 +154,12 @@ def test_text_search_pages(app: App) -> None:
             break
         offset = page.next_offset
     assert len(got) == 7 and len(set(got)) == 7
+    words = text_uc.of_media(app, OP, got[0])
+    assert [(b.text, b.language) for b in words.blocks] == [("harbour", "eng")]
+    w = words.blocks[0].words
+    assert [(x.word, x.x, x.y, x.width, x.height, x.confidence) for x in w] == [
+        ("harbour", 10, 20, 30, 8, 91.5)
+    ]
 
 
 def test_network_searches_are_audited(world) -> None:  # type: ignore[no-untyped-def]

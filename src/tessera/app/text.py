@@ -9,7 +9,7 @@ from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.visibility import Level, transaction
 from tessera.storage import repo
-from tessera.storage.text_search import search_text
+from tessera.storage.text_search import search_text, text_of_media
 
 
 class TextSearchHit(Result):
@@ -63,7 +63,11 @@ def search(
                 language=h.language,
                 text=h.text,
                 boxes=tuple(
-                    tuple(b) for b in h.boxes if str(b[4]).casefold().strip(".,:;!?") in words
+                    tuple(b)
+                    for b in h.boxes
+                    if isinstance(b, list)
+                    and len(b) > 4
+                    and str(b[4]).casefold().strip(".,:;!?") in words
                 ),
             )
             for h in hits
@@ -72,4 +76,67 @@ def search(
     )
 
 
-__all__ = ["TextSearchHit", "TextSearchResult", "search"]
+class TextWord(Result):
+    """One word read by OCR and where: ``(x, y, width, height)`` in picture pixels."""
+
+    word: str
+    x: int
+    y: int
+    width: int
+    height: int
+    confidence: float | None
+
+
+class TextBlock(Result):
+    position: int
+    """0 for a still; for a video frame, 1 + its time in milliseconds."""
+    language: str
+    text: str
+    words: tuple[TextWord, ...]
+
+
+class MediaWords(Result):
+    """The text read from one media item, with each word's box (a ``full`` fact)."""
+
+    media_id: int
+    blocks: tuple[TextBlock, ...]
+
+
+def _word(raw: list[Any]) -> TextWord | None:
+    try:
+        x, y, w, h, word = (int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]), str(raw[4]))
+        conf = float(raw[5]) if len(raw) > 5 and raw[5] is not None else None
+    except (IndexError, TypeError, ValueError):
+        return None  # a malformed stored box is left out, not a failed page
+    return TextWord(word=word, x=x, y=y, width=w, height=h, confidence=conf)
+
+
+def of_media(app: App, caller: Caller, media_id: int) -> MediaWords:
+    """The OCR text of media ``media_id`` with its boxes (``NotFound`` below ``full``)."""
+    with transaction(app, caller) as (s, vis):
+        repo.media_by_id(s, media_id)
+        vis.require_media(media_id, Level.FULL)
+        rows = text_of_media(s, media_id)
+    return MediaWords(
+        media_id=media_id,
+        blocks=tuple(
+            TextBlock(
+                position=r.position,
+                language=r.language,
+                text=r.text,
+                words=tuple(w for w in (_word(b) for b in r.boxes) if w is not None),
+            )
+            for r in rows
+        ),
+    )
+
+
+__all__ = [
+    "MediaWords",
+    "TextBlock",
+    "TextSearchHit",
+    "TextSearchResult",
+    "TextWord",
+    "of_media",
+    "search",
+]

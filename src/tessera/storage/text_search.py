@@ -14,10 +14,11 @@ import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
+from tessera.storage.models import MediaText
 
 _WORD = re.compile(r"(\w+)(\*?)", re.UNICODE)
 MAX_WORDS = 16
@@ -83,4 +84,23 @@ def search_text(s: Session, query: str, limit: int = 50, offset: int = 0) -> lis
     return out
 
 
-__all__ = ["TextHit", "query_words", "search_text"]
+def text_of_media(s: Session, media_id: int) -> list[TextHit]:
+    """The text read from one media item (each frame or page), with its word boxes."""
+    rows = s.execute(
+        select(
+            MediaText.media_id,
+            MediaText.position,
+            MediaText.language,
+            MediaText.text,
+            MediaText.boxes,
+        )
+        .where(MediaText.media_id == media_id)
+        .order_by(MediaText.position, MediaText.id)
+    )
+    return [
+        TextHit(int(m), int(p), str(lang), str(body), list(boxes or []))
+        for m, p, lang, body, boxes in rows
+    ]
+
+
+__all__ = ["TextHit", "query_words", "search_text", "text_of_media"]
