@@ -8,9 +8,11 @@ told DE-B, DE, the file count and DE-B's case number; DE-B is told nothing.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tessera.app import App, coop
@@ -126,3 +128,42 @@ def test_network_triage_blind_hit(app: App, tmp_path: Path) -> None:
     assert n.payload["via"] == "triage" and n.payload["finder_agency"] == "DE-B"
     assert n.payload["files"] == 2
     assert coop.list_notifications(app, user("DE-B")) == []
+
+
+@pytest.mark.chromaprint
+def test_new_case_overlap_by_video_audio_and_edited_copy(
+    app: App, tmp_path: Path, vectors_dir: Path, data_dir: Path
+) -> None:
+    """FR-C's new case holds a video, a recording and a picture; DE-B's new case a
+    shorter cut of the video (a segment), an MP3 excerpt of the recording (audio) and a
+    crop of the picture (an edited copy PDQ misses): no byte or PDQ match anywhere, yet
+    both sides are told their cases share 3 files, and how."""
+    from tessera.demo.samples import synthetic_picture
+    from tessera.fingerprints.pdq import MATCH_THRESHOLD, pdq_hash_rgb
+    from tests.matching.test_av_triage import _excerpt_mp3
+
+    ensure_agency(app.db, "FR-C", "FR")
+    ensure_agency(app.db, "DE-B", "DE")
+    known, query = tmp_path / "known", tmp_path / "query"
+    known.mkdir()
+    query.mkdir()
+    videos = vectors_dir / "videos"
+    music = data_dir / "audio-librosa-open-clips" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+    shutil.copy(videos / "chair-22-sd-grey-bar.mp4", known / "chair-22.mp4")
+    shutil.copy(videos / "chair-20-sd-bar.mp4", query / "chair-20.mp4")
+    shutil.copy(music, known / "music.ogg")
+    _excerpt_mp3(music, query / "excerpt.mp3", 10.0, 25.0)
+    picture = np.asarray(synthetic_picture(480, 360, 104))
+    crop = np.ascontiguousarray(picture[90:, 120:])
+    Image.fromarray(picture).save(known / "room.png")
+    Image.fromarray(crop).save(query / "room-crop.png")
+    far = bin(int(pdq_hash_rgb(picture).hex, 16) ^ int(pdq_hash_rgb(crop).hex, 16)).count("1")
+    assert far > MATCH_THRESHOLD  # the precondition: PDQ alone would miss the copy
+    ingest_uc.run(app, OP, known, agency_code="FR-C", case_number="FR-1", workers=1)
+    ingest_uc.run(app, OP, query, agency_code="DE-B", case_number="DE-9", workers=1)
+    (nd,) = [n for n in coop.list_notifications(app, user("DE-B")) if n.kind == "case-overlap"]
+    (nf,) = [n for n in coop.list_notifications(app, user("FR-C")) if n.kind == "case-overlap"]
+    assert nd.payload["files"] == nf.payload["files"] == 3
+    assert nd.payload["your_case"] == "DE-9" and nf.payload["your_case"] == "FR-1"
+    assert {"video", "audio", "copy"} <= set(nd.payload["matched_by"])
+    assert "exact" not in nd.payload["matched_by"]

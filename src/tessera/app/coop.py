@@ -49,7 +49,7 @@ from tessera.app.results import Result
 from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import coop as store
-from tessera.storage import sharing
+from tessera.storage import repo, sharing
 from tessera.storage.db import Session
 from tessera.storage.models import Agency, Overlap
 
@@ -147,13 +147,15 @@ def notice(
     finder_agency: str | None = None,
     case_id: int | None = None,
     deliver: bool = True,
+    how: dict[int, set[str]] | None = None,
 ) -> list[int]:
     """Record the overlaps ``media_ids`` (what the caller's work hit) reveal and notify.
 
     ``finder_agency`` defaults to the caller's; a call without one (the node's
     operator looking something up) finds nothing. ``case_id``: the finder's case
     (ingest), which also looks for overlaps with other agencies' new cases.
-    Returns the ids of the notifications raised (already delivering when ``deliver``).
+    ``how``: media id -> how it matched (exact, pdq, video, audio, copy...), named in
+    case overlaps' notices. Returns the ids of the notifications raised.
     """
     code = finder_agency or caller.agency_code
     ids = set(media_ids)
@@ -238,6 +240,8 @@ def notice(
                     "your_case": mine,
                     "other": _other_side(s, reader, them, them_case),
                     "files": len(media),
+                    "matched_by": sorted(set().union(*((how or {}).get(m, set()) for m in media)))
+                    or ["exact"],
                     "via": via,
                     "at": now.isoformat(),
                 }
@@ -260,11 +264,12 @@ def notice(
 
 
 def notice_run(app: App, caller: Caller, run_id: int, agency_code: str) -> list[int]:
-    """After an ingest run: overlaps of its media, exactly or by PDQ (radius 31)."""
-    import numpy as np  # noqa: PLC0415
+    """After an ingest run: overlaps of its media with others' cases and series.
 
-    from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD  # noqa: PLC0415
-
+    Found the ways triage finds them: exactly, by PDQ (radius 31), by video segment
+    or frame (vPDQ), by shared audio (Chromaprint) and as edited copies (local
+    features: the second stage's ``copy``, what triage reports as ``near``).
+    """
     with app.transaction() as s:
         finder = sharing.agency_by_code(s, agency_code)
         if finder is not None:
@@ -272,13 +277,88 @@ def notice_run(app: App, caller: Caller, run_id: int, agency_code: str) -> list[
         case_id = store.case_of_run(s, run_id)
         media = store.media_of_run(s, run_id, case_id) if case_id is not None else set()
         pdq = store.pdq_of_media(s, media)
+        frames = repo.video_frames_of(s, sorted(media))
+        audio = store.audio_of_media(s, media)
+        features = repo.features_of(s, media)
     ids = set(media)
+    how: dict[int, set[str]] = {m: {"exact"} for m in media}
+    for mid, ways in _similar_media(app, pdq, frames, audio, features).items():
+        ids.add(mid)
+        how.setdefault(mid, set()).update(ways)
+    return notice(
+        app, caller, ids, via="ingest", finder_agency=agency_code, case_id=case_id, how=how
+    )
+
+
+def _similar_media(
+    app: App,
+    pdq: dict[int, bytes],
+    frames: dict[int, list[tuple[int, bytes, int]]],
+    audio: dict[int, str],
+    features: dict[int, bytes],
+) -> dict[int, set[str]]:
+    """Stored media matching the given media's fingerprints -> how they matched."""
+    import numpy as np  # noqa: PLC0415
+
+    from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD  # noqa: PLC0415
+    from tessera.fingerprints.vpdq import FrameHash  # noqa: PLC0415
+    from tessera.matching.av_match import audio_hits, video_hits  # noqa: PLC0415
+    from tessera.matching.scene_triage import second_stage  # noqa: PLC0415
+    from tessera.pipeline.result import FileResult  # noqa: PLC0415
+
+    out: dict[int, set[str]] = {}
+
+    def add(mid: int, way: str) -> None:
+        out.setdefault(mid, set()).add(way)
+
     if pdq:
         keys = sorted(pdq)
         codes = np.frombuffer(b"".join(pdq[k] for k in keys), dtype=np.uint8).reshape(-1, 32)
-        hits = app.pdq_store().search(codes, radius=MATCH_THRESHOLD, min_quality=QUALITY_THRESHOLD)
-        ids.update(h.media_id for h in hits)
-    return notice(app, caller, ids, via="ingest", finder_agency=agency_code, case_id=case_id)
+        for h in app.pdq_store().search(
+            codes, radius=MATCH_THRESHOLD, min_quality=QUALITY_THRESHOLD
+        ):
+            add(h.media_id, "pdq")
+    files = [
+        FileResult(
+            path=f"media:{mid}",
+            status="ok",
+            kind="video",
+            frames=tuple(
+                FrameHash(n, q, v, (pos - 1) / 1000) for n, (pos, v, q) in enumerate(rows)
+            ),
+        )
+        for mid, rows in sorted(frames.items())
+    ]
+    if files:
+        found = video_hits(
+            app.index_db,
+            app.pdq_store(),
+            files,
+            radius=MATCH_THRESHOLD,
+            min_quality=QUALITY_THRESHOLD,
+        )
+        for hits in found.values():
+            for a in hits:
+                add(a.media_id, "video" if a.via == "vpdq-segment" else "video-frame")
+    recordings = [
+        FileResult(path=f"media:{mid}", status="ok", kind="audio", audio=fp)
+        for mid, fp in sorted(audio.items())
+    ]
+    if recordings:
+        for hits in audio_hits(app.index_db, recordings).values():
+            for a in hits:
+                add(a.media_id, "audio")
+    stills = [
+        (i, FileResult(path=f"media:{mid}", status="ok", kind="image", features=blob))
+        for i, (mid, blob) in enumerate(sorted(features.items()))
+    ]
+    if stills:
+        stage = second_stage(app.index_db, app.scene_store(), stills)
+        for related in stage.related.values():
+            for r in related:
+                if r.relation == "copy":
+                    add(r.media_id, "copy")
+    return out
 
 
 # -- notifications ---------------------------------------------------------------------

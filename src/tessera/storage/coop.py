@@ -145,6 +145,20 @@ def pdq_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:
     return out
 
 
+def audio_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, str]:
+    """media id -> its Chromaprint fingerprint (text form), for recordings among ``media_ids``."""
+    out: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(media_ids))):
+        rows = s.execute(
+            select(FingerprintModel.media_id, FingerprintModel.value).where(
+                FingerprintModel.media_id.in_(chunk), FingerprintModel.algorithm == "chromaprint"
+            )
+        )
+        for m, v in rows:
+            out.setdefault(int(m), bytes(v).decode("ascii"))
+    return out
+
+
 def agencies(s: Session, ids: Iterable[int]) -> dict[int, Agency]:
     wanted = sorted(set(ids))
     if not wanted:
@@ -308,6 +322,7 @@ __all__ = [
     "add_overlap",
     "agencies",
     "attempts",
+    "audio_of_media",
     "case_of_run",
     "cases",
     "delivery_of",
