@@ -258,8 +258,11 @@ def show(
     series: str | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    before: int | None = None,
+    newest_first: bool = False,
 ) -> list[AuditEntryView]:
-    """Entries matching every filter, oldest first; curators see their agency's."""
+    """Entries matching every filter, oldest first (or newest first, paged back with
+    ``before`` = the last seq seen); curators see their agency's."""
     agency = _may_read(caller)
     with app.transaction() as s:
         rows = audit_log.find(
@@ -269,6 +272,8 @@ def show(
             series=series,
             since=since,
             limit=limit,
+            before=before,
+            newest_first=newest_first,
         )
         return [AuditEntryView(**r.__dict__) for r in rows]
 

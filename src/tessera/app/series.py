@@ -10,7 +10,7 @@ from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
 from tessera.app.visibility import Level, redact, require_role, shared_at, transaction
-from tessera.errors import NotFound, PermissionDenied
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import camera_links, markers, repo, series_changes, sharing
 from tessera.storage.db import Session
 
@@ -139,6 +139,47 @@ def list_series(app: App, caller: Caller) -> list[SeriesSummary]:
             for x in all_series
             if levels[x.id] >= Level.STATUS
         ]
+
+
+class SeriesPage(Result):
+    """One page of the series a caller sees, ordered and counted in the database."""
+
+    items: tuple[SeriesSummary, ...]
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    descending: bool
+
+
+MAX_PAGE = 200
+
+
+def list_page(
+    app: App,
+    caller: Caller,
+    *,
+    sort: str = "name",
+    descending: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> SeriesPage:
+    """The series the caller sees at ``status`` or more, one page in ``sort`` order
+    (``repo.SERIES_SORTS``: name, owner, created, changed)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit: 1..{MAX_PAGE}, got {limit}")
+    if offset < 0:
+        raise InvalidInput(f"offset: 0 or more, got {offset}")
+    with transaction(app, caller) as (s, vis):
+        visible = vis.visible_series(Level.STATUS)
+        rows, total = repo.series_page(
+            s, visible, sort=sort, descending=descending, limit=limit, offset=offset
+        )
+        levels = vis.series_levels(r.id for r in rows)
+        items = tuple(SeriesSummary.of(repo.series_status(s, r), levels[r.id]) for r in rows)
+    return SeriesPage(
+        items=items, total=total, offset=offset, limit=limit, sort=sort, descending=descending
+    )
 
 
 def _grants(s: Session, series_id: int) -> tuple[SharingGrantInfo, ...]:
@@ -353,6 +394,7 @@ __all__ = [
     "LinkedMedia",
     "SeriesDetail",
     "SeriesMarker",
+    "SeriesPage",
     "SeriesRemoval",
     "SeriesSummary",
     "SharingGrantInfo",
@@ -360,6 +402,7 @@ __all__ = [
     "delete",
     "edit",
     "list_deleted",
+    "list_page",
     "list_series",
     "remove_media",
     "restore",

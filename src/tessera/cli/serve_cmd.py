@@ -1,4 +1,4 @@
-"""``tessera serve``: the network service (REST API and HMA-compatible routes).
+"""``tessera serve``: the network service (REST API, HMA-compatible routes, web UI).
 
 One process (``--workers 1``) serves requests and keeps the saved PDQ index up
 to date itself. With ``--workers N`` uvicorn starts N worker processes that only
@@ -43,15 +43,15 @@ def _loopback(host: str) -> bool:
 )
 @pass_app
 def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
-    """Serve the REST API (/api/v1), HMA-compatible routes and /status.
+    """Serve the web UI (/), the REST API (/api/v1), HMA-compatible routes and /status.
 
     Every route but GET /status needs `Authorization: Bearer TOKEN`
     (`tessera token create`). OpenAPI at /openapi.json.
     """
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
 
-    from tessera.api import create_app  # noqa: PLC0415
     from tessera.matching.index_keeper import IndexKeeper  # noqa: PLC0415
+    from tessera.web import create_app  # noqa: PLC0415 (API + web UI)
 
     settings = cli.settings
     _db = cli.app.db  # ConfigError (exit 3) unless initialised and current
@@ -84,7 +84,7 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
     os.environ["TESSERA_SERVE_INDEX_WRITER"] = "0"
     try:
         uvicorn.run(
-            "tessera.api.factory:app_from_environment",
+            "tessera.web.factory:app_from_environment",
             factory=True,
             host=host,
             port=port,

@@ -251,9 +251,14 @@ def find(
     series: str | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    before: int | None = None,
+    newest_first: bool = False,
 ) -> Sequence[AuditRecord]:
-    """Entries matching every given filter, oldest first."""
-    q = select(AuditEntry).order_by(AuditEntry.seq)
+    """Entries matching every given filter, oldest first (or newest first; ``before``:
+    only entries with a smaller ``seq``, to page back through the log)."""
+    q = select(AuditEntry).order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+    if before is not None:
+        q = q.where(AuditEntry.seq < before)
     if user is not None:
         q = q.where(AuditEntry.user == user)
     if agency is not None:

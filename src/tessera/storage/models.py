@@ -458,6 +458,17 @@ class User(Base):
     agency: Mapped[Agency] = relationship()
 
 
+class ReviewerPreference(Base):
+    """A user's reviewer-wellness settings for the web UI (no row: the safe defaults)."""
+
+    __tablename__ = "reviewer_preference"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    blur: Mapped[bool] = mapped_column(Boolean, default=True)
+    greyscale: Mapped[bool] = mapped_column(Boolean, default=False)
+    dedup: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ApiToken(Base):
     """A bearer token: only the SHA-256 of its secret is stored; shown once at creation."""
 

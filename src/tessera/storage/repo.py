@@ -618,3 +618,48 @@ def stats(s: Session) -> Stats:
 def _chunks(items: list[bytes] | list[int], n: int) -> Iterable[list]:  # type: ignore[type-arg]
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+SERIES_SORTS = ("name", "owner", "created", "changed")
+"""Orders of ``series_page``: name, owner agency code, creation, last status change."""
+
+
+def series_page(
+    s: Session,
+    ids: Iterable[int],
+    *,
+    sort: str = "name",
+    descending: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Series], int]:
+    """One page of the series ``ids`` (not deleted) in the database's order, and the total."""
+    wanted = list(set(ids))
+    if not wanted:
+        return [], 0
+    base = select(Series).where(Series.id.in_(wanted), Series.deleted_at.is_(None))
+    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+    if s.get_bind().dialect.name == "postgresql":
+        changed = func.greatest(
+            Series.created_at,
+            func.coalesce(Series.victim_identified_at, Series.created_at),
+            func.coalesce(Series.offender_identified_at, Series.created_at),
+        )
+    else:  # SQLite's scalar max() takes many arguments
+        changed = func.max(
+            Series.created_at,
+            func.coalesce(Series.victim_identified_at, Series.created_at),
+            func.coalesce(Series.offender_identified_at, Series.created_at),
+        )
+    key = {
+        "name": Series.name,
+        "owner": Agency.code,
+        "created": Series.created_at,
+        "changed": changed,
+    }.get(sort)
+    if key is None:
+        raise InvalidInput(f"sort {sort!r} is not one of {', '.join(SERIES_SORTS)}")
+    q = base.join(Agency, Agency.id == Series.agency_id)
+    order = key.desc() if descending else key.asc()
+    rows = s.scalars(q.order_by(order, Series.name).limit(limit).offset(offset)).all()
+    return list(rows), int(total)

@@ -1,0 +1,82 @@
+"""Pictures for reviewers: downscaled thumbnails and audited reveals.
+
+The web UI shows every picture blurred until the reviewer reveals it, one at a
+time; each reveal is recorded in the audit trail (who looked at which item).
+A thumbnail is made from the item's stored original path when that file is
+readable on this server and the caller sees the item at ``full`` (their own
+agency's media always is); otherwise the caller gets none and the page shows a
+neutral placeholder. The full-size original is never sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tessera.app import audit
+from tessera.app.caller import Caller
+from tessera.app.context import App
+from tessera.app.results import Result
+from tessera.app.visibility import Level, transaction
+from tessera.errors import MediaError, NotFound
+from tessera.media.thumbnail import make_thumbnail
+from tessera.storage import media_queries
+
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+"""Originals larger than this are not read for a thumbnail (placeholder instead)."""
+
+
+class Thumbnail(Result):
+    """``jpeg`` is None when no picture may or can be shown (placeholder)."""
+
+    media_id: int
+    jpeg: bytes | None
+
+
+class Revealed(Result):
+    media_id: int
+    audit_seq: int
+
+
+def _visible(app: App, caller: Caller, media_id: int) -> tuple[Level, list[str]]:
+    with transaction(app, caller) as (s, vis):
+        media = media_queries.resolve_media(s, str(media_id))
+        level = vis.media_level(media.id)
+        if level < Level.STATUS:
+            raise NotFound(f"no media item with id {media_id}")
+        paths: list[str] = []
+        if level >= Level.FULL:
+            paths = [x.original_path for x in media_queries.media_detail(s, media).sightings]
+    return level, paths
+
+
+def thumbnail(app: App, caller: Caller, media_id: int) -> Thumbnail:
+    """A small JPEG of media ``media_id`` for the caller, or none (``NotFound`` if unseen)."""
+    _level, paths = _visible(app, caller, media_id)
+    for p in paths:
+        path = Path(p)
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_SOURCE_BYTES:
+                continue
+            data = path.read_bytes()
+            return Thumbnail(
+                media_id=media_id,
+                jpeg=make_thumbnail(data, limits=app.settings.decode_limits),
+            )
+        except (OSError, MediaError):
+            continue
+    return Thumbnail(media_id=media_id, jpeg=None)
+
+
+def reveal(app: App, caller: Caller, media_id: int) -> Revealed:
+    """Record that the caller unblurred media ``media_id`` (``NotFound`` if unseen)."""
+    _visible(app, caller, media_id)
+    entry = audit.record(app, caller, "media.reveal", target=f"media:{media_id}")
+    return Revealed(media_id=media_id, audit_seq=entry.seq)
+
+
+def page_view(app: App, caller: Caller, page: str, *, result_count: int | None = None) -> None:
+    """Audit one page of the web UI shown to the caller."""
+    audit.record(app, caller, "web.view", target=page[:500], result_count=result_count)
+
+
+__all__ = ["Revealed", "Thumbnail", "page_view", "reveal", "thumbnail"]

@@ -1,0 +1,200 @@
+"""Triage in the browser: start a job, watch it, read its results.
+
+Three ways in, all ending as a triage job of ``tessera.app.triage_jobs`` (the
+same background jobs as ``POST /api/v1/triage/jobs``: progress in the database,
+resumed after a restart):
+
+* a folder on the server (hashed here, then triaged);
+* files uploaded from the browser (hashed in a private temporary folder, which
+  is deleted at once: only fingerprints are kept, never the media);
+* a fingerprint file made by ``tessera hash --json`` on the investigator's
+  machine (nothing but hashes travels).
+
+The job page polls ``/triage/jobs/{id}/progress`` and shows the results, filtered
+known / near / new / error, grouped by series (owner, contact, status) with the
+reason for each match, and new media grouped.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from tessera.app import Caller, hashing
+from tessera.app import triage_jobs as jobs_uc
+from tessera.app.caller import Role
+from tessera.app.visibility import require_role
+from tessera.errors import InvalidInput
+from tessera.pipeline.options import HashOptions
+from tessera.web.render import HEADERS, WebRoute, page, redirect
+from tessera.web.session import WebCaller, app_of
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+JobId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
+Show = Literal["all", "known", "near", "new", "error"]
+MAX_UPLOAD_FILES = 500
+MAX_FINGERPRINT_FILE = 64 * 1024 * 1024
+PER_PAGE = 100
+
+
+def _submit(request: Request, caller: Caller, records: list[dict[str, Any]]) -> RedirectResponse:
+    if not records:
+        raise InvalidInput("no files to triage")
+    job = jobs_uc.submit(app_of(request), caller, records)
+    return redirect(f"/triage/jobs/{job.id}")
+
+
+def _hash(request: Request, caller: Caller, root: Path) -> list[dict[str, Any]]:
+    app = app_of(request)
+    run = hashing.hash_paths(app, caller, [root], HashOptions(limits=app.settings.decode_limits))
+    return [r.to_json() for r in run.results]
+
+
+@router.get("/triage")
+def triage_home(request: Request, caller: WebCaller) -> HTMLResponse:
+    jobs = jobs_uc.list_jobs(app_of(request), caller)
+    return page(request, caller, "triage.html", title="Triage", jobs=jobs, error=None)
+
+
+@router.post("/triage/folder")
+def triage_folder(
+    request: Request, caller: WebCaller, folder: Annotated[str, Form(max_length=4096)]
+) -> RedirectResponse:
+    require_role(caller, Role.ANALYST)
+    root = Path(folder.strip())
+    if not root.is_absolute() or not root.is_dir():
+        raise InvalidInput(f"{folder.strip()!r} is not a folder on the server (absolute path)")
+    return _submit(request, caller, _hash(request, caller, root))
+
+
+@router.post("/triage/upload")
+def triage_upload(
+    request: Request, caller: WebCaller, files: Annotated[list[UploadFile], File()]
+) -> RedirectResponse:
+    require_role(caller, Role.ANALYST)
+    if len(files) > MAX_UPLOAD_FILES:
+        raise InvalidInput(f"at most {MAX_UPLOAD_FILES} files per upload")
+    with tempfile.TemporaryDirectory(prefix="tessera-upload-") as tmp:
+        names: dict[str, str] = {}
+        for n, up in enumerate(files):
+            original = PurePath(up.filename or f"file-{n}").name or f"file-{n}"
+            stored = Path(tmp) / f"{n:05d}-{original[-120:]}"
+            with stored.open("wb") as out:
+                while chunk := up.file.read(1 << 20):
+                    out.write(chunk)
+            names[str(stored)] = original
+        records = _hash(request, caller, Path(tmp))
+    for r in records:  # name each file as the investigator knows it, not our temp path
+        r["path"] = names.get(r["path"], PurePath(r["path"]).name)
+    return _submit(request, caller, records)
+
+
+@router.post("/triage/fingerprints")
+def triage_fingerprints(
+    request: Request, caller: WebCaller, document: Annotated[UploadFile, File()]
+) -> RedirectResponse:
+    data = document.file.read(MAX_FINGERPRINT_FILE + 1)
+    if len(data) > MAX_FINGERPRINT_FILE:
+        raise InvalidInput(f"a fingerprint file has at most {MAX_FINGERPRINT_FILE} bytes")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("not a JSON document of `tessera hash --json`") from None
+    results = doc.get("results") if isinstance(doc, dict) else None
+    if not isinstance(results, list):
+        raise InvalidInput("a `tessera hash --json` document has a `results` list")
+    return _submit(request, caller, results)
+
+
+@router.get("/triage/jobs/{job_id}/progress")
+def job_progress(request: Request, caller: WebCaller, job_id: JobId) -> JSONResponse:
+    job = jobs_uc.status(app_of(request), caller, job_id)
+    body = {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
+    return JSONResponse(body, headers=HEADERS)
+
+
+@router.post("/triage/jobs/{job_id}/cancel")
+def job_cancel(request: Request, caller: WebCaller, job_id: JobId) -> RedirectResponse:
+    jobs_uc.cancel(app_of(request), caller, job_id)
+    return redirect(f"/triage/jobs/{job_id}")
+
+
+def _tiles(items: list[dict[str, Any]], dedup: bool) -> list[dict[str, Any]]:
+    """One tile per distinct file content (SHA-256) with its count, when ``dedup``."""
+    if not dedup:
+        return [{"item": it, "count": 1, "paths": [it["path"]]} for it in items]
+    by: dict[str, dict[str, Any]] = {}
+    out = []
+    for it in items:
+        key = it.get("sha256") or it["path"]
+        if key in by:
+            by[key]["count"] += 1
+            by[key]["paths"].append(it["path"])
+            continue
+        tile = {"item": it, "count": 1, "paths": [it["path"]]}
+        by[key] = tile
+        out.append(tile)
+    return out
+
+
+@router.get("/triage/jobs/{job_id}")
+def job_page(
+    request: Request,
+    caller: WebCaller,
+    job_id: JobId,
+    show: Annotated[Show, Query()] = "all",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    from tessera.app import preferences as prefs_uc  # noqa: PLC0415
+
+    app = app_of(request)
+    job = jobs_uc.status(app, caller, job_id)
+    result = job.result or {}
+    results: list[dict[str, Any]] = result.get("results", [])
+    counts = result.get("summary", {})
+    shown = [r for r in results if show == "all" or r["status"] == show]
+    total = len(shown)
+    shown = shown[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
+    by_path = {r["path"]: r for r in results}
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in shown:
+        for m in r.get("matches", []):
+            for name in m.get("series") or ["(known to the network: series not shared)"]:
+                if r not in groups[name]:
+                    groups[name].append(r)
+    dedup = prefs_uc.get(app, caller).dedup
+    series_hits = [
+        {"hit": h, "tiles": _tiles(groups.get(h["name"], []), dedup)}
+        for h in result.get("series", [])
+        if h["name"] in groups
+    ]
+    unnamed = groups.get("(known to the network: series not shared)", [])
+    new_groups = [
+        [by_path[p] for p in g if p in by_path]
+        for g in result.get("new_groups", [])
+        if show in ("all", "new")
+    ]
+    return page(
+        request,
+        caller,
+        "triage_job.html",
+        title=f"Triage job {job_id[:8]}",
+        job=job,
+        show=show,
+        counts=counts,
+        shown=shown,
+        total=total,
+        page_no=page_no,
+        pages=max(1, -(-total // PER_PAGE)),
+        series_hits=series_hits,
+        unnamed=_tiles(unnamed, dedup),
+        new_groups=new_groups,
+        result_count=total,
+    )
