@@ -4,7 +4,7 @@ A user without a row gets the protective defaults: pictures blurred until
 revealed, duplicates collapsed, colour kept. A row records what the user chose.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-04 23:50:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
