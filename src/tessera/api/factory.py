@@ -11,7 +11,7 @@ from tessera import __version__
 from tessera.api import problems
 from tessera.api.auth import accounts_authenticator
 from tessera.api.limits import BodyLimit
-from tessera.api.routes import coop, health, hma, triage, v1
+from tessera.api.routes import coop, federation, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
 from tessera.app import App, Settings
 from tessera.app.triage_jobs import JobRunner
@@ -38,6 +38,7 @@ def create_app(
     poll_interval: float = POLL_INTERVAL,
     upload_limit: int | None = None,
     run_jobs: bool = True,
+    hub: bool = False,
 ) -> FastAPI:
     """The API for ``settings``' deployment.
 
@@ -47,6 +48,7 @@ def create_app(
     check (tests); by default the node's accounts decide, and without them no
     token is accepted. ``run_jobs``: this process runs queued triage jobs in a
     background thread (every worker does; a job is claimed by exactly one).
+    ``hub``: also serve the federation hub routes (``tessera serve --hub``).
     """
     app_ = App(settings)
 
@@ -94,6 +96,8 @@ def create_app(
     api.include_router(hma.router)
     api.include_router(coop.router)
     api.include_router(triage.router)
+    if hub:
+        api.include_router(federation.router)
     return api
 
 
@@ -103,7 +107,8 @@ def app_from_environment() -> FastAPI:
 
     settings = Settings.resolve()
     writer = os.environ.get("TESSERA_SERVE_INDEX_WRITER", "1") == "1"
-    return create_app(settings, index_writer=writer)
+    hub = os.environ.get("TESSERA_SERVE_HUB", "0") == "1"
+    return create_app(settings, index_writer=writer, hub=hub)
 
 
 __all__ = ["app_from_environment", "create_app"]

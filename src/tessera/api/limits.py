@@ -18,6 +18,9 @@ JSON_BODY_LIMIT = 4 * 1024 * 1024
 UPLOAD_PATHS = ("/h/hash", "/m/lookup")
 TRIAGE_JOB_PATH = "/api/v1/triage/jobs"
 TRIAGE_JOB_LIMIT = 16 * 1024 * 1024
+FEDERATION_DELTA_PATH = "/api/v1/federation/deltas"
+FEDERATION_DELTA_LIMIT = 64 * 1024 * 1024
+"""A signed delta of up to 20,000 records (``tessera.app.federation.MAX_DELTA_RECORDS``)."""
 """A ``tessera hash --json`` document of up to 10,000 files (videos' frame hashes included)."""
 
 
@@ -39,6 +42,8 @@ class BodyLimit:
     def _limit(self, path: str) -> int:
         if path == TRIAGE_JOB_PATH:
             return max(self.json_limit, TRIAGE_JOB_LIMIT)
+        if path == FEDERATION_DELTA_PATH:
+            return max(self.json_limit, FEDERATION_DELTA_LIMIT)
         return self.upload_limit if path in UPLOAD_PATHS else self.json_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

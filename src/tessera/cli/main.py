@@ -41,6 +41,7 @@ from tessera.cli.db_cmds import (
 from tessera.cli.demo_cmd import demo_command
 from tessera.cli.exchange_cmds import export_command, import_command
 from tessera.cli.exit_codes import ExitCode, exit_code_for
+from tessera.cli.federation_cmds import federation_group, peer_group, sync_command
 from tessera.cli.hash_cmd import hash_command
 from tessera.cli.ingest_cmd import ingest_command
 from tessera.cli.lookup_cmd import lookup_command
@@ -120,6 +121,9 @@ for _command in (
     dispute_command,
     negative_group,
     quarantine_group,
+    peer_group,
+    federation_group,
+    sync_command,
 ):
     cli.add_command(_command)
 for _sub in SERIES_COMMANDS:

@@ -14,7 +14,7 @@ import os
 
 import click
 
-from tessera.app import sharing
+from tessera.app import federation, sharing
 from tessera.cli.context import CliContext, pass_app
 
 WORKER_HEALTHCHECK_S = 60
@@ -41,8 +41,13 @@ def _loopback(host: str) -> bool:
     type=click.IntRange(1, 64),
     help="Worker processes (each reads the shared, memory-mapped index).",
 )
+@click.option(
+    "--hub",
+    is_flag=True,
+    help="Also run as a federation hub: accept nodes' signed deltas (/api/v1/federation).",
+)
 @pass_app
-def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
+def serve_command(cli: CliContext, host: str, port: int, workers: int, hub: bool) -> None:
     """Serve the web UI (/), the REST API (/api/v1), HMA-compatible routes and /status.
 
     Every route but GET /status needs `Authorization: Bearer TOKEN`
@@ -60,6 +65,8 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
             f"tessera serve: listening on {host}, not loopback: serve it only behind TLS",
             err=True,
         )
+    if hub:
+        federation.signer_of(cli.app)  # ConfigError (exit 3) without a node key
     rls = sharing.row_security(cli.app, cli.caller)
     if rls.dialect == "postgresql" and not rls.enforced:
         click.echo(
@@ -71,17 +78,18 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int) -> None:
         )
     click.echo(
         f"tessera serve: http://{host}:{port} ({settings.safe_database_url}, "
-        f"{workers} worker{'s' if workers > 1 else ''})",
+        f"{workers} worker{'s' if workers > 1 else ''}{', federation hub' if hub else ''})",
         err=True,
     )
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level="info")
         return
     keeper = IndexKeeper(cli.app.index_db, settings.index_dir)
     keeper.start()  # the one writer: builds or catches the index up before workers start
     os.environ["TESSERA_HOME"] = str(settings.home.resolve())
     os.environ["TESSERA_DATABASE_URL"] = settings.database_url
     os.environ["TESSERA_SERVE_INDEX_WRITER"] = "0"
+    os.environ["TESSERA_SERVE_HUB"] = "1" if hub else "0"
     try:
         uvicorn.run(
             "tessera.web.factory:app_from_environment",

@@ -745,6 +745,103 @@ class TriageJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# -- federation (issue 15): peers, federated records, the hub's log -----------------------
+
+
+class FedPeer(Base):
+    """A hub or node this one exchanges with: name, URL and Ed25519 verifier key, and
+    where the exchange stands (the last checkpoint of its log we accepted, our feed
+    cursor in it; on a hub, the last delta it accepted from that node)."""
+
+    __tablename__ = "fed_peer"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    verifier: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(200), unique=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkpoint_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    checkpoint_note: Mapped[str | None] = mapped_column(Text)
+    feed_after: Mapped[int] = mapped_column(BigInteger, default=0)
+    feed_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FedRecord(Base):
+    """One federated record, keyed by (origin node, origin id), at its newest version.
+
+    ``kind`` 0 is a series (its level, owner and status), 1 a media item of a series
+    (hashes). Only the origin changes or deletes it: a higher version replaces it, a
+    deleted one keeps only its key. On a hub ``log_seq`` is the log entry that last
+    set it (what the feed pages by); on a node the local series / media made of it.
+    """
+
+    __tablename__ = "fed_record"
+    __table_args__ = (
+        UniqueConstraint("origin", "origin_id"),
+        Index("ix_fed_record_log_seq_kind_id", "log_seq", "kind", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(200))
+    origin_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[int] = mapped_column(Integer)
+    series_key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    log_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    local_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FedAgency(Base):
+    """A local agency row standing for another node's agency (never shared onward)."""
+
+    __tablename__ = "fed_agency"
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(32))
+
+
+class FedLogEntry(Base):
+    """The hub's append-only log: one accepted delta per entry, an RFC 9162 leaf."""
+
+    __tablename__ = "fed_log"
+    __table_args__ = (UniqueConstraint("origin", "delta_no"),)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    origin: Mapped[str] = mapped_column(String(200))
+    delta_no: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    """The hub's signed checkpoint of the tree ending at this entry."""
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FedSent(Base):
+    """What this node last sent of each of its own records (version and digest)."""
+
+    __tablename__ = "fed_sent"
+    origin_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FedOutbox(Base):
+    """A prepared, signed delta not yet accepted by the hub: resent byte for byte."""
+
+    __tablename__ = "fed_outbox"
+    delta_no: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
     "MARKER_KINDS",
     "SHARE_LEVELS",
@@ -760,6 +857,12 @@ __all__ = [
     "DeliveryAttempt",
     "ExchangeEntry",
     "ExchangeHash",
+    "FedAgency",
+    "FedLogEntry",
+    "FedOutbox",
+    "FedPeer",
+    "FedRecord",
+    "FedSent",
     "FingerprintModel",
     "HitLog",
     "IngestItem",

@@ -33,7 +33,8 @@ def app_from_environment() -> FastAPI:
     import os  # noqa: PLC0415
 
     writer = os.environ.get("TESSERA_SERVE_INDEX_WRITER", "1") == "1"
-    return create_app(Settings.resolve(), index_writer=writer)
+    hub = os.environ.get("TESSERA_SERVE_HUB", "0") == "1"
+    return create_app(Settings.resolve(), index_writer=writer, hub=hub)
 
 
 __all__ = ["app_from_environment", "create_app", "install"]

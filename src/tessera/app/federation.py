@@ -1,0 +1,887 @@
+"""Federation: national nodes share with a hub what their sharing rules allow, and
+receive what the others share, without trusting the hub blindly.
+
+**A node** computes what changed in what it shares with the network (each series
+of its own agencies at its network-wide level, ``status`` by default; ``none``
+shares nothing) since what it last sent, as versioned records keyed by (this
+node, origin id): a series (level, owner agency and contact, status when shared at
+``status`` or more) and each of its media (hashes only). A series set back to
+``none``, or a media item unlinked, travels as a deletion. The changes are written
+as signed deltas (``tessera.exchange.delta``) into an outbox *in the same
+transaction* that records them as sent, then sent byte for byte until the hub
+acknowledges them: a kill at any point resends the same delta, which the hub
+recognises (same origin, number and SHA-256) and does not apply twice.
+
+**The hub** (``tessera serve --hub``) verifies each delta (signature by the node's
+registered key, counts and checksums, numbering without gaps) and rejects a bad one
+whole, saying why; it appends one leaf per accepted delta to its RFC 9162 log
+(``tessera.audit.merkle``), signs a C2SP checkpoint of the new tree with its key
+(``tessera.audit.checkpoint``) and stores the records at their newest version, a
+revocation keeping only the record's key.
+
+**Pulling**, a node first takes the hub's newest checkpoint with a consistency
+proof from the last one it accepted, and refuses a hub whose log is not an
+extension of it (rewritten or truncated history). It then reads feed pages (the
+records changed in whole log entries after its cursor, up to that checkpoint),
+each signed by the hub, and applies each page and its cursor in one transaction:
+a kill then a resync continues where the last committed page ended, and versions
+make a re-applied record a no-op.
+
+Received records become local: an agency standing for the owner (with its
+contact), a series ``NAME @node`` owned by it with the network-wide grant at the
+level the origin shared (so lookup and triage show it to local callers as that
+level allows), and the media as hash-only media (or linked to the local media with
+those digests).
+
+Air-gapped, ``tessera sync --export`` writes the same signed bundles to a file and
+``--import`` applies them: a hub accepts the deltas in it, a node the feed pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from tessera.app import audit
+from tessera.app.caller import Caller, Role
+from tessera.app.context import App
+from tessera.app.results import Result, Timestamp
+from tessera.app.visibility import require_role
+from tessera.audit.checkpoint import Checkpoint
+from tessera.audit.entry import canonical_json
+from tessera.audit.merkle import (
+    EMPTY_ROOT,
+    ProofError,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_of,
+    verify_consistency,
+    verify_inclusion,
+)
+from tessera.audit.note import NoteError, Signer, Verifier, open_note, parse_note, sign_note
+from tessera.errors import ConfigError, InvalidInput, NotFound, Unauthenticated
+from tessera.exchange import delta
+from tessera.exchange.delta import MEDIA, SERIES, DeltaError, SignedBundle, WireRecord
+from tessera.storage import federation as store
+from tessera.storage.db import Session
+from tessera.storage.models import FedLogEntry, FedPeer
+
+MAX_DELTA_RECORDS = 20_000
+"""Records per delta: a delta is held in memory and posted whole."""
+FEED_PAGE_RECORDS = 50_000
+REQUEST_SKEW_S = 300
+_PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MEDIA_ID = re.compile(r"^(s\d+)m\d+$")
+LOG_SUFFIX = "/federation"
+
+
+class HubRefused(InvalidInput):
+    """The hub's log is not an extension of the one we accepted, or its answer does
+    not verify: nothing it sent is applied."""
+
+    reason = "hub-refused"
+
+
+# -- identity and peers -----------------------------------------------------------------------
+
+
+def signer_of(app: App) -> Signer:
+    signer = audit.node_signer(app)
+    if signer is None:
+        raise ConfigError("this node has no key yet: run `tessera init` first")
+    return signer
+
+
+class PeerInfo(Result):
+    name: str
+    url: str | None
+    key: str
+    origin: str
+    checkpoint_size: int
+    """Size of the newest log checkpoint of this peer we verified and accepted."""
+    feed_after: int
+    """Our feed cursor in its log (log entries applied)."""
+    last_delta: int
+    """The last of our deltas it accepted (as hub: the last it sent us)."""
+    synced_at: Timestamp | None
+
+
+def _info(p: FedPeer) -> PeerInfo:
+    return PeerInfo(
+        name=p.name,
+        url=p.url,
+        key=p.verifier,
+        origin=p.origin,
+        checkpoint_size=int(p.checkpoint_size or 0),
+        feed_after=int(p.feed_after or 0),
+        last_delta=int(p.last_delta or 0),
+        synced_at=p.synced_at,
+    )
+
+
+def _require_admin(caller: Caller) -> None:
+    if not caller.is_local_operator:
+        require_role(caller, Role.ADMIN)
+
+
+def add_peer(app: App, caller: Caller, name: str, url: str | None, key: str) -> PeerInfo:
+    """Register a hub or node by name, URL and Ed25519 verifier key."""
+    _require_admin(caller)
+    if not _PEER_NAME.match(name):
+        raise InvalidInput(f"peer name {name!r} must be 1-64 letters, digits, '.', '_', '-'")
+    if url is not None and not re.match(r"^https?://[^\s/]+", url):
+        raise InvalidInput(f"peer URL {url!r} must start with http:// or https://")
+    verifier = Verifier.parse(key)
+    with app.transaction() as s:
+        me = audit.node_signer(app)
+        if me is not None and me.verifier.text() == verifier.text():
+            raise InvalidInput("that key is this node's own key")
+        peer = store.add_peer(
+            s, name, url.rstrip("/") if url else None, verifier.text(), verifier.name
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "federation.peer.add",
+            target=f"peer:{name}",
+            params={"url": url, "key": verifier.text()},
+        )
+        return _info(peer)
+
+
+def list_peers(app: App, caller: Caller) -> tuple[PeerInfo, ...]:
+    _require_admin(caller)
+    with app.transaction() as s:
+        return tuple(_info(p) for p in store.list_peers(s))
+
+
+def remove_peer(app: App, caller: Caller, name: str) -> PeerInfo:
+    _require_admin(caller)
+    with app.transaction() as s:
+        info = _info(store.get_peer(s, name))
+        store.remove_peer(s, name)
+        audit.record_in(s, app, caller, "federation.peer.remove", target=f"peer:{name}")
+        return info
+
+
+class FederationStatus(Result):
+    node: str
+    """This node's key name: the origin of what it shares."""
+    key: str
+    """This node's verifier key (give it to the hub: ``tessera peer add``)."""
+    peers: tuple[PeerInfo, ...]
+    pending_deltas: int
+    """Signed deltas prepared but not yet accepted by the hub."""
+    pending_records: int
+    shared_records: int
+    """Own records last sent as live (series and media)."""
+    received_records: dict[str, int]
+    """Live records of other nodes held here, per origin."""
+    hub_log_size: int
+    """As a hub: entries (accepted deltas) in its log."""
+    hub_checkpoint: str | None
+
+
+def status(app: App, caller: Caller) -> FederationStatus:
+    _require_admin(caller)
+    me = signer_of(app)
+    with app.transaction() as s:
+        deltas, records = store.outbox_summary(s)
+        sent = store.sent_state(s)
+        last = store.last_log_entry(s)
+        received = store.count_records(s)
+        return FederationStatus(
+            node=me.name,
+            key=me.verifier.text(),
+            peers=tuple(_info(p) for p in store.list_peers(s)),
+            pending_deltas=deltas,
+            pending_records=records,
+            shared_records=sum(1 for _, _, d in sent.values() if not d),
+            received_records={o: n for o, n in received.items() if o != me.name},
+            hub_log_size=int(last.seq) if last else 0,
+            hub_checkpoint=last.note if last else None,
+        )
+
+
+def _peer_verifier(p: FedPeer) -> Verifier:
+    return Verifier.parse(p.verifier)
+
+
+# -- a node: what it shares --------------------------------------------------------------------
+
+
+def _series_payload(se: store.SharedSeries) -> dict[str, Any]:
+    owner = {"code": se.code, "country": se.country, "name": se.agency_name[:200]}
+    if se.contact:
+        owner["contact"] = se.contact[:1000]
+    p: dict[str, Any] = {"level": se.level, "owner": owner}
+    if se.level in ("status", "full"):
+        p["name"] = se.name
+        for k in ("victim_identified", "offender_identified", "baseline"):
+            if getattr(se, k):
+                p[k] = True
+        if se.category is not None:
+            p["category"] = se.category
+            if se.category_profile:
+                p["category_profile"] = se.category_profile
+    return p
+
+
+def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
+    """Everything this node shares with the network now, version 0 (unnumbered)."""
+    out: dict[str, WireRecord] = {}
+    shared = [se for se in store.own_series(s) if se.level != "none"]
+    for se in shared:
+        key = f"s{se.id}"
+        out[key] = WireRecord(origin, key, SERIES, key, 1, False, _series_payload(se))
+    for sid, mid, hashes in store.series_media_hashes(s, [se.id for se in shared]):
+        key = f"s{sid}m{mid}"
+        out[key] = WireRecord(origin, key, MEDIA, f"s{sid}", 1, False, hashes)
+    return out
+
+
+class Prepared(Result):
+    deltas: int
+    """Signed deltas now waiting for the hub (new and earlier ones)."""
+    records: int
+    new_deltas: int
+    new_records: int
+
+
+def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -> Prepared:
+    """Write what changed since the last send as signed deltas into the outbox."""
+    _require_admin(caller)
+    me = signer_of(app)
+    with app.db.write_session() as s:
+        sent = store.sent_state(s)
+        now = current_records(s, me.name)
+        changes: list[WireRecord] = []
+        rows: list[tuple[str, int, str, bool]] = []
+        for key, r in now.items():
+            digest = r.digest()
+            old = sent.get(key)
+            if old is not None and old[1] == digest and not old[2]:
+                continue
+            v = old[0] + 1 if old else 1
+            changes.append(replace(r, version=v))
+            rows.append((key, v, digest, False))
+        for key, (v, _, deleted) in sent.items():
+            if deleted or key in now:
+                continue
+            m = _MEDIA_ID.match(key)
+            kind, skey = (MEDIA, m.group(1)) if m else (SERIES, key)
+            gone = WireRecord(me.name, key, kind, skey, v + 1, True, None)
+            changes.append(gone)
+            rows.append((key, v + 1, gone.digest(), True))
+        # series before their media; deletions of media before their series' deletion
+        changes.sort(key=lambda r: (r.kind if not r.deleted else 1 - r.kind, r.origin_id))
+        peers = store.list_peers(s)
+        accepted = max((int(p.last_delta or 0) for p in peers), default=0)
+        feed_after = max((int(p.feed_after or 0) for p in peers), default=0)
+        new_deltas = 0
+        for i in range(0, len(changes), max_records):
+            chunk = changes[i : i + max_records]
+            no = store.next_delta_no(s, accepted)
+            body = delta.write(
+                "federation-delta",
+                me,
+                [r for r in chunk if r.kind == SERIES],
+                [r for r in chunk if r.kind == MEDIA],
+                header={"delta_no": no, "feed_after": feed_after},
+            )
+            store.add_outbox(s, no, hashlib.sha256(body).hexdigest(), len(chunk), body)
+            accepted = no  # the next delta follows this one
+            new_deltas += 1
+        store.record_sent(s, rows, set(sent))
+        deltas, records = store.outbox_summary(s)
+    return Prepared(deltas=deltas, records=records, new_deltas=new_deltas, new_records=len(changes))
+
+
+def outbox(app: App) -> list[tuple[int, bytes]]:
+    with app.transaction() as s:
+        return [(int(o.delta_no), bytes(o.body)) for o in store.outbox(s)]
+
+
+def _leaf_bytes(seq: int, origin: str, delta_no: int, sha256: str, records: int) -> bytes:
+    return canonical_json(
+        {
+            "v": 1,
+            "seq": seq,
+            "origin": origin,
+            "delta": delta_no,
+            "sha256": sha256,
+            "records": records,
+        }
+    )
+
+
+# -- the hub ---------------------------------------------------------------------------------
+
+
+class DeltaAccepted(Result):
+    """The hub's answer to a delta: where its log holds it, and proofs of that."""
+
+    status: str
+    """``accepted``, or ``duplicate`` when this exact delta was accepted before."""
+    origin: str
+    delta_no: int
+    sha256: str
+    records: int
+    seq: int
+    checkpoint: str
+    """The hub's signed checkpoint of its log now."""
+    inclusion: tuple[str, ...]
+    """Hex RFC 9162 inclusion proof of the delta's leaf in that checkpoint's tree."""
+    consistency: tuple[str, ...] = ()
+    """Hex consistency proof from the size the node said it holds."""
+
+
+def _verifier_for(s: Session, kind: str) -> Any:
+    def find(origin: str) -> Verifier | None:
+        p = store.peer_by_origin(s, origin)
+        return _peer_verifier(p) if p is not None else None
+
+    return find
+
+
+def _proofs(s: Session, seq: int, size: int, since: int) -> tuple[list[bytes], list[bytes]]:
+    leaves = store.log_leaves(s)[:size]
+    inc = inclusion_proof(leaves, seq - 1) if seq else []
+    con = consistency_proof(leaves, since) if 0 < since < size else []
+    return inc, con
+
+
+def _latest(s: Session) -> FedLogEntry:
+    last = store.last_log_entry(s)
+    if last is None:
+        raise NotFound("the hub's log is empty")
+    return last
+
+
+def accept_delta(app: App, data: bytes, *, since: int = 0) -> DeltaAccepted:
+    """Hub: verify a node's delta and append it to the log (all or nothing)."""
+    hub = signer_of(app)
+    with app.db.write_session() as s:
+        bundle = delta.read(data, _verifier_for(s, "delta"))
+        if bundle.kind != "federation-delta":
+            raise DeltaError(f"a hub accepts deltas, not a {bundle.kind}")
+        no = bundle.header.get("delta_no")
+        if not isinstance(no, int) or isinstance(no, bool) or no < 1:
+            raise DeltaError("delta has no valid delta_no in its header")
+        seen = store.log_entry(s, bundle.origin, no)
+        if seen is not None:
+            if seen.sha256 != bundle.sha256:
+                raise DeltaError(
+                    f"delta {no} of {bundle.origin} was accepted before with other content"
+                )
+            last = _latest(s)
+            inc, con = _proofs(s, int(seen.seq), int(last.seq), since)
+            return _answer("duplicate", seen, last, inc, con)
+        expected = store.last_delta_of(s, bundle.origin) + 1
+        if no != expected:
+            raise DeltaError(f"delta {no} of {bundle.origin} out of order: expected {expected}")
+        leaves = store.log_leaves(s)
+        seq = len(leaves) + 1
+        leaf = leaf_hash(_leaf_bytes(seq, bundle.origin, no, bundle.sha256, bundle.count))
+        leaves.append(leaf)
+        root = root_of(leaves)
+        note = Checkpoint(hub.name + LOG_SUFFIX, seq, root).sign(hub)
+        entry = FedLogEntry(
+            seq=seq,
+            origin=bundle.origin,
+            delta_no=no,
+            sha256=bundle.sha256,
+            records=bundle.count,
+            leaf_hash=leaf,
+            root=root,
+            note=note,
+        )
+        store.append_log(s, entry)
+        store.upsert_records(s, _incoming(bundle.series + bundle.records), seq)
+        node = store.peer_by_origin(s, bundle.origin)
+        told = bundle.header.get("feed_after")
+        if node is not None and isinstance(told, int) and told > int(node.feed_after or 0):
+            node.feed_after = min(told, seq)  # air-gapped: what the node holds of our feed
+        inc = inclusion_proof(leaves, seq - 1)
+        con = consistency_proof(leaves, since) if 0 < since < seq else []
+        return _answer("accepted", entry, entry, inc, con)
+
+
+def _answer(
+    status_: str, entry: FedLogEntry, last: FedLogEntry, inc: list[bytes], con: list[bytes]
+) -> DeltaAccepted:
+    return DeltaAccepted(
+        status=status_,
+        origin=entry.origin,
+        delta_no=int(entry.delta_no),
+        sha256=entry.sha256,
+        records=int(entry.records),
+        seq=int(entry.seq),
+        checkpoint=last.note,
+        inclusion=tuple(h.hex() for h in inc),
+        consistency=tuple(h.hex() for h in con),
+    )
+
+
+def _incoming(records: Iterable[WireRecord]) -> list[store.Incoming]:
+    return [
+        store.Incoming(
+            r.origin,
+            r.origin_id,
+            r.kind,
+            r.series_key,
+            r.version,
+            r.deleted,
+            dict(r.payload) if r.payload is not None else None,
+        )
+        for r in records
+    ]
+
+
+class HubCheckpoint(Result):
+    checkpoint: str | None
+    size: int
+    consistency: tuple[str, ...]
+    last_delta: int
+    """The last delta of the asking node the hub accepted."""
+
+
+def hub_checkpoint(app: App, origin: str, since: int) -> HubCheckpoint:
+    with app.transaction() as s:
+        last = store.last_log_entry(s)
+        size = int(last.seq) if last else 0
+        if since > size:
+            raise InvalidInput(f"the log has {size} entries, not {since}")
+        con: list[bytes] = []
+        if last is not None and 0 < since < size:
+            con = consistency_proof(store.log_leaves(s), since)
+        return HubCheckpoint(
+            checkpoint=last.note if last else None,
+            size=size,
+            consistency=tuple(h.hex() for h in con),
+            last_delta=store.last_delta_of(s, origin),
+        )
+
+
+def feed_page(
+    app: App,
+    origin: str,
+    after: int,
+    upto: int,
+    *,
+    limit: int = FEED_PAGE_RECORDS,
+    with_log: bool = False,
+) -> bytes:
+    """Hub: one signed page of the records changed in log entries after ``after``."""
+    hub = signer_of(app)
+    with app.transaction() as s:
+        last = store.last_log_entry(s)
+        size = int(last.seq) if last else 0
+        if not 0 <= after <= upto <= size:
+            raise InvalidInput(f"feed range {after}..{upto} outside the log (size {size})")
+        end = store.feed_pages(s, after, upto, limit)
+        series, media = store.feed_records(s, after, end, origin)
+        header: dict[str, Any] = {
+            "for": origin,
+            "after": after,
+            "end": end,
+            "upto": upto,
+            "last_delta": store.last_delta_of(s, origin),
+            "records": len(series) + len(media),
+        }
+        if with_log and upto:
+            entry = store.log_entry_at(s, upto)
+            assert entry is not None
+            header["checkpoint"] = entry.note
+            header["log"] = [h.hex() for h in store.log_leaves(s)[:upto]]
+        return delta.write("federation-feed", hub, _wire(series), _wire(media), header=header)
+
+
+def _wire(rows: Sequence[store.StoredRecord]) -> list[WireRecord]:
+    return [
+        WireRecord(r.origin, r.origin_id, r.kind, r.series_key, r.version, r.deleted, r.payload)
+        for r in rows
+    ]
+
+
+# -- request signatures (node -> hub over HTTP) ------------------------------------------------
+
+
+def request_text(origin: str, method: str, target: str, body: bytes, at: int) -> str:
+    digest = hashlib.sha256(body).hexdigest()
+    return f"tessera-federation-request/1\n{origin}\n{method.upper()} {target}\n{digest}\n{at}\n"
+
+
+def sign_request(app: App, method: str, target: str, body: bytes) -> str:
+    """The ``X-Tessera-Signature`` header value: a signed note, newlines escaped."""
+    me = signer_of(app)
+    note = sign_note(request_text(me.name, method, target, body, int(time.time())), me)
+    return note.encode().hex()
+
+
+def authenticate_request(
+    app: App, header: str | None, method: str, target: str, body: bytes
+) -> str:
+    """The origin of a signed request from a registered node, or ``Unauthenticated``."""
+    if not header:
+        raise Unauthenticated("federation requests must be signed by a registered node")
+    try:
+        note = bytes.fromhex(header).decode()
+        text, _ = parse_note(note)
+    except (ValueError, UnicodeDecodeError, NoteError):
+        raise Unauthenticated("malformed request signature") from None
+    lines = text.split("\n")
+    if len(lines) != 6 or lines[0] != "tessera-federation-request/1":
+        raise Unauthenticated("malformed request signature")
+    origin = lines[1]
+    with app.transaction() as s:
+        peer = store.peer_by_origin(s, origin)
+        if peer is None:
+            raise Unauthenticated("request signed by an unknown node")
+        verifier = _peer_verifier(peer)
+    try:
+        open_note(note, verifier)
+    except NoteError:
+        raise Unauthenticated("request signature does not verify") from None
+    try:
+        at = int(lines[4])
+    except ValueError:
+        raise Unauthenticated("malformed request signature") from None
+    if abs(time.time() - at) > REQUEST_SKEW_S:
+        raise Unauthenticated("request signature expired (clocks more than 5 minutes apart?)")
+    if text != request_text(origin, method, target, body, at):
+        raise Unauthenticated("request signature does not cover this request")
+    return origin
+
+
+# -- a node: checking the hub, applying what it sends ------------------------------------------
+
+
+def _hub(s: Session, name: str | None) -> FedPeer:
+    if name is not None:
+        return store.get_peer(s, name)
+    hubs = [p for p in store.list_peers(s) if p.url]
+    if len(hubs) != 1:
+        raise InvalidInput(
+            "name the hub with --peer" if hubs else "no hub: tessera peer add NAME URL --key KEY"
+        )
+    return hubs[0]
+
+
+def hub_peer(app: App, name: str | None) -> PeerInfo:
+    with app.transaction() as s:
+        return _info(_hub(s, name))
+
+
+def accept_checkpoint(app: App, peer_name: str, note: str | None, proof: Sequence[str]) -> int:
+    """Verify the hub's newest checkpoint against the last one accepted; store it.
+    ``HubRefused`` (nothing stored) when the hub's log does not extend ours."""
+    with app.db.write_session() as s:
+        peer = store.get_peer(s, peer_name)
+        return _accept_checkpoint(peer, note, proof)
+
+
+def _accept_checkpoint(peer: FedPeer, note: str | None, proof: Sequence[str]) -> int:
+    old_size = int(peer.checkpoint_size or 0)
+    old_root = bytes(peer.checkpoint_root) if peer.checkpoint_root else EMPTY_ROOT
+    if note is None:
+        if old_size:
+            raise HubRefused(f"hub {peer.name} says its log is empty; we hold {old_size} entries")
+        return 0
+    try:
+        cp = Checkpoint.open(note, _peer_verifier(peer))
+    except NoteError as exc:
+        raise HubRefused(f"hub {peer.name}: checkpoint signature: {exc.message}") from None
+    if cp.origin != peer.origin + LOG_SUFFIX:
+        raise HubRefused(f"hub {peer.name}: checkpoint of another log ({cp.origin})")
+    if cp.size < old_size:
+        raise HubRefused(
+            f"hub {peer.name} rewrote history: its log has {cp.size} entries, "
+            f"it had {old_size} at the checkpoint we accepted"
+        )
+    try:
+        verify_consistency(old_size, cp.size, old_root, cp.root, [bytes.fromhex(h) for h in proof])
+    except (ProofError, ValueError) as exc:
+        raise HubRefused(
+            f"hub {peer.name} rewrote history: its log of {cp.size} entries is not an "
+            f"extension of the {old_size} we accepted ({exc})"
+        ) from None
+    peer.checkpoint_size, peer.checkpoint_root, peer.checkpoint_note = cp.size, cp.root, note
+    return cp.size
+
+
+def _accept_logged_checkpoint(peer: FedPeer, note: str, log: list[Any]) -> None:
+    """An air-gapped feed carries the log's leaf hashes: check them against the signed
+    checkpoint and ours, as a consistency proof would."""
+    try:
+        leaves = [bytes.fromhex(str(h)) for h in log]
+    except ValueError:
+        raise HubRefused(f"hub {peer.name}: feed log hashes are not hex") from None
+    old = int(peer.checkpoint_size or 0)
+    if old > len(leaves):
+        raise HubRefused(
+            f"hub {peer.name} rewrote history: its log has {len(leaves)} entries, "
+            f"it had {old} at the checkpoint we accepted"
+        )
+    if old and root_of(leaves[:old]) != bytes(peer.checkpoint_root or b""):
+        raise HubRefused(
+            f"hub {peer.name} rewrote history: its first {old} log entries are not the "
+            "ones of the checkpoint we accepted"
+        )
+    try:
+        cp = Checkpoint.open(note, _peer_verifier(peer))
+    except NoteError as exc:
+        raise HubRefused(f"hub {peer.name}: checkpoint signature: {exc.message}") from None
+    if cp.size != len(leaves) or cp.root != root_of(leaves):
+        raise HubRefused(f"hub {peer.name}: the feed's log does not give its signed checkpoint")
+    proof = consistency_proof(leaves, old) if 0 < old < len(leaves) else []
+    _accept_checkpoint(peer, note, [h.hex() for h in proof])
+
+
+def delta_acknowledged(app: App, peer_name: str, body: bytes, answer: DeltaAccepted) -> None:
+    """Node: check the hub's answer (checkpoint extends ours, our delta is in it) and
+    drop the delta from the outbox."""
+    with app.db.write_session() as s:
+        peer = store.get_peer(s, peer_name)
+        me = signer_of(app)
+        sha = hashlib.sha256(body).hexdigest()
+        _kind, origin = delta.peek_origin(body)
+        if origin != me.name or answer.sha256 != sha or answer.origin != me.name:
+            raise HubRefused(f"hub {peer.name} acknowledged another delta than the one sent")
+        size = _accept_checkpoint(peer, answer.checkpoint, answer.consistency)
+        leaf = leaf_hash(_leaf_bytes(answer.seq, me.name, answer.delta_no, sha, answer.records))
+        try:
+            verify_inclusion(
+                answer.seq - 1,
+                size,
+                leaf,
+                [bytes.fromhex(h) for h in answer.inclusion],
+                bytes(peer.checkpoint_root or b""),
+            )
+        except (ProofError, ValueError) as exc:
+            raise HubRefused(f"hub {peer.name}: our delta is not in its log ({exc})") from None
+        peer.last_delta = max(int(peer.last_delta or 0), answer.delta_no)
+        store.drop_outbox(s, answer.delta_no)
+
+
+def delta_already_accepted(app: App, peer_name: str, last_delta: int) -> int:
+    """Node: the hub says it holds our deltas up to ``last_delta`` (we were killed
+    before recording that): drop them from the outbox. Returns how many."""
+    with app.db.write_session() as s:
+        peer = store.get_peer(s, peer_name)
+        peer.last_delta = max(int(peer.last_delta or 0), last_delta)
+        return store.drop_outbox(s, last_delta)
+
+
+class FeedApplied(Result):
+    after: int
+    end: int
+    upto: int
+    series: int
+    records: int
+    """Records in the page (series and media) newer than what this node held."""
+    applied: int
+    done: bool
+
+
+def feed_position(app: App, peer_name: str) -> tuple[int, int]:
+    """(feed cursor, accepted checkpoint size) for this hub."""
+    with app.transaction() as s:
+        p = store.get_peer(s, peer_name)
+        return int(p.feed_after or 0), int(p.checkpoint_size or 0)
+
+
+def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> FeedApplied:
+    """Node: verify one signed feed page of the hub and apply it with its cursor."""
+    _require_admin(caller)
+    me = signer_of(app)
+    with app.db.write_session() as s:
+        peer = _hub(s, peer_name)
+        bundle = delta.read(page, lambda o: _peer_verifier(peer) if o == peer.origin else None)
+        if bundle.kind != "federation-feed":
+            raise DeltaError(f"expected a feed page of hub {peer.name}, got a {bundle.kind}")
+        h = bundle.header
+        after, end, upto = h.get("after"), h.get("end"), h.get("upto")
+        if h.get("for") != me.name:
+            raise HubRefused(f"feed page made for {h.get('for')!r}, not this node")
+        if not all(isinstance(x, int) for x in (after, end, upto)):
+            raise DeltaError("feed page header lacks its range")
+        assert isinstance(after, int) and isinstance(end, int) and isinstance(upto, int)
+        if isinstance(h.get("checkpoint"), str) and isinstance(h.get("log"), list):
+            _accept_logged_checkpoint(peer, h["checkpoint"], h["log"])
+        if after > int(peer.feed_after or 0):
+            raise HubRefused(
+                f"feed page starts after entry {after}; this node is at {peer.feed_after}: "
+                "a page is missing"
+            )
+        if end > int(peer.checkpoint_size or 0) or not after <= end <= upto:
+            raise HubRefused(
+                f"feed page reaches entry {end}, beyond the checkpoint we verified "
+                f"({peer.checkpoint_size})"
+            )
+        if any(r.origin == me.name for r in bundle.series + bundle.records):
+            raise HubRefused("the hub sent this node's own records back as another's")
+        applied = _apply_received(s, bundle)
+        peer.feed_after = max(end, int(peer.feed_after or 0))
+        last = h.get("last_delta")
+        if isinstance(last, int) and last > int(peer.last_delta or 0):
+            peer.last_delta = last
+            store.drop_outbox(s, last)
+        from tessera.storage.models import utcnow  # noqa: PLC0415
+
+        peer.synced_at = utcnow()
+    return FeedApplied(
+        after=after,
+        end=end,
+        upto=upto,
+        series=len(bundle.series),
+        records=bundle.count,
+        applied=applied,
+        done=end >= upto,
+    )
+
+
+def _apply_received(s: Session, bundle: SignedBundle) -> int:
+    cache: dict[tuple[str, str], Any] = {}
+    applied = 0
+    # series: create, update or retire the local series
+    series_in = _incoming(bundle.series)
+    fresh, changed = store.upsert_records(s, series_in, 0)
+    applied += len(fresh) + len(changed)
+    for r, old_local in [(r, None) for r in fresh] + changed:
+        agency = store.remote_agency(s, r.origin, r.payload["owner"], cache) if r.payload else None
+        local = store.apply_remote_series(s, r, agency, old_local)
+        store.set_local_ids(s, r.origin, {r.origin_id: local})
+    # media: (re)link to the local series of their origin
+    media_in = _incoming(bundle.records)
+    fresh_m, changed_m = store.upsert_records(s, media_in, 0)
+    applied += len(fresh_m) + len(changed_m)
+    by_series: dict[tuple[str, str], list[store.Incoming]] = {}
+    for r, old_local in changed_m:
+        local_series = store.local_series_of(s, r.origin, [r.series_key]).get(r.series_key)
+        if old_local is not None and local_series is not None:
+            store.drop_series_media(s, local_series, [old_local])
+        if old_local is not None:
+            store.set_local_ids(s, r.origin, {r.origin_id: None})
+    for r in fresh_m + [r for r, _ in changed_m]:
+        if not r.deleted:
+            by_series.setdefault((r.origin, r.series_key), []).append(r)
+    for (origin, key), group in by_series.items():
+        local_series = store.local_series_of(s, origin, [key]).get(key)
+        if local_series is None:
+            continue  # its series is not shared (any more): nothing to show
+        series = store.series_row(s, local_series)
+        assert series is not None
+        agency = store.agency_row(s, series.agency_id)
+        assert agency is not None
+        ids = store.apply_remote_media(s, agency, series.name, group)
+        store.set_local_ids(s, origin, {r.origin_id: m for r, m in zip(group, ids, strict=True)})
+    return applied
+
+
+def import_bundles(app: App, caller: Caller, data: bytes, peer_name: str | None) -> list[Result]:
+    """Air-gapped: apply a file of signed bundles (deltas on a hub, feed pages on a node)."""
+    _require_admin(caller)
+    out: list[Result] = []
+    for part in delta.split_bundles(data):
+        kind, _origin = delta.peek_origin(part)
+        if kind == "federation-delta":
+            out.append(accept_delta(app, part))
+        else:
+            out.append(apply_feed(app, caller, peer_name, part))
+    return out
+
+
+class Exported(Result):
+    kind: str
+    """``federation-delta`` (a node's changes) or ``federation-feed`` (a hub's pages)."""
+    bundles: int
+    records: int
+    data: bytes = b""
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "bundles": self.bundles, "records": self.records}
+
+
+def export_bundles(app: App, caller: Caller, peer_name: str | None) -> Exported:
+    """Air-gapped export. On a hub (its log is not empty) with ``--peer NODE``: the
+    feed pages for that node after what it last told us it holds, the first one
+    carrying the log's leaf hashes so the node can check the checkpoint's
+    consistency itself. On a node: its outbox (changes prepared first)."""
+    _require_admin(caller)
+    with app.transaction() as s:
+        last = store.last_log_entry(s)
+        size = int(last.seq) if last else 0
+        peer = store.get_peer(s, peer_name) if peer_name else None
+        origin = peer.origin if peer else None
+        after = int(peer.feed_after or 0) if peer else 0
+    if size and peer is not None and origin is not None:
+        pages: list[bytes] = []
+        records = 0
+        cur = after
+        while True:
+            page = feed_page(app, origin, cur, size, with_log=not pages)
+            pages.append(page)
+            head = delta.peek_header(page)
+            records += int(head.get("records", 0))
+            end = int(head["end"])
+            if end <= cur or end >= size:
+                break
+            cur = end
+        return Exported(
+            kind="federation-feed", bundles=len(pages), records=records, data=b"".join(pages)
+        )
+    prepare(app, caller)
+    bodies = outbox(app)
+    with app.transaction() as s:
+        _, n = store.outbox_summary(s)
+    return Exported(
+        kind="federation-delta",
+        bundles=len(bodies),
+        records=n,
+        data=b"".join(b for _, b in bodies),
+    )
+
+
+def checkpoint_note_of(app: App) -> str | None:
+    with app.transaction() as s:
+        last = store.last_log_entry(s)
+        return last.note if last else None
+
+
+__all__ = [
+    "DeltaAccepted",
+    "Exported",
+    "FederationStatus",
+    "FeedApplied",
+    "HubCheckpoint",
+    "HubRefused",
+    "PeerInfo",
+    "Prepared",
+    "accept_checkpoint",
+    "accept_delta",
+    "add_peer",
+    "apply_feed",
+    "authenticate_request",
+    "delta_acknowledged",
+    "delta_already_accepted",
+    "export_bundles",
+    "feed_page",
+    "feed_position",
+    "hub_checkpoint",
+    "hub_peer",
+    "import_bundles",
+    "list_peers",
+    "outbox",
+    "prepare",
+    "remove_peer",
+    "sign_request",
+    "signer_of",
+    "status",
+]

@@ -1,0 +1,133 @@
+"""``tessera sync``: push this node's signed deltas to its hub and pull the others'.
+
+The order makes a kill at any point harmless: (1) take the hub's checkpoint with a
+consistency proof from the one we accepted, refuse it if the hub rewrote history,
+and drop from our outbox the deltas it already holds (we were killed before
+hearing its answer); (2) prepare what changed and post each outbox delta byte for
+byte, checking that its leaf is in the new checkpoint; (3) read feed pages up to
+the verified checkpoint, each applied with its cursor in one transaction.
+Requests are signed with the node key (``tessera.app.federation.sign_request``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tessera.app import App, Caller, Result
+from tessera.app import federation as fed
+from tessera.errors import ConfigError, TesseraError, Unauthenticated
+from tessera.exchange.delta import DeltaError
+
+PREFIX = "/api/v1/federation"
+SIGNATURE_HEADER = "X-Tessera-Signature"
+TIMEOUT_S = 300.0
+
+
+class SyncReport(Result):
+    peer: str
+    url: str
+    checkpoint_size: int
+    pushed_deltas: int
+    pushed_records: int
+    already_accepted: int
+    """Outbox deltas the hub already held (a sync killed before its answer)."""
+    pages: int
+    received: int
+    applied: int
+    feed_after: int
+
+
+class _Hub:
+    def __init__(self, app: App, url: str) -> None:
+        self.app = app
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=TIMEOUT_S)
+
+    def call(self, method: str, target: str, body: bytes = b"") -> httpx.Response:
+        sig = fed.sign_request(self.app, method, target, body)
+        headers = {SIGNATURE_HEADER: sig}
+        if body:
+            headers["Content-Type"] = "application/x-ndjson"
+        try:
+            r = self.http.request(method, target, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"cannot reach hub {self.url}: {type(exc).__name__}: {exc}") from None
+        if r.status_code >= 400:
+            detail = _detail(r)
+            if r.status_code == 401:
+                raise Unauthenticated(f"hub {self.url} refused this node: {detail}")
+            if r.status_code == 422:
+                raise DeltaError(f"hub {self.url} rejected the delta: {detail}")
+            err = TesseraError(f"hub {self.url} answered {r.status_code}: {detail}")
+            raise err
+        return r
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        body: Any = r.json()
+        return str(body.get("detail") or body.get("title") or body)
+    except ValueError:
+        return r.text[:300]
+
+
+def sync(
+    app: App,
+    caller: Caller,
+    peer: str | None = None,
+    *,
+    on_page: Callable[[fed.FeedApplied], None] | None = None,
+) -> SyncReport:
+    hub = fed.hub_peer(app, peer)
+    if not hub.url:
+        raise ConfigError(f"peer {hub.name} has no URL: sync with it by --export / --import")
+    client = _Hub(app, hub.url)
+    try:
+        _, size = fed.feed_position(app, hub.name)
+        r = client.call("GET", f"{PREFIX}/checkpoint?since={size}").json()
+        fed.accept_checkpoint(app, hub.name, r["checkpoint"], r["consistency"])
+        already = fed.delta_already_accepted(app, hub.name, int(r["last_delta"]))
+        fed.prepare(app, caller)
+        pushed = records = 0
+        for _no, body in fed.outbox(app):
+            _, size = fed.feed_position(app, hub.name)
+            answer = client.call("POST", f"{PREFIX}/deltas?since={size}", body).json()
+            fed.delta_acknowledged(app, hub.name, body, fed.DeltaAccepted(**answer))
+            pushed += 1
+            records += int(answer["records"])
+        after, size = fed.feed_position(app, hub.name)
+        pages = received = applied = 0
+        while after < size:
+            page = client.call("GET", f"{PREFIX}/feed?after={after}&upto={size}").content
+            res = fed.apply_feed(app, caller, hub.name, page)
+            pages += 1
+            received += res.records
+            applied += res.applied
+            if on_page is not None:
+                on_page(res)
+            if res.end <= after:
+                break
+            after = res.end
+        return SyncReport(
+            peer=hub.name,
+            url=hub.url,
+            checkpoint_size=size,
+            pushed_deltas=pushed,
+            pushed_records=records,
+            already_accepted=already,
+            pages=pages,
+            received=received,
+            applied=applied,
+            feed_after=after,
+        )
+    finally:
+        client.close()
+
+
+__all__ = ["SyncReport", "sync"]

@@ -1,0 +1,336 @@
+"""Signed federation bundles: a node's delta to the hub, the hub's feed back to nodes.
+
+They are Tessera exchange bundles (``tessera.exchange.bundle``: JSON lines, a
+versioned header, parts, a manifest with the SHA-256 and count of each part) with
+two parts, ``series`` (a series' sharing level, owner agency and status) and
+``records`` (one media item of a series: its hashes), and one more line after the
+manifest: a C2SP signed note by the sender's Ed25519 key (``tessera.audit.note``)
+over the SHA-256 of the manifest line. The manifest commits to the header and to
+every part line, so the signature covers every byte; a receiver checks the
+signature first, then each part's count and digest, and rejects the whole bundle,
+saying why, at the first thing that does not hold.
+
+Records are keyed by (origin node, origin id) and versioned; a deleted record is
+its key, version and ``"d": true`` only (a revocation carries no hash). In a delta
+every record belongs to the signer (the header's origin); a feed names each
+record's origin, as accepted by the hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tessera.audit.note import NoteError, Signer, Verifier, open_note, sign_note
+from tessera.errors import InvalidInput
+
+VERSION = 1
+Kind = Literal["federation-delta", "federation-feed"]
+KINDS: tuple[str, ...] = ("federation-delta", "federation-feed")
+PARTS = ("series", "records")
+SERIES, MEDIA = 0, 1
+LEVELS = ("hash", "status", "full")
+NOTE_TAG = "tessera-federation/1"
+MAX_ID = 100
+MAX_BUNDLE_BYTES = 256 << 20
+_DIGESTS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+_HEX = re.compile(r"^[0-9a-f]+$")
+_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,100}$")
+_KINDS = ("image", "video", "audio", "other")
+_OWNER = {"code": 32, "country": 2, "name": 200, "contact": 1000}
+_SERIES_TEXT = {"name": 200, "category_profile": 32}
+_SERIES_FLAGS = ("victim_identified", "offender_identified", "baseline")
+
+
+class DeltaError(InvalidInput):
+    """A federation bundle is malformed, altered, or not signed by whom it claims."""
+
+    reason = "invalid-delta"
+
+
+@dataclass(frozen=True)
+class WireRecord:
+    """One federated record as it travels."""
+
+    origin: str
+    origin_id: str
+    kind: int
+    """``SERIES`` (0) or ``MEDIA`` (1)."""
+    series_key: str
+    version: int
+    deleted: bool = False
+    payload: Mapping[str, Any] | None = None
+
+    def to_wire(self, *, with_origin: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.origin_id, "s": self.series_key, "v": self.version}
+        if with_origin:
+            out["o"] = self.origin
+        if self.deleted:
+            out["d"] = True
+        elif self.payload:
+            out.update(self.payload)
+        return out
+
+    def digest(self) -> str:
+        """SHA-256 of what the record says (not its version): a change bumps the version."""
+        body = {"d": self.deleted, "k": self.kind, "s": self.series_key, "p": self.payload}
+        return hashlib.sha256(_dumps(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedBundle:
+    kind: str
+    origin: str
+    header: Mapping[str, Any]
+    series: tuple[WireRecord, ...]
+    records: tuple[WireRecord, ...]
+    sha256: str
+    """SHA-256 of the whole bundle's bytes (the hub's log leaf names it)."""
+    signer: Verifier = field(compare=False)
+
+    @property
+    def count(self) -> int:
+        return len(self.series) + len(self.records)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def manifest_note_text(kind: str, origin: str, manifest_line: bytes) -> str:
+    return f"{NOTE_TAG}\n{kind}\n{origin}\n{hashlib.sha256(manifest_line).hexdigest()}\n"
+
+
+def write(
+    kind: Kind,
+    signer: Signer,
+    series: Iterable[WireRecord],
+    records: Iterable[WireRecord],
+    header: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The signed bundle's bytes (deterministic: the same input gives the same bytes)."""
+    if kind not in KINDS:
+        raise DeltaError(f"unknown bundle kind {kind!r}")
+    with_origin = kind == "federation-feed"
+    head = {**(header or {}), "tessera_bundle": VERSION, "kind": kind, "origin": signer.name}
+    lines = [(_dumps(head) + "\n").encode()]
+    manifest: dict[str, Any] = {"header_sha256": hashlib.sha256(lines[0]).hexdigest(), "parts": {}}
+    for part, items in (("series", series), ("records", records)):
+        h, n = hashlib.sha256(), 0
+        for r in items:
+            if not with_origin and r.origin != signer.name:
+                raise DeltaError(f"record {r.origin_id} of {r.origin} in a delta of {signer.name}")
+            line = (_dumps({"part": part, "r": r.to_wire(with_origin=with_origin)}) + "\n").encode()
+            h.update(line)
+            lines.append(line)
+            n += 1
+        manifest["parts"][part] = {"count": n, "sha256": h.hexdigest()}
+    mline = (_dumps({"manifest": manifest}) + "\n").encode()
+    lines.append(mline)
+    note = sign_note(manifest_note_text(kind, signer.name, mline), signer)
+    lines.append((_dumps({"signature": note}) + "\n").encode())
+    return b"".join(lines)
+
+
+def peek_header(data: bytes) -> dict[str, Any]:
+    """The header line, unverified (for routing and progress only)."""
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    try:
+        head = json.loads(first)
+    except (ValueError, RecursionError):
+        raise DeltaError("not a federation bundle (the first line is not JSON)") from None
+    if not isinstance(head, dict):
+        raise DeltaError("not a federation bundle")
+    return head
+
+
+def peek_origin(data: bytes) -> tuple[str, str]:
+    """(kind, origin) from the header line, unverified: to pick the key to verify with."""
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    try:
+        head = json.loads(first[:65536])
+    except (ValueError, RecursionError):
+        raise DeltaError("not a federation bundle (the first line is not JSON)") from None
+    if not isinstance(head, dict) or head.get("tessera_bundle") is None:
+        raise DeltaError("not a Tessera bundle (no tessera_bundle version line)")
+    kind, origin = head.get("kind"), head.get("origin")
+    if kind not in KINDS or not isinstance(origin, str) or not origin:
+        raise DeltaError("not a federation bundle (no kind and origin in its header)")
+    return kind, origin
+
+
+def split_bundles(data: bytes) -> list[bytes]:
+    """Bundles written one after another (an air-gapped file): each ends at its signature."""
+    out: list[bytes] = []
+    start = 0
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end + 1
+        if data.startswith(b'{"signature":', pos):
+            out.append(data[start:end])
+            start = end
+        pos = end
+    if data[start:].strip():
+        out.append(data[start:])  # a truncated last bundle: read() says what is missing
+    return out
+
+
+def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedBundle:
+    """Verify and parse one bundle; ``DeltaError`` naming the first problem."""
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise DeltaError(f"bundle over {MAX_BUNDLE_BYTES >> 20} MiB")
+    kind, origin = peek_origin(data)
+    verifier = verifier_for(origin)
+    if verifier is None:
+        raise DeltaError(f"bundle signed as {origin!r}: not a known peer")
+    if not data.endswith(b"\n"):
+        raise DeltaError("bundle is truncated (no final line end)")
+    lines = data.split(b"\n")[:-1]
+    if len(lines) < 3:
+        raise DeltaError("bundle is truncated: no manifest and signature")
+    try:
+        sig = json.loads(lines[-1])
+    except (ValueError, RecursionError):
+        raise DeltaError("bundle is truncated: its last line is not the signature") from None
+    if not isinstance(sig, dict) or not isinstance(sig.get("signature"), str):
+        raise DeltaError("bundle is not signed (no signature line after the manifest)")
+    mline = lines[-2] + b"\n"
+    try:
+        text = open_note(sig["signature"], verifier)
+    except NoteError as exc:
+        raise DeltaError(f"signature: {exc.message}") from None
+    if text != manifest_note_text(kind, origin, mline):
+        raise DeltaError("signature does not cover this manifest (the bundle was altered)")
+    try:
+        manifest = json.loads(mline)["manifest"]
+        head = json.loads(lines[0])
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise DeltaError("bundle manifest or header is not valid JSON") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("parts"), dict):
+        raise DeltaError("bundle manifest lists no parts")
+    if head.get("tessera_bundle") != VERSION:
+        raise DeltaError(f"bundle version {head.get('tessera_bundle')!r} is not {VERSION}")
+    if manifest.get("header_sha256") != hashlib.sha256(lines[0] + b"\n").hexdigest():
+        raise DeltaError("bundle header differs from its manifest")
+    hashers = {p: hashlib.sha256() for p in PARTS}
+    counts = dict.fromkeys(PARTS, 0)
+    out: dict[str, list[WireRecord]] = {p: [] for p in PARTS}
+    with_origin = kind == "federation-feed"
+    for number, raw in enumerate(lines[1:-2], 1):
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise DeltaError(f"line {number + 1} is not JSON") from None
+        part = obj.get("part") if isinstance(obj, dict) else None
+        if part not in hashers:
+            raise DeltaError(f"line {number + 1}: unknown part {part!r}")
+        hashers[part].update(raw + b"\n")
+        counts[part] += 1
+        out[part].append(_record(obj.get("r"), part, origin, with_origin, line=number + 1))
+    for p in PARTS:
+        entry = manifest["parts"].get(p) or {}
+        if not isinstance(entry, dict) or entry.get("count") != counts[p]:
+            raise DeltaError(f"part {p}: {counts[p]} lines, manifest says {entry.get('count')!r}")
+        if entry.get("sha256") != hashers[p].hexdigest():
+            raise DeltaError(f"part {p}: SHA-256 differs from the manifest (checksum failed)")
+    return SignedBundle(
+        kind=kind,
+        origin=origin,
+        header=head,
+        series=tuple(out["series"]),
+        records=tuple(out["records"]),
+        sha256=hashlib.sha256(data).hexdigest(),
+        signer=verifier,
+    )
+
+
+def _text(v: Any, limit: int, what: str, line: int) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str) or len(v) > limit or any(ord(c) < 0x20 for c in v):
+        raise DeltaError(f"line {line}: {what} must be a text of at most {limit} characters")
+    return v
+
+
+def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> WireRecord:
+    if not isinstance(r, dict):
+        raise DeltaError(f"line {line}: record must be an object")
+    rid, skey, version = r.get("id"), r.get("s"), r.get("v")
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise DeltaError(f"line {line}: record id {str(rid)[:40]!r} is not a valid id")
+    if not isinstance(skey, str) or not _ID.match(skey):
+        raise DeltaError(f"line {line}: series key of {rid} is not a valid id")
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < 2**62:
+        raise DeltaError(f"line {line}: version of {rid} must be a positive integer")
+    origin = r.get("o", signer) if with_origin else signer
+    if not with_origin and "o" in r:
+        raise DeltaError(f"line {line}: record {rid} names an origin: only its signer may")
+    if not isinstance(origin, str) or not origin or len(origin) > 200:
+        raise DeltaError(f"line {line}: record {rid} has no valid origin")
+    kind = SERIES if part == "series" else MEDIA
+    known = {"id", "s", "v", "o", "d"}
+    if r.get("d") is True:
+        if set(r) - known:
+            raise DeltaError(f"line {line}: deleted record {rid} carries more than its key")
+        return WireRecord(origin, rid, kind, skey, version, True, None)
+    payload = {k: v for k, v in r.items() if k not in known}
+    check = _series_payload if kind == SERIES else _media_payload
+    check(payload, rid, line)
+    return WireRecord(origin, rid, kind, skey, version, False, payload)
+
+
+def _series_payload(p: dict[str, Any], rid: str, line: int) -> None:
+    allowed = {"level", "owner", *_SERIES_TEXT, *_SERIES_FLAGS, "category"}
+    if extra := set(p) - allowed:
+        raise DeltaError(f"line {line}: series {rid} has unknown fields {sorted(extra)}")
+    if p.get("level") not in LEVELS:
+        raise DeltaError(f"line {line}: series {rid} level must be one of {', '.join(LEVELS)}")
+    owner = p.get("owner")
+    if not isinstance(owner, dict) or set(owner) - set(_OWNER) or not owner.get("code"):
+        raise DeltaError(f"line {line}: series {rid} must name its owner agency (code)")
+    for k, limit in _OWNER.items():
+        _text(owner.get(k), limit, f"owner {k}", line)
+    for k, limit in _SERIES_TEXT.items():
+        _text(p.get(k), limit, k, line)
+    for k in _SERIES_FLAGS:
+        if k in p and not isinstance(p[k], bool):
+            raise DeltaError(f"line {line}: series {rid} {k} must be true or false")
+    cat = p.get("category")
+    if cat is not None and (not isinstance(cat, int) or isinstance(cat, bool)):
+        raise DeltaError(f"line {line}: series {rid} category must be an integer")
+    if p["level"] == "hash" and set(p) - {"level", "owner"}:
+        raise DeltaError(f"line {line}: series {rid} shared at hash carries status fields")
+
+
+def _media_payload(p: dict[str, Any], rid: str, line: int) -> None:
+    if extra := set(p) - {*_DIGESTS, "kind"}:
+        raise DeltaError(f"line {line}: record {rid} has unknown fields {sorted(extra)}")
+    if not any(p.get(k) for k in _DIGESTS):
+        raise DeltaError(f"line {line}: record {rid} has no hash")
+    for k, n in _DIGESTS.items():
+        v = p.get(k)
+        if v is not None and (not isinstance(v, str) or len(v) != n or not _HEX.match(v)):
+            raise DeltaError(f"line {line}: record {rid} {k} must be {n} lower-case hex digits")
+    if p.get("kind", "other") not in _KINDS:
+        raise DeltaError(f"line {line}: record {rid} kind must be one of {', '.join(_KINDS)}")
+
+
+__all__ = [
+    "KINDS",
+    "LEVELS",
+    "MEDIA",
+    "SERIES",
+    "DeltaError",
+    "SignedBundle",
+    "WireRecord",
+    "peek_header",
+    "peek_origin",
+    "read",
+    "split_bundles",
+    "write",
+]

@@ -1,0 +1,718 @@
+"""Federation's SQL: peers, a node's own shared records, the hub's log and records,
+and what a node makes of records received from others.
+
+Versions decide everything that arrives: a record (origin, origin id) is written
+only when its version is higher than the stored one, so applying the same delta or
+feed page twice changes nothing (exactly once after any crash, whatever was
+committed before it). Set-based per batch, like ``storage.exchange``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from tessera.errors import Conflict, NotFound
+from tessera.storage import repo, sharing
+from tessera.storage.exchange import ExchangeImport
+from tessera.storage.models import (
+    Agency,
+    ExchangeEntry,
+    ExchangeHash,
+    FedAgency,
+    FedLogEntry,
+    FedOutbox,
+    FedPeer,
+    FedRecord,
+    FedSent,
+    FingerprintModel,
+    Media,
+    Series,
+    SharingGrant,
+    Sighting,
+    series_media,
+    utcnow,
+)
+
+_CHUNK = 500
+_T_RECORD = cast(Table, FedRecord.__table__)
+_T_SENT = cast(Table, FedSent.__table__)
+SOURCE_FORMAT = "federation"
+
+
+def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+# -- peers ---------------------------------------------------------------------------------
+
+
+def add_peer(s: Session, name: str, url: str | None, verifier: str, origin: str) -> FedPeer:
+    if s.scalar(select(FedPeer.id).where(FedPeer.name == name)) is not None:
+        raise Conflict(f"peer {name!r} exists; remove it first to change it")
+    if s.scalar(select(FedPeer.name).where(FedPeer.origin == origin)) is not None:
+        raise Conflict(f"a peer with the key name {origin!r} exists already")
+    peer = FedPeer(
+        name=name,
+        url=url,
+        verifier=verifier,
+        origin=origin,
+        checkpoint_size=0,
+        feed_after=0,
+        feed_cursor=0,
+        last_delta=0,
+    )
+    s.add(peer)
+    s.flush()
+    return peer
+
+
+def list_peers(s: Session) -> list[FedPeer]:
+    return list(s.scalars(select(FedPeer).order_by(FedPeer.name)))
+
+
+def get_peer(s: Session, name: str) -> FedPeer:
+    peer = s.scalar(select(FedPeer).where(FedPeer.name == name))
+    if peer is None:
+        raise NotFound(f"no peer {name!r} (tessera peer list)")
+    return peer
+
+
+def peer_by_origin(s: Session, origin: str) -> FedPeer | None:
+    return s.scalar(select(FedPeer).where(FedPeer.origin == origin))
+
+
+def remove_peer(s: Session, name: str) -> None:
+    s.delete(get_peer(s, name))
+    s.flush()
+
+
+# -- a node's own shared records --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedSeries:
+    id: int
+    name: str
+    level: str
+    code: str
+    country: str
+    agency_name: str
+    contact: str | None
+    victim_identified: bool
+    offender_identified: bool
+    baseline: bool
+    category: int | None
+    category_profile: str | None
+
+
+def own_series(s: Session) -> list[SharedSeries]:
+    """Live series of this node's own agencies (not those standing for other nodes'),
+    each with its network-wide sharing level (``status`` when no grant says otherwise)."""
+    grants = dict(
+        s.execute(
+            select(SharingGrant.series_id, SharingGrant.level).where(
+                SharingGrant.scope == "network", SharingGrant.series_id.is_not(None)
+            )
+        ).all()
+    )
+    remote = select(FedAgency.agency_id)
+    rows = s.execute(
+        select(Series, Agency)
+        .join(Agency, Agency.id == Series.agency_id)
+        .where(Series.deleted_at.is_(None), Series.agency_id.not_in(remote))
+        .order_by(Series.id)
+    ).all()
+    return [
+        SharedSeries(
+            id=se.id,
+            name=se.name,
+            level=str(grants.get(se.id, "status")),
+            code=a.code,
+            country=a.country,
+            agency_name=a.name,
+            contact=a.contact,
+            victim_identified=bool(se.victim_identified),
+            offender_identified=bool(se.offender_identified),
+            baseline=bool(se.baseline),
+            category=se.category,
+            category_profile=se.category_profile,
+        )
+        for se, a in rows
+    ]
+
+
+def series_media_hashes(
+    s: Session, series_ids: Sequence[int]
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(series id, media id, hashes) of the live media of the given series."""
+    for chunk in _chunks(sorted(series_ids), 50):
+        rows = s.execute(
+            select(
+                series_media.c.series_id,
+                Media.id,
+                Media.md5,
+                Media.sha1,
+                Media.sha256,
+                Media.kind,
+            )
+            .join(Media, Media.id == series_media.c.media_id)
+            .where(
+                series_media.c.series_id.in_(chunk),
+                series_media.c.deleted_at.is_(None),
+                Media.deleted_at.is_(None),
+            )
+            .order_by(series_media.c.series_id, Media.id)
+        ).all()
+        pdq: dict[int, bytes] = {}
+        mids = sorted({int(r[1]) for r in rows})
+        for mc in _chunks(mids):
+            for mid, value in s.execute(
+                select(FingerprintModel.media_id, FingerprintModel.value)
+                .where(
+                    FingerprintModel.media_id.in_(mc),
+                    FingerprintModel.algorithm == "pdq",
+                    FingerprintModel.position == 0,
+                )
+                .order_by(FingerprintModel.id.desc())
+            ):
+                pdq[int(mid)] = bytes(value)
+        for sid, mid, md5, sha1, sha256, kind in rows:
+            h: dict[str, Any] = {}
+            for k, v in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
+                if v:
+                    h[k] = bytes(v).hex()
+            if int(mid) in pdq and len(pdq[int(mid)]) == 32:
+                h["pdq"] = pdq[int(mid)].hex()
+            if not h:
+                continue
+            if kind and kind != "other":
+                h["kind"] = kind
+            yield int(sid), int(mid), h
+
+
+def sent_state(s: Session) -> dict[str, tuple[int, str, bool]]:
+    return {
+        str(i): (int(v), str(d), bool(x))
+        for i, v, d, x in s.execute(
+            select(FedSent.origin_id, FedSent.version, FedSent.digest, FedSent.deleted)
+        )
+    }
+
+
+def record_sent(s: Session, rows: Sequence[tuple[str, int, str, bool]], known: set[str]) -> None:
+    new = [r for r in rows if r[0] not in known]
+    old = [r for r in rows if r[0] in known]
+    for chunk in _chunks(new, 5000):
+        s.execute(
+            insert(_T_SENT),
+            [{"origin_id": i, "version": v, "digest": d, "deleted": x} for i, v, d, x in chunk],
+        )
+    for i, v, d, x in old:
+        s.execute(
+            update(FedSent).where(FedSent.origin_id == i).values(version=v, digest=d, deleted=x)
+        )
+
+
+def outbox(s: Session) -> list[FedOutbox]:
+    return list(s.scalars(select(FedOutbox).order_by(FedOutbox.delta_no)))
+
+
+def outbox_summary(s: Session) -> tuple[int, int]:
+    row = s.execute(select(func.count(), func.coalesce(func.sum(FedOutbox.records), 0))).one()
+    return int(row[0]), int(row[1])
+
+
+def next_delta_no(s: Session, accepted: int) -> int:
+    top = s.scalar(select(func.max(FedOutbox.delta_no)))
+    return max(int(top or 0), accepted) + 1
+
+
+def add_outbox(s: Session, delta_no: int, sha256: str, records: int, body: bytes) -> None:
+    s.add(FedOutbox(delta_no=delta_no, sha256=sha256, records=records, body=body))
+    s.flush()
+
+
+def drop_outbox(s: Session, upto: int) -> int:
+    r = s.execute(delete(FedOutbox).where(FedOutbox.delta_no <= upto))
+    return int(getattr(r, "rowcount", 0) or 0)
+
+
+# -- the hub: its log and its records -----------------------------------------------------------
+
+
+def log_leaves(s: Session) -> list[bytes]:
+    return [bytes(x) for x in s.scalars(select(FedLogEntry.leaf_hash).order_by(FedLogEntry.seq))]
+
+
+def log_entry(s: Session, origin: str, delta_no: int) -> FedLogEntry | None:
+    return s.scalar(
+        select(FedLogEntry).where(FedLogEntry.origin == origin, FedLogEntry.delta_no == delta_no)
+    )
+
+
+def last_log_entry(s: Session) -> FedLogEntry | None:
+    return s.scalar(select(FedLogEntry).order_by(FedLogEntry.seq.desc()).limit(1))
+
+
+def log_entry_at(s: Session, seq: int) -> FedLogEntry | None:
+    return s.get(FedLogEntry, seq)
+
+
+def last_delta_of(s: Session, origin: str) -> int:
+    return int(
+        s.scalar(select(func.max(FedLogEntry.delta_no)).where(FedLogEntry.origin == origin)) or 0
+    )
+
+
+def append_log(s: Session, entry: FedLogEntry) -> None:
+    s.add(entry)
+    s.flush()
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    origin: str
+    origin_id: str
+    kind: int
+    series_key: str
+    version: int
+    deleted: bool
+    payload: dict[str, Any] | None
+    log_seq: int
+    local_id: int | None
+
+
+def _existing(
+    s: Session, origin: str, ids: Sequence[str]
+) -> dict[str, tuple[int, int, int | None]]:
+    """origin id -> (row id, version, local id)."""
+    out: dict[str, tuple[int, int, int | None]] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        for rid, oid, v, local in s.execute(
+            select(FedRecord.id, FedRecord.origin_id, FedRecord.version, FedRecord.local_id).where(
+                FedRecord.origin == origin, FedRecord.origin_id.in_(chunk)
+            )
+        ):
+            out[str(oid)] = (int(rid), int(v), None if local is None else int(local))
+    return out
+
+
+@dataclass(frozen=True)
+class Incoming:
+    origin: str
+    origin_id: str
+    kind: int
+    series_key: str
+    version: int
+    deleted: bool
+    payload: dict[str, Any] | None
+
+
+def upsert_records(
+    s: Session, records: Sequence[Incoming], log_seq: int
+) -> tuple[list[Incoming], list[tuple[Incoming, int | None]]]:
+    """Store the records newer than what is stored. Returns (inserted, updated with
+    their previous local id); older or equal versions are skipped."""
+    inserted: list[Incoming] = []
+    updated: list[tuple[Incoming, int | None]] = []
+    by_origin: dict[str, list[Incoming]] = {}
+    for r in records:
+        by_origin.setdefault(r.origin, []).append(r)
+    for origin, group in by_origin.items():
+        have = _existing(s, origin, [r.origin_id for r in group])
+        latest: dict[str, Incoming] = {}
+        for r in group:
+            cur = latest.get(r.origin_id)
+            if cur is None or r.version > cur.version:
+                latest[r.origin_id] = r
+        rows = []
+        for r in latest.values():
+            old = have.get(r.origin_id)
+            if old is None:
+                rows.append(
+                    {
+                        "origin": r.origin,
+                        "origin_id": r.origin_id,
+                        "kind": r.kind,
+                        "series_key": r.series_key,
+                        "version": r.version,
+                        "deleted": r.deleted,
+                        "payload": None if r.deleted else r.payload,
+                        "log_seq": log_seq,
+                        "local_id": None,
+                    }
+                )
+                inserted.append(r)
+            elif r.version > old[1]:
+                s.execute(
+                    update(FedRecord)
+                    .where(FedRecord.id == old[0])
+                    .values(
+                        version=r.version,
+                        deleted=r.deleted,
+                        payload=None if r.deleted else r.payload,
+                        series_key=r.series_key,
+                        log_seq=log_seq,
+                    )
+                )
+                updated.append((r, old[2]))
+        for chunk in _chunks(rows, 5000):
+            s.execute(insert(_T_RECORD), list(chunk))
+    return inserted, updated
+
+
+def set_local_ids(s: Session, origin: str, ids: dict[str, int | None]) -> None:
+    for oid, local in ids.items():
+        s.execute(
+            update(FedRecord)
+            .where(FedRecord.origin == origin, FedRecord.origin_id == oid)
+            .values(local_id=local)
+        )
+
+
+def feed_pages(s: Session, after: int, upto: int, limit: int) -> int:
+    """The last log seq of the page starting after ``after``: whole log entries, at
+    most ``limit`` records unless one entry alone holds more."""
+    end = after
+    total = 0
+    for seq, n in s.execute(
+        select(FedRecord.log_seq, func.count())
+        .where(FedRecord.log_seq > after, FedRecord.log_seq <= upto)
+        .group_by(FedRecord.log_seq)
+        .order_by(FedRecord.log_seq)
+    ):
+        if total and total + int(n) > limit:
+            break
+        end, total = int(seq), total + int(n)
+    return end if total else upto
+
+
+def _stored(row: FedRecord) -> StoredRecord:
+    return StoredRecord(
+        origin=row.origin,
+        origin_id=row.origin_id,
+        kind=int(row.kind),
+        series_key=row.series_key,
+        version=int(row.version),
+        deleted=bool(row.deleted),
+        payload=row.payload,
+        log_seq=int(row.log_seq),
+        local_id=row.local_id,
+    )
+
+
+def feed_records(
+    s: Session, after: int, end: int, exclude_origin: str | None
+) -> tuple[list[StoredRecord], list[StoredRecord]]:
+    """(series, media records) changed in log entries ``after < seq <= end``, plus the
+    current version of every series those records belong to."""
+    q = select(FedRecord).where(FedRecord.log_seq > after, FedRecord.log_seq <= end)
+    if exclude_origin is not None:
+        q = q.where(FedRecord.origin != exclude_origin)
+    rows = [
+        _stored(r) for r in s.scalars(q.order_by(FedRecord.log_seq, FedRecord.kind, FedRecord.id))
+    ]
+    series = {(r.origin, r.origin_id): r for r in rows if r.kind == 0}
+    media = [r for r in rows if r.kind == 1]
+    need: dict[str, set[str]] = {}
+    for r in media:
+        if (r.origin, r.series_key) not in series:
+            need.setdefault(r.origin, set()).add(r.series_key)
+    for origin, keys in need.items():
+        for chunk in _chunks(sorted(keys)):
+            for row in s.scalars(
+                select(FedRecord).where(
+                    FedRecord.origin == origin,
+                    FedRecord.kind == 0,
+                    FedRecord.origin_id.in_(chunk),
+                )
+            ):
+                series[(row.origin, row.origin_id)] = _stored(row)
+    return list(series.values()), media
+
+
+def count_records(s: Session, *, kind: int | None = None, live: bool = True) -> dict[str, int]:
+    """origin -> number of (live) records."""
+    q = select(FedRecord.origin, func.count()).group_by(FedRecord.origin)
+    if kind is not None:
+        q = q.where(FedRecord.kind == kind)
+    if live:
+        q = q.where(FedRecord.deleted.is_(False))
+    return {str(o): int(n) for o, n in s.execute(q)}
+
+
+# -- a node: records of other nodes as local (hash-only) media ---------------------------------
+
+
+def remote_agency(
+    s: Session, origin: str, owner: dict[str, Any], cache: dict[tuple[str, str], Agency]
+) -> Agency:
+    """The local agency standing for ``owner`` of node ``origin`` (made on first sight).
+
+    Its code is the owner's, or ``CODE@n`` when a local agency (or another node's)
+    has that code already; name and contact follow the newest record."""
+    code = str(owner["code"])
+    hit = cache.get((origin, code))
+    if hit is None:
+        row = s.execute(
+            select(Agency)
+            .join(FedAgency, FedAgency.agency_id == Agency.id)
+            .where(FedAgency.origin == origin, FedAgency.code == code)
+        ).scalar_one_or_none()
+        if row is None:
+            local = code
+            n = 1
+            while s.scalar(select(Agency.id).where(Agency.code == local)) is not None:
+                n += 1
+                local = f"{code[:28]}@{n}"
+            row = Agency(
+                code=local,
+                country=str(owner.get("country") or "ZZ")[:2].upper(),
+                name=str(owner.get("name") or code)[:200],
+                contact=owner.get("contact"),
+            )
+            s.add(row)
+            s.flush()
+            s.add(FedAgency(agency_id=row.id, origin=origin, code=code))
+            s.flush()
+        hit = cache[(origin, code)] = row
+    if owner.get("contact") and hit.contact != owner.get("contact"):
+        hit.contact = owner.get("contact")
+    if owner.get("name") and hit.name != owner.get("name"):
+        hit.name = str(owner["name"])[:200]
+    return hit
+
+
+def remote_series_name(origin: str, key: str, payload: dict[str, Any] | None) -> str:
+    name = (payload or {}).get("name")
+    base = f"{name} @{origin}" if name else f"#{key} @{origin}"
+    return base[:200]
+
+
+def apply_remote_series(
+    s: Session, r: Incoming, agency: Agency | None, local_id: int | None
+) -> int | None:
+    """Create or update the local series of a received series record; a deleted one
+    is soft-deleted with its media links (and hash-only media nobody else holds)."""
+    series = s.get(Series, local_id) if local_id is not None else None
+    if r.deleted or r.payload is None:
+        if series is not None:
+            drop_series_media(s, series.id, None)
+            series.deleted_at = utcnow()
+            series.deleted_by = f"federation:{r.origin}"
+        return local_id
+    assert agency is not None
+    p = r.payload
+    name = remote_series_name(r.origin, r.origin_id, p)
+    if series is None:
+        taken = s.scalar(select(Series).where(Series.name == name))
+        if taken is not None:
+            name = f"{name[:180]} ({r.origin_id})"
+        series = repo.create_series(s, name, agency)
+    series.name = (
+        name
+        if series.name != name
+        and not s.scalar(select(Series.id).where(Series.name == name, Series.id != series.id))
+        else series.name
+    )
+    series.agency_id = agency.id
+    series.deleted_at = None
+    series.deleted_by = None
+    series.baseline = bool(p.get("baseline", False))
+    series.category = p.get("category")
+    series.category_profile = p.get("category_profile")
+    for who in ("victim", "offender"):
+        flag = bool(p.get(f"{who}_identified", False))
+        if getattr(series, f"{who}_identified") != flag:
+            setattr(series, f"{who}_identified", flag)
+            setattr(series, f"{who}_identified_by", agency.id if flag else None)
+            setattr(series, f"{who}_identified_at", utcnow() if flag else None)
+    s.flush()
+    sharing.set_grant(
+        s,
+        "series",
+        series.id,
+        scope="network",
+        grantee="",
+        level=str(p["level"]),
+        granted_by=f"federation:{r.origin}",
+    )
+    return series.id
+
+
+@dataclass(frozen=True)
+class _Rec:
+    """What ``ExchangeImport`` needs of a received media record."""
+
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    pdq: str | None
+    kind: str | None
+    series: str | None
+    source_id: str | None
+    photodna: str | None = None
+    other_hashes: tuple[Any, ...] = ()
+    media_size: int | None = None
+    category: int | None = None
+    category_profile: str | None = None
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
+    relative_path: str | None = None
+    case_ref: str | None = None
+    deleted: bool = False
+
+    def identity(self) -> list[tuple[str, str]]:
+        out = [(a, getattr(self, a)) for a in ("sha256", "sha1", "md5") if getattr(self, a)]
+        if self.pdq:
+            out.append(("pdq", self.pdq))
+        return out
+
+    def entry_data(self) -> dict[str, Any]:
+        return {}
+
+
+def apply_remote_media(
+    s: Session, agency: Agency, series_name: str, records: Sequence[Incoming]
+) -> list[int]:
+    """Media of one series of one remote agency, as hash-only media (or the local media
+    with those digests) linked to the series. Returns the media ids, in order."""
+    job = ExchangeImport(s, agency=agency, case=None, series=None, source_format=SOURCE_FORMAT)
+    batch = []
+    for n, r in enumerate(records, 1):
+        p = r.payload or {}
+        batch.append(
+            (
+                n,
+                _Rec(
+                    md5=p.get("md5"),
+                    sha1=p.get("sha1"),
+                    sha256=p.get("sha256"),
+                    pdq=p.get("pdq"),
+                    kind=p.get("kind"),
+                    series=series_name,
+                    source_id=f"{r.origin}/{r.origin_id}"[:512],
+                ),
+            )
+        )
+    job.apply(batch)
+    return list(job.touched_media)
+
+
+def drop_series_media(s: Session, series_id: int, media_ids: Iterable[int] | None) -> None:
+    """Unlink media from a remote series; media no other record describes lose this
+    agency's entry, and hash-only media nobody holds any more go."""
+    series = s.get(Series, series_id)
+    if series is None:
+        return
+    cond = series_media.c.series_id == series_id
+    if media_ids is not None:
+        ids = sorted(set(media_ids))
+        gone: list[int] = []
+        for chunk in _chunks(ids):
+            s.execute(delete(series_media).where(cond, series_media.c.media_id.in_(chunk)))
+            gone.extend(chunk)
+    else:
+        gone = [int(x) for x in s.scalars(select(series_media.c.media_id).where(cond))]
+        s.execute(delete(series_media).where(cond))
+    for chunk in _chunks(sorted(set(gone))):
+        still = {
+            int(m)
+            for m in s.scalars(
+                select(series_media.c.media_id)
+                .join(Series, Series.id == series_media.c.series_id)
+                .where(series_media.c.media_id.in_(chunk), Series.agency_id == series.agency_id)
+            )
+        }
+        lose = [m for m in chunk if m not in still]
+        if lose:
+            s.execute(
+                delete(ExchangeEntry).where(
+                    ExchangeEntry.agency_id == series.agency_id,
+                    ExchangeEntry.media_id.in_(lose),
+                    ExchangeEntry.source_format == SOURCE_FORMAT,
+                )
+            )
+        orphans = [
+            int(x)
+            for x in s.scalars(
+                select(Media.id).where(
+                    Media.id.in_(chunk),
+                    Media.has_content.is_(False),
+                    ~select(ExchangeEntry.id).where(ExchangeEntry.media_id == Media.id).exists(),
+                    ~select(Sighting.id).where(Sighting.media_id == Media.id).exists(),
+                    ~select(series_media.c.media_id)
+                    .where(series_media.c.media_id == Media.id)
+                    .exists(),
+                )
+            )
+        ]
+        if orphans:
+            s.execute(delete(ExchangeHash).where(ExchangeHash.media_id.in_(orphans)))
+            s.execute(delete(FingerprintModel).where(FingerprintModel.media_id.in_(orphans)))
+            s.execute(delete(Media).where(Media.id.in_(orphans)))
+
+
+def local_series_of(s: Session, origin: str, keys: Iterable[str]) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for oid, local, deleted in s.execute(
+            select(FedRecord.origin_id, FedRecord.local_id, FedRecord.deleted).where(
+                FedRecord.origin == origin, FedRecord.kind == 0, FedRecord.origin_id.in_(chunk)
+            )
+        ):
+            out[str(oid)] = None if (local is None or deleted) else int(local)
+    return out
+
+
+def series_row(s: Session, series_id: int) -> Series | None:
+    return s.get(Series, series_id)
+
+
+def agency_row(s: Session, agency_id: int) -> Agency | None:
+    return s.get(Agency, agency_id)
+
+
+__all__ = [
+    "SOURCE_FORMAT",
+    "Incoming",
+    "SharedSeries",
+    "StoredRecord",
+    "add_outbox",
+    "add_peer",
+    "append_log",
+    "apply_remote_media",
+    "apply_remote_series",
+    "count_records",
+    "drop_outbox",
+    "drop_series_media",
+    "feed_pages",
+    "feed_records",
+    "get_peer",
+    "last_delta_of",
+    "last_log_entry",
+    "list_peers",
+    "local_series_of",
+    "log_entry",
+    "log_entry_at",
+    "log_leaves",
+    "next_delta_no",
+    "outbox",
+    "outbox_summary",
+    "own_series",
+    "peer_by_origin",
+    "record_sent",
+    "remote_agency",
+    "remote_series_name",
+    "remove_peer",
+    "sent_state",
+    "series_media_hashes",
+    "set_local_ids",
+    "upsert_records",
+]

@@ -1,0 +1,257 @@
+"""Federation use cases on each backend: a hub and two nodes in one process.
+
+The HTTP hop is left out here (tests/api/test_federation_e2e.py runs real
+``tessera serve --hub`` processes); ``_sync`` performs the same steps as
+``tessera.client.federation.sync`` by calling the hub's use cases directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tessera.app import App, Caller, Role, Settings, audit, sharing
+from tessera.app import federation as fed
+from tessera.app import lookup as lk
+from tessera.app.exchange import import_file
+from tessera.audit.checkpoint import Checkpoint
+from tessera.audit.merkle import leaf_hash, root_of
+from tessera.exchange.delta import DeltaError
+from tessera.storage import repo
+from tessera.storage.models import FedLogEntry, FedRecord, Media
+from tests.storage.conftest import _pg_database
+
+OP = Caller.local_operator()
+
+
+@dataclass
+class World:
+    hub: App
+    a: App
+    b: App
+
+
+def _open(tmp: Path, name: str, url: str | None) -> App:
+    home = tmp / name
+    home.mkdir()
+    app = App(Settings.for_home(home, database_url=url) if url else Settings.for_home(home))
+    app.migrate()
+    audit.ensure_node_key(app, f"{name}.test")
+    return app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    with contextlib.ExitStack() as stack:
+        urls: list[str | None] = [None, None, None]
+        if request.param == "postgresql":
+            urls = [
+                stack.enter_context(contextlib.contextmanager(_pg_database)()).url for _ in range(3)
+            ]
+        hub, a, b = (_open(tmp_path, n, u) for n, u in zip(("hub", "a", "b"), urls, strict=True))
+        key = {n: fed.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
+        for n in ("a", "b"):
+            fed.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
+        fed.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
+        fed.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
+        with a.transaction() as s:
+            repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
+        with b.transaction() as s:
+            repo.create_agency(s, "DE-B", "DE", "Unit B", "vid@b.example")
+        yield World(hub, a, b)
+        for x in (hub, a, b):
+            x.close()
+
+
+def _sync(node: App, hub: App) -> fed.FeedApplied | None:
+    """tessera sync, without HTTP."""
+    me = fed.signer_of(node).name
+    _, size = fed.feed_position(node, "hub")
+    cp = fed.hub_checkpoint(hub, me, size)
+    fed.accept_checkpoint(node, "hub", cp.checkpoint, cp.consistency)
+    fed.delta_already_accepted(node, "hub", cp.last_delta)
+    fed.prepare(node, OP)
+    for _, body in fed.outbox(node):
+        _, size = fed.feed_position(node, "hub")
+        fed.delta_acknowledged(node, "hub", body, fed.accept_delta(hub, body, since=size))
+    after, size = fed.feed_position(node, "hub")
+    res = None
+    while after < size:
+        res = fed.apply_feed(node, OP, "hub", fed.feed_page(hub, me, after, size, limit=3))
+        after = res.end
+    return res
+
+
+def _share(app: App, tmp: Path, series: str, digests: list[str]) -> None:
+    f = tmp / f"{series}.txt"
+    f.write_text("".join(d + "\n" for d in digests))
+    import_file(app, OP, "hashlist", f, agency_code="NL-A", series=series, hash_type="sha256")
+
+
+def _digests(n: int, salt: str = "") -> list[str]:
+    return [hashlib.sha256(f"{salt}{i}".encode()).hexdigest() for i in range(n)]
+
+
+def _b_analyst() -> Caller:
+    return Caller(role=Role.ANALYST, user_id=99, email="x@b.example", agency_code="DE-B")
+
+
+def _lookup(app: App, digest: str) -> lk.LookupResult:
+    return lk.lookup(app, _b_analyst(), [lk.HashQuery(type="sha256", hash=digest)])
+
+
+def _counts(app: App) -> tuple[int, int]:
+    with app.transaction() as s:
+        live = s.query(FedRecord).filter(FedRecord.deleted.is_(False)).count()
+        media = s.query(Media).count()
+    return live, media
+
+
+def test_status_share_reaches_other_node_with_contact_then_revocation_removes_it(
+    world: World, tmp_path: Path
+) -> None:
+    d = _digests(7)
+    _share(world.a, tmp_path, "SER1", d)
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    found = _lookup(world.b, d[3])
+    assert found.matched == 1
+    (summary,) = found.series
+    assert summary.name == "SER1 @a.test"
+    assert summary.contact == "vid@a.example"
+    assert summary.owner_code == "NL-A"
+    assert summary.level == "status"
+    assert _counts(world.b) == (8, 7)  # 1 series + 7 media records; 7 hash-only media
+    st = fed.status(world.b, OP)
+    assert st.received_records == {"a.test": 8}
+
+    sharing.share_series(world.a, OP, "SER1", "none", network=True)
+    _sync(world.a, world.hub)
+    with world.hub.transaction() as s:  # gone from the hub: keys and versions only
+        rows = s.query(FedRecord).all()
+        assert len(rows) == 8 and all(r.deleted and r.payload is None for r in rows)
+    _sync(world.b, world.hub)
+    assert _lookup(world.b, d[3]).matched == 0
+    assert _counts(world.b) == (0, 0)
+
+
+def test_hash_level_shows_only_contact(world: World, tmp_path: Path) -> None:
+    d = _digests(2, "h")
+    _share(world.a, tmp_path, "SECRET", d)
+    sharing.share_series(world.a, OP, "SECRET", "hash", network=True)
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    res = _lookup(world.b, d[0])
+    assert res.matched == 1
+    assert res.series == ()  # no series name at hash
+    assert res.results[0].matches[0].contacts == ("vid@a.example",)
+    with world.hub.transaction() as s:
+        payloads = [r.payload for r in s.query(FedRecord).filter(FedRecord.kind == 0)]
+    assert payloads and all("name" not in (p or {}) for p in payloads)
+
+
+def test_resync_and_replayed_delta_change_nothing(world: World, tmp_path: Path) -> None:
+    _share(world.a, tmp_path, "SER1", _digests(5))
+    _sync(world.a, world.hub)
+    with world.hub.transaction() as s:
+        first = s.query(FedLogEntry).one()
+    # the node "crashed" before hearing the answer: same bytes again
+    assert fed.prepare(world.a, OP).new_deltas == 0  # nothing changed: no new delta
+    # another delta under an accepted number is refused, and appends nothing
+    from tessera.exchange import delta as dl
+
+    a_key = fed.signer_of(world.a)
+    replay = dl.write(
+        "federation-delta",
+        a_key,
+        [],
+        [],
+        header={"delta_no": int(first.delta_no)},
+    )
+    with pytest.raises(DeltaError, match="other content"):
+        fed.accept_delta(world.hub, replay)
+    _sync(world.b, world.hub)
+    _sync(world.b, world.hub)
+    assert _counts(world.b) == (6, 5)
+
+
+def test_tampered_delta_is_rejected_whole(world: World, tmp_path: Path) -> None:
+    _share(world.a, tmp_path, "SER1", _digests(4))
+    fed.prepare(world.a, OP)
+    ((_, body),) = fed.outbox(world.a)
+    bad = body.replace(_digests(4)[2].encode(), _digests(4, "x")[2].encode())
+    with pytest.raises(DeltaError, match="SHA-256 differs"):
+        fed.accept_delta(world.hub, bad)
+    with world.hub.transaction() as s:
+        assert s.query(FedLogEntry).count() == 0
+        assert s.query(FedRecord).count() == 0
+    # from a node the hub does not know
+    fed.remove_peer(world.hub, OP, "a")
+    with pytest.raises(DeltaError, match="not a known peer"):
+        fed.accept_delta(world.hub, body)
+
+
+def test_node_refuses_a_hub_that_rewrote_its_log(world: World, tmp_path: Path) -> None:
+    _share(world.a, tmp_path, "SER1", _digests(3))
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    _share(world.a, tmp_path, "SER2", _digests(3, "2"))
+    _sync(world.a, world.hub)
+    # the hub rewrites entry 1 and re-signs everything with its genuine key
+    hub_key = fed.signer_of(world.hub)
+    with world.hub.transaction() as s:
+        entries = s.query(FedLogEntry).order_by(FedLogEntry.seq).all()
+        leaves = []
+        for e in entries:
+            if e.seq == 1:
+                e.sha256 = "0" * 64
+                e.leaf_hash = leaf_hash(b"forged")
+            leaves.append(bytes(e.leaf_hash))
+            e.root = root_of(leaves)
+            e.note = Checkpoint(hub_key.name + "/federation", e.seq, e.root).sign(hub_key)
+    before = _counts(world.b)
+    with pytest.raises(fed.HubRefused, match="rewrote history"):
+        _sync(world.b, world.hub)
+    assert _counts(world.b) == before
+    with pytest.raises(fed.HubRefused, match="rewrote history"):  # and again: nothing stored
+        _sync(world.b, world.hub)
+
+
+def test_interrupted_pull_resumes_exactly(world: World, tmp_path: Path) -> None:
+    _share(world.a, tmp_path, "SER1", _digests(10))
+    _sync(world.a, world.hub)
+    me = fed.signer_of(world.b).name
+    cp = fed.hub_checkpoint(world.hub, me, 0)
+    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    # a page is applied, the same page again (a retry after a lost answer), then the rest
+    page = fed.feed_page(world.hub, me, 0, cp.size, limit=3)
+    fed.apply_feed(world.b, OP, "hub", page)
+    fed.apply_feed(world.b, OP, "hub", page)
+    _sync(world.b, world.hub)
+    assert _counts(world.b) == (11, 10)
+
+
+def test_air_gapped_export_import(world: World, tmp_path: Path) -> None:
+    d = _digests(4, "air")
+    _share(world.a, tmp_path, "AIR", d)
+    out = fed.export_bundles(world.a, OP, None)
+    assert out.kind == "federation-delta" and out.records == 5
+    (r,) = fed.import_bundles(world.hub, OP, out.data, None)
+    assert isinstance(r, fed.DeltaAccepted) and r.status == "accepted"
+    # importing the same file again is harmless
+    (r2,) = fed.import_bundles(world.hub, OP, out.data, None)
+    assert isinstance(r2, fed.DeltaAccepted) and r2.status == "duplicate"
+    feed = fed.export_bundles(world.hub, OP, "b")
+    assert feed.kind == "federation-feed"
+    results = fed.import_bundles(world.b, OP, feed.data, "hub")
+    assert sum(x.applied for x in results if isinstance(x, fed.FeedApplied)) == 5
+    assert _lookup(world.b, d[1]).matched == 1
+    # a tampered feed file is refused
+    bad = feed.data.replace(d[1].encode(), d[2].encode(), 1)
+    with pytest.raises(DeltaError):
+        fed.import_bundles(world.b, OP, bad, "hub")
