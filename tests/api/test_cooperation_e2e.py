@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tessera.api import create_app
-from tessera.app import App, Caller, Settings, accounts, coop, trust
+from tessera.app import App, Caller, Settings, accounts, coop
 from tessera.app.sharing import share_case, share_series
 from tests.app.receivers import SECRET, smtp_server, wait_for, webhook
 from tests.seeding import ensure_agency, flip_bits, random_pdq, seed
@@ -52,10 +52,7 @@ def _last_run(app: App) -> int:
         return int(s.execute(text("SELECT max(id) FROM ingest_run")).scalar_one())
 
 
-def test_three_agencies_three_countries(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(trust, "DEFAULT_FLOOD", trust.FloodRule(files=5, agencies=3))
+def test_three_agencies_three_countries(settings: Settings) -> None:
     rng = random.Random(12)
     with App(settings) as app:
         for code, country in (("NL-A", "NL"), ("DE-B", "DE"), ("FR-C", "FR")):
@@ -77,6 +74,7 @@ def test_three_agencies_three_countries(
         nl = _token(app, "admin@nl-a.example", "NL-A", "admin")
         de = _token(app, "analyst@de-b.example", "DE-B", "analyst")
         fr = _token(app, "analyst@fr-c.example", "FR-C", "analyst")
+        op = _token(app, "operator@node.example", "NL-A", "operator")
         # two new cases with the same unclassified material, as their ingests store them
         new = [(f"new-{i}".encode(), random_pdq(rng)) for i in range(4)]
         seed(app.db, new, agency="FR-C", series=None, case="FR-77")
@@ -101,6 +99,14 @@ def test_three_agencies_three_countries(
         )
         assert r.status_code == 200, r.text
         assert r.json()["webhook_secret_set"] is True and "webhook_secret" not in r.json()
+        # the network's operator lowers the flood thresholds for this test (> 5 hashes, 3
+        # agencies); an agency's admin may not
+        flood = {"files": 5, "agencies": 3}
+        assert client.put("/api/v1/network/flood", headers=nl, json=flood).status_code == 403
+        r = client.put("/api/v1/network/flood", headers=op, json=flood)
+        assert r.status_code == 200, r.text
+        assert r.json()["files"] == 5 and r.json()["window_hours"] == 24.0
+        assert client.get("/api/v1/network/flood", headers=de).json()["agencies"] == 3
         # another agency's delivery does not exist for NL-A's admin
         assert client.put("/api/v1/agencies/DE-B/delivery", headers=nl, json={}).status_code == 404
         assert client.put("/api/v1/agencies/NL-A/delivery", headers=de, json={}).status_code == 404

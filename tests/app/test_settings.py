@@ -54,3 +54,33 @@ def test_settings_are_frozen() -> None:
     s = Settings.resolve(env={})
     with pytest.raises(AttributeError):
         s.home = Path("elsewhere")  # type: ignore[misc]
+
+
+def test_flood_thresholds_and_node_agency_from_the_environment(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tessera.app.settings import FloodRule
+
+    s = Settings.resolve(home=tmp_path, env={})
+    assert s.flood == FloodRule(
+        files=100, agencies=3, window=timedelta(hours=24), triage_share=0.05, triage_min=10
+    )
+    assert s.node_agency is None
+    env = {
+        "TESSERA_FLOOD_FILES": "7",
+        "TESSERA_FLOOD_AGENCIES": "2",
+        "TESSERA_FLOOD_WINDOW_HOURS": "1.5",
+        "TESSERA_FLOOD_TRIAGE_SHARE": "0.25",
+        "TESSERA_FLOOD_TRIAGE_MIN": "4",
+        "TESSERA_NODE_AGENCY": "NL-A",
+    }
+    s = Settings.resolve(home=tmp_path, env=env)
+    assert s.flood == FloodRule(
+        files=7, agencies=2, window=timedelta(minutes=90), triage_share=0.25, triage_min=4
+    )
+    assert s.node_agency == "NL-A"
+    assert Settings.resolve(home=tmp_path, env=env, node_agency="DE-B").node_agency == "DE-B"
+    for bad in ({"TESSERA_FLOOD_TRIAGE_SHARE": "2"}, {"TESSERA_FLOOD_FILES": "x"},
+                {"TESSERA_FLOOD_WINDOW_HOURS": "0.001"}):  # fmt: skip
+        with pytest.raises(ConfigError):
+            Settings.resolve(home=tmp_path, env=bad)

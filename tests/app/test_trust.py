@@ -86,11 +86,9 @@ def test_negative_lists_suppress_unless_explained(app: App) -> None:
         trust.remove_negative(app, user("FR-C", Role.CURATOR), 2)
 
 
-def test_flooding_hash_quarantined_notified_released(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_flooding_hash_quarantined_notified_released(app: App) -> None:
     hashes = world(app)
-    monkeypatch.setattr(trust, "DEFAULT_FLOOD", trust.FloodRule(files=5, agencies=3))
+    trust.set_flood_rule(app, OP, {"files": 5, "agencies": 3})  # the network's operator
     sha = hashes["open"][0]
     m = _media(app, sha)
     with app.transaction() as s:
@@ -115,3 +113,37 @@ def test_flooding_hash_quarantined_notified_released(
     trust.release(app, user("NL-A", Role.CURATOR), m)
     assert not lookup.lookup(app, user("DE-B"), [q(sha)]).results[0].matches[0].quarantined
     assert trust.list_quarantine(app, OP) == []
+
+
+def test_flood_thresholds_deployment_then_network(app: App) -> None:
+    """Defaults from the issue; the deployment's (Settings.flood) next; the network's
+    operator overrides single values, resets them, and nobody else may."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tessera.app.settings import FloodRule
+
+    world(app)
+    r = trust.get_flood_rule(app, user("DE-B"))
+    assert (r.files, r.agencies, r.window_hours, r.triage_share, r.triage_min) == (
+        100,
+        3,
+        24.0,
+        0.05,
+        10,
+    )
+    assert r.overridden == ()
+    app.settings = replace(app.settings, flood=FloodRule(files=50, window=timedelta(hours=6)))
+    assert trust.flood_rule(app) == FloodRule(files=50, window=timedelta(hours=6))
+    with pytest.raises(PermissionDenied):
+        trust.set_flood_rule(app, user("NL-A", Role.ADMIN), {"files": 1})
+    with pytest.raises(InvalidInput):
+        trust.set_flood_rule(app, OP, {"triage_share": 1.5})
+    with pytest.raises(InvalidInput):
+        trust.set_flood_rule(app, OP, {"bogus": 1})
+    r = trust.set_flood_rule(app, OP, {"agencies": 2, "triage_share": 0.2})
+    assert (r.files, r.agencies, r.window_hours, r.triage_share) == (50, 2, 6.0, 0.2)
+    assert r.overridden == ("agencies", "triage_share")
+    r = trust.set_flood_rule(app, OP, {"agencies": None})
+    assert r.agencies == 3 and r.overridden == ("triage_share",)
+    assert trust.flood_rule(app).triage_share == 0.2

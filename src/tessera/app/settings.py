@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from tessera.errors import ConfigError
@@ -29,6 +30,63 @@ ENV_DATABASE_URL = "TESSERA_DATABASE_URL"
 ENV_WORKERS = "TESSERA_WORKERS"
 ENV_MAX_PIXELS = "TESSERA_MAX_PIXELS"
 ENV_MAX_BYTES = "TESSERA_MAX_BYTES"
+ENV_NODE_AGENCY = "TESSERA_NODE_AGENCY"
+ENV_FLOOD_FILES = "TESSERA_FLOOD_FILES"
+ENV_FLOOD_AGENCIES = "TESSERA_FLOOD_AGENCIES"
+ENV_FLOOD_WINDOW_HOURS = "TESSERA_FLOOD_WINDOW_HOURS"
+ENV_FLOOD_TRIAGE_SHARE = "TESSERA_FLOOD_TRIAGE_SHARE"
+ENV_FLOOD_TRIAGE_MIN = "TESSERA_FLOOD_TRIAGE_MIN"
+
+
+@dataclass(frozen=True)
+class FloodRule:
+    """When a stored item's matches look like a flood (issue 12's defaults).
+
+    A deployment sets them with ``TESSERA_FLOOD_*`` (resolved here, once); the
+    network's operator overrides them for the whole network at run time
+    (``tessera.app.trust.set_flood_rule``)."""
+
+    files: int = 100
+    """More than this many distinct files (query hashes) matching one item..."""
+    agencies: int = 3
+    """... from at least this many agencies..."""
+    window: timedelta = timedelta(hours=24)
+    """... within this window."""
+    triage_share: float = 0.05
+    """Or: a triage whose files match one stored item more often than this share..."""
+    triage_min: int = 10
+    """... and at least this many times (a small triage proves nothing)."""
+
+    def __post_init__(self) -> None:
+        if self.files < 1 or self.agencies < 1 or self.triage_min < 1:
+            raise ConfigError("flood thresholds: files, agencies and triage minimum must be >= 1")
+        if not timedelta(minutes=1) <= self.window <= timedelta(days=365):
+            raise ConfigError("flood window: between 1 minute and 365 days")
+        if not 0.0 < self.triage_share <= 1.0:
+            raise ConfigError(f"flood triage share must be in (0, 1], not {self.triage_share}")
+
+
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def flood_from_env(env: Mapping[str, str]) -> FloodRule:
+    """The flood rule from ``TESSERA_FLOOD_*`` (each unset one keeps its default)."""
+    d = FloodRule()
+    hours = _env_float(env, ENV_FLOOD_WINDOW_HOURS)
+    return FloodRule(
+        files=_env_int(env, ENV_FLOOD_FILES) or d.files,
+        agencies=_env_int(env, ENV_FLOOD_AGENCIES) or d.agencies,
+        window=timedelta(hours=hours) if hours is not None else d.window,
+        triage_share=_env_float(env, ENV_FLOOD_TRIAGE_SHARE) or d.triage_share,
+        triage_min=_env_int(env, ENV_FLOOD_TRIAGE_MIN) or d.triage_min,
+    )
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
@@ -58,6 +116,12 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     workers: int | None = None
     """Processes for hashing and matching; None means every core this process may use."""
+    node_agency: str | None = None
+    """The agency the node's command line acts for (``--agency`` / ``TESSERA_NODE_AGENCY``):
+    its triages and lookups then notify owners and count for the flood guard."""
+    flood: FloodRule = field(default_factory=FloodRule)
+    """The flood guard's thresholds (``TESSERA_FLOOD_*``; the network's operator may
+    override them for the network)."""
 
     @classmethod
     def resolve(
@@ -68,6 +132,7 @@ class Settings:
         workers: int | None = None,
         max_pixels: int | None = None,
         max_bytes: int | None = None,
+        node_agency: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         """Flags win over the environment, the environment over defaults.
@@ -83,6 +148,8 @@ class Settings:
             max_pixels=max_pixels or _env_int(env, ENV_MAX_PIXELS) or DEFAULT_MAX_PIXELS,
             max_bytes=max_bytes or _env_int(env, ENV_MAX_BYTES) or DEFAULT_MAX_BYTES,
             workers=workers or _env_int(env, ENV_WORKERS),
+            node_agency=node_agency or env.get(ENV_NODE_AGENCY) or None,
+            flood=flood_from_env(env),
         )
 
     @classmethod
@@ -114,4 +181,4 @@ class Settings:
         return url
 
 
-__all__ = ["Settings"]
+__all__ = ["FloodRule", "Settings", "flood_from_env"]

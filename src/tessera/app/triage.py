@@ -76,7 +76,7 @@ def run(
     for it in report.items:
         for media_id in {m.media_id for m in it.matches}:
             per_item[media_id] = per_item.get(media_id, 0) + 1
-    total = len(report.items)
+    total, found = len(report.items), report.items
     if not caller.is_local_operator:
         report = shared_report(app, caller, report)
     counts = report.counts()
@@ -88,9 +88,32 @@ def run(
         params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
         result_count=counts["known"] + counts["near"],
     )
-    trust.guard_triage(app, caller, per_item, total)
-    coop.notice(app, caller, set(per_item), via="triage")
+    after_triage(app, caller, found, per_item, total)
     return report
+
+
+def after_triage(
+    app: App,
+    caller: Caller,
+    items: Sequence[TriageItem],
+    per_item: dict[int, int],
+    total: int,
+) -> None:
+    """What every triage (local or a server's job) does with its hits, before redaction:
+    the flood guard (the share rule, and each file counted like a lookup's hash for the
+    24 h rule) and the owners' notices."""
+    trust.guard_triage(app, caller, per_item, total)
+    trust.guard(
+        app,
+        caller,
+        [
+            (m.media_id, "sha256", bytes.fromhex(it.file.sha256))
+            for it in items
+            if it.file.sha256
+            for m in it.matches
+        ],
+    )
+    coop.notice(app, caller, set(per_item), via="triage")
 
 
 _FULL_RELATIONS = {"marker", "same-camera", "gps-near"}

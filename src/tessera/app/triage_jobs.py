@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tessera.app import audit, coop, trust
+from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
-from tessera.app.triage import shared_report
+from tessera.app.triage import after_triage, shared_report
 from tessera.app.visibility import require_role
 from tessera.errors import InvalidInput, NotFound, TesseraError
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
@@ -379,8 +379,7 @@ def _run(app: App, job_id: int, chunk: int) -> None:
                 params={"job": public_id, "files": len(items), "radius": radius},
                 result_count=counts["known"] + counts["near"],
             )
-        trust.guard_triage(app, caller, per_item, len(items))
-        coop.notice(app, caller, set(per_item), via="triage")
+        after_triage(app, caller, items, per_item, len(items))
     except TesseraError as e:
         with app.transaction() as s:
             store.finish(s, job_id, "failed", _now(), error=f"{type(e).__name__}: {e}")

@@ -11,17 +11,19 @@
   a reason and who added it. A query on one (exact, or PDQ within the match radius)
   is answered ``suppressed`` with no matches, unless the caller asks to ``explain``.
 * **Flood guard**: a stored item that suddenly matches unusually many distinct
-  query hashes (default: more than 100 from 3 or more agencies within 24 h) is
-  quarantined: its matches are reported ``quarantined``, the owner agency of its
-  series is notified (the node's operator sees every notification), and a curator
-  releases it or negative-lists it.
+  query hashes (default: more than 100 from 3 or more agencies within 24 h, or
+  more than 5 % of one triage's files; the deployment sets its own in
+  ``Settings.flood``, the network's operator overrides them) is quarantined: its
+  matches are reported ``quarantined``, the owner agency of its series is notified
+  (the node's operator sees every notification), and a curator releases it or
+  negative-lists it. A triage's files count like lookups' hashes (one per file).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -31,8 +33,9 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.settings import FloodRule
 from tessera.app.visibility import Level, require_role, transaction
-from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.errors import ConfigError, InvalidInput, NotFound, PermissionDenied
 from tessera.fingerprints.pdq import MATCH_THRESHOLD
 from tessera.storage import coop as coop_store
 from tessera.storage import repo, sharing
@@ -43,20 +46,21 @@ DISPUTE_REASONS = ("not-abuse", "adult", "wrong-series", "duplicate", "other")
 NEGATIVE_KINDS = {"md5": 16, "sha1": 20, "sha256": 32, "pdq": 32}
 
 
-@dataclass(frozen=True)
-class FloodRule:
-    """When a stored item's matches look like a flood (the issue's defaults)."""
-
-    files: int = 100
-    agencies: int = 3
-    window: timedelta = timedelta(hours=24)
-    triage_share: float = 0.05
-    """A triage whose files match one stored item more often than this share..."""
-    triage_min: int = 10
-    """... and at least this many times (a small triage proves nothing)."""
-
-
 DEFAULT_FLOOD = FloodRule()
+"""The issue's defaults; a deployment's are ``Settings.flood``, the network's
+operator overrides them (``set_flood_rule``), ``flood_rule`` resolves the three."""
+FLOOD_KEYS = ("files", "agencies", "window_hours", "triage_share", "triage_min")
+_FLOOD_PREFIX = "flood."
+
+
+class FloodSettings(Result):
+    files: int
+    agencies: int
+    window_hours: float
+    triage_share: float
+    triage_min: int
+    overridden: tuple[str, ...]
+    """Which values the network's operator set (the rest come from the deployment)."""
 
 
 class VerdictCounts(Result):
@@ -294,6 +298,84 @@ def suppressed(
 # -- flood guard -------------------------------------------------------------------------
 
 
+def _overrides(s: Session) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in store.network_settings(s, _FLOOD_PREFIX).items():
+        name = key[len(_FLOOD_PREFIX) :]
+        if name in FLOOD_KEYS:
+            out[name] = float(value)
+    return out
+
+
+def _apply(base: FloodRule, values: dict[str, float]) -> FloodRule:
+    changes: dict[str, object] = {}
+    for name, v in values.items():
+        if name == "window_hours":
+            changes["window"] = timedelta(hours=v)
+        elif name == "triage_share":
+            changes["triage_share"] = v
+        else:
+            if v != int(v):
+                raise InvalidInput(f"flood {name} must be a whole number, not {v}")
+            changes[name] = int(v)
+    try:
+        return replace(base, **changes)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise InvalidInput(exc.message) from None
+
+
+def _flood_view(rule: FloodRule, overridden: Iterable[str]) -> FloodSettings:
+    return FloodSettings(
+        files=rule.files,
+        agencies=rule.agencies,
+        window_hours=rule.window.total_seconds() / 3600,
+        triage_share=rule.triage_share,
+        triage_min=rule.triage_min,
+        overridden=tuple(sorted(overridden)),
+    )
+
+
+def flood_rule(app: App) -> FloodRule:
+    """The flood rule in force: the deployment's (``Settings.flood``), with the values
+    the network's operator set over it."""
+    with app.transaction() as s:
+        return _apply(app.settings.flood, _overrides(s))
+
+
+def get_flood_rule(app: App, caller: Caller) -> FloodSettings:
+    """The flood thresholds in force (any caller of an agency may know them)."""
+    with app.transaction() as s:
+        values = _overrides(s)
+    return _flood_view(_apply(app.settings.flood, values), values)
+
+
+def set_flood_rule(app: App, caller: Caller, values: dict[str, float | None]) -> FloodSettings:
+    """The network's operator sets flood thresholds for the whole network; a value of
+    None returns that one to the deployment's setting. Audited."""
+    require_role(caller, Role.OPERATOR)
+    unknown = sorted(set(values) - set(FLOOD_KEYS))
+    if unknown:
+        raise InvalidInput(f"unknown flood setting {unknown[0]!r}: one of {', '.join(FLOOD_KEYS)}")
+    with app.transaction() as s:
+        current = _overrides(s)
+        current.update({k: float(v) for k, v in values.items() if v is not None})
+        for k, v in values.items():
+            if v is None:
+                current.pop(k, None)
+        rule = _apply(app.settings.flood, current)  # InvalidInput before anything is written
+        now = datetime.now(UTC)
+        for k in FLOOD_KEYS:
+            store.set_network_setting(
+                s,
+                _FLOOD_PREFIX + k,
+                repr(current[k]) if k in current else None,
+                audit.actor(caller),
+                now,
+            )
+        audit.record_in(s, app, caller, "flood.set", target="network:flood", params=values)
+        return _flood_view(rule, current)
+
+
 def guard(
     app: App,
     caller: Caller,
@@ -305,7 +387,7 @@ def guard(
     Returns every matched item now quarantined (new or old). Local operator lookups
     are not counted (no agency).
     """
-    rule = rule or DEFAULT_FLOOD
+    rule = rule or flood_rule(app)
     rows = {(m, hashlib.sha256(k.encode() + b":" + h).hexdigest()) for m, k, h in hits}
     if not rows:
         return set()
@@ -340,7 +422,7 @@ def guard_triage(
 ) -> set[int]:
     """The triage rule: quarantine an item matched by more than ``triage_share`` of one
     triage's files (and at least ``triage_min``); returns the items quarantined now."""
-    rule = rule or DEFAULT_FLOOD
+    rule = rule or flood_rule(app)
     now = datetime.now(UTC)
     flooded = {
         m: n
@@ -414,13 +496,17 @@ def list_quarantine(app: App, caller: Caller) -> list[QuarantineView]:
 __all__ = [
     "DEFAULT_FLOOD",
     "DISPUTE_REASONS",
+    "FLOOD_KEYS",
     "FloodRule",
+    "FloodSettings",
     "NegativeEntry",
     "QuarantineView",
     "VerdictCounts",
     "VerdictView",
     "add_negative",
     "counts",
+    "flood_rule",
+    "get_flood_rule",
     "guard",
     "guard_triage",
     "judge",
@@ -428,5 +514,6 @@ __all__ = [
     "list_quarantine",
     "release",
     "remove_negative",
+    "set_flood_rule",
     "suppressed",
 ]

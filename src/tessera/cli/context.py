@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from tessera.app import App, Caller, Result, Settings
+from tessera.app import App, Caller, Result, Role, Settings
 from tessera.client import RemoteTessera
 from tessera.errors import ConfigError
 
@@ -41,6 +41,19 @@ class CliContext:
         if self._app is None:
             self._app = App(self.settings)
         return self._app
+
+    def acting_for(self, agency: str | None) -> Caller:
+        """The operator at the node's command line acting for one agency (``--agency``,
+        else the configured ``TESSERA_NODE_AGENCY``) with that agency's curator rights
+        and view; without either, the node's local operator. An unknown agency is
+        ``NotFound`` (a triage or lookup for nobody would notify nobody)."""
+        code = agency or self.settings.node_agency
+        if code is None:
+            return self.caller
+        from tessera.app import agencies  # noqa: PLC0415
+
+        agencies.show(self.app, self.caller, code)  # NotFound, naming the code
+        return Caller(role=Role.CURATOR, agency_code=code, request_id=self.caller.request_id)
 
     def remote(self) -> RemoteTessera:
         """The server named by ``--server``, with the token from ``TESSERA_TOKEN``."""

@@ -151,6 +151,56 @@ def _as(cli: CliContext, agency: str | None) -> Caller:
     return Caller(role=Role.CURATOR, agency_code=agency, request_id=cli.caller.request_id)
 
 
+@click.command("flood")
+@click.option("--files", type=click.IntRange(min=1), help="More than N distinct files...")
+@click.option("--agencies", type=click.IntRange(min=1), help="... from at least N agencies...")
+@click.option("--window-hours", type=click.FloatRange(min=0, min_open=True), help="... within H h.")
+@click.option(
+    "--triage-share", type=click.FloatRange(0, 1, min_open=True), help="Or > this share of a triage"
+)
+@click.option("--triage-min", type=click.IntRange(min=1), help="... and at least N of its files.")
+@click.option(
+    "--reset",
+    "reset",
+    multiple=True,
+    type=click.Choice(trust.FLOOD_KEYS),
+    help="Return this value to the deployment's setting (repeat).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def flood_command(
+    cli: CliContext,
+    files: int | None,
+    agencies: int | None,
+    window_hours: float | None,
+    triage_share: float | None,
+    triage_min: int | None,
+    reset: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Show the flood guard's thresholds; with options, set them for the network."""
+    given = {
+        "files": files,
+        "agencies": agencies,
+        "window_hours": window_hours,
+        "triage_share": triage_share,
+        "triage_min": triage_min,
+    }
+    values: dict[str, float | None] = {k: v for k, v in given.items() if v is not None}
+    values.update(dict.fromkeys(reset))
+    if values:
+        r = trust.set_flood_rule(cli.app, cli.caller, values)
+    else:
+        r = trust.get_flood_rule(cli.app, cli.caller)
+    emit(
+        r,
+        as_json,
+        f"quarantine when > {r.files} distinct files from >= {r.agencies} agencies within "
+        f"{r.window_hours:g} h, or > {r.triage_share:.1%} of one triage's files (at least "
+        f"{r.triage_min}); set for the network: {', '.join(r.overridden) or 'none'}",
+    )
+
+
 def _counts(r: trust.VerdictView) -> str:
     c = r.counts
     return (
@@ -232,6 +282,7 @@ __all__ = [
     "confirm_command",
     "delivery_command",
     "dispute_command",
+    "flood_command",
     "negative_group",
     "notifications_command",
     "overlap_group",

@@ -69,6 +69,11 @@ def _verdicts(v: VerdictCounts) -> str:
 @click.option("--hide-disputed", is_flag=True, help="Leave out items an agency disputed.")
 @click.option("--explain", is_flag=True, help="Show matches of negative-listed hashes too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option(
+    "--agency",
+    help="Act for this agency (default: TESSERA_NODE_AGENCY): hits notify the series' "
+    "owners and count for the flood guard; matches show what the agency may see.",
+)
 @pass_app
 def lookup_command(
     cli: CliContext,
@@ -78,6 +83,7 @@ def lookup_command(
     hide_disputed: bool,
     explain: bool,
     as_json: bool,
+    agency: str | None,
 ) -> None:
     """Is each HASH known? Matches with their series and status, from hashes alone."""
     asked = queries(hashes, hash_type)
@@ -87,7 +93,7 @@ def lookup_command(
     else:
         r = lookup.lookup(
             cli.app,
-            cli.caller,
+            cli.acting_for(agency),
             asked,
             radius=radius,
             explain=explain,

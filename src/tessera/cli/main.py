@@ -25,6 +25,7 @@ from tessera.cli.coop_cmds import (
     confirm_command,
     delivery_command,
     dispute_command,
+    flood_command,
     negative_group,
     notifications_command,
     overlap_group,
@@ -124,6 +125,7 @@ for _command in (
     peer_group,
     federation_group,
     sync_command,
+    flood_command,
 ):
     cli.add_command(_command)
 for _sub in SERIES_COMMANDS:

@@ -104,6 +104,11 @@ def print_summary(report: TriageReport) -> None:
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+@click.option(
+    "--agency",
+    help="Act for this agency (default: TESSERA_NODE_AGENCY): hits notify the series' "
+    "owners and count for the flood guard; the report shows what the agency may see.",
+)
 @click.pass_context
 def triage_command(
     ctx: click.Context,
@@ -117,6 +122,7 @@ def triage_command(
     scenes: bool,
     workers: int | None,
     progress: bool | None,
+    agency: str | None,
 ) -> None:
     """Tell for every file under PATHS whether it is known, near a known item, or new.
 
@@ -132,7 +138,7 @@ def triage_command(
         ctx.exit(_remote(cli, paths, as_json, radius, min_quality, dihedral, workers, show))
     report = triage.run(
         cli.app,
-        cli.caller,
+        cli.acting_for(agency),
         paths,
         radius=radius,
         min_quality=min_quality,

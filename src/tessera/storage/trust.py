@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select
 
 from tessera.storage.db import Session
-from tessera.storage.models import Agency, HitLog, MediaVerdict, NegativeHash, Quarantine
+from tessera.storage.models import (
+    Agency,
+    HitLog,
+    MediaVerdict,
+    NegativeHash,
+    NetworkSetting,
+    Quarantine,
+)
 
 _CHUNK = 500
 
@@ -166,6 +173,30 @@ def released_at(s: Session, media_ids: Iterable[int]) -> dict[int, datetime]:
     return out
 
 
+def network_settings(s: Session, prefix: str) -> dict[str, str]:
+    """key -> value of the network's settings whose key starts with ``prefix``."""
+    rows = s.execute(
+        select(NetworkSetting.key, NetworkSetting.value).where(
+            NetworkSetting.key.startswith(prefix, autoescape=True)
+        )
+    )
+    return {str(k): str(v) for k, v in rows}
+
+
+def set_network_setting(s: Session, key: str, value: str | None, by: str, at: datetime) -> None:
+    """Set (or, with None, remove) one network setting."""
+    row = s.get(NetworkSetting, key)
+    if value is None:
+        if row is not None:
+            s.delete(row)
+    else:
+        if row is None:
+            row = NetworkSetting(key=key)
+            s.add(row)
+        row.value, row.updated_by, row.updated_at = value, by, at
+    s.flush()
+
+
 def get_quarantine(s: Session, media_id: int) -> Quarantine | None:
     return s.get(Quarantine, media_id)
 
@@ -184,10 +215,12 @@ __all__ = [
     "list_quarantine",
     "log_hits",
     "negatives",
+    "network_settings",
     "quarantine",
     "quarantined",
     "released_at",
     "remove_negative",
+    "set_network_setting",
     "set_verdict",
     "verdicts_of",
 ]

@@ -44,6 +44,30 @@ class DeliveryRequest(_CoopBody):
     smtp_from: str | None = Field(default=None, max_length=254)
 
 
+class FloodRequest(_CoopBody):
+    """Network flood thresholds; a field sent as null returns to the deployment's value,
+    a field left out is unchanged."""
+
+    files: int | None = Field(default=None, ge=1, le=10_000_000)
+    agencies: int | None = Field(default=None, ge=1, le=10_000)
+    window_hours: float | None = Field(default=None, gt=0, le=8760)
+    triage_share: float | None = Field(default=None, gt=0, le=1)
+    triage_min: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+@router.get("/network/flood", response_model=trust_uc.FloodSettings)
+def get_flood(request: Request, caller: CallerDep) -> trust_uc.FloodSettings:
+    """The flood guard's thresholds in force."""
+    return trust_uc.get_flood_rule(state_of(request).app, caller)
+
+
+@router.put("/network/flood", response_model=trust_uc.FloodSettings)
+def set_flood(request: Request, caller: CallerDep, body: FloodRequest) -> trust_uc.FloodSettings:
+    """The network's operator sets flood thresholds for the whole network."""
+    values = body.model_dump(exclude_unset=True)
+    return trust_uc.set_flood_rule(state_of(request).app, caller, values)
+
+
 @router.get("/notifications", response_model=list[coop_uc.NotificationView])
 def list_notifications(
     request: Request, caller: CallerDep, unread: Annotated[bool, Query()] = False
