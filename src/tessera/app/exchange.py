@@ -111,7 +111,9 @@ def import_file(
         stream = path.open("rb")
     except OSError as exc:
         raise UnreadableFile.from_os_error(exc) from None
-    with stream, app.transaction() as s:
+    # the writer lock from the start: concurrent imports and ingests see each other's
+    # media before matching, and fingerprint ids commit in order (the indexes rely on it)
+    with stream, app.db.write_session() as s:
         agency = repo.get_agency(s, agency_code)
         the_case = repo.get_or_create_case(s, agency, case) if case else None
         job = store.ExchangeImport(

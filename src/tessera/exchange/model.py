@@ -14,8 +14,9 @@ import is lossless" can be checked as ``read(write(records)) == carried(records)
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -213,12 +214,23 @@ class ExchangeRecord(BaseModel):
     @field_validator("vics_extra")
     @classmethod
     def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
-        check_json_shape(v)
-        return v
+        # kept as plain JSON (lists, finite numbers): stored and compared as read back
+        return cast(dict[str, Any], json.loads(check_json_shape(v)))
 
     def entry_data(self) -> dict[str, Any]:
-        """What an exchange entry stores besides hashes, category, series and source id."""
-        return self.model_dump(mode="json", exclude=_ENTRY_EXCLUDE, exclude_defaults=True)
+        """What an exchange entry stores besides hashes, category, series and source id.
+
+        Equal to ``model_dump(mode="json", exclude=..., exclude_defaults=True)``
+        (property-tested), built by hand: the dump cost more per record than storing it.
+        """
+        d = self.__dict__
+        out: dict[str, Any] = {}
+        for name, default in _ENTRY_DEFAULTS:
+            v = d[name]
+            if v is default or v == default:
+                continue
+            out[name] = list(v) if type(v) is tuple else v
+        return out
 
     def identity(self) -> list[tuple[str, str]]:
         """(algorithm, value) by which the record is matched, strongest first."""
@@ -233,17 +245,192 @@ class ExchangeRecord(BaseModel):
 
 MAX_EXTRA_BYTES = 1 << 20
 
+_ENTRY_DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
+    (name, f.get_default(call_default_factory=True))
+    for name, f in ExchangeRecord.model_fields.items()
+    if name not in _ENTRY_EXCLUDE
+)
+_DEFAULTS: dict[str, Any] = {
+    name: f.get_default(call_default_factory=False)
+    for name, f in ExchangeRecord.model_fields.items()
+    if name != "vics_extra"
+}
+_DIGEST_FIELDS = (("md5", 32), ("sha1", 40), ("sha256", 64), ("pdq", 64))
+_LINE_FIELDS = (
+    ("mime_type", 255),
+    ("source_id", MAX_NAME),
+    ("collab", MAX_NAME),
+    ("series", 200),
+    ("category_profile", 32),
+    ("classification", MAX_NAME),
+    ("relative_path", MAX_TEXT),
+    ("case_ref", 100),
+)
+_BOOL_FIELDS = (
+    "victim_identified",
+    "offender_identified",
+    "is_distributed",
+    "baseline",
+    "file_available",
+)
+_KINDS = frozenset({"image", "video", "audio", "other"})
+_KNOWN_FIELDS = frozenset(ExchangeRecord.model_fields)
+_INT32 = 2**31
 
-def check_json_shape(value: Any) -> None:
-    """Bound size and depth of a free-form JSON value (no recursion: hostile depth)."""
+
+def _extra_surely_valid(value: Any) -> bool:
+    """True only when the model accepts ``value`` unchanged: plain JSON (dicts with
+    string keys, lists, strings, finite numbers, booleans, null), no deeper than
+    ``MAX_EXTRA_DEPTH``, at most ``MAX_EXTRA_ITEMS`` values, an upper bound of its JSON
+    text within ``MAX_EXTRA_BYTES``. Anything else goes to the full check."""
+    if type(value) is not dict:
+        return False
+    size = items = depth = 0
+    level: list[Any] = [value]
+    while level:
+        items += len(level)
+        if items > MAX_EXTRA_ITEMS or depth > MAX_EXTRA_DEPTH:
+            return False
+        below: list[Any] = []
+        for v in level:
+            t = type(v)
+            if t is str:
+                size += 6 * len(v) + 4  # each character escaped as \uXXXX at worst
+            elif t is dict:
+                size += 4
+                for k, x in v.items():
+                    if type(k) is not str:
+                        return False
+                    size += 6 * len(k) + 6
+                    below.append(x)
+            elif t is list:
+                size += 4
+                below.extend(v)
+            elif v is None or t is bool:
+                size += 8
+            elif t is int and -(10**20) < v < 10**20:
+                size += 26
+            elif t is float and math.isfinite(v):
+                size += 34
+            else:
+                return False
+        level = below
+        depth += 1
+    return size <= MAX_EXTRA_BYTES
+
+
+def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
+    """``ExchangeRecord(**values)`` without pydantic's per-field machinery, for values
+    that plainly satisfy every rule of the model; ``None`` when any value is not plainly
+    valid (the caller then validates in full, which gives the exact error).
+
+    Readers of large files call this once per record: full validation cost more than
+    parsing. The rules are the model's own (property-tested: whenever this returns a
+    record, it equals the validated one; whenever validation fails, this returns None).
+    """
+    d = dict(_DEFAULTS)
+    for name, v in values.items():
+        if name not in _KNOWN_FIELDS:
+            return None
+        d[name] = v
+    for name, length in _DIGEST_FIELDS:
+        v = d[name]
+        if v is None:
+            continue
+        if type(v) is not str:
+            return None
+        v = v.strip().lower()
+        if not v:
+            d[name] = None
+        elif len(v) != length or not _HEX.match(v):
+            return None
+        else:
+            d[name] = v
+    v = d["photodna"]
+    if v is not None:
+        if type(v) is not str or len(v) > MAX_OPAQUE:
+            return None
+        v = v.strip()
+        if _HASH_BAD.search(v):
+            return None
+        d["photodna"] = v or None
+    for name, length in _LINE_FIELDS:
+        v = d[name]
+        if v is None:
+            continue
+        if type(v) is not str or len(v) > length or _LINE_BAD.search(v):
+            return None
+        if not v:
+            d[name] = None
+    v = d["comments"]
+    if v is not None:
+        if type(v) is not str or len(v) > MAX_TEXT or _CONTROL.search(v):
+            return None
+        d["comments"] = v or None
+    for name in _BOOL_FIELDS:
+        v = d[name]
+        if v is not None and type(v) is not bool:
+            return None
+    if type(d["deleted"]) is not bool:
+        return None
+    v = d["kind"]
+    if v is not None and (type(v) is not str or v not in _KINDS):
+        return None
+    v = d["category"]
+    if v is not None and (type(v) is not int or not -_INT32 <= v < _INT32):
+        return None
+    v = d["submissions"]
+    if v is not None and (type(v) is not int or not 0 <= v < _INT32):
+        return None
+    v = d["media_size"]
+    if v is not None and (type(v) is not int or not 0 <= v <= 2**62):
+        return None
+    tags = d["tags"]
+    if type(tags) is not tuple or len(tags) > MAX_TAGS:
+        return None
+    for t in tags:
+        if (
+            type(t) is not str
+            or not t
+            or t != t.strip()
+            or len(t) > 200
+            or _TAG_FORBIDDEN.search(t)
+            or _CONTROL.search(t)
+        ):
+            return None
+    others = d["other_hashes"]
+    if type(others) is not tuple or any(type(h) is not OpaqueHash for h in others):
+        return None
+    extra = values.get("vics_extra")
+    if extra is None:
+        if "vics_extra" in values:
+            return None
+        d["vics_extra"] = {}
+    elif not _extra_surely_valid(extra):
+        return None
+    # what ``model_construct`` does, without its loop over every field's aliases
+    record = ExchangeRecord.__new__(ExchangeRecord)
+    _setattr(record, "__dict__", d)
+    _setattr(record, "__pydantic_fields_set__", set(values))
+    _setattr(record, "__pydantic_extra__", None)
+    _setattr(record, "__pydantic_private__", None)
+    return record
+
+
+_setattr = object.__setattr__
+
+
+def check_json_shape(value: Any) -> str:
+    """Bound size and depth of a free-form JSON value (no recursion: hostile depth);
+    returns its JSON text. NaN and infinities are not JSON values."""
     try:
-        text = json.dumps(value, ensure_ascii=False, check_circular=False)
+        text = json.dumps(value, ensure_ascii=False, check_circular=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         raise ValueError("not a JSON value") from None
     if len(text) > MAX_EXTRA_BYTES:
         raise ValueError(f"more than {MAX_EXTRA_BYTES >> 10} KiB of other fields")
     if text.count("[") + text.count("{") <= MAX_EXTRA_DEPTH:
-        return  # cannot be nested deeper than that (brackets in strings only add)
+        return text  # cannot be nested deeper than that (brackets in strings only add)
     stack: list[tuple[Any, int]] = [(value, 0)]
     items = 0
     while stack:
@@ -257,6 +444,7 @@ def check_json_shape(value: Any) -> None:
             stack.extend((x, depth + 1) for x in v.values())
         elif isinstance(v, list):
             stack.extend((x, depth + 1) for x in v)
+    return text
 
 
 RecordError = InvalidRecord
@@ -329,6 +517,7 @@ __all__ = [
     "RecordError",
     "build_record",
     "check_json_shape",
+    "fast_record",
     "kind_from_mime",
     "parse_bool",
     "parse_int",

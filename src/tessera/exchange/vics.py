@@ -31,6 +31,7 @@ from tessera.exchange.model import (
     OpaqueHash,
     RecordError,
     build_record,
+    fast_record,
     kind_from_mime,
     parse_bool,
     parse_int,
@@ -205,6 +206,10 @@ def _case_media_items(stream: Any, header: VicsHeader) -> Iterator[tuple[str | N
             depth = 1
 
 
+_BOOLS: dict[Any, bool] = {"true": True, "false": False, True: True, False: False}
+_STRINGS = ("MD5", "SHA1", "PhotoDNA", "Series", "Comments", "RelativeFilePath", "MimeType")
+
+
 def media_to_record(
     item: Any, *, header: VicsHeader, number: int, case_ref: str | None = None
 ) -> ExchangeRecord:
@@ -215,28 +220,30 @@ def media_to_record(
     extra: dict[str, Any] = {}
     others: list[OpaqueHash] = []
     for key, value in item.items():
-        name = _KNOWN.get(key.lower())
+        name = key if key in _FIELDS else _KNOWN.get(key.lower())
         if name is None:
             extra[key] = value
             continue
-        if name == "MediaID":
-            if value is not None:
-                mid = parse_int(value, record=number, field=key)
-                values["source_id"] = str(mid)
-        elif name == "Category":
-            values["category"] = parse_int(value, record=number, field=key)
-        elif name in ("VictimIdentified", "OffenderIdentified", "IsDistributed"):
-            values[_FIELDS[name]] = parse_bool(value, record=number, field=key)
-        elif name == "MediaSize":
-            values["media_size"] = parse_int(value, record=number, field=key)
-        elif name == "Tags":
-            values["tags"] = _tags(value, number, key)
-        elif name == "AlternativeHashes":
-            _alternative(value, number, values, others)
-        else:
-            if value is not None and not isinstance(value, str):
+        if name in _STRINGS:
+            if value is not None and type(value) is not str:
                 raise RecordError("must be a string", record=number, field=key)
             values[_FIELDS[name]] = value if value != "" else None
+        elif name in ("VictimIdentified", "OffenderIdentified", "IsDistributed"):
+            flag = _BOOLS.get(value) if type(value) is str or type(value) is bool else None
+            if flag is None:
+                flag = parse_bool(value, record=number, field=key)
+            values[_FIELDS[name]] = flag
+        elif name in ("MediaID", "Category", "MediaSize"):
+            num = value if type(value) is int else parse_int(value, record=number, field=key)
+            if name == "MediaID":
+                if num is not None:
+                    values["source_id"] = str(num)
+            else:
+                values[_FIELDS[name]] = num
+        elif name == "Tags":
+            values["tags"] = _tags(value, number, key)
+        else:  # AlternativeHashes
+            _alternative(value, number, values, others)
     if others:
         values["other_hashes"] = tuple(others)
     if values.get("category") is not None:
@@ -244,8 +251,11 @@ def media_to_record(
     values["kind"] = kind_from_mime(values.get("mime_type"))
     if extra:
         values["vics_extra"] = extra  # shape checked by the model
-    record = build_record(values, record=number, names=_NAMES)
-    if not record.identity():
+    record = fast_record(values) or build_record(values, record=number, names=_NAMES)
+    if (
+        not (record.md5 or record.sha1 or record.sha256 or record.pdq or record.photodna)
+        and not record.other_hashes
+    ):
         raise RecordError("no hash (MD5, SHA1, PhotoDNA or another)", record=number, field="MD5")
     return record
 

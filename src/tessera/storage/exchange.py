@@ -16,19 +16,15 @@ so an import keeps pace with a streaming reader.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
-    JSON,
-    DateTime,
     Select,
     Table,
     delete,
     func,
-    insert,
     or_,
     select,
     text,
@@ -38,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
 from tessera.storage import repo
+from tessera.storage.bulk import Bulk
 from tessera.storage.models import (
     Agency,
     Case,
@@ -134,18 +131,70 @@ def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield items[i : i + n]
 
 
-def _by(s: Session, column: Any, keys: set[bytes]) -> dict[bytes, tuple[Any, ...]]:
-    out: dict[bytes, tuple[Any, ...]] = {}
-    cols = (Media.id, Media.sha256, Media.sha1, Media.md5, Media.has_content)
-    for chunk in _chunks(sorted(keys)):
-        for row in s.execute(select(*cols).where(column.in_(chunk))):
-            key: Any = row[{"sha256": 1, "sha1": 2, "md5": 3}[column.key]]
-            out.setdefault(bytes(key), tuple(row))
-    return out
+_TABLES = ("media", "fingerprint", "exchange_hash", "exchange_entry", "series_media", "sighting")
+_MEDIA_COLUMNS = (
+    "id",
+    "sha256",
+    "sha1",
+    "md5",
+    "kind",
+    "byte_size",
+    "submissions",
+    "has_content",
+    "first_seen_at",
+)
+_ENTRY_COLUMNS = (
+    "media_id",
+    "agency_id",
+    "source_format",
+    "source_id",
+    "category_profile",
+    "category",
+    "data",
+    "case_id",
+    "updated_at",
+)
+_ENTRY_VALUES = ("source_format", "source_id", "category_profile", "category", "data", "case_id")
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A record with its digests as bytes (computed once per record)."""
+
+    number: int
+    r: StoredRecordFields
+    sha256: bytes | None
+    sha1: bytes | None
+    md5: bytes | None
+    ident: list[tuple[str, str]]
+
+    def digest(self, alg: str) -> bytes | None:
+        return self.sha256 if alg == "sha256" else self.sha1 if alg == "sha1" else self.md5
+
+
+def _prepare(number: int, r: StoredRecordFields) -> _Prepared:
+    ident = r.identity()
+    if not ident:
+        raise RecordError("no hash", record=number)
+    return _Prepared(
+        number,
+        r,
+        bytes.fromhex(r.sha256) if r.sha256 else None,
+        bytes.fromhex(r.sha1) if r.sha1 else None,
+        bytes.fromhex(r.md5) if r.md5 else None,
+        ident,
+    )
 
 
 class ExchangeImport:
-    """One import into an open session: call :meth:`apply` per batch, then :meth:`finish`."""
+    """One import into an open session: call :meth:`apply` per batch, then :meth:`finish`.
+
+    Rows go in through :class:`tessera.storage.bulk.Bulk` (driver ``executemany``,
+    COPY on PostgreSQL): media created by a batch get their ids first, so their
+    fingerprints, hashes, entries and series links follow in one pass, and the
+    existence checks that make a re-import idempotent run only for media that
+    existed before the batch (a new item has no entry, link or sighting yet).
+    """
 
     def __init__(
         self,
@@ -167,186 +216,133 @@ class ExchangeImport:
             # random digests hit index pages all over: a 64 MiB page cache for this
             # connection saves re-reading them on large imports
             s.execute(text("PRAGMA cache_size = -65536"))
+        self._bulk = Bulk(s, _TABLES)
         self._series: dict[str, tuple[int, int]] = {}  # name -> (id, owner agency id)
         self._flags: dict[int, dict[str, bool]] = {}
-        self.touched_media: list[int] = []
 
     # -- matching --------------------------------------------------------------------
 
-    def _match(self, batch: Sequence[tuple[int, StoredRecordFields]]) -> list[int | None]:
-        s = self.s
+    def _media_by(self, alg: str, keys: set[bytes]) -> dict[bytes, tuple[Any, ...]]:
+        out: dict[bytes, tuple[Any, ...]] = {}
+        col = {"sha256": 1, "sha1": 2, "md5": 3}[alg]
+        rows = self._bulk.where_in(
+            "SELECT id, sha256, sha1, md5 FROM media WHERE", alg, keys, sql_type="BYTEA"
+        )
+        for row in sorted(rows, key=lambda x: int(x[0])):
+            out.setdefault(bytes(row[col]), tuple(row))
+        return out
+
+    def _match(self, batch: Sequence[_Prepared]) -> list[int | None]:
         want: dict[str, set[bytes]] = {"sha256": set(), "sha1": set(), "md5": set()}
         opaque: dict[bytes, None] = {}
-        for _, r in batch:
+        for p in batch:
             for alg, keys in want.items():
-                v = getattr(r, alg)
+                v = p.digest(alg)
                 if v:
-                    keys.add(bytes.fromhex(v))
-            if not (r.sha256 or r.sha1 or r.md5):
-                opaque.update(dict.fromkeys(opaque_key(a, v) for a, v in r.identity()))
-        found = {alg: _by(s, getattr(Media, alg), keys) for alg, keys in want.items() if keys}
+                    keys.add(v)
+            if not (p.sha256 or p.sha1 or p.md5):
+                opaque.update(dict.fromkeys(opaque_key(a, v) for a, v in p.ident))
+        found = {alg: self._media_by(alg, keys) for alg, keys in want.items() if keys}
         by_opaque: dict[bytes, int] = {}
-        for chunk in _chunks(list(opaque)):
-            for key, mid in s.execute(
-                select(ExchangeHash.key, ExchangeHash.media_id).where(ExchangeHash.key.in_(chunk))
+        if opaque:
+            for key, mid in self._bulk.where_in(
+                "SELECT key, media_id FROM exchange_hash WHERE", "key", opaque, sql_type="BYTEA"
             ):
                 by_opaque[bytes(key)] = int(mid)
         out: list[int | None] = []
         fills: dict[int, dict[str, bytes]] = {}
-        for number, r in batch:
+        for p in batch:
             row = None
             for alg in ("sha256", "sha1", "md5"):
-                v = getattr(r, alg)
-                if v and (row := found.get(alg, {}).get(bytes.fromhex(v))) is not None:
+                v = p.digest(alg)
+                if v and (row := found[alg].get(v)) is not None:
                     break
             if row is None:
-                if not (r.sha256 or r.sha1 or r.md5):
-                    okeys = [opaque_key(a, v) for a, v in r.identity()]
+                if not (p.sha256 or p.sha1 or p.md5):
+                    okeys = [opaque_key(a, v) for a, v in p.ident]
                     out.append(next((by_opaque[k] for k in okeys if k in by_opaque), None))
                 else:
                     out.append(None)
                 continue
             mid, stored = int(row[0]), {"sha256": row[1], "sha1": row[2], "md5": row[3]}
             for alg in ("sha256", "sha1", "md5"):
-                v = getattr(r, alg)
+                v = p.digest(alg)
                 if not v:
                     continue
                 have = stored[alg]
-                if have is not None and bytes(have) != bytes.fromhex(v):
+                if have is not None and bytes(have) != v:
                     raise RecordError(
-                        f"{alg.upper()} {v} contradicts stored media {mid} "
+                        f"{alg.upper()} {v.hex()} contradicts stored media {mid} "
                         f"({alg.upper()} {bytes(have).hex()}) matched by its other digests",
-                        record=number,
+                        record=p.number,
                         field=alg.upper(),
                     )
                 if have is None:
-                    fills.setdefault(mid, {})[alg] = bytes.fromhex(v)
+                    fills.setdefault(mid, {})[alg] = v
             out.append(mid)
         for mid, values in fills.items():
-            s.execute(update(Media).where(Media.id == mid).values(**values))
+            self.s.execute(update(Media).where(Media.id == mid).values(**values))
         return out
 
     # -- applying ----------------------------------------------------------------------
 
-    def apply(self, batch: Sequence[tuple[int, StoredRecordFields]]) -> None:
+    def apply(self, records: Sequence[tuple[int, StoredRecordFields]]) -> None:
         """Apply numbered records (``(record number, record)``) in the open transaction."""
-        deletions = [(n, r) for n, r in batch if r.deleted]
-        batch = [(n, r) for n, r in batch if not r.deleted]
-        self.counts.records += len(batch) + len(deletions)
+        deletions = [(n, r) for n, r in records if r.deleted]
+        self.counts.records += len(records)
         if deletions:
             self._delete(deletions)
+        batch = [_prepare(n, r) for n, r in records if not r.deleted]
         if not batch:
             return
-        idents = [r.identity() for _, r in batch]
-        for (number, _), ident in zip(batch, idents, strict=True):
-            if not ident:
-                raise RecordError("no hash", record=number)
         matched = self._match(batch)
         # records of one batch naming the same new media: the first creates it
-        new_rows: list[dict[str, Any]] = []
+        new_rows: list[_Prepared] = []
         new_index: dict[tuple[str, str], int] = {}
-        slots: list[int | tuple[str, int]] = []
-        for (_, r), mid, keys in zip(batch, matched, idents, strict=True):
+        slots: list[int] = []  # media id, or -(position in new_rows) - 1
+        for p, mid in zip(batch, matched, strict=True):
             if mid is not None:
                 slots.append(mid)
                 continue
-            hit = next((new_index[k] for k in keys if k in new_index), None)
+            hit = next((new_index[k] for k in p.ident if k in new_index), None)
             if hit is None:
                 hit = len(new_rows)
-                new_rows.append(
-                    {
-                        "sha256": bytes.fromhex(r.sha256) if r.sha256 else None,
-                        "sha1": bytes.fromhex(r.sha1) if r.sha1 else None,
-                        "md5": bytes.fromhex(r.md5) if r.md5 else None,
-                        "kind": r.kind or "other",
-                        "format": None,
-                        "byte_size": r.media_size,
-                        "submissions": 0,
-                        "has_content": False,
-                        "first_seen_at": utcnow(),
-                    }
-                )
-            for k in keys:
+                new_rows.append(p)
+            for k in p.ident:
                 new_index.setdefault(k, hit)
-            slots.append(("new", hit))
+            slots.append(-hit - 1)
         new_ids = self._insert_media(new_rows)
-        media_ids = [x if isinstance(x, int) else new_ids[x[1]] for x in slots]
+        media_ids = [x if x >= 0 else new_ids[-x - 1] for x in slots]
         self.counts.new_media += len(new_rows)
-        self.counts.matched_media += sum(1 for x in slots if isinstance(x, int))
+        self.counts.matched_media += sum(1 for x in slots if x >= 0)
         fresh = set(new_ids)
         self._fingerprints(batch, media_ids, fresh)
-        self._entries(batch, media_ids)
-        self._series_links(batch, media_ids)
-        self._sightings(batch, media_ids)
-        self.touched_media.extend(media_ids)
+        self._entries(batch, media_ids, fresh)
+        self._series_links(batch, media_ids, fresh)
+        self._sightings(batch, media_ids, fresh)
 
-    def _bulk(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert many rows through the driver's ``executemany``.
-
-        SQLAlchemy's per-row parameter processing cost more than the database for
-        imports of millions of rows; the few conversions it did are done here:
-        JSON as text (cast on PostgreSQL), datetimes in SQLAlchemy's SQLite format.
-        """
-        if not rows:
-            return
-        conn = self.s.connection()
-        sqlite = conn.dialect.name == "sqlite"
-        names = list(rows[0])
-        cols = [table.c[n] for n in names]
-        json_cols = [isinstance(c.type, JSON) for c in cols]
-        time_cols = [isinstance(c.type, DateTime) for c in cols]
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        holes = [f"CAST({mark} AS JSON)" if j and not sqlite else mark for j in json_cols]
-        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(holes)})"
-        dumps = json.JSONEncoder(separators=(", ", ": ")).encode
-        out = []
-        for r in rows:
-            values = []
-            for n, j, t in zip(names, json_cols, time_cols, strict=True):
-                v = r[n]
-                if v is not None and j:
-                    v = dumps(v)
-                elif v is not None and t and sqlite:
-                    v = v.strftime("%Y-%m-%d %H:%M:%S.%f")
-                values.append(v)
-            out.append(tuple(values))
-        conn.exec_driver_sql(sql, out)
-
-    def _insert_media(self, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert media rows; ids in the rows' order.
-
-        Batched RETURNING comes back unordered, so rows are matched again by their
-        strongest digest; the rare row without any digest is inserted alone.
-        """
-        table = _T_MEDIA
-        ids: list[int | None] = [None] * len(rows)
-        keyed = [i for i, r in enumerate(rows) if r["sha256"] or r["sha1"] or r["md5"]]
-        if keyed:
-            where: dict[tuple[str, bytes], int] = {}
-            for i in keyed:
-                r = rows[i]
-                alg = "sha256" if r["sha256"] else "sha1" if r["sha1"] else "md5"
-                where[(alg, r[alg])] = i
-            result = self.s.execute(
-                insert(table).returning(table.c.id, table.c.sha256, table.c.sha1, table.c.md5),
-                [rows[i] for i in keyed],
-            )
-            for mid, sha256, sha1, md5 in result:
-                alg, key = (
-                    ("sha256", sha256) if sha256 else ("sha1", sha1) if sha1 else ("md5", md5)
-                )
-                ids[where[(alg, bytes(key))]] = int(mid)
-        for i, r in enumerate(rows):
-            if ids[i] is None:
-                ids[i] = int(self.s.execute(insert(table).returning(table.c.id), r).scalar_one())
-        return [int(x) for x in ids if x is not None]
+    def _insert_media(self, rows: list[_Prepared]) -> list[int]:
+        """Insert hash-only media for ``rows``; their ids, in order."""
+        b = self._bulk
+        ids = b.new_ids("media", len(rows))
+        now = b.time(utcnow())
+        b.insert(
+            "media",
+            _MEDIA_COLUMNS,
+            [
+                (mid, p.sha256, p.sha1, p.md5, p.r.kind or "other", p.r.media_size, 0, False, now)
+                for mid, p in zip(ids, rows, strict=True)
+            ],
+        )
+        return ids
 
     def _fingerprints(
-        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int], fresh: set[int]
+        self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]
     ) -> None:
-        s = self.s
+        b = self._bulk
         wanted: dict[tuple[int, str], tuple[int, bytes]] = {}
-        for (_, r), mid in zip(batch, media_ids, strict=True):
+        for p, mid in zip(batch, media_ids, strict=True):
+            r = p.r
             if r.pdq:
                 wanted.setdefault((mid, "pdq"), (PDQ_VERSION, bytes.fromhex(r.pdq)))
             if r.photodna:
@@ -357,99 +353,102 @@ class ExchangeImport:
             return
         old_ids = sorted({m for m, _ in wanted if m not in fresh})
         existing: dict[tuple[int, str], tuple[int, int, bytes]] = {}
-        for chunk in _chunks(old_ids):
-            for fid, mid, alg, version, value in s.execute(
-                select(
-                    FingerprintModel.id,
-                    FingerprintModel.media_id,
-                    FingerprintModel.algorithm,
-                    FingerprintModel.version,
-                    FingerprintModel.value,
-                ).where(FingerprintModel.media_id.in_(chunk), FingerprintModel.position == 0)
-            ):
-                existing[(int(mid), alg)] = (int(fid), int(version), bytes(value))
-        rows = []
+        for fid, mid, alg, version, value in b.where_in(
+            "SELECT id, media_id, algorithm, version, value FROM fingerprint "
+            "WHERE position = 0 AND",
+            "media_id",
+            old_ids,
+            sql_type="BIGINT",
+        ):
+            existing[(int(mid), alg)] = (int(fid), int(version), bytes(value))
+        rows: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []
         for (mid, alg), (version, value) in wanted.items():
             have = existing.get((mid, alg))
             if have is None:
-                rows.append(
-                    {
-                        "media_id": mid,
-                        "algorithm": alg,
-                        "version": version,
-                        "position": 0,
-                        "value": value,
-                        "quality": None,
-                    }
-                )
+                rows.append((mid, alg, version, 0, value))
             elif have[1] == OPAQUE_VERSION and have[2] != value:
                 # an updated opaque hash replaces the imported one; computed ones stay
-                s.execute(
-                    update(FingerprintModel)
-                    .where(FingerprintModel.id == have[0])
-                    .values(value=value)
-                )
-        if rows:
-            self._bulk(_T_FINGERPRINT, rows)
+                changed.append((value, have[0]))
+        b.insert("fingerprint", ("media_id", "algorithm", "version", "position", "value"), rows)
+        b.execute_many(f"UPDATE fingerprint SET value = {b.mark} WHERE id = {b.mark}", changed)
         keys = {
             opaque_key(alg, value.hex() if alg == "pdq" else value.decode()): mid
             for (mid, alg), (_, value) in wanted.items()
         }
-        known: set[bytes] = set()
-        for chunk in _chunks(list(keys)):
-            q = select(ExchangeHash.key).where(ExchangeHash.key.in_(chunk))
-            known.update(bytes(k) for k in s.scalars(q))
-        new_keys = [{"key": k, "media_id": m} for k, m in keys.items() if k not in known]
-        if new_keys:
-            self._bulk(_T_EXCHANGEHASH, new_keys)
-
-    def _entries(
-        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
-    ) -> None:
-        s = self.s
-        existing: dict[int, ExchangeEntry] = {}
-        ids = sorted(set(media_ids))
-        for chunk in _chunks(ids):
-            for e in s.scalars(
-                select(ExchangeEntry).where(
-                    ExchangeEntry.agency_id == self.agency.id, ExchangeEntry.media_id.in_(chunk)
+        new_keys = [(k, m) for k, m in keys.items()]
+        if b.pg and b.copy:  # COPY cannot skip conflicts: leave out the keys already held
+            known = {
+                bytes(k)
+                for (k,) in b.where_in(
+                    "SELECT key FROM exchange_hash WHERE", "key", keys, sql_type="BYTEA"
                 )
-            ):
-                existing[e.media_id] = e
-        rows: dict[int, dict[str, Any]] = {}
-        now = utcnow()
-        for (_, r), mid in zip(batch, media_ids, strict=True):
-            values = {
-                "source_format": self.source_format,
-                "source_id": r.source_id,
-                "category_profile": r.category_profile,
-                "category": r.category,
-                "data": r.entry_data(),
-                "case_id": self._case_id(r),
             }
+            new_keys = [(k, m) for k, m in new_keys if k not in known]
+        b.insert("exchange_hash", ("key", "media_id"), new_keys, skip_conflicts=not b.copy)
+
+    def _entries(self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]) -> None:
+        b = self._bulk
+        existing: dict[int, list[Any]] = {}  # media id -> [entry id, *values]
+        old_ids = sorted(set(media_ids) - fresh)
+        for row in b.where_in(
+            "SELECT media_id, id, source_format, source_id, category_profile, category, data, "
+            f"case_id FROM exchange_entry WHERE agency_id = {b.mark} AND",
+            "media_id",
+            old_ids,
+            sql_type="BIGINT",
+            params=(self.agency.id,),
+        ):
+            values = list(row[1:])
+            values[5] = b.load_json(values[5])
+            existing[int(row[0])] = values
+        rows: dict[int, list[Any]] = {}
+        updated: dict[int, list[Any]] = {}
+        for p, mid in zip(batch, media_ids, strict=True):
+            r = p.r
+            values = [
+                self.source_format,
+                r.source_id,
+                r.category_profile,
+                r.category,
+                r.entry_data(),
+                self._case_id(r),
+            ]
             found = existing.get(mid)
             if found is None:
-                if mid in rows:  # the same media twice in one batch: last one wins
-                    rows[mid].update(values)
-                    continue
-                rows[mid] = {"media_id": mid, "agency_id": self.agency.id, "updated_at": now}
-                rows[mid].update(values)
+                rows[mid] = values  # the same media twice in one batch: last one wins
                 continue
-            e = found
-            if values["case_id"] is None:
-                values["case_id"] = e.case_id
-            changed = {k: v for k, v in values.items() if getattr(e, k) != v}
-            if changed:
-                for k, v in changed.items():
-                    setattr(e, k, v)
-                e.updated_at = now
+            if values[5] is None:
+                values[5] = found[6]
+            if values != found[1:]:
+                found[1:] = values
+                updated[found[0]] = found
                 self.counts.updated_entries += 1
             else:
                 self.counts.unchanged_entries += 1
-        if rows:
-            self._bulk(_T_EXCHANGEENTRY, list(rows.values()))
-            self.counts.new_entries += len(rows)
-        s.flush()
+        now = b.time(utcnow())
+        agency_id = self.agency.id
+        b.insert(
+            "exchange_entry",
+            _ENTRY_COLUMNS,
+            [
+                (mid, agency_id, fmt, sid, prof, cat, b.json(data), case_id, now)
+                for mid, (fmt, sid, prof, cat, data, case_id) in rows.items()
+            ],
+            json_columns=("data",),
+        )
+        self.counts.new_entries += len(rows)
+        if updated:
+            sets = ", ".join(f"{c} = {b.mark}" for c in _ENTRY_VALUES)
+            if b.pg:
+                sets = sets.replace(f"data = {b.mark}", f"data = CAST({b.mark} AS JSON)")
+            b.execute_many(
+                f"UPDATE exchange_entry SET {sets}, updated_at = {b.mark} WHERE id = {b.mark}",
+                [
+                    (fmt, sid, prof, cat, b.json(data), case_id, now, eid)
+                    for eid, fmt, sid, prof, cat, data, case_id in updated.values()
+                ],
+            )
 
     def _series_id(self, name: str) -> int:
         hit = self._series.get(name)
@@ -467,10 +466,11 @@ class ExchangeImport:
         return hit[0]
 
     def _series_links(
-        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
+        self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]
     ) -> None:
         pairs: dict[tuple[int, int], None] = {}
-        for (_, r), mid in zip(batch, media_ids, strict=True):
+        for p, mid in zip(batch, media_ids, strict=True):
+            r = p.r
             name = (r.series or self.default_series or "").strip()
             if not name:
                 continue
@@ -485,18 +485,19 @@ class ExchangeImport:
                     flags[who] = flags.get(who, False) or value
         if not pairs:
             return
-        have: set[tuple[int, int]] = set()
-        mids = sorted({m for _, m in pairs})
-        for chunk in _chunks(mids):
-            for sid, mid in self.s.execute(
-                select(series_media.c.series_id, series_media.c.media_id).where(
-                    series_media.c.media_id.in_(chunk)
-                )
-            ):
-                have.add((int(sid), int(mid)))
-        rows = [{"series_id": a, "media_id": b} for a, b in pairs if (a, b) not in have]
-        if rows:
-            self._bulk(series_media, rows)
+        old = sorted({m for _, m in pairs if m not in fresh})
+        have = {
+            (int(sid), int(mid))
+            for sid, mid in self._bulk.where_in(
+                "SELECT series_id, media_id FROM series_media WHERE",
+                "media_id",
+                old,
+                sql_type="BIGINT",
+            )
+        }
+        self._bulk.insert(
+            "series_media", ("series_id", "media_id"), [x for x in pairs if x not in have]
+        )
 
     def _case_id(self, r: StoredRecordFields) -> int | None:
         """--case wins; else the record's own case (VICS ``#Cases`` CaseNumber)."""
@@ -510,49 +511,41 @@ class ExchangeImport:
             hit = self._cases[ref] = repo.get_or_create_case(self.s, self.agency, ref).id
         return hit
 
-    def _sightings(
-        self, batch: Sequence[tuple[int, StoredRecordFields]], media_ids: list[int]
-    ) -> None:
-        s = self.s
-        cases = [self._case_id(r) for _, r in batch]
+    def _sightings(self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]) -> None:
+        b = self._bulk
+        cases = [self._case_id(p.r) for p in batch]
         if not any(c is not None for c in cases):
             return
-        mids = sorted({m for m, c in zip(media_ids, cases, strict=True) if c is not None})
+        old = sorted({m for m, c in zip(media_ids, cases, strict=True) if c is not None} - fresh)
         have: set[tuple[int, int, str]] = set()
         from_agency: set[int] = set()
-        for chunk in _chunks(mids):
-            for mid, cid, path, agency_id in s.execute(
-                select(
-                    Sighting.media_id, Sighting.case_id, Sighting.original_path, Sighting.agency_id
-                ).where(Sighting.media_id.in_(chunk))
-            ):
-                have.add((int(cid), int(mid), path))
-                if agency_id == self.agency.id:
-                    from_agency.add(int(mid))
-        rows: dict[tuple[int, int, str], dict[str, Any]] = {}
-        for (number, r), mid, case_id in zip(batch, media_ids, cases, strict=True):
+        for mid, cid, path, agency_id in b.where_in(
+            "SELECT media_id, case_id, original_path, agency_id FROM sighting WHERE",
+            "media_id",
+            old,
+            sql_type="BIGINT",
+        ):
+            have.add((int(cid), int(mid), path))
+            if agency_id == self.agency.id:
+                from_agency.add(int(mid))
+        rows: dict[tuple[int, int, str], None] = {}
+        for p, mid, case_id in zip(batch, media_ids, cases, strict=True):
             if case_id is None:
                 continue
-            path = r.relative_path or f"{self.source_format}:{r.source_id or number}"
-            if (case_id, mid, path) in have:
-                continue
-            rows.setdefault(
-                (case_id, mid, path),
-                {
-                    "media_id": mid,
-                    "case_id": case_id,
-                    "agency_id": self.agency.id,
-                    "original_path": path,
-                    "seen_at": utcnow(),
-                },
-            )
-        if rows:
-            self._bulk(_T_SIGHTING, list(rows.values()))
+            path = p.r.relative_path or f"{self.source_format}:{p.r.source_id or p.number}"
+            if (case_id, mid, path) not in have:
+                rows[(case_id, mid, path)] = None
+        now = b.time(utcnow())
+        b.insert(
+            "sighting",
+            ("media_id", "case_id", "agency_id", "original_path", "seen_at"),
+            [(mid, cid, self.agency.id, path, now) for cid, mid, path in rows],
+        )
         first = sorted({mid for _, mid, _ in rows} - from_agency)
-        for chunk in _chunks(first):
-            s.execute(
-                update(Media).where(Media.id.in_(chunk)).values(submissions=Media.submissions + 1)
-            )
+        b.execute_many(
+            f"UPDATE media SET submissions = submissions + 1 WHERE id = {b.mark}",
+            [(m,) for m in first],
+        )
 
     def _delete(self, deletions: Sequence[tuple[int, StoredRecordFields]]) -> None:
         s = self.s

@@ -1,0 +1,113 @@
+"""``fast_record`` (the readers' cheap path) agrees with full pydantic validation, and
+``entry_data`` with ``model_dump``: property tests over valid records and over values
+mutated into every kind of wrong (the fast path must then defer, never accept)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from tessera.exchange.model import (
+    _ENTRY_EXCLUDE,
+    MAX_EXTRA_BYTES,
+    ExchangeRecord,
+    OpaqueHash,
+    fast_record,
+)
+from tests.exchange.strategies import records
+
+_settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_FIELDS = list(ExchangeRecord.model_fields)
+_WRONG = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.text("0123456789abcdefABCDEF \t", min_size=30, max_size=70),
+    st.sampled_from(["", " ", "a\nb", "x\x00", "\x7f", "image", "US", "a,b", " t"]),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.lists(st.text(max_size=5), max_size=3).map(tuple),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    st.just((OpaqueHash(name="netclean", value="X1"),)),
+    st.just({"k": float("inf")}),
+    st.just({"k": (1, 2)}),
+    st.just({1: "a"}),
+    st.just({"k": [[[[[[[[[[1]]]]]]]]]]}),
+    st.just("x" * 70_000),
+)
+
+
+def _values(r: ExchangeRecord) -> dict[str, Any]:
+    return {k: v for k, v in r.__dict__.items() if k in r.model_fields_set}
+
+
+def _validated(values: dict[str, Any]) -> ExchangeRecord | None:
+    try:
+        return ExchangeRecord(**values)
+    except ValidationError:
+        return None
+
+
+@_settings
+@given(records())
+def test_fast_record_equals_validation_on_valid_records(r: ExchangeRecord) -> None:
+    values = _values(r)
+    fast = fast_record(values)
+    assert fast is not None
+    assert fast == r
+    assert fast.model_dump() == r.model_dump()
+    assert fast.entry_data() == r.entry_data()
+
+
+@_settings
+@given(records(), st.sampled_from(_FIELDS), _WRONG)
+def test_fast_record_never_accepts_what_validation_refuses(
+    r: ExchangeRecord, name: str, wrong: Any
+) -> None:
+    values = {**_values(r), name: wrong}
+    fast = fast_record(values)
+    full = _validated(values)
+    if fast is not None:
+        assert full is not None, f"fast path accepted {name}={wrong!r}"
+        assert fast == full
+        assert fast.entry_data() == full.entry_data()
+
+
+@_settings
+@given(records())
+def test_entry_data_is_the_json_dump(r: ExchangeRecord) -> None:
+    assert r.entry_data() == r.model_dump(
+        mode="json", exclude=_ENTRY_EXCLUDE, exclude_defaults=True
+    )
+
+
+def test_unknown_field_defers() -> None:
+    assert fast_record({"md5": "0" * 32, "nope": 1}) is None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"k": float("nan")},
+        {"k": math.inf},
+        {"k": "x" * (MAX_EXTRA_BYTES // 6)},  # within the real limit, beyond the cheap bound
+        {"k": [1] * 10_001},
+    ],
+)
+def test_extra_beyond_the_cheap_bound_defers(extra: dict[str, Any]) -> None:
+    values = {"md5": "0" * 32, "vics_extra": extra}
+    assert fast_record(values) is None
+
+
+def test_non_json_extra_is_refused_by_validation() -> None:
+    with pytest.raises(ValidationError, match="not a JSON value"):
+        ExchangeRecord(md5="0" * 32, vics_extra={"k": float("nan")})
+    tupled = ExchangeRecord(md5="0" * 32, vics_extra={"k": (1, 2)})
+    assert tupled.vics_extra == {"k": [1, 2]}
