@@ -39,6 +39,7 @@ def create_app(
     upload_limit: int | None = None,
     run_jobs: bool = True,
     hub: bool = False,
+    upload_paths: tuple[str, ...] = (),
 ) -> FastAPI:
     """The API for ``settings``' deployment.
 
@@ -49,6 +50,8 @@ def create_app(
     token is accepted. ``run_jobs``: this process runs queued triage jobs in a
     background thread (every worker does; a job is claimed by exactly one).
     ``hub``: also serve the federation hub routes (``tessera serve --hub``).
+    ``upload_paths``: further routes (the web UI's) whose bodies may be as large
+    as an upload rather than a JSON request.
     """
     app_ = App(settings)
 
@@ -90,7 +93,7 @@ def create_app(
         redoc_url=None,
     )
     problems.install(api)
-    api.add_middleware(BodyLimit, upload_limit=limit)
+    api.add_middleware(BodyLimit, upload_limit=limit, upload_paths=upload_paths)
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(hma.router)

@@ -34,17 +34,26 @@ class _TooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware: 413 for bodies over the limit of their route."""
 
-    def __init__(self, app: ASGIApp, *, upload_limit: int, json_limit: int = JSON_BODY_LIMIT):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        upload_limit: int,
+        json_limit: int = JSON_BODY_LIMIT,
+        upload_paths: tuple[str, ...] = (),
+    ):
         self.app = app
         self.upload_limit = upload_limit
         self.json_limit = json_limit
+        self.upload_paths = UPLOAD_PATHS + upload_paths
+        """The API's upload routes and those another layer mounts (the web UI's)."""
 
     def _limit(self, path: str) -> int:
         if path == TRIAGE_JOB_PATH:
             return max(self.json_limit, TRIAGE_JOB_LIMIT)
         if path == FEDERATION_DELTA_PATH:
             return max(self.json_limit, FEDERATION_DELTA_LIMIT)
-        return self.upload_limit if path in UPLOAD_PATHS else self.json_limit
+        return self.upload_limit if path in self.upload_paths else self.json_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

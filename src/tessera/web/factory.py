@@ -23,9 +23,13 @@ def install(api: FastAPI) -> FastAPI:
     return api
 
 
+UPLOAD_PATHS = ("/triage/upload", "/triage/fingerprints")
+"""The pages' routes that take files: bodies up to the upload limit, not the JSON one."""
+
+
 def create_app(settings: Settings, **options: Any) -> FastAPI:
     """``tessera.api.create_app(settings, **options)`` with the web UI at ``/``."""
-    return install(create_api(settings, **options))
+    return install(create_api(settings, upload_paths=UPLOAD_PATHS, **options))
 
 
 def app_from_environment() -> FastAPI:

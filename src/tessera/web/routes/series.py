@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tessera.app import media as media_uc
 from tessera.app import series as series_uc
+from tessera.app import series_activity as activity_uc
 from tessera.app import sharing as sharing_uc
 from tessera.app.caller import Role
 from tessera.web.render import WebRoute, page, redirect
@@ -64,6 +65,7 @@ def series_page(
     app = app_of(request)
     detail = series_uc.show(app, caller, name)
     grid = media_uc.list_media(app, caller, series=detail.name, limit=GRID, after=after)
+    activity = activity_uc.activity(app, caller, detail.name)
     may_edit = detail.sharing is not None and caller.role in (
         Role.CURATOR,
         Role.ADMIN,
@@ -76,6 +78,7 @@ def series_page(
         title=f"Series {detail.name}",
         series=detail,
         grid=grid,
+        activity=activity,
         after=after,
         may_edit=may_edit,
         result_count=len(grid.items),
