@@ -286,15 +286,16 @@ class ExchangeImport:
 
     # -- applying ----------------------------------------------------------------------
 
-    def apply(self, records: Sequence[tuple[int, StoredRecordFields]]) -> None:
-        """Apply numbered records (``(record number, record)``) in the open transaction."""
+    def apply(self, records: Sequence[tuple[int, StoredRecordFields]]) -> list[int]:
+        """Apply numbered records (``(record number, record)``) in the open transaction;
+        returns the media ids of the records that are not deletions, in order."""
         deletions = [(n, r) for n, r in records if r.deleted]
         self.counts.records += len(records)
         if deletions:
             self._delete(deletions)
         batch = [_prepare(n, r) for n, r in records if not r.deleted]
         if not batch:
-            return
+            return []
         matched = self._match(batch)
         # records of one batch naming the same new media: the first creates it
         new_rows: list[_Prepared] = []
@@ -320,6 +321,7 @@ class ExchangeImport:
         self._entries(batch, media_ids, fresh)
         self._series_links(batch, media_ids, fresh)
         self._sightings(batch, media_ids, fresh)
+        return media_ids
 
     def _insert_media(self, rows: list[_Prepared]) -> list[int]:
         """Insert hash-only media for ``rows``; their ids, in order."""

@@ -601,8 +601,7 @@ def apply_remote_media(
                 ),
             )
         )
-    job.apply(batch)
-    return list(job.touched_media)
+    return job.apply(batch)
 
 
 def drop_series_media(s: Session, series_id: int, media_ids: Iterable[int] | None) -> None:
