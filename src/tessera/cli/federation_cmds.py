@@ -105,6 +105,20 @@ def federation_key(cli: CliContext) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Air-gapped: apply a file of signed deltas (hub) or feed pages (node).",
 )
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 200_000),
+    default=50_000,
+    show_default=True,
+    help="Records per feed page pulled (each page is applied and committed on its own).",
+)
+@click.option(
+    "--delta-size",
+    type=click.IntRange(1, 20_000),
+    default=20_000,
+    show_default=True,
+    help="Records per signed delta pushed (each is accepted or rejected whole).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def sync_command(
@@ -112,6 +126,8 @@ def sync_command(
     peer: str | None,
     export_file: Path | None,
     import_file: Path | None,
+    page_size: int,
+    delta_size: int,
     as_json: bool,
 ) -> None:
     """Push this node's changes to the hub and pull what others share."""
@@ -146,7 +162,7 @@ def sync_command(
             f"{exported.records} records",
         )
         return
-    report = run_sync(cli.app, cli.caller, peer)
+    report = run_sync(cli.app, cli.caller, peer, page_size=page_size, delta_size=delta_size)
     emit(
         report,
         as_json,

@@ -82,6 +82,8 @@ def sync(
     caller: Caller,
     peer: str | None = None,
     *,
+    page_size: int = fed.FEED_PAGE_RECORDS,
+    delta_size: int = fed.MAX_DELTA_RECORDS,
     on_page: Callable[[fed.FeedApplied], None] | None = None,
 ) -> SyncReport:
     hub = fed.hub_peer(app, peer)
@@ -93,7 +95,7 @@ def sync(
         r = client.call("GET", f"{PREFIX}/checkpoint?since={size}").json()
         fed.accept_checkpoint(app, hub.name, r["checkpoint"], r["consistency"])
         already = fed.delta_already_accepted(app, hub.name, int(r["last_delta"]))
-        fed.prepare(app, caller)
+        fed.prepare(app, caller, max_records=delta_size)
         pushed = records = 0
         for _no, body in fed.outbox(app):
             _, size = fed.feed_position(app, hub.name)
@@ -104,7 +106,8 @@ def sync(
         after, size = fed.feed_position(app, hub.name)
         pages = received = applied = 0
         while after < size:
-            page = client.call("GET", f"{PREFIX}/feed?after={after}&upto={size}").content
+            target = f"{PREFIX}/feed?after={after}&upto={size}&limit={page_size}"
+            page = client.call("GET", target).content
             res = fed.apply_feed(app, caller, hub.name, page)
             pages += 1
             received += res.records
