@@ -8,7 +8,7 @@ from sqlalchemy import text
 from tessera.app import App, Role, coop, lookup, trust
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tests.app.test_coop import OP, q, user, world
-from tests.seeding import flip_bits
+from tests.seeding import ensure_agency, flip_bits
 
 
 def _media(app: App, sha: str) -> int:
@@ -147,3 +147,42 @@ def test_flood_thresholds_deployment_then_network(app: App) -> None:
     r = trust.set_flood_rule(app, OP, {"agencies": None})
     assert r.agencies == 3 and r.overridden == ("triage_share",)
     assert trust.flood_rule(app).triage_share == 0.2
+
+
+def test_baseline_needs_two_countries_and_a_dispute_flags_it_for_review(app: App) -> None:
+    """Interpol's rule: a network curator makes a series Baseline only once agencies of
+    2 countries confirmed its items; a later dispute flags it for the owner's review."""
+    from tessera.app import series
+
+    hashes = world(app)
+    m = _media(app, hashes["open"][0])
+    owner = user("NL-A", Role.CURATOR)
+    with pytest.raises(InvalidInput, match="at least 2 countries; this series has 0"):
+        series.edit(app, owner, "S-Open", baseline=True)
+    with pytest.raises(InvalidInput):  # nor at creation
+        series.create(app, owner, "S-New", "NL-A", baseline=True)
+    trust.judge(app, user("NL-A"), m, "confirm")
+    ensure_agency(app.db, "NL-X", "NL")
+    trust.judge(app, user("NL-X"), m, "confirm")  # a second agency, the same country
+    with pytest.raises(InvalidInput, match="this series has 1 \\(NL\\)"):
+        series.edit(app, owner, "S-Open", baseline=True)
+    trust.judge(app, user("DE-B"), m, "confirm")
+    assert series.edit(app, owner, "S-Open", baseline=True).baseline
+    assert trust.list_reviews(app, owner) == []
+    # DE-B changes its mind: the Baseline item is disputed, flagged, the owner told
+    trust.judge(app, user("DE-B"), m, "dispute", reason="adult", note="age verified")
+    (r,) = trust.list_reviews(app, owner)
+    assert r.series == "S-Open" and r.media_id == m and r.reason == "disputed: adult"
+    (n,) = [x for x in coop.list_notifications(app, owner) if x.kind == "baseline-review"]
+    assert n.payload["review"] == r.id and n.payload["disputed_by"] == "DE-B"
+    assert trust.list_reviews(app, user("DE-B", Role.CURATOR)) == []  # not its series
+    with pytest.raises(NotFound):
+        trust.resolve_review(app, user("DE-B", Role.CURATOR), r.id)
+    with pytest.raises(PermissionDenied):
+        trust.resolve_review(app, user("NL-A", Role.ANALYST), r.id)
+    done = trust.resolve_review(app, owner, r.id, drop_baseline=True)
+    assert done.resolved_by is not None and trust.list_reviews(app, owner) == []
+    assert len(trust.list_reviews(app, owner, open_only=False)) == 1
+    assert not series.show(app, owner, "S-Open").baseline
+    # the node's local operator may still set it (e.g. loading Interpol's list); audited
+    assert series.create(app, OP, "S-Interpol", "NL-A", baseline=True).baseline

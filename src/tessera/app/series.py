@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from tessera.app import audit
+from tessera.app import audit, trust
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
@@ -103,6 +103,7 @@ def create(
         if not vis.is_owner(agency.id):
             raise PermissionDenied("a series can only be created for the caller's own agency")
         require_role(caller, Role.CURATOR)
+        rule = trust.require_baseline_rule(s, caller, None) if baseline else {}
         series = repo.create_series(
             s,
             name,
@@ -124,6 +125,7 @@ def create(
                 "baseline": baseline,
                 "category_profile": category_profile,
                 "category": category,
+                **rule,
             },
         )
         return SeriesSummary.of(repo.series_status(s, series))
@@ -295,6 +297,11 @@ def edit(
         series = repo.get_series(s, name)
         vis.require_series_owner(series)
         old_name = series.name
+        rule = (
+            trust.require_baseline_rule(s, caller, series.id)
+            if baseline and not series.baseline
+            else {}
+        )
         changed = series_changes.edit_series(
             s,
             series,
@@ -314,7 +321,7 @@ def edit(
             "series.edit",
             target=f"series:{old_name}",
             series=series.name,
-            params={"changed": changed, "rename": rename},
+            params={"changed": changed, "rename": rename, **rule},
         )
         return SeriesSummary.of(repo.series_status(s, series))
 

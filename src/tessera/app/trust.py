@@ -164,24 +164,117 @@ def judge(
     return VerdictView(media_id=media_id, verdict=verdict, reason=reason, note=note, counts=c)
 
 
+BASELINE_COUNTRIES = 2
+"""Interpol's rule: Baseline needs confirmations from at least this many countries."""
+
+
+class BaselineReviewView(Result):
+    id: int
+    series: str
+    media_id: int | None
+    reason: str
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+def require_baseline_rule(s: Session, caller: Caller, series_id: int | None) -> dict[str, object]:
+    """Refuse to make a series Baseline unless its items were confirmed by agencies of
+    at least two countries. The node's local operator (loading Interpol's own list,
+    say) may override; the override is returned for the audit entry."""
+    countries = store.confirmed_countries_of_series(s, series_id) if series_id else set()
+    if len(countries) >= BASELINE_COUNTRIES:
+        return {"baseline_countries": sorted(countries)}
+    if caller.is_local_operator:
+        return {"baseline_countries": sorted(countries), "baseline_override": True}
+    raise InvalidInput(
+        f"Baseline needs confirmations from at least {BASELINE_COUNTRIES} countries; "
+        f"this series has {len(countries)} ({', '.join(sorted(countries)) or 'none'})"
+    )
+
+
 def _flag_baseline(app: App, caller: Caller, media_id: int, reason: str) -> None:
-    """A disputed item of a Baseline series: its owner is asked to review it."""
+    """A disputed item of a Baseline series: flagged for review, its owner told."""
+    now = datetime.now(UTC)
     with app.transaction() as s:
-        hits = coop_store.series_hits(s, [media_id])
-        rows = coop_store.series(s, hits)
-        for sid, (owner, _) in hits.items():
-            if rows[sid].baseline:
-                coop_store.add_notification(
-                    s,
-                    owner,
-                    "baseline-review",
-                    {
-                        "media_id": media_id,
-                        "series": rows[sid].name,
-                        "disputed_by": caller.agency_code,
-                        "reason": reason,
-                    },
-                )
+        hits = coop_store.series_hits(s, [media_id])  # ids only, across agencies
+        owners = coop_store.agencies(s, {o for o, _ in hits.values()})
+        for sid, (owner, _) in sorted(hits.items()):
+            sharing.set_rls_caller(s, owners[owner].code)  # the owner reads its series
+            row = coop_store.series(s, [sid]).get(sid)
+            if row is None or not row.baseline:
+                continue
+            review = store.add_review(s, sid, media_id, f"disputed: {reason}", now)
+            coop_store.add_notification(
+                s,
+                owner,
+                "baseline-review",
+                {
+                    "review": review.id,
+                    "media_id": media_id,
+                    "series": row.name,
+                    "disputed_by": caller.agency_code,
+                    "reason": reason,
+                },
+            )
+            audit.record_in(
+                s, app, caller, "baseline.review", target=f"media:{media_id}", result_count=1
+            )
+
+
+def _review_view(s: Session, r: object) -> BaselineReviewView:
+    from tessera.storage.models import BaselineReview  # noqa: PLC0415
+
+    assert isinstance(r, BaselineReview)
+    name = coop_store.series(s, [r.series_id])[r.series_id].name
+    return BaselineReviewView(
+        id=r.id,
+        series=name,
+        media_id=r.media_id,
+        reason=r.reason,
+        raised_at=r.raised_at,
+        resolved_at=r.resolved_at,
+        resolved_by=r.resolved_by,
+    )
+
+
+def list_reviews(app: App, caller: Caller, *, open_only: bool = True) -> list[BaselineReviewView]:
+    """Baseline items flagged for review, of the caller's agency's series."""
+    with transaction(app, caller) as (s, vis):
+        if not vis.everything and vis.agency_id is None:
+            return []
+        rows = store.reviews(s, None if vis.everything else vis.agency_id, open_only=open_only)
+        return [_review_view(s, r) for r in rows]
+
+
+def resolve_review(
+    app: App, caller: Caller, review_id: int, *, drop_baseline: bool = False
+) -> BaselineReviewView:
+    """The owner's curator closes a review; ``drop_baseline`` also takes the series off
+    Baseline. Audited."""
+    require_role(caller, Role.CURATOR)
+    if not 0 < review_id < 2**31:
+        raise NotFound(f"no Baseline review {review_id}")
+    with transaction(app, caller) as (s, vis):
+        r = store.get_review(s, review_id)
+        series = coop_store.series(s, [r.series_id]).get(r.series_id) if r else None
+        if r is None or series is None or not (vis.everything or vis.agency_id == series.agency_id):
+            raise NotFound(f"no Baseline review {review_id}")
+        if r.resolved_at is None:
+            r.resolved_at, r.resolved_by = datetime.now(UTC), audit.actor(caller)
+        if drop_baseline:
+            series.baseline = False
+        s.flush()
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "baseline.resolve",
+            target=f"baseline-review:{review_id}",
+            series=series.name,
+            params={"drop_baseline": drop_baseline},
+        )
+        return _review_view(s, r)
 
 
 # -- negative lists ----------------------------------------------------------------------
@@ -494,9 +587,11 @@ def list_quarantine(app: App, caller: Caller) -> list[QuarantineView]:
 
 
 __all__ = [
+    "BASELINE_COUNTRIES",
     "DEFAULT_FLOOD",
     "DISPUTE_REASONS",
     "FLOOD_KEYS",
+    "BaselineReviewView",
     "FloodRule",
     "FloodSettings",
     "NegativeEntry",
@@ -512,8 +607,11 @@ __all__ = [
     "judge",
     "list_negatives",
     "list_quarantine",
+    "list_reviews",
     "release",
     "remove_negative",
+    "require_baseline_rule",
+    "resolve_review",
     "set_flood_rule",
     "suppressed",
 ]

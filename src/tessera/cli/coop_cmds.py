@@ -151,6 +151,41 @@ def _as(cli: CliContext, agency: str | None) -> Caller:
     return Caller(role=Role.CURATOR, agency_code=agency, request_id=cli.caller.request_id)
 
 
+@click.group("baseline-review")
+def baseline_review_group() -> None:
+    """Baseline items flagged for review (disputed by an agency)."""
+
+
+@baseline_review_group.command("list")
+@click.option("--all", "all_", is_flag=True, help="Resolved ones too.")
+@click.option("--agency", help="Act for this agency (the node's operator sees every one).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def baseline_review_list(cli: CliContext, all_: bool, agency: str | None, as_json: bool) -> None:
+    rows = trust.list_reviews(cli.app, _as(cli, agency), open_only=not all_)
+    text = "\n".join(
+        f"{r.id:>6} {r.series} media {r.media_id or '-'}: {r.reason}"
+        + (f" (resolved by {r.resolved_by})" if r.resolved_by else "")
+        for r in rows
+    )
+    emit(rows, as_json, text or "(nothing to review)")
+
+
+@baseline_review_group.command("resolve")
+@click.argument("review_id", type=int)
+@click.option("--drop-baseline", is_flag=True, help="Also take the series off Baseline.")
+@click.option("--agency", help="Act for this agency (its curator).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def baseline_review_resolve(
+    cli: CliContext, review_id: int, drop_baseline: bool, agency: str | None, as_json: bool
+) -> None:
+    r = trust.resolve_review(cli.app, _as(cli, agency), review_id, drop_baseline=drop_baseline)
+    emit(
+        r, as_json, f"review {r.id} resolved" + (" (series off Baseline)" if drop_baseline else "")
+    )
+
+
 @click.command("flood")
 @click.option("--files", type=click.IntRange(min=1), help="More than N distinct files...")
 @click.option("--agencies", type=click.IntRange(min=1), help="... from at least N agencies...")
@@ -279,6 +314,7 @@ def quarantine_release(
 
 
 __all__ = [
+    "baseline_review_group",
     "confirm_command",
     "delivery_command",
     "dispute_command",

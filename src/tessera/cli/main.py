@@ -22,6 +22,7 @@ from tessera.cli.case_cmds import case_group
 from tessera.cli.catalog_cmds import AGENCY_COMMANDS, SERIES_COMMANDS
 from tessera.cli.context import CliContext
 from tessera.cli.coop_cmds import (
+    baseline_review_group,
     confirm_command,
     delivery_command,
     dispute_command,
@@ -126,6 +127,7 @@ for _command in (
     federation_group,
     sync_command,
     flood_command,
+    baseline_review_group,
 ):
     cli.add_command(_command)
 for _sub in SERIES_COMMANDS:

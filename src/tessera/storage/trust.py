@@ -14,11 +14,14 @@ from sqlalchemy import func, or_, select
 from tessera.storage.db import Session
 from tessera.storage.models import (
     Agency,
+    BaselineReview,
     HitLog,
     MediaVerdict,
     NegativeHash,
     NetworkSetting,
     Quarantine,
+    Series,
+    series_media,
 )
 
 _CHUNK = 500
@@ -173,6 +176,47 @@ def released_at(s: Session, media_ids: Iterable[int]) -> dict[int, datetime]:
     return out
 
 
+def confirmed_countries_of_series(s: Session, series_id: int) -> set[str]:
+    """Countries of the agencies that confirmed at least one live item of the series."""
+    rows = s.execute(
+        select(Agency.country)
+        .join(MediaVerdict, MediaVerdict.agency_id == Agency.id)
+        .join(series_media, series_media.c.media_id == MediaVerdict.media_id)
+        .where(
+            series_media.c.series_id == series_id,
+            series_media.c.deleted_at.is_(None),
+            MediaVerdict.verdict == "confirm",
+        )
+        .distinct()
+    )
+    return {str(c) for (c,) in rows}
+
+
+def add_review(
+    s: Session, series_id: int, media_id: int | None, reason: str, at: datetime
+) -> BaselineReview:
+    row = BaselineReview(series_id=series_id, media_id=media_id, reason=reason, raised_at=at)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def reviews(
+    s: Session, owner_agency_id: int | None, *, open_only: bool
+) -> Sequence[BaselineReview]:
+    """Baseline reviews of the agency's series (every agency's for ``None``), oldest first."""
+    q = select(BaselineReview).join(Series, Series.id == BaselineReview.series_id)
+    if owner_agency_id is not None:
+        q = q.where(Series.agency_id == owner_agency_id)
+    if open_only:
+        q = q.where(BaselineReview.resolved_at.is_(None))
+    return s.scalars(q.order_by(BaselineReview.id)).all()
+
+
+def get_review(s: Session, review_id: int) -> BaselineReview | None:
+    return s.get(BaselineReview, review_id)
+
+
 def network_settings(s: Session, prefix: str) -> dict[str, str]:
     """key -> value of the network's settings whose key starts with ``prefix``."""
     rows = s.execute(
@@ -209,9 +253,12 @@ def list_quarantine(s: Session) -> Sequence[Quarantine]:
 
 __all__ = [
     "add_negative",
+    "add_review",
+    "confirmed_countries_of_series",
     "flood_counts",
     "get_negative",
     "get_quarantine",
+    "get_review",
     "list_quarantine",
     "log_hits",
     "negatives",
@@ -220,6 +267,7 @@ __all__ = [
     "quarantined",
     "released_at",
     "remove_negative",
+    "reviews",
     "set_network_setting",
     "set_verdict",
     "verdicts_of",

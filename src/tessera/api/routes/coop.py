@@ -55,6 +55,28 @@ class FloodRequest(_CoopBody):
     triage_min: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
+class ResolveReviewRequest(_CoopBody):
+    drop_baseline: bool = False
+
+
+@router.get("/baseline-reviews", response_model=list[trust_uc.BaselineReviewView])
+def list_reviews(
+    request: Request, caller: CallerDep, all_: Annotated[bool, Query(alias="all")] = False
+) -> list[trust_uc.BaselineReviewView]:
+    """Baseline items of the caller's agency's series flagged for review (open ones)."""
+    return trust_uc.list_reviews(state_of(request).app, caller, open_only=not all_)
+
+
+@router.post("/baseline-reviews/{review_id}/resolve", response_model=trust_uc.BaselineReviewView)
+def resolve_review(
+    request: Request, caller: CallerDep, review_id: RowId, body: ResolveReviewRequest
+) -> trust_uc.BaselineReviewView:
+    """The owner's curator closes a review (optionally taking the series off Baseline)."""
+    return trust_uc.resolve_review(
+        state_of(request).app, caller, review_id, drop_baseline=body.drop_baseline
+    )
+
+
 @router.get("/network/flood", response_model=trust_uc.FloodSettings)
 def get_flood(request: Request, caller: CallerDep) -> trust_uc.FloodSettings:
     """The flood guard's thresholds in force."""
