@@ -182,3 +182,36 @@ def test_admin_lists_users_tokens_and_verifies_the_audit_log(
     shoot(page, "series-list")
     page.goto("/settings")
     shoot(page, "settings")
+
+
+def test_series_list_pages_and_sorts_and_greyscale_is_kept_per_user(
+    signed_in: Callable[[str], Page], node: Node
+) -> None:
+    from tessera.app import series as series_uc
+
+    with App(Settings.for_home(node.home)) as app:
+        for i in range(30):
+            series_uc.create(app, Caller.local_operator(), f"Zeta {i:02d}", "AU-ACCCE")
+    page = signed_in("viewer")
+    page.goto("/series?sort=name")
+    rows = page.locator("main table tbody tr")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_contain_text("Series Amber")
+    page.get_by_role("link", name="Next →").click()
+    expect(page.locator("main table tbody tr")).to_have_count(33 - 25)
+    expect(page.locator("main table tbody tr").last).to_contain_text("Zeta 29")
+    page.goto("/series?sort=name&desc=true")
+    expect(page.locator("main table tbody tr").first).to_contain_text("Zeta 29")
+    # greyscale, kept for this user only; blur stays on
+    page.goto("/settings")
+    page.get_by_label("Show pictures in greyscale").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    page.goto("/series/Series%20Amber")
+    style = page.locator(".tile img").first.evaluate("e => getComputedStyle(e).filter")
+    assert "grayscale" in style and "blur" in style
+    other = signed_in("nl")
+    other.goto("/series/Series%20Amber")
+    assert "grayscale" not in other.locator(".tile img").first.evaluate(
+        "e => getComputedStyle(e).filter"
+    )

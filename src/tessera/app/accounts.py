@@ -206,8 +206,12 @@ def create_user(
         return UserSummary.of(user)
 
 
-def list_users(app: App, caller: Caller) -> list[UserSummary]:
-    """Every account (curators: their agency's)."""
+def list_users(
+    app: App, caller: Caller, *, limit: int | None = None, offset: int = 0
+) -> list[UserSummary]:
+    """Every account (curators: their agency's), by e-mail; one page with ``limit``."""
+    if (limit is not None and not 1 <= limit <= 1000) or offset < 0:
+        raise InvalidInput("limit: 1..1000, offset: 0 or more")
     if rank(caller.role) < rank(Role.CURATOR):
         raise PermissionDenied("your role may not list accounts")
     with app.transaction() as s:
@@ -216,7 +220,8 @@ def list_users(app: App, caller: Caller) -> list[UserSummary]:
             if not caller.agency_code:
                 raise PermissionDenied("your role may not list accounts")
             agency = repo.get_agency(s, caller.agency_code)
-        return [UserSummary.of(u) for u in accounts.list_users(s, agency)]
+        rows = accounts.list_users(s, agency, limit=limit, offset=offset)
+        return [UserSummary.of(u) for u in rows]
 
 
 def disable_user(app: App, caller: Caller, email: str) -> UserSummary:

@@ -256,12 +256,17 @@ def status(app: App, caller: Caller, job_id: str) -> TriageJobView:
         return _view(_mine(s, caller, job_id))
 
 
-def list_jobs(app: App, caller: Caller) -> list[TriageJobView]:
-    """The caller's last 100 jobs, newest first, without their results."""
+def list_jobs(
+    app: App, caller: Caller, *, limit: int = 100, offset: int = 0
+) -> list[TriageJobView]:
+    """The caller's jobs, newest first (one page: the last 100 by default), without
+    their results."""
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise InvalidInput("limit: 1..1000, offset: 0 or more")
     with app.transaction() as s:
         return [
             _view(j, with_result=False)
-            for j in store.of_user(s, caller.email)
+            for j in store.of_user(s, caller.email, limit, offset, agency_code=caller.agency_code)
             if j.agency_code == caller.agency_code
         ]
 

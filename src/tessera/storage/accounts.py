@@ -43,10 +43,15 @@ def get_user(s: Session, email: str) -> User:
     return user
 
 
-def list_users(s: Session, agency: Agency | None = None) -> Sequence[User]:
+def list_users(
+    s: Session, agency: Agency | None = None, *, limit: int | None = None, offset: int = 0
+) -> Sequence[User]:
+    """Users by e-mail (of one agency), one page when ``limit`` is given."""
     q = select(User).options(joinedload(User.agency)).order_by(User.email)
     if agency is not None:
         q = q.where(User.agency_id == agency.id)
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
     return s.scalars(q).all()
 
 

@@ -57,16 +57,18 @@ def by_public_id(s: Session, public_id: str) -> TriageJob | None:
     return s.scalar(select(TriageJob).where(TriageJob.public_id == public_id))
 
 
-def of_user(s: Session, user_email: str | None, limit: int = 100) -> list[TriageJob]:
-    """A user's jobs, newest first."""
-    return list(
-        s.scalars(
-            select(TriageJob)
-            .where(TriageJob.user_email == user_email)
-            .order_by(TriageJob.id.desc())
-            .limit(limit)
-        )
-    )
+def of_user(
+    s: Session,
+    user_email: str | None,
+    limit: int = 100,
+    offset: int = 0,
+    agency_code: str | None = None,
+) -> list[TriageJob]:
+    """A user's jobs (of one agency when given), newest first, one page."""
+    q = select(TriageJob).where(TriageJob.user_email == user_email)
+    if agency_code is not None:
+        q = q.where(TriageJob.agency_code == agency_code)
+    return list(s.scalars(q.order_by(TriageJob.id.desc()).limit(limit).offset(offset)))
 
 
 def claimable(s: Session, now: datetime, stale: timedelta) -> list[tuple[int, str, int]]:

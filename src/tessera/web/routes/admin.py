@@ -25,6 +25,7 @@ from tessera.web.session import WebCaller, app_of
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 AUDIT_PAGE = 50
+USERS_PAGE = 50
 
 
 def _admin_page(
@@ -34,10 +35,17 @@ def _admin_page(
     before: int | None = None,
     verify: bool = False,
     new_token: accounts_uc.CreatedToken | None = None,
+    users_page: int = 1,
 ) -> HTMLResponse:
     app = app_of(request)
     curator = rank(caller.role) >= rank(Role.CURATOR)
-    users = accounts_uc.list_users(app, caller) if curator else []
+    users = (
+        accounts_uc.list_users(
+            app, caller, limit=USERS_PAGE + 1, offset=(users_page - 1) * USERS_PAGE
+        )
+        if curator
+        else []
+    )
     tokens = accounts_uc.list_tokens(app, caller, caller.email) if caller.email else []
     entries = (
         audit_uc.show(app, caller, limit=AUDIT_PAGE, before=before, newest_first=True)
@@ -53,7 +61,9 @@ def _admin_page(
         title="Admin",
         curator=curator,
         may_verify=may_verify,
-        users=users,
+        users=users[:USERS_PAGE],
+        users_page=users_page,
+        more_users=len(users) > USERS_PAGE,
         tokens=[t for t in tokens if t.name != accounts_uc.SESSION_NAME],
         entries=entries,
         next_before=entries[-1].seq if len(entries) == AUDIT_PAGE else None,
@@ -70,8 +80,9 @@ def admin(
     caller: WebCaller,
     before: Annotated[int | None, Query(ge=1)] = None,
     verify: Annotated[bool, Query()] = False,
+    users_page: Annotated[int, Query(alias="users", ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    return _admin_page(request, caller, before=before, verify=verify)
+    return _admin_page(request, caller, before=before, verify=verify, users_page=users_page)
 
 
 @router.post("/admin/tokens")

@@ -27,7 +27,7 @@ def home(request: Request, caller: WebCaller) -> HTMLResponse:
         notes = coop_uc.list_notifications(app, caller, unread=True, limit=HOME_ROWS)
     except TesseraError:
         notes = []
-    jobs = jobs_uc.list_jobs(app, caller)[:HOME_ROWS]
+    jobs = jobs_uc.list_jobs(app, caller, limit=HOME_ROWS)
     recent = series_uc.list_page(app, caller, sort="changed", descending=True, limit=HOME_ROWS)
     return page(
         request,

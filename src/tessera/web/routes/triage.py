@@ -57,10 +57,27 @@ def _hash(request: Request, caller: Caller, root: Path) -> list[dict[str, Any]]:
     return [r.to_json() for r in run.results]
 
 
+JOBS_PER_PAGE = 25
+
+
 @router.get("/triage")
-def triage_home(request: Request, caller: WebCaller) -> HTMLResponse:
-    jobs = jobs_uc.list_jobs(app_of(request), caller)
-    return page(request, caller, "triage.html", title="Triage", jobs=jobs, error=None)
+def triage_home(
+    request: Request,
+    caller: WebCaller,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    jobs = jobs_uc.list_jobs(
+        app_of(request), caller, limit=JOBS_PER_PAGE + 1, offset=(page_no - 1) * JOBS_PER_PAGE
+    )
+    return page(
+        request,
+        caller,
+        "triage.html",
+        title="Triage",
+        jobs=jobs[:JOBS_PER_PAGE],
+        page_no=page_no,
+        more=len(jobs) > JOBS_PER_PAGE,
+    )
 
 
 @router.post("/triage/folder")
