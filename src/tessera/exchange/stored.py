@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera.exchange.model import ExchangeRecord, OpaqueHash
+from tessera.exchange.model import ExchangeRecord, OpaqueHash, trusted_record
 from tessera.storage.exchange import OPAQUE_VERSION, StoredItem
 
 
@@ -54,7 +54,7 @@ def record_from_item(item: StoredItem) -> ExchangeRecord:
     if "tags" in values:
         values["tags"] = tuple(values["tags"])
     # validated when imported (or computed by Tessera): no second validation on the way out
-    return ExchangeRecord.model_construct(**values)
+    return trusted_record(values)
 
 
 __all__ = ["record_from_item"]

@@ -729,74 +729,46 @@ def iter_items(
 
 
 def _load(s: Session, page: list[int], prefer_agency: int | None) -> Iterator[StoredItem]:
+    b = Bulk(s)
+    q = b.mark
     lo, hi = page[0], page[-1]
     media = {
         int(r[0]): r
-        for r in s.execute(
-            select(
-                Media.id,
-                Media.md5,
-                Media.sha1,
-                Media.sha256,
-                Media.kind,
-                Media.byte_size,
-                Media.submissions,
-            ).where(Media.id.in_(page))
+        for r in b.where_in(
+            "SELECT id, md5, sha1, sha256, kind, byte_size, submissions FROM media WHERE",
+            "id",
+            page,
+            sql_type="BIGINT",
         )
     }
     fps: dict[int, list[tuple[str, int, bytes]]] = {}
-    for mid, alg, version, value in s.execute(
-        select(
-            FingerprintModel.media_id,
-            FingerprintModel.algorithm,
-            FingerprintModel.version,
-            FingerprintModel.value,
-        )
-        .where(
-            FingerprintModel.media_id.between(lo, hi),
-            FingerprintModel.position == 0,
-            (FingerprintModel.algorithm == "pdq") | (FingerprintModel.version == OPAQUE_VERSION),
-        )
-        .order_by(FingerprintModel.id)
+    for mid, alg, version, value in b.rows(
+        "SELECT media_id, algorithm, version, value FROM fingerprint "
+        f"WHERE media_id BETWEEN {q} AND {q} AND position = 0 "
+        f"AND (algorithm = 'pdq' OR version = {OPAQUE_VERSION}) ORDER BY id",
+        (lo, hi),
     ):
         fps.setdefault(int(mid), []).append((alg, int(version), bytes(value)))
     series: dict[int, list[tuple[str, bool, bool, bool, str | None, int | None]]] = {}
-    for mid, name, victim, offender, baseline, profile, category in s.execute(
-        select(
-            series_media.c.media_id,
-            Series.name,
-            Series.victim_identified,
-            Series.offender_identified,
-            Series.baseline,
-            Series.category_profile,
-            Series.category,
-        )
-        .join(Series, Series.id == series_media.c.series_id)
-        .where(series_media.c.media_id.between(lo, hi))
-        .order_by(Series.id)
+    for mid, name, victim, offender, baseline, profile, category in b.rows(
+        "SELECT sm.media_id, s.name, s.victim_identified, s.offender_identified, s.baseline, "
+        "s.category_profile, s.category FROM series_media sm JOIN series s ON s.id = sm.series_id "
+        f"WHERE sm.media_id BETWEEN {q} AND {q} ORDER BY s.id",
+        (lo, hi),
     ):
         series.setdefault(int(mid), []).append(
             (name, bool(victim), bool(offender), bool(baseline), profile, category)
         )
     entries: dict[int, tuple[int, tuple[str, str | None, str | None, int | None, Any]]] = {}
-    for _eid, mid, agency_id, fmt, sid, profile, category, data in s.execute(
-        select(
-            ExchangeEntry.id,
-            ExchangeEntry.media_id,
-            ExchangeEntry.agency_id,
-            ExchangeEntry.source_format,
-            ExchangeEntry.source_id,
-            ExchangeEntry.category_profile,
-            ExchangeEntry.category,
-            ExchangeEntry.data,
-        )
-        .where(ExchangeEntry.media_id.between(lo, hi))
-        .order_by(ExchangeEntry.id)
+    for mid, agency_id, fmt, sid, profile, category, data in b.rows(
+        "SELECT media_id, agency_id, source_format, source_id, category_profile, category, data "
+        f"FROM exchange_entry WHERE media_id BETWEEN {q} AND {q} ORDER BY id",
+        (lo, hi),
     ):
         rank = 0 if agency_id == prefer_agency else 1
         old = entries.get(int(mid))
         if old is None or rank < old[0]:
-            entries[int(mid)] = (rank, (fmt, sid, profile, category, data))
+            entries[int(mid)] = (rank, (fmt, sid, profile, category, b.load_json(data)))
     for mid in page:
         m = media.get(mid)
         if m is None:
