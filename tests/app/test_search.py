@@ -16,7 +16,7 @@ from tessera.app import search as search_uc
 from tessera.app import text as text_uc
 from tessera.errors import InvalidInput, NotFound
 from tessera.storage import audit_log, repo
-from tessera.storage.models import Media, MediaMetadataModel, MediaText
+from tessera.storage.models import FingerprintModel, Media, MediaMetadataModel, MediaText
 from tests.app.sharing_world import EXPECTED, build
 
 NL_B = Caller(role=Role.ANALYST, user_id=7, email="b@example.org", agency_code="NL-B")
@@ -171,3 +171,29 @@ def test_network_searches_are_audited(world) -> None:  # type: ignore[no-untyped
     search_uc.by_marker_type(app, NL_B, None)
     with app.transaction() as s:
         assert audit_log.head(s).size == before + 3
+
+
+def test_media_matches_are_near_pdqs_of_visible_media(world) -> None:  # type: ignore[no-untyped-def]
+    app, ids = world
+    base = bytes(range(32))
+    near = bytes([base[0] ^ 0b111]) + base[1:]  # 3 bits apart
+    far = bytes(b ^ 0xFF for b in base)  # 256 bits apart
+    codes = {"own": base, "network-full": near, "network-status": near, "unshared": near}
+    codes["default"] = far
+    with app.transaction() as s:
+        for res, code in codes.items():
+            s.add(
+                FingerprintModel(
+                    media_id=ids[res]["media"], algorithm="pdq", version=1, value=code, quality=100
+                )
+            )
+    r = search_uc.media_matches(app, NL_B, ids["own"]["media"])
+    assert [(h.media_id, h.distance) for h in r.hits] == sorted(
+        (ids[x]["media"], 3) for x in ("network-full", "network-status")
+    )  # unshared: not for NL-B; default: too far; itself: left out
+    every = search_uc.media_matches(app, OP, ids["own"]["media"])
+    assert {h.media_id for h in every.hits} == {
+        ids[x]["media"] for x in ("network-full", "network-status", "unshared")
+    }
+    with pytest.raises(NotFound):
+        search_uc.media_matches(app, NL_B, ids["unshared"]["media"])

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tessera.app import audit
 from tessera.app import lookup as lookup_uc
 from tessera.app.caller import Caller, Role
@@ -23,12 +25,14 @@ from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput
+from tessera.fingerprints.pdq import MATCH_THRESHOLD
 from tessera.matching.pdq_search import PdqSearcher
 from tessera.media.metadata import MediaMetadata, camera_key
-from tessera.storage import camera_links, markers, metadata_search, repo
+from tessera.storage import camera_links, markers, media_queries, metadata_search, repo
 from tessera.storage.models import MARKER_KINDS
 
 DEFAULT_PAGE = 50
+MAX_PDQ_RADIUS = lookup_uc.MAX_RADIUS
 MAX_PAGE = metadata_search.MAX_PAGE
 
 
@@ -274,6 +278,73 @@ def by_file(app: App, caller: Caller, data: bytes, *, pdq: PdqSearcher | None = 
     return FileSearch(hashes=hashes, lookup=found)
 
 
+class MatchHit(Result):
+    """Another stored media item whose PDQ is within the radius of this one's."""
+
+    media_id: int
+    sha256: str | None
+    series: tuple[str, ...]
+    distance: int
+    timestamp: float | None
+    """For a hit on a video frame: seconds into that video."""
+
+
+class MediaMatches(Result):
+    media_id: int
+    radius: int
+    hits: tuple[MatchHit, ...]
+
+
+def media_matches(
+    app: App,
+    caller: Caller,
+    media_id: int,
+    *,
+    pdq: PdqSearcher | None = None,
+    radius: int = MATCH_THRESHOLD,
+    limit: int = 50,
+) -> MediaMatches:
+    """Stored media near-identical to media ``media_id`` (its still or frame PDQs),
+    nearest first; only media the caller sees at ``status``. Browsing what is
+    stored: no notice to owners (that is for lookups of new material)."""
+    _check(limit)
+    if not 0 <= radius <= MAX_PDQ_RADIUS:
+        raise InvalidInput(f"radius must be 0..{MAX_PDQ_RADIUS}")
+    with transaction(app, caller) as (s, vis):
+        media = repo.media_by_id(s, media_id)
+        vis.require_media(media_id, Level.STATUS)
+        rows = media_queries.media_detail(s, media).fingerprints
+    codes = [bytes.fromhex(f.value) for f in rows if f.algorithm == "pdq" and f.value][:64]
+    best: dict[int, tuple[int, float | None]] = {}
+    if codes:
+        searcher = pdq if pdq is not None else app.pdq_store()
+        arr = np.frombuffer(b"".join(codes), dtype=np.uint8).reshape(-1, 32)
+        for h in searcher.search(arr, radius=radius):
+            if h.media_id != media_id and (
+                h.media_id not in best or h.distance < best[h.media_id][0]
+            ):
+                best[h.media_id] = (h.distance, h.timestamp)
+    with transaction(app, caller) as (s, vis):
+        seen = vis.seen_media(best, Level.STATUS)
+        order = sorted((m for m in best if m in seen), key=lambda m: (best[m][0], m))[:limit]
+        names = vis.series_names_of_media(order)
+        digests = repo.sha256_of_media(s, order)
+    return MediaMatches(
+        media_id=media_id,
+        radius=radius,
+        hits=tuple(
+            MatchHit(
+                media_id=m,
+                sha256=digests.get(m),
+                series=tuple(names.get(m, [])),
+                distance=best[m][0],
+                timestamp=best[m][1],
+            )
+            for m in order
+        ),
+    )
+
+
 def media_links(app: App, caller: Caller, media_id: int, *, limit: int = 50) -> MediaLinks:
     """Other media of the same camera body, or taken within 100 m (``full`` facts)."""
     _check(limit)
@@ -315,8 +386,10 @@ __all__ = [
     "FileSearch",
     "MarkerTypeHit",
     "MarkerTypeSearch",
+    "MatchHit",
     "MediaLinkHit",
     "MediaLinks",
+    "MediaMatches",
     "PlaceHit",
     "PlaceSearch",
     "by_camera",
@@ -324,4 +397,5 @@ __all__ = [
     "by_marker_type",
     "by_place",
     "media_links",
+    "media_matches",
 ]
