@@ -231,3 +231,6 @@ def test_region_search_and_marker_from_the_picture_itself(world: dict[str, Any])
         "--file", str(known / "graf3.png"),
     )  # fmt: skip
     assert r.returncode == 2 and "SHA-256 differs" in r.stderr
+    # each marker written is in the audit trail (the refused one is not)
+    added = [e for e in _ok(home, "audit", "show", "--json") if e["action"] == "marker.add"]
+    assert [e["target"] for e in added] == [f"media:{ids['graf1.png']}"] * 2

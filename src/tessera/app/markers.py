@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
+from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
@@ -111,6 +112,16 @@ def add(
             series=series,
             location=location,
             agency_id=agency.id if agency else None,
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "marker.add",
+            target=f"media:{media_id}",
+            series=series_name,
+            params={"box": list(box), "type": kind, "note": note, "location": location_id},
+            result_count=1,
         )
         return MarkerDetail.of(mk, len(feats))
 
