@@ -8,7 +8,9 @@ Shared by every web test (reuse these, do not start more servers: each costs sec
   ``node.users["nl"]`` (curator, NL-NPU), ``["de"]`` (analyst, DE-BKA),
   ``["au"]`` (curator, AU-ACCCE), ``["viewer"]`` (viewer, NL-NPU), ``["admin"]``
   (admin, NL-NPU); served by a
-  real ``tessera serve`` subprocess at ``node.base``. ``node.seizure`` is a
+  real ``tessera serve`` subprocess at ``node.base``; ``node.investigation``: two
+  rooms sharing a poster, a sign, camera/GPS metadata (``tests/web/investigation.py``).
+  ``node.seizure`` is a
   generated seizure folder on the server (copies and edits of known pictures,
   new ones, damaged files).
 * ``browser`` (session): headless Debian Chromium (``/usr/bin/chromium``, never a
@@ -38,6 +40,8 @@ import pytest
 from tessera.app import App, Caller
 from tessera.app import demo as demo_uc
 from tessera.app.accounts import create_user
+from tests.web.investigation import Investigation
+from tests.web.investigation import add as add_investigation
 
 CHROMIUM = Path(os.environ.get("TESSERA_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -66,6 +70,8 @@ class Node:
     seizure: Path
     users: dict[str, User]
     env: dict[str, str] = field(default_factory=dict)
+    investigation: Investigation | None = None
+    """Scenes with a shared poster, a sign, camera/GPS metadata (tests/web/investigation.py)."""
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -97,6 +103,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     op = Caller.local_operator()
     with App(settings) as app:
         built = demo_uc.build(app, op, workers=1)
+        investigation = add_investigation(app, home / "investigation")
         for u in USERS.values():
             create_user(app, op, u.email, agency=u.agency, role=u.role, password=PASSWORD)
     env = {**os.environ, "TESSERA_HOME": str(home)}
@@ -125,7 +132,14 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             if time.monotonic() > deadline:
                 pytest.fail("tessera serve did not answer within 60 s")
             time.sleep(0.2)
-        yield Node(base=base, home=home, seizure=built.seizure, users=dict(USERS), env=env)
+        yield Node(
+            base=base,
+            home=home,
+            seizure=built.seizure,
+            users=dict(USERS),
+            env=env,
+            investigation=investigation,
+        )
     finally:
         proc.terminate()
         try:

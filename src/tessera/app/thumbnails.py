@@ -18,9 +18,11 @@ from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.visibility import Level, transaction
 from tessera.errors import MediaError, NotFound
-from tessera.media.thumbnail import make_thumbnail
+from tessera.media.thumbnail import THUMB_SIZE, make_thumbnail
 from tessera.storage import media_queries
 
+MAX_VIEW_SIZE = 1024
+"""The largest rendition a page gets (the media item page's picture): never the original."""
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 """Originals larger than this are not read for a thumbnail (placeholder instead)."""
 
@@ -49,8 +51,10 @@ def _visible(app: App, caller: Caller, media_id: int) -> tuple[Level, list[str]]
     return level, paths
 
 
-def thumbnail(app: App, caller: Caller, media_id: int) -> Thumbnail:
-    """A small JPEG of media ``media_id`` for the caller, or none (``NotFound`` if unseen)."""
+def thumbnail(app: App, caller: Caller, media_id: int, *, size: int = THUMB_SIZE) -> Thumbnail:
+    """A small JPEG of media ``media_id`` for the caller (at most ``size`` px on its
+    longer side, at most ``MAX_VIEW_SIZE``), or none (``NotFound`` if unseen)."""
+    size = max(16, min(size, MAX_VIEW_SIZE))
     _level, paths = _visible(app, caller, media_id)
     for p in paths:
         path = Path(p)
@@ -60,7 +64,7 @@ def thumbnail(app: App, caller: Caller, media_id: int) -> Thumbnail:
             data = path.read_bytes()
             return Thumbnail(
                 media_id=media_id,
-                jpeg=make_thumbnail(data, limits=app.settings.decode_limits),
+                jpeg=make_thumbnail(data, limits=app.settings.decode_limits, size=size),
             )
         except (OSError, MediaError):
             continue

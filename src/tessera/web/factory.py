@@ -10,7 +10,18 @@ from fastapi.staticfiles import StaticFiles
 
 from tessera.api import create_app as create_api
 from tessera.app import Settings
-from tessera.web.routes import admin, home, pictures, series, signin, triage
+from tessera.web.routes import (
+    admin,
+    graph,
+    home,
+    media,
+    pictures,
+    report,
+    search,
+    series,
+    signin,
+    triage,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -18,7 +29,7 @@ STATIC = Path(__file__).parent / "static"
 def install(api: FastAPI) -> FastAPI:
     """Mount the web UI's pages and static files on an API application."""
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (signin, home, triage, series, admin, pictures):
+    for module in (signin, home, triage, report, series, admin, pictures, media, search, graph):
         api.include_router(module.router)
     return api
 
