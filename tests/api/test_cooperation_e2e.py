@@ -124,7 +124,16 @@ def test_three_agencies_three_countries(settings: Settings) -> None:
         (hit,) = [n for n in notes if n["kind"] == "series-hit"]
         assert hit["payload"]["finder_agency"] == "DE-B"
         assert hit["payload"]["finder_country"] == "DE" and hit["payload"]["files"] == 2
-        assert hit["read"] is False
+        assert hit["read"] is False and hit["count"] == 1
+        # the same lookup again: the same notice, counted (no second notice)
+        client.post(
+            "/api/v1/lookup",
+            headers=de,
+            json={"queries": [{"type": "sha256", "hash": x.sha256} for x in secret]},
+        )
+        again = [n for n in client.get("/api/v1/notifications", headers=nl).json()]
+        (hit2,) = [n for n in again if n["kind"] == "series-hit"]
+        assert hit2["id"] == hit["id"] and hit2["count"] == 2
         assert client.get("/api/v1/overlaps", headers=de).json() == [
             o for o in client.get("/api/v1/overlaps", headers=de).json() if o["kind"] == "case"
         ]

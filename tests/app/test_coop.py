@@ -156,3 +156,91 @@ def test_notifications_read_unread_per_reader(app: App) -> None:
     assert coop.mark_read(app, a1).marked == 1
     assert coop.list_notifications(app, a1, unread=True) == []
     assert len(coop.list_notifications(app, OP, agency="NL-A")) == 2
+
+
+def test_rerun_of_the_same_hit_updates_one_notice(app: App) -> None:
+    """The same triage or lookup re-run (same hit, same agency, same case, within the
+    window): one notice whose count goes up, one overlap; after the window a new one."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    hashes = world(app)
+    b = user("DE-B")
+    for _ in range(3):
+        lookup.lookup(app, b, [q(h) for h in hashes["secret"]])
+    (n,) = coop.list_notifications(app, user("NL-A"))
+    assert n.count == 3 and n.updated_at is not None and n.payload["files"] == 2
+    assert len(coop.list_overlaps(app, user("NL-A"))) == 1
+    lookup.lookup(app, user("FR-C"), [q(hashes["secret"][0])])  # another agency: its own
+    assert [x.count for x in coop.list_notifications(app, user("NL-A"))] == [1, 3]
+    app.settings = replace(app.settings, notice_window=timedelta(0))
+    lookup.lookup(app, b, [q(hashes["secret"][0])])
+    assert [x.count for x in coop.list_notifications(app, user("NL-A"))] == [1, 1, 3]
+    # overlaps between new cases: both sides deduplicated too
+    app.settings = replace(app.settings, notice_window=timedelta(hours=24))
+    rng = random.Random(4)
+    new = [(f"n-{i}".encode(), random_pdq(rng)) for i in range(2)]
+    seed(app.db, new, agency="FR-C", series=None, case="FR-1")
+    seed(app.db, new, agency="DE-B", series=None, case="DE-1")
+    run = _last_run(app)
+    assert len(coop.notice_run(app, OP, run, "DE-B")) == 2
+    assert coop.notice_run(app, OP, run, "DE-B") == []  # nothing new raised
+    (nb,) = [x for x in coop.list_notifications(app, b) if x.kind == "case-overlap"]
+    (nc,) = [x for x in coop.list_notifications(app, user("FR-C")) if x.kind == "case-overlap"]
+    assert nb.count == nc.count == 2 and nb.payload["overlap"] == nc.payload["overlap"]
+
+
+def test_notices_for_the_users_concerned_read_per_user(app: App) -> None:
+    """Case overlaps go to the user whose work found them; quarantines and Baseline
+    reviews to each curator of the owning agency; each reads them on their own."""
+    from tessera.app import accounts, trust
+
+    hashes = world(app)
+    ids = {}
+    for email, agency, role in (
+        ("cur1@nl-a.example", "NL-A", "curator"),
+        ("cur2@nl-a.example", "NL-A", "admin"),
+        ("view@nl-a.example", "NL-A", "viewer"),
+        ("ana1@de-b.example", "DE-B", "analyst"),
+        ("ana2@de-b.example", "DE-B", "analyst"),
+    ):
+        accounts.create_user(app, OP, email, agency=agency, role=role, password=None)
+        with app.transaction() as s:
+            ids[email] = int(
+                s.execute(
+                    text("SELECT id FROM app_user WHERE email = :e"), {"e": email}
+                ).scalar_one()
+            )
+
+    def acct(email: str, agency: str, role: Role) -> Caller:
+        return Caller(role=role, user_id=ids[email], email=email, agency_code=agency)
+
+    cur1 = acct("cur1@nl-a.example", "NL-A", Role.CURATOR)
+    cur2 = acct("cur2@nl-a.example", "NL-A", Role.ADMIN)
+    viewer = acct("view@nl-a.example", "NL-A", Role.VIEWER)
+    ana1 = acct("ana1@de-b.example", "DE-B", Role.ANALYST)
+    ana2 = acct("ana2@de-b.example", "DE-B", Role.ANALYST)
+    # a quarantine (the triage share rule) on an item of NL-A's series
+    media = lookup.lookup(app, OP, [q(hashes["open"][0])]).results[0].matches[0].media_id
+    assert trust.guard_triage(app, ana1, {media: 20}, 40) == {media}
+    for c in (cur1, cur2):
+        (n,) = [x for x in coop.list_notifications(app, c) if x.kind == "quarantine"]
+        assert n.user and not n.read
+    assert [x.kind for x in coop.list_notifications(app, viewer)] == []
+    (mine,) = coop.list_notifications(app, cur1, unread=True)
+    assert coop.mark_read(app, cur1, [mine.id]).marked == 1
+    assert coop.list_notifications(app, cur1, unread=True) == []
+    assert len(coop.list_notifications(app, cur2, unread=True)) == 1  # cur2's own, unread
+    with pytest.raises(NotFound):  # cur2's notice does not exist for cur1
+        coop.mark_read(app, cur1, [coop.list_notifications(app, cur2)[0].id])
+    # a new-case overlap found by ana1's work: ana1 told personally, FR-C's agency too
+    rng = random.Random(6)
+    new = [(b"u-1", random_pdq(rng))]
+    seed(app.db, new, agency="FR-C", series=None, case="FR-5")
+    seed(app.db, new, agency="DE-B", series=None, case="DE-5")
+    coop.notice_run(app, ana1, _last_run(app), "DE-B")
+    (n1,) = [x for x in coop.list_notifications(app, ana1) if x.kind == "case-overlap"]
+    assert n1.user and n1.payload["your_case"] == "DE-5"
+    assert [x for x in coop.list_notifications(app, ana2) if x.kind == "case-overlap"] == []
+    (nf,) = [x for x in coop.list_notifications(app, user("FR-C")) if x.kind == "case-overlap"]
+    assert not nf.user and nf.payload["your_case"] == "FR-5"

@@ -36,6 +36,7 @@ before, so the finder learns nothing new.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -51,7 +52,7 @@ from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import coop as store
 from tessera.storage import repo, sharing
 from tessera.storage.db import Session
-from tessera.storage.models import Agency, Overlap
+from tessera.storage.models import Agency, Notification, Overlap
 
 Via = Literal["lookup", "triage", "ingest"]
 Mark = Literal["same-investigation", "related", "unrelated"]
@@ -138,6 +139,42 @@ def _other_side(
 # -- finding overlaps --------------------------------------------------------------------
 
 
+def notify_curators(
+    s: Session, agency_id: int, kind: str, payload: dict[str, Any], *, key: str | None = None
+) -> list[int]:
+    """A notice that needs a curator's action (a quarantine to release, a Baseline item
+    to review): one for each active curator / admin of the agency, personally, read or
+    unread by each; the agency's inbox when it has no such account."""
+    users: list[int | None] = list(store.curators_of(s, agency_id)) or [None]
+    return [
+        store.add_notification(s, agency_id, kind, payload, user_id=u, dedup_key=key).id
+        for u in users
+    ]
+
+
+def dedup_key(kind: str, agency_id: int, user_id: int | None, *parts: int | None) -> str:
+    """One notice per (kind, recipient, what was hit, by whom, in which case)."""
+    raw = ":".join(str(p) for p in (kind, agency_id, user_id, *parts))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _repeat(
+    s: Session, prior: Notification, payload: dict[str, Any], files: int, now: datetime
+) -> None:
+    """The same notice raised again within the window: count it, keep the largest file
+    count and the latest time, keep its id, overlap and read state."""
+    old = dict(prior.payload)
+    files = max(files, int(old.get("files", 0)))
+    prior.payload = {**old, **payload, "overlap": old.get("overlap"), "files": files}
+    prior.count = (prior.count or 1) + 1
+    prior.updated_at = now
+    if prior.overlap_id is not None:
+        ov = store.get_overlap(s, prior.overlap_id)
+        if ov is not None:
+            ov.files = max(ov.files, files)
+    s.flush()
+
+
 def notice(
     app: App,
     caller: Caller,
@@ -162,6 +199,7 @@ def notice(
     if code is None or not ids:
         return []
     raised: list[int] = []
+    window = app.settings.notice_window
     with app.transaction() as s:
         finder = sharing.agency_by_code(s, code)
         if finder is None:
@@ -179,6 +217,33 @@ def notice(
             owner = agencies[owner_id]
             acting_as(s, owner)  # the owner reads its own series' name
             series_name = store.series(s, [sid])[sid].name
+            shown_case = (
+                my_case.number
+                if my_case is not None and _case_level(s, owner, case_id) >= Level.STATUS
+                else None
+            )
+            payload: dict[str, Any] = {
+                "series": series_name,
+                "finder_agency": finder.code,
+                "finder_country": finder.country,
+                "finder_case": shown_case,
+                "files": len(media),
+                "via": via,
+                "at": now.isoformat(),
+            }
+            key = dedup_key("series-hit", owner_id, None, sid, finder.id, case_id)
+            prior = store.recent_notification(s, owner_id, None, key, now - window)
+            if prior is not None:  # the same hit again (a re-run): one notice, counted
+                _repeat(s, prior, payload, len(media), now)
+                audit.record_in(
+                    s,
+                    app,
+                    caller,
+                    "overlap.repeat",
+                    target=f"overlap:{prior.overlap_id}",
+                    result_count=len(media),
+                )
+                continue
             ov = store.add_overlap(
                 s,
                 kind="series",
@@ -190,23 +255,15 @@ def notice(
                 files=len(media),
                 found_at=now,
             )
-            shown_case = (
-                my_case.number
-                if my_case is not None and _case_level(s, owner, case_id) >= Level.STATUS
-                else None
-            )
-            payload = {
-                "overlap": ov.id,
-                "series": series_name,
-                "finder_agency": finder.code,
-                "finder_country": finder.country,
-                "finder_case": shown_case,
-                "files": len(media),
-                "via": via,
-                "at": now.isoformat(),
-            }
             raised.append(
-                store.add_notification(s, owner_id, "series-hit", payload, overlap_id=ov.id).id
+                store.add_notification(
+                    s,
+                    owner_id,
+                    "series-hit",
+                    {"overlap": ov.id, **payload},
+                    overlap_id=ov.id,
+                    dedup_key=key,
+                ).id
             )
             audit.record_in(
                 s,
@@ -218,25 +275,38 @@ def notice(
             )
         for other_case, (other_id, media) in sorted(case_hits.items()):
             other = agencies[other_id]
-            ov = store.add_overlap(
-                s,
-                kind="case",
-                via=via,
-                owner_agency_id=other_id,
-                owner_case_id=other_case,
-                finder_agency_id=finder.id,
-                finder_case_id=case_id,
-                files=len(media),
-                found_at=now,
-            )
             acting_as(s, other)
             other_number = store.cases(s, [other_case])[other_case].number
-            for reader, mine, them, them_case in (
-                (finder, my_case.number if my_case else None, other, other_case),
-                (other, other_number, finder, case_id),
-            ):
+            # the finder's side goes to the user whose work found it (the agency's
+            # inbox when the node's command line found it); the other side to its agency
+            sides = (
+                (finder, caller.user_id, my_case.number if my_case else None, other, other_case),
+                (other, None, other_number, finder, case_id),
+            )
+            key_of = {
+                reader.id: dedup_key("case-overlap", reader.id, uid, other_case, finder.id, case_id)
+                for reader, uid, _, _, _ in sides
+            }
+            priors = [
+                store.recent_notification(s, reader.id, uid, key_of[reader.id], now - window)
+                for reader, uid, _, _, _ in sides
+            ]
+            ov_id: int | None = next((p.overlap_id for p in priors if p is not None), None)
+            if ov_id is None:
+                ov_id = store.add_overlap(
+                    s,
+                    kind="case",
+                    via=via,
+                    owner_agency_id=other_id,
+                    owner_case_id=other_case,
+                    finder_agency_id=finder.id,
+                    finder_case_id=case_id,
+                    files=len(media),
+                    found_at=now,
+                ).id
+            for (reader, uid, mine, them, them_case), prior in zip(sides, priors, strict=True):
                 payload = {
-                    "overlap": ov.id,
+                    "overlap": ov_id,
                     "your_case": mine,
                     "other": _other_side(s, reader, them, them_case),
                     "files": len(media),
@@ -245,13 +315,22 @@ def notice(
                     "via": via,
                     "at": now.isoformat(),
                 }
+                if prior is not None:
+                    _repeat(s, prior, payload, len(media), now)
+                    continue
                 raised.append(
                     store.add_notification(
-                        s, reader.id, "case-overlap", payload, overlap_id=ov.id
+                        s,
+                        reader.id,
+                        "case-overlap",
+                        payload,
+                        overlap_id=ov_id,
+                        user_id=uid,
+                        dedup_key=key_of[reader.id],
                     ).id
                 )
             audit.record_in(
-                s, app, caller, "overlap.found", target=f"overlap:{ov.id}", result_count=len(media)
+                s, app, caller, "overlap.found", target=f"overlap:{ov_id}", result_count=len(media)
             )
         routed = [
             n.id
@@ -644,6 +723,7 @@ __all__ = [
     "mark_read",
     "notice",
     "notice_run",
+    "notify_curators",
     "render",
     "set_delivery",
 ]

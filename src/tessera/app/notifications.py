@@ -24,6 +24,12 @@ class NotificationView(Result):
     text: str
     payload: dict[str, Any]
     created_at: datetime
+    count: int = 1
+    """How many times this notice was raised within the window (re-runs of one triage)."""
+    updated_at: datetime | None = None
+    """When it was last raised again."""
+    user: bool = False
+    """Addressed to the reader personally (else to the reader's agency)."""
     read: bool = False
     read_at: datetime | None = None
 
@@ -64,6 +70,9 @@ def render(s: Session, n: Notification) -> NotificationView:
         text=text,
         payload=p,
         created_at=n.created_at,
+        count=n.count or 1,
+        updated_at=n.updated_at,
+        user=n.user_id is not None,
     )
 
 

@@ -31,6 +31,7 @@ ENV_WORKERS = "TESSERA_WORKERS"
 ENV_MAX_PIXELS = "TESSERA_MAX_PIXELS"
 ENV_MAX_BYTES = "TESSERA_MAX_BYTES"
 ENV_NODE_AGENCY = "TESSERA_NODE_AGENCY"
+ENV_NOTICE_WINDOW_HOURS = "TESSERA_NOTICE_WINDOW_HOURS"
 ENV_FLOOD_FILES = "TESSERA_FLOOD_FILES"
 ENV_FLOOD_AGENCIES = "TESSERA_FLOOD_AGENCIES"
 ENV_FLOOD_WINDOW_HOURS = "TESSERA_FLOOD_WINDOW_HOURS"
@@ -76,6 +77,15 @@ def _env_float(env: Mapping[str, str], name: str) -> float | None:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
+def _notice_window(env: Mapping[str, str]) -> timedelta:
+    hours = _env_float(env, ENV_NOTICE_WINDOW_HOURS)
+    if hours is None:
+        return timedelta(hours=24)
+    if not 0 <= hours <= 24 * 365:
+        raise ConfigError(f"{ENV_NOTICE_WINDOW_HOURS} must be 0..8760 hours, not {hours}")
+    return timedelta(hours=hours)
+
+
 def flood_from_env(env: Mapping[str, str]) -> FloodRule:
     """The flood rule from ``TESSERA_FLOOD_*`` (each unset one keeps its default)."""
     d = FloodRule()
@@ -119,6 +129,10 @@ class Settings:
     node_agency: str | None = None
     """The agency the node's command line acts for (``--agency`` / ``TESSERA_NODE_AGENCY``):
     its triages and lookups then notify owners and count for the flood guard."""
+    notice_window: timedelta = timedelta(hours=24)
+    """The same notice (same hit, same agency, same case) raised again within this
+    window updates the first one's count instead of raising another
+    (``TESSERA_NOTICE_WINDOW_HOURS``)."""
     flood: FloodRule = field(default_factory=FloodRule)
     """The flood guard's thresholds (``TESSERA_FLOOD_*``; the network's operator may
     override them for the network)."""
@@ -150,6 +164,7 @@ class Settings:
             workers=workers or _env_int(env, ENV_WORKERS),
             node_agency=node_agency or env.get(ENV_NODE_AGENCY) or None,
             flood=flood_from_env(env),
+            notice_window=_notice_window(env),
         )
 
     @classmethod

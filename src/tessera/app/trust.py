@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from tessera.app import audit
+from tessera.app import audit, coop
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -205,7 +205,7 @@ def _flag_baseline(app: App, caller: Caller, media_id: int, reason: str) -> None
             if row is None or not row.baseline:
                 continue
             review = store.add_review(s, sid, media_id, f"disputed: {reason}", now)
-            coop_store.add_notification(
+            coop.notify_curators(
                 s,
                 owner,
                 "baseline-review",
@@ -497,9 +497,7 @@ def guard(
                 if store.quarantine(s, m, why, now):
                     owners = {o for o, _ in coop_store.series_hits(s, [m]).values()}
                     for o in owners:
-                        coop_store.add_notification(
-                            s, o, "quarantine", {"media_id": m, "reason": why}
-                        )
+                        coop.notify_curators(s, o, "quarantine", {"media_id": m, "reason": why})
                     audit.record_in(
                         s, app, caller, "quarantine", target=f"media:{m}", result_count=files
                     )
@@ -531,7 +529,7 @@ def guard_triage(
             if store.quarantine(s, m, why, now):
                 done.add(m)
                 for o in {o for o, _ in coop_store.series_hits(s, [m]).values()}:
-                    coop_store.add_notification(s, o, "quarantine", {"media_id": m, "reason": why})
+                    coop.notify_curators(s, o, "quarantine", {"media_id": m, "reason": why})
                 audit.record_in(s, app, caller, "quarantine", target=f"media:{m}", result_count=n)
     return done
 

@@ -31,7 +31,12 @@ def notifications_command(
     rows = coop.list_notifications(cli.app, cli.caller, unread=unread, agency=agency)
     text = "\n".join(
         f"{n.id:>6} {'  ' if n.read else '* '}{n.created_at.isoformat(timespec='seconds')} "
-        f"[{n.agency}] {n.title}"
+        f"[{n.agency}{' you' if n.user else ''}] {n.title}"
+        + (
+            f" (x{n.count}, last {n.updated_at.isoformat(timespec='seconds')})"
+            if n.updated_at
+            else ""
+        )
         for n in rows
     )
     emit(rows, as_json, text or "(no notifications)")

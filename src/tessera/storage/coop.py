@@ -30,6 +30,7 @@ from tessera.storage.models import (
     Overlap,
     Series,
     Sighting,
+    User,
     series_media,
 )
 
@@ -209,13 +210,51 @@ def add_notification(
     *,
     overlap_id: int | None = None,
     user_id: int | None = None,
+    dedup_key: str | None = None,
 ) -> Notification:
     row = Notification(
-        agency_id=agency_id, kind=kind, payload=payload, overlap_id=overlap_id, user_id=user_id
+        agency_id=agency_id,
+        kind=kind,
+        payload=payload,
+        overlap_id=overlap_id,
+        user_id=user_id,
+        dedup_key=dedup_key,
+        count=1,
     )
     s.add(row)
     s.flush()
     return row
+
+
+def recent_notification(
+    s: Session, agency_id: int, user_id: int | None, key: str, since: datetime
+) -> Notification | None:
+    """The latest notice with ``key`` for that agency (and user) raised since ``since``."""
+    q = select(Notification).where(
+        Notification.agency_id == agency_id,
+        Notification.dedup_key == key,
+        Notification.created_at >= since,
+    )
+    q = q.where(
+        Notification.user_id.is_(None) if user_id is None else Notification.user_id == user_id
+    )
+    return s.scalars(q.order_by(Notification.id.desc()).limit(1)).first()
+
+
+def curators_of(s: Session, agency_id: int) -> list[int]:
+    """Ids of the agency's active accounts that act on notices (curator, admin)."""
+    return [
+        int(i)
+        for i in s.scalars(
+            select(User.id)
+            .where(
+                User.agency_id == agency_id,
+                User.role.in_(("curator", "admin")),
+                User.disabled.is_(False),
+            )
+            .order_by(User.id)
+        )
+    ]
 
 
 def notifications(
@@ -325,6 +364,7 @@ __all__ = [
     "audio_of_media",
     "case_of_run",
     "cases",
+    "curators_of",
     "delivery_of",
     "get_overlap",
     "log_attempt",
@@ -334,6 +374,7 @@ __all__ = [
     "notifications_by_ids",
     "overlaps_of",
     "pdq_of_media",
+    "recent_notification",
     "series",
     "series_hits",
     "set_delivery",
