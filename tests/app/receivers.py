@@ -38,7 +38,7 @@ class Webhook:
 
 
 @contextmanager
-def webhook(secret: str = SECRET, fail_first: int = 0) -> Iterator[Webhook]:
+def webhook(secret: str = SECRET, fail_first: int = 0, port: int = 0) -> Iterator[Webhook]:
     hook = Webhook(url="", secret=secret, fail_first=fail_first)
     lock = threading.Lock()
 
@@ -65,7 +65,7 @@ def webhook(secret: str = SECRET, fail_first: int = 0) -> Iterator[Webhook]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     hook.url = f"http://127.0.0.1:{server.server_address[1]}/tessera"
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()

@@ -39,6 +39,7 @@ def test_notifications_overlaps_verdicts_negative(tmp_path: Path) -> None:
         in run(home, "notifications", "--mark-read", str(n["id"])).output
     )
     assert json.loads(run(home, "notifications", "--unread", "--json").output) == []
+    assert json.loads(run(home, "outbox", "--run", "--json").output) == []  # no channel set
     (o,) = json.loads(run(home, "overlap", "list", "--json").output)
     assert o["series"] == "S-X" and o["other_agency"] == "DE-B"
     r = run(home, "dispute", str(item.media_id), "--reason", "duplicate", "--agency", "DE-B")

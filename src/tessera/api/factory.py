@@ -13,7 +13,7 @@ from tessera.api.auth import accounts_authenticator
 from tessera.api.limits import BodyLimit
 from tessera.api.routes import coop, federation, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
-from tessera.app import App, Settings
+from tessera.app import App, Settings, delivery
 from tessera.app.triage_jobs import JobRunner
 from tessera.matching.index_keeper import IndexKeeper
 from tessera.matching.live_index import POLL_INTERVAL, LivePdqIndex
@@ -66,6 +66,8 @@ def create_app(
         runner = JobRunner(app_) if run_jobs else None
         if runner is not None:
             runner.start()
+        # deliveries owed (the outbox), including those a restart interrupted
+        courier = delivery.serve(app_) if run_jobs else None
         api.state.tessera = ApiState(
             app=app_,
             index=index,
@@ -78,6 +80,8 @@ def create_app(
         finally:
             if runner is not None:
                 runner.stop()
+            if courier is not None:
+                courier.stop()
             index.stop()
             if keeper is not None:
                 keeper.stop()

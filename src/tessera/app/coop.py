@@ -332,13 +332,9 @@ def notice(
             audit.record_in(
                 s, app, caller, "overlap.found", target=f"overlap:{ov_id}", result_count=len(media)
             )
-        routed = [
-            n.id
-            for n in store.notifications_by_ids(s, raised)
-            if store.delivery_of(s, n.agency_id) is not None
-        ]
-    if deliver:
-        delivery.dispatch(app, routed)
+        queued = store.enqueue(s, raised, now)  # owed deliveries commit with the notices
+    if deliver and queued:
+        delivery.dispatch(app, raised)
     return raised
 
 

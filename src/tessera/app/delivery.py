@@ -1,10 +1,16 @@
 """Delivering notifications to agencies' own systems: a signed webhook and e-mail.
 
-Delivery happens **after** the use case that raised the notifications has
-committed, never inside its transaction (a slow or dead receiver must not hold
-locks or roll back a lookup), in a background thread by default. Each attempt is
-logged (``delivery_attempt``) in its own small transaction; a failed attempt is
-retried with exponential back-off.
+**Durable, through an outbox.** The transaction that raises a notification also
+writes one ``delivery_outbox`` row per channel the agency configured (``enqueue``),
+so a notification committed is a delivery owed, whatever happens to the process
+next. Workers (``run_due``: the API server's ``DeliveryWorker``, a one-shot drain
+kicked after each use case, or ``tessera outbox --run``) claim due rows with a
+conditional update and a lease (two workers never send one row; a worker killed
+mid-send leaves the row due again when its lease ends), send **outside** any
+transaction (a slow receiver holds no locks), log every attempt
+(``delivery_attempt``) and either mark the row ``done`` or schedule the next try
+with exponential back-off; after ``ATTEMPTS`` tries it is ``failed`` (kept, listed,
+never silently dropped). Pending rows survive a restart and are retried.
 
 Webhook: ``POST`` of the notification's JSON; header ``X-Tessera-Signature:
 sha256=<hex>`` is HMAC-SHA256 of the exact body bytes with the agency's secret
@@ -22,18 +28,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
 
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.notifications import render
+from tessera.app.results import Result
+from tessera.app.visibility import require_role
 from tessera.storage import coop as store
 
-ATTEMPTS = 4
-"""Tries per notification and channel."""
-BACKOFF = 0.5
-"""Seconds before the second try; doubled for each next one."""
+ATTEMPTS = 6
+"""Tries per notification and channel before the row is ``failed``."""
+BACKOFF = 30.0
+"""Seconds before the second try; doubled for each next one (capped)."""
+MAX_BACKOFF = 6 * 3600.0
+LEASE = timedelta(minutes=2)
+"""How long a claimed row is a worker's; then it is due again (the worker died)."""
+POLL = 5.0
+"""The server's worker looks for due rows this often (and when kicked)."""
 TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Tessera-Signature"
 log = logging.getLogger(__name__)
@@ -75,30 +90,108 @@ def _mail(host: str, port: int, *, sender: str, to: str, subject: str, text: str
     return "accepted"
 
 
-def _with_retries(
+class OutboxRow(Result):
+    id: int
+    notification_id: int
+    channel: str
+    state: str
+    attempts: int
+    next_at: datetime
+    last_error: str | None
+
+
+class DeliveryRun(Result):
+    delivered: int
+    retrying: int
+    failed: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _send(app: App, row_id: int) -> tuple[bool, str, str, int]:
+    """Send one claimed outbox row; (ok, detail, target, notification id)."""
+    with app.transaction() as s:
+        row = store.outbox_row(s, row_id)
+        assert row is not None
+        (n,) = store.notifications_by_ids(s, [row.notification_id])
+        cfg = store.delivery_of(s, n.agency_id)
+        view = render(s, n)
+        channel = row.channel
+        url = cfg.webhook_url if cfg else None
+        secret = cfg.webhook_secret if cfg else None
+        to, host, port, sender = (
+            (cfg.email_to, cfg.smtp_host, cfg.smtp_port, cfg.smtp_from) if cfg else (None,) * 4
+        )
+    body = json.dumps(view.to_json(), sort_keys=True, default=str).encode()
+    try:
+        if channel == "webhook":
+            if not (url and secret):
+                return False, "webhook no longer configured", url or "-", n.id
+            return True, _post(url, body, sign(secret, body), n.id), url, n.id
+        if not (to and host and port and sender):
+            return False, "e-mail no longer configured", to or "-", n.id
+        detail = _mail(
+            host, port, sender=sender, to=to, subject=f"Tessera: {view.title}", text=view.text
+        )
+        return True, detail, to, n.id
+    except (OSError, urllib.error.URLError, smtplib.SMTPException) as exc:
+        target = (url if channel == "webhook" else to) or "-"
+        return False, f"{type(exc).__name__}: {exc}"[:500], target, n.id
+
+
+def run_due(
     app: App,
-    notification_id: int,
     *,
-    channel: str,
-    target: str,
-    send: Any,
-    attempts: int,
-    backoff: float,
-) -> bool:
-    for n in range(1, attempts + 1):
-        try:
-            detail, ok = send(), True
-        except (OSError, urllib.error.URLError, smtplib.SMTPException) as exc:
-            detail, ok = f"{type(exc).__name__}: {exc}"[:500], False
+    now: datetime | None = None,
+    limit: int = 50,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF,
+    only: Sequence[int] | None = None,
+) -> DeliveryRun:
+    """Deliver every outbox row due at ``now`` (``only``: of these notifications)."""
+    delivered = retrying = failed = 0
+    while True:
+        at = now or _now()
         with app.transaction() as s:
-            store.log_attempt(
-                s, notification_id, channel=channel, target=target, attempt=n, ok=ok, detail=detail
-            )
-        if ok:
-            return True
-        if n < attempts:
-            time.sleep(backoff * 2 ** (n - 1))
-    return False
+            claimed = [r.id for r in store.claim_due(s, at, at + LEASE, limit, only)]
+        if not claimed:
+            break
+        for row_id in claimed:
+            ok, detail, target, nid = _send(app, row_id)
+            done_at = _now()
+            with app.transaction() as s:
+                row = store.outbox_row(s, row_id)
+                assert row is not None
+                row.attempts += 1
+                store.log_attempt(
+                    s,
+                    nid,
+                    channel=row.channel,
+                    target=target,
+                    attempt=row.attempts,
+                    ok=ok,
+                    detail=detail,
+                )
+                if ok:
+                    row.state, row.done_at, row.last_error = "done", done_at, None
+                    delivered += 1
+                elif row.attempts >= attempts:
+                    row.state, row.done_at, row.last_error = "failed", done_at, detail
+                    failed += 1
+                else:
+                    wait = min(backoff * 2 ** (row.attempts - 1), MAX_BACKOFF)
+                    row.next_at = (now or done_at) + timedelta(seconds=wait)
+                    row.last_error = detail
+                    retrying += 1
+        if now is not None:
+            break  # a given clock: one pass (tests, ``tessera outbox --run``)
+    return DeliveryRun(delivered=delivered, retrying=retrying, failed=failed)
 
 
 def deliver(
@@ -108,84 +201,120 @@ def deliver(
     attempts: int = ATTEMPTS,
     backoff: float = BACKOFF,
 ) -> dict[int, dict[str, bool]]:
-    """Deliver each notification by its agency's channels now; per id, channel -> ok."""
+    """Deliver these notifications' outbox rows now, waiting out the back-off between
+    tries (for tests and small scripts); per id, channel -> delivered."""
+    ids = list(notification_ids)
+    while True:
+        run_due(app, attempts=attempts, backoff=backoff, only=ids)
+        with app.transaction() as s:
+            pending = [_aware(r.next_at) for r in store.outbox(s, ["pending"], ids)]
+            rows = store.outbox(s, ["done", "failed"], ids)
+            out: dict[int, dict[str, bool]] = {}
+            for r in rows:
+                out.setdefault(r.notification_id, {})[r.channel] = r.state == "done"
+        if not pending:
+            return out
+        time.sleep(max(0.0, min(pending).timestamp() - _now().timestamp()) + 0.001)
+
+
+def list_outbox(
+    app: App, caller: Caller, *, states: Sequence[str] = ("pending", "failed")
+) -> list[OutboxRow]:
+    """The deliveries still owed or given up (the node's operator)."""
+    require_role(caller, Role.OPERATOR)
     with app.transaction() as s:
-        rows = store.notifications_by_ids(s, notification_ids)
-        jobs = []
-        for n in rows:
-            cfg = store.delivery_of(s, n.agency_id)
-            if cfg is None:
-                continue
-            view = render(s, n)
-            jobs.append(
-                (
-                    n.id,
-                    view,
-                    cfg.webhook_url,
-                    cfg.webhook_secret,
-                    cfg.email_to,
-                    cfg.smtp_host,
-                    cfg.smtp_port,
-                    cfg.smtp_from,
-                )
+        return [
+            OutboxRow(
+                id=r.id,
+                notification_id=r.notification_id,
+                channel=r.channel,
+                state=r.state,
+                attempts=r.attempts,
+                next_at=_aware(r.next_at),
+                last_error=r.last_error,
             )
-    out: dict[int, dict[str, bool]] = {}
-    for nid, view, url, secret, to, host, port, sender in jobs:
-        done = out.setdefault(nid, {})
-        body = json.dumps(view.to_json(), sort_keys=True, default=str).encode()
-        if url and secret:
-            signature = sign(secret, body)
-
-            def hook(u: str = url, b: bytes = body, g: str = signature, i: int = nid) -> str:
-                return _post(u, b, g, i)
-
-            done["webhook"] = _with_retries(
-                app,
-                nid,
-                channel="webhook",
-                target=url,
-                send=hook,
-                attempts=attempts,
-                backoff=backoff,
-            )
-        if to and host and port and sender:
-            subject, text = f"Tessera: {view.title}", view.text
-
-            def mail(
-                h: str = host,
-                p: int = port,
-                m: tuple[str, str, str, str] = (sender, to, subject, text),
-            ) -> str:
-                return _mail(h, p, sender=m[0], to=m[1], subject=m[2], text=m[3])
-
-            done["email"] = _with_retries(
-                app,
-                nid,
-                channel="email",
-                target=to,
-                send=mail,
-                attempts=attempts,
-                backoff=backoff,
-            )
-    return out
+            for r in store.outbox(s, list(states))
+        ]
 
 
-def dispatch(app: App, notification_ids: Sequence[int]) -> threading.Thread | None:
-    """Deliver in a background thread (after the caller's commit); None if nothing to do."""
+class DeliveryWorker:
+    """Delivers due outbox rows in a background thread until stopped: every ``poll``
+    seconds, or at once when kicked. The API server runs one per process."""
+
+    def __init__(self, app: App, *, poll: float = POLL, drain_only: bool = False) -> None:
+        self.app = app
+        self.poll = poll
+        self.drain_only = drain_only
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="tessera-delivery", daemon=True)
+
+    def start(self) -> DeliveryWorker:
+        self._thread.start()
+        return self
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        self._thread.join(timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._kick.clear()
+            try:
+                run_due(self.app)
+            except Exception:  # the database away for a moment: rows stay due
+                log.exception("delivering notifications")
+            if self.drain_only:
+                return
+            self._kick.wait(self.poll)
+
+
+_workers: weakref.WeakKeyDictionary[App, DeliveryWorker] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def serve(app: App, *, poll: float = POLL) -> DeliveryWorker:
+    """Start the long-running worker for ``app`` (the API server's lifespan)."""
+    with _lock:
+        worker = DeliveryWorker(app, poll=poll).start()
+        _workers[app] = worker
+        return worker
+
+
+def dispatch(app: App, notification_ids: Sequence[int]) -> None:
+    """After a use case committed notifications (already in the outbox): kick this
+    process's worker, or drain what is due in a short-lived thread. Nothing is lost
+    if the process ends first: the rows stay pending for the next worker."""
     if not notification_ids:
-        return None
-
-    def run(ids: list[int]) -> None:
-        try:
-            deliver(app, ids)
-        except Exception:  # a background thread has no caller to raise to: log it
-            log.exception("delivering notifications %s failed", ids)
-
-    t = threading.Thread(
-        target=run, args=(list(notification_ids),), name="tessera-delivery", daemon=True
-    )
-    t.start()
-    return t
+        return
+    with _lock:
+        worker = _workers.get(app)
+        if worker is None or not worker.alive:
+            worker = DeliveryWorker(app, drain_only=True).start()
+            _workers[app] = worker
+        else:
+            worker.kick()
 
 
-__all__ = ["ATTEMPTS", "SIGNATURE_HEADER", "deliver", "dispatch", "sign", "verify"]
+__all__ = [
+    "ATTEMPTS",
+    "SIGNATURE_HEADER",
+    "DeliveryRun",
+    "DeliveryWorker",
+    "OutboxRow",
+    "deliver",
+    "dispatch",
+    "list_outbox",
+    "run_due",
+    "serve",
+    "sign",
+    "verify",
+]

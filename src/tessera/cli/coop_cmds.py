@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tessera.app import Caller, Role, coop, trust
+from tessera.app import Caller, Role, coop, delivery, trust
 from tessera.cli.context import CliContext, emit, pass_app
 
 
@@ -154,6 +154,25 @@ def _as(cli: CliContext, agency: str | None) -> Caller:
     if agency is None:
         return cli.caller
     return Caller(role=Role.CURATOR, agency_code=agency, request_id=cli.caller.request_id)
+
+
+@click.command("outbox")
+@click.option("--run", "run_now", is_flag=True, help="Deliver what is due now first.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def outbox_command(cli: CliContext, run_now: bool, as_json: bool) -> None:
+    """Deliveries (webhook, e-mail) still owed or given up; --run delivers the due ones."""
+    if run_now:
+        r = delivery.run_due(cli.app)
+        if not as_json:
+            click.echo(f"delivered {r.delivered}, retrying later {r.retrying}, failed {r.failed}")
+    rows = delivery.list_outbox(cli.app, cli.caller)
+    text = "\n".join(
+        f"{o.id:>6} notification {o.notification_id} {o.channel:<7} {o.state:<7} "
+        f"tries {o.attempts} next {o.next_at.isoformat(timespec='seconds')} {o.last_error or ''}"
+        for o in rows
+    )
+    emit(rows, as_json, text or "(nothing owed)")
 
 
 @click.group("baseline-review")
@@ -326,6 +345,7 @@ __all__ = [
     "flood_command",
     "negative_group",
     "notifications_command",
+    "outbox_command",
     "overlap_group",
     "quarantine_group",
 ]

@@ -29,6 +29,7 @@ from tessera.cli.coop_cmds import (
     flood_command,
     negative_group,
     notifications_command,
+    outbox_command,
     overlap_group,
     quarantine_group,
 )
@@ -128,6 +129,7 @@ for _command in (
     sync_command,
     flood_command,
     baseline_review_group,
+    outbox_command,
 ):
     cli.add_command(_command)
 for _sub in SERIES_COMMANDS:

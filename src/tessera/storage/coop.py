@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, text
+from sqlalchemy import and_, exists, or_, select, text, update
 
 from tessera.storage.db import Session
 from tessera.storage.models import (
@@ -23,6 +23,7 @@ from tessera.storage.models import (
     AgencyDelivery,
     Case,
     DeliveryAttempt,
+    DeliveryOutbox,
     FingerprintModel,
     IngestRun,
     Notification,
@@ -348,6 +349,80 @@ def log_attempt(
     s.flush()
 
 
+def enqueue(s: Session, notification_ids: Iterable[int], at: datetime) -> int:
+    """Outbox rows (one per configured channel) for notifications whose agency has
+    delivery set; in the transaction that raised them. How many rows were added."""
+    added = 0
+    for n in notifications_by_ids(s, notification_ids):
+        cfg = delivery_of(s, n.agency_id)
+        if cfg is None:
+            continue
+        channels = []
+        if cfg.webhook_url and cfg.webhook_secret:
+            channels.append("webhook")
+        if cfg.email_to and cfg.smtp_host and cfg.smtp_port and cfg.smtp_from:
+            channels.append("email")
+        for ch in channels:
+            s.add(
+                DeliveryOutbox(
+                    notification_id=n.id,
+                    channel=ch,
+                    state="pending",
+                    attempts=0,
+                    next_at=at,
+                    created_at=at,
+                )
+            )
+            added += 1
+    s.flush()
+    return added
+
+
+def claim_due(
+    s: Session, now: datetime, lease_until: datetime, limit: int, only: Sequence[int] | None = None
+) -> list[DeliveryOutbox]:
+    """Pending outbox rows due at ``now``, each claimed for this worker until
+    ``lease_until`` (a conditional update: two workers never claim one row; a worker
+    that dies leaves the row due again when the lease ends)."""
+    q = select(DeliveryOutbox.id).where(
+        DeliveryOutbox.state == "pending", DeliveryOutbox.next_at <= now
+    )
+    if only is not None:
+        q = q.where(DeliveryOutbox.notification_id.in_(list(only)))
+    ids = list(s.scalars(q.order_by(DeliveryOutbox.next_at, DeliveryOutbox.id).limit(limit)))
+    claimed: list[DeliveryOutbox] = []
+    for i in ids:
+        done = s.execute(
+            update(DeliveryOutbox)
+            .where(
+                DeliveryOutbox.id == i,
+                DeliveryOutbox.state == "pending",
+                DeliveryOutbox.next_at <= now,
+            )
+            .values(next_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(done, "rowcount", 0) == 1:
+            row = s.get(DeliveryOutbox, i)
+            if row is not None:
+                s.refresh(row)
+                claimed.append(row)
+    return claimed
+
+
+def outbox_row(s: Session, row_id: int) -> DeliveryOutbox | None:
+    return s.get(DeliveryOutbox, row_id)
+
+
+def outbox(
+    s: Session, states: Sequence[str], only: Sequence[int] | None = None
+) -> Sequence[DeliveryOutbox]:
+    q = select(DeliveryOutbox).where(DeliveryOutbox.state.in_(list(states)))
+    if only is not None:
+        q = q.where(DeliveryOutbox.notification_id.in_(list(only)))
+    return s.scalars(q.order_by(DeliveryOutbox.id)).all()
+
+
 def attempts(s: Session, notification_id: int) -> Sequence[DeliveryAttempt]:
     return s.scalars(
         select(DeliveryAttempt)
@@ -364,14 +439,18 @@ __all__ = [
     "audio_of_media",
     "case_of_run",
     "cases",
+    "claim_due",
     "curators_of",
     "delivery_of",
+    "enqueue",
     "get_overlap",
     "log_attempt",
     "mark_read",
     "media_of_run",
     "notifications",
     "notifications_by_ids",
+    "outbox",
+    "outbox_row",
     "overlaps_of",
     "pdq_of_media",
     "recent_notification",
