@@ -748,41 +748,47 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
 
 
 def _apply_received(s: Session, bundle: SignedBundle) -> int:
+    """Apply a verified feed page: series first, then their media (set-based)."""
     cache: dict[tuple[str, str], Any] = {}
-    applied = 0
-    # series: create, update or retire the local series
-    series_in = _incoming(bundle.series)
-    fresh, changed = store.upsert_records(s, series_in, 0)
-    applied += len(fresh) + len(changed)
-    for r, old_local in [(r, None) for r in fresh] + changed:
+    series_items = store.newer(s, _incoming(bundle.series))
+    done: list[tuple[store.Newer, int | None]] = []
+    for n in series_items:
+        r = n.record
         agency = store.remote_agency(s, r.origin, r.payload["owner"], cache) if r.payload else None
-        local = store.apply_remote_series(s, r, agency, old_local)
-        store.set_local_ids(s, r.origin, {r.origin_id: local})
-    # media: (re)link to the local series of their origin
-    media_in = _incoming(bundle.records)
-    fresh_m, changed_m = store.upsert_records(s, media_in, 0)
-    applied += len(fresh_m) + len(changed_m)
-    by_series: dict[tuple[str, str], list[store.Incoming]] = {}
-    for r, old_local in changed_m:
-        local_series = store.local_series_of(s, r.origin, [r.series_key]).get(r.series_key)
-        if old_local is not None and local_series is not None:
-            store.drop_series_media(s, local_series, [old_local])
-        if old_local is not None:
-            store.set_local_ids(s, r.origin, {r.origin_id: None})
-    for r in fresh_m + [r for r, _ in changed_m]:
-        if not r.deleted:
-            by_series.setdefault((r.origin, r.series_key), []).append(r)
-    for (origin, key), group in by_series.items():
-        local_series = store.local_series_of(s, origin, [key]).get(key)
-        if local_series is None:
-            continue  # its series is not shared (any more): nothing to show
-        series = store.series_row(s, local_series)
+        done.append((n, store.apply_remote_series(s, r, agency, n.old_local)))
+    store.store_records(s, done, 0)
+    media_items = store.newer(s, _incoming(bundle.records))
+    origins = {n.record.origin for n in media_items}
+    local_series: dict[tuple[str, str], int | None] = {}
+    for origin in origins:
+        keys = {n.record.series_key for n in media_items if n.record.origin == origin}
+        for key, local in store.local_series_of(s, origin, keys).items():
+            local_series[(origin, key)] = local
+    # changed or deleted media leave their series first
+    unlink: dict[int, list[int]] = {}
+    for n in media_items:
+        sid = local_series.get((n.record.origin, n.record.series_key))
+        if n.old_local is not None and sid is not None:
+            unlink.setdefault(sid, []).append(n.old_local)
+    for sid, mids in unlink.items():
+        store.drop_series_media(s, sid, mids)
+    by_series: dict[int, list[store.Newer]] = {}
+    placed: list[tuple[store.Newer, int | None]] = []
+    for n in media_items:
+        sid = local_series.get((n.record.origin, n.record.series_key))
+        if n.record.deleted or sid is None:
+            placed.append((n, None))  # its series is not shared (any more): not shown
+        else:
+            by_series.setdefault(sid, []).append(n)
+    for sid, group in by_series.items():
+        series = store.series_row(s, sid)
         assert series is not None
         agency = store.agency_row(s, series.agency_id)
         assert agency is not None
-        ids = store.apply_remote_media(s, agency, series.name, group)
-        store.set_local_ids(s, origin, {r.origin_id: m for r, m in zip(group, ids, strict=True)})
-    return applied
+        ids = store.apply_remote_media(s, agency, series.name, [n.record for n in group])
+        placed.extend(zip(group, ids, strict=True))
+    store.store_records(s, placed, 0)
+    return len(series_items) + len(media_items)
 
 
 def import_bundles(app: App, caller: Caller, data: bytes, peer_name: str | None) -> list[Result]:

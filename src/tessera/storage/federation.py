@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, NotFound
@@ -314,57 +314,93 @@ class Incoming:
     payload: dict[str, Any] | None
 
 
-def upsert_records(
-    s: Session, records: Sequence[Incoming], log_seq: int
-) -> tuple[list[Incoming], list[tuple[Incoming, int | None]]]:
-    """Store the records newer than what is stored. Returns (inserted, updated with
-    their previous local id); older or equal versions are skipped."""
-    inserted: list[Incoming] = []
-    updated: list[tuple[Incoming, int | None]] = []
-    by_origin: dict[str, list[Incoming]] = {}
+@dataclass(frozen=True)
+class Newer:
+    """A received record newer than the stored one (``row_id`` None: not stored yet)."""
+
+    record: Incoming
+    row_id: int | None
+    old_local: int | None
+
+
+def newer(s: Session, records: Sequence[Incoming]) -> list[Newer]:
+    """The records whose version is higher than the stored one (the highest of each
+    key when a batch holds several); older or equal versions are left out."""
+    out: list[Newer] = []
+    by_origin: dict[str, dict[str, Incoming]] = {}
     for r in records:
-        by_origin.setdefault(r.origin, []).append(r)
-    for origin, group in by_origin.items():
-        have = _existing(s, origin, [r.origin_id for r in group])
-        latest: dict[str, Incoming] = {}
-        for r in group:
-            cur = latest.get(r.origin_id)
-            if cur is None or r.version > cur.version:
-                latest[r.origin_id] = r
-        rows = []
+        latest = by_origin.setdefault(r.origin, {})
+        cur = latest.get(r.origin_id)
+        if cur is None or r.version > cur.version:
+            latest[r.origin_id] = r
+    for origin, latest in by_origin.items():
+        have = _existing(s, origin, list(latest))
         for r in latest.values():
             old = have.get(r.origin_id)
             if old is None:
-                rows.append(
-                    {
-                        "origin": r.origin,
-                        "origin_id": r.origin_id,
-                        "kind": r.kind,
-                        "series_key": r.series_key,
-                        "version": r.version,
-                        "deleted": r.deleted,
-                        "payload": None if r.deleted else r.payload,
-                        "log_seq": log_seq,
-                        "local_id": None,
-                    }
-                )
-                inserted.append(r)
+                out.append(Newer(r, None, None))
             elif r.version > old[1]:
-                s.execute(
-                    update(FedRecord)
-                    .where(FedRecord.id == old[0])
-                    .values(
-                        version=r.version,
-                        deleted=r.deleted,
-                        payload=None if r.deleted else r.payload,
-                        series_key=r.series_key,
-                        log_seq=log_seq,
-                    )
-                )
-                updated.append((r, old[2]))
-        for chunk in _chunks(rows, 5000):
-            s.execute(insert(_T_RECORD), list(chunk))
-    return inserted, updated
+                out.append(Newer(r, old[0], old[2]))
+    return out
+
+
+def store_records(s: Session, items: Sequence[tuple[Newer, int | None]], log_seq: int) -> None:
+    """Write newer records (with their local series / media id) in bulk."""
+    rows = []
+    changes = []
+    for n, local in items:
+        r = n.record
+        payload = None if r.deleted else r.payload
+        if n.row_id is None:
+            rows.append(
+                {
+                    "origin": r.origin,
+                    "origin_id": r.origin_id,
+                    "kind": r.kind,
+                    "series_key": r.series_key,
+                    "version": r.version,
+                    "deleted": r.deleted,
+                    "payload": payload,
+                    "log_seq": log_seq,
+                    "local_id": local,
+                }
+            )
+        else:
+            changes.append(
+                {
+                    "rid": n.row_id,
+                    "version": r.version,
+                    "deleted": r.deleted,
+                    "payload": payload,
+                    "series_key": r.series_key,
+                    "log_seq": log_seq,
+                    "local_id": local,
+                }
+            )
+    for chunk in _chunks(rows, 5000):
+        s.execute(insert(_T_RECORD), list(chunk))
+    if changes:
+        stmt = (
+            update(_T_RECORD)
+            .where(_T_RECORD.c.id == bindparam("rid"))
+            .values(
+                version=bindparam("version"),
+                deleted=bindparam("deleted"),
+                payload=bindparam("payload"),
+                series_key=bindparam("series_key"),
+                log_seq=bindparam("log_seq"),
+                local_id=bindparam("local_id"),
+            )
+        )
+        for chunk in _chunks(changes, 5000):
+            s.connection().execute(stmt, list(chunk))
+
+
+def upsert_records(s: Session, records: Sequence[Incoming], log_seq: int) -> int:
+    """Hub: store the records newer than what is stored; returns how many."""
+    items = newer(s, records)
+    store_records(s, [(n, None) for n in items], log_seq)
+    return len(items)
 
 
 def set_local_ids(s: Session, origin: str, ids: dict[str, int | None]) -> None:
@@ -393,17 +429,30 @@ def feed_pages(s: Session, after: int, upto: int, limit: int) -> int:
     return end if total else upto
 
 
-def _stored(row: FedRecord) -> StoredRecord:
+_COLS = (
+    FedRecord.origin,
+    FedRecord.origin_id,
+    FedRecord.kind,
+    FedRecord.series_key,
+    FedRecord.version,
+    FedRecord.deleted,
+    FedRecord.payload,
+    FedRecord.log_seq,
+    FedRecord.local_id,
+)
+
+
+def _stored(row: Any) -> StoredRecord:
     return StoredRecord(
-        origin=row.origin,
-        origin_id=row.origin_id,
-        kind=int(row.kind),
-        series_key=row.series_key,
-        version=int(row.version),
-        deleted=bool(row.deleted),
-        payload=row.payload,
-        log_seq=int(row.log_seq),
-        local_id=row.local_id,
+        origin=row[0],
+        origin_id=row[1],
+        kind=int(row[2]),
+        series_key=row[3],
+        version=int(row[4]),
+        deleted=bool(row[5]),
+        payload=row[6],
+        log_seq=int(row[7]),
+        local_id=row[8],
     )
 
 
@@ -412,12 +461,11 @@ def feed_records(
 ) -> tuple[list[StoredRecord], list[StoredRecord]]:
     """(series, media records) changed in log entries ``after < seq <= end``, plus the
     current version of every series those records belong to."""
-    q = select(FedRecord).where(FedRecord.log_seq > after, FedRecord.log_seq <= end)
+    q = select(*_COLS).where(FedRecord.log_seq > after, FedRecord.log_seq <= end)
     if exclude_origin is not None:
         q = q.where(FedRecord.origin != exclude_origin)
-    rows = [
-        _stored(r) for r in s.scalars(q.order_by(FedRecord.log_seq, FedRecord.kind, FedRecord.id))
-    ]
+    order = q.order_by(FedRecord.log_seq, FedRecord.kind, FedRecord.id)
+    rows = [_stored(r) for r in s.execute(order)]
     series = {(r.origin, r.origin_id): r for r in rows if r.kind == 0}
     media = [r for r in rows if r.kind == 1]
     need: dict[str, set[str]] = {}
@@ -426,14 +474,15 @@ def feed_records(
             need.setdefault(r.origin, set()).add(r.series_key)
     for origin, keys in need.items():
         for chunk in _chunks(sorted(keys)):
-            for row in s.scalars(
-                select(FedRecord).where(
+            for row in s.execute(
+                select(*_COLS).where(
                     FedRecord.origin == origin,
                     FedRecord.kind == 0,
                     FedRecord.origin_id.in_(chunk),
                 )
             ):
-                series[(row.origin, row.origin_id)] = _stored(row)
+                st = _stored(row)
+                series[(st.origin, st.origin_id)] = st
     return list(series.values()), media
 
 
@@ -681,6 +730,7 @@ def agency_row(s: Session, agency_id: int) -> Agency | None:
 __all__ = [
     "SOURCE_FORMAT",
     "Incoming",
+    "Newer",
     "SharedSeries",
     "StoredRecord",
     "add_outbox",
@@ -701,6 +751,7 @@ __all__ = [
     "log_entry",
     "log_entry_at",
     "log_leaves",
+    "newer",
     "next_delta_no",
     "outbox",
     "outbox_summary",
@@ -713,5 +764,6 @@ __all__ = [
     "sent_state",
     "series_media_hashes",
     "set_local_ids",
+    "store_records",
     "upsert_records",
 ]

@@ -1,0 +1,258 @@
+"""Federation at scale: N shared hashes with series metadata, hub -> fresh node on loopback.
+
+One run, same records for every row:
+
+* ``hub accept``         the hub accepting the origin's signed deltas (20,000 records
+                          each: signature, checksums, log leaf + signed checkpoint,
+                          records stored), in-process: this is how the hub is seeded;
+* ``fed full pull``      a fresh node's ``tessera sync`` (``client.federation.sync``)
+                          against a real ``tessera serve --hub`` process on 127.0.0.1:
+                          checkpoint + consistency proof, signed feed pages of 50,000
+                          records over HTTP, each verified and applied (hash-only media,
+                          series, grants, fed records) with its cursor in one transaction;
+* ``baseline import``    the plain exchange path for the same records: a Tessera bundle
+                          file (``exchange.bundle``) imported into a fresh node with
+                          ``tessera.app.exchange.import_file`` (no network, no signature,
+                          no federation bookkeeping);
+* ``fed incremental``    1,000 changes (500 new records, 500 changed PDQs) accepted by
+                          the hub, then the node's sync; median of ``--repeat`` rounds.
+
+Targets (issue 15): full pull of 1M <= 60 s, incremental 1,000 <= 2 s.
+
+Usage: ``python benchmarks/bench_federation.py [--records 1000000] [--series 100]
+[--repeat 3] [--keep DIR]``; ``--records 100000`` for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tessera.app import App, Caller, Settings, audit
+from tessera.app import federation as fed
+from tessera.app.exchange import import_file
+from tessera.audit.note import Signer
+from tessera.client.federation import sync
+from tessera.exchange import bundle, delta
+from tessera.exchange.delta import MEDIA, SERIES, WireRecord
+from tessera.exchange.model import ExchangeRecord
+from tessera.storage import repo
+
+OP = Caller.local_operator()
+ORIGIN = "bench-origin.test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _app(home: Path, name: str) -> App:
+    home.mkdir(parents=True)
+    app = App(Settings.for_home(home))
+    app.migrate()
+    audit.ensure_node_key(app, name)
+    return app
+
+
+def _hashes(n: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    sha = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    pdq = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    return [bytes(r).hex() for r in sha], [bytes(r).hex() for r in pdq]
+
+
+def _series(n_series: int, version: int = 1) -> list[WireRecord]:
+    out = []
+    for i in range(n_series):
+        key = f"s{i + 1}"
+        payload = {
+            "level": "status",
+            "owner": {"code": "NL-BENCH", "country": "NL", "contact": "vid@bench.example"},
+            "name": f"Bench series {i + 1}",
+            "victim_identified": i % 3 == 0,
+            "category": 1 + i % 3,
+        }
+        out.append(WireRecord(ORIGIN, key, SERIES, key, version, False, payload))
+    return out
+
+
+def _media(i: int, sha: str, pdq: str, n_series: int, version: int = 1) -> WireRecord:
+    key = f"s{i % n_series + 1}"
+    return WireRecord(
+        ORIGIN,
+        f"{key}m{i}",
+        MEDIA,
+        key,
+        version,
+        False,
+        {"sha256": sha, "pdq": pdq, "kind": "image"},
+    )
+
+
+def seed_hub(hub: App, origin: Signer, n: int, n_series: int) -> tuple[float, int]:
+    sha, pdq = _hashes(n, 1)
+    t = time.perf_counter()
+    no = 0
+    step = fed.MAX_DELTA_RECORDS
+    for lo in range(0, n, step):
+        no += 1
+        body = delta.write(
+            "federation-delta",
+            origin,
+            _series(n_series) if lo == 0 else [],
+            [_media(i, sha[i], pdq[i], n_series) for i in range(lo, min(n, lo + step))],
+            header={"delta_no": no},
+        )
+        fed.accept_delta(hub, body)
+    return time.perf_counter() - t, no
+
+
+def baseline(home: Path, n: int, n_series: int) -> float:
+    app = _app(home, "bench-baseline.test")
+    with app.transaction() as s:
+        repo.create_agency(s, "NL-BENCH", "NL", "Bench unit", "vid@bench.example")
+    sha, pdq = _hashes(n, 1)
+    path = home / "same-records.bundle"
+    with path.open("w", encoding="utf-8") as out:
+        bundle.write(
+            (
+                ExchangeRecord.model_construct(
+                    sha256=sha[i],
+                    pdq=pdq[i],
+                    kind="image",
+                    series=f"Bench series {i % n_series + 1}",
+                    category=1 + (i % n_series) % 3,
+                    victim_identified=(i % n_series) % 3 == 0 or None,
+                )
+                for i in range(n)
+            ),
+            out,
+        )
+    t = time.perf_counter()
+    summary = import_file(app, OP, "bundle", path, agency_code="NL-BENCH")
+    took = time.perf_counter() - t
+    assert summary.records == n, summary
+    app.close()
+    return took
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--series", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", type=Path)
+    args = ap.parse_args()
+    root = Path(args.keep or tempfile.mkdtemp(prefix="bench-fed-"))
+    n, n_series = args.records, args.series
+    print(f"federation benchmark: {n:,} records in {n_series} series, homes under {root}")
+
+    hub = _app(root / "hub", "bench-hub.test")
+    origin = Signer.generate(ORIGIN)
+    fed.add_peer(hub, OP, "origin", "http://127.0.0.1:1", origin.verifier.text())
+    node = _app(root / "node", "bench-node.test")
+    fed.add_peer(hub, OP, "node", "http://127.0.0.1:1", fed.signer_of(node).verifier.text())
+    accept_s, deltas = seed_hub(hub, origin, n, n_series)
+    print(
+        f"  hub accept        {accept_s:8.2f} s  ({deltas} signed deltas, {n / accept_s:,.0f} rec/s)"
+    )
+
+    port = _free_port()
+    env = {**os.environ, "TESSERA_HOME": str(root / "hub")}
+    env.pop("TESSERA_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tessera.cli.main", "serve", "--hub", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/status", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("hub did not start") from None
+                time.sleep(0.2)
+        hub_key = fed.signer_of(hub).verifier.text()
+        fed.add_peer(node, OP, "hub", f"http://127.0.0.1:{port}", hub_key)
+        t = time.perf_counter()
+        report = sync(node, OP)
+        full_s = time.perf_counter() - t
+        assert report.applied == n + n_series, report
+        print(
+            f"  fed full pull     {full_s:8.2f} s  ({report.pages} pages, "
+            f"{n / full_s:,.0f} rec/s; target <= 60 s for 1M)"
+        )
+
+        base_s = baseline(root / "baseline", n, n_series)
+        print(f"  baseline import   {base_s:8.2f} s  (bundle file, import_file)")
+        print(f"  ratio fed/baseline {full_s / base_s:6.2f}")
+
+        times = []
+        sha_new, pdq_new = _hashes(args.repeat * 500, 7)
+        _, pdq_changed = _hashes(args.repeat * 500, 9)
+        for r in range(args.repeat):
+            changes = [
+                _media(n + r * 500 + j, sha_new[r * 500 + j], pdq_new[r * 500 + j], n_series)
+                for j in range(500)
+            ]
+            changes += [
+                _media(i, "", "", n_series, version=2 + r) for i in range(r * 500, r * 500 + 500)
+            ]
+            sha_all, _ = _hashes(n, 1)
+            changes[500:] = [
+                WireRecord(
+                    ORIGIN,
+                    c.origin_id,
+                    MEDIA,
+                    c.series_key,
+                    c.version,
+                    False,
+                    {
+                        "sha256": sha_all[r * 500 + j],
+                        "pdq": pdq_changed[r * 500 + j],
+                        "kind": "image",
+                    },
+                )
+                for j, c in enumerate(changes[500:])
+            ]
+            body = delta.write(
+                "federation-delta", origin, [], changes, header={"delta_no": deltas + r + 1}
+            )
+            fed.accept_delta(hub, body)
+            t = time.perf_counter()
+            rep = sync(node, OP)
+            times.append(time.perf_counter() - t)
+            assert rep.applied == 1000, rep
+        print(
+            f"  fed incremental   {statistics.median(times):8.3f} s  median of {len(times)} "
+            f"(1,000 changes: {', '.join(f'{x:.3f}' for x in times)}; target <= 2 s)"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        hub.close()
+        node.close()
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
