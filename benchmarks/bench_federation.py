@@ -166,7 +166,8 @@ def main() -> None:
     fed.add_peer(hub, OP, "node", "http://127.0.0.1:1", fed.signer_of(node).verifier.text())
     accept_s, deltas = seed_hub(hub, origin, n, n_series)
     print(
-        f"  hub accept        {accept_s:8.2f} s  ({deltas} signed deltas, {n / accept_s:,.0f} rec/s)"
+        f"  hub accept        {accept_s:8.2f} s  "
+        f"({deltas} signed deltas, {n / accept_s:,.0f} rec/s)"
     )
 
     port = _free_port()
