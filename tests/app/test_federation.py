@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tessera.app import App, Caller, Role, Settings, audit, sharing
 from tessera.app import federation as fed
 from tessera.app import lookup as lk
 from tessera.app.exchange import import_file
 from tessera.audit.checkpoint import Checkpoint
-from tessera.audit.merkle import leaf_hash, root_of
+from tessera.audit.merkle import consistency_proof, leaf_hash, root_of
+from tessera.audit.note import Signer
 from tessera.exchange.delta import DeltaError
 from tessera.storage import repo
-from tessera.storage.models import FedLogEntry, FedRecord, Media
+from tessera.storage.models import FedLogEntry, FedPeer, FedRecord, Media
 from tests.storage.conftest import _pg_database
 
 OP = Caller.local_operator()
@@ -255,3 +258,60 @@ def test_air_gapped_export_import(world: World, tmp_path: Path) -> None:
     bad = feed.data.replace(d[1].encode(), d[2].encode(), 1)
     with pytest.raises(DeltaError):
         fed.import_bundles(world.b, OP, bad, "hub")
+
+
+def test_node_killed_before_the_hubs_answer_resends_nothing_twice(
+    world: World, tmp_path: Path
+) -> None:
+    """The hub accepted the delta but the node died before recording it: the next sync
+    learns it from the hub's checkpoint answer and sends nothing again."""
+    _share(world.a, tmp_path, "SER1", _digests(6))
+    fed.prepare(world.a, OP)
+    ((_, body),) = fed.outbox(world.a)
+    fed.accept_delta(world.hub, body)  # ... and the node is killed here
+    _sync(world.a, world.hub)
+    assert fed.outbox(world.a) == []
+    with world.hub.transaction() as s:
+        assert s.query(FedLogEntry).count() == 1
+        assert s.query(FedRecord).count() == 7
+    _sync(world.b, world.hub)
+    assert _counts(world.b) == (7, 6)
+
+
+def _hub_peer(origin: str, verifier: str) -> FedPeer:
+    return FedPeer(
+        name="hub", origin=origin, verifier=verifier, checkpoint_size=0, feed_after=0, last_delta=0
+    )
+
+
+HUB_KEY = Signer.generate("hub.prop")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 40), st.data())
+def test_checkpoint_consistency_property(m: int, extra: int, data: st.DataObject) -> None:
+    """A node holding the checkpoint of size m accepts any extension of that log, and
+    refuses every log whose first m entries differ (one leaf rewritten)."""
+    leaves = [leaf_hash(f"delta {i}".encode()) for i in range(m + extra)]
+    origin = HUB_KEY.name + "/federation"
+
+    def note(ls: list[bytes]) -> str:
+        return Checkpoint(origin, len(ls), root_of(ls)).sign(HUB_KEY)
+
+    peer = _hub_peer(HUB_KEY.name, HUB_KEY.verifier.text())
+    fed._accept_checkpoint(peer, note(leaves[:m]), [])
+    assert peer.checkpoint_size == m
+    n = m + extra
+    proof = consistency_proof(leaves, m) if m < n else []
+    fed._accept_checkpoint(peer, note(leaves), [h.hex() for h in proof])
+    assert peer.checkpoint_size == n
+    # a rewritten history, re-signed with the hub's own key
+    i = data.draw(st.integers(0, m - 1))
+    forged = list(leaves)
+    forged[i] = leaf_hash(b"rewritten")
+    peer2 = _hub_peer(HUB_KEY.name, HUB_KEY.verifier.text())
+    fed._accept_checkpoint(peer2, note(leaves[:m]), [])
+    bad = consistency_proof(forged, m) if m < n else []
+    with pytest.raises(fed.HubRefused, match="rewrote history"):
+        fed._accept_checkpoint(peer2, note(forged), [h.hex() for h in bad])
+    assert peer2.checkpoint_size == m
