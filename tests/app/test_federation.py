@@ -132,6 +132,9 @@ def test_status_share_reaches_other_node_with_contact_then_revocation_removes_it
     assert _counts(world.b) == (8, 7)  # 1 series + 7 media records; 7 hash-only media
     st = fed.status(world.b, OP)
     assert st.received_records == {"a.test": 8}
+    actions = [e.action for e in audit.show(world.b, OP)]
+    assert actions.count("federation.receive") == 1
+    assert "federation.prepare" in [e.action for e in audit.show(world.a, OP)]
 
     sharing.share_series(world.a, OP, "SER1", "none", network=True)
     _sync(world.a, world.hub)

@@ -300,6 +300,16 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
             new_deltas += 1
         store.record_sent(s, rows, set(sent))
         deltas, records = store.outbox_summary(s)
+        if changes:
+            audit.record_in(
+                s,
+                app,
+                caller,
+                "federation.prepare",
+                target=f"deltas:{new_deltas}",
+                params={"max_records": max_records},
+                result_count=len(changes),
+            )
     return Prepared(deltas=deltas, records=records, new_deltas=new_deltas, new_records=len(changes))
 
 
@@ -729,6 +739,16 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
             raise HubRefused("the hub sent this node's own records back as another's")
         applied = _apply_received(s, bundle)
         peer.feed_after = max(end, int(peer.feed_after or 0))
+        if applied:
+            audit.record_in(
+                s,
+                app,
+                caller,
+                "federation.receive",
+                target=f"peer:{peer.name}",
+                params={"after": after, "end": end, "sha256": bundle.sha256},
+                result_count=applied,
+            )
         last = h.get("last_delta")
         if isinstance(last, int) and last > int(peer.last_delta or 0):
             peer.last_delta = last
