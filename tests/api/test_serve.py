@@ -221,3 +221,54 @@ def test_cli_triage_against_the_server(server, tmp_path: Path) -> None:  # type:
     assert status == {"known.png": "known", "new.png": "new"}
     assert [s["name"] for s in doc["series"]] == ["Series Cedar"]
     assert not (tmp_path / "no-local-home").exists()
+
+
+def test_exchange_upload_and_download_over_http(server) -> None:  # type: ignore[no-untyped-def]
+    """A chunked VICS upload to the real server, the export streamed back, and a
+    declared body over the limit refused with 413 before any of it is sent."""
+    from tessera.exchange import vics
+
+    base, env = server
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "curator@example.org", agency="NL-NPU", role="curator", password=None)
+        token = create_token(app, op, "curator@example.org").token
+    auth = {"Authorization": f"Bearer {token}"}
+    md5s = [f"{i:032x}" for i in range(1, 401)]
+    doc = json.dumps(
+        {
+            "odata.metadata": vics.V1_URL.format(version="1.3", root="Media"),
+            "value": [
+                {"MediaID": i, "MD5": m.upper(), "Series": "Served"} for i, m in enumerate(md5s)
+            ],
+        }
+    ).encode()
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for i in range(0, len(doc), 4096):
+            yield doc[i : i + 4096]
+
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+        r = client.post(
+            "/api/v1/exchange/import/vics", content=chunks(), params={"filename": "s.json"}
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["records"], r.json()["new_media"]) == (400, 400)
+        with client.stream("GET", "/api/v1/exchange/export/vics", params={"series": "Served"}) as s:
+            assert s.status_code == 200
+            body = b"".join(s.iter_bytes())
+    import io
+
+    assert sorted(x.md5 for x in vics.read(io.BytesIO(body))) == md5s
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/exchange/import/vics HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {token}\r\n".encode()
+            + b"Content-Length: 3000000000\r\n\r\n"
+        )
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "application/problem+json" in answer

@@ -214,3 +214,36 @@ def test_vics_cases_become_the_agency_cases(
         assert rows == {("K-1", "vics:1"), ("K-2", "vics:2"), ("K-2", "vics:3")}
         media = repo.media_by_digest(s, "md5", [bytes.fromhex(MD5_A)])[bytes.fromhex(MD5_A)]
         assert media.submissions == 1  # one agency, however many of its cases
+
+
+def test_vics_cases_round_trip(app: App, caller: Caller, agency: str, tmp_path: Path) -> None:
+    """#Cases in -> #Cases out -> in again: every record keeps its case, hashes and
+    category; importing the export adds nothing and the second export is the first."""
+    from tessera.exchange import vics
+
+    golden = Path(__file__).parents[1] / "exchange" / "golden" / "vics_2_0_us_cases.json"
+    with golden.open("rb") as f:
+        source = list(vics.read(f))
+    r = ex.import_file(app, caller, "vics", golden, agency_code=agency)
+    assert r.records == 3
+    first = io.StringIO()
+    assert ex.export(app, caller, "vics", first, vics_root="Cases").records == 3
+    out = tmp_path / "cases.json"
+    out.write_text(first.getvalue())
+    with out.open("rb") as f:
+        assert vics.read_header(f).root == "Cases"
+        back = list(vics.read(f))
+
+    def key(x: object) -> tuple[object, ...]:
+        return tuple(getattr(x, k) for k in ("md5", "sha1", "photodna", "category", "case_ref"))
+
+    assert sorted(map(key, back), key=str) == sorted(map(key, source), key=str)
+    assert {x.case_ref for x in back} == {"2026-0042", "2026-0043"}
+    again = ex.import_file(app, caller, "vics", out, agency_code=agency)
+    # MediaID is file-local (written as the position): only the source ids change
+    assert (again.new_media, again.new_entries) == (0, 0)
+    third = ex.import_file(app, caller, "vics", out, agency_code=agency)
+    assert (third.updated_entries, third.unchanged_entries) == (0, 3)
+    second = io.StringIO()
+    ex.export(app, caller, "vics", second, vics_root="Cases")
+    assert second.getvalue() == first.getvalue()

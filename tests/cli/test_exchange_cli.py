@@ -87,6 +87,11 @@ def test_hash_only_record_is_known_then_merged_by_ingest(tmp_path: Path) -> None
     assert "photodna AAEC" in lines and f"md5 {md5}" in lines
     # the PDQ computed by ingest now travels too
     assert any(line.startswith("pdq ") for line in lines)
+    r = _cli(home, "export", "vics", "--vics-root", "Cases")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["@odata.context"].endswith("$metadata#Cases")
+    assert [m["MD5"] for case in doc["value"] for m in case["Media"]] == [md5.upper()]
 
 
 def test_bad_file_exit_code_and_message(tmp_path: Path) -> None:

@@ -34,6 +34,33 @@ def test_vics_2_round_trip(rs: list[ExchangeRecord], profile: str) -> None:
 
 
 @_settings
+@given(
+    st.lists(
+        st.tuples(records(), st.sampled_from([None, "2026-1", "2026-2", 'K; {"x"}'])),
+        max_size=8,
+    ),
+    st.sampled_from(["1.3", "2.0"]),
+)
+def test_vics_cases_round_trip(
+    pairs: list[tuple[ExchangeRecord, str | None]], version: str
+) -> None:
+    rs = [
+        r.model_copy(
+            update={
+                "case_ref": case,
+                "category_profile": "US" if r.category is not None and version == "2.0" else None,
+            }
+        )
+        for r, case in pairs
+    ]
+    text = _bytes(vics.write, rs, version=version, profile="US", root="Cases")
+    assert vics.read_header(text).root == "Cases"
+    back = list(vics.read(text))
+    assert back == [vics.carried(r, i, version=version, root="Cases") for i, r in enumerate(rs, 1)]
+    assert [b.case_ref for b in back] == [case for _, case in pairs]
+
+
+@_settings
 @given(_lists, st.sampled_from(["1.2", "1.3"]))
 def test_vics_1_round_trip(rs: list[ExchangeRecord], version: str) -> None:
     back = list(vics.read(_bytes(vics.write, rs, version=version)))

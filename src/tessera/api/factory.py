@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from tessera import __version__
 from tessera.api import problems
 from tessera.api.auth import accounts_authenticator
-from tessera.api.limits import BodyLimit
-from tessera.api.routes import coop, federation, health, hma, triage, v1
+from tessera.api.limits import EXCHANGE_IMPORT_LIMIT, BodyLimit
+from tessera.api.routes import coop, exchange, federation, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
 from tessera.app import App, Settings, delivery
 from tessera.app.triage_jobs import JobRunner
@@ -40,6 +40,7 @@ def create_app(
     run_jobs: bool = True,
     hub: bool = False,
     upload_paths: tuple[str, ...] = (),
+    import_limit: int = EXCHANGE_IMPORT_LIMIT,
 ) -> FastAPI:
     """The API for ``settings``' deployment.
 
@@ -51,7 +52,8 @@ def create_app(
     background thread (every worker does; a job is claimed by exactly one).
     ``hub``: also serve the federation hub routes (``tessera serve --hub``).
     ``upload_paths``: further routes (the web UI's) whose bodies may be as large
-    as an upload rather than a JSON request.
+    as an upload rather than a JSON request. ``import_limit``: largest exchange file
+    uploaded to ``/api/v1/exchange/import/...`` (streamed to disk).
     """
     app_ = App(settings)
 
@@ -97,12 +99,15 @@ def create_app(
         redoc_url=None,
     )
     problems.install(api)
-    api.add_middleware(BodyLimit, upload_limit=limit, upload_paths=upload_paths)
+    api.add_middleware(
+        BodyLimit, upload_limit=limit, upload_paths=upload_paths, import_limit=import_limit
+    )
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(hma.router)
     api.include_router(coop.router)
     api.include_router(triage.router)
+    api.include_router(exchange.router)
     if hub:
         api.include_router(federation.router)
     return api

@@ -20,6 +20,10 @@ TRIAGE_JOB_PATH = "/api/v1/triage/jobs"
 TRIAGE_JOB_LIMIT = 16 * 1024 * 1024
 FEDERATION_DELTA_PATH = "/api/v1/federation/deltas"
 FEDERATION_DELTA_LIMIT = 64 * 1024 * 1024
+EXCHANGE_IMPORT_PREFIX = "/api/v1/exchange/import/"
+EXCHANGE_IMPORT_LIMIT = 2 * 1024 * 1024 * 1024
+"""Exchange files are streamed to disk, never held in memory: a 1M-record VICS file
+is about 600 MB."""
 """A signed delta of up to 20,000 records (``tessera.app.federation.MAX_DELTA_RECORDS``)."""
 """A ``tessera hash --json`` document of up to 10,000 files (videos' frame hashes included)."""
 
@@ -41,9 +45,11 @@ class BodyLimit:
         upload_limit: int,
         json_limit: int = JSON_BODY_LIMIT,
         upload_paths: tuple[str, ...] = (),
+        import_limit: int = EXCHANGE_IMPORT_LIMIT,
     ):
         self.app = app
         self.upload_limit = upload_limit
+        self.import_limit = import_limit
         self.json_limit = json_limit
         self.upload_paths = UPLOAD_PATHS + upload_paths
         """The API's upload routes and those another layer mounts (the web UI's)."""
@@ -53,6 +59,8 @@ class BodyLimit:
             return max(self.json_limit, TRIAGE_JOB_LIMIT)
         if path == FEDERATION_DELTA_PATH:
             return max(self.json_limit, FEDERATION_DELTA_LIMIT)
+        if path.startswith(EXCHANGE_IMPORT_PREFIX):
+            return self.import_limit
         return self.upload_limit if path in self.upload_paths else self.json_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,4 +114,4 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-__all__ = ["JSON_BODY_LIMIT", "UPLOAD_PATHS", "BodyLimit"]
+__all__ = ["EXCHANGE_IMPORT_LIMIT", "JSON_BODY_LIMIT", "UPLOAD_PATHS", "BodyLimit"]

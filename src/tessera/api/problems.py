@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tessera.app.problems import problem_for
-from tessera.errors import TesseraError
+from tessera.errors import InvalidRecord, TesseraError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
     if p.status >= 500:
         log.error("request %s failed: %s", request.url.path, exc, exc_info=exc)
     headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
-    extra = {} if p.status in (401, 503) else {"reason": p.reason}
+    extra: dict[str, Any] = {} if p.status in (401, 503) else {"reason": p.reason}
+    if isinstance(exc, InvalidRecord):  # the record of an exchange file that broke it
+        extra.update(record=exc.record, line=exc.line, field=exc.field)
     return problem_response(
         p.status, p.detail, kind=p.type.rsplit("/", 1)[-1], title=p.title, headers=headers, **extra
     )

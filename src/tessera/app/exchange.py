@@ -103,8 +103,12 @@ def import_file(
     series: str | None = None,
     hash_type: str | None = None,
     batch_size: int = BATCH,
+    label: str | None = None,
 ) -> ImportSummary:
-    """Import ``path`` (format ``fmt``) for ``agency_code``, all or nothing."""
+    """Import ``path`` (format ``fmt``) for ``agency_code``, all or nothing.
+
+    ``label``: the file's name as the caller knows it (an upload's), for the summary
+    and the audit trail, when ``path`` is a temp file."""
     _may_import(caller, agency_code)
     read = _reader(fmt, hash_type)
     try:
@@ -128,13 +132,13 @@ def import_file(
             app,
             caller,
             "exchange.import",
-            target=f"file:{path.name}",
+            target=f"file:{label or path.name}",
             series=series,
             params={"format": fmt, "agency": agency_code, "case": case, "series": series},
             result_count=counts.records,
         )
     return ImportSummary(
-        path=str(path),
+        path=label or str(path),
         format=fmt,
         status="imported",
         agency=agency_code,
@@ -153,8 +157,10 @@ def import_file(
 
 
 def _may_import(caller: Caller, agency_code: str) -> None:
+    """An import writes like an ingest: curators and up, for their own agency."""
     if caller.is_local_operator:
         return
+    require_role(caller, Role.CURATOR)
     if caller.agency_code != agency_code:
         raise PermissionDenied("you may import only for your own agency")
 
@@ -226,6 +232,7 @@ def export(
     agency: str | None = None,
     hash_type: str | None = None,
     vics_version: str = "2.0",
+    vics_root: str = "Media",
     level: bundle.Level = "full",
 ) -> ExportSummary:
     """Write the selected media (one of series / case / agency, or all) to ``out``."""
@@ -263,7 +270,7 @@ def export(
                     "a VICS file has one: export per series"
                 )
             profile = profiles[0] if profiles else "Default"
-            n = vics.write(records, out, version=vics_version, profile=profile)
+            n = vics.write(records, out, version=vics_version, profile=profile, root=vics_root)
         elif fmt == "icse-csv":
             n = icse_csv.write(records, out)
         elif fmt == "hashlist":

@@ -83,6 +83,13 @@ def import_command(
     "--vics-version", type=click.Choice(["1.2", "1.3", "2.0"]), default="2.0", show_default=True
 )
 @click.option(
+    "--vics-root",
+    type=click.Choice(["Media", "Cases"]),
+    default="Media",
+    show_default=True,
+    help="vics: a #Media list, or #Cases (media grouped by their case number).",
+)
+@click.option(
     "--level",
     type=click.Choice(["full", "hashes"]),
     default="full",
@@ -100,6 +107,7 @@ def export_command(
     output: Path | None,
     hash_type: str | None,
     vics_version: str,
+    vics_root: str,
     level: str,
     as_json: bool,
 ) -> None:
@@ -114,6 +122,7 @@ def export_command(
         "agency": agency,
         "hash_type": hash_type,
         "vics_version": vics_version,
+        "vics_root": vics_root,
         "level": level,
     }
     if output is None:

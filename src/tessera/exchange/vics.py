@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, TextIO
+from typing import Any, BinaryIO, Literal, TextIO, cast
 
 import ijson
 
@@ -355,26 +355,53 @@ def write(
     *,
     version: str = "2.0",
     profile: str = "Default",
+    root: str = "Media",
 ) -> int:
-    """Write a ``#Media`` file; returns the number of records written."""
+    """Write a ``#Media`` or ``#Cases`` file; returns the number of records written.
+
+    ``#Cases`` groups consecutive records of one ``case_ref`` under one Case object
+    (``CaseNumber``, ``Media``); records without a case go in a Case without a number.
+    Nothing is held back, so memory stays flat: records not ordered by case give
+    several Case objects of one number, which readers take as the same case.
+    """
     if version not in ("1.2", "1.3", "2.0"):
         raise InvalidInput(f"VICS version {version!r} not one of 1.2, 1.3, 2.0")
     if profile not in PROFILES:
         raise InvalidInput(f"VICS profile {profile!r} not one of {', '.join(PROFILES)}")
-    header = VicsHeader(version, profile if version == "2.0" else "Default", "Media")
+    if root not in ("Media", "Cases"):
+        raise InvalidInput(f"VICS root {root!r} not one of Media, Cases")
+    header = VicsHeader(version, profile if version == "2.0" else "Default", cast(Root, root))
     out.write("{" + json.dumps(header.key) + ": " + json.dumps(header.url()) + ",\n")
     out.write('"value": [')
     n = 0
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    if root == "Media":
+        for r in records:
+            n += 1
+            out.write(("\n" if n == 1 else ",\n") + dumps(record_to_media(r, n, header)))
+        out.write("\n]}\n")
+        return n
+    case: str | None = None
     for r in records:
         n += 1
-        out.write(("\n" if n == 1 else ",\n") + dumps(record_to_media(r, n, header)))
-    out.write("\n]}\n")
+        if n == 1 or r.case_ref != case:
+            if n > 1:
+                out.write("\n]},")
+            case = r.case_ref
+            head = {"CaseNumber": case} if case is not None else {}
+            out.write("\n" + dumps(head)[:-1] + ("," if head else "") + '"Media":[\n')
+        else:
+            out.write(",\n")
+        out.write(dumps(record_to_media(r, n, header)))
+    out.write("\n]}]}\n" if n else "\n]}\n")
     return n
 
 
-def carried(r: ExchangeRecord, position: int, *, version: str = "2.0") -> ExchangeRecord:
-    """What of ``r`` a VICS file written by :func:`write` carries back."""
+def carried(
+    r: ExchangeRecord, position: int, *, version: str = "2.0", root: str = "Media"
+) -> ExchangeRecord:
+    """What of ``r`` a VICS file written by :func:`write` carries back (its case only
+    under ``#Cases``)."""
     profile = r.category_profile if version == "2.0" else "Default"
     keep_category = r.category is not None and r.category_profile == profile
     return r.model_copy(
@@ -387,7 +414,7 @@ def carried(r: ExchangeRecord, position: int, *, version: str = "2.0") -> Exchan
             "file_available": None,
             "submissions": None,
             "deleted": False,
-            "case_ref": None,
+            "case_ref": r.case_ref if root == "Cases" else None,
             "category": r.category if keep_category else None,
             "category_profile": profile if keep_category else None,
             "vics_extra": {k: v for k, v in r.vics_extra.items() if k.lower() not in _KNOWN},
