@@ -197,3 +197,20 @@ def test_media_matches_are_near_pdqs_of_visible_media(world) -> None:  # type: i
     }
     with pytest.raises(NotFound):
         search_uc.media_matches(app, NL_B, ids["unshared"]["media"])
+
+
+def test_series_links_by_camera_and_place_in_few_queries(world) -> None:  # type: ignore[no-untyped-def]
+    app, ids = world
+    from tessera.app import series as series_uc
+
+    order = sorted(ids)
+    me = order.index("own")
+    d = series_uc.show(app, OP, "S-own")
+    others = {ids[r]["media"] for r in order if r != "own"}
+    camera = {x.media_id for x in d.linked_media if x.reason == "same-camera"}
+    place = {x.media_id for x in d.linked_media if x.reason == "gps-near"}
+    assert camera == others  # one camera took them all
+    assert place == {
+        ids[r]["media"] for i, r in enumerate(order) if r != "own" and abs(i - me) <= 10
+    }
+    assert {x.via_media for x in d.linked_media} == {ids["own"]["media"]}

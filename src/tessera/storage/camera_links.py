@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
@@ -110,27 +110,86 @@ def links_for(
     return out
 
 
+SERIES_SCAN = 20
+"""How many of a series' cameras, and of its members' GPS points (lowest ids first),
+are compared with other media: a series of 100k media must not cost 100k queries
+(or a 100k-row join) on its page."""
+
+
 def series_links(
     s: Session, series_id: int, *, radius_m: float = DEFAULT_RADIUS_M, limit: int = 200
 ) -> list[tuple[int, MetadataLink]]:
-    """(series media id, link) to media *outside* the series: same camera or nearby GPS."""
-    members = {
-        int(m)
-        for m in s.scalars(
-            select(series_media.c.media_id).where(
-                series_media.c.series_id == series_id, series_media.c.deleted_at.is_(None)
-            )
-        )
-    }
+    """(series media id, link) to media *outside* the series: same camera or nearby GPS.
+
+    Bounded work: the series' first ``SERIES_SCAN`` camera keys (each outside media
+    item once, via the series' lowest media id of that camera) and the GPS points of
+    its first ``SERIES_SCAN`` members with one.
+    """
+    md = MediaMetadataModel
+    member_q = select(series_media.c.media_id).where(
+        series_media.c.series_id == series_id, series_media.c.deleted_at.is_(None)
+    )
+    outside = ~exists().where(
+        series_media.c.series_id == series_id,
+        series_media.c.media_id == md.media_id,
+        series_media.c.deleted_at.is_(None),
+    )
+    member = exists().where(
+        series_media.c.series_id == series_id,
+        series_media.c.media_id == md.media_id,
+        series_media.c.deleted_at.is_(None),
+    )
+    # the first cameras met in id order, each with its lowest member id (a bounded scan)
+    via_of: dict[str, int] = {}
+    for key, mid in s.execute(
+        select(md.camera_key, md.media_id)
+        .where(md.camera_key.is_not(None), member)
+        .order_by(md.media_id)
+        .limit(SERIES_SCAN * 100)
+    ):
+        if key and key not in via_of:
+            via_of[key] = int(mid)
+            if len(via_of) >= SERIES_SCAN:
+                break
     out: list[tuple[int, MetadataLink]] = []
-    seen: set[tuple[int, str]] = set()
-    for media_id, md in sorted(metadata_of(s, members).items()):
-        gps = (md.latitude, md.longitude) if md.latitude is not None else None
-        for link in links_for(s, md.camera_key, gps, exclude=media_id, radius_m=radius_m):  # type: ignore[arg-type]
-            if link.media_id in members or (link.media_id, link.reason) in seen:
+    for key in sorted(via_of, key=lambda k: via_of[k]):
+        found = [
+            int(m)
+            for m in s.scalars(
+                select(md.media_id)
+                .join(Media, Media.id == md.media_id)
+                .where(md.camera_key == key, Media.deleted_at.is_(None), outside)
+                .order_by(md.media_id)
+                .limit(limit - len(out))
+            )
+        ]
+        out.extend((via_of[key], MetadataLink(m, "same-camera", key)) for m in found)
+        if len(out) >= limit:
+            return sorted(out, key=lambda x: (x[0], x[1].media_id))
+    out.sort(key=lambda x: (x[0], x[1].media_id))
+    seen = {(ln.media_id, ln.reason) for _, ln in out}
+    gps_rows = s.execute(
+        select(md.media_id, md.latitude, md.longitude)
+        .where(member, md.latitude.is_not(None), md.longitude.is_not(None))
+        .order_by(md.media_id)
+        .limit(SERIES_SCAN)
+    ).all()
+    for media_id, lat, lon in gps_rows:
+        if lat is None or lon is None:
+            continue
+        near = [(m, d) for m, d in near_point(s, float(lat), float(lon), radius_m) if m != media_id]
+        near = [(m, d) for m, d in near if (m, "gps-near") not in seen]
+        if not near:
+            continue
+        inside = {
+            int(x)
+            for x in s.scalars(member_q.where(series_media.c.media_id.in_([m for m, _ in near])))
+        }
+        for m, d in near:
+            if m in inside:
                 continue
-            seen.add((link.media_id, link.reason))
-            out.append((media_id, link))
+            seen.add((m, "gps-near"))
+            out.append((int(media_id), MetadataLink(m, "gps-near", f"{d:.0f} m")))
             if len(out) >= limit:
                 return out
     return out
@@ -138,6 +197,7 @@ def series_links(
 
 __all__ = [
     "DEFAULT_RADIUS_M",
+    "SERIES_SCAN",
     "MetadataLink",
     "links_for",
     "metadata_of",

@@ -1,0 +1,269 @@
+"""Every web UI page's server time at p50/p95 with 100k media in the database.
+
+Builds (or reuses) a home with ``--n`` hash-only media (random digests and PDQ, bulk
+inserted like ``bench_api.build_home``: no pictures are ingested), all in one series
+and sighted in one case of agency BENCH, with camera/GPS metadata on every item,
+OCR text on one in ten and a marker on one in a hundred. Starts a real ``tessera
+serve`` (one worker) on 127.0.0.1, signs in as a curator with a browser session
+and requests each page ``--repeat`` times in turn, timing each response on the
+client (loopback: the server's time plus well under a millisecond).
+
+Target (issue 13): p95 <= 200 ms on every page. Baseline printed beside: the same
+data through the plain REST API (bearer token, JSON, no templates) where one
+exists, and the ratio.
+
+    python benchmarks/bench_web.py                      # 100k media, ~3 min the first time
+    python benchmarks/bench_web.py --home /tmp/bweb     # reuse a built home
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import mkdtemp
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_api import build_home, make_token, start_server
+
+PASSWORD = "bench web password 1"
+EMAIL = "curator@bench.example.org"
+WORDS = ["harbour", "hotel", "room", "park", "station", "garden", "school", "river", "north"]
+
+
+def enrich(home: Path, seed: int = 5) -> None:
+    """Add the case, sightings, metadata, text and markers the pages show (once)."""
+    from sqlalchemy import func, insert, select
+
+    from tessera.app import App, Caller, Settings
+    from tessera.app.accounts import create_user
+    from tessera.features.local import LocalFeatures
+    from tessera.storage import repo
+    from tessera.storage.models import (
+        Marker,
+        Media,
+        MediaMetadataModel,
+        MediaText,
+        Sighting,
+    )
+
+    with App(Settings.for_home(home)) as app:
+        with app.transaction() as s:
+            if s.scalar(select(func.count()).select_from(Sighting)):
+                print("  reusing the enriched home")
+                return
+            agency = repo.get_agency(s, "BENCH")
+            case = repo.get_or_create_case(s, agency, "BENCH-2026-001")
+            ids = [int(i) for i in s.scalars(select(Media.id).order_by(Media.id))]
+            agency_id, case_id = agency.id, case.id
+        create_user(
+            app, Caller.local_operator(), EMAIL, agency="BENCH", role="curator", password=PASSWORD
+        )
+        rng = np.random.default_rng(seed)
+        now = datetime.now(UTC)
+        empty = LocalFeatures(
+            xy=np.zeros((0, 2), np.float32),
+            desc=np.zeros((0, 128), np.uint8),
+            size=np.zeros(0, np.float16),
+            angle=np.zeros(0, np.float16),
+            width=1,
+            height=1,
+        ).to_bytes()
+        t0 = time.perf_counter()
+        chunk = 20_000
+        for lo in range(0, len(ids), chunk):
+            part = ids[lo : lo + chunk]
+            lat = 52.3 + rng.random(len(part)) * 0.2
+            lon = 4.8 + rng.random(len(part)) * 0.2
+            cams = rng.integers(0, 100, len(part))
+            with app.db.engine.begin() as conn:
+                conn.execute(
+                    insert(Sighting),
+                    [
+                        {
+                            "media_id": m,
+                            "case_id": case_id,
+                            "agency_id": agency_id,
+                            "original_path": f"/evidence/disk1/{m:07d}.jpg",
+                            "seen_at": now,
+                        }
+                        for m in part
+                    ],
+                )
+                conn.execute(
+                    insert(MediaMetadataModel),
+                    [
+                        {
+                            "media_id": m,
+                            "make": "Canon",
+                            "body_serial": f"{4510000 + int(c)}",
+                            "camera_key": f"canon/{4510000 + int(c)}",
+                            "latitude": float(lat[i]),
+                            "longitude": float(lon[i]),
+                            "data": {},
+                        }
+                        for i, (m, c) in enumerate(zip(part, cams, strict=True))
+                    ],
+                )
+                conn.execute(
+                    insert(MediaText),
+                    [
+                        {
+                            "media_id": m,
+                            "position": 0,
+                            "engine": "bench",
+                            "language": "eng",
+                            "text": " ".join(rng.choice(WORDS, 4)),
+                            "boxes": [],
+                        }
+                        for m in part[::10]
+                    ],
+                )
+                conn.execute(
+                    insert(Marker),
+                    [
+                        {
+                            "media_id": m,
+                            "kind": "poster",
+                            "x0": 0,
+                            "y0": 0,
+                            "x1": 10,
+                            "y1": 10,
+                            "note": f"marker {m}",
+                            "features": empty,
+                            "created_at": now,
+                        }
+                        for m in part[::100]
+                    ],
+                )
+            print(
+                f"\r  enriched {lo + len(part):,}/{len(ids):,} ({time.perf_counter() - t0:.0f} s)",
+                end="",
+            )
+        print()
+
+
+def sign_in(base: str) -> object:
+    import httpx
+
+    c = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+    r = c.get("/login")
+    token = re.search(r'name="token" value="([^"]+)"', r.text)
+    assert token, "no sign-in token on /login"
+    r = c.post(
+        "/login",
+        data={"token": token.group(1), "next": "/", "email": EMAIL, "password": PASSWORD},
+    )
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    return c
+
+
+def timed(
+    client: object, path: str, repeat: int, headers: dict[str, str] | None = None
+) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = client.get(path, headers=headers or {})  # type: ignore[attr-defined]
+        out.append((time.perf_counter() - t) * 1000)
+        if r.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {r.status_code}: {r.text[:300]}")
+    return out
+
+
+def pct(v: list[float], p: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--home", type=Path)
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+    home = args.home or Path(mkdtemp(prefix="tessera-bench-web-"))
+    print(f"home {home}: {args.n:,} hash-only media")
+    build_home(home, args.n)
+    enrich(home)
+    from sqlalchemy import func, select
+
+    from tessera.app import App, Settings
+    from tessera.storage.models import Case, Media, Series
+
+    with App(Settings.for_home(home)) as app, app.transaction() as s:
+        mid = int(s.scalar(select(func.max(Media.id))) or 1) // 2
+        sha = bytes(s.scalar(select(Media.sha256).where(Media.id == mid)) or b"").hex()
+        sid = int(s.scalar(select(Series.id).limit(1)) or 1)
+        cid = int(s.scalar(select(Case.id).limit(1)) or 1)
+    token = make_token(home)
+    proc, base = start_server(home, workers=1)
+    try:
+        web = sign_in(base)
+        import httpx
+
+        api = httpx.Client(base_url=base, timeout=60)
+        bearer = {"Authorization": f"Bearer {token}"}
+        series = "/series/Bench%20series"
+        pages: list[tuple[str, str, str | None]] = [
+            ("home", "/", None),
+            ("triage", "/triage", None),
+            ("series list", "/series", "/api/v1/series"),
+            ("series", series, "/api/v1/series/Bench%20series"),
+            ("series report", f"{series}/report", "/api/v1/media?series=Bench%20series&limit=96"),
+            ("admin", "/admin", None),
+            ("settings", "/settings", None),
+            ("media item", f"/media/{mid}", f"/api/v1/media/{mid}"),
+            ("search form", "/search", None),
+            ("search hash", f"/search?hash={sha}", f"/api/v1/lookup?type=sha256&hash={sha}"),
+            (
+                "search text",
+                "/search?text=harbour+hotel",
+                "/api/v1/search-text?q=harbour+hotel&limit=24",
+            ),
+            ("search marker", "/search?marker=poster", None),
+            ("search camera", "/search?serial=4510042", None),
+            ("search place", "/search?lat=52.4&lon=4.9&radius=300", None),
+            ("graph (agency)", "/graph", None),
+            ("graph series", f"/graph?node=series:{sid}", None),
+            ("graph case", f"/graph?node=case:{cid}", None),
+        ]
+        for _, path, base_path in pages:  # warm caches once
+            timed(web, path, 1)
+            if base_path:
+                timed(api, base_path, 1, bearer)
+        print(
+            f"\n{'page':16} {'p50 ms':>8} {'p95 ms':>8}   {'API baseline':40} "
+            f"{'p50':>7} {'p95':>7} {'ratio p95':>9}"
+        )
+        worst = 0.0
+        for name, path, base_path in pages:
+            t = timed(web, path, args.repeat)
+            p50, p95 = statistics.median(t), pct(t, 95)
+            worst = max(worst, p95)
+            line = f"{name:16} {p50:8.1f} {p95:8.1f}"
+            if base_path:
+                b = timed(api, base_path, args.repeat, bearer)
+                b50, b95 = statistics.median(b), pct(b, 95)
+                line += f"   {base_path[:40]:40} {b50:7.1f} {b95:7.1f} {p95 / b95:9.2f}"
+            else:
+                line += "   (no API route)"
+            print(line, flush=True)
+        print(
+            f"\nworst page p95: {worst:.1f} ms (target <= 200 ms): "
+            + ("OK" if worst <= 200 else "MISSED")
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
