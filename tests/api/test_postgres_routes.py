@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tessera.api import create_app
-from tessera.app import App, Caller, Settings
+from tessera.app import App, Caller, Settings, audit
 from tessera.app.sharing import share_series
 from tests.api.conftest import AUTH, fake_accounts
 from tests.seeding import Seeded, flip_bits, random_pdq, seed
@@ -49,3 +49,22 @@ def test_lookups_hma_and_sharing_on_postgresql(pg) -> None:  # type: ignore[no-u
     assert client.get("/api/v1/series/Series Birch", headers=AUTH).status_code == 404
     banks = [b["name"] for b in client.get("/c/banks", headers=AUTH).json()]
     assert banks == ["Series Amber"]
+
+
+def test_request_audit_entries_on_postgresql(tmp_path: Path) -> None:
+    """The served process's batched request entries append under RLS like on SQLite."""
+    for db in _pg_database():
+        settings = Settings.for_home(tmp_path / "home", database_url=db.url)
+        with App(settings) as app:
+            seed(app.db, [(b"pg-audit-0", random_pdq(random.Random(3)))])
+        api = create_app(settings, authenticate=fake_accounts, run_jobs=False)
+        with TestClient(api) as c:
+            for rid in ("pg-req-0001", "pg-req-0002"):
+                assert c.get("/api/v1/series", headers={**AUTH, "X-Request-ID": rid}).is_success
+        with App(settings) as app:
+            got = {e.request_id: e for e in audit.show(app, Caller.local_operator())}
+            assert audit.verify(app, Caller.local_operator()).ok
+        assert [(got[r].action, got[r].result_count) for r in ("pg-req-0001", "pg-req-0002")] == [
+            ("api.list_series", 1),
+            ("api.list_series", 1),
+        ]

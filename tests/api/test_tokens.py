@@ -48,7 +48,8 @@ def test_created_revoked_and_expired_tokens(settings: Settings) -> None:
         )
         assert r.status_code == 200
     with App(settings) as app:  # the lookup is in the audit trail, by whom, with its count
-        entries = [e for e in audit.show(app, Caller.local_operator()) if e.action == "lookup"]
+        log = audit.show(app, Caller.local_operator())
+        entries = [e for e in log if e.action == "api.lookup_one"]
     assert [(e.user, e.agency, e.role, e.result_count) for e in entries] == [
         ("analyst@example.org", "NL-NPU", "analyst", 0)
     ]

@@ -10,11 +10,18 @@ expired or revoked token gets the same 401.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tessera.api.state import ApiState, state_of
-from tessera.app import App, Caller
+from tessera.api.state import ApiState, Authenticator, state_of
+from tessera.app import App, Caller, audit
 from tessera.app.accounts import authenticate_token
 from tessera.errors import Unauthenticated
 
@@ -25,6 +32,58 @@ MAX_TOKEN_LENGTH = 512
 def accounts_authenticator(app: App, token: str) -> Caller:
     """The node's accounts decide (hashed, expiring, revocable tokens; no default)."""
     return authenticate_token(app, token)
+
+
+TOKEN_CACHE_SECONDS = 5.0
+"""How long a verified token is trusted without asking the database again: the
+bound on how late a revocation, expiry or disabled account takes effect in a
+running server (the process that revokes forgets the token at once)."""
+
+
+class TokenCache:
+    """Verified tokens of one server process, for ``ttl`` seconds.
+
+    Without it every request opens a transaction to check its token (and writes
+    ``last_used_at``): the largest cost of a lookup after the search itself. Only
+    successes are kept, under the SHA-256 of the token (never the token); each
+    hit gets a caller with a fresh request id. Bounded: full, it starts over.
+    """
+
+    def __init__(
+        self,
+        authenticate: Authenticator,
+        ttl: float = TOKEN_CACHE_SECONDS,
+        *,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.authenticate = authenticate
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[bytes, tuple[float, Caller]] = {}
+
+    def __call__(self, app: App, token: str) -> Caller:
+        if self.ttl <= 0:
+            return self.authenticate(app, token)
+        key = hashlib.sha256(token.encode()).digest()
+        now = self.clock()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return replace(hit[1], request_id=uuid.uuid4().hex)
+        caller = self.authenticate(app, token)  # Unauthenticated: nothing kept
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[key] = (now, caller)
+        return caller
+
+    def forget_all(self) -> None:
+        """Check every token again on its next use (after a revocation here)."""
+        with self._lock:
+            self._items.clear()
 
 
 def current_caller(
@@ -38,7 +97,12 @@ def current_caller(
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("malformed token")
     st: ApiState = state_of(request)
-    return st.authenticate(st.app, token)
+    caller = st.authenticate(st.app, token)
+    entry = audit.current_request()
+    if entry is not None:  # the request's audit entry names the caller, by its id
+        caller = replace(caller, request_id=entry.request_id)
+        entry.caller = caller
+    return caller
 
 
-__all__ = ["accounts_authenticator", "current_caller"]
+__all__ = ["TOKEN_CACHE_SECONDS", "TokenCache", "accounts_authenticator", "current_caller"]

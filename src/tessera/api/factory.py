@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from tessera import __version__
 from tessera.api import problems
-from tessera.api.auth import accounts_authenticator
+from tessera.api.audit_trail import AuditRequests
+from tessera.api.auth import TOKEN_CACHE_SECONDS, TokenCache, accounts_authenticator
 from tessera.api.limits import EXCHANGE_IMPORT_LIMIT, BodyLimit
 from tessera.api.routes import coop, exchange, federation, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
 from tessera.app import App, Settings, delivery
+from tessera.app.audit import FLUSH_INTERVAL, AuditQueue
 from tessera.app.triage_jobs import JobRunner
 from tessera.matching.index_keeper import IndexKeeper
 from tessera.matching.live_index import POLL_INTERVAL, LivePdqIndex
@@ -41,6 +43,8 @@ def create_app(
     hub: bool = False,
     upload_paths: tuple[str, ...] = (),
     import_limit: int = EXCHANGE_IMPORT_LIMIT,
+    token_cache_seconds: float = TOKEN_CACHE_SECONDS,
+    audit_flush_seconds: float = FLUSH_INTERVAL,
 ) -> FastAPI:
     """The API for ``settings``' deployment.
 
@@ -54,6 +58,9 @@ def create_app(
     ``upload_paths``: further routes (the web UI's) whose bodies may be as large
     as an upload rather than a JSON request. ``import_limit``: largest exchange file
     uploaded to ``/api/v1/exchange/import/...`` (streamed to disk).
+    ``token_cache_seconds``: how long a verified token is trusted before the
+    database is asked again (0: every request). ``audit_flush_seconds``: how long
+    a request's audit entry may wait for its batch (0: written before the answer).
     """
     app_ = App(settings)
 
@@ -65,6 +72,8 @@ def create_app(
             keeper.start()
         index = LivePdqIndex(app_.index_db, settings.index_dir, poll_interval=poll_interval)
         index.start()
+        queue = AuditQueue(app_, interval=audit_flush_seconds)
+        queue.start()
         runner = JobRunner(app_) if run_jobs else None
         if runner is not None:
             runner.start()
@@ -73,9 +82,10 @@ def create_app(
         api.state.tessera = ApiState(
             app=app_,
             index=index,
-            authenticate=authenticate or accounts_authenticator,
+            authenticate=TokenCache(authenticate or accounts_authenticator, token_cache_seconds),
             upload_limit=limit,
             keeper=keeper,
+            audit_queue=queue,
         )
         try:
             yield
@@ -85,6 +95,7 @@ def create_app(
             if courier is not None:
                 courier.stop()
             index.stop()
+            queue.stop()
             if keeper is not None:
                 keeper.stop()
             app_.close()
@@ -102,6 +113,7 @@ def create_app(
     api.add_middleware(
         BodyLimit, upload_limit=limit, upload_paths=upload_paths, import_limit=import_limit
     )
+    api.add_middleware(AuditRequests)  # outermost: every request, whatever answers it
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(hma.router)

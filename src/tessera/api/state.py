@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from tessera.app import App, Caller
+from tessera.app.audit import AuditQueue
 from tessera.matching.index_keeper import IndexKeeper
 from tessera.matching.live_index import LivePdqIndex
 
@@ -22,6 +23,7 @@ class ApiState:
     authenticate: Authenticator
     upload_limit: int
     keeper: IndexKeeper | None = None
+    audit_queue: AuditQueue | None = None
 
 
 def state_of(request: Request) -> ApiState:

@@ -15,10 +15,13 @@ entries; ``verify`` then reports them as not covered by a signature.
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from tessera.storage import audit_log
 from tessera.storage.db import Session
 
 CHECKPOINT_EVERY = 1
+_log = logging.getLogger(__name__)
 _signers: dict[Path, Signer] = {}
 
 
@@ -223,6 +227,172 @@ def sign_checkpoint(app: App) -> str | None:
         note = Checkpoint(origin_of(signer), head.size, head.root).sign(signer)
         audit_log.add_checkpoint(s, head.size, head.root, note)
         return note
+
+
+# -- service requests: one entry per call, written in batches -----------------------------
+
+
+@dataclass
+class RequestAudit:
+    """The entry one service request will leave, filled in as the request goes.
+
+    The API opens it for every request (``tessera.api.audit_trail``), the token
+    check names the caller, the endpoint counts its results, and a use case that
+    knows better (a lookup's hashes, its matches) fills ``params`` and
+    ``result_count`` through ``note_read``. Written once, after the response.
+    """
+
+    request_id: str
+    action: str | None = None
+    caller: Caller | None = None
+    target: str | None = None
+    series: str | None = None
+    params: Any = None
+    result_count: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def pending(self) -> Pending | None:
+        """The entry to append; None when no caller was ever authenticated."""
+        if self.caller is None:
+            return None
+        return pending(
+            self.caller,
+            self.action or "api.unknown",
+            target=self.target,
+            series=self.series,
+            params=self.params if self.params is not None else self.detail,
+            result_count=self.result_count,
+        )
+
+
+_request: ContextVar[RequestAudit | None] = ContextVar("tessera_request_audit", default=None)
+
+
+def begin_request(entry: RequestAudit) -> Token[RequestAudit | None]:
+    """Make ``entry`` the current request's (``end_request`` with the token after)."""
+    return _request.set(entry)
+
+
+def end_request(token: Token[RequestAudit | None]) -> None:
+    _request.reset(token)
+
+
+def current_request() -> RequestAudit | None:
+    """The service request being served in this context, if any."""
+    return _request.get()
+
+
+def note_read(
+    app: App,
+    caller: Caller,
+    action: str,
+    *,
+    target: str | None = None,
+    series: str | None = None,
+    params: Any = None,
+    result_count: int | None = None,
+) -> None:
+    """A read's audit entry: folded into the current service request's one entry,
+    else appended now (not for the node's own command line, whose reads are not
+    logged)."""
+    rec = _request.get()
+    if rec is not None:
+        rec.params = {"use_case": action, "params": params}
+        rec.result_count = result_count
+        rec.target = target if target is not None else rec.target
+        rec.series = series if series is not None else rec.series
+        return
+    if not caller.is_local_operator:
+        record(
+            app,
+            caller,
+            action,
+            target=target,
+            series=series,
+            params=params,
+            result_count=result_count,
+        )
+
+
+FLUSH_INTERVAL = 0.2
+"""Seconds a read's entry may wait in memory before its batch is appended: the most
+a ``kill -9`` of a server process can lose (writes are recorded in their own
+transaction and never wait)."""
+
+
+class AuditQueue:
+    """Entries of one server process, appended in batches by a background thread.
+
+    One transaction and one signed checkpoint per batch instead of per request:
+    the log's lock is taken every ``interval`` seconds, not on every lookup.
+    ``interval=0`` appends each entry at once (``put`` then blocks until written).
+    ``put`` applies back-pressure: past ``max_pending`` queued entries (the
+    database is down or slow) it writes them itself before returning.
+    """
+
+    def __init__(
+        self, app: App, *, interval: float = FLUSH_INTERVAL, max_pending: int = 20_000
+    ) -> None:
+        self.app = app
+        self.interval = interval
+        self.max_pending = max_pending
+        self._items: list[Pending] = []
+        self._lock = threading.Lock()
+        self._write = threading.Lock()  # one batch at a time, in order
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.batches = 0
+
+    def start(self) -> None:
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="audit-queue", daemon=True)
+            self._thread.start()
+
+    def would_block(self) -> bool:
+        """Whether ``put`` would write to the database itself (call it off the event loop)."""
+        return (
+            self.interval <= 0 or self._thread is None or len(self._items) + 1 >= self.max_pending
+        )
+
+    def put(self, entry: Pending) -> None:
+        with self._lock:
+            self._items.append(entry)
+            full = len(self._items) >= self.max_pending
+        if self.interval <= 0 or self._thread is None or full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Append everything queued now; the number of entries written."""
+        with self._write:
+            with self._lock:
+                batch, self._items = self._items, []
+            if not batch:
+                return 0
+            try:
+                record_batch(self.app, batch)
+            except Exception:
+                with self._lock:  # keep them for the next try, in order
+                    self._items[:0] = batch
+                raise
+            self.written += len(batch)
+            self.batches += 1
+            return len(batch)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception:
+                _log.exception("audit entries could not be appended; retrying")
+
+    def stop(self) -> None:
+        """Stop the thread and append what is still queued."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.flush()
 
 
 # -- reading the trail ------------------------------------------------------------------
@@ -425,18 +595,25 @@ def prove_consistency(app: App, caller: Caller, first: int, second: int) -> Cons
 
 
 __all__ = [
+    "FLUSH_INTERVAL",
     "AuditEntryView",
+    "AuditQueue",
     "AuditVerification",
     "ConsistencyProof",
     "InclusionProof",
     "NodeKey",
     "Pending",
+    "RequestAudit",
     "SignedCheckpoint",
     "actor",
+    "begin_request",
+    "current_request",
+    "end_request",
     "ensure_node_key",
     "latest_checkpoint",
     "node_signer",
     "node_verifier_text",
+    "note_read",
     "parse_since",
     "pending",
     "prove_consistency",

@@ -279,9 +279,9 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
 
 def _audit(app: App, caller: Caller, action: str, params: Any, count: int) -> None:
     """Network callers' lookups go into the audit trail (a digest of the hashes asked,
-    never the hashes); the node's own command line reads are not logged."""
-    if not caller.is_local_operator:
-        audit.record(app, caller, action, params=params, result_count=count)
+    never the hashes): into the service request's entry when served, else one of
+    their own; the node's own command line reads are not logged."""
+    audit.note_read(app, caller, action, params=params, result_count=count)
 
 
 def lookup(

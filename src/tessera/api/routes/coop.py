@@ -7,13 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from tessera.api.audit_trail import CountedRoute
 from tessera.api.auth import current_caller
 from tessera.api.state import state_of
 from tessera.app import Caller
 from tessera.app import coop as coop_uc
 from tessera.app import trust as trust_uc
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)], tags=["cooperation"])
+router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[Depends(current_caller)],
+    tags=["cooperation"],
+    route_class=CountedRoute,
+)
 CallerDep = Annotated[Caller, Depends(current_caller)]
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1

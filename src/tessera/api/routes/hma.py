@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
+from tessera.api.audit_trail import CountedRoute
 from tessera.api.auth import current_caller
 from tessera.api.state import state_of
 from tessera.app import Caller
@@ -34,7 +35,7 @@ from tessera.app import series as series_uc
 from tessera.errors import InvalidInput
 from tessera.fingerprints.pdq import QUALITY_THRESHOLD
 
-router = APIRouter(dependencies=[Depends(current_caller)])
+router = APIRouter(dependencies=[Depends(current_caller)], route_class=CountedRoute)
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 SIGNAL_TYPES: dict[str, lookup_uc.HashType] = {

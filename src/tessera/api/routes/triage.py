@@ -12,13 +12,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from tessera.api.audit_trail import CountedRoute
 from tessera.api.auth import current_caller
 from tessera.api.state import state_of
 from tessera.app import Caller
 from tessera.app import triage_jobs as jobs_uc
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)], tags=["triage"])
+router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[Depends(current_caller)],
+    tags=["triage"],
+    route_class=CountedRoute,
+)
 CallerDep = Annotated[Caller, Depends(current_caller)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 

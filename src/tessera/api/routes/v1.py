@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from tessera import __version__
+from tessera.api.audit_trail import CountedRoute
 from tessera.api.auth import current_caller
 from tessera.api.schemas import (
     AudioLookupRequest,
@@ -28,7 +29,9 @@ from tessera.app import stats as stats_uc
 from tessera.app import text as text_uc
 from tessera.fingerprints.vpdq import FrameHash
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_caller)])
+router = APIRouter(
+    prefix="/api/v1", dependencies=[Depends(current_caller)], route_class=CountedRoute
+)
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
