@@ -297,6 +297,8 @@ def note_read(
     logged)."""
     rec = _request.get()
     if rec is not None:
+        if rec.caller is None:  # a route signed in another way (the web UI's session)
+            rec.caller = caller
         rec.params = {"use_case": action, "params": params}
         rec.result_count = result_count
         rec.target = target if target is not None else rec.target
