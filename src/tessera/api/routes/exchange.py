@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from tessera.api.audit_trail import CountedRoute
 from tessera.api.auth import current_caller
 from tessera.api.state import state_of
 from tessera.app import Caller
@@ -32,7 +33,10 @@ from tessera.app import exchange as exchange_uc
 from tessera.errors import InvalidInput
 
 router = APIRouter(
-    prefix="/api/v1/exchange", dependencies=[Depends(current_caller)], tags=["exchange"]
+    prefix="/api/v1/exchange",
+    dependencies=[Depends(current_caller)],
+    tags=["exchange"],
+    route_class=CountedRoute,
 )
 CallerDep = Annotated[Caller, Depends(current_caller)]
 ImportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "ncmec-xml", "bundle"]
