@@ -847,6 +847,8 @@ def export_bundles(app: App, caller: Caller, peer_name: str | None) -> Exported:
         peer = store.get_peer(s, peer_name) if peer_name else None
         origin = peer.origin if peer else None
         after = int(peer.feed_after or 0) if peer else 0
+    if size and peer is None:
+        raise InvalidInput("this node is a hub: name the node to export the feed for (--peer)")
     if size and peer is not None and origin is not None:
         pages: list[bytes] = []
         records = 0
