@@ -784,20 +784,15 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
         keys = {n.record.series_key for n in media_items if n.record.origin == origin}
         for key, local in store.local_series_of(s, origin, keys).items():
             local_series[(origin, key)] = local
-    # changed or deleted media leave their series first
-    unlink: dict[int, list[int]] = {}
-    for n in media_items:
-        sid = local_series.get((n.record.origin, n.record.series_key))
-        if n.old_local is not None and sid is not None:
-            unlink.setdefault(sid, []).append(n.old_local)
-    for sid, mids in unlink.items():
-        store.drop_series_media(s, sid, mids)
     by_series: dict[int, list[store.Newer]] = {}
     placed: list[tuple[store.Newer, int | None]] = []
+    unlink: dict[int, list[int]] = {}
     for n in media_items:
         sid = local_series.get((n.record.origin, n.record.series_key))
         if n.record.deleted or sid is None:
             placed.append((n, None))  # its series is not shared (any more): not shown
+            if n.old_local is not None and sid is not None:
+                unlink.setdefault(sid, []).append(n.old_local)
         else:
             by_series.setdefault(sid, []).append(n)
     for sid, group in by_series.items():
@@ -807,6 +802,11 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
         assert agency is not None
         ids = store.apply_remote_media(s, agency, series.name, [n.record for n in group])
         placed.extend(zip(group, ids, strict=True))
+        for n, mid in zip(group, ids, strict=True):
+            if n.old_local is not None and n.old_local != mid:  # its hashes changed
+                unlink.setdefault(sid, []).append(n.old_local)
+    for sid, mids in unlink.items():
+        store.drop_series_media(s, sid, mids)
     store.store_records(s, placed, 0)
     return len(series_items) + len(media_items)
 
