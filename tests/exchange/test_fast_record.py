@@ -111,3 +111,27 @@ def test_non_json_extra_is_refused_by_validation() -> None:
         ExchangeRecord(md5="0" * 32, vics_extra={"k": float("nan")})
     tupled = ExchangeRecord(md5="0" * 32, vics_extra={"k": (1, 2)})
     assert tupled.vics_extra == {"k": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [("12345", 12345), (" 12 ", 12), ("007", 7), (12, 12), ("", None), (None, None)],
+)
+def test_vics_numbers_as_strings(size: Any, expected: int | None) -> None:
+    from tessera.exchange import vics
+
+    header = vics.VicsHeader("2.0", "US", "Media")
+    item = {"MediaID": "3", "MD5": "0" * 32, "MediaSize": size}
+    r = vics.media_to_record(item, header=header, number=1)
+    assert (r.media_size, r.source_id) == (expected, "3")
+
+
+@pytest.mark.parametrize("size", ["1e3", "-5", "12x", True, "9" * 25])
+def test_vics_bad_numbers_name_the_field(size: Any) -> None:
+    from tessera.errors import InvalidRecord
+    from tessera.exchange import vics
+
+    header = vics.VicsHeader("2.0", "US", "Media")
+    with pytest.raises(InvalidRecord) as err:
+        vics.media_to_record({"MD5": "0" * 32, "MediaSize": size}, header=header, number=4)
+    assert (err.value.record, err.value.field) == (4, "MediaSize")

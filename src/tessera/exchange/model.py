@@ -39,6 +39,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG_FORBIDDEN = re.compile(r"[,\n\r\t]")
 _LINE_BAD = re.compile(r"[\x00-\x1f\x7f]")
 _HASH_BAD = re.compile(r"[\s\x00-\x1f\x7f]")
+_INT_TEXT = re.compile(r"\s*-?\d{1,19}\s*")
 
 RESERVED_HASH_NAMES = frozenset(
     {"md5", "sha1", "sha256", "sha-256", "pdq", "photodna", "video_md5", "pdna"}
@@ -508,7 +509,7 @@ def parse_int(value: Any, *, record: int, field: str, line: int | None = None) -
         raise RecordError("a boolean is not a number", record=record, line=line, field=field)
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
         return int(value)
     raise RecordError(
         f"{str(value)[:40]!r} is not an integer", record=record, line=line, field=field

@@ -234,7 +234,13 @@ def media_to_record(
                 flag = parse_bool(value, record=number, field=key)
             values[_FIELDS[name]] = flag
         elif name in ("MediaID", "Category", "MediaSize"):
-            num = value if type(value) is int else parse_int(value, record=number, field=key)
+            num: int | None
+            if type(value) is int:
+                num = value
+            elif type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
+                num = int(value)  # real files carry numbers as strings
+            else:
+                num = parse_int(value, record=number, field=key)
             if name == "MediaID":
                 if num is not None:
                     values["source_id"] = str(num)
@@ -263,7 +269,11 @@ def media_to_record(
 def _tags(value: Any, number: int, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, list):
+    if type(value) is str:
+        if not value:
+            return ()
+        parts: list[Any] = value.split(",")
+    elif isinstance(value, list):
         parts = value
     elif isinstance(value, str):
         parts = value.split(",")
@@ -271,7 +281,7 @@ def _tags(value: Any, number: int, key: str) -> tuple[str, ...]:
         raise RecordError("must be a comma-separated string", record=number, field=key)
     out: list[str] = []
     for p in parts:
-        if not isinstance(p, str):
+        if type(p) is not str:
             raise RecordError("tags must be strings", record=number, field=key)
         t = p.strip()
         if t and t not in out:
