@@ -19,7 +19,6 @@ from tessera.app import Caller, Role
 from tessera.app import markers as markers_uc
 from tessera.app import media as media_uc
 from tessera.app import search as search_uc
-from tessera.app import series as series_uc
 from tessera.app import similar as similar_uc
 from tessera.app import text as text_uc
 from tessera.app import thumbnails as thumbs_uc
@@ -54,15 +53,6 @@ def _sizes(request: Request, caller: Caller, ids: set[int]) -> dict[int, tuple[i
     return out
 
 
-def _own_series(request: Request, caller: Caller) -> list[str]:
-    if caller.role not in (Role.CURATOR, Role.ADMIN, Role.OPERATOR):
-        return []
-    found = _try(series_uc.list_series, app_of(request), caller) or []
-    return sorted(
-        x.name for x in found if caller.agency_code is None or x.owner_code == caller.agency_code
-    )
-
-
 @router.get("/media/{media_id}")
 def media_page(
     request: Request,
@@ -94,7 +84,6 @@ def media_page(
         find=find,
         sizes=_sizes(request, caller, others),
         kinds=markers_uc.KINDS,
-        own_series=_own_series(request, caller),
         may_mark=full and caller.role in (Role.CURATOR, Role.ADMIN, Role.OPERATOR),
         result_count=1,
     )
