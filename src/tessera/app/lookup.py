@@ -198,32 +198,77 @@ STATUS_TTL = 2.0
 class _StatusCache:
     """Series statuses for a couple of seconds: a hit on a series of a million media
     would otherwise count its media again on every lookup. Caller-independent (the
-    sharing level is applied after), bounded, per process."""
+    sharing level is applied after), bounded, per process.
+
+    Stale while revalidating: a status older than ``ttl`` is still answered while one
+    background thread per series computes it again (counting a 10M-media series
+    takes seconds), so no lookup waits on a count except a series' very first. A
+    change (identification, media added) shows within ``ttl`` plus one count.
+    """
 
     def __init__(self, ttl: float = STATUS_TTL, size: int = 4096) -> None:
         self.ttl = ttl
         self.size = size
         self._lock = threading.Lock()
         self._items: dict[tuple[str, int], tuple[float, repo.SeriesStatus]] = {}
+        self._refreshing: set[tuple[str, int]] = set()
 
-    def get(self, app: App, s: Session, ids: list[int]) -> dict[int, repo.SeriesStatus]:
+    def get(
+        self, app: App, s: Session, ids: list[int], caller: Caller | None = None
+    ) -> dict[int, repo.SeriesStatus]:
         now = time.monotonic()
         url = app.settings.database_url
         out: dict[int, repo.SeriesStatus] = {}
+        stale: list[int] = []
         with self._lock:
             for i in ids:
                 hit = self._items.get((url, i))
-                if hit is not None and now - hit[0] < self.ttl:
-                    out[i] = hit[1]
+                if hit is None:
+                    continue
+                out[i] = hit[1]
+                if now - hit[0] >= self.ttl and (url, i) not in self._refreshing:
+                    self._refreshing.add((url, i))
+                    stale.append(i)
         missing = [i for i in ids if i not in out]
         if missing:
-            fresh = {x.id: repo.series_status(s, x) for x in repo.series_by_ids(s, missing)}
+            fresh = self._count(s, missing)
+            self._store(url, now, fresh)
             out.update(fresh)
-            with self._lock:
-                if len(self._items) + len(fresh) > self.size:
-                    self._items.clear()
-                self._items.update({(url, i): (now, st) for i, st in fresh.items()})
+        if stale:
+            threading.Thread(
+                target=self._refresh, args=(app, caller, url, stale), daemon=True
+            ).start()
         return out
+
+    @staticmethod
+    def _count(s: Session, ids: list[int]) -> dict[int, repo.SeriesStatus]:
+        return {x.id: repo.series_status(s, x) for x in repo.series_by_ids(s, ids)}
+
+    def _store(self, url: str, at: float, fresh: dict[int, repo.SeriesStatus]) -> None:
+        with self._lock:
+            if len(self._items) + len(fresh) > self.size:
+                self._items.clear()
+            self._items.update({(url, i): (at, st) for i, st in fresh.items()})
+
+    def _refresh(self, app: App, caller: Caller | None, url: str, ids: list[int]) -> None:
+        at = time.monotonic()
+        try:
+            if caller is None:
+                with app.transaction() as s:
+                    fresh = self._count(s, ids)
+            else:  # under the same RLS identity as the lookup that found it stale
+                with transaction(app, caller) as (s, _vis):
+                    fresh = self._count(s, ids)
+            gone = [i for i in ids if i not in fresh]
+            self._store(url, at, fresh)
+            with self._lock:
+                for i in gone:  # deleted meanwhile: asked again next time
+                    self._items.pop((url, i), None)
+        except Exception:  # the stale status stays; the next lookup retries
+            pass
+        finally:
+            with self._lock:
+                self._refreshing.difference_update((url, i) for i in ids)
 
 
 _STATUS = _StatusCache()
@@ -257,7 +302,7 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
         of_media = repo.series_of_media(s, media)
         series_levels = vis.series_levels({i for ids in of_media.values() for i in ids})
         shown = [i for i, lv in series_levels.items() if lv >= Level.HASH]
-        status = _STATUS.get(app, s, shown)
+        status = _STATUS.get(app, s, shown, caller)
         by_case = vis.case_contacts(media)
     summaries = tuple(
         SeriesSummary.of(status[i], series_levels[i])
@@ -338,8 +383,10 @@ def lookup(
     held = trust.guard(
         app, caller, [(m[0], queries[i].type, raw[i]) for i, ms in live.items() for m in ms]
     )
-    with app.transaction() as s:
-        verdicts = trust.counts(s, seen.media)
+    verdicts: dict[int, trust.VerdictCounts] = {}
+    if seen.media:  # most lookups match nothing: no transaction for them
+        with app.transaction() as s:
+            verdicts = trust.counts(s, seen.media)
     answers = []
     for i, q in enumerate(queries):
         best: dict[int, LookupMatch] = {}

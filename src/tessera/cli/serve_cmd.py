@@ -82,7 +82,13 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int, hub: bool
         err=True,
     )
     if workers == 1:
-        uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings, hub=hub),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,  # the audit trail records every call; a log line each costs
+        )
         return
     keeper = IndexKeeper(cli.app.index_db, settings.index_dir)
     keeper.start()  # the one writer: builds or catches the index up before workers start
@@ -98,6 +104,7 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int, hub: bool
             port=port,
             workers=workers,
             log_level="info",
+            access_log=False,
             # a worker imports NumPy, OpenCV, FAISS... before it can answer the
             # supervisor's ping; on a busy machine that takes longer than uvicorn's 5 s
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
