@@ -18,7 +18,7 @@ from tessera.app import series_activity as activity_uc
 from tessera.app import thumbnails as thumbs_uc
 from tessera.app.accounts import create_user, verify_password
 from tessera.app.audit import show as audit_show
-from tessera.errors import InvalidInput, NotFound
+from tessera.errors import InvalidInput, NotFound, PermissionDenied
 
 NL = Caller(role=Role.CURATOR, user_id=None, email="c@nl.example.org", agency_code="NL-NPU")
 DE = Caller(role=Role.ANALYST, user_id=None, email="a@de.example.org", agency_code="DE-BKA")
@@ -148,3 +148,53 @@ def test_series_activity_counts_submissions_and_verdicts(
     sharing.share_series(app, NL, "Amber", "none")
     with pytest.raises(NotFound):
         activity_uc.activity(app, DE, "Amber")
+
+
+def test_a_job_on_server_files_hashes_them_and_deletes_an_upload(
+    app: App, caller: Caller, tmp_path: Path
+) -> None:
+    from tessera.app import triage_jobs
+
+    _agencies(app, caller)
+    series.create(app, caller, "Amber", "NL-NPU")
+    known = tmp_path / "known"
+    known.mkdir()
+    _picture(known / "k.jpg", 5)
+    ingest_uc.run(
+        app,
+        caller,
+        known,
+        agency_code="NL-NPU",
+        case_number="c1",
+        series_name="Amber",
+        features=False,
+        workers=1,
+    )
+    upload = triage_jobs.upload_folder(app)
+    assert upload.parent == (app.settings.home / "uploads").resolve()
+    assert (upload.stat().st_mode & 0o777) == 0o700
+    (upload / "00000-evidence.jpg").write_bytes((known / "k.jpg").read_bytes())
+    _picture(upload / "00001-other.jpg", 6)
+    names = {
+        str(upload / "00000-evidence.jpg"): "evidence.jpg",
+        str(upload / "00001-other.jpg"): "other.jpg",
+    }
+    job = triage_jobs.submit_folder(app, DE, upload, uploaded=names)
+    assert job.state == "queued" and job.total == 0
+    assert triage_jobs.run_one(app)
+    done = triage_jobs.status(app, DE, job.id)
+    assert done.state == "done" and done.total == 2 and done.done == 2
+    assert done.result is not None
+    by_path = {r["path"]: r["status"] for r in done.result["results"]}
+    assert by_path == {"evidence.jpg": "known", "other.jpg": "new"}
+    assert not upload.exists()  # only fingerprints are kept
+    # a folder of the server is read in place (and never deleted)
+    second = triage_jobs.submit_folder(app, DE, known)
+    assert triage_jobs.run_one(app)
+    assert triage_jobs.status(app, DE, second.id).state == "done"
+    assert (known / "k.jpg").exists()
+    with pytest.raises(InvalidInput):  # "uploaded" only from the node's upload folder
+        triage_jobs.submit_folder(app, DE, known, uploaded={})
+    viewer = Caller(role=Role.VIEWER, email="v@de.example.org", agency_code="DE-BKA")
+    with pytest.raises(PermissionDenied):
+        triage_jobs.submit_folder(app, viewer, known)

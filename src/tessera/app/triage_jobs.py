@@ -9,6 +9,13 @@ file: triage writes nothing until the job ends (the result, one audit entry, the
 owners' notices), so a rerun neither duplicates nor loses anything. After
 ``MAX_ATTEMPTS`` interrupted runs the job fails, saying so.
 
+A job may also name files on the server (``submit_folder``: a folder the server
+reads, or the private folder an upload from the web UI was written to): the
+runner hashes them first (progress and heartbeat as it goes), stores the
+fingerprints in the job, deletes an upload folder at once (only fingerprints
+are kept, never media), then triages as above. A rerun after a crash hashes
+again only if the fingerprints were not stored yet.
+
 Results follow the sharing rules exactly as ``tessera triage`` over the API would
 (``tessera.app.triage.shared_report``), applied for the submitting caller.
 """
@@ -16,15 +23,19 @@ Results follow the sharing rules exactly as ``tessera triage`` over the API woul
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tessera.app import audit
+from tessera.app import audit, hashing
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.triage import after_triage, shared_report
@@ -35,6 +46,7 @@ from tessera.fingerprints.vpdq import FrameHash
 from tessera.matching.triage import TriageReport, triage
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.report import SeriesHit, TriageItem
+from tessera.pipeline.options import HashOptions
 from tessera.pipeline.result import FileResult
 from tessera.storage import accounts
 from tessera.storage import triage_jobs as store
@@ -242,6 +254,107 @@ def submit(
         return _view(job)
 
 
+UPLOADS = "uploads"
+"""Folder under the node's home where uploads wait to be hashed (mode 0700)."""
+HEARTBEAT_S = 2.0
+
+
+def upload_folder(app: App) -> Path:
+    """A new private folder for one upload's files (``submit_folder(..., uploaded=...)``)."""
+    root = app.settings.home / UPLOADS
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = root / uuid.uuid4().hex
+    folder.mkdir(mode=0o700)
+    return folder.resolve()
+
+
+def submit_folder(
+    app: App,
+    caller: Caller,
+    folder: Path,
+    *,
+    uploaded: Mapping[str, str] | None = None,
+    radius: int = MATCH_THRESHOLD,
+    min_quality: int = QUALITY_THRESHOLD,
+) -> TriageJobView:
+    """Queue a triage of the files under ``folder`` on this server (hashed by the job).
+
+    ``uploaded``: ``folder`` was made by ``upload_folder`` and maps each stored
+    file's path to the name the investigator gave it; the folder is deleted as
+    soon as its files are hashed (or the job ends).
+    """
+    require_role(caller, Role.ANALYST)
+    if not 0 <= radius <= 64 or not 0 <= min_quality <= 100:
+        raise InvalidInput("radius: 0..64, min_quality: 0..100")
+    folder = folder.resolve()
+    if uploaded is not None and folder.parent != (app.settings.home / UPLOADS).resolve():
+        raise InvalidInput("uploads are read only from the node's upload folder")
+    if not folder.is_dir():
+        raise InvalidInput(f"{str(folder)!r} is not a folder on the server")
+    source = {"folder": str(folder), "names": dict(uploaded) if uploaded is not None else None}
+    with app.transaction() as s:
+        job = store.create(
+            s,
+            public_id=uuid.uuid4().hex,
+            user_id=caller.user_id,
+            user_email=caller.email,
+            agency_code=caller.agency_code,
+            role=caller.role.value,
+            params={"radius": radius, "min_quality": min_quality, "source": source},
+            fingerprints=[],
+            now=_now(),
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "triage-job-submit",
+            target=job.public_id,
+            params={
+                "folder": None if uploaded is not None else str(folder),
+                "uploaded": len(uploaded) if uploaded is not None else None,
+                "radius": radius,
+                "min_quality": min_quality,
+            },
+        )
+        return _view(job)
+
+
+def _remove_upload(source: Mapping[str, Any]) -> None:
+    if source.get("names") is not None:
+        shutil.rmtree(source["folder"], ignore_errors=True)
+
+
+def _hash_source(app: App, job_id: int, source: Mapping[str, Any]) -> list[Any] | None:
+    """Hash a job's server-side files, with progress; None when it was cancelled."""
+    folder = Path(source["folder"])
+    names: Mapping[str, str] | None = source.get("names")
+    if not folder.is_dir():
+        raise InvalidInput("the job's folder is no longer on the server")
+    run = hashing.walk_and_hash(
+        [folder],
+        HashOptions(limits=app.settings.decode_limits),
+        workers=min(app.settings.worker_count, os.cpu_count() or 1),
+    )
+    with app.transaction() as s:
+        store.set_total(s, job_id, run.total)
+    records: list[Any] = []
+    last = time.monotonic()
+    for r in run.results:
+        rec = r.to_json()
+        if names is not None:  # as the investigator named it, never our private path
+            rec["path"] = names.get(rec["path"], Path(rec["path"]).name)
+        records.append(rec)
+        if time.monotonic() - last >= HEARTBEAT_S:
+            last = time.monotonic()
+            with app.transaction() as s:
+                if store.progress(s, job_id, len(records), _now()):
+                    return None
+    with app.transaction() as s:
+        store.set_fingerprints(s, job_id, records)
+    return records
+
+
 def _mine(s: Any, caller: Caller, job_id: str) -> Any:
     """The caller's job, or ``NotFound`` (another user's job does not exist for them)."""
     job = store.by_public_id(s, job_id)
@@ -340,7 +453,18 @@ def _run(app: App, job_id: int, chunk: int) -> None:
             return
     radius = int(params["radius"])
     min_quality = int(params["min_quality"])
+    source = params.get("source")
     try:
+        if source and not docs:
+            hashed = _hash_source(app, job_id, source)
+            _remove_upload(source)
+            if hashed is None:
+                with app.transaction() as s:
+                    store.finish(s, job_id, "cancelled", _now())
+                return
+            docs = hashed
+        if not docs:
+            raise InvalidInput("no files to triage")
         files = files_from_hash_json(docs)
         dihedral = any(f.dihedral for f in files)
         items: list[TriageItem] = []
@@ -386,10 +510,14 @@ def _run(app: App, job_id: int, chunk: int) -> None:
             )
         after_triage(app, caller, items, per_item, len(items))
     except TesseraError as e:
+        if source:
+            _remove_upload(source)
         with app.transaction() as s:
             store.finish(s, job_id, "failed", _now(), error=f"{type(e).__name__}: {e}")
     except Exception as e:  # a bug must not leave the job "running" forever
         log.exception("triage job %s failed", public_id)
+        if source:
+            _remove_upload(source)
         with app.transaction() as s:
             store.finish(s, job_id, "failed", _now(), error=f"internal error ({type(e).__name__})")
 
@@ -431,4 +559,6 @@ __all__ = [
     "run_one",
     "status",
     "submit",
+    "submit_folder",
+    "upload_folder",
 ]

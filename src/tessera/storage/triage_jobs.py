@@ -133,6 +133,19 @@ def finish(
     s.execute(update(TriageJob).where(TriageJob.id == job_id).values(**values))
 
 
+def set_fingerprints(s: Session, job_id: int, fingerprints: list[Any]) -> None:
+    """Store what the server hashed for a job of files on the server (``total`` with it)."""
+    s.execute(
+        update(TriageJob)
+        .where(TriageJob.id == job_id)
+        .values(fingerprints=fingerprints, total=len(fingerprints))
+    )
+
+
+def set_total(s: Session, job_id: int, total: int) -> None:
+    s.execute(update(TriageJob).where(TriageJob.id == job_id).values(total=total))
+
+
 def request_cancel(s: Session, job_id: int, now: datetime) -> None:
     """A queued job is cancelled at once; a running one at its next chunk."""
     s.execute(
@@ -158,4 +171,6 @@ __all__ = [
     "of_user",
     "progress",
     "request_cancel",
+    "set_fingerprints",
+    "set_total",
 ]

@@ -4,9 +4,9 @@ Three ways in, all ending as a triage job of ``tessera.app.triage_jobs`` (the
 same background jobs as ``POST /api/v1/triage/jobs``: progress in the database,
 resumed after a restart):
 
-* a folder on the server (hashed here, then triaged);
-* files uploaded from the browser (hashed in a private temporary folder, which
-  is deleted at once: only fingerprints are kept, never the media);
+* a folder on the server (hashed by the job, then triaged);
+* files uploaded from the browser (written to a private folder of the node,
+  hashed by the job and deleted at once: only fingerprints are kept, never media);
 * a fingerprint file made by ``tessera hash --json`` on the investigator's
   machine (nothing but hashes travels).
 
@@ -18,7 +18,7 @@ reason for each match, and new media grouped.
 from __future__ import annotations
 
 import json
-import tempfile
+import shutil
 from collections import defaultdict
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
@@ -27,12 +27,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from tessera.app import Caller, hashing
+from tessera.app import Caller
 from tessera.app import triage_jobs as jobs_uc
 from tessera.app.caller import Role
 from tessera.app.visibility import require_role
 from tessera.errors import InvalidInput
-from tessera.pipeline.options import HashOptions
 from tessera.web.render import HEADERS, WebRoute, page, redirect
 from tessera.web.session import WebCaller, app_of
 
@@ -49,12 +48,6 @@ def _submit(request: Request, caller: Caller, records: list[dict[str, Any]]) -> 
         raise InvalidInput("no files to triage")
     job = jobs_uc.submit(app_of(request), caller, records)
     return redirect(f"/triage/jobs/{job.id}")
-
-
-def _hash(request: Request, caller: Caller, root: Path) -> list[dict[str, Any]]:
-    app = app_of(request)
-    run = hashing.hash_paths(app, caller, [root], HashOptions(limits=app.settings.decode_limits))
-    return [r.to_json() for r in run.results]
 
 
 JOBS_PER_PAGE = 25
@@ -84,33 +77,36 @@ def triage_home(
 def triage_folder(
     request: Request, caller: WebCaller, folder: Annotated[str, Form(max_length=4096)]
 ) -> RedirectResponse:
-    require_role(caller, Role.ANALYST)
     root = Path(folder.strip())
-    if not root.is_absolute() or not root.is_dir():
-        raise InvalidInput(f"{folder.strip()!r} is not a folder on the server (absolute path)")
-    return _submit(request, caller, _hash(request, caller, root))
+    if not root.is_absolute():
+        raise InvalidInput(f"{folder.strip()!r} is not an absolute path of a folder on the server")
+    job = jobs_uc.submit_folder(app_of(request), caller, root)
+    return redirect(f"/triage/jobs/{job.id}")
 
 
 @router.post("/triage/upload")
 def triage_upload(
     request: Request, caller: WebCaller, files: Annotated[list[UploadFile], File()]
 ) -> RedirectResponse:
-    require_role(caller, Role.ANALYST)
+    require_role(caller, Role.ANALYST)  # before a byte is written
     if len(files) > MAX_UPLOAD_FILES:
         raise InvalidInput(f"at most {MAX_UPLOAD_FILES} files per upload")
-    with tempfile.TemporaryDirectory(prefix="tessera-upload-") as tmp:
+    app = app_of(request)
+    folder = jobs_uc.upload_folder(app)
+    try:
         names: dict[str, str] = {}
         for n, up in enumerate(files):
             original = PurePath(up.filename or f"file-{n}").name or f"file-{n}"
-            stored = Path(tmp) / f"{n:05d}-{original[-120:]}"
+            stored = folder / f"{n:05d}-{original[-120:]}"
             with stored.open("wb") as out:
                 while chunk := up.file.read(1 << 20):
                     out.write(chunk)
             names[str(stored)] = original
-        records = _hash(request, caller, Path(tmp))
-    for r in records:  # name each file as the investigator knows it, not our temp path
-        r["path"] = names.get(r["path"], PurePath(r["path"]).name)
-    return _submit(request, caller, records)
+        job = jobs_uc.submit_folder(app, caller, folder, uploaded=names)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return redirect(f"/triage/jobs/{job.id}")
 
 
 @router.post("/triage/fingerprints")
