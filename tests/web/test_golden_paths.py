@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect
 
-from tessera.app import App, Caller, Settings
+from tessera.app import App, Caller, Role, Settings
 from tessera.app import audit as audit_uc
 from tests.web.conftest import Node
 
@@ -192,16 +192,20 @@ def test_series_list_pages_and_sorts_and_greyscale_is_kept_per_user(
     with App(Settings.for_home(node.home)) as app:
         for i in range(30):
             series_uc.create(app, Caller.local_operator(), f"Zeta {i:02d}", "AU-ACCCE")
+        viewer = Caller(role=Role.VIEWER, email=node.users["viewer"].email, agency_code="NL-NPU")
+        names = sorted(s.name for s in series_uc.list_series(app, viewer))
+    assert len(names) > 25  # other tests of the session may have added series too
     page = signed_in("viewer")
     page.goto("/series?sort=name")
     rows = page.locator("main table tbody tr")
     expect(rows).to_have_count(25)
-    expect(rows.first).to_contain_text("Series Amber")
+    expect(rows.first).to_contain_text(names[0])
     page.get_by_role("link", name="Next →").click()
-    expect(page.locator("main table tbody tr")).to_have_count(33 - 25)
-    expect(page.locator("main table tbody tr").last).to_contain_text("Zeta 29")
+    expect(page.locator("main table tbody tr")).to_have_count(min(25, len(names) - 25))
+    if len(names) <= 50:
+        expect(page.locator("main table tbody tr").last).to_contain_text(names[-1])
     page.goto("/series?sort=name&desc=true")
-    expect(page.locator("main table tbody tr").first).to_contain_text("Zeta 29")
+    expect(page.locator("main table tbody tr").first).to_contain_text(names[-1])
     # greyscale, kept for this user only; blur stays on
     page.goto("/settings")
     page.get_by_label("Show pictures in greyscale").check()
