@@ -99,6 +99,9 @@ def test_thumbnails_follow_sharing_and_never_exceed_256_px(
     small = Image.open(io.BytesIO(own.jpeg))
     assert small.format == "JPEG" and small.size == (256, 192)
     assert not small.getexif()  # nothing of the original's metadata travels
+    cached = app.settings.home / "thumbs" / f"{media_id}-256.jpg"
+    assert cached.read_bytes() == own.jpeg and (cached.stat().st_mode & 0o777) == 0o600
+    assert thumbs_uc.thumbnail(app, NL, media_id).jpeg == own.jpeg
     # another agency at the default "status": no pixels (a placeholder)
     assert thumbs_uc.thumbnail(app, DE, media_id).jpeg is None
     sharing.share_series(app, NL, "Amber", "full", countries=["DE"])

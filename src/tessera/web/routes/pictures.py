@@ -27,7 +27,7 @@ PLACEHOLDER = (
     b'<path d="M64 180l40-52 30 36 22-26 36 42z" fill="#aab1b9"/>'
     b'<circle cx="170" cy="92" r="14" fill="#aab1b9"/></svg>'
 )
-_PRIVATE = {**HEADERS, "Cache-Control": "private, max-age=600"}
+_PRIVATE = HEADERS  # no-store: a sharing change must hide a picture at once
 
 
 @router.get("/thumbs/{media_id}.jpg")
