@@ -4,6 +4,7 @@ reviewer preferences, thumbnails with their sharing rule, series activity."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -191,11 +192,16 @@ def test_a_job_on_server_files_hashes_them_and_deletes_an_upload(
     by_path = {r["path"]: r["status"] for r in done.result["results"]}
     assert by_path == {"evidence.jpg": "known", "other.jpg": "new"}
     assert not upload.exists()  # only fingerprints are kept
-    # a folder of the server is read in place (and never deleted)
-    second = triage_jobs.submit_folder(app, DE, known)
-    assert triage_jobs.run_one(app)
-    assert triage_jobs.status(app, DE, second.id).state == "done"
-    assert (known / "k.jpg").exists()
+    # server folders: off unless the operator names the roots users may triage
+    with pytest.raises(InvalidInput, match="TESSERA_TRIAGE_ROOTS"):
+        triage_jobs.submit_folder(app, DE, known)
+    with App(replace(app.settings, triage_roots=(known.resolve(),))) as rooted:
+        with pytest.raises(InvalidInput, match="not under"):
+            triage_jobs.submit_folder(rooted, DE, tmp_path)
+        second = triage_jobs.submit_folder(rooted, DE, known)
+        assert triage_jobs.run_one(rooted)
+        assert triage_jobs.status(rooted, DE, second.id).state == "done"
+    assert (known / "k.jpg").exists()  # read in place, never deleted
     with pytest.raises(InvalidInput):  # "uploaded" only from the node's upload folder
         triage_jobs.submit_folder(app, DE, known, uploaded={})
     viewer = Caller(role=Role.VIEWER, email="v@de.example.org", agency_code="DE-BKA")

@@ -12,7 +12,8 @@ Shared by every web test (reuse these, do not start more servers: each costs sec
   rooms sharing a poster, a sign, camera/GPS metadata (``tests/web/investigation.py``).
   ``node.seizure`` is a
   generated seizure folder on the server (copies and edits of known pictures,
-  new ones, damaged files).
+  new ones, damaged files); the server lets users triage it in place
+  (``TESSERA_TRIAGE_ROOTS``).
 * ``browser`` (session): headless Debian Chromium (``/usr/bin/chromium``, never a
   downloaded browser); the whole folder skips, saying why, where it is absent.
 * ``page`` (function): a fresh browser context (no cookies) at 1366x768;
@@ -106,7 +107,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         investigation = add_investigation(app, home / "investigation")
         for u in USERS.values():
             create_user(app, op, u.email, agency=u.agency, role=u.role, password=PASSWORD)
-    env = {**os.environ, "TESSERA_HOME": str(home)}
+    env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_TRIAGE_ROOTS": str(built.seizure)}
     env.pop("TESSERA_DATABASE_URL", None)
     port = _free_port()
     log = (home / "serve.log").open("w")

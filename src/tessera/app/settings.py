@@ -31,6 +31,7 @@ ENV_WORKERS = "TESSERA_WORKERS"
 ENV_MAX_PIXELS = "TESSERA_MAX_PIXELS"
 ENV_MAX_BYTES = "TESSERA_MAX_BYTES"
 ENV_NODE_AGENCY = "TESSERA_NODE_AGENCY"
+ENV_TRIAGE_ROOTS = "TESSERA_TRIAGE_ROOTS"
 ENV_NOTICE_WINDOW_HOURS = "TESSERA_NOTICE_WINDOW_HOURS"
 ENV_FLOOD_FILES = "TESSERA_FLOOD_FILES"
 ENV_FLOOD_AGENCIES = "TESSERA_FLOOD_AGENCIES"
@@ -136,6 +137,11 @@ class Settings:
     flood: FloodRule = field(default_factory=FloodRule)
     """The flood guard's thresholds (``TESSERA_FLOOD_*``; the network's operator may
     override them for the network)."""
+    triage_roots: tuple[Path, ...] = ()
+    """Folders of this server whose files network users may triage in place
+    (``TESSERA_TRIAGE_ROOTS``, separated by ``os.pathsep``), e.g. a mounted evidence
+    share. None by default: server-folder triage is off (it would list and hash any
+    folder the server can read)."""
 
     @classmethod
     def resolve(
@@ -165,6 +171,9 @@ class Settings:
             node_agency=node_agency or env.get(ENV_NODE_AGENCY) or None,
             flood=flood_from_env(env),
             notice_window=_notice_window(env),
+            triage_roots=tuple(
+                Path(p).resolve() for p in env.get(ENV_TRIAGE_ROOTS, "").split(os.pathsep) if p
+            ),
         )
 
     @classmethod

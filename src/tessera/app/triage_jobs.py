@@ -289,6 +289,18 @@ def submit_folder(
     folder = folder.resolve()
     if uploaded is not None and folder.parent != (app.settings.home / UPLOADS).resolve():
         raise InvalidInput("uploads are read only from the node's upload folder")
+    if uploaded is None and not caller.is_local_operator:
+        roots = app.settings.triage_roots
+        if not roots:
+            raise InvalidInput(
+                "triage of server folders is off on this node (its operator names the "
+                "folders that may be triaged in TESSERA_TRIAGE_ROOTS)"
+            )
+        if not any(folder == r or folder.is_relative_to(r) for r in roots):
+            raise InvalidInput(
+                "that folder is not under a folder this node lets you triage: "
+                + ", ".join(str(r) for r in roots)
+            )
     if not folder.is_dir():
         raise InvalidInput(f"{str(folder)!r} is not a folder on the server")
     source = {"folder": str(folder), "names": dict(uploaded) if uploaded is not None else None}

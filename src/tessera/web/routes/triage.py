@@ -68,6 +68,7 @@ def triage_home(
         "triage.html",
         title="Triage",
         jobs=jobs[:JOBS_PER_PAGE],
+        roots=[str(r) for r in app_of(request).settings.triage_roots],
         page_no=page_no,
         more=len(jobs) > JOBS_PER_PAGE,
     )
