@@ -6,7 +6,9 @@ The graph is never loaded whole (a node of a big unit has thousands of cases):
 (``LIMIT``/``OFFSET`` on a stable order), optionally only among ``only`` ids (the
 ones the caller may see, chosen by ``tessera.app.visibility``), so a page is
 exact. A series and a case are tied when media of the series were sighted in the
-case; the edge's weight is how many.
+case; the edge's weight is how many sightings (a file seen under two paths of one
+case counts twice). That tie is one GROUP BY over the series' (or case's) sightings:
+the cost of expanding a series grows with its size (~0.1 s for 100k media on SQLite).
 """
 
 from __future__ import annotations
@@ -201,43 +203,50 @@ def neighbours(
         ).order_by(Series.name, Series.id)
         return [NeighbourRow(_series_row(x), type_) for x in s.scalars(_page(qs, limit, offset))]
     if pair == ("series", "case"):
-        n = func.count(func.distinct(Sighting.media_id)).label("n")
-        qn = _only(
-            select(Case, Agency.code, n)
+        # aggregate on the bare case id first (a narrow GROUP BY), then join the page
+        agg = (
+            select(Sighting.case_id.label("cid"), func.count().label("n"))
             .select_from(series_media)
             .join(Sighting, Sighting.media_id == series_media.c.media_id)
-            .join(Case, Case.id == Sighting.case_id)
-            .join(Agency, Agency.id == Case.agency_id)
             .where(
                 series_media.c.series_id == node_id,
                 series_media.c.deleted_at.is_(None),
                 Sighting.deleted_at.is_(None),
             )
-            .group_by(Case.id, Agency.code),
+            .group_by(Sighting.case_id)
+            .subquery()
+        )
+        qn = _only(
+            select(Case, Agency.code, agg.c.n)
+            .join(agg, agg.c.cid == Case.id)
+            .join(Agency, Agency.id == Case.agency_id),
             Case.id,
             only,
-        ).order_by(n.desc(), Case.id)
+        ).order_by(agg.c.n.desc(), Case.id)
         return [
             NeighbourRow(_case_row(c, code), "sighted-in", int(k))
             for c, code, k in s.execute(_page(qn, limit, offset))
         ]
     if pair == ("case", "series"):
-        n = func.count(func.distinct(series_media.c.media_id)).label("n")
-        qr = _only(
-            select(Series, n)
+        agg = (
+            select(series_media.c.series_id.label("sid"), func.count().label("n"))
             .select_from(Sighting)
             .join(series_media, series_media.c.media_id == Sighting.media_id)
-            .join(Series, Series.id == series_media.c.series_id)
             .where(
                 Sighting.case_id == node_id,
                 Sighting.deleted_at.is_(None),
                 series_media.c.deleted_at.is_(None),
-                Series.deleted_at.is_(None),
             )
-            .group_by(Series.id),
+            .group_by(series_media.c.series_id)
+            .subquery()
+        )
+        qr = _only(
+            select(Series, agg.c.n)
+            .join(agg, agg.c.sid == Series.id)
+            .where(Series.deleted_at.is_(None)),
             Series.id,
             only,
-        ).order_by(n.desc(), Series.id)
+        ).order_by(agg.c.n.desc(), Series.id)
         return [
             NeighbourRow(_series_row(x), "sighted-in", int(k))
             for x, k in s.execute(_page(qr, limit, offset))
