@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tessera.app import App, Caller, Role, coop, lookup, trust
 from tessera.app.settings import Settings
@@ -128,3 +129,33 @@ def test_quarantine_and_baseline_owners_found_under_rls(
     kinds = [n.kind for n in coop.list_notifications(app, who("NL-A"))]
     assert "quarantine" in kinds
     assert coop.list_notifications(app, who("NL-B")) == []
+
+
+def test_network_triage_job_blind_hit_under_rls(world: tuple[App, dict, tuple[int, int]]) -> None:
+    """A triage job over the API (hashes a client computed) by NL-B of a file of NL-A's
+    unshared series: NL-B's result says new, NL-A is told (the exact match is found
+    through the index connection, like PDQ)."""
+    from tessera.app import accounts, triage_jobs
+
+    app, _ids, _new = world
+    accounts.create_user(
+        app, Caller.local_operator(), "ana@nl-b.example", agency="NL-B", role="analyst",
+        password=None,
+    )  # fmt: skip
+    with app.transaction() as s:
+        uid = int(
+            s.execute(text("SELECT id FROM app_user WHERE email = 'ana@nl-b.example'")).scalar_one()
+        )
+    b = Caller(role=Role.ANALYST, user_id=uid, email="ana@nl-b.example", agency_code="NL-B")
+    d = digest("unshared")
+    rec = {"path": "/q/x.jpg", "status": "ok", "size": 1, "kind": "image", "sha256": d.hex(),
+           "md5": d[:16].hex(), "sha1": d[:20].hex()}  # fmt: skip
+    job = triage_jobs.submit(app, b, [rec])
+    assert triage_jobs.run_one(app)
+    done = triage_jobs.status(app, b, job.id)
+    assert done.state == "done", done
+    assert series_name("unshared") not in done.model_dump_json()
+    assert [r["status"] for r in (done.result or {})["results"]] == ["new"]
+    (n,) = [x for x in coop.list_notifications(app, who("NL-A")) if x.kind == "series-hit"]
+    assert n.payload["via"] == "triage" and n.payload["finder_agency"] == "NL-B"
+    assert n.payload["series"] == series_name("unshared")

@@ -69,6 +69,7 @@ def run(
             on_scene_total=progress.set_total,
             on_scene_progress=progress.advance,
             workers=n,
+            index_db=app.index_db,
         )
     finally:
         progress.end()

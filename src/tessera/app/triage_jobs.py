@@ -490,6 +490,7 @@ def _run(app: App, job_id: int, chunk: int) -> None:
                 radius=radius,
                 min_quality=min_quality,
                 dihedral=dihedral,
+                index_db=app.index_db,  # finds blind hits under RLS too (owners' notices)
             )
             items.extend(part.items)
             _merge(series, part.series)

@@ -40,14 +40,19 @@ def triage(
     on_scene_total: Callable[[int], None] | None = None,
     on_scene_progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    index_db: Database | None = None,
 ) -> TriageReport:
     """Classify fingerprinted files against the database; see the package doc.
 
     With ``scene`` (the scene index), files no hash matched go through the second
     stage: local features (copies become ``near``), markers, camera and GPS links.
+    ``index_db``: the database as the index machinery reads it (every hash and media
+    id, under PostgreSQL RLS too) for the exact, video and audio matching, like the
+    PDQ index; the caller's view is applied by the application layer afterwards.
     """
+    hashes = index_db or db
     items = [TriageItem(f, initial_status(f)) for f in files]
-    exact = exact_matches(db, items)
+    exact = exact_matches(hashes, items)
     near = pdq_near(store, items, exact, radius=radius, min_quality=min_quality, dihedral=dihedral)
     # videos (frames, segments) and audio
     open_files = [
@@ -55,10 +60,10 @@ def triage(
     ]
     av: dict[int, list[AvHit]] = defaultdict(list)
     for i, found in video_hits(
-        db, store, open_files, radius=radius, min_quality=min_quality
+        hashes, store, open_files, radius=radius, min_quality=min_quality
     ).items():
         av[i].extend(found)
-    for i, found in audio_hits(db, open_files).items():
+    for i, found in audio_hits(hashes, open_files).items():
         av[i].extend(found)
     related: dict[int, list[Related]] = {}
     if scene is not None:
