@@ -345,7 +345,7 @@ def media_matches(
     )
 
 
-def media_links(app: App, caller: Caller, media_id: int, *, limit: int = 50) -> MediaLinks:
+def media_links(app: App, caller: Caller, media_id: int, *, limit: int = 24) -> MediaLinks:
     """Other media of the same camera body, or taken within 100 m (``full`` facts)."""
     _check(limit)
     with transaction(app, caller) as (s, vis):
@@ -357,7 +357,14 @@ def media_links(app: App, caller: Caller, media_id: int, *, limit: int = 50) -> 
                 media_id=media_id, camera_key=None, latitude=None, longitude=None, links=()
             )
         gps = (md.latitude, md.longitude) if md.latitude is not None else None
-        found = camera_links.links_for(s, md.camera_key, gps, exclude=media_id)  # type: ignore[arg-type]
+        window = limit if vis.everything else limit * 4  # sharing may drop some
+        found = camera_links.links_for(
+            s,
+            md.camera_key,
+            gps,  # type: ignore[arg-type]
+            exclude=media_id,
+            limit=window,
+        )
         full = vis.seen_media((x.media_id for x in found), Level.FULL)
         shown = [x for x in found if x.media_id in full][:limit]
         names = vis.series_names_of_media(x.media_id for x in shown)

@@ -92,19 +92,21 @@ def links_for(
     *,
     exclude: int | None = None,
     radius_m: float = DEFAULT_RADIUS_M,
+    limit: int = 200,
 ) -> list[MetadataLink]:
-    """Stored media sharing this camera key, or within ``radius_m`` of this point."""
+    """Stored media sharing this camera key, or within ``radius_m`` of this point
+    (at most ``limit`` of each kind, lowest ids / nearest first)."""
     out: list[MetadataLink] = []
     if camera_key:
         out.extend(
             MetadataLink(m, "same-camera", camera_key)
-            for m in same_camera(s, camera_key)
+            for m in same_camera(s, camera_key, limit + 1)
             if m != exclude
         )
     if gps is not None:
         out.extend(
             MetadataLink(m, "gps-near", f"{d:.0f} m")
-            for m, d in near_point(s, gps[0], gps[1], radius_m)
+            for m, d in near_point(s, gps[0], gps[1], radius_m, limit + 1)
             if m != exclude
         )
     return out
