@@ -203,7 +203,10 @@ class _StatusCache:
     Stale while revalidating: a status older than ``ttl`` is still answered while one
     background thread per series computes it again (counting a 10M-media series
     takes seconds), so no lookup waits on a count except a series' very first. A
-    change (identification, media added) shows within ``ttl`` plus one count.
+    series is recounted at most every ``ttl`` or ten times its last count's
+    duration, whichever is longer (so recounting a huge series takes at most ~10%
+    of a core): a change (identification, media added) shows within that plus one
+    count.
     """
 
     def __init__(self, ttl: float = STATUS_TTL, size: int = 4096) -> None:
@@ -212,6 +215,7 @@ class _StatusCache:
         self._lock = threading.Lock()
         self._items: dict[tuple[str, int], tuple[float, repo.SeriesStatus]] = {}
         self._refreshing: set[tuple[str, int]] = set()
+        self._cost: dict[tuple[str, int], float] = {}  # seconds the last count took
 
     def get(
         self, app: App, s: Session, ids: list[int], caller: Caller | None = None
@@ -226,7 +230,8 @@ class _StatusCache:
                 if hit is None:
                     continue
                 out[i] = hit[1]
-                if now - hit[0] >= self.ttl and (url, i) not in self._refreshing:
+                due = max(self.ttl, 10 * self._cost.get((url, i), 0.0))
+                if now - hit[0] >= due and (url, i) not in self._refreshing:
                     self._refreshing.add((url, i))
                     stale.append(i)
         missing = [i for i in ids if i not in out]
@@ -248,6 +253,7 @@ class _StatusCache:
         with self._lock:
             if len(self._items) + len(fresh) > self.size:
                 self._items.clear()
+                self._cost.clear()
             self._items.update({(url, i): (at, st) for i, st in fresh.items()})
 
     def _refresh(self, app: App, caller: Caller | None, url: str, ids: list[int]) -> None:
@@ -261,7 +267,9 @@ class _StatusCache:
                     fresh = self._count(s, ids)
             gone = [i for i in ids if i not in fresh]
             self._store(url, at, fresh)
+            took = (time.monotonic() - at) / max(1, len(ids))
             with self._lock:
+                self._cost.update({(url, i): took for i in fresh})
                 for i in gone:  # deleted meanwhile: asked again next time
                     self._items.pop((url, i), None)
         except Exception:  # the stale status stays; the next lookup retries

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 
 from tessera.storage.db import Session
 from tessera.storage.models import (
@@ -99,9 +99,13 @@ def negatives(
 
 
 def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> None:
-    """(media id, query key, agency id) rows; one per distinct query and item."""
-    s.add_all(HitLog(media_id=m, query_key=k, agency_id=a, at=at) for m, k, a in rows)
-    s.flush()
+    """(media id, query key, agency id) rows; one per distinct query and item.
+
+    One multi-row INSERT, not the ORM's unit of work: this runs on every lookup
+    that matches (a batch of 1,000 hashes logs up to 1,000 rows)."""
+    values = [{"media_id": m, "query_key": k, "agency_id": a, "at": at} for m, k, a in rows]
+    if values:
+        s.execute(insert(HitLog), values)
 
 
 def flood_counts(
