@@ -199,3 +199,24 @@ def test_download_obeys_sharing_rules(world: World) -> None:
     assert MD5_A not in r.text and MD5_B not in r.text
     r = world.client.get("/api/v1/exchange/export/vics", headers=world.auth("nl-viewer"))
     assert r.status_code == 403  # exports need the analyst role
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "words"),
+    [
+        (b'{"odata.metadata": "x", "value": ' + b"[" * 50_000, "vics", "nested"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            b"<queryResult>&b;</queryResult>",
+            "ncmec-xml",
+            "",
+        ),
+        (b"\xff\xfeM\x00D\x005\x00", "icse-csv", ""),
+    ],
+)
+def test_hostile_uploads_are_clear_422s(world: World, body: bytes, fmt: str, words: str) -> None:
+    r = _upload(world, "nl-curator", body, fmt=fmt)
+    assert r.status_code == 422, r.text  # type: ignore[attr-defined]
+    assert r.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    assert words in r.json()["detail"]  # type: ignore[attr-defined]
+    assert world.count(Media) == 0
