@@ -4,10 +4,10 @@ each a separate ``tessera serve`` process on 127.0.0.1 with its own SQLite home;
 
 A shares a series at ``status``; B's triage (through B's server, as a B analyst)
 finds the file with A's contact; A revokes it and after the next sync B no longer
-sees it; the hub is killed with SIGKILL in the middle of C's pull, restarted, and
-C's resync leaves exact counts; a tampered delta and a rewritten hub log are both
-refused. Setup (keys, peers, agencies, accounts) goes through the use cases
-in-process to keep the test short.
+sees it; the hub is killed with SIGKILL in the middle of C's pull and restarted,
+C's next sync is killed with SIGKILL in turn, and C's resync leaves exact counts;
+a tampered delta and a rewritten hub log are both refused. Setup (keys, peers,
+agencies, accounts) goes through the use cases in-process to keep the test short.
 """
 
 from __future__ import annotations
@@ -223,6 +223,20 @@ def test_hub_and_three_nodes(homes: dict[str, Path], tmp_path: Path) -> None:
         assert 0 < partial[0] < 2 + 1 + BULK
         procs["hub"] = _start(homes["hub"], ports["hub"], hub=True)
         _wait(procs["hub"], ports["hub"])
+        # ... and a kill -9 of the node's own sync, in the middle of a page or between two
+        at = _feed_after(homes["c"])
+        sync_c = subprocess.Popen(
+            [sys.executable, "-m", "tessera.cli.main", "sync", "--page-size", str(PAGE)],
+            env=_env(homes["c"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while _feed_after(homes["c"]) == at and sync_c.poll() is None:
+            assert time.monotonic() < deadline, "C's second sync applied no page within 60 s"
+            time.sleep(0.01)
+        sync_c.send_signal(signal.SIGKILL)
+        sync_c.wait(timeout=10)
         r = _tessera(homes["c"], "sync", "--page-size", str(PAGE), "--json")
         assert r.returncode == 0, r.stderr
         assert _counts(homes["c"]) == (2 + 1 + BULK, 2 + 1 + BULK, 1 + BULK)

@@ -120,7 +120,9 @@ def test_status_share_reaches_other_node_with_contact_then_revocation_removes_it
 ) -> None:
     d = _digests(7)
     _share(world.a, tmp_path, "SER1", d)
+    assert fed.status(world.a, OP).unsent_changes == 8
     _sync(world.a, world.hub)
+    assert fed.status(world.a, OP).unsent_changes == 0
     _sync(world.b, world.hub)
     found = _lookup(world.b, d[3])
     assert found.matched == 1

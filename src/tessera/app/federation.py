@@ -179,6 +179,8 @@ class FederationStatus(Result):
     pending_deltas: int
     """Signed deltas prepared but not yet accepted by the hub."""
     pending_records: int
+    unsent_changes: int
+    """Changes to what this node shares not yet prepared as deltas (next sync sends them)."""
     shared_records: int
     """Own records last sent as live (series and media)."""
     received_records: dict[str, int]
@@ -196,12 +198,14 @@ def status(app: App, caller: Caller) -> FederationStatus:
         sent = store.sent_state(s)
         last = store.last_log_entry(s)
         received = store.count_records(s)
+        unsent, _ = _changes(s, me.name, sent)
         return FederationStatus(
             node=me.name,
             key=me.verifier.text(),
             peers=tuple(_info(p) for p in store.list_peers(s)),
             pending_deltas=deltas,
             pending_records=records,
+            unsent_changes=len(unsent),
             shared_records=sum(1 for _, _, d in sent.values() if not d),
             received_records={o: n for o, n in received.items() if o != me.name},
             hub_log_size=int(last.seq) if last else 0,
@@ -246,6 +250,32 @@ def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
     return out
 
 
+def _changes(
+    s: Session, origin: str, sent: dict[str, tuple[int, str, bool]]
+) -> tuple[list[WireRecord], list[tuple[str, int, str, bool]]]:
+    """What changed since the last send: new versions, and deletions of what is gone."""
+    now = current_records(s, origin)
+    changes: list[WireRecord] = []
+    rows: list[tuple[str, int, str, bool]] = []
+    for key, r in now.items():
+        digest = r.digest()
+        old = sent.get(key)
+        if old is not None and old[1] == digest and not old[2]:
+            continue
+        v = old[0] + 1 if old else 1
+        changes.append(replace(r, version=v))
+        rows.append((key, v, digest, False))
+    for key, (v, _, deleted) in sent.items():
+        if deleted or key in now:
+            continue
+        m = _MEDIA_ID.match(key)
+        kind, skey = (MEDIA, m.group(1)) if m else (SERIES, key)
+        gone = WireRecord(origin, key, kind, skey, v + 1, True, None)
+        changes.append(gone)
+        rows.append((key, v + 1, gone.digest(), True))
+    return changes, rows
+
+
 class Prepared(Result):
     deltas: int
     """Signed deltas now waiting for the hub (new and earlier ones)."""
@@ -260,25 +290,7 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
     me = signer_of(app)
     with app.db.write_session() as s:
         sent = store.sent_state(s)
-        now = current_records(s, me.name)
-        changes: list[WireRecord] = []
-        rows: list[tuple[str, int, str, bool]] = []
-        for key, r in now.items():
-            digest = r.digest()
-            old = sent.get(key)
-            if old is not None and old[1] == digest and not old[2]:
-                continue
-            v = old[0] + 1 if old else 1
-            changes.append(replace(r, version=v))
-            rows.append((key, v, digest, False))
-        for key, (v, _, deleted) in sent.items():
-            if deleted or key in now:
-                continue
-            m = _MEDIA_ID.match(key)
-            kind, skey = (MEDIA, m.group(1)) if m else (SERIES, key)
-            gone = WireRecord(me.name, key, kind, skey, v + 1, True, None)
-            changes.append(gone)
-            rows.append((key, v + 1, gone.digest(), True))
+        changes, rows = _changes(s, me.name, sent)
         # series before their media; deletions of media before their series' deletion
         changes.sort(key=lambda r: (r.kind if not r.deleted else 1 - r.kind, r.origin_id))
         peers = store.list_peers(s)
