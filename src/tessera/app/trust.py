@@ -22,6 +22,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -339,7 +341,9 @@ def add_negative(
             target=f"negative:{row.id}",
             params={"kind": kind, "hash": value, "reason": reason},
         )
-        return _entry(s, row)
+        entry = _entry(s, row)
+    _forget_negatives()
+    return entry
 
 
 def remove_negative(app: App, caller: Caller, entry_id: int) -> NegativeEntry:
@@ -354,7 +358,8 @@ def remove_negative(app: App, caller: Caller, entry_id: int) -> NegativeEntry:
         view = _entry(s, row)
         store.remove_negative(s, row)
         audit.record_in(s, app, caller, "negative.remove", target=f"negative:{entry_id}")
-        return view
+    _forget_negatives()
+    return view
 
 
 def list_negatives(app: App, caller: Caller) -> list[NegativeEntry]:
@@ -364,13 +369,42 @@ def list_negatives(app: App, caller: Caller) -> list[NegativeEntry]:
         return [_entry(s, r) for r in rows]
 
 
+NEGATIVES_TTL = 2.0
+"""Seconds the negative lists are reused between lookups in one process: an entry
+added or removed here applies at once, one added through another process of the
+node within this bound."""
+_negatives: dict[tuple[str, str | None], tuple[float, list[tuple[str, bytes, str]]]] = {}
+_negatives_lock = threading.Lock()
+
+
+def _forget_negatives() -> None:
+    with _negatives_lock:
+        _negatives.clear()
+
+
+def _negatives_of(app: App, caller: Caller) -> list[tuple[str, bytes, str]]:
+    """(kind, value, reason) of the network's list and the caller's agency's."""
+    key = (app.settings.database_url, None if caller.is_local_operator else caller.agency_code)
+    now = time.monotonic()
+    with _negatives_lock:
+        hit = _negatives.get(key)
+    if hit is not None and now - hit[0] < NEGATIVES_TTL:
+        return hit[1]
+    with transaction(app, caller) as (s, vis):
+        rows = store.negatives(s, vis.agency_id)
+        entries = [(r.kind, bytes(r.value), r.reason) for r in rows]
+    with _negatives_lock:
+        if len(_negatives) > 1024:
+            _negatives.clear()
+        _negatives[key] = (now, entries)
+    return entries
+
+
 def suppressed(
     app: App, caller: Caller, queries: Sequence[tuple[str, bytes]], radius: int = MATCH_THRESHOLD
 ) -> dict[int, str]:
     """query index -> the reason of the negative-list entry it hits (network or caller's)."""
-    with transaction(app, caller) as (s, vis):
-        rows = store.negatives(s, vis.agency_id)
-        entries = [(r.kind, bytes(r.value), r.reason) for r in rows]
+    entries = _negatives_of(app, caller)
     if not entries:
         return {}
     out: dict[int, str] = {}
