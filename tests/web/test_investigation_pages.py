@@ -7,6 +7,7 @@ which words the sign reads, the camera serial and GPS points), not from the page
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -90,6 +91,16 @@ def test_search_by_text_camera_and_place(
     page = signed_in("nl")
     page.get_by_role("link", name="Search", exact=True).click()
     shoot(page, "search")
+    # a dropped (here: chosen) file is hashed on the server and found by its digest
+    scene_b = node.home / "investigation" / "scene-b.jpg"
+    page.set_input_files("#file", str(scene_b))
+    page.get_by_role("button", name="Hash and look up").click()
+    expect(page.get_by_test_id("file-hashes")).to_contain_text(
+        hashlib.sha256(scene_b.read_bytes()).hexdigest()
+    )
+    hit = page.get_by_test_id("results").get_by_role("link", name=f"open media {case.scene_b}")
+    expect(hit).to_be_visible()
+    page.get_by_role("link", name="Search", exact=True).click()
     if case.sign is None:
         pytest.skip("tesseract is not installed: the sign's text was not read")
     page.get_by_test_id("text-query").fill("harbour")
