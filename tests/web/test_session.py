@@ -29,6 +29,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         app.migrate()
         agencies.create(app, op, "NL-NPU", country="NL", name="VIT")
         create_user(app, op, "v@nl.example.org", agency="NL-NPU", role="viewer", password=PW)
+        create_user(app, op, "c@nl.example.org", agency="NL-NPU", role="curator", password=PW)
     with TestClient(
         create_app(settings, poll_interval=0.05, run_jobs=False),
         base_url="https://node.example",
@@ -43,11 +44,11 @@ def _form_token(c: TestClient) -> str:
     return m.group(1)
 
 
-def _sign_in(c: TestClient, nxt: str = "/") -> str:
+def _sign_in(c: TestClient, nxt: str = "/", who: str = "v@nl.example.org") -> str:
     r = c.post(
         "/login",
         data={
-            "email": "v@nl.example.org",
+            "email": who,
             "password": PW,
             "token": _form_token(c),
             "next": nxt,
@@ -117,3 +118,27 @@ def test_what_a_caller_may_not_see_or_do_is_404(client: TestClient) -> None:
     assert r.status_code == 404 and "Not found" in r.text
     assert client.get("/admin").status_code == 200  # own tokens; no users, no audit
     assert "Audit log" not in client.get("/admin").text
+
+
+def test_a_curator_manages_users_and_tokens(client: TestClient) -> None:
+    _sign_in(client, who="c@nl.example.org")
+    csrf = _csrf(client)
+    new = {"csrf": csrf, "email": "new@nl.example.org", "role": "analyst", "password": PW}
+    assert client.post("/admin/users", data=new).status_code == 303
+    admin = client.get("/admin").text
+    assert "new@nl.example.org" in admin
+    too_high = {**new, "email": "boss@nl.example.org", "role": "admin"}
+    assert client.post("/admin/users", data=too_high).status_code == 404  # not theirs to make
+    r = client.post("/admin/users/new%40nl.example.org/disable", data={"csrf": csrf})
+    assert r.status_code == 303
+    assert re.search(
+        r"new@nl\.example\.org</td>.*?<td>disabled</td>", client.get("/admin").text, re.S
+    )
+    made = client.post("/admin/tokens", data={"csrf": csrf, "name": "script", "days": "7"})
+    token = re.search(r'data-testid="new-token">([^<]+)<', made.text)
+    assert token
+    auth = {"Authorization": f"Bearer {token.group(1)}"}
+    assert client.get("/api/v1/series", headers=auth).status_code == 200
+    public = token.group(1)[: len("tsr_") + 16]
+    assert client.post(f"/admin/tokens/{public}/revoke", data={"csrf": csrf}).status_code == 303
+    assert client.get("/api/v1/series", headers=auth).status_code == 401

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
+from tessera.api.auth import TokenCache
 from tessera.api.state import state_of
 from tessera.app import App, Caller
 from tessera.app.accounts import authenticate_session, csrf_token
@@ -31,6 +32,14 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 def app_of(request: Request) -> App:
     return state_of(request).app
+
+
+def forget_tokens(request: Request) -> None:
+    """After a revocation, sign-out or disabled account: this process checks every
+    token again at its next use (other workers within ``TOKEN_CACHE_SECONDS``)."""
+    authenticate = state_of(request).authenticate
+    if isinstance(authenticate, TokenCache):
+        authenticate.forget_all()
 
 
 def is_https(request: Request) -> bool:
@@ -117,6 +126,7 @@ __all__ = [
     "app_of",
     "check_signin_token",
     "clear_cookie",
+    "forget_tokens",
     "new_signin_token",
     "set_cookie",
     "web_caller",

@@ -21,7 +21,7 @@ from tessera.app.accounts import rank
 from tessera.app.caller import Role
 from tessera.app.visibility import DEFAULT_CASE_LEVEL, DEFAULT_SERIES_LEVEL
 from tessera.web.render import WebRoute, page, redirect
-from tessera.web.session import WebCaller, app_of
+from tessera.web.session import WebCaller, app_of, forget_tokens
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 AUDIT_PAGE = 50
@@ -101,6 +101,7 @@ def create_token(
 @router.post("/admin/tokens/{token_id}/revoke")
 def revoke_token(request: Request, caller: WebCaller, token_id: str) -> RedirectResponse:
     accounts_uc.revoke_token(app_of(request), caller, token_id)
+    forget_tokens(request)
     return redirect("/admin")
 
 
@@ -127,4 +128,5 @@ def create_user(
 @router.post("/admin/users/{email}/disable")
 def disable_user(request: Request, caller: WebCaller, email: str) -> RedirectResponse:
     accounts_uc.disable_user(app_of(request), caller, email)
+    forget_tokens(request)
     return redirect("/admin")

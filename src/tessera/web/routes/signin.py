@@ -22,6 +22,7 @@ from tessera.web.session import (
     app_of,
     check_signin_token,
     clear_cookie,
+    forget_tokens,
     new_signin_token,
     set_cookie,
 )
@@ -77,6 +78,7 @@ def signin(
 def signout(request: Request, caller: WebCaller) -> RedirectResponse:
     cookie = request.cookies.get(COOKIE, "")
     logout(app_of(request), cookie)
+    forget_tokens(request)
     resp = redirect("/login")
     clear_cookie(request, resp, COOKIE)
     return resp
