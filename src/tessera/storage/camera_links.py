@@ -112,7 +112,7 @@ def links_for(
     return out
 
 
-SERIES_SCAN = 20
+SERIES_SCAN = 10
 """How many of a series' cameras, and of its members' GPS points (lowest ids first),
 are compared with other media: a series of 100k media must not cost 100k queries
 (or a 100k-row join) on its page."""
@@ -155,16 +155,26 @@ def series_links(
                 break
     out: list[tuple[int, MetadataLink]] = []
     for key in sorted(via_of, key=lambda k: via_of[k]):
-        found = [
+        # outside the series first (one probe per row), then only those live
+        outside_ids = [
             int(m)
             for m in s.scalars(
                 select(md.media_id)
-                .join(Media, Media.id == md.media_id)
-                .where(md.camera_key == key, Media.deleted_at.is_(None), outside)
+                .where(md.camera_key == key, outside)
                 .order_by(md.media_id)
-                .limit(limit - len(out))
+                .limit(limit)
             )
         ]
+        live = (
+            set(
+                s.scalars(
+                    select(Media.id).where(Media.id.in_(outside_ids), Media.deleted_at.is_(None))
+                )
+            )
+            if outside_ids
+            else set()
+        )
+        found = [m for m in outside_ids if m in live][: limit - len(out)]
         out.extend((via_of[key], MetadataLink(m, "same-camera", key)) for m in found)
         if len(out) >= limit:
             return sorted(out, key=lambda x: (x[0], x[1].media_id))
