@@ -439,12 +439,52 @@ def run_one(app: App, *, stale: timedelta = STALE, chunk: int = CHUNK) -> bool:
                 continue
             if not store.claim(s, job_id, state, attempts, _now()):
                 continue  # another worker took it
-        _run(app, job_id, chunk)
+        _run(app, job_id, chunk, stale)
         return True
     return False
 
 
-def _run(app: App, job_id: int, chunk: int) -> None:
+class _Heartbeat:
+    """Keeps a running job's heartbeat fresh between its progress updates.
+
+    Progress is written per chunk of files; a chunk that takes longer than
+    ``STALE`` (a slow disk, a loaded server, a big archive) must not make another
+    worker believe this one died and run the job a second time. A thread beats
+    every ``every`` seconds (the heartbeat only) until the run ends.
+    """
+
+    def __init__(self, app: App, job_id: int, every: float) -> None:
+        self.app = app
+        self.job_id = job_id
+        self.every = every
+        self.cancelled = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="triage-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(1.0, self.every * 2))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with self.app.transaction() as s:
+                    if store.beat(s, self.job_id, _now()):
+                        self.cancelled.set()
+            except Exception:  # the next beat retries; a dead database fails the job anyway
+                log.warning("triage job %s: heartbeat not written", self.job_id, exc_info=True)
+
+
+def _run(app: App, job_id: int, chunk: int, stale: timedelta = STALE) -> None:
+    with _Heartbeat(app, job_id, every=stale.total_seconds() / 6):
+        _run_beating(app, job_id, chunk)
+
+
+def _run_beating(app: App, job_id: int, chunk: int) -> None:
     from tessera.storage.models import TriageJob  # noqa: PLC0415
 
     with app.transaction() as s:

@@ -113,6 +113,17 @@ def progress(s: Session, job_id: int, done: int, now: datetime) -> bool:
     return bool(s.scalar(select(TriageJob.cancel_requested).where(TriageJob.id == job_id)))
 
 
+def beat(s: Session, job_id: int, now: datetime) -> bool:
+    """Only the heartbeat of a running job (progress untouched); True when a cancel
+    was asked for."""
+    s.execute(
+        update(TriageJob)
+        .where(TriageJob.id == job_id, TriageJob.state == "running")
+        .values(heartbeat_at=now)
+    )
+    return bool(s.scalar(select(TriageJob.cancel_requested).where(TriageJob.id == job_id)))
+
+
 def finish(
     s: Session,
     job_id: int,
@@ -163,6 +174,7 @@ def request_cancel(s: Session, job_id: int, now: datetime) -> None:
 __all__ = [
     "ACTIVE",
     "FINAL",
+    "beat",
     "by_public_id",
     "claim",
     "claimable",
