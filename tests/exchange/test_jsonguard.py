@@ -1,0 +1,68 @@
+"""The depth guard against an independent oracle: the nesting depth of JSON values
+(strings full of quotes, backslashes and brackets), whatever the chunk boundaries."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tessera.errors import InvalidInput
+from tessera.exchange.jsonguard import DepthGuard
+
+_text = st.text(st.sampled_from(list('ab"\\[]{}/,: \u00e9\n')), max_size=12)
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_text, inner, max_size=4)),
+    max_leaves=40,
+)
+
+
+def _depth(v: Any) -> int:
+    if isinstance(v, list):
+        return 1 + max((_depth(x) for x in v), default=0)
+    if isinstance(v, dict):
+        return 1 + max((_depth(x) for x in v.values()), default=0)
+    return 0
+
+
+class _Chunks(io.RawIOBase):
+    def __init__(self, data: bytes, cuts: list[int]) -> None:
+        self.parts = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        return self.parts.pop(0) if self.parts else b""
+
+
+def _run(data: bytes, cuts: list[int], max_depth: int) -> DepthGuard:
+    guard = DepthGuard(_Chunks(data, cuts), max_depth=max_depth)  # type: ignore[arg-type]
+    while guard.read(65536):
+        pass
+    return guard
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json, st.data())
+def test_depth_matches_the_values_nesting(value: Any, data: st.DataObject) -> None:
+    raw = json.dumps(value, ensure_ascii=False).encode()
+    cuts = sorted(
+        {c for c in data.draw(st.lists(st.integers(1, len(raw)), max_size=8)) if c < len(raw)}
+    )
+    deepest = _depth(value)
+    guard = _run(raw, cuts, max_depth=deepest)
+    assert guard.depth == 0 and not guard.in_string
+    if deepest:
+        with pytest.raises(InvalidInput, match="nested deeper"):
+            _run(raw, cuts, max_depth=deepest - 1)
+
+
+def test_long_string_across_chunks_is_refused() -> None:
+    from tessera.exchange import jsonguard
+
+    raw = b'["' + b"\\\\" * (jsonguard.MAX_STRING // 2 + 10) + b'"]'
+    with pytest.raises(InvalidInput, match="longer than"):
+        _run(raw, list(range(4096, len(raw), 65536)), max_depth=64)
