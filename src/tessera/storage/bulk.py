@@ -51,8 +51,17 @@ class Bulk:
     # -- reading -------------------------------------------------------------------
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one statement (``?``/``%s`` markers as :attr:`mark` says)."""
-        return [tuple(r) for r in self.conn.exec_driver_sql(sql, tuple(params))]
+        """Rows of one statement (``?``/``%s`` markers as :attr:`mark` says), as the
+        driver's tuples (no per-row result objects)."""
+        cur = self._cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def _cursor(self) -> Any:
+        return self.conn.connection.cursor()
 
     def where_in(
         self,
@@ -73,7 +82,7 @@ class Bulk:
         keys = list(keys)
         if self.pg:
             for i in range(0, len(keys), PG_CHUNK):
-                yield from self.conn.exec_driver_sql(
+                yield from self.rows(
                     f"{sql} {column} = ANY(CAST(%s AS {sql_type}[])) {tail}",
                     (*params, keys[i : i + PG_CHUNK]),
                 )
@@ -81,9 +90,7 @@ class Bulk:
         for i in range(0, len(keys), SQLITE_CHUNK):
             chunk = keys[i : i + SQLITE_CHUNK]
             holes = ",".join("?" * len(chunk))
-            yield from self.conn.exec_driver_sql(
-                f"{sql} {column} IN ({holes}) {tail}", (*params, *chunk)
-            )
+            yield from self.rows(f"{sql} {column} IN ({holes}) {tail}", (*params, *chunk))
 
     # -- writing -------------------------------------------------------------------
 
@@ -134,11 +141,15 @@ class Bulk:
         else:
             verb = "INSERT OR IGNORE" if skip_conflicts else "INSERT"
             sql = f"{verb} INTO {table} ({names}) VALUES ({holes})"
-        self.conn.exec_driver_sql(sql, rows)
+        self.execute_many(sql, rows)
 
     def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            self.conn.exec_driver_sql(sql, rows)
+            cur = self._cursor()
+            try:
+                cur.executemany(sql, rows)
+            finally:
+                cur.close()
 
     # -- values ----------------------------------------------------------------------
 
