@@ -71,6 +71,7 @@ from PIL import Image, ImageDraw, ImageFont
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scenes import (
+    CACHE_SUFFIX,
     DATA,
     REPO,
     busy_picture,
@@ -82,6 +83,7 @@ from bench_scenes import (
     mirror,
     pdq_bits,
     rotate4,
+    stored,
     train_vocabulary,
 )
 from tessera.features import (
@@ -424,7 +426,8 @@ def run_query(task: tuple[str, str, str | None]) -> Outcome:
     pdq_mat: np.ndarray = _STATE["pdq_mat"]  # type: ignore[assignment]
     rgb = query_rgb(qid, group)
     t0, c0 = time.perf_counter(), time.process_time()
-    feats = [extract(rgb), extract_mirrored(rgb)]
+    # as triage has them: FileResult carries the stored (compact) form
+    feats = [stored(extract(rgb)), stored(extract_mirrored(rgb))]
     t1, c1 = time.perf_counter(), time.process_time()
     ranked = similar(feats, index, store, k=4 * SHORTLIST, accepted_only=False)
     t2, c2 = time.perf_counter(), time.process_time()
@@ -489,7 +492,7 @@ def real_features(paths: list[str], workers: int) -> dict[str, LocalFeatures]:
     CACHE.mkdir(parents=True, exist_ok=True)
 
     def cpath(rel: str) -> Path:
-        return CACHE / (rel.replace("/", "__") + ".tslf")
+        return CACHE / (rel.replace("/", "__") + "." + CACHE_SUFFIX)
 
     todo = [p for p in paths if not cpath(p).exists()]
     if todo:

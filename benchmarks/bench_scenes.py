@@ -68,6 +68,7 @@ from tessera.fingerprints.pdq import pdq_hash_rgb
 
 DATA = Path(os.environ.get("TESSERA_SHARED", REPO.parent / "shared")) / "data"
 CACHE = REPO / "benchmarks" / "_data" / "scenes"
+CACHE_SUFFIX = "tslf2"  # compact blobs (older caches hold full ones: not mixed in)
 
 TUM = sorted((DATA / "tum-rgbd-fr3-office-frames").glob("*.png"))
 SCENES: dict[str, list[Path]] = {
@@ -110,6 +111,12 @@ def real_distractors() -> list[Path]:
     return [p for p in out if p.suffix.lower() in {".jpg", ".png", ".jpeg", ".pgm"}]
 
 
+def stored(f: LocalFeatures) -> LocalFeatures:
+    """``f`` as the database holds it (``to_bytes``: compact since migration 0011), so
+    queries and candidates are what ``tessera similar ID`` compares."""
+    return LocalFeatures.from_bytes(f.to_bytes())
+
+
 def load(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
@@ -142,7 +149,7 @@ def busy_picture(seed: int, w: int = 480, h: int = 360) -> np.ndarray:
 
 
 def _gen_features(seed: int) -> bytes:
-    return extract(busy_picture(seed)).to_bytes()
+    return extract(busy_picture(seed)).to_bytes()  # the stored form (compact)
 
 
 def generated_features(n: int, workers: int) -> list[LocalFeatures]:
@@ -150,17 +157,17 @@ def generated_features(n: int, workers: int) -> list[LocalFeatures]:
     out: list[LocalFeatures] = []
     todo = []
     for s in range(n):
-        p = CACHE / f"busy-{s}.tslf"
+        p = CACHE / f"busy-{s}.{CACHE_SUFFIX}"
         if not p.exists():
             todo.append(s)
     if todo:
         t = time.perf_counter()
         with Pool(workers) as pool:
             for s, blob in zip(todo, pool.imap(_gen_features, todo, chunksize=16), strict=True):
-                (CACHE / f"busy-{s}.tslf").write_bytes(blob)
+                (CACHE / f"busy-{s}.{CACHE_SUFFIX}").write_bytes(blob)
         print(f"  generated {len(todo)} distractors in {time.perf_counter() - t:.0f} s")
     for s in range(n):
-        out.append(LocalFeatures.from_bytes((CACHE / f"busy-{s}.tslf").read_bytes()))
+        out.append(LocalFeatures.from_bytes((CACHE / f"busy-{s}.{CACHE_SUFFIX}").read_bytes()))
     return out
 
 
@@ -247,12 +254,12 @@ def load_corpus(n: int, workers: int) -> Corpus:
         for p in paths:
             m = str(p.relative_to(DATA))
             c.images[m] = load(p)
-            c.feats[m] = extract(c.images[m])
+            c.feats[m] = stored(extract(c.images[m]))
             c.scene_of[m] = scene
     for p in real_distractors():
         m = str(p.relative_to(DATA))
         c.images[m] = load(p)
-        c.feats[m] = extract(c.images[m])
+        c.feats[m] = stored(extract(c.images[m]))
         group = p.parent.name
         if group == "landmark-phototourism-samples":
             group = p.name.rsplit("_", 2)[0]

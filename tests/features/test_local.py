@@ -9,8 +9,8 @@ import pytest
 
 from tessera.demo.samples import synthetic_picture
 from tessera.errors import ConfigError, InvalidInput
-from tessera.features import LocalFeatures, SceneIndex, extract, extract_region
-from tessera.features.local import MAX_SIDE, NFEATURES
+from tessera.features import LocalFeatures, SceneIndex, codebook, extract, extract_region
+from tessera.features.local import MAX_SIDE, NFEATURES, STORED_BYTES, blob_version, stored_max
 
 from .conftest import Corpus
 
@@ -45,10 +45,10 @@ def test_tiny_and_flat_images_give_no_features() -> None:
     assert len(extract(np.full((200, 200, 3), 128, np.uint8))) == 0
 
 
-def test_features_round_trip_bytes() -> None:
+def test_full_features_round_trip_bytes() -> None:
     f = extract(_picture())
-    data = f.to_bytes()
-    assert data[:4] == b"TSLF"
+    data = f.to_bytes_full()
+    assert data[:4] == b"TSLF" and blob_version(data) == 1
     assert len(data) == 32 + len(f) * (8 + 2 + 2 + 128)
     g = LocalFeatures.from_bytes(data)
     assert np.array_equal(g.xy, f.xy) and np.array_equal(g.desc, f.desc)
@@ -57,6 +57,51 @@ def test_features_round_trip_bytes() -> None:
     for bad in (data[:10], b"XXXX" + data[4:], data[:-1]):
         with pytest.raises(InvalidInput):
             LocalFeatures.from_bytes(bad)
+
+
+def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
+    rng = np.random.default_rng(11)
+    blocks = rng.integers(0, 256, (160, 240, 3), dtype=np.uint8)
+    busy = np.kron(blocks, np.ones((10, 10, 1), np.uint8)).astype(np.int16)
+    busy = np.clip(busy + rng.normal(0, 8, busy.shape), 0, 255).astype(np.uint8)
+    f = extract(busy)
+    assert len(f) == NFEATURES  # a busy picture fills the cap
+    data = f.to_bytes()
+    assert blob_version(data) == 2 and len(data) <= STORED_BYTES
+    g = LocalFeatures.from_bytes(data)
+    n = stored_max(16)
+    assert len(g) == n == 743 and (g.width, g.height) == (2400, 1600)
+    assert len(data) == 32 + n * (6 + 16)
+    # geometry: x, y within 1/65535 of the frame; size 2^(1/32); angle half a step
+    assert np.abs(g.xy - f.xy[:n]).max() <= 2400 / 65535
+    ratio = g.size.astype(np.float32) / f.size[:n].astype(np.float32)
+    assert np.all(np.abs(np.log2(ratio)) <= 1 / 32 + 1e-3)
+    d_ang = np.abs(g.angle.astype(np.float32) - f.angle[:n].astype(np.float32)) % 360
+    assert np.all(np.minimum(d_ang, 360 - d_ang) <= 360 / 512 + 0.2)
+    # descriptors: each reconstruction is nearest its own original among all kept
+    a, b = g.float_desc(), f.float_desc()[:n]
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    assert (d.argmin(axis=1) == np.arange(n)).mean() > 0.97
+    # the kept keypoints are the strongest: the first n of extract's order
+    assert g.mirrored is False and LocalFeatures.from_bytes(extract(_picture()).to_bytes())
+    for bad in (data[:10], data[:-1], data + b"\0"):
+        with pytest.raises(InvalidInput):
+            LocalFeatures.from_bytes(bad)
+
+
+def test_unknown_or_damaged_codebooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = bytearray(extract(_picture()).to_bytes())
+    data[14:16] = (999).to_bytes(2, "little")  # codebook id in the header
+    with pytest.raises(InvalidInput, match="unknown codebook 999"):
+        LocalFeatures.from_bytes(bytes(data))
+    monkeypatch.setitem(codebook.CODEBOOKS, 1, (16, "0" * 64))
+    codebook.load.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="SHA-256"):
+            codebook.load(1)
+    finally:
+        monkeypatch.undo()
+        codebook.load.cache_clear()
 
 
 def test_index_save_load_round_trip(corpus: Corpus, tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ def run(
     workers: int | None = None,
     batch_size: int = 256,
     progress: Progress = SILENT,
+    cluster: str | None = None,
 ) -> IngestResult:
     """Ingest ``path`` (file or folder, archives opened) for ``agency_code``'s case."""
     db = app.db
@@ -91,6 +92,7 @@ def run(
             on_progress=progress.advance,
             on_total=progress.set_total,
             scene=scene,
+            cluster=cluster,
         )
     finally:
         progress.end()

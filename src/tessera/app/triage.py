@@ -32,11 +32,14 @@ def run(
     scenes: bool = True,
     workers: int | None = None,
     progress: Progress = SILENT,
+    cluster: str | None = None,
 ) -> TriageReport:
     """Fingerprint ``paths`` (archives opened) and classify every file.
 
     ``scenes``: the second stage for files no hash matched (edited copies become
     ``near``; similar scenes, markers, same camera, nearby GPS become leads).
+    ``cluster``: a Dask scheduler address; fingerprinting and features run on its
+    workers, matching and the report here.
     """
     db = app.db
     store = app.pdq_store()
@@ -54,7 +57,12 @@ def run(
     progress.begin("triage")
     try:
         files = fingerprint_paths(
-            paths, options, workers=n, on_progress=progress.advance, on_total=progress.set_total
+            paths,
+            options,
+            workers=n,
+            on_progress=progress.advance,
+            on_total=progress.set_total,
+            cluster=cluster,
         )
         if scene is not None:
             progress.begin("similar scenes")

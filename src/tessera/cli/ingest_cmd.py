@@ -22,6 +22,12 @@ _LISTED = 20  # failed or skipped files named in the text summary
 @click.option("--case", "case_number", required=True, help="Case number (created on first use).")
 @click.option("--series", "series_name", help="Link every ingested media item to this series.")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:8786",
+    help="Dask scheduler: hashing and features run on its workers (files at the same "
+    "path on every worker); writes and results stay here.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--no-archives", is_flag=True, help="Treat archives as plain files.")
 @click.option(
@@ -47,6 +53,7 @@ def ingest_command(
     case_number: str,
     series_name: str | None,
     workers: int | None,
+    cluster: str | None,
     batch_size: int,
     no_archives: bool,
     features: bool,
@@ -77,6 +84,7 @@ def ingest_command(
         workers=workers,
         batch_size=batch_size,
         progress=StageBars(enabled=show),
+        cluster=cluster,
     )
     data = summary.to_json()
     if as_json:

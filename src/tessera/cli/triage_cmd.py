@@ -103,6 +103,12 @@ def print_summary(report: TriageReport) -> None:
     "markers, same camera, nearby GPS.",
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:8786",
+    help="Dask scheduler: hashing and features run on its workers (files at the same "
+    "path on every worker); writes and results stay here.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 @click.option(
     "--agency",
@@ -121,6 +127,7 @@ def triage_command(
     dihedral: bool,
     scenes: bool,
     workers: int | None,
+    cluster: str | None,
     progress: bool | None,
     agency: str | None,
 ) -> None:
@@ -133,6 +140,10 @@ def triage_command(
     cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
     show = progress if progress is not None else sys.stderr.isatty()
     if cli.server:
+        if cluster:
+            raise click.BadParameter(
+                "not with --server (the server hashes)", param_hint="--cluster"
+            )
         if html_path is not None:
             raise click.BadParameter("not with --server (no media to draw)", param_hint="--html")
         ctx.exit(_remote(cli, paths, as_json, radius, min_quality, dihedral, workers, show))
@@ -146,6 +157,7 @@ def triage_command(
         scenes=scenes,
         workers=workers,
         progress=StageBars(enabled=show),
+        cluster=cluster,
     )
     if as_json:
         click.echo(json.dumps(json_safe(report.to_json()), indent=1, default=str))

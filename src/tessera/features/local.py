@@ -12,9 +12,21 @@ keypoints (strongest first) and returns :class:`LocalFeatures`:
 * ``size`` (keypoint diameter, original pixels) and ``angle`` (degrees), float16.
 
 ``to_bytes``/``from_bytes`` give a versioned, pickle-free binary form: a 32-byte
-header (magic ``TSLF``, version, flags (bit 0: mirrored), count, dimension, image
-width and height) then
-the arrays, little-endian. About 133 bytes per keypoint (~130 KB for 1000).
+header (magic ``TSLF``, version, flags (bit 0: mirrored), count, dimension, codebook
+id, image width and height) then the arrays, little-endian.
+
+Version 2 (what ``to_bytes`` writes) is the compact stored form, at most
+``STORED_BYTES`` (16 KiB) a picture: the strongest :func:`stored_max` keypoints
+(743 with the 16-byte codes of codebook 1), each as x and y in 1/65535ths of the
+frame (uint16), size on a log scale (2^(1/16) steps) and angle in 1/256ths of a turn
+(one byte each), and the descriptor as ``M`` product-quantiser codes
+(``tessera.features.codebook``): 22 bytes a keypoint instead of 140. Measured
+(``benchmarks/bench_scenes.py``, ``bench_robust.py``): fewer keypoints cost more
+matches than coarser descriptors, so 16-byte codes for 743 keypoints beat 32-byte
+codes for 430. ``from_bytes`` decodes it to the same :class:`LocalFeatures`
+(descriptors are the codebook's reconstructions), and still reads version 1 (full
+uint8 descriptors, float32 geometry), which databases written before migration
+0011 hold.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tessera.errors import InvalidInput
+from tessera.features import codebook
 
 MAX_SIDE = 1024
 """Long side of the grey image SIFT sees; larger images are area-downscaled."""
@@ -37,8 +50,15 @@ NFEATURES = 1000
 DESC_SCALE = 512.0
 """uint8 quantisation step of RootSIFT components (value * 512, clipped to 255)."""
 
+STORED_BYTES = 16 * 1024
+"""Upper bound of one stored feature blob (header included)."""
+
 _MAGIC = b"TSLF"
-_VERSION = 1
+_VERSION = 1  # full: float32 xy, float16 size/angle, uint8 descriptors
+_VERSION_COMPACT = 2  # packed geometry + product-quantiser codes
+_GEOMETRY = 6  # bytes of packed geometry per keypoint (x, y: uint16; size, angle: uint8)
+_SIZE_STEPS = 16.0  # log2 size steps per octave (4.4 % resolution)
+_SIZE_MIN = 0.25  # smallest size coded (pixels)
 _HEADER = struct.Struct("<4sHHIHHII8x")  # 32 bytes
 _DIM = 128
 
@@ -75,6 +95,32 @@ class LocalFeatures:
         return self.desc.astype(np.float32) / np.float32(DESC_SCALE)
 
     def to_bytes(self) -> bytes:
+        """The compact stored form (version 2): the strongest keypoints that fit in
+        ``STORED_BYTES``, product-quantised; see the module doc."""
+        book = codebook.load(codebook.CURRENT)
+        n = min(len(self), stored_max(book.m))
+        header = _HEADER.pack(
+            _MAGIC,
+            _VERSION_COMPACT,
+            int(self.mirrored),
+            n,
+            _DIM,
+            book.ident,
+            self.width,
+            self.height,
+        )
+        return b"".join(
+            (
+                header,
+                _pack_geometry(self, n),
+                book.encode(self.float_desc()[:n]).tobytes(),
+            )
+        )
+
+    def to_bytes_full(self) -> bytes:
+        """The version-1 form (every keypoint, uint8 descriptors, float geometry):
+        140 bytes a keypoint. Kept for tools and tests; the database stores
+        :meth:`to_bytes`."""
         n = len(self)
         header = _HEADER.pack(
             _MAGIC, _VERSION, int(self.mirrored), n, _DIM, 0, self.width, self.height
@@ -93,13 +139,22 @@ class LocalFeatures:
     def from_bytes(cls, data: bytes) -> LocalFeatures:
         if len(data) < _HEADER.size:
             raise InvalidInput("local features: truncated header", reason="invalid-features")
-        magic, version, flags, n, dim, _pad, width, height = _HEADER.unpack_from(data)
+        magic, version, flags, n, dim, book_id, width, height = _HEADER.unpack_from(data)
         if magic != _MAGIC:
             raise InvalidInput("local features: bad magic", reason="invalid-features")
-        if version != _VERSION or dim != _DIM:
+        if version not in (_VERSION, _VERSION_COMPACT) or dim != _DIM:
             raise InvalidInput(
                 f"local features: unsupported version {version} / dim {dim}",
                 reason="invalid-features",
+            )
+        if version == _VERSION_COMPACT:
+            return _from_compact(
+                data,
+                n,
+                int(book_id),
+                width=int(width),
+                height=int(height),
+                mirrored=bool(flags & 1),
             )
         expected = _HEADER.size + n * (8 + 2 + 2 + dim)
         if len(data) != expected:
@@ -116,6 +171,55 @@ class LocalFeatures:
         off += n * 2
         desc = np.frombuffer(data, np.uint8, n * dim, off).reshape(n, dim).copy()
         return cls(xy, desc, size, angle, int(width), int(height), bool(flags & 1))
+
+
+def stored_max(m: int) -> int:
+    """Keypoints a compact blob holds at most with ``m``-byte codes (16 KiB in all)."""
+    return (STORED_BYTES - _HEADER.size) // (_GEOMETRY + m)
+
+
+def blob_version(data: bytes) -> int:
+    """The format version of a stored blob (1 full, 2 compact); 0 if not one."""
+    if len(data) < _HEADER.size or data[:4] != _MAGIC:
+        return 0
+    return int(_HEADER.unpack_from(data)[1])
+
+
+def _pack_geometry(f: LocalFeatures, n: int) -> bytes:
+    """x, y (uint16 fractions of the frame), then size and angle bytes, for ``n`` points."""
+    w1, h1 = max(1, f.width - 1), max(1, f.height - 1)
+    frac = f.xy[:n].astype(np.float64) / np.array([w1, h1], np.float64)
+    xy = np.clip(np.rint(frac * 65535.0), 0, 65535).astype("<u2")
+    size = np.maximum(f.size[:n].astype(np.float64), _SIZE_MIN)
+    size_q = np.clip(np.rint(np.log2(size / _SIZE_MIN) * _SIZE_STEPS), 0, 255).astype(np.uint8)
+    angle_q = (np.rint(f.angle[:n].astype(np.float64) / 360.0 * 256.0) % 256).astype(np.uint8)
+    return b"".join((xy.tobytes(), size_q.tobytes(), angle_q.tobytes()))
+
+
+def _from_compact(
+    data: bytes, n: int, book_id: int, *, width: int, height: int, mirrored: bool
+) -> LocalFeatures:
+    book = codebook.load(book_id)
+    expected = _HEADER.size + n * (_GEOMETRY + book.m)
+    if len(data) != expected:
+        raise InvalidInput(
+            f"local features: {len(data)} bytes, expected {expected}",
+            reason="invalid-features",
+        )
+    off = _HEADER.size
+    xy_q = np.frombuffer(data, "<u2", n * 2, off).reshape(n, 2).astype(np.float32)
+    off += n * 4
+    size_q = np.frombuffer(data, np.uint8, n, off).astype(np.float32)
+    off += n
+    angle_q = np.frombuffer(data, np.uint8, n, off).astype(np.float32)
+    off += n
+    codes = np.frombuffer(data, np.uint8, n * book.m, off).reshape(n, book.m)
+    w1, h1 = max(1, width - 1), max(1, height - 1)
+    xy = (xy_q / np.float32(65535.0) * np.array([w1, h1], np.float32)).astype(np.float32)
+    size = (np.float32(_SIZE_MIN) * np.exp2(size_q / np.float32(_SIZE_STEPS))).astype(np.float16)
+    angle = (angle_q * np.float32(360.0 / 256.0)).astype(np.float16)
+    desc = np.clip(np.rint(book.decode(codes) * DESC_SCALE), 0, 255).astype(np.uint8)
+    return LocalFeatures(xy, desc, size, angle, width, height, mirrored)
 
 
 def empty(width: int = 0, height: int = 0) -> LocalFeatures:
@@ -170,8 +274,11 @@ def extract(
     kps, desc = _sift(nfeatures).detectAndCompute(small, None)
     if desc is None or len(kps) == 0:
         return empty(w, h)
-    kps = kps[:nfeatures]
-    desc = desc[:nfeatures]
+    # strongest first (OpenCV's cap keeps the best but not in order): the stored
+    # form keeps a prefix
+    order = sorted(range(len(kps)), key=lambda i: -kps[i].response)[:nfeatures]
+    kps = [kps[i] for i in order]
+    desc = desc[order]
     sx, sy = w / small.shape[1], h / small.shape[0]
     pts = np.array([kp.pt for kp in kps], np.float32).reshape(-1, 2)
     # OpenCV pixel centres: x_small + 0.5 maps to (x + 0.5) * s in the original

@@ -101,12 +101,14 @@ def ingest(
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     scene: SceneStore | None = None,
+    cluster: str | None = None,
 ) -> IngestSummary:
     """Ingest ``root`` (a file or folder) for an agency's case; resumes unfinished runs.
 
     ``scene`` (the same-scene index) receives each batch's local features when the
     options extract them; it is saved at the end (and caught up on the next open
-    after a kill).
+    after a kill). ``cluster`` (a Dask scheduler address) runs the per-file work on
+    that cluster's workers; the writes stay here, in walk order.
     """
     started = time.monotonic()
     options = options or ExpandOptions()
@@ -159,7 +161,7 @@ def ingest(
             scene.refresh()
         batch.clear()
 
-    for group in run_found(found, options, workers=workers, skip=earlier):
+    for group in run_found(found, options, workers=workers, skip=earlier, cluster=cluster):
         batch.extend(group.results)
         if on_progress:
             on_progress(1)

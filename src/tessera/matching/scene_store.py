@@ -8,7 +8,9 @@ media are added incrementally, as ingest commits them.
 
 The files (``HOME/scene-index``) carry the database's ``instance_id`` and the last
 fingerprint row they hold, like the PDQ index: on open they are rebuilt when they
-belong to another database or claim rows it lacks, and caught up when behind.
+belong to another database, claim rows it lacks or were built from another feature
+version (``FEATURES_VERSION``: migration 0011 re-coded the blobs), and caught up
+when behind.
 
 Small collections (under ``BRUTE_FORCE_MAX`` pictures, or too few descriptors for a
 vocabulary) are searched by verifying every stored item: exact, and fast enough.
@@ -38,6 +40,7 @@ from tessera.matching.pdq_store import instance_id
 from tessera.storage.db import Database
 from tessera.storage.repo import (
     FEATURES_ALGORITHM,
+    FEATURES_VERSION,
     feature_blob,
     features_after,
     max_fingerprint_id,
@@ -56,7 +59,7 @@ TRAIN_SAMPLE = 400_000
 MIN_TRAIN = 2_000
 """Fewer stored descriptors than this: no vocabulary, exhaustive search."""
 
-_PAGE = 500  # feature blobs are ~130 KB each: page through them in small batches
+_PAGE = 500  # feature blobs are <= 16 KiB each: page through them in batches
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class SceneStore:
                     state, index = None, None
         if state is not None and (
             state.get("instance") == self.instance
+            and state.get("features", 1) == FEATURES_VERSION
             and int(state.get("last_id", -1)) <= self._db_max()
         ):
             self.last_id = int(state["last_id"])
@@ -229,6 +233,7 @@ class SceneStore:
         state = {
             "format": "tessera-scene-store",
             "instance": self.instance,
+            "features": FEATURES_VERSION,
             "last_id": self.last_id,
             "trained_on": self.trained_on,
             "pending": self._pending,

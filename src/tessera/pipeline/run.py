@@ -58,12 +58,22 @@ def run_found(
     *,
     workers: int,
     skip: Callable[[str], bool] | None = None,
+    cluster: str | None = None,
 ) -> Iterator[FileGroup]:
-    """Groups for ``found``, in order; ``skip(label)`` leaves a path out (resume)."""
+    """Groups for ``found``, in order; ``skip(label)`` leaves a path out (resume).
+
+    ``cluster`` (a Dask scheduler address) runs the per-file work on that cluster's
+    workers instead of the local pool (``tessera.pipeline.cluster``)."""
     chosen = [f for f in found if skip is None or not skip(path_label(f.path))]
     todo = [f.path for f in chosen if f.skip_reason is None and not f.missing]
-    work = partial(expand_path, options=options)
-    expanded = map_ordered(work, todo, workers=workers, on_crash=crashed)
+    expanded: Iterator[list[FileResult]]
+    if cluster:
+        from tessera.pipeline.cluster import expand_on_cluster  # noqa: PLC0415 (dask on demand)
+
+        expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
+    else:
+        work = partial(expand_path, options=options)
+        expanded = map_ordered(work, todo, workers=workers, on_crash=crashed)
     for f in chosen:
         label = path_label(f.path)
         if f.skip_reason is not None or f.missing:
@@ -79,12 +89,13 @@ def run_paths(
     workers: int,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    cluster: str | None = None,
 ) -> Iterator[FileResult]:
     """Every result for everything under ``paths``, in walk order."""
     found = list(iter_files(paths))
     if on_total:
         on_total(len(found))
-    for group in run_found(found, options, workers=workers):
+    for group in run_found(found, options, workers=workers, cluster=cluster):
         yield from group.results
         if on_progress:
             on_progress(1)

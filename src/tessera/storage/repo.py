@@ -40,7 +40,8 @@ from tessera.storage.models import (
 
 FEATURES_ALGORITHM = "rootsift"
 """``fingerprint.algorithm`` of local features (``tessera.features`` bytes)."""
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
+"""Stored local features: 2 = compact blobs (migration 0011; 1 = the full layout)."""
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 

@@ -17,11 +17,19 @@ def fingerprint_paths(
     workers: int,
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    cluster: str | None = None,
 ) -> list[FileResult]:
     """Walk and fingerprint everything under ``paths`` with the one file pipeline
-    (archives opened), in walk order."""
+    (archives opened), in walk order; on the Dask cluster at ``cluster`` if given."""
     return list(
-        run_paths(paths, options, workers=workers, on_total=on_total, on_progress=on_progress)
+        run_paths(
+            paths,
+            options,
+            workers=workers,
+            on_total=on_total,
+            on_progress=on_progress,
+            cluster=cluster,
+        )
     )
 
 

@@ -1,0 +1,315 @@
+"""Benchmark of record (issue 16): a generated seizure against a generated database.
+
+One run builds, under ``--dir`` (default ``benchmarks/_data/seizure``, git-ignored):
+
+* a **database** of ``--db`` pictures (default ``--n``), generated and ingested with
+  ``tessera ingest`` (local features on) into a fresh SQLite home;
+* a **seizure** of ``--n`` pictures: 30 % are copies of known pictures, each with one
+  edit of the issue's list (exact copy, re-encode, crop, rotate 3 degrees, mirror,
+  90-degree turn, caption bar, overlay, letterbox; in turn), 70 % are new pictures.
+
+Pictures are "busy" generated scenes (``bench_scenes.busy_picture``: shading, shapes,
+lines, text, sensor noise) at mixed sizes (long side 480 to ``--max-side`` px; the
+default mix is 40 % 640 px, 30 % 1,024, 20 % 2,048, 10 % ``--max-side``), JPEG q90.
+
+Then, in the same run, on the same seizure folder, each command is timed (wall), its
+peak memory (sum of the resident sets of the command and its worker processes,
+sampled every 0.2 s) recorded, and files/s printed beside ``tessera hash``:
+
+* ``tessera hash`` (the baseline: read + digests + PDQ, no database);
+* ``tessera triage --no-scenes`` (verdicts from exact and perceptual hashes);
+* ``tessera triage`` (verdicts with the second stage: edited copies as ``near``, and
+  the leads: similar scenes, markers, camera, GPS).
+
+It also prints the database size (SQLite file + index folders), what the verdicts
+were for the copies (per edit) and for the new pictures (anything not ``new`` is a
+false verdict), and a linear extrapolation to ``--extrapolate`` files (default
+100,000) with what it assumes.
+
+Usage: ``nice python benchmarks/bench_seizure.py --n 400`` (about 10 minutes on a
+loaded 2-core machine); the issue's size: ``nice python benchmarks/bench_seizure.py
+--n 100000 --db 100000 --workers 2`` (hours: generation and ingest of the database
+dominate). ``--cluster tcp://HOST:8786`` runs the commands with ``--cluster``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_scenes import busy_picture
+
+TESSERA = str(Path(sys.executable).parent / "tessera")
+EDITS = (
+    "exact",
+    "reencode",
+    "crop",
+    "rotate3",
+    "mirror",
+    "rot90",
+    "caption",
+    "overlay",
+    "letterbox",
+)
+NEW_SEED = 10_000_000  # seeds of new pictures, never those of the database
+
+
+def _size(seed: int, max_side: int) -> tuple[int, int]:
+    rng = np.random.default_rng(seed + 77)
+    side = int(rng.choice([640, 1024, 2048, max_side], p=[0.4, 0.3, 0.2, 0.1]))
+    return side, side * 3 // 4
+
+
+def picture(seed: int, max_side: int) -> Image.Image:
+    w, h = _size(seed, max_side)
+    # generate at <= 1024 px and scale up: the texture stays, generation stays cheap
+    gw, gh = (w, h) if w <= 1024 else (1024, 768)
+    im = Image.fromarray(busy_picture(seed, gw, gh))
+    return im if (gw, gh) == (w, h) else im.resize((w, h), Image.Resampling.BICUBIC)
+
+
+def edit(im: Image.Image, kind: str) -> Image.Image:
+    w, h = im.size
+    if kind in ("exact", "reencode"):
+        return im
+    if kind == "crop":
+        return im.crop((int(0.1 * w), int(0.08 * h), w - int(0.05 * w), h))
+    if kind == "rotate3":
+        return im.rotate(3, resample=Image.Resampling.BILINEAR, expand=True)
+    if kind == "mirror":
+        return im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if kind == "rot90":
+        return im.transpose(Image.Transpose.ROTATE_90)
+    out = im.copy()
+    d = ImageDraw.Draw(out)
+    if kind == "caption":
+        d.rectangle((0, int(0.8 * h), w, h), fill=(255, 255, 255))
+        d.text((10, int(0.84 * h)), "CAPTION TEXT " * 6, fill=(0, 0, 0))
+        return out
+    if kind == "overlay":
+        d.ellipse((int(0.6 * w), int(0.05 * h), int(0.9 * w), int(0.35 * h)), fill=(250, 200, 0))
+        d.text((int(0.05 * w), int(0.05 * h)), "@someone lol", fill=(255, 0, 0))
+        return out
+    if kind == "letterbox":
+        bar = h // 6
+        canvas = Image.new("RGB", (w, h + 2 * bar))
+        canvas.paste(im, (0, bar))
+        return canvas
+    raise ValueError(kind)
+
+
+def _write_db(job: tuple[int, int, str]) -> None:
+    seed, max_side, folder = job
+    path = Path(folder) / f"known-{seed:06d}.jpg"
+    if not path.exists():
+        picture(seed, max_side).save(path, quality=90)
+
+
+def _write_seizure(job: tuple[int, int, int, str, str]) -> None:
+    i, seed, max_side, kind, folder = job
+    path = Path(folder) / f"f{i:06d}-{kind}.jpg"
+    if path.exists():
+        return
+    im = picture(seed, max_side)
+    if kind == "new":
+        im.save(path, quality=90)
+    elif kind == "exact":
+        shutil.copyfile(Path(folder).parent / "db" / f"known-{seed:06d}.jpg", path)
+    else:
+        edit(im, kind).save(path, quality=80 if kind == "reencode" else 90)
+
+
+def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[str, str]:
+    """Write the database and seizure folders (kept between runs); seizure name -> kind."""
+    db_dir, seizure = root / "db", root / "seizure"
+    db_dir.mkdir(parents=True, exist_ok=True)
+    seizure.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(16)
+    kinds: dict[str, str] = {}
+    jobs = []
+    for i in range(n):
+        if rng.random() < 0.3:
+            kind = EDITS[i % len(EDITS)]
+            seed = int(rng.integers(0, n_db))
+        else:
+            kind, seed = "new", NEW_SEED + i
+        jobs.append((i, seed, max_side, kind, str(seizure)))
+        kinds[f"f{i:06d}-{kind}.jpg"] = kind
+    t = time.perf_counter()
+    with Pool(workers) as pool:
+        pool.map(_write_db, [(s, max_side, str(db_dir)) for s in range(n_db)], chunksize=8)
+        pool.map(_write_seizure, jobs, chunksize=8)
+    print(f"generated {n_db} database + {n} seizure pictures in {time.perf_counter() - t:.0f} s")
+    return kinds
+
+
+class Peak:
+    """Peak of the summed RSS of a process and its descendants, sampled every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    with contextlib.suppress(psutil.Error):
+                        total += p.memory_info().rss
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(0.2)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(args: list[str]) -> tuple[float, int, int, str]:
+    """Run ``tessera ARGS``: wall seconds, peak MiB, exit code, stdout."""
+    t = time.perf_counter()
+    with subprocess.Popen(
+        [TESSERA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        peak = Peak(proc.pid)
+        out, err = proc.communicate()
+        mib = peak.stop() // 2**20
+    wall = time.perf_counter() - t
+    if proc.returncode not in (0, 1, 10):
+        sys.exit(f"tessera {' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, mib, proc.returncode, out
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def verdicts(doc: dict[str, Any], kinds: dict[str, str]) -> dict[str, Counter[str]]:
+    out: dict[str, Counter[str]] = {}
+    for r in doc["results"]:
+        kind = kinds.get(Path(r["path"]).name)
+        if kind is not None:
+            out.setdefault(kind, Counter())[r["status"]] += 1
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=400, help="seizure files")
+    ap.add_argument("--db", type=int, default=None, help="database pictures (default --n)")
+    ap.add_argument("--max-side", type=int, default=4000, help="long side of the largest 10 %%")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cluster", default=None, help="run ingest/hash/triage with --cluster")
+    ap.add_argument("--dir", type=Path, default=REPO / "benchmarks" / "_data" / "seizure")
+    ap.add_argument("--extrapolate", type=int, default=100_000)
+    args = ap.parse_args()
+    n_db = args.db or args.n
+    root = args.dir / f"n{args.n}-db{n_db}-side{args.max_side}"
+    load0 = os.getloadavg()
+    print(
+        f"seizure {args.n} files (30 % edited copies of known pictures) against {n_db} "
+        f"known pictures; workers {args.workers}; load average {load0[0]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
+    kinds = build(root, args.n, n_db, args.max_side, args.workers)
+    seizure = root / "seizure"
+    seizure_bytes = du(seizure)
+    par = ["--workers", str(args.workers)] + (["--cluster", args.cluster] if args.cluster else [])
+    hash_par = ["--workers", str(args.workers)]  # hash runs locally (no --cluster flag)
+
+    home = root / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    for cmd in (["init"], ["agency", "create", "NL", "--name", "Bench", "--country", "NL"]):
+        subprocess.run([TESSERA, "--home", str(home), *cmd], check=True, capture_output=True)
+    wall_db, mib, _, out = timed(
+        ["--home", str(home), "ingest", str(root / "db"), "--agency", "NL", "--case", "db",
+         "--json", *par]
+    )  # fmt: skip
+    ing = json.loads(out)
+    db_file = home / "tessera.sqlite"
+    db_size = db_file.stat().st_size if db_file.exists() else du(home)
+    print(
+        f"database: ingest of {n_db} pictures {wall_db:.0f} s ({n_db / wall_db:.1f} files/s, peak "
+        f"{mib} MiB); {ing['new_media']} media; database file {db_size / 2**20:.1f} MiB "
+        f"({db_size / max(1, n_db) / 1024:.1f} KiB a picture), home folder "
+        f"{du(home) / 2**20:.1f} MiB"
+    )
+
+    rows: list[tuple[str, float, int]] = []
+    wall_h, mib_h, _, _ = timed(["hash", str(seizure), "--json", *hash_par])
+    rows.append(("tessera hash", wall_h, mib_h))
+    wall_v, mib_v, _, out_v = timed(
+        ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *par]
+    )
+    rows.append(("triage --no-scenes (hash verdicts)", wall_v, mib_v))
+    wall_f, mib_f, _, out_f = timed(["--home", str(home), "triage", str(seizure), "--json", *par])
+    rows.append(("triage (verdicts + second stage + leads)", wall_f, mib_f))
+
+    load1 = os.getloadavg()
+    print(
+        f"\nseizure: {args.n} files, {seizure_bytes / 2**20:.0f} MiB; load average "
+        f"{load0[0]:.1f} -> {load1[0]:.1f}"
+    )
+    print(f"{'command':44} {'wall s':>8} {'files/s':>8} {'x hash':>7} {'peak MiB':>9}")
+    for name, wall, mib in rows:
+        print(f"{name:44} {wall:8.1f} {args.n / wall:8.1f} {wall_h / wall:7.2f} {mib:9d}")
+    lead_s = max(0.0, wall_f - wall_v)
+    print(
+        f"second stage alone (triage - triage --no-scenes): {lead_s:.1f} s, "
+        f"{args.n / lead_s if lead_s else float('inf'):.1f} files/s"
+    )
+
+    for label, doc in (("--no-scenes", json.loads(out_v)), ("full", json.loads(out_f))):
+        table = verdicts(doc, kinds)
+        print(f"\nverdicts, triage {label} (rows: what the file is; columns: verdict)")
+        cols = ("known", "near", "new", "error")
+        print(f"{'file':10} {'n':>5} " + " ".join(f"{c:>6}" for c in cols) + "  found")
+        for kind in (*EDITS, "new"):
+            c = table.get(kind, Counter())
+            total = sum(c.values())
+            if not total:
+                continue
+            found = (c["known"] + c["near"]) / total if kind != "new" else c["new"] / total
+            print(
+                f"{kind:10} {total:5d} " + " ".join(f"{c[v]:6d}" for v in cols) + f"  {found:.3f}"
+            )
+
+    x = args.extrapolate
+    print(
+        f"\nextrapolated to {x:,} seizure files (linear in files; the second stage's "
+        "search grows slowly with the database, its verification does not; database "
+        f"ingest linear): hash {wall_h / args.n * x / 60:.0f} min, triage --no-scenes "
+        f"{wall_v / args.n * x / 60:.0f} min, triage {wall_f / args.n * x / 60:.0f} min; "
+        f"database of {x:,} pictures: {db_size / max(1, n_db) * x / 2**30:.1f} GiB, "
+        f"ingest {wall_db / n_db * x / 3600:.1f} h at this machine's load"
+    )
+
+
+if __name__ == "__main__":
+    main()

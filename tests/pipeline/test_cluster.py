@@ -1,0 +1,179 @@
+"""``--cluster``: hashing and features on Dask workers, answers unchanged.
+
+A ``LocalCluster`` of 2 workers (threads in this process, talking over TCP, so every
+result really crosses Dask's wire as msgpack) serves ``tessera ingest --cluster``
+and ``tessera triage --cluster``: their JSON equals that of the same commands run
+without the cluster. A second cluster of 2 worker *processes* checks that a worker
+killed in the middle of a file has that file redone elsewhere, and that a file that
+kills every worker it meets comes back ``worker-crashed`` while the others go on.
+An ingest that fails midway on the cluster resumes without duplicates or gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tessera.cli.main import main
+from tessera.demo.samples import synthetic_picture
+from tessera.errors import ConfigError
+from tessera.pipeline import cluster as cluster_mod
+from tessera.pipeline.cluster import map_on_cluster
+
+distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        dashboard_address=None,
+    ) as c:
+        yield c.scheduler_address
+
+
+def _pictures(folder: Path, seeds: range) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        rgb = np.asarray(synthetic_picture(480, 360, seed).convert("RGB"), np.int16)
+        noisy = rgb + np.random.default_rng(seed).normal(0, 3, rgb.shape).astype(np.int16)
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(
+            folder / f"p{seed:02d}.jpg", quality=92
+        )
+
+
+def _tessera(home: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
+    capsys.readouterr()
+    try:
+        main(["--home", str(home), *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr().out
+    return code, json.loads(out) if "--json" in args and out.strip() else out
+
+
+def _init(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (("init",), ("agency", "create", "NL", "--name", "Politie", "--country", "NL")):
+        code, _ = _tessera(home, *args, capsys=capsys)
+        assert code == 0
+
+
+def _stable(doc: Any) -> Any:
+    """The JSON without what differs between any two runs (ids of runs, timings)."""
+    if isinstance(doc, dict):
+        return {
+            k: _stable(v)
+            for k, v in doc.items()
+            if k not in {"run_id", "seconds", "elapsed", "started", "finished", "generated_at"}
+        }
+    if isinstance(doc, list):
+        return [_stable(v) for v in doc]
+    return doc
+
+
+def test_ingest_and_triage_give_the_same_answers_on_a_cluster(
+    tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seizure, query = tmp_path / "seizure", tmp_path / "query"
+    _pictures(seizure, range(6))
+    (seizure / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a picture")
+    _pictures(query, range(4, 9))  # two known, three new
+    Image.open(seizure / "p01.jpg").crop((40, 30, 480, 360)).save(query / "crop.png")
+    answers = []
+    for name, extra in (("local", ["--workers", "1"]), ("cluster", ["--cluster", scheduler])):
+        home = tmp_path / name
+        _init(home, capsys)
+        code, ing = _tessera(
+            home,
+            "ingest", str(seizure), "--agency", "NL", "--case", "C1", "--json", *extra,
+            capsys=capsys,
+        )  # fmt: skip
+        assert code == 1, ing  # the broken file
+        code, tri = _tessera(home, "triage", str(query), "--json", *extra, capsys=capsys)
+        assert code == 10, tri
+        answers.append((_stable(ing), _stable(tri)))
+    assert answers[0] == answers[1]
+    ing, tri = answers[1]
+    assert ing["new_media"] == 6 and ing["errors"] == 1
+    verdicts = {Path(f["path"]).name: f["status"] for f in tri["results"]}
+    assert verdicts["p04.jpg"] == verdicts["p05.jpg"] == "known"
+    assert verdicts["crop.png"] == "near", [r for r in tri["results"] if "crop" in r["path"]]
+    assert {verdicts[f"p0{i}.jpg"] for i in (6, 7, 8)} == {"new"}
+
+
+def test_an_ingest_failing_on_the_cluster_resumes_without_duplicates(
+    tmp_path: Path,
+    scheduler: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seizure, home = tmp_path / "seizure", tmp_path / "home"
+    _pictures(seizure, range(10, 20))
+    _init(home, capsys)
+    real = cluster_mod.expand_remote
+
+    def failing(path: str, options: Any) -> bytes:
+        if path.endswith("p16.jpg"):
+            raise RuntimeError("worker lost its mount")
+        return real(path, options)
+
+    monkeypatch.setattr(cluster_mod, "expand_remote", failing)
+    args = ("ingest", str(seizure), "--agency", "NL", "--case", "C2", "--batch-size", "2")
+    code, _ = _tessera(home, *args, "--cluster", scheduler, capsys=capsys)
+    assert code != 0
+    monkeypatch.setattr(cluster_mod, "expand_remote", real)
+    code, again = _tessera(home, *args, "--cluster", scheduler, "--json", capsys=capsys)
+    assert code == 0, again
+    assert again["resumed"] is True
+    assert again["already_done_in_earlier_attempt"] >= 2
+    done_before = again["already_done_in_earlier_attempt"]
+    assert again["processed_in_this_attempt"] == 10 - done_before
+    assert again["new_media"] == 10 and again["errors"] == 0  # the run's totals
+    code, listing = _tessera(home, "media", "list", "--case", "C2", "--json", capsys=capsys)
+    assert code == 0, listing
+    items = listing["items"]
+    assert len(items) == 10 and len({m["sha256"] for m in items}) == 10
+
+
+def test_a_killed_worker_has_its_file_redone(tmp_path: Path) -> None:
+    flag = tmp_path / "killed-once"
+
+    def dies_once_on_three(x: int) -> bytes:
+        if x == 3 and not flag.exists():
+            flag.write_text("x")
+            os._exit(1)  # the worker process dies mid-file
+        if x == 5:
+            os._exit(1)  # every worker that takes this file dies
+        return str(x * x).encode()
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as c,
+    ):
+        out = list(
+            map_on_cluster(
+                dies_once_on_three, range(8), address=c.scheduler_address, on_crash=lambda x: b"X"
+            )
+        )
+    assert flag.exists()
+    assert out == [b"0", b"1", b"4", b"9", b"16", b"X", b"36", b"49"]
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster_mod, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+        list(map_on_cluster(str.encode, ["a"], address="tcp://127.0.0.1:9", on_crash=str.encode))
