@@ -3,6 +3,7 @@ and anything that is not a well-typed result is refused (never unpickled)."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tessera.fingerprints.vpdq import FrameHash
 from tessera.pipeline.expand import expand_path
 from tessera.pipeline.options import ExpandOptions, HashOptions
 from tessera.pipeline.result import FileResult
-from tessera.pipeline.wire import decode, encode
+from tessera.pipeline.wire import HANDLED, decode, encode
 
 _text = st.text(max_size=20)
 _opt_text = st.none() | _text
@@ -110,6 +111,10 @@ def test_real_results_round_trip(tmp_path: Path) -> None:
 def test_malformed_results_are_refused(payload: object) -> None:
     with pytest.raises(InvalidInput):
         decode(msgpack.packb(payload, use_bin_type=True))
+
+
+def test_every_result_field_is_carried() -> None:
+    assert {f.name for f in dataclasses.fields(FileResult)} <= HANDLED
 
 
 def test_a_pickle_is_refused_not_loaded() -> None:

@@ -27,6 +27,12 @@ _FIELDS = {f.name for f in dataclasses.fields(FileResult)}
 _STR = {"path", "md5", "sha1", "sha256", "pdq", "format", "reason", "message", "kind", "audio"}
 _STR |= {"text_language"}
 _INT = {"size", "quality", "width", "height", "decode_scale"}
+_STR_MAPS = {"dihedral", "trimmed"}  # PDQ variants: name -> hex
+_OTHER = {"status", "duration", "features", "features_mirrored", "flags", "crop", "metadata"}
+_OTHER |= {"frames", "frame_features", "text"}
+HANDLED = _STR | _INT | _STR_MAPS | _OTHER
+"""Every field the wire carries: a FileResult field outside it fails the test suite
+(tests/pipeline/test_wire.py), so a new field is never dropped silently."""
 _STATUSES = ("ok", "error", "skipped")
 
 
@@ -40,7 +46,7 @@ def _plain(r: FileResult) -> dict[str, Any]:
             value = [[f.frame_number, f.quality, f.pdq, f.timestamp] for f in value]
         elif name == "frame_features":
             value = [[float(t), bytes(b)] for t, b in value]
-        elif name in ("dihedral", "metadata"):
+        elif name in _STR_MAPS or name == "metadata":
             value = dict(value)
         elif name in ("flags", "crop"):
             value = list(value)
@@ -95,7 +101,7 @@ def _result(raw: Any) -> FileResult:
             if len(crop) != 4:
                 raise _bad("crop is not 4 numbers")
             kw[name] = crop
-        elif name == "dihedral":
+        elif name in _STR_MAPS:
             d = _typed(name, value, dict)
             kw[name] = {_typed(name, k, str): _typed(name, v, str) for k, v in d.items()}
         elif name == "metadata":
@@ -137,6 +143,8 @@ def _result(raw: Any) -> FileResult:
                     )
                 )
             kw[name] = tuple(words)
+        else:  # a FileResult field this wire does not know: refuse, never drop
+            raise _bad(f"field {name!r} is not carried")
     if "path" not in kw or "status" not in kw:
         raise _bad("path or status missing")
     return FileResult(**kw)
