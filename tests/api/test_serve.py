@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tessera.app import App, Caller, Role, Settings
-from tessera.app.accounts import create_token, create_user
+from tessera.app.accounts import authenticate_token, create_token, create_user
 from tessera.app.lookup import HashQuery, lookup
 from tessera.client import RemoteTessera
 from tessera.errors import ConfigError, Unauthenticated
@@ -181,7 +181,7 @@ def test_cli_lookup_against_the_server(server) -> None:  # type: ignore[no-untyp
     doc = json.loads(r.stdout)
     assert [m["media_id"] for m in doc["results"][0]["matches"]] == [item.media_id]
     assert [s["name"] for s in doc["series"]] == ["Series Amber"]
-    refused = _tessera("series", "list", env=client_env)
+    refused = _tessera("case", "list", env=client_env)
     assert refused.returncode == 3 and "server" in refused.stderr
     no_token = _tessera("lookup", item.md5, env={**client_env, "TESSERA_TOKEN": ""})
     assert no_token.returncode == 3 and "TESSERA_TOKEN" in no_token.stderr
@@ -272,3 +272,48 @@ def test_exchange_upload_and_download_over_http(server) -> None:  # type: ignore
         answer = sock.recv(65536).decode()
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
     assert "application/problem+json" in answer
+
+
+def test_cli_reads_against_the_server_match_local_answers(server) -> None:  # type: ignore[no-untyped-def]
+    """``series list/show``, ``media show/list`` and ``search-text`` with ``--server``
+    print what the same caller gets in process (the server applies its sharing)."""
+    from tessera.app import media as media_uc
+    from tessera.app import series as series_uc
+    from tessera.app import text as text_uc
+
+    base, env = server
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "reader@example.org", agency="NL-NPU", role="analyst", password=None)
+        token = create_token(app, op, "reader@example.org").token
+        (item,) = seed(app.db, [(b"cli-remote-read", random_pdq(random.Random(78)))])
+        me = authenticate_token(app, token)  # the caller the server makes of it
+        local = {
+            "series list": [r.to_json() for r in series_uc.list_series(app, me)],
+            "series show": series_uc.show(app, me, "Series Amber").to_json(),
+            "media show": media_uc.show(app, me, str(item.media_id)).to_json(),
+            "media list": media_uc.list_media(app, me, series="Series Amber", limit=500).to_json(),
+            "search-text": text_uc.search(app, me, "poster", limit=10).to_json(),
+        }
+    client_env = {
+        **os.environ,
+        "TESSERA_SERVER": base,
+        "TESSERA_TOKEN": token,
+        "TESSERA_HOME": str(Path(env["TESSERA_HOME"]).parent / "no-local-home-2"),
+    }
+    commands = {
+        "series list": ("series", "list", "--json"),
+        "series show": ("series", "show", "Series Amber", "--json"),
+        "media show": ("media", "show", str(item.media_id), "--json"),
+        "media list": ("media", "list", "--series", "Series Amber", "--limit", "500", "--json"),
+        "search-text": ("search-text", "poster", "-n", "10", "--json"),
+    }
+    for name, args in commands.items():
+        r = _tessera(*args, env=client_env)
+        assert r.returncode == 0, (name, r.stderr)
+        assert json.loads(r.stdout) == json.loads(json.dumps(local[name], default=str)), name
+    assert any(m["id"] == item.media_id for m in local["media list"]["items"])
+    missing = _tessera("series", "show", "No Such Series", env=client_env)
+    assert missing.returncode != 0 and "No Such Series" in (missing.stderr + missing.stdout)

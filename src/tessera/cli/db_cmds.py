@@ -94,7 +94,11 @@ def series_create(
 @pass_app
 def series_list(cli: CliContext, as_json: bool) -> None:
     """List series with their status."""
-    rows = series.list_series(cli.app, cli.caller)
+    if cli.server:
+        with cli.remote() as remote:
+            rows = remote.series_list()
+    else:
+        rows = series.list_series(cli.app, cli.caller)
     text = "\n".join(
         f"{r.name:30s} {r.owner_code:12s} media={r.media_count:<6d} "
         f"victim={'identified' if r.victim_identified else 'not identified':15s} "
@@ -119,7 +123,11 @@ def _shown(value: object) -> str:
 @pass_app
 def series_show(cli: CliContext, name: str, as_json: bool) -> None:
     """Show one series' status."""
-    detail = series.show(cli.app, cli.caller, name)
+    if cli.server:
+        with cli.remote() as remote:
+            detail = remote.series_show(name)
+    else:
+        detail = series.show(cli.app, cli.caller, name)
     data = detail.to_json()
     lines = [
         f"{k:24s} {_shown(v)}"

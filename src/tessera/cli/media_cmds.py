@@ -20,7 +20,11 @@ def media_group() -> None:
 def media_show(cli: CliContext, ref: str, as_json: bool) -> None:
     """Show media item REF (id, SHA-256, SHA-1 or MD5): sightings, series, fingerprints,
     metadata, text, markers."""
-    d = media.show(cli.app, cli.caller, ref)
+    if cli.server:
+        with cli.remote() as remote:
+            d = remote.media_show(ref)
+    else:
+        d = media.show(cli.app, cli.caller, ref)
     m = d.media
     size = f"{m.width}x{m.height} " if m.width else ""
     lines = [
@@ -71,15 +75,21 @@ def media_list(
     as_json: bool,
 ) -> None:
     """List stored media in id order, one page at a time."""
-    page = media.list_media(
-        cli.app,
-        cli.caller,
-        series=series_name,
-        case=case_number,
-        agency=agency_code,
-        limit=limit,
-        after=after,
-    )
+    if cli.server:
+        with cli.remote() as remote:
+            page = remote.media_list(
+                series=series_name, case=case_number, agency=agency_code, limit=limit, after=after
+            )
+    else:
+        page = media.list_media(
+            cli.app,
+            cli.caller,
+            series=series_name,
+            case=case_number,
+            agency=agency_code,
+            limit=limit,
+            after=after,
+        )
     lines = [
         f"{m.id:>8d}  {m.sha256 or m.sha1 or m.md5 or '-':<64s}  {m.kind:6s} "
         f"{'-' if m.byte_size is None else m.byte_size:>10}  {', '.join(m.series)}"

@@ -68,7 +68,11 @@ def similar_command(
 @pass_app
 def search_text_command(cli: CliContext, query: str, limit: int, as_json: bool) -> None:
     """Media whose text (read by OCR at ingest with --ocr) contains every word of QUERY."""
-    r = text.search(cli.app, cli.caller, query, limit=limit)
+    if cli.server:
+        with cli.remote() as remote:
+            r = remote.search_text(query, limit=limit)
+    else:
+        r = text.search(cli.app, cli.caller, query, limit=limit)
     if as_json:
         emit(r, True, "", indent=1)
         return

@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from tessera.app.lookup import MAX_QUERIES, HashQuery, LookupAnswer, LookupResult
-from tessera.app.series import SeriesSummary
+from tessera.app.media import MediaDetail, MediaPage
+from tessera.app.series import SeriesDetail, SeriesSummary
+from tessera.app.text import TextSearchResult
 from tessera.errors import (
     ConfigError,
     Conflict,
@@ -117,6 +119,44 @@ class RemoteTessera:
             results=tuple(answers),
             series=tuple(sorted(series.values(), key=lambda s: s.name)),
             matched=sum(1 for a in answers if a.matches),
+        )
+
+    def series_list(self) -> list[SeriesSummary]:
+        """The series the caller's token may see (``GET /api/v1/series``)."""
+        rows = self._call("GET", "/api/v1/series")
+        return [SeriesSummary.model_validate(r) for r in rows]
+
+    def series_show(self, name: str) -> SeriesDetail:
+        """One series as the sharing rules show it to the token's agency."""
+        path = f"/api/v1/series/{quote(name, safe='')}"
+        return SeriesDetail.model_validate(self._call("GET", path))
+
+    def media_show(self, ref: str) -> MediaDetail:
+        """One media item by id, SHA-256, SHA-1 or MD5."""
+        path = f"/api/v1/media/{quote(ref, safe='')}"
+        return MediaDetail.model_validate(self._call("GET", path))
+
+    def media_list(
+        self,
+        *,
+        series: str | None = None,
+        case: str | None = None,
+        agency: str | None = None,
+        limit: int = 50,
+        after: int = 0,
+    ) -> MediaPage:
+        """One page of media in id order (the server answers at most 500 per page)."""
+        params: dict[str, Any] = {"limit": limit, "after": after}
+        params.update(
+            {k: v for k, v in (("series", series), ("case", case), ("agency", agency)) if v}
+        )
+        return MediaPage.model_validate(self._call("GET", "/api/v1/media", params=params))
+
+    def search_text(self, query: str, *, limit: int = 50) -> TextSearchResult:
+        """Media whose OCR text has every word of ``query``."""
+        params = {"q": query, "limit": limit}
+        return TextSearchResult.model_validate(
+            self._call("GET", "/api/v1/search-text", params=params)
         )
 
     def triage(
