@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,10 +16,9 @@ from tessera.features import (
     similar,
     verify,
 )
-from tessera.features.scene import match_pair
 from tessera.features.verify import MIN_INLIERS_H
 
-from .conftest import SCENES, Corpus, load_rgb
+from .conftest import SCENES, Corpus
 
 
 @pytest.mark.parametrize("scene", sorted(SCENES))
@@ -189,47 +187,3 @@ def _shared_or_skip() -> str:
     if not path.exists():
         pytest.skip(f"shared test data not found at {path}")
     return str(path)
-
-
-# ---- copy or other shot (issue 16 item 3) ----
-
-
-@pytest.mark.parametrize("edit", sorted(EDITS))
-def test_edited_copies_are_the_same_picture(corpus: Corpus, edit: str) -> None:
-    """An edit keeps the picture: after alignment its descriptors and positions agree."""
-    for src in EDIT_SOURCES:
-        copy = EDITS[edit](corpus.rgb(src))
-        hits = similar([extract(copy), extract_mirrored(copy)], corpus.index, corpus.features, k=1)
-        assert hits[0].media_id == src and hits[0].same_picture, (edit, src, hits[0])
-        assert hits[0].relation == "copy"
-
-
-@pytest.mark.parametrize("scene", sorted(SCENES))
-def test_other_shots_of_a_place_are_never_copies(corpus: Corpus, scene: str) -> None:
-    """The shared scene sets' READMEs: every picture of a set is another photograph
-    of one place (a hand-held camera moving, a zoom, a step to the side): verified
-    as the same scene, never as an edited copy, in both directions and mirrored."""
-    paths = SCENES[scene]
-    for a in paths:
-        rgb = corpus.rgb(a)
-        queries = [corpus.features[a], extract_mirrored(rgb)]
-        for b in paths:
-            if b == a:
-                continue
-            for q in queries:
-                m = match_pair(q, corpus.features[b], b)
-                assert m.relation != "copy", (a, b, q.mirrored, m.verification)
-
-
-def test_sagrada_neighbouring_shots_are_a_scene_not_a_copy(data_dir: Path) -> None:
-    """Issue 16: IMG_2890 came out ``near`` IMG_2889 ("rotated 2 degrees, shows 92 %").
-    The README of opencv-contrib-sfm-sagrada: four photos taken around the facade."""
-    sag = data_dir / "opencv-contrib-sfm-sagrada"
-    known = extract(load_rgb(sag / "resized_IMG_2889.jpg"))
-    rgb = load_rgb(sag / "resized_IMG_2890.jpg")
-    best = max(
-        (match_pair(q, known, "2889") for q in (extract(rgb), extract_mirrored(rgb))),
-        key=lambda m: m.inliers,
-    )
-    assert best.relation == "scene", best.verification  # still the same place: a lead
-    assert not best.same_picture

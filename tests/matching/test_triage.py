@@ -78,9 +78,7 @@ def _by_name(doc: dict) -> dict[str, dict]:  # type: ignore[type-arg]
 
 def test_triage_classifies_every_file(world: dict[str, Path]) -> None:
     """Exact copy is known, an edited copy is near, new pictures are new, errors are errors."""
-    r = _cli(
-        world["home"], "triage", str(world["seizure"]), "--json", "--no-progress", "--no-dihedral"
-    )
+    r = _cli(world["home"], "triage", str(world["seizure"]), "--json", "--no-progress")
     assert r.returncode == 10, r.stderr  # something known was found
     doc = json.loads(r.stdout)
     files = _by_name(doc)
@@ -90,7 +88,7 @@ def test_triage_classifies_every_file(world: dict[str, Path]) -> None:
     assert files["resized.jpg"]["status"] == "near"
     m = files["resized.jpg"]["matches"][0]
     assert m["via"] == "pdq" and 0 <= m["distance"] <= 31 and m["series"] == ["Birch"]
-    # PDQ misses the mirror image (--no-dihedral); the local-feature stage finds it
+    # PDQ misses the mirror image (no --dihedral); the local-feature stage finds it
     mirrored = files["mirrored.jpg"]
     assert mirrored["status"] == "near", mirrored
     assert mirrored["matches"][0]["via"] == "local-features"
@@ -102,9 +100,7 @@ def test_triage_classifies_every_file(world: dict[str, Path]) -> None:
     assert doc["summary"]["known"] == 1 and doc["summary"]["near"] == 2
     assert len(doc["results"]) == 7
     # hashes only: the mirror image is new
-    r = _cli(
-        world["home"], "triage", str(world["seizure"]), "--json", "--no-scenes", "--no-dihedral"
-    )
+    r = _cli(world["home"], "triage", str(world["seizure"]), "--json", "--no-scenes")
     plain = _by_name(json.loads(r.stdout))
     assert plain["mirrored.jpg"]["status"] == "new" and plain["mirrored.jpg"]["similar"] == []
 
@@ -133,21 +129,18 @@ def test_series_status_in_report(world: dict[str, Path]) -> None:
     }
     assert amber["victim_identified"] is True and amber["victim_identified_by"] == "DE"
     assert amber["offender_identified"] is False
-    assert amber["exact"] == 1 and amber["near"] == 1  # the mirror image (dihedral PDQ)
+    assert amber["exact"] == 1 and amber["near"] == 1  # the mirror image, second stage
     assert series["Birch"]["near"] == 1 and series["Birch"]["victim_identified"] is False
 
 
 def test_dihedral_finds_mirrored_copy(world: dict[str, Path]) -> None:
-    """Dihedral PDQ is on by default (``--dihedral`` still accepted): a mirrored copy
-    of a known picture is near via a flip variant, at hashing cost, even without
-    the second stage."""
-    for extra in (["--dihedral"], ["--no-scenes"]):
-        doc = json.loads(
-            _cli(world["home"], "triage", str(world["seizure"]), "--json", *extra).stdout
-        )
-        m = _by_name(doc)["mirrored.jpg"]
-        assert m["status"] == "near"
-        assert m["matches"][0]["via"] == "pdq-flipy" and m["matches"][0]["series"] == ["Amber"]
+    """With --dihedral a mirrored copy of a known picture is near, via a flip variant."""
+    doc = json.loads(
+        _cli(world["home"], "triage", str(world["seizure"]), "--json", "--dihedral").stdout
+    )
+    m = _by_name(doc)["mirrored.jpg"]
+    assert m["status"] == "near"
+    assert m["matches"][0]["via"] == "pdq-flipy" and m["matches"][0]["series"] == ["Amber"]
 
 
 def test_nothing_known_exits_zero(world: dict[str, Path]) -> None:

@@ -101,24 +101,6 @@ def test_hash_bytes_image_matches_hashlib_and_pdqhash() -> None:
     assert r.flags == ()
 
 
-def test_trimmed_hash_is_the_picture_without_its_letterbox_bars() -> None:
-    """``trimmed``: a letterboxed copy's PDQ without the bars is the picture's own
-    (oracle: the reference ``pdqhash`` of the unboxed picture, within a few bits of
-    its resampling); a picture without flat borders has none."""
-    rgb = _textured(320, 240, seed=5)
-    bar = np.zeros((40, 320, 3), np.uint8)
-    boxed = np.concatenate([bar, rgb, bar])
-    r = hash_bytes(_png(boxed), "boxed.png", HashOptions(dihedral=True, trimmed=True))
-    assert r.trimmed is not None and set(r.trimmed) == set(r.dihedral or {})
-    want = np.unpackbits(np.frombuffer(bytes.fromhex(_oracle(rgb)[0]), np.uint8))
-    got = np.unpackbits(np.frombuffer(bytes.fromhex(r.trimmed["original"]), np.uint8))
-    boxed_bits = np.unpackbits(np.frombuffer(bytes.fromhex(r.pdq or ""), np.uint8))
-    assert int((got != want).sum()) <= 8 < int((boxed_bits != want).sum())
-    assert r.to_json()["trimmed"] == r.trimmed
-    plain = hash_bytes(_png(rgb), "plain.png", HashOptions(trimmed=True))
-    assert plain.trimmed is None and "trimmed" not in plain.to_json()
-
-
 def test_hash_bytes_dihedral_original_equals_plain_hash() -> None:
     """With ``dihedral=True`` the eight variants are reported and ``original`` is the PDQ hash."""
     rgb = _textured(96, 64, seed=3)

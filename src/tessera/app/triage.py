@@ -28,7 +28,7 @@ def run(
     *,
     radius: int = MATCH_THRESHOLD,
     min_quality: int = QUALITY_THRESHOLD,
-    dihedral: bool = True,
+    dihedral: bool = False,
     scenes: bool = True,
     workers: int | None = None,
     progress: Progress = SILENT,
@@ -48,11 +48,8 @@ def run(
     options = ExpandOptions(
         hash=HashOptions(
             dihedral=dihedral,
-            trimmed=True,
             features=scenes,
-            # dihedral PDQ finds mirror images at hashing cost; SIFT of the mirror image
-            # (as much again as the picture's) only when it is off
-            features_mirrored=scenes and not dihedral,
+            features_mirrored=scenes,
             metadata=scenes,
             limits=app.settings.decode_limits,
         )

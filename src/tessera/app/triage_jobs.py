@@ -185,9 +185,6 @@ def files_from_hash_json(results: Sequence[Any]) -> list[FileResult]:
         dihedral = rec.get("dihedral")
         if dihedral is not None and not _variants(dihedral):
             raise InvalidInput(f"{where}.dihedral: variant name -> 64 hex digits")
-        trimmed = rec.get("trimmed")
-        if trimmed is not None and not _variants(trimmed):
-            raise InvalidInput(f"{where}.trimmed: variant name -> 64 hex digits")
         files.append(
             FileResult(
                 path=path,
@@ -203,7 +200,6 @@ def files_from_hash_json(results: Sequence[Any]) -> list[FileResult]:
                 reason=err.get("reason") if isinstance(err.get("reason"), str) else None,
                 message=err.get("message") if isinstance(err.get("message"), str) else None,
                 dihedral=dihedral,
-                trimmed=trimmed,
                 kind=kind if kind in ("image", "video", "audio", "archive") else None,
                 frames=_tuple_or_none(_frames(rec.get("vpdq"), where)),
                 audio=audio,

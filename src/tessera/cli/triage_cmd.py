@@ -94,12 +94,7 @@ def print_summary(report: TriageReport) -> None:
     show_default=True,
     help="Ignore PDQ hashes below this quality (both sides).",
 )
-@click.option(
-    "--dihedral/--no-dihedral",
-    default=True,
-    show_default=True,
-    help="Also match rotated (90, 180, 270 degrees) and mirrored copies by PDQ.",
-)
+@click.option("--dihedral", is_flag=True, help="Also match rotated and mirrored copies.")
 @click.option(
     "--scenes/--no-scenes",
     default=True,
@@ -186,7 +181,7 @@ def _remote(
     show: bool,
 ) -> ExitCode:
     """Hash ``paths`` here, send only the fingerprints to the server's triage job."""
-    options = HashOptions(dihedral=dihedral, trimmed=True, limits=cli.settings.decode_limits)
+    options = HashOptions(dihedral=dihedral, limits=cli.settings.decode_limits)
     run = hashing.walk_and_hash(paths, options, workers=workers or cli.settings.worker_count)
     with progress_bar(run.total, "hashing", enabled=show) as advance:
         results = []

@@ -6,10 +6,7 @@ Two questions are answered from one verification:
   letterbox bars.) A copy maps onto the other picture by one homography that
   covers most of one of the two frames, and a large share of its keypoints are
   re-detected in the same places. :attr:`SceneMatch.relation` is then ``"copy"``;
-  triage reports it as ``near``. A copy must also be the same *picture*
-  (:attr:`SceneMatch.same_picture`): compared over the overlap, its descriptors
-  and keypoint positions agree with the known picture's, where another photo of
-  the same place (a step to the side, other people, other light) does not.
+  triage reports it as ``near``.
 * **Is it the same place or object?** Anything else that verifies (another
   viewpoint of the room, the same poster elsewhere) is ``"scene"``; triage lists it
   under "similar scenes".
@@ -17,13 +14,9 @@ Two questions are answered from one verification:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
-
-import numpy as np
-from numpy.typing import NDArray
 
 from tessera.features.local import LocalFeatures
 from tessera.features.retrieval import Candidate, SceneIndex
@@ -64,45 +57,6 @@ of keypoints): copies measured 0.93-1.0, other photos of a place 0.55-0.90
 (bench_robust's sweep: copy recall 0.995 on 421 edits, 0 wrong, 9 same-place)."""
 
 
-SAME_PICTURE_DESCRIPTOR = 0.15
-"""Median RootSIFT distance of the inliers' descriptors, raw: copies <= 0.13, other
-shots 0.17-0.20. NOT used by ``same_picture``: stored (product-quantised)
-descriptors add ~0.23 to every pair, which leaves no margin (to redo on them)."""
-
-SAME_PICTURE_CLEAN = 0.93
-"""... nearly every descriptor match obeys the homography (copies >= 0.96; the
-Sagrada Familia views <= 0.89: parallax and people moving break it), ..."""
-
-SAME_PICTURE_RESIDUAL = 0.4
-"""... and the inliers land where the homography puts them: median error at most
-this many pixels at a 1,024-pixel long side (crops, rotations, mirrors, captions,
-bars, overlays, half size <= 0.3; JPEG q40 up to 0.54, left to PDQ; the Boat
-zooms 0.45-1.5, other views of a 3-D scene up to 1.6)."""
-
-
-SAME_PICTURE_PERSPECTIVE = 1.5
-"""... and the homography is (nearly) affine: an edit (crop, rotation, rescale,
-mirror, bars) moves no corner of the picture more than this many pixels (at a
-1,024-pixel long side) from the best affine map (edits measured <= 0.4), where a
-camera that turned adds perspective (a pan across a rendered room, the ICL-NUIM
-frames: 2.5-12, with 0.25 px residual and the same light)."""
-
-
-def perspective_px(h: NDArray[np.float64], query: LocalFeatures, candidate: LocalFeatures) -> float:
-    """How far (pixels at a 1,024-pixel long side of the candidate) the query's
-    corners, mapped by ``h``, lie from the best affine map of them."""
-    w, ht = float(query.width), float(query.height)
-    corners = np.array([[0, 0], [w, 0], [w, ht], [0, ht], [w / 2, ht / 2]], np.float64)
-    ones = np.ones((len(corners), 1))
-    mapped = np.c_[corners, ones] @ h.T
-    if np.any(np.abs(mapped[:, 2]) < 1e-9):
-        return float("inf")
-    mapped = mapped[:, :2] / mapped[:, 2:3]
-    fit, *_ = np.linalg.lstsq(np.c_[corners, ones], mapped, rcond=None)
-    dev = np.linalg.norm(np.c_[corners, ones] @ fit - mapped, axis=1).max()
-    return float(dev) / (max(candidate.width, candidate.height, 1) / 1024)
-
-
 def _area(box: Box) -> float:
     x0, y0, x1, y1 = box
     return max(0.0, (x1 - x0) * (y1 - y0))
@@ -133,26 +87,10 @@ class SceneMatch:
     """Share of the candidate's keypoint extent spanned by the inliers."""
     inlier_fraction: float = 0.0
     """Inliers over the smaller of the two keypoint counts."""
-    perspective: float = float("inf")
-    """``perspective_px`` of the homography (``inf`` without one)."""
 
     @property
     def inliers(self) -> int:
         return self.verification.inliers
-
-    @property
-    def same_picture(self) -> bool:
-        """After alignment, the two pictures themselves agree over the overlap: the
-        matched points keep their descriptors and positions (a copy), unlike another
-        photograph of the same place (other people, light, parallax)."""
-        v = self.verification
-        return (
-            v.homography is not None
-            and v.matches > 0
-            and v.inliers / v.matches >= SAME_PICTURE_CLEAN
-            and v.residual_median <= SAME_PICTURE_RESIDUAL
-            and self.perspective <= SAME_PICTURE_PERSPECTIVE
-        )
 
     @property
     def relation(self) -> Relation | None:
@@ -160,7 +98,7 @@ class SceneMatch:
         v = self.verification
         if not v.accepted:
             return None
-        if v.homography is None or not self.same_picture:
+        if v.homography is None:
             return "scene"
         if (
             max(self.coverage_query, self.coverage_candidate) >= COPY_MIN_COVERAGE
@@ -196,7 +134,6 @@ def match_pair(
         _area_share(v.region_in_query, query),
         _area_share(v.region_in_candidate, candidate),
         v.inliers / smaller,
-        perspective_px(v.homography, query, candidate) if v.homography is not None else math.inf,
     )
 
 

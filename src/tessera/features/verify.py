@@ -51,18 +51,6 @@ class Verification:
     region_in_candidate: Box | None
     region_in_query: Box | None
     quad_in_candidate: NDArray[np.float32] | None
-    residual_median: float = float("inf")
-    """Median distance (pixels at a 1,024-pixel long side of the candidate) between
-    where the homography puts the query's inlier keypoints and where the candidate's
-    are: a copy is the same pixels (measured <= 0.4), another shot of a place has
-    parallax, lens and motion (0.5-1.6). ``inf`` without a homography."""
-    residual_p90: float = float("inf")
-    """The same, 90th percentile (copies <= 1.1, other shots >= 1.3)."""
-    descriptor_median: float = float("inf")
-    """Median RootSIFT distance of the homography inliers' descriptors: the pictures
-    themselves compared at the matched points. A copy keeps them (re-encoding,
-    rescaling, a small rotation: <= 0.13 measured); another shot changes light and
-    viewpoint (0.17-0.2 measured on the Boat zooms and TUM office frames)."""
 
     @property
     def accepted(self) -> bool:
@@ -119,19 +107,6 @@ def _sane(h: NDArray[np.float64]) -> bool:
     return 1e-3 < det < 1e3
 
 
-def _residuals(
-    src: NDArray[np.float32],
-    dst: NDArray[np.float32],
-    h: NDArray[np.float64],
-    candidate: LocalFeatures,
-) -> tuple[float, float]:
-    """Median and 90th percentile of the inliers' reprojection error, in pixels at a
-    1,024-pixel long side of the candidate (so thresholds hold at any size)."""
-    proj = cv2.perspectiveTransform(src[None].astype(np.float64), h)[0]
-    err = np.linalg.norm(proj - dst, axis=1) / (max(candidate.width, candidate.height, 1) / 1024)
-    return float(np.median(err)), float(np.percentile(err, 90))
-
-
 def verify(query: LocalFeatures, candidate: LocalFeatures) -> Verification:
     """Match and geometrically verify ``query`` against ``candidate``."""
     pairs = match(query, candidate)
@@ -172,12 +147,6 @@ def verify(query: LocalFeatures, candidate: LocalFeatures) -> Verification:
     if mask is None or best == 0:
         return Verification(0, n_h, n_f, n, h, None, None, None)
     inl = mask.ravel().astype(bool)
-    res_med, res_p90, desc_med = float("inf"), float("inf"), float("inf")
-    if h is not None and n_h >= MIN_INLIERS_H and best == n_h:
-        res_med, res_p90 = _residuals(src[inl], dst[inl], h, candidate)
-        qd = query.float_desc()[pairs[inl, 0]]
-        cd = candidate.float_desc()[pairs[inl, 1]]
-        desc_med = float(np.median(np.linalg.norm(qd - cd, axis=1)))
     quad = None
     if h is not None and n_h >= MIN_INLIERS_H:
         qb = _box(src[inl]) if best == n_h else (0.0, 0.0, query.width - 1.0, query.height - 1.0)
@@ -194,7 +163,4 @@ def verify(query: LocalFeatures, candidate: LocalFeatures) -> Verification:
         region_in_candidate=_box(dst[inl]),
         region_in_query=_box(src[inl]),
         quad_in_candidate=quad,
-        residual_median=res_med,
-        residual_p90=res_p90,
-        descriptor_median=desc_med,
     )

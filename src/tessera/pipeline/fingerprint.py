@@ -15,10 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tessera.errors import MediaError
-from tessera.fingerprints.letterbox import crop, detect_borders
 from tessera.fingerprints.pdq import (
     DIHEDRAL_NAMES,
     QUALITY_THRESHOLD,
@@ -77,10 +74,8 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
         if quality < QUALITY_THRESHOLD:
             flags.append("low-quality")
     height, width = decoded.full_shape
-    trimmed = _trimmed(rgb, options, exact) if options.trimmed and pdq_hex else None
     result = replace(
         result,
-        trimmed=trimmed,
         format=decoded.format,
         height=height,
         width=width,
@@ -93,25 +88,6 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
     if options.features or options.metadata or options.ocr_languages:
         result = _describe(result, data, decoded.rgb, options)
     return result
-
-
-def _trimmed(rgb: Any, options: HashOptions, exact: Exactness) -> dict[str, str] | None:
-    """PDQ (and with ``dihedral`` its variants) of the picture without flat borders
-    (letterbox or pillarbox bars, padding): None when it has none. Low-quality
-    results are dropped (a bar-free flat picture says nothing)."""
-    box = detect_borders([rgb])
-    if box.is_full_frame:
-        return None
-    inner = np.ascontiguousarray(crop(rgb, box))
-    if min(inner.shape[:2]) < 16:
-        return None
-    if options.dihedral:
-        dih = pdq_dihedral_rgb(inner, None, exact=exact)
-        if dih.quality < QUALITY_THRESHOLD:
-            return None
-        return {n: dih.variants[n].hex for n in DIHEDRAL_NAMES}
-    h = pdq_hash_rgb(inner, None, exact=exact)
-    return {"original": h.fingerprint.hex} if h.quality >= QUALITY_THRESHOLD else None
 
 
 def _describe(result: FileResult, data: bytes, rgb: Any, options: HashOptions) -> FileResult:

@@ -27,9 +27,6 @@ class HashOptions:
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     dihedral: bool = False
     cpp_resize: bool = False
-    trimmed: bool = False
-    """Also hash the picture without flat borders (letterbox bars, padding), so a
-    boxed copy of a known picture is near it (triage)."""
     features: bool = False
     """Also extract local features (RootSIFT) for same-scene search (ingest, triage)."""
     features_mirrored: bool = False

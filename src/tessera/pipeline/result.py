@@ -48,7 +48,6 @@ class FileResult:
     reason: str | None = None
     message: str | None = None
     dihedral: Mapping[str, str] | None = None
-    trimmed: Mapping[str, str] | None = None  # PDQ (variants) without flat borders, if any
     decode_scale: int | None = None
     kind: str | None = None  # image, video, audio, archive; None when unknown
     duration: float | None = None
@@ -83,8 +82,6 @@ class FileResult:
         }
         if self.dihedral is not None:
             out["dihedral"] = dict(self.dihedral)
-        if self.trimmed is not None:
-            out["trimmed"] = dict(self.trimmed)
         if self.features is not None:
             out["keypoints"] = features_count(self.features)
         if self.metadata is not None:

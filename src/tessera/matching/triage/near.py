@@ -1,5 +1,4 @@
-"""Step 3: PDQ near matches (radius, quality, dihedral variants, the picture without
-flat borders) for the rest."""
+"""Step 3: PDQ near matches (radius, quality, optional dihedral variants) for the rest."""
 
 from __future__ import annotations
 
@@ -41,10 +40,6 @@ def pdq_near(
         if dihedral and f.dihedral:
             for name in DIHEDRAL_NAMES[1:]:
                 queries.append((i, f"pdq-{name}", f.dihedral[name]))
-        for name, hex_ in (f.trimmed or {}).items():  # without letterbox bars or padding
-            if name == "original" or dihedral:
-                suffix = "" if name == "original" else f"-{name}"
-                queries.append((i, f"pdq-trimmed{suffix}", hex_))
     found = store.search(pdq_codes([q[2] for q in queries]), radius=radius, min_quality=min_quality)
     best: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
     hits: dict[int, list[PdqHit]] = defaultdict(list)
