@@ -320,3 +320,38 @@ def test_checkpoint_consistency_property(m: int, extra: int, data: st.DataObject
     with pytest.raises(fed.HubRefused, match="rewrote history"):
         fed._accept_checkpoint(peer2, note(forged), [h.hex() for h in bad])
     assert peer2.checkpoint_size == m
+
+
+def test_pdq_near_match_on_received_records(world: World, tmp_path: Path) -> None:
+    """A shares only a PDQ hash (no digest B could match byte for byte); B's triage of
+    a picture within PDQ distance 31 of it finds A's series, with A's contact."""
+    import numpy as np
+    from PIL import Image
+
+    from tessera.app import triage
+    from tessera.demo.samples import synthetic_picture
+    from tessera.fingerprints.pdq import MATCH_THRESHOLD, pdq_hash_rgb
+
+    picture = np.asarray(synthetic_picture(640, 480, 7))
+    code = int(pdq_hash_rgb(picture).hex, 16)
+    flipped = code ^ sum(1 << b for b in range(0, 256, 23))  # 12 bits apart
+    assert bin(code ^ flipped).count("1") == 12 < MATCH_THRESHOLD
+    f = tmp_path / "pdq.txt"
+    f.write_text(f"{flipped:064x}\n")
+    import_file(world.a, OP, "hashlist", f, agency_code="NL-A", series="NEAR", hash_type="pdq")
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    seizure = tmp_path / "seizure"
+    seizure.mkdir()
+    Image.fromarray(picture).save(seizure / "room.png")
+    far = tmp_path / "far"
+    far.mkdir()
+    Image.fromarray(np.asarray(synthetic_picture(640, 480, 8))).save(far / "other.png")
+    report = triage.run(world.b, _b_analyst(), [seizure, far], scenes=False, workers=1)
+    by_name = {Path(it.path).name: it for it in report.items}
+    hit = by_name["room.png"]
+    assert hit.status != "new" and hit.matches
+    assert {m.distance for m in hit.matches} == {12}
+    (series,) = report.series
+    assert series.status.name == "NEAR @a.test" and series.status.contact == "vid@a.example"
+    assert by_name["other.png"].status == "new"
