@@ -598,12 +598,13 @@ def _view(s: Session, vis: Visibility, ov: Overlap) -> OverlapView | None:
     )
 
 
-def list_overlaps(app: App, caller: Caller) -> list[OverlapView]:
-    """Overlaps the caller's agency is a side of (as it may see them), newest first."""
+def list_overlaps(app: App, caller: Caller, *, series_id: int | None = None) -> list[OverlapView]:
+    """Overlaps the caller's agency is a side of (as it may see them), newest first;
+    only those on the series with id ``series_id`` when given."""
     with transaction(app, caller) as (s, vis):
         if not vis.everything and vis.agency_id is None:
             return []
-        rows = store.overlaps_of(s, None if vis.everything else vis.agency_id)
+        rows = store.overlaps_of(s, None if vis.everything else vis.agency_id, series_id=series_id)
         return [v for v in (_view(s, vis, o) for o in rows) if v is not None]
 
 

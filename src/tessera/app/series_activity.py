@@ -49,8 +49,8 @@ def activity(app: App, caller: Caller, name: str) -> SeriesActivity:
         vis.require_series(series)
         subs = tuple(AgencySubmissions(**r.__dict__) for r in store.submissions(s, series.id))
         verdicts = tuple(AgencyVerdicts(**r.__dict__) for r in store.verdicts(s, series.id))
-        real_name = series.name
-    overlaps = tuple(o for o in coop.list_overlaps(app, caller) if o.series == real_name)
+        real_name, series_id = series.name, series.id
+    overlaps = tuple(coop.list_overlaps(app, caller, series_id=series_id))
     return SeriesActivity(series=real_name, submissions=subs, verdicts=verdicts, overlaps=overlaps)
 
 

@@ -193,9 +193,14 @@ def get_overlap(s: Session, overlap_id: int) -> Overlap | None:
     return s.get(Overlap, overlap_id)
 
 
-def overlaps_of(s: Session, agency_id: int | None) -> Sequence[Overlap]:
-    """Overlaps the agency is a side of (every one for ``None``), newest first."""
+def overlaps_of(
+    s: Session, agency_id: int | None, *, series_id: int | None = None
+) -> Sequence[Overlap]:
+    """Overlaps the agency is a side of (every one for ``None``), newest first;
+    only those on ``series_id`` when given."""
     q = select(Overlap).order_by(Overlap.id.desc())
+    if series_id is not None:
+        q = q.where(Overlap.series_id == series_id)
     if agency_id is not None:
         q = q.where(
             or_(Overlap.owner_agency_id == agency_id, Overlap.finder_agency_id == agency_id)
