@@ -355,3 +355,123 @@ def test_pdq_near_match_on_received_records(world: World, tmp_path: Path) -> Non
     (series,) = report.series
     assert series.status.name == "NEAR @a.test" and series.status.contact == "vid@a.example"
     assert by_name["other.png"].status == "new"
+
+
+def test_node_refuses_a_record_the_hub_altered(world: World, tmp_path: Path) -> None:
+    """The hub's page is signed by the hub, but each record must be one its origin
+    signed: a hub that changes one hash of A's is caught by B, nothing applied."""
+    d = _digests(5, "alt")
+    _share(world.a, tmp_path, "SER1", d)
+    _sync(world.a, world.hub)
+    with world.hub.transaction() as s:
+        row = s.query(FedRecord).filter(FedRecord.kind == 1).order_by(FedRecord.id).first()
+        assert row is not None and row.payload is not None
+        forged = _digests(1, "forged")[0]
+        original = dict(row.payload)
+        row.payload = {**original, "sha256": forged}
+        altered = row.origin_id
+    with pytest.raises(fed.HubRefused, match=f"record {altered} .* a.test did not sign"):
+        _sync(world.b, world.hub)
+    assert _counts(world.b) == (0, 0)
+    assert _lookup(world.b, forged).matched == 0
+    # the hub undoes it: the same records now verify and arrive
+    with world.hub.transaction() as s:
+        s.query(FedRecord).filter(FedRecord.origin_id == altered).one().payload = original
+    _sync(world.b, world.hub)
+    assert _counts(world.b) == (6, 5)
+    assert _lookup(world.b, original["sha256"]).matched == 1
+
+
+def test_node_refuses_a_substituted_origin_key(world: World, tmp_path: Path) -> None:
+    """B pins A's key at first sight; a hub later offering another key for A (to pass
+    records it forged and signed itself as "a.test") is refused."""
+    _share(world.a, tmp_path, "SER1", _digests(2, "k"))
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    with world.b.transaction() as s:
+        pinned = s.query(FedPeer).filter(FedPeer.origin == "a.test").one()
+        assert pinned.url is None
+    impostor = Signer.generate("a.test")
+    with world.hub.transaction() as s:
+        s.query(FedPeer).filter(FedPeer.name == "a").one().verifier = impostor.verifier.text()
+    from tessera.exchange import delta as dl
+    from tessera.exchange.delta import WireRecord
+
+    rec = WireRecord(
+        "a.test", "s999", 0, "s999", 1, False, {"level": "status", "owner": {"code": "X"}}
+    )
+    body = dl.write("federation-delta", impostor, [rec], [], header={"delta_no": 2})
+    fed.accept_delta(world.hub, body)
+    with pytest.raises(fed.HubRefused, match="another key"):
+        _sync(world.b, world.hub)
+
+
+def _a_analyst() -> Caller:
+    return Caller(role=Role.ANALYST, user_id=98, email="x@a.example", agency_code="NL-A")
+
+
+def test_blind_hit_at_another_node_reaches_the_owner_once(world: World, tmp_path: Path) -> None:
+    """B's lookup hits a series A shared at ``hash``: B's caller sees only A's contact,
+    yet A's agency is told (series, finder agency and country, node, how, how many),
+    through the hub, once, however often the syncs and pages are repeated."""
+    from tessera.app import coop
+    from tessera.storage.models import FedNotice
+
+    d = _digests(6, "blind")
+    _share(world.a, tmp_path, "SECRET", d)
+    sharing.share_series(world.a, OP, "SECRET", "hash", network=True)
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    seen = lk.lookup(world.b, _b_analyst(), [lk.HashQuery(type="sha256", hash=h) for h in d[:3]])
+    assert seen.matched == 3 and seen.series == ()  # B learns no more than hash allows
+    _lookup(world.b, d[0])  # the same hit again within the window: no new notice
+    with world.b.transaction() as s:
+        (out,) = s.query(FedNotice).all()
+        assert out.carried_by == 0 and out.recipient == "a.test"
+        assert set(out.body["media"]) <= {r.origin_id for r in s.query(FedRecord)}
+    _sync(world.b, world.hub)  # carried to the hub in B's delta
+    _sync(world.b, world.hub)
+    with world.hub.transaction() as s:
+        assert s.query(FedNotice).count() == 1
+    me = fed.signer_of(world.a).name
+    _, size = fed.feed_position(world.a, "hub")
+    cp = fed.hub_checkpoint(world.hub, me, size)
+    fed.accept_checkpoint(world.a, "hub", cp.checkpoint, cp.consistency)
+    pages, after = [], 0
+    while after < cp.size:
+        pages.append(fed.feed_page(world.hub, me, after, cp.size))
+        after = fed.apply_feed(world.a, OP, "hub", pages[-1]).end
+    assert sum(fed.apply_feed(world.a, OP, "hub", p).notices for p in pages) == 0  # retried
+    _sync(world.a, world.hub)
+    (n,) = coop.list_notifications(world.a, _a_analyst())
+    assert n.kind == "series-hit"
+    assert n.payload["series"] == "SECRET"
+    assert n.payload["finder_agency"] == "DE-B" and n.payload["finder_country"] == "DE"
+    assert n.payload["finder_node"] == "b.test"
+    assert n.payload["files"] == 3 and n.payload["via"] == "lookup"
+    assert n.payload["finder_case"] is None
+    (ov,) = coop.list_overlaps(world.a, _a_analyst())
+    assert ov.side == "owner" and ov.files == 3
+    # B's caller still sees nothing of the series; B's own trail holds no series name
+    assert _lookup(world.b, d[1]).series == ()
+    # A's notices never reach B, and the hub forwards them to nobody else
+    with world.b.transaction() as s:
+        assert s.query(FedNotice).count() == 1
+
+
+def test_a_notice_the_hub_altered_is_refused(world: World, tmp_path: Path) -> None:
+    from tessera.storage.models import FedNotice
+
+    d = _digests(2, "alt-n")
+    _share(world.a, tmp_path, "SER", d)
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    _lookup(world.b, d[0])
+    _sync(world.b, world.hub)
+    with world.hub.transaction() as s:
+        row = s.query(FedNotice).one()
+        row.body = {**row.body, "files": 500}
+    with pytest.raises(
+        fed.HubRefused, match=r"notice o1 of b.test: signature does not cover it \(altered\)"
+    ):
+        _sync(world.a, world.hub)

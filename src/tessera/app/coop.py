@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from tessera.app import audit, delivery
+from tessera.app import audit, delivery, federation_notices
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.notifications import NotificationView, render
@@ -255,6 +255,8 @@ def notice(
                 files=len(media),
                 found_at=now,
             )
+            # a series received from another node: its owner is told there, via the hub
+            federation_notices.raise_hit(s, app, ov.id, sid, media, finder=finder, via=via, at=now)
             raised.append(
                 store.add_notification(
                     s,

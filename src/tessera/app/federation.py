@@ -46,7 +46,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from tessera.app import audit
+from tessera.app import audit, delivery
+from tessera.app import federation_notices as notices
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
@@ -66,7 +67,14 @@ from tessera.audit.merkle import (
 from tessera.audit.note import NoteError, Signer, Verifier, open_note, parse_note, sign_note
 from tessera.errors import ConfigError, InvalidInput, NotFound, Unauthenticated
 from tessera.exchange import delta
-from tessera.exchange.delta import MEDIA, SERIES, DeltaError, SignedBundle, WireRecord
+from tessera.exchange.delta import (
+    MEDIA,
+    SERIES,
+    DeltaError,
+    SignedBundle,
+    WireRecord,
+    attest_from_json,
+)
 from tessera.storage import federation as store
 from tessera.storage.db import Session
 from tessera.storage.models import FedLogEntry, FedPeer
@@ -297,17 +305,23 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
         accepted = max((int(p.last_delta or 0) for p in peers), default=0)
         feed_after = max((int(p.feed_after or 0) for p in peers), default=0)
         new_deltas = 0
-        for i in range(0, len(changes), max_records):
-            chunk = changes[i : i + max_records]
+        told = notices.pending(s, me.name)
+        chunks = [changes[i : i + max_records] for i in range(0, len(changes), max_records)]
+        if told and not chunks:
+            chunks = [[]]  # notices alone travel in a delta of their own
+        for i, chunk in enumerate(chunks):
             no = store.next_delta_no(s, accepted)
+            carry = told if i == 0 else []
             body = delta.write(
                 "federation-delta",
                 me,
                 [r for r in chunk if r.kind == SERIES],
                 [r for r in chunk if r.kind == MEDIA],
                 header={"delta_no": no, "feed_after": feed_after},
+                notices=carry,
             )
             store.add_outbox(s, no, hashlib.sha256(body).hexdigest(), len(chunk), body)
+            notices.carried(s, me.name, carry, no)
             accepted = no  # the next delta follows this one
             new_deltas += 1
         store.record_sent(s, rows, set(sent))
@@ -423,9 +437,11 @@ def accept_delta(app: App, data: bytes, *, since: int = 0) -> DeltaAccepted:
             leaf_hash=leaf,
             root=root,
             note=note,
+            attest=bundle.attest.to_json() if bundle.attest else None,
         )
         store.append_log(s, entry)
         store.upsert_records(s, _incoming(bundle.series + bundle.records), seq)
+        notices.keep_on_hub(s, bundle.notices, seq)
         node = store.peer_by_origin(s, bundle.origin)
         told = bundle.header.get("feed_after")
         if node is not None and isinstance(told, int) and told > int(node.feed_after or 0):
@@ -509,6 +525,12 @@ def feed_page(
             raise InvalidInput(f"feed range {after}..{upto} outside the log (size {size})")
         end = store.feed_pages(s, after, upto, limit)
         series, media = store.feed_records(s, after, end, origin)
+        told = notices.for_node(s, origin, after, end)
+        # the origins' signed manifests of every record here, and their keys
+        attests = [
+            attest_from_json(a) for a in store.attests_of(s, {r.log_seq for r in series + media})
+        ]
+        senders = {r.origin for r in series + media} | {n.sender for n in told}
         header: dict[str, Any] = {
             "for": origin,
             "after": after,
@@ -516,13 +538,22 @@ def feed_page(
             "upto": upto,
             "last_delta": store.last_delta_of(s, origin),
             "records": len(series) + len(media),
+            "keys": store.origin_keys(s, senders),
         }
         if with_log and upto:
             entry = store.log_entry_at(s, upto)
             assert entry is not None
             header["checkpoint"] = entry.note
             header["log"] = [h.hex() for h in store.log_leaves(s)[:upto]]
-        return delta.write("federation-feed", hub, _wire(series), _wire(media), header=header)
+        return delta.write(
+            "federation-feed",
+            hub,
+            _wire(series),
+            _wire(media),
+            header=header,
+            notices=told,
+            attests=attests,
+        )
 
 
 def _wire(rows: Sequence[store.StoredRecord]) -> list[WireRecord]:
@@ -710,6 +741,8 @@ class FeedApplied(Result):
     """Records in the page (series and media) newer than what this node held."""
     applied: int
     done: bool
+    notices: int = 0
+    """Blind-hit notices from other nodes this page told this node's agencies of."""
 
 
 def feed_position(app: App, peer_name: str) -> tuple[int, int]:
@@ -749,7 +782,17 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
             )
         if any(r.origin == me.name for r in bundle.series + bundle.records):
             raise HubRefused("the hub sent this node's own records back as another's")
+        keys = _origin_keys(s, peer, bundle)
+        _check_attested(peer, bundle, keys)
         applied = _apply_received(s, bundle)
+        from tessera.storage.models import utcnow  # noqa: PLC0415
+
+        try:
+            told = notices.receive(
+                s, app, caller, me.name, bundle.notices, verifiers=keys, now=utcnow()
+            )
+        except DeltaError as exc:
+            raise HubRefused(f"hub {peer.name} forwarded a notice: {exc.message}") from None
         peer.feed_after = max(end, int(peer.feed_after or 0))
         if applied:
             audit.record_in(
@@ -765,9 +808,8 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
         if isinstance(last, int) and last > int(peer.last_delta or 0):
             peer.last_delta = last
             store.drop_outbox(s, last)
-        from tessera.storage.models import utcnow  # noqa: PLC0415
-
         peer.synced_at = utcnow()
+    delivery.dispatch(app, told)
     return FeedApplied(
         after=after,
         end=end,
@@ -776,7 +818,59 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
         records=bundle.count,
         applied=applied,
         done=end >= upto,
+        notices=len(told),
     )
+
+
+def _origin_keys(s: Session, hub: FedPeer, bundle: SignedBundle) -> dict[str, Verifier]:
+    """The key of every node whose records or notices the page holds: the one this
+    node registered or first saw (pinned); the hub's word only for a new node."""
+    offered = bundle.header.get("keys") or {}
+    if not isinstance(offered, dict):
+        raise HubRefused(f"hub {hub.name}: feed page keys are not a map")
+    need = {r.origin for r in bundle.series + bundle.records}
+    need |= {n.sender for n in bundle.notices} | {a.origin for a in bundle.attests}
+    out: dict[str, Verifier] = {}
+    for origin in sorted(need):
+        text = offered.get(origin)
+        known = store.peer_by_origin(s, origin)
+        if known is not None:
+            if text is not None and text != known.verifier:
+                raise HubRefused(
+                    f"hub {hub.name} gives node {origin} another key than the one this node "
+                    f"holds for it ({known.name}): refused"
+                )
+            out[origin] = _peer_verifier(known)
+            continue
+        if not isinstance(text, str):
+            raise HubRefused(f"hub {hub.name} sent records of node {origin} without its key")
+        try:
+            v = Verifier.parse(text)
+        except NoteError as exc:
+            raise HubRefused(f"hub {hub.name}: key of node {origin}: {exc.message}") from None
+        if v.name != origin:
+            raise HubRefused(f"hub {hub.name} gives node {origin} the key of {v.name}")
+        store.pin_origin(s, origin, v.text())
+        out[origin] = v
+    return out
+
+
+def _check_attested(hub: FedPeer, bundle: SignedBundle, keys: dict[str, Verifier]) -> None:
+    """Every record must be one its origin signed (in a delta's manifest forwarded
+    with it): a record the hub altered, invented or moved to another origin fails."""
+    signed: dict[str, set[str]] = {}
+    for a in bundle.attests:
+        try:
+            signed.setdefault(a.origin, set()).update(delta.attested(a, keys[a.origin]))
+        except DeltaError as exc:
+            raise HubRefused(f"hub {hub.name} forwarded {exc.message}") from None
+    for r in bundle.series + bundle.records:
+        if delta.record_digest(r) not in signed.get(r.origin, ()):
+            raise HubRefused(
+                f"hub {hub.name} sent record {r.origin_id} (version {r.version}) of node "
+                f"{r.origin} that {r.origin} did not sign: altered or made up by the hub; "
+                "nothing of this feed page is applied"
+            )
 
 
 def _apply_received(s: Session, bundle: SignedBundle) -> int:

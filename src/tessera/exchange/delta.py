@@ -14,6 +14,19 @@ Records are keyed by (origin node, origin id) and versioned; a deleted record is
 its key, version and ``"d": true`` only (a revocation carries no hash). In a delta
 every record belongs to the signer (the header's origin); a feed names each
 record's origin, as accepted by the hub.
+
+**Not trusting the hub with the records.** A delta's manifest also lists a digest
+of every record (``record_digests``: SHA-256 of the record as its origin wrote it,
+truncated to 128 bits, which leaves a second preimage out of reach), so the
+origin's signature covers each record on its own. The hub keeps that signed
+manifest (its *attestation*) and forwards it, in the part ``attest``, with every
+feed page holding records of that delta; a receiving node checks the origin's
+signature and finds each record's digest in it (``attested``), so a hub that
+altered, invented or re-attributed a record is caught even though the page itself
+is signed by the hub.
+
+Two more parts: ``notices`` (blind-hit notices between nodes, each signed by the
+node that raised it, see ``tessera.app.federation``), and ``attest`` (feeds only).
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ from tessera.errors import InvalidInput
 VERSION = 1
 Kind = Literal["federation-delta", "federation-feed"]
 KINDS: tuple[str, ...] = ("federation-delta", "federation-feed")
-PARTS = ("series", "records")
+PARTS = ("series", "records", "notices", "attest")
 SERIES, MEDIA = 0, 1
 LEVELS = ("hash", "status", "full")
 NOTE_TAG = "tessera-federation/1"
@@ -44,6 +57,10 @@ _KINDS = ("image", "video", "audio", "other")
 _OWNER = {"code": 32, "country": 2, "name": 200, "contact": 1000}
 _SERIES_TEXT = {"name": 200, "category_profile": 32}
 _SERIES_FLAGS = ("victim_identified", "offender_identified", "baseline")
+NOTICE_TAG = "tessera-federation-notice/1"
+VIAS = ("lookup", "triage", "ingest")
+MAX_NOTICE_MEDIA = 10_000
+DIGEST_HEX = 32
 
 
 class DeltaError(InvalidInput):
@@ -81,6 +98,91 @@ class WireRecord:
         return hashlib.sha256(_dumps(body).encode()).hexdigest()
 
 
+def record_digest(r: WireRecord) -> str:
+    """What the origin signs of one record (``record_digests``): its wire form without
+    the origin (a feed adds it), canonical JSON, SHA-256 truncated to 128 bits."""
+    line = _dumps(r.to_wire(with_origin=False)).encode()
+    return hashlib.sha256(line).hexdigest()[:DIGEST_HEX]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A blind-hit notice: ``body`` says what the sender's search hit of the
+    recipient's records; ``signature`` is the sender's signed note over it."""
+
+    id: str
+    sender: str
+    recipient: str
+    body: Mapping[str, Any]
+    signature: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "body": dict(self.body), "sig": self.signature}
+
+
+def notice_text(body: Mapping[str, Any]) -> str:
+    return f"{NOTICE_TAG}\n{hashlib.sha256(_dumps(dict(body)).encode()).hexdigest()}\n"
+
+
+def sign_notice(body: Mapping[str, Any], signer: Signer) -> Notice:
+    """The notice of ``body`` signed by ``signer`` (who must be its sender)."""
+    check_notice_body(body, line=0)
+    if body["from"] != signer.name:
+        raise DeltaError(f"notice {body['id']} from {body['from']} signed by {signer.name}")
+    note = sign_note(notice_text(body), signer)
+    return Notice(str(body["id"]), signer.name, str(body["to"]), dict(body), note)
+
+
+def verify_notice(n: Notice, verifier: Verifier) -> None:
+    """``DeltaError`` unless the notice's sender signed exactly this body."""
+    try:
+        text = open_note(n.signature, verifier)
+    except NoteError as exc:
+        raise DeltaError(f"notice {n.id} of {n.sender}: signature: {exc.message}") from None
+    if text != notice_text(n.body):
+        raise DeltaError(f"notice {n.id} of {n.sender}: signature does not cover it (altered)")
+
+
+@dataclass(frozen=True)
+class Attest:
+    """An origin's signed manifest of one of its deltas, as the hub forwards it."""
+
+    origin: str
+    manifest: str
+    """The manifest line (JSON, without its line end)."""
+    signature: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"o": self.origin, "manifest": self.manifest, "signature": self.signature}
+
+    def to_json(self) -> str:
+        return _dumps(self.to_wire())
+
+
+def attest_from_json(text: str) -> Attest:
+    obj = json.loads(text)
+    return Attest(str(obj["o"]), str(obj["manifest"]), str(obj["signature"]))
+
+
+def attested(a: Attest, verifier: Verifier) -> frozenset[str]:
+    """The record digests the origin signed in this manifest; ``DeltaError`` when the
+    signature is not the origin's or does not cover this manifest."""
+    mline = (a.manifest + "\n").encode()
+    try:
+        text = open_note(a.signature, verifier)
+    except NoteError as exc:
+        raise DeltaError(f"attestation of {a.origin}: signature: {exc.message}") from None
+    if text != manifest_note_text("federation-delta", a.origin, mline):
+        raise DeltaError(f"attestation of {a.origin}: signature does not cover its manifest")
+    try:
+        digests = json.loads(a.manifest)["manifest"]["record_digests"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise DeltaError(f"attestation of {a.origin}: manifest lists no record digests") from None
+    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        raise DeltaError(f"attestation of {a.origin}: record digests are not a list of texts")
+    return frozenset(digests)
+
+
 @dataclass(frozen=True)
 class SignedBundle:
     kind: str
@@ -91,6 +193,10 @@ class SignedBundle:
     sha256: str
     """SHA-256 of the whole bundle's bytes (the hub's log leaf names it)."""
     signer: Verifier = field(compare=False)
+    notices: tuple[Notice, ...] = ()
+    attests: tuple[Attest, ...] = ()
+    attest: Attest | None = None
+    """A delta's own signed manifest (what the hub keeps and forwards)."""
 
     @property
     def count(self) -> int:
@@ -111,6 +217,9 @@ def write(
     series: Iterable[WireRecord],
     records: Iterable[WireRecord],
     header: Mapping[str, Any] | None = None,
+    *,
+    notices: Iterable[Notice] = (),
+    attests: Iterable[Attest] = (),
 ) -> bytes:
     """The signed bundle's bytes (deterministic: the same input gives the same bytes)."""
     if kind not in KINDS:
@@ -119,6 +228,7 @@ def write(
     head = {**(header or {}), "tessera_bundle": VERSION, "kind": kind, "origin": signer.name}
     lines = [(_dumps(head) + "\n").encode()]
     manifest: dict[str, Any] = {"header_sha256": hashlib.sha256(lines[0]).hexdigest(), "parts": {}}
+    digests: list[str] = []
     for part, items in (("series", series), ("records", records)):
         h, n = hashlib.sha256(), 0
         for r in items:
@@ -128,7 +238,25 @@ def write(
             h.update(line)
             lines.append(line)
             n += 1
+            if not with_origin:
+                digests.append(record_digest(r))
         manifest["parts"][part] = {"count": n, "sha256": h.hexdigest()}
+    others: tuple[tuple[str, str, Iterable[Any]], ...] = (
+        ("notices", "n", notices),
+        ("attest", "a", attests if with_origin else ()),
+    )
+    for part, key, things in others:
+        h, n = hashlib.sha256(), 0
+        for x in things:
+            if part == "notices" and not with_origin and x.sender != signer.name:
+                raise DeltaError(f"notice {x.id} of {x.sender} in a delta of {signer.name}")
+            line = (_dumps({"part": part, key: x.to_wire()}) + "\n").encode()
+            h.update(line)
+            lines.append(line)
+            n += 1
+        manifest["parts"][part] = {"count": n, "sha256": h.hexdigest()}
+    if not with_origin:
+        manifest["record_digests"] = digests
     mline = (_dumps({"manifest": manifest}) + "\n").encode()
     lines.append(mline)
     note = sign_note(manifest_note_text(kind, signer.name, mline), signer)
@@ -219,7 +347,9 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
         raise DeltaError("bundle header differs from its manifest")
     hashers = {p: hashlib.sha256() for p in PARTS}
     counts = dict.fromkeys(PARTS, 0)
-    out: dict[str, list[WireRecord]] = {p: [] for p in PARTS}
+    out: dict[str, list[WireRecord]] = {"series": [], "records": []}
+    notices: list[Notice] = []
+    attests: list[Attest] = []
     with_origin = kind == "federation-feed"
     for number, raw in enumerate(lines[1:-2], 1):
         try:
@@ -231,13 +361,26 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
             raise DeltaError(f"line {number + 1}: unknown part {part!r}")
         hashers[part].update(raw + b"\n")
         counts[part] += 1
-        out[part].append(_record(obj.get("r"), part, origin, with_origin, line=number + 1))
+        if part == "notices":
+            notices.append(_notice(obj.get("n"), origin, with_origin, line=number + 1))
+        elif part == "attest":
+            if not with_origin:
+                raise DeltaError(f"line {number + 1}: a delta carries no attestations")
+            attests.append(_attest(obj.get("a"), line=number + 1))
+        else:
+            out[part].append(_record(obj.get("r"), part, origin, with_origin, line=number + 1))
     for p in PARTS:
         entry = manifest["parts"].get(p) or {}
         if not isinstance(entry, dict) or entry.get("count") != counts[p]:
             raise DeltaError(f"part {p}: {counts[p]} lines, manifest says {entry.get('count')!r}")
         if entry.get("sha256") != hashers[p].hexdigest():
             raise DeltaError(f"part {p}: SHA-256 differs from the manifest (checksum failed)")
+    own: Attest | None = None
+    if not with_origin:
+        listed = manifest.get("record_digests")
+        if listed != [record_digest(r) for r in out["series"] + out["records"]]:
+            raise DeltaError("record digests differ from the manifest's record_digests")
+        own = Attest(origin, lines[-2].decode(), sig["signature"])
     return SignedBundle(
         kind=kind,
         origin=origin,
@@ -246,6 +389,9 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
         records=tuple(out["records"]),
         sha256=hashlib.sha256(data).hexdigest(),
         signer=verifier,
+        notices=tuple(notices),
+        attests=tuple(attests),
+        attest=own,
     )
 
 
@@ -282,6 +428,61 @@ def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> 
     check = _series_payload if kind == SERIES else _media_payload
     check(payload, rid, line)
     return WireRecord(origin, rid, kind, skey, version, False, payload)
+
+
+def _attest(a: Any, *, line: int) -> Attest:
+    if not isinstance(a, dict) or set(a) != {"o", "manifest", "signature"}:
+        raise DeltaError(f"line {line}: attestation must be an object of o, manifest, signature")
+    if not all(isinstance(v, str) and v for v in a.values()):
+        raise DeltaError(f"line {line}: attestation fields must be texts")
+    return Attest(a["o"], a["manifest"], a["signature"])
+
+
+def check_notice_body(b: Any, *, line: int) -> None:
+    """A notice body names only what the recipient already owns (its series key and
+    media keys), how many files, how and when they were found, and the finder."""
+    where = f"line {line}: " if line else ""
+    allowed = {"id", "from", "to", "series", "media", "files", "via", "at", "finder"}
+    if not isinstance(b, dict) or set(b) - allowed:
+        raise DeltaError(f"{where}notice must be an object of {', '.join(sorted(allowed))}")
+    for k in ("id", "series"):
+        if not isinstance(b.get(k), str) or not _ID.match(b[k]):
+            raise DeltaError(f"{where}notice {k} is not a valid id")
+    for k in ("from", "to"):
+        if not isinstance(b.get(k), str) or not 0 < len(b[k]) <= 200:
+            raise DeltaError(f"{where}notice {k} must name a node")
+    media = b.get("media")
+    if (
+        not isinstance(media, list)
+        or not 0 < len(media) <= MAX_NOTICE_MEDIA
+        or not all(isinstance(m, str) and _ID.match(m) for m in media)
+    ):
+        raise DeltaError(f"{where}notice media must be 1-{MAX_NOTICE_MEDIA} record ids")
+    files = b.get("files")
+    if not isinstance(files, int) or isinstance(files, bool) or not 0 < files < 2**31:
+        raise DeltaError(f"{where}notice files must be a positive integer")
+    if b.get("via") not in VIAS:
+        raise DeltaError(f"{where}notice via must be one of {', '.join(VIAS)}")
+    _text(b.get("at"), 40, "notice at", line)
+    finder = b.get("finder")
+    if not isinstance(finder, dict) or set(finder) - {"code", "country"} or not finder.get("code"):
+        raise DeltaError(f"{where}notice must name the finder agency (code, country)")
+    _text(finder.get("code"), 32, "finder code", line)
+    _text(finder.get("country"), 2, "finder country", line)
+
+
+def _notice(n: Any, signer: str, with_origin: bool, *, line: int) -> Notice:
+    if not isinstance(n, dict) or set(n) != {"id", "body", "sig"}:
+        raise DeltaError(f"line {line}: notice must be an object of id, body, sig")
+    body, sig = n["body"], n["sig"]
+    check_notice_body(body, line=line)
+    if not isinstance(sig, str) or body["id"] != n["id"]:
+        raise DeltaError(f"line {line}: notice {str(n['id'])[:40]!r} is not signed")
+    if not with_origin and body["from"] != signer:
+        raise DeltaError(
+            f"line {line}: notice {body['id']} of {body['from']} in a delta of {signer}"
+        )
+    return Notice(body["id"], body["from"], body["to"], body, sig)
 
 
 def _series_payload(p: dict[str, Any], rid: str, line: int) -> None:
@@ -325,12 +526,21 @@ __all__ = [
     "LEVELS",
     "MEDIA",
     "SERIES",
+    "Attest",
     "DeltaError",
+    "Notice",
     "SignedBundle",
     "WireRecord",
+    "attest_from_json",
+    "attested",
+    "check_notice_body",
+    "notice_text",
     "peek_header",
     "peek_origin",
     "read",
+    "record_digest",
+    "sign_notice",
     "split_bundles",
+    "verify_notice",
     "write",
 ]

@@ -25,6 +25,7 @@ from tessera.storage.models import (
     ExchangeHash,
     FedAgency,
     FedLogEntry,
+    FedNotice,
     FedOutbox,
     FedPeer,
     FedRecord,
@@ -727,17 +728,189 @@ def agency_row(s: Session, agency_id: int) -> Agency | None:
     return s.get(Agency, agency_id)
 
 
+# -- trust in origins, not in the hub ----------------------------------------------------------
+
+
+def attests_of(s: Session, seqs: Iterable[int]) -> list[str]:
+    """The origins' signed manifests (JSON) of these log entries, in log order."""
+    out: list[str] = []
+    for chunk in _chunks(sorted(set(seqs))):
+        out.extend(
+            str(a)
+            for a in s.scalars(
+                select(FedLogEntry.attest)
+                .where(FedLogEntry.seq.in_(chunk), FedLogEntry.attest.is_not(None))
+                .order_by(FedLogEntry.seq)
+            )
+        )
+    return out
+
+
+def origin_keys(s: Session, origins: Iterable[str]) -> dict[str, str]:
+    """origin -> verifier key text, for the registered peers among ``origins``."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(origins))):
+        for o, v in s.execute(
+            select(FedPeer.origin, FedPeer.verifier).where(FedPeer.origin.in_(chunk))
+        ):
+            out[str(o)] = str(v)
+    return out
+
+
+def pin_origin(s: Session, origin: str, verifier: str) -> FedPeer:
+    """Remember a node's key on first sight (no URL: not a hub); later keys must match."""
+    name = origin if len(origin) <= 64 else origin[:55]
+    n = 1
+    while s.scalar(select(FedPeer.id).where(FedPeer.name == name)) is not None:
+        n += 1
+        name = f"{origin[:55]}~{n}"
+    return add_peer(s, name, None, verifier, origin)
+
+
+# -- blind-hit notices between nodes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    sender: str
+    notice_id: str
+    recipient: str
+    body: dict[str, Any]
+    signature: str
+    carried_by: int
+
+
+def _notice_row(n: FedNotice) -> NoticeRow:
+    return NoticeRow(
+        n.sender, n.notice_id, n.recipient, dict(n.body), n.signature, int(n.carried_by)
+    )
+
+
+def add_notice(s: Session, row: NoticeRow) -> bool:
+    """Store a notice once: False when (sender, notice id) is already stored."""
+    seen = s.scalar(
+        select(FedNotice.id).where(
+            FedNotice.sender == row.sender, FedNotice.notice_id == row.notice_id
+        )
+    )
+    if seen is not None:
+        return False
+    s.add(
+        FedNotice(
+            sender=row.sender,
+            notice_id=row.notice_id,
+            recipient=row.recipient,
+            body=row.body,
+            signature=row.signature,
+            carried_by=row.carried_by,
+        )
+    )
+    s.flush()
+    return True
+
+
+def pending_notices(s: Session, sender: str) -> list[NoticeRow]:
+    """A node's own notices no delta has carried yet."""
+    q = (
+        select(FedNotice)
+        .where(FedNotice.sender == sender, FedNotice.carried_by == 0)
+        .order_by(FedNotice.id)
+    )
+    return [_notice_row(n) for n in s.scalars(q)]
+
+
+def mark_carried(s: Session, sender: str, ids: Sequence[str], delta_no: int) -> None:
+    for chunk in _chunks(list(ids)):
+        s.execute(
+            update(FedNotice)
+            .where(FedNotice.sender == sender, FedNotice.notice_id.in_(chunk))
+            .values(carried_by=delta_no)
+        )
+
+
+def notices_for(s: Session, recipient: str, after: int, end: int) -> list[NoticeRow]:
+    """Hub: the notices to ``recipient`` carried by log entries ``after < seq <= end``."""
+    q = (
+        select(FedNotice)
+        .where(
+            FedNotice.recipient == recipient,
+            FedNotice.carried_by > after,
+            FedNotice.carried_by <= end,
+        )
+        .order_by(FedNotice.carried_by, FedNotice.id)
+    )
+    return [_notice_row(n) for n in s.scalars(q)]
+
+
+def remote_keys_of(
+    s: Session, series_id: int, media_ids: Iterable[int]
+) -> tuple[str, str, list[str]] | None:
+    """(origin, series key, media keys) when ``series_id`` is a received series: the
+    ids its origin gave them (what a notice to that origin may name)."""
+    row = s.execute(
+        select(FedRecord.origin, FedRecord.origin_id).where(
+            FedRecord.kind == 0, FedRecord.local_id == series_id, FedRecord.deleted.is_(False)
+        )
+    ).first()
+    if row is None:
+        return None
+    origin, key = str(row[0]), str(row[1])
+    keys: list[str] = []
+    for chunk in _chunks(sorted(set(media_ids))):
+        keys.extend(
+            str(k)
+            for k in s.scalars(
+                select(FedRecord.origin_id).where(
+                    FedRecord.origin == origin,
+                    FedRecord.kind == 1,
+                    FedRecord.series_key == key,
+                    FedRecord.deleted.is_(False),
+                    FedRecord.local_id.in_(chunk),
+                )
+            )
+        )
+    return origin, key, sorted(keys)
+
+
+def own_series_media(
+    s: Session, series_id: int, media_ids: Iterable[int]
+) -> tuple[Series, set[int]] | None:
+    """The live series ``series_id`` of one of this node's own agencies and which of
+    ``media_ids`` it holds now (None: no such series, or one standing for another node)."""
+    series = s.get(Series, series_id)
+    if series is None or series.deleted_at is not None:
+        return None
+    if s.scalar(select(FedAgency.agency_id).where(FedAgency.agency_id == series.agency_id)):
+        return None
+    held: set[int] = set()
+    for chunk in _chunks(sorted(set(media_ids))):
+        held.update(
+            int(m)
+            for m in s.scalars(
+                select(series_media.c.media_id).where(
+                    series_media.c.series_id == series_id,
+                    series_media.c.deleted_at.is_(None),
+                    series_media.c.media_id.in_(chunk),
+                )
+            )
+        )
+    return series, held
+
+
 __all__ = [
     "SOURCE_FORMAT",
     "Incoming",
     "Newer",
+    "NoticeRow",
     "SharedSeries",
     "StoredRecord",
+    "add_notice",
     "add_outbox",
     "add_peer",
     "append_log",
     "apply_remote_media",
     "apply_remote_series",
+    "attests_of",
     "count_records",
     "drop_outbox",
     "drop_series_media",
@@ -751,14 +924,21 @@ __all__ = [
     "log_entry",
     "log_entry_at",
     "log_leaves",
+    "mark_carried",
     "newer",
     "next_delta_no",
+    "notices_for",
+    "origin_keys",
     "outbox",
     "outbox_summary",
     "own_series",
+    "own_series_media",
     "peer_by_origin",
+    "pending_notices",
+    "pin_origin",
     "record_sent",
     "remote_agency",
+    "remote_keys_of",
     "remote_series_name",
     "remove_peer",
     "sent_state",

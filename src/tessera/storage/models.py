@@ -767,6 +767,10 @@ class FedPeer(Base):
     feed_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     last_delta: Mapped[int] = mapped_column(BigInteger, default=0)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    country: Mapped[str | None] = mapped_column(String(2))
+    """On a hub: the country this node serves (series shared with it reach the node)."""
+    agencies: Mapped[list[str] | None] = mapped_column(JSON)
+    """On a hub: the agency codes this node serves."""
 
 
 class FedRecord(Base):
@@ -819,6 +823,9 @@ class FedLogEntry(Base):
     note: Mapped[str] = mapped_column(Text)
     """The hub's signed checkpoint of the tree ending at this entry."""
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attest: Mapped[str | None] = mapped_column(Text)
+    """The origin's signed manifest of the delta (JSON: manifest line and signature),
+    forwarded with its records so nodes re-verify the origin's signature."""
 
 
 class FedSent(Base):
@@ -842,6 +849,27 @@ class FedOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class FedNotice(Base):
+    """A blind-hit notice between nodes, stored once (sender, notice id) wherever it
+    passes: the finder's outbox (``carried_by`` 0 until a delta carries it, then that
+    delta's number), the hub (the log entry that carried it), the owner's inbox."""
+
+    __tablename__ = "fed_notice"
+    __table_args__ = (
+        UniqueConstraint("sender", "notice_id"),
+        Index("ix_fed_notice_carried_by", "carried_by"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    notice_id: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(Text)
+    """The sender's signed note over the body (the owner checks it, not the hub's word)."""
+    carried_by: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
     "MARKER_KINDS",
     "SHARE_LEVELS",
@@ -859,6 +887,7 @@ __all__ = [
     "ExchangeHash",
     "FedAgency",
     "FedLogEntry",
+    "FedNotice",
     "FedOutbox",
     "FedPeer",
     "FedRecord",
