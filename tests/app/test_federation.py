@@ -475,3 +475,85 @@ def test_a_notice_the_hub_altered_is_refused(world: World, tmp_path: Path) -> No
         fed.HubRefused, match=r"notice o1 of b.test: signature does not cover it \(altered\)"
     ):
         _sync(world.a, world.hub)
+
+
+def _b_serves(world: World, country: str | None, agencies: tuple[str, ...] = ()) -> None:
+    key = fed.signer_of(world.b).verifier.text()
+    fed.remove_peer(world.hub, OP, "b")
+    fed.add_peer(world.hub, OP, "b", "http://127.0.0.1:1", key, country=country, agencies=agencies)
+
+
+def _on_b(world: World) -> set[str]:
+    with world.b.transaction() as s:
+        return {
+            r.origin_id
+            for r in s.query(FedRecord).filter(FedRecord.deleted.is_(False), FedRecord.kind == 0)
+        }
+
+
+def test_grants_to_countries_and_agencies_reach_only_their_nodes(
+    world: World, tmp_path: Path
+) -> None:
+    """A series shared with France only never reaches B (Germany): the hub sends B its
+    key as a deletion, no hash; shared with Germany, or with B's agency, B's callers
+    see it at that level; when the grant goes, so does the series at B."""
+    _b_serves(world, "DE", ("DE-B",))
+    fr, de, ag = _digests(2, "fr"), _digests(2, "de"), _digests(2, "ag")
+    _share(world.a, tmp_path, "ONLY-FR", fr)
+    _share(world.a, tmp_path, "FOR-DE", de)
+    _share(world.a, tmp_path, "FOR-B", ag)
+    with world.a.transaction() as s:  # A's directory knows B's agency (to grant to it)
+        repo.create_agency(s, "DE-B", "DE", "Unit B", "vid@b.example")
+    for name in ("ONLY-FR", "FOR-DE", "FOR-B"):
+        sharing.share_series(world.a, OP, name, "none", network=True)
+    sharing.share_series(world.a, OP, "ONLY-FR", "full", countries=["FR"])
+    sharing.share_series(world.a, OP, "FOR-DE", "status", countries=["DE"])
+    sharing.share_series(world.a, OP, "FOR-B", "hash", agencies=["DE-B"])
+    _sync(world.a, world.hub)
+    with world.hub.transaction() as s:  # the hub holds all three, grants and all
+        grants = [r.payload["grants"] for r in s.query(FedRecord).filter(FedRecord.kind == 0)]
+        assert {"country": {"FR": "full"}} in grants
+    me = fed.signer_of(world.b).name
+    cp = fed.hub_checkpoint(world.hub, me, 0)
+    page = fed.feed_page(world.hub, me, 0, cp.size)
+    for h in fr:
+        assert h.encode() not in page  # nothing of France's series leaves the hub for B
+    _sync(world.b, world.hub)
+    assert _lookup(world.b, fr[0]).matched == 0
+    de_hit = _lookup(world.b, de[0])
+    assert de_hit.matched == 1 and de_hit.series[0].name == "FOR-DE @a.test"
+    b_hit = _lookup(world.b, ag[1])
+    assert b_hit.matched == 1 and b_hit.series == ()  # hash: contact only
+    assert b_hit.results[0].matches[0].contacts == ("vid@a.example",)
+    # another agency at B (not listed) sees FOR-B as nothing, FOR-DE by country
+    with world.b.transaction() as s:
+        repo.create_agency(s, "DE-Z", "DE", "Unit Z", "z@b.example")
+    other = Caller(role=Role.ANALYST, user_id=97, email="z@b.example", agency_code="DE-Z")
+    assert lk.lookup(world.b, other, [lk.HashQuery(type="sha256", hash=ag[0])]).matched == 0
+    assert lk.lookup(world.b, other, [lk.HashQuery(type="sha256", hash=de[0])]).matched == 1
+    # Germany's grant goes: the series and its media go from B at the next sync
+    sharing.share_series(world.a, OP, "FOR-DE", "none", countries=["DE"])
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    assert _lookup(world.b, de[0]).matched == 0
+    assert len(_on_b(world)) == 1
+    # and comes back with its media when France's grant is widened to Germany
+    sharing.share_series(world.a, OP, "ONLY-FR", "status", countries=["DE"])
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    assert _lookup(world.b, fr[1]).matched == 1
+
+
+def test_a_node_enforces_the_audience_itself(world: World, tmp_path: Path) -> None:
+    """A hub that forwards a series shared only with France to a German node (its
+    operator listed B under FR): B keeps nothing of it."""
+    _b_serves(world, "FR")
+    fr = _digests(3, "fr2")
+    _share(world.a, tmp_path, "ONLY-FR", fr)
+    sharing.share_series(world.a, OP, "ONLY-FR", "none", network=True)
+    sharing.share_series(world.a, OP, "ONLY-FR", "status", countries=["FR"])
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)
+    assert _on_b(world) == set()
+    assert _lookup(world.b, fr[0]).matched == 0
+    assert _counts(world.b) == (0, 0)

@@ -33,6 +33,26 @@ level the origin shared (so lookup and triage show it to local callers as that
 level allows), and the media as hash-only media (or linked to the local media with
 those digests).
 
+**Grants to listed countries and agencies travel.** A series record carries its
+network level and its grants to countries / agencies (``grants``); a series shared
+with nobody on the network is not sent (a deletion when it was). The hub forwards a
+series and its media only to nodes whose country / agencies (``tessera peer add
+... --country CC --agency CODE`` on the hub: the hub's operator says whom a node
+serves, not the node) some grant names, and sends the others a deletion (key and
+version only); each node enforces it again, keeping only the grants that name its
+own agencies' countries and codes, and its visibility rules then show the series
+to each local caller at the most specific level. When a series' audience changes its
+media are sent again (their sent digest includes the audience), so a node newly
+named receives them. Limits: a node in the audience stores the status fields
+(name, flags) when any grantee gets ``status``, even if its own callers see only
+``hash`` (its rules never show them); ``full`` carries what ``status`` does.
+
+**Not trusting the hub with the records.** Every live record must be one its
+origin signed (``tessera.exchange.delta``: the origin's signed manifest lists each
+record's digest and is forwarded with it), checked with the origin's key as this
+node registered it or first saw it (pinned; another key later is refused). A
+deletion needs no origin signature: it only hides, and a hub can always withhold.
+
 Air-gapped, ``tessera sync --export`` writes the same signed bundles to a file and
 ``--import`` applies them: a hub accepts the deltas in it, a node the feed pages.
 """
@@ -117,6 +137,10 @@ class PeerInfo(Result):
     last_delta: int
     """The last of our deltas it accepted (as hub: the last it sent us)."""
     synced_at: Timestamp | None
+    country: str | None = None
+    """On a hub: the country this node serves (series shared with it reach it)."""
+    agencies: tuple[str, ...] = ()
+    """On a hub: the agency codes this node serves."""
 
 
 def _info(p: FedPeer) -> PeerInfo:
@@ -129,6 +153,8 @@ def _info(p: FedPeer) -> PeerInfo:
         feed_after=int(p.feed_after or 0),
         last_delta=int(p.last_delta or 0),
         synced_at=p.synced_at,
+        country=p.country,
+        agencies=tuple(p.agencies or ()),
     )
 
 
@@ -137,11 +163,26 @@ def _require_admin(caller: Caller) -> None:
         require_role(caller, Role.ADMIN)
 
 
-def add_peer(app: App, caller: Caller, name: str, url: str | None, key: str) -> PeerInfo:
-    """Register a hub or node by name, URL and Ed25519 verifier key."""
+def add_peer(
+    app: App,
+    caller: Caller,
+    name: str,
+    url: str | None,
+    key: str,
+    *,
+    country: str | None = None,
+    agencies: Iterable[str] = (),
+) -> PeerInfo:
+    """Register a hub or node by name, URL and Ed25519 verifier key; on a hub, the
+    country and agencies a node serves (what series shared with them it receives)."""
     _require_admin(caller)
     if not _PEER_NAME.match(name):
         raise InvalidInput(f"peer name {name!r} must be 1-64 letters, digits, '.', '_', '-'")
+    if country is not None and not re.match(r"^[A-Z]{2}$", country.upper()):
+        raise InvalidInput(f"country {country!r} must be a two-letter ISO code")
+    codes = sorted({a.strip() for a in agencies if a.strip()})
+    if any(len(a) > 32 for a in codes):
+        raise InvalidInput("agency codes are at most 32 characters")
     if url is not None and not re.match(r"^https?://[^\s/]+", url):
         raise InvalidInput(f"peer URL {url!r} must start with http:// or https://")
     verifier = Verifier.parse(key)
@@ -152,13 +193,15 @@ def add_peer(app: App, caller: Caller, name: str, url: str | None, key: str) -> 
         peer = store.add_peer(
             s, name, url.rstrip("/") if url else None, verifier.text(), verifier.name
         )
+        peer.country = country.upper() if country else None
+        peer.agencies = codes or None
         audit.record_in(
             s,
             app,
             caller,
             "federation.peer.add",
             target=f"peer:{name}",
-            params={"url": url, "key": verifier.text()},
+            params={"url": url, "key": verifier.text(), "country": country, "agencies": codes},
         )
         return _info(peer)
 
@@ -233,7 +276,10 @@ def _series_payload(se: store.SharedSeries) -> dict[str, Any]:
     if se.contact:
         owner["contact"] = se.contact[:1000]
     p: dict[str, Any] = {"level": se.level, "owner": owner}
-    if se.level in ("status", "full"):
+    grants = {scope: dict(sorted(g.items())) for scope, g in sorted(se.grants.items()) if g}
+    if grants:
+        p["grants"] = grants
+    if _RANK[delta.best_level(p)] >= _RANK["status"]:
         p["name"] = se.name
         for k in ("victim_identified", "offender_identified", "baseline"):
             if getattr(se, k):
@@ -245,17 +291,34 @@ def _series_payload(se: store.SharedSeries) -> dict[str, Any]:
     return p
 
 
+_RANK = {"none": 0, "hash": 1, "status": 2, "full": 3}
+
+
 def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
     """Everything this node shares with the network now, version 0 (unnumbered)."""
     out: dict[str, WireRecord] = {}
-    shared = [se for se in store.own_series(s) if se.level != "none"]
-    for se in shared:
+    shared: list[int] = []
+    for se in store.own_series(s):
+        payload = _series_payload(se)
+        if delta.best_level(payload) == "none":
+            continue
         key = f"s{se.id}"
-        out[key] = WireRecord(origin, key, SERIES, key, 1, False, _series_payload(se))
-    for sid, mid, hashes in store.series_media_hashes(s, [se.id for se in shared]):
+        shared.append(se.id)
+        out[key] = WireRecord(origin, key, SERIES, key, 1, False, payload)
+    for sid, mid, hashes in store.series_media_hashes(s, shared):
         key = f"s{sid}m{mid}"
         out[key] = WireRecord(origin, key, MEDIA, f"s{sid}", 1, False, hashes)
     return out
+
+
+def _audience(r: WireRecord | None) -> str:
+    """Who a series reaches (network level and listed grantees): when it changes, its
+    media are sent again, so a node newly in the audience receives them (the hub
+    forwards a series' media only to nodes that may see the series)."""
+    if r is None or r.payload is None:
+        return ""
+    p = r.payload
+    return canonical_json({"level": p.get("level"), "grants": p.get("grants")}).decode()
 
 
 def _changes(
@@ -267,6 +330,9 @@ def _changes(
     rows: list[tuple[str, int, str, bool]] = []
     for key, r in now.items():
         digest = r.digest()
+        if r.kind == MEDIA:
+            who = _audience(now.get(r.series_key))
+            digest = hashlib.sha256(f"{digest}:{who}".encode()).hexdigest()
         old = sent.get(key)
         if old is not None and old[1] == digest and not old[2]:
             continue
@@ -525,6 +591,7 @@ def feed_page(
             raise InvalidInput(f"feed range {after}..{upto} outside the log (size {size})")
         end = store.feed_pages(s, after, upto, limit)
         series, media = store.feed_records(s, after, end, origin)
+        series, media = _audience_of(store.peer_by_origin(s, origin), series, media)
         told = notices.for_node(s, origin, after, end)
         # the origins' signed manifests of every record here, and their keys
         attests = [
@@ -554,6 +621,35 @@ def feed_page(
             notices=told,
             attests=attests,
         )
+
+
+def _audience_of(
+    node: FedPeer | None,
+    series: list[store.StoredRecord],
+    media: list[store.StoredRecord],
+) -> tuple[list[store.StoredRecord], list[store.StoredRecord]]:
+    """Hub: what of a page this node may receive. A series shared with none of the
+    node's country / agencies (as its peer entry lists them) and its media go as
+    deletions (a key and version, nothing else: what a hub could always withhold)."""
+    countries = {node.country} if node is not None and node.country else set()
+    agencies = set(node.agencies or []) if node is not None else set()
+
+    def hidden(r: store.StoredRecord) -> bool:
+        return not r.deleted and (
+            r.payload is None or for_audience(r.payload, countries, agencies) is None
+        )
+
+    gone = {(r.origin, r.origin_id) for r in series if hidden(r)}
+    if not gone:
+        return series, media
+
+    def drop(r: store.StoredRecord) -> store.StoredRecord:
+        return replace(r, deleted=True, payload=None)
+
+    return (
+        [drop(r) if (r.origin, r.origin_id) in gone else r for r in series],
+        [drop(r) if (r.origin, r.series_key) in gone and not r.deleted else r for r in media],
+    )
 
 
 def _wire(rows: Sequence[store.StoredRecord]) -> list[WireRecord]:
@@ -865,6 +961,8 @@ def _check_attested(hub: FedPeer, bundle: SignedBundle, keys: dict[str, Verifier
         except DeltaError as exc:
             raise HubRefused(f"hub {hub.name} forwarded {exc.message}") from None
     for r in bundle.series + bundle.records:
+        if r.deleted:
+            continue  # a deletion hides; the hub could always withhold (see the docstring)
         if delta.record_digest(r) not in signed.get(r.origin, ()):
             raise HubRefused(
                 f"hub {hub.name} sent record {r.origin_id} (version {r.version}) of node "
@@ -873,10 +971,41 @@ def _check_attested(hub: FedPeer, bundle: SignedBundle, keys: dict[str, Verifier
             )
 
 
+def for_audience(
+    p: dict[str, Any], countries: set[str], agencies: set[str]
+) -> dict[str, Any] | None:
+    """A series payload with only the grants naming these countries / agencies (and
+    the network level); None when that leaves it shared with none of them."""
+    grants = p.get("grants") or {}
+    kept = {
+        "country": {c: v for c, v in (grants.get("country") or {}).items() if c in countries},
+        "agency": {a: v for a, v in (grants.get("agency") or {}).items() if a in agencies},
+    }
+    out = {k: v for k, v in p.items() if k != "grants"}
+    kept = {k: v for k, v in kept.items() if v}
+    if kept:
+        out["grants"] = kept
+    return None if delta.best_level(out) == "none" else out
+
+
+def _for_this_node(s: Session, records: list[store.Incoming]) -> list[store.Incoming]:
+    """Nodes enforce the audience again: a series keeps the grants naming this node's
+    own countries / agencies; one left shared with none of them is not kept."""
+    codes, countries = store.own_agencies(s)
+    out = []
+    for r in records:
+        if r.kind == SERIES and not r.deleted and r.payload is not None:
+            p = for_audience(r.payload, countries, codes)
+            out.append(replace(r, payload=p, deleted=p is None))
+        else:
+            out.append(r)
+    return out
+
+
 def _apply_received(s: Session, bundle: SignedBundle) -> int:
     """Apply a verified feed page: series first, then their media (set-based)."""
     cache: dict[tuple[str, str], Any] = {}
-    series_items = store.newer(s, _incoming(bundle.series))
+    series_items = store.newer(s, _for_this_node(s, _incoming(bundle.series)))
     done: list[tuple[store.Newer, int | None]] = []
     for n in series_items:
         r = n.record
@@ -896,7 +1025,8 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
     for n in media_items:
         sid = local_series.get((n.record.origin, n.record.series_key))
         if n.record.deleted or sid is None:
-            placed.append((n, None))  # its series is not shared (any more): not shown
+            # its series is not shared (any more) with this node: nothing of it is kept
+            placed.append((replace(n, record=replace(n.record, deleted=True, payload=None)), None))
             if n.old_local is not None and sid is not None:
                 unlink.setdefault(sid, []).append(n.old_local)
         else:

@@ -23,11 +23,30 @@ def peer_group() -> None:
 @click.option(
     "--key", "key", required=True, help="The peer's verifier key (tessera federation key)."
 )
+@click.option(
+    "--country",
+    default=None,
+    help="On a hub: the country (ISO code) this node serves; series shared with it reach it.",
+)
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    help="On a hub: an agency code this node serves (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def peer_add(cli: CliContext, name: str, url: str, key: str, as_json: bool) -> None:
+def peer_add(
+    cli: CliContext,
+    name: str,
+    url: str,
+    key: str,
+    country: str | None,
+    agencies: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Register peer NAME at URL with its Ed25519 verifier key."""
-    p = fed.add_peer(cli.app, cli.caller, name, url, key)
+    p = fed.add_peer(cli.app, cli.caller, name, url, key, country=country, agencies=agencies)
     emit(p, as_json, f"peer {p.name} added: {p.url} key {p.origin}")
 
 

@@ -485,12 +485,39 @@ def _notice(n: Any, signer: str, with_origin: bool, *, line: int) -> Notice:
     return Notice(body["id"], body["from"], body["to"], body, sig)
 
 
+_RANK = {"none": 0, "hash": 1, "status": 2, "full": 3}
+
+
+def best_level(p: Mapping[str, Any]) -> str:
+    """The highest level a series payload gives anyone (network or a listed grantee)."""
+    levels = [str(p.get("level", "none"))]
+    for g in (p.get("grants") or {}).values():
+        levels.extend(str(v) for v in g.values())
+    return max(levels, key=lambda x: _RANK.get(x, 0))
+
+
+def _grants(g: Any, rid: str, line: int) -> None:
+    if not isinstance(g, dict) or set(g) - {"country", "agency"}:
+        raise DeltaError(f"line {line}: series {rid} grants must map country / agency")
+    for scope, to in g.items():
+        limit = 2 if scope == "country" else 32
+        if not isinstance(to, dict) or len(to) > 1000:
+            raise DeltaError(f"line {line}: series {rid} {scope} grants must be a map")
+        for who, level in to.items():
+            if not isinstance(who, str) or not 0 < len(who) <= limit or level not in _RANK:
+                raise DeltaError(f"line {line}: series {rid} has an invalid {scope} grant")
+
+
 def _series_payload(p: dict[str, Any], rid: str, line: int) -> None:
-    allowed = {"level", "owner", *_SERIES_TEXT, *_SERIES_FLAGS, "category"}
+    allowed = {"level", "owner", "grants", *_SERIES_TEXT, *_SERIES_FLAGS, "category"}
     if extra := set(p) - allowed:
         raise DeltaError(f"line {line}: series {rid} has unknown fields {sorted(extra)}")
-    if p.get("level") not in LEVELS:
+    if "grants" in p:
+        _grants(p["grants"], rid, line)
+    if p.get("level") not in LEVELS and not (p.get("level") == "none" and "grants" in p):
         raise DeltaError(f"line {line}: series {rid} level must be one of {', '.join(LEVELS)}")
+    if best_level(p) == "none":
+        raise DeltaError(f"line {line}: series {rid} is shared with nobody (send a deletion)")
     owner = p.get("owner")
     if not isinstance(owner, dict) or set(owner) - set(_OWNER) or not owner.get("code"):
         raise DeltaError(f"line {line}: series {rid} must name its owner agency (code)")
@@ -504,7 +531,7 @@ def _series_payload(p: dict[str, Any], rid: str, line: int) -> None:
     cat = p.get("category")
     if cat is not None and (not isinstance(cat, int) or isinstance(cat, bool)):
         raise DeltaError(f"line {line}: series {rid} category must be an integer")
-    if p["level"] == "hash" and set(p) - {"level", "owner"}:
+    if best_level(p) == "hash" and set(p) - {"level", "owner", "grants"}:
         raise DeltaError(f"line {line}: series {rid} shared at hash carries status fields")
 
 
@@ -533,6 +560,7 @@ __all__ = [
     "WireRecord",
     "attest_from_json",
     "attested",
+    "best_level",
     "check_notice_body",
     "notice_text",
     "peek_header",

@@ -10,7 +10,7 @@ committed before it). Set-based per batch, like ``storage.exchange``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -110,18 +110,27 @@ class SharedSeries:
     baseline: bool
     category: int | None
     category_profile: str | None
+    grants: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Grants to listed countries / agencies: {"country": {CC: level}, "agency": {...}}."""
 
 
 def own_series(s: Session) -> list[SharedSeries]:
     """Live series of this node's own agencies (not those standing for other nodes'),
-    each with its network-wide sharing level (``status`` when no grant says otherwise)."""
-    grants = dict(
-        s.execute(
-            select(SharingGrant.series_id, SharingGrant.level).where(
-                SharingGrant.scope == "network", SharingGrant.series_id.is_not(None)
-            )
-        ).all()
-    )
+    each with its network-wide sharing level (``status`` when no grant says otherwise)
+    and its grants to listed countries and agencies."""
+    grants: dict[int, str] = {}
+    listed: dict[int, dict[str, dict[str, str]]] = {}
+    for sid, scope, grantee, level in s.execute(
+        select(
+            SharingGrant.series_id, SharingGrant.scope, SharingGrant.grantee, SharingGrant.level
+        ).where(SharingGrant.series_id.is_not(None))
+    ):
+        if sid is None:
+            continue
+        if scope == "network":
+            grants[int(sid)] = str(level)
+        elif scope in ("country", "agency"):
+            listed.setdefault(int(sid), {}).setdefault(str(scope), {})[str(grantee)] = str(level)
     remote = select(FedAgency.agency_id)
     rows = s.execute(
         select(Series, Agency)
@@ -143,6 +152,7 @@ def own_series(s: Session) -> list[SharedSeries]:
             baseline=bool(se.baseline),
             category=se.category,
             category_profile=se.category_profile,
+            grants=listed.get(se.id, {}),
         )
         for se, a in rows
     ]
@@ -584,16 +594,27 @@ def apply_remote_series(
             setattr(series, f"{who}_identified_by", agency.id if flag else None)
             setattr(series, f"{who}_identified_at", utcnow() if flag else None)
     s.flush()
+    # the origin's grants, as received (the caller kept only those naming this node's
+    # own countries and agencies); an earlier grant no longer given goes
+    s.execute(delete(SharingGrant).where(SharingGrant.series_id == series.id))
+    by = f"federation:{r.origin}"
     sharing.set_grant(
-        s,
-        "series",
-        series.id,
-        scope="network",
-        grantee="",
-        level=str(p["level"]),
-        granted_by=f"federation:{r.origin}",
+        s, "series", series.id, scope="network", grantee="", level=str(p["level"]), granted_by=by
     )
+    for scope, to in (p.get("grants") or {}).items():
+        for who, level in sorted(to.items()):
+            sharing.set_grant(
+                s, "series", series.id, scope=scope, grantee=who, level=level, granted_by=by
+            )
     return series.id
+
+
+def own_agencies(s: Session) -> tuple[set[str], set[str]]:
+    """(codes, countries) of this node's own agencies (not those standing for others)."""
+    rows = s.execute(
+        select(Agency.code, Agency.country).where(Agency.id.not_in(select(FedAgency.agency_id)))
+    ).all()
+    return {str(c) for c, _ in rows}, {str(k) for _, k in rows}
 
 
 @dataclass(frozen=True)
@@ -931,6 +952,7 @@ __all__ = [
     "origin_keys",
     "outbox",
     "outbox_summary",
+    "own_agencies",
     "own_series",
     "own_series_media",
     "peer_by_origin",
