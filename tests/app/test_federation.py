@@ -518,6 +518,7 @@ def test_grants_to_countries_and_agencies_reach_only_their_nodes(
     page = fed.feed_page(world.hub, me, 0, cp.size)
     for h in fr:
         assert h.encode() not in page  # nothing of France's series leaves the hub for B
+    _no_digest_oracle(world, page, fr)
     _sync(world.b, world.hub)
     assert _lookup(world.b, fr[0]).matched == 0
     de_hit = _lookup(world.b, de[0])
@@ -557,3 +558,31 @@ def test_a_node_enforces_the_audience_itself(world: World, tmp_path: Path) -> No
     assert _on_b(world) == set()
     assert _lookup(world.b, fr[0]).matched == 0
     assert _counts(world.b) == (0, 0)
+
+
+def _no_digest_oracle(world: World, page: bytes, hidden: list[str]) -> None:
+    """The origins' manifests in B's page list digests of records B is not sent; the
+    per-record salt keeps B from confirming a guessed hash against them."""
+    import json
+
+    from tessera.exchange import delta as dl
+    from tessera.exchange.delta import WireRecord
+
+    hub_key = fed.signer_of(world.hub).verifier
+    b = dl.read(page, lambda _o: hub_key)
+    listed: set[str] = set()
+    for a in b.attests:
+        listed |= set(json.loads(a.manifest)["manifest"]["record_digests"])
+    with world.hub.transaction() as s:
+        rows = [
+            r
+            for r in s.query(FedRecord).filter(FedRecord.kind == 1)
+            if (r.payload or {}).get("sha256") in hidden
+        ]
+    assert rows
+    for r in rows:
+        payload = dict(r.payload or {})
+        salt = payload.pop("n")
+        args = ("a.test", r.origin_id, 1, r.series_key, r.version, False)
+        assert dl.record_digest(WireRecord(*args, payload, salt)) in listed  # signed...
+        assert dl.record_digest(WireRecord(*args, payload)) not in listed  # ...not guessable

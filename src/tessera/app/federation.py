@@ -506,7 +506,7 @@ def accept_delta(app: App, data: bytes, *, since: int = 0) -> DeltaAccepted:
             attest=bundle.attest.to_json() if bundle.attest else None,
         )
         store.append_log(s, entry)
-        store.upsert_records(s, _incoming(bundle.series + bundle.records), seq)
+        store.upsert_records(s, _incoming(bundle.series + bundle.records, salted=True), seq)
         notices.keep_on_hub(s, bundle.notices, seq)
         node = store.peer_by_origin(s, bundle.origin)
         told = bundle.header.get("feed_after")
@@ -533,16 +533,20 @@ def _answer(
     )
 
 
-def _incoming(records: Iterable[WireRecord]) -> list[store.Incoming]:
+def _incoming(records: Iterable[WireRecord], *, salted: bool = False) -> list[store.Incoming]:
+    """``salted``: keep each record's salt in its payload (the hub forwards it)."""
+
+    def payload(r: WireRecord) -> dict[str, Any] | None:
+        if r.payload is None:
+            return None
+        p = dict(r.payload)
+        if salted and r.salt is not None:
+            p["n"] = r.salt
+        return p
+
     return [
         store.Incoming(
-            r.origin,
-            r.origin_id,
-            r.kind,
-            r.series_key,
-            r.version,
-            r.deleted,
-            dict(r.payload) if r.payload is not None else None,
+            r.origin, r.origin_id, r.kind, r.series_key, r.version, r.deleted, payload(r)
         )
         for r in records
     ]

@@ -23,7 +23,10 @@ manifest (its *attestation*) and forwards it, in the part ``attest``, with every
 feed page holding records of that delta; a receiving node checks the origin's
 signature and finds each record's digest in it (``attested``), so a hub that
 altered, invented or re-attributed a record is caught even though the page itself
-is signed by the hub.
+is signed by the hub. Each live record in a delta carries a salt (``n``, an HMAC of
+its key and version under a secret only its origin can derive), covered by its
+digest: the listed digests of records a node is not sent (a series shared with
+other countries) cannot be used to confirm a guessed hash.
 
 Two more parts: ``notices`` (blind-hit notices between nodes, each signed by the
 node that raised it, see ``tessera.app.federation``), and ``attest`` (feeds only).
@@ -32,6 +35,7 @@ node that raised it, see ``tessera.app.federation``), and ``attest`` (feeds only
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -61,6 +65,7 @@ NOTICE_TAG = "tessera-federation-notice/1"
 VIAS = ("lookup", "triage", "ingest")
 MAX_NOTICE_MEDIA = 10_000
 DIGEST_HEX = 32
+SALT_HEX = 32
 
 
 class DeltaError(InvalidInput):
@@ -81,6 +86,8 @@ class WireRecord:
     version: int
     deleted: bool = False
     payload: Mapping[str, Any] | None = None
+    salt: str | None = field(default=None, compare=False)
+    """The origin's salt of a live record (``n``): travels with it, covered by its digest."""
 
     def to_wire(self, *, with_origin: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.origin_id, "s": self.series_key, "v": self.version}
@@ -90,6 +97,8 @@ class WireRecord:
             out["d"] = True
         elif self.payload:
             out.update(self.payload)
+        if self.salt is not None and not self.deleted:
+            out["n"] = self.salt
         return out
 
     def digest(self) -> str:
@@ -100,9 +109,25 @@ class WireRecord:
 
 def record_digest(r: WireRecord) -> str:
     """What the origin signs of one record (``record_digests``): its wire form without
-    the origin (a feed adds it), canonical JSON, SHA-256 truncated to 128 bits."""
-    line = _dumps(r.to_wire(with_origin=False)).encode()
-    return hashlib.sha256(line).hexdigest()[:DIGEST_HEX]
+    the origin (a feed adds it), salt included, canonical JSON, SHA-256 truncated to
+    128 bits."""
+    return _digest_of(r.to_wire(with_origin=False))
+
+
+def _digest_of(wire: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_dumps(wire).encode()).hexdigest()[:DIGEST_HEX]
+
+
+def _salter(signer: Signer) -> Callable[[WireRecord], str]:
+    """Deterministic per-record salts: HMAC-SHA256 under a key derived from the
+    signer's private key (an Ed25519 signature of a fixed text is deterministic)."""
+    secret = hashlib.sha256(signer.sign(b"tessera-federation-record-salt/1")).digest()
+
+    def salt(r: WireRecord) -> str:
+        msg = f"{r.origin_id}\n{r.version}".encode()
+        return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:SALT_HEX]
+
+    return salt
 
 
 @dataclass(frozen=True)
@@ -229,17 +254,21 @@ def write(
     lines = [(_dumps(head) + "\n").encode()]
     manifest: dict[str, Any] = {"header_sha256": hashlib.sha256(lines[0]).hexdigest(), "parts": {}}
     digests: list[str] = []
+    salt = None if with_origin else _salter(signer)
     for part, items in (("series", series), ("records", records)):
         h, n = hashlib.sha256(), 0
         for r in items:
             if not with_origin and r.origin != signer.name:
                 raise DeltaError(f"record {r.origin_id} of {r.origin} in a delta of {signer.name}")
-            line = (_dumps({"part": part, "r": r.to_wire(with_origin=with_origin)}) + "\n").encode()
+            wire = r.to_wire(with_origin=with_origin)
+            if salt is not None:
+                if not r.deleted and "n" not in wire:
+                    wire["n"] = salt(r)
+                digests.append(_digest_of(wire))
+            line = (_dumps({"part": part, "r": wire}) + "\n").encode()
             h.update(line)
             lines.append(line)
             n += 1
-            if not with_origin:
-                digests.append(record_digest(r))
         manifest["parts"][part] = {"count": n, "sha256": h.hexdigest()}
     others: tuple[tuple[str, str, Iterable[Any]], ...] = (
         ("notices", "n", notices),
@@ -425,9 +454,14 @@ def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> 
             raise DeltaError(f"line {line}: deleted record {rid} carries more than its key")
         return WireRecord(origin, rid, kind, skey, version, True, None)
     payload = {k: v for k, v in r.items() if k not in known}
+    salt = payload.pop("n", None)
     check = _series_payload if kind == SERIES else _media_payload
     check(payload, rid, line)
-    return WireRecord(origin, rid, kind, skey, version, False, payload)
+    if salt is not None and (
+        not isinstance(salt, str) or len(salt) != SALT_HEX or not _HEX.match(salt)
+    ):
+        raise DeltaError(f"line {line}: record {rid} salt must be {SALT_HEX} hex digits")
+    return WireRecord(origin, rid, kind, skey, version, False, payload, salt)
 
 
 def _attest(a: Any, *, line: int) -> Attest:
