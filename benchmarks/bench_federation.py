@@ -52,6 +52,16 @@ OP = Caller.local_operator()
 ORIGIN = "bench-origin.test"
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,7 +129,7 @@ def seed_hub(hub: App, origin: Signer, n: int, n_series: int) -> tuple[float, in
     return time.perf_counter() - t, no
 
 
-def baseline(home: Path, n: int, n_series: int) -> float:
+def baseline(home: Path, n: int, n_series: int) -> tuple[float, float]:
     app = _app(home, "bench-baseline.test")
     with app.transaction() as s:
         repo.create_agency(s, "NL-BENCH", "NL", "Bench unit", "vid@bench.example")
@@ -140,12 +150,12 @@ def baseline(home: Path, n: int, n_series: int) -> float:
             ),
             out,
         )
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     summary = import_file(app, OP, "bundle", path, agency_code="NL-BENCH")
-    took = time.perf_counter() - t
+    took, cpu = time.perf_counter() - t, time.process_time() - c
     assert summary.records == n, summary
     app.close()
-    return took
+    return took, cpu
 
 
 def main() -> None:
@@ -158,6 +168,7 @@ def main() -> None:
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-fed-"))
     n, n_series = args.records, args.series
     print(f"federation benchmark: {n:,} records in {n_series} series, homes under {root}")
+    print(f"  load average before: {_load()} (wall times include waiting for a CPU)")
 
     hub = _app(root / "hub", "bench-hub.test")
     origin = Signer.generate(ORIGIN)
@@ -193,20 +204,30 @@ def main() -> None:
                 time.sleep(0.2)
         hub_key = fed.signer_of(hub).verifier.text()
         fed.add_peer(node, OP, "hub", f"http://127.0.0.1:{port}", hub_key)
-        t = time.perf_counter()
+        t, c, h = time.perf_counter(), time.process_time(), _cpu_of(proc.pid)
         report = sync(node, OP)
-        full_s = time.perf_counter() - t
+        full_s, node_cpu = time.perf_counter() - t, time.process_time() - c
+        hub_cpu = _cpu_of(proc.pid) - h
         assert report.applied == n + n_series, report
         print(
             f"  fed full pull     {full_s:8.2f} s  ({report.pages} pages, "
-            f"{n / full_s:,.0f} rec/s; target <= 60 s for 1M)"
+            f"{n / full_s:,.0f} rec/s; target <= 60 s for 1M)\n"
+            f"                    CPU: node {node_cpu:.2f} s ({n / node_cpu:,.0f} rec/CPU-s), "
+            f"hub server {hub_cpu:.2f} s"
         )
 
-        base_s = baseline(root / "baseline", n, n_series)
-        print(f"  baseline import   {base_s:8.2f} s  (bundle file, import_file)")
-        print(f"  ratio fed/baseline {full_s / base_s:6.2f}")
+        base_s, base_cpu = baseline(root / "baseline", n, n_series)
+        print(
+            f"  baseline import   {base_s:8.2f} s  (bundle file, import_file; "
+            f"CPU {base_cpu:.2f} s, {n / base_cpu:,.0f} rec/CPU-s)"
+        )
+        print(
+            f"  ratio fed/baseline {full_s / base_s:6.2f} wall, "
+            f"{node_cpu / base_cpu:.2f} node CPU / baseline CPU"
+        )
 
-        times = []
+        times: list[float] = []
+        cpus: list[tuple[float, float]] = []
         sha_new, pdq_new = _hashes(args.repeat * 500, 7)
         _, pdq_changed = _hashes(args.repeat * 500, 9)
         for r in range(args.repeat):
@@ -238,14 +259,18 @@ def main() -> None:
                 "federation-delta", origin, [], changes, header={"delta_no": deltas + r + 1}
             )
             fed.accept_delta(hub, body)
-            t = time.perf_counter()
+            t, c, h = time.perf_counter(), time.process_time(), _cpu_of(proc.pid)
             rep = sync(node, OP)
             times.append(time.perf_counter() - t)
+            cpus.append((time.process_time() - c, _cpu_of(proc.pid) - h))
             assert rep.applied == 1000, rep
         print(
             f"  fed incremental   {statistics.median(times):8.3f} s  median of {len(times)} "
-            f"(1,000 changes: {', '.join(f'{x:.3f}' for x in times)}; target <= 2 s)"
+            f"(1,000 changes: {', '.join(f'{x:.3f}' for x in times)}; target <= 2 s)\n"
+            f"                    CPU node/hub: "
+            f"{', '.join(f'{a:.2f}/{b:.2f}' for a, b in cpus)} s"
         )
+        print(f"  load average after: {_load()}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -118,6 +118,9 @@ def import_file(
     # the writer lock from the start: concurrent imports and ingests see each other's
     # media before matching, and fingerprint ids commit in order (the indexes rely on it)
     with stream, app.db.write_session() as s:
+        # under Row-Level Security (the network service's role) the rows written are
+        # the importing agency's: name it, or the policies refuse every insert
+        sharing.set_rls_caller(s, agency_code)
         agency = repo.get_agency(s, agency_code)
         the_case = repo.get_or_create_case(s, agency, case) if case else None
         job = store.ExchangeImport(

@@ -12,6 +12,7 @@ Requests are signed with the node key (``tessera.app.federation.sign_request``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ import httpx
 from tessera.app import App, Caller, Result
 from tessera.app import federation as fed
 from tessera.errors import ConfigError, TesseraError, Unauthenticated
-from tessera.exchange.delta import DeltaError
+from tessera.exchange.delta import DeltaError, peek_header
 
 PREFIX = "/api/v1/federation"
 SIGNATURE_HEADER = "X-Tessera-Signature"
@@ -45,12 +46,27 @@ class _Hub:
         self.app = app
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=TIMEOUT_S)
+        # one feed page is fetched while the one before it is applied: the hub builds
+        # and sends it while this node verifies and writes (two processes, two cores)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-fetch")
 
     def call(self, method: str, target: str, body: bytes = b"") -> httpx.Response:
-        sig = fed.sign_request(self.app, method, target, body)
-        headers = {SIGNATURE_HEADER: sig}
+        return self._send(method, target, body, self._headers(method, target, body))
+
+    def get_later(self, target: str) -> Future[httpx.Response]:
+        """``GET target`` on the fetch thread (signed here, in the caller's thread)."""
+        headers = self._headers("GET", target, b"")
+        return self._pool.submit(self._send, "GET", target, b"", headers)
+
+    def _headers(self, method: str, target: str, body: bytes) -> dict[str, str]:
+        headers = {SIGNATURE_HEADER: fed.sign_request(self.app, method, target, body)}
         if body:
             headers["Content-Type"] = "application/x-ndjson"
+        return headers
+
+    def _send(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
         try:
             r = self.http.request(method, target, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -66,7 +82,16 @@ class _Hub:
         return r
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self.http.close()
+
+
+def _page_end(page: bytes) -> int | None:
+    try:
+        end = peek_header(page).get("end")
+    except DeltaError:
+        return None
+    return end if isinstance(end, int) and not isinstance(end, bool) else None
 
 
 def _detail(r: httpx.Response) -> str:
@@ -105,9 +130,18 @@ def sync(
             records += int(answer["records"])
         after, size = fed.feed_position(app, hub.name)
         pages = received = applied = 0
-        while after < size:
-            target = f"{PREFIX}/feed?after={after}&upto={size}&limit={page_size}"
-            page = client.call("GET", target).content
+
+        def feed(start: int) -> Future[httpx.Response]:
+            return client.get_later(f"{PREFIX}/feed?after={start}&upto={size}&limit={page_size}")
+
+        coming = feed(after) if after < size else None
+        while coming is not None:
+            page = coming.result().content
+            # the next page starts where this one ends: ask for it before applying this
+            # one (the header is unverified here; a page that is not the one asked for
+            # is refused by apply_feed, and a wrong guess is only a page fetched twice)
+            end = _page_end(page)
+            coming = feed(end) if end is not None and after < end < size else None
             res = fed.apply_feed(app, caller, hub.name, page)
             pages += 1
             received += res.records
@@ -117,6 +151,11 @@ def sync(
             if res.end <= after:
                 break
             after = res.end
+            if coming is not None and end != after:
+                coming.cancel()
+                coming = None
+            if coming is None and after < size:
+                coming = feed(after)
         return SyncReport(
             peer=hub.name,
             url=hub.url,

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, NotFound
 from tessera.storage import repo, sharing
+from tessera.storage.bulk import Bulk
 from tessera.storage.exchange import ExchangeImport
 from tessera.storage.models import (
     Agency,
@@ -303,14 +304,16 @@ def _existing(
     s: Session, origin: str, ids: Sequence[str]
 ) -> dict[str, tuple[int, int, int | None]]:
     """origin id -> (row id, version, local id)."""
+    b = Bulk(s)
     out: dict[str, tuple[int, int, int | None]] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        for rid, oid, v, local in s.execute(
-            select(FedRecord.id, FedRecord.origin_id, FedRecord.version, FedRecord.local_id).where(
-                FedRecord.origin == origin, FedRecord.origin_id.in_(chunk)
-            )
-        ):
-            out[str(oid)] = (int(rid), int(v), None if local is None else int(local))
+    for rid, oid, v, local in b.where_in(
+        f"SELECT id, origin_id, version, local_id FROM fed_record WHERE origin = {b.mark} AND",
+        "origin_id",
+        sorted(set(ids)),
+        sql_type="TEXT",
+        params=(origin,),
+    ):
+        out[str(oid)] = (int(rid), int(v), None if local is None else int(local))
     return out
 
 
@@ -355,56 +358,54 @@ def newer(s: Session, records: Sequence[Incoming]) -> list[Newer]:
     return out
 
 
+_RECORD_COLUMNS = (
+    "origin",
+    "origin_id",
+    "kind",
+    "series_key",
+    "version",
+    "deleted",
+    "payload",
+    "log_seq",
+    "local_id",
+)
+
+
 def store_records(s: Session, items: Sequence[tuple[Newer, int | None]], log_seq: int) -> None:
-    """Write newer records (with their local series / media id) in bulk."""
-    rows = []
-    changes = []
+    """Write newer records (with their local series / media id) in bulk (raw driver
+    statements: a full pull writes one row per record received)."""
+    b = Bulk(s, ("fed_record",))
+    rows: list[tuple[Any, ...]] = []
+    changes: list[tuple[Any, ...]] = []
     for n, local in items:
         r = n.record
-        payload = None if r.deleted else r.payload
+        # as the JSON column stores it: None is JSON null
+        payload = b.json(None if r.deleted else r.payload)
         if n.row_id is None:
             rows.append(
-                {
-                    "origin": r.origin,
-                    "origin_id": r.origin_id,
-                    "kind": r.kind,
-                    "series_key": r.series_key,
-                    "version": r.version,
-                    "deleted": r.deleted,
-                    "payload": payload,
-                    "log_seq": log_seq,
-                    "local_id": local,
-                }
+                (
+                    r.origin,
+                    r.origin_id,
+                    r.kind,
+                    r.series_key,
+                    r.version,
+                    r.deleted,
+                    payload,
+                    log_seq,
+                    local,
+                )
             )
         else:
-            changes.append(
-                {
-                    "rid": n.row_id,
-                    "version": r.version,
-                    "deleted": r.deleted,
-                    "payload": payload,
-                    "series_key": r.series_key,
-                    "log_seq": log_seq,
-                    "local_id": local,
-                }
-            )
-    for chunk in _chunks(rows, 5000):
-        s.execute(insert(_T_RECORD), list(chunk))
+            changes.append((r.version, r.deleted, payload, r.series_key, log_seq, local, n.row_id))
+    b.insert("fed_record", _RECORD_COLUMNS, rows, json_columns=("payload",))
     if changes:
-        stmt = (
-            update(_T_RECORD)
-            .where(_T_RECORD.c.id == bindparam("rid"))
-            .values(
-                version=bindparam("version"),
-                deleted=bindparam("deleted"),
-                payload=bindparam("payload"),
-                series_key=bindparam("series_key"),
-                log_seq=bindparam("log_seq"),
-                local_id=bindparam("local_id"),
-            )
+        m = b.mark
+        json_hole = f"CAST({m} AS JSON)" if b.pg else m
+        b.execute_many(
+            f"UPDATE fed_record SET version = {m}, deleted = {m}, payload = {json_hole}, "
+            f"series_key = {m}, log_seq = {m}, local_id = {m} WHERE id = {m}",
+            changes,
         )
-        for chunk in _chunks(changes, 5000):
-            s.connection().execute(stmt, list(chunk))
 
 
 def upsert_records(s: Session, records: Sequence[Incoming], log_seq: int) -> int:
