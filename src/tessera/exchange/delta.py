@@ -261,11 +261,13 @@ def write(
             if not with_origin and r.origin != signer.name:
                 raise DeltaError(f"record {r.origin_id} of {r.origin} in a delta of {signer.name}")
             wire = r.to_wire(with_origin=with_origin)
+            if salt is not None and not r.deleted and "n" not in wire:
+                wire["n"] = salt(r)
+            inner = _dumps(wire).encode()
             if salt is not None:
-                if not r.deleted and "n" not in wire:
-                    wire["n"] = salt(r)
-                digests.append(_digest_of(wire))
-            line = (_dumps({"part": part, "r": wire}) + "\n").encode()
+                digests.append(hashlib.sha256(inner).hexdigest()[:DIGEST_HEX])
+            # what _dumps({"part": part, "r": wire}) gives (keys sorted), built once
+            line = b'{"part":"' + part.encode() + b'","r":' + inner + b"}\n"
             h.update(line)
             lines.append(line)
             n += 1
