@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import socket
 import subprocess
 import sys
@@ -272,6 +273,51 @@ def test_exchange_upload_and_download_over_http(server) -> None:  # type: ignore
         answer = sock.recv(65536).decode()
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
     assert "application/problem+json" in answer
+
+
+def test_triage_job_body_over_the_limit_is_cut_off_while_streaming(server) -> None:  # type: ignore[no-untyped-def]
+    """A chunked job document growing past the route's limit is answered 413 as soon as
+    it passes it: the server does not read (or wait for) the rest; a declared length
+    over the limit is refused before a byte of the body is sent."""
+    from tessera.api.limits import TRIAGE_JOB_LIMIT
+
+    base, env = server
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        op = Caller.local_operator()
+        create_user(app, op, "triager@example.org", agency="NL-NPU", role="analyst", password=None)
+        token = create_token(app, op, "triager@example.org").token
+    host, port = base.removeprefix("http://").split(":")
+    head = (
+        b"POST /api/v1/triage/jobs HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {token}\r\n".encode()
+        + b"Content-Type: application/json\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + f"Content-Length: {TRIAGE_JOB_LIMIT + 1}\r\n\r\n".encode())
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+
+    piece = 1 << 20
+    chunk = f"{piece:x}\r\n".encode() + b" " * piece + b"\r\n"
+    sent = 0
+    answer = ""
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+        while sent < 8 * TRIAGE_JOB_LIMIT:
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server answered and closed
+                break
+            sent += piece
+            ready, _, _ = select.select([sock], [], [], 0)
+            if ready:
+                break
+        sock.settimeout(30)
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert sent < 2 * TRIAGE_JOB_LIMIT  # answered long before the 128 MiB were sent
 
 
 def test_cli_reads_against_the_server_match_local_answers(server) -> None:  # type: ignore[no-untyped-def]

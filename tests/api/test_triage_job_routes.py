@@ -113,6 +113,24 @@ def test_bad_document_is_rejected_whole_naming_the_record(served: Served) -> Non
     assert served.client.post(ROUTE, json={"results": [odd]}, headers=AUTH).status_code == 202
 
 
+def test_oversized_job_documents_are_413_before_read_whole(served: Served) -> None:
+    """The job route takes documents up to its own limit (16 MiB, above the 4 MiB of
+    other JSON bodies); over it: 413, no job queued. (A chunked body cut off as it
+    streams, against a real server: tests/api/test_serve.py.)"""
+    from tessera.api.limits import JSON_BODY_LIMIT, TRIAGE_JOB_LIMIT
+
+    json_type = {**AUTH, "Content-Type": "application/json"}
+    between = b'{"results": []' + b" " * (JSON_BODY_LIMIT + 1024) + b"}"
+    r = served.client.post(ROUTE, content=between, headers=json_type)
+    assert r.status_code == 422  # read and validated: under the job route's limit
+
+    over = b"{" + b" " * TRIAGE_JOB_LIMIT + b"}"
+    r = served.client.post(ROUTE, content=over, headers=json_type)
+    assert r.status_code == 413 and r.json()["limit"] == TRIAGE_JOB_LIMIT
+
+    assert served.client.get(ROUTE, headers=AUTH).json() == []
+
+
 def test_unknown_and_others_jobs_do_not_exist(served: Served) -> None:
     r = served.client.post(ROUTE, json={"results": [_record("a", b"a")]}, headers=AUTH)
     job_id = r.json()["id"]

@@ -462,11 +462,39 @@ def _flood_view(rule: FloodRule, overridden: Iterable[str]) -> FloodSettings:
     )
 
 
+FLOOD_TTL = 2.0
+"""Seconds the operator's flood thresholds are reused between lookups in one process
+(every hit checks them): a change made here applies at once, one made through another
+process of the node within this bound."""
+_flood: dict[str, tuple[float, dict[str, float]]] = {}
+_flood_lock = threading.Lock()
+
+
+def _forget_flood() -> None:
+    with _flood_lock:
+        _flood.clear()
+
+
+def _cached_overrides(app: App) -> dict[str, float]:
+    key = app.settings.database_url
+    now = time.monotonic()
+    with _flood_lock:
+        hit = _flood.get(key)
+    if hit is not None and now - hit[0] < FLOOD_TTL:
+        return dict(hit[1])
+    with app.transaction() as s:
+        values = _overrides(s)
+    with _flood_lock:
+        if len(_flood) > 64:
+            _flood.clear()
+        _flood[key] = (now, values)
+    return dict(values)
+
+
 def flood_rule(app: App) -> FloodRule:
     """The flood rule in force: the deployment's (``Settings.flood``), with the values
     the network's operator set over it."""
-    with app.transaction() as s:
-        return _apply(app.settings.flood, _overrides(s))
+    return _apply(app.settings.flood, _cached_overrides(app))
 
 
 def get_flood_rule(app: App, caller: Caller) -> FloodSettings:
@@ -500,7 +528,8 @@ def set_flood_rule(app: App, caller: Caller, values: dict[str, float | None]) ->
                 now,
             )
         audit.record_in(s, app, caller, "flood.set", target="network:flood", params=values)
-        return _flood_view(rule, current)
+    _forget_flood()
+    return _flood_view(rule, current)
 
 
 def guard(
@@ -514,10 +543,21 @@ def guard(
     Returns every matched item now quarantined (new or old). Local operator lookups
     are not counted (no agency).
     """
-    rule = rule or flood_rule(app)
+    return guard_and_count(app, caller, hits, rule)[0]
+
+
+def guard_and_count(
+    app: App,
+    caller: Caller,
+    hits: Iterable[tuple[int, str, bytes]],
+    rule: FloodRule | None = None,
+) -> tuple[set[int], dict[int, VerdictCounts]]:
+    """``guard``, and the verdict counts (``counts``) of the hit items read in the same
+    transaction: a lookup that matched pays one transaction for both, not two."""
     rows = {(m, hashlib.sha256(k.encode() + b":" + h).hexdigest()) for m, k, h in hits}
-    if not rows:
-        return set()
+    if not rows:  # nothing matched: no rule to read, nothing to log
+        return set(), {}
+    rule = rule or flood_rule(app)
     now = datetime.now(UTC)
     with app.transaction() as s:
         agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
@@ -535,7 +575,7 @@ def guard(
                     audit.record_in(
                         s, app, caller, "quarantine", target=f"media:{m}", result_count=files
                     )
-        return store.quarantined(s, media)
+        return store.quarantined(s, media), counts(s, media)
 
 
 def guard_triage(
@@ -635,6 +675,7 @@ __all__ = [
     "flood_rule",
     "get_flood_rule",
     "guard",
+    "guard_and_count",
     "guard_triage",
     "judge",
     "list_negatives",

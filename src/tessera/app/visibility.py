@@ -125,6 +125,8 @@ class Visibility:
     _series: dict[int, Level] = field(default_factory=dict)
     _cases: dict[int, Level] = field(default_factory=dict)
     _media: dict[int, Level] = field(default_factory=dict)
+    _in_series: dict[int, frozenset[int]] = field(default_factory=dict)
+    _in_cases: dict[int, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, s: Session, caller: Caller) -> Visibility:
@@ -140,6 +142,23 @@ class Visibility:
             agency_id=agency.id,
             agency_code=agency.code,
             country=agency.country,
+        )
+
+    def containers(
+        self, media_ids: Iterable[int]
+    ) -> tuple[dict[int, frozenset[int]], dict[int, frozenset[int]]]:
+        """media id -> series holding it, and -> cases it was sighted in (ids with none
+        left out), read once per transaction (levels, contacts and names all need them)."""
+        wanted = set(media_ids)
+        todo = [m for m in wanted if m not in self._in_series]
+        if todo:
+            in_series, in_cases = sharing.containers_of_media(self.s, todo)
+            for m in todo:
+                self._in_series[m] = frozenset(in_series.get(m, ()))
+                self._in_cases[m] = frozenset(in_cases.get(m, ()))
+        return (
+            {m: self._in_series[m] for m in wanted if self._in_series[m]},
+            {m: self._in_cases[m] for m in wanted if self._in_cases[m]},
         )
 
     # -- levels ------------------------------------------------------------------------
@@ -184,7 +203,7 @@ class Visibility:
             if self.everything:
                 self._media.update(dict.fromkeys(todo, Level.FULL))
             else:
-                in_series, in_cases = sharing.containers_of_media(self.s, todo)
+                in_series, in_cases = self.containers(todo)
                 sl = self.series_levels({x for v in in_series.values() for x in v})
                 cl = self.case_levels({x for v in in_cases.values() for x in v})
                 imported = sharing.importers_of_media(self.s, todo)
@@ -201,7 +220,7 @@ class Visibility:
         ``hash`` or more, hold it: whom a "known to the network" answer names."""
         if self.everything or not media_ids:
             return {}
-        _, in_cases = sharing.containers_of_media(self.s, media_ids)
+        _, in_cases = self.containers(media_ids)
         levels = self.case_levels({c for v in in_cases.values() for c in v})
         owner = sharing.owners(self.s, "case", levels)
         contact = sharing.agency_contacts(self.s, set(owner.values()))
@@ -218,7 +237,7 @@ class Visibility:
     ) -> dict[int, list[str]]:
         """media id -> sorted names of the series holding it that the caller sees at
         ``minimum`` or more (a series name is a ``status`` fact)."""
-        in_series, _ = sharing.containers_of_media(self.s, media_ids)
+        in_series, _ = self.containers(media_ids)
         levels = self.series_levels({x for v in in_series.values() for x in v})
         names = sharing.series_names(self.s, [i for i, lv in levels.items() if lv >= minimum])
         return {m: sorted(names[x] for x in ids if x in names) for m, ids in in_series.items()}
