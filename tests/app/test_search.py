@@ -92,6 +92,37 @@ def test_place_radius_nearest_first_and_paged(world) -> None:  # type: ignore[no
             search_uc.by_place(app, OP, lat, lon, radius)
 
 
+def test_place_search_wraps_at_the_antimeridian(world) -> None:  # type: ignore[no-untyped-def]
+    """Points 0.0004 degrees either side of 180 degrees are ~43 m apart across the
+    line (the oracle: degrees x metres per degree x cos(latitude)), not 40,000 km."""
+    app, ids = world
+    lat = -17.0  # Fiji
+    east, west, far_e, far_w = (ids[r]["media"] for r in sorted(ids)[:4])
+    with app.transaction() as s:
+        for media_id, lon in (
+            (east, 179.9996),
+            (west, -179.9996),
+            (far_e, 179.99),
+            (far_w, -179.99),
+        ):
+            md = s.get(MediaMetadataModel, media_id)
+            assert md is not None
+            md.latitude, md.longitude = lat, lon
+    m_per_deg_lon = M_PER_DEG_LAT * np.cos(np.radians(lat))
+    near = search_uc.by_place(app, OP, lat, 180.0, 100.0)
+    assert {h.media_id for h in near.hits} == {east, west}
+    for h in near.hits:
+        assert h.distance_m == pytest.approx(0.0004 * m_per_deg_lon, rel=1e-3)
+    from_west = search_uc.by_place(app, OP, lat, -179.9999, 100.0)
+    assert [h.media_id for h in from_west.hits] == [west, east]  # nearest first, across
+    assert [round(h.distance_m) for h in from_west.hits] == [
+        round(0.0003 * m_per_deg_lon),
+        round(0.0005 * m_per_deg_lon),
+    ]
+    links = search_uc.media_links(app, OP, east)
+    assert west in {ln.media_id for ln in links.links if ln.reason == "gps-near"}
+
+
 def test_marker_type_and_media_links_are_full_facts(world) -> None:  # type: ignore[no-untyped-def]
     app, ids = world
     seen = search_uc.by_marker_type(app, NL_B, "poster", limit=500)

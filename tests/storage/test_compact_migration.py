@@ -25,7 +25,7 @@ from tessera.ingest.writer import write_batch
 from tessera.pipeline.result import FileResult
 from tessera.storage import markers, repo
 from tessera.storage.db import Database, _alembic_config
-from tessera.storage.models import FingerprintModel, IngestRun, Marker, Media
+from tessera.storage.models import Case, FingerprintModel, IngestRun, Marker, Media
 
 PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
 BEFORE = "0010"  # the head the compact-features migration was chained on
@@ -107,7 +107,11 @@ def test_migration_0011_compacts_old_feature_blobs(old_db: Database) -> None:
     with old_db.session() as s:
         repo.create_agency(s, "NL", "NL", "nl")
         agency = repo.get_agency(s, "NL")
-        case = repo.get_or_create_case(s, agency, "c1")
+        # a plain row, as the previous code wrote it (today's get_or_create_case also
+        # applies the agency's sharing default: a table of migration 0017)
+        case = Case(agency_id=agency.id, number="c1")
+        s.add(case)
+        s.flush()
         run = IngestRun(agency_id=agency.id, case_id=case.id, series_id=None, root="/old")
         s.add(run)
         s.flush()

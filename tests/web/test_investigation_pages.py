@@ -149,6 +149,17 @@ def test_graph_expands_a_node(signed_in: Callable[[str], Page], node: Node, shoo
         "() => document.getElementById('cy').cy.nodes().map(n => n.data('label'))"
     )
     assert "series Series Amber" in labels and f"case {inv.OWNER}-2026-001 ({inv.OWNER})" in labels
+    # after the expansion no two nodes' boxes (label included) overlap: labels readable
+    boxes: list[dict[str, float]] = page.evaluate(
+        "() => document.getElementById('cy').cy.nodes()"
+        ".map(n => n.renderedBoundingBox({includeLabels: true, includeOverlays: false}))"
+    )
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x2"] <= b["x1"] or b["x2"] <= a["x1"] or a["y2"] <= b["y1"] or b["y2"] <= a["y1"]
+            )
+            assert apart, (a, b)
     shoot(page, "graph")
     # the filter: only victims -> the series' own view lists none of its cases
     page.goto(f"/graph?node={node_id}&types=victim")

@@ -207,9 +207,16 @@ def create_user(
 
 
 def list_users(
-    app: App, caller: Caller, *, limit: int | None = None, offset: int = 0
+    app: App,
+    caller: Caller,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str = "email",
+    descending: bool = False,
 ) -> list[UserSummary]:
-    """Every account (curators: their agency's), by e-mail; one page with ``limit``."""
+    """Every account (curators: their agency's), by e-mail or another
+    ``accounts.USER_SORTS`` key (sorted in SQL); one page with ``limit``."""
     if (limit is not None and not 1 <= limit <= 1000) or offset < 0:
         raise InvalidInput("limit: 1..1000, offset: 0 or more")
     if rank(caller.role) < rank(Role.CURATOR):
@@ -220,7 +227,9 @@ def list_users(
             if not caller.agency_code:
                 raise PermissionDenied("your role may not list accounts")
             agency = repo.get_agency(s, caller.agency_code)
-        rows = accounts.list_users(s, agency, limit=limit, offset=offset)
+        rows = accounts.list_users(
+            s, agency, limit=limit, offset=offset, sort=sort, descending=descending
+        )
         return [UserSummary.of(u) for u in rows]
 
 
@@ -409,13 +418,37 @@ def revoke_token(app: App, caller: Caller, token_id: str) -> TokenSummary:
         return TokenSummary.of(token)
 
 
-def list_tokens(app: App, caller: Caller, email: str) -> list[TokenSummary]:
+def list_tokens(
+    app: App,
+    caller: Caller,
+    email: str,
+    *,
+    sort: str = "created",
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    sessions: bool = True,
+) -> list[TokenSummary]:
+    """The user's API tokens, oldest first or in another ``accounts.TOKEN_SORTS``
+    order (sorted in SQL); one page with ``limit``; without web sessions when
+    ``sessions`` is False."""
+    if (limit is not None and not 1 <= limit <= 1000) or offset < 0:
+        raise InvalidInput("limit: 1..1000, offset: 0 or more")
     email = normalise_email(email)
     with app.transaction() as s:
         user = accounts.get_user(s, email)
         if caller.user_id != user.id:
             _may_manage(caller, user.agency.code, Role(user.role))
-        return [TokenSummary.of(t) for t in accounts.tokens_of(s, user)]
+        rows = accounts.tokens_of(
+            s,
+            user,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+            exclude_name=None if sessions else SESSION_NAME,
+        )
+        return [TokenSummary.of(t) for t in rows]
 
 
 def authenticate_token(app: App, token: str, *, request_id: str | None = None) -> Caller:

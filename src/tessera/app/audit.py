@@ -432,9 +432,14 @@ def show(
     limit: int | None = None,
     before: int | None = None,
     newest_first: bool = False,
+    sort: str = "seq",
+    offset: int = 0,
 ) -> list[AuditEntryView]:
     """Entries matching every filter, oldest first (or newest first, paged back with
-    ``before`` = the last seq seen); curators see their agency's."""
+    ``before`` = the last seq seen; or by another ``AUDIT_SORTS`` key, paged by
+    ``offset``); curators see their agency's."""
+    if offset < 0 or (limit is not None and limit < 1):
+        raise InvalidInput("limit: 1 or more, offset: 0 or more")
     agency = _may_read(caller)
     with app.transaction() as s:
         rows = audit_log.find(
@@ -446,6 +451,8 @@ def show(
             limit=limit,
             before=before,
             newest_first=newest_first,
+            sort=sort,
+            offset=offset,
         )
         return [AuditEntryView(**r.__dict__) for r in rows]
 

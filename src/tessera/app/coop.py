@@ -456,9 +456,20 @@ def _agency_of(s: Session, caller: Caller) -> Agency | None:
 
 
 def list_notifications(
-    app: App, caller: Caller, *, unread: bool = False, agency: str | None = None, limit: int = 500
+    app: App,
+    caller: Caller,
+    *,
+    unread: bool = False,
+    agency: str | None = None,
+    limit: int = 500,
+    offset: int = 0,
+    sort: str = "created",
+    descending: bool = True,
 ) -> list[NotificationView]:
-    """The caller's agency's notifications (and its own), newest first."""
+    """The caller's agency's notifications (and its own), newest first or in another
+    ``NOTIFICATION_SORTS`` order (sorted in SQL); one page of ``limit`` from ``offset``."""
+    if not 1 <= limit <= 10_000 or offset < 0:
+        raise InvalidInput("limit: 1..10000, offset: 0 or more")
     with app.transaction() as s:
         mine = _agency_of(s, caller)
         agency_id = mine.id if mine is not None else None
@@ -474,6 +485,9 @@ def list_notifications(
             reader=_reader(caller),
             unread=unread,
             limit=limit,
+            offset=offset,
+            sort=sort,
+            descending=descending,
         )
         return [
             render(s, n).model_copy(update={"read": at is not None, "read_at": at})

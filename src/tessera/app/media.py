@@ -148,8 +148,12 @@ def list_media(
     agency: str | None = None,
     limit: int = 50,
     after: int = 0,
+    sort: str = "id",
+    descending: bool = False,
+    offset: int = 0,
 ) -> MediaPage:
-    """Media in id order, optionally of one series, one case or one agency's sightings.
+    """Media in id order, optionally of one series, one case or one agency's sightings;
+    or in another ``MEDIA_SORTS`` order (sorted in SQL, then by id), paged by ``offset``.
 
     ``case`` is a case number; with ``agency`` it names that agency's case, without
     it every agency's case of that number.
@@ -180,6 +184,9 @@ def list_media(
             agency_id=agency_id,
             limit=limit,
             after_id=after,
+            sort=sort,
+            descending=descending,
+            offset=offset,
         )
         levels = vis.media_levels(m.id for m in page.items)
         names = vis.series_names_of_media(m.id for m in page.items)

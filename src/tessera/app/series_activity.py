@@ -42,12 +42,18 @@ class SeriesActivity(Result):
     overlaps: tuple[OverlapView, ...]
 
 
-def activity(app: App, caller: Caller, name: str) -> SeriesActivity:
-    """Submissions by agency, verdicts by agency, and the caller's overlaps on ``name``."""
+def activity(
+    app: App, caller: Caller, name: str, *, sort: str = "media", descending: bool = True
+) -> SeriesActivity:
+    """Submissions by agency (most media first, or in another ``SUBMISSION_SORTS``
+    order, sorted in SQL), verdicts by agency, and the caller's overlaps on ``name``."""
     with transaction(app, caller) as (s, vis):
         series = repo.get_series(s, name)
         vis.require_series(series)
-        subs = tuple(AgencySubmissions(**r.__dict__) for r in store.submissions(s, series.id))
+        subs = tuple(
+            AgencySubmissions(**r.__dict__)
+            for r in store.submissions(s, series.id, sort=sort, descending=descending)
+        )
         verdicts = tuple(AgencyVerdicts(**r.__dict__) for r in store.verdicts(s, series.id))
         real_name, series_id = series.name, series.id
     overlaps = tuple(coop.list_overlaps(app, caller, series_id=series_id))

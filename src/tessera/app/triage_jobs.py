@@ -382,16 +382,30 @@ def status(app: App, caller: Caller, job_id: str) -> TriageJobView:
 
 
 def list_jobs(
-    app: App, caller: Caller, *, limit: int = 100, offset: int = 0
+    app: App,
+    caller: Caller,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    sort: str = "created",
+    descending: bool = True,
 ) -> list[TriageJobView]:
-    """The caller's jobs, newest first (one page: the last 100 by default), without
-    their results."""
+    """The caller's jobs, newest first or in another ``JOB_SORTS`` order (sorted in
+    SQL; one page: the last 100 by default), without their results."""
     if not 1 <= limit <= 1000 or offset < 0:
         raise InvalidInput("limit: 1..1000, offset: 0 or more")
     with app.transaction() as s:
         return [
             _view(j, with_result=False)
-            for j in store.of_user(s, caller.email, limit, offset, agency_code=caller.agency_code)
+            for j in store.of_user(
+                s,
+                caller.email,
+                limit,
+                offset,
+                agency_code=caller.agency_code,
+                sort=sort,
+                descending=descending,
+            )
             if j.agency_code == caller.agency_code
         ]
 

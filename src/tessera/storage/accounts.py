@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tessera.audit.entry import as_utc
 from tessera.errors import Conflict, NotFound
 from tessera.storage.models import Agency, ApiToken, LoginThrottle, User, utcnow
+from tessera.storage.sorting import ordered
 
 
 def create_user(
@@ -43,11 +44,30 @@ def get_user(s: Session, email: str) -> User:
     return user
 
 
+USER_SORTS = ("email", "role", "agency", "created", "disabled")
+TOKEN_SORTS = ("created", "name", "expires", "last-used", "revoked")
+
+
 def list_users(
-    s: Session, agency: Agency | None = None, *, limit: int | None = None, offset: int = 0
+    s: Session,
+    agency: Agency | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str = "email",
+    descending: bool = False,
 ) -> Sequence[User]:
-    """Users by e-mail (of one agency), one page when ``limit`` is given."""
-    q = select(User).options(joinedload(User.agency)).order_by(User.email)
+    """Users of one agency (or all) in ``sort`` order (``USER_SORTS``), one page when
+    ``limit`` is given."""
+    q = select(User).join(Agency, Agency.id == User.agency_id).options(joinedload(User.agency))
+    keys = {
+        "email": User.email,
+        "role": User.role,
+        "agency": Agency.code,
+        "created": User.created_at,
+        "disabled": User.disabled,
+    }
+    q = ordered(q, keys, sort, descending=descending, tie=User.email, what="users")
     if agency is not None:
         q = q.where(User.agency_id == agency.id)
     if limit is not None:
@@ -101,10 +121,32 @@ def token_by_public_id(s: Session, public_id: str) -> ApiToken | None:
     )
 
 
-def tokens_of(s: Session, user: User) -> Sequence[ApiToken]:
-    return s.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
-    ).all()
+def tokens_of(
+    s: Session,
+    user: User,
+    *,
+    sort: str = "created",
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    exclude_name: str | None = None,
+) -> Sequence[ApiToken]:
+    """The user's tokens in ``sort`` order (``TOKEN_SORTS``; oldest first by default),
+    one page when ``limit`` is given, without those named ``exclude_name``."""
+    keys = {
+        "created": ApiToken.created_at,
+        "name": ApiToken.name,
+        "expires": ApiToken.expires_at,
+        "last-used": ApiToken.last_used_at,
+        "revoked": ApiToken.revoked_at,
+    }
+    q = select(ApiToken).where(ApiToken.user_id == user.id)
+    if exclude_name is not None:
+        q = q.where(or_(ApiToken.name.is_(None), ApiToken.name != exclude_name))
+    q = ordered(q, keys, sort, descending=descending, tie=ApiToken.id, what="tokens")
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    return s.scalars(q).all()
 
 
 def throttle(s: Session, key: str) -> LoginThrottle | None:
@@ -131,6 +173,8 @@ def clear_failures(s: Session, key: str) -> None:
 
 
 __all__ = [
+    "TOKEN_SORTS",
+    "USER_SORTS",
     "add_token",
     "clear_failures",
     "count_users",

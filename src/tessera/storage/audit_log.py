@@ -22,6 +22,7 @@ from tessera.audit.merkle import Frontier
 from tessera.audit.verify import StoredCheckpoint, StoredEntry
 from tessera.errors import ConfigError
 from tessera.storage.models import AuditCheckpoint, AuditEntry, AuditHead, Meta
+from tessera.storage.sorting import ordered
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,9 @@ def checkpoints(s: Session) -> list[StoredCheckpoint]:
     ]
 
 
+AUDIT_SORTS = ("seq", "user", "agency", "action", "series")
+
+
 def find(
     s: Session,
     *,
@@ -253,10 +257,24 @@ def find(
     limit: int | None = None,
     before: int | None = None,
     newest_first: bool = False,
+    sort: str = "seq",
+    offset: int = 0,
 ) -> Sequence[AuditRecord]:
     """Entries matching every given filter, oldest first (or newest first; ``before``:
-    only entries with a smaller ``seq``, to page back through the log)."""
-    q = select(AuditEntry).order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+    only entries with a smaller ``seq``, to page back through the log); by another
+    ``AUDIT_SORTS`` key (then by seq) when asked, paged with ``offset``."""
+    keys = {
+        "seq": AuditEntry.seq,
+        "user": AuditEntry.user,
+        "agency": AuditEntry.agency,
+        "action": AuditEntry.action,
+        "series": AuditEntry.series,
+    }
+    q = ordered(
+        select(AuditEntry), keys, sort, descending=newest_first, tie=AuditEntry.seq, what="audit"
+    )
+    if offset:
+        q = q.offset(offset)
     if before is not None:
         q = q.where(AuditEntry.seq < before)
     if user is not None:
@@ -273,6 +291,7 @@ def find(
 
 
 __all__ = [
+    "AUDIT_SORTS",
     "Head",
     "NewEntry",
     "add_checkpoint",

@@ -16,6 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
+from tessera.storage.metadata_search import lon_window
 from tessera.storage.models import Media, MediaMetadataModel, series_media
 
 DEFAULT_RADIUS_M = 100.0
@@ -71,7 +72,7 @@ def near_point(
         .where(
             Media.deleted_at.is_(None),
             MediaMetadataModel.latitude.between(lat - dlat, lat + dlat),
-            MediaMetadataModel.longitude.between(lon - dlon, lon + dlon),
+            lon_window(MediaMetadataModel.longitude, lon, dlon),
         )
     )
     hits = []

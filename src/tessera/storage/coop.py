@@ -34,6 +34,7 @@ from tessera.storage.models import (
     User,
     series_media,
 )
+from tessera.storage.sorting import ordered
 
 _CHUNK = 500
 
@@ -263,6 +264,9 @@ def curators_of(s: Session, agency_id: int) -> list[int]:
     ]
 
 
+NOTIFICATION_SORTS = ("created", "kind", "count", "read")
+
+
 def notifications(
     s: Session,
     *,
@@ -271,16 +275,31 @@ def notifications(
     reader: str,
     unread: bool,
     limit: int,
+    offset: int = 0,
+    sort: str = "created",
+    descending: bool = True,
 ) -> list[tuple[Notification, datetime | None]]:
-    """(notification, when ``reader`` read it) newest first: the agency's own and its
-    user's (``agency_id=None``: every agency's, for the node's operator)."""
+    """(notification, when ``reader`` read it) newest first (or in another
+    ``NOTIFICATION_SORTS`` order): the agency's own and its user's (``agency_id=None``:
+    every agency's, for the node's operator)."""
     read = NotificationRead
-    q = (
-        select(Notification, read.read_at)
-        .outerjoin(read, and_(read.notification_id == Notification.id, read.reader == reader))
-        .order_by(Notification.id.desc())
-        .limit(limit)
+    keys = {
+        "created": Notification.id,
+        "kind": Notification.kind,
+        "count": Notification.count,
+        "read": read.read_at,
+    }
+    q = ordered(
+        select(Notification, read.read_at).outerjoin(
+            read, and_(read.notification_id == Notification.id, read.reader == reader)
+        ),
+        keys,
+        sort,
+        descending=descending,
+        tie=Notification.id,
+        what="notifications",
     )
+    q = q.limit(limit).offset(offset)
     if agency_id is not None:
         q = q.where(
             Notification.agency_id == agency_id,
@@ -437,6 +456,7 @@ def attempts(s: Session, notification_id: int) -> Sequence[DeliveryAttempt]:
 
 
 __all__ = [
+    "NOTIFICATION_SORTS",
     "add_notification",
     "add_overlap",
     "agencies",

@@ -29,6 +29,7 @@ from tessera.storage.models import (
     Sighting,
     series_media,
 )
+from tessera.storage.sorting import ordered
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 MAX_PAGE = 1000
@@ -254,6 +255,9 @@ def media_detail(s: Session, media: Media) -> MediaRecord:
     )
 
 
+MEDIA_SORTS = ("id", "size", "kind", "agencies", "first-seen")
+
+
 def list_media(
     s: Session,
     *,
@@ -262,14 +266,18 @@ def list_media(
     agency_id: int | None = None,
     limit: int = 50,
     after_id: int = 0,
+    sort: str = "id",
+    descending: bool = False,
+    offset: int = 0,
 ) -> MediaRowPage:
     """Live media in id order, one page (keyset pagination in SQL), optionally filtered
     by series membership, by a sighting in one of ``case_ids``, or by a sighting
-    submitted by ``agency_id``."""
+    submitted by ``agency_id``. In another ``MEDIA_SORTS`` order (then by id) the
+    page is chosen by ``offset``."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
-    if after_id < 0:
-        raise InvalidInput("after must not be negative")
+    if after_id < 0 or offset < 0:
+        raise InvalidInput("after and offset must not be negative")
     q = select(Media).where(Media.deleted_at.is_(None), Media.id > after_id)
     if series_id is not None:
         q = q.where(
@@ -286,7 +294,15 @@ def list_media(
         if agency_id is not None:
             cond.append(Sighting.agency_id == agency_id)
         q = q.where(exists().where(*cond))
-    rows = s.scalars(q.order_by(Media.id).limit(limit + 1)).all()
+    keys = {
+        "id": Media.id,
+        "size": Media.byte_size,
+        "kind": Media.kind,
+        "agencies": Media.submissions,
+        "first-seen": Media.first_seen_at,
+    }
+    q = ordered(q, keys, sort, descending=descending, tie=Media.id, what="media")
+    rows = s.scalars(q.limit(limit + 1).offset(offset)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     names = series_names(s, [m.id for m in rows])
@@ -296,6 +312,7 @@ def list_media(
 
 __all__ = [
     "MAX_PAGE",
+    "MEDIA_SORTS",
     "FingerprintRow",
     "MarkerRow",
     "MediaRecord",

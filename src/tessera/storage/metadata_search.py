@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, true
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
@@ -85,6 +86,25 @@ def check_point(lat: float, lon: float, radius_m: float) -> None:
         raise InvalidInput(f"radius {radius_m} m is not within 0..{MAX_RADIUS_M:.0f} m")
 
 
+def lon_window(column: Any, lon: float, dlon: float) -> Any:
+    """SQL: ``column`` within ``dlon`` degrees of ``lon``, wrapping at ±180° (a box
+    around Fiji spans 179°E..-179°W: two ranges, not one empty one)."""
+    if dlon >= 180.0:
+        return true()
+    lo, hi = lon - dlon, lon + dlon
+    if lo < -180.0:
+        return or_(column >= lo + 360.0, column <= hi)
+    if hi > 180.0:
+        return or_(column >= lo, column <= hi - 360.0)
+    return column.between(lo, hi)
+
+
+def lon_delta(column: Any, lon: float) -> Any:
+    """SQL: the signed difference ``column - lon`` in degrees, wrapped into -180..180."""
+    raw = column - lon
+    return case((raw > 180.0, raw - 360.0), (raw < -180.0, raw + 360.0), else_=raw)
+
+
 def near(
     s: Session, lat: float, lon: float, radius_m: float, *, limit: int, offset: int = 0
 ) -> list[PlaceRow]:
@@ -101,14 +121,15 @@ def near(
     la, lo = MediaMetadataModel.latitude, MediaMetadataModel.longitude
     # equirectangular squared distance in degrees of latitude: monotone with the
     # true distance at these scales, and plain SQL arithmetic on both backends
-    order = (la - lat) * (la - lat) + (lo - lon) * (lo - lon) * (coslat * coslat)
+    dx = lon_delta(lo, lon)
+    order = (la - lat) * (la - lat) + dx * dx * (coslat * coslat)
     q = (
         select(MediaMetadataModel.media_id, la, lo)
         .join(Media, Media.id == MediaMetadataModel.media_id)
         .where(
             Media.deleted_at.is_(None),
             la.between(lat - dlat, lat + dlat),
-            lo.between(lon - dlon, lon + dlon),
+            lon_window(lo, lon, dlon),
         )
         .order_by(order, MediaMetadataModel.media_id)
         .limit(limit)
@@ -131,5 +152,7 @@ __all__ = [
     "PlaceRow",
     "by_camera_key",
     "check_point",
+    "lon_delta",
+    "lon_window",
     "near",
 ]

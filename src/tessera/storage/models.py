@@ -212,6 +212,13 @@ class Media(Base):
     """
 
     __tablename__ = "media"
+    __table_args__ = (
+        # the web's media grid sorted by these (then id) reads a page, not the table (0017)
+        Index("ix_media_byte_size", "byte_size", "id"),
+        Index("ix_media_first_seen_at", "first_seen_at", "id"),
+        Index("ix_media_submissions", "submissions", "id"),
+        Index("ix_media_kind", "kind", "id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
     md5: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
@@ -467,6 +474,18 @@ class ReviewerPreference(Base):
     greyscale: Mapped[bool] = mapped_column(Boolean, default=False)
     dedup: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AgencySharingDefault(Base):
+    """The network-wide grant a new series / case of the agency gets (migration 0017);
+    no row or a NULL level: the node's rule (series ``status``, case ``none``)."""
+
+    __tablename__ = "agency_sharing_default"
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    series_level: Mapped[str | None] = mapped_column(String(8))
+    case_level: Mapped[str | None] = mapped_column(String(8))
+    set_by: Mapped[str | None] = mapped_column(String(254))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ApiToken(Base):

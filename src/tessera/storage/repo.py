@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.storage import sharing
 from tessera.storage.limits import check_category, check_country, check_length, check_name
 from tessera.storage.models import (
     Agency,
@@ -86,6 +87,7 @@ def get_or_create_case(s: Session, agency: Agency, number: str) -> Case:
         case = Case(agency_id=agency.id, number=number)
         s.add(case)
         s.flush()
+        sharing.apply_sharing_default(s, "case", case.id, agency.id)
     return case
 
 
@@ -120,6 +122,7 @@ def create_series(
     )
     s.add(series)
     s.flush()
+    sharing.apply_sharing_default(s, "series", series.id, agency.id)
     return series
 
 

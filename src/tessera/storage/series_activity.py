@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tessera.storage.db import Session
 from tessera.storage.models import Agency, MediaVerdict, Sighting, series_media
+from tessera.storage.sorting import ordered
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,14 @@ class VerdictRow:
     media: int
 
 
-def submissions(s: Session, series_id: int) -> list[SubmissionRow]:
-    """Per submitting agency: how many of the series' media it has seen, first and last."""
+SUBMISSION_SORTS = ("media", "agency", "first-seen", "last-seen")
+
+
+def submissions(
+    s: Session, series_id: int, *, sort: str = "media", descending: bool = True
+) -> list[SubmissionRow]:
+    """Per submitting agency: how many of the series' media it has seen, first and
+    last; in ``sort`` order (``SUBMISSION_SORTS``), then by agency code."""
     per_agency = (
         select(
             Sighting.agency_id,
@@ -50,11 +57,17 @@ def submissions(s: Session, series_id: int) -> list[SubmissionRow]:
         .group_by(Sighting.agency_id)
         .subquery()
     )
-    rows = s.execute(
-        select(Agency.code, Agency.country, per_agency.c.n, per_agency.c.lo, per_agency.c.hi)
-        .join(per_agency, per_agency.c.agency_id == Agency.id)
-        .order_by(per_agency.c.n.desc(), Agency.code)
+    keys = {
+        "media": per_agency.c.n,
+        "agency": Agency.code,
+        "first-seen": per_agency.c.lo,
+        "last-seen": per_agency.c.hi,
+    }
+    q = select(Agency.code, Agency.country, per_agency.c.n, per_agency.c.lo, per_agency.c.hi).join(
+        per_agency, per_agency.c.agency_id == Agency.id
     )
+    q = ordered(q, keys, sort, descending=descending, tie=Agency.code, what="submissions")
+    rows = s.execute(q)
     return [SubmissionRow(str(a), str(c), int(n), lo, hi) for a, c, n, lo, hi in rows]
 
 
@@ -86,4 +99,4 @@ def verdicts(s: Session, series_id: int) -> list[VerdictRow]:
     return [VerdictRow(str(a), str(c), str(v), r, int(n)) for a, c, v, r, n in rows]
 
 
-__all__ = ["SubmissionRow", "VerdictRow", "submissions", "verdicts"]
+__all__ = ["SUBMISSION_SORTS", "SubmissionRow", "VerdictRow", "submissions", "verdicts"]

@@ -19,6 +19,7 @@ from tessera.errors import InvalidInput
 from tessera.storage.models import (
     SHARE_LEVELS,
     Agency,
+    AgencySharingDefault,
     Case,
     ExchangeEntry,
     Media,
@@ -75,6 +76,44 @@ def set_grant(
     row.level, row.granted_by, row.granted_at = level, granted_by, utcnow()
     s.flush()
     return row
+
+
+def sharing_default(s: Session, agency_id: int) -> AgencySharingDefault | None:
+    """The agency's sharing defaults for its new series and cases (None: the node's)."""
+    return s.get(AgencySharingDefault, agency_id)
+
+
+def set_sharing_default(
+    s: Session,
+    agency_id: int,
+    *,
+    series_level: str | None,
+    case_level: str | None,
+    set_by: str | None,
+) -> AgencySharingDefault:
+    """Record the agency's defaults (None: back to the node's rule for that kind)."""
+    for level in (series_level, case_level):
+        if level is not None and level not in SHARE_LEVELS:
+            raise InvalidInput(f"sharing level {level!r} is not one of {', '.join(SHARE_LEVELS)}")
+    row = s.get(AgencySharingDefault, agency_id)
+    if row is None:
+        row = AgencySharingDefault(agency_id=agency_id)
+        s.add(row)
+    row.series_level, row.case_level = series_level, case_level
+    row.set_by, row.set_at = set_by, utcnow()
+    s.flush()
+    return row
+
+
+def apply_sharing_default(s: Session, target: Target, target_id: int, agency_id: int) -> None:
+    """Give a just-created series or case its agency's default as a network grant."""
+    row = s.get(AgencySharingDefault, agency_id)
+    level = None if row is None else (row.series_level if target == "series" else row.case_level)
+    if level is not None:
+        by = f"default of agency {agency_id}" if row is None or not row.set_by else row.set_by
+        set_grant(
+            s, target, target_id, scope="network", grantee=NETWORK, level=level, granted_by=by
+        )
 
 
 def grants_of(s: Session, target: Target, target_id: int) -> Sequence[SharingGrant]:
@@ -287,6 +326,7 @@ __all__ = [
     "agency_by_code",
     "agency_contacts",
     "applicable_grants",
+    "apply_sharing_default",
     "cases_of_sightings",
     "containers_of_media",
     "counts_within",
@@ -299,6 +339,8 @@ __all__ = [
     "series_names",
     "set_grant",
     "set_rls_caller",
+    "set_sharing_default",
+    "sharing_default",
 ]
 
 

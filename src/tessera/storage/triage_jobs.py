@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import defer
 
 from tessera.storage.db import Session
 from tessera.storage.models import TriageJob
+from tessera.storage.sorting import ordered
 
 ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")
@@ -63,12 +65,31 @@ def of_user(
     limit: int = 100,
     offset: int = 0,
     agency_code: str | None = None,
+    *,
+    sort: str = "created",
+    descending: bool = True,
 ) -> list[TriageJob]:
-    """A user's jobs (of one agency when given), newest first, one page."""
-    q = select(TriageJob).where(TriageJob.user_email == user_email)
+    """A user's jobs (of one agency when given) in ``sort`` order (``JOB_SORTS``;
+    newest first by default), one page."""
+    # a list shows no results nor fingerprints: those JSON documents stay unread
+    q = (
+        select(TriageJob)
+        .options(defer(TriageJob.result), defer(TriageJob.fingerprints))
+        .where(TriageJob.user_email == user_email)
+    )
     if agency_code is not None:
         q = q.where(TriageJob.agency_code == agency_code)
-    return list(s.scalars(q.order_by(TriageJob.id.desc()).limit(limit).offset(offset)))
+    keys = {
+        "created": TriageJob.created_at,
+        "state": TriageJob.state,
+        "files": TriageJob.total,
+        "finished": TriageJob.finished_at,
+    }
+    q = ordered(q, keys, sort, descending=descending, tie=TriageJob.id, what="triage jobs")
+    return list(s.scalars(q.limit(limit).offset(offset)))
+
+
+JOB_SORTS = ("created", "state", "files", "finished")
 
 
 def claimable(s: Session, now: datetime, stale: timedelta) -> list[tuple[int, str, int]]:
@@ -174,6 +195,7 @@ def request_cancel(s: Session, job_id: int, now: datetime) -> None:
 __all__ = [
     "ACTIVE",
     "FINAL",
+    "JOB_SORTS",
     "beat",
     "by_public_id",
     "claim",

@@ -15,6 +15,7 @@ from tessera.app import triage_jobs as jobs_uc
 from tessera.errors import TesseraError
 from tessera.web.render import WebRoute, page, redirect
 from tessera.web.session import WebCaller, app_of
+from tessera.web.sorting import list_sort
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 HOME_ROWS = 10
@@ -37,6 +38,33 @@ def home(request: Request, caller: WebCaller) -> HTMLResponse:
         notifications=notes,
         jobs=jobs,
         recent=recent.items,
+    )
+
+
+NOTES_PAGE = 25
+
+
+@router.get("/notifications")
+def notifications_page(request: Request, caller: WebCaller) -> HTMLResponse:
+    """Every notification of the caller's agency (read or not), sorted and paged in SQL."""
+    ls = list_sort(request, default="created", default_desc=True)
+    notes = coop_uc.list_notifications(
+        app_of(request),
+        caller,
+        limit=NOTES_PAGE + 1,
+        offset=ls.offset(NOTES_PAGE),
+        sort=ls.key,
+        descending=ls.desc,
+    )
+    return page(
+        request,
+        caller,
+        "notifications.html",
+        title="Notifications",
+        notifications=notes[:NOTES_PAGE],
+        more=len(notes) > NOTES_PAGE,
+        notes_sort=ls,
+        result_count=len(notes[:NOTES_PAGE]),
     )
 
 

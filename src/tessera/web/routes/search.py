@@ -45,22 +45,28 @@ def _hash_queries(text: str, kind: HashKind) -> list[lookup_uc.HashQuery]:
     return [lookup_uc.HashQuery(type=k, hash=h) for k in kinds]
 
 
-def _rows(result: lookup_uc.LookupResult) -> list[tuple[int, str]]:
-    """One (media id, caption) per matched item, best answer first."""
+def _rows(result: lookup_uc.LookupResult) -> list[tuple[int, str, bool]]:
+    """One (media id, caption, openable) per matched item, best answer first.
+
+    An item seen only through series shared at ``hash`` is "known to the network"
+    with its owners' contacts: its page does not exist for the caller (404), so it
+    is neither linked nor shown as a picture."""
     names = {x.series_id: x.name for x in result.series}
-    out: dict[int, str] = {}
+    out: dict[int, tuple[str, bool]] = {}
     for a in result.results:
         for x in a.matches:
             if x.media_id in out:
                 continue
             how = f"{a.type} {x.match}" + (f", distance {x.distance}" if x.match == "pdq" else "")
             named = [names[i] for i in x.series if i in names]
+            openable = True
             if named:
                 how += " · " + ", ".join(named)
             elif x.contacts:
-                how += " · known to the network, ask " + ", ".join(x.contacts)
-            out[x.media_id] = how
-    return list(out.items())
+                how += " · known to the network: ask " + ", ".join(x.contacts)
+                openable = False
+            out[x.media_id] = (how, openable)
+    return [(m, how, openable) for m, (how, openable) in out.items()]
 
 
 def _render(request: Request, caller: Caller, mode: str | None, **ctx: Any) -> HTMLResponse:

@@ -16,6 +16,7 @@ from tessera.app import sharing as sharing_uc
 from tessera.app.caller import Role
 from tessera.web.render import WebRoute, page, redirect
 from tessera.web.session import WebCaller, app_of
+from tessera.web.sorting import list_sort
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PER_PAGE = 25
@@ -63,9 +64,24 @@ def series_page(
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
     app = app_of(request)
+    grid_sort = list_sort(request, prefix="grid_", default="id")
+    subs_sort = list_sort(request, prefix="subs_", default="media", default_desc=True)
     detail = series_uc.show(app, caller, name)
-    grid = media_uc.list_media(app, caller, series=detail.name, limit=GRID, after=after)
-    activity = activity_uc.activity(app, caller, detail.name)
+    # id order pages by key (``after``); any other order by offset
+    keyset = grid_sort.key == "id" and not grid_sort.desc
+    grid = media_uc.list_media(
+        app,
+        caller,
+        series=detail.name,
+        limit=GRID,
+        after=after if keyset else 0,
+        sort=grid_sort.key,
+        descending=grid_sort.desc,
+        offset=0 if keyset else grid_sort.offset(GRID),
+    )
+    activity = activity_uc.activity(
+        app, caller, detail.name, sort=subs_sort.key, descending=subs_sort.desc
+    )
     may_edit = detail.sharing is not None and caller.role in (
         Role.CURATOR,
         Role.ADMIN,
@@ -80,6 +96,9 @@ def series_page(
         grid=grid,
         activity=activity,
         after=after,
+        grid_sort=grid_sort,
+        grid_keyset=keyset,
+        subs_sort=subs_sort,
         may_edit=may_edit,
         result_count=len(grid.items),
     )

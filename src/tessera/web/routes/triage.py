@@ -34,6 +34,7 @@ from tessera.app.visibility import require_role
 from tessera.errors import InvalidInput
 from tessera.web.render import HEADERS, WebRoute, page, redirect
 from tessera.web.session import WebCaller, app_of
+from tessera.web.sorting import list_sort
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 JobId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
@@ -54,13 +55,15 @@ JOBS_PER_PAGE = 25
 
 
 @router.get("/triage")
-def triage_home(
-    request: Request,
-    caller: WebCaller,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
-) -> HTMLResponse:
+def triage_home(request: Request, caller: WebCaller) -> HTMLResponse:
+    ls = list_sort(request, default="created", default_desc=True)
     jobs = jobs_uc.list_jobs(
-        app_of(request), caller, limit=JOBS_PER_PAGE + 1, offset=(page_no - 1) * JOBS_PER_PAGE
+        app_of(request),
+        caller,
+        limit=JOBS_PER_PAGE + 1,
+        offset=ls.offset(JOBS_PER_PAGE),
+        sort=ls.key,
+        descending=ls.desc,
     )
     return page(
         request,
@@ -69,7 +72,7 @@ def triage_home(
         title="Triage",
         jobs=jobs[:JOBS_PER_PAGE],
         roots=[str(r) for r in app_of(request).settings.triage_roots],
-        page_no=page_no,
+        jobs_sort=ls,
         more=len(jobs) > JOBS_PER_PAGE,
     )
 
@@ -169,6 +172,11 @@ def job_page(
     from tessera.app import preferences as prefs_uc  # noqa: PLC0415
 
     app = app_of(request)
+    # A job's results are one JSON document (``triage_job.result``), written once by
+    # the runner: it is paged here, in Python. Paging it in SQL (SQLite json_each,
+    # PostgreSQL json_array_elements) would still parse the whole document on every
+    # request, so it saves nothing; the real fix is a row per triaged file (a table
+    # and the runner writing it), not done yet. The job *list* is sorted and paged in SQL.
     job = jobs_uc.status(app, caller, job_id)
     result = job.result or {}
     results: list[dict[str, Any]] = result.get("results", [])

@@ -20,19 +20,23 @@
         "background-color": (n) => COLORS[n.data("type")] || "#888",
         label: "data(label)", "font-size": 11, color: "#1d2329",
         "text-valign": "bottom", "text-margin-y": 4, width: 22, height: 22,
-        "text-wrap": "ellipsis", "text-max-width": 140,
+        "text-wrap": "wrap", "text-max-width": 120,
+        // a label stays readable where an edge or a neighbour's label crosses it
+        "text-background-color": "#fff", "text-background-opacity": 0.9,
+        "text-background-padding": 2, "text-background-shape": "roundrectangle",
       } },
       { selector: "node[?center]", style: { width: 34, height: 34, "border-width": 3, "border-color": "#d4a72c" } },
       { selector: "node[?expanded]", style: { "border-width": 2, "border-color": "#1d2329" } },
       { selector: "edge", style: {
         width: (e) => Math.min(1 + Math.log2(e.data("weight") || 1), 6),
         "line-color": "#8c959f", "curve-style": "bezier",
-        label: "data(relation)", "font-size": 9, color: "#57606a",
+        label: "data(relation)", "font-size": 9, color: "#57606a", "min-zoomed-font-size": 7,
         "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8,
       } },
     ],
   });
   box.cy = cy; // for the browser tests (and the console)
+  let root = null;
   const add = (view) => {
     const els = [];
     const node = (n, extra) => ({ group: "nodes", data: { id: n.key, label: `${n.type} ${n.label}`, type: n.type, ...extra } });
@@ -44,9 +48,15 @@
     });
     cy.add(els);
     if (view.center) cy.getElementById(view.center.key).data("expanded", true);
+    if (root === null && view.center) root = view.center.key;
+    if (root === null && cy.nodes().length) root = cy.nodes()[0].id();
+    if (root === null) { box.dataset.nodes = "0"; return; }
+    // rows by distance from the first centre (a tree read top-down); label boxes count
+    // as the nodes' size, so no two labels overlap however many nodes an expansion adds
+    // (rings put two nodes of a ring opposite each other: their edges drew one line)
     cy.layout({
-      name: "cose", animate: false, randomize: false, padding: 40, nodeOverlap: 20,
-      nodeRepulsion: () => 60000, idealEdgeLength: () => 140, edgeElasticity: () => 80,
+      name: "breadthfirst", circle: false, roots: [root], animate: false, fit: true,
+      avoidOverlap: true, nodeDimensionsIncludeLabels: true, spacingFactor: 1.15, padding: 30,
     }).run();
     box.dataset.nodes = String(cy.nodes().length);
   };
