@@ -11,7 +11,7 @@ The grid of a 100k-media series sorted by file size cost ~80-150 ms of CPU (a
 sort of every member) without ``ix_media_byte_size``, ~0.1 ms with it.
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-05 03:40:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
