@@ -212,6 +212,9 @@ def test_axe_finds_no_serious_violation_on_any_page(
         f"/search?lat={inv.GPS_A[0]}&lon={inv.GPS_A[1]}&radius=50",
         "/search?marker=any",
         "/graph",
+        "/notifications?sort=kind",
+        "/admin?users_sort=role&users_desc=true&audit_sort=action",
+        "/series/Series%20Amber?grid_sort=size&grid_desc=true",
     ]
     for path in paths:
         admin.goto(path)

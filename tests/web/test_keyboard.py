@@ -89,7 +89,11 @@ def test_keyboard_reaches_controls_reveals_and_sorts(
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"[?&]sort=owner"))
     expect(page.locator("th[aria-sort]")).to_contain_text("Owner")
+    shoot(page, "series-list-sorted")
     row = _tab_until(page, lambda e: e["text"] == inv.SERIES)
     assert row["outline"] != "none", row
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text(inv.SERIES)
+    page.goto("/notifications")
+    expect(page.get_by_test_id("notifications")).to_be_visible()
+    shoot(page, "notifications")
