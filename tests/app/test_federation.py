@@ -429,7 +429,9 @@ def test_blind_hit_at_another_node_reaches_the_owner_once(world: World, tmp_path
         (out,) = s.query(FedNotice).all()
         assert out.carried_by == 0 and out.recipient == "a.test"
         assert set(out.body["media"]) <= {r.origin_id for r in s.query(FedRecord)}
+    assert fed.status(world.b, OP).unsent_notices == 1
     _sync(world.b, world.hub)  # carried to the hub in B's delta
+    assert fed.status(world.b, OP).unsent_notices == 0
     _sync(world.b, world.hub)
     with world.hub.transaction() as s:
         assert s.query(FedNotice).count() == 1

@@ -232,6 +232,8 @@ class FederationStatus(Result):
     pending_records: int
     unsent_changes: int
     """Changes to what this node shares not yet prepared as deltas (next sync sends them)."""
+    unsent_notices: int = 0
+    """Blind-hit notices to other nodes not yet carried by a delta (next sync sends them)."""
     shared_records: int
     """Own records last sent as live (series and media)."""
     received_records: dict[str, int]
@@ -257,6 +259,7 @@ def status(app: App, caller: Caller) -> FederationStatus:
             pending_deltas=deltas,
             pending_records=records,
             unsent_changes=len(unsent),
+            unsent_notices=len(notices.pending(s, me.name)),
             shared_records=sum(1 for _, _, d in sent.values() if not d),
             received_records={o: n for o, n in received.items() if o != me.name},
             hub_log_size=int(last.seq) if last else 0,

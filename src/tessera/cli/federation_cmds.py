@@ -89,7 +89,7 @@ def federation_status(cli: CliContext, as_json: bool) -> None:
         f"node {st.node}",
         f"key {st.key}",
         f"pending: {st.pending_deltas} signed deltas ({st.pending_records} records) "
-        f"and {st.unsent_changes} changes not yet prepared",
+        f"and {st.unsent_changes} changes and {st.unsent_notices} notices not yet prepared",
         f"shared: {st.shared_records} records",
         "received: "
         + (", ".join(f"{o} {n}" for o, n in sorted(st.received_records.items())) or "nothing"),
