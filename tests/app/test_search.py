@@ -68,6 +68,15 @@ def test_camera_pages_are_cut_in_order(world) -> None:  # type: ignore[no-untype
             break
         after = page.next_after
     assert got == sorted(v["media"] for v in ids.values())
+    newest: list[int] = []
+    after = 0
+    while True:  # newest first: the same media, the other way, pages neither repeat nor skip
+        page = search_uc.by_camera(app, OP, "12345", limit=5, after=after, newest=True)
+        newest += [h.media_id for h in page.hits]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert newest == got[::-1]
 
 
 def test_place_radius_nearest_first_and_paged(world) -> None:  # type: ignore[no-untyped-def]
@@ -127,6 +136,13 @@ def test_marker_type_and_media_links_are_full_facts(world) -> None:  # type: ign
     app, ids = world
     seen = search_uc.by_marker_type(app, NL_B, "poster", limit=500)
     assert {h.media_id for h in seen.hits} == _full(ids)
+    every = [h.marker_id for h in search_uc.by_marker_type(app, OP, None, limit=500).hits]
+    assert every == sorted(every) and len(every) > 2
+    first = search_uc.by_marker_type(app, OP, None, limit=2, newest=True)
+    rest = search_uc.by_marker_type(
+        app, OP, None, limit=500, newest=True, after=first.next_after or 0
+    )
+    assert [h.marker_id for h in first.hits + rest.hits] == every[::-1]
     assert {h.note for h in seen.hits} == {
         f"marker-{r}" for r, lv in EXPECTED.items() if lv == "full"
     }

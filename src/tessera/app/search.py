@@ -135,9 +135,11 @@ def by_camera(
     make: str | None = None,
     limit: int = DEFAULT_PAGE,
     after: int = 0,
+    newest: bool = False,
 ) -> CameraSearch:
     """Media whose camera body serial is ``serial`` (normalised as stored camera keys
-    are: case, spaces and leading zeros do not matter), of ``make`` when given."""
+    are: case, spaces and leading zeros do not matter), of ``make`` when given; oldest
+    media first, or newest first (``next_after`` pages on in the same order)."""
     _check(limit)
     require_role(caller, Role.ANALYST)
     key = camera_key(MediaMetadata(make=make or None, body_serial=serial))
@@ -147,7 +149,9 @@ def by_camera(
     if not exact:
         key = "/" + key.rsplit("/", 1)[-1]
     with transaction(app, caller) as (s, vis):
-        rows = metadata_search.by_camera_key(s, key, exact=exact, limit=limit + 1, after_id=after)
+        rows = metadata_search.by_camera_key(
+            s, key, exact=exact, limit=limit + 1, after_id=after, newest=newest
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         full = vis.seen_media((r.media_id for r in rows), Level.FULL)
@@ -232,14 +236,18 @@ def by_marker_type(
     *,
     limit: int = DEFAULT_PAGE,
     after: int = 0,
+    newest: bool = False,
 ) -> MarkerTypeSearch:
-    """Markers of type ``kind`` (every type when None), in id order."""
+    """Markers of type ``kind`` (every type when None), oldest first or newest first
+    (``next_after`` pages on in the same order)."""
     _check(limit)
     require_role(caller, Role.ANALYST)
     if kind is not None and kind not in MARKER_KINDS:
         raise InvalidInput(f"marker type {kind!r} is not one of {', '.join(MARKER_KINDS)}")
     with transaction(app, caller) as (s, vis):
-        rows = list(markers.markers_page(s, kind=kind, limit=limit + 1, after_id=after))
+        rows = list(
+            markers.markers_page(s, kind=kind, limit=limit + 1, after_id=after, newest=newest)
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         full = vis.seen_media((m.media_id for m in rows), Level.FULL)

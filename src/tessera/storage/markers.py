@@ -96,10 +96,15 @@ def list_markers(
 
 
 def markers_page(
-    s: Session, *, kind: str | None = None, limit: int = 50, after_id: int = 0
+    s: Session,
+    *,
+    kind: str | None = None,
+    limit: int = 50,
+    after_id: int = 0,
+    newest: bool = False,
 ) -> Sequence[Marker]:
-    """Markers (optionally of one type) on live media, in id order after ``after_id``:
-    one page cut in SQL."""
+    """Markers (optionally of one type) on live media, in id order after ``after_id``
+    (``newest``: descending, ids below ``after_id`` when it is not 0): one page cut in SQL."""
     if kind is not None and kind not in MARKER_KINDS:
         raise InvalidInput(f"marker type {kind!r} is not one of {', '.join(MARKER_KINDS)}")
     if not 1 <= limit <= 501:
@@ -107,10 +112,13 @@ def markers_page(
     q = (
         select(Marker)
         .join(Media, Media.id == Marker.media_id)
-        .where(Media.deleted_at.is_(None), Marker.id > after_id)
-        .order_by(Marker.id)
+        .where(Media.deleted_at.is_(None))
         .limit(limit)
     )
+    if newest:
+        q = (q.where(Marker.id < after_id) if after_id else q).order_by(Marker.id.desc())
+    else:
+        q = q.where(Marker.id > after_id).order_by(Marker.id)
     if kind is not None:
         q = q.where(Marker.kind == kind)
     return s.scalars(q).all()

@@ -54,10 +54,11 @@ def _like_escape(text: str) -> str:
 
 
 def by_camera_key(
-    s: Session, key: str, *, exact: bool, limit: int, after_id: int = 0
+    s: Session, key: str, *, exact: bool, limit: int, after_id: int = 0, newest: bool = False
 ) -> list[CameraRow]:
     """Live media whose camera key is ``key`` (``exact``) or ends with it (``/serial``),
-    in media id order after ``after_id``."""
+    in media id order after ``after_id`` (``newest``: descending, ids below ``after_id``
+    when it is not 0)."""
     _check_page(limit, 0)
     col = MediaMetadataModel.camera_key
     cond = col == key if exact else col.like("%" + _like_escape(key), escape="\\")
@@ -70,10 +71,15 @@ def by_camera_key(
             MediaMetadataModel.body_serial,
         )
         .join(Media, Media.id == MediaMetadataModel.media_id)
-        .where(cond, Media.deleted_at.is_(None), MediaMetadataModel.media_id > after_id)
-        .order_by(MediaMetadataModel.media_id)
+        .where(cond, Media.deleted_at.is_(None))
         .limit(limit)
     )
+    mid = MediaMetadataModel.media_id
+    if newest:
+        q = q.where(mid < after_id) if after_id else q
+        q = q.order_by(mid.desc())
+    else:
+        q = q.where(mid > after_id).order_by(mid)
     return [CameraRow(int(m), str(k), mk, md, sn) for m, k, mk, md, sn in s.execute(q)]
 
 

@@ -83,6 +83,7 @@ def _render(request: Request, caller: Caller, mode: str | None, **ctx: Any) -> H
         "result": None,
         "hashes": None,
         "rows": [],
+        "order": "oldest",
     }
     defaults.update(ctx)
     res = defaults["result"]
@@ -115,6 +116,7 @@ def search_page(
     radius: Annotated[float, Query(gt=0, le=1_000_000)] = 100.0,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    order: Annotated[Literal["oldest", "newest"], Query()] = "oldest",
 ) -> HTMLResponse:
     app = app_of(request)
     if hash and hash.strip():
@@ -135,13 +137,25 @@ def search_page(
         return _render(request, caller, "text", result=found, text=text, offset=offset)
     if marker is not None:
         kind = None if marker in ("", "any") else marker
-        mk = search_uc.by_marker_type(app, caller, kind, limit=PER_PAGE, after=after)
-        return _render(request, caller, "marker", result=mk, marker=marker, after=after)
+        mk = search_uc.by_marker_type(
+            app, caller, kind, limit=PER_PAGE, after=after, newest=order == "newest"
+        )
+        return _render(
+            request, caller, "marker", result=mk, marker=marker, after=after, order=order
+        )
     if serial and serial.strip():
         cam = search_uc.by_camera(
-            app, caller, serial, make=make or None, limit=PER_PAGE, after=after
+            app,
+            caller,
+            serial,
+            make=make or None,
+            limit=PER_PAGE,
+            after=after,
+            newest=order == "newest",
         )
-        return _render(request, caller, "camera", result=cam, serial=serial, make=make or "")
+        return _render(
+            request, caller, "camera", result=cam, serial=serial, make=make or "", order=order
+        )
     if lat is not None and lon is not None:
         place = search_uc.by_place(app, caller, lat, lon, radius, limit=PER_PAGE, offset=offset)
         return _render(
