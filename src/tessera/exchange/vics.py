@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Literal, TextIO, cast
 
 import ijson
 
+from tessera import jsontext
 from tessera.errors import InvalidInput
 from tessera.exchange.jsonguard import DepthGuard
 from tessera.exchange.model import (
@@ -384,7 +385,7 @@ def write(
     out.write("{" + json.dumps(header.key) + ": " + json.dumps(header.url()) + ",\n")
     out.write('"value": [')
     n = 0
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    dumps = jsontext.dumps
     if root == "Media":
         for r in records:
             n += 1

@@ -14,24 +14,24 @@ DB-API driver directly, in the session's transaction (nothing here commits):
   on PostgreSQL, ``MAX(id)`` on SQLite, whose write transaction excludes every other
   writer until it commits), so rows referencing them go in the same pass.
 
-Values are given as the driver wants them (bytes, ints, str); datetimes and JSON are
-converted here the way SQLAlchemy stores them.
+Values are given as the driver wants them (bytes, ints, str); datetimes are converted
+here the way SQLAlchemy stores them, JSON by ``tessera.jsontext`` (compact text, read
+back by SQLAlchemy's JSON type like any other).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tessera import jsontext
+
 SQLITE_CHUNK = 5000
 """Values per ``IN (...)`` list on SQLite (its limit is 32,766 variables)."""
 PG_CHUNK = 50_000
-
-_json = json.JSONEncoder(separators=(", ", ": ")).encode
 
 
 class Bulk:
@@ -159,11 +159,11 @@ class Bulk:
 
     @staticmethod
     def json(value: Any) -> str:
-        return _json(value)
+        return jsontext.dumps(value)
 
     def load_json(self, value: Any) -> Any:
         """A JSON column's value as read raw (text on SQLite, parsed by psycopg)."""
-        return value if self.pg else json.loads(value)
+        return value if self.pg else jsontext.loads(value)
 
 
 __all__ = ["Bulk"]

@@ -1,0 +1,57 @@
+"""JSON text on the hot paths of exchange and federation (one call per record).
+
+Imports store each record's entry as JSON and exports read it back and write one
+JSON object per record: with the standard library that was a fifth of an export's
+CPU time. orjson does the same in native code, but not always with the same
+result, so it is used only where the value comes out equal:
+
+* ``dumps``: compact text, non-ASCII characters as they are. orjson refuses integers
+  beyond 64 bits, non-string keys and lone surrogates (a hostile file's ``\udcff``
+  escape comes back from the parser as one): those values go through the standard
+  library instead, with ASCII escapes, so the text can always be stored as UTF-8.
+  (orjson writes NaN as ``null``: the values written here were validated, and NaN
+  or infinities never pass that.)
+* ``loads``: orjson turns integers beyond 64 bits into floats, silently; text with
+  a run of 19 or more digits is parsed by the standard library instead, and so is
+  anything orjson refuses (an escaped lone surrogate).
+
+When orjson is missing (a virtualenv made before it was a dependency) both fall
+back to the standard library: same values, slower.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - pyproject lists it; an old venv may lack it
+    orjson = None  # type: ignore[assignment]
+
+_std_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of ``value``."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:
+            pass
+    return _std_dumps(value)
+
+
+def loads(text: str) -> Any:
+    """The value of JSON ``text`` (as ``json.loads``)."""
+    if orjson is not None and _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except ValueError:
+            pass
+    return json.loads(text)
+
+
+__all__ = ["dumps", "loads"]
