@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,9 +18,11 @@ PW = "a long enough password"
 EMAILS = ["c@nl.example.org", "a@nl.example.org", "b@nl.example.org"]
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings.for_home(tmp_path / "home")
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One node and one signed-in curator for the module (the tests only read, but for
+    the sharing-defaults form, whose changes no other test here looks at)."""
+    settings = Settings.for_home(tmp_path_factory.mktemp("lists") / "home")
     op = Caller.local_operator()
     with App(settings) as app:
         app.migrate()
