@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -11,16 +12,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tessera.app import App, Caller, Role, Settings
 from tessera.app.accounts import authenticate_token, create_token, create_user
 from tessera.app.lookup import HashQuery, lookup
+from tessera.cli.main import cli
 from tessera.client import RemoteTessera
-from tessera.errors import ConfigError, Unauthenticated
-from tests.seeding import ensure_agency, flip_bits, random_pdq, seed
+from tessera.errors import ConfigError, NotFound, Unauthenticated
+from tests.seeding import ensure_agency, ensure_series, flip_bits, random_pdq, seed
 
 
 def _free_port() -> int:
@@ -363,3 +367,129 @@ def test_cli_reads_against_the_server_match_local_answers(server) -> None:  # ty
     assert any(m["id"] == item.media_id for m in local["media list"]["items"])
     missing = _tessera("series", "show", "No Such Series", env=client_env)
     assert missing.returncode != 0 and "No Such Series" in (missing.stderr + missing.stdout)
+
+
+def _busy_picture(seed: int, width: int = 640, height: int = 480):  # type: ignore[no-untyped-def]
+    """A picture with many corners (random filled shapes): hundreds of keypoints."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    img = np.full((height, width, 3), 128, np.uint8)
+    for _ in range(120):
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        if rng.random() < 0.5:
+            w, h = (int(v) for v in rng.integers(8, 60, 2))
+            cv2.rectangle(img, (x, y), (x + w, y + h), colour, -1)
+        else:
+            cv2.circle(img, (x, y), int(rng.integers(4, 30)), colour, -1)
+    return Image.fromarray(img)
+
+
+def test_cli_similar_against_the_server_matches_in_process(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``tessera --server URL similar`` by media id, by file and by a file's region:
+    the file is read here and only its keypoints and SHA-256 travel; each answer is
+    what the same caller gets in process (another agency's unshared view of the same
+    scene is left out of both). A media item the caller may not see is a 404 like
+    one that never existed."""
+    from tessera.app import ingest as ingest_uc
+    from tessera.app import media as media_uc
+    from tessera.app import sharing as sharing_uc
+    from tessera.app import similar as similar_uc
+
+    base, env = server
+    known, hidden_dir, asked = tmp_path / "known", tmp_path / "hidden", tmp_path / "asked"
+    for folder in (known, hidden_dir, asked):
+        folder.mkdir()
+    scene = _busy_picture(12)
+    scene.save(known / "scene.png")
+    scene.crop((60, 40, 620, 470)).save(known / "other-view.png")
+    _busy_picture(13).save(known / "unrelated.png")
+    scene.crop((0, 20, 580, 480)).rotate(3).save(hidden_dir / "hidden-view.png")
+    scene.crop((30, 10, 610, 450)).rotate(-4).save(asked / "view.png")
+    scene.save(asked / "same.png")  # the stored picture itself
+    settings = Settings.for_home(Path(env["TESSERA_HOME"]))
+    op = Caller.local_operator()
+    with App(settings) as app:
+        ensure_agency(app.db, "NL-NPU")
+        ensure_agency(app.db, "DE-BKA", "DE")
+        ensure_series(app.db, "Scenes", "NL-NPU")
+        ensure_series(app.db, "Hidden Scenes", "DE-BKA")
+        create_user(app, op, "scenes@example.org", agency="NL-NPU", role="analyst", password=None)
+        token = create_token(app, op, "scenes@example.org").token
+        ingest_uc.run(
+            app, op, known, agency_code="NL-NPU", case_number="NL-S1", series_name="Scenes",
+            workers=1,
+        )  # fmt: skip
+        ingest_uc.run(
+            app, op, hidden_dir, agency_code="DE-BKA", case_number="DE-S1",
+            series_name="Hidden Scenes", workers=1,
+        )  # fmt: skip
+        sharing_uc.share_series(app, op, "Hidden Scenes", "none", network=True)
+        me = authenticate_token(app, token)
+
+        def media_id(path: Path) -> int:
+            return media_uc.show(app, op, hashlib.sha256(path.read_bytes()).hexdigest()).media.id
+
+        twelve, other = media_id(known / "scene.png"), media_id(known / "other-view.png")
+        hidden = media_id(hidden_dir / "hidden-view.png")
+        local = {
+            "by id": similar_uc.to_media(app, me, twelve, limit=5).to_json(),
+            "by file": similar_uc.to_file(app, me, asked / "view.png", limit=5).to_json(),
+            "stored file": similar_uc.to_file(app, me, asked / "same.png", limit=5).to_json(),
+            "region": similar_uc.to_file(
+                app, me, asked / "same.png", box=(100, 80, 500, 400), limit=5
+            ).to_json(),
+        }
+    hits = {name: {h["media_id"] for h in r["hits"]} for name, r in local.items()}
+    assert hits == {
+        "by id": {other},
+        "by file": {twelve, other},
+        "stored file": {other},
+        "region": {other},
+    }  # the hidden view is found only by who may see it: the operator
+    with App(settings) as app:
+        assert hidden in {h.media_id for h in similar_uc.to_media(app, op, twelve).hits}
+    assert local["stored file"]["query"]["media_id"] == twelve
+    client_env = {
+        "TESSERA_SERVER": base,
+        "TESSERA_TOKEN": token,
+        "TESSERA_HOME": str(tmp_path / "no-local-home"),
+        "TESSERA_DATABASE_URL": None,
+    }
+
+    def run(*args: str) -> Any:  # the CLI in this process (no interpreter start-up)
+        return CliRunner().invoke(cli, list(args), env=client_env)
+
+    commands = {
+        "by id": ("similar", str(twelve), "-k", "5", "--json"),
+        "by file": ("similar", str(asked / "view.png"), "-k", "5", "--json"),
+        "stored file": ("similar", str(asked / "same.png"), "-k", "5", "--json"),
+        "region": (
+            "similar",
+            str(asked / "same.png"),
+            "--box",
+            "100,80,500,400",
+            "-k",
+            "5",
+            "--json",
+        ),
+    }
+    for name, args in commands.items():
+        deadline = time.monotonic() + 30
+        while True:  # the server's scene index catches up with the ingest above
+            r = run(*args)
+            assert r.exit_code == 0, (name, r.output, r.exception)
+            if json.loads(r.stdout) == local[name] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert json.loads(r.stdout) == local[name], name
+    unseen, never = run("similar", str(hidden)), run("similar", "99999999")
+    assert isinstance(unseen.exception, NotFound) and isinstance(never.exception, NotFound)
+    mine, absent = str(unseen.exception), str(never.exception)
+    assert f" {hidden} " in mine and mine.replace(f" {hidden} ", " N ") == absent.replace(
+        " 99999999 ", " N "
+    )
+    assert not (tmp_path / "no-local-home").exists()

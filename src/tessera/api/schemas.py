@@ -8,6 +8,8 @@ work is done.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from typing import Literal
 
@@ -16,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from tessera.app.lookup import HEX_LENGTH, MAX_QUERIES, MAX_RADIUS
 
 HEX64 = r"^[0-9a-fA-F]{64}$"
+MAX_FEATURE_BLOB_CHARS = 1_000_000
+"""Base64 of a 4,096-keypoint full-form blob (about 770 kB) fits."""
 
 
 class _Body(BaseModel):
@@ -71,6 +75,52 @@ class AudioLookupRequest(_Body):
     )
 
 
+class SimilarRequest(_Body):
+    """A picture's local features computed by the client (``tessera.app.similar.file_query``):
+    the picture never travels, only its keypoints (and its SHA-256, to leave its own
+    stored copy out of the hits)."""
+
+    features: list[str] = Field(
+        min_length=1,
+        max_length=2,
+        description="Local-feature blobs (the picture's, then its mirror image's), base64",
+    )
+    sha256: str | None = Field(None, pattern=HEX64, description="The file's SHA-256")
+    box: tuple[int, int, int, int] | None = Field(
+        None, description="The region searched (x0, y0, x1, y1), when the features are a region's"
+    )
+    limit: int = Field(10, ge=1, le=200)
+
+    @field_validator("features")
+    @classmethod
+    def _base64_blobs(cls, value: list[str]) -> list[str]:
+        for blob in value:
+            if len(blob) > MAX_FEATURE_BLOB_CHARS:
+                raise ValueError(f"a feature blob is at most {MAX_FEATURE_BLOB_CHARS} characters")
+            try:
+                base64.b64decode(blob, validate=True)
+            except binascii.Error:
+                raise ValueError("feature blobs are base64") from None
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _box(cls, value: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+        if value is not None:
+            x0, y0, x1, y1 = value
+            if x0 < 0 or y0 < 0 or x1 <= x0 or y1 <= y0 or max(value) > 1 << 16:
+                raise ValueError("box must have 0 <= x0 < x1 and 0 <= y0 < y1, within 65536")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
+
+    def blobs(self) -> list[bytes]:
+        return [base64.b64decode(b, validate=True) for b in self.features]
+
+
 class HealthStatus(BaseModel):
     """``GET /status``: alive, and whether this worker's index is fresh (nothing more)."""
 
@@ -109,4 +159,5 @@ __all__ = [
     "IndexFreshness",
     "LookupRequest",
     "ServiceStatus",
+    "SimilarRequest",
 ]

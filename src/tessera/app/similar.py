@@ -9,9 +9,13 @@ query is a file (read once, within the decode limits) or a stored media item
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from tessera.app.caller import Caller
@@ -22,7 +26,7 @@ from tessera.errors import InvalidInput, NotFound
 from tessera.features.local import LocalFeatures, extract_region, subset
 from tessera.matching.scene_store import SceneHit
 from tessera.matching.scene_triage import describe_copy
-from tessera.media.decode import decode_image
+from tessera.media.decode import DecodeLimits, decode_image
 from tessera.pipeline.fingerprint import hash_bytes, hash_file
 from tessera.pipeline.options import HashOptions
 from tessera.pipeline.read import read_file
@@ -170,40 +174,111 @@ def region(feats: LocalFeatures, box: Box, where: str) -> LocalFeatures:
     return part
 
 
-def to_file(
-    app: App, caller: Caller, path: Path, *, box: Box | None = None, limit: int = 10
-) -> SimilarResult:
-    """Stored media similar to the picture at ``path`` (or to its region ``box``)."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_QUERY_KEYPOINTS = 4096
+"""A query's keypoints at most (extraction keeps 1,000; a sent query is refused above)."""
+MAX_QUERY_SIDE = 1 << 16
+"""A query's frame in pixels at most, each side (features carry their picture's size)."""
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    """What a search by file needs, computed where the file is (no database): the
+    file's SHA-256 and its local features (the picture and its mirror image, or the
+    region ``box`` extracted at full detail). The CLI as a client of a server sends
+    exactly these; the picture never leaves the machine."""
+
+    path: str
+    sha256: str
+    features: tuple[LocalFeatures, ...]
+    box: Box | None
+
+
+def file_query(limits: DecodeLimits, path: Path, *, box: Box | None = None) -> FileQuery:
+    """Hash and extract the query features of the picture at ``path`` (or its ``box``)."""
     if box is None:
-        r = hash_file(
-            path,
-            HashOptions(features=True, features_mirrored=True, limits=app.settings.decode_limits),
-        )
+        r = hash_file(path, HashOptions(features=True, features_mirrored=True, limits=limits))
         raw = None
     else:  # one bounded read: hashed, then decoded again at full size for the region
-        raw = read_file(path, app.settings.decode_limits)
-        r = hash_bytes(
-            raw, str(path), HashOptions(features=True, limits=app.settings.decode_limits)
-        )
-    if r.status != "ok" or r.features is None:
+        raw = read_file(path, limits)
+        r = hash_bytes(raw, str(path), HashOptions(features=True, limits=limits))
+    if r.status != "ok" or r.features is None or r.sha256 is None:
         raise InvalidInput(
             f"{path}: no local features ({r.reason or 'not a still image'}"
             f"{': ' + r.message if r.message else ''})",
             reason=r.reason or "no-features",
         )
+    feats: tuple[LocalFeatures, ...]
     if raw is not None and box is not None:
-        queries = [extract_region(decode_image(raw, limits=app.settings.decode_limits).rgb, box)]
+        feats = (extract_region(decode_image(raw, limits=limits).rgb, box),)
     else:
-        queries = [LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b]
-    with transaction(app, caller) as (s, vis):
-        known = repo.media_by_sha256(s, [bytes.fromhex(r.sha256 or "")], live_only=True)
-        exclude = next((m.id for m in known.values()), None)
-        # the file's own id is a lookup answer: named only to who sees it
-        shown = exclude if exclude is not None and vis.seen_media([exclude], Level.HASH) else None
+        feats = tuple(LocalFeatures.from_bytes(b) for b in (r.features, r.features_mirrored) if b)
+    return FileQuery(path=str(path), sha256=r.sha256, features=feats, box=box)
+
+
+def sent_query(blob: bytes) -> LocalFeatures:
+    """Query features sent from elsewhere (``LocalFeatures.to_bytes`` or the full
+    form), if bounded and finite; else ``InvalidInput`` (a hostile blob must not
+    reach the geometry)."""
+    feats = LocalFeatures.from_bytes(blob)
+    if len(feats) > MAX_QUERY_KEYPOINTS:
+        raise InvalidInput(
+            f"local features: {len(feats)} keypoints, at most {MAX_QUERY_KEYPOINTS}",
+            reason="invalid-features",
+        )
+    if not (0 < feats.width <= MAX_QUERY_SIDE and 0 < feats.height <= MAX_QUERY_SIDE):
+        raise InvalidInput(
+            f"local features: frame {feats.width}x{feats.height} out of range",
+            reason="invalid-features",
+        )
+    arrays = (feats.xy, feats.size.astype(np.float32), feats.angle.astype(np.float32))
+    if not all(bool(np.isfinite(a).all()) for a in arrays):
+        raise InvalidInput(
+            "local features: non-finite coordinates, sizes or angles", reason="invalid-features"
+        )
+    return feats
+
+
+def to_features(
+    app: App,
+    caller: Caller,
+    features: Sequence[LocalFeatures],
+    *,
+    sha256: str | None = None,
+    box: Box | None = None,
+    limit: int = 10,
+    path: str | None = None,
+) -> SimilarResult:
+    """Stored media similar to a picture given by its local features (and mirror's),
+    as :func:`file_query` computes them; ``sha256`` (the file's) keeps the file's own
+    stored copy out of the hits and names its media id to who sees it. ``path`` only
+    labels the answer (a server is not told the client's paths)."""
+    if not features:
+        raise InvalidInput("a similar search needs local features", reason="invalid-features")
+    if sha256 is not None and not _SHA256.fullmatch(sha256):
+        raise InvalidInput(f"sha256 {sha256[:80]!r} is not 64 hex digits")
+    queries = list(features)
+    exclude = None
+    shown = None
+    if sha256 is not None:
+        with transaction(app, caller) as (s, vis):
+            known = repo.media_by_sha256(s, [bytes.fromhex(sha256)], live_only=True)
+            exclude = next((m.id for m in known.values()), None)
+            # the file's own id is a lookup answer: named only to who sees it
+            if exclude is not None and vis.seen_media([exclude], Level.HASH):
+                shown = exclude
     return SimilarResult(
-        query=SimilarQuery(path=str(path), sha256=r.sha256, media_id=shown, box=box),
+        query=SimilarQuery(path=path, sha256=sha256, media_id=shown, box=box),
         hits=search(app, caller, queries, limit, exclude),
     )
+
+
+def to_file(
+    app: App, caller: Caller, path: Path, *, box: Box | None = None, limit: int = 10
+) -> SimilarResult:
+    """Stored media similar to the picture at ``path`` (or to its region ``box``)."""
+    q = file_query(app.settings.decode_limits, path, box=box)
+    return to_features(app, caller, q.features, sha256=q.sha256, box=box, limit=limit, path=q.path)
 
 
 def to_media(
@@ -219,12 +294,17 @@ def to_media(
 
 
 __all__ = [
+    "MAX_QUERY_KEYPOINTS",
+    "FileQuery",
     "SimilarHit",
     "SimilarQuery",
     "SimilarResult",
+    "file_query",
     "region",
     "search",
+    "sent_query",
     "stored_features",
+    "to_features",
     "to_file",
     "to_media",
 ]

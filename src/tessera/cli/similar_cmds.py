@@ -48,12 +48,19 @@ def similar_command(
     """
     box = markers.parse_box(box_text) if box_text else None
     path = Path(target)
-    if path.exists():
-        r = similar.to_file(cli.app, cli.caller, path, box=box, limit=limit)
-    elif target.isdigit():
-        r = similar.to_media(cli.app, cli.caller, int(target), box=box, limit=limit)
-    else:
+    if not path.exists() and not target.isdigit():
         raise InvalidInput(f"{target!r} is neither an existing file nor a media id")
+    if cli.server:  # a file is hashed here: only its keypoints and SHA-256 travel
+        with cli.remote() as remote:
+            if path.exists():
+                query = similar.file_query(cli.settings.decode_limits, path, box=box)
+                r = remote.similar_to_file(query, limit=limit)
+            else:
+                r = remote.similar_to_media(int(target), box=box, limit=limit)
+    elif path.exists():
+        r = similar.to_file(cli.app, cli.caller, path, box=box, limit=limit)
+    else:
+        r = similar.to_media(cli.app, cli.caller, int(target), box=box, limit=limit)
     if as_json:
         emit(r, True, "", indent=1)
     else:

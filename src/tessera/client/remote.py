@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ import httpx
 from tessera.app.lookup import MAX_QUERIES, HashQuery, LookupAnswer, LookupResult
 from tessera.app.media import MediaDetail, MediaPage
 from tessera.app.series import SeriesDetail, SeriesSummary
+from tessera.app.similar import FileQuery, SimilarResult
 from tessera.app.text import TextSearchResult
 from tessera.errors import (
     ConfigError,
@@ -158,6 +160,29 @@ class RemoteTessera:
         return TextSearchResult.model_validate(
             self._call("GET", "/api/v1/search-text", params=params)
         )
+
+    def similar_to_media(
+        self, media_id: int, *, box: tuple[int, int, int, int] | None = None, limit: int = 10
+    ) -> SimilarResult:
+        """Stored media showing the same scene or object as stored media item ``media_id``."""
+        params: dict[str, Any] = {"limit": limit}
+        if box is not None:
+            params["box"] = ",".join(str(v) for v in box)
+        path = f"/api/v1/media/{media_id}/similar"
+        return SimilarResult.model_validate(self._call("GET", path, params=params))
+
+    def similar_to_file(self, query: FileQuery, *, limit: int = 10) -> SimilarResult:
+        """Stored media similar to a local picture: only its keypoints (exact full
+        form) and SHA-256 travel; the answer names the local path as asked."""
+        body = {
+            "features": [base64.b64encode(f.to_bytes_full()).decode() for f in query.features],
+            "sha256": query.sha256,
+            "box": list(query.box) if query.box is not None else None,
+            "limit": limit,
+        }
+        r = SimilarResult.model_validate(self._call("POST", "/api/v1/similar", json=body))
+        asked = r.query.model_copy(update={"path": query.path, "sha256": query.sha256})
+        return r.model_copy(update={"query": asked})
 
     def triage(
         self,

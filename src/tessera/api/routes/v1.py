@@ -15,6 +15,7 @@ from tessera.api.schemas import (
     IndexFreshness,
     LookupRequest,
     ServiceStatus,
+    SimilarRequest,
 )
 from tessera.api.state import state_of
 from tessera.app import Caller
@@ -25,6 +26,7 @@ from tessera.app import lookup as lookup_uc
 from tessera.app import markers as markers_uc
 from tessera.app import media as media_uc
 from tessera.app import series as series_uc
+from tessera.app import similar as similar_uc
 from tessera.app import stats as stats_uc
 from tessera.app import text as text_uc
 from tessera.fingerprints.vpdq import FrameHash
@@ -186,6 +188,36 @@ def find_marker(
 ) -> markers_uc.MarkerHits:
     """Where else a marker (poster, wallpaper...) appears."""
     return markers_uc.find(state_of(request).app, caller, marker_id, limit=limit)
+
+
+@router.get("/media/{media_id}/similar", response_model=similar_uc.SimilarResult, tags=["similar"])
+def similar_to_media(
+    request: Request,
+    caller: CallerDep,
+    media_id: Annotated[int, Path(ge=1, le=2**62)],
+    box: Annotated[str | None, Query(max_length=100, description="x0,y0,x1,y1")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 10,
+) -> similar_uc.SimilarResult:
+    """Stored media showing the same scene or object as a stored picture (or its region)."""
+    region = markers_uc.parse_box(box) if box else None
+    return similar_uc.to_media(state_of(request).app, caller, media_id, box=region, limit=limit)
+
+
+@router.post("/similar", response_model=similar_uc.SimilarResult, tags=["similar"])
+def similar_to_features(
+    request: Request, caller: CallerDep, body: SimilarRequest
+) -> similar_uc.SimilarResult:
+    """Stored media showing the same scene or object as a picture the client holds,
+    sent as its local features (``tessera similar FILE --server``)."""
+    feats = [similar_uc.sent_query(b) for b in body.blobs()]
+    return similar_uc.to_features(
+        state_of(request).app,
+        caller,
+        feats,
+        sha256=body.sha256,
+        box=body.box,
+        limit=body.limit,
+    )
 
 
 @router.get("/audit", response_model=list[audit_uc.AuditEntryView], tags=["audit"])
