@@ -8,8 +8,6 @@ import os
 import random
 import select
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,23 +22,9 @@ from tessera.app.lookup import HashQuery, lookup
 from tessera.cli.main import cli
 from tessera.client import RemoteTessera
 from tessera.errors import ConfigError, NotFound, Unauthenticated
+from tests.api.serving import Server
+from tests.api.serving import tessera as _tessera
 from tests.seeding import ensure_agency, ensure_series, flip_bits, random_pdq, seed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tessera(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tessera.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -49,37 +33,12 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     env.pop("TESSERA_DATABASE_URL", None)
     init = _tessera("init", env=env)
     assert init.returncode == 0, init.stderr
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tessera.cli.main", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    served = Server(env, workers=2)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"tessera serve exited {proc.returncode}: {out}")
-            try:
-                if httpx.get(f"{base}/status", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("tessera serve did not answer within 60 s")
-        yield base, env
+        served.wait_ready()
+        yield served.base, env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        served.stop()
 
 
 def test_serve_answers_and_fails_closed(server) -> None:  # type: ignore[no-untyped-def]

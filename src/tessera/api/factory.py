@@ -74,7 +74,7 @@ def create_app(
         index.start()
         queue = AuditQueue(app_, interval=audit_flush_seconds)
         queue.start()
-        runner = JobRunner(app_) if run_jobs else None
+        runner = JobRunner(app_, stale=settings.job_stale) if run_jobs else None
         if runner is not None:
             runner.start()
         # deliveries owed (the outbox), including those a restart interrupted

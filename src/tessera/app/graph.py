@@ -24,6 +24,7 @@ from collections.abc import Collection, Sequence
 from tessera.app import audit
 from tessera.app.caller import Caller
 from tessera.app.context import App
+from tessera.app.paging import split_page
 from tessera.app.results import Result
 from tessera.app.visibility import Level, Visibility, transaction
 from tessera.errors import InvalidInput, NotFound
@@ -149,15 +150,17 @@ def neighbourhood(
     want = parse_types(types)
     with transaction(app, caller) as (s, vis):
         if node is None and vis.agency_id is None:
-            rows = graph.agencies(s, limit=limit + 1, offset=offset)
+            rows, more_agencies = split_page(
+                graph.agencies(s, limit=limit + 1, offset=offset), limit
+            )
             view = GraphView(
                 center=None,
-                nodes=tuple(_node(r) for r in rows[:limit]),
+                nodes=tuple(_node(r) for r in rows),
                 edges=(),
                 types=("agency",),
                 limit=limit,
                 offset=offset,
-                more=("agency",) if len(rows) > limit else (),
+                more=("agency",) if more_agencies else (),
             )
         else:
             type_, node_id = parse_key(node) if node else ("agency", vis.agency_id or 0)
@@ -167,12 +170,15 @@ def neighbourhood(
             more: list[str] = []
             for t in want:
                 only = _allowed(vis, center, t)
-                found = graph.neighbours(
-                    s, center.type, center.id, t, limit=limit + 1, offset=offset, only=only
+                found, more_of_type = split_page(
+                    graph.neighbours(
+                        s, center.type, center.id, t, limit=limit + 1, offset=offset, only=only
+                    ),
+                    limit,
                 )
-                if len(found) > limit:
+                if more_of_type:
                     more.append(t)
-                for n in found[:limit]:
+                for n in found:
                     gn = _node(n.node)
                     nodes.setdefault(gn.key, gn)
                     edges.append(

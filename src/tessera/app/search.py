@@ -22,6 +22,7 @@ from tessera.app import audit
 from tessera.app import lookup as lookup_uc
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
+from tessera.app.paging import visible_page
 from tessera.app.results import Result
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput
@@ -149,31 +150,31 @@ def by_camera(
     if not exact:
         key = "/" + key.rsplit("/", 1)[-1]
     with transaction(app, caller) as (s, vis):
-        rows = metadata_search.by_camera_key(
-            s, key, exact=exact, limit=limit + 1, after_id=after, newest=newest
+        page = visible_page(
+            s,
+            vis,
+            lambda n: metadata_search.by_camera_key(
+                s, key, exact=exact, limit=n, after_id=after, newest=newest
+            ),
+            lambda r: r.media_id,
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        full = vis.seen_media((r.media_id for r in rows), Level.FULL)
-        shown = [r for r in rows if r.media_id in full]
-        names = vis.series_names_of_media(r.media_id for r in shown)
-        digests = repo.sha256_of_media(s, [r.media_id for r in shown])
     result = CameraSearch(
         serial=serial,
         make=make,
         hits=tuple(
             CameraHit(
                 media_id=r.media_id,
-                sha256=digests.get(r.media_id),
-                series=tuple(names.get(r.media_id, [])),
+                sha256=page.sha256.get(r.media_id),
+                series=tuple(page.series.get(r.media_id, [])),
                 make=r.make,
                 model=r.model,
                 body_serial=r.body_serial,
                 camera_key=r.camera_key,
             )
-            for r in shown
+            for r in page.rows
         ),
-        next_after=rows[-1].media_id if more and rows else None,
+        next_after=page.next_after(lambda r: r.media_id),
     )
     _audit(app, caller, "search.camera", {"serial": serial, "make": make}, len(result.hits))
     return result
@@ -193,15 +194,15 @@ def by_place(
     _check(limit)
     require_role(caller, Role.ANALYST)
     with transaction(app, caller) as (s, vis):
-        rows = metadata_search.near(
-            s, latitude, longitude, radius_m, limit=limit + 1, offset=offset
+        page = visible_page(
+            s,
+            vis,
+            lambda n: metadata_search.near(
+                s, latitude, longitude, radius_m, limit=n, offset=offset
+            ),
+            lambda r: r.media_id,
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        full = vis.seen_media((r.media_id for r in rows), Level.FULL)
-        shown = [r for r in rows if r.media_id in full]
-        names = vis.series_names_of_media(r.media_id for r in shown)
-        digests = repo.sha256_of_media(s, [r.media_id for r in shown])
     result = PlaceSearch(
         latitude=latitude,
         longitude=longitude,
@@ -209,15 +210,15 @@ def by_place(
         hits=tuple(
             PlaceHit(
                 media_id=r.media_id,
-                sha256=digests.get(r.media_id),
-                series=tuple(names.get(r.media_id, [])),
+                sha256=page.sha256.get(r.media_id),
+                series=tuple(page.series.get(r.media_id, [])),
                 latitude=r.latitude,
                 longitude=r.longitude,
                 distance_m=round(r.distance_m, 1),
             )
-            for r in shown
+            for r in page.rows
         ),
-        next_offset=offset + limit if more else None,
+        next_offset=page.next_offset(offset),
     )
     _audit(
         app,
@@ -245,28 +246,27 @@ def by_marker_type(
     if kind is not None and kind not in MARKER_KINDS:
         raise InvalidInput(f"marker type {kind!r} is not one of {', '.join(MARKER_KINDS)}")
     with transaction(app, caller) as (s, vis):
-        rows = list(
-            markers.markers_page(s, kind=kind, limit=limit + 1, after_id=after, newest=newest)
+        page = visible_page(
+            s,
+            vis,
+            lambda n: list(
+                markers.markers_page(s, kind=kind, limit=n, after_id=after, newest=newest)
+            ),
+            lambda m: m.media_id,
+            limit=limit,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        full = vis.seen_media((m.media_id for m in rows), Level.FULL)
-        shown = [m for m in rows if m.media_id in full]
-        names = vis.series_names_of_media(m.media_id for m in shown)
-        hits = tuple(
-            MarkerTypeHit(
-                marker_id=m.id,
-                media_id=m.media_id,
-                type=m.kind,
-                box=(m.x0, m.y0, m.x1, m.y1),
-                note=m.note,
-                series=tuple(names.get(m.media_id, [])),
-            )
-            for m in shown
+    hits = tuple(
+        MarkerTypeHit(
+            marker_id=m.id,
+            media_id=m.media_id,
+            type=m.kind,
+            box=(m.x0, m.y0, m.x1, m.y1),
+            note=m.note,
+            series=tuple(page.series.get(m.media_id, [])),
         )
-    result = MarkerTypeSearch(
-        type=kind, hits=hits, next_after=rows[-1].id if more and rows else None
+        for m in page.rows
     )
+    result = MarkerTypeSearch(type=kind, hits=hits, next_after=page.next_after(lambda m: m.id))
     _audit(app, caller, "search.marker-type", {"type": kind}, len(hits))
     return result
 

@@ -38,6 +38,7 @@ ENV_FLOOD_AGENCIES = "TESSERA_FLOOD_AGENCIES"
 ENV_FLOOD_WINDOW_HOURS = "TESSERA_FLOOD_WINDOW_HOURS"
 ENV_FLOOD_TRIAGE_SHARE = "TESSERA_FLOOD_TRIAGE_SHARE"
 ENV_FLOOD_TRIAGE_MIN = "TESSERA_FLOOD_TRIAGE_MIN"
+ENV_JOB_STALE_SECONDS = "TESSERA_JOB_STALE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ class Settings:
     (``TESSERA_TRIAGE_ROOTS``, separated by ``os.pathsep``), e.g. a mounted evidence
     share. None by default: server-folder triage is off (it would list and hash any
     folder the server can read)."""
+    job_stale: timedelta = timedelta(seconds=30)
+    """A running triage job whose heartbeat is older was left by a dead server worker
+    and is resumed by another (``TESSERA_JOB_STALE_SECONDS``); heartbeats come six
+    times as often."""
 
     @classmethod
     def resolve(
@@ -174,6 +179,7 @@ class Settings:
             triage_roots=tuple(
                 Path(p).resolve() for p in env.get(ENV_TRIAGE_ROOTS, "").split(os.pathsep) if p
             ),
+            job_stale=timedelta(seconds=_env_int(env, ENV_JOB_STALE_SECONDS) or 30),
         )
 
     @classmethod

@@ -6,6 +6,7 @@ from typing import Any
 
 from tessera.app.caller import Caller
 from tessera.app.context import App
+from tessera.app.paging import visible_page
 from tessera.app.results import Result
 from tessera.app.visibility import Level, transaction
 from tessera.storage import repo
@@ -42,24 +43,22 @@ def search(
     ``next_offset`` does)."""
     words = {w.casefold() for w in query.split()}
     with transaction(app, caller) as (s, vis):
-        # text is a full-level fact: only media the caller sees in full are searched
-        window = limit if vis.everything else limit * 4  # sharing may drop some rows
-        rows = search_text(s, query, window + 1, offset)
-        seen = vis.seen_media((h.media_id for h in rows), Level.FULL)
-        kept = [i for i, h in enumerate(rows[:window]) if h.media_id in seen][:limit]
-        scanned = kept[-1] + 1 if len(kept) == limit else min(len(rows), window)
-        more = len(rows) > scanned
-        hits = [rows[i] for i in kept]
-        ids = [h.media_id for h in hits]
-        series = vis.series_names_of_media(ids)
-        digests = repo.sha256_of_media(s, ids)
+        # text is a full-level fact: only media the caller sees in full are hits
+        page = visible_page(
+            s,
+            vis,
+            lambda n: search_text(s, query, n, offset),
+            lambda h: h.media_id,
+            limit=limit,
+            overfetch=True,
+        )
     return TextSearchResult(
         query=query,
         hits=tuple(
             TextSearchHit(
                 media_id=h.media_id,
-                sha256=digests.get(h.media_id),
-                series=tuple(series.get(h.media_id, [])),
+                sha256=page.sha256.get(h.media_id),
+                series=tuple(page.series.get(h.media_id, [])),
                 language=h.language,
                 text=h.text,
                 boxes=tuple(
@@ -70,9 +69,9 @@ def search(
                     and str(b[4]).casefold().strip(".,:;!?") in words
                 ),
             )
-            for h in hits
+            for h in page.rows
         ),
-        next_offset=offset + scanned if more else None,
+        next_offset=page.next_offset(offset),
     )
 
 

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
-
 from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
+from tessera.storage.db import Session
 from tessera.storage.exchange import complete_media, hash_only_match
+from tessera.storage.ingest_runs import add_sighting, link_series, recorded_paths
 from tessera.storage.limits import stored_path
 from tessera.storage.models import (
     FingerprintModel,
@@ -28,8 +27,6 @@ from tessera.storage.models import (
     Media,
     MediaMetadataModel,
     MediaText,
-    Sighting,
-    series_media,
 )
 from tessera.storage.repo import FEATURES_ALGORITHM, FEATURES_VERSION, media_by_sha256
 from tessera.storage.runs import revive_media
@@ -171,13 +168,7 @@ def write_batch(
     # Another process resuming the same run may have recorded some of these paths
     # since this batch was read: they are done, and recording them again would break
     # UNIQUE(run_id, path). (The caller holds the writer lock: no race past this point.)
-    recorded = set(
-        s.scalars(
-            select(IngestItem.path).where(
-                IngestItem.run_id == run.id, IngestItem.path.in_(list(stored.values()))
-            )
-        )
-    )
+    recorded = recorded_paths(s, run.id, among=list(stored.values()))
     results = [r for r in results if stored[r.path] not in recorded]
     digests = [bytes.fromhex(r.sha256) for r in results if r.sha256 and r.size]
     existing = media_by_sha256(s, digests)
@@ -249,9 +240,17 @@ def write_batch(
                 status = status or "new"
             else:
                 status = status or "known"
-            _add_sighting(s, run, media, stored[r.path], meta.get(r.path))
+            seen = meta.get(r.path)
+            add_sighting(
+                s,
+                run,
+                media,
+                stored[r.path],
+                mtime=seen.mtime if seen else None,
+                ctime=seen.ctime if seen else None,
+            )
             for sid in series_ids:
-                _link_series(s, sid, media.id)
+                link_series(s, sid, media.id)
         out.statuses[r.path] = status
         s.add(
             IngestItem(
@@ -300,61 +299,6 @@ def _describe(s: Session, r: FileResult, media_id: int) -> None:
                 boxes=r.text,
             )
         )
-
-
-def _add_sighting(
-    s: Session, run: IngestRun, media: Media, path: str, meta: FileMeta | None
-) -> None:
-    exists = s.scalar(
-        select(Sighting).where(
-            Sighting.case_id == run.case_id,
-            Sighting.original_path == path,
-            Sighting.media_id == media.id,
-        )
-    )
-    if exists is not None and exists.deleted_at is None:
-        return
-    first_from_agency = (
-        s.scalar(
-            select(Sighting.id)
-            .where(
-                Sighting.media_id == media.id,
-                Sighting.agency_id == run.agency_id,
-                Sighting.deleted_at.is_(None),
-            )
-            .limit(1)
-        )
-        is None
-    )
-    if exists is not None:  # removed by `ingest undo`, seen again: this run's now
-        exists.deleted_at, exists.deleted_by, exists.run_id = None, None, run.id
-        exists.file_mtime = meta.mtime if meta else None
-        exists.file_ctime = meta.ctime if meta else None
-    else:
-        s.add(
-            Sighting(
-                media_id=media.id,
-                case_id=run.case_id,
-                agency_id=run.agency_id,
-                original_path=path,
-                file_mtime=meta.mtime if meta else None,
-                file_ctime=meta.ctime if meta else None,
-                run_id=run.id,
-            )
-        )
-    if first_from_agency:
-        media.submissions = (media.submissions or 0) + 1
-    s.flush()
-
-
-def _link_series(s: Session, series_id: int, media_id: int) -> None:
-    exists = s.execute(
-        select(series_media).where(
-            series_media.c.series_id == series_id, series_media.c.media_id == media_id
-        )
-    ).first()
-    if not exists:
-        s.execute(insert(series_media).values(series_id=series_id, media_id=media_id))
 
 
 def utc_from_timestamp(ts: float) -> datetime:

@@ -7,13 +7,15 @@ started at once agree on one run).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import NotFound
-from tessera.storage.models import IngestItem, IngestRun, utcnow
+from tessera.storage.models import IngestItem, IngestRun, Media, Sighting, series_media, utcnow
 
 
 def open_run(
@@ -38,9 +40,76 @@ def open_run(
     return run, False
 
 
-def recorded_paths(s: Session, run_id: int) -> set[str]:
-    """Every path the run has recorded so far."""
-    return set(s.scalars(select(IngestItem.path).where(IngestItem.run_id == run_id)))
+def recorded_paths(s: Session, run_id: int, among: Sequence[str] | None = None) -> set[str]:
+    """Every path the run has recorded so far (of ``among`` only, when given)."""
+    query = select(IngestItem.path).where(IngestItem.run_id == run_id)
+    if among is not None:
+        query = query.where(IngestItem.path.in_(list(among)))
+    return set(s.scalars(query))
+
+
+def add_sighting(
+    s: Session,
+    run: IngestRun,
+    media: Media,
+    path: str,
+    *,
+    mtime: datetime | None = None,
+    ctime: datetime | None = None,
+) -> None:
+    """``media`` seen at ``path`` in ``run``'s case (once per case, path and media; a
+    sighting removed by ``ingest undo`` and seen again becomes this run's). The first
+    sighting by an agency counts one more submission of the media item."""
+    exists = s.scalar(
+        select(Sighting).where(
+            Sighting.case_id == run.case_id,
+            Sighting.original_path == path,
+            Sighting.media_id == media.id,
+        )
+    )
+    if exists is not None and exists.deleted_at is None:
+        return
+    first_from_agency = (
+        s.scalar(
+            select(Sighting.id)
+            .where(
+                Sighting.media_id == media.id,
+                Sighting.agency_id == run.agency_id,
+                Sighting.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        is None
+    )
+    if exists is not None:
+        exists.deleted_at, exists.deleted_by, exists.run_id = None, None, run.id
+        exists.file_mtime, exists.file_ctime = mtime, ctime
+    else:
+        s.add(
+            Sighting(
+                media_id=media.id,
+                case_id=run.case_id,
+                agency_id=run.agency_id,
+                original_path=path,
+                file_mtime=mtime,
+                file_ctime=ctime,
+                run_id=run.id,
+            )
+        )
+    if first_from_agency:
+        media.submissions = (media.submissions or 0) + 1
+    s.flush()
+
+
+def link_series(s: Session, series_id: int, media_id: int) -> None:
+    """``media_id`` in series ``series_id`` (nothing if it already is)."""
+    exists = s.execute(
+        select(series_media).where(
+            series_media.c.series_id == series_id, series_media.c.media_id == media_id
+        )
+    ).first()
+    if not exists:
+        s.execute(insert(series_media).values(series_id=series_id, media_id=media_id))
 
 
 def status_counts(s: Session, run_id: int) -> list[tuple[str, str | None, int]]:
