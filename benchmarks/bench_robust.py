@@ -44,6 +44,11 @@ PDQ baseline: Hamming distance <= 31 between the query and the original, plain a
 with the 8 dihedral variants of the query (``pdq_dihedral_rgb``); a PDQ false
 positive is a query within 31 bits of any indexed image that is not its original.
 
+Low-texture class (``benchmarks/low_texture.py``, issue 16 item 2): generated
+gradients, blurred photos and flat scenes with one object, their seven edits
+decided as triage decides them (dihedral PDQ, then local features against stored
+features), printed after the tables above (``--low-texture-only`` for just it).
+
 Usage: ``python benchmarks/bench_robust.py [--n 10000] [--workers 2] [--words 2048]``.
 Queries run in ``--workers`` forked processes, one thread each; the per-query
 times are single-thread times.
@@ -535,10 +540,19 @@ def main() -> None:
         "--query-words", type=int, default=1, help="SceneIndex soft assignment (triage: 1)"
     )
     ap.add_argument("--every", type=int, default=1, help="run every k-th query (smoke tests)")
+    ap.add_argument(
+        "--low-texture", type=int, default=10, help="low-texture originals per kind (0: none)"
+    )
+    ap.add_argument("--low-texture-only", action="store_true", help="only the low-texture class")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"shared data not found at {DATA}")
     t_all = time.perf_counter()
+    from low_texture import run as low_texture  # here: it imports this module
+
+    if args.low_texture_only:
+        low_texture(args.low_texture)
+        return
 
     print(
         f"known set: {len(ORIGINALS)} originals, {len(REAL_DISTRACTORS)} real distractors, "
@@ -589,6 +603,8 @@ def main() -> None:
         "cores and the times below are inflated)"
     )
     report(results)
+    if args.low_texture:  # issue 16 item 2: printed beside the classes above
+        low_texture(args.low_texture)
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s")
 
 

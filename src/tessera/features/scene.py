@@ -6,7 +6,11 @@ Two questions are answered from one verification:
   letterbox bars.) A copy maps onto the other picture by one homography that
   covers most of one of the two frames, and a large share of its keypoints are
   re-detected in the same places. :attr:`SceneMatch.relation` is then ``"copy"``;
-  triage reports it as ``near``.
+  triage reports it as ``near``. A copy must also be the same *picture*
+  (:attr:`SceneMatch.same_picture`): after alignment its keypoints sit where the
+  known picture's are, to a small fraction of each keypoint's own scale, and an
+  affine map explains them; another photograph of the place (a step aside, a zoom
+  through a real lens, people moving) leaves parallax and perspective.
 * **Is it the same place or object?** Anything else that verifies (another
   viewpoint of the room, the same poster elsewhere) is ``"scene"``; triage lists it
   under "similar scenes".
@@ -57,6 +61,41 @@ of keypoints): copies measured 0.93-1.0, other photos of a place 0.55-0.90
 (bench_robust's sweep: copy recall 0.995 on 421 edits, 0 wrong, 9 same-place)."""
 
 
+SAME_PICTURE_RESIDUAL = 0.08
+"""Largest median inlier residual, in keypoint sizes (``Verification.residual``), of
+a copy. Measured against compact stored features (``benchmarks/bench_same_picture.py``):
+edits (crop, 4-degree rotation, mirror, 90-degree turn, caption, bars, overlay, half
+size) of 21 shared photos and of generated pictures from 320x240 up, and 40 of
+AugLy's 42 outputs: <= 0.05 (AugLy's skew 0.085 and change_aspect_ratio 0.20, both
+anisotropic stretches, are scenes for local features; PDQ is blind to them); JPEG
+q40: <= 0.074 for 19 of 21 photos, 0.089 and 0.099 for two small UKBench photos
+(PDQ, which runs first, finds JPEG copies); other photographs of a place: Boat
+zooms >= 0.108, Graffiti >= 0.099 (and perspective), TUM office frames and Sagrada
+Familia views >= 0.13. Being a ratio to each keypoint's scale, it neither grows for small
+pictures (the reverted 1,024-pixel bound did) nor depends on the inlier count."""
+
+SAME_PICTURE_PERSPECTIVE = 1.25
+"""... and, with at least :data:`SAME_PICTURE_MIN_INLIERS` inliers, the best affine
+map of the inliers explains them nearly as well as the homography (its median
+residual at most this many times the homography's, or within
+:data:`SAME_PICTURE_PERSPECTIVE_MARGIN` of it): the edits a copy goes through
+(crop, rotation, rescale, mirror, quarter turns, bars) are affine, a camera that
+turned adds perspective. Measured: copies <= 1.14 with >= 80 inliers (<= 1.28 with
+~25); Graffiti 2.2-9.3, a pan across the rendered ICL-NUIM room (frames four
+apart, residual as small as a copy's: the same render, the same light) 1.36-1.64.
+A software perspective warp (AugLy ``perspective_transform``, ``skew``) is
+geometrically that camera turn and is called a scene too."""
+
+SAME_PICTURE_PERSPECTIVE_MARGIN = 0.006
+"""Affine excess (keypoint sizes) below which no perspective is read into the ratio
+(copies with >= 100 inliers <= 0.004; the ICL-NUIM pan >= 0.013)."""
+
+SAME_PICTURE_MIN_INLIERS = 100
+"""Inliers needed before perspective is judged: with a few dozen, a homography's
+projective part is noise (the reverted 1.5-pixel corner bound read 4.4 pixels into
+a plain crop of a 450x340 picture with 36 inliers)."""
+
+
 def _area(box: Box) -> float:
     x0, y0, x1, y1 = box
     return max(0.0, (x1 - x0) * (y1 - y0))
@@ -93,12 +132,45 @@ class SceneMatch:
         return self.verification.inliers
 
     @property
+    def same_picture(self) -> bool:
+        """After alignment the two pictures agree where they overlap: the inliers sit
+        where the homography puts them, to a small fraction of each keypoint's scale,
+        and an affine map does as well (an edit adds no perspective). Another
+        photograph of the place (parallax, lens, motion, a turned camera) does not."""
+        v = self.verification
+        if v.homography is None or v.residual > SAME_PICTURE_RESIDUAL:
+            return False
+        if v.homography_inliers < SAME_PICTURE_MIN_INLIERS:
+            return True
+        excess = v.affine_residual - v.residual
+        return (
+            v.affine_residual <= SAME_PICTURE_PERSPECTIVE * v.residual
+            or excess <= SAME_PICTURE_PERSPECTIVE_MARGIN
+        )
+
+    @property
+    def other_shot(self) -> bool:
+        """Strong evidence of another photograph, enough to overrule a global hash
+        (PDQ) that calls the pair near: a homography with at least
+        :data:`SAME_PICTURE_MIN_INLIERS` inliers that either carries perspective no
+        affine edit makes (a camera pan across one render, PDQ 28 bits apart) or
+        leaves twice a copy's residual. A JPEG-damaged copy (residual up to 0.1),
+        an anisotropic stretch that verifies on few inliers, or a low-texture picture
+        that does not verify keep the hash's verdict."""
+        v = self.verification
+        if v.homography is None or v.homography_inliers < SAME_PICTURE_MIN_INLIERS:
+            return False
+        return v.residual > 2 * SAME_PICTURE_RESIDUAL or (
+            v.residual <= SAME_PICTURE_RESIDUAL and not self.same_picture
+        )
+
+    @property
     def relation(self) -> Relation | None:
         """``"copy"``, ``"scene"``, or ``None`` when verification did not accept."""
         v = self.verification
         if not v.accepted:
             return None
-        if v.homography is None:
+        if v.homography is None or not self.same_picture:
             return "scene"
         if (
             max(self.coverage_query, self.coverage_candidate) >= COPY_MIN_COVERAGE

@@ -262,6 +262,10 @@ class SceneStore:
             blob = feature_blob(s, media_id, position)
         return LocalFeatures.from_bytes(blob) if blob else None
 
+    def features_of(self, media_id: int, position: int = 0) -> LocalFeatures | None:
+        """The stored local features of a picture (or a video key frame), if any."""
+        return self._features(doc_key(media_id, position))
+
     def frame_of(self, media_id: int, position: int = 0) -> tuple[int, int]:
         """Width and height of a stored picture or frame (from its features' header)."""
         f = self._features(doc_key(media_id, position))

@@ -234,6 +234,26 @@ def _crashed(item: tuple[int, FileResult]) -> None:
     return None  # the worker died on this file; it keeps its hash verdict and is flagged
 
 
+def other_shots(
+    scene: SceneStore, hits: Sequence[tuple[int, FileResult, int]]
+) -> set[tuple[int, int]]:
+    """The ``(item index, media id)`` PDQ hits that local features show to be another
+    photograph of the place, not the same picture (``SceneMatch.other_shot``: frames
+    of a camera pan, a burst). Such a hit is no ``near``; the second stage lists the
+    place as a scene lead instead. Without features on either side, or when nothing
+    verifies (a low-texture picture), the PDQ verdict stands. Cost: one stored-blob
+    read and one verification (~10-30 ms) per PDQ hit, none for files without one."""
+    out: set[tuple[int, int]] = set()
+    for i, f, media_id in hits:
+        queries = _queries(f)
+        stored = scene.features_of(media_id) if queries else None
+        if stored is None or not queries:
+            continue
+        if match_pair(queries[0], stored, str(media_id)).other_shot:
+            out.add((i, media_id))
+    return out
+
+
 @dataclass(frozen=True)
 class SecondStage:
     """What the second stage found: related media per item index, and the items the
@@ -290,5 +310,6 @@ __all__ = [
     "Related",
     "SecondStage",
     "describe_copy",
+    "other_shots",
     "second_stage",
 ]

@@ -10,7 +10,7 @@ from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.av_match import AvHit, audio_hits, video_hits
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
-from tessera.matching.scene_triage import SEARCH_FAILED, Related, second_stage
+from tessera.matching.scene_triage import SEARCH_FAILED, Related, other_shots, second_stage
 from tessera.matching.triage.exact import exact_matches
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.near import pdq_near
@@ -54,6 +54,16 @@ def triage(
     items = [TriageItem(f, initial_status(f)) for f in files]
     exact = exact_matches(hashes, items)
     near = pdq_near(store, items, exact, radius=radius, min_quality=min_quality, dihedral=dihedral)
+    if scene is not None:  # PDQ hits that local features show to be another shot
+        pdq_hits = [  # the picture as it is (a mirror image's features would not verify)
+            (i, items[i].file, mid)
+            for i, found in near.best.items()
+            for mid, (_, via) in found.items()
+            if via in ("pdq", "pdq-trimmed")
+        ]
+        for i, mid in other_shots(scene, pdq_hits):
+            del near.best[i][mid]
+            near.hits[i] = [h for h in near.hits.get(i, []) if h.media_id != mid]
     # videos (frames, segments) and audio
     open_files = [
         it.file if i not in exact else FileResult(it.path, "skipped") for i, it in enumerate(items)

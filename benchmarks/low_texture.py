@@ -1,0 +1,202 @@
+"""Low-texture class of ``bench_robust.py`` (issue 16 item 2), runnable on its own.
+
+Smooth gradients, blurred photos and flat scenes with one object have few
+keypoints, so their edited copies were all ``new``. This measures ``near``
+recall per edit class the way ``tessera triage`` decides it now:
+
+1. PDQ through the pipeline (``hash_bytes`` with ``dihedral``, as ``tessera triage
+   --dihedral`` hashes): a query variant within 31 bits of an original, both of
+   quality >= 50;
+2. else local features (``extract`` and ``extract_mirrored``, as triage's second
+   stage) verified against every original's *stored* (compact) features (the scene
+   store verifies exhaustively at this size): a ``copy`` relation.
+
+Negatives: other pictures of the same three kinds (other seeds, other photos),
+never indexed; any ``near`` among them is a false positive.
+
+Usage: ``python benchmarks/low_texture.py [--per-kind 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_robust import overlay
+from bench_scenes import DATA, caption, crop8, letterbox, load, mirror, rotate4
+from tessera.features import LocalFeatures, extract, extract_mirrored
+from tessera.features.scene import match_pair
+from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.pipeline.fingerprint import hash_bytes
+from tessera.pipeline.options import HashOptions
+
+
+def rot90(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(rgb))
+
+
+EDITS = {
+    "crop8": crop8,
+    "rotate4": rotate4,
+    "mirror": mirror,
+    "rot90": rot90,
+    "caption": caption,
+    "overlay": overlay,
+    "letterbox": letterbox,
+}
+
+W, H = 640, 480
+
+
+def gradient(seed: int) -> np.ndarray:
+    """A smooth two- or three-colour gradient (linear or radial), a little noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    if seed % 2:
+        a = rng.uniform(0, np.pi)
+        t = (np.cos(a) * xx + np.sin(a) * yy) / (W + H)
+    else:
+        cx, cy = rng.uniform(0, W), rng.uniform(0, H)
+        t = np.hypot(xx - cx, yy - cy) / np.hypot(W, H)
+    t = (t - t.min()) / max(1e-6, float(np.ptp(t)))
+    c0, c1, c2 = rng.uniform(0, 255, (3, 3))
+    mid = np.clip(t * 2, 0, 1)[..., None]
+    hi = np.clip(t * 2 - 1, 0, 1)[..., None]
+    img = c0 * (1 - mid) + c1 * mid * (1 - hi) + c2 * hi
+    img += rng.normal(0, 1.0, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def flat_scene(seed: int) -> np.ndarray:
+    """A flat wall/bed-like background with one object (ellipse, box or patch)."""
+    rng = np.random.default_rng(seed)
+    bg = tuple(int(v) for v in rng.integers(60, 230, 3))
+    im = Image.new("RGB", (W, H), bg)
+    d = ImageDraw.Draw(im)
+    x, y = int(rng.integers(60, W - 220)), int(rng.integers(60, H - 200))
+    w, h = int(rng.integers(80, 200)), int(rng.integers(80, 180))
+    fg = tuple(int(v) for v in rng.integers(0, 255, 3))
+    if seed % 3 == 0:
+        d.ellipse((x, y, x + w, y + h), fill=fg)
+    elif seed % 3 == 1:
+        d.rectangle((x, y, x + w, y + h), fill=fg, outline=(20, 20, 20), width=3)
+    else:
+        patch = rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8)
+        im.paste(Image.fromarray(patch).resize((w, h), Image.Resampling.NEAREST), (x, y))
+    arr = np.asarray(im).astype(np.float32)
+    arr = cv2.GaussianBlur(arr, (0, 0), 1.5) + rng.normal(0, 1.5, arr.shape)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+PHOTOS = sorted(
+    [
+        *(DATA / "skimage-public-domain-originals").glob("*.png"),
+        *(DATA / "imagededup-ukbench-transforms/base_images").glob("*.jpg"),
+        *(DATA / "landmark-sceaux-castle-openmvg").glob("*.JPG"),
+    ]
+)
+
+
+def blurred_photo(i: int) -> np.ndarray:
+    rgb = load(PHOTOS[i % len(PHOTOS)])
+    s = 640 / max(rgb.shape[:2])
+    small = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.GaussianBlur(small, (0, 0), 6.0))
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _bits(hex_: str) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(hex_), np.uint8))
+
+
+TRIAGE = HashOptions(dihedral=True)
+
+
+class Known:
+    def __init__(self, pics: dict[str, np.ndarray]) -> None:
+        self.names = list(pics)
+        self.pdq: list[np.ndarray | None] = []
+        self.feats: list[LocalFeatures] = []
+        for rgb in pics.values():
+            r = hash_bytes(_png(rgb), "known", HashOptions())
+            ok = r.pdq is not None and (r.quality or 0) >= QUALITY_THRESHOLD
+            self.pdq.append(_bits(r.pdq) if ok and r.pdq else None)
+            f = extract(rgb)
+            self.feats.append(LocalFeatures.from_bytes(f.to_bytes()))
+
+    def near(self, rgb: np.ndarray) -> tuple[str | None, str]:
+        """The original triage calls ``rgb`` near, and how (pdq / features / -)."""
+        r = hash_bytes(_png(rgb), "query", TRIAGE)
+        variants: list[str] = []
+        if r.pdq and (r.quality or 0) >= QUALITY_THRESHOLD:
+            variants = list((r.dihedral or {"original": r.pdq}).values())
+        best: tuple[int, int] | None = None
+        for v in variants:
+            bits = _bits(v)
+            for k, kb in enumerate(self.pdq):
+                if kb is not None:
+                    d = int((bits != kb).sum())
+                    if d <= MATCH_THRESHOLD and (best is None or d < best[0]):
+                        best = (d, k)
+        if best is not None:
+            return self.names[best[1]], "pdq"
+        found: tuple[int, int] | None = None
+        for q in (extract(rgb), extract_mirrored(rgb)):
+            for k, f in enumerate(self.feats):
+                m = match_pair(q, f, self.names[k])
+                if m.relation == "copy" and (found is None or m.inliers > found[0]):
+                    found = (m.inliers, k)
+        return (self.names[found[1]], "features") if found else (None, "-")
+
+
+KINDS = {"gradient": gradient, "blurred photo": blurred_photo, "flat + one object": flat_scene}
+
+
+def run(per_kind: int) -> None:
+    t0 = time.perf_counter()
+    originals = {f"{k}/{i}": fn(i) for k, fn in KINDS.items() for i in range(per_kind)}
+    negatives = {
+        f"{k}/{i}": fn(i) for k, fn in KINDS.items() for i in range(per_kind, 2 * per_kind)
+    }
+    known = Known(originals)
+    print(f"\nLow-texture class: {len(originals)} originals indexed, {len(negatives)} negatives")
+    print(f"  {'kind':18s} " + " ".join(f"{e:>9s}" for e in EDITS) + "   pdq/feat   wrong")
+    for kind in KINDS:
+        cells, wrong, via = [], 0, {"pdq": 0, "features": 0, "-": 0}
+        for fn in EDITS.values():
+            ok = 0
+            names = [n for n in originals if n.startswith(kind + "/")]
+            for n in names:
+                got, how = known.near(fn(originals[n]))
+                via[how] += 1
+                ok += got == n
+                wrong += got is not None and got != n
+            cells.append(f"{ok:>4d}/{len(names):<4d}")
+        print(f"  {kind:18s} " + " ".join(cells) + f"   {via['pdq']}/{via['features']}   {wrong}")
+    fp = [n for n, rgb in negatives.items() if known.near(rgb)[0] is not None]
+    print(f"  negatives called near (false positives): {len(fp)} of {len(negatives)} {fp[:5]}")
+    print(f"  ({time.perf_counter() - t0:.0f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-kind", type=int, default=10)
+    run(ap.parse_args().per_kind)
+
+
+if __name__ == "__main__":
+    main()
