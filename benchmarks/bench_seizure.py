@@ -1,12 +1,17 @@
 """Benchmark of record (issue 16): a generated seizure against a generated database.
 
-One run builds, under ``--dir`` (default ``benchmarks/_data/seizure``, git-ignored):
+One run builds (or reuses), under ``--dir`` (default ``benchmarks/_data/seizure``,
+git-ignored), in ``db{DB}-side{MAX}/``:
 
-* a **database** of ``--db`` pictures (default ``--n``), generated and ingested with
-  ``tessera ingest`` (local features on) into a fresh SQLite home;
-* a **seizure** of ``--n`` pictures: 30 % are copies of known pictures, each with one
+* ``db/``: ``--db`` generated pictures, and ``home/``: a SQLite home they were
+  ingested into with ``tessera ingest`` (local features on), **once**: the ingest's
+  figures are kept in ``home/bench-ingest.json`` and later runs reuse the home (an
+  interrupted ingest resumes); a file already generated is never written again;
+* ``seizure-{N}/``: ``--n`` pictures: 30 % are copies of known pictures, each with one
   edit of the issue's list (exact copy, re-encode, crop, rotate 3 degrees, mirror,
   90-degree turn, caption bar, overlay, letterbox; in turn), 70 % are new pictures.
+  The first N files are the same for every N (a small seizure is a prefix of a big
+  one against the same database).
 
 Pictures are "busy" generated scenes (``bench_scenes.busy_picture``: shading, shapes,
 lines, text, sensor noise) at mixed sizes (long side 480 to ``--max-side`` px; the
@@ -17,19 +22,24 @@ peak memory (sum of the resident sets of the command and its worker processes,
 sampled every 0.2 s) recorded, and files/s printed beside ``tessera hash``:
 
 * ``tessera hash`` (the baseline: read + digests + PDQ, no database);
-* ``tessera triage --no-scenes`` (verdicts from exact and perceptual hashes);
-* ``tessera triage`` (verdicts with the second stage: edited copies as ``near``, and
-  the leads: similar scenes, markers, camera, GPS).
+* ``tessera triage --no-scenes`` (verdicts from exact and perceptual hashes only);
+* ``tessera triage --stream``: the time until the verdicts arrive (the cascade:
+  digests, PDQ with dihedral variants, the quick local-features copy check) and until
+  the leads stage ends (similar scenes, markers, camera, GPS, streamed as found);
+* with ``--old TESSERA`` (another build, e.g. main before this change): its ``triage``,
+  so that the old second stage (its triage minus ``--no-scenes``) stands beside the
+  leads stage.
 
 It also prints the database size (SQLite file + index folders), what the verdicts
 were for the copies (per edit) and for the new pictures (anything not ``new`` is a
 false verdict), and a linear extrapolation to ``--extrapolate`` files (default
 100,000) with what it assumes.
 
-Usage: ``nice python benchmarks/bench_seizure.py --n 400`` (about 10 minutes on a
-loaded 2-core machine); the issue's size: ``nice python benchmarks/bench_seizure.py
---n 100000 --db 100000 --workers 2`` (hours: generation and ingest of the database
-dominate). ``--cluster tcp://HOST:8786`` runs the commands with ``--cluster``.
+Usage: ``nice python benchmarks/bench_seizure.py --n 300 --db 2000 --old
+/work/main/.venv/bin/tessera``; the issue's size: ``nice python
+benchmarks/bench_seizure.py --n 100000 --db 100000 --workers 2`` (hours: generation and
+the ingest of the database dominate; both are kept, so a second run times only the
+commands). ``--cluster tcp://HOST:8786`` runs ingest and triage with ``--cluster``.
 """
 
 from __future__ import annotations
@@ -139,8 +149,9 @@ def _write_seizure(job: tuple[int, int, int, str, str]) -> None:
 
 
 def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[str, str]:
-    """Write the database and seizure folders (kept between runs); seizure name -> kind."""
-    db_dir, seizure = root / "db", root / "seizure"
+    """Write the database and seizure folders (kept between runs: a file already there
+    is not written again); seizure name -> kind."""
+    db_dir, seizure = root / "db", root / f"seizure-{n}"
     db_dir.mkdir(parents=True, exist_ok=True)
     seizure.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(16)
@@ -191,11 +202,11 @@ class Peak:
         return self.peak
 
 
-def timed(args: list[str]) -> tuple[float, int, int, str]:
+def timed(args: list[str], tessera: str = TESSERA) -> tuple[float, int, int, str]:
     """Run ``tessera ARGS``: wall seconds, peak MiB, exit code, stdout."""
     t = time.perf_counter()
     with subprocess.Popen(
-        [TESSERA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [tessera, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
         peak = Peak(proc.pid)
         out, err = proc.communicate()
@@ -204,6 +215,34 @@ def timed(args: list[str]) -> tuple[float, int, int, str]:
     if proc.returncode not in (0, 1, 10):
         sys.exit(f"tessera {' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
     return wall, mib, proc.returncode, out
+
+
+def timed_stream(args: list[str]) -> tuple[float, float, int, int, int, str]:
+    """Run ``tessera ARGS`` (a ``triage --stream``): seconds until the verdicts came,
+    until the end, peak MiB until the verdicts and in all, lead lines, the last line."""
+    t = time.perf_counter()
+    verdicts_at = 0.0
+    peak_verdicts = 0
+    leads = 0
+    last = ""
+    with subprocess.Popen(
+        [TESSERA, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        peak = Peak(proc.pid)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not verdicts_at and line.startswith('{"stage": "verdict"'):
+                verdicts_at = time.perf_counter() - t
+                peak_verdicts = peak.peak // 2**20
+            elif line.startswith('{"stage": "leads"'):
+                leads += 1
+            last = line
+        proc.wait()
+        mib = peak.stop() // 2**20
+    wall = time.perf_counter() - t
+    if proc.returncode not in (0, 1, 10):
+        sys.exit(f"tessera {' '.join(args)} failed ({proc.returncode})")
+    return verdicts_at or wall, wall, peak_verdicts or mib, mib, leads, last
 
 
 def du(path: Path) -> int:
@@ -219,18 +258,44 @@ def verdicts(doc: dict[str, Any], kinds: dict[str, str]) -> dict[str, Counter[st
     return out
 
 
+def ingest_once(root: Path, n_db: int, par: list[str]) -> dict[str, Any]:
+    """The database home, ingested once (kept under ROOT/home with its figures in
+    ROOT/home/bench-ingest.json); an interrupted ingest resumes where it stopped."""
+    home = root / "home"
+    record = home / "bench-ingest.json"
+    if record.exists():
+        return dict(json.loads(record.read_text()))
+    if not (home / "tessera.sqlite").exists():
+        for cmd in (["init"], ["agency", "create", "NL", "--name", "Bench", "--country", "NL"]):
+            subprocess.run([TESSERA, "--home", str(home), *cmd], check=True, capture_output=True)
+    wall, mib, _, out = timed(
+        ["--home", str(home), "ingest", str(root / "db"), "--agency", "NL", "--case", "db",
+         "--json", *par]
+    )  # fmt: skip
+    doc = {"wall": wall, "peak_mib": mib, "media": json.loads(out)["new_media"], "n_db": n_db}
+    record.write_text(json.dumps(doc))
+    return doc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=400, help="seizure files")
     ap.add_argument("--db", type=int, default=None, help="database pictures (default --n)")
     ap.add_argument("--max-side", type=int, default=4000, help="long side of the largest 10 %%")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--cluster", default=None, help="run ingest/hash/triage with --cluster")
+    ap.add_argument("--cluster", default=None, help="run ingest/triage with --cluster")
     ap.add_argument("--dir", type=Path, default=REPO / "benchmarks" / "_data" / "seizure")
     ap.add_argument("--extrapolate", type=int, default=100_000)
+    ap.add_argument(
+        "--old",
+        default=None,
+        metavar="TESSERA",
+        help="another build's tessera executable (e.g. main before this change): its "
+        "`triage` runs too, for the second stage's before/after",
+    )
     args = ap.parse_args()
     n_db = args.db or args.n
-    root = args.dir / f"n{args.n}-db{n_db}-side{args.max_side}"
+    root = args.dir / f"db{n_db}-side{args.max_side}"
     load0 = os.getloadavg()
     print(
         f"seizure {args.n} files (30 % edited copies of known pictures) against {n_db} "
@@ -238,38 +303,42 @@ def main() -> None:
         f"{os.cpu_count()} cores"
     )
     kinds = build(root, args.n, n_db, args.max_side, args.workers)
-    seizure = root / "seizure"
+    seizure = root / f"seizure-{args.n}"
     seizure_bytes = du(seizure)
     par = ["--workers", str(args.workers)] + (["--cluster", args.cluster] if args.cluster else [])
     hash_par = ["--workers", str(args.workers)]  # hash runs locally (no --cluster flag)
 
     home = root / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    for cmd in (["init"], ["agency", "create", "NL", "--name", "Bench", "--country", "NL"]):
-        subprocess.run([TESSERA, "--home", str(home), *cmd], check=True, capture_output=True)
-    wall_db, mib, _, out = timed(
-        ["--home", str(home), "ingest", str(root / "db"), "--agency", "NL", "--case", "db",
-         "--json", *par]
-    )  # fmt: skip
-    ing = json.loads(out)
+    ing = ingest_once(root, n_db, par)
     db_file = home / "tessera.sqlite"
     db_size = db_file.stat().st_size if db_file.exists() else du(home)
     print(
-        f"database: ingest of {n_db} pictures {wall_db:.0f} s ({n_db / wall_db:.1f} files/s, peak "
-        f"{mib} MiB); {ing['new_media']} media; database file {db_size / 2**20:.1f} MiB "
+        f"database: ingest of {n_db} pictures {ing['wall']:.0f} s ({n_db / ing['wall']:.1f} "
+        f"files/s, peak {ing['peak_mib']} MiB; measured when the home was built, kept "
+        f"since); {ing['media']} media; database file {db_size / 2**20:.1f} MiB "
         f"({db_size / max(1, n_db) / 1024:.1f} KiB a picture), home folder "
         f"{du(home) / 2**20:.1f} MiB"
     )
 
+    # in one run, on the same files: the baseline first, then triage's stages
     rows: list[tuple[str, float, int]] = []
     wall_h, mib_h, _, _ = timed(["hash", str(seizure), "--json", *hash_par])
     rows.append(("tessera hash", wall_h, mib_h))
     wall_v, mib_v, _, out_v = timed(
         ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *par]
     )
-    rows.append(("triage --no-scenes (hash verdicts)", wall_v, mib_v))
-    wall_f, mib_f, _, out_f = timed(["--home", str(home), "triage", str(seizure), "--json", *par])
-    rows.append(("triage (verdicts + second stage + leads)", wall_f, mib_f))
+    rows.append(("triage --no-scenes (hash verdicts only)", wall_v, mib_v))
+    t_verdicts, wall_f, mib_verdicts, mib_f, n_leads, last = timed_stream(
+        ["--home", str(home), "triage", str(seizure), "--stream", *par]
+    )
+    rows.append(("triage: verdicts (cascade, --stream)", t_verdicts, mib_verdicts))
+    rows.append(("triage: verdicts + leads stage", wall_f, mib_f))
+    wall_old = 0.0
+    if args.old:
+        wall_old, mib_old, _, _ = timed(
+            ["--home", str(home), "triage", str(seizure), "--json", *par], tessera=args.old
+        )
+        rows.append(("OLD triage (--old: hashes + second stage)", wall_old, mib_old))
 
     load1 = os.getloadavg()
     print(
@@ -279,13 +348,21 @@ def main() -> None:
     print(f"{'command':44} {'wall s':>8} {'files/s':>8} {'x hash':>7} {'peak MiB':>9}")
     for name, wall, mib in rows:
         print(f"{name:44} {wall:8.1f} {args.n / wall:8.1f} {wall_h / wall:7.2f} {mib:9d}")
-    lead_s = max(0.0, wall_f - wall_v)
+    lead_s = max(1e-9, wall_f - t_verdicts)
     print(
-        f"second stage alone (triage - triage --no-scenes): {lead_s:.1f} s, "
-        f"{args.n / lead_s if lead_s else float('inf'):.1f} files/s"
+        f"leads stage alone (end - verdicts): {lead_s:.1f} s, {args.n / lead_s:.1f} seizure "
+        f"files/s; {n_leads} files with leads streamed"
     )
+    if args.old:
+        old_second = max(1e-9, wall_old - wall_v)
+        print(
+            f"OLD second stage (OLD triage - triage --no-scenes): {old_second:.1f} s, "
+            f"{args.n / old_second:.1f} files/s; leads stage vs it: "
+            f"{old_second / lead_s:.2f}x the throughput"
+        )
 
-    for label, doc in (("--no-scenes", json.loads(out_v)), ("full", json.loads(out_f))):
+    docs = (("--no-scenes", json.loads(out_v)), ("full (--stream, last line)", json.loads(last)))
+    for label, doc in docs:
         table = verdicts(doc, kinds)
         print(f"\nverdicts, triage {label} (rows: what the file is; columns: verdict)")
         cols = ("known", "near", "new", "error")
@@ -299,15 +376,22 @@ def main() -> None:
             print(
                 f"{kind:10} {total:5d} " + " ".join(f"{c[v]:6d}" for v in cols) + f"  {found:.3f}"
             )
+    full = json.loads(last)
+    by_stage = Counter(
+        m.get("stage", "leads") if m["via"] == "local-features" else "hashes"
+        for r in full["results"]
+        for m in r["matches"][:1]
+    )
+    print(f"first match found by: {dict(by_stage)}")
 
     x = args.extrapolate
     print(
-        f"\nextrapolated to {x:,} seizure files (linear in files; the second stage's "
-        "search grows slowly with the database, its verification does not; database "
-        f"ingest linear): hash {wall_h / args.n * x / 60:.0f} min, triage --no-scenes "
-        f"{wall_v / args.n * x / 60:.0f} min, triage {wall_f / args.n * x / 60:.0f} min; "
-        f"database of {x:,} pictures: {db_size / max(1, n_db) * x / 2**30:.1f} GiB, "
-        f"ingest {wall_db / n_db * x / 3600:.1f} h at this machine's load"
+        f"\nextrapolated to {x:,} seizure files (linear in files; the search grows slowly "
+        f"with the database, verification does not): hash {wall_h / args.n * x / 60:.0f} "
+        f"min, verdicts {t_verdicts / args.n * x / 60:.0f} min, verdicts + leads "
+        f"{wall_f / args.n * x / 60:.0f} min; database of {x:,} pictures: "
+        f"{db_size / max(1, n_db) * x / 2**30:.1f} GiB, ingest "
+        f"{ing['wall'] / n_db * x / 3600:.1f} h at this machine's load"
     )
 
 

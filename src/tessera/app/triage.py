@@ -6,7 +6,7 @@ Nothing is written. The result is ``tessera.matching.triage.TriageReport`` (its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,9 +16,12 @@ from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
 from tessera.app.visibility import Level, transaction
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.matching.scene_triage import Related, SecondStage, leads_stage
 from tessera.matching.triage import TriageReport, fingerprint_paths, triage
-from tessera.matching.triage.report import TriageItem
+from tessera.matching.triage.leads import lead_jobs
+from tessera.matching.triage.report import RelatedMatch, TriageItem
 from tessera.pipeline.options import ExpandOptions, HashOptions
+from tessera.pipeline.result import FileResult
 
 
 def run(
@@ -33,27 +36,72 @@ def run(
     workers: int | None = None,
     progress: Progress = SILENT,
     cluster: str | None = None,
+    leads: bool = True,
+    on_verdicts: Callable[[TriageReport], None] | None = None,
+    on_lead: Callable[[TriageItem], None] | None = None,
 ) -> TriageReport:
     """Fingerprint ``paths`` (archives opened) and classify every file.
 
-    ``scenes``: the second stage for files no hash matched (edited copies become
-    ``near``; similar scenes, markers, same camera, nearby GPS become leads).
-    ``cluster``: a Dask scheduler address; fingerprinting and features run on its
-    workers, matching and the report here.
+    ``scenes``: verdicts also from local features, and leads. The verdicts come from
+    a cascade at about hashing speed: digests, PDQ with its dihedral variants
+    (rotated, mirrored copies), then, for stills nothing matched, a copy check with a
+    few hundred keypoints of the already-decoded picture (crops, small rotations,
+    captions, overlays, bars: ``near``). Then, with ``leads``, the leads stage reads
+    the still-open files again for full local features and metadata: similar scenes,
+    markers, same camera, nearby GPS, and copies the quick check missed (``near``).
+    ``on_verdicts(report)`` gets the verdicts before the leads stage starts and
+    ``on_lead(item)`` each file's leads as they come (both as ``caller`` may see them).
+    ``cluster``: a Dask scheduler address; fingerprinting and the copy-check keypoints
+    run on its workers, matching, the leads stage and the report here.
     """
     db = app.db
     store = app.pdq_store()
     scene = app.scene_store() if scenes else None
     n = workers or app.settings.worker_count
+    dihedral = dihedral or scenes  # PDQ's 8 variants come from one DCT: free here
     options = ExpandOptions(
         hash=HashOptions(
             dihedral=dihedral,
-            features=scenes,
-            features_mirrored=scenes,
-            metadata=scenes,
+            copy_features=scenes,
             limits=app.settings.decode_limits,
         )
     )
+    lead_options = ExpandOptions(
+        hash=HashOptions(
+            pdq=False,
+            features=True,
+            features_compact=False,
+            metadata=True,
+            limits=app.settings.decode_limits,
+        )
+    )
+
+    def visible(report: TriageReport) -> TriageReport:
+        return report if caller.is_local_operator else shared_report(app, caller, report)
+
+    def run_leads(
+        open_items: Sequence[tuple[int, FileResult]], report: TriageReport
+    ) -> SecondStage:
+        assert scene is not None
+        jobs, lost = lead_jobs(paths, open_items)
+        progress.begin("leads")
+        progress.set_total(sum(len(w) for _, w in jobs))
+
+        def found(i: int, related: list[Related]) -> None:
+            if on_lead is None:
+                return
+            it = report.items[i]
+            copy = it.status == "new" and any(r.relation == "copy" for r in related)
+            ghost = TriageItem(it.file, "near" if copy else it.status, list(it.matches), it.group)
+            ghost.related = [RelatedMatch(r.media_id, r.relation, (), r.detail) for r in related]
+            shown = visible(TriageReport(items=[ghost], series=[], groups=[]))
+            on_lead(shown.items[0])
+
+        stage = leads_stage(
+            db, scene, jobs, lead_options, on_found=found, on_progress=progress.advance, workers=n
+        )
+        return SecondStage(stage.related, stage.failed | frozenset(lost))
+
     progress.begin("triage")
     try:
         files = fingerprint_paths(
@@ -65,7 +113,7 @@ def run(
             cluster=cluster,
         )
         if scene is not None:
-            progress.begin("similar scenes")
+            progress.begin("copy check")
         report = triage(
             db,
             store,
@@ -78,6 +126,8 @@ def run(
             on_scene_progress=progress.advance,
             workers=n,
             index_db=app.index_db,
+            on_verdicts=(lambda r: on_verdicts(visible(r))) if on_verdicts else None,
+            leads=run_leads if scene is not None and leads else None,
         )
     finally:
         progress.end()

@@ -14,7 +14,7 @@ from tessera.cli.context import CliContext
 from tessera.cli.exit_codes import ExitCode
 from tessera.cli.progress import StageBars, progress_bar
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
-from tessera.matching.triage import TriageReport
+from tessera.matching.triage import TriageItem, TriageReport
 from tessera.pipeline.options import HashOptions
 from tessera.report import html as html_report
 from tessera.safe_text import for_terminal, json_safe
@@ -102,6 +102,19 @@ def print_summary(report: TriageReport) -> None:
     help="Second stage for files no hash matched: edited copies (near), similar scenes, "
     "markers, same camera, nearby GPS.",
 )
+@click.option(
+    "--leads/--no-leads",
+    default=True,
+    show_default=True,
+    help="With --scenes: after the verdicts, read the still-new files again for similar "
+    "scenes, markers, same camera, nearby GPS (and copies the quick check missed).",
+)
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="JSON lines on stdout as results come: each file's verdict once the verdicts "
+    "are known, then each file's leads as found, then the whole --json document.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
 @click.option(
     "--cluster",
@@ -126,6 +139,8 @@ def triage_command(
     min_quality: int,
     dihedral: bool,
     scenes: bool,
+    leads: bool,
+    stream: bool,
     workers: int | None,
     cluster: str | None,
     progress: bool | None,
@@ -135,6 +150,11 @@ def triage_command(
 
     Exit status: 10 at least one file known or near (even if others failed), else 1
     at least one file failed (a missing PATH included), else 0.
+
+    The verdicts come first (hashes, then a quick local-features copy check); the
+    leads (similar scenes, markers, camera, GPS) follow as a stage of their own with
+    its own progress. --stream writes them as they come; --html is written when the
+    verdicts are known and again when the leads are.
     """
     check_output_path(html_path)
     cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
@@ -147,6 +167,26 @@ def triage_command(
         if html_path is not None:
             raise click.BadParameter("not with --server (no media to draw)", param_hint="--html")
         ctx.exit(_remote(cli, paths, as_json, radius, min_quality, dihedral, workers, show))
+
+    def verdicts_known(report: TriageReport) -> None:
+        if stream:
+            for it in report.items:
+                _line({"stage": "verdict", **it.to_json()})
+        if html_path is not None:
+            html_report.write(report, html_path, thumbnails=thumbnails)
+
+    def lead_found(item: TriageItem) -> None:
+        if stream:
+            doc = item.to_json()
+            _line(
+                {
+                    "stage": "leads",
+                    "path": doc["path"],
+                    "status": doc["status"],
+                    "similar": doc["similar"],
+                }
+            )
+
     report = triage.run(
         cli.app,
         cli.acting_for(agency),
@@ -158,8 +198,13 @@ def triage_command(
         workers=workers,
         progress=StageBars(enabled=show),
         cluster=cluster,
+        leads=leads,
+        on_verdicts=verdicts_known if stream or html_path is not None else None,
+        on_lead=lead_found if stream else None,
     )
-    if as_json:
+    if stream:
+        _line({"stage": "done", **report.to_json()})
+    elif as_json:
         click.echo(json.dumps(json_safe(report.to_json()), indent=1, default=str))
     else:
         print_summary(report)
@@ -168,6 +213,12 @@ def triage_command(
         html_report.write(report, html_path, thumbnails=thumbnails)
         click.echo(f"report written to {for_terminal(str(html_path))}", err=True)
     ctx.exit(exit_status(report))
+
+
+def _line(doc: dict[str, object]) -> None:
+    """One JSON line on stdout, flushed (a reader sees it as it comes)."""
+    click.echo(json.dumps(json_safe(doc), default=str))
+    sys.stdout.flush()
 
 
 def _remote(

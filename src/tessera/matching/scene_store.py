@@ -266,6 +266,11 @@ class SceneStore:
         """The stored local features of a picture (or a video key frame), if any."""
         return self._features(doc_key(media_id, position))
 
+    def candidates(self, q: LocalFeatures, shortlist: int) -> list[Candidate]:
+        """Retrieval's shortlist for ``q`` (every document in a small collection),
+        best first, unverified."""
+        return self._candidates(q, shortlist)
+
     def frame_of(self, media_id: int, position: int = 0) -> tuple[int, int]:
         """Width and height of a stored picture or frame (from its features' header)."""
         f = self._features(doc_key(media_id, position))

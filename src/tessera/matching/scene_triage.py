@@ -20,7 +20,7 @@ None of this changes a file to ``known``; only copies become ``near``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,9 @@ import numpy as np
 from tessera.features.local import LocalFeatures
 from tessera.features.scene import SceneMatch, match_pair
 from tessera.matching.scene_store import SceneStore
+from tessera.media.vpdq_file import blas_threads
+from tessera.pipeline.expand import expand_path
+from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.pool import map_ordered
 from tessera.pipeline.result import FileResult
 from tessera.storage import camera_links, markers
@@ -107,7 +110,7 @@ def describe_copy(m: SceneMatch, query: LocalFeatures, known: tuple[int, int]) -
     return ", ".join(parts) or "re-encoded or lightly edited copy"
 
 
-def _match_detail(m: SceneMatch) -> dict[str, Any]:
+def match_detail(m: SceneMatch) -> dict[str, Any]:
     v = m.verification
     return {
         "inliers": v.inliers,
@@ -149,7 +152,7 @@ def _related(
             hits = sorted(seen.values(), key=lambda h: (-h.match.inliers, h.media_id))[:10]
         for hit in hits:
             m = hit.match
-            detail = _match_detail(m)
+            detail = match_detail(m)
             if hit.timestamp is not None:
                 detail["time_s"] = round(hit.timestamp, 3)  # key frame of a known video
             if m.relation == "copy":
@@ -230,6 +233,17 @@ def _guarded(
         return None
 
 
+def _one_thread(
+    db: Database,
+    scene: SceneStore,
+    all_markers: Sequence[Marker],
+    f: FileResult,
+    gps_radius_m: float,
+) -> list[Related] | None:
+    with blas_threads(1):  # as in pool workers (verification's products spin otherwise)
+        return _guarded(db, scene, all_markers, f, gps_radius_m)
+
+
 def _crashed(item: tuple[int, FileResult]) -> None:
     return None  # the worker died on this file; it keeps its hash verdict and is flagged
 
@@ -292,7 +306,7 @@ def second_stage(
     else:
         with db.session() as s:
             all_markers = list(markers.list_markers(s))
-        results = (_guarded(db, scene, all_markers, f, gps_radius_m) for _, f in files)
+        results = (_one_thread(db, scene, all_markers, f, gps_radius_m) for _, f in files)
     failed: set[int] = set()
     for (i, _), found in zip(files, results, strict=True):
         if found is None:
@@ -304,12 +318,125 @@ def second_stage(
     return SecondStage(out, frozenset(failed))
 
 
+LeadJob = tuple[str, tuple[tuple[int, str], ...]]
+"""A top-level path to read again and the (item index, label) of its files to search."""
+
+
+def _lead_job(
+    job: LeadJob,
+    *,
+    state: tuple[Database, SceneStore, list[Marker]] | None,
+    url: str,
+    folder: str,
+    gps_radius_m: float,
+    options: ExpandOptions,
+) -> list[tuple[int, list[Related] | None]]:
+    """Read one top-level path again (features, metadata; no PDQ) and search the files
+    of it that the verdicts left open."""
+    if state is None:
+        state = _WORKER.get((url, folder))
+        if state is None:
+            db = Database(url)
+            scene = SceneStore(db, Path(folder), read_only=True)
+            with db.session() as s:
+                state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
+    db, scene, all_markers = state
+    path, wanted = job
+    try:
+        results = {r.path: r for r in expand_path(Path(path), options)}
+    except Exception:  # never expected (expand_path reports instead of raising)
+        results = {}
+    out: list[tuple[int, list[Related] | None]] = []
+    for i, label in wanted:
+        f = results.get(label)
+        if f is None or f.status != "ok" or "features-failed" in f.flags:
+            out.append((i, None))  # changed or unreadable since the verdicts
+        else:
+            out.append((i, _guarded(db, scene, all_markers, f, gps_radius_m)))
+    return out
+
+
+def leads_stage(
+    db: Database,
+    scene: SceneStore,
+    jobs: Sequence[LeadJob],
+    options: ExpandOptions,
+    *,
+    gps_radius_m: float = camera_links.DEFAULT_RADIUS_M,
+    on_found: Callable[[int, list[Related]], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
+) -> SecondStage:
+    """Triage's leads stage, after the verdicts: every job's files are read again with
+    local features (uncompressed, not stored) and metadata, then searched as in the
+    second stage (copies, scenes, markers, camera, GPS). ``on_found(item index,
+    related)`` is called as each file's leads come (in job order), so they can be
+    streamed; ``on_progress`` counts files.
+
+    With ``workers > 1`` the jobs are spread over processes, each with its own
+    read-only view of the scene index (saved by ``scene`` beforehand).
+    """
+    results: Iterator[list[tuple[int, list[Related] | None]]]
+    if workers > 1 and len(jobs) >= 2 * workers:
+        scene.save()  # the workers open the files as they are now
+        work = partial(
+            _lead_job,
+            state=None,
+            url=db.url,
+            folder=str(scene.folder),
+            gps_radius_m=gps_radius_m,
+            options=options,
+        )
+        results = map_ordered(work, list(jobs), workers=workers, on_crash=_crashed_job)
+    else:
+        with db.session() as s:
+            state = (db, scene, list(markers.list_markers(s)))
+        results = (
+            _lead_job_one_thread(
+                job,
+                state=state,
+                url=db.url,
+                folder=str(scene.folder),
+                gps_radius_m=gps_radius_m,
+                options=options,
+            )
+            for job in jobs
+        )
+    out: dict[int, list[Related]] = {}
+    failed: set[int] = set()
+    for found_per_file in results:
+        for i, found in found_per_file:
+            if found is None:
+                failed.add(i)
+            elif found:
+                out[i] = found
+                if on_found:
+                    on_found(i, found)
+            if on_progress:
+                on_progress(1)
+    return SecondStage(out, frozenset(failed))
+
+
+def _lead_job_one_thread(job: LeadJob, **kw: Any) -> list[tuple[int, list[Related] | None]]:
+    """``_lead_job`` in this process, numpy's BLAS on one thread (as in pool workers:
+    verification's small matrix products run ~30x slower on threads that spin)."""
+    with blas_threads(1):
+        return _lead_job(job, **kw)
+
+
+def _crashed_job(job: LeadJob) -> list[tuple[int, list[Related] | None]]:
+    return [(i, None) for i, _ in job[1]]  # the worker died: flagged, verdicts stand
+
+
 __all__ = [
     "MARKER_SCAN_MAX",
     "SEARCH_FAILED",
+    "LeadJob",
     "Related",
     "SecondStage",
     "describe_copy",
+    "leads_stage",
+    "match_detail",
     "other_shots",
     "second_stage",
 ]

@@ -55,8 +55,54 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
     rgb, grid = decoded.rgb, decoded.grid
     if options.cpp_resize:
         rgb, grid = nearest_512(rgb), None
-    exact: Exactness = "auto" if options.mode == "reference" else "never"
     flags = list(decoded.flags)
+    height, width = decoded.full_shape
+    result = replace(
+        result,
+        format=decoded.format,
+        height=height,
+        width=width,
+        decode_scale=decoded.scale,
+        flags=tuple(flags),
+    )
+    if options.pdq:
+        result = _pdq(result, rgb, grid, options)
+    if options.copy_features:
+        result = _copy_features(result, decoded.rgb)
+    if options.features or options.metadata or options.ocr_languages:
+        result = _describe(result, data, decoded.rgb, options)
+    return result
+
+
+COPY_MAX_SIDE = 320
+"""Long side of the picture triage's copy check takes keypoints from. Measured
+(benchmarks/profile_triage.py): SIFT's cost is its scale pyramid, so a picture half as
+wide costs about a quarter; an edited copy still verifies with tens of inliers."""
+
+COPY_NFEATURES = 300
+"""Keypoints of the copy check (the stored side keeps up to 743)."""
+
+
+def _copy_features(result: FileResult, rgb: Any) -> FileResult:
+    """Triage's copy-check keypoints (full-size pixels, uncompressed: no PQ encoding)."""
+    try:
+        from tessera.features.local import extract, rescale  # noqa: PLC0415 (cv2 on demand)
+
+        feats = extract(rgb, max_side=COPY_MAX_SIDE, nfeatures=COPY_NFEATURES)
+        full = rescale(feats, result.width or feats.width, result.height or feats.height)
+        return replace(result, copy_features=full.to_bytes_full())
+    except Exception as exc:  # OpenCV errors must not cost the file
+        return replace(
+            result,
+            flags=(*result.flags, "features-failed"),
+            message=result.message or f"local features: {exc}",
+        )
+
+
+def _pdq(result: FileResult, rgb: Any, grid: Any, options: HashOptions) -> FileResult:
+    """PDQ (and its dihedral variants) of the decoded picture, with the quality flags."""
+    exact: Exactness = "auto" if options.mode == "reference" else "never"
+    flags = list(result.flags)
     dihedral: dict[str, str] | None = None
     if options.dihedral:
         dih = pdq_dihedral_rgb(rgb, grid, exact=exact)
@@ -73,21 +119,7 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
         pdq_hex = pdq.hex
         if quality < QUALITY_THRESHOLD:
             flags.append("low-quality")
-    height, width = decoded.full_shape
-    result = replace(
-        result,
-        format=decoded.format,
-        height=height,
-        width=width,
-        dihedral=dihedral,
-        quality=quality,
-        pdq=pdq_hex,
-        decode_scale=decoded.scale,
-        flags=tuple(flags),
-    )
-    if options.features or options.metadata or options.ocr_languages:
-        result = _describe(result, data, decoded.rgb, options)
-    return result
+    return replace(result, dihedral=dihedral, quality=quality, pdq=pdq_hex, flags=tuple(flags))
 
 
 def _describe(result: FileResult, data: bytes, rgb: Any, options: HashOptions) -> FileResult:
@@ -104,10 +136,14 @@ def _describe(result: FileResult, data: bytes, rgb: Any, options: HashOptions) -
                 rescale,
             )
 
-            found["features"] = rescale(extract(rgb), full_w, full_h).to_bytes()
+            feats = rescale(extract(rgb), full_w, full_h)
+            compact = options.features_compact
+            found["features"] = feats.to_bytes() if compact else feats.to_bytes_full()
             if options.features_mirrored:
                 mirrored = rescale(extract_mirrored(rgb), full_w, full_h)
-                found["features_mirrored"] = mirrored.to_bytes()
+                found["features_mirrored"] = (
+                    mirrored.to_bytes() if compact else mirrored.to_bytes_full()
+                )
         except Exception as exc:  # OpenCV errors must not cost the file
             flags.append("features-failed")
             notes.append(f"local features: {exc}")

@@ -31,6 +31,14 @@ class HashOptions:
     """Also extract local features (RootSIFT) for same-scene search (ingest, triage)."""
     features_mirrored: bool = False
     """With ``features``: also the mirror image's, so triage finds flipped copies."""
+    copy_features: bool = False
+    """Triage's copy check: a few hundred keypoints of the decoded picture shrunk to
+    ``COPY_MAX_SIDE`` (``tessera.pipeline.fingerprint``), uncompressed (v1 bytes)."""
+    features_compact: bool = True
+    """With ``features``: the stored (product-quantised) form; False: uncompressed
+    (v1) bytes, for queries that are never stored (triage's leads stage)."""
+    pdq: bool = True
+    """False: no PDQ (triage's leads stage re-reads files whose hashes it has)."""
     metadata: bool = False
     """Also read EXIF/XMP camera and GPS metadata."""
     ocr_languages: tuple[str, ...] = ()

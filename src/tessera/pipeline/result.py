@@ -56,6 +56,7 @@ class FileResult:
     crop: tuple[int, int, int, int] | None = None  # bars removed: top, bottom, left, right
     features: bytes | None = None  # local features (tessera.features bytes), full-size pixels
     features_mirrored: bytes | None = None  # the mirror image's, x in the unmirrored frame
+    copy_features: bytes | None = None  # triage's copy check: few keypoints, small picture
     frame_features: tuple[tuple[float, bytes], ...] | None = None  # video key frames
     metadata: Mapping[str, Any] | None = None  # MediaMetadata.as_dict() + camera_key
     text: tuple[OcrWord, ...] | None = None  # OCR words

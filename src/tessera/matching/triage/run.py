@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.av_match import AvHit, audio_hits, video_hits
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
-from tessera.matching.scene_triage import SEARCH_FAILED, Related, other_shots, second_stage
-from tessera.matching.triage.exact import exact_matches
+from tessera.matching.scene_triage import (
+    SEARCH_FAILED,
+    Related,
+    SecondStage,
+    other_shots,
+    second_stage,
+)
+from tessera.matching.triage.copies import copy_check
+from tessera.matching.triage.exact import ExactHits, exact_matches
 from tessera.matching.triage.grouping import group_new
-from tessera.matching.triage.near import pdq_near
+from tessera.matching.triage.near import NearHits, pdq_near
 from tessera.matching.triage.report import Status, TriageItem, TriageReport
 from tessera.matching.triage.verdict import Context, decide
+from tessera.media.vpdq_file import blas_threads
 from tessera.pipeline.result import FileResult
 from tessera.storage import repo
 from tessera.storage.db import Database
@@ -26,6 +34,11 @@ def initial_status(f: FileResult) -> Status:
     if f.status in ("error", "skipped"):
         return f.status
     return "archive" if "archive" in f.flags else "new"
+
+
+LeadsFn = Callable[[Sequence[tuple[int, FileResult]], TriageReport], SecondStage]
+"""The leads stage: given the files the verdicts left open (item index, file) and the
+verdicts' report, what they share with stored media."""
 
 
 def triage(
@@ -41,11 +54,18 @@ def triage(
     on_scene_progress: Callable[[int], None] | None = None,
     workers: int = 1,
     index_db: Database | None = None,
+    on_verdicts: Callable[[TriageReport], None] | None = None,
+    leads: LeadsFn | None = None,
 ) -> TriageReport:
     """Classify fingerprinted files against the database; see the package doc.
 
-    With ``scene`` (the scene index), files no hash matched go through the second
-    stage: local features (copies become ``near``), markers, camera and GPS links.
+    With ``scene`` (the scene index): files no hash matched that carry copy-check
+    keypoints (``FileResult.copy_features``) go through the copy check (an edited
+    copy becomes ``near``); files that carry local features or metadata go through
+    the second stage (copies become ``near``; similar scenes, markers, camera and GPS
+    links become leads). ``on_verdicts(report)`` is called once the verdicts are
+    known, before ``leads`` (the leads stage) runs on the files still open; a copy it
+    finds makes its file ``near`` in the report returned.
     ``index_db``: the database as the index machinery reads it (every hash and media
     id, under PostgreSQL RLS too) for the exact, video and audio matching, like the
     PDQ index; the caller's view is applied by the application layer afterwards.
@@ -75,20 +95,67 @@ def triage(
         av[i].extend(found)
     for i, found in audio_hits(hashes, open_files).items():
         av[i].extend(found)
-    related: dict[int, list[Related]] = {}
-    if scene is not None:
-        open_items = [
+
+    def still_open() -> list[tuple[int, FileResult]]:
+        return [
             (i, it.file)
             for i, it in enumerate(items)
-            if i not in exact and not near.best.get(i) and not av.get(i) and it.file.status == "ok"
+            if i not in exact
+            and not near.best.get(i)
+            and not av.get(i)
+            and it.file.status == "ok"
+            and not any(r.relation == "copy" for r in related.get(i, []))
         ]
-        if on_scene_total:
-            on_scene_total(len(open_items))
-        stage = second_stage(db, scene, open_items, on_progress=on_scene_progress, workers=workers)
-        related = stage.related
-        for i in stage.failed:  # the hash verdict stands; the file says the search failed
-            f = items[i].file
+
+    related: dict[int, list[Related]] = {}
+    if scene is not None:
+        checked = [(i, f) for i, f in still_open() if f.copy_features]
+        if checked:
+            if on_scene_total:
+                on_scene_total(len(checked))
+            with blas_threads(1):  # small matrix products: threads only spin (30x CPU)
+                copies, _failed = copy_check(scene, checked, on_progress=on_scene_progress)
+            related.update(copies)
+        searched = [(i, f) for i, f in still_open() if f.features or f.metadata]
+        if searched:
+            if on_scene_total:
+                on_scene_total(len(searched))
+            stage = second_stage(
+                db, scene, searched, on_progress=on_scene_progress, workers=workers
+            )
+            for i, rel in stage.related.items():
+                related.setdefault(i, []).extend(rel)
+            _flag_failed(items, stage.failed)
+    report = _report(db, items, exact=exact, near=near, av=av, related=related, radius=radius)
+    if leads is None:
+        return report
+    if on_verdicts:
+        on_verdicts(report)
+    stage = leads(still_open(), report)
+    for i, rel in stage.related.items():
+        related.setdefault(i, []).extend(rel)
+    _flag_failed(items, stage.failed)
+    return _report(db, items, exact=exact, near=near, av=av, related=related, radius=radius)
+
+
+def _flag_failed(items: Sequence[TriageItem], failed: frozenset[int]) -> None:
+    for i in failed:  # the hash verdict stands; the file says the search failed
+        f = items[i].file
+        if SEARCH_FAILED not in f.flags:
             items[i].file = replace(f, flags=(*f.flags, SEARCH_FAILED))
+
+
+def _report(
+    db: Database,
+    items: list[TriageItem],
+    *,
+    exact: ExactHits,
+    near: NearHits,
+    av: Mapping[int, list[AvHit]],
+    related: Mapping[int, list[Related]],
+    radius: int,
+) -> TriageReport:
+    """Verdicts, leads, series and new-media groups from what the steps found."""
     media_ids = (
         {mid for mid, _ in exact.values()}
         | {mid for d in near.best.values() for mid in d}
@@ -103,8 +170,11 @@ def triage(
             submissions=repo.submissions_of(s, media_ids),
         )
     series = decide(items, exact=exact, near=near, av=av, related=related, ctx=ctx)
+    for it in items:
+        if it.status != "new":
+            it.group = None
     groups = group_new(items, radius)
     return TriageReport(items=items, series=series, groups=groups)
 
 
-__all__ = ["triage"]
+__all__ = ["LeadsFn", "triage"]

@@ -1,0 +1,38 @@
+"""Which top-level path the leads stage reads again for each open file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tessera.matching.triage.leads import lead_jobs, top_level
+from tessera.pipeline.label import path_label
+from tessera.pipeline.result import FileResult
+
+
+def test_top_level_of_files_and_archive_members() -> None:
+    tops = {"s/a.jpg", "s/b.zip", "s/odd!/c.jpg", "s/odd!/d.zip"}
+    assert top_level("s/a.jpg", tops) == "s/a.jpg"
+    assert top_level("s/b.zip!/x/y.jpg", tops) == "s/b.zip"
+    assert top_level("s/b.zip!/inner.zip!/z.png", tops) == "s/b.zip"
+    # a folder whose name ends in "!" is no archive
+    assert top_level("s/odd!/c.jpg", tops) == "s/odd!/c.jpg"
+    assert top_level("s/odd!/d.zip!/e.jpg", tops) == "s/odd!/d.zip"
+    assert top_level("s/gone.jpg", tops) is None
+
+
+def test_lead_jobs_group_members_and_name_what_is_gone(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "b.zip").write_bytes(b"y")
+    a, b = path_label(tmp_path / "a.jpg"), path_label(tmp_path / "b.zip")
+    open_items = [
+        (0, FileResult(a, "ok")),
+        (2, FileResult(f"{b}!/m1.jpg", "ok")),
+        (3, FileResult(f"{b}!/m2.jpg", "ok")),
+        (5, FileResult(path_label(tmp_path / "deleted.jpg"), "ok")),
+    ]
+    jobs, lost = lead_jobs([tmp_path], open_items)
+    assert jobs == [
+        (str(tmp_path / "a.jpg"), ((0, a),)),
+        (str(tmp_path / "b.zip"), ((2, f"{b}!/m1.jpg"), (3, f"{b}!/m2.jpg"))),
+    ]
+    assert lost == [5]
