@@ -123,7 +123,9 @@ def match_detail(m: SceneMatch) -> dict[str, Any]:
 
 def _queries(f: FileResult) -> list[LocalFeatures]:
     out = []
-    for blob in (f.features, f.features_mirrored):
+    # triage's verdict stage carries only the copy check's keypoints
+    blobs = (f.features, f.features_mirrored) if f.features else (f.copy_features,)
+    for blob in blobs:
         if blob:
             feats = LocalFeatures.from_bytes(blob)
             if len(feats):
