@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -60,24 +59,19 @@ def test_full_features_round_trip_bytes() -> None:
             LocalFeatures.from_bytes(bad)
 
 
-def _busy(scale: int = 10) -> np.ndarray:
+def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
     rng = np.random.default_rng(11)
     blocks = rng.integers(0, 256, (160, 240, 3), dtype=np.uint8)
-    busy = np.kron(blocks, np.ones((scale, scale, 1), np.uint8)).astype(np.int16)
-    return np.clip(busy + rng.normal(0, 8, busy.shape), 0, 255).astype(np.uint8)
-
-
-def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
-    f = extract(_busy())
+    busy = np.kron(blocks, np.ones((10, 10, 1), np.uint8)).astype(np.int16)
+    busy = np.clip(busy + rng.normal(0, 8, busy.shape), 0, 255).astype(np.uint8)
+    f = extract(busy)
     assert len(f) == NFEATURES  # a busy picture fills the cap
     data = f.to_bytes()
     assert blob_version(data) == 2 and len(data) <= STORED_BYTES
     g = LocalFeatures.from_bytes(data)
-    m = codebook.CODEBOOKS[codebook.CURRENT][0]
-    assert stored_max(m) >= NFEATURES  # every keypoint fits (codebook 1 kept 743)
-    n = len(g)
-    assert n == NFEATURES and (g.width, g.height) == (2400, 1600)
-    assert len(data) == 32 + n * (6 + m) <= STORED_BYTES
+    n = stored_max(16)
+    assert len(g) == n == 743 and (g.width, g.height) == (2400, 1600)
+    assert len(data) == 32 + n * (6 + 16)
     # geometry: x, y within 1/65535 of the frame; size 2^(1/32); angle half a step
     assert np.abs(g.xy - f.xy[:n]).max() <= 2400 / 65535
     ratio = g.size.astype(np.float32) / f.size[:n].astype(np.float32)
@@ -93,24 +87,6 @@ def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
     for bad in (data[:10], data[:-1], data + b"\0"):
         with pytest.raises(InvalidInput):
             LocalFeatures.from_bytes(bad)
-
-
-def test_blobs_of_codebook_1_still_decode(monkeypatch: pytest.MonkeyPatch) -> None:
-    f = extract(_busy(4))
-    assert len(f) > 743
-    monkeypatch.setattr(codebook, "CURRENT", 1)  # what migration 0011 wrote
-    old = f.to_bytes()
-    monkeypatch.undo()
-    assert struct.unpack_from("<H", old, 14)[0] == 1
-    assert len(old) == 32 + 743 * (6 + 16)
-    g = LocalFeatures.from_bytes(old)
-    assert len(g) == 743  # the strongest, in extract's order
-    a, b = g.float_desc(), f.float_desc()[: len(g)]
-    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    assert (d.argmin(axis=1) == np.arange(len(g))).mean() > 0.97
-    new = LocalFeatures.from_bytes(f.to_bytes())
-    assert struct.unpack_from("<H", f.to_bytes(), 14)[0] == codebook.CURRENT != 1
-    assert len(new) == len(f)
 
 
 def test_unknown_or_damaged_codebooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,16 +39,11 @@ DIM = 128
 CENTROIDS = 256
 """Centroids per sub-space (one byte per code)."""
 
-CURRENT = 2
-"""The codebook new blobs are coded with. Codebook 1 (16 codes of 8 components) left
-room for only the strongest 743 keypoints in 16 KiB, and the cut cost more scene
-recall than the coarser codes of codebook 2 (8 codes of 16 components, 14 bytes a
-keypoint with its geometry: all 1,000 keypoints fit); measured in
-``benchmarks/bench_scenes.py``, figures in the README."""
+CURRENT = 1
+"""The codebook new blobs are coded with."""
 
 CODEBOOKS: dict[int, tuple[int, str]] = {
     1: (16, "72350ba0b58d988a658b965a22c4d1943dfd93af552d33a03d0dec3d62435ab8"),
-    2: (8, "c0897466534c0a2754e014698b4078ba707494b21a4bee6dac5b0ef6ec30ec9f"),
 }
 """Codebook id -> (sub-quantisers M, SHA-256 of its ``.npy`` file). Never edited
 once released; a retrained codebook gets a new id."""

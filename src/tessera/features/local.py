@@ -16,19 +16,17 @@ header (magic ``TSLF``, version, flags (bit 0: mirrored), count, dimension, code
 id, image width and height) then the arrays, little-endian.
 
 Version 2 (what ``to_bytes`` writes) is the compact stored form, at most
-``STORED_BYTES`` (16 KiB) a picture: the strongest :func:`stored_max` keypoints,
-each as x and y in 1/65535ths of the frame (uint16), size on a log scale (2^(1/16)
-steps) and angle in 1/256ths of a turn (one byte each), and the descriptor as ``M``
-product-quantiser codes of the codebook named in the header
-(``tessera.features.codebook``). With codebook 2 (``M`` = 8) a keypoint takes 14
-bytes instead of 140 and all ``NFEATURES`` keypoints fit (1,168 would); codebook 1
-(``M`` = 16, 22 bytes) kept only the strongest 743. Measured
-(``benchmarks/bench_scenes.py``): the dropped keypoints cost far more scene recall
-than the coarser codes (recall@10 with every keypoint and full descriptors 0.96;
-743 strongest, full descriptors 0.89; every keypoint, 16 codes 0.94). ``from_bytes``
-decodes either codebook to the same :class:`LocalFeatures` (descriptors are the
-codebook's reconstructions), and still reads version 1 (full uint8 descriptors,
-float32 geometry), which databases written before migration 0011 hold.
+``STORED_BYTES`` (16 KiB) a picture: the strongest :func:`stored_max` keypoints
+(743 with the 16-byte codes of codebook 1), each as x and y in 1/65535ths of the
+frame (uint16), size on a log scale (2^(1/16) steps) and angle in 1/256ths of a turn
+(one byte each), and the descriptor as ``M`` product-quantiser codes
+(``tessera.features.codebook``): 22 bytes a keypoint instead of 140. Measured
+(``benchmarks/bench_scenes.py``, ``bench_robust.py``): fewer keypoints cost more
+matches than coarser descriptors, so 16-byte codes for 743 keypoints beat 32-byte
+codes for 430. ``from_bytes`` decodes it to the same :class:`LocalFeatures`
+(descriptors are the codebook's reconstructions), and still reads version 1 (full
+uint8 descriptors, float32 geometry), which databases written before migration
+0011 hold.
 """
 
 from __future__ import annotations
