@@ -74,6 +74,7 @@ def test_admin_users_sort_by_header_links_both_ways(client: TestClient) -> None:
         "/admin?users_desc=maybe",
         "/triage?page=0",
         "/search?marker=any&order=random",
+        "/triage/jobs/" + "0" * 32 + "?sort=item",
     ],
 )
 def test_an_unknown_sort_key_or_bad_page_is_a_422_page(client: TestClient, url: str) -> None:

@@ -5,8 +5,9 @@ and sends only that document: media never leaves it. The job's whole state is a
 database row (``tessera.storage.triage_jobs``), so progress is visible from any
 server worker, a cancel is seen at the next chunk, and a job whose worker died
 (restart, ``kill -9``) is claimed again after ``STALE`` and rerun from its first
-file: triage writes nothing until the job ends (the result, one audit entry, the
-owners' notices), so a rerun neither duplicates nor loses anything. After
+file: triage writes nothing until the job ends (the report's head and a row per
+file in one transaction with the final state, one audit entry, the owners'
+notices), so a rerun neither duplicates nor loses anything. After
 ``MAX_ATTEMPTS`` interrupted runs the job fails, saying so.
 
 A job may also name files on the server (``submit_folder``: a folder the server
@@ -15,6 +16,10 @@ runner hashes them first (progress and heartbeat as it goes), stores the
 fingerprints in the job, deletes an upload folder at once (only fingerprints
 are kept, never media), then triages as above. A rerun after a crash hashes
 again only if the fingerprints were not stored yet.
+
+The web UI reads a finished job's files a page at a time (``results_page``:
+filtered by verdict, sorted and cut in SQL); the API's job route returns the
+whole report, assembled from the head and the rows.
 
 Results follow the sharing rules exactly as ``tessera triage`` over the API would
 (``tessera.app.triage.shared_report``), applied for the submitting caller.
@@ -29,6 +34,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -88,7 +94,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _view(job: Any, *, with_result: bool = True) -> TriageJobView:
+def _view(job: Any, s: Any = None) -> TriageJobView:
+    """The job; with its whole report when ``s`` (a session) is given."""
     return TriageJobView(
         id=job.public_id,
         state=job.state,
@@ -99,8 +106,16 @@ def _view(job: Any, *, with_result: bool = True) -> TriageJobView:
         started_at=job.started_at,
         finished_at=job.finished_at,
         error=job.error,
-        result=job.result if with_result else None,
+        result=_report(s, job) if s is not None else None,
     )
+
+
+def _report(s: Any, job: Any) -> dict[str, Any] | None:
+    """The ``tessera triage --json`` document: the stored head, the files' lines last."""
+    head = store.result_head(s, job.id)
+    if head is None or "results" in head:  # "results" in the head: as stored before 0018
+        return head
+    return {**head, "results": store.files_of(s, job.id)}
 
 
 # -- the fingerprints document ------------------------------------------------------------
@@ -375,10 +390,70 @@ def _mine(s: Any, caller: Caller, job_id: str) -> Any:
     return job
 
 
-def status(app: App, caller: Caller, job_id: str) -> TriageJobView:
-    """State, progress and (when done) the result of one of the caller's jobs."""
+def status(app: App, caller: Caller, job_id: str, *, with_result: bool = True) -> TriageJobView:
+    """State, progress and (when done, unless not ``with_result``) the result of one
+    of the caller's jobs."""
     with app.transaction() as s:
-        return _view(_mine(s, caller, job_id))
+        job = _mine(s, caller, job_id)
+        return _view(job, s if with_result else None)
+
+
+Show = Literal["all", "known", "near", "new", "error"]
+SHOWS: tuple[Show, ...] = ("all", "known", "near", "new", "error")
+FILE_SORTS = store.FILE_SORTS
+MAX_GROUP_PATHS = 20
+
+
+@dataclass(frozen=True)
+class JobResults:
+    """One page of a finished job's files, as the web UI shows them.
+
+    ``head``: the report without its per-file lines (summary, series with status,
+    new groups); ``files``: this page's lines (``tessera triage --json``'s, in the
+    asked order); ``total``: files of the asked verdict; ``groups``: for each new
+    group on the page, its size and its first paths.
+    """
+
+    job: TriageJobView
+    head: dict[str, Any]
+    files: list[dict[str, Any]]
+    total: int
+    groups: dict[int, tuple[int, list[str]]]
+
+
+def results_page(
+    app: App,
+    caller: Caller,
+    job_id: str,
+    *,
+    show: str = "all",
+    sort: str = "file",
+    descending: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> JobResults:
+    """A page of one of the caller's jobs' files, filtered by verdict (``SHOWS``),
+    sorted (``FILE_SORTS``, then report order) and cut in SQL."""
+    if show not in SHOWS:
+        raise InvalidInput(f"show: one of {', '.join(SHOWS)}, got {show!r}")
+    if sort not in FILE_SORTS:
+        raise InvalidInput(f"triage results: sort {sort!r} is not one of {', '.join(FILE_SORTS)}")
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise InvalidInput("limit: 1..1000, offset: 0 or more")
+    status_ = None if show == "all" else show
+    with app.transaction() as s:
+        job = _mine(s, caller, job_id)
+        view = _view(job)
+        head = store.result_head(s, job.id) if job.state == "done" else None
+        if head is None:
+            return JobResults(view, {}, [], 0, {})
+        files = store.file_page(
+            s, job.id, status=status_, sort=sort, descending=descending, limit=limit, offset=offset
+        )
+        total = store.file_count(s, job.id, status_)
+        wanted = {int(f["new_group"]) for f in files if isinstance(f.get("new_group"), int)}
+        groups = store.group_members(s, job.id, wanted, MAX_GROUP_PATHS)
+    return JobResults(view, head, files, total, groups)
 
 
 def list_jobs(
@@ -396,7 +471,7 @@ def list_jobs(
         raise InvalidInput("limit: 1..1000, offset: 0 or more")
     with app.transaction() as s:
         return [
-            _view(j, with_result=False)
+            _view(j)
             for j in store.of_user(
                 s,
                 caller.email,
@@ -418,7 +493,7 @@ def cancel(app: App, caller: Caller, job_id: str) -> TriageJobView:
             store.request_cancel(s, job.id, _now())
             audit.record_in(s, app, caller, "triage-job-cancel", target=job.public_id)
         s.refresh(job)
-        return _view(job)
+        return _view(job, s)
 
 
 # -- the runner ---------------------------------------------------------------------------
@@ -564,8 +639,10 @@ def _run_beating(app: App, job_id: int, chunk: int) -> None:
         if not caller.is_local_operator:
             report = shared_report(app, caller, report)
         counts = report.counts()
+        head = report.to_json()
+        lines = head.pop("results")
         with app.transaction() as s:
-            store.finish(s, job_id, "done", _now(), result=report.to_json(), done=len(items))
+            store.finish(s, job_id, "done", _now(), result=head, files=lines, done=len(items))
             audit.record_in(
                 s,
                 app,
@@ -617,12 +694,17 @@ class JobRunner:
 
 
 __all__ = [
+    "FILE_SORTS",
     "MAX_FILES",
+    "SHOWS",
+    "JobResults",
     "JobRunner",
+    "Show",
     "TriageJobView",
     "cancel",
     "files_from_hash_json",
     "list_jobs",
+    "results_page",
     "run_one",
     "status",
     "submit",

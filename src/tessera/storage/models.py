@@ -519,14 +519,27 @@ class AuditEntry(Base):
     """One append-only audit record and its Merkle leaf hash and the root after it."""
 
     __tablename__ = "audit_entry"
+    # The Admin page's audit list is sorted by seq, user, agency, action or series
+    # (then seq) and, for a curator, filtered by agency: one index per key order,
+    # with and without the agency in front, so each page is an index range scan on
+    # SQLite and PostgreSQL, never a sort of the whole log (migration 0018).
+    __table_args__ = (
+        Index("ix_audit_entry_user_seq", "user", "seq"),
+        Index("ix_audit_entry_agency_seq", "agency", "seq"),
+        Index("ix_audit_entry_action_seq", "action", "seq"),
+        Index("ix_audit_entry_series_seq", "series", "seq"),
+        Index("ix_audit_entry_agency_user", "agency", "user", "seq"),
+        Index("ix_audit_entry_agency_action", "agency", "action", "seq"),
+        Index("ix_audit_entry_agency_series", "agency", "series", "seq"),
+    )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    user: Mapped[str] = mapped_column(String(254), index=True)
-    agency: Mapped[str | None] = mapped_column(String(32), index=True)
+    user: Mapped[str] = mapped_column(String(254))
+    agency: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(Text)
-    series: Mapped[str | None] = mapped_column(String(200), index=True)
+    series: Mapped[str | None] = mapped_column(String(200))
     params_digest: Mapped[str] = mapped_column(String(64))
     result_count: Mapped[int | None] = mapped_column(BigInteger)
     request_id: Mapped[str] = mapped_column(String(64))
@@ -762,6 +775,35 @@ class TriageJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TriageJobFile(Base):
+    """One file's line of a finished triage job's report (migration 0018).
+
+    The job's ``result`` keeps the report's head (summary, series, new groups); its
+    ``results`` list lives here, a row per file in report order (``seq``), so the
+    web UI filters, sorts and pages a job of 10,000 files in SQL. ``item`` is the
+    file's ``tessera triage --json`` line (sharing rules applied); the other columns
+    are what lists filter and sort on. Written with the job's final state, in one
+    transaction: a job killed before it finished has no rows.
+    """
+
+    __tablename__ = "triage_job_file"
+    __table_args__ = (
+        UniqueConstraint("job_id", "seq"),
+        Index("ix_triage_job_file_status", "job_id", "status", "seq"),
+        Index("ix_triage_job_file_path", "job_id", "path"),
+        Index("ix_triage_job_file_group", "job_id", "new_group", "seq"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("triage_job.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    series: Mapped[str] = mapped_column(Text, default="")  # first series name; "" if none
+    distance: Mapped[int | None] = mapped_column(Integer)  # closest PDQ match, bits
+    new_group: Mapped[int | None] = mapped_column(Integer)
+    item: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # -- federation (issue 15): peers, federated records, the hub's log -----------------------

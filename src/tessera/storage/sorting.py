@@ -39,6 +39,8 @@ def ordered(
     key = keys.get(sort)
     if key is None:
         raise InvalidInput(f"{what}: sort {sort!r} is not one of {', '.join(keys)}")
+    if key is tie:  # "ORDER BY seq, seq" makes SQLite sort in a temporary B-tree
+        return q.order_by(key.desc() if descending else key.asc())
     if descending:
         return q.order_by(key.desc(), tie.desc())
     return q.order_by(key.asc(), tie.asc())

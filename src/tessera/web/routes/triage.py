@@ -11,8 +11,9 @@ resumed after a restart):
   machine (nothing but hashes travels).
 
 The job page polls ``/triage/jobs/{id}/progress`` and shows the results, filtered
-known / near / new / error, grouped by series (owner, contact, status) with the
-reason for each match, and new media grouped.
+known / near / new / error, sorted and paged in SQL (``?show=``, ``?sort=``,
+``?desc=``, ``?page=``), the page's files grouped by series (owner, contact,
+status) with the reason for each match, and their new-media groups.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ Show = Literal["all", "known", "near", "new", "error"]
 MAX_UPLOAD_FILES = 500
 MAX_FINGERPRINT_FILE = 64 * 1024 * 1024
 PER_PAGE = 100
+UNNAMED = "(known to the network: series not shared)"
 
 
 def _submit(request: Request, caller: Caller, records: list[dict[str, Any]]) -> RedirectResponse:
@@ -132,7 +134,7 @@ def triage_fingerprints(
 
 @router.get("/triage/jobs/{job_id}/progress")
 def job_progress(request: Request, caller: WebCaller, job_id: JobId) -> JSONResponse:
-    job = jobs_uc.status(app_of(request), caller, job_id)
+    job = jobs_uc.status(app_of(request), caller, job_id, with_result=False)
     body = {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
     return JSONResponse(body, headers=HEADERS)
 
@@ -167,40 +169,40 @@ def job_page(
     caller: WebCaller,
     job_id: JobId,
     show: Annotated[Show, Query()] = "all",
-    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     from tessera.app import preferences as prefs_uc  # noqa: PLC0415
 
     app = app_of(request)
-    # A job's results are one JSON document (``triage_job.result``), written once by
-    # the runner: it is paged here, in Python. Paging it in SQL (SQLite json_each,
-    # PostgreSQL json_array_elements) would still parse the whole document on every
-    # request, so it saves nothing; the real fix is a row per triaged file (a table
-    # and the runner writing it), not done yet. The job *list* is sorted and paged in SQL.
-    job = jobs_uc.status(app, caller, job_id)
-    result = job.result or {}
-    results: list[dict[str, Any]] = result.get("results", [])
-    counts = result.get("summary", {})
-    shown = [r for r in results if show == "all" or r["status"] == show]
-    total = len(shown)
-    shown = shown[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
-    by_path = {r["path"]: r for r in results}
+    # One page of the job's files, filtered, sorted and cut in SQL (a row per file,
+    # migration 0018); grouping this page's files by series is presentation.
+    ls = list_sort(request, default="file")
+    res = jobs_uc.results_page(
+        app,
+        caller,
+        job_id,
+        show=show,
+        sort=ls.key,
+        descending=ls.desc,
+        limit=PER_PAGE,
+        offset=ls.offset(PER_PAGE),
+    )
+    head = res.head
+    shown = res.files
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in shown:
         for m in r.get("matches", []):
-            for name in m.get("series") or ["(known to the network: series not shared)"]:
+            for name in m.get("series") or [UNNAMED]:
                 if r not in groups[name]:
                     groups[name].append(r)
-    dedup = prefs_uc.get(app, caller).dedup
+    dedup = prefs_uc.get(app, caller).dedup if groups else False
     series_hits = [
         {"hit": h, "tiles": _tiles(groups.get(h["name"], []), dedup)}
-        for h in result.get("series", [])
+        for h in head.get("series", [])
         if h["name"] in groups
     ]
-    unnamed = groups.get("(known to the network: series not shared)", [])
     new_groups = [
-        [by_path[p] for p in g if p in by_path]
-        for g in result.get("new_groups", [])
+        {"n": n, "count": res.groups[n][0], "paths": res.groups[n][1]}
+        for n in sorted(res.groups)
         if show in ("all", "new")
     ]
     return page(
@@ -208,15 +210,15 @@ def job_page(
         caller,
         "triage_job.html",
         title=f"Triage job {job_id[:8]}",
-        job=job,
+        job=res.job,
         show=show,
-        counts=counts,
+        counts=head.get("summary", {}),
         shown=shown,
-        total=total,
-        page_no=page_no,
-        pages=max(1, -(-total // PER_PAGE)),
+        total=res.total,
+        files_sort=ls,
+        pages=max(1, -(-res.total // PER_PAGE)),
         series_hits=series_hits,
-        unnamed=_tiles(unnamed, dedup),
+        unnamed=_tiles(groups.get(UNNAMED, []), dedup),
         new_groups=new_groups,
-        result_count=total,
+        result_count=res.total,
     )
