@@ -10,6 +10,8 @@ client (loopback: the server's time plus well under a millisecond), and the
 server process's CPU time per request (``CPU ms``, from /proc: steadier than
 wall-clock time on a loaded machine).
 
+A finished triage job of 10,000 files (3 in 10 known or near) gives the job page.
+
 Target (issue 13): p95 <= 200 ms on every page. Baseline printed beside: the same
 data through the plain REST API (bearer token, JSON, no templates) where one
 exists, and the ratio.
@@ -153,6 +155,114 @@ def enrich(home: Path, seed: int = 5) -> None:
         print()
 
 
+JOB_FILES = 10_000  # a job's most (tessera.app.triage_jobs.MAX_FILES)
+
+
+def triage_job(home: Path, seed: int = 6) -> str:
+    """A finished triage job of the bench curator over 10,000 files (once): 3 in 10
+    known (a media item of the bench series), the rest new in groups of up to 4,
+    stored as the job runner stores it (the report's head and a row per file)."""
+    from sqlalchemy import func, select
+
+    from tessera.app import App, Settings
+    from tessera.storage import triage_jobs as store
+    from tessera.storage.models import Media, TriageJob
+
+    with App(Settings.for_home(home)) as app, app.transaction() as s:
+        have = s.scalar(select(TriageJob.public_id).where(TriageJob.user_email == EMAIL).limit(1))
+        if have:
+            return str(have)
+        top = int(s.scalar(select(func.max(Media.id))) or 1)
+        rng = np.random.default_rng(seed)
+        items: list[dict[str, object]] = []
+        groups: dict[int, list[str]] = {}
+        for i in range(JOB_FILES):
+            path = f"seized/disk{i % 7}/{rng.integers(1 << 40):010x}.jpg"
+            if i % 10 < 3:
+                mid = int(rng.integers(1, top + 1))
+                d = int(rng.integers(0, 20))
+                status = "known" if d == 0 else "near"
+                matches = [
+                    {
+                        "media_id": mid,
+                        "via": "pdq",
+                        "distance": d,
+                        "submissions": 1,
+                        "series": ["Bench series"],
+                    }
+                ]
+                group = None
+            else:
+                status, matches, group = "new", [], len(groups) + 1 if i % 4 == 0 else len(groups)
+                group = max(group, 1)
+                groups.setdefault(group, []).append(path)
+            items.append(
+                {
+                    "path": path,
+                    "status": status,
+                    "sha256": f"{rng.integers(1 << 62):064x}",
+                    "md5": None,
+                    "sha1": None,
+                    "pdq": None,
+                    "quality": 90,
+                    "format": "jpeg",
+                    "width": 640,
+                    "height": 480,
+                    "flags": [],
+                    "error": None,
+                    "matches": matches,
+                    "new_group": group,
+                    "similar": [],
+                }
+            )
+        counts = {k: sum(it["status"] == k for it in items) for k in ("known", "near", "new")}
+        head = {
+            "summary": {
+                "files": JOB_FILES,
+                **counts,
+                "error": 0,
+                "skipped": 0,
+                "archive": 0,
+                "series_touched": 1,
+                "new_groups": len(groups),
+                "files_with_similar_scenes": 0,
+            },
+            "series": [
+                {
+                    "name": "Bench series",
+                    "owner": {"agency": "BENCH", "country": "NL", "unit": "Bench", "contact": None},
+                    "victim_identified": False,
+                    "victim_identified_by": None,
+                    "victim_identified_at": None,
+                    "offender_identified": False,
+                    "offender_identified_by": None,
+                    "offender_identified_at": None,
+                    "media_in_series": top,
+                    "files_matched": counts["known"] + counts["near"],
+                    "exact": counts["known"],
+                    "near": counts["near"],
+                    "paths": [it["path"] for it in items if it["matches"]],
+                }
+            ],
+            "new_groups": list(groups.values()),
+            "similar_scenes": [],
+        }
+        now = datetime.now(UTC)
+        job = store.create(
+            s,
+            public_id=f"{rng.integers(1 << 62):032x}",
+            user_id=None,
+            user_email=EMAIL,
+            agency_code="BENCH",
+            role="curator",
+            params={"radius": 31, "min_quality": 50},
+            fingerprints=[],
+            now=now,
+        )
+        store.finish(s, job.id, "done", now, result=head, files=items, done=JOB_FILES)
+        return job.public_id
+
+
 def sign_in(base: str) -> object:
     import httpx
 
@@ -209,6 +319,7 @@ def main() -> None:
     print(f"home {home}: {args.n:,} hash-only media")
     build_home(home, args.n)
     enrich(home)
+    job = triage_job(home)
     from sqlalchemy import func, select
 
     from tessera.app import App, Settings
@@ -231,6 +342,8 @@ def main() -> None:
         pages: list[tuple[str, str, str | None]] = [
             ("home", "/", None),
             ("triage", "/triage", None),
+            ("triage job", f"/triage/jobs/{job}", None),
+            ("job near p.30", f"/triage/jobs/{job}?show=near&sort=distance&page=30", None),
             ("series list", "/series", "/api/v1/series"),
             ("series", series, "/api/v1/series/Bench%20series"),
             ("series by size", f"{series}?grid_sort=size&grid_desc=true&grid_page=3", None),

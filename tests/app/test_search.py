@@ -101,6 +101,35 @@ def test_place_radius_nearest_first_and_paged(world) -> None:  # type: ignore[no
             search_uc.by_place(app, OP, lat, lon, radius)
 
 
+def _place_pages(app: App, caller: Caller, radius: float, **kw: object) -> list[int]:
+    got: list[int] = []
+    offset = 0
+    while True:
+        page = search_uc.by_place(app, caller, LAT, LON, radius, limit=3, offset=offset, **kw)  # type: ignore[arg-type]
+        got += [h.media_id for h in page.hits]
+        assert all(h.distance_m <= radius for h in page.hits)
+        if page.next_offset is None:
+            return got
+        offset = page.next_offset
+
+
+def test_place_sorts_page_in_sql_both_ways(world) -> None:  # type: ignore[no-untyped-def]
+    """Farthest first is the nearest-first order reversed; by media id both ways the
+    same media (the box's corners never shown, pages neither repeat nor skip)."""
+    app, ids = world
+    order = [ids[r]["media"] for r in sorted(ids)]  # resource i at i * 10 m north
+    inside = order[:5]  # 0..40 m; the rest are beyond 45 m
+    assert _place_pages(app, OP, 45.0) == inside
+    assert _place_pages(app, OP, 45.0, sort="distance", descending=True) == inside[::-1]
+    assert _place_pages(app, OP, 45.0, sort="media") == sorted(inside)
+    assert _place_pages(app, OP, 45.0, sort="media", descending=True) == sorted(inside)[::-1]
+    assert _place_pages(app, OP, 1000.0, sort="media", descending=True) == sorted(order)[::-1]
+    seen = _place_pages(app, NL_B, 1000.0, sort="media")
+    assert seen == sorted(_full(ids))
+    with pytest.raises(InvalidInput, match="sort"):
+        search_uc.by_place(app, OP, LAT, LON, 45.0, sort="latitude")
+
+
 def test_place_search_wraps_at_the_antimeridian(world) -> None:  # type: ignore[no-untyped-def]
     """Points 0.0004 degrees either side of 180 degrees are ~43 m apart across the
     line (the oracle: degrees x metres per degree x cos(latitude)), not 40,000 km."""
@@ -207,6 +236,37 @@ def test_text_search_pages(app: App) -> None:
     assert [(x.word, x.x, x.y, x.width, x.height, x.confidence) for x in w] == [
         ("harbour", 10, 20, 30, 8, 91.5)
     ]
+
+
+def test_text_search_sorts_page_in_sql(app: App) -> None:
+    """Best match first (more occurrences of the word rank higher on both engines),
+    or by media id either way; every order pages without repeating or skipping."""
+    with app.transaction() as s:
+        ids = []
+        for i, body in enumerate(["harbour", "harbour harbour harbour", "harbour", "harbour x"]):
+            m = Media(sha256=hashlib.sha256(b"t" + bytes([i])).digest(), kind="image", byte_size=1)
+            s.add(m)
+            s.flush()
+            ids.append(m.id)
+            s.add(MediaText(media_id=m.id, engine="t", language="eng", text=body, boxes=[]))
+
+    def pages(**kw: object) -> list[int]:
+        got: list[int] = []
+        offset = 0
+        while True:
+            page = text_uc.search(app, OP, "harbour", limit=2, offset=offset, **kw)  # type: ignore[arg-type]
+            got += [h.media_id for h in page.hits]
+            if page.next_offset is None:
+                return got
+            offset = page.next_offset
+
+    best = pages()
+    assert best[0] == ids[1] and sorted(best) == sorted(ids)
+    assert pages(sort="relevance", descending=True) == best[::-1]
+    assert pages(sort="media") == sorted(ids)
+    assert pages(sort="media", descending=True) == sorted(ids)[::-1]
+    with pytest.raises(InvalidInput, match="sort"):
+        text_uc.search(app, OP, "harbour", sort="text")
 
 
 def test_network_searches_are_audited(world) -> None:  # type: ignore[no-untyped-def]

@@ -75,6 +75,8 @@ def test_admin_users_sort_by_header_links_both_ways(client: TestClient) -> None:
         "/triage?page=0",
         "/search?marker=any&order=random",
         "/triage/jobs/" + "0" * 32 + "?sort=item",
+        "/search?text=harbour&sort=text",
+        "/search?lat=52&lon=4&radius=100&sort=latitude",
     ],
 )
 def test_an_unknown_sort_key_or_bad_page_is_a_422_page(client: TestClient, url: str) -> None:
@@ -89,6 +91,8 @@ def test_list_pages_render_sorted(client: TestClient) -> None:
         "/notifications?sort=kind",
         "/admin?audit_sort=action&audit_desc=false&audit_page=2",
         "/admin?tokens_sort=name",
+        "/search?text=harbour&sort=media&desc=true&offset=0",
+        "/search?lat=52&lon=4&radius=100&sort=distance&desc=true",
     ):
         r = client.get(url)
         assert r.status_code == 200, (url, r.text[:500])

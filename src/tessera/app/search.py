@@ -35,6 +35,7 @@ from tessera.storage.models import MARKER_KINDS
 DEFAULT_PAGE = 50
 MAX_PDQ_RADIUS = lookup_uc.MAX_RADIUS
 MAX_PAGE = metadata_search.MAX_PAGE
+PLACE_SORTS = metadata_search.PLACE_SORTS
 
 
 class CameraHit(Result):
@@ -189,8 +190,12 @@ def by_place(
     *,
     limit: int = DEFAULT_PAGE,
     offset: int = 0,
+    sort: str = "distance",
+    descending: bool = False,
 ) -> PlaceSearch:
-    """Media with GPS within ``radius_m`` metres of (latitude, longitude), nearest first."""
+    """Media with GPS within ``radius_m`` metres of (latitude, longitude), nearest first
+    or in another ``PLACE_SORTS`` order (sorted and cut in SQL; ``next_offset`` pages
+    on in the same order)."""
     _check(limit)
     require_role(caller, Role.ANALYST)
     with transaction(app, caller) as (s, vis):
@@ -198,7 +203,14 @@ def by_place(
             s,
             vis,
             lambda n: metadata_search.near(
-                s, latitude, longitude, radius_m, limit=n, offset=offset
+                s,
+                latitude,
+                longitude,
+                radius_m,
+                limit=n,
+                offset=offset,
+                sort=sort,
+                descending=descending,
             ),
             lambda r: r.media_id,
             limit=limit,
@@ -217,6 +229,7 @@ def by_place(
                 distance_m=round(r.distance_m, 1),
             )
             for r in page.rows
+            if r.distance_m <= radius_m  # in the box, not in the circle
         ),
         next_offset=page.next_offset(offset),
     )

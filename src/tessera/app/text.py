@@ -33,9 +33,17 @@ class TextSearchResult(Result):
 
 
 def search(
-    app: App, caller: Caller, query: str, *, limit: int = 50, offset: int = 0
+    app: App,
+    caller: Caller,
+    query: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str = "relevance",
+    descending: bool = False,
 ) -> TextSearchResult:
-    """Media whose stored text contains every word of ``query`` (``park*``: a prefix).
+    """Media whose stored text contains every word of ``query`` (``park*``: a prefix),
+    best match first or in another ``TEXT_SORTS`` order (sorted and cut in SQL).
 
     Only media the caller sees in ``full`` (OCR text is a full-level fact). With
     ``offset`` a later page of the same order (for a caller who does not see
@@ -47,7 +55,7 @@ def search(
         page = visible_page(
             s,
             vis,
-            lambda n: search_text(s, query, n, offset),
+            lambda n: search_text(s, query, n, offset, sort=sort, descending=descending),
             lambda h: h.media_id,
             limit=limit,
             overfetch=True,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tessera.errors import InvalidInput
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
 from tessera.storage.models import Media, MediaMetadataModel
+from tessera.storage.sorting import ordered
 
 MAX_PAGE = 500
 MAX_RADIUS_M = 1_000_000.0
@@ -111,16 +112,36 @@ def lon_delta(column: Any, lon: float) -> Any:
     return case((raw > 180.0, raw - 360.0), (raw < -180.0, raw + 360.0), else_=raw)
 
 
-def near(
-    s: Session, lat: float, lon: float, radius_m: float, *, limit: int, offset: int = 0
-) -> list[PlaceRow]:
-    """Live media with GPS within ``radius_m`` metres of (lat, lon), nearest first.
+PLACE_SORTS = ("distance", "media")
+"""Sort keys of a place search: nearest first (ties by media id), or media id
+(oldest first); ``descending`` reverses either, the tie-break included."""
 
-    A page of ``limit`` rows from ``offset`` of the nearest-first order; it can hold
-    fewer than ``limit`` hits only at the end of the results.
+
+def near(
+    s: Session,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    *,
+    limit: int,
+    offset: int = 0,
+    sort: str = "distance",
+    descending: bool = False,
+) -> list[PlaceRow]:
+    """Live media with GPS within ``radius_m`` metres of (lat, lon), nearest first or
+    in another ``PLACE_SORTS`` order.
+
+    A page of ``limit`` rows of the box around the circle from ``offset``, in SQL.
+    Nearest first, the box's corners (outside the circle) sort last and are dropped:
+    a page holds fewer than ``limit`` rows only at the end. In any other order the
+    corners are interleaved, so every row of the page is returned (``offset``
+    arithmetic stays exact) and the caller drops those beyond ``radius_m``
+    (``PlaceRow.distance_m``).
     """
     check_point(lat, lon, radius_m)
     _check_page(limit, offset)
+    if sort not in PLACE_SORTS:
+        raise InvalidInput(f"place search: sort {sort!r} is not one of {', '.join(PLACE_SORTS)}")
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     coslat = max(math.cos(math.radians(lat)), 1e-6)
     dlon = min(dlat / coslat, 360.0)
@@ -135,25 +156,31 @@ def near(
         .where(
             Media.deleted_at.is_(None),
             la.between(lat - dlat, lat + dlat),
+            lo.isnot(None),
             lon_window(lo, lon, dlon),
         )
-        .order_by(order, MediaMetadataModel.media_id)
         .limit(limit)
         .offset(offset)
     )
+    keys = {"distance": order, "media": MediaMetadataModel.media_id}
+    q = ordered(
+        q, keys, sort, descending=descending, tie=MediaMetadataModel.media_id, what="place search"
+    )
+    nearest_first = sort == "distance" and not descending
     out = []
     for media_id, mlat, mlon in s.execute(q):
-        if mlat is None or mlon is None:
-            continue
-        d = haversine_m((lat, lon), (float(mlat), float(mlon)))
-        if d <= radius_m:
-            out.append(PlaceRow(int(media_id), float(mlat), float(mlon), d))
+        at = (float(mlat or 0.0), float(mlon or 0.0))  # never NULL: see the WHERE
+        d = haversine_m((lat, lon), at)
+        if d > radius_m and nearest_first:
+            continue  # the box's corners, after every point of the circle
+        out.append(PlaceRow(int(media_id), at[0], at[1], d))
     return out
 
 
 __all__ = [
     "MAX_PAGE",
     "MAX_RADIUS_M",
+    "PLACE_SORTS",
     "CameraRow",
     "PlaceRow",
     "by_camera_key",

@@ -43,31 +43,56 @@ def query_words(query: str) -> list[tuple[str, bool]]:
     return words
 
 
-def search_text(s: Session, query: str, limit: int = 50, offset: int = 0) -> list[TextHit]:
-    """Media whose OCR text contains every word of ``query``, best first (one page:
-    ``limit`` rows from ``offset``)."""
+TEXT_SORTS = ("relevance", "media")
+"""Sort keys of a text search: best match first (ties by media id), or media id
+(oldest first); ``descending`` reverses either, tie-breaks included."""
+
+
+def search_text(
+    s: Session,
+    query: str,
+    limit: int = 50,
+    offset: int = 0,
+    *,
+    sort: str = "relevance",
+    descending: bool = False,
+) -> list[TextHit]:
+    """Media whose OCR text contains every word of ``query``, in ``TEXT_SORTS`` order
+    (best first by default), one page: ``limit`` rows from ``offset``, cut in SQL.
+    Every order ends on the text row's id, so equal keys keep one order across pages."""
     if limit < 1 or offset < 0:
         raise InvalidInput("a text search page needs limit >= 1 and offset >= 0")
+    if sort not in TEXT_SORTS:
+        raise InvalidInput(f"text search: sort {sort!r} is not one of {', '.join(TEXT_SORTS)}")
     words = query_words(query)
+    way = "DESC" if descending else "ASC"
+    tail = f"t.media_id {way}, t.id {way}"
     if s.get_bind().dialect.name == "sqlite":
+        # FTS5's rank: lower is better
+        order = f"f.rank {way}, {tail}" if sort == "relevance" else tail
         fts = " AND ".join('"' + w + '"' + ("*" if prefix else "") for w, prefix in words)
         rows = s.execute(
             text(
                 "SELECT t.media_id, t.position, t.language, t.text, t.boxes "
                 "FROM media_text_fts f JOIN media_text t ON t.id = f.rowid "
                 "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
-                "WHERE media_text_fts MATCH :q ORDER BY f.rank, t.media_id LIMIT :n OFFSET :o"
+                f"WHERE media_text_fts MATCH :q ORDER BY {order} LIMIT :n OFFSET :o"
             ),
             {"q": fts, "n": limit, "o": offset},
         )
     else:
+        best = "ASC" if descending else "DESC"  # ts_rank: higher is better
+        order = (
+            f"ts_rank(to_tsvector('simple', t.text), to_tsquery('simple', :q)) {best}, {tail}"
+            if sort == "relevance"
+            else tail
+        )
         rows = s.execute(
             text(
                 "SELECT t.media_id, t.position, t.language, t.text, t.boxes FROM media_text t "
                 "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
                 "WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
-                "ORDER BY ts_rank(to_tsvector('simple', t.text), "
-                "to_tsquery('simple', :q)) DESC, t.media_id LIMIT :n OFFSET :o"
+                f"ORDER BY {order} LIMIT :n OFFSET :o"
             ),
             # words are \w+ only, so nothing here is tsquery syntax but & and :*
             {
@@ -103,4 +128,4 @@ def text_of_media(s: Session, media_id: int) -> list[TextHit]:
     ]
 
 
-__all__ = ["TextHit", "query_words", "search_text", "text_of_media"]
+__all__ = ["TEXT_SORTS", "TextHit", "query_words", "search_text", "text_of_media"]

@@ -45,6 +45,29 @@ class ListSort:
                 params[self.prefix + name] = value
         return self.path + ("?" + urlencode(params) if params else "")
 
+    def url(self, **params: str | None) -> str:
+        """This URL with ``params`` (not prefixed) set, or dropped when None."""
+        query = {k: v for k, v in self.query}
+        for name, value in params.items():
+            if value is None:
+                query.pop(name, None)
+            else:
+                query[name] = value
+        return self.path + ("?" + urlencode(query) if query else "")
+
+    def choice(self, key: str, desc: bool, *, reset: tuple[str, ...] = ("offset",)) -> str:
+        """This URL sorted by ``key`` in the given direction, from its first page (the
+        paging parameters ``reset`` dropped too, for lists paged by offset)."""
+        dropped: dict[str, str | None] = {name: None for name in reset}
+        dropped[self.prefix + "page"] = None
+        return self.url(
+            **dropped,
+            **{self.prefix + "sort": key, self.prefix + "desc": "true" if desc else "false"},
+        )
+
+    def chosen(self, key: str, desc: bool) -> bool:
+        return self.key == key and self.desc == desc
+
     def link(self, key: str) -> str:
         """This URL sorted by ``key`` (the other direction when already sorted by it)."""
         desc = (not self.desc) if key == self.key else False

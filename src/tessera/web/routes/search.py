@@ -24,6 +24,7 @@ from tessera.app import text as text_uc
 from tessera.errors import InvalidInput
 from tessera.web.render import WebRoute, page
 from tessera.web.session import WebCaller, app_of
+from tessera.web.sorting import list_sort
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PER_PAGE = 24
@@ -133,8 +134,13 @@ def search_page(
             hash_kind=type,
         )
     if text and text.strip():
-        found = text_uc.search(app, caller, text, limit=PER_PAGE, offset=offset)
-        return _render(request, caller, "text", result=found, text=text, offset=offset)
+        ls = list_sort(request, default="relevance")
+        found = text_uc.search(
+            app, caller, text, limit=PER_PAGE, offset=offset, sort=ls.key, descending=ls.desc
+        )
+        return _render(
+            request, caller, "text", result=found, text=text, offset=offset, list_sort=ls
+        )
     if marker is not None:
         kind = None if marker in ("", "any") else marker
         mk = search_uc.by_marker_type(
@@ -157,9 +163,28 @@ def search_page(
             request, caller, "camera", result=cam, serial=serial, make=make or "", order=order
         )
     if lat is not None and lon is not None:
-        place = search_uc.by_place(app, caller, lat, lon, radius, limit=PER_PAGE, offset=offset)
+        ls = list_sort(request, default="distance")
+        place = search_uc.by_place(
+            app,
+            caller,
+            lat,
+            lon,
+            radius,
+            limit=PER_PAGE,
+            offset=offset,
+            sort=ls.key,
+            descending=ls.desc,
+        )
         return _render(
-            request, caller, "place", result=place, lat=lat, lon=lon, radius=radius, offset=offset
+            request,
+            caller,
+            "place",
+            result=place,
+            lat=lat,
+            lon=lon,
+            radius=radius,
+            offset=offset,
+            list_sort=ls,
         )
     return _render(request, caller, None)
 
