@@ -45,13 +45,21 @@ to each local caller at the most specific level. When a series' audience changes
 media are sent again (their sent digest includes the audience), so a node newly
 named receives them. Limits: a node in the audience stores the status fields
 (name, flags) when any grantee gets ``status``, even if its own callers see only
-``hash`` (its rules never show them); ``full`` carries what ``status`` does.
+``hash`` (its rules never show them).
+
+**At ``full``** a series also carries what a local ``full`` series shows (victims,
+offenders, locations, metadata, OCR text, markers) in records of their own, which
+the hub forwards only to nodes some grant gives ``full``
+(``tessera.app.federation_full``).
 
 **Not trusting the hub with the records.** Every live record must be one its
 origin signed (``tessera.exchange.delta``: the origin's signed manifest lists each
 record's digest and is forwarded with it), checked with the origin's key as this
-node registered it or first saw it (pinned; another key later is refused). A
-deletion needs no origin signature: it only hides, and a hub can always withhold.
+node registered it or first saw it (pinned; another key later is refused).
+Deletions too: a hub cannot delete or downgrade another node's record. What a hub
+says alone is only that a whole series is not for this node (whom a node serves
+is its operator's call, and a hub can always withhold); hiding part of a series
+the origin's signed record gives this node is refused (``_check_attested``).
 
 Air-gapped, ``tessera sync --export`` writes the same signed bundles to a file and
 ``--import`` applies them: a hub accepts the deltas in it, a node the feed pages.
@@ -67,6 +75,7 @@ from dataclasses import replace
 from typing import Any
 
 from tessera.app import audit, delivery
+from tessera.app import federation_full as full_view
 from tessera.app import federation_notices as notices
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
@@ -88,6 +97,7 @@ from tessera.audit.note import NoteError, Signer, Verifier, open_note, parse_not
 from tessera.errors import ConfigError, InvalidInput, NotFound, Unauthenticated
 from tessera.exchange import delta
 from tessera.exchange.delta import (
+    FULL,
     MEDIA,
     SERIES,
     DeltaError,
@@ -104,7 +114,7 @@ MAX_DELTA_RECORDS = 20_000
 FEED_PAGE_RECORDS = 50_000
 REQUEST_SKEW_S = 300
 _PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_MEDIA_ID = re.compile(r"^(s\d+)m\d+$")
+_RECORD_ID = re.compile(r"^(s\d+)(m\d+)?(f)?$")
 LOG_SUFFIX = "/federation"
 
 
@@ -301,16 +311,25 @@ def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
     """Everything this node shares with the network now, version 0 (unnumbered)."""
     out: dict[str, WireRecord] = {}
     shared: list[int] = []
+    full: list[int] = []
     for se in store.own_series(s):
         payload = _series_payload(se)
-        if delta.best_level(payload) == "none":
+        best = delta.best_level(payload)
+        if best == "none":
             continue
         key = f"s{se.id}"
         shared.append(se.id)
+        if best == "full":
+            full.append(se.id)
         out[key] = WireRecord(origin, key, SERIES, key, 1, False, payload)
+    full_media: list[tuple[int, int]] = []
+    wanted = set(full)
     for sid, mid, hashes in store.series_media_hashes(s, shared):
         key = f"s{sid}m{mid}"
         out[key] = WireRecord(origin, key, MEDIA, f"s{sid}", 1, False, hashes)
+        if sid in wanted:
+            full_media.append((sid, mid))
+    out.update(full_view.records(s, origin, full, full_media))
     return out
 
 
@@ -333,7 +352,7 @@ def _changes(
     rows: list[tuple[str, int, str, bool]] = []
     for key, r in now.items():
         digest = r.digest()
-        if r.kind == MEDIA:
+        if r.kind != SERIES:
             who = _audience(now.get(r.series_key))
             digest = hashlib.sha256(f"{digest}:{who}".encode()).hexdigest()
         old = sent.get(key)
@@ -345,8 +364,9 @@ def _changes(
     for key, (v, _, deleted) in sent.items():
         if deleted or key in now:
             continue
-        m = _MEDIA_ID.match(key)
-        kind, skey = (MEDIA, m.group(1)) if m else (SERIES, key)
+        m = _RECORD_ID.match(key)
+        skey = m.group(1) if m else key
+        kind = SERIES if not m else FULL if m.group(3) else MEDIA if m.group(2) else SERIES
         gone = WireRecord(origin, key, kind, skey, v + 1, True, None)
         changes.append(gone)
         rows.append((key, v + 1, gone.digest(), True))
@@ -388,6 +408,7 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
                 [r for r in chunk if r.kind == MEDIA],
                 header={"delta_no": no, "feed_after": feed_after},
                 notices=carry,
+                full=[r for r in chunk if r.kind == FULL],
             )
             store.add_outbox(s, no, hashlib.sha256(body).hexdigest(), len(chunk), body)
             notices.carried(s, me.name, carry, no)
@@ -509,7 +530,7 @@ def accept_delta(app: App, data: bytes, *, since: int = 0) -> DeltaAccepted:
             attest=bundle.attest.to_json() if bundle.attest else None,
         )
         store.append_log(s, entry)
-        store.upsert_records(s, _incoming(bundle.series + bundle.records, salted=True), seq)
+        store.upsert_records(s, _incoming(bundle.all_records, salted=True), seq)
         notices.keep_on_hub(s, bundle.notices, seq)
         node = store.peer_by_origin(s, bundle.origin)
         told = bundle.header.get("feed_after")
@@ -623,10 +644,11 @@ def feed_page(
             "federation-feed",
             hub,
             _wire(series),
-            _wire(media),
+            _wire([r for r in media if r.kind == MEDIA]),
             header=header,
             notices=told,
             attests=attests,
+            full=_wire([r for r in media if r.kind == FULL]),
         )
 
 
@@ -636,32 +658,50 @@ def _audience_of(
     media: list[store.StoredRecord],
 ) -> tuple[list[store.StoredRecord], list[store.StoredRecord]]:
     """Hub: what of a page this node may receive. A series shared with none of the
-    node's country / agencies (as its peer entry lists them) and its media go as
-    deletions (a key and version, nothing else: what a hub could always withhold)."""
+    node's country / agencies (as its peer entry lists them) and its records go as
+    hidden deletions (a key and version, nothing else: what a hub could always
+    withhold); the ``full`` records of a series the node gets below ``full`` too.
+    The node checks the latter against the origin's signed series record."""
     countries = {node.country} if node is not None and node.country else set()
     agencies = set(node.agencies or []) if node is not None else set()
-
-    def hidden(r: store.StoredRecord) -> bool:
-        return not r.deleted and (
-            r.payload is None or for_audience(r.payload, countries, agencies) is None
-        )
-
-    gone = {(r.origin, r.origin_id) for r in series if hidden(r)}
-    if not gone:
+    gone: set[tuple[str, str]] = set()
+    below_full: set[tuple[str, str]] = set()
+    for r in series:
+        if r.deleted:
+            continue
+        kept = None if r.payload is None else for_audience(r.payload, countries, agencies)
+        if kept is None:
+            gone.add((r.origin, r.origin_id))
+        elif delta.best_level(kept) != "full":
+            below_full.add((r.origin, r.origin_id))
+    if not gone and not below_full:
         return series, media
 
-    def drop(r: store.StoredRecord) -> store.StoredRecord:
-        return replace(r, deleted=True, payload=None)
+    def hide(r: store.StoredRecord) -> store.StoredRecord:
+        return replace(r, deleted=True, payload=None, hidden=True)
+
+    def hidden(r: store.StoredRecord) -> bool:
+        key = (r.origin, r.series_key)
+        return not r.deleted and (key in gone or (r.kind == FULL and key in below_full))
 
     return (
-        [drop(r) if (r.origin, r.origin_id) in gone else r for r in series],
-        [drop(r) if (r.origin, r.series_key) in gone and not r.deleted else r for r in media],
+        [hide(r) if (r.origin, r.origin_id) in gone else r for r in series],
+        [hide(r) if hidden(r) else r for r in media],
     )
 
 
 def _wire(rows: Sequence[store.StoredRecord]) -> list[WireRecord]:
     return [
-        WireRecord(r.origin, r.origin_id, r.kind, r.series_key, r.version, r.deleted, r.payload)
+        WireRecord(
+            r.origin,
+            r.origin_id,
+            r.kind,
+            r.series_key,
+            r.version,
+            r.deleted,
+            r.payload,
+            hidden=r.hidden,
+        )
         for r in rows
     ]
 
@@ -883,10 +923,10 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
                 f"feed page reaches entry {end}, beyond the checkpoint we verified "
                 f"({peer.checkpoint_size})"
             )
-        if any(r.origin == me.name for r in bundle.series + bundle.records):
+        if any(r.origin == me.name for r in bundle.all_records):
             raise HubRefused("the hub sent this node's own records back as another's")
         keys = _origin_keys(s, peer, bundle)
-        _check_attested(peer, bundle, keys)
+        _check_attested(s, peer, bundle, keys)
         applied = _apply_received(s, bundle)
         from tessera.storage.models import utcnow  # noqa: PLC0415
 
@@ -931,7 +971,7 @@ def _origin_keys(s: Session, hub: FedPeer, bundle: SignedBundle) -> dict[str, Ve
     offered = bundle.header.get("keys") or {}
     if not isinstance(offered, dict):
         raise HubRefused(f"hub {hub.name}: feed page keys are not a map")
-    need = {r.origin for r in bundle.series + bundle.records}
+    need = {r.origin for r in bundle.all_records}
     need |= {n.sender for n in bundle.notices} | {a.origin for a in bundle.attests}
     out: dict[str, Verifier] = {}
     for origin in sorted(need):
@@ -958,21 +998,52 @@ def _origin_keys(s: Session, hub: FedPeer, bundle: SignedBundle) -> dict[str, Ve
     return out
 
 
-def _check_attested(hub: FedPeer, bundle: SignedBundle, keys: dict[str, Verifier]) -> None:
-    """Every record must be one its origin signed (in a delta's manifest forwarded
-    with it): a record the hub altered, invented or moved to another origin fails."""
+def _check_attested(
+    s: Session, hub: FedPeer, bundle: SignedBundle, keys: dict[str, Verifier]
+) -> None:
+    """Every record, deletions included, must be one its origin signed (in a delta's
+    manifest forwarded with it): a record or deletion the hub altered, invented or
+    moved to another origin fails, and so does a downgrade it made up (a lower level
+    is a new series record: the origin signs it). The one thing the hub says alone
+    is that a whole series is not for this node (``hidden``: whom a node serves is
+    the hub operator's call); a hidden media or ``full`` record is accepted only when
+    the origin's signed series record in the same page agrees (not for this node,
+    or not at ``full``)."""
     signed: dict[str, set[str]] = {}
     for a in bundle.attests:
         try:
             signed.setdefault(a.origin, set()).update(delta.attested(a, keys[a.origin]))
         except DeltaError as exc:
             raise HubRefused(f"hub {hub.name} forwarded {exc.message}") from None
-    for r in bundle.series + bundle.records:
-        if r.deleted:
-            continue  # a deletion hides; the hub could always withhold (see the docstring)
+    codes, countries = store.own_agencies(s)
+    in_page = {(r.origin, r.origin_id): r for r in bundle.series}
+
+    def level_here(key: tuple[str, str]) -> str | None:
+        r = in_page.get(key)
+        if r is None:
+            return None
+        if r.deleted or r.payload is None:
+            return "none"
+        kept = for_audience(dict(r.payload), countries, codes)
+        return "none" if kept is None else delta.best_level(kept)
+
+    for r in bundle.all_records:
+        what = "deletion of record" if r.deleted else "record"
+        if r.deleted and r.hidden:
+            if r.kind == SERIES:
+                continue  # the hub's call: this node is not in the series' audience
+            here = level_here((r.origin, r.series_key))
+            if here == "none" or (r.kind == FULL and here in ("hash", "status")):
+                continue
+            raise HubRefused(
+                f"hub {hub.name} hid record {r.origin_id} (version {r.version}) of node "
+                f"{r.origin}, but {r.origin}'s signed series record "
+                + ("is not in this page" if here is None else f"gives this node {here}")
+                + ": a deletion the origin did not sign; nothing of this feed page is applied"
+            )
         if delta.record_digest(r) not in signed.get(r.origin, ()):
             raise HubRefused(
-                f"hub {hub.name} sent record {r.origin_id} (version {r.version}) of node "
+                f"hub {hub.name} sent {what} {r.origin_id} (version {r.version}) of node "
                 f"{r.origin} that {r.origin} did not sign: altered or made up by the hub; "
                 "nothing of this feed page is applied"
             )
@@ -1010,9 +1081,12 @@ def _for_this_node(s: Session, records: list[store.Incoming]) -> list[store.Inco
 
 
 def _apply_received(s: Session, bundle: SignedBundle) -> int:
-    """Apply a verified feed page: series first, then their media (set-based)."""
+    """Apply a verified feed page: series first, then their media (set-based), then
+    what ``full`` shows (after removing what older versions of it wrote)."""
     cache: dict[tuple[str, str], Any] = {}
     series_items = store.newer(s, _for_this_node(s, _incoming(bundle.series)))
+    full_items = store.newer(s, _incoming(bundle.full))
+    full_view.before(s, full_items, series_items)
     done: list[tuple[store.Newer, int | None]] = []
     for n in series_items:
         r = n.record
@@ -1051,7 +1125,8 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
     for sid, mids in unlink.items():
         store.drop_series_media(s, sid, mids)
     store.store_records(s, placed, 0)
-    return len(series_items) + len(media_items)
+    store.store_records(s, full_view.after(s, full_items), 0)
+    return len(series_items) + len(media_items) + len(full_items)
 
 
 def import_bundles(app: App, caller: Caller, data: bytes, peer_name: str | None) -> list[Result]:

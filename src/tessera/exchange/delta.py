@@ -28,6 +28,17 @@ its key and version under a secret only its origin can derive), covered by its
 digest: the listed digests of records a node is not sent (a series shared with
 other countries) cannot be used to confirm a guessed hash.
 
+A series shared at ``full`` (by the network or some grant) also has records in the
+part ``full`` (``tessera.exchange.fullrecord``): its linked victims, offenders and
+locations, and per media item its metadata, OCR text and markers. They are records
+like the others (keyed, versioned, digested, deleted when the level goes down), kept
+apart so a hub forwards them only to nodes some grant gives ``full``.
+
+Every record a node receives, deletions included, must be one its origin signed;
+the only exception is a whole series the hub withholds from a node (``"h": true``
+on the series record and on its records in the same page: the hub's operator
+decides whom each node serves), see ``tessera.app.federation``.
+
 Two more parts: ``notices`` (blind-hit notices between nodes, each signed by the
 node that raised it, see ``tessera.app.federation``), and ``attest`` (feeds only).
 """
@@ -44,12 +55,14 @@ from typing import Any, Literal
 
 from tessera.audit.note import NoteError, Signer, Verifier, open_note, sign_note
 from tessera.errors import InvalidInput
+from tessera.exchange import fullrecord
 
 VERSION = 1
 Kind = Literal["federation-delta", "federation-feed"]
 KINDS: tuple[str, ...] = ("federation-delta", "federation-feed")
-PARTS = ("series", "records", "notices", "attest")
-SERIES, MEDIA = 0, 1
+PARTS = ("series", "records", "full", "notices", "attest")
+RECORD_PARTS = ("series", "records", "full")
+SERIES, MEDIA, FULL = 0, 1, 2
 LEVELS = ("hash", "status", "full")
 NOTE_TAG = "tessera-federation/1"
 MAX_ID = 100
@@ -81,13 +94,15 @@ class WireRecord:
     origin: str
     origin_id: str
     kind: int
-    """``SERIES`` (0) or ``MEDIA`` (1)."""
+    """``SERIES`` (0), ``MEDIA`` (1) or ``FULL`` (2: what only ``full`` shows)."""
     series_key: str
     version: int
     deleted: bool = False
     payload: Mapping[str, Any] | None = None
     salt: str | None = field(default=None, compare=False)
     """The origin's salt of a live record (``n``): travels with it, covered by its digest."""
+    hidden: bool = False
+    """A deletion the hub made (``h``): this node is not in the series' audience."""
 
     def to_wire(self, *, with_origin: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.origin_id, "s": self.series_key, "v": self.version}
@@ -95,6 +110,8 @@ class WireRecord:
             out["o"] = self.origin
         if self.deleted:
             out["d"] = True
+            if self.hidden:
+                out["h"] = True
         elif self.payload:
             out.update(self.payload)
         if self.salt is not None and not self.deleted:
@@ -222,10 +239,16 @@ class SignedBundle:
     attests: tuple[Attest, ...] = ()
     attest: Attest | None = None
     """A delta's own signed manifest (what the hub keeps and forwards)."""
+    full: tuple[WireRecord, ...] = ()
+    """Records of what ``full`` shows (``tessera.exchange.fullrecord``)."""
+
+    @property
+    def all_records(self) -> tuple[WireRecord, ...]:
+        return self.series + self.records + self.full
 
     @property
     def count(self) -> int:
-        return len(self.series) + len(self.records)
+        return len(self.series) + len(self.records) + len(self.full)
 
 
 def _dumps(obj: Any) -> str:
@@ -245,6 +268,7 @@ def write(
     *,
     notices: Iterable[Notice] = (),
     attests: Iterable[Attest] = (),
+    full: Iterable[WireRecord] = (),
 ) -> bytes:
     """The signed bundle's bytes (deterministic: the same input gives the same bytes)."""
     if kind not in KINDS:
@@ -255,7 +279,7 @@ def write(
     manifest: dict[str, Any] = {"header_sha256": hashlib.sha256(lines[0]).hexdigest(), "parts": {}}
     digests: list[str] = []
     salt = None if with_origin else _salter(signer)
-    for part, items in (("series", series), ("records", records)):
+    for part, items in (("series", series), ("records", records), ("full", full)):
         h, n = hashlib.sha256(), 0
         for r in items:
             if not with_origin and r.origin != signer.name:
@@ -378,7 +402,7 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
         raise DeltaError("bundle header differs from its manifest")
     hashers = {p: hashlib.sha256() for p in PARTS}
     counts = dict.fromkeys(PARTS, 0)
-    out: dict[str, list[WireRecord]] = {"series": [], "records": []}
+    out: dict[str, list[WireRecord]] = {p: [] for p in RECORD_PARTS}
     notices: list[Notice] = []
     attests: list[Attest] = []
     with_origin = kind == "federation-feed"
@@ -402,6 +426,8 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
             out[part].append(_record(obj.get("r"), part, origin, with_origin, line=number + 1))
     for p in PARTS:
         entry = manifest["parts"].get(p) or {}
+        if p == "full" and p not in manifest["parts"]:
+            entry = {"count": 0, "sha256": hashlib.sha256().hexdigest()}  # written before it
         if not isinstance(entry, dict) or entry.get("count") != counts[p]:
             raise DeltaError(f"part {p}: {counts[p]} lines, manifest says {entry.get('count')!r}")
         if entry.get("sha256") != hashers[p].hexdigest():
@@ -409,7 +435,7 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
     own: Attest | None = None
     if not with_origin:
         listed = manifest.get("record_digests")
-        if listed != [record_digest(r) for r in out["series"] + out["records"]]:
+        if listed != [record_digest(r) for p in RECORD_PARTS for r in out[p]]:
             raise DeltaError("record digests differ from the manifest's record_digests")
         own = Attest(origin, lines[-2].decode(), sig["signature"])
     return SignedBundle(
@@ -423,6 +449,7 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
         notices=tuple(notices),
         attests=tuple(attests),
         attest=own,
+        full=tuple(out["full"]),
     )
 
 
@@ -449,21 +476,31 @@ def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> 
         raise DeltaError(f"line {line}: record {rid} names an origin: only its signer may")
     if not isinstance(origin, str) or not origin or len(origin) > 200:
         raise DeltaError(f"line {line}: record {rid} has no valid origin")
-    kind = SERIES if part == "series" else MEDIA
+    kind = {"series": SERIES, "records": MEDIA}.get(part, FULL)
     known = {"id", "s", "v", "o", "d"}
     if r.get("d") is True:
-        if set(r) - known:
+        hidden = r.get("h") is True
+        if hidden and not with_origin:
+            raise DeltaError(f"line {line}: record {rid}: only a hub's feed hides records")
+        if set(r) - known - ({"h"} if hidden else set()):
             raise DeltaError(f"line {line}: deleted record {rid} carries more than its key")
-        return WireRecord(origin, rid, kind, skey, version, True, None)
+        return WireRecord(origin, rid, kind, skey, version, True, None, hidden=hidden)
     payload = {k: v for k, v in r.items() if k not in known}
     salt = payload.pop("n", None)
-    check = _series_payload if kind == SERIES else _media_payload
+    check = {SERIES: _series_payload, MEDIA: _media_payload}.get(kind, _full_payload)
     check(payload, rid, line)
     if salt is not None and (
         not isinstance(salt, str) or len(salt) != SALT_HEX or not _HEX.match(salt)
     ):
         raise DeltaError(f"line {line}: record {rid} salt must be {SALT_HEX} hex digits")
     return WireRecord(origin, rid, kind, skey, version, False, payload, salt)
+
+
+def _full_payload(p: dict[str, Any], rid: str, line: int) -> None:
+    try:
+        fullrecord.check(p, rid)
+    except fullrecord.FullRecordError as exc:
+        raise DeltaError(f"line {line}: {exc.message}") from None
 
 
 def _attest(a: Any, *, line: int) -> Attest:
@@ -585,6 +622,7 @@ def _media_payload(p: dict[str, Any], rid: str, line: int) -> None:
 
 
 __all__ = [
+    "FULL",
     "KINDS",
     "LEVELS",
     "MEDIA",

@@ -298,6 +298,8 @@ class StoredRecord:
     payload: dict[str, Any] | None
     log_seq: int
     local_id: int | None
+    hidden: bool = False
+    """A deletion the hub makes for a node outside the series' audience."""
 
 
 def _existing(
@@ -471,15 +473,15 @@ def _stored(row: Any) -> StoredRecord:
 def feed_records(
     s: Session, after: int, end: int, exclude_origin: str | None
 ) -> tuple[list[StoredRecord], list[StoredRecord]]:
-    """(series, media records) changed in log entries ``after < seq <= end``, plus the
-    current version of every series those records belong to."""
+    """(series, media and full records) changed in log entries ``after < seq <= end``,
+    plus the current version of every series those records belong to."""
     q = select(*_COLS).where(FedRecord.log_seq > after, FedRecord.log_seq <= end)
     if exclude_origin is not None:
         q = q.where(FedRecord.origin != exclude_origin)
     order = q.order_by(FedRecord.log_seq, FedRecord.kind, FedRecord.id)
     rows = [_stored(r) for r in s.execute(order)]
     series = {(r.origin, r.origin_id): r for r in rows if r.kind == 0}
-    media = [r for r in rows if r.kind == 1]
+    media = [r for r in rows if r.kind != 0]  # media and their full records
     need: dict[str, set[str]] = {}
     for r in media:
         if (r.origin, r.series_key) not in series:
