@@ -198,146 +198,170 @@ def notice(
     ids = set(media_ids)
     if code is None or not ids:
         return []
+    with app.transaction() as s:
+        raised, queued = notice_in(
+            s, app, caller, ids, via=via, finder_agency=code, case_id=case_id, how=how
+        )
+    if deliver and queued:
+        delivery.dispatch(app, raised)
+    return raised
+
+
+def notice_in(
+    s: Session,
+    app: App,
+    caller: Caller,
+    media_ids: Iterable[int],
+    *,
+    via: Via,
+    finder_agency: str | None = None,
+    case_id: int | None = None,
+    how: dict[int, set[str]] | None = None,
+) -> tuple[list[int], int]:
+    """``notice`` inside the transaction ``s``: (notifications raised, deliveries
+    queued); the caller dispatches the deliveries (``delivery.dispatch``) after its
+    commit. Reads as the finder and then as each owner (RLS): nothing read in ``s``
+    after it may rely on the caller's identity.
+    """
+    code = finder_agency or caller.agency_code
+    ids = set(media_ids)
+    if code is None or not ids:
+        return [], 0
     raised: list[int] = []
     window = app.settings.notice_window
-    with app.transaction() as s:
-        finder = sharing.agency_by_code(s, code)
-        if finder is None:
-            return []
-        now = datetime.now(UTC)
-        acting_as(s, finder)
-        # across agencies, ids only (SECURITY DEFINER under RLS): see the module docstring
-        hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != finder.id}
-        case_hits = store.unclassified_case_hits(s, ids, finder.id) if case_id is not None else {}
-        agencies = store.agencies(
-            s, [o for o, _ in hits.values()] + [o for o, _ in case_hits.values()]
+    finder = sharing.agency_by_code(s, code)
+    if finder is None:
+        return [], 0
+    now = datetime.now(UTC)
+    acting_as(s, finder)
+    # across agencies, ids only (SECURITY DEFINER under RLS): see the module docstring
+    hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != finder.id}
+    case_hits = store.unclassified_case_hits(s, ids, finder.id) if case_id is not None else {}
+    agencies = store.agencies(s, [o for o, _ in hits.values()] + [o for o, _ in case_hits.values()])
+    my_case = store.cases(s, [case_id])[case_id] if case_id is not None else None
+    for sid, (owner_id, media) in sorted(hits.items()):
+        owner = agencies[owner_id]
+        acting_as(s, owner)  # the owner reads its own series' name
+        series_name = store.series(s, [sid])[sid].name
+        shown_case = (
+            my_case.number
+            if my_case is not None and _case_level(s, owner, case_id) >= Level.STATUS
+            else None
         )
-        my_case = store.cases(s, [case_id])[case_id] if case_id is not None else None
-        for sid, (owner_id, media) in sorted(hits.items()):
-            owner = agencies[owner_id]
-            acting_as(s, owner)  # the owner reads its own series' name
-            series_name = store.series(s, [sid])[sid].name
-            shown_case = (
-                my_case.number
-                if my_case is not None and _case_level(s, owner, case_id) >= Level.STATUS
-                else None
-            )
-            payload: dict[str, Any] = {
-                "series": series_name,
-                "finder_agency": finder.code,
-                "finder_country": finder.country,
-                "finder_case": shown_case,
-                "files": len(media),
-                "via": via,
-                "at": now.isoformat(),
-            }
-            key = dedup_key("series-hit", owner_id, None, sid, finder.id, case_id)
-            prior = store.recent_notification(s, owner_id, None, key, now - window)
-            if prior is not None:  # the same hit again (a re-run): one notice, counted
-                _repeat(s, prior, payload, len(media), now)
-                audit.record_in(
-                    s,
-                    app,
-                    caller,
-                    "overlap.repeat",
-                    target=f"overlap:{prior.overlap_id}",
-                    result_count=len(media),
-                )
-                continue
-            ov = store.add_overlap(
-                s,
-                kind="series",
-                via=via,
-                owner_agency_id=owner_id,
-                series_id=sid,
-                finder_agency_id=finder.id,
-                finder_case_id=case_id,
-                files=len(media),
-                found_at=now,
-            )
-            # a series received from another node: its owner is told there, via the hub
-            federation_notices.raise_hit(s, app, ov.id, sid, media, finder=finder, via=via, at=now)
-            raised.append(
-                store.add_notification(
-                    s,
-                    owner_id,
-                    "series-hit",
-                    {"overlap": ov.id, **payload},
-                    overlap_id=ov.id,
-                    dedup_key=key,
-                ).id
-            )
+        payload: dict[str, Any] = {
+            "series": series_name,
+            "finder_agency": finder.code,
+            "finder_country": finder.country,
+            "finder_case": shown_case,
+            "files": len(media),
+            "via": via,
+            "at": now.isoformat(),
+        }
+        key = dedup_key("series-hit", owner_id, None, sid, finder.id, case_id)
+        prior = store.recent_notification(s, owner_id, None, key, now - window)
+        if prior is not None:  # the same hit again (a re-run): one notice, counted
+            _repeat(s, prior, payload, len(media), now)
             audit.record_in(
                 s,
                 app,
                 caller,
-                "overlap.found",
-                target=f"overlap:{ov.id}",  # not the series: the finder's trail may not name it
+                "overlap.repeat",
+                target=f"overlap:{prior.overlap_id}",
                 result_count=len(media),
             )
-        for other_case, (other_id, media) in sorted(case_hits.items()):
-            other = agencies[other_id]
-            acting_as(s, other)
-            other_number = store.cases(s, [other_case])[other_case].number
-            # the finder's side goes to the user whose work found it (the agency's
-            # inbox when the node's command line found it); the other side to its agency
-            sides = (
-                (finder, caller.user_id, my_case.number if my_case else None, other, other_case),
-                (other, None, other_number, finder, case_id),
-            )
-            key_of = {
-                reader.id: dedup_key("case-overlap", reader.id, uid, other_case, finder.id, case_id)
-                for reader, uid, _, _, _ in sides
+            continue
+        ov = store.add_overlap(
+            s,
+            kind="series",
+            via=via,
+            owner_agency_id=owner_id,
+            series_id=sid,
+            finder_agency_id=finder.id,
+            finder_case_id=case_id,
+            files=len(media),
+            found_at=now,
+        )
+        # a series received from another node: its owner is told there, via the hub
+        federation_notices.raise_hit(s, app, ov.id, sid, media, finder=finder, via=via, at=now)
+        raised.append(
+            store.add_notification(
+                s,
+                owner_id,
+                "series-hit",
+                {"overlap": ov.id, **payload},
+                overlap_id=ov.id,
+                dedup_key=key,
+            ).id
+        )
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "overlap.found",
+            target=f"overlap:{ov.id}",  # not the series: the finder's trail may not name it
+            result_count=len(media),
+        )
+    for other_case, (other_id, media) in sorted(case_hits.items()):
+        other = agencies[other_id]
+        acting_as(s, other)
+        other_number = store.cases(s, [other_case])[other_case].number
+        # the finder's side goes to the user whose work found it (the agency's
+        # inbox when the node's command line found it); the other side to its agency
+        sides = (
+            (finder, caller.user_id, my_case.number if my_case else None, other, other_case),
+            (other, None, other_number, finder, case_id),
+        )
+        key_of = {
+            reader.id: dedup_key("case-overlap", reader.id, uid, other_case, finder.id, case_id)
+            for reader, uid, _, _, _ in sides
+        }
+        priors = [
+            store.recent_notification(s, reader.id, uid, key_of[reader.id], now - window)
+            for reader, uid, _, _, _ in sides
+        ]
+        ov_id: int | None = next((p.overlap_id for p in priors if p is not None), None)
+        if ov_id is None:
+            ov_id = store.add_overlap(
+                s,
+                kind="case",
+                via=via,
+                owner_agency_id=other_id,
+                owner_case_id=other_case,
+                finder_agency_id=finder.id,
+                finder_case_id=case_id,
+                files=len(media),
+                found_at=now,
+            ).id
+        for (reader, uid, mine, them, them_case), prior in zip(sides, priors, strict=True):
+            payload = {
+                "overlap": ov_id,
+                "your_case": mine,
+                "other": _other_side(s, reader, them, them_case),
+                "files": len(media),
+                "matched_by": sorted(set().union(*((how or {}).get(m, set()) for m in media)))
+                or ["exact"],
+                "via": via,
+                "at": now.isoformat(),
             }
-            priors = [
-                store.recent_notification(s, reader.id, uid, key_of[reader.id], now - window)
-                for reader, uid, _, _, _ in sides
-            ]
-            ov_id: int | None = next((p.overlap_id for p in priors if p is not None), None)
-            if ov_id is None:
-                ov_id = store.add_overlap(
+            if prior is not None:
+                _repeat(s, prior, payload, len(media), now)
+                continue
+            raised.append(
+                store.add_notification(
                     s,
-                    kind="case",
-                    via=via,
-                    owner_agency_id=other_id,
-                    owner_case_id=other_case,
-                    finder_agency_id=finder.id,
-                    finder_case_id=case_id,
-                    files=len(media),
-                    found_at=now,
+                    reader.id,
+                    "case-overlap",
+                    payload,
+                    overlap_id=ov_id,
+                    user_id=uid,
+                    dedup_key=key_of[reader.id],
                 ).id
-            for (reader, uid, mine, them, them_case), prior in zip(sides, priors, strict=True):
-                payload = {
-                    "overlap": ov_id,
-                    "your_case": mine,
-                    "other": _other_side(s, reader, them, them_case),
-                    "files": len(media),
-                    "matched_by": sorted(set().union(*((how or {}).get(m, set()) for m in media)))
-                    or ["exact"],
-                    "via": via,
-                    "at": now.isoformat(),
-                }
-                if prior is not None:
-                    _repeat(s, prior, payload, len(media), now)
-                    continue
-                raised.append(
-                    store.add_notification(
-                        s,
-                        reader.id,
-                        "case-overlap",
-                        payload,
-                        overlap_id=ov_id,
-                        user_id=uid,
-                        dedup_key=key_of[reader.id],
-                    ).id
-                )
-            audit.record_in(
-                s, app, caller, "overlap.found", target=f"overlap:{ov_id}", result_count=len(media)
             )
-        queued = store.enqueue(s, raised, now)  # owed deliveries commit with the notices
-    if deliver and queued:
-        delivery.dispatch(app, raised)
-    return raised
+        audit.record_in(
+            s, app, caller, "overlap.found", target=f"overlap:{ov_id}", result_count=len(media)
+        )
+    queued = store.enqueue(s, raised, now)  # owed deliveries commit with the notices
+    return raised, queued
 
 
 def notice_run(app: App, caller: Caller, run_id: int, agency_code: str) -> list[int]:

@@ -27,12 +27,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tessera.app import audit, coop, trust
+from tessera.app import audit, coop, delivery, trust
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.series import SeriesSummary
-from tessera.app.visibility import Level, require_role, transaction
+from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidFingerprint, InvalidInput
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.fingerprints.vpdq import FrameHash
@@ -335,22 +335,31 @@ class _Seen:
 
 
 def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
+    """Apply the sharing rules to matched media in a transaction of their own."""
+    if not media_ids:  # nothing matched: nothing to check
+        return _Seen(set(), {}, {}, ())
+    with transaction(app, caller) as (s, vis):
+        return _seen_in(app, s, vis, caller, media_ids)
+
+
+def _seen_in(app: App, s: Session, vis: Visibility, caller: Caller, media_ids: set[int]) -> _Seen:
     """Apply the sharing rules to matched media (``tessera.app.visibility``).
 
     ``none``: the media item is left out, as if never matched; ``hash``: "known to
     the network" plus the owner's contact; ``status`` and up: the series by name
     with its identification status.
     """
-    if not media_ids:  # nothing matched: nothing to check
+    if not media_ids:
         return _Seen(set(), {}, {}, ())
-    with transaction(app, caller) as (s, vis):
-        levels = vis.media_levels(media_ids)
-        media = {m for m, lv in levels.items() if lv >= Level.HASH}
-        of_media = repo.series_of_media(s, media)
-        series_levels = vis.series_levels({i for ids in of_media.values() for i in ids})
-        shown = [i for i, lv in series_levels.items() if lv >= Level.HASH]
-        status = _STATUS.get(app, s, shown, caller)
-        by_case = vis.case_contacts(media)
+    levels = vis.media_levels(media_ids)
+    media = {m for m, lv in levels.items() if lv >= Level.HASH}
+    in_series, _ = vis.containers(media)  # read once with the levels above
+    of_media = {m: sorted(ids) for m, ids in in_series.items()}
+    series_levels = vis.series_levels({i for ids in of_media.values() for i in ids})
+    # deleted series have no owner (``sharing.owners``): level none, never shown
+    shown = [i for i, lv in series_levels.items() if lv >= Level.HASH]
+    status = _STATUS.get(app, s, shown, caller)
+    by_case = vis.case_contacts(media)
     summaries = tuple(
         SeriesSummary.of(status[i], series_levels[i])
         for i in sorted(status, key=lambda i: status[i].name)
@@ -367,6 +376,47 @@ def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
         if not per.get(m):
             contacts[m] = tuple(sorted(set(contacts.get(m, ())) | found))
     return _Seen(media, per, contacts, summaries)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    seen: _Seen
+    held: set[int]
+    """Matched items in quarantine (flood guard)."""
+    verdicts: dict[int, trust.VerdictCounts]
+
+
+def _settle(
+    app: App,
+    caller: Caller,
+    matched: set[int],
+    live: set[int],
+    hits: set[tuple[int, str]],
+) -> _Settled:
+    """Everything a lookup that matched reads and writes, in one transaction: the
+    sharing rules over ``matched`` (every item found), the flood guard over ``hits``
+    ((media id, query key) of the matches not under a negative entry), verdict
+    counts, and the blind-hit notices to the owners of the ``live`` items' series
+    (whatever they share). Deliveries owed go out after the commit. A lookup that
+    matched nothing opens no transaction.
+    """
+    if not matched:
+        return _Settled(_Seen(set(), {}, {}, ()), set(), {})
+    rule = trust.flood_rule(app) if hits else None  # cached per process (FLOOD_TTL)
+    with transaction(app, caller) as (s, vis):
+        seen = _seen_in(app, s, vis, caller, matched)
+        held: set[int] = set()
+        verdicts: dict[int, trust.VerdictCounts] = {}
+        if rule is not None:
+            held, verdicts = trust.guard_and_count_in(s, app, caller, hits, rule)
+        unjudged = seen.media - live  # matched only under a negative entry (``explain``)
+        if unjudged:
+            verdicts.update(trust.counts(s, unjudged))
+        # last: the notices read as the finder, then as each owner (RLS identity)
+        raised, queued = coop.notice_in(s, app, caller, live, via="lookup")
+    if queued:
+        delivery.dispatch(app, raised)
+    return _Settled(seen, held, verdicts)
 
 
 def _audit(app: App, caller: Caller, action: str, params: Any, count: int) -> None:
@@ -425,15 +475,14 @@ def lookup(
         found = {i: ms for i, ms in found.items() if i not in suppressed}
     live = {i: ms for i, ms in found.items() if i not in suppressed}
     every = {m[0] for ms in live.values() for m in ms}
-    seen = _seen(app, caller, every | {m[0] for ms in found.values() for m in ms})
-    coop.notice(app, caller, every, via="lookup")  # owners told, whatever they share
-    held, verdicts = trust.guard_and_count(
-        app, caller, [(m[0], queries[i].type, raw[i]) for i, ms in live.items() for m in ms]
+    settled = _settle(
+        app,
+        caller,
+        every | {m[0] for ms in found.values() for m in ms},
+        every,
+        trust.hit_rows((m[0], queries[i].type, raw[i]) for i, ms in live.items() for m in ms),
     )
-    unjudged = seen.media - every  # matched only under a negative entry (``explain``)
-    if unjudged:  # most lookups match nothing: no transaction for them
-        with app.transaction() as s:
-            verdicts.update(trust.counts(s, unjudged))
+    seen, held, verdicts = settled.seen, settled.held, settled.verdicts
     answers = []
     for i, q in enumerate(queries):
         best: dict[int, LookupMatch] = {}

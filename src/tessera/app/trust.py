@@ -554,28 +554,58 @@ def guard_and_count(
 ) -> tuple[set[int], dict[int, VerdictCounts]]:
     """``guard``, and the verdict counts (``counts``) of the hit items read in the same
     transaction: a lookup that matched pays one transaction for both, not two."""
-    rows = {(m, hashlib.sha256(k.encode() + b":" + h).hexdigest()) for m, k, h in hits}
+    rows = hit_rows(hits)
     if not rows:  # nothing matched: no rule to read, nothing to log
         return set(), {}
     rule = rule or flood_rule(app)
-    now = datetime.now(UTC)
     with app.transaction() as s:
-        agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
-        if agency is not None:
-            store.log_hits(s, ((m, key, agency.id) for m, key in rows), now)
-        media = {m for m, _ in rows}
-        counts_ = store.flood_counts(s, media, now - rule.window, store.released_at(s, media))
-        for m, (files, agencies) in sorted(counts_.items()):
-            if files > rule.files and agencies >= rule.agencies:
-                why = f"{files} distinct hashes from {agencies} agencies within {rule.window}"
-                if store.quarantine(s, m, why, now):
-                    owners = {o for o, _ in coop_store.series_hits(s, [m]).values()}
-                    for o in owners:
-                        coop.notify_curators(s, o, "quarantine", {"media_id": m, "reason": why})
-                    audit.record_in(
-                        s, app, caller, "quarantine", target=f"media:{m}", result_count=files
-                    )
-        return store.quarantined(s, media), counts(s, media)
+        return guard_and_count_in(s, app, caller, rows, rule)
+
+
+def hit_rows(hits: Iterable[tuple[int, str, bytes]]) -> set[tuple[int, str]]:
+    """(media id, query key) of (media id, query type, query hash) hits: the query
+    hash travels into the hit log only as a digest."""
+    return {(m, hashlib.sha256(k.encode() + b":" + h).hexdigest()) for m, k, h in hits}
+
+
+def guard_and_count_in(
+    s: Session,
+    app: App,
+    caller: Caller,
+    rows: set[tuple[int, str]],
+    rule: FloodRule,
+) -> tuple[set[int], dict[int, VerdictCounts]]:
+    """``guard_and_count`` inside the caller's transaction ``s`` (a lookup's one
+    transaction: visibility, flood guard, verdicts and hit notices together).
+
+    ``rows``: (media id, query key) pairs (``hit_rows``). The tables read and written here (hit log,
+    quarantine, verdicts, notifications) carry no row-level policy, so the session's
+    RLS caller does not change what they hold. The hit rows are inserted after the
+    reads, so a SQLite write lock is held only for the insert, the flood count and
+    the commit.
+    """
+    if not rows:
+        return set(), {}
+    now = datetime.now(UTC)
+    media = {m for m, _ in rows}
+    held, released = store.quarantine_states(s, media)
+    verdicts = counts(s, media)
+    agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
+    if agency is not None:  # the node's own operator's lookups are not counted
+        store.log_hits(s, ((m, key, agency.id) for m, key in sorted(rows)), now)
+    counts_ = store.flood_counts(s, media - held, now - rule.window, released)
+    for m, (files, agencies) in sorted(counts_.items()):
+        if files > rule.files and agencies >= rule.agencies:
+            why = f"{files} distinct hashes from {agencies} agencies within {rule.window}"
+            if store.quarantine(s, m, why, now):
+                held.add(m)
+                owners = {o for o, _ in coop_store.series_hits(s, [m]).values()}
+                for o in owners:
+                    coop.notify_curators(s, o, "quarantine", {"media_id": m, "reason": why})
+                audit.record_in(
+                    s, app, caller, "quarantine", target=f"media:{m}", result_count=files
+                )
+    return held, verdicts
 
 
 def guard_triage(
@@ -676,7 +706,9 @@ __all__ = [
     "get_flood_rule",
     "guard",
     "guard_and_count",
+    "guard_and_count_in",
     "guard_triage",
+    "hit_rows",
     "judge",
     "list_negatives",
     "list_quarantine",

@@ -127,6 +127,7 @@ class Visibility:
     _media: dict[int, Level] = field(default_factory=dict)
     _in_series: dict[int, frozenset[int]] = field(default_factory=dict)
     _in_cases: dict[int, frozenset[int]] = field(default_factory=dict)
+    _importers: dict[int, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, s: Session, caller: Caller) -> Visibility:
@@ -152,10 +153,11 @@ class Visibility:
         wanted = set(media_ids)
         todo = [m for m in wanted if m not in self._in_series]
         if todo:
-            in_series, in_cases = sharing.containers_of_media(self.s, todo)
+            in_series, in_cases, importers = sharing.containers_of_media(self.s, todo)
             for m in todo:
                 self._in_series[m] = frozenset(in_series.get(m, ()))
                 self._in_cases[m] = frozenset(in_cases.get(m, ()))
+                self._importers[m] = frozenset(importers.get(m, ()))
         return (
             {m: self._in_series[m] for m in wanted if self._in_series[m]},
             {m: self._in_cases[m] for m in wanted if self._in_cases[m]},
@@ -206,11 +208,10 @@ class Visibility:
                 in_series, in_cases = self.containers(todo)
                 sl = self.series_levels({x for v in in_series.values() for x in v})
                 cl = self.case_levels({x for v in in_cases.values() for x in v})
-                imported = sharing.importers_of_media(self.s, todo)
                 for m in todo:
                     levels = [sl[x] for x in in_series.get(m, ())]
                     levels += [cl[x] for x in in_cases.get(m, ())]
-                    if self.agency_id is not None and self.agency_id in imported.get(m, ()):
+                    if self.agency_id is not None and self.agency_id in self._importers[m]:
                         levels.append(Level.FULL)  # its own imported record
                     self._media[m] = max(levels, default=Level.NONE)
         return {i: self._media[i] for i in wanted}

@@ -167,6 +167,25 @@ def quarantined(s: Session, media_ids: Iterable[int]) -> set[int]:
     return out
 
 
+def quarantine_states(s: Session, media_ids: Iterable[int]) -> tuple[set[int], dict[int, datetime]]:
+    """(items quarantined now, item -> when its last quarantine was released): what
+    ``quarantined`` and ``released_at`` give, in one query."""
+    held: set[int] = set()
+    released: dict[int, datetime] = {}
+    for chunk in _chunks(media_ids):
+        rows = s.execute(
+            select(Quarantine.media_id, Quarantine.released_at).where(
+                Quarantine.media_id.in_(chunk)
+            )
+        )
+        for m, at in rows:
+            if at is None:
+                held.add(int(m))
+            else:
+                released[int(m)] = _aware(at)
+    return held, released
+
+
 def released_at(s: Session, media_ids: Iterable[int]) -> dict[int, datetime]:
     """media id -> when its last quarantine was released (released ones only)."""
     out: dict[int, datetime] = {}
@@ -268,6 +287,7 @@ __all__ = [
     "negatives",
     "network_settings",
     "quarantine",
+    "quarantine_states",
     "quarantined",
     "released_at",
     "remove_negative",
