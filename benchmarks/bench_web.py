@@ -38,6 +38,135 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import build_home, make_token, start_server
 
+
+class Db:
+    url: str | None = None
+    """``--database-url``: PostgreSQL instead of the home's SQLite file."""
+
+
+def settings_of(home: Path) -> object:
+    from tessera.app import Settings
+
+    return Settings.for_home(home, database_url=Db.url)
+
+
+def build_pg(home: Path, n: int, seed: int = 1) -> None:
+    """``bench_api.build_home`` for PostgreSQL: the same rows (random digests and PDQ,
+    all in one series) through SQLAlchemy Core in 20,000-row statements."""
+    from sqlalchemy import func, insert, select
+
+    from tessera.app import App, Caller
+    from tessera.app.accounts import create_user
+    from tessera.matching.pdq_store import PdqStore
+    from tessera.storage import repo
+    from tessera.storage.models import FingerprintModel, Media, series_media
+
+    settings = settings_of(home)
+    with App(settings) as app:  # type: ignore[arg-type]
+        app.migrate()
+        with app.transaction() as s:
+            if s.scalar(select(Media.id).limit(1)) is not None:
+                have = s.scalar(select(func.count()).select_from(FingerprintModel))
+                print(f"  reusing the database: {have:,} PDQ hashes (not --n)")
+                return
+            agency = repo.create_agency(s, "BENCH", "NL", "Bench unit", "bench@example.org")
+            series_id = repo.create_series(s, "Bench series", agency).id
+        create_user(
+            app,
+            Caller.local_operator(),
+            "bench@example.org",
+            agency="BENCH",
+            role="analyst",
+            password=None,
+        )
+        rng = np.random.default_rng(seed)
+        now = datetime.now(UTC)
+        t0 = time.perf_counter()
+        chunk = 20_000
+        for lo in range(0, n, chunk):
+            m = min(chunk, n - lo)
+            digests = rng.integers(0, 256, size=(m, 68), dtype=np.uint8)
+            codes = rng.integers(0, 256, size=(m, 32), dtype=np.uint8)
+            with app.db.engine.begin() as conn:
+                ids = list(
+                    conn.scalars(
+                        insert(Media).returning(Media.id),
+                        [
+                            {
+                                "sha256": bytes(b[:32]),
+                                "md5": bytes(b[32:48]),
+                                "sha1": bytes(b[48:68]),
+                                "kind": "image",
+                                "format": "jpeg",
+                                "byte_size": 1000,
+                                "submissions": 1,
+                                "first_seen_at": now,
+                                "has_content": True,
+                            }
+                            for b in digests
+                        ],
+                    )
+                )
+                conn.execute(
+                    insert(FingerprintModel),
+                    [
+                        {
+                            "media_id": i,
+                            "algorithm": "pdq",
+                            "version": 1,
+                            "position": 0,
+                            "value": bytes(c),
+                            "quality": 100,
+                        }
+                        for i, c in zip(ids, codes, strict=True)
+                    ],
+                )
+                conn.execute(
+                    insert(series_media), [{"series_id": series_id, "media_id": i} for i in ids]
+                )
+            print(f"\r  loaded {lo + m:,}/{n:,} ({time.perf_counter() - t0:.0f} s)", end="")
+        print()
+        PdqStore(app.db, settings.index_dir)  # type: ignore[attr-defined]
+
+
+def pg_token(home: Path) -> str:
+    from tessera.app import App, Caller
+    from tessera.app.accounts import create_token
+
+    with App(settings_of(home)) as app:  # type: ignore[arg-type]
+        return create_token(app, Caller.local_operator(), "bench@example.org").token
+
+
+def start_pg_server(home: Path) -> tuple[object, str]:
+    """``bench_api.start_server`` with ``TESSERA_DATABASE_URL`` set (one worker)."""
+    import subprocess
+
+    import bench_api
+
+    port = bench_api.free_port()
+    env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_DATABASE_URL": Db.url or ""}
+    log = (home / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tessera.cli.main", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/status", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"server did not start; see {home / 'serve.log'}")
+
+
 PASSWORD = "bench web password 1"
 EMAIL = "curator@bench.example.org"
 WORDS = ["harbour", "hotel", "room", "park", "station", "garden", "school", "river", "north"]
@@ -47,7 +176,7 @@ def enrich(home: Path, seed: int = 5) -> None:
     """Add the case, sightings, metadata, text and markers the pages show (once)."""
     from sqlalchemy import func, insert, select
 
-    from tessera.app import App, Caller, Settings
+    from tessera.app import App, Caller
     from tessera.app.accounts import create_user
     from tessera.features.local import LocalFeatures
     from tessera.storage import repo
@@ -59,7 +188,7 @@ def enrich(home: Path, seed: int = 5) -> None:
         Sighting,
     )
 
-    with App(Settings.for_home(home)) as app:
+    with App(settings_of(home)) as app:
         with app.transaction() as s:
             if s.scalar(select(func.count()).select_from(Sighting)):
                 print("  reusing the enriched home")
@@ -164,11 +293,11 @@ def triage_job(home: Path, seed: int = 6) -> str:
     stored as the job runner stores it (the report's head and a row per file)."""
     from sqlalchemy import func, select
 
-    from tessera.app import App, Settings
+    from tessera.app import App
     from tessera.storage import triage_jobs as store
     from tessera.storage.models import Media, TriageJob
 
-    with App(Settings.for_home(home)) as app, app.transaction() as s:
+    with App(settings_of(home)) as app, app.transaction() as s:
         have = s.scalar(select(TriageJob.public_id).where(TriageJob.user_email == EMAIL).limit(1))
         if have:
             return str(have)
@@ -314,24 +443,45 @@ def main() -> None:
     ap.add_argument("--home", type=Path)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--only", default="", help="comma-separated page names to time (all if empty)")
+    ap.add_argument(
+        "--database-url",
+        help="a PostgreSQL database (e.g. a schema of its own: "
+        "...?options=-csearch_path%%3Dbench_web) instead of the home's SQLite file",
+    )
     args = ap.parse_args()
+    Db.url = args.database_url
     home = args.home or Path(mkdtemp(prefix="tessera-bench-web-"))
     print(f"home {home}: {args.n:,} hash-only media")
-    build_home(home, args.n)
+    if Db.url:
+        home.mkdir(parents=True, exist_ok=True)
+        build_pg(home, args.n)
+    else:
+        build_home(home, args.n)
     enrich(home)
     job = triage_job(home)
+    if Db.url:  # fresh bulk-loaded tables: give the planner their statistics
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(Db.url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:  # this schema's tables only (a shared server)
+            tables = conn.scalars(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            ).all()
+            for table in tables:
+                conn.execute(text(f'ANALYZE "{table}"'))
+        engine.dispose()
     from sqlalchemy import func, select
 
-    from tessera.app import App, Settings
+    from tessera.app import App
     from tessera.storage.models import Case, Media, Series
 
-    with App(Settings.for_home(home)) as app, app.transaction() as s:
+    with App(settings_of(home)) as app, app.transaction() as s:
         mid = int(s.scalar(select(func.max(Media.id))) or 1) // 2
         sha = bytes(s.scalar(select(Media.sha256).where(Media.id == mid)) or b"").hex()
         sid = int(s.scalar(select(Series.id).limit(1)) or 1)
         cid = int(s.scalar(select(Case.id).limit(1)) or 1)
-    token = make_token(home)
-    proc, base = start_server(home, workers=1)
+    token = pg_token(home) if Db.url else make_token(home)
+    proc, base = start_pg_server(home) if Db.url else start_server(home, workers=1)
     try:
         web = sign_in(base)
         import httpx
