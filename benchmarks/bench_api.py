@@ -242,9 +242,60 @@ def start_server(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str
 # -- load generation (runs in its own process) ------------------------------------------
 
 
+class _RawHttp:
+    """A keep-alive HTTP/1.1 connection written and parsed by hand: the lean load
+    generator (``--client raw``). httpx costs ~2 ms of CPU per request (measured at 1M:
+    2.06 ms per ``GET /status``), so on a 2-core machine it alone would use both cores
+    at 1,000 req/s; a load generator like wrk costs a few percent of that. Answers
+    with ``Content-Length`` only (what uvicorn sends for JSON)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, target: str, token: str | None, body: bytes = b"") -> int:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {target} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        try:
+            self.writer.write(head.encode() + b"\r\n" + body)
+            block = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(block[9:12])
+            lower = block.lower()
+            at = lower.find(b"\r\ncontent-length:")
+            if at < 0:
+                raise ConnectionError("answer without Content-Length")
+            end = lower.index(b"\r\n", at + 2)
+            await self.reader.readexactly(int(lower[at + 17 : end]))
+            if b"\r\nconnection: close" in lower:
+                await self.close()
+            return status
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 def _load(  # noqa: PLR0917 (submitted positionally to a process pool)
-    base: str, token: str, mode: str, hashes: list[str], concurrency: int, duration: float
+    base: str,
+    token: str,
+    mode: str,
+    hashes: list[str],
+    concurrency: int,
+    duration: float,
+    client_kind: str = "httpx",
 ) -> dict[str, Any]:
+    if client_kind == "raw":
+        return _load_raw(base, token, mode, hashes, concurrency, duration)
     import httpx
 
     async def run() -> dict[str, Any]:
@@ -298,6 +349,65 @@ def _load(  # noqa: PLR0917 (submitted positionally to a process pool)
             await asyncio.gather(*(worker(w) for w in range(concurrency)))
             wall = time.perf_counter() - t0
             cpu = time.process_time() - c0
+        return {"latencies": lat, "errors": errors, "done": done, "wall": wall, "client_cpu": cpu}
+
+    return asyncio.run(run())
+
+
+def _load_raw(  # noqa: PLR0917 (as _load)
+    base: str, token: str, mode: str, hashes: list[str], concurrency: int, duration: float
+) -> dict[str, Any]:
+    """``_load`` through ``_RawHttp`` connections, one per concurrent worker."""
+    import json
+    from urllib.parse import urlencode, urlsplit
+
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+
+    async def run() -> dict[str, Any]:
+        lat: list[float] = []
+        errors: dict[str, int] = {}
+        done = 0
+        stop = time.perf_counter() + duration
+
+        async def worker(w: int) -> None:
+            nonlocal done
+            conn = _RawHttp(host, port)
+            i = w
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                try:
+                    if mode == "status":
+                        status, n = await conn.request("GET", "/status", None), 1
+                    elif mode == "single":
+                        q = urlencode({"type": "pdq", "hash": hashes[i % len(hashes)]})
+                        status, n = await conn.request("GET", f"/api/v1/lookup?{q}", token), 1
+                    else:
+                        lo = (i * BATCH) % max(1, len(hashes) - BATCH)
+                        body = json.dumps(
+                            {
+                                "queries": [
+                                    {"type": "pdq", "hash": h} for h in hashes[lo : lo + BATCH]
+                                ]
+                            }
+                        ).encode()
+                        status = await conn.request("POST", "/api/v1/lookup", token, body)
+                        n = BATCH
+                    if status != 200:
+                        errors[str(status)] = errors.get(str(status), 0) + 1
+                    else:
+                        done += n
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                lat.append(time.perf_counter() - t)
+                i += concurrency
+            await conn.close()
+
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         return {"latencies": lat, "errors": errors, "done": done, "wall": wall, "client_cpu": cpu}
 
     return asyncio.run(run())
@@ -586,6 +696,13 @@ def main() -> None:
     ap.add_argument("--import-rows", type=int, default=100_000)
     ap.add_argument("--reloads", type=int, default=20, help="base generations to follow")
     ap.add_argument("--only-reloads", action="store_true", help="just the RSS-over-reloads phase")
+    ap.add_argument(
+        "--client",
+        choices=("httpx", "raw"),
+        default="httpx",
+        help="load generator: httpx (as in earlier sessions) or raw keep-alive HTTP/1.1 "
+        "written by hand (~wrk's cost: leaves the CPU to the server)",
+    )
     args = ap.parse_args()
     if args.only_reloads:
         home = args.home or Path(f"/tmp/tessera-bench-api-{args.n}")
@@ -616,34 +733,35 @@ def main() -> None:
                 f"  first hits (each worker counts the series once): "
                 f"{time.perf_counter() - t_first:.1f} s"
             )
-            warm = pool.submit(_load, base, token, "single", qs, 4, 3.0).result()
+            ck = args.client
+            warm = pool.submit(_load, base, token, "single", qs, 4, 3.0, ck).result()
             del warm
             BACKGROUND["cpu_per_s"] = idle_cpu(proc.pid, 10.0)
             print(
                 f"  server background with no requests: {BACKGROUND['cpu_per_s']:.3f} CPU-s/s "
                 f"(2 workers + the index writer)"
             )
-            print("\nresults (load generator: one process, asyncio + httpx, same machine)")
+            print(f"\nresults (load generator: one process, asyncio + {ck}, same machine)")
             single = measured(
-                pool, proc.pid, base, token, "single", qs, args.concurrency, args.duration
+                pool, proc.pid, base, token, "single", qs, args.concurrency, args.duration, ck
             )
             report(f"single lookups (c={args.concurrency})", single)
             floor = measured(
-                pool, proc.pid, base, token, "status", qs, args.concurrency, args.duration
+                pool, proc.pid, base, token, "status", qs, args.concurrency, args.duration, ck
             )
             report("GET /status (no token, no lookup)", floor)
             misses = measured(
-                pool, proc.pid, base, token, "single", qs[1::2], args.concurrency, args.duration
+                pool, proc.pid, base, token, "single", qs[1::2], args.concurrency, args.duration, ck
             )
             report("  of which misses only", misses)
-            batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration)
+            batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
             report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
-            soak = measured(pool, proc.pid, base, token, "single", qs, args.clients, args.soak)
+            soak = measured(pool, proc.pid, base, token, "single", qs, args.clients, args.soak, ck)
             report(f"{args.clients} clients for {args.soak:.0f} s", soak)
             with ProcessPoolExecutor(1) as writer:
                 imp = writer.submit(_import, str(home), args.import_rows, 10_000, time.time_ns())
                 during = pool.submit(
-                    _load, base, token, "single", qs, args.concurrency, args.duration
+                    _load, base, token, "single", qs, args.concurrency, args.duration, ck
                 ).result()
                 imported = imp.result()
             report("single lookups during import", during)
