@@ -269,6 +269,33 @@ def test_text_search_sorts_page_in_sql(app: App) -> None:
         text_uc.search(app, OP, "harbour", sort="text")
 
 
+def test_picture_sizes_in_one_go_match_show_one_by_one(world) -> None:  # type: ignore[no-untyped-def]
+    """The media page's sizes of other pictures (one transaction) are what ``show``
+    gives one id at a time: the same media, the same width and height."""
+    from tessera.app import media as media_uc
+
+    app, ids = world
+    every = sorted(v["media"] for v in ids.values())
+    with app.transaction() as s:
+        for n, mid in enumerate(every):
+            m = s.get(Media, mid)
+            assert m is not None
+            m.width, m.height = (640 + n, 480) if n % 3 else (None, None)
+    for caller in (NL_B, OP):
+        want = {}
+        for mid in every:
+            try:
+                d = media_uc.show(app, caller, str(mid))
+            except NotFound:
+                continue
+            if d.media.width and d.media.height:
+                want[mid] = (d.media.width, d.media.height)
+        assert media_uc.picture_sizes(app, caller, every) == want
+    assert len(media_uc.picture_sizes(app, NL_B, every)) < len(
+        media_uc.picture_sizes(app, OP, every)
+    )
+
+
 def test_network_searches_are_audited(world) -> None:  # type: ignore[no-untyped-def]
     app, _ = world
     with app.transaction() as s:

@@ -9,6 +9,7 @@ caller who does not see everything a page can hold fewer items than the limit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tessera.app.caller import Caller
@@ -139,6 +140,14 @@ def show(app: App, caller: Caller, ref: str) -> MediaDetail:
     return redact(detail, level)
 
 
+def picture_sizes(app: App, caller: Caller, media_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(width, height) of the media items the caller sees at ``status`` (as ``show``
+    gives them), in one transaction: for drawing regions on their pictures."""
+    with transaction(app, caller) as (s, vis):
+        seen = vis.seen_media(media_ids, Level.STATUS)
+        return media_queries.picture_sizes(s, seen)
+
+
 def list_media(
     app: App,
     caller: Caller,
@@ -208,5 +217,6 @@ __all__ = [
     "MediaSighting",
     "MediaSummary",
     "list_media",
+    "picture_sizes",
     "show",
 ]

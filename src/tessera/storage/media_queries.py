@@ -163,6 +163,21 @@ def summaries(s: Session, media_ids: Sequence[int]) -> dict[int, MediaRow]:
     return out
 
 
+def picture_sizes(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Live media items' (width, height), where both are known: one query a 500 ids."""
+    ids = sorted(set(media_ids))
+    out: dict[int, tuple[int, int]] = {}
+    for i in range(0, len(ids), 500):
+        for mid, w, h in s.execute(
+            select(Media.id, Media.width, Media.height).where(
+                Media.id.in_(ids[i : i + 500]), Media.deleted_at.is_(None)
+            )
+        ):
+            if w and h:
+                out[int(mid)] = (int(w), int(h))
+    return out
+
+
 def summary(m: Media, series: tuple[str, ...]) -> MediaRow:
     return MediaRow(
         id=m.id,
@@ -321,6 +336,7 @@ __all__ = [
     "SightingRow",
     "list_media",
     "media_detail",
+    "picture_sizes",
     "resolve_media",
     "series_names",
     "summaries",

@@ -45,12 +45,7 @@ def _try(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _sizes(request: Request, caller: Caller, ids: set[int]) -> dict[int, tuple[int, int]]:
     """width, height of each media item (for drawing regions on its picture)."""
-    out: dict[int, tuple[int, int]] = {}
-    for i in sorted(ids)[:40]:
-        d = _try(media_uc.show, app_of(request), caller, str(i))
-        if d is not None and d.media.width and d.media.height:
-            out[i] = (d.media.width, d.media.height)
-    return out
+    return media_uc.picture_sizes(app_of(request), caller, sorted(ids)[:40])
 
 
 @router.get("/media/{media_id}")
