@@ -124,7 +124,12 @@ def import_file(
         agency = repo.get_agency(s, agency_code)
         the_case = repo.get_or_create_case(s, agency, case) if case else None
         job = store.ExchangeImport(
-            s, agency=agency, case=the_case, series=series, source_format=fmt
+            s,
+            agency=agency,
+            case=the_case,
+            series=series,
+            source_format=fmt,
+            seen=_seen_by(s, agency_code),
         )
         numbered = enumerate(read(stream), 1)
         while batch := list(itertools.islice(numbered, batch_size)):
@@ -157,6 +162,20 @@ def import_file(
         series_created=tuple(counts.series_created),
         series_updated=tuple(counts.series_updated),
     )
+
+
+def _seen_by(s: Any, agency_code: str) -> Callable[[set[int]], set[int]]:
+    """What the importing agency sees (``hash`` up), whoever runs the import: matching
+    and the summary's counts are the agency's view, so they are the same whether or
+    not another agency holds the same content unshared (the local operator importing
+    for an agency is told what the agency would be). A fresh ``Visibility`` per
+    batch: the agency's own records of earlier batches count."""
+    agency_view = Caller(role=Role.CURATOR, agency_code=agency_code)
+
+    def seen(ids: set[int]) -> set[int]:
+        return Visibility.of(s, agency_view).seen_media(ids, Level.HASH)
+
+    return seen
 
 
 def _may_import(caller: Caller, agency_code: str) -> None:
@@ -259,7 +278,9 @@ def export(
             if vis.case_levels([sel["case_id"]])[sel["case_id"]] < Level.STATUS:
                 raise NotFound(f"no case {case!r}")
         ids = store.select_media(**sel)
-        items = store.iter_items(s, ids, prefer_agency=prefer)
+        # a network caller reads its own agency's entries only (never another's record)
+        own = None if vis.everything else (vis.agency_id if vis.agency_id is not None else -1)
+        items = store.iter_items(s, ids, prefer_agency=prefer, entries_of=own)
         records: Iterator[ExchangeRecord] = (
             (record_from_item(item) for item in items)
             if vis.everything

@@ -28,6 +28,11 @@ Row-Level Security (migration 0006) re-applies the same row rules underneath.
    an importing agency the media its exchange files describe; an imported record
    filed under a case counts as a sighting in it);
    media in no series and no shared case are seen by their submitters only.
+5. content an agency could not see when its record named it (held unshared by
+   another agency: a *blind link*, ``storage.identity``) is seen through that
+   agency's own series, cases and records up to ``status`` only; its ``full``
+   rows came with the other agency's file and stay that agency's (shown only
+   where that agency shares them), until the agency ingests the file itself.
 
 The node's **local operator** (the command line on the server machine, which can
 read the database file anyway) sees everything. Every other caller, a network
@@ -208,11 +213,29 @@ class Visibility:
                 in_series, in_cases = self.containers(todo)
                 sl = self.series_levels({x for v in in_series.values() for x in v})
                 cl = self.case_levels({x for v in in_cases.values() for x in v})
+                me = self.agency_id
+                blind = sharing.blind_links(self.s, todo, me) if me is not None else set()
+                own_s: dict[int, int] = {}
+                own_c: dict[int, int] = {}
+                if blind:  # rule 5: the caller's own containers of a blind link
+                    own_s = sharing.owners(
+                        self.s, "series", {x for m in blind for x in in_series.get(m, ())}
+                    )
+                    own_c = sharing.owners(
+                        self.s, "case", {x for m in blind for x in in_cases.get(m, ())}
+                    )
                 for m in todo:
-                    levels = [sl[x] for x in in_series.get(m, ())]
-                    levels += [cl[x] for x in in_cases.get(m, ())]
-                    if self.agency_id is not None and self.agency_id in self._importers[m]:
-                        levels.append(Level.FULL)  # its own imported record
+                    cap = Level.STATUS if m in blind else Level.FULL
+                    levels = [
+                        min(sl[x], cap) if own_s.get(x) == me else sl[x]
+                        for x in in_series.get(m, ())
+                    ]
+                    levels += [
+                        min(cl[x], cap) if own_c.get(x) == me else cl[x]
+                        for x in in_cases.get(m, ())
+                    ]
+                    if me is not None and me in self._importers[m]:
+                        levels.append(cap)  # its own imported record
                     self._media[m] = max(levels, default=Level.NONE)
         return {i: self._media[i] for i in wanted}
 

@@ -18,7 +18,12 @@ from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
 from tessera.storage.db import Session
 from tessera.storage.exchange import complete_media, hash_only_match
-from tessera.storage.ingest_runs import add_sighting, link_series, recorded_paths
+from tessera.storage.ingest_runs import (
+    add_sighting,
+    clear_blind,
+    link_series,
+    recorded_paths,
+)
 from tessera.storage.limits import stored_path
 from tessera.storage.models import (
     FingerprintModel,
@@ -182,6 +187,8 @@ def write_batch(
         if r.sha256 and r.size and status != "skipped":
             key = bytes.fromhex(r.sha256)
             media = existing.get(key) or created.get(key)
+            if media is not None and key in existing and key not in created:
+                clear_blind(s, media.id, run.agency_id)  # it has the file now
             if media is not None and media.deleted_at is not None:  # removed by `ingest undo`
                 revived = revive_media(s, media)
                 out.new_pdq.extend(

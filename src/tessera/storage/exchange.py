@@ -16,7 +16,7 @@ so an import keeps pace with a streaming reader.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
-from tessera.storage import repo
+from tessera.storage import identity, repo
 from tessera.storage.bulk import Bulk
 from tessera.storage.models import (
     Agency,
@@ -131,7 +131,15 @@ def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield items[i : i + n]
 
 
-_TABLES = ("media", "fingerprint", "exchange_hash", "exchange_entry", "series_media", "sighting")
+_TABLES = (
+    "media",
+    "fingerprint",
+    "exchange_hash",
+    "exchange_entry",
+    "series_media",
+    "sighting",
+    "blind_link",
+)
 _MEDIA_COLUMNS = (
     "id",
     "sha256",
@@ -204,8 +212,10 @@ class ExchangeImport:
         case: Case | None,
         series: str | None,
         source_format: str,
+        seen: Callable[[set[int]], set[int]] | None = None,
     ) -> None:
         self.s = s
+        self._seen = seen
         self.agency = agency
         self.case = case
         self._cases: dict[str, int] = {}
@@ -222,17 +232,46 @@ class ExchangeImport:
 
     # -- matching --------------------------------------------------------------------
 
-    def _media_by(self, alg: str, keys: set[bytes]) -> dict[bytes, tuple[Any, ...]]:
-        out: dict[bytes, tuple[Any, ...]] = {}
+    def _media_by(self, alg: str, keys: set[bytes]) -> dict[bytes, list[tuple[Any, ...]]]:
+        """Rows (id, sha256, sha1, md5) by one digest, oldest first, as this connection
+        reads them (under RLS: those the agency sees)."""
+        out: dict[bytes, list[tuple[Any, ...]]] = {}
         col = {"sha256": 1, "sha1": 2, "md5": 3}[alg]
         rows = self._bulk.where_in(
             "SELECT id, sha256, sha1, md5 FROM media WHERE", alg, keys, sql_type="BYTEA"
         )
         for row in sorted(rows, key=lambda x: int(x[0])):
-            out.setdefault(bytes(row[col]), tuple(row))
+            out.setdefault(bytes(row[col]), []).append(tuple(row))
         return out
 
-    def _match(self, batch: Sequence[_Prepared]) -> list[int | None]:
+    def _visible(self, ids: set[int]) -> set[int]:
+        """The ids among ``ids`` the agency sees (its own records, then the rules)."""
+        if self._seen is None or not ids:
+            return ids
+        b = self._bulk
+        own = {
+            int(m)
+            for (m,) in b.where_in(
+                f"SELECT media_id FROM exchange_entry WHERE agency_id = {b.mark} AND",
+                "media_id",
+                sorted(ids),
+                sql_type="BIGINT",
+                params=(self.agency.id,),
+            )
+        }
+        rest = ids - own
+        return own | (self._seen(rest) if rest else set())
+
+    def _match(self, batch: Sequence[_Prepared]) -> tuple[list[int | None], set[int]]:
+        """Per record: the media id it names, or None (new content); and the ids among
+        them the agency could not see (content another agency holds unshared).
+
+        Matching and its checks consider only media the agency sees: a hidden item is
+        never compared with, filled from or reported, so nothing the agency is told
+        depends on it. Only keys that are unique node-wide (SHA-256, an opaque
+        hash's key) link to a hidden item, by id (``tessera.storage.identity``); a
+        record named by MD5/SHA-1 alone that matches only hidden media becomes a
+        media item of its own, as it would if the other agency did not hold it."""
         want: dict[str, set[bytes]] = {"sha256": set(), "sha1": set(), "md5": set()}
         opaque: dict[bytes, None] = {}
         for p in batch:
@@ -242,27 +281,43 @@ class ExchangeImport:
                     keys.add(v)
             if not (p.sha256 or p.sha1 or p.md5):
                 opaque.update(dict.fromkeys(opaque_key(a, v) for a, v in p.ident))
-        found = {alg: self._media_by(alg, keys) for alg, keys in want.items() if keys}
-        by_opaque: dict[bytes, int] = {}
-        if opaque:
-            for key, mid in self._bulk.where_in(
-                "SELECT key, media_id FROM exchange_hash WHERE", "key", opaque, sql_type="BYTEA"
-            ):
-                by_opaque[bytes(key)] = int(mid)
+        rows = {alg: self._media_by(alg, keys) for alg, keys in want.items() if keys}
+        by_key = identity.media_ids_by_hash_key(self.s, opaque) if opaque else {}
+        ids = {int(r[0]) for by in rows.values() for rs in by.values() for r in rs}
+        visible = self._visible(ids | set(by_key.values()))
+        found: dict[str, dict[bytes, tuple[Any, ...]]] = {
+            alg: {
+                k: next(r for r in rs if int(r[0]) in visible)
+                for k, rs in by.items()
+                if any(int(r[0]) in visible for r in rs)
+            }
+            for alg, by in rows.items()
+        }
+        unseen = [d for d in want["sha256"] if d not in found.get("sha256", {})]
+        hidden_sha = identity.media_ids_by_sha256(self.s, unseen) if unseen else {}
         out: list[int | None] = []
+        hidden: set[int] = set()
         fills: dict[int, dict[str, bytes]] = {}
         for p in batch:
             row = None
             for alg in ("sha256", "sha1", "md5"):
                 v = p.digest(alg)
-                if v and (row := found[alg].get(v)) is not None:
+                if not v:
+                    continue
+                if (row := found[alg].get(v)) is not None:
+                    break
+                if alg == "sha256" and v in hidden_sha:
                     break
             if row is None:
-                if not (p.sha256 or p.sha1 or p.md5):
+                mid: int | None = None
+                if p.sha256 and p.sha256 in hidden_sha:
+                    mid = hidden_sha[p.sha256]
+                elif not (p.sha256 or p.sha1 or p.md5):
                     okeys = [opaque_key(a, v) for a, v in p.ident]
-                    out.append(next((by_opaque[k] for k in okeys if k in by_opaque), None))
-                else:
-                    out.append(None)
+                    mid = next((by_key[k] for k in okeys if k in by_key), None)
+                if mid is not None and mid not in visible:
+                    hidden.add(mid)
+                out.append(mid)
                 continue
             mid, stored = int(row[0]), {"sha256": row[1], "sha1": row[2], "md5": row[3]}
             for alg in ("sha256", "sha1", "md5"):
@@ -282,7 +337,37 @@ class ExchangeImport:
             out.append(mid)
         for mid, values in fills.items():
             self.s.execute(update(Media).where(Media.id == mid).values(**values))
-        return out
+        return out, hidden
+
+    def _fill_hidden(
+        self, batch: Sequence[_Prepared], media_ids: list[int], hidden: set[int]
+    ) -> None:
+        """Digests a hidden item lacks, from the records now linked to it (the row is
+        the content's; the agency's link lets it write them, as for any item it sees).
+        A digest the item holds otherwise stays: no error, which would tell."""
+        if not hidden:
+            return
+        b = self._bulk
+        stored = {
+            int(r[0]): {"sha256": r[1], "sha1": r[2], "md5": r[3]}
+            for r in b.where_in(
+                "SELECT id, sha256, sha1, md5 FROM media WHERE",
+                "id",
+                sorted(hidden),
+                sql_type="BIGINT",
+            )
+        }
+        fills: dict[int, dict[str, bytes]] = {}
+        for p, mid in zip(batch, media_ids, strict=True):
+            have = stored.get(mid)
+            if have is None:
+                continue
+            for alg in ("sha1", "md5"):
+                v = p.digest(alg)
+                if v and have[alg] is None and alg not in fills.get(mid, {}):
+                    fills.setdefault(mid, {})[alg] = v
+        for mid, values in fills.items():
+            self.s.execute(update(Media).where(Media.id == mid).values(**values))
 
     # -- applying ----------------------------------------------------------------------
 
@@ -296,29 +381,40 @@ class ExchangeImport:
         batch = [_prepare(n, r) for n, r in records if not r.deleted]
         if not batch:
             return []
-        matched = self._match(batch)
+        matched, hidden = self._match(batch)
         # records of one batch naming the same new media: the first creates it
         new_rows: list[_Prepared] = []
         new_index: dict[tuple[str, str], int] = {}
         slots: list[int] = []  # media id, or -(position in new_rows) - 1
         for p, mid in zip(batch, matched, strict=True):
-            if mid is not None:
+            if mid is not None and mid not in hidden:
                 slots.append(mid)
                 continue
             hit = next((new_index[k] for k in p.ident if k in new_index), None)
             if hit is None:
-                hit = len(new_rows)
-                new_rows.append(p)
+                if mid is not None:
+                    hit = mid  # content held unshared elsewhere: new to this agency
+                else:
+                    hit = -len(new_rows) - 1
+                    new_rows.append(p)
             for k in p.ident:
                 new_index.setdefault(k, hit)
-            slots.append(-hit - 1)
+            slots.append(hit)
         new_ids = self._insert_media(new_rows)
         media_ids = [x if x >= 0 else new_ids[-x - 1] for x in slots]
-        self.counts.new_media += len(new_rows)
-        self.counts.matched_media += sum(1 for x in slots if x >= 0)
+        linked = {x for x in slots if x in hidden}
+        self.counts.new_media += len(new_rows) + len(linked)
+        self.counts.matched_media += sum(1 for x in slots if x >= 0 and x not in hidden)
         fresh = set(new_ids)
-        self._fingerprints(batch, media_ids, fresh)
+        self._bulk.insert(
+            "blind_link",
+            ("media_id", "agency_id"),
+            [(m, self.agency.id) for m in sorted(linked)],
+            skip_conflicts=True,
+        )
+        self._fingerprints(batch, media_ids, fresh, linked)
         self._entries(batch, media_ids, fresh)
+        self._fill_hidden(batch, media_ids, linked)
         self._series_links(batch, media_ids, fresh)
         self._sightings(batch, media_ids, fresh)
         return media_ids
@@ -339,8 +435,15 @@ class ExchangeImport:
         return ids
 
     def _fingerprints(
-        self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]
+        self,
+        batch: Sequence[_Prepared],
+        media_ids: list[int],
+        fresh: set[int],
+        linked: set[int],
     ) -> None:
+        """Fingerprints and opaque-hash keys of the records. For an item held unshared
+        elsewhere (``linked``) nothing is read or replaced: what it lacks is added,
+        what it has stays (the agency is told nothing either way)."""
         b = self._bulk
         wanted: dict[tuple[int, str], tuple[int, bytes]] = {}
         for p, mid in zip(batch, media_ids, strict=True):
@@ -353,7 +456,7 @@ class ExchangeImport:
                 wanted.setdefault((mid, h.name), (OPAQUE_VERSION, h.value.encode()))
         if not wanted:
             return
-        old_ids = sorted({m for m, _ in wanted if m not in fresh})
+        old_ids = sorted({m for m, _ in wanted if m not in fresh and m not in linked})
         existing: dict[tuple[int, str], tuple[int, int, bytes]] = {}
         for fid, mid, alg, version, value in b.where_in(
             "SELECT id, media_id, algorithm, version, value FROM fingerprint "
@@ -364,15 +467,20 @@ class ExchangeImport:
         ):
             existing[(int(mid), alg)] = (int(fid), int(version), bytes(value))
         rows: list[tuple[Any, ...]] = []
+        beside: list[tuple[Any, ...]] = []
         changed: list[tuple[Any, ...]] = []
         for (mid, alg), (version, value) in wanted.items():
             have = existing.get((mid, alg))
-            if have is None:
+            if mid in linked:
+                beside.append((mid, alg, version, 0, value))
+            elif have is None:
                 rows.append((mid, alg, version, 0, value))
             elif have[1] == OPAQUE_VERSION and have[2] != value:
                 # an updated opaque hash replaces the imported one; computed ones stay
                 changed.append((value, have[0]))
-        b.insert("fingerprint", ("media_id", "algorithm", "version", "position", "value"), rows)
+        columns = ("media_id", "algorithm", "version", "position", "value")
+        b.insert("fingerprint", columns, rows)
+        b.insert("fingerprint", columns, beside, skip_conflicts=True)
         b.execute_many(f"UPDATE fingerprint SET value = {b.mark} WHERE id = {b.mark}", changed)
         keys = {
             opaque_key(alg, value.hex() if alg == "pdq" else value.decode()): mid
@@ -716,19 +824,30 @@ def count_media(s: Session, ids: Select[Any]) -> int:
 
 
 def iter_items(
-    s: Session, ids: Select[Any], *, prefer_agency: int | None = None, chunk: int = 2000
+    s: Session,
+    ids: Select[Any],
+    *,
+    prefer_agency: int | None = None,
+    entries_of: int | None = None,
+    chunk: int = 2000,
 ) -> Iterator[StoredItem]:
-    """The selected media in id order, a chunk of ids at a time (memory stays flat)."""
+    """The selected media in id order, a chunk of ids at a time (memory stays flat).
+
+    ``entries_of``: only that agency's exchange entries are read (an entry is what
+    one agency's file said: its tags, comments, paths are its own, even where
+    another agency holds the same content)."""
     after = 0
     while True:
         page = [int(x) for x in s.scalars(ids.where(Media.id > after).limit(chunk))]
         if not page:
             return
         after = page[-1]
-        yield from _load(s, page, prefer_agency)
+        yield from _load(s, page, prefer_agency, entries_of)
 
 
-def _load(s: Session, page: list[int], prefer_agency: int | None) -> Iterator[StoredItem]:
+def _load(
+    s: Session, page: list[int], prefer_agency: int | None, entries_of: int | None
+) -> Iterator[StoredItem]:
     b = Bulk(s)
     q = b.mark
     lo, hi = page[0], page[-1]
@@ -765,6 +884,8 @@ def _load(s: Session, page: list[int], prefer_agency: int | None) -> Iterator[St
         f"FROM exchange_entry WHERE media_id BETWEEN {q} AND {q} ORDER BY id",
         (lo, hi),
     ):
+        if entries_of is not None and agency_id != entries_of:
+            continue
         rank = 0 if agency_id == prefer_agency else 1
         old = entries.get(int(mid))
         if old is None or rank < old[0]:

@@ -11,11 +11,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import NotFound
-from tessera.storage.models import IngestItem, IngestRun, Media, Sighting, series_media, utcnow
+from tessera.storage.models import (
+    BlindLink,
+    IngestItem,
+    IngestRun,
+    Media,
+    Sighting,
+    series_media,
+    utcnow,
+)
 
 
 def open_run(
@@ -101,6 +109,13 @@ def add_sighting(
     s.flush()
 
 
+def clear_blind(s: Session, media_id: int, agency_id: int) -> None:
+    """The agency ingested the content itself: no longer a blind link (migration 0019)."""
+    s.execute(
+        delete(BlindLink).where(BlindLink.media_id == media_id, BlindLink.agency_id == agency_id)
+    )
+
+
 def link_series(s: Session, series_id: int, media_id: int) -> None:
     """``media_id`` in series ``series_id`` (nothing if it already is)."""
     exists = s.execute(
@@ -144,4 +159,11 @@ def finish_run(s: Session, run_id: int, counts: dict[str, Any]) -> None:
     run.counts = counts
 
 
-__all__ = ["finish_run", "open_run", "problems", "recorded_paths", "status_counts"]
+__all__ = [
+    "clear_blind",
+    "finish_run",
+    "open_run",
+    "problems",
+    "recorded_paths",
+    "status_counts",
+]

@@ -417,6 +417,21 @@ class ExchangeHash(Base):
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
 
 
+class BlindLink(Base):
+    """An agency linked its record to content it could not see (held unshared by
+    another agency): its own series, cases and entries then show it that media item
+    up to ``status`` only, never its ``full`` rows (OCR text, camera metadata,
+    markers, locations), which came with the other agency's file. Ingesting the
+    file itself removes the row (the agency then has the content).
+    Migration 0019; ``tessera.app.visibility`` and ``tessera_media_level``."""
+
+    __tablename__ = "blind_link"
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+
+
 class IngestRun(Base):
     """One ``tessera ingest`` of a root path into a case; resumable until finished."""
 

@@ -20,6 +20,7 @@ from tessera.storage.models import (
     SHARE_LEVELS,
     Agency,
     AgencySharingDefault,
+    BlindLink,
     Case,
     ExchangeEntry,
     Media,
@@ -212,6 +213,22 @@ def importers_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, set[in
     return out
 
 
+def blind_links(s: Session, media_ids: Iterable[int], agency_id: int) -> set[int]:
+    """The ids among ``media_ids`` that agency ``agency_id`` linked blind (content it
+    could not see when its record named it: migration 0019)."""
+    out: set[int] = set()
+    for chunk in _chunks(sorted(set(media_ids))):
+        out.update(
+            int(m)
+            for m in s.scalars(
+                select(BlindLink.media_id).where(
+                    BlindLink.agency_id == agency_id, BlindLink.media_id.in_(chunk)
+                )
+            )
+        )
+    return out
+
+
 def series_names(s: Session, ids: Iterable[int]) -> dict[int, str]:
     """series id -> name (soft-deleted series left out)."""
     out: dict[int, str] = {}
@@ -342,6 +359,7 @@ __all__ = [
     "agency_contacts",
     "applicable_grants",
     "apply_sharing_default",
+    "blind_links",
     "cases_of_sightings",
     "containers_of_media",
     "counts_within",

@@ -1,0 +1,295 @@
+"""Content another agency holds unshared: an import names it, learns nothing of it.
+
+The world is ``tests.app.sharing_world``: NL-A's series ``S-unshared`` holds a media
+item nobody else may see; NL-B imports records naming the same content (by SHA-256,
+by MD5 alone, by an opaque hash NL-A imported before). Content identity is global
+(one row per SHA-256 or opaque key), visibility is per agency: NL-B's records link
+to the one row through NL-B's own entries, and everything NL-B is told (the
+summary's counts, errors) is what it would be told if NL-A held nothing, which a
+control file of fresh digests shows side by side. Runs on SQLite (the application's
+rules) and on PostgreSQL as the network service (Row-Level Security, migration
+0019's id-only lookups).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tessera.app import App, Caller, Role
+from tessera.app import exchange as ex
+from tessera.app.settings import Settings
+from tessera.storage.db import Database
+from tests.app.sharing_world import build, digest, pg_service_world, secrets
+
+NL_A = Caller(role=Role.CURATOR, user_id=None, email="cur@nl-a.example", agency_code="NL-A")
+NL_B = Caller(role=Role.CURATOR, user_id=None, email="cur@nl-b.example", agency_code="NL-B")
+PDQ_HELD = "f" * 16 + "0" * 48  # imported by NL-A first (its own record only)
+NLB_WORDS = ("nlb-tag", "nlb-comment")
+
+
+def _h(word: str) -> bytes:
+    return hashlib.sha256(word.encode()).digest()
+
+
+def _vics(path: Path, sha_a: bytes, md5_only: bytes, pdq: str, fresh: bytes) -> Path:
+    records = [
+        {  # SHA-256 (+ its MD5) of content held elsewhere, or fresh in the control
+            "MediaID": 1,
+            "MD5": sha_a[:16].hex().upper(),
+            "AlternativeHashes": [{"HashName": "SHA256", "HashValue": sha_a.hex()}],
+            "PhotoDNA": "ab" * 48,
+            "Series": "NLB Import",
+            "Tags": NLB_WORDS[0],
+            "Comments": NLB_WORDS[1],
+        },
+        {"MediaID": 2, "MD5": md5_only.hex(), "Series": "NLB Import"},  # MD5 alone
+        {"MediaID": 3, "AlternativeHashes": [{"HashName": "PDQ", "HashValue": pdq}]},
+        {  # fresh content in both files
+            "MediaID": 4,
+            "MD5": fresh[:16].hex(),
+            "AlternativeHashes": [{"HashName": "SHA256", "HashValue": fresh.hex()}],
+        },
+    ]
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml"
+        "/US/$metadata#Media",
+        "value": records,
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _summary(r: ex.ImportSummary) -> tuple[int, ...]:
+    return (
+        r.records,
+        r.new_media,
+        r.matched_media,
+        r.new_entries,
+        r.updated_entries,
+        r.unchanged_entries,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql-rls"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[App, Database]]:
+    """(the app as the network service runs it, the table owner's database)."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'tessera.sqlite'}")
+        db.migrate()
+        with db.session() as s:
+            build(s)
+        with App(Settings.for_home(tmp_path)) as app:
+            yield app, db
+        db.dispose()
+    else:
+        for owner, service, _ids in pg_service_world():
+            with App(Settings.for_home(tmp_path, database_url=service.url)) as app:
+                yield app, owner
+
+
+def _owner_rows(db: Database, sha: bytes) -> dict[str, object]:
+    with db.session() as s:
+        q = {
+            "media": "SELECT count(*) FROM media WHERE sha256 = :d",
+            "sightings": "SELECT count(*) FROM sighting g JOIN media m ON m.id = g.media_id "
+            "WHERE m.sha256 = :d",
+            "series": "SELECT count(*) FROM series_media sm JOIN media m ON m.id = sm.media_id "
+            "WHERE m.sha256 = :d",
+            "entries": "SELECT count(*) FROM exchange_entry e JOIN media m ON m.id = e.media_id "
+            "WHERE m.sha256 = :d",
+        }
+        return {k: int(s.execute(text(v), {"d": sha}).scalar_one()) for k, v in q.items()}
+
+
+def _export(app: App, caller: Caller, **sel: str) -> str:
+    out = io.StringIO()
+    ex.export(app, caller, "bundle", out, **sel)
+    return out.getvalue()
+
+
+def test_import_naming_content_held_unshared(world: tuple[App, Database], tmp_path: Path) -> None:
+    app, owner = world
+    held = digest("unshared")
+    pdq_file = tmp_path / "a.txt"
+    pdq_file.write_text(f"pdq {PDQ_HELD}\n")
+    ex.import_file(app, NL_A, "hashlist", pdq_file, agency_code="NL-A")
+    before = _owner_rows(owner, held)
+    assert before == {"media": 1, "sightings": 1, "series": 1, "entries": 0}
+
+    # the control first: fresh digests everywhere (nobody holds any of them)
+    control = _vics(tmp_path / "control.json", _h("c1"), _h("c2")[:16], "0f" * 32, _h("fresh-c"))
+    ctl = ex.import_file(app, NL_B, "vics", control, agency_code="NL-B")
+    # hand-derived: four records, each new to NL-B, each its own entry
+    assert _summary(ctl) == (4, 4, 0, 4, 0, 0)
+
+    path = _vics(tmp_path / "b.json", held, digest("other-agency-full")[:16], PDQ_HELD, _h("fresh"))
+    first = ex.import_file(app, NL_B, "vics", path, agency_code="NL-B")
+    assert _summary(first) == _summary(ctl)
+    again = ex.import_file(app, NL_B, "vics", path, agency_code="NL-B")
+    ctl_again = ex.import_file(app, NL_B, "vics", control, agency_code="NL-B")
+    assert _summary(again) == _summary(ctl_again) == (4, 0, 4, 0, 0, 4)
+
+    # one row for the content: NL-A's, its sighting and series link as they were,
+    # NL-B's record and NL-B's series linked to it
+    assert _owner_rows(owner, held) == {**before, "entries": 1, "series": 2}
+    # MD5 alone never links to media NL-B cannot see: NL-B's own row beside NL-A's
+    with owner.session() as s:
+        md5_rows = s.execute(
+            text("SELECT count(*) FROM media WHERE md5 = :m"),
+            {"m": digest("other-agency-full")[:16]},
+        ).scalar_one()
+        assert md5_rows == 2
+        pdq_rows = s.execute(
+            text(
+                "SELECT count(DISTINCT media_id) FROM fingerprint WHERE algorithm = 'pdq' "
+                "AND value = :v"
+            ),
+            {"v": bytes.fromhex(PDQ_HELD)},
+        ).scalar_one()
+        assert pdq_rows == 1
+
+    # NL-B sees its own records (the held content among them), nothing of NL-A's
+    mine = _export(app, NL_B, agency="NL-B")
+    assert held.hex() in mine and PDQ_HELD in mine
+    for leak in [*secrets("unshared")["status"], *secrets("unshared")["full"], "path-unshared"]:
+        assert leak not in mine
+    # ... and NL-A, which holds the content, sees none of NL-B's record
+    theirs = _export(app, NL_A, series="S-unshared")
+    assert held.hex() in theirs
+    for word in NLB_WORDS:
+        assert word not in theirs
+
+
+def test_rls_keeps_each_agency_record_its_own(tmp_path: Path) -> None:
+    """Under RLS, NL-A's connection (which holds the content in full) reads none of
+    NL-B's exchange entries, and NL-B's reads none of NL-A's rows of it."""
+    for owner, service, _ids in pg_service_world():
+        held = digest("unshared")
+        path = tmp_path / "h.txt"
+        path.write_text(f"sha256 {held.hex()}\n")
+        with App(Settings.for_home(tmp_path, database_url=service.url)) as app:
+            ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B")
+        with owner.session() as s:
+            mid = s.execute(text("SELECT id FROM media WHERE sha256 = :d"), {"d": held})
+            media_id = int(mid.scalar_one())
+        q = {
+            "entries": "SELECT count(*) FROM exchange_entry WHERE media_id = :m",
+            "sightings": "SELECT count(*) FROM sighting WHERE media_id = :m",
+            "series": "SELECT count(*) FROM series_media WHERE media_id = :m",
+            "text": "SELECT count(*) FROM media_text WHERE media_id = :m",
+            "markers": "SELECT count(*) FROM marker WHERE media_id = :m",
+        }
+        seen: dict[str, dict[str, int]] = {}
+        for code in ("NL-A", "NL-B"):
+            with service.session() as s:
+                s.execute(text("SELECT set_config('tessera.agency', :c, true)"), {"c": code})
+                seen[code] = {
+                    k: int(s.execute(text(v), {"m": media_id}).scalar_one()) for k, v in q.items()
+                }
+        assert seen["NL-A"] == {"entries": 0, "sightings": 1, "series": 1, "text": 1, "markers": 1}
+        assert seen["NL-B"] == {"entries": 1, "sightings": 0, "series": 0, "text": 0, "markers": 0}
+
+
+def test_blind_link_shows_status_not_full(world: tuple[App, Database], tmp_path: Path) -> None:
+    """NL-B's own series and record show the held item up to ``status``: its OCR text,
+    metadata and markers came with NL-A's file (rule 5 of ``app.visibility``)."""
+    from tessera.app.visibility import Level, Visibility
+
+    app, owner = world
+    held = digest("unshared")
+    path = tmp_path / "h.txt"
+    path.write_text(f"sha256 {held.hex()}\n")
+    ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B", series="NLB Blind")
+    with owner.session() as s:
+        media_id = int(
+            s.execute(text("SELECT id FROM media WHERE sha256 = :d"), {"d": held}).scalar_one()
+        )
+    with app.transaction() as s:
+        if app.db.dialect == "postgresql":
+            s.execute(text("SELECT set_config('tessera.agency', 'NL-B', true)"))
+        assert Visibility.of(s, NL_B).media_level(media_id) == Level.STATUS
+    with app.transaction() as s:
+        if app.db.dialect == "postgresql":
+            s.execute(text("SELECT set_config('tessera.agency', 'NL-A', true)"))
+        assert Visibility.of(s, NL_A).media_level(media_id) == Level.FULL
+
+
+def _pictures(folder: Path, seed: int) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(3):
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((128, 128), Image.BILINEAR).save(folder / f"p{i}.png")
+    return folder
+
+
+def _ingest(
+    app: App, folder: Path, agency: str, case: str, series: str | None = None
+) -> tuple[int, int]:
+    from tessera.app import ingest as ingest_uc
+
+    op = Caller.local_operator()
+    r = ingest_uc.run(
+        app,
+        op,
+        folder,
+        agency_code=agency,
+        case_number=case,
+        series_name=series,
+        features=False,
+        workers=1,
+    )
+    return r.new_media, r.already_known
+
+
+def test_ingest_of_the_file_ends_a_blind_link(world: tuple[App, Database], tmp_path: Path) -> None:
+    """NL-B's hash-only records of NL-A's unshared files are blind links (``status``);
+    NL-B then ingests the files themselves (``tessera ingest``, run as the table owner
+    on the server): one media row per file still, NL-B's sighting added, NL-A's rows
+    as they were, and NL-B, which now holds the content, sees it in ``full``."""
+    from tessera.app.visibility import Level, Visibility
+
+    app, owner = world
+    files = _pictures(tmp_path / "held", 5)
+    with App(Settings.for_home(tmp_path / "op", database_url=owner.url)) as op_app:
+        assert _ingest(op_app, files, "NL-A", "A-7", "S-unshared") == (3, 0)
+        with owner.session() as s:
+            rows = s.execute(
+                text(
+                    "SELECT id, sha256, submissions FROM media WHERE has_content "
+                    "AND id IN (SELECT media_id FROM sighting g JOIN cases c ON c.id = g.case_id "
+                    "WHERE c.number = 'A-7') ORDER BY id"
+                )
+            ).all()
+        ids = [int(r[0]) for r in rows]
+        listing = tmp_path / "held.txt"
+        listing.write_text("".join(f"sha256 {bytes(r[1]).hex()}\n" for r in rows))
+        r = ex.import_file(app, NL_B, "hashlist", listing, agency_code="NL-B")
+        assert (r.new_media, r.matched_media) == (3, 0)
+        with owner.session() as s:
+            vis = Visibility.of(s, NL_B)
+            assert set(vis.media_levels(ids).values()) == {Level.STATUS}
+        _ingest(op_app, files, "NL-B", "B-1")
+        with owner.session() as s:
+            vis = Visibility.of(s, NL_B)
+            assert set(vis.media_levels(ids).values()) == {Level.FULL}
+            assert s.execute(text("SELECT count(*) FROM blind_link")).scalar_one() == 0
+            after = s.execute(
+                text(
+                    "SELECT id, submissions FROM media WHERE id IN (SELECT media_id FROM "
+                    "sighting) ORDER BY id"
+                )
+            ).all()
+            # no second row for any file; each counts NL-B's submission
+            subs = {int(i): int(n) for i, n in after}
+            assert [subs[i] for i in ids] == [int(r[2]) + 1 for r in rows]
