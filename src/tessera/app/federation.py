@@ -75,6 +75,7 @@ from dataclasses import replace
 from typing import Any
 
 from tessera.app import audit, delivery
+from tessera.app import federation_cases as cases
 from tessera.app import federation_full as full_view
 from tessera.app import federation_notices as notices
 from tessera.app.caller import Caller, Role
@@ -97,6 +98,8 @@ from tessera.audit.note import NoteError, Signer, Verifier, open_note, parse_not
 from tessera.errors import ConfigError, InvalidInput, NotFound, Unauthenticated
 from tessera.exchange import delta
 from tessera.exchange.delta import (
+    CASE,
+    CASE_OVERLAP,
     FULL,
     MEDIA,
     SERIES,
@@ -330,6 +333,7 @@ def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
         if sid in wanted:
             full_media.append((sid, mid))
     out.update(full_view.records(s, origin, full, full_media))
+    out.update(cases.records(s, origin))
     return out
 
 
@@ -352,7 +356,7 @@ def _changes(
     rows: list[tuple[str, int, str, bool]] = []
     for key, r in now.items():
         digest = r.digest()
-        if r.kind != SERIES:
+        if r.kind in (MEDIA, FULL):
             who = _audience(now.get(r.series_key))
             digest = hashlib.sha256(f"{digest}:{who}".encode()).hexdigest()
         old = sent.get(key)
@@ -367,6 +371,8 @@ def _changes(
         m = _RECORD_ID.match(key)
         skey = m.group(1) if m else key
         kind = SERIES if not m else FULL if m.group(3) else MEDIA if m.group(2) else SERIES
+        if key.startswith("c"):
+            kind = CASE
         gone = WireRecord(origin, key, kind, skey, v + 1, True, None)
         changes.append(gone)
         rows.append((key, v + 1, gone.digest(), True))
@@ -409,6 +415,7 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
                 header={"delta_no": no, "feed_after": feed_after},
                 notices=carry,
                 full=[r for r in chunk if r.kind == FULL],
+                cases=[r for r in chunk if r.kind == CASE],
             )
             store.add_outbox(s, no, hashlib.sha256(body).hexdigest(), len(chunk), body)
             notices.carried(s, me.name, carry, no)
@@ -530,8 +537,13 @@ def accept_delta(app: App, data: bytes, *, since: int = 0) -> DeltaAccepted:
             attest=bundle.attest.to_json() if bundle.attest else None,
         )
         store.append_log(s, entry)
+        if any(n.body.get("kind") == CASE_OVERLAP for n in bundle.notices):
+            raise DeltaError(f"delta {no} of {bundle.origin}: only a hub raises case overlaps")
         store.upsert_records(s, _incoming(bundle.all_records, salted=True), seq)
-        notices.keep_on_hub(s, bundle.notices, seq)
+        from tessera.storage.models import utcnow  # noqa: PLC0415
+
+        found = cases.match(s, hub, bundle.origin, bundle.cases, utcnow())
+        notices.keep_on_hub(s, [*bundle.notices, *found], seq)
         node = store.peer_by_origin(s, bundle.origin)
         told = bundle.header.get("feed_after")
         if node is not None and isinstance(told, int) and told > int(node.feed_after or 0):
@@ -932,7 +944,14 @@ def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> 
 
         try:
             told = notices.receive(
-                s, app, caller, me.name, bundle.notices, verifiers=keys, now=utcnow()
+                s,
+                app,
+                caller,
+                me.name,
+                bundle.notices,
+                verifiers=keys,
+                now=utcnow(),
+                hub=peer.origin,
             )
         except DeltaError as exc:
             raise HubRefused(f"hub {peer.name} forwarded a notice: {exc.message}") from None

@@ -41,9 +41,10 @@ from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.audit.note import Verifier
 from tessera.exchange import delta
-from tessera.exchange.delta import DeltaError, Notice
+from tessera.exchange.delta import CASE_OVERLAP, DeltaError, Notice
 from tessera.storage import coop as coop_store
 from tessera.storage import federation as store
+from tessera.storage import federation_cases as cases_store
 from tessera.storage.db import Session
 from tessera.storage.models import Agency
 
@@ -125,9 +126,11 @@ def receive(
     *,
     verifiers: Mapping[str, Verifier],
     now: datetime,
+    hub: str | None = None,
 ) -> list[int]:
     """Recipient, in the feed page's transaction: check each notice's sender signature,
-    keep it once, and tell the owner agency. Returns the notification ids raised."""
+    keep it once, and tell the owner agency. Returns the notification ids raised.
+    A case-overlap notice must come from ``hub`` (the hub whose page this is)."""
     raised: list[int] = []
     cache: dict[tuple[str, str], Agency] = {}
     for n in notices:
@@ -136,10 +139,17 @@ def receive(
         v = verifiers.get(n.sender)
         if v is None:
             raise DeltaError(f"notice {n.id}: no key for its sender {n.sender}")
+        if n.body.get("kind") == CASE_OVERLAP and n.sender != hub:
+            raise DeltaError(
+                f"case-overlap notice {n.id} from {n.sender}: only the hub raises them"
+            )
         delta.verify_notice(n, v)
         row = store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, -1)
         if not store.add_notice(s, row):
             continue  # told already (a page applied twice)
+        if n.body.get("kind") == CASE_OVERLAP:
+            raised.extend(_case_overlap(s, app, caller, n, cache=cache, now=now))
+            continue
         m = _SERIES_KEY.match(str(n.body["series"]))
         if m is None:
             continue
@@ -195,6 +205,64 @@ def receive(
     if raised:
         coop_store.enqueue(s, raised, now)
     return raised
+
+
+_CASE_KEY = re.compile(r"^c(\d+)$")
+
+
+def _case_overlap(
+    s: Session,
+    app: App,
+    caller: Caller,
+    n: Notice,
+    *,
+    cache: dict[tuple[str, str], Agency],
+    now: datetime,
+) -> list[int]:
+    """A case of ours shares files with another node's case (the hub's notice): the
+    case's agency is told what the other case's level allows, as a local overlap."""
+    m = _CASE_KEY.match(str(n.body["case"]))
+    own = cases_store.own_case(s, int(m.group(1))) if m else None
+    if own is None:
+        return []  # not ours: nothing to tell, no probe answered
+    case, agency = own
+    other = {k: v for k, v in dict(n.body["other"]).items() if v is not None}
+    if other.get("agency") and other.get("node"):
+        who = {"code": other["agency"], "country": other.get("country") or "ZZ"}
+        stand_in = store.remote_agency(s, str(other["node"]), who, cache)
+    else:  # not shared with us at status: the other side stays unnamed
+        unnamed = {"code": "network", "country": "ZZ", "name": "another agency of the network"}
+        stand_in = store.remote_agency(s, n.sender, unnamed, cache)
+    files = int(n.body["files"])
+    ov = coop_store.add_overlap(
+        s,
+        kind="case",
+        via="ingest",
+        owner_agency_id=agency.id,
+        owner_case_id=case.id,
+        finder_agency_id=stand_in.id,
+        finder_case_id=None,
+        files=files,
+        found_at=now,
+    )
+    payload = {
+        "overlap": ov.id,
+        "your_case": case.number,
+        "other": {
+            "agency": other.get("agency"),
+            "country": other.get("country"),
+            "case": other.get("case"),
+            "contact": other.get("contact"),
+            "node": other.get("node"),
+        },
+        "files": files,
+        "matched_by": ["exact"],
+        "via": "ingest",
+        "at": n.body["at"],
+    }
+    note = coop_store.add_notification(s, agency.id, "case-overlap", payload, overlap_id=ov.id)
+    audit.record_in(s, app, caller, "overlap.found", target=f"overlap:{ov.id}", result_count=files)
+    return [note.id]
 
 
 __all__ = ["carried", "for_node", "keep_on_hub", "pending", "raise_hit", "receive"]

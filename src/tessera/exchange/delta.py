@@ -39,6 +39,12 @@ the only exception is a whole series the hub withholds from a node (``"h": true`
 on the series record and on its records in the same page: the hub's operator
 decides whom each node serves), see ``tessera.app.federation``.
 
+A node's deltas also carry its cases (part ``cases``, to the hub only, never in a
+feed): each case's owner agency, sharing grants, number (only when some grant gives
+``status``) and *tokens* of its unclassified media (a domain-separated SHA-256 of
+each SHA-256, cut to 128 bits), from which the hub finds overlaps between new
+cases at different nodes (``tessera.app.federation_cases``).
+
 Two more parts: ``notices`` (blind-hit notices between nodes, each signed by the
 node that raised it, see ``tessera.app.federation``), and ``attest`` (feeds only).
 """
@@ -60,9 +66,12 @@ from tessera.exchange import fullrecord
 VERSION = 1
 Kind = Literal["federation-delta", "federation-feed"]
 KINDS: tuple[str, ...] = ("federation-delta", "federation-feed")
-PARTS = ("series", "records", "full", "notices", "attest")
-RECORD_PARTS = ("series", "records", "full")
-SERIES, MEDIA, FULL = 0, 1, 2
+PARTS = ("series", "records", "full", "cases", "notices", "attest")
+RECORD_PARTS = ("series", "records", "full", "cases")
+SERIES, MEDIA, FULL, CASE = 0, 1, 2, 3
+_PART_KIND = {"series": SERIES, "records": MEDIA, "full": FULL, "cases": CASE}
+MAX_CASE_TOKENS = 100_000
+CASE_OVERLAP = "case-overlap"
 LEVELS = ("hash", "status", "full")
 NOTE_TAG = "tessera-federation/1"
 MAX_ID = 100
@@ -241,14 +250,16 @@ class SignedBundle:
     """A delta's own signed manifest (what the hub keeps and forwards)."""
     full: tuple[WireRecord, ...] = ()
     """Records of what ``full`` shows (``tessera.exchange.fullrecord``)."""
+    cases: tuple[WireRecord, ...] = ()
+    """A node's cases, for overlaps found by the hub (deltas only)."""
 
     @property
     def all_records(self) -> tuple[WireRecord, ...]:
-        return self.series + self.records + self.full
+        return self.series + self.records + self.full + self.cases
 
     @property
     def count(self) -> int:
-        return len(self.series) + len(self.records) + len(self.full)
+        return len(self.all_records)
 
 
 def _dumps(obj: Any) -> str:
@@ -269,6 +280,7 @@ def write(
     notices: Iterable[Notice] = (),
     attests: Iterable[Attest] = (),
     full: Iterable[WireRecord] = (),
+    cases: Iterable[WireRecord] = (),
 ) -> bytes:
     """The signed bundle's bytes (deterministic: the same input gives the same bytes)."""
     if kind not in KINDS:
@@ -279,7 +291,8 @@ def write(
     manifest: dict[str, Any] = {"header_sha256": hashlib.sha256(lines[0]).hexdigest(), "parts": {}}
     digests: list[str] = []
     salt = None if with_origin else _salter(signer)
-    for part, items in (("series", series), ("records", records), ("full", full)):
+    parts = (("series", series), ("records", records), ("full", full), ("cases", cases))
+    for part, items in parts:
         h, n = hashlib.sha256(), 0
         for r in items:
             if not with_origin and r.origin != signer.name:
@@ -426,7 +439,7 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
             out[part].append(_record(obj.get("r"), part, origin, with_origin, line=number + 1))
     for p in PARTS:
         entry = manifest["parts"].get(p) or {}
-        if p == "full" and p not in manifest["parts"]:
+        if p in ("full", "cases") and p not in manifest["parts"]:
             entry = {"count": 0, "sha256": hashlib.sha256().hexdigest()}  # written before it
         if not isinstance(entry, dict) or entry.get("count") != counts[p]:
             raise DeltaError(f"part {p}: {counts[p]} lines, manifest says {entry.get('count')!r}")
@@ -450,6 +463,7 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
         attests=tuple(attests),
         attest=own,
         full=tuple(out["full"]),
+        cases=tuple(out["cases"]),
     )
 
 
@@ -476,7 +490,9 @@ def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> 
         raise DeltaError(f"line {line}: record {rid} names an origin: only its signer may")
     if not isinstance(origin, str) or not origin or len(origin) > 200:
         raise DeltaError(f"line {line}: record {rid} has no valid origin")
-    kind = {"series": SERIES, "records": MEDIA}.get(part, FULL)
+    kind = _PART_KIND[part]
+    if kind == CASE and with_origin:
+        raise DeltaError(f"line {line}: a feed carries no cases")
     known = {"id", "s", "v", "o", "d"}
     if r.get("d") is True:
         hidden = r.get("h") is True
@@ -487,13 +503,41 @@ def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> 
         return WireRecord(origin, rid, kind, skey, version, True, None, hidden=hidden)
     payload = {k: v for k, v in r.items() if k not in known}
     salt = payload.pop("n", None)
-    check = {SERIES: _series_payload, MEDIA: _media_payload}.get(kind, _full_payload)
+    check = {SERIES: _series_payload, MEDIA: _media_payload, CASE: _case_payload}.get(
+        kind, _full_payload
+    )
     check(payload, rid, line)
     if salt is not None and (
         not isinstance(salt, str) or len(salt) != SALT_HEX or not _HEX.match(salt)
     ):
         raise DeltaError(f"line {line}: record {rid} salt must be {SALT_HEX} hex digits")
     return WireRecord(origin, rid, kind, skey, version, False, payload, salt)
+
+
+def _case_payload(p: dict[str, Any], rid: str, line: int) -> None:
+    if set(p) - {"level", "owner", "grants", "number", "tokens"}:
+        raise DeltaError(f"line {line}: case {rid} has unknown fields")
+    if not re.match(r"^c\d+$", rid):
+        raise DeltaError(f"line {line}: case id {rid[:40]!r} must be c<number>")
+    if p.get("level") not in _RANK:
+        raise DeltaError(f"line {line}: case {rid} level must be none, hash, status or full")
+    if "grants" in p:
+        _grants(p["grants"], rid, line)
+    owner = p.get("owner")
+    if not isinstance(owner, dict) or set(owner) - set(_OWNER) or not owner.get("code"):
+        raise DeltaError(f"line {line}: case {rid} must name its owner agency (code)")
+    for k, limit in _OWNER.items():
+        _text(owner.get(k), limit, f"owner {k}", line)
+    _text(p.get("number"), 100, "case number", line)
+    if "number" in p and _RANK[best_level(p)] < _RANK["status"]:
+        raise DeltaError(f"line {line}: case {rid} names its number below status")
+    tokens = p.get("tokens")
+    if (
+        not isinstance(tokens, list)
+        or not 0 < len(tokens) <= MAX_CASE_TOKENS
+        or not all(isinstance(x, str) and len(x) == DIGEST_HEX and _HEX.match(x) for x in tokens)
+    ):
+        raise DeltaError(f"line {line}: case {rid} tokens must be 1-{MAX_CASE_TOKENS} digests")
 
 
 def _full_payload(p: dict[str, Any], rid: str, line: int) -> None:
@@ -515,6 +559,9 @@ def check_notice_body(b: Any, *, line: int) -> None:
     """A notice body names only what the recipient already owns (its series key and
     media keys), how many files, how and when they were found, and the finder."""
     where = f"line {line}: " if line else ""
+    if isinstance(b, dict) and b.get("kind") == CASE_OVERLAP:
+        _check_case_overlap(b, where, line)
+        return
     allowed = {"id", "from", "to", "series", "media", "files", "via", "at", "finder"}
     if not isinstance(b, dict) or set(b) - allowed:
         raise DeltaError(f"{where}notice must be an object of {', '.join(sorted(allowed))}")
@@ -542,6 +589,31 @@ def check_notice_body(b: Any, *, line: int) -> None:
         raise DeltaError(f"{where}notice must name the finder agency (code, country)")
     _text(finder.get("code"), 32, "finder code", line)
     _text(finder.get("country"), 2, "finder country", line)
+
+
+def _check_case_overlap(b: dict[str, Any], where: str, line: int) -> None:
+    """A hub's notice that the recipient's case shares files with another node's case:
+    the recipient's own case key, how many files, when, and what the other case's
+    sharing level lets its owner be told (``other``)."""
+    allowed = {"id", "kind", "from", "to", "case", "files", "at", "other"}
+    if set(b) - allowed:
+        raise DeltaError(f"{where}case-overlap notice must be an object of {sorted(allowed)}")
+    for k in ("id", "case"):
+        if not isinstance(b.get(k), str) or not _ID.match(b[k]):
+            raise DeltaError(f"{where}notice {k} is not a valid id")
+    for k in ("from", "to"):
+        if not isinstance(b.get(k), str) or not 0 < len(b[k]) <= 200:
+            raise DeltaError(f"{where}notice {k} must name a node")
+    files = b.get("files")
+    if not isinstance(files, int) or isinstance(files, bool) or not 0 < files < 2**31:
+        raise DeltaError(f"{where}notice files must be a positive integer")
+    _text(b.get("at"), 40, "notice at", line)
+    other = b.get("other")
+    limits = {"agency": 32, "country": 2, "case": 100, "contact": 1000, "node": 200}
+    if not isinstance(other, dict) or set(other) - set(limits):
+        raise DeltaError(f"{where}case-overlap notice: other must be an object of {sorted(limits)}")
+    for k, limit in limits.items():
+        _text(other.get(k), limit, f"other {k}", line)
 
 
 def _notice(n: Any, signer: str, with_origin: bool, *, line: int) -> Notice:
@@ -622,6 +694,8 @@ def _media_payload(p: dict[str, Any], rid: str, line: int) -> None:
 
 
 __all__ = [
+    "CASE",
+    "CASE_OVERLAP",
     "FULL",
     "KINDS",
     "LEVELS",

@@ -41,6 +41,8 @@ from tessera.storage.models import (
 )
 
 _CHUNK = 500
+_CASE = 3
+"""Case records (a node's cases, for overlaps) stay on the hub: never in a feed."""
 _T_RECORD = cast(Table, FedRecord.__table__)
 _T_SENT = cast(Table, FedSent.__table__)
 SOURCE_FORMAT = "federation"
@@ -433,7 +435,7 @@ def feed_pages(s: Session, after: int, upto: int, limit: int) -> int:
     total = 0
     for seq, n in s.execute(
         select(FedRecord.log_seq, func.count())
-        .where(FedRecord.log_seq > after, FedRecord.log_seq <= upto)
+        .where(FedRecord.log_seq > after, FedRecord.log_seq <= upto, FedRecord.kind != _CASE)
         .group_by(FedRecord.log_seq)
         .order_by(FedRecord.log_seq)
     ):
@@ -475,7 +477,9 @@ def feed_records(
 ) -> tuple[list[StoredRecord], list[StoredRecord]]:
     """(series, media and full records) changed in log entries ``after < seq <= end``,
     plus the current version of every series those records belong to."""
-    q = select(*_COLS).where(FedRecord.log_seq > after, FedRecord.log_seq <= end)
+    q = select(*_COLS).where(
+        FedRecord.log_seq > after, FedRecord.log_seq <= end, FedRecord.kind != _CASE
+    )
     if exclude_origin is not None:
         q = q.where(FedRecord.origin != exclude_origin)
     order = q.order_by(FedRecord.log_seq, FedRecord.kind, FedRecord.id)

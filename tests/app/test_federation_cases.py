@@ -1,0 +1,112 @@
+"""Overlaps between new cases at different nodes, through the hub (issue 15 item 6,
+issue 12's case overlaps): both owners are told, once, and each learns of the
+other case only what that case's sharing level gives its agency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from tessera.app import Caller, Role, coop
+from tessera.app import federation as fed
+from tessera.app.sharing import share_case
+from tessera.storage.models import FedNotice, FedRecord
+from tests.app.test_federation import OP, World, _sync, world
+from tests.seeding import seed
+
+__all__ = ["world"]
+
+
+def _files(tag: str, n: int) -> list[tuple[bytes, str | None]]:
+    return [(f"{tag}-{i}".encode(), None) for i in range(n)]
+
+
+def _told(app: object, agency: str) -> list[dict[str, object]]:
+    who = Caller(role=Role.ANALYST, user_id=50, email=f"u@{agency}.example", agency_code=agency)
+    return sorted(
+        (n.payload for n in coop.list_notifications(app, who) if n.kind == "case-overlap"),  # type: ignore[arg-type]
+        key=lambda p: str(p["your_case"]),
+    )
+
+
+def test_a_case_overlap_across_nodes_reaches_both_owners_by_their_levels(
+    world: World,
+) -> None:
+    both = _files("both", 3)
+    seed(world.a.db, [*both, *_files("only-a", 2)], agency="NL-A", series=None, case="NL-1")
+    seed(world.b.db, [*both, *_files("only-b", 1)], agency="DE-B", series=None, case="DE-7")
+    # a second pair: B's case shared with the Netherlands at status, A's with Germany at hash
+    pair = _files("pair", 2)
+    seed(world.a.db, pair, agency="NL-A", series=None, case="NL-2")
+    seed(world.b.db, pair, agency="DE-B", series=None, case="DE-8")
+    share_case(world.b, OP, "DE-8", "status", agency="DE-B", countries=["NL"])
+    share_case(world.a, OP, "NL-2", "hash", agency="NL-A", countries=["DE"])
+    _sync(world.a, world.hub)
+    _sync(world.b, world.hub)  # B's cases meet A's at the hub: B is told in this pull
+    _sync(world.a, world.hub)  # and A at its next one
+
+    b_told, a_told = _told(world.b, "DE-B"), _told(world.a, "NL-A")
+    assert [(p["your_case"], p["files"]) for p in a_told] == [("NL-1", 3), ("NL-2", 2)]
+    assert [(p["your_case"], p["files"]) for p in b_told] == [("DE-7", 3), ("DE-8", 2)]
+    nothing = {"agency": None, "country": None, "case": None, "contact": None, "node": None}
+    # NL-1 / DE-7 are shared with nobody: the fact, nothing of the other side
+    assert a_told[0]["other"] == nothing and b_told[0]["other"] == nothing
+    # DE-8 is status for the Netherlands: A learns agency, country, case and node
+    assert a_told[1]["other"] == {
+        "agency": "DE-B",
+        "country": "DE",
+        "case": "DE-8",
+        "contact": "vid@b.example",
+        "node": "b.test",
+    }
+    # NL-2 is hash for Germany: B learns A's contact only
+    assert b_told[1]["other"] == {**nothing, "contact": "vid@a.example"}
+    a_views = sorted(coop.list_overlaps(world.a, OP), key=lambda v: v.my_case or "")
+    assert [(v.kind, v.my_case, v.files) for v in a_views] == [
+        ("case", "NL-1", 3),
+        ("case", "NL-2", 2),
+    ]
+
+    # exactly once: more syncs raise nothing new
+    for node in (world.a, world.b, world.a, world.b):
+        _sync(node, world.hub)
+    assert len(_told(world.a, "NL-A")) == 2 and len(_told(world.b, "DE-B")) == 2
+
+    # the hub holds tokens, never the files' digests, and no case number below status
+    with world.hub.transaction() as s:
+        held = [r.payload for r in s.query(FedRecord).filter(FedRecord.kind == 3)]
+        notes = [n.body for n in s.query(FedNotice)]
+    text = json.dumps([held, notes])
+    for content, _ in [*both, *pair]:
+        for h in (hashlib.sha256(content), hashlib.sha1(content), hashlib.md5(content)):
+            assert h.hexdigest() not in text
+    assert "NL-1" not in text and "DE-7" not in text and "DE-8" in text
+    # and no node's feed carries another node's case records
+    me = fed.signer_of(world.b).name
+    cp = fed.hub_checkpoint(world.hub, me, 0)
+    page = fed.feed_page(world.hub, me, 0, cp.size)
+    assert b'"part":"cases"' not in page and b"NL-2" not in page
+
+
+def test_only_the_hub_raises_case_overlaps(world: World) -> None:
+    """A node cannot pass off a case-overlap notice of its own through the hub."""
+    import pytest
+
+    from tessera.exchange import delta as dl
+    from tessera.exchange.delta import DeltaError
+
+    signer = fed.signer_of(world.a)
+    body = {
+        "id": "x1",
+        "kind": "case-overlap",
+        "from": signer.name,
+        "to": "b.test",
+        "case": "c1",
+        "files": 1,
+        "at": "2026-12-05T00:00:00+00:00",
+        "other": {},
+    }
+    note = dl.sign_notice(body, signer)
+    forged = dl.write("federation-delta", signer, [], [], header={"delta_no": 1}, notices=[note])
+    with pytest.raises(DeltaError, match="only a hub raises case overlaps"):
+        fed.accept_delta(world.hub, forged)
