@@ -293,3 +293,32 @@ def test_ingest_of_the_file_ends_a_blind_link(world: tuple[App, Database], tmp_p
             # no second row for any file; each counts NL-B's submission
             subs = {int(i): int(n) for i, n in after}
             assert [subs[i] for i in ids] == [int(r[2]) + 1 for r in rows]
+
+
+def test_series_of_another_agency_is_refused_alike(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """A record naming a series another agency holds: one answer whether NL-B may see
+    that series or not (series names are unique node-wide; under RLS a hidden one was
+    a unique-constraint 500), nothing stored, nothing linked into the other's series."""
+    from tessera.errors import InvalidRecord
+
+    app, owner = world
+    path = tmp_path / "h.txt"
+    path.write_text(f"sha256 {_h('series-test').hex()}\n")
+    with owner.session() as s:
+        before = int(s.execute(text("SELECT count(*) FROM series_media")).scalar_one())
+    answers = []
+    for name in ("S-unshared", "S-network-status"):  # hidden / seen at status
+        with pytest.raises(InvalidRecord) as err:
+            ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B", series=name)
+        answers.append((err.value.record, err.value.field, err.value.message.replace(name, "X")))
+    assert answers[0] == answers[1] == (1, "Series", answers[0][2])
+    with owner.session() as s:
+        assert int(s.execute(text("SELECT count(*) FROM series_media")).scalar_one()) == before
+        assert (
+            s.execute(
+                text("SELECT count(*) FROM media WHERE sha256 = :d"), {"d": _h("series-test")}
+            ).scalar_one()
+            == 0
+        )

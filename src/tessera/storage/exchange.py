@@ -30,6 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
@@ -560,18 +561,36 @@ class ExchangeImport:
                 ],
             )
 
-    def _series_id(self, name: str) -> int:
+    def _series_id(self, name: str, number: int) -> int:
+        """The agency's own series ``name``, created on first use. Series names are
+        unique node-wide; a name another agency holds is refused with one answer
+        whether or not the agency may see that series (under RLS a hidden one shows
+        as the unique name's violation), and nothing is linked into it: a series
+        takes media only from its owner."""
         hit = self._series.get(name)
         if hit is None:
             row = self.s.execute(
                 select(Series.id, Series.agency_id).where(Series.name == name)
             ).first()
+            owner = self.agency.id if row is None else int(row[1])
             if row is None:
-                created = repo.create_series(self.s, name, self.agency)
-                hit = (created.id, self.agency.id)
-                self.counts.series_created.append(name)
-            else:
-                hit = (int(row[0]), int(row[1]))
+                try:
+                    with self.s.begin_nested():
+                        created = repo.create_series(self.s, name, self.agency)
+                except IntegrityError:
+                    owner = -1  # held by an agency this connection cannot see
+                else:
+                    hit = (created.id, self.agency.id)
+                    self.counts.series_created.append(name)
+            if owner != self.agency.id:
+                raise RecordError(
+                    f"series {name!r} is another agency's: name a series of your own",
+                    record=number,
+                    field="Series",
+                )
+            if hit is None:
+                assert row is not None
+                hit = (int(row[0]), owner)
             self._series[name] = hit
         return hit[0]
 
@@ -584,7 +603,7 @@ class ExchangeImport:
             name = (r.series or self.default_series or "").strip()
             if not name:
                 continue
-            sid = self._series_id(name)
+            sid = self._series_id(name, p.number)
             pairs[(sid, mid)] = None
             flags = self._flags.setdefault(sid, {})
             for who, value in (
