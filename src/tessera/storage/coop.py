@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, text, update
 
+from tessera.storage import prepared
 from tessera.storage.db import Session
 from tessera.storage.models import (
     Agency,
@@ -48,6 +49,17 @@ def _postgres(s: Session) -> bool:
     return s.get_bind().dialect.name == "postgresql"
 
 
+_SERIES_HITS = (
+    select(Series.id, Series.agency_id, series_media.c.media_id)
+    .join(series_media, series_media.c.series_id == Series.id)
+    .where(
+        series_media.c.media_id.in_(prepared.ids_param()),
+        series_media.c.deleted_at.is_(None),
+        Series.deleted_at.is_(None),
+    )
+)
+
+
 def series_hits(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, set[int]]]:
     """series id -> (owner agency id, the media among ``media_ids`` it holds).
 
@@ -57,6 +69,7 @@ def series_hits(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, se
     """
     out: dict[int, tuple[int, set[int]]] = {}
     for chunk in _chunks(sorted(set(media_ids))):
+        rows: Iterable[Sequence[Any]]
         if _postgres(s):
             rows = s.execute(
                 text(
@@ -66,15 +79,7 @@ def series_hits(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, se
                 {"ids": chunk},
             )
         else:
-            rows = s.execute(
-                select(Series.id, Series.agency_id, series_media.c.media_id)
-                .join(series_media, series_media.c.series_id == Series.id)
-                .where(
-                    series_media.c.media_id.in_(chunk),
-                    series_media.c.deleted_at.is_(None),
-                    Series.deleted_at.is_(None),
-                )
-            )
+            rows = prepared.rows(s, _SERIES_HITS, ids=chunk)
         for sid, owner, m in rows:
             out.setdefault(int(sid), (int(owner), set()))[1].add(int(m))
     return out

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tessera.storage import prepared
 from tessera.storage.models import FingerprintModel, Media
 
 PdqRow = tuple[int, int, bytes, int | None]
@@ -63,23 +64,24 @@ def rows_by_id(s: Session, ids: Iterable[int]) -> tuple[list[int], list[PdqRow]]
     return present, pdq
 
 
+_HIT_INFO = (
+    select(
+        FingerprintModel.id,
+        FingerprintModel.media_id,
+        FingerprintModel.quality,
+        FingerprintModel.position,
+    )
+    .join(Media, Media.id == FingerprintModel.media_id)
+    .where(FingerprintModel.id.in_(prepared.ids_param()), Media.deleted_at.is_(None))
+)
+
+
 def pdq_hit_info(s: Session, ids: Iterable[int]) -> dict[int, tuple[int, int | None, int]]:
     """fingerprint id -> (media id, quality, position) for PDQ index hits (hits on
     soft-deleted media are left out: an index may still hold them)."""
     out: dict[int, tuple[int, int | None, int]] = {}
-    wanted = sorted(set(ids))
-    for i in range(0, len(wanted), _CHUNK):
-        rows = s.execute(
-            select(
-                FingerprintModel.id,
-                FingerprintModel.media_id,
-                FingerprintModel.quality,
-                FingerprintModel.position,
-            )
-            .join(Media, Media.id == FingerprintModel.media_id)
-            .where(FingerprintModel.id.in_(wanted[i : i + _CHUNK]), Media.deleted_at.is_(None))
-        )
-        for fid, media_id, quality, position in rows:
+    for chunk in prepared.chunks(ids, _CHUNK):
+        for fid, media_id, quality, position in prepared.rows(s, _HIT_INFO, ids=chunk):
             out[int(fid)] = (int(media_id), quality, int(position))
     return out
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
+from tessera.storage import prepared
 from tessera.storage.models import (
     SHARE_LEVELS,
     Agency,
@@ -125,19 +126,21 @@ def grants_of(s: Session, target: Target, target_id: int) -> Sequence[SharingGra
     return sorted(rows, key=lambda g: (order.get(g.scope, 3), g.grantee))
 
 
+_GRANTS = {
+    target: select(column, SharingGrant.scope, SharingGrant.grantee, SharingGrant.level).where(
+        column.in_(prepared.ids_param())
+    )
+    for target, column in (("series", SharingGrant.series_id), ("case", SharingGrant.case_id))
+}
+
+
 def applicable_grants(
     s: Session, target: Target, ids: Iterable[int], agency_code: str, country: str
 ) -> dict[int, dict[str, str]]:
     """target id -> {scope: level} of the grants that name this agency, its country or all."""
-    column = SharingGrant.series_id if target == "series" else SharingGrant.case_id
     out: dict[int, dict[str, str]] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        rows = s.execute(
-            select(column, SharingGrant.scope, SharingGrant.grantee, SharingGrant.level).where(
-                column.in_(chunk)
-            )
-        )
-        for tid, scope, grantee, level in rows:
+    for chunk in prepared.chunks(ids):
+        for tid, scope, grantee, level in prepared.rows(s, _GRANTS[target], ids=chunk):
             if tid is not None and (
                 scope == "network"
                 or (scope == "country" and grantee == country)
@@ -147,23 +150,40 @@ def applicable_grants(
     return out
 
 
+_OWNERS = {
+    "series": select(Series.id, Series.agency_id).where(Series.deleted_at.is_(None)),
+    "case": select(Case.id, Case.agency_id),
+}
+_OWNERS_OF = {
+    "series": _OWNERS["series"].where(Series.id.in_(prepared.ids_param())),
+    "case": _OWNERS["case"].where(Case.id.in_(prepared.ids_param())),
+}
+
+
 def owners(s: Session, target: Target, ids: Iterable[int] | None = None) -> dict[int, int]:
     """series (or case) id -> owner agency id; every one when ``ids`` is None.
 
     Soft-deleted series are left out (they exist for nobody but their restore).
     """
-    query = (
-        select(Series.id, Series.agency_id).where(Series.deleted_at.is_(None))
-        if target == "series"
-        else select(Case.id, Case.agency_id)
-    )
-    id_col = Series.id if target == "series" else Case.id
     if ids is None:
-        return {int(i): int(a) for i, a in s.execute(query)}
+        return {int(i): int(a) for i, a in prepared.rows(s, _OWNERS[target])}
     out: dict[int, int] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        out.update((int(i), int(a)) for i, a in s.execute(query.where(id_col.in_(chunk))))
+    for chunk in prepared.chunks(ids):
+        out.update((int(i), int(a)) for i, a in prepared.rows(s, _OWNERS_OF[target], ids=chunk))
     return out
+
+
+_IN_SERIES = select(series_media.c.media_id, series_media.c.series_id).where(
+    series_media.c.media_id.in_(prepared.ids_param()), series_media.c.deleted_at.is_(None)
+)
+_IN_CASES = (
+    select(Sighting.media_id, Sighting.case_id)
+    .where(Sighting.media_id.in_(prepared.ids_param()), Sighting.deleted_at.is_(None))
+    .distinct()
+)
+_IN_EXCHANGE = select(ExchangeEntry.media_id, ExchangeEntry.case_id, ExchangeEntry.agency_id).where(
+    ExchangeEntry.media_id.in_(prepared.ids_param())
+)
 
 
 def containers_of_media(
@@ -172,28 +192,15 @@ def containers_of_media(
     """media id -> series ids holding it, -> case ids it was sighted in, and -> agencies
     whose imported exchange files describe it (``importers_of_media``), in three
     queries per 500 ids (the exchange entries read once for cases and importers)."""
-    ids = sorted(set(media_ids))
     in_series: dict[int, set[int]] = {}
     in_cases: dict[int, set[int]] = {}
     importers: dict[int, set[int]] = {}
-    for chunk in _chunks(ids):
-        for m, sid in s.execute(
-            select(series_media.c.media_id, series_media.c.series_id).where(
-                series_media.c.media_id.in_(chunk), series_media.c.deleted_at.is_(None)
-            )
-        ):
+    for chunk in prepared.chunks(media_ids):
+        for m, sid in prepared.rows(s, _IN_SERIES, ids=chunk):
             in_series.setdefault(int(m), set()).add(int(sid))
-        for m, cid in s.execute(
-            select(Sighting.media_id, Sighting.case_id)
-            .where(Sighting.media_id.in_(chunk), Sighting.deleted_at.is_(None))
-            .distinct()
-        ):
+        for m, cid in prepared.rows(s, _IN_CASES, ids=chunk):
             in_cases.setdefault(int(m), set()).add(int(cid))
-        for em, ecid, agency in s.execute(
-            select(ExchangeEntry.media_id, ExchangeEntry.case_id, ExchangeEntry.agency_id).where(
-                ExchangeEntry.media_id.in_(chunk)
-            )
-        ):
+        for em, ecid, agency in prepared.rows(s, _IN_EXCHANGE, ids=chunk):
             importers.setdefault(int(em), set()).add(int(agency))
             if ecid is not None:  # an imported record filed under a case: a sighting in it
                 in_cases.setdefault(int(em), set()).add(int(ecid))

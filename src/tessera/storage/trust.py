@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 
+from tessera.storage import prepared
 from tessera.storage.db import Session
 from tessera.storage.models import (
     Agency,
@@ -54,18 +55,20 @@ def set_verdict(
     return row
 
 
+_VERDICTS = (
+    select(MediaVerdict.media_id, MediaVerdict.verdict, Agency.country, MediaVerdict.reason)
+    .join(Agency, Agency.id == MediaVerdict.agency_id)
+    .where(MediaVerdict.media_id.in_(prepared.ids_param()))
+)
+
+
 def verdicts_of(
     s: Session, media_ids: Iterable[int]
 ) -> dict[int, list[tuple[str, str, str | None]]]:
     """media id -> [(verdict, agency country, reason)]."""
     out: dict[int, list[tuple[str, str, str | None]]] = {}
     for chunk in _chunks(media_ids):
-        rows = s.execute(
-            select(MediaVerdict.media_id, MediaVerdict.verdict, Agency.country, MediaVerdict.reason)
-            .join(Agency, Agency.id == MediaVerdict.agency_id)
-            .where(MediaVerdict.media_id.in_(chunk))
-        )
-        for m, v, c, r in rows:
+        for m, v, c, r in prepared.rows(s, _VERDICTS, ids=chunk):
             out.setdefault(int(m), []).append((str(v), str(c), r))
     return out
 
@@ -108,6 +111,17 @@ def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> 
         s.execute(insert(HitLog), values)
 
 
+_FLOOD_COUNTS = (
+    select(
+        HitLog.media_id,
+        func.count(func.distinct(HitLog.query_key)),
+        func.count(func.distinct(HitLog.agency_id)),
+    )
+    .where(HitLog.media_id.in_(prepared.ids_param()), HitLog.at >= bindparam("since"))
+    .group_by(HitLog.media_id)
+)
+
+
 def flood_counts(
     s: Session, media_ids: Iterable[int], since: datetime, after: dict[int, datetime]
 ) -> dict[int, tuple[int, int]]:
@@ -123,15 +137,7 @@ def flood_counts(
         ).one()
         out[m] = (int(row[0]), int(row[1]))
     for chunk in _chunks(set(media_ids) - set(after)):
-        rows = s.execute(
-            select(
-                HitLog.media_id,
-                func.count(func.distinct(HitLog.query_key)),
-                func.count(func.distinct(HitLog.agency_id)),
-            )
-            .where(HitLog.media_id.in_(chunk), HitLog.at >= since)
-            .group_by(HitLog.media_id)
-        )
+        rows = prepared.rows(s, _FLOOD_COUNTS, ids=chunk, since=since)
         out.update((int(m), (int(k), int(a))) for m, k, a in rows)
     return out
 
@@ -167,17 +173,18 @@ def quarantined(s: Session, media_ids: Iterable[int]) -> set[int]:
     return out
 
 
+_QUARANTINE_STATES = select(Quarantine.media_id, Quarantine.released_at).where(
+    Quarantine.media_id.in_(prepared.ids_param())
+)
+
+
 def quarantine_states(s: Session, media_ids: Iterable[int]) -> tuple[set[int], dict[int, datetime]]:
     """(items quarantined now, item -> when its last quarantine was released): what
     ``quarantined`` and ``released_at`` give, in one query."""
     held: set[int] = set()
     released: dict[int, datetime] = {}
     for chunk in _chunks(media_ids):
-        rows = s.execute(
-            select(Quarantine.media_id, Quarantine.released_at).where(
-                Quarantine.media_id.in_(chunk)
-            )
-        )
+        rows = prepared.rows(s, _QUARANTINE_STATES, ids=chunk)
         for m, at in rows:
             if at is None:
                 held.add(int(m))
