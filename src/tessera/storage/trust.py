@@ -101,14 +101,20 @@ def negatives(
     return s.scalars(q).all()
 
 
+_LOG_HIT = insert(HitLog)
+
+
 def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> None:
     """(media id, query key, agency id) rows; one per distinct query and item.
 
-    One multi-row INSERT, not the ORM's unit of work: this runs on every lookup
-    that matches (a batch of 1,000 hashes logs up to 1,000 rows)."""
+    One Core executemany on the session's connection, not the ORM's bulk insert
+    (which spent ~0.1 ms a row collecting insert commands): this runs on every
+    lookup that matches (a batch of 1,000 hashes logs up to 1,000 rows)."""
     values = [{"media_id": m, "query_key": k, "agency_id": a, "at": at} for m, k, a in rows]
     if values:
-        s.execute(insert(HitLog), values)
+        if s.autoflush:
+            s.flush()
+        s.connection().execute(_LOG_HIT, values)
 
 
 _FLOOD_COUNTS = (
