@@ -59,6 +59,7 @@ from tessera.features import (
     LocalFeatures,
     SceneIndex,
     Vocabulary,
+    codebook,
     extract,
     extract_mirrored,
     similar,
@@ -68,7 +69,9 @@ from tessera.fingerprints.pdq import pdq_hash_rgb
 
 DATA = Path(os.environ.get("TESSERA_SHARED", REPO.parent / "shared")) / "data"
 CACHE = REPO / "benchmarks" / "_data" / "scenes"
-CACHE_SUFFIX = "tslf2"  # compact blobs (older caches hold full ones: not mixed in)
+# compact blobs of the current codebook (older caches hold full blobs or other codebooks'
+# codes: not mixed in)
+CACHE_SUFFIX = "tslf2" if codebook.CURRENT == 1 else f"tslf2-cb{codebook.CURRENT}"
 
 TUM = sorted((DATA / "tum-rgbd-fr3-office-frames").glob("*.png"))
 SCENES: dict[str, list[Path]] = {

@@ -6,9 +6,10 @@ random shapes, lines, text and sensor noise, at seeds no benchmark uses), so the
 codebook can be rebuilt anywhere and checked against the SHA-256 pinned in
 ``tessera.features.codebook.CODEBOOKS``. No photograph goes into it.
 
-Usage: ``python scripts/train_pq_codebook.py --id 1 [--m 32] [--pictures 1500]
-[--sample 300000]``; writes ``src/tessera/features/data/pq-<id>.npy`` and prints its
-SHA-256 (add it to ``CODEBOOKS`` under a *new* id: released codebooks never change).
+Usage: ``python scripts/train_pq_codebook.py --id 2 --m 8 --pictures 300`` (codebook 2;
+codebook 1 was ``--id 1 --m 16 --pictures 1500``); writes
+``src/tessera/features/data/pq-<id>.npy`` and prints its SHA-256 (add it to
+``CODEBOOKS`` under a *new* id: released codebooks never change).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-SEED_BASE = 50_000_000  # far from the benchmarks' seeds (0..n)
+SEED_BASES = {1: 50_000_000, 2: 70_000_000}
+"""First picture seed of each codebook (far from the benchmarks' seeds 0..n; codebook 1's
+range is also bench_robust's fresh negatives, so codebook 2 moved away from it)."""
 
 
 def _descriptors(seed: int) -> np.ndarray:
@@ -52,7 +55,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    seeds = [SEED_BASE + i for i in range(args.pictures)]
+    seeds = [SEED_BASES.get(args.id, 10_000_000 * (args.id + 5)) + i for i in range(args.pictures)]
     with Pool(args.workers) as pool:
         parts = pool.map(_descriptors, seeds, chunksize=16)
     x = np.concatenate(parts)

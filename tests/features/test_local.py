@@ -89,6 +89,32 @@ def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
             LocalFeatures.from_bytes(bad)
 
 
+def test_blobs_of_codebook_2_decode_beside_codebook_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codebook 2 ships (pinned) but is not current: its blobs (every keypoint, 8 codes)
+    decode, and new blobs stay codebook 1's (the strongest 743)."""
+    rng = np.random.default_rng(11)
+    blocks = rng.integers(0, 256, (160, 240, 3), dtype=np.uint8)
+    busy = np.kron(blocks, np.ones((4, 4, 1), np.uint8)).astype(np.int16)
+    f = extract(np.clip(busy + rng.normal(0, 8, busy.shape), 0, 255).astype(np.uint8))
+    assert len(f) == NFEATURES
+    assert codebook.CURRENT == 1
+    current = f.to_bytes()
+    assert int.from_bytes(current[14:16], "little") == 1 and len(current) == 32 + 743 * 22
+    monkeypatch.setattr(codebook, "CURRENT", 2)
+    data = f.to_bytes()
+    monkeypatch.undo()
+    assert int.from_bytes(data[14:16], "little") == 2
+    assert len(data) == 32 + NFEATURES * (6 + 8) <= STORED_BYTES
+    g = LocalFeatures.from_bytes(data)
+    assert len(g) == NFEATURES and (g.width, g.height) == (f.width, f.height)
+    assert np.abs(g.xy - f.xy).max() <= f.width / 65535
+    # coarser codes than codebook 1's, yet most reconstructions are nearest their own
+    # original among all 1,000
+    a, b = g.float_desc(), f.float_desc()
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    assert (d.argmin(axis=1) == np.arange(len(g))).mean() > 0.8
+
+
 def test_unknown_or_damaged_codebooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     data = bytearray(extract(_picture()).to_bytes())
     data[14:16] = (999).to_bytes(2, "little")  # codebook id in the header

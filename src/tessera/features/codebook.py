@@ -40,10 +40,18 @@ CENTROIDS = 256
 """Centroids per sub-space (one byte per code)."""
 
 CURRENT = 1
-"""The codebook new blobs are coded with."""
+"""The codebook new blobs are coded with. Codebook 2 (8 codes of 16 components, 14
+bytes a keypoint with its geometry, so all 1,000 keypoints fit in 16 KiB where
+codebook 1's 22 bytes leave room for the strongest 743) decodes but is not current:
+measured together with the copy-or-other-shot rule (``benchmarks/bench_compact.py``,
+figures in the README) it loses edited copies of repetitive textures (brick, a star
+field: its coarser codes leave the ratio test too few matches) and scene recall@10
+with a file as the query, while it gains scene recall only when both sides are
+stored."""
 
 CODEBOOKS: dict[int, tuple[int, str]] = {
     1: (16, "72350ba0b58d988a658b965a22c4d1943dfd93af552d33a03d0dec3d62435ab8"),
+    2: (8, "c0897466534c0a2754e014698b4078ba707494b21a4bee6dac5b0ef6ec30ec9f"),
 }
 """Codebook id -> (sub-quantisers M, SHA-256 of its ``.npy`` file). Never edited
 once released; a retrained codebook gets a new id."""
