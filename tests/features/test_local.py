@@ -9,7 +9,16 @@ import pytest
 
 from tessera.demo.samples import synthetic_picture
 from tessera.errors import ConfigError, InvalidInput
-from tessera.features import LocalFeatures, SceneIndex, codebook, extract, extract_region
+from tessera.features import (
+    LocalFeatures,
+    SceneIndex,
+    Vocabulary,
+    codebook,
+    extract,
+    extract_mirrored,
+    extract_region,
+    similar,
+)
 from tessera.features.local import MAX_SIDE, NFEATURES, STORED_BYTES, blob_version, stored_max
 
 from .conftest import Corpus
@@ -151,3 +160,27 @@ def test_index_save_load_round_trip(corpus: Corpus, tmp_path: Path) -> None:
     (tmp_path / "idx" / "manifest.json").write_text("{}")
     with pytest.raises(ConfigError):
         SceneIndex.load(tmp_path / "idx")
+
+
+def test_codebook_1_and_2_blobs_side_by_side_find_their_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database whose blobs were written under two codebooks (main wrote codebook-2
+    blobs between 6c884e8 and its revert) still finds an edited copy of each."""
+    pics = {f"p{i}": _picture(800, 600, seed) for i, seed in enumerate((21, 22, 23, 24))}
+    stored: dict[str, LocalFeatures] = {}
+    for i, (mid, rgb) in enumerate(pics.items()):
+        monkeypatch.setattr(codebook, "CURRENT", 1 + i % 2)
+        blob = extract(rgb).to_bytes()
+        monkeypatch.undo()
+        assert int.from_bytes(blob[14:16], "little") == 1 + i % 2
+        stored[mid] = LocalFeatures.from_bytes(blob)
+    sample = np.concatenate([f.float_desc() for f in stored.values()])
+    index = SceneIndex(Vocabulary.train(sample, 64, iterations=5))
+    for mid, f in stored.items():
+        index.add(mid, f)
+    for mid, rgb in pics.items():
+        h, w = rgb.shape[:2]
+        crop = np.ascontiguousarray(rgb[h // 10 :, : w - w // 12])
+        hits = similar([extract(crop), extract_mirrored(crop)], index, stored, k=3)
+        assert hits and hits[0].media_id == mid and hits[0].relation == "copy"
