@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
@@ -220,19 +220,17 @@ def importers_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, set[in
     return out
 
 
+_BLIND = select(BlindLink.media_id).where(
+    BlindLink.agency_id == bindparam("agency"), BlindLink.media_id.in_(prepared.ids_param())
+)
+
+
 def blind_links(s: Session, media_ids: Iterable[int], agency_id: int) -> set[int]:
     """The ids among ``media_ids`` that agency ``agency_id`` linked blind (content it
     could not see when its record named it: migration 0019)."""
     out: set[int] = set()
-    for chunk in _chunks(sorted(set(media_ids))):
-        out.update(
-            int(m)
-            for m in s.scalars(
-                select(BlindLink.media_id).where(
-                    BlindLink.agency_id == agency_id, BlindLink.media_id.in_(chunk)
-                )
-            )
-        )
+    for chunk in prepared.chunks(media_ids):
+        out.update(int(r[0]) for r in prepared.rows(s, _BLIND, ids=chunk, agency=agency_id))
     return out
 
 
