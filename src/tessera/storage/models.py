@@ -737,9 +737,13 @@ class NegativeHash(Base):
 
 
 class HitLog(Base):
-    """A stored media item matched by one distinct query hash of one agency (flood guard)."""
+    """A stored media item matched by one distinct query hash of one agency (flood guard),
+    at the latest such hit (one row per triple: migration 0022)."""
 
     __tablename__ = "hit_log"
+    __table_args__ = (
+        Index("uq_hit_log_media_key_agency", "media_id", "query_key", "agency_id", unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     media_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("media.id", ondelete="CASCADE"), index=True

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tessera.storage import prepared
 from tessera.storage.db import Session
@@ -101,11 +104,21 @@ def negatives(
     return s.scalars(q).all()
 
 
-_LOG_HIT = insert(HitLog)
+def _latest_hit(dialect_insert: Any) -> Any:
+    stmt = dialect_insert(HitLog)
+    return stmt.on_conflict_do_update(
+        index_elements=["media_id", "query_key", "agency_id"], set_={"at": stmt.excluded.at}
+    )
+
+
+_LOG_HIT = {"sqlite": _latest_hit(sqlite_insert), "postgresql": _latest_hit(pg_insert)}
+"""Insert a hit, or move an existing (item, key, agency) row to the new time (0022)."""
 
 
 def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> None:
-    """(media id, query key, agency id) rows; one per distinct query and item.
+    """(media id, query key, agency id) rows; one per distinct query and item, kept at
+    its latest time (a repeat moves the row, never adds one: migration 0022; the flood
+    counts are the same).
 
     One Core executemany on the session's connection, not the ORM's bulk insert
     (which spent ~0.1 ms a row collecting insert commands): this runs on every
@@ -114,7 +127,8 @@ def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> 
     if values:
         if s.autoflush:
             s.flush()
-        s.connection().execute(_LOG_HIT, values)
+        conn = s.connection()
+        conn.execute(_LOG_HIT[conn.dialect.name], values)
 
 
 _FLOOD_COUNTS = (
