@@ -173,8 +173,16 @@ def owners(s: Session, target: Target, ids: Iterable[int] | None = None) -> dict
     return out
 
 
-_IN_SERIES = select(series_media.c.media_id, series_media.c.series_id).where(
-    series_media.c.media_id.in_(prepared.ids_param()), series_media.c.deleted_at.is_(None)
+# soft-deleted series hold nothing (as ``repo.series_of_media``): even for callers
+# who see everything, a lookup must not name a series that was deleted
+_IN_SERIES = (
+    select(series_media.c.media_id, series_media.c.series_id)
+    .join(Series, Series.id == series_media.c.series_id)
+    .where(
+        series_media.c.media_id.in_(prepared.ids_param()),
+        series_media.c.deleted_at.is_(None),
+        Series.deleted_at.is_(None),
+    )
 )
 _IN_CASES = (
     select(Sighting.media_id, Sighting.case_id)
