@@ -24,7 +24,7 @@ from tessera.features.local import LocalFeatures
 from tessera.storage import markers, repo, sharing
 from tessera.storage.db import Database
 from tessera.storage.models import Media, MediaMetadataModel, MediaText, Sighting
-from tests.storage.conftest import PG_URL
+from tests.storage.conftest import PG_URL, drop_schema
 
 CALLER_AGENCY = "NL-B"
 CONTACT = "a@example.org"
@@ -164,7 +164,7 @@ def pg_service_world() -> Iterator[tuple[Database, Database, dict[str, dict[str,
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
-    opts = f"{sep}options=-csearch_path%3D{schema}"
+    opts = f"{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     owner = Database(f"{PG_URL}{opts}")
     service: Database | None = None
     try:
@@ -188,7 +188,7 @@ def pg_service_world() -> Iterator[tuple[Database, Database, dict[str, dict[str,
         if service is not None:
             service.dispose()
         owner.dispose()
+        drop_schema(admin, schema)
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()

@@ -9,12 +9,14 @@ clone) the PostgreSQL half skips, saying why.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from tessera.storage.db import Database
 
@@ -29,15 +31,40 @@ def _pg_database() -> Iterator[Database]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
-    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}")
     try:
         db.migrate()
         yield db
     finally:
         db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_schema(admin, schema)
         admin.dispose()
+
+
+def drop_schema(admin: Engine, schema: str) -> None:
+    """Drop a test's schema once nothing of the test still reads it.
+
+    A lookup may leave a background series recount running (stale-while-revalidate,
+    ``tessera.app.lookup``) after the test's own engine is disposed; DROP SCHEMA then
+    deadlocks with it. Connections the test opened carry ``application_name`` =
+    the schema: they are ended first, and a deadlock that still happens is retried.
+    """
+    for attempt in range(5):
+        try:
+            with admin.begin() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": schema},
+                )
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
