@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from tessera.storage.db import Database
+from tessera.storage.db import Database, _alembic_config
 
 PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
 
@@ -77,3 +78,41 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         database.dispose()
     else:
         yield from _pg_database()
+
+
+def migrate_to(db: Database, revision: str, down_to: str | None = None) -> None:
+    """Upgrade ``db`` to ``revision``, or with ``revision="down"`` downgrade to ``down_to``."""
+    cfg = _alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        if revision == "down":
+            assert down_to is not None
+            command.downgrade(cfg, down_to)
+        else:
+            command.upgrade(cfg, revision)
+
+
+def database_at(backend: str, tmp_path: Path, revision: str) -> Iterator[Database]:
+    """A database of ``backend`` migrated only up to ``revision`` (what older code made),
+    for the migration tests; PostgreSQL in a schema of its own, dropped after."""
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'old.sqlite'}")
+        migrate_to(db, revision)
+        yield db
+        db.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}")
+    try:
+        migrate_to(db, revision)
+        yield db
+    finally:
+        db.dispose()
+        drop_schema(admin, schema)
+        admin.dispose()

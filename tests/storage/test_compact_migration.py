@@ -9,63 +9,34 @@ and angle, uint8 descriptors), not by the code under test.
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from tessera.features.local import STORED_BYTES, LocalFeatures, blob_version
 from tessera.ingest.writer import write_batch
 from tessera.pipeline.result import FileResult
 from tessera.storage import markers, repo
-from tessera.storage.db import Database, _alembic_config
+from tessera.storage.db import Database
 from tessera.storage.models import Case, FingerprintModel, IngestRun, Marker, Media
 
-PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
+from .conftest import database_at, migrate_to
+
 BEFORE = "0010"  # the head the compact-features migration was chained on
 
 
 def _at(db: Database, revision: str) -> None:
-    cfg = _alembic_config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        if revision == "down":
-            command.downgrade(cfg, BEFORE)
-        else:
-            command.upgrade(cfg, revision)
+    migrate_to(db, revision, down_to=BEFORE)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A database at the revision before 0011 (what the previous code created)."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'old.sqlite'}")
-        _at(db, BEFORE)
-        yield db
-        db.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    try:
-        _at(db, BEFORE)
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from database_at(request.param, tmp_path, BEFORE)
 
 
 def _v1_blob(

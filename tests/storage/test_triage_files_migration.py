@@ -9,8 +9,6 @@ wrote, stored through plain SQL as the previous code did.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,49 +16,22 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
-from tessera.storage.db import Database, _alembic_config
+from tessera.storage.db import Database
 
-PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
+from .conftest import database_at, migrate_to
+
 BEFORE = "0017"
 
 
 def _at(db: Database, revision: str) -> None:
-    cfg = _alembic_config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        if revision == "down":
-            command.downgrade(cfg, BEFORE)
-        else:
-            command.upgrade(cfg, revision)
+    migrate_to(db, revision, down_to=BEFORE)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'old.sqlite'}")
-        _at(db, BEFORE)
-        yield db
-        db.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    try:
-        _at(db, BEFORE)
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from database_at(request.param, tmp_path, BEFORE)
 
 
 def _item(path: str, status: str, matches: list[dict[str, Any]], group: int | None) -> dict:
