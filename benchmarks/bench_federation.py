@@ -178,7 +178,7 @@ def main() -> None:
     accept_s, deltas = seed_hub(hub, origin, n, n_series)
     print(
         f"  hub accept        {accept_s:8.2f} s  "
-        f"({deltas} signed deltas, {n / accept_s:,.0f} rec/s)"
+        f"({deltas} signed deltas, {n / accept_s:,.0f} rec/s; load {_load()})"
     )
 
     port = _free_port()
@@ -211,7 +211,9 @@ def main() -> None:
         assert report.applied == n + n_series, report
         print(
             f"  fed full pull     {full_s:8.2f} s  ({report.pages} pages, "
-            f"{n / full_s:,.0f} rec/s; target <= 60 s for 1M)\n"
+            f"{n / full_s:,.0f} rec/s; target <= 60 s for 1M"
+            + ("" if n >= 1_000_000 else f", this rate gives {1e6 / n * full_s:.0f} s for 1M")
+            + f"; load {_load()})\n"
             f"                    CPU: node {node_cpu:.2f} s ({n / node_cpu:,.0f} rec/CPU-s), "
             f"hub server {hub_cpu:.2f} s"
         )
@@ -219,7 +221,7 @@ def main() -> None:
         base_s, base_cpu = baseline(root / "baseline", n, n_series)
         print(
             f"  baseline import   {base_s:8.2f} s  (bundle file, import_file; "
-            f"CPU {base_cpu:.2f} s, {n / base_cpu:,.0f} rec/CPU-s)"
+            f"CPU {base_cpu:.2f} s, {n / base_cpu:,.0f} rec/CPU-s; load {_load()})"
         )
         print(
             f"  ratio fed/baseline {full_s / base_s:6.2f} wall, "
@@ -266,7 +268,8 @@ def main() -> None:
             assert rep.applied == 1000, rep
         print(
             f"  fed incremental   {statistics.median(times):8.3f} s  median of {len(times)} "
-            f"(1,000 changes: {', '.join(f'{x:.3f}' for x in times)}; target <= 2 s)\n"
+            f"(1,000 changes: {', '.join(f'{x:.3f}' for x in times)}; target <= 2 s; "
+            f"load {_load()})\n"
             f"                    CPU node/hub: "
             f"{', '.join(f'{a:.2f}/{b:.2f}' for a, b in cpus)} s"
         )

@@ -137,3 +137,44 @@ def test_split_bundles_of_a_file() -> None:
     a = delta.write("federation-delta", NODE, [s1], [], header={"delta_no": 1})
     b = delta.write("federation-delta", NODE, [s1], [], header={"delta_no": 2})
     assert delta.split_bundles(a + b) == [a, b]
+
+
+HUB = Signer.generate("hub.test")
+
+
+def _feed(lines: list[bytes]) -> bytes:
+    """A hub's feed of these part lines (records only), signed as ``write`` signs."""
+    head = delta._dumps({"kind": "federation-feed", "origin": HUB.name, "tessera_bundle": 1})
+    first = (head + "\n").encode()
+    h = hashlib.sha256(b"".join(lines)).hexdigest()
+    empty = {"count": 0, "sha256": hashlib.sha256().hexdigest()}
+    parts = {p: dict(empty) for p in delta.PARTS}
+    parts["records"] = {"count": len(lines), "sha256": h}
+    manifest = {"header_sha256": hashlib.sha256(first).hexdigest(), "parts": parts}
+    mline = (delta._dumps({"manifest": manifest}) + "\n").encode()
+    note = delta.sign_note(delta.manifest_note_text("federation-feed", HUB.name, mline), HUB)
+    sig = (delta._dumps({"signature": note}) + "\n").encode()
+    return first + b"".join(lines) + mline + sig
+
+
+def test_a_feed_record_arrives_as_the_bytes_its_origin_signed() -> None:
+    """A feed names each record's origin beside it, so the node finds the origin's
+    signed record digest from the bytes as they arrived (no re-serialising); a line
+    written the earlier way (origin inside the record) still reads, and its digest
+    is then the canonical one."""
+    salted = {"sha256": "ab" * 32, "n": "cd" * 16}
+    r = WireRecord("node-a.test", "s1m7", MEDIA, "s1", 3, False, salted)
+    page = delta.write("federation-feed", HUB, [], [r])
+    line = next(x for x in page.split(b"\n") if b'"part":"records"' in x)
+    assert line.startswith(b'{"o":"node-a.test","part":"records","r":{')
+    got = delta.read(page, lambda o: HUB.verifier).records[0]
+    signed = hashlib.sha256(delta._dumps(r.to_wire(with_origin=False)).encode()).hexdigest()
+    assert got.arrived_as == signed[: delta.DIGEST_HEX] == delta.record_digest(got)
+    assert got.origin == "node-a.test" and got.payload == {"sha256": "ab" * 32}
+    old = b'{"part":"records","r":' + delta._dumps(r.to_wire(with_origin=True)).encode() + b"}\n"
+    earlier = delta.read(_feed([old]), lambda o: HUB.verifier).records[0]
+    assert earlier.arrived_as is None and earlier.origin == "node-a.test"
+    assert delta.record_digest(earlier) == got.arrived_as
+    both = old.replace(b'{"part"', b'{"o":"node-b.test","part"')
+    with pytest.raises(DeltaError, match="names its origin twice"):
+        delta.read(_feed([both]), lambda o: HUB.verifier)

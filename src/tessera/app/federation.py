@@ -1060,7 +1060,8 @@ def _check_attested(
                 + ("is not in this page" if here is None else f"gives this node {here}")
                 + ": a deletion the origin did not sign; nothing of this feed page is applied"
             )
-        if delta.record_digest(r) not in signed.get(r.origin, ()):
+        mine = signed.get(r.origin, set())
+        if r.arrived_as not in mine and delta.record_digest(r) not in mine:
             raise HubRefused(
                 f"hub {hub.name} sent {what} {r.origin_id} (version {r.version}) of node "
                 f"{r.origin} that {r.origin} did not sign: altered or made up by the hub; "
@@ -1131,14 +1132,18 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
                 unlink.setdefault(sid, []).append(n.old_local)
         else:
             by_series.setdefault(sid, []).append(n)
+    # one import per owner agency (all its series at once: large batches)
+    by_agency: dict[int, list[tuple[int, str, store.Newer]]] = {}
     for sid, group in by_series.items():
         series = store.series_row(s, sid)
         assert series is not None
-        agency = store.agency_row(s, series.agency_id)
+        by_agency.setdefault(series.agency_id, []).extend((sid, series.name, n) for n in group)
+    for agency_id, items in by_agency.items():
+        agency = store.agency_row(s, agency_id)
         assert agency is not None
-        ids = store.apply_remote_media(s, agency, series.name, [n.record for n in group])
-        placed.extend(zip(group, ids, strict=True))
-        for n, mid in zip(group, ids, strict=True):
+        ids = store.apply_remote_media(s, agency, [(name, n.record) for _, name, n in items])
+        for (sid, _, n), mid in zip(items, ids, strict=True):
+            placed.append((n, mid))
             if n.old_local is not None and n.old_local != mid:  # its hashes changed
                 unlink.setdefault(sid, []).append(n.old_local)
     for sid, mids in unlink.items():

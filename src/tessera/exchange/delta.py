@@ -112,6 +112,10 @@ class WireRecord:
     """The origin's salt of a live record (``n``): travels with it, covered by its digest."""
     hidden: bool = False
     """A deletion the hub made (``h``): this node is not in the series' audience."""
+    arrived_as: str | None = field(default=None, compare=False)
+    """In a feed: the record digest of the exact bytes it arrived as (its origin's
+    signed digest when the hub forwarded them unchanged); ``record_digest`` is the
+    canonical one, tried when this is not among the origin's."""
 
     def to_wire(self, *, with_origin: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.origin_id, "s": self.series_key, "v": self.version}
@@ -266,6 +270,11 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+def _origin_prefix(origin: str) -> bytes:
+    """How a feed's record line starts: ``{"o":ORIGIN,``."""
+    return b'{"o":' + _dumps(origin).encode() + b","
+
+
 def manifest_note_text(kind: str, origin: str, manifest_line: bytes) -> str:
     return f"{NOTE_TAG}\n{kind}\n{origin}\n{hashlib.sha256(manifest_line).hexdigest()}\n"
 
@@ -297,14 +306,17 @@ def write(
         for r in items:
             if not with_origin and r.origin != signer.name:
                 raise DeltaError(f"record {r.origin_id} of {r.origin} in a delta of {signer.name}")
-            wire = r.to_wire(with_origin=with_origin)
+            wire = r.to_wire(with_origin=False)
             if salt is not None and not r.deleted and "n" not in wire:
                 wire["n"] = salt(r)
             inner = _dumps(wire).encode()
             if salt is not None:
                 digests.append(hashlib.sha256(inner).hexdigest()[:DIGEST_HEX])
-            # what _dumps({"part": part, "r": wire}) gives (keys sorted), built once
-            line = b'{"part":"' + part.encode() + b'","r":' + inner + b"}\n"
+            # what _dumps({"part": part, "r": wire}) gives (keys sorted), built once; a
+            # feed names each record's origin beside it ("o" sorts first), so the record
+            # travels as the bytes its origin signed
+            start = _origin_prefix(r.origin) if with_origin else b"{"
+            line = start + b'"part":"' + part.encode() + b'","r":' + inner + b"}\n"
             h.update(line)
             lines.append(line)
             n += 1
@@ -419,6 +431,7 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
     notices: list[Notice] = []
     attests: list[Attest] = []
     with_origin = kind == "federation-feed"
+    prefixes: dict[str, bytes] = {}
     for number, raw in enumerate(lines[1:-2], 1):
         try:
             obj = json.loads(raw)
@@ -427,7 +440,9 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
         part = obj.get("part") if isinstance(obj, dict) else None
         if part not in hashers:
             raise DeltaError(f"line {number + 1}: unknown part {part!r}")
-        hashers[part].update(raw + b"\n")
+        hasher = hashers[part]
+        hasher.update(raw)
+        hasher.update(b"\n")
         counts[part] += 1
         if part == "notices":
             notices.append(_notice(obj.get("n"), origin, with_origin, line=number + 1))
@@ -436,7 +451,12 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
                 raise DeltaError(f"line {number + 1}: a delta carries no attestations")
             attests.append(_attest(obj.get("a"), line=number + 1))
         else:
-            out[part].append(_record(obj.get("r"), part, origin, with_origin, line=number + 1))
+            arrived = _arrival(raw, part, obj.get("o"), prefixes) if with_origin else None
+            out[part].append(
+                _record(
+                    obj.get("r"), part, origin, with_origin, line=number + 1, outer=obj, at=arrived
+                )
+            )
     for p in PARTS:
         entry = manifest["parts"].get(p) or {}
         if p in ("full", "cases") and p not in manifest["parts"]:
@@ -467,6 +487,22 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
     )
 
 
+def _arrival(raw: bytes, part: str, origin: Any, prefixes: dict[str, bytes]) -> str | None:
+    """The record digest of a feed record's bytes as they arrived, when its line is
+    ``{"o":ORIGIN,"part":PART,"r":RECORD}`` exactly (RECORD's bytes are then what
+    the line's ``r`` parses to)."""
+    if type(origin) is not str:
+        return None
+    head = prefixes.get(origin)
+    if head is None:
+        head = prefixes[origin] = _origin_prefix(origin) + b'"part":"'
+    tail = part.encode() + b'","r":'
+    start = len(head) + len(tail)
+    if not (raw.startswith(head) and raw.endswith(b"}")) or raw[len(head) : start] != tail:
+        return None
+    return hashlib.sha256(raw[start:-1]).hexdigest()[:DIGEST_HEX]
+
+
 def _text(v: Any, limit: int, what: str, line: int) -> str | None:
     if v is None:
         return None
@@ -475,33 +511,48 @@ def _text(v: Any, limit: int, what: str, line: int) -> str | None:
     return v
 
 
-def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> WireRecord:
+def _record(
+    r: Any,
+    part: str,
+    signer: str,
+    with_origin: bool,
+    *,
+    line: int,
+    outer: dict[str, Any] | None = None,
+    at: str | None = None,
+) -> WireRecord:
+    """``outer``: the line's object; a feed names a record's origin there (``o``
+    beside ``r``) or, as written before, in the record. ``at``: its ``arrived_as``."""
     if not isinstance(r, dict):
         raise DeltaError(f"line {line}: record must be an object")
     rid, skey, version = r.get("id"), r.get("s"), r.get("v")
-    if not isinstance(rid, str) or not _ID.match(rid):
+    if type(rid) is not str or not _ID.match(rid):
         raise DeltaError(f"line {line}: record id {str(rid)[:40]!r} is not a valid id")
-    if not isinstance(skey, str) or not _ID.match(skey):
+    if type(skey) is not str or not _ID.match(skey):
         raise DeltaError(f"line {line}: series key of {rid} is not a valid id")
-    if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < 2**62:
+    if type(version) is not int or not 0 < version < 2**62:
         raise DeltaError(f"line {line}: version of {rid} must be a positive integer")
-    origin = r.get("o", signer) if with_origin else signer
-    if not with_origin and "o" in r:
+    beside = outer is not None and "o" in outer
+    if not with_origin and ("o" in r or beside):
         raise DeltaError(f"line {line}: record {rid} names an origin: only its signer may")
+    if beside and "o" in r:
+        raise DeltaError(f"line {line}: record {rid} names its origin twice")
+    origin = (outer["o"] if beside and outer else r.get("o", signer)) if with_origin else signer
     if not isinstance(origin, str) or not origin or len(origin) > 200:
         raise DeltaError(f"line {line}: record {rid} has no valid origin")
     kind = _PART_KIND[part]
     if kind == CASE and with_origin:
         raise DeltaError(f"line {line}: a feed carries no cases")
-    known = {"id", "s", "v", "o", "d"}
     if r.get("d") is True:
         hidden = r.get("h") is True
         if hidden and not with_origin:
             raise DeltaError(f"line {line}: record {rid}: only a hub's feed hides records")
-        if set(r) - known - ({"h"} if hidden else set()):
+        if set(r) - _KNOWN - ({"h"} if hidden else set()):
             raise DeltaError(f"line {line}: deleted record {rid} carries more than its key")
-        return WireRecord(origin, rid, kind, skey, version, True, None, hidden=hidden)
-    payload = {k: v for k, v in r.items() if k not in known}
+        return WireRecord(
+            origin, rid, kind, skey, version, True, None, hidden=hidden, arrived_as=at
+        )
+    payload = {k: v for k, v in r.items() if k not in _KNOWN}
     salt = payload.pop("n", None)
     check = {SERIES: _series_payload, MEDIA: _media_payload, CASE: _case_payload}.get(
         kind, _full_payload
@@ -511,7 +562,7 @@ def _record(r: Any, part: str, signer: str, with_origin: bool, *, line: int) -> 
         not isinstance(salt, str) or len(salt) != SALT_HEX or not _HEX.match(salt)
     ):
         raise DeltaError(f"line {line}: record {rid} salt must be {SALT_HEX} hex digits")
-    return WireRecord(origin, rid, kind, skey, version, False, payload, salt)
+    return WireRecord(origin, rid, kind, skey, version, False, payload, salt, arrived_as=at)
 
 
 def _case_payload(p: dict[str, Any], rid: str, line: int) -> None:
@@ -680,14 +731,23 @@ def _series_payload(p: dict[str, Any], rid: str, line: int) -> None:
         raise DeltaError(f"line {line}: series {rid} shared at hash carries status fields")
 
 
+_KNOWN = frozenset({"id", "s", "v", "o", "d"})
+_MEDIA_FIELDS = frozenset({*_DIGESTS, "kind"})
+_HEX_OF = {k: re.compile(f"[0-9a-f]{{{n}}}") for k, n in _DIGESTS.items()}
+
+
 def _media_payload(p: dict[str, Any], rid: str, line: int) -> None:
-    if extra := set(p) - {*_DIGESTS, "kind"}:
+    # the hot path of a full pull (one call per media record): set and regex checks
+    if not p.keys() <= _MEDIA_FIELDS:
+        extra = set(p) - _MEDIA_FIELDS
         raise DeltaError(f"line {line}: record {rid} has unknown fields {sorted(extra)}")
-    if not any(p.get(k) for k in _DIGESTS):
+    if not (p.get("sha256") or p.get("pdq") or p.get("md5") or p.get("sha1")):
         raise DeltaError(f"line {line}: record {rid} has no hash")
-    for k, n in _DIGESTS.items():
-        v = p.get(k)
-        if v is not None and (not isinstance(v, str) or len(v) != n or not _HEX.match(v)):
+    for k, v in p.items():
+        if k == "kind" or v is None:
+            continue
+        if type(v) is not str or _HEX_OF[k].fullmatch(v) is None:
+            n = _DIGESTS[k]
             raise DeltaError(f"line {line}: record {rid} {k} must be {n} lower-case hex digits")
     if p.get("kind", "other") not in _KINDS:
         raise DeltaError(f"line {line}: record {rid} kind must be one of {', '.join(_KINDS)}")

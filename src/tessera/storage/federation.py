@@ -624,17 +624,11 @@ def own_agencies(s: Session) -> tuple[set[str], set[str]]:
     return {str(c) for c, _ in rows}, {str(k) for _, k in rows}
 
 
-@dataclass(frozen=True)
 class _Rec:
-    """What ``ExchangeImport`` needs of a received media record."""
+    """What ``ExchangeImport`` needs of a received media record (one per record of a
+    full pull: slots, and the fields a received record never has on the class)."""
 
-    md5: str | None
-    sha1: str | None
-    sha256: str | None
-    pdq: str | None
-    kind: str | None
-    series: str | None
-    source_id: str | None
+    __slots__ = ("kind", "md5", "pdq", "series", "sha1", "sha256", "source_id")
     photodna: str | None = None
     other_hashes: tuple[Any, ...] = ()
     media_size: int | None = None
@@ -646,8 +640,23 @@ class _Rec:
     case_ref: str | None = None
     deleted: bool = False
 
+    def __init__(self, series: str, source_id: str, p: dict[str, Any]) -> None:
+        self.md5: str | None = p.get("md5")
+        self.sha1: str | None = p.get("sha1")
+        self.sha256: str | None = p.get("sha256")
+        self.pdq: str | None = p.get("pdq")
+        self.kind: str | None = p.get("kind")
+        self.series: str | None = series
+        self.source_id: str | None = source_id
+
     def identity(self) -> list[tuple[str, str]]:
-        out = [(a, getattr(self, a)) for a in ("sha256", "sha1", "md5") if getattr(self, a)]
+        out = []
+        if self.sha256:
+            out.append(("sha256", self.sha256))
+        if self.sha1:
+            out.append(("sha1", self.sha1))
+        if self.md5:
+            out.append(("md5", self.md5))
         if self.pdq:
             out.append(("pdq", self.pdq))
         return out
@@ -656,30 +665,25 @@ class _Rec:
         return {}
 
 
+IMPORT_BATCH = 10_000
+"""Received media records per ``ExchangeImport.apply`` batch."""
+
+
 def apply_remote_media(
-    s: Session, agency: Agency, series_name: str, records: Sequence[Incoming]
+    s: Session, agency: Agency, records: Sequence[tuple[str, Incoming]]
 ) -> list[int]:
-    """Media of one series of one remote agency, as hash-only media (or the local media
-    with those digests) linked to the series. Returns the media ids, in order."""
+    """Media of remote series (name, record) of one remote agency, as hash-only media
+    (or the local media with those digests) linked to their series. Returns the
+    media ids, in order."""
     job = ExchangeImport(s, agency=agency, case=None, series=None, source_format=SOURCE_FORMAT)
-    batch = []
-    for n, r in enumerate(records, 1):
-        p = r.payload or {}
-        batch.append(
-            (
-                n,
-                _Rec(
-                    md5=p.get("md5"),
-                    sha1=p.get("sha1"),
-                    sha256=p.get("sha256"),
-                    pdq=p.get("pdq"),
-                    kind=p.get("kind"),
-                    series=series_name,
-                    source_id=f"{r.origin}/{r.origin_id}"[:512],
-                ),
-            )
-        )
-    return job.apply(batch)
+    out: list[int] = []
+    for lo in range(0, len(records), IMPORT_BATCH):
+        batch = [
+            (n, _Rec(name, f"{r.origin}/{r.origin_id}"[:512], r.payload or {}))
+            for n, (name, r) in enumerate(records[lo : lo + IMPORT_BATCH], lo + 1)
+        ]
+        out.extend(job.apply(batch))
+    return out
 
 
 def drop_series_media(s: Session, series_id: int, media_ids: Iterable[int] | None) -> None:
