@@ -54,4 +54,16 @@ def loads(text: str) -> Any:
     return json.loads(text)
 
 
-__all__ = ["dumps", "loads"]
+def loads_native(data: bytes) -> Any:
+    """orjson's value of UTF-8 ``data``; None when orjson is missing or refuses it.
+    Unlike ``loads`` an integer beyond 64 bits comes back as a float: only for
+    callers whose checks give such a value the same verdict either way."""
+    if orjson is None:
+        return None
+    try:
+        return orjson.loads(data)
+    except ValueError:
+        return None
+
+
+__all__ = ["dumps", "loads", "loads_native"]

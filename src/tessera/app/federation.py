@@ -74,6 +74,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from tessera import gcpause
 from tessera.app import audit, delivery
 from tessera.app import federation_cases as cases
 from tessera.app import federation_full as full_view
@@ -499,6 +500,11 @@ def _latest(s: Session) -> FedLogEntry:
 
 def accept_delta(app: App, data: bytes, *, since: int = 0) -> DeltaAccepted:
     """Hub: verify a node's delta and append it to the log (all or nothing)."""
+    with gcpause.paused():
+        return _accept_delta(app, data, since=since)
+
+
+def _accept_delta(app: App, data: bytes, *, since: int) -> DeltaAccepted:
     hub = signer_of(app)
     with app.db.write_session() as s:
         bundle = delta.read(data, _verifier_for(s, "delta"))
@@ -575,6 +581,8 @@ def _incoming(records: Iterable[WireRecord], *, salted: bool = False) -> list[st
     def payload(r: WireRecord) -> dict[str, Any] | None:
         if r.payload is None:
             return None
+        if not salted and isinstance(r.payload, dict):
+            return r.payload  # read() made it for this record alone: no copy
         p = dict(r.payload)
         if salted and r.salt is not None:
             p["n"] = r.salt
@@ -623,6 +631,13 @@ def feed_page(
     with_log: bool = False,
 ) -> bytes:
     """Hub: one signed page of the records changed in log entries after ``after``."""
+    with gcpause.paused():
+        return _feed_page(app, origin, after, upto, limit=limit, with_log=with_log)
+
+
+def _feed_page(
+    app: App, origin: str, after: int, upto: int, *, limit: int, with_log: bool
+) -> bytes:
     hub = signer_of(app)
     with app.transaction() as s:
         last = store.last_log_entry(s)
@@ -910,6 +925,11 @@ def feed_position(app: App, peer_name: str) -> tuple[int, int]:
 def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> FeedApplied:
     """Node: verify one signed feed page of the hub and apply it with its cursor."""
     _require_admin(caller)
+    with gcpause.paused():
+        return _apply_feed(app, caller, peer_name, page)
+
+
+def _apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> FeedApplied:
     me = signer_of(app)
     with app.db.write_session() as s:
         peer = _hub(s, peer_name)

@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tessera import jsontext
 from tessera.audit.note import NoteError, Signer, Verifier, open_note, sign_note
 from tessera.errors import InvalidInput
 from tessera.exchange import fullrecord
@@ -433,10 +434,16 @@ def read(data: bytes, verifier_for: Callable[[str], Verifier | None]) -> SignedB
     with_origin = kind == "federation-feed"
     prefixes: dict[str, bytes] = {}
     for number, raw in enumerate(lines[1:-2], 1):
-        try:
-            obj = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise DeltaError(f"line {number + 1} is not JSON") from None
+        # media records (most lines) through orjson: every value of one is a text,
+        # true, or a version its check requires below 2**62, so orjson's reading of
+        # a larger integer as a float meets the same refusal; any other line (or one
+        # orjson refuses) through json
+        obj = jsontext.loads_native(raw)
+        if not (isinstance(obj, dict) and obj.get("part") == "records"):
+            try:
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise DeltaError(f"line {number + 1} is not JSON") from None
         part = obj.get("part") if isinstance(obj, dict) else None
         if part not in hashers:
             raise DeltaError(f"line {number + 1}: unknown part {part!r}")
