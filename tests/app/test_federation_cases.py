@@ -71,6 +71,11 @@ def test_a_case_overlap_across_nodes_reaches_both_owners_by_their_levels(
     for node in (world.a, world.b, world.a, world.b):
         _sync(node, world.hub)
     assert len(_told(world.a, "NL-A")) == 2 and len(_told(world.b, "DE-B")) == 2
+    # a case record travels again only when it changes: nothing new, nothing prepared
+    assert fed.prepare(world.a, OP).new_records == 0
+    seed(world.a.db, _files("later", 1), agency="NL-A", series=None, case="NL-1")
+    again = fed.prepare(world.a, OP)
+    assert again.new_records == 1  # NL-1 alone (a new file), not NL-2
 
     # the hub holds tokens, never the files' digests, and no case number below status
     with world.hub.transaction() as s:
