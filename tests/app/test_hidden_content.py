@@ -322,3 +322,45 @@ def test_series_of_another_agency_is_refused_alike(
             ).scalar_one()
             == 0
         )
+
+
+def test_ingest_of_files_held_unshared_tells_nothing(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """NL-A ingests pictures into its unshared series; NL-B ingests the same files
+    (as NL-B, not as the table owner): one row per file still, NL-B's sighting on it,
+    and NL-B's summary is the one a control folder of fresh pictures gets."""
+    from tessera.app import ingest as ingest_uc
+
+    app, owner = world
+
+    def run(
+        caller: Caller, folder: Path, agency: str, case: str, series: str | None = None
+    ) -> tuple[int, int, int, int]:
+        r = ingest_uc.run(
+            app,
+            caller,
+            folder,
+            agency_code=agency,
+            case_number=case,
+            series_name=series,
+            features=False,
+            workers=1,
+        )
+        return (r.files_seen, r.new_media, r.already_known, r.errors)
+
+    files = _pictures(tmp_path / "held", 7)
+    assert run(NL_A, files, "NL-A", "A-8", "S-unshared") == (3, 3, 0, 0)
+    control = run(NL_B, _pictures(tmp_path / "control", 8), "NL-B", "B-8")
+    assert control == (3, 3, 0, 0)
+    assert run(NL_B, files, "NL-B", "B-8") == control
+    shas = [hashlib.sha256(p.read_bytes()).digest() for p in sorted(files.iterdir())]
+    with owner.session() as s:
+        rows = s.execute(
+            text(
+                "SELECT m.id, m.submissions, count(g.id) FROM media m JOIN sighting g "
+                "ON g.media_id = m.id WHERE m.sha256 IN (:a, :b, :c) GROUP BY m.id, m.submissions"
+            ),
+            dict(zip("abc", shas, strict=True)),
+        ).all()
+    assert sorted(tuple(r[1:]) for r in rows) == [(2, 2)] * 3

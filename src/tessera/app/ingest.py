@@ -7,16 +7,20 @@ call before any work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from tessera.app import audit, coop
-from tessera.app.caller import Caller
+from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
 from tessera.app.results import Result
+from tessera.app.visibility import Level, Visibility, require_role
+from tessera.errors import PermissionDenied
 from tessera.ingest.runner import ingest
 from tessera.media.ocr import check_languages
 from tessera.pipeline.options import ExpandOptions, HashOptions
+from tessera.storage.db import Session
 
 
 class FailedFile(Result):
@@ -62,7 +66,14 @@ def run(
     progress: Progress = SILENT,
     cluster: str | None = None,
 ) -> IngestResult:
-    """Ingest ``path`` (file or folder, archives opened) for ``agency_code``'s case."""
+    """Ingest ``path`` (file or folder, archives opened) for ``agency_code``'s case.
+
+    Curators and up, for their own agency (the local operator for any): the rows
+    written are that agency's."""
+    if not caller.is_local_operator:
+        require_role(caller, Role.CURATOR)
+        if caller.agency_code != agency_code:
+            raise PermissionDenied("you may ingest only for your own agency")
     db = app.db
     if ocr_languages:
         check_languages(ocr_languages)  # a missing language pack fails before any work
@@ -93,6 +104,7 @@ def run(
             on_total=progress.set_total,
             scene=scene,
             cluster=cluster,
+            seen=_seen_by(agency_code),
         )
     finally:
         progress.end()
@@ -113,6 +125,17 @@ def run(
     )
     coop.notice_run(app, caller, result.run_id, agency_code)  # after the run's commits
     return result
+
+
+def _seen_by(agency_code: str) -> Callable[[Session, set[int]], set[int]]:
+    """What the ingesting agency sees (``hash`` up), whoever runs the ingest, so a
+    file's status is the agency's view (``tessera.app.exchange`` does the same)."""
+    agency_view = Caller(role=Role.CURATOR, agency_code=agency_code)
+
+    def seen(s: Session, ids: set[int]) -> set[int]:
+        return Visibility.of(s, agency_view).seen_media(ids, Level.HASH)
+
+    return seen
 
 
 __all__ = ["FailedFile", "IngestResult", "run"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tessera.ingest.writer import FileMeta, utc_from_timestamp, write_batch
+from tessera.ingest.writer import FileMeta, Seen, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
 from tessera.pipeline.label import path_label
@@ -26,7 +26,7 @@ from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.result import FileResult
 from tessera.pipeline.run import run_found
 from tessera.pipeline.walk import iter_files
-from tessera.storage import ingest_runs, repo
+from tessera.storage import ingest_runs, repo, sharing
 from tessera.storage.db import Database
 from tessera.storage.models import IngestRun
 
@@ -102,18 +102,23 @@ def ingest(
     on_total: Callable[[int], None] | None = None,
     scene: SceneStore | None = None,
     cluster: str | None = None,
+    seen: Seen | None = None,
 ) -> IngestSummary:
     """Ingest ``root`` (a file or folder) for an agency's case; resumes unfinished runs.
 
     ``scene`` (the same-scene index) receives each batch's local features when the
     options extract them; it is saved at the end (and caught up on the next open
     after a kill). ``cluster`` (a Dask scheduler address) runs the per-file work on
-    that cluster's workers; the writes stay here, in walk order.
+    that cluster's workers; the writes stay here, in walk order. ``seen``: what the
+    agency sees, for its statuses (``write_batch``).
     """
     started = time.monotonic()
     options = options or ExpandOptions()
     root_key = path_label(root.resolve())
     with db.write_session() as s:  # two runs of one root and case: one run, resumed
+        # under Row-Level Security (the network service's role) every row written is the
+        # ingesting agency's: each transaction names it, or the policies refuse the writes
+        sharing.set_rls_caller(s, agency_code)
         agency = repo.get_agency(s, agency_code)
         case = repo.get_or_create_case(s, agency, case_number)
         series = repo.get_series(s, series_name) if series_name else None
@@ -147,9 +152,10 @@ def ingest(
         fresh = [r for r in batch if r.path not in done]
         meta = {r.path: _meta(on_disk[r.path]) for r in fresh if r.path in on_disk}
         with db.write_session() as s:
+            sharing.set_rls_caller(s, agency_code)
             run_row = s.get(IngestRun, summary.run_id)
             assert run_row is not None
-            outcome = write_batch(s, run_row, fresh, meta)
+            outcome = write_batch(s, run_row, fresh, meta, seen=seen)
         for r in fresh:
             if r.path in outcome.statuses:  # else: recorded meanwhile by a concurrent run
                 summary.count(outcome.statuses[r.path], r.reason)
@@ -175,6 +181,7 @@ def ingest(
     summary.seconds = time.monotonic() - started
     this_attempt = summary.files
     with db.write_session() as s:
+        sharing.set_rls_caller(s, agency_code)
         # The summary covers the whole run, earlier interrupted attempts included.
         summary.files, summary.new_media, summary.known, summary.skipped = 0, 0, 0, 0
         summary.errors, summary.skipped_by_reason = Counter(), Counter()

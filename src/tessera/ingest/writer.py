@@ -9,7 +9,7 @@ name and writes the rest, so the database ends with no duplicates and no gaps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +18,12 @@ from tessera.fingerprints.chromaprint import AudioFingerprint
 from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
 from tessera.storage.db import Session
 from tessera.storage.exchange import complete_media, hash_only_match
+from tessera.storage.identity import media_ids_by_sha256, reads_filtered
 from tessera.storage.ingest_runs import (
     add_sighting,
     clear_blind,
     link_series,
+    new_media_ids,
     recorded_paths,
 )
 from tessera.storage.limits import stored_path
@@ -147,6 +149,22 @@ def _fingerprints(r: FileResult, media_id: int) -> list[FingerprintModel]:
     return rows
 
 
+class _NewIds:
+    """Ids for the batch's new media rows, taken from the sequence before the insert
+    (PostgreSQL; ``None``, the database's own, elsewhere). Under Row-Level Security a
+    new row is not the ingesting agency's to read until its sighting exists, so an
+    ``INSERT ... RETURNING id`` of it would be refused."""
+
+    def __init__(self, s: Session, most: int) -> None:
+        self._s, self._most, self._ids = s, most, list[int]()
+
+    def next(self) -> int | None:
+        if not self._ids:
+            self._ids = new_media_ids(self._s, max(self._most, 1))
+            self._most = 0
+        return self._ids.pop(0) if self._ids else None
+
+
 def not_media(r: FileResult) -> bool:
     """True for a file whose content is no picture, video, audio or archive Tessera
     reads (text, checksum lists, documents): it is reported as skipped, and never
@@ -154,18 +172,29 @@ def not_media(r: FileResult) -> bool:
     return r.status == "error" and NOT_MEDIA in r.flags
 
 
+Seen = Callable[[Session, set[int]], set[int]]
+"""The ids among the given media ids that the ingesting agency sees (``hash`` up)."""
+
+
 def write_batch(
     s: Session,
     run: IngestRun,
     results: Sequence[FileResult],
     meta: dict[str, FileMeta] | None = None,
+    *,
+    seen: Seen | None = None,
 ) -> BatchOutcome:
     """Record ``results`` for ``run`` in the open transaction ``s``.
 
     Status per path: ``new`` (its content was not in the database before this
-    batch), ``known`` (it was, from any run, case or agency, or earlier in this
-    batch), ``error`` (with the reason; exact digests still recorded as media when
-    the file had content) or ``skipped``.
+    batch, as the ingesting agency sees it), ``known`` (it was, from any run, case
+    or agency the agency sees, or earlier in this batch), ``error`` (with the reason;
+    exact digests still recorded as media when the file had content) or ``skipped``.
+
+    ``seen`` (the agency's view): content another agency holds unshared is linked by
+    its one row but reported ``new``, and a hash-only record the agency cannot see is
+    never completed by MD5/SHA-1 alone, as if the other agency held nothing; without
+    it (the table owner's tools) everything counts.
     """
     meta = meta or {}
     out = BatchOutcome()
@@ -177,6 +206,14 @@ def write_batch(
     results = [r for r in results if stored[r.path] not in recorded]
     digests = [bytes.fromhex(r.sha256) for r in results if r.sha256 and r.size]
     existing = media_by_sha256(s, digests)
+    # content another agency holds unshared (only a caller under Row-Level Security
+    # misses it above): the one row of the content, by id, to link this sighting to
+    missing = [d for d in digests if d not in existing]
+    held = media_ids_by_sha256(s, missing) if missing and reads_filtered(s) else {}
+    ids = _NewIds(s, len(digests))
+    known = {m.id for m in existing.values()}
+    unseen = known - seen(s, known) if seen is not None and known else set()
+    unseen.update(held.values())
     series_ids = {run.series_id} if run.series_id else set()
     created: dict[bytes, Media] = {}
     for r in results:
@@ -186,7 +223,16 @@ def write_batch(
         media: Media | None = None
         if r.sha256 and r.size and status != "skipped":
             key = bytes.fromhex(r.sha256)
+            where = (stored[r.path], meta.get(r.path))
             media = existing.get(key) or created.get(key)
+            first = False
+            if media is None and key in held:
+                first = _sight(s, run, held[key], where, series_ids)
+                media = s.get(Media, held[key])
+                assert media is not None  # its own sighting shows it now
+                existing[key] = media
+            elif media is not None:
+                first = _sight(s, run, media.id, where, series_ids)
             if media is not None and key in existing and key not in created:
                 clear_blind(s, media.id, run.agency_id)  # it has the file now
             if media is not None and media.deleted_at is not None:  # removed by `ingest undo`
@@ -200,25 +246,24 @@ def write_batch(
                     if f.algorithm == FEATURES_ALGORITHM
                 )
                 status = status or "new"
+            if media is not None and not media.has_content:
+                # imported from an exchange file with this SHA-256: the file completes it
+                _complete(s, out, r, key, media)
             if media is None and (
                 media := hash_only_match(
-                    s, bytes.fromhex(r.md5 or "") or None, bytes.fromhex(r.sha1 or "") or None
+                    s,
+                    bytes.fromhex(r.md5 or "") or None,
+                    bytes.fromhex(r.sha1 or "") or None,
+                    seen=None if seen is None else lambda ids: seen(s, ids),
                 )
-            ):  # known from an exchange file by its hashes: the file completes it
-                fps = complete_media(s, media, _content(r, key), _fingerprints(r, media.id))
+            ):  # known from an exchange file by its MD5/SHA-1: the file completes it
+                first = _sight(s, run, media.id, where, series_ids)
+                _complete(s, out, r, key, media)
                 created[key] = media
-                out.new_pdq.extend(
-                    (f.id, media.id, f.value, f.quality) for f in fps if f.algorithm == "pdq"
-                )
-                out.new_features.extend(
-                    (f.id, media.id, f.value, f.position)
-                    for f in fps
-                    if f.algorithm == FEATURES_ALGORITHM
-                )
-                _describe(s, r, media.id)
                 status = status or "known"
             if media is None:
                 media = Media(
+                    id=ids.next(),
                     sha256=key,
                     md5=bytes.fromhex(r.md5 or ""),
                     sha1=bytes.fromhex(r.sha1 or ""),
@@ -228,10 +273,12 @@ def write_batch(
                     width=r.width,
                     height=r.height,
                     submissions=0,
+                    has_content=True,
                 )
                 s.add(media)
                 s.flush()
                 created[key] = media
+                first = _sight(s, run, media.id, where, series_ids)
                 fps = _fingerprints(r, media.id)
                 s.add_all(fps)
                 s.flush()
@@ -246,18 +293,10 @@ def write_batch(
                 _describe(s, r, media.id)
                 status = status or "new"
             else:
-                status = status or "known"
-            seen = meta.get(r.path)
-            add_sighting(
-                s,
-                run,
-                media,
-                stored[r.path],
-                mtime=seen.mtime if seen else None,
-                ctime=seen.ctime if seen else None,
-            )
-            for sid in series_ids:
-                link_series(s, sid, media.id)
+                # content the agency did not see before: new to it, whoever holds it
+                status = status or ("new" if media.id in unseen else "known")
+            if first:  # the agency's first sighting of the content: one more submission
+                media.submissions = (media.submissions or 0) + 1
         out.statuses[r.path] = status
         s.add(
             IngestItem(
@@ -275,10 +314,45 @@ def write_batch(
     return out
 
 
-def _describe(s: Session, r: FileResult, media_id: int) -> None:
-    """Metadata and OCR text rows of a new media item."""
+def _sight(
+    s: Session,
+    run: IngestRun,
+    media_id: int,
+    where: tuple[str, FileMeta | None],
+    series_ids: set[int],
+) -> bool:
+    """The sighting and series links of a file, before anything else is written about
+    its media row: under Row-Level Security they are what makes the row the ingesting
+    agency's to read. True at the agency's first sighting of the content."""
+    path, at = where
+    first = add_sighting(
+        s, run, media_id, path, mtime=at.mtime if at else None, ctime=at.ctime if at else None
+    )
+    for sid in series_ids:
+        link_series(s, sid, media_id)
+    return first
+
+
+def _complete(s: Session, out: BatchOutcome, r: FileResult, key: bytes, media: Media) -> None:
+    """A hash-only item (imported, no content) gets the facts, fingerprints, metadata
+    and text of its now-seen file; the new fingerprints go to the indexes."""
+    fps = complete_media(s, media, _content(r, key), _fingerprints(r, media.id))
+    out.new_pdq.extend((f.id, media.id, f.value, f.quality) for f in fps if f.algorithm == "pdq")
+    out.new_features.extend(
+        (f.id, media.id, f.value, f.position) for f in fps if f.algorithm == FEATURES_ALGORITHM
+    )
+    _describe(s, r, media.id, completing=True)
+
+
+def _describe(s: Session, r: FileResult, media_id: int, *, completing: bool = False) -> None:
+    """Metadata and OCR text rows of a new media item (``completing``: of a hash-only
+    one, which a federation record may have given its metadata already)."""
     md = r.metadata
-    if md is not None and any(v for k, v in md.items() if k not in ("warnings", "xmp")):
+    if (
+        md is not None
+        and any(v for k, v in md.items() if k not in ("warnings", "xmp"))
+        and not (completing and s.get(MediaMetadataModel, media_id) is not None)
+    ):
         lens = " ".join(str(md[k]) for k in ("lens_make", "lens_model") if md.get(k)) or None
         s.add(
             MediaMetadataModel(
@@ -312,4 +386,4 @@ def utc_from_timestamp(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-__all__ = ["BatchOutcome", "FileMeta", "utc_from_timestamp", "write_batch"]
+__all__ = ["BatchOutcome", "FileMeta", "Seen", "utc_from_timestamp", "write_batch"]

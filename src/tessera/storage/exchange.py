@@ -722,8 +722,16 @@ class ExchangeImport:
 # -- a later ingest of the file itself ---------------------------------------------------
 
 
-def hash_only_match(s: Session, md5: bytes | None, sha1: bytes | None) -> Media | None:
-    """The hash-only media item (imported, no content yet) a file's digests name."""
+def hash_only_match(
+    s: Session,
+    md5: bytes | None,
+    sha1: bytes | None,
+    *,
+    seen: Callable[[set[int]], set[int]] | None = None,
+) -> Media | None:
+    """The hash-only media item (imported, no content yet) a file's digests name;
+    with ``seen``, only among the items it says the ingesting agency sees (MD5/SHA-1
+    alone never link to another agency's hidden record, as in an import)."""
     conds: list[Any] = []
     if md5:
         conds.append(Media.md5 == md5)
@@ -732,12 +740,16 @@ def hash_only_match(s: Session, md5: bytes | None, sha1: bytes | None) -> Media 
     if not conds:
         return None
     q = select(Media).where(Media.has_content.is_(False), or_(*conds)).order_by(Media.id)
-    for m in s.scalars(q.limit(2)):
-        if (m.md5 is None or md5 is None or m.md5 == md5) and (
-            m.sha1 is None or sha1 is None or m.sha1 == sha1
-        ):
-            return m
-    return None
+    fits = [
+        m
+        for m in s.scalars(q.limit(8))
+        if (m.md5 is None or md5 is None or m.md5 == md5)
+        and (m.sha1 is None or sha1 is None or m.sha1 == sha1)
+    ]
+    if seen is not None and fits:
+        visible = seen({m.id for m in fits})
+        fits = [m for m in fits if m.id in visible]
+    return fits[0] if fits else None
 
 
 def complete_media(

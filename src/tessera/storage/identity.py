@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tessera.storage.bulk import Bulk
@@ -30,6 +31,15 @@ def media_ids_by_sha256(s: Session, digests: Iterable[bytes]) -> dict[bytes, int
         other="SELECT sha256, id FROM media WHERE",
         column="sha256",
     )
+
+
+def reads_filtered(s: Session) -> bool:
+    """True when this transaction reads ``media`` through Row-Level Security (the
+    network service's role on PostgreSQL): only then can a plain query miss a row
+    that holds a key. The table owner and SQLite read every row."""
+    if s.get_bind().dialect.name != "postgresql":
+        return False
+    return bool(s.execute(text("SELECT row_security_active('media')")).scalar())
 
 
 def media_ids_by_hash_key(s: Session, keys: Iterable[bytes]) -> dict[bytes, int]:
@@ -59,4 +69,4 @@ def _ids(
     return {bytes(k): int(m) for k, m in rows}
 
 
-__all__ = ["media_ids_by_hash_key", "media_ids_by_sha256"]
+__all__ = ["media_ids_by_hash_key", "media_ids_by_sha256", "reads_filtered"]

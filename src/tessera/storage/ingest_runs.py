@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tessera.errors import NotFound
@@ -19,7 +19,6 @@ from tessera.storage.models import (
     BlindLink,
     IngestItem,
     IngestRun,
-    Media,
     Sighting,
     series_media,
     utcnow,
@@ -59,29 +58,32 @@ def recorded_paths(s: Session, run_id: int, among: Sequence[str] | None = None) 
 def add_sighting(
     s: Session,
     run: IngestRun,
-    media: Media,
+    media_id: int,
     path: str,
     *,
     mtime: datetime | None = None,
     ctime: datetime | None = None,
-) -> None:
-    """``media`` seen at ``path`` in ``run``'s case (once per case, path and media; a
-    sighting removed by ``ingest undo`` and seen again becomes this run's). The first
-    sighting by an agency counts one more submission of the media item."""
+) -> bool:
+    """Media ``media_id`` seen at ``path`` in ``run``'s case (once per case, path and
+    media; a sighting removed by ``ingest undo`` and seen again becomes this run's).
+
+    True when this is the agency's first live sighting of the item: the caller counts
+    one more submission on the media row, which under Row-Level Security it may do
+    only now that the sighting (flushed here) makes the row the agency's."""
     exists = s.scalar(
         select(Sighting).where(
             Sighting.case_id == run.case_id,
             Sighting.original_path == path,
-            Sighting.media_id == media.id,
+            Sighting.media_id == media_id,
         )
     )
     if exists is not None and exists.deleted_at is None:
-        return
+        return False
     first_from_agency = (
         s.scalar(
             select(Sighting.id)
             .where(
-                Sighting.media_id == media.id,
+                Sighting.media_id == media_id,
                 Sighting.agency_id == run.agency_id,
                 Sighting.deleted_at.is_(None),
             )
@@ -95,7 +97,7 @@ def add_sighting(
     else:
         s.add(
             Sighting(
-                media_id=media.id,
+                media_id=media_id,
                 case_id=run.case_id,
                 agency_id=run.agency_id,
                 original_path=path,
@@ -104,9 +106,20 @@ def add_sighting(
                 run_id=run.id,
             )
         )
-    if first_from_agency:
-        media.submissions = (media.submissions or 0) + 1
     s.flush()
+    return first_from_agency
+
+
+def new_media_ids(s: Session, n: int) -> list[int]:
+    """``n`` ids from the media table's sequence (PostgreSQL), for rows inserted
+    without ``RETURNING``; none elsewhere (SQLite assigns its own under the writer lock)."""
+    if n <= 0 or s.get_bind().dialect.name != "postgresql":
+        return []
+    rows = s.execute(
+        text("SELECT nextval(pg_get_serial_sequence('media', 'id')) FROM generate_series(1, :n)"),
+        {"n": n},
+    )
+    return sorted(int(i) for (i,) in rows)
 
 
 def clear_blind(s: Session, media_id: int, agency_id: int) -> None:
@@ -160,8 +173,11 @@ def finish_run(s: Session, run_id: int, counts: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "add_sighting",
     "clear_blind",
     "finish_run",
+    "link_series",
+    "new_media_ids",
     "open_run",
     "problems",
     "recorded_paths",
