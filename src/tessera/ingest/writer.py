@@ -22,6 +22,7 @@ from tessera.storage.identity import media_ids_by_sha256, reads_filtered
 from tessera.storage.ingest_runs import (
     add_sighting,
     clear_blind,
+    count_submission,
     link_series,
     new_media_ids,
     recorded_paths,
@@ -296,7 +297,7 @@ def write_batch(
                 # content the agency did not see before: new to it, whoever holds it
                 status = status or ("new" if media.id in unseen else "known")
             if first:  # the agency's first sighting of the content: one more submission
-                media.submissions = (media.submissions or 0) + 1
+                count_submission(s, media)
         out.statuses[r.path] = status
         s.add(
             IngestItem(

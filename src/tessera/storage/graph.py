@@ -7,8 +7,8 @@ The graph is never loaded whole (a node of a big unit has thousands of cases):
 ones the caller may see, chosen by ``tessera.app.visibility``), so a page is
 exact. A series and a case are tied when media of the series were sighted in the
 case; the edge's weight is how many sightings (a file seen under two paths of one
-case counts twice). That tie is one GROUP BY over the series' (or case's) sightings:
-the cost of expanding a series grows with its size (~0.1 s for 100k media on SQLite).
+case counts twice). Those counts are kept per (series, case) by triggers (migration
+0023), so expanding a series or a case reads its edges, not its sightings.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, get_args
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput, NotFound
@@ -27,13 +27,12 @@ from tessera.storage.models import (
     Location,
     Offender,
     Series,
-    Sighting,
     Victim,
     series_location,
-    series_media,
     series_offender,
     series_victim,
 )
+from tessera.storage.models import series_case_sightings as scs
 
 NodeType = Literal["series", "case", "victim", "offender", "location", "agency"]
 NODE_TYPES: tuple[NodeType, ...] = get_args(NodeType)
@@ -203,17 +202,10 @@ def neighbours(
         ).order_by(Series.name, Series.id)
         return [NeighbourRow(_series_row(x), type_) for x in s.scalars(_page(qs, limit, offset))]
     if pair == ("series", "case"):
-        # aggregate on the bare case id first (a narrow GROUP BY), then join the page
+        # the (series, case) sighting counts kept by triggers (migration 0023)
         agg = (
-            select(Sighting.case_id.label("cid"), func.count().label("n"))
-            .select_from(series_media)
-            .join(Sighting, Sighting.media_id == series_media.c.media_id)
-            .where(
-                series_media.c.series_id == node_id,
-                series_media.c.deleted_at.is_(None),
-                Sighting.deleted_at.is_(None),
-            )
-            .group_by(Sighting.case_id)
+            select(scs.c.case_id.label("cid"), scs.c.n)
+            .where(scs.c.series_id == node_id, scs.c.n > 0)
             .subquery()
         )
         qn = _only(
@@ -229,15 +221,8 @@ def neighbours(
         ]
     if pair == ("case", "series"):
         agg = (
-            select(series_media.c.series_id.label("sid"), func.count().label("n"))
-            .select_from(Sighting)
-            .join(series_media, series_media.c.media_id == Sighting.media_id)
-            .where(
-                Sighting.case_id == node_id,
-                Sighting.deleted_at.is_(None),
-                series_media.c.deleted_at.is_(None),
-            )
-            .group_by(series_media.c.series_id)
+            select(scs.c.series_id.label("sid"), scs.c.n)
+            .where(scs.c.case_id == node_id, scs.c.n > 0)
             .subquery()
         )
         qr = _only(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tessera.errors import NotFound
@@ -19,6 +19,7 @@ from tessera.storage.models import (
     BlindLink,
     IngestItem,
     IngestRun,
+    Media,
     Sighting,
     series_media,
     utcnow,
@@ -110,6 +111,18 @@ def add_sighting(
     return first_from_agency
 
 
+def count_submission(s: Session, media: Media) -> None:
+    """One more agency submitted ``media``: one UPDATE that adds in the database, so
+    two writers at once both count (a read-modify-write in Python lost one)."""
+    s.execute(
+        update(Media)
+        .where(Media.id == media.id)
+        .values(submissions=func.coalesce(Media.submissions, 0) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    s.expire(media, ["submissions"])
+
+
 def new_media_ids(s: Session, n: int) -> list[int]:
     """``n`` ids from the media table's sequence (PostgreSQL), for rows inserted
     without ``RETURNING``; none elsewhere (SQLite assigns its own under the writer lock)."""
@@ -175,6 +188,7 @@ def finish_run(s: Session, run_id: int, counts: dict[str, Any]) -> None:
 __all__ = [
     "add_sighting",
     "clear_blind",
+    "count_submission",
     "finish_run",
     "link_series",
     "new_media_ids",

@@ -255,6 +255,40 @@ class Sighting(Base):
     deleted_by: Mapped[str | None] = mapped_column(String(200))
 
 
+# Per-series counts kept by triggers (migration 0023 says how); never written by Python.
+series_stats = Table(
+    "series_stats",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("members", Integer, nullable=False, server_default="0"),
+)
+media_agency_sightings = Table(
+    "media_agency_sightings",
+    Base.metadata,
+    Column("media_id", BigInteger, primary_key=True),
+    Column("agency_id", Integer, primary_key=True),
+    Column("n", Integer, nullable=False, server_default="0"),
+)
+series_agency_submissions = Table(
+    "series_agency_submissions",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("agency_id", Integer, primary_key=True),
+    Column("media", Integer, nullable=False, server_default="0"),
+    Column("first_seen", DateTime(timezone=True)),
+    Column("last_seen", DateTime(timezone=True)),
+    Column("exact", Boolean, nullable=False, server_default=true()),
+)
+series_case_sightings = Table(
+    "series_case_sightings",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("case_id", Integer, primary_key=True),
+    Column("n", Integer, nullable=False, server_default="0"),
+    Index("ix_series_case_sightings_case_id", "case_id"),
+)
+
+
 class FingerprintModel(Base):
     """A self-describing hash of a media item (``position`` for frames; 0 for stills)."""
 

@@ -35,6 +35,7 @@ from tessera.storage.models import (
     series_location,
     series_media,
     series_offender,
+    series_stats,
     series_victim,
     utcnow,
 )
@@ -184,16 +185,8 @@ def series_status(s: Session, series: Series) -> SeriesStatus:
     codes = {a.id: a.code for a in s.scalars(select(Agency))}
     owner = s.get(Agency, series.agency_id)
     assert owner is not None  # FK
-    count = s.scalar(
-        select(func.count())
-        .select_from(series_media)
-        .join(Media, Media.id == series_media.c.media_id)
-        .where(
-            series_media.c.series_id == series.id,
-            series_media.c.deleted_at.is_(None),
-            Media.deleted_at.is_(None),
-        )
-    )
+    # live members of live media, kept by triggers (migration 0023): one row, not a count
+    count = s.scalar(select(series_stats.c.members).where(series_stats.c.series_id == series.id))
     return SeriesStatus(
         series_id=series.id,
         name=series.name,
