@@ -102,6 +102,38 @@ def test_raw_sql_as_a_non_owner_shows_exactly_the_allowed_rows(pg) -> None:  # t
         assert s.scalar(text("SELECT count(*) FROM series")) == len(EXPECTED)
 
 
+def test_kept_series_counts_follow_the_series_and_case_rules(pg) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0023's count tables: a series' rows as its series row, a (series,
+    case) row only where the case is visible too, the internal per-item table never;
+    the service role reads them but cannot write them (only the triggers do)."""
+    _, service, ids = pg
+    by_series = {v["series"]: k for k, v in ids.items()}
+    kept = ("series_stats", "series_agency_submissions", "series_case_sightings")
+    with service.session() as s:
+        for table in (*kept, "media_agency_sightings"):
+            assert s.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        for table in kept[:2]:
+            rows = s.scalars(text(f"SELECT series_id FROM {table}"))
+            assert {by_series[x] for x in rows} == _at_least("hash"), table
+        rows = s.scalars(text("SELECT series_id FROM series_case_sightings"))
+        assert {by_series[x] for x in rows} == {"own"}  # cases default to none
+        assert s.scalar(text("SELECT count(*) FROM media_agency_sightings")) == 0
+    with pytest.raises(DBAPIError, match="row-level security"), service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        s.execute(
+            text("INSERT INTO series_stats (series_id, members) VALUES (:i, 7)"),
+            {"i": ids["unshared"]["series"]},
+        )
+    with service.session() as s:
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        n = s.execute(
+            text("UPDATE series_stats SET members = 7 WHERE series_id = :i"),
+            {"i": ids["own"]["series"]},
+        ).rowcount
+        assert n == 0
+
+
 def test_rls_refuses_writes_to_other_agencies_rows(pg) -> None:  # type: ignore[no-untyped-def]
     _, service, ids = pg
     with service.session() as s:
