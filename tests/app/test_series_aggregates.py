@@ -215,7 +215,9 @@ def _utc(t: datetime | None) -> datetime | None:
 
 def test_concurrent_writers_keep_exact_counts(app: App) -> None:
     """Writers in their own transactions at once, without the writer lock: sightings of
-    the same items by the same and other agencies, memberships added and removed."""
+    the same items by the same and other agencies, memberships added and removed while
+    others add sightings of the same items (each trigger reading before the other
+    commits would miss the pair: the trigger functions lock the media row first)."""
     _world(app)
     _ingest(app, "NL-A", "c1", "S1", files=FILES[:6], tag="seed")
     with app.transaction() as s:
@@ -238,7 +240,17 @@ def test_concurrent_writers_keep_exact_counts(app: App) -> None:
             with app.db.engine.begin() as conn:
                 if not pg:  # SQLite has one writer at a time: wait for it, as ingest does
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
-                for m in media_ids:
+                for m in media_ids:  # in id order, as a statement's rows are locked
+                    if w == 0 and m in media_ids[:3]:  # the membership first, uncommitted
+                        conn.execute(series_media.insert().values(series_id=s2, media_id=m))
+                    if w == 1 and m == media_ids[-1]:
+                        conn.execute(
+                            text(
+                                "UPDATE series_media SET deleted_at = :t "
+                                "WHERE media_id = :m AND series_id <> :s2"
+                            ),
+                            {"t": datetime.now(UTC), "m": m, "s2": s2},
+                        )
                     conn.execute(
                         Sighting.__table__.insert().values(
                             media_id=m,
@@ -247,19 +259,6 @@ def test_concurrent_writers_keep_exact_counts(app: App) -> None:
                             original_path=f"/w{w}/{m}.jpg",
                             seen_at=datetime.now(UTC),
                         )
-                    )
-                if w == 0:
-                    conn.execute(
-                        series_media.insert(),
-                        [{"series_id": s2, "media_id": m} for m in media_ids[:3]],
-                    )
-                if w == 1:
-                    conn.execute(
-                        text(
-                            "UPDATE series_media SET deleted_at = :t "
-                            "WHERE media_id = :m AND series_id <> :s2"
-                        ),
-                        {"t": datetime.now(UTC), "m": media_ids[-1], "s2": s2},
                     )
         except BaseException as exc:  # reported below
             errors.append(exc)

@@ -24,7 +24,11 @@ Rows whose count drops to 0 stay (readers ask for ``> 0``), except the internal
 ``media_agency_sightings`` which is pruned.
 
 On PostgreSQL the trigger functions run ``INSERT ... ON CONFLICT DO UPDATE SET n =
-n + 1`` (a row lock: atomic under concurrent writers, no application lock), and are
+n + 1`` (a row lock: atomic under concurrent writers, no application lock). A pair
+(membership, sighting) of one media item written by two transactions at once would
+be seen by neither trigger (each reads before the other commits), so both trigger
+functions first lock the media row (``FOR NO KEY UPDATE``: foreign-key checks still
+pass): the later one then reads the earlier one's committed row. They are
 SECURITY DEFINER with ``search_path`` pinned to this schema, so writers under RLS
 (the service role) maintain tables they may not write themselves. The count tables
 have RLS with read policies only: a series' rows follow the series' read policy,
@@ -303,6 +307,9 @@ _PG_MEMBER = """
 CREATE FUNCTION tessera_agg_member(p_series bigint, p_media bigint, p_sign integer)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
 BEGIN
+  -- one writer at a time per media item: a membership and a sighting of the same item
+  -- added at once by two transactions would otherwise each miss the other's row
+  PERFORM 1 FROM media WHERE id = p_media FOR NO KEY UPDATE;
   INSERT INTO series_stats AS t (series_id, members)
   SELECT p_series, p_sign FROM media m WHERE m.id = p_media AND m.deleted_at IS NULL
   ON CONFLICT (series_id) DO UPDATE SET members = t.members + excluded.members;
@@ -346,6 +353,9 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
 DECLARE
   v_n integer;
 BEGIN
+  -- one writer at a time per media item: a membership and a sighting of the same item
+  -- added at once by two transactions would otherwise each miss the other's row
+  PERFORM 1 FROM media WHERE id = p_media FOR NO KEY UPDATE;
   INSERT INTO media_agency_sightings AS t (media_id, agency_id, n)
   VALUES (p_media, p_agency, p_sign)
   ON CONFLICT (media_id, agency_id) DO UPDATE SET n = t.n + excluded.n
