@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
@@ -132,16 +132,17 @@ def series_links(
     member_q = select(series_media.c.media_id).where(
         series_media.c.series_id == series_id, series_media.c.deleted_at.is_(None)
     )
-    outside = ~exists().where(
+    # a probe by the membership key per row, stopping at the LIMIT: PostgreSQL would turn
+    # (NOT) EXISTS into a hash (anti-)join over every member, ~60 ms a camera for 100k
+    # members against 11 ms; OFFSET 0 keeps the subquery apart (SQLite probes anyway)
+    probe = select(literal(1)).where(
         series_media.c.series_id == series_id,
         series_media.c.media_id == md.media_id,
         series_media.c.deleted_at.is_(None),
     )
-    member = exists().where(
-        series_media.c.series_id == series_id,
-        series_media.c.media_id == md.media_id,
-        series_media.c.deleted_at.is_(None),
-    )
+    if s.get_bind().dialect.name == "postgresql":
+        probe = probe.offset(0)
+    outside, member = ~probe.exists(), probe.exists()
     # the first cameras met in id order, each with its lowest member id (a bounded scan)
     via_of: dict[str, int] = {}
     for key, mid in s.execute(
