@@ -364,3 +364,75 @@ def test_ingest_of_files_held_unshared_tells_nothing(
             dict(zip("abc", shas, strict=True)),
         ).all()
     assert sorted(tuple(r[1:]) for r in rows) == [(2, 2)] * 3
+
+
+@pytest.mark.parametrize(
+    ("res", "after"),
+    [("network-status", "status"), ("network-hash", "status"), ("network-full", "full")],
+)
+def test_own_record_of_content_seen_below_full_stays_capped(
+    world: tuple[App, Database], tmp_path: Path, res: str, after: str
+) -> None:
+    """NL-B sees NL-A's item through NL-A's series (at ``hash``, ``status``, ``full``)
+    and imports a record of it into its own series: its own record and series do not
+    lift the item to ``full`` (OCR text, metadata, markers came with NL-A's file), as
+    for content it could not see at all (a blind link, capped at ``status``); an item
+    already shared in full stays full. Before, the own series gave NL-B ``full``."""
+    from tessera.app import media as media_uc
+    from tessera.app.visibility import Level, Visibility
+
+    app, owner = world
+    held = digest(res)
+    path = tmp_path / "h.txt"
+    path.write_text(f"sha256 {held.hex()}\n")
+    r = ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B", series="NLB Own")
+    assert (r.new_media, r.matched_media) == (0, 1)
+    with owner.session() as s:
+        media_id = int(
+            s.execute(text("SELECT id FROM media WHERE sha256 = :d"), {"d": held}).scalar_one()
+        )
+    with app.transaction() as s:
+        if app.db.dialect == "postgresql":
+            s.execute(text("SELECT set_config('tessera.agency', 'NL-B', true)"))
+        assert Visibility.of(s, NL_B).media_level(media_id) == Level.parse(after)
+    shown = media_uc.show(app, NL_B, str(media_id)).model_dump_json()
+    for word in (f"marker-{res}", f"text-{res}"):  # what a media item shows at full
+        assert (word in shown) is (after == "full"), word
+    # re-importing changes nothing; NL-A still sees it in full
+    again = ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B", series="NLB Own")
+    assert (again.new_media, again.matched_media, again.unchanged_entries) == (0, 1, 1)
+    with app.transaction() as s:
+        if app.db.dialect == "postgresql":
+            s.execute(text("SELECT set_config('tessera.agency', 'NL-A', true)"))
+        assert Visibility.of(s, NL_A).media_level(media_id) == Level.FULL
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 14): a blind link shows the media row's global columns at status "
+    "(MD5/SHA-1 another agency's file gave, its submissions and first_seen_at); the "
+    "exchange entry does not record which digests the agency's own record carried, so "
+    "show/list/export cannot narrow the row to them yet",
+)
+def test_blind_link_shows_only_what_the_own_record_said(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """NL-B imports the SHA-256 of NL-A's unshared item, and, as a control, a SHA-256
+    nobody holds: ``media show`` must tell NL-B the same of both (only the SHA-256 it
+    gave, no submission, first seen at its own import)."""
+    from datetime import UTC, datetime
+
+    from tessera.app import media as media_uc
+
+    app, _owner = world
+    start = datetime.now(UTC)
+    shown = {}
+    for name, sha in (("held", digest("unshared")), ("control", _h("blind-control"))):
+        path = tmp_path / f"{name}.txt"
+        path.write_text(f"sha256 {sha.hex()}\n")
+        ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B")
+        m = media_uc.show(app, NL_B, sha.hex()).media
+        first = m.first_seen_at.replace(tzinfo=m.first_seen_at.tzinfo or UTC)  # SQLite: naive
+        shown[name] = (m.md5, m.sha1, m.submissions, first >= start)
+    assert shown["control"] == (None, None, 0, True)  # hand-derived: only the SHA-256 given
+    assert shown["held"] == shown["control"]

@@ -130,6 +130,7 @@ def import_file(
             series=series,
             source_format=fmt,
             seen=_seen_by(s, agency_code),
+            full=_seen_by(s, agency_code, Level.FULL),
         )
         numbered = enumerate(read(stream), 1)
         while batch := list(itertools.islice(numbered, batch_size)):
@@ -164,8 +165,10 @@ def import_file(
     )
 
 
-def _seen_by(s: Any, agency_code: str) -> Callable[[set[int]], set[int]]:
-    """What the importing agency sees (``hash`` up), whoever runs the import: matching
+def _seen_by(
+    s: Any, agency_code: str, minimum: Level = Level.HASH
+) -> Callable[[set[int]], set[int]]:
+    """What the importing agency sees (``minimum`` up), whoever runs the import: matching
     and the summary's counts are the agency's view, so they are the same whether or
     not another agency holds the same content unshared (the local operator importing
     for an agency is told what the agency would be). A fresh ``Visibility`` per
@@ -173,7 +176,7 @@ def _seen_by(s: Any, agency_code: str) -> Callable[[set[int]], set[int]]:
     agency_view = Caller(role=Role.CURATOR, agency_code=agency_code)
 
     def seen(ids: set[int]) -> set[int]:
-        return Visibility.of(s, agency_view).seen_media(ids, Level.HASH)
+        return Visibility.of(s, agency_view).seen_media(ids, minimum)
 
     return seen
 

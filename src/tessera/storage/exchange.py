@@ -214,9 +214,12 @@ class ExchangeImport:
         series: str | None,
         source_format: str,
         seen: Callable[[set[int]], set[int]] | None = None,
+        full: Callable[[set[int]], set[int]] | None = None,
     ) -> None:
         self.s = s
         self._seen = seen
+        self._full = full
+        self._others: set[int] = set()  # items seen through other agencies' rows only
         self.agency = agency
         self.case = case
         self._cases: dict[str, int] = {}
@@ -261,7 +264,9 @@ class ExchangeImport:
             )
         }
         rest = ids - own
-        return own | (self._seen(rest) if rest else set())
+        others = self._seen(rest) if rest else set()
+        self._others = others
+        return own | others
 
     def _match(self, batch: Sequence[_Prepared]) -> tuple[list[int | None], set[int]]:
         """Per record: the media id it names, or None (new content); and the ids among
@@ -404,13 +409,17 @@ class ExchangeImport:
         new_ids = self._insert_media(new_rows)
         media_ids = [x if x >= 0 else new_ids[-x - 1] for x in slots]
         linked = {x for x in slots if x in hidden}
+        # an item the agency sees below full through other agencies' rows only: its own
+        # record and series must not lift it to full (the full rows came with another
+        # agency's file), so it is capped like content it could not see
+        capped = self._capped({x for x in slots if x >= 0 and x not in hidden})
         self.counts.new_media += len(new_rows) + len(linked)
         self.counts.matched_media += sum(1 for x in slots if x >= 0 and x not in hidden)
         fresh = set(new_ids)
         self._bulk.insert(
             "blind_link",
             ("media_id", "agency_id"),
-            [(m, self.agency.id) for m in sorted(linked)],
+            [(m, self.agency.id) for m in sorted(linked | capped)],
             skip_conflicts=True,
         )
         self._fingerprints(batch, media_ids, fresh, linked)
@@ -419,6 +428,13 @@ class ExchangeImport:
         self._series_links(batch, media_ids, fresh)
         self._sightings(batch, media_ids, fresh)
         return media_ids
+
+    def _capped(self, ids: set[int]) -> set[int]:
+        """The ids among ``ids`` seen through other agencies' rows only, below full."""
+        ids &= self._others
+        if self._full is None or not ids:
+            return set()
+        return ids - self._full(ids)
 
     def _insert_media(self, rows: list[_Prepared]) -> list[int]:
         """Insert hash-only media for ``rows``; their ids, in order."""
