@@ -8,6 +8,7 @@ user's fresh clone); CI always has it. Nothing from it is ever copied into the r
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,10 @@ def data_dir() -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``chromaprint`` skip, naming the package, where libchromaprint is
-    missing (``./run tests`` installs it when it can; the rest of the suite runs)."""
+    """Every item gets a node id of its own, and tests marked ``chromaprint`` skip,
+    naming the package, where libchromaprint is missing (``./run tests`` installs it
+    when it can; the rest of the suite runs)."""
+    _unique_node_ids(items)
     from tessera.fingerprints.chromaprint import (
         ChromaprintUnavailable,
         load_library,
@@ -52,3 +55,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "chromaprint" in item.keywords:
             item.add_marker(skip)
+
+
+def _unique_node_ids(items: list[pytest.Item]) -> None:
+    """Schemathesis names each API operation's item ``test[GET /status]``, but on
+    pytest 9 all 51 get the bare function's node id; pytest-xdist schedules by node
+    id, so under ``--dist loadfile`` 1 of the 51 operations ran. Such an item gets its
+    name's parameters in its id; any other duplicate stops the run."""
+    for item in items:
+        name = item.name
+        node_id = getattr(item, "_id", None)
+        if "[" in name and not item.nodeid.endswith("]") and node_id is not None:
+            item._id = node_id.with_params(name[name.index("[") + 1 : -1])  # type: ignore[attr-defined]
+    dup = [i for i, n in Counter(item.nodeid for item in items).items() if n > 1]
+    if dup:
+        raise pytest.UsageError(f"test items share a node id: {dup[:3]}")
