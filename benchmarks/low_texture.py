@@ -7,20 +7,25 @@ recall per edit class the way ``tessera triage`` decides it now:
 1. PDQ through the pipeline (``hash_bytes`` with ``dihedral``, as ``tessera triage
    --dihedral`` hashes): a query variant within 31 bits of an original, both of
    quality >= 50;
-2. else local features (``extract`` and ``extract_mirrored``, as triage's second
+2. else the colour layout (``matching.triage.layouts``: the query's layout from
+   ``hash_bytes`` with ``layout``, the originals' as ingest stores them), its cost
+   per file printed;
+3. else local features (``extract`` and ``extract_mirrored``, as triage's second
    stage) verified against every original's *stored* (compact) features (the scene
    store verifies exhaustively at this size): a ``copy`` relation.
 
-Negatives: other pictures of the same three kinds (other seeds, other photos),
-never indexed; any ``near`` among them is a false positive.
+Negatives: other pictures of the same three kinds (other seeds, other photos;
+``--negatives`` per kind) and ``--busy`` generated busy pictures, never indexed; any
+``near`` among them is a false positive. ``--busy`` busy pictures are indexed too.
 
-Usage: ``python benchmarks/low_texture.py [--per-kind 10]``.
+Usage: ``python benchmarks/low_texture.py [--per-kind 10] [--negatives 30] [--busy 10]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,10 +37,11 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_robust import overlay
-from bench_scenes import DATA, caption, crop8, letterbox, load, mirror, rotate4
+from bench_scenes import DATA, busy_picture, caption, crop8, letterbox, load, mirror, rotate4
 from tessera.features import LocalFeatures, extract, extract_mirrored
 from tessera.features.scene import match_pair
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
+from tessera.matching.triage.layouts import LayoutIndex
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import HashOptions
 
@@ -123,7 +129,8 @@ def _bits(hex_: str) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes.fromhex(hex_), np.uint8))
 
 
-TRIAGE = HashOptions(dihedral=True)
+TRIAGE = HashOptions(dihedral=True, layout=True)
+INGEST = HashOptions(layout=True)
 
 
 class Known:
@@ -131,12 +138,17 @@ class Known:
         self.names = list(pics)
         self.pdq: list[np.ndarray | None] = []
         self.feats: list[LocalFeatures] = []
-        for rgb in pics.values():
-            r = hash_bytes(_png(rgb), "known", HashOptions())
+        layouts: list[tuple[int, bytes]] = []
+        for k, rgb in enumerate(pics.values()):
+            r = hash_bytes(_png(rgb), "known", INGEST)
+            if r.layout:
+                layouts.append((k, r.layout))
             ok = r.pdq is not None and (r.quality or 0) >= QUALITY_THRESHOLD
             self.pdq.append(_bits(r.pdq) if ok and r.pdq else None)
             f = extract(rgb)
             self.feats.append(LocalFeatures.from_bytes(f.to_bytes()))
+        self.layouts = LayoutIndex.of(layouts)
+        self.layout_s: list[float] = []
 
     def near(self, rgb: np.ndarray) -> tuple[str | None, str]:
         """The original triage calls ``rgb`` near, and how (pdq / features / -)."""
@@ -154,6 +166,12 @@ class Known:
                         best = (d, k)
         if best is not None:
             return self.names[best[1]], "pdq"
+        if r.layout:
+            t = time.process_time()
+            hit = self.layouts.copy_of(r.layout)
+            self.layout_s.append(time.process_time() - t)
+            if hit is not None:
+                return self.names[hit[0]], "layout"
         found: tuple[int, int] | None = None
         for q in (extract(rgb), extract_mirrored(rgb)):
             for k, f in enumerate(self.feats):
@@ -164,19 +182,37 @@ class Known:
 
 
 KINDS = {"gradient": gradient, "blurred photo": blurred_photo, "flat + one object": flat_scene}
+BUSY_SEED0 = 70_000_000
 
 
-def run(per_kind: int) -> None:
+def _ms(xs: list[float]) -> str:
+    if not xs:
+        return "-"
+    return f"median {statistics.median(xs) * 1e3:.1f} ms, max {max(xs) * 1e3:.0f} ms CPU"
+
+
+def run(per_kind: int, negatives: int | None = None, busy: int = 10) -> None:
     t0 = time.perf_counter()
+    n_neg = 3 * per_kind if negatives is None else negatives
     originals = {f"{k}/{i}": fn(i) for k, fn in KINDS.items() for i in range(per_kind)}
-    negatives = {
-        f"{k}/{i}": fn(i) for k, fn in KINDS.items() for i in range(per_kind, 2 * per_kind)
+    for i in range(busy):
+        originals[f"busy/{i}"] = busy_picture(BUSY_SEED0 + i)
+    negs = {
+        f"{k}/{i}": fn(i)
+        for k, fn in KINDS.items()
+        for i in range(per_kind, per_kind + n_neg)
+        if k != "blurred photo" or i % len(PHOTOS) >= per_kind  # other photos only
     }
+    for i in range(busy):
+        negs[f"busy/{i}"] = busy_picture(BUSY_SEED0 + busy + i)
     known = Known(originals)
-    print(f"\nLow-texture class: {len(originals)} originals indexed, {len(negatives)} negatives")
-    print(f"  {'kind':18s} " + " ".join(f"{e:>9s}" for e in EDITS) + "   pdq/feat   wrong")
+    print(
+        f"\nLow-texture class: {len(originals)} originals indexed ({busy} of them busy), "
+        f"{len(negs)} negatives ({busy} busy); {len(known.layouts)} decisive layouts"
+    )
+    print(f"  {'kind':18s} " + " ".join(f"{e:>9s}" for e in EDITS) + "   pdq/layout/feat   wrong")
     for kind in KINDS:
-        cells, wrong, via = [], 0, {"pdq": 0, "features": 0, "-": 0}
+        cells, wrong, via = [], 0, {"pdq": 0, "layout": 0, "features": 0, "-": 0}
         for fn in EDITS.values():
             ok = 0
             names = [n for n in originals if n.startswith(kind + "/")]
@@ -186,16 +222,32 @@ def run(per_kind: int) -> None:
                 ok += got == n
                 wrong += got is not None and got != n
             cells.append(f"{ok:>4d}/{len(names):<4d}")
-        print(f"  {kind:18s} " + " ".join(cells) + f"   {via['pdq']}/{via['features']}   {wrong}")
-    fp = [n for n, rgb in negatives.items() if known.near(rgb)[0] is not None]
-    print(f"  negatives called near (false positives): {len(fp)} of {len(negatives)} {fp[:5]}")
+        print(
+            f"  {kind:18s} " + " ".join(cells) + f"   {via['pdq']}/{via['layout']}/"
+            f"{via['features']}   {wrong}"
+        )
+    pos_cost = list(known.layout_s)
+    known.layout_s.clear()
+    fp = [(n, how) for n, rgb in negs.items() for got, how in [known.near(rgb)] if got]
+    print(f"  negatives called near (false positives): {len(fp)} of {len(negs)} {fp[:5]}")
+    for kind in [*KINDS, "busy"]:
+        group = [n for n in negs if n.startswith(kind + "/")]
+        bad = [n for n, _ in fp if n.startswith(kind + "/")]
+        print(f"    {kind:18s} {len(bad)} of {len(group)}")
+    print(
+        f"  colour layout step per file: edited copies {_ms(pos_cost)}; "
+        f"negatives {_ms(known.layout_s)}"
+    )
     print(f"  ({time.perf_counter() - t0:.0f} s)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-kind", type=int, default=10)
-    run(ap.parse_args().per_kind)
+    ap.add_argument("--negatives", type=int, default=None, help="per kind (3 x --per-kind)")
+    ap.add_argument("--busy", type=int, default=10, help="busy pictures indexed and queried")
+    args = ap.parse_args()
+    run(args.per_kind, args.negatives, args.busy)
 
 
 if __name__ == "__main__":

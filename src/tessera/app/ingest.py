@@ -82,6 +82,7 @@ def run(
     options = ExpandOptions(
         hash=HashOptions(
             features=features,
+            layout=True,
             metadata=True,
             ocr_languages=ocr_languages,
             limits=app.settings.decode_limits,

@@ -63,6 +63,7 @@ def run(
         hash=HashOptions(
             dihedral=dihedral,
             copy_features=scenes,
+            layout=scenes,
             limits=app.settings.decode_limits,
         )
     )

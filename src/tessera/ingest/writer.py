@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tessera.fingerprints.chromaprint import AudioFingerprint
+from tessera.fingerprints.layout import ALGORITHM as LAYOUT_ALGORITHM
+from tessera.fingerprints.layout import VERSION as LAYOUT_VERSION
 from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
 from tessera.storage.db import Session
 from tessera.storage.exchange import complete_media, hash_only_match
@@ -106,6 +108,17 @@ def _fingerprints(r: FileResult, media_id: int) -> list[FingerprintModel]:
                 position=position,
                 value=f.pdq,
                 quality=f.quality,
+            )
+        )
+    if r.layout is not None and not r.frames:
+        rows.append(
+            FingerprintModel(
+                media_id=media_id,
+                algorithm=LAYOUT_ALGORITHM,
+                version=LAYOUT_VERSION,
+                position=0,
+                value=r.layout,
+                quality=None,
             )
         )
     if r.features is not None and features_count(r.features) > 0:

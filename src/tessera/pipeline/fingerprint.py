@@ -69,6 +69,8 @@ def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
         result = _pdq(result, rgb, grid, options)
     if options.copy_features:
         result = _copy_features(result, decoded.rgb)
+    if options.layout:
+        result = _layout(result, decoded.rgb)
     if options.features or options.metadata or options.ocr_languages:
         result = _describe(result, data, decoded.rgb, options)
     return result
@@ -97,6 +99,21 @@ def _copy_features(result: FileResult, rgb: Any) -> FileResult:
             flags=(*result.flags, "features-failed"),
             message=result.message or f"local features: {exc}",
         )
+
+
+def _layout(result: FileResult, rgb: Any) -> FileResult:
+    """The colour layout descriptor of the decoded picture (bars trimmed off)."""
+    try:
+        from tessera.fingerprints.layout import layout_rgb  # noqa: PLC0415 (cv2 on demand)
+
+        lay = layout_rgb(rgb)
+    except Exception as exc:  # OpenCV errors must not cost the file
+        return replace(
+            result,
+            flags=(*result.flags, "layout-failed"),
+            message=result.message or f"colour layout: {exc}",
+        )
+    return result if lay is None else replace(result, layout=lay.to_bytes())
 
 
 def _pdq(result: FileResult, rgb: Any, grid: Any, options: HashOptions) -> FileResult:

@@ -37,6 +37,9 @@ class HashOptions:
     features_compact: bool = True
     """With ``features``: the stored (product-quantised) form; False: uncompressed
     (v1) bytes, for queries that are never stored (triage's leads stage)."""
+    layout: bool = False
+    """Also the colour layout descriptor of a still (``tessera.fingerprints.layout``):
+    edited copies of low-texture pictures (ingest stores it, triage compares it)."""
     pdq: bool = True
     """False: no PDQ (triage's leads stage re-reads files whose hashes it has)."""
     metadata: bool = False

@@ -57,6 +57,7 @@ class FileResult:
     features: bytes | None = None  # local features (tessera.features bytes), full-size pixels
     features_mirrored: bytes | None = None  # the mirror image's, x in the unmirrored frame
     copy_features: bytes | None = None  # triage's copy check: few keypoints, small picture
+    layout: bytes | None = None  # colour layout descriptor (fingerprints.layout), stills
     frame_features: tuple[tuple[float, bytes], ...] | None = None  # video key frames
     metadata: Mapping[str, Any] | None = None  # MediaMetadata.as_dict() + camera_key
     text: tuple[OcrWord, ...] | None = None  # OCR words

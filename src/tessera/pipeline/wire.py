@@ -29,7 +29,7 @@ _STR |= {"text_language"}
 _INT = {"size", "quality", "width", "height", "decode_scale"}
 _STR_MAPS = {"dihedral", "trimmed"}  # PDQ variants: name -> hex
 _OTHER = {"status", "duration", "features", "features_mirrored", "flags", "crop", "metadata"}
-_OTHER |= {"copy_features"}
+_OTHER |= {"copy_features", "layout"}
 _OTHER |= {"frames", "frame_features", "text"}
 HANDLED = _STR | _INT | _STR_MAPS | _OTHER
 """Every field the wire carries: a FileResult field outside it fails the test suite
@@ -93,7 +93,7 @@ def _result(raw: Any) -> FileResult:
             kw[name] = value
         elif name == "duration":
             kw[name] = float(_typed(name, value, (int, float)))
-        elif name in ("features", "features_mirrored", "copy_features"):
+        elif name in ("features", "features_mirrored", "copy_features", "layout"):
             kw[name] = _typed(name, value, bytes)
         elif name == "flags":
             kw[name] = tuple(_typed(name, v, str) for v in _typed(name, value, list))

@@ -7,6 +7,11 @@
 * **near** also: a file no hash matched that local features show to be an edited
   copy (crop, rotation, mirror, caption, overlay, bars) of a known item, with the
   reason (second stage, ``tessera.matching.scene_triage``);
+* **near** also: a still with little detail (a smooth gradient, a blurred photo, a
+  plain wall with one object) whose colour layout a crop, small rotation, mirror
+  image or quarter turn places in a known picture's (``layouts``, via
+  ``colour-layout``): such pictures have neither a PDQ of enough quality nor the
+  keypoints to verify;
 * **new**: none of these. New files are clustered among themselves (same content, or
   PDQ within the radius) so that an investigator sees each new picture once, not
   once per copy.
@@ -20,7 +25,8 @@ database.
 
 The steps, one module each: ``collect`` (walk and fingerprint the seizure),
 ``exact`` (digest lookups), ``near`` (PDQ, dihedral variants), then the video /
-audio alignment (``tessera.matching.av_match``) and the second stage
+audio alignment (``tessera.matching.av_match``), ``layouts`` (colour layout of
+low-texture stills), ``copies`` (the copy check) and the second stage
 (``tessera.matching.scene_triage``), ``verdict`` (status, matches and series per
 file), ``grouping`` (new files clustered); ``report`` holds the result types and
 ``run`` the orchestration.

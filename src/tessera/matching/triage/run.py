@@ -20,6 +20,7 @@ from tessera.matching.scene_triage import (
 from tessera.matching.triage.copies import copy_check
 from tessera.matching.triage.exact import ExactHits, exact_matches
 from tessera.matching.triage.grouping import group_new
+from tessera.matching.triage.layouts import layout_check
 from tessera.matching.triage.near import NearHits, pdq_near
 from tessera.matching.triage.report import Status, TriageItem, TriageReport
 from tessera.matching.triage.verdict import Context, decide
@@ -108,6 +109,9 @@ def triage(
         ]
 
     related: dict[int, list[Related]] = {}
+    low = [(i, f) for i, f in still_open() if f.layout]
+    if low:  # edited copies of low-texture pictures: few keypoints, PDQ of low quality
+        related.update(layout_check(hashes, low))
     if scene is not None:
         checked = [(i, f) for i, f in still_open() if f.copy_features]
         if checked:

@@ -75,7 +75,10 @@ def decide(
             it.matches = sorted(still, key=lambda m: (m.distance, m.media_id)) + moving
         elif copies:
             it.status = "near"
-            it.matches = [ctx.match(r.media_id, "local-features", -1, r.detail) for r in copies]
+            it.matches = [
+                ctx.match(r.media_id, str(r.detail.get("via", "local-features")), -1, r.detail)
+                for r in copies
+            ]
         else:
             continue
         seen_series: set[int] = set()

@@ -1,0 +1,174 @@
+"""Colour layout descriptor (issue 16 item 2): edited copies of generated low-texture
+pictures are copies, other low-texture pictures are not.
+
+Ground truth is how each picture was generated here: an edit of picture ``i`` is a
+copy of ``i`` and of nothing else; pictures from other seeds are copies of nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tessera.errors import InvalidInput
+from tessera.fingerprints.layout import (
+    Known,
+    Layout,
+    Query,
+    dihedral,
+    grid_of,
+    layout_rgb,
+    trim_bars,
+)
+
+W, H = 480, 360
+
+
+def gradient(seed: int) -> np.ndarray:
+    """Two or three colours blended along a random direction or around a random centre."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    if seed % 2:
+        a = rng.uniform(0, math.pi)
+        t = math.cos(a) * xx + math.sin(a) * yy
+    else:
+        t = np.hypot(xx - rng.uniform(0, W), yy - rng.uniform(0, H))
+    t = (t - t.min()) / float(np.ptp(t))
+    c0, c1, c2 = rng.uniform(20, 235, (3, 3))
+    mid = np.clip(t * 2, 0, 1)[..., None]
+    hi = np.clip(t * 2 - 1, 0, 1)[..., None]
+    img = c0 * (1 - mid) + c1 * mid * (1 - hi) + c2 * hi + rng.normal(0, 1.0, (H, W, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def wall(seed: int, colour: tuple[int, int, int] | None = None) -> np.ndarray:
+    """A plain wall with one soft ellipse on it (background ``colour`` if given)."""
+    rng = np.random.default_rng(seed)
+    bg = colour or tuple(int(v) for v in rng.integers(60, 220, 3))
+    im = Image.new("RGB", (W, H), bg)
+    x, y = int(rng.integers(40, W - 180)), int(rng.integers(40, H - 160))
+    fg = tuple(int(v) for v in rng.integers(0, 255, 3))
+    ImageDraw.Draw(im).ellipse((x, y, x + 140, y + 120), fill=fg)
+    arr = cv2.GaussianBlur(np.asarray(im).astype(np.float32), (0, 0), 2.0)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def crop(rgb: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return rgb[int(0.08 * h) :, int(0.08 * w) : w - int(0.04 * w)]
+
+
+def rotate4(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(rgb).rotate(4, Image.Resampling.BILINEAR, expand=True))
+
+
+def caption(rgb: np.ndarray) -> np.ndarray:
+    im = Image.fromarray(rgb.copy())
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, int(0.8 * H), W, H), fill=(255, 255, 255))
+    d.text((8, int(0.84 * H)), "CAPTION " * 10, fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def letterbox(rgb: np.ndarray) -> np.ndarray:
+    bar = np.zeros((H // 6, rgb.shape[1], 3), np.uint8)
+    return np.concatenate([bar, rgb, bar])
+
+
+def overlay(rgb: np.ndarray) -> np.ndarray:
+    im = Image.fromarray(rgb.copy())
+    d = ImageDraw.Draw(im)
+    d.text((20, 20), "SHARED 1.2M TIMES", fill=(255, 40, 40))
+    d.ellipse((W - 70, 20, W - 30, 60), fill=(255, 204, 51))
+    return np.asarray(im)
+
+
+EDITS = {
+    "crop": crop,
+    "rotate4": rotate4,
+    "mirror": lambda a: np.ascontiguousarray(a[:, ::-1]),
+    "rot90": lambda a: np.ascontiguousarray(np.rot90(a)),
+    "caption": caption,
+    "letterbox": letterbox,
+    "overlay": overlay,
+}
+KINDS = {"gradient": gradient, "wall": wall}
+
+
+def _layout(rgb: np.ndarray) -> Layout:
+    lay = layout_rgb(rgb)
+    assert lay is not None
+    return Layout.from_bytes(lay.to_bytes())  # as stored
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edited_copy_is_a_copy_of_its_original_only(kind: str, edit: str) -> None:
+    make = KINDS[kind]
+    known = [Known(_layout(make(seed))) for seed in range(3)]
+    q = Query(_layout(EDITS[edit](make(1))))
+    found = [m is not None and m.is_copy for m in (q.compare(k) for k in known)]
+    assert found == [False, True, False], (kind, edit, [q.compare(k) for k in known])
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_other_pictures_are_not_copies(kind: str) -> None:
+    make = KINDS[kind]
+    known = [Known(_layout(make(seed))) for seed in range(4)]
+    for seed in range(100, 112):
+        q = Query(_layout(make(seed)))
+        assert not any((m := q.compare(k)) is not None and m.is_copy for k in known), seed
+
+
+def test_same_wall_other_object_place_is_not_a_copy() -> None:
+    colour = (150, 140, 120)
+    known = Known(_layout(wall(1, colour)))
+    for seed in range(2, 10):
+        m = Query(_layout(wall(seed, colour))).compare(known)
+        assert m is None or not m.is_copy, (seed, m)
+
+
+def test_a_picture_with_detail_is_left_to_local_features() -> None:
+    rng = np.random.default_rng(5)
+    busy = rng.integers(0, 255, (H // 8, W // 8, 3), dtype=np.uint8)
+    pic = cv2.resize(busy, (W, H), interpolation=cv2.INTER_NEAREST)
+    lay = _layout(pic)
+    assert not lay.decisive
+    assert Query(lay).compare(Known(lay)) is None
+    assert _layout(gradient(1)).decisive and _layout(wall(1)).decisive
+
+
+def test_bars_are_trimmed() -> None:
+    pic = gradient(3)
+    assert trim_bars(pic) == (0, 0, 0, 0)
+    assert trim_bars(letterbox(pic)) == (H // 6, H // 6, 0, 0)
+    boxed = np.concatenate([np.full((H, 30, 3), 255, np.uint8), pic], axis=1)
+    assert trim_bars(boxed) == (0, 0, 30, 0)
+
+
+def test_dihedral_variants_are_the_turned_pictures() -> None:
+    pic = gradient(2)
+    variants = [grid_of(v) for v in dihedral(_layout(pic))]
+    for turned in (pic[:, ::-1], pic[::-1], np.rot90(pic), np.rot90(pic, 2)):
+        g = grid_of(_layout(np.ascontiguousarray(turned)))
+        assert min(float(np.abs(v - g).max()) for v in variants) < 1.0
+
+
+def test_bytes_round_trip_and_damage() -> None:
+    lay = _layout(wall(3))
+    data = lay.to_bytes()
+    assert len(data) == 200
+    back = Layout.from_bytes(data)
+    assert back.aspect == pytest.approx(W / H) and back.detail == pytest.approx(lay.detail)
+    with pytest.raises(InvalidInput):
+        Layout.from_bytes(data[:-2])
+    nan = np.array([np.nan], dtype="<f2").tobytes()
+    with pytest.raises(InvalidInput):
+        Layout.from_bytes(data[:20] + nan + data[22:])
+    with pytest.raises(InvalidInput):
+        Layout.from_bytes(np.array([0.0, 0.0], dtype="<f4").tobytes() + data[8:])
+    assert layout_rgb(np.zeros((4, 4, 3), np.uint8)) is None
