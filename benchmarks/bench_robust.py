@@ -46,8 +46,10 @@ positive is a query within 31 bits of any indexed image that is not its original
 
 Low-texture class (``benchmarks/low_texture.py``, issue 16 item 2): generated
 gradients, blurred photos and flat scenes with one object, their seven edits
-decided as triage decides them (dihedral PDQ, then local features against stored
-features), printed after the tables above (``--low-texture-only`` for just it).
+decided as triage decides them (dihedral PDQ, then the colour layout, then local
+features against stored features), with per-kind false positives among unindexed
+low-texture and busy pictures and the colour layout step's CPU per file, printed
+after the tables above (``--low-texture-only`` for just it).
 
 Usage: ``python benchmarks/bench_robust.py [--n 10000] [--workers 2] [--words 2048]``.
 Queries run in ``--workers`` forked processes, one thread each; the per-query

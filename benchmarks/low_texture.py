@@ -134,7 +134,8 @@ INGEST = HashOptions(layout=True)
 
 
 class Known:
-    def __init__(self, pics: dict[str, np.ndarray]) -> None:
+    def __init__(self, pics: dict[str, np.ndarray], layout: bool = True) -> None:
+        self.use_layout = layout
         self.names = list(pics)
         self.pdq: list[np.ndarray | None] = []
         self.feats: list[LocalFeatures] = []
@@ -166,7 +167,7 @@ class Known:
                         best = (d, k)
         if best is not None:
             return self.names[best[1]], "pdq"
-        if r.layout:
+        if r.layout and self.use_layout:
             t = time.process_time()
             hit = self.layouts.copy_of(r.layout)
             self.layout_s.append(time.process_time() - t)
@@ -191,7 +192,7 @@ def _ms(xs: list[float]) -> str:
     return f"median {statistics.median(xs) * 1e3:.1f} ms, max {max(xs) * 1e3:.0f} ms CPU"
 
 
-def run(per_kind: int, negatives: int | None = None, busy: int = 10) -> None:
+def run(per_kind: int, negatives: int | None = None, busy: int = 10, layout: bool = True) -> None:
     t0 = time.perf_counter()
     n_neg = 3 * per_kind if negatives is None else negatives
     originals = {f"{k}/{i}": fn(i) for k, fn in KINDS.items() for i in range(per_kind)}
@@ -205,10 +206,11 @@ def run(per_kind: int, negatives: int | None = None, busy: int = 10) -> None:
     }
     for i in range(busy):
         negs[f"busy/{i}"] = busy_picture(BUSY_SEED0 + busy + i)
-    known = Known(originals)
+    known = Known(originals, layout)
     print(
         f"\nLow-texture class: {len(originals)} originals indexed ({busy} of them busy), "
         f"{len(negs)} negatives ({busy} busy); {len(known.layouts)} decisive layouts"
+        + ("" if layout else "; colour layout step OFF (the cascade before it)")
     )
     print(f"  {'kind':18s} " + " ".join(f"{e:>9s}" for e in EDITS) + "   pdq/layout/feat   wrong")
     for kind in KINDS:
@@ -246,8 +248,9 @@ def main() -> None:
     ap.add_argument("--per-kind", type=int, default=10)
     ap.add_argument("--negatives", type=int, default=None, help="per kind (3 x --per-kind)")
     ap.add_argument("--busy", type=int, default=10, help="busy pictures indexed and queried")
+    ap.add_argument("--no-layout", action="store_true", help="without the colour layout step")
     args = ap.parse_args()
-    run(args.per_kind, args.negatives, args.busy)
+    run(args.per_kind, args.negatives, args.busy, not args.no_layout)
 
 
 if __name__ == "__main__":
