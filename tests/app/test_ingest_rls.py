@@ -139,7 +139,7 @@ def test_ingest_as_the_service_role(service: tuple[Database, Database], tmp_path
         # of NL-B's case, nothing of the case-only files; DE-C likewise
         assert _seen_as(svc, "NL-B", shared_ids + kept_ids) == {
             "media": 5,
-            "fingerprints": 5,
+            "fingerprints": 10,  # a still's PDQ and colour layout
             "sightings": 5,
             "series": 3,
             "metadata": 0,  # generated PNGs carry no camera metadata
@@ -147,7 +147,7 @@ def test_ingest_as_the_service_role(service: tuple[Database, Database], tmp_path
         for code in ("NL-A", "DE-C"):
             assert _seen_as(svc, code, shared_ids) == {
                 "media": 3,
-                "fingerprints": 3,
+                "fingerprints": 6,
                 "sightings": 0,
                 "series": 3,
                 "metadata": 0,
@@ -223,14 +223,14 @@ def test_ingest_of_content_another_agency_holds_unshared(
         # row, not NL-A's sighting nor NL-A's series
         assert _seen_as(svc, "NL-A", ids) == {
             "media": 2,
-            "fingerprints": 2,
+            "fingerprints": 4,
             "sightings": 2,
             "series": 2,
             "metadata": 0,
         }
         assert _seen_as(svc, "NL-B", ids) == {
             "media": 2,
-            "fingerprints": 2,
+            "fingerprints": 4,
             "sightings": 2,
             "series": 0,
             "metadata": 0,
