@@ -1,0 +1,167 @@
+"""A series' camera links: one statement for all cameras gives the list the per-camera
+loop gave.
+
+``camera_links.series_links`` asked for each of the series' first cameras in turn;
+it now asks for them all in one statement (one round trip). The list must not change: the
+answer is compared with the loop as it was (``_loop_links``, copied from before the
+change) and with an oracle computed in Python from the seeded rows, on a world with
+cameras wholly and partly in the series, more cameras than are scanned, soft-deleted
+media and memberships, and media only another agency sighted. SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, literal, select
+from sqlalchemy.orm import Session
+
+from tessera.storage import repo
+from tessera.storage.camera_links import SERIES_SCAN, MetadataLink, series_links
+from tessera.storage.db import Database
+from tessera.storage.models import Media, MediaMetadataModel, Sighting, series_media
+
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
+
+# camera -> its media: "in" a live member, "in-gone" a live membership of a deleted
+# media item, "removed" a soft-deleted membership, "out" outside and live, "out-gone"
+# outside and deleted, "hidden" outside and sighted only by agency B
+CAMERAS: dict[str, list[str]] = {
+    "cam/full": ["in", "in", "in", "in"],
+    "cam/part": ["in", "out", "in", "out", "out-gone", "out"],
+    "cam/removed": ["in", "removed", "out"],
+    "cam/hidden": ["in", "hidden", "hidden", "out"],
+    "cam/dead-member": ["in-gone", "out", "out-gone"],
+    **{f"cam/extra-{i:02d}": ["in", "out", "out"] for i in range(9)},
+}
+
+
+def _loop_links(s: Session, series_id: int, *, limit: int = 200) -> list[tuple[int, int, str]]:
+    """The camera half of ``series_links`` before the change: one query per camera."""
+    md = MediaMetadataModel
+    probe = select(literal(1)).where(
+        series_media.c.series_id == series_id,
+        series_media.c.media_id == md.media_id,
+        series_media.c.deleted_at.is_(None),
+    )
+    if s.get_bind().dialect.name == "postgresql":
+        probe = probe.offset(0)
+    outside, member = ~probe.exists(), probe.exists()
+    via_of: dict[str, int] = {}
+    for key, mid in s.execute(
+        select(md.camera_key, md.media_id)
+        .where(md.camera_key.is_not(None), member)
+        .order_by(md.media_id)
+        .limit(SERIES_SCAN * 100)
+    ):
+        if key and key not in via_of:
+            via_of[key] = int(mid)
+            if len(via_of) >= SERIES_SCAN:
+                break
+    out: list[tuple[int, MetadataLink]] = []
+    for key in sorted(via_of, key=lambda k: via_of[k]):
+        outside_ids = [
+            int(m)
+            for m in s.scalars(
+                select(md.media_id)
+                .where(md.camera_key == key, outside)
+                .order_by(md.media_id)
+                .limit(limit)
+            )
+        ]
+        live = (
+            set(
+                s.scalars(
+                    select(Media.id).where(Media.id.in_(outside_ids), Media.deleted_at.is_(None))
+                )
+            )
+            if outside_ids
+            else set()
+        )
+        found = [m for m in outside_ids if m in live][: limit - len(out)]
+        out.extend((via_of[key], MetadataLink(m, "same-camera", key)) for m in found)
+        if len(out) >= limit:
+            break
+    out.sort(key=lambda x: (x[0], x[1].media_id))
+    return [(via, ln.media_id, ln.detail) for via, ln in out]
+
+
+def _seed(s: Session) -> tuple[int, dict[int, tuple[str, str]]]:
+    """The world above, media created in a shuffled order; (series id, id -> (camera, kind))."""
+    a = repo.create_agency(s, "NL-A", "NL", "Unit A", "a@example.org")
+    b = repo.create_agency(s, "NL-B", "NL", "Unit B", "b@example.org")
+    series = repo.create_series(s, "Cameras", a)
+    case_a = repo.get_or_create_case(s, a, "A-1")
+    case_b = repo.get_or_create_case(s, b, "B-1")
+    items = [(cam, kind) for cam, kinds in CAMERAS.items() for kind in kinds]
+    random.Random(7).shuffle(items)
+    made: dict[int, tuple[str, str]] = {}
+    for n, (cam, kind) in enumerate(items):
+        d = hashlib.sha256(f"{cam}/{n}".encode()).digest()
+        media = Media(sha256=d, md5=d[:16], sha1=d[:20], kind="image", byte_size=1, submissions=1)
+        s.add(media)
+        s.flush()
+        mine = kind != "hidden"
+        s.add(
+            Sighting(
+                media_id=media.id,
+                case_id=(case_a if mine else case_b).id,
+                agency_id=(a if mine else b).id,
+                original_path=f"/evidence/{n}.jpg",
+                seen_at=NOW,
+            )
+        )
+        s.add(MediaMetadataModel(media_id=media.id, make="Canon", camera_key=cam, data={}))
+        s.flush()
+        if kind in ("in", "in-gone", "removed"):
+            s.execute(
+                insert(series_media).values(
+                    series_id=series.id,
+                    media_id=media.id,
+                    deleted_at=NOW if kind == "removed" else None,
+                )
+            )
+        if kind.endswith("-gone"):
+            media.deleted_at = NOW
+        made[media.id] = (cam, kind)
+    s.flush()
+    return series.id, made
+
+
+def _oracle(made: dict[int, tuple[str, str]], limit: int) -> list[tuple[int, int, str]]:
+    """The list by its definition, from the seeded rows alone."""
+    members = sorted(m for m, (_, kind) in made.items() if kind in ("in", "in-gone"))
+    via_of: dict[str, int] = {}
+    for m in members:
+        via_of.setdefault(made[m][0], m)
+    cams = sorted(via_of, key=lambda c: via_of[c])[:SERIES_SCAN]
+    out: list[tuple[int, int, str]] = []
+    for cam in cams:
+        outside = sorted(m for m, (c, _) in made.items() if c == cam and m not in members)
+        live = [m for m in outside[:limit] if not made[m][1].endswith("-gone")]
+        out.extend((via_of[cam], m, cam) for m in live[: limit - len(out)])
+        if len(out) >= limit:
+            break
+    return sorted(out)
+
+
+def test_all_cameras_at_once_list_what_the_per_camera_loop_listed(db: Database) -> None:
+    with db.session() as s:
+        series_id, made = _seed(s)
+        assert len(CAMERAS) > SERIES_SCAN  # some cameras are never scanned
+        for limit in (200, 7, 3, 1):
+            new = [
+                (via, ln.media_id, ln.detail)
+                for via, ln in series_links(s, series_id, limit=limit)
+                if ln.reason == "same-camera"
+            ]
+            assert new == _loop_links(s, series_id, limit=limit) == _oracle(made, limit)
+        full = [ln.media_id for _, ln in series_links(s, series_id)]
+        # wholly-in cameras give nothing; deleted media and members never show; a
+        # soft-deleted membership is outside; another agency's media show to the
+        # owner connection (RLS hides them from a service-role caller on PostgreSQL)
+        kinds = {made[m][1] for m in full}
+        assert kinds <= {"out", "removed", "hidden"} and "removed" in kinds
+        assert not {m for m in full if made[m][0] == "cam/full"}
