@@ -2,7 +2,8 @@
 loop gave.
 
 ``camera_links.series_links`` asked for each of the series' first cameras in turn;
-it now asks for them all in one statement (one round trip). The list must not change: the
+it now asks for them all in one statement (one round trip), and skips a camera whose
+media all belong to the series (kept counts, migration 0024). The list must not change: the
 answer is compared with the loop as it was (``_loop_links``, copied from before the
 change) and with an oracle computed in Python from the seeded rows, on a world with
 cameras wholly and partly in the series, more cameras than are scanned, soft-deleted
@@ -13,15 +14,25 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, literal, select
+import pytest
+from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
-from tessera.storage import repo
+from tessera.storage import repo, sharing
 from tessera.storage.camera_links import SERIES_SCAN, MetadataLink, series_links
 from tessera.storage.db import Database
-from tessera.storage.models import Media, MediaMetadataModel, Sighting, series_media
+from tessera.storage.models import (
+    Media,
+    MediaMetadataModel,
+    Sighting,
+    camera_media,
+    series_camera_members,
+    series_media,
+)
+from tests.app.sharing_world import CALLER_AGENCY, EXPECTED, RANK, pg_service_world
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
@@ -165,3 +176,133 @@ def test_all_cameras_at_once_list_what_the_per_camera_loop_listed(db: Database) 
         kinds = {made[m][1] for m in full}
         assert kinds <= {"out", "removed", "hidden"} and "removed" in kinds
         assert not {m for m in full if made[m][0] == "cam/full"}
+
+
+def _recount(s: Session) -> tuple[dict[str, int], dict[tuple[int, str], int]]:
+    """The two kept counts from scratch (rows at 0 left out)."""
+    md, sm = MediaMetadataModel, series_media
+    per_camera = {
+        str(k): int(n)
+        for k, n in s.execute(
+            select(md.camera_key, func.count())
+            .where(md.camera_key.is_not(None))
+            .group_by(md.camera_key)
+        )
+    }
+    members = {
+        (int(sid), str(k)): int(n)
+        for sid, k, n in s.execute(
+            select(sm.c.series_id, md.camera_key, func.count())
+            .join(md, md.media_id == sm.c.media_id)
+            .where(sm.c.deleted_at.is_(None), md.camera_key.is_not(None))
+            .group_by(sm.c.series_id, md.camera_key)
+        )
+    }
+    return per_camera, members
+
+
+def _kept(s: Session) -> tuple[dict[str, int], dict[tuple[int, str], int]]:
+    return (
+        {str(k): int(n) for k, n in s.execute(select(camera_media)) if n},
+        {(int(sid), str(k)): int(n) for sid, k, n in s.execute(select(series_camera_members)) if n},
+    )
+
+
+def test_kept_camera_counts_follow_every_change_and_skipping_lists_the_same(
+    db: Database,
+) -> None:
+    with db.session() as s:
+        series_id, made = _seed(s)
+        assert _kept(s) == _recount(s)
+        by_kind = {kind: sorted(m for m, (_, k) in made.items() if k == kind) for kind in
+                   ("in", "out", "removed", "hidden")}  # fmt: skip
+        full = [m for m, (c, _) in made.items() if c == "cam/full"]
+        changes = [
+            # a membership removed softly, restored, added, deleted outright
+            update(series_media).where(series_media.c.media_id == full[0]).values(deleted_at=NOW),
+            update(series_media)
+            .where(series_media.c.media_id == by_kind["removed"][0])
+            .values(deleted_at=None),
+            insert(series_media).values(series_id=series_id, media_id=by_kind["out"][0]),
+            delete(series_media).where(series_media.c.media_id == by_kind["in"][1]),
+            # a camera key changed, cleared, set; a metadata row deleted
+            update(MediaMetadataModel)
+            .where(MediaMetadataModel.media_id == by_kind["in"][2])
+            .values(camera_key="cam/full"),
+            update(MediaMetadataModel)
+            .where(MediaMetadataModel.media_id == by_kind["out"][1])
+            .values(camera_key=None),
+            update(MediaMetadataModel)
+            .where(MediaMetadataModel.media_id == by_kind["out"][1])
+            .values(camera_key="cam/new"),
+            delete(MediaMetadataModel).where(MediaMetadataModel.media_id == by_kind["hidden"][0]),
+        ]
+        for stmt in changes:
+            s.execute(stmt)
+            assert _kept(s) == _recount(s)
+            for limit in (200, 2):
+                new = [
+                    (via, ln.media_id, ln.detail)
+                    for via, ln in series_links(s, series_id, limit=limit)
+                    if ln.reason == "same-camera"
+                ]
+                assert new == _loop_links(s, series_id, limit=limit)
+        # the whole series gone: its rows go with it
+        s.execute(delete(series_media).where(series_media.c.series_id == series_id))
+        assert _kept(s) == _recount(s)
+
+
+def test_a_camera_wholly_in_the_series_is_not_probed(db: Database) -> None:
+    """Only cameras with media outside the series are asked for (statement count)."""
+    from sqlalchemy import event
+
+    with db.session() as s:
+        series_id, _ = _seed(s)
+        seen: list[str] = []
+
+        def log(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(db.engine, "before_cursor_execute", log)
+        try:
+            series_links(s, series_id)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", log)
+        union = [st for st in seen if "UNION ALL" in st]
+        assert len(union) == 1 and "cam/full" not in str(union)
+        # 10 cameras scanned, cam/full skipped: 9 parts
+        assert union[0].count("UNION ALL") == 8
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[tuple[Database, Database, dict[str, dict[str, int]]]]:
+    """(owner, service role under RLS, ids) of the sharing world, every item of one camera."""
+    for owner, service, ids in pg_service_world():
+        with owner.session() as s:
+            s.execute(update(MediaMetadataModel).values(camera_key="cam/shared"))
+        yield owner, service, ids
+
+
+def test_under_rls_the_counts_follow_the_series_and_the_totals_are_unread(pg) -> None:  # type: ignore[no-untyped-def]
+    owner, service, ids = pg
+    by_series = {v["series"]: k for k, v in ids.items()}
+    with owner.session() as s:
+        assert _kept(s) == _recount(s)
+        assert _kept(s)[0] == {"cam/shared": len(EXPECTED)}
+    with service.session() as s:
+        for table in ("series_camera_members", "camera_media"):
+            assert s.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+        sharing.set_rls_caller(s, CALLER_AGENCY)
+        rows = s.scalars(text("SELECT series_id FROM series_camera_members"))
+        visible = {r for r, lv in EXPECTED.items() if RANK[lv] >= RANK["hash"]}
+        assert {by_series[x] for x in rows} == visible
+        assert s.scalar(text("SELECT count(*) FROM camera_media")) == 0  # every agency's
+        # the list a service-role caller gets: the loop's, another agency's hidden
+        # media left out by RLS alike
+        for res in ("own", *sorted(visible - {"own"})):
+            sid = ids[res]["series"]
+            new = [(v, ln.media_id, ln.detail) for v, ln in series_links(s, sid)]
+            assert new == _loop_links(s, sid), res
+        own = [ln.media_id for _, ln in series_links(s, ids["own"]["series"])]
+        full = {ids[r]["media"] for r, lv in EXPECTED.items() if lv == "full" and r != "own"}
+        assert set(own) == full

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
 from tessera.storage.metadata_search import lon_window
-from tessera.storage.models import Media, MediaMetadataModel, series_media
+from tessera.storage.models import (
+    Media,
+    MediaMetadataModel,
+    camera_media,
+    series_camera_members,
+    series_media,
+)
 
 DEFAULT_RADIUS_M = 100.0
 """GPS points this close are shown as "taken near each other"."""
@@ -157,17 +163,36 @@ def series_links(
                 break
     out: list[tuple[int, MetadataLink]] = []
     keys = sorted(via_of, key=lambda k: via_of[k])
+    # a camera whose media all belong to the series has nothing outside it (kept counts,
+    # migration 0024; under RLS ``camera_media`` reads nothing, so nothing is skipped)
+    scm, cm = series_camera_members, camera_media
+    whole = (
+        set(
+            s.scalars(
+                select(scm.c.camera_key)
+                .join(cm, cm.c.camera_key == scm.c.camera_key)
+                .where(
+                    scm.c.series_id == series_id,
+                    scm.c.camera_key.in_(keys),
+                    scm.c.members == cm.c.media,
+                )
+            )
+        )
+        if keys
+        else set()
+    )
+    probed = [(i, key) for i, key in enumerate(keys) if key not in whole]
     # each camera's first ``limit`` media outside the series (one probe per row), all
     # cameras in one statement: one round trip instead of one per camera
     outside_of: dict[int, list[int]] = {i: [] for i in range(len(keys))}
-    if keys:
+    if probed:
         parts = [
             select(literal(i).label("k"), md.media_id)
             .where(md.camera_key == key, outside)
             .order_by(md.media_id)
             .limit(limit)
             .subquery()
-            for i, key in enumerate(keys)
+            for i, key in probed
         ]
         both = union_all(*(select(p.c.k, p.c.media_id) for p in parts))
         for k, m in s.execute(both):

@@ -287,6 +287,19 @@ series_case_sightings = Table(
     Column("n", Integer, nullable=False, server_default="0"),
     Index("ix_series_case_sightings_case_id", "case_id"),
 )
+series_camera_members = Table(  # kept by triggers (0024): live members per camera key
+    "series_camera_members",
+    Base.metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("camera_key", String(128), primary_key=True),
+    Column("members", Integer, nullable=False, server_default="0"),
+)
+camera_media = Table(  # kept by triggers (0024): metadata rows per camera key
+    "camera_media",
+    Base.metadata,
+    Column("camera_key", String(128), primary_key=True),
+    Column("media", Integer, nullable=False, server_default="0"),
+)
 
 
 class FingerprintModel(Base):
