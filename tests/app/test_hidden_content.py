@@ -407,13 +407,6 @@ def test_own_record_of_content_seen_below_full_stays_capped(
         assert Visibility.of(s, NL_A).media_level(media_id) == Level.FULL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 14): a blind link shows the media row's global columns at status "
-    "(MD5/SHA-1 another agency's file gave, its submissions and first_seen_at); the "
-    "exchange entry does not record which digests the agency's own record carried, so "
-    "show/list/export cannot narrow the row to them yet",
-)
 def test_blind_link_shows_only_what_the_own_record_said(
     world: tuple[App, Database], tmp_path: Path
 ) -> None:
@@ -436,3 +429,88 @@ def test_blind_link_shows_only_what_the_own_record_said(
         shown[name] = (m.md5, m.sha1, m.submissions, first >= start)
     assert shown["control"] == (None, None, 0, True)  # hand-derived: only the SHA-256 given
     assert shown["held"] == shown["control"]
+
+
+def _blind_import(app: App, tmp_path: Path) -> tuple[bytes, list[str]]:
+    """NL-B imports the SHA-256 of NL-A's unshared item; the held item's other
+    digests (sharing_world: MD5 and SHA-1 are the SHA-256's first 16/20 bytes, from
+    NL-A's file) in hex, lower and upper case."""
+    held = digest("unshared")
+    path = tmp_path / "held.txt"
+    path.write_text(f"sha256 {held.hex()}\n")
+    ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B", series="NLB Blind")
+    return held, [h for d in (held[:16], held[:20]) for h in (d.hex(), d.hex().upper())]
+
+
+def test_blind_link_narrowed_in_list_lookup_and_exports(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """Every read NL-B has of the blind-linked item shows only its own record: the
+    media list, a lookup by a digest only NL-A's file gave (missing, as for content
+    nobody holds), and the bundle, VICS and hash-list exports."""
+    from tessera.app import media as media_uc
+    from tessera.errors import NotFound
+
+    app, _owner = world
+    held, theirs = _blind_import(app, tmp_path)
+    listed = media_uc.list_media(app, NL_B, series="NLB Blind").items
+    items = [m for m in listed if m.sha256 == held.hex()]
+    assert [(m.sha256, m.md5, m.sha1, m.kind, m.byte_size, m.submissions) for m in items] == [
+        (held.hex(), None, None, "other", None, 0)
+    ]
+    m = items[0]
+    assert media_uc.picture_sizes(app, NL_B, [m.id]) == {}
+    for ref in (held[:16].hex(), held[:20].hex()):
+        with pytest.raises(NotFound) as err:
+            media_uc.show(app, NL_B, ref)
+        assert str(err.value) == f"no media item with digest {ref}"
+    assert media_uc.show(app, NL_B, str(m.id)).media == m
+    for fmt in ("bundle", "vics", "hashlist"):
+        out = io.StringIO()
+        ex.export(app, NL_B, fmt, out, agency="NL-B")
+        body = out.getvalue()
+        assert held.hex() in body.lower(), fmt
+        body = body.replace(held.hex(), "").replace(held.hex().upper(), "")  # MD5 its prefix
+        for leak in theirs:
+            assert leak not in body, (fmt, leak)
+    # NL-A, which holds the file, still sees its row as it is
+    a = media_uc.show(app, NL_A, held.hex()).media
+    assert (a.md5, a.sha1, a.submissions) == (held[:16].hex(), held[:20].hex(), 1)
+
+
+def test_blind_link_narrowed_in_api_and_web(world: tuple[App, Database], tmp_path: Path) -> None:
+    """The API media routes and the web media page show NL-B the same narrowed item."""
+    from fastapi.testclient import TestClient
+
+    from tessera.app import accounts
+    from tessera.web import create_app
+
+    app, owner = world
+    held, theirs = _blind_import(app, tmp_path)
+    op = Caller.local_operator()
+    with App(Settings.for_home(tmp_path / "op", database_url=owner.url)) as op_app:
+        accounts.create_user(
+            op_app, op, "v@nl-b.example", agency="NL-B", role="viewer", password="pw-" + "x" * 16
+        )
+        token = accounts.create_token(op_app, op, "v@nl-b.example").token
+        cookie = accounts.login(op_app, "v@nl-b.example", "pw-" + "x" * 16).cookie
+    settings = Settings.for_home(tmp_path / "srv", database_url=app.db.url)
+    with TestClient(
+        create_app(settings, poll_interval=0.05, run_jobs=False), base_url="https://testserver"
+    ) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        one = c.get(f"/api/v1/media/{held.hex()}", headers=auth)
+        assert one.status_code == 200, one.text
+        got = one.json()["media"]
+        assert (got["md5"], got["sha1"], got["submissions"]) == (None, None, 0)
+        listed = c.get("/api/v1/media?agency=NL-B", headers=auth)
+        assert listed.status_code == 200
+        assert c.get(f"/api/v1/media/{held[:16].hex()}", headers=auth).status_code == 404
+        c.cookies.set("tessera_session", cookie)
+        page = c.get(f"/media/{got['id']}")
+        assert page.status_code == 200, page.text[:300]
+        assert held.hex() in page.text
+        for body in (one.text, listed.text, page.text):
+            rest = body.replace(held.hex(), "")  # the MD5 and SHA-1 are its prefixes
+            for leak in theirs:
+                assert leak not in rest, leak

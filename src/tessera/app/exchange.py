@@ -242,6 +242,17 @@ def _shared_records(
             x for x in item.series if levels.get(series_ids[x[0]] or -1, Level.NONE) >= Level.STATUS
         )
         narrowed = replace(item, series=shown, entry=item.entry if level >= Level.FULL else None)
+        own = vis.own_records([item.media_id]).get(item.media_id)
+        if own is not None:  # seen through a blind link only: what its record said
+            narrowed = replace(
+                narrowed,
+                md5=own.md5,
+                sha1=own.sha1,
+                sha256=own.sha256,
+                kind=own.kind or "other",
+                byte_size=own.byte_size,
+                submissions=own.sightings,
+            )
         yield _for_level(record_from_item(narrowed), level)
 
 

@@ -94,6 +94,34 @@ class MediaPage(Result):
     next_after: int | None
 
 
+def _as_recorded(summary: MediaSummary, rec: sharing.BlindRecord | None) -> MediaSummary:
+    """An item the caller sees only through a blind link (``visibility`` rule 6): what
+    its own record said, as a hash-only item of its own would show it; the row's
+    other columns came with another agency's file."""
+    if rec is None:
+        return summary
+    return summary.model_copy(
+        update={
+            "sha256": rec.sha256.hex() if rec.sha256 is not None else None,
+            "sha1": rec.sha1.hex() if rec.sha1 is not None else None,
+            "md5": rec.md5.hex() if rec.md5 is not None else None,
+            "kind": rec.kind or "other",
+            "format": None,
+            "byte_size": rec.byte_size,
+            "width": None,
+            "height": None,
+            "submissions": rec.sightings,
+            "first_seen_at": rec.linked_at,
+        }
+    )
+
+
+def _missing(ref: str) -> NotFound:
+    r = ref.strip()
+    what = f"id {r}" if r.isdigit() else f"digest {r.lower()}"
+    return NotFound(f"no media item with {what}")
+
+
 def _named(summary: MediaSummary, seen: set[str]) -> MediaSummary:
     """Only the series names the caller sees at ``status`` (a name is a status fact)."""
     keep = tuple(n for n in summary.series if n in seen)
@@ -105,10 +133,14 @@ def show(app: App, caller: Caller, ref: str) -> MediaDetail:
     with transaction(app, caller) as (s, vis):
         media = media_queries.resolve_media(s, ref)
         if vis.media_level(media.id) < Level.STATUS:  # worded as resolve_media's "missing"
-            r = ref.strip()
-            what = f"id {r}" if r.isdigit() else f"digest {r.lower()}"
-            raise NotFound(f"no media item with {what}")
+            raise _missing(ref)
         level = vis.media_level(media.id)
+        own = vis.own_records([media.id]).get(media.id)
+        r = ref.strip().lower()
+        if own is not None and not r.isdigit():
+            said = {d.hex() for d in (own.sha256, own.sha1, own.md5) if d is not None}
+            if r not in said:  # a digest only the other agency's file gave
+                raise _missing(ref)
         rec = media_queries.media_detail(s, media)
         seen = set(vis.series_names_of_media([media.id]).get(media.id, []))
         # a sighting (case, path, file times) is its case's: shown where the case is full
@@ -120,7 +152,7 @@ def show(app: App, caller: Caller, ref: str) -> MediaDetail:
             if case_levels.get(case_of.get(x.id, -1), Level.NONE) >= Level.FULL
         )
     detail = MediaDetail(
-        media=_named(MediaSummary.of(rec.media), seen),
+        media=_named(_as_recorded(MediaSummary.of(rec.media), own), seen),
         level=level.label,
         sightings=sightings,
         fingerprints=tuple(MediaFingerprint(**x.__dict__) for x in rec.fingerprints),
@@ -145,7 +177,8 @@ def picture_sizes(app: App, caller: Caller, media_ids: Iterable[int]) -> dict[in
     gives them), in one transaction: for drawing regions on their pictures."""
     with transaction(app, caller) as (s, vis):
         seen = vis.seen_media(media_ids, Level.STATUS)
-        return media_queries.picture_sizes(s, seen)
+        blind = vis.own_records(seen)  # sizes came with another agency's file
+        return media_queries.picture_sizes(s, [m for m in seen if m not in blind])
 
 
 def list_media(
@@ -199,9 +232,10 @@ def list_media(
         )
         levels = vis.media_levels(m.id for m in page.items)
         names = vis.series_names_of_media(m.id for m in page.items)
+        own = vis.own_records(m.id for m in page.items)
     return MediaPage(
         items=tuple(
-            _named(MediaSummary.of(m), set(names.get(m.id, [])))
+            _named(_as_recorded(MediaSummary.of(m), own.get(m.id)), set(names.get(m.id, [])))
             for m in page.items
             if levels[m.id] >= Level.STATUS
         ),

@@ -33,6 +33,10 @@ Row-Level Security (migration 0006) re-applies the same row rules underneath.
    agency's own series, cases and records up to ``status`` only; its ``full``
    rows came with the other agency's file and stay that agency's (shown only
    where that agency shares them), until the agency ingests the file itself.
+6. where the agency sees such an item through its own series, cases and records
+   only, even the media row's global columns are not its: it is shown what its
+   own record said (digests, kind, size), its own sightings as submissions and
+   the time it linked as first seen (``Visibility.own_records``, migration 0025).
 
 The node's **local operator** (the command line on the server machine, which can
 read the database file anyway) sees everything. Every other caller, a network
@@ -133,6 +137,7 @@ class Visibility:
     _in_series: dict[int, frozenset[int]] = field(default_factory=dict)
     _in_cases: dict[int, frozenset[int]] = field(default_factory=dict)
     _importers: dict[int, frozenset[int]] = field(default_factory=dict)
+    _blind_only: set[int] = field(default_factory=set)
 
     @classmethod
     def of(cls, s: Session, caller: Caller) -> Visibility:
@@ -237,7 +242,24 @@ class Visibility:
                     if me is not None and me in self._importers[m]:
                         levels.append(cap)  # its own imported record
                     self._media[m] = max(levels, default=Level.NONE)
+                    if m in blind:  # seen through its own containers only: rule 6
+                        others = [sl[x] for x in in_series.get(m, ()) if own_s.get(x) != me]
+                        others += [cl[x] for x in in_cases.get(m, ()) if own_c.get(x) != me]
+                        if max(others, default=Level.NONE) < Level.STATUS:
+                            self._blind_only.add(m)
         return {i: self._media[i] for i in wanted}
+
+    def own_records(self, media_ids: Iterable[int]) -> dict[int, sharing.BlindRecord]:
+        """media id -> what the caller's own record said, for the items among
+        ``media_ids`` it sees only through a blind link (rule 6): show these instead
+        of the media row's digests, kind, size, submissions and first sighting."""
+        wanted = set(media_ids)
+        self.media_levels(wanted)
+        narrow = wanted & self._blind_only
+        if not narrow or self.agency_id is None:
+            return {}
+        found = sharing.blind_records(self.s, narrow, self.agency_id)
+        return {m: found[m] for m in narrow if m in found}
 
     def case_contacts(self, media_ids: Iterable[int]) -> dict[int, set[str]]:
         """media id -> contacts of other agencies whose cases, shared with the caller at

@@ -152,6 +152,16 @@ _MEDIA_COLUMNS = (
     "has_content",
     "first_seen_at",
 )
+_BLIND_COLUMNS = (  # what the agency's own record said (migration 0025)
+    "media_id",
+    "agency_id",
+    "sha256",
+    "sha1",
+    "md5",
+    "kind",
+    "byte_size",
+    "linked_at",
+)
 _ENTRY_COLUMNS = (
     "media_id",
     "agency_id",
@@ -416,10 +426,18 @@ class ExchangeImport:
         self.counts.new_media += len(new_rows) + len(linked)
         self.counts.matched_media += sum(1 for x in slots if x >= 0 and x not in hidden)
         fresh = set(new_ids)
+        said: dict[int, _Prepared] = {}  # the first record naming each blind item
+        for p, mid in zip(batch, media_ids, strict=True):
+            if mid in linked or mid in capped:
+                said.setdefault(mid, p)
+        now = self._bulk.time(utcnow())
         self._bulk.insert(
             "blind_link",
-            ("media_id", "agency_id"),
-            [(m, self.agency.id) for m in sorted(linked | capped)],
+            _BLIND_COLUMNS,
+            [
+                (m, self.agency.id, p.sha256, p.sha1, p.md5, p.r.kind, p.r.media_size, now)
+                for m, p in sorted(said.items())
+            ],
             skip_conflicts=True,
         )
         self._fingerprints(batch, media_ids, fresh, linked)

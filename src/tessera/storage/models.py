@@ -55,6 +55,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -470,13 +471,26 @@ class BlindLink(Base):
     up to ``status`` only, never its ``full`` rows (OCR text, camera metadata,
     markers, locations), which came with the other agency's file. Ingesting the
     file itself removes the row (the agency then has the content).
-    Migration 0019; ``tessera.app.visibility`` and ``tessera_media_level``."""
+    Migration 0019; ``tessera.app.visibility`` and ``tessera_media_level``.
+
+    What the agency's record said of the item (its digests, kind, size) and when it
+    linked (migration 0025): where the agency sees the item only through this link,
+    it is shown these instead of the media row's columns, which came with the other
+    agency's file (``Visibility.own_records``)."""
 
     __tablename__ = "blind_link"
     media_id: Mapped[int] = mapped_column(
         ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
     )
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    sha1: Mapped[bytes | None] = mapped_column(LargeBinary(20))
+    md5: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    byte_size: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.current_timestamp()
+    )
 
 
 class IngestRun(Base):

@@ -10,9 +10,11 @@ Row-Level Security (migration 0006) filters the same rows a second time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
@@ -242,6 +244,62 @@ def blind_links(s: Session, media_ids: Iterable[int], agency_id: int) -> set[int
     return out
 
 
+@dataclass(frozen=True)
+class BlindRecord:
+    """What an agency's own record said of an item it linked blind (migration 0025):
+    its digests, kind and size, when it linked, and its own live sightings."""
+
+    sha256: bytes | None
+    sha1: bytes | None
+    md5: bytes | None
+    kind: str | None
+    byte_size: int | None
+    linked_at: datetime
+    sightings: int
+
+
+_BLIND_RECORDS = select(
+    BlindLink.media_id,
+    BlindLink.sha256,
+    BlindLink.sha1,
+    BlindLink.md5,
+    BlindLink.kind,
+    BlindLink.byte_size,
+    BlindLink.linked_at,
+).where(BlindLink.agency_id == bindparam("agency"), BlindLink.media_id.in_(prepared.ids_param()))
+_OWN_SIGHTINGS = (
+    select(Sighting.media_id, func.count())
+    .where(
+        Sighting.agency_id == bindparam("agency"),
+        Sighting.deleted_at.is_(None),
+        Sighting.media_id.in_(prepared.ids_param()),
+    )
+    .group_by(Sighting.media_id)
+)
+
+
+def blind_records(s: Session, media_ids: Iterable[int], agency_id: int) -> dict[int, BlindRecord]:
+    """media id -> what agency ``agency_id``'s record said, for its blind links."""
+    out: dict[int, BlindRecord] = {}
+    for chunk in prepared.chunks(media_ids):
+        seen = {
+            int(m): int(n) for m, n in prepared.rows(s, _OWN_SIGHTINGS, ids=chunk, agency=agency_id)
+        }
+        for m, sha256, sha1, md5, kind, size, at in prepared.rows(
+            s, _BLIND_RECORDS, ids=chunk, agency=agency_id
+        ):
+            out[int(m)] = BlindRecord(
+                bytes(sha256) if sha256 is not None else None,
+                bytes(sha1) if sha1 is not None else None,
+                bytes(md5) if md5 is not None else None,
+                kind,
+                int(size) if size is not None else None,
+                at,
+                seen.get(int(m), 0),
+            )
+    return out
+
+
 def series_names(s: Session, ids: Iterable[int]) -> dict[int, str]:
     """series id -> name (soft-deleted series left out)."""
     out: dict[int, str] = {}
@@ -366,6 +424,7 @@ def rls_bypass_reasons(s: Session) -> list[str]:
 __all__ = [
     "INDEX_OPTION",
     "NETWORK",
+    "BlindRecord",
     "Scope",
     "Target",
     "agency_by_code",
@@ -373,6 +432,7 @@ __all__ = [
     "applicable_grants",
     "apply_sharing_default",
     "blind_links",
+    "blind_records",
     "cases_of_sightings",
     "containers_of_media",
     "counts_within",
