@@ -24,6 +24,8 @@ from tessera.errors import InvalidInput
 from tessera.fingerprints.layout import (
     ALGORITHM,
     GRID,
+    K_COLOUR,
+    K_LIGHT,
     KEEP,
     Known,
     Layout,
@@ -31,6 +33,7 @@ from tessera.fingerprints.layout import (
     Query,
 )
 from tessera.matching.scene_triage import Related
+from tessera.matching.triage import layout_prefilter as prefilter
 from tessera.pipeline.result import FileResult
 from tessera.storage.db import Database
 from tessera.storage.repo import fingerprints_after
@@ -49,17 +52,25 @@ _PAGE = 50_000
 
 @dataclass
 class LayoutIndex:
-    """The decisive stored layouts (still pictures), prepared for comparisons."""
+    """The decisive stored layouts (still pictures), prepared for comparisons: their
+    coefficients and colour quantiles (``layout_prefilter``) in arrays, a ``Known``
+    made only for a layout a file is compared with."""
 
     media_ids: list[int]
-    known: list[Known]
-    grids: np.ndarray  # n x GRID*GRID x 3
+    light: np.ndarray  # n x K_LIGHT x K_LIGHT
+    colour: np.ndarray  # n x 2 x K_COLOUR x K_COLOUR
+    aspect: np.ndarray  # n
+    detail: np.ndarray  # n
+    stats: np.ndarray  # n x prefilter.STATS
+    candidates: int = prefilter.CANDIDATES
+    """Stored layouts per file given the comparison without search (the prefilter's
+    nearest by colour quantiles); 0: every one (the unindexed step)."""
 
     @staticmethod
     def of(rows: Sequence[tuple[int, bytes]]) -> LayoutIndex:
         """From (media id, stored layout bytes); damaged and non-decisive ones left out."""
         ids: list[int] = []
-        known: list[Known] = []
+        lays: list[Layout] = []
         for media_id, value in rows:
             try:
                 lay = Layout.from_bytes(value)
@@ -67,13 +78,17 @@ class LayoutIndex:
                 continue  # a damaged row decides nothing
             if lay.decisive:
                 ids.append(media_id)
-                known.append(Known(lay))
-        grids = (
-            np.stack([k.grid for k in known])
-            if known
-            else np.zeros((0, GRID * GRID, 3), np.float32)
+                lays.append(lay)
+        light = np.array([x.light for x in lays], np.float32).reshape(-1, K_LIGHT, K_LIGHT)
+        colour = np.array([x.colour for x in lays], np.float32).reshape(-1, 2, K_COLOUR, K_COLOUR)
+        return LayoutIndex(
+            ids,
+            light,
+            colour,
+            np.array([x.aspect for x in lays], np.float64),
+            np.array([x.detail for x in lays], np.float64),
+            prefilter.stats(light, colour),
         )
-        return LayoutIndex(ids, known, grids)
 
     @staticmethod
     def load(db: Database) -> LayoutIndex:
@@ -92,18 +107,31 @@ class LayoutIndex:
     def __len__(self) -> int:
         return len(self.media_ids)
 
+    def known(self, i: int) -> Known:
+        """The stored layout at position ``i``, prepared for a search."""
+        return Known(
+            Layout(self.light[i], self.colour[i], float(self.aspect[i]), float(self.detail[i]))
+        )
+
     def shortlist(self, q: Query) -> list[tuple[float, int]]:
         """(distance without search, position) of the closest known pictures."""
         if not self.media_ids:
             return []
+        if self.candidates:
+            pos = prefilter.candidates(
+                self.stats, prefilter.stats_of_grids(q.variants[0][1][None])[0], self.candidates
+            )
+        else:
+            pos = np.arange(len(self.media_ids))
+        grids = prefilter.grids(self.light[pos], self.colour[pos])
         n = max(1, round(KEEP * GRID * GRID))
-        best = np.full(len(self.media_ids), np.inf, dtype=np.float32)
+        best = np.full(len(pos), np.inf, dtype=np.float32)
         for _, g in q.variants:
-            d = np.linalg.norm(self.grids - g[None], axis=2)
+            d = np.linalg.norm(grids - g[None], axis=2)
             robust = np.partition(d, n - 1, axis=1)[:, :n].mean(axis=1)
             best = np.minimum(best, robust)
-        order = np.argsort(best)[:SHORTLIST]
-        return [(float(best[i]), int(i)) for i in order if best[i] <= QUICK_MAX]
+        order = np.lexsort((pos, best))[:SHORTLIST]
+        return [(float(best[i]), int(pos[i])) for i in order if best[i] <= QUICK_MAX]
 
     def copy_of(self, layout: bytes) -> tuple[int, LayoutMatch] | None:
         """The first known picture a search verifies ``layout`` as a copy of."""
@@ -112,7 +140,7 @@ class LayoutIndex:
             return None
         q = Query(lay)
         for _, i in self.shortlist(q):
-            m = q.compare(self.known[i])
+            m = q.compare(self.known(i))
             if m is not None and m.is_copy:
                 return self.media_ids[i], m
         return None
