@@ -348,3 +348,19 @@ def test_series_links_by_camera_and_place_in_few_queries(world) -> None:  # type
         ids[r]["media"] for i, r in enumerate(order) if r != "own" and abs(i - me) <= 10
     }
     assert {x.via_media for x in d.linked_media} == {ids["own"]["media"]}
+
+
+def test_series_links_show_only_media_the_caller_sees_in_full(world) -> None:  # type: ignore[no-untyped-def]
+    """NL-B's own series: every resource shares its camera and lies within 100 m of
+    some other, but only media NL-B sees in full may be named (on SQLite the query
+    itself returns every agency's media)."""
+    app, ids = world
+    from tessera.app import series as series_uc
+
+    d = series_uc.show(app, NL_B, "S-own")
+    assert d.level == "full"
+    shown = {x.media_id for x in d.linked_media}
+    assert {x.media_id for x in d.linked_media if x.reason == "same-camera"} == _full(ids) - {
+        ids["own"]["media"]
+    }
+    assert shown <= _full(ids)

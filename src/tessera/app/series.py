@@ -212,9 +212,14 @@ def show(app: App, caller: Caller, name: str) -> SeriesDetail:
             SeriesMarker(id=m.id, media_id=m.media_id, type=m.kind, note=m.note)
             for m in markers.list_markers(s, series_id=series.id)
         )
+        found = camera_links.series_links(s, series.id)
+        # other media are shown only where the caller sees them in full (as media links
+        # do): without RLS the query returns every agency's media of that camera or place
+        full = vis.seen_media({ln.media_id for _, ln in found}, Level.FULL)
         links = tuple(
             LinkedMedia(media_id=ln.media_id, via_media=mid, reason=ln.reason, detail=ln.detail)
-            for mid, ln in camera_links.series_links(s, series.id)
+            for mid, ln in found
+            if ln.media_id in full
         )
     detail = SeriesDetail(
         **st.__dict__,
