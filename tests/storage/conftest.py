@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,12 @@ PG_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
 
 
 def _pg_database() -> Iterator[Database]:
+    yield from pg_schema_database(Database.migrate)
+
+
+def pg_schema_database(prepare: Callable[[Database], object]) -> Iterator[Database]:
+    """A PostgreSQL database in a schema of its own (``prepare`` migrates it), dropped
+    after; skips where no server is configured."""
     if not PG_URL:
         pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -34,7 +40,7 @@ def _pg_database() -> Iterator[Database]:
     sep = "&" if "?" in PG_URL else "?"
     db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}")
     try:
-        db.migrate()
+        prepare(db)
         yield db
     finally:
         db.dispose()
@@ -101,18 +107,4 @@ def database_at(backend: str, tmp_path: Path, revision: str) -> Iterator[Databas
         yield db
         db.dispose()
         return
-    if not PG_URL:
-        pytest.skip("TESSERA_TEST_POSTGRES_URL not set (CI starts PostgreSQL and sets it)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}")
-    try:
-        migrate_to(db, revision)
-        yield db
-    finally:
-        db.dispose()
-        drop_schema(admin, schema)
-        admin.dispose()
+    yield from pg_schema_database(lambda db: migrate_to(db, revision))
