@@ -175,6 +175,11 @@ def test_a_killed_worker_has_its_file_redone(tmp_path: Path) -> None:
         crashed = list(
             map_on_cluster(always_dies, [5], address=c.scheduler_address, on_crash=lambda x: b"X")
         )
+        # The nannies are still restarting the dead workers; closing the cluster while a
+        # worker process has not started yet fails inside Dask ("can only join a started
+        # process"), so wait for both to be back first.
+        with distributed.Client(c.scheduler_address) as client:
+            client.wait_for_workers(2, timeout=120)
     assert flag.exists()
     assert out == [b"0", b"1", b"4", b"9", b"16", b"25", b"36", b"49"]
     assert crashed == [b"X"]
