@@ -16,7 +16,7 @@ from types import TracebackType
 from tessera.app.settings import Settings
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
-from tessera.storage import sharing
+from tessera.storage import bulk_load, sharing
 from tessera.storage.db import Database, Session
 
 
@@ -68,6 +68,8 @@ class App:
         """Create the database or bring its schema up to date (``tessera init``)."""
         db = self._database()
         db.migrate()
+        with db.session() as s:  # indexes a federation bulk load cut short left missing
+            bulk_load.restore(s)
         self._checked = True
         return db
 

@@ -109,6 +109,7 @@ from tessera.exchange.delta import (
     WireRecord,
     attest_from_json,
 )
+from tessera.storage import bulk_load
 from tessera.storage import federation as store
 from tessera.storage.db import Session
 from tessera.storage.models import FedLogEntry, FedPeer
@@ -959,7 +960,13 @@ def _apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) ->
             raise HubRefused("the hub sent this node's own records back as another's")
         keys = _origin_keys(s, peer, bundle)
         _check_attested(s, peer, bundle, keys)
+        if not bulk_load.missing(s) and bulk_load.worth_it(
+            s, _coming(bundle.count, after, end, upto)
+        ):
+            bulk_load.defer(s)  # a fresh node's first big pull: indexes built at the end
         applied = _apply_received(s, bundle)
+        if end >= upto:
+            bulk_load.restore(s)
         from tessera.storage.models import utcnow  # noqa: PLC0415
 
         try:
@@ -1002,6 +1009,22 @@ def _apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) ->
         done=end >= upto,
         notices=len(told),
     )
+
+
+def _coming(records: int, after: int, end: int, upto: int) -> int:
+    """Records still to come in this pull, this page's included, guessed from its
+    share of the log entries left (``storage.bulk_load`` decides by it)."""
+    return records * (upto - after) // max(1, end - after)
+
+
+def settle(app: App) -> list[str]:
+    """Create the indexes a bulk load cut short left missing (a sync with nothing left
+    to pull, ``tessera init``); their names."""
+    with app.transaction() as s:
+        if not bulk_load.missing(s):
+            return []
+    with app.db.write_session() as s:
+        return bulk_load.restore(s)
 
 
 def _origin_keys(s: Session, hub: FedPeer, bundle: SignedBundle) -> dict[str, Verifier]:
@@ -1183,6 +1206,7 @@ def import_bundles(app: App, caller: Caller, data: bytes, peer_name: str | None)
             out.append(accept_delta(app, part))
         else:
             out.append(apply_feed(app, caller, peer_name, part))
+    settle(app)
     return out
 
 
@@ -1271,6 +1295,7 @@ __all__ = [
     "outbox",
     "prepare",
     "remove_peer",
+    "settle",
     "sign_request",
     "signer_of",
     "status",

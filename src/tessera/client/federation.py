@@ -156,6 +156,7 @@ def sync(
                 coming = None
             if coming is None and after < size:
                 coming = feed(after)
+        fed.settle(app)  # indexes a bulk load cut short left missing
         return SyncReport(
             peer=hub.name,
             url=hub.url,

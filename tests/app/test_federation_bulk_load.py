@@ -1,0 +1,196 @@
+"""A fresh node's first big pull builds some indexes after the load
+(``tessera.storage.bulk_load``): a kill -9 in the middle of it, then a resync,
+leaves every record once and every index in place.
+
+The node's pull runs in a child process that applies the feed pages with the
+threshold lowered to one record, so these few records take the bulk path; it is
+killed with SIGKILL while page 2's transaction holds half its rows (after page 1
+committed with the indexes dropped). Indexes are checked through ``sqlite_master``
+and SQLite's query plan, counts against what the origin shared.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tessera.app import App, Settings
+from tessera.app import federation as fed
+from tessera.exchange import delta
+from tessera.storage import bulk_load, repo
+from tests.app.test_federation import OP, World, _counts, _digests, _open, _share, _sync
+
+SERIES = 3
+PER_SERIES = 12
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from tessera.app import App, Caller, Settings
+    from tessera.app import federation as fed
+    from tessera.storage import bulk_load
+    from tessera.storage import federation as store
+
+    bulk_load.MIN_RECORDS = 1
+    home, pages = Path(sys.argv[1]), sys.argv[2:]
+    original = store.store_records
+    applied = 0
+
+    def stalled(s, items, log_seq):
+        original(s, items, log_seq)
+        if applied == 1 and items:  # page 2, its media written, not committed
+            print("mid-page", flush=True)
+            sys.stdin.readline()  # killed here
+    store.store_records = stalled
+    app = App(Settings.for_home(home))
+    for p in pages:
+        fed.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
+        applied += 1
+    print("finished", flush=True)
+    """
+)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    hub, a, b = (_open(tmp_path, n, None) for n in ("hub", "a", "b"))
+    key = {n: fed.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
+    for n in ("a", "b"):
+        fed.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
+    fed.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
+    fed.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
+    with a.transaction() as s:
+        repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
+    with b.transaction() as s:
+        repo.create_agency(s, "DE-B", "DE", "Unit B", "vid@b.example")
+    yield World(hub, a, b)
+    for x in (hub, a, b):
+        x.close()
+
+
+def _indexes(home: Path) -> dict[str, str]:
+    with sqlite3.connect(home / "tessera.sqlite") as db:
+        return {
+            str(n): str(q)
+            for n, q in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
+        }
+
+
+def _plan(home: Path, sql: str) -> str:
+    with sqlite3.connect(home / "tessera.sqlite") as db:
+        return " | ".join(str(r[-1]) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def _pages(world: World, tmp_path: Path) -> list[Path]:
+    """A shares SERIES series, one delta each; B's feed, one log entry a page."""
+    for i in range(SERIES):
+        _share(world.a, tmp_path, f"BULK{i}", _digests(PER_SERIES, f"bulk{i}-"))
+        _sync(world.a, world.hub)
+    me = fed.signer_of(world.b).name
+    cp = fed.hub_checkpoint(world.hub, me, 0)
+    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    out: list[Path] = []
+    after = 0
+    while after < cp.size:
+        page = fed.feed_page(world.hub, me, after, cp.size, limit=1)
+        after = int(delta.peek_header(page)["end"])
+        out.append(tmp_path / f"page{len(out)}.bin")
+        out[-1].write_bytes(page)
+    assert len(out) == SERIES
+    return out
+
+
+def _killed_mid_load(world: World, tmp_path: Path) -> Path:
+    """B's pull killed with SIGKILL inside page 2's transaction; B's home."""
+    pages = _pages(world, tmp_path)
+    home = tmp_path / "b"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(home), *map(str, pages)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == "mid-page", child.stderr.read() if child.stderr else ""
+        assert set(bulk_load.DEFERRED) - set(_indexes(home)) == set(bulk_load.DEFERRED)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    return home
+
+
+def _assert_indexes_back(home: Path) -> None:
+    have = _indexes(home)
+    for name, sql in bulk_load.DEFERRED.items():
+        assert have.get(name) == sql
+    assert "ix_media_kind" in _plan(home, "SELECT id FROM media WHERE kind = 'image' ORDER BY id")
+    assert "ix_fed_record_log_seq_kind_id" in _plan(
+        home, "SELECT id FROM fed_record WHERE log_seq > 0 ORDER BY log_seq, kind, id"
+    )
+    with sqlite3.connect(home / "tessera.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_kill_mid_bulk_load_then_resync_gives_exact_counts_and_indexes(
+    world: World, tmp_path: Path
+) -> None:
+    home = _killed_mid_load(world, tmp_path)
+    # page 1 committed (with the indexes dropped), page 2 rolled back
+    assert _counts(world.b) == (1 + PER_SERIES, PER_SERIES)
+    assert fed.feed_position(world.b, "hub")[0] == 1
+    assert set(bulk_load.DEFERRED).isdisjoint(_indexes(home))
+    _sync(world.b, world.hub)  # the resync goes on in bulk mode and builds them at its end
+    assert _counts(world.b) == (SERIES * (1 + PER_SERIES), SERIES * PER_SERIES)
+    _assert_indexes_back(home)
+    _sync(world.b, world.hub)  # and again: nothing changes
+    assert _counts(world.b) == (SERIES * (1 + PER_SERIES), SERIES * PER_SERIES)
+    _assert_indexes_back(home)
+
+
+def test_indexes_left_missing_come_back_at_init_and_at_a_sync_with_nothing_to_pull(
+    world: World, tmp_path: Path
+) -> None:
+    home = _killed_mid_load(world, tmp_path)
+    assert set(bulk_load.DEFERRED).isdisjoint(_indexes(home))
+    with App(Settings.for_home(home)) as b:
+        b.migrate()  # tessera init
+    _assert_indexes_back(home)
+    with sqlite3.connect(home / "tessera.sqlite") as db:
+        for name in bulk_load.DEFERRED:
+            db.execute(f"DROP INDEX {name}")
+    assert fed.settle(world.b) == list(bulk_load.DEFERRED)
+    _assert_indexes_back(home)
+    assert fed.settle(world.b) == []
+
+
+def test_a_small_pull_or_a_full_node_keeps_its_indexes(world: World, tmp_path: Path) -> None:
+    pages = _pages(world, tmp_path)
+    for p in pages:  # default threshold: a few records are not worth a rebuild
+        fed.apply_feed(world.b, OP, "hub", p.read_bytes())
+        assert bulk_load.DEFERRED.keys() <= _indexes(tmp_path / "b").keys()
+    with world.b.transaction() as s:
+        assert not bulk_load.worth_it(s, bulk_load.MIN_RECORDS - 1)
+        assert bulk_load.worth_it(s, bulk_load.MIN_RECORDS)
+        assert not bulk_load.worth_it(s, 0)
+
+
+def test_deferred_statements_are_the_migrations(tmp_path: Path) -> None:
+    app = _open(tmp_path, "fresh", None)
+    app.close()
+    have = _indexes(tmp_path / "fresh")
+    assert {n: have.get(n) for n in bulk_load.DEFERRED} == bulk_load.DEFERRED
