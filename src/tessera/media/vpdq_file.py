@@ -95,51 +95,59 @@ _BLAS_LOCK = threading.Lock()
 
 
 @cache
-def _openblas() -> tuple[ctypes.CDLL, str] | None:
-    """numpy's OpenBLAS, found among the loaded libraries (as threadpoolctl does)."""
+def _blas_lib(path: str) -> tuple[ctypes.CDLL, str] | None:
+    """The OpenBLAS at ``path`` and its thread-count function names, if it is one."""
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    for prefix in ("scipy_openblas", "openblas"):
+        for suffix in ("64_", ""):
+            if hasattr(lib, f"{prefix}_set_num_threads{suffix}") and hasattr(
+                lib, f"{prefix}_get_num_threads{suffix}"
+            ):
+                return lib, f"{prefix}_%s_num_threads{suffix}"
+    return None
+
+
+def _openblases() -> list[tuple[ctypes.CDLL, str]]:
+    """Every OpenBLAS loaded in this process (as threadpoolctl finds them): numpy's, and
+    the copies that faiss and OpenCV wheels bundle. Read each time: a library loaded
+    later (faiss, on demand) is limited too."""
     try:
         with open("/proc/self/maps") as fh:
             paths = {
                 m.group(1) for line in fh if (m := re.search(r"(/\S*openblas\S*\.so\S*)", line))
             }
     except OSError:  # not Linux
-        return None
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                if hasattr(lib, f"{prefix}_set_num_threads{suffix}") and hasattr(
-                    lib, f"{prefix}_get_num_threads{suffix}"
-                ):
-                    return lib, f"{prefix}_%s_num_threads{suffix}"
-    return None
+        return []
+    return [found for path in sorted(paths) if (found := _blas_lib(path)) is not None]
 
 
 @contextmanager
 def blas_threads(n: int) -> Iterator[None]:
-    """Limit numpy's OpenBLAS to ``n`` threads for the duration (process-wide).
+    """Limit every loaded OpenBLAS to ``n`` threads for the duration (process-wide).
 
     While a video decodes, FFmpeg's frame threads already keep the cores busy; PDQ's
     matrix products then run fastest on one BLAS thread. Measured on 2 busy cores:
     23 ms per 720p frame with one BLAS thread, 270 ms with two (they spin against
-    the decoder). A no-op where OpenBLAS cannot be found.
+    the decoder). All of them, not the first found: with faiss loaded (triage's copy
+    check) the first in path order was faiss's bundled copy, and numpy's products in
+    verification kept two spinning threads (0.12 ms with one thread, 2.5 ms CPU with
+    two, for a 200 x 128 by 128 x 250 product, measured). A no-op where no OpenBLAS
+    can be found.
     """
-    found = _openblas()
-    if found is None:
-        yield
-        return
-    lib, pattern = found
+    libs = _openblases()
     with _BLAS_LOCK:
-        before = int(getattr(lib, pattern % "get")())
-        getattr(lib, pattern % "set")(n)
+        before = [int(getattr(lib, pattern % "get")()) for lib, pattern in libs]
+        for lib, pattern in libs:
+            getattr(lib, pattern % "set")(n)
     try:
         yield
     finally:
         with _BLAS_LOCK:
-            getattr(lib, pattern % "set")(before)
+            for (lib, pattern), was in zip(libs, before, strict=True):
+                getattr(lib, pattern % "set")(was)
 
 
 def vpdq_from_video(
