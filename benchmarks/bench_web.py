@@ -42,6 +42,8 @@ from bench_api import build_home, make_token, start_server
 class Db:
     url: str | None = None
     """``--database-url``: PostgreSQL instead of the home's SQLite file."""
+    serve_url: str | None = None
+    """``--service-role``: the server's URL, as a role under Row-Level Security."""
 
 
 def settings_of(home: Path) -> object:
@@ -129,6 +131,39 @@ def build_pg(home: Path, n: int, seed: int = 1) -> None:
         PdqStore(app.db, settings.index_dir)  # type: ignore[attr-defined]
 
 
+def service_role_url(owner_url: str, role: str) -> str:
+    """Make (or refresh) ``role``: LOGIN, NOBYPASSRLS, owning nothing, with the grants a
+    deployed node's service role has on the bench schema, and return the owner's URL
+    with that role instead: the server then reads through Row-Level Security."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise SystemExit(f"--service-role {role!r}: lower-case letters, digits and _ only")
+    password = secrets.token_hex(12)
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        schema = conn.scalar(text("SELECT current_schema()"))
+        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(text(f"{verb} ROLE {role} LOGIN PASSWORD '{password}' NOBYPASSRLS"))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+        conn.execute(
+            text(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'
+            )
+        )
+        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
+    engine.dispose()
+    return (
+        make_url(owner_url)
+        .set(username=role, password=password)
+        .render_as_string(hide_password=False)
+    )
+
+
 def pg_token(home: Path) -> str:
     from tessera.app import App, Caller
     from tessera.app.accounts import create_token
@@ -144,7 +179,8 @@ def start_pg_server(home: Path) -> tuple[object, str]:
     import bench_api
 
     port = bench_api.free_port()
-    env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_DATABASE_URL": Db.url or ""}
+    url = Db.serve_url or Db.url or ""
+    env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_DATABASE_URL": url}
     log = (home / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tessera.cli.main", "serve", "--port", str(port), "--workers", "1"],
@@ -448,8 +484,16 @@ def main() -> None:
         help="a PostgreSQL database (e.g. a schema of its own: "
         "...?options=-csearch_path%%3Dbench_web) instead of the home's SQLite file",
     )
+    ap.add_argument(
+        "--service-role",
+        metavar="ROLE",
+        help="with --database-url: serve as this PostgreSQL role (made if absent: NOBYPASSRLS, "
+        "owning nothing), so every page is read through Row-Level Security as deployed",
+    )
     args = ap.parse_args()
     Db.url = args.database_url
+    if args.service_role and not Db.url:
+        ap.error("--service-role needs --database-url")
     home = args.home or Path(mkdtemp(prefix="tessera-bench-web-"))
     print(f"home {home}: {args.n:,} hash-only media")
     if Db.url:
@@ -481,6 +525,9 @@ def main() -> None:
         sid = int(s.scalar(select(Series.id).limit(1)) or 1)
         cid = int(s.scalar(select(Case.id).limit(1)) or 1)
     token = pg_token(home) if Db.url else make_token(home)
+    if args.service_role:
+        Db.serve_url = service_role_url(Db.url or "", args.service_role)
+        print(f"serving as {args.service_role} (NOBYPASSRLS): pages read through RLS")
     proc, base = start_pg_server(home) if Db.url else start_server(home, workers=1)
     try:
         web = sign_in(base)

@@ -295,7 +295,8 @@ def test_under_rls_the_counts_follow_the_series_and_the_totals_are_unread(pg) ->
         sharing.set_rls_caller(s, CALLER_AGENCY)
         rows = s.scalars(text("SELECT series_id FROM series_camera_members"))
         visible = {r for r, lv in EXPECTED.items() if RANK[lv] >= RANK["hash"]}
-        assert {by_series[x] for x in rows} == visible
+        # camera keys are metadata: read only where the series is seen in full (0028)
+        assert {by_series[x] for x in rows} == {r for r, lv in EXPECTED.items() if lv == "full"}
         assert s.scalar(text("SELECT count(*) FROM camera_media")) == 0  # every agency's
         # the list a service-role caller gets: the loop's, another agency's hidden
         # media left out by RLS alike
@@ -306,3 +307,169 @@ def test_under_rls_the_counts_follow_the_series_and_the_totals_are_unread(pg) ->
         own = [ln.media_id for _, ln in series_links(s, ids["own"]["series"])]
         full = {ids[r]["media"] for r, lv in EXPECTED.items() if lv == "full" and r != "own"}
         assert set(own) == full
+
+
+def test_under_rls_a_camera_wholly_in_a_readable_series_is_skipped(pg) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0028: the service role learns which cameras to skip without reading
+    ``camera_media``, only for series it sees in full; the list is unchanged."""
+    owner, service, ids = pg
+    whole = {
+        "own": "cam/own-only",
+        "unshared": "cam/unshared-only",
+        "status": "cam/status-only",
+        "full": "cam/full-only",
+    }
+    res_of = {
+        "own": "own",
+        "unshared": "unshared",
+        "status": "network-status",
+        "full": "network-full",
+    }
+    try:
+        with owner.session() as s:
+            for tag, key in whole.items():
+                s.execute(
+                    update(MediaMetadataModel)
+                    .where(MediaMetadataModel.media_id == ids[res_of[tag]]["media"])
+                    .values(camera_key=key)
+                )
+        with service.session() as s:
+            sharing.set_rls_caller(s, CALLER_AGENCY)
+            for tag, key in whole.items():
+                sid = ids[res_of[tag]]["series"]
+                asked = sorted(whole.values())  # every key, any series: only its own answers
+                got = set(
+                    s.scalars(
+                        text("SELECT * FROM tessera_whole_cameras(:s, :k)"), {"s": sid, "k": asked}
+                    )
+                )
+                # a series the caller does not see in full answers nothing, not even its
+                # own camera (camera keys are metadata)
+                assert got == (set() if tag in ("unshared", "status") else {key}), tag
+                new = [(v, ln.media_id, ln.detail) for v, ln in series_links(s, sid)]
+                assert new == _loop_links(s, sid), tag
+            # the skip is taken: the own series' camera is not probed at all
+            from sqlalchemy import event
+
+            seen: list[str] = []
+
+            def log(*args: object) -> None:
+                seen.append(str(args[2]))
+
+            event.listen(service.engine, "before_cursor_execute", log)
+            try:
+                series_links(s, ids["own"]["series"])
+            finally:
+                event.remove(service.engine, "before_cursor_execute", log)
+            probes = [st for st in seen if " AS k, " in st]  # the outside-media probe
+            assert seen and not probes, seen
+    finally:
+        with owner.session() as s:
+            s.execute(update(MediaMetadataModel).values(camera_key="cam/shared"))
+
+
+def _metres_north(lat: float, lon: float, north: float, east: float) -> tuple[float, float]:
+    """A point ``north`` and ``east`` metres away (small offsets, spherical Earth)."""
+    import math
+
+    r = 6_371_008.8
+    return (
+        lat + math.degrees(north / r),
+        lon + math.degrees(east / (r * math.cos(math.radians(lat)))),
+    )
+
+
+def _haversine(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The oracle's own great-circle distance (not the code under test's)."""
+    import math
+
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((la2 - la1) / 2) ** 2
+        + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def test_gps_links_in_one_statement_list_what_the_definition_lists(db: Database) -> None:
+    """The GPS half of ``series_links`` asks for every scanned point at once: the list is
+    the definition's, computed here from the seeded rows: for the series' first
+    ``SERIES_SCAN`` members with a point, in id order, the live media within 100 m,
+    nearest first, not members, each listed once (at its first point)."""
+    rng = random.Random(11)
+    with db.session() as s:
+        a = repo.create_agency(s, "NL-A", "NL", "Unit A", "a@example.org")
+        series = repo.create_series(s, "Places", a)
+        case = repo.get_or_create_case(s, a, "A-1")
+        # (lat, lon, member?, membership removed?, media deleted?)
+        specs: list[tuple[float, float, bool, bool, bool]] = []
+        centres = [(52.37 + 0.01 * i, 4.89 + 0.013 * i) for i in range(13)]
+        centres.append((10.0, 179.99995))  # the antimeridian: neighbours on both sides
+        for lat, lon in centres:
+            specs.append((lat, lon, True, False, False))
+            for _ in range(rng.randint(1, 5)):
+                dist = rng.choice([5.0, 30.0, 60.0, 99.0, 101.0, 150.0])
+                north = dist * rng.choice([-1, 1]) * rng.random()
+                east = rng.choice([-1, 1]) * (dist**2 - north**2) ** 0.5
+                plat, plon = _metres_north(lat, lon, north, east)
+                if plon > 180:
+                    plon -= 360
+                kind = rng.choice(["out", "out", "out", "member", "removed", "gone"])
+                specs.append((plat, plon, kind == "member", kind == "removed", kind == "gone"))
+        specs.append((*_metres_north(*centres[0], 40, 0), False, False, False))  # near two
+        specs.append((*_metres_north(*centres[0], 0, 1), False, False, False))
+        rng.shuffle(specs)
+        made: dict[int, tuple[float, float, bool, bool, bool]] = {}
+        for n, spec in enumerate(specs):
+            d = hashlib.sha256(f"gps/{n}".encode()).digest()
+            media = Media(sha256=d, md5=d[:16], sha1=d[:20], kind="image", byte_size=1)
+            s.add(media)
+            s.flush()
+            s.add(
+                Sighting(
+                    media_id=media.id,
+                    case_id=case.id,
+                    agency_id=a.id,
+                    original_path=f"/e/{n}.jpg",
+                    seen_at=NOW,
+                )
+            )
+            lat, lon, member, removed, gone = spec
+            s.add(MediaMetadataModel(media_id=media.id, latitude=lat, longitude=lon, data={}))
+            if member or removed:
+                s.execute(
+                    insert(series_media).values(
+                        series_id=series.id, media_id=media.id, deleted_at=NOW if removed else None
+                    )
+                )
+            if gone:
+                media.deleted_at = NOW
+            made[media.id] = spec
+        s.flush()
+        members = {m for m, sp in made.items() if sp[2]}
+        scanned = sorted(members)[:SERIES_SCAN]
+        for limit in (200, 4):
+            want: list[tuple[int, int, str]] = []
+            seen: set[int] = set()
+            for via in scanned:
+                here = made[via][:2]
+                near = sorted(
+                    (_haversine(here, sp[:2]), m)
+                    for m, sp in made.items()
+                    if not sp[4] and _haversine(here, sp[:2]) <= 100.0
+                )
+                for dist, m in near:
+                    if m == via or m in members or m in seen:
+                        continue
+                    seen.add(m)
+                    want.append((via, m, f"{dist:.0f} m"))
+            want = want[:limit]
+            got = [
+                (via, ln.media_id, ln.detail)
+                for via, ln in series_links(s, series.id, limit=limit)
+                if ln.reason == "gps-near"
+            ]
+            assert [g[:2] for g in got] == [w[:2] for w in want], limit
+            for g, w in zip(got, want, strict=True):  # metres as printed, rounding aside
+                assert abs(int(g[2].split()[0]) - int(w[2].split()[0])) <= 1, (g, w)
+            assert len(want) >= (4 if limit == 4 else 8)  # the world gives links to check

@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import String, func, literal, select, union, union_all
+from sqlalchemy.dialects.postgresql import array as sa_array
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
@@ -125,6 +126,30 @@ are compared with other media: a series of 100k media must not cost 100k queries
 (or a 100k-row join) on its page."""
 
 
+def _whole_cameras(s: Session, series_id: int, keys: list[str]) -> set[str]:
+    """The keys among ``keys`` whose media all belong to the series: nothing outside it
+    to list (kept counts, migration 0024). ``camera_media`` counts every agency's media
+    and has no read policy, so on PostgreSQL a connection under RLS reads it empty and
+    asks the SECURITY DEFINER ``tessera_whole_cameras`` (migration 0028, for a series it
+    may read) instead; the owner reads the counts directly."""
+    scm, cm = series_camera_members, camera_media
+    direct = (
+        select(scm.c.camera_key)
+        .join(cm, cm.c.camera_key == scm.c.camera_key)
+        .where(
+            scm.c.series_id == series_id,
+            scm.c.camera_key.in_(keys),
+            scm.c.members == cm.c.media,
+        )
+    )
+    if s.get_bind().dialect.name == "postgresql":
+        fn = func.tessera_whole_cameras(series_id, sa_array(keys, type_=String())).table_valued(
+            "camera_key"
+        )
+        return set(s.scalars(union(direct, select(fn.c.camera_key))))
+    return set(s.scalars(direct))
+
+
 def series_links(
     s: Session, series_id: int, *, radius_m: float = DEFAULT_RADIUS_M, limit: int = 200
 ) -> list[tuple[int, MetadataLink]]:
@@ -150,37 +175,28 @@ def series_links(
         probe = probe.offset(0)
     outside, member = ~probe.exists(), probe.exists()
     # the first cameras met in id order, each with its lowest member id (a bounded scan)
+    # in growing steps: under RLS every row read costs a policy check (~0.5 ms), and
+    # the first cameras are usually met within a few dozen rows
     via_of: dict[str, int] = {}
-    for key, mid in s.execute(
-        select(md.camera_key, md.media_id)
-        .where(md.camera_key.is_not(None), member)
-        .order_by(md.media_id)
-        .limit(SERIES_SCAN * 100)
-    ):
-        if key and key not in via_of:
-            via_of[key] = int(mid)
-            if len(via_of) >= SERIES_SCAN:
-                break
+    after = 0
+    for step in (SERIES_SCAN * 5, SERIES_SCAN * 20, SERIES_SCAN * 75):
+        rows = s.execute(
+            select(md.camera_key, md.media_id)
+            .where(md.camera_key.is_not(None), member, md.media_id > after)
+            .order_by(md.media_id)
+            .limit(step)
+        ).all()
+        for key, mid in rows:
+            if key and key not in via_of:
+                via_of[key] = int(mid)
+                if len(via_of) >= SERIES_SCAN:
+                    break
+        if len(via_of) >= SERIES_SCAN or len(rows) < step:
+            break
+        after = int(rows[-1][1])
     out: list[tuple[int, MetadataLink]] = []
     keys = sorted(via_of, key=lambda k: via_of[k])
-    # a camera whose media all belong to the series has nothing outside it (kept counts,
-    # migration 0024; under RLS ``camera_media`` reads nothing, so nothing is skipped)
-    scm, cm = series_camera_members, camera_media
-    whole = (
-        set(
-            s.scalars(
-                select(scm.c.camera_key)
-                .join(cm, cm.c.camera_key == scm.c.camera_key)
-                .where(
-                    scm.c.series_id == series_id,
-                    scm.c.camera_key.in_(keys),
-                    scm.c.members == cm.c.media,
-                )
-            )
-        )
-        if keys
-        else set()
-    )
+    whole = _whole_cameras(s, series_id, keys) if keys else set()
     probed = [(i, key) for i, key in enumerate(keys) if key not in whole]
     # each camera's first ``limit`` media outside the series (one probe per row), all
     # cameras in one statement: one round trip instead of one per camera
@@ -211,31 +227,65 @@ def series_links(
             return sorted(out, key=lambda x: (x[0], x[1].media_id))
     out.sort(key=lambda x: (x[0], x[1].media_id))
     seen = {(ln.media_id, ln.reason) for _, ln in out}
-    gps_rows = s.execute(
-        select(md.media_id, md.latitude, md.longitude)
-        .where(member, md.latitude.is_not(None), md.longitude.is_not(None))
-        .order_by(md.media_id)
-        .limit(SERIES_SCAN)
-    ).all()
-    for media_id, lat, lon in gps_rows:
-        if lat is None or lon is None:
-            continue
-        near = [(m, d) for m, d in near_point(s, float(lat), float(lon), radius_m) if m != media_id]
-        near = [(m, d) for m, d in near if (m, "gps-near") not in seen]
-        if not near:
-            continue
-        inside = {
-            int(x)
-            for x in s.scalars(member_q.where(series_media.c.media_id.in_([m for m, _ in near])))
-        }
+    gps_rows = [
+        (int(m), float(lat), float(lon))
+        for m, lat, lon in s.execute(
+            select(md.media_id, md.latitude, md.longitude)
+            .where(member, md.latitude.is_not(None), md.longitude.is_not(None))
+            .order_by(md.media_id)
+            .limit(SERIES_SCAN)
+        )
+        if lat is not None and lon is not None
+    ]
+    near_of = _near_points(s, [(lat, lon) for _, lat, lon in gps_rows], radius_m)
+    candidates = sorted({m for near in near_of for m, _ in near})
+    inside: set[int] = set()
+    for i in range(0, len(candidates), 500):  # one membership probe for every point's
+        part = candidates[i : i + 500]
+        inside.update(int(x) for x in s.scalars(member_q.where(series_media.c.media_id.in_(part))))
+    for (media_id, _, _), near in zip(gps_rows, near_of, strict=True):
         for m, d in near:
-            if m in inside:
+            if m == media_id or m in inside or (m, "gps-near") in seen:
                 continue
             seen.add((m, "gps-near"))
-            out.append((int(media_id), MetadataLink(m, "gps-near", f"{d:.0f} m")))
+            out.append((media_id, MetadataLink(m, "gps-near", f"{d:.0f} m")))
             if len(out) >= limit:
                 return out
     return out
+
+
+def _near_points(
+    s: Session, points: list[tuple[float, float]], radius_m: float, limit: int = 200
+) -> list[list[tuple[int, float]]]:
+    """``near_point`` for several points in one statement (one round trip, not one each):
+    per point, (media id, metres) within ``radius_m``, nearest first, at most ``limit``."""
+    if not points:
+        return []
+    md = MediaMetadataModel
+    parts = []
+    for j, (lat, lon) in enumerate(points):
+        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+        parts.append(
+            select(literal(j).label("j"), md.media_id, md.latitude, md.longitude)
+            .join(Media, Media.id == md.media_id)
+            .where(
+                Media.deleted_at.is_(None),
+                md.latitude.between(lat - dlat, lat + dlat),
+                lon_window(md.longitude, lon, dlon),
+            )
+        )
+    hits: list[list[tuple[int, float]]] = [[] for _ in points]
+    for j, media_id, mlat, mlon in s.execute(union_all(*parts)):
+        if mlat is None or mlon is None:
+            continue
+        d = haversine_m(points[int(j)], (float(mlat), float(mlon)))
+        if d <= radius_m:
+            hits[int(j)].append((int(media_id), d))
+    for h in hits:
+        h.sort(key=lambda x: (x[1], x[0]))
+        del h[limit:]
+    return hits
 
 
 __all__ = [
