@@ -514,3 +514,58 @@ def test_blind_link_narrowed_in_api_and_web(world: tuple[App, Database], tmp_pat
             rest = body.replace(held.hex(), "")  # the MD5 and SHA-1 are its prefixes
             for leak in theirs:
                 assert leak not in rest, leak
+
+
+_INGEST_TABLES = ("media", "sighting", "series_media", "ingest_run", "cases", "fingerprint")
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.session() as s:
+        return {
+            t: int(s.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+            for t in _INGEST_TABLES
+        }
+
+
+def test_ingest_into_another_agencys_series_is_not_found(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """``tessera ingest --series NAME`` naming another agency's series, hidden from the
+    ingesting agency or seen by it at status or full, is refused before any work with
+    the answer a series nobody holds gets (a series takes media only from its owner;
+    on SQLite it linked the files into NL-A's series, under RLS the link was refused
+    half-way). Nothing is written: no media, sighting, case, run or series link."""
+    from tessera.app import ingest as ingest_uc
+    from tessera.errors import NotFound
+
+    app, owner = world
+    files = _pictures(tmp_path / "files", 11)
+    before = _counts(owner)
+    answers = []
+    for name in ("S-no-such-series", "S-unshared", "S-network-status", "S-network-full"):
+        with pytest.raises(NotFound) as err:
+            ingest_uc.run(
+                app,
+                NL_B,
+                files,
+                agency_code="NL-B",
+                case_number="B-series",
+                series_name=name,
+                features=False,
+                workers=1,
+            )
+        answers.append(str(err.value).replace(name, "X"))
+        assert _counts(owner) == before, name
+    assert answers == ["no series 'X'"] * 4
+    # its own series still takes the files
+    r = ingest_uc.run(
+        app,
+        NL_B,
+        files,
+        agency_code="NL-B",
+        case_number="B-series",
+        series_name="S-own",
+        features=False,
+        workers=1,
+    )
+    assert r.new_media == 3

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tessera.errors import NotFound
 from tessera.ingest.writer import FileMeta, Seen, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
@@ -27,8 +28,8 @@ from tessera.pipeline.result import FileResult
 from tessera.pipeline.run import run_found
 from tessera.pipeline.walk import iter_files
 from tessera.storage import ingest_runs, repo, sharing
-from tessera.storage.db import Database
-from tessera.storage.models import IngestRun
+from tessera.storage.db import Database, Session
+from tessera.storage.models import IngestRun, Series
 
 
 @dataclass
@@ -87,6 +88,16 @@ def _meta(path: Path) -> FileMeta:
     return FileMeta(mtime=utc_from_timestamp(st.st_mtime), ctime=utc_from_timestamp(st.st_ctime))
 
 
+def _own_series(s: Session, name: str, agency_id: int) -> Series:
+    """The ingesting agency's own series ``name``: a series takes media only from its
+    owner, so another agency's series answers as one that does not exist (whether or
+    not the agency may see it: its existence is not told), before any work."""
+    series = repo.get_series(s, name)
+    if series.agency_id != agency_id:
+        raise NotFound(f"no series {name!r}")  # repo.get_series's words
+    return series
+
+
 def ingest(
     db: Database,
     store: PdqStore,
@@ -121,7 +132,7 @@ def ingest(
         sharing.set_rls_caller(s, agency_code)
         agency = repo.get_agency(s, agency_code)
         case = repo.get_or_create_case(s, agency, case_number)
-        series = repo.get_series(s, series_name) if series_name else None
+        series = _own_series(s, series_name, agency.id) if series_name else None
         run, resumed = ingest_runs.open_run(
             s,
             agency_id=agency.id,
