@@ -26,6 +26,8 @@ sampled every 0.2 s) recorded, and files/s printed beside ``tessera hash``:
 * ``tessera triage --stream``: the time until the verdicts arrive (the cascade:
   digests, PDQ with dihedral variants, the quick local-features copy check) and until
   the leads stage ends (similar scenes, markers, camera, GPS, streamed as found);
+* beside each wall time, the CPU seconds of the command and its workers (``Peak``),
+  which hold when other work shares the machine (wall ratios then drift with it);
 * with ``--old TESSERA`` (another build, e.g. main before this change): its ``triage``,
   so that the old second stage (its triage minus ``--no-scenes``) stands beside the
   leads stage.
@@ -48,6 +50,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -174,11 +177,13 @@ def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[st
 
 
 class Peak:
-    """Peak of the summed RSS of a process and its descendants, sampled every 0.2 s."""
+    """Peak of the summed RSS of a process and its descendants, sampled every 0.2 s, and
+    the CPU seconds (user + system) each of them used by its last sample."""
 
     def __init__(self, pid: int) -> None:
         self.proc = psutil.Process(pid)
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -191,6 +196,8 @@ class Peak:
                 for p in procs:
                     with contextlib.suppress(psutil.Error):
                         total += p.memory_info().rss
+                        t = p.cpu_times()
+                        self.cpu[p.pid] = t.user + t.system
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 pass
@@ -201,10 +208,24 @@ class Peak:
         self._thread.join()
         return self.peak
 
+    def cpu_seconds(self, reaped: float) -> float:
+        """CPU seconds of the whole tree: ``reaped`` (this process's children rusage
+        taken around the run: the command and what it waited for itself) plus, as last
+        sampled, its other descendants (the forkserver and its pool workers, which the
+        command does not reap; up to 0.2 s of each one's end is missed). Unlike wall
+        time, it holds on a loaded machine (checked against ``perf stat -e task-clock``)."""
+        return reaped + sum(c for pid, c in self.cpu.items() if pid != self.proc.pid)
 
-def timed(args: list[str], tessera: str = TESSERA) -> tuple[float, int, int, str]:
-    """Run ``tessera ARGS``: wall seconds, peak MiB, exit code, stdout."""
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(args: list[str], tessera: str = TESSERA) -> tuple[float, int, int, str, float]:
+    """Run ``tessera ARGS``: wall seconds, peak MiB, exit code, stdout, CPU seconds."""
     t = time.perf_counter()
+    cpu0 = _children_cpu()
     with subprocess.Popen(
         [tessera, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
@@ -212,15 +233,19 @@ def timed(args: list[str], tessera: str = TESSERA) -> tuple[float, int, int, str
         out, err = proc.communicate()
         mib = peak.stop() // 2**20
     wall = time.perf_counter() - t
+    cpu = peak.cpu_seconds(_children_cpu() - cpu0)
     if proc.returncode not in (0, 1, 10):
         sys.exit(f"tessera {' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, mib, proc.returncode, out
+    return wall, mib, proc.returncode, out, cpu
 
 
-def timed_stream(args: list[str]) -> tuple[float, float, int, int, int, str]:
+def timed_stream(args: list[str]) -> tuple[float, float, int, int, int, str, float, float]:
     """Run ``tessera ARGS`` (a ``triage --stream``): seconds until the verdicts came,
-    until the end, peak MiB until the verdicts and in all, lead lines, the last line."""
+    until the end, peak MiB until the verdicts and in all, lead lines, the last line,
+    CPU seconds until the verdicts (the tree as sampled then) and in all."""
     t = time.perf_counter()
+    cpu0 = _children_cpu()
+    cpu_verdicts = 0.0
     verdicts_at = 0.0
     peak_verdicts = 0
     leads = 0
@@ -234,15 +259,21 @@ def timed_stream(args: list[str]) -> tuple[float, float, int, int, int, str]:
             if not verdicts_at and line.startswith('{"stage": "verdict"'):
                 verdicts_at = time.perf_counter() - t
                 peak_verdicts = peak.peak // 2**20
+                with contextlib.suppress(psutil.Error):
+                    now = peak.proc.cpu_times()
+                    peak.cpu[peak.proc.pid] = now.user + now.system
+                cpu_verdicts = sum(peak.cpu.values())
             elif line.startswith('{"stage": "leads"'):
                 leads += 1
             last = line
         proc.wait()
         mib = peak.stop() // 2**20
     wall = time.perf_counter() - t
+    cpu = peak.cpu_seconds(_children_cpu() - cpu0)
     if proc.returncode not in (0, 1, 10):
         sys.exit(f"tessera {' '.join(args)} failed ({proc.returncode})")
-    return verdicts_at or wall, wall, peak_verdicts or mib, mib, leads, last
+    verdict_s, verdict_cpu = (verdicts_at, cpu_verdicts) if verdicts_at else (wall, cpu)
+    return verdict_s, wall, peak_verdicts or mib, mib, leads, last, verdict_cpu, cpu
 
 
 def du(path: Path) -> int:
@@ -270,7 +301,7 @@ def ingest_once(
     if not (home / "tessera.sqlite").exists():
         for cmd in (["init"], ["agency", "create", "NL", "--name", "Bench", "--country", "NL"]):
             subprocess.run([tessera, "--home", str(home), *cmd], check=True, capture_output=True)
-    wall, mib, _, out = timed(
+    wall, mib, _, out, _ = timed(
         ["--home", str(home), "ingest", str(root / "db"), "--agency", "NL", "--case", "db",
          "--json", *par],
         tessera=tessera,
@@ -324,18 +355,18 @@ def main() -> None:
     )
 
     # in one run, on the same files: the baseline first, then triage's stages
-    rows: list[tuple[str, float, int]] = []
-    wall_h, mib_h, _, _ = timed(["hash", str(seizure), "--json", *hash_par])
-    rows.append(("tessera hash", wall_h, mib_h))
-    wall_v, mib_v, _, out_v = timed(
+    rows: list[tuple[str, float, int, float]] = []
+    wall_h, mib_h, _, _, cpu_h = timed(["hash", str(seizure), "--json", *hash_par])
+    rows.append(("tessera hash", wall_h, mib_h, cpu_h))
+    wall_v, mib_v, _, out_v, cpu_v = timed(
         ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *par]
     )
-    rows.append(("triage --no-scenes (hash verdicts only)", wall_v, mib_v))
-    t_verdicts, wall_f, mib_verdicts, mib_f, n_leads, last = timed_stream(
+    rows.append(("triage --no-scenes (hash verdicts only)", wall_v, mib_v, cpu_v))
+    t_verdicts, wall_f, mib_verdicts, mib_f, n_leads, last, cpu_verdicts, cpu_f = timed_stream(
         ["--home", str(home), "triage", str(seizure), "--stream", *par]
     )
-    rows.append(("triage: verdicts (cascade, --stream)", t_verdicts, mib_verdicts))
-    rows.append(("triage: verdicts + leads stage", wall_f, mib_f))
+    rows.append(("triage: verdicts (cascade, --stream)", t_verdicts, mib_verdicts, cpu_verdicts))
+    rows.append(("triage: verdicts + leads stage", wall_f, mib_f, cpu_f))
     wall_old = wall_old_v = 0.0
     if args.old:
         # the old build reads only a home of its own schema: it ingests the same
@@ -343,24 +374,34 @@ def main() -> None:
         # is what its triage is compared with
         home_old = root / "home-old"
         ingest_once(root, n_db, par, tessera=args.old, home_name="home-old")
-        wall_old_v, mib_old_v, _, _ = timed(
+        wall_old_v, mib_old_v, _, _, cpu_old_v = timed(
             ["--home", str(home_old), "triage", str(seizure), "--no-scenes", "--json", *par],
             tessera=args.old,
         )
-        rows.append(("OLD triage --no-scenes", wall_old_v, mib_old_v))
-        wall_old, mib_old, _, _ = timed(
+        rows.append(("OLD triage --no-scenes", wall_old_v, mib_old_v, cpu_old_v))
+        wall_old, mib_old, _, _, cpu_old = timed(
             ["--home", str(home_old), "triage", str(seizure), "--json", *par], tessera=args.old
         )
-        rows.append(("OLD triage (--old: hashes + second stage)", wall_old, mib_old))
+        rows.append(("OLD triage (--old: hashes + second stage)", wall_old, mib_old, cpu_old))
 
     load1 = os.getloadavg()
     print(
         f"\nseizure: {args.n} files, {seizure_bytes / 2**20:.0f} MiB; load average "
         f"{load0[0]:.1f} -> {load1[0]:.1f}"
     )
-    print(f"{'command':44} {'wall s':>8} {'files/s':>8} {'x hash':>7} {'peak MiB':>9}")
-    for name, wall, mib in rows:
-        print(f"{name:44} {wall:8.1f} {args.n / wall:8.1f} {wall_h / wall:7.2f} {mib:9d}")
+    print(
+        f"{'command':44} {'wall s':>8} {'files/s':>8} {'x hash':>7} {'peak MiB':>9} "
+        f"{'CPU s':>7} {'x hash CPU':>10}"
+    )
+    for name, wall, mib, cpu in rows:
+        print(
+            f"{name:44} {wall:8.1f} {args.n / wall:8.1f} {wall_h / wall:7.2f} {mib:9d} "
+            f"{cpu:7.1f} {cpu_h / max(cpu, 1e-9):10.2f}"
+        )
+    print(
+        "CPU s: user + system of the command and its workers (holds on a loaded machine; "
+        "x hash CPU = hash's CPU over the row's, i.e. throughput per CPU second)"
+    )
     lead_s = max(1e-9, wall_f - t_verdicts)
     print(
         f"leads stage alone (end - verdicts): {lead_s:.1f} s, {args.n / lead_s:.1f} seizure "
