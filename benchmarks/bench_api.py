@@ -456,20 +456,7 @@ def idle_cpu(server_pid: int, seconds: float) -> float:
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) used so far by process ``pid`` and its descendants
     (the server and its uvicorn workers), from /proc."""
-    parent: dict[int, int] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parent[int(d)] = int(fields[1])
-    tree = {pid}
-    grew = True
-    while grew:
-        more = {p for p, pp in parent.items() if pp in tree} - tree
-        grew = bool(more)
-        tree |= more
+    tree = server_pids(pid)
     total = 0.0
     for p in tree:
         try:
@@ -684,6 +671,56 @@ def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, f
         return first, last, float(live.status().reloads)
 
 
+PHASES = ("single", "status", "misses", "batch", "soak", "import")
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server process and its descendants (uvicorn workers), from /proc."""
+    parent: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent[int(d)] = int(fields[1])
+    tree = {pid}
+    grew = True
+    while grew:
+        more = {p for p, pp in parent.items() if pp in tree} - tree
+        grew = bool(more)
+        tree |= more
+    return sorted(tree)
+
+
+def _import_phase(  # noqa: PLR0917
+    args: argparse.Namespace,
+    home: Path,
+    base: str,
+    token: str,
+    qs: list[str],
+    pool: ProcessPoolExecutor,
+) -> None:
+    """Lookups while a bulk import commits, then how soon the last batches are found."""
+    ck = args.client
+    with ProcessPoolExecutor(1) as writer:
+        imp = writer.submit(_import, str(home), args.import_rows, 10_000, time.time_ns())
+        during = pool.submit(
+            _load, base, token, "single", qs, args.concurrency, args.duration, ck
+        ).result()
+        imported = imp.result()
+    report("single lookups during import", during)
+    print(
+        f"  bulk import: {imported['rows']:,} hashes in {imported['seconds']:.1f} s "
+        f"({imported['rows'] / imported['seconds']:,.0f}/s)"
+    )
+    fresh = freshness(base, token, imported["committed"])
+    print(
+        f"  commit -> found by a lookup: median {statistics.median(fresh):.2f} s, "
+        f"max {max(fresh):.2f} s (last {len(fresh)} batches)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="indexed PDQ hashes")
@@ -696,6 +733,19 @@ def main() -> None:
     ap.add_argument("--import-rows", type=int, default=100_000)
     ap.add_argument("--reloads", type=int, default=20, help="base generations to follow")
     ap.add_argument("--only-reloads", action="store_true", help="just the RSS-over-reloads phase")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated server phases to run (single, status, misses, batch, soak, "
+        "import), skipping the in-process baselines and the reloads: for profiling one path",
+    )
+    ap.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds to wait before each timed phase, printing the server's pids (to attach "
+        "a profiler such as py-spy)",
+    )
     ap.add_argument(
         "--client",
         choices=("httpx", "raw"),
@@ -722,8 +772,14 @@ def main() -> None:
     stored = stored_sample(home, 5_000)
     qs = queries(stored, 20_000)
     token = make_token(home)
+    only = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = only - set(PHASES)
+    if unknown:
+        raise SystemExit(f"--only: unknown phases {sorted(unknown)} (of {', '.join(PHASES)})")
+    want = only or set(PHASES)
 
-    engine_rate, per_lookup, per_audit, per_batched = in_process(home, qs, 5.0)
+    if not only:
+        engine_rate, per_lookup, per_audit, per_batched = in_process(home, qs, 5.0)
     proc, base = start_server(home, args.workers)
     try:
         with ProcessPoolExecutor(1) as pool:
@@ -742,41 +798,54 @@ def main() -> None:
                 f"(2 workers + the index writer)"
             )
             print(f"\nresults (load generator: one process, asyncio + {ck}, same machine)")
-            single = measured(
-                pool, proc.pid, base, token, "single", qs, args.concurrency, args.duration, ck
-            )
-            report(f"single lookups (c={args.concurrency})", single)
-            floor = measured(
-                pool, proc.pid, base, token, "status", qs, args.concurrency, args.duration, ck
-            )
-            report("GET /status (no token, no lookup)", floor)
-            misses = measured(
-                pool, proc.pid, base, token, "single", qs[1::2], args.concurrency, args.duration, ck
-            )
-            report("  of which misses only", misses)
-            batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
-            report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
-            soak = measured(pool, proc.pid, base, token, "single", qs, args.clients, args.soak, ck)
-            report(f"{args.clients} clients for {args.soak:.0f} s", soak)
-            with ProcessPoolExecutor(1) as writer:
-                imp = writer.submit(_import, str(home), args.import_rows, 10_000, time.time_ns())
-                during = pool.submit(
-                    _load, base, token, "single", qs, args.concurrency, args.duration, ck
-                ).result()
-                imported = imp.result()
-            report("single lookups during import", during)
-            print(
-                f"  bulk import: {imported['rows']:,} hashes in {imported['seconds']:.1f} s "
-                f"({imported['rows'] / imported['seconds']:,.0f}/s)"
-            )
-            fresh = freshness(base, token, imported["committed"])
-            print(
-                f"  commit -> found by a lookup: median {statistics.median(fresh):.2f} s, "
-                f"max {max(fresh):.2f} s (last {len(fresh)} batches)"
-            )
+            single: dict[str, Any] = {"latencies": [0.001]}
+
+            def phase(name: str) -> bool:
+                if name not in want:
+                    return False
+                if args.pause:
+                    print(f"  [{name} in {args.pause:.0f} s; server pids {server_pids(proc.pid)}]")
+                    time.sleep(args.pause)
+                return True
+
+            if phase("single"):
+                single = measured(
+                    pool, proc.pid, base, token, "single", qs, args.concurrency, args.duration, ck
+                )
+                report(f"single lookups (c={args.concurrency})", single)
+            if phase("status"):
+                floor = measured(
+                    pool, proc.pid, base, token, "status", qs, args.concurrency, args.duration, ck
+                )
+                report("GET /status (no token, no lookup)", floor)
+            if phase("misses"):
+                misses = measured(
+                    pool,
+                    proc.pid,
+                    base,
+                    token,
+                    "single",
+                    qs[1::2],
+                    args.concurrency,
+                    args.duration,
+                    ck,
+                )
+                report("  of which misses only", misses)
+            if phase("batch"):
+                batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
+                report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
+            if phase("soak"):
+                soak = measured(
+                    pool, proc.pid, base, token, "single", qs, args.clients, args.soak, ck
+                )
+                report(f"{args.clients} clients for {args.soak:.0f} s", soak)
+            if phase("import"):
+                _import_phase(args, home, base, token, qs, pool)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    if only:
+        return
     mean_ms = statistics.mean(single["latencies"]) * 1000
     print("\nbaselines and shares")
     print(f"  in-process index search (no HTTP, 1 hash)      {engine_rate:10,.0f} searches/s")
