@@ -190,7 +190,12 @@ def test_token_cache_bounds_revocation(tmp_path: Path) -> None:
     now = [100.0]
     cache = TokenCache(accounts, ttl=5.0, clock=lambda: now[0])
     app = App(Settings.for_home(tmp_path / "h"))  # not opened: the stand-in ignores it
+    assert cache.cached("tok") is None  # never verified: the event loop must not answer
     first = cache(app, "tok")
+    assert asked == ["tok"]
+    fast = cache.cached("tok")  # what current_caller answers without a thread
+    assert fast is not None and fast.email == first.email and fast.request_id != first.request_id
+    assert cache.cached("other") is None
     second = cache(app, "tok")
     assert asked == ["tok"]  # the second came from the cache
     assert first.request_id != second.request_id and first.email == second.email
@@ -198,6 +203,7 @@ def test_token_cache_bounds_revocation(tmp_path: Path) -> None:
     now[0] += 4.9
     assert cache(app, "tok").email == "a@example.org"  # still within the stated bound
     now[0] += 0.2
+    assert cache.cached("tok") is None  # past the bound: asked again, in a thread
     with pytest.raises(Unauthenticated):
         cache(app, "tok")
     with pytest.raises(Unauthenticated):  # failures are not cached
@@ -210,5 +216,6 @@ def test_token_cache_bounds_revocation(tmp_path: Path) -> None:
     assert len(asked) == 5
     no_cache = TokenCache(accounts, ttl=0)
     no_cache(app, "x")
+    assert no_cache.cached("x") is None
     no_cache(app, "x")
     assert asked[-2:] == ["x", "x"]

