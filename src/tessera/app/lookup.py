@@ -51,7 +51,7 @@ MAX_QUERIES = 10_000
 MAX_RADIUS = 64
 """PDQ distance beyond which a "match" is noise (31 is PDQ's own threshold)."""
 
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 class HashQuery(Result):
@@ -180,7 +180,7 @@ def parse_hash(kind: str, text: str, where: str = "hash") -> bytes:
     want = HEX_LENGTH.get(kind)
     if want is None:
         raise InvalidInput(f"{where}: unknown hash type {kind!r} (one of {', '.join(HEX_LENGTH)})")
-    if len(text) != want or not _HEX.match(text):
+    if len(text) != want or not _HEX.fullmatch(text):
         raise InvalidFingerprint(f"{where}: a {kind} hash is {want} hex digits")
     return bytes.fromhex(text)
 
