@@ -15,6 +15,14 @@ the same mode and creates them at its last page, a sync with nothing to pull or
 ``tessera init`` creates them at once. Unique indexes (what makes a record arrive
 once) and those a load reads (digests, media ids) always stay. PostgreSQL: no-op.
 
+In that mode the series links of media the load has just created skip the two
+per-row triggers of ``series_media`` (four statements per link: kept counts from
+the media row, its sightings and camera metadata, migrations 0023-0024): a new
+hash-only item has no sighting or metadata and is not deleted, so all they would
+add is one member per link, which ``link_new_media`` adds per series instead. The
+triggers are dropped and created again from their own text in the same
+transaction, and only when that text is the one this was written for.
+
 The statements are those of the migrations (``tests/storage/test_bulk_load.py``
 checks them against a migrated database): a later migration that changes one of
 these indexes changes them here too.
@@ -22,8 +30,13 @@ these indexes changes them here too.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from tessera.storage.bulk import Bulk
 
 DEFERRED: dict[str, str] = {
     "ix_media_submissions": "CREATE INDEX ix_media_submissions ON media (submissions, id)",
@@ -44,6 +57,17 @@ DEFERRED: dict[str, str] = {
 
 MIN_RECORDS = 20_000
 """Below this many records coming, the row-by-row inserts cost less than a rebuild."""
+
+
+_LINK_TRIGGERS = {
+    "tessera_agg_sm_ins": "120efb3c82d5d927c2156fbb18912ca07ba62e4f5bb10559b80938c3eac27e7f",
+    "tessera_cam_sm_ins": "24c00d8f47e9a515b0329848ba4d1f2ab807775fe52b63c0832d0a54c936015c",
+}
+"""The insert triggers of ``series_media`` by name -> SHA-256 of their SQL (0023, 0024)."""
+_ADD_MEMBERS = (
+    "INSERT INTO series_stats (series_id, members) VALUES (?, ?) "
+    "ON CONFLICT (series_id) DO UPDATE SET members = members + excluded.members"
+)
 
 
 def _sqlite(s: Session) -> bool:
@@ -89,4 +113,46 @@ def restore(s: Session) -> list[str]:
     return gone
 
 
-__all__ = ["DEFERRED", "MIN_RECORDS", "defer", "missing", "restore", "worth_it"]
+def link_triggers(s: Session) -> dict[str, str]:
+    """Name -> SQL of the insert triggers ``link_new_media`` stands in for, when they
+    are the ones it was written for (else empty: links go in row by row)."""
+    if not _sqlite(s):
+        return {}
+    names = ", ".join(f"'{n}'" for n in _LINK_TRIGGERS)
+    sql = f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"
+    saved = {str(n): str(q) for n, q in s.execute(text(sql))}
+    digests = {n: hashlib.sha256(q.encode()).hexdigest() for n, q in saved.items()}
+    return saved if digests == _LINK_TRIGGERS else {}
+
+
+def link_new_media(s: Session, pairs: Sequence[tuple[int, int]]) -> bool:
+    """Insert (series id, media id) links of media created in this transaction (live,
+    no sighting, no metadata yet) with each series' member count raised once, in
+    place of the per-row triggers; False (nothing written) when the triggers are not
+    the expected ones or this is not SQLite."""
+    saved = link_triggers(s)
+    if not saved or not pairs:
+        return bool(saved)
+    for name in saved:
+        s.execute(text(f"DROP TRIGGER {name}"))
+    b = Bulk(s)
+    b.insert("series_media", ("series_id", "media_id"), list(pairs))
+    per: dict[int, int] = {}
+    for sid, _ in pairs:
+        per[sid] = per.get(sid, 0) + 1
+    b.execute_many(_ADD_MEMBERS, sorted(per.items()))
+    for sql in saved.values():
+        s.execute(text(sql))
+    return True
+
+
+__all__ = [
+    "DEFERRED",
+    "MIN_RECORDS",
+    "defer",
+    "link_new_media",
+    "link_triggers",
+    "missing",
+    "restore",
+    "worth_it",
+]

@@ -242,6 +242,9 @@ class ExchangeImport:
             s.execute(text("PRAGMA cache_size = -65536"))
         self._bulk = Bulk(s, _TABLES)
         self._series: dict[str, tuple[int, int]] = {}  # name -> (id, owner agency id)
+        self.link_new: Callable[[list[tuple[int, int]]], bool] | None = None
+        """Inserts the series links of media this import created, with what the link
+        triggers would add (``storage.bulk_load``); False: go row by row."""
         self._flags: dict[int, dict[str, bool]] = {}
 
     # -- matching --------------------------------------------------------------------
@@ -658,9 +661,12 @@ class ExchangeImport:
                 sql_type="BIGINT",
             )
         }
-        self._bulk.insert(
-            "series_media", ("series_id", "media_id"), [x for x in pairs if x not in have]
-        )
+        rows = [x for x in pairs if x not in have]
+        if self.link_new is not None:
+            new = [x for x in rows if x[1] in fresh]
+            if new and self.link_new(new):
+                rows = [x for x in rows if x[1] not in fresh]
+        self._bulk.insert("series_media", ("series_id", "media_id"), rows)
 
     def _case_id(self, r: StoredRecordFields) -> int | None:
         """--case wins; else the record's own case (VICS ``#Cases`` CaseNumber)."""

@@ -17,7 +17,7 @@ from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, NotFound
-from tessera.storage import repo, sharing
+from tessera.storage import bulk_load, repo, sharing
 from tessera.storage.bulk import Bulk
 from tessera.storage.exchange import ExchangeImport
 from tessera.storage.models import (
@@ -685,6 +685,8 @@ def apply_remote_media(
     (or the local media with those digests) linked to their series. Returns the
     media ids, in order."""
     job = ExchangeImport(s, agency=agency, case=None, series=None, source_format=SOURCE_FORMAT)
+    if bulk_load.missing(s):  # a fresh node's big pull (the caller dropped the indexes)
+        job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
     if len(records) > IMPORT_BATCH and s.get_bind().dialect.name == "sqlite":
         # a full pull writes ~6 index entries per record at random places: past 64 MiB
         # (the import's own page cache) a million-record node re-reads index pages
