@@ -342,14 +342,18 @@ class MediaMetadataModel(Base):
     """Camera and place facts from EXIF/XMP of one media item."""
 
     __tablename__ = "media_metadata"
-    __table_args__ = (Index("ix_media_metadata_lat_lon", "latitude", "longitude"),)
+    __table_args__ = (
+        Index("ix_media_metadata_lat_lon", "latitude", "longitude"),
+        # one camera's media in id order, read up to a page's limit (0029)
+        Index("ix_media_metadata_camera_key_media_id", "camera_key", "media_id"),
+    )
     media_id: Mapped[int] = mapped_column(
         ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
     )
     make: Mapped[str | None] = mapped_column(String(256))
     model: Mapped[str | None] = mapped_column(String(256))
     body_serial: Mapped[str | None] = mapped_column(String(256))
-    camera_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    camera_key: Mapped[str | None] = mapped_column(String(128))
     """Normalised make + body serial; equal keys mean the same camera body."""
     lens: Mapped[str | None] = mapped_column(String(256))
     software: Mapped[str | None] = mapped_column(String(256))
