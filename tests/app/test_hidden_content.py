@@ -569,3 +569,115 @@ def test_ingest_into_another_agencys_series_is_not_found(
         workers=1,
     )
     assert r.new_media == 3
+
+
+# hashes of NL-A's file and record of its unshared item (PDQ computed, PhotoDNA and a
+# NetClean hash imported as received), and NL-B's own record's, as written in its files
+A_HASHES = ("a5" * 32, "a7" * 48, "a9" * 20)
+B_HASHES = ("b6" * 32, "b8" * 48, "bb" * 20)
+B_UPDATED_PDQ = "bc" * 32
+EXPORTS = ("hashlist", "te-csv", "bundle", "vics", "icse-csv")
+
+
+def _plant_a_hashes(owner: Database, held: bytes) -> None:
+    from tessera.storage.models import FingerprintModel
+
+    pdq, pdna, net = A_HASHES
+    with owner.session() as s:
+        mid = int(
+            s.execute(text("SELECT id FROM media WHERE sha256 = :d"), {"d": held}).scalar_one()
+        )
+        for alg, version, value in (
+            ("pdq", 1, bytes.fromhex(pdq)),
+            ("photodna", 0, pdna.encode()),
+            ("netclean", 0, net.encode()),
+        ):
+            s.add(
+                FingerprintModel(
+                    media_id=mid, algorithm=alg, version=version, position=0, value=value
+                )
+            )
+
+
+def _b_record(path: Path, held: bytes, pdq: str, pdna: str | None) -> Path:
+    alt = [{"HashName": "SHA256", "HashValue": held.hex()}, {"HashName": "PDQ", "HashValue": pdq}]
+    alt.append({"HashName": "NetClean", "HashValue": B_HASHES[2]})
+    rec: dict[str, object] = {
+        "MediaID": 1,
+        "MD5": held[:16].hex().upper(),
+        "AlternativeHashes": alt,
+        "Series": "NLB Blind",
+    }
+    if pdna is not None:
+        rec["PhotoDNA"] = pdna
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml"
+        "/US/$metadata#Media",
+        "value": [rec],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _b_reads(app: App) -> dict[str, str]:
+    """Every read NL-B has of its records: the five exports, media list and show."""
+    from tessera.app import media as media_uc
+
+    out: dict[str, str] = {}
+    for fmt in EXPORTS:
+        buf = io.StringIO()
+        ex.export(app, NL_B, fmt, buf, agency="NL-B")
+        body = buf.getvalue().lower()
+        if fmt == "bundle":  # its records (the header and manifest carry the export's time)
+            body = "".join(x for x in body.splitlines(True) if '"part":"records"' in x)
+        out[fmt] = body
+    listed = media_uc.list_media(app, NL_B, series="NLB Blind")
+    out["list"] = listed.model_dump_json()
+    out["show"] = "".join(
+        media_uc.show(app, NL_B, str(m.id)).model_dump_json() for m in listed.items
+    )
+    return out
+
+
+def test_blind_link_exports_only_the_own_records_hashes(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """NL-A's unshared item has a PDQ (computed from its file), a PhotoDNA and a NetClean
+    hash; NL-B imports a record of it (SHA-256, MD5) with its own PDQ, PhotoDNA and
+    NetClean hash. NL-B's hash list, TE CSV, bundle, VICS and ICSE CSV exports and its
+    media list/show carry NL-B's hashes (where the format has them) and none of
+    NL-A's; re-importing the file changes nothing, an updated file (another PDQ, no
+    PhotoDNA) shows the update. Before, NL-A's hashes left in every export."""
+    app, owner = world
+    held = digest("unshared")
+    _plant_a_hashes(owner, held)
+    path = _b_record(tmp_path / "b.json", held, B_HASHES[0], B_HASHES[1])
+    ex.import_file(app, NL_B, "vics", path, agency_code="NL-B")
+    first = _b_reads(app)
+    carriers = {  # hand-derived from the formats: which of the three hashes each writes
+        "hashlist": B_HASHES,
+        "te-csv": B_HASHES,
+        "bundle": B_HASHES,
+        "vics": B_HASHES,
+        "icse-csv": B_HASHES[1:2],
+    }
+    for where, body in first.items():
+        assert held.hex() in body or held[:16].hex() in body, where
+        for h in A_HASHES:
+            assert h not in body, (where, h)
+        for h in carriers.get(where, ()):
+            assert h in body, (where, h)
+    again = ex.import_file(app, NL_B, "vics", path, agency_code="NL-B")
+    assert (again.new_media, again.unchanged_entries) == (0, 1)
+    assert _b_reads(app) == first
+    updated = _b_record(tmp_path / "b2.json", held, B_UPDATED_PDQ, None)
+    ex.import_file(app, NL_B, "vics", updated, agency_code="NL-B")
+    for fmt, body in _b_reads(app).items():
+        for h in (*A_HASHES, B_HASHES[0], B_HASHES[1]):
+            assert h not in body, (fmt, h)
+        if fmt in ("hashlist", "te-csv", "bundle", "vics"):
+            assert B_UPDATED_PDQ in body and B_HASHES[2] in body, fmt
+    # NL-A, which holds the file, still exports its own hashes
+    buf = io.StringIO()
+    ex.export(app, NL_A, "hashlist", buf, series="S-unshared")
+    assert all(h in buf.getvalue() for h in A_HASHES)

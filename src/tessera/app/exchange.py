@@ -252,6 +252,7 @@ def _shared_records(
                 kind=own.kind or "other",
                 byte_size=own.byte_size,
                 submissions=own.sightings,
+                fingerprints=store.recorded_fingerprints(own.hashes),
             )
         yield _for_level(record_from_item(narrowed), level)
 

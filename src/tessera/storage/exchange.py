@@ -161,7 +161,9 @@ _BLIND_COLUMNS = (  # what the agency's own record said (migration 0025)
     "kind",
     "byte_size",
     "linked_at",
+    "hashes",  # its PDQ and opaque hashes (migration 0026)
 )
+_RECORDED = ("sha256", "sha1", "md5", "kind", "byte_size", "hashes")
 _ENTRY_COLUMNS = (
     "media_id",
     "agency_id",
@@ -189,6 +191,29 @@ class _Prepared:
 
     def digest(self, alg: str) -> bytes | None:
         return self.sha256 if alg == "sha256" else self.sha1 if alg == "sha1" else self.md5
+
+
+def own_hashes(r: StoredRecordFields) -> list[list[str]]:
+    """A record's PDQ (lower-case hex) and opaque hashes as ``[algorithm, value]``
+    pairs, as a blind link keeps them (``BlindLink.hashes``)."""
+    out = [["pdq", bytes.fromhex(r.pdq).hex()]] if r.pdq else []
+    if r.photodna:
+        out.append(["photodna", r.photodna])
+    out.extend([h.name, h.value] for h in r.other_hashes)
+    return out
+
+
+def recorded_fingerprints(hashes: Sequence[Sequence[str]]) -> tuple[tuple[str, int, bytes], ...]:
+    """``own_hashes`` pairs as export reads fingerprints: (algorithm, version, value)."""
+    return tuple(
+        ("pdq", PDQ_VERSION, bytes.fromhex(v)) if a == "pdq" else (a, OPAQUE_VERSION, v.encode())
+        for a, v in hashes
+    )
+
+
+def _recorded(p: _Prepared) -> tuple[Any, ...]:
+    """What a blind link keeps of the record naming it, in ``_RECORDED`` order."""
+    return (p.sha256, p.sha1, p.md5, p.r.kind, p.r.media_size, own_hashes(p.r))
 
 
 def _prepare(number: int, r: StoredRecordFields) -> _Prepared:
@@ -433,22 +458,62 @@ class ExchangeImport:
         for p, mid in zip(batch, media_ids, strict=True):
             if mid in linked or mid in capped:
                 said.setdefault(mid, p)
-        now = self._bulk.time(utcnow())
-        self._bulk.insert(
+        b = self._bulk
+        now = b.time(utcnow())
+        b.insert(
             "blind_link",
             _BLIND_COLUMNS,
             [
-                (m, self.agency.id, p.sha256, p.sha1, p.md5, p.r.kind, p.r.media_size, now)
+                (m, self.agency.id, *rec[:5], now, b.json(rec[5]))
                 for m, p in sorted(said.items())
+                for rec in (_recorded(p),)
             ],
+            json_columns=("hashes",),
             skip_conflicts=True,
         )
-        self._fingerprints(batch, media_ids, fresh, linked)
+        blind = self._update_blind(batch, media_ids, fresh | set(said))
+        # the row's hashes are the content's: a blind record adds what it lacks only
+        self._fingerprints(batch, media_ids, fresh, linked | capped | blind)
         self._entries(batch, media_ids, fresh)
         self._fill_hidden(batch, media_ids, linked)
         self._series_links(batch, media_ids, fresh)
         self._sightings(batch, media_ids, fresh)
         return media_ids
+
+    def _update_blind(
+        self, batch: Sequence[_Prepared], media_ids: list[int], skip: set[int]
+    ) -> set[int]:
+        """The agency's earlier blind links among ``media_ids`` (not in ``skip``), each
+        updated to what the first record naming it now says (an updated file; the
+        same file changes nothing). Returns their ids."""
+        b = self._bulk
+        old = sorted(set(media_ids) - skip)
+        stored: dict[int, tuple[Any, ...]] = {}
+        for row in b.where_in(
+            "SELECT media_id, sha256, sha1, md5, kind, byte_size, hashes FROM blind_link "
+            f"WHERE agency_id = {b.mark} AND",
+            "media_id",
+            old,
+            sql_type="BIGINT",
+            params=(self.agency.id,),
+        ):
+            digests = tuple(bytes(d) if d is not None else None for d in row[1:4])
+            hashes = b.load_json(row[6]) if row[6] is not None else None
+            size = int(row[5]) if row[5] is not None else None
+            stored[int(row[0])] = (*digests, row[4], size, hashes)
+        changed: dict[int, tuple[Any, ...]] = {}
+        for p, mid in zip(batch, media_ids, strict=True):
+            if mid in stored and mid not in changed:
+                now = _recorded(p)
+                changed[mid] = now if now != stored[mid] else ()
+        sets = ", ".join(f"{c} = {b.mark}" for c in _RECORDED)
+        if b.pg:
+            sets = sets.replace(f"hashes = {b.mark}", f"hashes = CAST({b.mark} AS JSON)")
+        b.execute_many(
+            f"UPDATE blind_link SET {sets} WHERE media_id = {b.mark} AND agency_id = {b.mark}",
+            [(*v[:5], b.json(v[5]), m, self.agency.id) for m, v in changed.items() if v],
+        )
+        return set(stored)
 
     def _capped(self, ids: set[int]) -> set[int]:
         """The ids among ``ids`` seen through other agencies' rows only, below full."""
@@ -992,5 +1057,7 @@ __all__ = [
     "hash_only_match",
     "iter_items",
     "opaque_key",
+    "own_hashes",
+    "recorded_fingerprints",
     "select_media",
 ]

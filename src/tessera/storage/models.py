@@ -478,9 +478,10 @@ class BlindLink(Base):
     Migration 0019; ``tessera.app.visibility`` and ``tessera_media_level``.
 
     What the agency's record said of the item (its digests, kind, size) and when it
-    linked (migration 0025): where the agency sees the item only through this link,
-    it is shown these instead of the media row's columns, which came with the other
-    agency's file (``Visibility.own_records``)."""
+    linked (migration 0025), and its PDQ and opaque hashes (0026): where the agency
+    sees the item only through this link, it is shown these instead of the media
+    row's columns and fingerprints, which came with the other agency's file
+    (``Visibility.own_records``)."""
 
     __tablename__ = "blind_link"
     media_id: Mapped[int] = mapped_column(
@@ -495,6 +496,8 @@ class BlindLink(Base):
     linked_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.current_timestamp()
     )
+    hashes: Mapped[list[Any] | None] = mapped_column(JSON)
+    """The record's own PDQ and opaque hashes, ``[[algorithm, value], ...]`` (0026)."""
 
 
 class IngestRun(Base):

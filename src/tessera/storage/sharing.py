@@ -247,7 +247,8 @@ def blind_links(s: Session, media_ids: Iterable[int], agency_id: int) -> set[int
 @dataclass(frozen=True)
 class BlindRecord:
     """What an agency's own record said of an item it linked blind (migration 0025):
-    its digests, kind and size, when it linked, and its own live sightings."""
+    its digests, kind and size, when it linked, and its own live sightings; its PDQ
+    and opaque hashes as ``(algorithm, value)`` (0026; none for older links)."""
 
     sha256: bytes | None
     sha1: bytes | None
@@ -256,6 +257,7 @@ class BlindRecord:
     byte_size: int | None
     linked_at: datetime
     sightings: int
+    hashes: tuple[tuple[str, str], ...] = ()
 
 
 _BLIND_RECORDS = select(
@@ -266,6 +268,7 @@ _BLIND_RECORDS = select(
     BlindLink.kind,
     BlindLink.byte_size,
     BlindLink.linked_at,
+    BlindLink.hashes,
 ).where(BlindLink.agency_id == bindparam("agency"), BlindLink.media_id.in_(prepared.ids_param()))
 _OWN_SIGHTINGS = (
     select(Sighting.media_id, func.count())
@@ -285,7 +288,7 @@ def blind_records(s: Session, media_ids: Iterable[int], agency_id: int) -> dict[
         seen = {
             int(m): int(n) for m, n in prepared.rows(s, _OWN_SIGHTINGS, ids=chunk, agency=agency_id)
         }
-        for m, sha256, sha1, md5, kind, size, at in prepared.rows(
+        for m, sha256, sha1, md5, kind, size, at, hashes in prepared.rows(
             s, _BLIND_RECORDS, ids=chunk, agency=agency_id
         ):
             out[int(m)] = BlindRecord(
@@ -296,6 +299,7 @@ def blind_records(s: Session, media_ids: Iterable[int], agency_id: int) -> dict[
                 int(size) if size is not None else None,
                 at,
                 seen.get(int(m), 0),
+                tuple((str(a), str(v)) for a, v in hashes or ()),
             )
     return out
 
