@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tessera.app import App, Caller, Role
 from tessera.app import exchange as ex
@@ -681,3 +681,64 @@ def test_blind_link_exports_only_the_own_records_hashes(
     buf = io.StringIO()
     ex.export(app, NL_A, "hashlist", buf, series="S-unshared")
     assert all(h in buf.getvalue() for h in A_HASHES)
+
+
+@pytest.mark.parametrize(
+    ("res", "lowered"),
+    [
+        ("network-full", "status"),
+        ("network-full", "hash"),
+        ("network-full", "none"),
+        ("network-status", "hash"),
+        ("network-status", "none"),
+    ],
+)
+def test_cap_follows_a_later_lowering_of_the_owners_sharing(
+    world: tuple[App, Database], tmp_path: Path, res: str, lowered: str
+) -> None:
+    """NL-B imports the SHA-256 of NL-A's item (seen through NL-A's series at ``full``
+    or ``status``) into its own series; NL-A then lowers the series' sharing. At once,
+    NL-B sees what it would had the series been shared that low when it imported:
+    ``status`` through its own record (never NL-A's full rows: OCR text, markers),
+    and where NL-A's series no longer shows it at status, only what its own record
+    said (no MD5/SHA-1 of NL-A's file, no submission). Before, an item imported while
+    shared in full stayed full through NL-B's own series after any lowering."""
+    from tessera.app import media as media_uc
+    from tessera.app.visibility import Level, Visibility
+    from tessera.storage import sharing
+    from tessera.storage.models import Series
+
+    app, owner = world
+    held = digest(res)
+    path = tmp_path / "h.txt"
+    path.write_text(f"sha256 {held.hex()}\n")
+    ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B", series="NLB Own")
+    with owner.session() as s:
+        sid = s.execute(select(Series.id).where(Series.name == f"S-{res}")).scalar_one()
+        sharing.set_grant(s, "series", sid, scope="network", grantee="*", level=lowered)
+        media_id = int(
+            s.execute(text("SELECT id FROM media WHERE sha256 = :d"), {"d": held}).scalar_one()
+        )
+    with app.transaction() as s:
+        if app.db.dialect == "postgresql":
+            s.execute(text("SELECT set_config('tessera.agency', 'NL-B', true)"))
+        assert Visibility.of(s, NL_B).media_level(media_id) == Level.STATUS
+    shown = media_uc.show(app, NL_B, held.hex())
+    body = shown.model_dump_json()
+    for word in (f"marker-{res}", f"text-{res}", f"Make-{res}"):
+        assert word not in body, word
+    m = shown.media
+    if lowered == "status":  # NL-A's series still shows its status facts
+        assert (m.md5, m.submissions, m.series) == (held[:16].hex(), 1, ("NLB Own", f"S-{res}"))
+    else:  # hand-derived: only the SHA-256 NL-B's record gave, in NL-B's series
+        assert (m.sha256, m.md5, m.sha1, m.submissions, m.series) == (
+            held.hex(),
+            None,
+            None,
+            0,
+            ("NLB Own",),
+        )
+    out = io.StringIO()
+    ex.export(app, NL_B, "bundle", out, series="NLB Own")
+    for leak in (f"marker-{res}", f"text-{res}", f"Make-{res}", "path-" + res):
+        assert leak not in out.getvalue(), leak

@@ -130,7 +130,6 @@ def import_file(
             series=series,
             source_format=fmt,
             seen=_seen_by(s, agency_code),
-            full=_seen_by(s, agency_code, Level.FULL),
         )
         numbered = enumerate(read(stream), 1)
         while batch := list(itertools.islice(numbered, batch_size)):

@@ -249,11 +249,9 @@ class ExchangeImport:
         series: str | None,
         source_format: str,
         seen: Callable[[set[int]], set[int]] | None = None,
-        full: Callable[[set[int]], set[int]] | None = None,
     ) -> None:
         self.s = s
         self._seen = seen
-        self._full = full
         self._others: set[int] = set()  # items seen through other agencies' rows only
         self.agency = agency
         self.case = case
@@ -447,9 +445,10 @@ class ExchangeImport:
         new_ids = self._insert_media(new_rows)
         media_ids = [x if x >= 0 else new_ids[-x - 1] for x in slots]
         linked = {x for x in slots if x in hidden}
-        # an item the agency sees below full through other agencies' rows only: its own
-        # record and series must not lift it to full (the full rows came with another
-        # agency's file), so it is capped like content it could not see
+        # an item the agency sees through other agencies' rows only, whatever their level
+        # now: its own record and series must not lift it to full (the full rows came
+        # with another agency's file), so it is capped like content it could not see,
+        # and what it sees follows that agency's sharing as it changes later
         capped = self._capped({x for x in slots if x >= 0 and x not in hidden})
         self.counts.new_media += len(new_rows) + len(linked)
         self.counts.matched_media += sum(1 for x in slots if x >= 0 and x not in hidden)
@@ -516,11 +515,27 @@ class ExchangeImport:
         return set(stored)
 
     def _capped(self, ids: set[int]) -> set[int]:
-        """The ids among ``ids`` seen through other agencies' rows only, below full."""
+        """The ids among ``ids`` seen through other agencies' rows only, at any level,
+        whose file the agency does not hold (no live sighting of its own: an ingest of
+        the file ends a cap). Not "below full" at import time: a level read now would
+        be a snapshot, and a later lowering of the other agency's sharing must lower
+        what the agency sees at once (``tessera.app.visibility`` rules 5 and 6)."""
         ids &= self._others
-        if self._full is None or not ids:
+        if not ids:
             return set()
-        return ids - self._full(ids)
+        b = self._bulk
+        held = {
+            int(m)
+            for (m,) in b.where_in(
+                f"SELECT media_id FROM sighting WHERE agency_id = {b.mark} "
+                "AND deleted_at IS NULL AND",
+                "media_id",
+                sorted(ids),
+                sql_type="BIGINT",
+                params=(self.agency.id,),
+            )
+        }
+        return ids - held
 
     def _insert_media(self, rows: list[_Prepared]) -> list[int]:
         """Insert hash-only media for ``rows``; their ids, in order."""
