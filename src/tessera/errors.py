@@ -25,6 +25,7 @@ people and may change.
      |    +-- OcrUnavailable          Tesseract or a language pack is not installed
      +-- NotFound                     a named record does not exist (exit 4 / HTTP 404)
      +-- Conflict                     a record already exists or clashes (exit 5 / HTTP 409)
+     |    +-- Contention              another writer won a race; nothing written, retry
      +-- Unauthenticated              no valid credentials: missing, unknown, expired or
      |                                revoked token, all alike (exit 3 / HTTP 401)
      +-- PermissionDenied             the caller's role may not do this to something it
@@ -132,6 +133,14 @@ class Conflict(TesseraError):
     reason = "conflict"
 
 
+class Contention(Conflict):
+    """The database gave up this transaction because another writer held what it needed
+    (PostgreSQL found a deadlock or a serialization failure; SQLite stayed locked past
+    its busy timeout). Nothing of it was written; the same call can simply be retried."""
+
+    reason = "contention"
+
+
 class Unauthenticated(TesseraError):
     """The caller proved no identity; the reason is never told apart to the caller."""
 
@@ -196,6 +205,7 @@ __all__ = [
     "ChromaprintUnavailable",
     "ConfigError",
     "Conflict",
+    "Contention",
     "CorruptMedia",
     "EmptyFile",
     "IndexCorrupt",

@@ -9,6 +9,7 @@ from tessera.app.problems import problem_for
 from tessera.errors import (
     ConfigError,
     Conflict,
+    Contention,
     CorruptMedia,
     InvalidFingerprint,
     NotFound,
@@ -34,6 +35,7 @@ def test_local_operator_is_an_operator_without_account() -> None:
         (Unauthenticated("bad token"), 401, "/problems/unauthenticated"),
         (PermissionDenied("viewer"), 403, "/problems/forbidden"),
         (Conflict("exists"), 409, "/problems/conflict"),
+        (Contention("another writer; try again"), 409, "/problems/conflict"),
         (InvalidFingerprint("bad hex"), 422, "/problems/invalid-input"),
         (CorruptMedia("truncated"), 422, "/problems/unprocessable-media"),
         (ConfigError("no database at sqlite:///secret/path"), 503, "/problems/unavailable"),
@@ -48,3 +50,13 @@ def test_problem_mapping(exc: TesseraError, status: int, kind: str) -> None:
         assert "secret" not in p.detail and "odd" not in p.detail
     if status == 401:  # never says why: missing, unknown, expired and revoked look alike
         assert p.detail == "a valid bearer token is required"
+
+
+def test_contention_is_a_conflict_for_scripts_too() -> None:
+    """A lost race exits 5 like any conflict (the exit codes are a contract), and its
+    reason tells a script it may simply run the same command again."""
+    from tessera.cli.exit_codes import ExitCode, exit_code_for
+
+    exc = Contention("another writer held what this change needed; try again")
+    assert exit_code_for(exc) is ExitCode.CONFLICT
+    assert problem_for(exc).reason == "contention"

@@ -20,10 +20,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tessera.errors import ConfigError
+from tessera.errors import ConfigError, Contention
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -44,6 +44,30 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_path(url: str) -> Path | None:
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     return Path(path) if path and path != ":memory:" else None
+
+
+_TRANSIENT_SQLSTATES = {"40P01": "a deadlock", "40001": "a serialization failure"}
+
+
+@contextmanager
+def _contention() -> Iterator[None]:
+    """A transaction the database gave up because of another writer is ``Contention``
+    (rolled back, nothing written, retry), not an internal error: PostgreSQL's deadlock
+    or serialization failure, SQLite's lock held past the busy timeout."""
+    try:
+        yield
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state in _TRANSIENT_SQLSTATES:
+            why = _TRANSIENT_SQLSTATES[state]
+        elif "database is locked" in str(exc.orig):
+            why = "the database staying locked by another writer"
+        else:
+            raise
+        raise Contention(
+            f"another writer held what this change needed ({why}); nothing of it was "
+            "written: try again"
+        ) from exc
 
 
 def make_engine(url: str) -> Engine:
@@ -130,7 +154,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._sessions.begin() as s:
+        with _contention(), self._sessions.begin() as s:
             yield s
 
     @contextmanager
@@ -143,7 +167,7 @@ class Database:
         the indexes' catch-up by id relies on. SQLite: ``BEGIN IMMEDIATE`` (waits up
         to the busy timeout); PostgreSQL: a transaction-level advisory lock.
         """
-        with self._sessions.begin() as s:
+        with _contention(), self._sessions.begin() as s:
             conn = s.connection()
             if self.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
