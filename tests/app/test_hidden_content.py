@@ -742,3 +742,51 @@ def test_cap_follows_a_later_lowering_of_the_owners_sharing(
     ex.export(app, NL_B, "bundle", out, series="NLB Own")
     for leak in (f"marker-{res}", f"text-{res}", f"Make-{res}", "path-" + res):
         assert leak not in out.getvalue(), leak
+
+
+def _sized(path: Path, records: list[tuple[bytes, int]]) -> Path:
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml"
+        "/US/$metadata#Media",
+        "value": [
+            {
+                "MediaID": i,
+                "AlternativeHashes": [{"HashName": "SHA256", "HashValue": sha.hex()}],
+                "MediaSize": size,
+                "Series": "NLB Sorted",
+            }
+            for i, (sha, size) in enumerate(records, 1)
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_sorted_media_list_orders_a_blind_item_by_the_own_record(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """NL-B's series holds two items of its own (sizes 100 and 300) and, imported
+    later, a record of NL-A's unshared item saying size 200 (the row says 1, first
+    seen when NL-A's file came, before NL-B's imports). Sorted by size or first seen,
+    both ways, the blind item sits where NL-B's record puts it: the order tells
+    nothing of the row's values. Before, it sorted by the row's (first by size)."""
+    from tessera.app import media as media_uc
+
+    app, _owner = world
+    held = digest("unshared")
+    own = [(_h("sorted-100"), 100), (_h("sorted-300"), 300)]
+    ex.import_file(app, NL_B, "vics", _sized(tmp_path / "own.json", own), agency_code="NL-B")
+    ex.import_file(
+        app, NL_B, "vics", _sized(tmp_path / "b.json", [(held, 200)]), agency_code="NL-B"
+    )
+
+    def order(sort: str, descending: bool) -> list[int | None]:
+        page = media_uc.list_media(app, NL_B, series="NLB Sorted", sort=sort, descending=descending)
+        return [m.byte_size for m in page.items]
+
+    # hand-derived from NL-B's records: sizes 100, 200 (blind), 300; the blind one
+    # recorded last (linked after the own items were first seen)
+    assert order("size", False) == [100, 200, 300]
+    assert order("size", True) == [300, 200, 100]
+    assert order("first-seen", False)[-1] == 200
+    assert order("first-seen", True)[0] == 200

@@ -229,6 +229,7 @@ def list_media(
             sort=sort,
             descending=descending,
             offset=offset,
+            viewer_agency=None if vis.everything else vis.agency_id,
         )
         levels = vis.media_levels(m.id for m in page.items)
         names = vis.series_names_of_media(m.id for m in page.items)

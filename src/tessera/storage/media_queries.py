@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.storage.models import (
     Agency,
+    BlindLink,
     Case,
     FingerprintModel,
     Marker,
@@ -29,7 +30,7 @@ from tessera.storage.models import (
     Sighting,
     series_media,
 )
-from tessera.storage.sorting import ordered
+from tessera.storage.sorting import Column, ordered
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 MAX_PAGE = 1000
@@ -273,6 +274,32 @@ def media_detail(s: Session, media: Media) -> MediaRecord:
 MEDIA_SORTS = ("id", "size", "kind", "agencies", "first-seen")
 
 
+def _sort_keys(keys: dict[str, Column], agency_id: int) -> dict[str, Column]:
+    """Sort keys where an item the agency links blind (``BlindLink``, joined) counts
+    with what its own record said, as ``tessera.app.media`` shows it: its recorded
+    size and kind, its own live sightings, the time it linked. The row's values came
+    with another agency's file; sorting by them would hint at them. (Where that
+    agency's series shows the item at status the row's values are shown, and it
+    still sorts by the record's: an order never tells more than the record.)"""
+    blind = BlindLink.agency_id.is_not(None)
+    own_sightings = (
+        select(func.count())
+        .where(
+            Sighting.media_id == Media.id,
+            Sighting.agency_id == agency_id,
+            Sighting.deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    return {
+        **keys,
+        "size": case((blind, BlindLink.byte_size), else_=Media.byte_size),
+        "kind": case((blind, func.coalesce(BlindLink.kind, "other")), else_=Media.kind),
+        "agencies": case((blind, own_sightings), else_=Media.submissions),
+        "first-seen": case((blind, BlindLink.linked_at), else_=Media.first_seen_at),
+    }
+
+
 def list_media(
     s: Session,
     *,
@@ -284,11 +311,13 @@ def list_media(
     sort: str = "id",
     descending: bool = False,
     offset: int = 0,
+    viewer_agency: int | None = None,
 ) -> MediaRowPage:
     """Live media in id order, one page (keyset pagination in SQL), optionally filtered
     by series membership, by a sighting in one of ``case_ids``, or by a sighting
     submitted by ``agency_id``. In another ``MEDIA_SORTS`` order (then by id) the
-    page is chosen by ``offset``."""
+    page is chosen by ``offset``; ``viewer_agency``'s blind links sort by what its
+    own record said (``_sort_keys``)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
     if after_id < 0 or offset < 0:
@@ -309,13 +338,18 @@ def list_media(
         if agency_id is not None:
             cond.append(Sighting.agency_id == agency_id)
         q = q.where(exists().where(*cond))
-    keys = {
+    keys: dict[str, Column] = {
         "id": Media.id,
         "size": Media.byte_size,
         "kind": Media.kind,
         "agencies": Media.submissions,
         "first-seen": Media.first_seen_at,
     }
+    if viewer_agency is not None and sort in keys and sort != "id":
+        q = q.outerjoin(
+            BlindLink, and_(BlindLink.media_id == Media.id, BlindLink.agency_id == viewer_agency)
+        )
+        keys = _sort_keys(keys, viewer_agency)
     q = ordered(q, keys, sort, descending=descending, tie=Media.id, what="media")
     rows = s.scalars(q.limit(limit + 1).offset(offset)).all()
     more = len(rows) > limit
