@@ -790,3 +790,39 @@ def test_sorted_media_list_orders_a_blind_item_by_the_own_record(
     assert order("size", True) == [300, 200, 100]
     assert order("first-seen", False)[-1] == 200
     assert order("first-seen", True)[0] == 200
+
+
+def test_record_contradicting_a_blind_items_digest_tells_nothing(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """NL-B linked NL-A's unshared item by its SHA-256; an updated record of it gives
+    another MD5. The MD5 NL-A's file gave is not NL-B's to compare with: the import
+    goes through as for content nobody else holds (no error quoting NL-A's MD5), and
+    NL-B is shown the MD5 its record said. Before: an error naming NL-A's MD5."""
+    from tessera.app import media as media_uc
+
+    app, _owner = world
+    held = digest("unshared")
+    path = tmp_path / "a.txt"
+    path.write_text(f"sha256 {held.hex()}\n")
+    ex.import_file(app, NL_B, "hashlist", path, agency_code="NL-B")
+    mine = "0e" * 16
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml"
+        "/US/$metadata#Media",
+        "value": [
+            {
+                "MediaID": 1,
+                "MD5": mine,
+                "AlternativeHashes": [{"HashName": "SHA256", "HashValue": held.hex()}],
+            }
+        ],
+    }
+    updated = tmp_path / "b.json"
+    updated.write_text(json.dumps(doc))
+    r = ex.import_file(app, NL_B, "vics", updated, agency_code="NL-B")
+    assert (r.new_media, r.matched_media) == (0, 1)
+    m = media_uc.show(app, NL_B, held.hex()).media
+    assert (m.sha256, m.md5, m.sha1) == (held.hex(), mine, None)
+    a = media_uc.show(app, NL_A, held.hex()).media  # NL-A's row as it was
+    assert a.md5 == held[:16].hex()

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
-from tessera.storage import identity, repo
+from tessera.storage import identity, repo, sharing
 from tessera.storage.bulk import Bulk
 from tessera.storage.models import (
     Agency,
@@ -253,6 +253,7 @@ class ExchangeImport:
         self.s = s
         self._seen = seen
         self._others: set[int] = set()  # items seen through other agencies' rows only
+        self._blind_matched: set[int] = set()  # this batch's matches of its blind links
         self.agency = agency
         self.case = case
         self._cases: dict[str, int] = {}
@@ -335,10 +336,16 @@ class ExchangeImport:
             }
             for alg, by in rows.items()
         }
+        # the agency's blind links: the row's digests came with another agency's file,
+        # so they are neither compared with (an error would quote them) nor replaced
+        blind = sharing.blind_links(
+            self.s, {int(r[0]) for by in found.values() for r in by.values()}, self.agency.id
+        )
         unseen = [d for d in want["sha256"] if d not in found.get("sha256", {})]
         hidden_sha = identity.media_ids_by_sha256(self.s, unseen) if unseen else {}
         out: list[int | None] = []
         hidden: set[int] = set()
+        hidden_fill = self._blind_matched = set()
         fills: dict[int, dict[str, bytes]] = {}
         for p in batch:
             row = None
@@ -362,6 +369,10 @@ class ExchangeImport:
                 out.append(mid)
                 continue
             mid, stored = int(row[0]), {"sha256": row[1], "sha1": row[2], "md5": row[3]}
+            if mid in blind:
+                hidden_fill.add(mid)  # as for content it cannot see: missing ones only
+                out.append(mid)
+                continue
             for alg in ("sha256", "sha1", "md5"):
                 v = p.digest(alg)
                 if not v:
@@ -474,7 +485,7 @@ class ExchangeImport:
         # the row's hashes are the content's: a blind record adds what it lacks only
         self._fingerprints(batch, media_ids, fresh, linked | capped | blind)
         self._entries(batch, media_ids, fresh)
-        self._fill_hidden(batch, media_ids, linked)
+        self._fill_hidden(batch, media_ids, linked | self._blind_matched)
         self._series_links(batch, media_ids, fresh)
         self._sightings(batch, media_ids, fresh)
         return media_ids
