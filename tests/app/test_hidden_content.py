@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -790,6 +791,76 @@ def test_sorted_media_list_orders_a_blind_item_by_the_own_record(
     assert order("size", True) == [300, 200, 100]
     assert order("first-seen", False)[-1] == 200
     assert order("first-seen", True)[0] == 200
+
+
+def test_sorted_pages_of_blind_and_own_items_never_repeat_or_skip(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """Own items and blind ones (records of NL-A's items at every level NL-B may or may
+    not see), sizes with ties across the two kinds and missing sizes: paged two at a
+    time by offset, both directions, the pages are the one long page, each item once,
+    in the order of the sizes NL-B's records say (ties by id; missing sizes where the
+    database puts NULLs: after every value on PostgreSQL, before on SQLite)."""
+    from tessera.app import media as media_uc
+
+    app, owner = world
+    records = [
+        (_h("paged-100"), 100),
+        (_h("paged-300"), 300),
+        (_h("paged-200"), 200),
+        (_h("paged-none"), None),
+        (digest("unshared"), 200),
+        (digest("network-none"), 50),
+        (digest("network-hash"), 300),
+        (digest("default"), None),
+        (digest("network-full"), 150),
+    ]
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml"
+        "/US/$metadata#Media",
+        "value": [
+            {
+                "MediaID": i,
+                "AlternativeHashes": [{"HashName": "SHA256", "HashValue": sha.hex()}],
+                **({"MediaSize": size} if size is not None else {}),
+                "Series": "NLB Paged",
+            }
+            for i, (sha, size) in enumerate(records, 1)
+        ],
+    }
+    (tmp_path / "paged.json").write_text(json.dumps(doc))
+    ex.import_file(app, NL_B, "vics", tmp_path / "paged.json", agency_code="NL-B")
+    nulls_last = owner.dialect == "postgresql"
+    for descending in (False, True):
+        whole = media_uc.list_media(
+            app, NL_B, series="NLB Paged", sort="size", descending=descending, limit=100
+        ).items
+        pages = []
+        for offset in range(0, 12, 2):
+            pages.extend(
+                media_uc.list_media(
+                    app,
+                    NL_B,
+                    series="NLB Paged",
+                    sort="size",
+                    descending=descending,
+                    limit=2,
+                    offset=offset,
+                ).items
+            )
+        assert [m.id for m in pages] == [m.id for m in whole]
+        assert len({m.id for m in whole}) == len(records) == len(whole)
+        # what NL-B's record said of each (shown items at status may show the row's)
+        said = {sha.hex(): size for sha, size in records}
+        got = [said[str(m.sha256)] for m in whole]
+        sizes = [size for _, size in records]
+        known = sorted(x for x in sizes if x is not None)
+        none = [None] * sizes.count(None)
+        want = known + none if nulls_last else none + known
+        assert got == (want[::-1] if descending else want)
+        for (a, sa), (b, sb) in itertools.pairwise(zip(whole, got, strict=True)):
+            if sa == sb:  # ties by id, in the same direction
+                assert (a.id > b.id) if descending else (a.id < b.id)
 
 
 def test_record_contradicting_a_blind_items_digest_tells_nothing(

@@ -7,13 +7,14 @@ media, sightings and series memberships are left out of every answer.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import Select, and_, exists, func, select, true
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
@@ -274,14 +275,13 @@ def media_detail(s: Session, media: Media) -> MediaRecord:
 MEDIA_SORTS = ("id", "size", "kind", "agencies", "first-seen")
 
 
-def _sort_keys(keys: dict[str, Column], agency_id: int) -> dict[str, Column]:
-    """Sort keys where an item the agency links blind (``BlindLink``, joined) counts
-    with what its own record said, as ``tessera.app.media`` shows it: its recorded
-    size and kind, its own live sightings, the time it linked. The row's values came
-    with another agency's file; sorting by them would hint at them. (Where that
-    agency's series shows the item at status the row's values are shown, and it
-    still sorts by the record's: an order never tells more than the record.)"""
-    blind = BlindLink.agency_id.is_not(None)
+def _blind_keys(agency_id: int) -> dict[str, Column]:
+    """What an item the agency links blind (``BlindLink``, joined) sorts by: what its
+    own record said, as ``tessera.app.media`` shows it (its recorded size and kind,
+    its own live sightings, the time it linked). The row's values came with another
+    agency's file; sorting by them would hint at them. (Where that agency's series
+    shows the item at status the row's values are shown, and it still sorts by the
+    record's: an order never tells more than the record.)"""
     own_sightings = (
         select(func.count())
         .where(
@@ -292,12 +292,64 @@ def _sort_keys(keys: dict[str, Column], agency_id: int) -> dict[str, Column]:
         .scalar_subquery()
     )
     return {
-        **keys,
-        "size": case((blind, BlindLink.byte_size), else_=Media.byte_size),
-        "kind": case((blind, func.coalesce(BlindLink.kind, "other")), else_=Media.kind),
-        "agencies": case((blind, own_sightings), else_=Media.submissions),
-        "first-seen": case((blind, BlindLink.linked_at), else_=Media.first_seen_at),
+        "size": BlindLink.byte_size,
+        "kind": func.coalesce(BlindLink.kind, "other"),
+        "agencies": own_sightings,
+        "first-seen": BlindLink.linked_at,
     }
+
+
+def _merged_page(
+    s: Session,
+    q: Select[Any],
+    keys: dict[str, Column],
+    sort: str,
+    *,
+    descending: bool,
+    viewer_agency: int,
+    upto: int,
+) -> list[Media]:
+    """The first ``upto`` items in ``sort`` order where the viewer's blind items count
+    with their own record's values: two ordered reads merged, the items it does not
+    link blind (in the row's order, which its index gives: a page reads a page) and
+    those it does (in the record's order), so a sorted page never sorts the whole
+    table (a CASE over both would: 21 s a page through RLS at 100k)."""
+    linked = and_(BlindLink.media_id == Media.id, BlindLink.agency_id == viewer_agency)
+    plain = ordered(
+        select(Media, keys[sort]).where(
+            q.whereclause if q.whereclause is not None else true(),
+            ~exists().where(linked),
+        ),
+        keys,
+        sort,
+        descending=descending,
+        tie=Media.id,
+        what="media",
+    )
+    blind_keys = _blind_keys(viewer_agency)
+    blind = ordered(
+        select(Media, blind_keys[sort])
+        .join(BlindLink, linked)
+        .where(q.whereclause if q.whereclause is not None else true()),
+        blind_keys,
+        sort,
+        descending=descending,
+        tie=Media.id,
+        what="media",
+    )
+    # SQL's order of NULLs: PostgreSQL puts them after every value, SQLite before
+    nulls_last = s.get_bind().dialect.name == "postgresql"
+
+    def rank(row: Any) -> tuple[int, Any, int]:
+        value = row[1]
+        return (
+            (1 if nulls_last else 0) if value is None else (0 if nulls_last else 1),
+            value,
+            row[0].id,
+        )
+
+    streams = [s.execute(part.limit(upto)).all() for part in (plain, blind)]
+    return [row[0] for row in heapq.merge(*streams, key=rank, reverse=descending)][:upto]
 
 
 def list_media(
@@ -346,12 +398,13 @@ def list_media(
         "first-seen": Media.first_seen_at,
     }
     if viewer_agency is not None and sort in keys and sort != "id":
-        q = q.outerjoin(
-            BlindLink, and_(BlindLink.media_id == Media.id, BlindLink.agency_id == viewer_agency)
-        )
-        keys = _sort_keys(keys, viewer_agency)
-    q = ordered(q, keys, sort, descending=descending, tie=Media.id, what="media")
-    rows = s.scalars(q.limit(limit + 1).offset(offset)).all()
+        upto = offset + limit + 1
+        rows: Sequence[Media] = _merged_page(
+            s, q, keys, sort, descending=descending, viewer_agency=viewer_agency, upto=upto
+        )[offset:]
+    else:
+        q = ordered(q, keys, sort, descending=descending, tie=Media.id, what="media")
+        rows = s.scalars(q.limit(limit + 1).offset(offset)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     names = series_names(s, [m.id for m in rows])
