@@ -56,19 +56,27 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
             urls = [
                 stack.enter_context(contextlib.contextmanager(_pg_database)()).url for _ in range(3)
             ]
-        hub, a, b = (_open(tmp_path, n, u) for n, u in zip(("hub", "a", "b"), urls, strict=True))
-        key = {n: fed.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
-        for n in ("a", "b"):
-            fed.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
-        fed.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
-        fed.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
-        with a.transaction() as s:
-            repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
-        with b.transaction() as s:
-            repo.create_agency(s, "DE-B", "DE", "Unit B", "vid@b.example")
-        yield World(hub, a, b)
-        for x in (hub, a, b):
+        world = peered(
+            *(_open(tmp_path, n, u) for n, u in zip(("hub", "a", "b"), urls, strict=True))
+        )
+        yield world
+        for x in (world.hub, world.a, world.b):
             x.close()
+
+
+def peered(hub: App, a: App, b: App) -> World:
+    """A hub and nodes A and B that know each other's keys, with agency NL-A on A and
+    DE-B on B."""
+    key = {n: fed.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
+    for n in ("a", "b"):
+        fed.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
+    fed.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
+    fed.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
+    with a.transaction() as s:
+        repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
+    with b.transaction() as s:
+        repo.create_agency(s, "DE-B", "DE", "Unit B", "vid@b.example")
+    return World(hub, a, b)
 
 
 def _sync(node: App, hub: App) -> fed.FeedApplied | None:

@@ -24,8 +24,17 @@ import pytest
 from tessera.app import App, Settings
 from tessera.app import federation as fed
 from tessera.exchange import delta
-from tessera.storage import bulk_load, repo
-from tests.app.test_federation import OP, World, _counts, _digests, _open, _share, _sync
+from tessera.storage import bulk_load
+from tests.app.test_federation import (
+    OP,
+    World,
+    _counts,
+    _digests,
+    _open,
+    _share,
+    _sync,
+    peered,
+)
 from tests.app.test_series_aggregates import _check as _check_kept_counts
 
 SERIES = 3
@@ -66,18 +75,9 @@ _CHILD = textwrap.dedent(
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    hub, a, b = (_open(tmp_path, n, None) for n in ("hub", "a", "b"))
-    key = {n: fed.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
-    for n in ("a", "b"):
-        fed.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
-    fed.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
-    fed.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
-    with a.transaction() as s:
-        repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
-    with b.transaction() as s:
-        repo.create_agency(s, "DE-B", "DE", "Unit B", "vid@b.example")
-    yield World(hub, a, b)
-    for x in (hub, a, b):
+    world = peered(*(_open(tmp_path, n, None) for n in ("hub", "a", "b")))
+    yield world
+    for x in (world.hub, world.a, world.b):
         x.close()
 
 

@@ -12,11 +12,12 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tessera.storage.db import Database, _alembic_config
@@ -108,3 +109,22 @@ def database_at(backend: str, tmp_path: Path, revision: str) -> Iterator[Databas
         db.dispose()
         return
     yield from pg_schema_database(lambda db: migrate_to(db, revision))
+
+
+def seed_agency_and_media(conn: Connection, at: datetime) -> None:
+    """Agency 1 (NL-B) and media item 7 (SHA-256 and MD5 all zeros), by plain SQL: the
+    rows a migration test writes at an older revision (their columns date from 0019)."""
+    conn.execute(
+        text(
+            "INSERT INTO agency (id, code, country, name, contact, created_at)"
+            " VALUES (1, 'NL-B', 'NL', 'B', 'b@example.org', :t)"
+        ),
+        {"t": at},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO media (id, sha256, md5, kind, byte_size, submissions, first_seen_at,"
+            " has_content) VALUES (7, :h, :m, 'image', 1, 1, :t, true)"
+        ),
+        {"h": bytes(32), "m": bytes(16), "t": at},
+    )

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 
 from tessera.storage.db import Database
 
-from .conftest import database_at, migrate_to
+from .conftest import database_at, migrate_to, seed_agency_and_media
 
 BEFORE = "0029"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -33,20 +33,7 @@ def _columns(db: Database) -> set[str]:
 
 def test_old_links_keep_their_digests_with_no_hashes(old_db: Database) -> None:
     with old_db.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO agency (id, code, country, name, contact, created_at)"
-                " VALUES (1, 'NL-B', 'NL', 'B', 'b@example.org', :t)"
-            ),
-            {"t": T0},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO media (id, sha256, md5, kind, byte_size, submissions, first_seen_at,"
-                " has_content) VALUES (7, :h, :m, 'image', 1, 1, :t, true)"
-            ),
-            {"h": bytes(32), "m": bytes(16), "t": T0},
-        )
+        seed_agency_and_media(conn, T0)
         conn.execute(
             text(
                 "INSERT INTO blind_link (media_id, agency_id, sha256, kind, linked_at)"
