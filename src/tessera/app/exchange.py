@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
+from tessera import gcpause
 from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
@@ -132,8 +133,16 @@ def import_file(
             seen=_seen_by(s, agency_code),
         )
         numbered = enumerate(read(stream), 1)
-        while batch := list(itertools.islice(numbered, batch_size)):
-            job.apply(batch)
+        while True:
+            # the collector paused per batch (bounded: reading and applying batch_size
+            # records), as in federation: records and row tuples are acyclic, and its
+            # runs walked every live object thousands of times per file
+            with gcpause.paused():
+                batch = list(itertools.islice(numbered, batch_size))
+                if batch:
+                    job.apply(batch)
+            if not batch:
+                break
         counts = job.finish()
         audit.record_in(
             s,
@@ -300,23 +309,24 @@ def export(
             if vis.everything
             else _shared_records(s, vis, items)
         )
-        if fmt == "vics":
-            profiles = store.category_profiles(s, ids)
-            if len(profiles) > 1:
-                raise InvalidInput(
-                    f"the selection has categories of several profiles ({', '.join(profiles)}); "
-                    "a VICS file has one: export per series"
-                )
-            profile = profiles[0] if profiles else "Default"
-            n = vics.write(records, out, version=vics_version, profile=profile, root=vics_root)
-        elif fmt == "icse-csv":
-            n = icse_csv.write(records, out)
-        elif fmt == "hashlist":
-            n = hashlist.write(records, out, hash_type=hash_type)
-        elif fmt == "te-csv":
-            n = te_csv.write(records, out)
-        else:
-            n = bundle.write(records, out, level=level, agency=agency)
+        with gcpause.paused():  # records and rows are acyclic (tessera.gcpause)
+            if fmt == "vics":
+                profiles = store.category_profiles(s, ids)
+                if len(profiles) > 1:
+                    raise InvalidInput(
+                        "the selection has categories of several profiles "
+                        f"({', '.join(profiles)}); a VICS file has one: export per series"
+                    )
+                profile = profiles[0] if profiles else "Default"
+                n = vics.write(records, out, version=vics_version, profile=profile, root=vics_root)
+            elif fmt == "icse-csv":
+                n = icse_csv.write(records, out)
+            elif fmt == "hashlist":
+                n = hashlist.write(records, out, hash_type=hash_type)
+            elif fmt == "te-csv":
+                n = te_csv.write(records, out)
+            else:
+                n = bundle.write(records, out, level=level, agency=agency)
         audit.record_in(
             s,
             app,
