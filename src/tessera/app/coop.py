@@ -229,14 +229,19 @@ def notice_in(
         return [], 0
     raised: list[int] = []
     window = app.settings.notice_window
+    me = sharing.agency_facts(s, code)
+    if me is None:
+        return [], 0
+    now = datetime.now(UTC)
+    sharing.set_rls_caller(s, me.code)  # acting as the finder
+    # across agencies, ids only (SECURITY DEFINER under RLS): see the module docstring
+    hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != me.id}
+    case_hits = store.unclassified_case_hits(s, ids, me.id) if case_id is not None else {}
+    if not hits and not case_hits:  # the finder's own items (most hits): nothing to tell
+        return [], 0
     finder = sharing.agency_by_code(s, code)
     if finder is None:
         return [], 0
-    now = datetime.now(UTC)
-    acting_as(s, finder)
-    # across agencies, ids only (SECURITY DEFINER under RLS): see the module docstring
-    hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != finder.id}
-    case_hits = store.unclassified_case_hits(s, ids, finder.id) if case_id is not None else {}
     agencies = store.agencies(s, [o for o, _ in hits.values()] + [o for o, _ in case_hits.values()])
     my_case = store.cases(s, [case_id])[case_id] if case_id is not None else None
     for sid, (owner_id, media) in sorted(hits.items()):

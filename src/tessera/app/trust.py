@@ -590,7 +590,7 @@ def guard_and_count_in(
     media = {m for m, _ in rows}
     held, released = store.quarantine_states(s, media)
     verdicts = counts(s, media)
-    agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
+    agency = sharing.agency_facts(s, caller.agency_code) if caller.agency_code else None
     if agency is not None:  # the node's own operator's lookups are not counted
         store.log_hits(s, ((m, key, agency.id) for m, key in sorted(rows)), now)
     counts_ = store.flood_counts(s, media - held, now - rule.window, released)

@@ -143,7 +143,7 @@ class Visibility:
     def of(cls, s: Session, caller: Caller) -> Visibility:
         if caller.is_local_operator:
             return cls(s, caller, everything=True)
-        agency = sharing.agency_by_code(s, caller.agency_code) if caller.agency_code else None
+        agency = sharing.agency_facts(s, caller.agency_code) if caller.agency_code else None
         if agency is None:
             return cls(s, caller, everything=False)  # sees nothing: fail closed
         return cls(

@@ -362,6 +362,44 @@ def agency_by_code(s: Session, code: str) -> Agency | None:
     return row
 
 
+@dataclass(frozen=True)
+class AgencyFacts:
+    """What a caller's transaction needs of its agency: who it is and where."""
+
+    id: int
+    code: str
+    country: str
+
+
+_FACTS_KEY = "tessera.agency_facts"
+_AGENCY_FACTS = select(Agency.id, Agency.code, Agency.country).where(
+    Agency.code == bindparam("code")
+)
+
+
+def agency_facts(s: Session, code: str) -> AgencyFacts | None:
+    """The id, code and country of the agency with this code, read once per session.
+
+    The lookup path's reads need no more of the agency than these; loading the ORM
+    row (``agency_by_code``) cost ~0.1-0.25 ms of CPU per transaction against a few
+    microseconds for three columns (``storage.prepared``)."""
+    known: dict[str, AgencyFacts] = s.info.setdefault(_FACTS_KEY, {})
+    hit = known.get(code)
+    if hit is not None:
+        return hit
+    loaded = s.info.get(_AGENCY_KEY, {}).get(code)
+    if loaded is not None:
+        facts = AgencyFacts(int(loaded.id), str(loaded.code), str(loaded.country))
+    else:
+        found = prepared.rows(s, _AGENCY_FACTS, code=code)
+        if not found:
+            return None  # a missing one may be created later in the session: not kept
+        i, c, country = found[0]
+        facts = AgencyFacts(int(i), str(c), str(country))
+    known[code] = facts
+    return facts
+
+
 # -- PostgreSQL Row-Level Security ------------------------------------------------------
 
 
@@ -431,11 +469,13 @@ def rls_bypass_reasons(s: Session) -> list[str]:
 __all__ = [
     "INDEX_OPTION",
     "NETWORK",
+    "AgencyFacts",
     "BlindRecord",
     "Scope",
     "Target",
     "agency_by_code",
     "agency_contacts",
+    "agency_facts",
     "applicable_grants",
     "apply_sharing_default",
     "blind_links",
