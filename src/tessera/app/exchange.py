@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
@@ -249,11 +248,10 @@ def _shared_records(
         shown = tuple(
             x for x in item.series if levels.get(series_ids[x[0]] or -1, Level.NONE) >= Level.STATUS
         )
-        narrowed = replace(item, series=shown, entry=item.entry if level >= Level.FULL else None)
+        narrowed = item._replace(series=shown, entry=item.entry if level >= Level.FULL else None)
         own = vis.own_records([item.media_id]).get(item.media_id)
         if own is not None:  # seen through a blind link only: what its record said
-            narrowed = replace(
-                narrowed,
+            narrowed = narrowed._replace(
                 md5=own.md5,
                 sha1=own.sha1,
                 sha256=own.sha256,

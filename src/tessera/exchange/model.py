@@ -418,6 +418,9 @@ def trusted_record(values: dict[str, Any]) -> ExchangeRecord:
     without its per-field default resolution, which cost more than the export."""
     d = dict(_DEFAULTS)
     d["vics_extra"] = {}
+    if values.keys() <= _KNOWN_FIELDS:
+        d.update(values)
+        return _construct(d, set(values))
     known = {k: v for k, v in values.items() if k in _KNOWN_FIELDS}  # as model_construct
     d.update(known)
     return _construct(d, set(known))

@@ -15,16 +15,14 @@ from tessera.storage.exchange import OPAQUE_VERSION, StoredItem
 
 
 def record_from_item(item: StoredItem) -> ExchangeRecord:
-    values: dict[str, Any] = {}
-    data: dict[str, Any] = {}
+    values: dict[str, Any]
     if item.entry is not None:
         _fmt, source_id, profile, category, stored = item.entry
-        data = dict(stored or {})
-        values.update(data)
+        values = dict(stored or {})
         values["source_id"] = source_id
         values["category_profile"], values["category"] = profile, category
-    elif item.byte_size is not None:
-        values["media_size"] = item.byte_size
+    else:
+        values = {} if item.byte_size is None else {"media_size": item.byte_size}
     if item.kind != "other":
         values["kind"] = item.kind
     values["md5"] = item.md5.hex() if item.md5 else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
     Select,
@@ -908,9 +908,11 @@ def complete_media(
 # -- export ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredItem:
-    """One media item with what export needs: digests, hashes, series, the entry."""
+class StoredItem(NamedTuple):
+    """One media item with what export needs: digests, hashes, series, the entry.
+
+    A named tuple (immutable; ``_replace`` for a narrowed copy): built once per
+    exported record, where a frozen dataclass's ``__init__`` cost 5% of an export."""
 
     media_id: int
     md5: bytes | None
@@ -991,7 +993,7 @@ def iter_items(
     *,
     prefer_agency: int | None = None,
     entries_of: int | None = None,
-    chunk: int = 2000,
+    chunk: int = 5000,
 ) -> Iterator[StoredItem]:
     """The selected media in id order, a chunk of ids at a time (memory stays flat).
 
@@ -1043,7 +1045,8 @@ def _load(
     entries: dict[int, tuple[int, tuple[str, str | None, str | None, int | None, Any]]] = {}
     for mid, agency_id, fmt, sid, profile, category, data in b.rows(
         "SELECT media_id, agency_id, source_format, source_id, category_profile, category, data "
-        f"FROM exchange_entry WHERE media_id BETWEEN {q} AND {q} ORDER BY id",
+        # (media_id, id): the media_id index's own order, no sort; per item still by id
+        f"FROM exchange_entry WHERE media_id BETWEEN {q} AND {q} ORDER BY media_id, id",
         (lo, hi),
     ):
         if entries_of is not None and agency_id != entries_of:
@@ -1057,17 +1060,18 @@ def _load(
         if m is None:
             continue
         e = entries.get(mid)
+        _, md5, sha1, sha256, kind, byte_size, submissions = m
         yield StoredItem(
-            media_id=mid,
-            md5=bytes(m[1]) if m[1] is not None else None,
-            sha1=bytes(m[2]) if m[2] is not None else None,
-            sha256=bytes(m[3]) if m[3] is not None else None,
-            kind=m[4],
-            byte_size=m[5],
-            submissions=int(m[6] or 0),
-            fingerprints=tuple(fps.get(mid, ())),
-            series=tuple(series.get(mid, ())),
-            entry=e[1] if e is not None else None,
+            mid,
+            md5 if md5 is None or type(md5) is bytes else bytes(md5),
+            sha1 if sha1 is None or type(sha1) is bytes else bytes(sha1),
+            sha256 if sha256 is None or type(sha256) is bytes else bytes(sha256),
+            kind,
+            byte_size,
+            int(submissions or 0),
+            tuple(fps.get(mid, ())),
+            tuple(series.get(mid, ())),
+            e[1] if e is not None else None,
         )
 
 
