@@ -135,3 +135,54 @@ def test_vics_bad_numbers_name_the_field(size: Any) -> None:
     with pytest.raises(InvalidRecord) as err:
         vics.media_to_record({"MD5": "0" * 32, "MediaSize": size}, header=header, number=4)
     assert (err.value.record, err.value.field) == (4, "MediaSize")
+
+
+_ODD_CHARACTERS = [
+    *map(chr, range(0x20)),
+    "\x7f",
+    "\x85",
+    "\xa0",
+    "\u1680",
+    "\u2000",
+    "\u200a",
+    "\u200b",
+    "\u2028",
+    "\u2029",
+    "\u202f",
+    "\u205f",
+    "\u3000",
+    "\ufeff",
+    " ",
+    ",",
+    "é",
+    "G",
+]
+
+
+@pytest.mark.parametrize("ch", _ODD_CHARACTERS)
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("photodna", "ab{}cd"),
+        ("mime_type", "image/{}jpeg"),
+        ("series", "S{}1"),
+        ("relative_path", "a/{}b"),
+        ("comments", "x{}y"),
+        ("tags", "t{}u"),
+        ("md5", "0123456789abcdef0123456789abcde{}"),
+    ],
+)
+def test_fast_checks_agree_with_validation_on_odd_characters(
+    name: str, template: str, ch: str
+) -> None:
+    # the fast path skips its regexes for printable text: every character they refuse
+    # must be unprintable (or a space / comma, checked apart)
+    value: Any = template.format(ch)
+    values = {"md5": "0" * 32, name: (value,) if name == "tags" else value}
+    fast = fast_record(values)
+    full = _validated(values)
+    if fast is not None:
+        assert full is not None, f"fast path accepted {name}={value!r}"
+        assert fast == full
+    elif full is not None:
+        assert name == "tags" or not value.isprintable()  # deferred only when unsure

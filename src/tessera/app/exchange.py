@@ -33,8 +33,8 @@ from tessera.errors import InvalidInput, NotFound, PermissionDenied, UnreadableF
 from tessera.exchange import bundle, hashlist, icse_csv, ncmec_xml, te_csv, vics
 from tessera.exchange.model import ExchangeRecord
 from tessera.exchange.stored import record_from_item
+from tessera.storage import bulk_load, repo, sharing
 from tessera.storage import exchange as store
-from tessera.storage import repo, sharing
 
 ImportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "ncmec-xml", "bundle"]
 ExportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "bundle"]
@@ -131,6 +131,9 @@ def import_file(
             source_format=fmt,
             seen=_seen_by(s, agency_code),
         )
+        # links of media this import creates go in with each series' count raised once,
+        # not through the per-row link triggers (SQLite; what federation's pull does)
+        job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
         numbered = enumerate(read(stream), 1)
         while True:
             # the collector paused per batch (bounded: reading and applying batch_size

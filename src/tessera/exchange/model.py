@@ -275,6 +275,11 @@ _BOOL_FIELDS = (
     "file_available",
 )
 _KINDS = frozenset({"image", "video", "audio", "other"})
+_HEX_DIGITS = "0123456789abcdef"
+# The regex checks below run only on text that is not ``str.isprintable()`` (a C loop):
+# every character they look for (C0 controls, DEL, line breaks, whitespace other than
+# the ASCII space) is unprintable, so printable text (without a space, for hashes)
+# cannot match them.
 _KNOWN_FIELDS = frozenset(ExchangeRecord.model_fields)
 _INT32 = 2**31
 
@@ -343,7 +348,7 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
         v = v.strip().lower()
         if not v:
             d[name] = None
-        elif len(v) != length or not _HEX.match(v):
+        elif len(v) != length or v.strip(_HEX_DIGITS):  # a character left: not hex
             return None
         else:
             d[name] = v
@@ -352,20 +357,20 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
         if type(v) is not str or len(v) > MAX_OPAQUE:
             return None
         v = v.strip()
-        if _HASH_BAD.search(v):
+        if not (v.isprintable() and " " not in v) and _HASH_BAD.search(v):
             return None
         d["photodna"] = v or None
     for name, length in _LINE_FIELDS:
         v = d[name]
         if v is None:
             continue
-        if type(v) is not str or len(v) > length or _LINE_BAD.search(v):
+        if type(v) is not str or len(v) > length or (not v.isprintable() and _LINE_BAD.search(v)):
             return None
         if not v:
             d[name] = None
     v = d["comments"]
     if v is not None:
-        if type(v) is not str or len(v) > MAX_TEXT or _CONTROL.search(v):
+        if type(v) is not str or len(v) > MAX_TEXT or (not v.isprintable() and _CONTROL.search(v)):
             return None
         d["comments"] = v or None
     for name in _BOOL_FIELDS:
@@ -395,8 +400,8 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
             or not t
             or t != t.strip()
             or len(t) > 200
-            or _TAG_FORBIDDEN.search(t)
-            or _CONTROL.search(t)
+            or "," in t
+            or (not t.isprintable() and (_TAG_FORBIDDEN.search(t) or _CONTROL.search(t)))
         ):
             return None
     others = d["other_hashes"]
