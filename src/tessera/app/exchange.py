@@ -19,7 +19,7 @@ per the caller's agency and its sharing rules.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
@@ -130,6 +130,7 @@ def import_file(
             series=series,
             source_format=fmt,
             seen=_seen_by(s, agency_code),
+            own=_own_records_of(s, agency_code),
         )
         # links of media this import creates go in with each series' count raised once,
         # not through the per-row link triggers (SQLite; what federation's pull does)
@@ -189,6 +190,20 @@ def _seen_by(
         return Visibility.of(s, agency_view).seen_media(ids, minimum)
 
     return seen
+
+
+def _own_records_of(
+    s: Any, agency_code: str
+) -> Callable[[set[int]], Mapping[int, sharing.BlindRecord]]:
+    """What the importing agency's own records said of the items among ``ids`` it sees
+    through its blind link only (``Visibility.own_records``): matching compares with
+    those, not the row's digests."""
+    agency_view = Caller(role=Role.CURATOR, agency_code=agency_code)
+
+    def own(ids: set[int]) -> Mapping[int, sharing.BlindRecord]:
+        return Visibility.of(s, agency_view).own_records(ids)
+
+    return own
 
 
 def _may_import(caller: Caller, agency_code: str) -> None:

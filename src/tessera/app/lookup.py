@@ -21,13 +21,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from tessera.app import audit, coop, delivery, trust
+from tessera.app.blind_matches import own_match
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
@@ -39,7 +40,7 @@ from tessera.fingerprints.vpdq import FrameHash
 from tessera.matching.av_match import audio_hits, video_hits
 from tessera.matching.pdq_search import PdqSearcher
 from tessera.pipeline.result import FileResult
-from tessera.storage import repo
+from tessera.storage import repo, sharing
 from tessera.storage.db import Session
 
 HashType = Literal["md5", "sha1", "sha256", "pdq"]
@@ -332,6 +333,20 @@ class _Seen:
     contacts: dict[int, tuple[str, ...]]
     """media id -> owner contacts of series seen only at ``hash``."""
     summaries: tuple[SeriesSummary, ...]
+    own: dict[int, sharing.BlindRecord] = field(default_factory=dict)
+    """Matched media the caller sees only through its own blind-linked record: they
+    match by what that record said only (``tessera.app.blind_matches``)."""
+
+    def named(self, media_ids: Iterable[int]) -> tuple[SeriesSummary, ...]:
+        """The summaries of the series the answer's ``media_ids`` belong to: a match
+        left out does not show its series either."""
+        ids = {x for m in media_ids for x in self.series.get(m, ())}
+        return tuple(x for x in self.summaries if x.series_id in ids)
+
+    def by_their_file(self, media_id: int) -> bool:
+        """A hit the caller may be told of that came from the stored file's own
+        fingerprints (video frames, audio): none for items in ``own``."""
+        return media_id in self.media and media_id not in self.own
 
 
 def _seen(app: App, caller: Caller, media_ids: set[int]) -> _Seen:
@@ -375,7 +390,7 @@ def _seen_in(app: App, s: Session, vis: Visibility, caller: Caller, media_ids: s
     for m, found in by_case.items():  # media known from a case shared with the caller
         if not per.get(m):
             contacts[m] = tuple(sorted(set(contacts.get(m, ())) | found))
-    return _Seen(media, per, contacts, summaries)
+    return _Seen(media, per, contacts, summaries, vis.own_records(media))
 
 
 @dataclass(frozen=True)
@@ -486,7 +501,18 @@ def lookup(
     answers = []
     for i, q in enumerate(queries):
         best: dict[int, LookupMatch] = {}
-        for media_id, how, dist, quality, ts in sorted(found.get(i, []), key=lambda t: t[2]):
+        rows = []
+        for row in found.get(i, []):
+            own = seen.own.get(row[0])
+            if own is None:
+                rows.append(row)
+                continue
+            # seen through a blind link only: by its own record (not the other
+            # agency's distance, quality or video time)
+            d = own_match(own, q.type, raw[i], radius)
+            if d is not None:
+                rows.append((row[0], row[1], d, None, None))
+        for media_id, how, dist, quality, ts in sorted(rows, key=lambda t: t[2]):
             if media_id in seen.media and media_id not in best:  # nearest row per item
                 best[media_id] = LookupMatch(
                     media_id=media_id,
@@ -513,7 +539,7 @@ def lookup(
         )
     result = LookupResult(
         results=tuple(answers),
-        series=seen.summaries,
+        series=seen.named(m.media_id for a in answers for m in a.matches),
         matched=sum(1 for a in answers if a.matches),
     )
     _audit(
@@ -550,13 +576,14 @@ def lookup_frames(
     hits = video_hits(app.index_db, searcher, [query], radius=radius, min_quality=min_quality)
     found = hits.get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
+    shown = [h for h in found if seen.by_their_file(h.media_id)]
     coop.notice(app, caller, {h.media_id for h in found}, via="lookup")
     _audit(
         app,
         caller,
         "lookup.frames",
         {"frames": [[f.hex, f.quality, f.timestamp] for f in frames], "radius": radius},
-        sum(1 for h in found if h.media_id in seen.media),
+        len(shown),
     )
     return FrameLookupResult(
         frames=len(frames),
@@ -569,10 +596,9 @@ def lookup_frames(
                 series=seen.series.get(h.media_id, ()),
                 contacts=seen.contacts.get(h.media_id, ()),
             )
-            for h in found
-            if h.media_id in seen.media
+            for h in shown
         ),
-        series=seen.summaries,
+        series=seen.named(h.media_id for h in shown),
     )
 
 
@@ -585,13 +611,14 @@ def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResul
     query = FileResult(path="query", status="ok", kind="audio", audio=fingerprint)
     found = audio_hits(app.index_db, [query]).get(0, [])
     seen = _seen(app, caller, {h.media_id for h in found})
+    shown = [h for h in found if seen.by_their_file(h.media_id)]
     coop.notice(app, caller, {h.media_id for h in found}, via="lookup")
     _audit(
         app,
         caller,
         "lookup.audio",
         {"fingerprint": fingerprint},
-        sum(1 for h in found if h.media_id in seen.media),
+        len(shown),
     )
     return AudioLookupResult(
         hits=tuple(
@@ -601,10 +628,9 @@ def lookup_audio(app: App, caller: Caller, fingerprint: str) -> AudioLookupResul
                 series=seen.series.get(h.media_id, ()),
                 contacts=seen.contacts.get(h.media_id, ()),
             )
-            for h in found
-            if h.media_id in seen.media
+            for h in shown
         ),
-        series=seen.summaries,
+        series=seen.named(h.media_id for h in shown),
     )
 
 

@@ -130,6 +130,7 @@ def search(
     hits = store.similar(queries, k=limit if everything else limit * 4, exclude=exclude)
     with transaction(app, caller) as (s, vis):
         seen = vis.seen_media((h.media_id for h in hits), Level.STATUS)
+        seen -= vis.own_records(seen).keys()  # features from another agency's file
         hits = [h for h in hits if h.media_id in seen][:limit]
         ids = [h.media_id for h in hits]
         series = vis.series_names_of_media(ids)
@@ -154,7 +155,10 @@ def stored_features(
     with transaction(app, caller) as (s, vis):
         repo.media_by_id(s, media_id)
         vis.require_media(media_id, minimum)
-        blob = repo.features_of(s, [media_id]).get(media_id)
+        if vis.own_records([media_id]):  # came with another agency's file: none of ours
+            blob = None
+        else:
+            blob = repo.features_of(s, [media_id]).get(media_id)
     if blob is None:
         raise NotFound(
             f"media {media_id} has no local features (ingested with --no-features, "

@@ -6,11 +6,12 @@ Nothing is written. The result is ``tessera.matching.triage.TriageReport`` (its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from tessera.app import audit, coop, trust
+from tessera.app.blind_matches import EXACT, own_match
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
@@ -19,9 +20,10 @@ from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.scene_triage import Related, SecondStage, leads_stage
 from tessera.matching.triage import TriageReport, fingerprint_paths, triage
 from tessera.matching.triage.leads import lead_jobs
-from tessera.matching.triage.report import RelatedMatch, TriageItem
+from tessera.matching.triage.report import Match, RelatedMatch, SeriesHit, TriageItem
 from tessera.pipeline.options import ExpandOptions, HashOptions
 from tessera.pipeline.result import FileResult
+from tessera.storage import repo, sharing
 
 
 def run(
@@ -78,7 +80,7 @@ def run(
     )
 
     def visible(report: TriageReport) -> TriageReport:
-        return report if caller.is_local_operator else shared_report(app, caller, report)
+        return report if caller.is_local_operator else shared_report(app, caller, report, radius)
 
     def run_leads(
         open_items: Sequence[tuple[int, FileResult]], report: TriageReport
@@ -95,7 +97,17 @@ def run(
             copy = it.status == "new" and any(r.relation == "copy" for r in related)
             ghost = TriageItem(it.file, "near" if copy else it.status, list(it.matches), it.group)
             ghost.related = [RelatedMatch(r.media_id, r.relation, (), r.detail) for r in related]
-            shown = visible(TriageReport(items=[ghost], series=[], groups=[]))
+            shown = (
+                TriageReport(items=[ghost], series=[], groups=[])
+                if caller.is_local_operator
+                else shared_report(
+                    app,
+                    caller,
+                    TriageReport(items=[ghost], series=[], groups=[]),
+                    radius,
+                    series=False,
+                )
+            )
             on_lead(shown.items[0])
 
         stage = leads_stage(
@@ -138,7 +150,7 @@ def run(
             per_item[media_id] = per_item.get(media_id, 0) + 1
     total, found = len(report.items), report.items
     if not caller.is_local_operator:
-        report = shared_report(app, caller, report)
+        report = shared_report(app, caller, report, radius)
     counts = report.counts()
     audit.record(
         app,
@@ -180,47 +192,117 @@ _FULL_RELATIONS = {"marker", "same-camera", "gps-near"}
 """Leads that come from full-level facts (markers, camera and GPS metadata)."""
 
 
-def shared_report(app: App, caller: Caller, report: TriageReport) -> TriageReport:
+def shared_report(
+    app: App,
+    caller: Caller,
+    report: TriageReport,
+    radius: int = MATCH_THRESHOLD,
+    *,
+    series: bool = True,
+) -> TriageReport:
     """``report`` as a network caller may see it (``tessera.app.visibility``).
 
     Matches on media it does not see at ``hash`` are dropped (a file matching only
     those is ``new``, as if unknown); at ``hash`` a match keeps how it matched but
     names no series and no submissions; series are named, and listed with their
     status, only from ``status`` up; scene leads need ``status``, marker, camera
-    and GPS leads ``full``.
+    and GPS leads ``full``. An item seen through the caller's blind link only
+    matches by what its own record said (``tessera.app.blind_matches``): digests,
+    and its PDQ within ``radius``; no lead comes from it. ``series``: False leaves
+    the series list empty (one file's leads as they come).
     """
     ids = {m.media_id for it in report.items for m in it.matches}
     ids |= {r.media_id for it in report.items for r in it.related}
-    with transaction(app, caller) as (_s, vis):
+    with transaction(app, caller) as (s, vis):
         levels = vis.media_levels(ids)
         names = vis.series_names_of_media(ids)
-        series_levels = vis.series_levels(h.status.series_id for h in report.series)
-    items = []
-    for it in report.items:
-        matches = [
-            replace(
-                m,
-                series=tuple(names.get(m.media_id, ())),
-                submissions=m.submissions if levels[m.media_id] >= Level.STATUS else 0,
-            )
-            for m in it.matches
-            if levels[m.media_id] >= Level.HASH
-        ]
-        related = [
-            replace(r, series=tuple(names.get(r.media_id, ())))
-            for r in it.related
-            if levels[r.media_id] >= (Level.FULL if r.relation in _FULL_RELATIONS else Level.STATUS)
-        ]
-        status = it.status
-        if status in ("known", "near") and not matches:
-            status = "archive" if "archive" in it.file.flags else "new"
-        items.append(
-            TriageItem(
-                file=it.file, status=status, matches=matches, group=it.group, related=related
-            )
+        own = vis.own_records(m for m, lv in levels.items() if lv >= Level.HASH)
+        items = [_shared_item(it, levels, names, own, radius) for it in report.items]
+        if not series:
+            return TriageReport(items=items, series=[], groups=report.groups)
+        # the series the remaining matches hit, as the caller sees them (a node's
+        # service reads no series without a caller: count them here)
+        in_series, _ = vis.containers(m.media_id for it in items for m in it.matches)
+        of_media = {m: sorted(x) for m, x in in_series.items()}
+        series_levels = vis.series_levels(x for v in of_media.values() for x in v)
+        shown = {i for i, lv in series_levels.items() if lv >= Level.STATUS}
+        statuses = {h.status.series_id: h.status for h in report.series}
+        statuses.update(repo.series_statuses(s, shown - statuses.keys()))
+    hits = _series_hits(items, {m: [x for x in v if x in shown] for m, v in of_media.items()})
+    return TriageReport(
+        items=items,
+        series=sorted(
+            (
+                SeriesHit(statuses[sid], paths, exact, near)
+                for sid, (paths, exact, near) in hits
+                if sid in statuses
+            ),
+            key=lambda h: (-len(h.paths), h.status.name),
+        ),
+        groups=report.groups,
+    )
+
+
+def _shared_item(
+    it: TriageItem,
+    levels: Mapping[int, Level],
+    names: Mapping[int, list[str]],
+    own: Mapping[int, sharing.BlindRecord],
+    radius: int,
+) -> TriageItem:
+    matches = [
+        replace(
+            m,
+            distance=m.distance if m.media_id not in own else d,
+            series=tuple(names.get(m.media_id, ())),
+            submissions=m.submissions if levels[m.media_id] >= Level.STATUS else 0,
+            detail=m.detail if m.media_id not in own else {},
         )
-    series = [h for h in report.series if series_levels[h.status.series_id] >= Level.STATUS]
-    return TriageReport(items=items, series=series, groups=report.groups)
+        for m in it.matches
+        if levels[m.media_id] >= Level.HASH
+        and (d := _own_distance(own, m, it.file, radius)) is not None
+    ]
+    related = [
+        replace(r, series=tuple(names.get(r.media_id, ())))
+        for r in it.related
+        if levels[r.media_id] >= (Level.FULL if r.relation in _FULL_RELATIONS else Level.STATUS)
+        and r.media_id not in own
+    ]
+    status = it.status
+    if status in ("known", "near") and not matches:
+        status = "archive" if "archive" in it.file.flags else "new"
+    return TriageItem(file=it.file, status=status, matches=matches, group=it.group, related=related)
+
+
+def _own_distance(
+    own: Mapping[int, sharing.BlindRecord], m: Match, file: FileResult, radius: int
+) -> int | None:
+    """``m``'s distance as the caller may be told it (None: left out): as found, or
+    for an item seen through its blind link only, from its own record."""
+    rec = own.get(m.media_id)
+    if rec is None:
+        return m.distance
+    if m.via in EXACT or m.via == "pdq":
+        text = getattr(file, m.via)
+        return own_match(rec, m.via, bytes.fromhex(text) if text else None, radius)
+    return None  # dihedral PDQ, frames, audio, local features: from their file
+
+
+def _series_hits(
+    items: Sequence[TriageItem], series_of: Mapping[int, list[int]]
+) -> list[tuple[int, tuple[list[str], int, int]]]:
+    """series id -> (paths, exact, near) of the files whose matches hit it, counted as
+    the verdicts count them (``tessera.matching.triage.verdict``)."""
+    hits: dict[int, tuple[list[str], int, int]] = {}
+    for it in items:
+        if it.status not in ("known", "near"):
+            continue
+        for sid in dict.fromkeys(x for m in it.matches for x in series_of.get(m.media_id, ())):
+            paths, exact, near = hits.get(sid, ([], 0, 0))
+            paths.append(it.path)
+            known = it.status == "known"
+            hits[sid] = (paths, exact + known, near + (not known))
+    return list(hits.items())
 
 
 __all__ = ["run", "shared_report"]

@@ -637,7 +637,7 @@ def _run_beating(app: App, job_id: int, chunk: int) -> None:
             for media_id in {m.media_id for m in it.matches}:
                 per_item[media_id] = per_item.get(media_id, 0) + 1
         if not caller.is_local_operator:
-            report = shared_report(app, caller, report)
+            report = shared_report(app, caller, report, radius)
         counts = report.counts()
         head = report.to_json()
         lines = head.pop("results")

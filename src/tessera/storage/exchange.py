@@ -16,7 +16,7 @@ so an import keeps pace with a streaming reader.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -249,9 +249,11 @@ class ExchangeImport:
         series: str | None,
         source_format: str,
         seen: Callable[[set[int]], set[int]] | None = None,
+        own: Callable[[set[int]], Mapping[int, sharing.BlindRecord]] | None = None,
     ) -> None:
         self.s = s
         self._seen = seen
+        self._own = own
         self._others: set[int] = set()  # items seen through other agencies' rows only
         self._blind_matched: set[int] = set()  # this batch's matches of its blind links
         self.agency = agency
@@ -328,19 +330,27 @@ class ExchangeImport:
         by_key = identity.media_ids_by_hash_key(self.s, opaque) if opaque else {}
         ids = {int(r[0]) for by in rows.values() for rs in by.values() for r in rs}
         visible = self._visible(ids | set(by_key.values()))
+        # the agency's blind links: the row's digests came with another agency's file,
+        # so they are neither compared with (an error would quote them) nor replaced
+        blind = sharing.blind_links(self.s, ids & visible, self.agency.id)
+        # and where the agency sees such an item through its own record only, an MD5
+        # or SHA-1 that record did not give names other content, as it would if the
+        # other agency held nothing ("matched" would tell whose digest it is)
+        own = self._own(blind) if self._own is not None and blind else {}
+
+        def ours(alg: str, key: bytes, row: tuple[Any, ...]) -> bool:
+            rec = own.get(int(row[0]))
+            return rec is None or alg == "sha256" or getattr(rec, alg) == key
+
         found: dict[str, dict[bytes, tuple[Any, ...]]] = {
             alg: {
-                k: next(r for r in rs if int(r[0]) in visible)
+                k: r
                 for k, rs in by.items()
-                if any(int(r[0]) in visible for r in rs)
+                if (r := next((r for r in rs if int(r[0]) in visible and ours(alg, k, r)), None))
+                is not None
             }
             for alg, by in rows.items()
         }
-        # the agency's blind links: the row's digests came with another agency's file,
-        # so they are neither compared with (an error would quote them) nor replaced
-        blind = sharing.blind_links(
-            self.s, {int(r[0]) for by in found.values() for r in by.values()}, self.agency.id
-        )
         unseen = [d for d in want["sha256"] if d not in found.get("sha256", {})]
         hidden_sha = identity.media_ids_by_sha256(self.s, unseen) if unseen else {}
         out: list[int | None] = []
