@@ -1,4 +1,5 @@
-"""``tessera_media_level`` (migration 0029, one PL/pgSQL call) gives the level 0019's
+"""``tessera_media_level`` (migration 0029, one PL/pgSQL call; 0030, the containers read
+once and grants only of the containers the caller does not own) gives the level 0019's
 definition gave, for every item and every caller.
 
 The oracle is 0019's SQL text, copied here as it was and created beside the new
@@ -152,10 +153,32 @@ def _world(db: Database, seed: int) -> list[int]:
     return media
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# what 0030 decides on its own: an item whose containers are not the caller's reaches
+# each level through grants; the caller's own one under a blind link counts as status
+# (or more through another container); another agency's entry in the caller's case is
+# full however the item is linked
+BRANCHES = """
+SELECT m.id,
+  EXISTS (SELECT 1 FROM blind_link b JOIN agency a ON a.id = b.agency_id
+           WHERE b.media_id = m.id AND a.code = :c) AS blind,
+  EXISTS (SELECT 1 FROM series_media sm JOIN series s ON s.id = sm.series_id
+           JOIN agency a ON a.id = s.agency_id WHERE sm.media_id = m.id AND a.code = :c)
+  OR EXISTS (SELECT 1 FROM sighting g JOIN cases k ON k.id = g.case_id
+           JOIN agency a ON a.id = k.agency_id WHERE g.media_id = m.id AND a.code = :c)
+  OR EXISTS (SELECT 1 FROM exchange_entry e JOIN agency a ON a.id = e.agency_id
+           WHERE e.media_id = m.id AND a.code = :c) AS own,
+  EXISTS (SELECT 1 FROM exchange_entry e JOIN cases k ON k.id = e.case_id
+           JOIN agency a ON a.id = k.agency_id
+           WHERE e.media_id = m.id AND a.code = :c AND e.agency_id <> a.id) AS top
+FROM media m WHERE m.id = ANY(:ids)
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_one_call_gives_the_level_the_nested_functions_gave(pg: Database, seed: int) -> None:
     media = _world(pg, seed)
     seen_levels: set[int] = set()
+    cases: set[tuple[str, int]] = set()
     with pg.engine.connect() as conn:
         for caller in [*(a for a, _ in AGENCIES), "XX-Z", ""]:
             conn.execute(text("SELECT set_config('tessera.agency', :c, false)"), {"c": caller})
@@ -170,7 +193,29 @@ def test_one_call_gives_the_level_the_nested_functions_gave(pg: Database, seed: 
             wrong = [(m, new, old) for m, new, old in rows if new != old]
             assert not wrong, (caller, wrong[:10])
             seen_levels.update(old for _, _, old in rows)
+            level = {m: old for m, _, old in rows}
+            for m, blind, own, top in conn.execute(text(BRANCHES), {"c": caller, "ids": media}):
+                if top:
+                    cases.add(("top", level[m]))
+                elif own:
+                    cases.add(("own blind" if blind else "own", level[m]))
+                else:
+                    cases.add(("others", level[m]))
     assert seen_levels == {0, 1, 2, 3}  # the world reaches every level
+    # and every way 0030 reaches one (seeds 1-5 together reach all of them)
+    REACHED.update(cases)
+
+
+REACHED: set[tuple[str, int]] = set()
+
+
+def test_the_worlds_reach_every_branch_of_0030(pg: Database) -> None:
+    """Runs after the seeds above (file order): their worlds together went through every
+    branch of 0030's function, so the comparison covered each."""
+    if not REACHED:
+        pytest.skip("the comparisons above did not run")
+    want = {("others", lv) for lv in range(4)} | {("own", 3), ("own blind", 2), ("top", 3)}
+    assert want <= REACHED, sorted(want - REACHED)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -207,3 +252,28 @@ def test_migration_0029_up_and_down(at_0028: Database) -> None:
     assert "ix_media_metadata_camera_key" in indexes
     assert "ix_media_metadata_camera_key_media_id" not in indexes
     assert lang == ("sql" if pg else None)
+
+
+def _source(db: Database) -> str:
+    with db.engine.connect() as conn:
+        return str(
+            conn.scalar(
+                text(
+                    "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE p.proname = 'tessera_media_level' AND n.nspname = current_schema()"
+                )
+            )
+        )
+
+
+@pytest.fixture
+def pg_at_0026(tmp_path: Path) -> Iterator[Database]:
+    yield from database_at("postgresql", tmp_path, "0026")
+
+
+def test_migration_0030_up_and_down(pg_at_0026: Database) -> None:
+    assert "v_own" not in _source(pg_at_0026)
+    migrate_to(pg_at_0026, "0030")
+    assert "v_own" in _source(pg_at_0026) and "LIMIT 1" not in _source(pg_at_0026)
+    migrate_to(pg_at_0026, "down", down_to="0026")
+    assert "v_own" not in _source(pg_at_0026) and "LIMIT 1" in _source(pg_at_0026)
