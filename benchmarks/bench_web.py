@@ -8,7 +8,9 @@ serve`` (one worker) on 127.0.0.1, signs in as a curator with a browser session
 and requests each page ``--repeat`` times in turn, timing each response on the
 client (loopback: the server's time plus well under a millisecond), and the
 server process's CPU time per request (``CPU ms``, from /proc: steadier than
-wall-clock time on a loaded machine).
+wall-clock time on a loaded machine). On a PostgreSQL server of this machine, its
+backends' CPU time for the server's connections per request too (``DB ms``: the
+server's connections are named by ``application_name``; blank elsewhere).
 
 A finished triage job of 10,000 files (3 in 10 known or near) gives the job page.
 
@@ -44,6 +46,8 @@ class Db:
     """``--database-url``: PostgreSQL instead of the home's SQLite file."""
     serve_url: str | None = None
     """``--service-role``: the server's URL, as a role under Row-Level Security."""
+    app_name = f"tessera-bench-web-{os.getpid()}"
+    """The server's connections' ``application_name``: finds their backends."""
 
 
 def settings_of(home: Path) -> object:
@@ -180,6 +184,7 @@ def start_pg_server(home: Path) -> tuple[object, str]:
 
     port = bench_api.free_port()
     url = Db.serve_url or Db.url or ""
+    url += ("&" if "?" in url else "?") + f"application_name={Db.app_name}"
     env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_DATABASE_URL": url}
     log = (home / "serve.log").open("wb")
     proc = subprocess.Popen(
@@ -468,6 +473,25 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
+def db_cpu_ms() -> float | None:
+    """CPU time so far of the PostgreSQL backends serving the server's connections, in
+    ms; None unless they are processes of this machine (a local server)."""
+    if not Db.url:
+        return None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(Db.url)
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+            {"n": Db.app_name},
+        ).all()
+    engine.dispose()
+    if not pids or not all(Path(f"/proc/{p}/stat").exists() for p in pids):
+        return None
+    return sum(cpu_ms(int(p)) for p in pids)
+
+
 def pct(v: list[float], p: float) -> float:
     s = sorted(v)
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
@@ -572,17 +596,20 @@ def main() -> None:
             if base_path:
                 timed(api, base_path, 1, bearer)
         print(
-            f"\n{'page':16} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7}   {'API baseline':40} "
+            f"\n{'page':16} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7} {'DB ms':>6}   "
+            f"{'API baseline':40} "
             f"{'p50':>7} {'p95':>7} {'ratio p95':>9}"
         )
         worst = 0.0
         for name, path, base_path in pages:
-            c0 = cpu_ms(proc.pid)
+            c0, d0 = cpu_ms(proc.pid), db_cpu_ms()
             t = timed(web, path, args.repeat)
             cpu = (cpu_ms(proc.pid) - c0) / args.repeat
+            d1 = db_cpu_ms()
+            db = f"{(d1 - d0) / args.repeat:6.1f}" if d0 is not None and d1 is not None else " " * 6
             p50, p95 = statistics.median(t), pct(t, 95)
             worst = max(worst, p95)
-            line = f"{name:16} {p50:8.1f} {p95:8.1f} {cpu:7.1f}"
+            line = f"{name:16} {p50:8.1f} {p95:8.1f} {cpu:7.1f} {db}"
             if base_path:
                 b = timed(api, base_path, args.repeat, bearer)
                 b50, b95 = statistics.median(b), pct(b, 95)
