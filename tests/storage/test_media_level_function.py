@@ -271,9 +271,30 @@ def pg_at_0026(tmp_path: Path) -> Iterator[Database]:
     yield from database_at("postgresql", tmp_path, "0026")
 
 
+FULL_ONLY = ("marker", "media_location", "media_metadata", "media_text")
+
+
+def _full_only_rules(db: Database) -> dict[str, str]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT tablename, qual FROM pg_policies WHERE schemaname = current_schema()"
+                " AND policyname = 'tessera_read' AND tablename = ANY(:t)"
+            ),
+            {"t": list(FULL_ONLY)},
+        ).all()
+    return {str(t): " ".join(str(q).split()) for t, q in rows}
+
+
 def test_migration_0030_up_and_down(pg_at_0026: Database) -> None:
+    old = {t: "(tessera_media_level(media_id) = 3)" for t in FULL_ONLY}
+    new = {t: "(tessera_media_level(media_id) >= 3)" for t in FULL_ONLY}
     assert "v_own" not in _source(pg_at_0026)
+    assert _full_only_rules(pg_at_0026) == old
     migrate_to(pg_at_0026, "0030")
     assert "v_own" in _source(pg_at_0026) and "LIMIT 1" not in _source(pg_at_0026)
+    # the same rows (levels are 0..3): a third of rows for the planner, not 1 in 200
+    assert _full_only_rules(pg_at_0026) == new
     migrate_to(pg_at_0026, "down", down_to="0026")
     assert "v_own" not in _source(pg_at_0026) and "LIMIT 1" in _source(pg_at_0026)
+    assert _full_only_rules(pg_at_0026) == old
