@@ -322,42 +322,53 @@ def _alternative(value: Any, number: int, values: dict[str, Any], others: list[O
 
 def record_to_media(r: ExchangeRecord, media_id: int, header: VicsHeader) -> dict[str, Any]:
     """The VICS Media object of a record (MD5/SHA1 upper case, as real files have them)."""
-    out: dict[str, Any] = {"MediaID": media_id}
-    out["Category"] = r.category if r.category_profile == header.profile else None
-    if r.md5:
-        out["MD5"] = r.md5.upper()
-    if r.sha1:
-        out["SHA1"] = r.sha1.upper()
+    d = r.__dict__  # the record's fields, read once per export record without attributes
+    out: dict[str, Any] = {
+        "MediaID": media_id,
+        "Category": d["category"] if d["category_profile"] == header.profile else None,
+    }
+    if d["md5"]:
+        out["MD5"] = d["md5"].upper()
+    if d["sha1"]:
+        out["SHA1"] = d["sha1"].upper()
     alt: list[dict[str, str]] = []
-    if r.photodna:
+    if d["photodna"]:
         if header.version.startswith("1."):
-            alt.append({"HashName": "PhotoDNA", "HashValue": r.photodna})
+            alt.append({"HashName": "PhotoDNA", "HashValue": d["photodna"]})
         else:
-            out["PhotoDNA"] = r.photodna
-    if r.sha256:
-        alt.append({"HashName": "SHA256", "HashValue": r.sha256})
-    if r.pdq:
-        alt.append({"HashName": "PDQ", "HashValue": r.pdq})
-    alt.extend({"HashName": h.name, "HashValue": h.value} for h in r.other_hashes)
-    for key, value in (
-        ("VictimIdentified", r.victim_identified),
-        ("OffenderIdentified", r.offender_identified),
-        ("IsDistributed", r.is_distributed),
-        ("Series", r.series),
-        ("Tags", ",".join(r.tags) if r.tags else None),
-        ("Comments", r.comments),
-        ("MediaSize", r.media_size),
-        ("RelativeFilePath", r.relative_path),
-        ("MimeType", r.mime_type),
-    ):
+            out["PhotoDNA"] = d["photodna"]
+    if d["sha256"]:
+        alt.append({"HashName": "SHA256", "HashValue": d["sha256"]})
+    if d["pdq"]:
+        alt.append({"HashName": "PDQ", "HashValue": d["pdq"]})
+    for h in d["other_hashes"]:
+        alt.append({"HashName": h.name, "HashValue": h.value})
+    for key, name in _WRITTEN:
+        value = d[name]
+        if name == "tags":
+            value = ",".join(value) if value else None
         if value is not None:
             out[key] = value
     if alt:
         out["AlternativeHashes"] = alt
-    for key, value in r.vics_extra.items():
+    for key, value in d["vics_extra"].items():
         if key.lower() not in _KNOWN:
             out[key] = value
     return out
+
+
+_WRITTEN = (
+    ("VictimIdentified", "victim_identified"),
+    ("OffenderIdentified", "offender_identified"),
+    ("IsDistributed", "is_distributed"),
+    ("Series", "series"),
+    ("Tags", "tags"),
+    ("Comments", "comments"),
+    ("MediaSize", "media_size"),
+    ("RelativeFilePath", "relative_path"),
+    ("MimeType", "mime_type"),
+)
+"""Media fields written from the record's own fields, in the order files have them."""
 
 
 def write(

@@ -1025,15 +1025,13 @@ def _load(
     b = Bulk(s)
     q = b.mark
     lo, hi = page[0], page[-1]
-    media = {
-        int(r[0]): r
-        for r in b.where_in(
-            "SELECT id, md5, sha1, sha256, kind, byte_size, submissions FROM media WHERE",
-            "id",
-            page,
-            sql_type="BIGINT",
-        )
-    }
+    head = "SELECT id, md5, sha1, sha256, kind, byte_size, submissions FROM media WHERE"
+    rows = (  # a page without gaps (an export of everything) is a range: no id list
+        b.rows(f"{head} id BETWEEN {q} AND {q}", (lo, hi))
+        if hi - lo + 1 == len(page)
+        else b.where_in(head, "id", page, sql_type="BIGINT")
+    )
+    media = {int(r[0]): r for r in rows}
     fps: dict[int, list[tuple[str, int, bytes]]] = {}
     for mid, alg, version, value in b.rows(
         "SELECT media_id, algorithm, version, value FROM fingerprint "
