@@ -897,3 +897,59 @@ def test_record_contradicting_a_blind_items_digest_tells_nothing(
     assert (m.sha256, m.md5, m.sha1) == (held.hex(), mine, None)
     a = media_uc.show(app, NL_A, held.hex()).media  # NL-A's row as it was
     assert a.md5 == held[:16].hex()
+
+
+def test_ingest_completing_another_agencys_record_caps_it(
+    world: tuple[App, Database], tmp_path: Path
+) -> None:
+    """The other order: NL-B imports the SHA-256 of a file into its own series (it
+    sees the hash-only item in full), then NL-A ingests the file itself into its
+    unshared series (through the service, as NL-A). NL-B is still shown only what
+    its record said (no MD5/SHA-1/size from NL-A's file, no submission), at
+    ``status``; NL-A sees its file's facts. Before (migration 0027), NL-B saw NL-A's
+    file's digests, size and submission in ``full``."""
+    from tessera.app import ingest as ingest_uc
+    from tessera.app import media as media_uc
+    from tessera.app.visibility import Level, Visibility
+    from tessera.errors import NotFound
+
+    app, owner = world
+    files = _pictures(tmp_path / "held", 9)
+    first = sorted(files.iterdir())[0]
+    sha = hashlib.sha256(first.read_bytes()).hexdigest()
+    md5 = hashlib.md5(first.read_bytes()).hexdigest()
+    listing = tmp_path / "b.txt"
+    listing.write_text(f"sha256 {sha}\n")
+    ex.import_file(app, NL_B, "hashlist", listing, agency_code="NL-B", series="NLB Mine")
+    assert media_uc.show(app, NL_B, sha).level == "full"  # its own hash-only item
+    r = ingest_uc.run(
+        app,
+        NL_A,
+        files,
+        agency_code="NL-A",
+        case_number="A-10",
+        series_name="S-unshared",
+        features=False,
+        workers=1,
+    )
+    assert r.errors == 0
+    b = media_uc.show(app, NL_B, sha)
+    m = b.media
+    assert (b.level, m.md5, m.sha1, m.byte_size, m.width, m.submissions) == (
+        "status",
+        None,
+        None,
+        None,
+        None,
+        0,
+    )
+    with pytest.raises(NotFound):
+        media_uc.show(app, NL_B, md5)
+    buf = io.StringIO()
+    ex.export(app, NL_B, "hashlist", buf, agency="NL-B")
+    assert sha in buf.getvalue() and md5 not in buf.getvalue()
+    a = media_uc.show(app, NL_A, sha)
+    assert (a.level, a.media.md5, a.media.submissions) == ("full", md5, 1)
+    with owner.session() as s:
+        vis = Visibility.of(s, NL_B)
+        assert vis.media_level(m.id) == Level.STATUS

@@ -23,6 +23,7 @@ from tessera.storage.exchange import complete_media, hash_only_match
 from tessera.storage.identity import media_ids_by_sha256, reads_filtered
 from tessera.storage.ingest_runs import (
     add_sighting,
+    cap_other_records,
     clear_blind,
     count_submission,
     link_series,
@@ -262,7 +263,7 @@ def write_batch(
                 status = status or "new"
             if media is not None and not media.has_content:
                 # imported from an exchange file with this SHA-256: the file completes it
-                _complete(s, out, r, key, media)
+                _complete(s, out, r, key, media, agency_id=run.agency_id)
             if media is None and (
                 media := hash_only_match(
                     s,
@@ -272,7 +273,7 @@ def write_batch(
                 )
             ):  # known from an exchange file by its MD5/SHA-1: the file completes it
                 first = _sight(s, run, media.id, where, series_ids)
-                _complete(s, out, r, key, media)
+                _complete(s, out, r, key, media, agency_id=run.agency_id)
                 created[key] = media
                 status = status or "known"
             if media is None:
@@ -347,9 +348,14 @@ def _sight(
     return first
 
 
-def _complete(s: Session, out: BatchOutcome, r: FileResult, key: bytes, media: Media) -> None:
+def _complete(
+    s: Session, out: BatchOutcome, r: FileResult, key: bytes, media: Media, *, agency_id: int
+) -> None:
     """A hash-only item (imported, no content) gets the facts, fingerprints, metadata
-    and text of its now-seen file; the new fingerprints go to the indexes."""
+    and text of its now-seen file; the new fingerprints go to the indexes. Other
+    agencies' records of it name content this agency now holds: they are capped
+    first, keeping what the row said (``cap_other_records``)."""
+    cap_other_records(s, media.id, agency_id)
     fps = complete_media(s, media, _content(r, key), _fingerprints(r, media.id))
     out.new_pdq.extend((f.id, media.id, f.value, f.quality) for f in fps if f.algorithm == "pdq")
     out.new_features.extend(

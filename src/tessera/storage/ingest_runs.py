@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from tessera.errors import NotFound
 from tessera.storage.models import (
     BlindLink,
+    ExchangeEntry,
+    FingerprintModel,
     IngestItem,
     IngestRun,
     Media,
@@ -142,6 +144,58 @@ def clear_blind(s: Session, media_id: int, agency_id: int) -> None:
     )
 
 
+def cap_other_records(s: Session, media_id: int, agency_id: int) -> int:
+    """Agency ``agency_id``'s ingest is about to complete the hash-only item
+    ``media_id`` with its file: every other agency's record of it, from an agency
+    that does not hold the file, becomes a blind link keeping what the row said so
+    far (migration 0027). Returns how many records were capped."""
+    if s.get_bind().dialect.name == "postgresql":  # under RLS, as the table owner
+        q = text("SELECT tessera_cap_other_records(:m, :a)")
+        return int(s.execute(q, {"m": media_id, "a": agency_id}).scalar_one())
+    media = s.get(Media, media_id)
+    if media is None or media.has_content:
+        return 0
+    held = select(Sighting.agency_id).where(
+        Sighting.media_id == media_id, Sighting.deleted_at.is_(None)
+    )
+    linked = select(BlindLink.agency_id).where(BlindLink.media_id == media_id)
+    agencies = s.scalars(
+        select(ExchangeEntry.agency_id).where(
+            ExchangeEntry.media_id == media_id,
+            ExchangeEntry.agency_id != agency_id,
+            ExchangeEntry.agency_id.not_in(held),
+            ExchangeEntry.agency_id.not_in(linked),
+        )
+    ).all()
+    if not agencies:
+        return 0
+    fps = s.execute(
+        select(FingerprintModel.algorithm, FingerprintModel.version, FingerprintModel.value)
+        .where(FingerprintModel.media_id == media_id, FingerprintModel.position == 0)
+        .order_by(FingerprintModel.id)
+    ).all()
+    hashes = [
+        [a, bytes(v).hex() if ver == 1 else bytes(v).decode()]
+        for a, ver, v in fps
+        if (a == "pdq" and ver == 1) or (ver == 0 and a not in ("pdq", "chromaprint"))
+    ]
+    for agency in agencies:
+        s.add(
+            BlindLink(
+                media_id=media_id,
+                agency_id=int(agency),
+                sha256=media.sha256,
+                sha1=media.sha1,
+                md5=media.md5,
+                kind=media.kind,
+                byte_size=media.byte_size,
+                hashes=hashes or None,
+            )
+        )
+    s.flush()
+    return len(agencies)
+
+
 def link_series(s: Session, series_id: int, media_id: int) -> None:
     """``media_id`` in series ``series_id`` (nothing if it already is)."""
     exists = s.execute(
@@ -187,6 +241,7 @@ def finish_run(s: Session, run_id: int, counts: dict[str, Any]) -> None:
 
 __all__ = [
     "add_sighting",
+    "cap_other_records",
     "clear_blind",
     "count_submission",
     "finish_run",
