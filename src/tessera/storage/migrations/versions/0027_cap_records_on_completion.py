@@ -20,7 +20,7 @@ content yet (the call comes just before the file completes it) and only adds cap
 SQLite has no RLS: ``storage.ingest_runs.cap_other_records`` writes the rows itself.
 
 Revision ID: 0027
-Revises: 0026
+Revises: 0030
 Create Date: 2026-12-06 08:20:00
 """
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0027"
-down_revision = "0026"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
