@@ -88,17 +88,18 @@ def test_lookup_by_a_digest_only_their_file_gave(
     assert (r.matched, r.series) == (0, ())  # not even its own series is named
 
 
-def _plant_a_pdq(owner: Database, mid: int) -> None:
+def _plant(owner: Database, mid: int, algorithm: str, version: int, value: bytes) -> None:
+    """A fingerprint of NL-A's file on its item (as its ingest would store it)."""
     from tessera.storage.models import FingerprintModel
 
     with owner.session() as s:
         s.add(
             FingerprintModel(
                 media_id=mid,
-                algorithm="pdq",
-                version=1,
+                algorithm=algorithm,
+                version=version,
                 position=0,
-                value=bytes.fromhex(A_PDQ),
+                value=value,
                 quality=100,
             )
         )
@@ -112,7 +113,7 @@ def test_pdq_lookup_measures_from_the_own_records_pdq(
     app, owner = world
     held = digest("unshared")
     mid = _media_id(owner, held)
-    _plant_a_pdq(owner, mid)
+    _plant(owner, mid, "pdq", 1, bytes.fromhex(A_PDQ))
     _blind(app, tmp_path, pdq=B_PDQ)
     near_theirs = _flip(A_PDQ, range(200, 230))  # 30 bits from A, 33 from B
     assert _matches(app, NL_A, "pdq", near_theirs) == [(mid, 30)]
@@ -209,22 +210,13 @@ def test_similar_and_features_skip_items_seen_through_a_blind_link(
     """The stored features of NL-A's item (its file's) are not NL-B's to search with."""
     from tessera.app import similar
     from tessera.errors import NotFound
-    from tessera.storage.models import FingerprintModel
     from tessera.storage.repo import FEATURES_ALGORITHM, FEATURES_VERSION
     from tests.app.sharing_world import EMPTY_FEATURES
 
     app, owner = world
     held = _blind(app, tmp_path)
     mid = _media_id(owner, held)
-    with owner.session() as s:  # NL-A's file's features
-        s.add(
-            FingerprintModel(
-                media_id=mid,
-                algorithm=FEATURES_ALGORITHM,
-                version=FEATURES_VERSION,
-                value=EMPTY_FEATURES,
-            )
-        )
+    _plant(owner, mid, FEATURES_ALGORITHM, FEATURES_VERSION, EMPTY_FEATURES)  # its file's
     assert similar.stored_features(app, NL_A, mid) is not None
     try:
         similar.stored_features(app, NL_B, mid)
