@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -173,6 +173,15 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error."""
         with _contention(), self._sessions.begin() as s:
             yield s
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A Core connection for reads alone (``storage.prepared.rows`` takes it),
+        rolled back when done: ~20 us of CPU against ~130 us for an ORM session's
+        begin and commit (measured on SQLite at 1.25M hashes), for the index's
+        per-search read of its hits' media."""
+        with _contention(), self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from tessera.storage import prepared
@@ -76,7 +76,9 @@ _HIT_INFO = (
 )
 
 
-def pdq_hit_info(s: Session, ids: Iterable[int]) -> dict[int, tuple[int, int | None, int]]:
+def pdq_hit_info(
+    s: Session | Connection, ids: Iterable[int]
+) -> dict[int, tuple[int, int | None, int]]:
     """fingerprint id -> (media id, quality, position) for PDQ index hits (hits on
     soft-deleted media are left out: an index may still hold them)."""
     out: dict[int, tuple[int, int | None, int]] = {}

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BindParameter, Executable, bindparam
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 
 from tessera.storage.db import Session
 
@@ -172,11 +172,28 @@ def _padded(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def rows(s: Session, stmt: Executable, **params: Any) -> Sequence[Sequence[Any]]:
-    """Every row of ``stmt`` with ``params``, in the session's transaction."""
-    if s.autoflush:
-        s.flush()
-    conn = s.connection()
+_CONNECTION = "tessera.prepared.connection"
+
+
+def _connection(s: Session) -> Connection:
+    """The session's connection, kept in ``s.info`` while it is open (a commit or
+    rollback closes it, and the next read asks the session again): ``s.connection()``
+    walks the session's transaction state on every call."""
+    conn = s.info.get(_CONNECTION)
+    if not isinstance(conn, Connection) or conn.closed or conn.invalidated:
+        conn = s.info[_CONNECTION] = s.connection()
+    return conn
+
+
+def rows(s: Session | Connection, stmt: Executable, **params: Any) -> Sequence[Sequence[Any]]:
+    """Every row of ``stmt`` with ``params``, in the session's (or the Core
+    connection's: ``Database.reader``) transaction."""
+    if isinstance(s, Connection):
+        conn = s
+    else:
+        if s.autoflush:
+            s.flush()
+        conn = _connection(s)
     params = _padded(params)
     raw = _compiled(stmt, conn.dialect, params)
     if raw is None:
