@@ -15,8 +15,11 @@ recall per edit class the way ``tessera triage`` decides it now:
    store verifies exhaustively at this size): a ``copy`` relation.
 
 Negatives: other pictures of the same three kinds (other seeds, other photos;
-``--negatives`` per kind) and ``--busy`` generated busy pictures, never indexed; any
-``near`` among them is a false positive. ``--busy`` busy pictures are indexed too.
+``--negatives`` per kind), ``--busy`` generated busy pictures, and as many pictures
+close to an original of each of six kinds (``HARD_FLAT``: another shot of the same
+wall, its object moved, recoloured or replaced; ``HARD_GRADIENT``: the blend turned or
+its centre moved, one or three of its colours moved by 35-60 levels), never indexed;
+any ``near`` among them is a false positive. ``--busy`` busy pictures are indexed too.
 
 Usage: ``python benchmarks/low_texture.py [--per-kind 10] [--negatives 30] [--busy 10]``.
 """
@@ -63,18 +66,39 @@ EDITS = {
 W, H = 640, 480
 
 
-def gradient(seed: int) -> np.ndarray:
-    """A smooth two- or three-colour gradient (linear or radial), a little noise."""
+def gradient(seed: int, other: int | None = None) -> np.ndarray:
+    """A smooth two- or three-colour gradient (linear or radial), a little noise.
+
+    ``other``: a different picture close to it (``gradient_close``)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    if seed % 2:
+    linear = bool(seed % 2)
+    if linear:
         a = rng.uniform(0, np.pi)
-        t = (np.cos(a) * xx + np.sin(a) * yy) / (W + H)
     else:
         cx, cy = rng.uniform(0, W), rng.uniform(0, H)
+    colours = rng.uniform(0, 255, (3, 3))
+    if other is not None:
+        o = np.random.default_rng([seed, other])
+        what = other % 3
+        if what == 0:  # the same colours, the blend turned (linear) or its centre moved
+            if linear:
+                a += o.choice([-1, 1]) * o.uniform(np.radians(20), np.radians(45))
+            else:
+                cx = (cx + o.choice([-1, 1]) * o.uniform(0.25, 0.45) * W) % W
+                cy = (cy + o.choice([-1, 1]) * o.uniform(0.25, 0.45) * H) % H
+        else:  # the same blend, one or all three of its colours moved by 35-60 levels
+            for j in range(3) if what == 2 else [int(o.integers(0, 3))]:
+                step = o.normal(0, 1, 3)
+                colours[j] = np.clip(
+                    colours[j] + step / np.linalg.norm(step) * o.uniform(35, 60), 0, 255
+                )
+    c0, c1, c2 = colours
+    if linear:
+        t = (np.cos(a) * xx + np.sin(a) * yy) / (W + H)
+    else:
         t = np.hypot(xx - cx, yy - cy) / np.hypot(W, H)
     t = (t - t.min()) / max(1e-6, float(np.ptp(t)))
-    c0, c1, c2 = rng.uniform(0, 255, (3, 3))
     mid = np.clip(t * 2, 0, 1)[..., None]
     hi = np.clip(t * 2 - 1, 0, 1)[..., None]
     img = c0 * (1 - mid) + c1 * mid * (1 - hi) + c2 * hi
@@ -82,8 +106,13 @@ def gradient(seed: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def flat_scene(seed: int) -> np.ndarray:
-    """A flat wall/bed-like background with one object (ellipse, box or patch)."""
+def flat_scene(seed: int, other: int | None = None) -> np.ndarray:
+    """A flat wall/bed-like background with one object (ellipse, box or patch).
+
+    ``other``: another shot of the same wall (``flat_close``): its object moved by
+    at least a quarter of the picture's width or height from where it is in the
+    picture and in its mirror images (those are copies), or recoloured, or another
+    object (other shape, size, colour and place)."""
     rng = np.random.default_rng(seed)
     bg = tuple(int(v) for v in rng.integers(60, 230, 3))
     im = Image.new("RGB", (W, H), bg)
@@ -91,9 +120,32 @@ def flat_scene(seed: int) -> np.ndarray:
     x, y = int(rng.integers(60, W - 220)), int(rng.integers(60, H - 200))
     w, h = int(rng.integers(80, 200)), int(rng.integers(80, 180))
     fg = tuple(int(v) for v in rng.integers(0, 255, 3))
-    if seed % 3 == 0:
+    shape = seed % 3
+    if other is not None:
+        o = np.random.default_rng([seed, other])
+        what = other % 3
+        if what == 0:  # moved, and not to where a mirror image would put it
+            mirrors = [(mx, my) for mx in (x, W - w - x) for my in (y, H - h - y)]
+            while True:
+                nx, ny = int(o.integers(10, W - w - 10)), int(o.integers(10, H - h - 10))
+                if all(abs(nx - mx) >= W / 4 or abs(ny - my) >= H / 4 for mx, my in mirrors):
+                    x, y = nx, ny
+                    break
+        elif what == 1:  # recoloured
+            while True:
+                new = tuple(int(v) for v in o.integers(0, 255, 3))
+                if np.linalg.norm(np.subtract(new, fg)) >= 80:
+                    fg = new
+                    break
+        else:  # another object
+            shape = (shape + int(o.integers(1, 3))) % 3
+            x, y = int(o.integers(60, W - 220)), int(o.integers(60, H - 200))
+            w, h = int(o.integers(80, 200)), int(o.integers(80, 180))
+            fg = tuple(int(v) for v in o.integers(0, 255, 3))
+            rng = o
+    if shape == 0:
         d.ellipse((x, y, x + w, y + h), fill=fg)
-    elif seed % 3 == 1:
+    elif shape == 1:
         d.rectangle((x, y, x + w, y + h), fill=fg, outline=(20, 20, 20), width=3)
     else:
         patch = rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8)
@@ -192,7 +244,25 @@ def _ms(xs: list[float]) -> str:
     return f"median {statistics.median(xs) * 1e3:.1f} ms, max {max(xs) * 1e3:.0f} ms CPU"
 
 
-def run(per_kind: int, negatives: int | None = None, busy: int = 10, layout: bool = True) -> None:
+HARD_FLAT = (
+    "flat, same wall, object moved",
+    "flat, same wall, object recoloured",
+    "flat, same wall, another object",
+)
+HARD_GRADIENT = (
+    "gradient, turned or centre moved",
+    "gradient, one colour moved",
+    "gradient, three colours moved",
+)
+
+
+def run(
+    per_kind: int,
+    negatives: int | None = None,
+    busy: int = 10,
+    layout: bool = True,
+    hard: bool = True,
+) -> None:
     t0 = time.perf_counter()
     n_neg = 3 * per_kind if negatives is None else negatives
     originals = {f"{k}/{i}": fn(i) for k, fn in KINDS.items() for i in range(per_kind)}
@@ -206,10 +276,18 @@ def run(per_kind: int, negatives: int | None = None, busy: int = 10, layout: boo
     }
     for i in range(busy):
         negs[f"busy/{i}"] = busy_picture(BUSY_SEED0 + busy + i)
+    for i in range(n_neg if hard else 0):  # close to an original: the hard negatives
+        seed, other = i % per_kind, i // per_kind
+        for h, what in enumerate(HARD_FLAT):
+            negs[f"{what}/{i}"] = flat_scene(seed, 3 * other + h)
+        for h, what in enumerate(HARD_GRADIENT):
+            negs[f"{what}/{i}"] = gradient(seed, 3 * other + h)
     known = Known(originals, layout)
     print(
         f"\nLow-texture class: {len(originals)} originals indexed ({busy} of them busy), "
-        f"{len(negs)} negatives ({busy} busy); {len(known.layouts)} decisive layouts"
+        f"{len(negs)} negatives ({busy} busy"
+        + (f", {6 * n_neg} close to an original" if hard else "")
+        + f"); {len(known.layouts)} decisive layouts"
         + ("" if layout else "; colour layout step OFF (the cascade before it)")
     )
     print(f"  {'kind':18s} " + " ".join(f"{e:>9s}" for e in EDITS) + "   pdq/layout/feat   wrong")
@@ -232,10 +310,10 @@ def run(per_kind: int, negatives: int | None = None, busy: int = 10, layout: boo
     known.layout_s.clear()
     fp = [(n, how) for n, rgb in negs.items() for got, how in [known.near(rgb)] if got]
     print(f"  negatives called near (false positives): {len(fp)} of {len(negs)} {fp[:5]}")
-    for kind in [*KINDS, "busy"]:
+    for kind in [*KINDS, "busy", *HARD_FLAT, *HARD_GRADIENT]:
         group = [n for n in negs if n.startswith(kind + "/")]
         bad = [n for n, _ in fp if n.startswith(kind + "/")]
-        print(f"    {kind:18s} {len(bad)} of {len(group)}")
+        print(f"    {kind:34s} {len(bad)} of {len(group)}")
     print(
         f"  colour layout step per file: edited copies {_ms(pos_cost)}; "
         f"negatives {_ms(known.layout_s)}"
@@ -249,8 +327,9 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=None, help="per kind (3 x --per-kind)")
     ap.add_argument("--busy", type=int, default=10, help="busy pictures indexed and queried")
     ap.add_argument("--no-layout", action="store_true", help="without the colour layout step")
+    ap.add_argument("--no-hard", action="store_true", help="without the negatives close to one")
     args = ap.parse_args()
-    run(args.per_kind, args.negatives, args.busy, not args.no_layout)
+    run(args.per_kind, args.negatives, args.busy, not args.no_layout, not args.no_hard)
 
 
 if __name__ == "__main__":

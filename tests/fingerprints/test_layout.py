@@ -150,6 +150,23 @@ def test_bars_are_trimmed() -> None:
     assert trim_bars(boxed) == (0, 0, 30, 0)
 
 
+def test_a_caption_bar_is_trimmed_with_its_text() -> None:
+    # the bar is drawn from row int(0.8 * H) down: all of it goes, the text rows too
+    assert trim_bars(caption(gradient(3))) == (0, H - int(0.8 * H), 0, 0)
+    assert trim_bars(caption(wall(1))) == (0, H - int(0.8 * H), 0, 0)
+
+
+def test_bar_gaps_are_short() -> None:
+    pic = gradient(3)
+    white = np.full((20, W, 3), 255, np.uint8)
+    # a line of picture between two white bars is a gap in one bar (2 % of the side)
+    one = np.concatenate([white, pic[:3], white, pic])
+    assert trim_bars(one)[0] == 43
+    # a band of picture of 4 % of the side is picture: only the outer bar goes
+    two = np.concatenate([white, pic[: H // 25], white, pic])
+    assert trim_bars(two)[0] == 20
+
+
 def test_dihedral_variants_are_the_turned_pictures() -> None:
     pic = gradient(2)
     variants = [grid_of(v) for v in dihedral(_layout(pic))]

@@ -55,9 +55,13 @@ with an ellipse or a box 0-2.1 %, with a noisy patch 3.5-4.7 %, busy pictures 15
 BAR_DARK = 24
 BAR_LIGHT = 232
 BAR_SHARE = 0.6
-"""A border line is a bar when this share of its pixels is near black or near white."""
+"""A border line is a bar when this share of its pixels is near black or near white
+(together: black text on a white caption bar is still the bar)."""
 BAR_MAX = 0.34
 """At most this share of each side is trimmed."""
+BAR_GAP = 0.02
+"""Lines that are not bars (the anti-aliased edges of a caption's text) are trimmed
+too when bar lines follow within this share of the side."""
 
 KEEP = 0.75
 """The comparison averages the best 75 % of the cells (overlays, captions: the rest)."""
@@ -121,24 +125,33 @@ class Layout:
 
 
 def _bar(line: NDArray[np.uint8]) -> bool:
-    dark = float((line.max(axis=1) <= BAR_DARK).mean())
-    light = float((line.min(axis=1) >= BAR_LIGHT).mean())
-    return max(dark, light) >= BAR_SHARE
+    dark = int((line.max(axis=1) <= BAR_DARK).sum())
+    light = int((line.min(axis=1) >= BAR_LIGHT).sum())
+    return dark + light >= BAR_SHARE * len(line)
+
+
+def _bars(lines: NDArray[np.uint8], limit: int) -> int:
+    """How many of ``lines`` (the first is at the border) are a bar, at most ``limit``:
+    up to the last bar line, gaps of up to ``BAR_GAP`` of the side included."""
+    gap = max(2, round(BAR_GAP * len(lines)))
+    trimmed, i = 0, 0
+    while i < limit and i - trimmed <= gap:
+        if _bar(lines[i]):
+            trimmed = i + 1
+        i += 1
+    return trimmed
 
 
 def trim_bars(rgb: NDArray[np.uint8]) -> tuple[int, int, int, int]:
     """Rows/columns of near black or white bars at each border: top, bottom, left, right."""
     h, w = rgb.shape[:2]
-    top, bot, left, right = 0, h, 0, w
-    while top < h * BAR_MAX and _bar(rgb[top]):
-        top += 1
-    while h - bot < h * BAR_MAX and bot > top + 1 and _bar(rgb[bot - 1]):
-        bot -= 1
-    while left < w * BAR_MAX and _bar(rgb[top:bot, left]):
-        left += 1
-    while w - right < w * BAR_MAX and right > left + 1 and _bar(rgb[top:bot, right - 1]):
-        right -= 1
-    return top, h - bot, left, w - right
+    limit_h, limit_w = math.ceil(h * BAR_MAX), math.ceil(w * BAR_MAX)
+    top = _bars(rgb, min(limit_h, h - 2))
+    bot = _bars(rgb[::-1], min(limit_h, h - top - 2))
+    body = rgb[top : h - bot].transpose(1, 0, 2)
+    left = _bars(body, min(limit_w, w - 2))
+    right = _bars(body[::-1], min(limit_w, w - left - 2))
+    return top, bot, left, right
 
 
 def _lab(rgb: NDArray[np.uint8]) -> FloatArray:

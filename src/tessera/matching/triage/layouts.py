@@ -39,7 +39,7 @@ from tessera.storage.db import Database
 from tessera.storage.repo import fingerprints_after
 
 SHORTLIST = 3
-"""Known pictures searched per file, closest first (the first copy ends the search)."""
+"""Known pictures searched per file (the closest verified copy wins)."""
 QUICK_MAX = 20.0
 """Largest distance without search (CIELAB, robust mean) of a known picture searched."""
 QUERY_DETAIL_MAX = 0.15
@@ -134,16 +134,18 @@ class LayoutIndex:
         return [(float(best[i]), int(pos[i])) for i in order if best[i] <= QUICK_MAX]
 
     def copy_of(self, layout: bytes) -> tuple[int, LayoutMatch] | None:
-        """The first known picture a search verifies ``layout`` as a copy of."""
+        """The shortlisted known picture a search verifies ``layout`` as a copy of
+        most closely (another shot of the same place may verify too, less closely)."""
         lay = Layout.from_bytes(layout)
         if lay.detail > QUERY_DETAIL_MAX:
             return None
         q = Query(lay)
+        best: tuple[int, LayoutMatch] | None = None
         for _, i in self.shortlist(q):
             m = q.compare(self.known(i))
-            if m is not None and m.is_copy:
-                return self.media_ids[i], m
-        return None
+            if m is not None and m.is_copy and (best is None or m.distance < best[1].distance):
+                best = self.media_ids[i], m
+        return best
 
 
 def describe(m: LayoutMatch) -> str:
