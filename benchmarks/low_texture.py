@@ -109,9 +109,9 @@ def gradient(seed: int, other: int | None = None) -> np.ndarray:
 def flat_scene(seed: int, other: int | None = None) -> np.ndarray:
     """A flat wall/bed-like background with one object (ellipse, box or patch).
 
-    ``other``: another shot of the same wall (``flat_close``): its object moved by
-    at least a quarter of the picture's width or height from where it is in the
-    picture and in its mirror images (those are copies), or recoloured, or another
+    ``other``: another shot of the same wall: its object moved as far as it goes
+    from where it is in the picture and in its mirror images (those are copies;
+    seeds 0-23: 20-38 % of the width or height, median 27 %), or recoloured, or another
     object (other shape, size, colour and place)."""
     rng = np.random.default_rng(seed)
     bg = tuple(int(v) for v in rng.integers(60, 230, 3))
@@ -124,13 +124,17 @@ def flat_scene(seed: int, other: int | None = None) -> np.ndarray:
     if other is not None:
         o = np.random.default_rng([seed, other])
         what = other % 3
-        if what == 0:  # moved, and not to where a mirror image would put it
-            mirrors = [(mx, my) for mx in (x, W - w - x) for my in (y, H - h - y)]
-            while True:
-                nx, ny = int(o.integers(10, W - w - 10)), int(o.integers(10, H - h - 10))
-                if all(abs(nx - mx) >= W / 4 or abs(ny - my) >= H / 4 for mx, my in mirrors):
-                    x, y = nx, ny
-                    break
+        if what == 0:  # moved: of 200 places, the farthest from where it is in the
+            # picture and in its mirror images (a quarter of the picture's side is
+            # not always possible: an object near the centre has its mirror images near)
+            mirrors = np.array([(mx, my) for mx in (x, W - w - x) for my in (y, H - h - y)])
+            xs = o.integers(10, W - w - 10, 200)
+            ys = o.integers(10, H - h - 10, 200)
+            far = np.maximum(
+                np.abs(xs[:, None] - mirrors[None, :, 0]) / W,
+                np.abs(ys[:, None] - mirrors[None, :, 1]) / H,
+            ).min(axis=1)
+            x, y = int(xs[np.argmax(far)]), int(ys[np.argmax(far)])
         elif what == 1:  # recoloured
             while True:
                 new = tuple(int(v) for v in o.integers(0, 255, 3))
