@@ -12,6 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests assert behaviour, never time: Hypothesis's default 200 ms deadline per
+# example failed test_vpdq under CI load (331 ms) without anything being wrong.
+settings.register_profile("tessera", deadline=None)
+settings.load_profile("tessera")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TESSERA_SHARED", REPO.parent / "shared"))
