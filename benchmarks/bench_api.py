@@ -5,7 +5,8 @@ real ``tessera serve --workers W`` on 127.0.0.1, and drives it from a separate
 load-generator process on the same machine (asyncio + httpx):
 
 1. single PDQ lookups (``GET /api/v1/lookup``), ``--concurrency`` in flight:
-   requests/s, p50/p99 (target: >= 1,000 req/s at p99 <= 50 ms at 10M);
+   requests/s, p50/p99 (target: >= 1,000 req/s at p99 <= 50 ms at 10M), then the
+   misses alone and the hits alone (near copies) of the same queries;
 2. batch lookups (``POST /api/v1/lookup``, 1,000 hashes each): hashes/s
    (target >= 20,000);
 3. ``--clients`` concurrent clients (default 50) for ``--soak`` seconds: errors
@@ -671,7 +672,7 @@ def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, f
         return first, last, float(live.status().reloads)
 
 
-PHASES = ("single", "status", "misses", "batch", "soak", "import")
+PHASES = ("single", "status", "misses", "hits", "batch", "soak", "import")
 
 
 def server_pids(pid: int) -> list[int]:
@@ -736,7 +737,7 @@ def main() -> None:
     ap.add_argument(
         "--only",
         default="",
-        help="comma-separated server phases to run (single, status, misses, batch, soak, "
+        help="comma-separated server phases to run (single, status, misses, hits, batch, soak, "
         "import), skipping the in-process baselines and the reloads: for profiling one path",
     )
     ap.add_argument(
@@ -831,6 +832,19 @@ def main() -> None:
                     ck,
                 )
                 report("  of which misses only", misses)
+            if phase("hits"):
+                hits = measured(
+                    pool,
+                    proc.pid,
+                    base,
+                    token,
+                    "single",
+                    qs[0::2],
+                    args.concurrency,
+                    args.duration,
+                    ck,
+                )
+                report("  of which hits only (near copies, <= 8 bits)", hits)
             if phase("batch"):
                 batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
                 report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
