@@ -31,7 +31,7 @@ _WRONG = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.text("0123456789abcdefABCDEF \t", min_size=30, max_size=70),
-    st.sampled_from(["", " ", "a\nb", "x\x00", "\x7f", "image", "US", "a,b", " t"]),
+    st.sampled_from(["", " ", "a\nb", "x\x00", "\x7f", "image", "US", "a,b", " t", "a\ud800"]),
     st.lists(st.text(max_size=5), max_size=3),
     st.lists(st.text(max_size=5), max_size=3).map(tuple),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
@@ -152,6 +152,10 @@ _ODD_CHARACTERS = [
     "\u205f",
     "\u3000",
     "\ufeff",
+    "\ud800",  # lone surrogates: a JSON escape the standard library parses into a str
+    "\udbff",
+    "\udc00",
+    "\udfff",
     " ",
     ",",
     "é",
@@ -186,3 +190,29 @@ def test_fast_checks_agree_with_validation_on_odd_characters(
         assert fast == full
     elif full is not None:
         assert name == "tags" or not value.isprintable()  # deferred only when unsure
+
+
+_TEXT_FIELDS = [
+    "photodna",
+    "mime_type",
+    "source_id",
+    "collab",
+    "series",
+    "category_profile",
+    "classification",
+    "comments",
+    "relative_path",
+    "case_ref",
+]
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "x\udfffy", "\U0001f600\udc00"])
+@pytest.mark.parametrize("name", _TEXT_FIELDS)
+def test_lone_surrogate_is_refused_as_by_validation(name: str, surrogate: str) -> None:
+    # the lead's decision (session 10): the fast path refuses what pydantic's str refuses
+    values = {"md5": "0" * 32, name: surrogate}
+    assert fast_record(values) is None
+    with pytest.raises(ValidationError) as err:
+        ExchangeRecord(**values)
+    assert err.value.errors()[0]["type"] == "string_unicode"
+    assert err.value.errors()[0]["loc"] == (name,)

@@ -167,3 +167,84 @@ def test_tampered_or_truncated_bundle_is_refused() -> None:
     newer = good.replace('"tessera_bundle":1', '"tessera_bundle":9')
     with pytest.raises(InvalidInput, match="newer"):
         list(bundle.read(io.BytesIO(newer.encode())))
+
+
+# -- lone surrogates (a JSON "\ud800" escape without its pair is not a character) ------
+
+V2_CASES = V2.replace("#Media", "#Cases")
+
+
+@pytest.mark.parametrize(
+    ("media", "field"),
+    [
+        ({"MD5": MD5, "Comments": "x\ud800y"}, "Comments"),
+        ({"MD5": MD5, "Series": "\udfff"}, "Series"),
+        ({"MD5": MD5, "Comments": "\ud800\ud800"}, "Comments"),  # yajl joined these
+        ({"MD5": MD5, "Tags": "a,b\udc00"}, "Tags"),
+        ({"MD5": MD5, "Exifs": [{"Make": "\ud83d"}]}, "Exifs"),
+        ({"MD5": MD5, "Vendor\udc00": 1}, None),  # a field's name: no field to name
+    ],
+)
+def test_vics_lone_surrogate_rejects_the_file_naming_record_and_field(
+    media: dict[str, object], field: str | None
+) -> None:
+    # json.dumps writes the lone surrogate as its \uXXXX escape, as a hostile file would
+    pad = [{"MD5": MD5, "Comments": "pair \U0001f600 fine"}] * 3000
+    for doc in (
+        {"@odata.context": V2, "value": [*pad, media]},
+        {"@odata.context": V2_CASES, "value": [{"CaseNumber": "7", "Media": [*pad, media]}]},
+    ):
+        raw = json.dumps(doc).encode()
+        assert b"\\ud83d\\ude00" in raw
+        with pytest.raises(InvalidRecord, match="lone surrogate") as err:
+            list(vics.read(io.BytesIO(raw)))
+        assert (err.value.record, err.value.field) == (3001, field)
+
+
+def test_vics_surrogate_pairs_and_escaped_backslashes_are_text() -> None:
+    raw = json.dumps(
+        {"@odata.context": V2, "value": [{"MD5": MD5, "Comments": "\U0001f600 \\ud800"}]}
+    ).encode()
+    assert b"\\ud83d\\ude00 \\\\ud800" in raw
+    (r,) = vics.read(io.BytesIO(raw))
+    assert r.comments == "\U0001f600 \\ud800"
+
+
+def test_vics_bytes_that_are_not_utf8_name_the_record() -> None:
+    raw = json.dumps({"@odata.context": V2, "value": [{"MD5": MD5}, {"MD5": MD5, "Series": "S"}]})
+    with pytest.raises(InvalidRecord, match="invalid bytes in UTF8") as err:
+        list(vics.read(io.BytesIO(raw.encode().replace(b'"S"', b'"S\xff"'))))
+    assert err.value.record == 2
+    # a surrogate encoded as raw bytes passes yajl's UTF-8 check, not Python's
+    with pytest.raises(InvalidRecord, match="lone surrogate") as err:
+        list(vics.read(io.BytesIO(raw.encode().replace(b'"S"', b'"S\xed\xa0\x80"'))))
+    assert (err.value.record, err.value.field) == (2, "Series")
+
+
+def test_bundle_lone_surrogate_rejects_the_file_naming_record_and_field() -> None:
+    import hashlib
+
+    head = json.dumps({"tessera_bundle": 1, "level": "full", "agency": None, "created_at": "x"})
+    lines = [
+        json.dumps({"part": "records", "record": {"md5": MD5}}),
+        json.dumps({"part": "records", "record": {"md5": MD5, "comments": "a\ud800"}}),
+    ]
+    assert "\\ud800" in lines[1]
+    part = hashlib.sha256("".join(x + "\n" for x in lines).encode()).hexdigest()
+    manifest = {
+        "header_sha256": hashlib.sha256((head + "\n").encode()).hexdigest(),
+        "parts": {"records": {"count": 2, "sha256": part}},
+    }
+    text = "".join(x + "\n" for x in [head, *lines, json.dumps({"manifest": manifest})])
+    with pytest.raises(InvalidRecord) as err:
+        list(bundle.read(io.BytesIO(text.encode())))
+    assert (err.value.record, err.value.line, err.value.field) == (2, 3, "comments")
+
+
+def test_other_readers_cannot_produce_a_lone_surrogate() -> None:
+    # text formats decode UTF-8 strictly (an encoded surrogate is not UTF-8); XML has
+    # no character reference for one
+    with pytest.raises(InvalidRecord, match="not UTF-8"):
+        list(icse_csv.read(io.BytesIO(b"MD5;SHA1\n" + MD5.encode() + b";\xed\xa0\x80\n")))
+    with pytest.raises(InvalidInput):
+        list(ncmec_xml.read(io.BytesIO(b"<queryResult><images><image><id>&#xD800;</id>")))

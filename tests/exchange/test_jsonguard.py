@@ -66,3 +66,53 @@ def test_long_string_across_chunks_is_refused() -> None:
     raw = b'["' + b"\\\\" * (jsonguard.MAX_STRING // 2 + 10) + b'"]'
     with pytest.raises(InvalidInput, match="longer than"):
         _run(raw, list(range(4096, len(raw), 65536)), max_depth=64)
+
+
+_UTF16 = st.text(
+    st.sampled_from(
+        ["a", "\\", "u", "d", "8", '"', "\ud800", "\udbff", "\udc00", "\udfff", "\U0001f600"]
+    ),
+    max_size=16,
+)
+
+
+def _joined(text: str) -> tuple[str, int]:
+    """Oracle: ``text`` as a JSON parser sees its ASCII-escaped form (a high surrogate
+    then a low one are a pair: one character), each lone surrogate as the guard breaks
+    it (``\\udc00``); and how many were lone."""
+    out: list[str] = []
+    lone = i = 0
+    while i < len(text):
+        c = text[i]
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if "\ud800" <= c <= "\udbff" and "\udc00" <= nxt <= "\udfff":
+            out.append(chr(0x10000 + ((ord(c) - 0xD800) << 10) + ord(nxt) - 0xDC00))
+            i += 2
+            continue
+        if "\ud800" <= c <= "\udfff":
+            out.append("\udc00")
+            lone += 1
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out), lone
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_UTF16, max_size=6), st.data())
+def test_lone_surrogate_escapes_are_broken_whatever_the_chunks(
+    texts: list[str], data: st.DataObject
+) -> None:
+    raw = json.dumps(texts).encode()  # ASCII: every surrogate as its \uXXXX escape
+    cuts = sorted(
+        {c for c in data.draw(st.lists(st.integers(1, len(raw)), max_size=12)) if c < len(raw)}
+    )
+    guard = DepthGuard(_Chunks(raw, cuts))  # type: ignore[arg-type]
+    out = b""
+    while chunk := guard.read(65536):
+        out += chunk
+    expected = [_joined(t) for t in texts]
+    assert json.loads(out) == [e for e, _ in expected]
+    assert guard.surrogates == sum(n for _, n in expected)
+    if not guard.surrogates:
+        assert out == raw

@@ -40,6 +40,9 @@ _TAG_FORBIDDEN = re.compile(r"[,\n\r\t]")
 _LINE_BAD = re.compile(r"[\x00-\x1f\x7f]")
 _HASH_BAD = re.compile(r"[\s\x00-\x1f\x7f]")
 _INT_TEXT = re.compile(r"\s*-?\d{1,19}\s*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone UTF-16 surrogate (a JSON ``\\ud800`` escape parsed by the standard library):
+not a character, so pydantic's ``str`` refuses it; ``fast_record`` must too."""
 
 RESERVED_HASH_NAMES = frozenset(
     {"md5", "sha1", "sha256", "sha-256", "pdq", "photodna", "video_md5", "pdna"}
@@ -278,8 +281,9 @@ _KINDS = frozenset({"image", "video", "audio", "other"})
 _HEX_DIGITS = "0123456789abcdef"
 # The regex checks below run only on text that is not ``str.isprintable()`` (a C loop):
 # every character they look for (C0 controls, DEL, line breaks, whitespace other than
-# the ASCII space) is unprintable, so printable text (without a space, for hashes)
-# cannot match them.
+# the ASCII space, lone surrogates) is unprintable, so printable text (without a space,
+# for hashes) cannot match them. Tags and ``vics_extra`` may hold lone surrogates: the
+# model's validation accepts them there (they are stored and written as ASCII escapes).
 _KNOWN_FIELDS = frozenset(ExchangeRecord.model_fields)
 _INT32 = 2**31
 
@@ -357,20 +361,24 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
         if type(v) is not str or len(v) > MAX_OPAQUE:
             return None
         v = v.strip()
-        if not (v.isprintable() and " " not in v) and _HASH_BAD.search(v):
+        if not (v.isprintable() and " " not in v) and (_HASH_BAD.search(v) or _SURROGATE.search(v)):
             return None
         d["photodna"] = v or None
     for name, length in _LINE_FIELDS:
         v = d[name]
         if v is None:
             continue
-        if type(v) is not str or len(v) > length or (not v.isprintable() and _LINE_BAD.search(v)):
+        if type(v) is not str or len(v) > length:
+            return None
+        if not v.isprintable() and (_LINE_BAD.search(v) or _SURROGATE.search(v)):
             return None
         if not v:
             d[name] = None
     v = d["comments"]
     if v is not None:
-        if type(v) is not str or len(v) > MAX_TEXT or (not v.isprintable() and _CONTROL.search(v)):
+        if type(v) is not str or len(v) > MAX_TEXT:
+            return None
+        if not v.isprintable() and (_CONTROL.search(v) or _SURROGATE.search(v)):
             return None
         d["comments"] = v or None
     for name in _BOOL_FIELDS:

@@ -139,6 +139,8 @@ def read_header(stream: BinaryIO) -> VicsHeader:
                 break
     except ijson.JSONError as exc:
         raise InvalidInput(f"VICS: not valid JSON ({_short(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"VICS: {_undecodable(exc)}") from None
     except InvalidInput as exc:
         raise InvalidInput(f"VICS: {exc.message}") from None
     except StopIteration:
@@ -153,6 +155,7 @@ def _short(exc: Exception) -> str:
 
 def read(stream: BinaryIO) -> Iterator[ExchangeRecord]:
     """Records of a VICS file (seekable binary stream), streamed."""
+    start = stream.tell()
     header = read_header(stream)
     _skip_bom(stream)
     n = 0
@@ -166,12 +169,54 @@ def read(stream: BinaryIO) -> Iterator[ExchangeRecord]:
             yield media_to_record(item, header=header, number=n, case_ref=case_ref)
     except ijson.JSONError as exc:
         raise RecordError(f"not valid JSON ({_short(exc)})", record=n + 1) from None
+    except UnicodeDecodeError as exc:
+        # raised at the string itself (DepthGuard breaks lone surrogate escapes so
+        # that they fail here): the record is exact; read again for its field
+        message = _undecodable(exc)
+        stream.seek(start)
+        field = _undecodable_field(stream, header, n + 1)
+        raise RecordError(message, record=n + 1, field=field) from None
     except InvalidInput as exc:
         if isinstance(exc, RecordError):
             raise
         raise RecordError(exc.message, record=n + 1) from None
     except RecursionError:
         raise RecordError("JSON nested too deeply", record=n + 1) from None
+
+
+def _undecodable(exc: UnicodeDecodeError) -> str:
+    raw = exc.object[exc.start : exc.start + 2]
+    if len(raw) == 2 and raw[0] == 0xED and 0xA0 <= raw[1] <= 0xBF:
+        return "a lone surrogate (a \\ud800-\\udfff escape without its pair) is not a character"
+    return f"not UTF-8 text ({exc.reason})"
+
+
+def _undecodable_field(stream: BinaryIO, header: VicsHeader, number: int) -> str | None:
+    """The Media field of record ``number`` holding the string the parser could not
+    decode; None when that string is a field's name (or outside a Media object)."""
+    _skip_bom(stream)
+    at = "value.item" if header.root == "Media" else "value.item.Media.item"
+    count = depth = 0
+    key: str | None = None
+    last = ""
+    try:
+        for prefix, event, value in ijson.parse(DepthGuard(stream)):
+            if depth == 0:
+                if prefix == at and event == "start_map":
+                    count, depth, key = count + 1, 1, None
+            elif event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            elif event == "map_key" and depth == 1:
+                key = value
+            last = event
+    except UnicodeDecodeError:
+        if count == number and (depth > 1 or (depth == 1 and last == "map_key")):
+            return key
+    except (ijson.JSONError, InvalidInput):
+        pass
+    return None
 
 
 def _media_items(stream: Any) -> Iterator[tuple[str | None, Any]]:
