@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from tessera import jsontext
 from tessera.errors import Conflict, NotFound
 from tessera.storage import bulk_load, repo, sharing
 from tessera.storage.bulk import Bulk
@@ -41,6 +42,7 @@ from tessera.storage.models import (
 )
 
 _CHUNK = 500
+_MEDIA = 1
 _CASE = 3
 """Case records (a node's cases, for overlaps) stay on the hub: never in a feed."""
 _T_RECORD = cast(Table, FedRecord.__table__)
@@ -489,9 +491,26 @@ def feed_records(
     if exclude_origin is not None:
         sql += f" AND origin != {m}"
         params += (exclude_origin,)
+    load = b.load_json
+    native = jsontext.loads_native
     rows = [
-        _stored((*r[:6], None if r[6] is None else b.load_json(r[6]), *r[7:]))
-        for r in b.rows(sql + " ORDER BY log_seq, kind, id", params)
+        StoredRecord(
+            o,
+            oid,
+            int(kind),
+            skey,
+            int(v),
+            bool(d),
+            None
+            if p is None
+            # a media payload (checked on accept: texts only) through orjson alone
+            else (native(p) if kind == _MEDIA and not b.pg else None) or load(p),
+            int(seq),
+            local,
+        )
+        for o, oid, kind, skey, v, d, p, seq, local in b.rows(
+            sql + " ORDER BY log_seq, kind, id", params
+        )
     ]
     series = {(r.origin, r.origin_id): r for r in rows if r.kind == 0}
     media = [r for r in rows if r.kind != 0]  # media and their full records
