@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Result, select, text
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
@@ -65,9 +66,9 @@ def search_text(
     if sort not in TEXT_SORTS:
         raise InvalidInput(f"text search: sort {sort!r} is not one of {', '.join(TEXT_SORTS)}")
     words = query_words(query)
-    way = "DESC" if descending else "ASC"
-    tail = f"t.media_id {way}, t.id {way}"
     if s.get_bind().dialect.name == "sqlite":
+        way = "DESC" if descending else "ASC"
+        tail = f"t.media_id {way}, t.id {way}"
         # FTS5's rank: lower is better
         order = f"f.rank {way}, {tail}" if sort == "relevance" else tail
         fts = " AND ".join('"' + w + '"' + ("*" if prefix else "") for w, prefix in words)
@@ -81,25 +82,10 @@ def search_text(
             {"q": fts, "n": limit, "o": offset},
         )
     else:
-        best = "ASC" if descending else "DESC"  # ts_rank: higher is better
-        order = (
-            f"ts_rank(to_tsvector('simple', t.text), to_tsquery('simple', :q)) {best}, {tail}"
-            if sort == "relevance"
-            else tail
-        )
-        rows = s.execute(
-            text(
-                "SELECT t.media_id, t.position, t.language, t.text, t.boxes FROM media_text t "
-                "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
-                "WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
-                f"ORDER BY {order} LIMIT :n OFFSET :o"
-            ),
-            # words are \w+ only, so nothing here is tsquery syntax but & and :*
-            {
-                "q": " & ".join(w.lower() + (":*" if prefix else "") for w, prefix in words),
-                "n": limit,
-                "o": offset,
-            },
+        # words are \w+ only, so nothing here is tsquery syntax but & and :*
+        q = " & ".join(w.lower() + (":*" if prefix else "") for w, prefix in words)
+        rows = _postgres_rows(
+            s, q, relevance=sort == "relevance", descending=descending, page=(limit, offset)
         )
     out: list[TextHit] = []
     for media_id, position, language, body, raw in rows:
@@ -107,6 +93,42 @@ def search_text(
         boxes = json.loads(raw) if isinstance(raw, str) else raw
         out.append(TextHit(int(media_id), int(position), str(language), str(body), list(boxes)))
     return out
+
+
+def _postgres_rows(
+    s: Session, q: str, *, relevance: bool, descending: bool, page: tuple[int, int]
+) -> Result[Any]:
+    """The page on PostgreSQL. Where Row-Level Security filters this connection (the
+    service role), through ``tessera_text_search`` (migration 0031): the match first,
+    the read rule after it, the same rows as the policy-filtered query but the rule
+    checked on matches only, not on every text row. Elsewhere (the owner) RLS adds
+    nothing, so the plain query is the same read."""
+    limit, offset = page
+    if s.scalar(text("SELECT row_security_active('media_text')")):
+        return s.execute(
+            text(
+                "SELECT f.media_id, f.position, f.language, f.text, f.boxes "
+                "FROM tessera_text_search(:q, :rel, :desc, :n, :o) WITH ORDINALITY f "
+                "ORDER BY f.ordinality"
+            ),
+            {"q": q, "rel": relevance, "desc": descending, "n": limit, "o": offset},
+        )
+    way, best = ("DESC", "ASC") if descending else ("ASC", "DESC")  # ts_rank: higher is better
+    tail = f"t.media_id {way}, t.id {way}"
+    order = (
+        f"ts_rank(to_tsvector('simple', t.text), to_tsquery('simple', :q)) {best}, {tail}"
+        if relevance
+        else tail
+    )
+    return s.execute(
+        text(
+            "SELECT t.media_id, t.position, t.language, t.text, t.boxes FROM media_text t "
+            "JOIN media m ON m.id = t.media_id AND m.deleted_at IS NULL "
+            "WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
+            f"ORDER BY {order} LIMIT :n OFFSET :o"
+        ),
+        {"q": q, "n": limit, "o": offset},
+    )
 
 
 def text_of_media(s: Session, media_id: int) -> list[TextHit]:

@@ -1,0 +1,94 @@
+"""``tessera_text_search``: the full-text match first, the read rule of ``media_text``
+after it, for a connection that Row-Level Security filters.
+
+Under RLS the read policy of ``media_text`` (``tessera_media_level(media_id) >= 3``)
+is a security barrier: PostgreSQL checks it on a row before any operator that is not
+LEAKPROOF, and ``@@`` is not, so a text search called ``tessera_media_level`` on every
+text row of the database before looking at its words (10,000 calls for a search
+matching 1,215 of them on the 100k-media bench home). Marking the operator LEAKPROOF
+needs a superuser, and would be false.
+
+The function runs as the table owner (no policy) and does what the policy-filtered
+query did, in another order: the match through the GIN index, the page's order
+(relevance or media id, either way round, ties by media id and row id as
+``tessera.storage.text_search`` orders them), then, item by item in that order until
+the page is full, the join's condition (the item is not deleted: one look-up by id,
+where a join planned a scan of every media row, 28 of 48 ms) and the read rule: rows
+either refuses are not counted, so ``p_offset`` and ``p_limit`` count visible rows as
+OFFSET and LIMIT did. The rule is the policies' own: the text row's
+``tessera_media_level(media_id) >= 3``; the joined ``media`` row's policy
+(``tessera_is_index() OR tessera_media_level(id) >= 1``) holds whenever that does, as
+it is the same item. A caller who sees nothing gets nothing, after every match was
+checked (as before, but matches only).
+
+Measured through ``bench_web.py --service-role`` (100k media, ``search text``:
+``harbour hotel``, 10 requests, main's query and this function alternated twice on one
+schema, load 5.5-7.8): PostgreSQL CPU per page 451-538 -> 22-49 ms, p95 1,012-1,645
+-> 130-236 ms.
+
+``tests/storage/test_text_search_function.py`` compares it with the policy-filtered
+query as a role RLS filters, for every caller of seeded worlds. The application calls
+it only where ``row_security_active('media_text')`` (the service role); a connection
+RLS does not filter (the owner: migrations, the local operator) reads as before.
+SQLite has no RLS and keeps its FTS5 query.
+
+Revision ID: 0031
+Revises: 0027
+Create Date: 2026-12-06 10:50:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0031"
+down_revision = "0027"
+branch_labels = None
+depends_on = None
+
+_FUNCTION = """
+CREATE FUNCTION tessera_text_search(p_query text, p_relevance boolean, p_descending boolean,
+                                    p_limit integer, p_offset integer)
+RETURNS SETOF media_text LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = {path} AS $$
+DECLARE
+  v_sign integer := CASE WHEN p_descending THEN -1 ELSE 1 END;
+  v_skip integer := p_offset;
+  v_left integer := p_limit;
+  v_query tsquery := to_tsquery('simple', p_query);
+  r media_text;
+BEGIN
+  IF p_limit IS NULL OR p_offset IS NULL OR p_limit < 1 OR p_offset < 0 THEN RETURN; END IF;
+  FOR r IN
+    SELECT t.* FROM media_text t
+     WHERE to_tsvector('simple', t.text) @@ v_query
+     ORDER BY CASE WHEN p_relevance
+                   THEN -v_sign * ts_rank(to_tsvector('simple', t.text), v_query) END,
+              v_sign * t.media_id, v_sign * t.id
+  LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM media m
+                               WHERE m.id = r.media_id AND m.deleted_at IS NULL);
+    CONTINUE WHEN NOT coalesce(tessera_media_level(r.media_id) >= 3, false);
+    IF v_skip > 0 THEN
+      v_skip := v_skip - 1;
+      CONTINUE;
+    END IF;
+    RETURN NEXT r;
+    v_left := v_left - 1;
+    EXIT WHEN v_left = 0;
+  END LOOP;
+END $$
+"""
+SIGNATURE = "tessera_text_search(text, boolean, boolean, integer, integer)"
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        path = bind.exec_driver_sql("SELECT quote_ident(current_schema())").scalar()
+        op.execute(_FUNCTION.format(path=f"{path}, pg_temp"))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
