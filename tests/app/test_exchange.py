@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tessera.app import App, Caller
 from tessera.app import exchange as ex
@@ -247,3 +248,111 @@ def test_vics_cases_round_trip(app: App, caller: Caller, agency: str, tmp_path: 
     second = io.StringIO()
     ex.export(app, caller, "vics", second, vics_root="Cases")
     assert second.getvalue() == first.getvalue()
+
+
+def _hashlist(path: Path, n: int, *, bad_at: int | None = None) -> Path:
+    lines = [f"{i:032x}" if i != bad_at else "not-a-hash" for i in range(1, n + 1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _deferred_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Deferral from 500 records coming (not 20,000); the names each import dropped."""
+    from tessera.storage import bulk_load
+
+    monkeypatch.setattr(bulk_load, "MIN_RECORDS", 500)
+    calls: list[list[str]] = []
+    real = bulk_load.defer
+
+    def spy(s: object, names: list[str]) -> None:
+        calls.append(list(names))
+        real(s, names)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk_load, "defer", spy)
+    return calls
+
+
+def _missing(app: App) -> list[str]:
+    from tessera.storage import bulk_load
+
+    with app.transaction() as s:
+        return bulk_load.missing(s)
+
+
+def test_large_import_builds_its_indexes_after_the_rows(
+    app: App, caller: Caller, agency: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _deferred_spy(monkeypatch)
+    path = _hashlist(tmp_path / "big.txt", 3000)
+    r = ex.import_file(app, caller, "hashlist", path, agency_code=agency, batch_size=100)
+    assert (r.records, r.new_media, r.new_entries) == (3000, 3000, 3000)
+    sqlite = app.db.engine.dialect.name == "sqlite"
+    assert calls == ([[*_IMPORT_DEFERRED, "ix_exchange_entry_agency_source"]] if sqlite else [])
+    assert _missing(app) == []  # created again before the import committed
+    # a file of fewer records than the database holds goes in row by row
+    more = tmp_path / "more.txt"
+    more.write_text("".join(f"{i:032x}\n" for i in range(5001, 6001)))
+    r = ex.import_file(app, caller, "hashlist", more, agency_code=agency, batch_size=100)
+    assert r.new_media == 1000 and len(calls) == (1 if sqlite else 0)
+    # the same file again changes nothing, found through the rebuilt indexes
+    again = ex.import_file(app, caller, "hashlist", path, agency_code=agency, batch_size=100)
+    assert (again.new_media, again.unchanged_entries) == (0, 3000)
+    with app.transaction() as s:
+        found = repo.media_by_digest(s, "md5", [bytes.fromhex(f"{2999:032x}")])
+        assert len(found) == 1
+        assert s.execute(text("SELECT count(*) FROM media WHERE kind = 'other'")).scalar() == 4000
+
+
+def test_failed_large_import_leaves_the_indexes(
+    app: App, caller: Caller, agency: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _deferred_spy(monkeypatch)
+    path = _hashlist(tmp_path / "bad.txt", 3000, bad_at=2900)
+    with pytest.raises(InvalidRecord) as err:
+        ex.import_file(app, caller, "hashlist", path, agency_code=agency, batch_size=100)
+    assert err.value.record == 2900
+    assert len(calls) == (1 if app.db.engine.dialect.name == "sqlite" else 0)
+    assert _missing(app) == [] and _count(app, Media) == 0  # the drop rolled back too
+
+
+def test_import_leaves_a_federation_pull_cut_short_to_it(
+    app: App, caller: Caller, agency: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.storage import bulk_load
+
+    if app.db.engine.dialect.name != "sqlite":
+        pytest.skip("indexes are deferred on SQLite only")
+    with app.transaction() as s:
+        bulk_load.defer(s)  # what a killed first pull leaves: its marker
+    calls = _deferred_spy(monkeypatch)
+    path = _hashlist(tmp_path / "big.txt", 3000)
+    ex.import_file(app, caller, "hashlist", path, agency_code=agency, batch_size=100)
+    assert calls == [] and _missing(app) == list(bulk_load.DEFERRED)
+
+
+def test_ncmec_import_keeps_the_source_id_index(
+    app: App, caller: Caller, agency: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.app.exchange import _DELETING
+
+    assert {"ncmec-xml", "bundle"} <= _DELETING  # formats whose records may be deletions
+    calls = _deferred_spy(monkeypatch)
+    out = io.StringIO()
+    from tessera.exchange import bundle
+    from tessera.exchange.model import ExchangeRecord
+
+    bundle.write((ExchangeRecord(md5=f"{i:032x}") for i in range(1, 3001)), out)
+    path = tmp_path / "big.bundle"
+    path.write_text(out.getvalue())
+    ex.import_file(app, caller, "bundle", path, agency_code=agency, batch_size=100)
+    assert calls == ([list(_IMPORT_DEFERRED)] if app.db.engine.dialect.name == "sqlite" else [])
+    assert _missing(app) == []
+
+
+_IMPORT_DEFERRED = (
+    "ix_media_submissions",
+    "ix_media_byte_size",
+    "ix_media_first_seen_at",
+    "ix_media_kind",
+    "ix_fingerprint_algorithm_id",
+)

@@ -19,6 +19,7 @@ per the caller's agency and its sharing rules.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
@@ -136,17 +137,22 @@ def import_file(
         # not through the per-row link triggers (SQLite; what federation's pull does)
         job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
         numbered = enumerate(read(stream), 1)
+        deferred = False
         while True:
             # the collector paused per batch (bounded: reading and applying batch_size
             # records), as in federation: records and row tuples are acyclic, and its
             # runs walked every live object thousands of times per file
             with gcpause.paused():
                 batch = list(itertools.islice(numbered, batch_size))
+                if batch and batch[0][0] == 1:
+                    deferred = _defer_indexes(s, fmt, stream, len(batch), batch_size)
                 if batch:
                     job.apply(batch)
             if not batch:
                 break
         counts = job.finish()
+        if deferred:
+            bulk_load.restore(s)  # in this transaction: a kill before commit keeps them
         audit.record_in(
             s,
             app,
@@ -174,6 +180,34 @@ def import_file(
         series_created=tuple(counts.series_created),
         series_updated=tuple(counts.series_updated),
     )
+
+
+_DELETING = frozenset({"ncmec-xml", "bundle"})
+"""Formats whose records may be deletions (entries found by source id)."""
+
+
+def _defer_indexes(s: Any, fmt: str, stream: BinaryIO, first: int, batch_size: int) -> bool:
+    """Drop the indexes an import writes but never reads when far more records are
+    coming than the database holds (``storage.bulk_load``, SQLite); the import creates
+    them again, sorted, before it commits, so they are never missing after it.
+
+    How many are coming is estimated from the first batch: its records per byte read
+    so far, times the file's size."""
+    if first < batch_size:
+        coming = first
+    else:
+        try:
+            size = os.fstat(stream.fileno()).st_size
+            coming = size * first // max(stream.tell(), 1)
+        except (OSError, AttributeError, ValueError):
+            return False
+    if bulk_load.missing(s) or not bulk_load.worth_it(s, coming):
+        return False  # (missing: a federation pull's marker, left to it)
+    names = list(bulk_load.IMPORT_DEFERRED)
+    if fmt not in _DELETING:
+        names.append("ix_exchange_entry_agency_source")
+    bulk_load.defer(s, names)
+    return True
 
 
 def _seen_by(

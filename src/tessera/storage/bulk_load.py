@@ -98,10 +98,25 @@ def worth_it(s: Session, coming: int) -> bool:
     return coming >= int(held or 0)
 
 
-def defer(s: Session) -> None:
-    """Drop the deferred indexes in this transaction (SQLite only)."""
+IMPORT_DEFERRED = (
+    "ix_media_submissions",
+    "ix_media_byte_size",
+    "ix_media_first_seen_at",
+    "ix_media_kind",
+    "ix_fingerprint_algorithm_id",
+)
+"""What a large exchange import defers: the indexes of the tables it writes that it
+never reads (``ix_exchange_entry_agency_source`` too when its records cannot be
+deletions, which look entries up by source id)."""
+
+
+def defer(s: Session, names: Sequence[str] = tuple(DEFERRED)) -> None:
+    """Drop the deferred indexes (all, or ``names`` among them) in this transaction
+    (SQLite only)."""
     if _sqlite(s):
-        for name in DEFERRED:
+        for name in names:
+            if name not in DEFERRED:
+                raise ValueError(f"{name} is not a deferred index")
             s.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
 
@@ -148,6 +163,7 @@ def link_new_media(s: Session, pairs: Sequence[tuple[int, int]]) -> bool:
 
 __all__ = [
     "DEFERRED",
+    "IMPORT_DEFERRED",
     "MIN_RECORDS",
     "defer",
     "link_new_media",

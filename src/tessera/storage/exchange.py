@@ -1050,24 +1050,28 @@ def _load(
         series.setdefault(int(mid), []).append(
             (name, bool(victim), bool(offender), bool(baseline), profile, category)
         )
-    entries: dict[int, tuple[int, tuple[str, str | None, str | None, int | None, Any]]] = {}
-    for mid, agency_id, fmt, sid, profile, category, data in b.rows(
-        "SELECT media_id, agency_id, source_format, source_id, category_profile, category, data "
-        # (media_id, id): the media_id index's own order, no sort; per item still by id
-        f"FROM exchange_entry WHERE media_id BETWEEN {q} AND {q} ORDER BY media_id, id",
+    # per item the preferred agency's entry, else the oldest (lowest id): picked here,
+    # so the rows come in the unique (media_id, agency_id) index's order, unsorted
+    best: dict[int, tuple[int, int, tuple[Any, ...]]] = {}
+    for eid, mid, agency_id, fmt, sid, profile, category, data in b.rows(
+        "SELECT id, media_id, agency_id, source_format, source_id, category_profile, category, "
+        f"data FROM exchange_entry WHERE media_id BETWEEN {q} AND {q}",
         (lo, hi),
     ):
         if entries_of is not None and agency_id != entries_of:
             continue
         rank = 0 if agency_id == prefer_agency else 1
-        old = entries.get(int(mid))
-        if old is None or rank < old[0]:
-            entries[int(mid)] = (rank, (fmt, sid, profile, category, b.load_json(data)))
+        old = best.get(int(mid))
+        if old is None or (rank, eid) < old[:2]:
+            best[int(mid)] = (rank, eid, (fmt, sid, profile, category, data))
+    entries = {
+        mid: (fmt, sid, profile, category, b.load_json(data))
+        for mid, (_, _, (fmt, sid, profile, category, data)) in best.items()
+    }
     for mid in page:
         m = media.get(mid)
         if m is None:
             continue
-        e = entries.get(mid)
         _, md5, sha1, sha256, kind, byte_size, submissions = m
         yield StoredItem(
             mid,
@@ -1079,7 +1083,7 @@ def _load(
             int(submissions or 0),
             tuple(fps.get(mid, ())),
             tuple(series.get(mid, ())),
-            e[1] if e is not None else None,
+            entries.get(mid),
         )
 
 

@@ -448,7 +448,8 @@ class ExchangeEntry(Base):
         Index("ix_exchange_entry_agency_source", "agency_id", "source_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    # looked up through the unique (media_id, agency_id) index (migration 0032)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     source_format: Mapped[str] = mapped_column(String(16))
