@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 
 from tessera.app import App, Caller, Role
 from tessera.app import exchange as ex
+from tessera.app import lookup as lk
 from tessera.app.settings import Settings
 from tessera.storage.db import Database
 from tests.app.sharing_world import build, digest, pg_service_world, secrets
@@ -953,3 +954,76 @@ def test_ingest_completing_another_agencys_record_caps_it(
     with owner.session() as s:
         vis = Visibility.of(s, NL_B)
         assert vis.media_level(m.id) == Level.STATUS
+
+
+
+def _vics_record(path: Path, series: str, sha256: bytes | None, netclean: str) -> Path:
+    alt = [{"HashName": "NetClean", "HashValue": netclean}]
+    if sha256 is not None:
+        alt.insert(0, {"HashName": "SHA256", "HashValue": sha256.hex()})
+    doc = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml"
+        "/US/$metadata#Media",
+        "value": [{"MediaID": 1, "AlternativeHashes": alt, "Series": series}],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("res", ["unshared", "agency-hash", "agency-status", "agency-full"])
+def test_blind_link_by_an_opaque_hash_takes_the_later_sha256(
+    world: tuple[App, Database], tmp_path: Path, res: str
+) -> None:
+    """NL-A imports a record (SHA-256 and a NetClean hash) into one of its series
+    (unshared, or shared with NL-B at hash, status or full level: capped either way).
+    NL-B first names that item by the NetClean hash alone (an opaque key, unique
+    node-wide: a blind link whose record holds no digest), then imports a record of
+    it with the SHA-256. The second import matches the item NL-B already links (not
+    new content) and NL-B's record of it then says the SHA-256 NL-B gave: its hash
+    list carries it. Before, the blind record kept saying no digest."""
+    app, owner = world
+    held = _h("opaque-then-sha")
+    a = ex.import_file(
+        app,
+        NL_A,
+        "vics",
+        _vics_record(tmp_path / "a.json", f"S-{res}", held, A_HASHES[2]),
+        agency_code="NL-A",
+    )
+    assert a.new_media == 1
+    first = ex.import_file(
+        app,
+        NL_B,
+        "vics",
+        _vics_record(tmp_path / "b0.json", "NLB Blind", None, A_HASHES[2]),
+        agency_code="NL-B",
+    )
+    assert first.records == 1
+    buf = io.StringIO()
+    ex.export(app, NL_B, "hashlist", buf, agency="NL-B")
+    if res == "unshared":  # seen through the blind link only: what NL-B said
+        assert held.hex() not in buf.getvalue().lower()
+    assert A_HASHES[2] in buf.getvalue().lower()
+    second = ex.import_file(
+        app,
+        NL_B,
+        "vics",
+        _vics_record(tmp_path / "b1.json", "NLB Blind", held, A_HASHES[2]),
+        agency_code="NL-B",
+    )
+    assert (second.records, second.new_media, second.matched_media) == (1, 0, 1)
+    buf = io.StringIO()
+    ex.export(app, NL_B, "hashlist", buf, agency="NL-B")
+    body = buf.getvalue().lower()
+    assert held.hex() in body and A_HASHES[2] in body
+    r = lk.lookup(app, NL_B, [lk.HashQuery(type="sha256", hash=held.hex())])
+    assert len(r.results[0].matches) == 1
+    with owner.session() as s:  # what a later lowering of NL-A's sharing would show
+        said = s.execute(
+            text(
+                "SELECT b.sha256 FROM blind_link b JOIN agency a ON a.id = b.agency_id "
+                "JOIN media m ON m.id = b.media_id WHERE a.code = 'NL-B' AND m.sha256 = :d"
+            ),
+            {"d": held},
+        ).all()
+    assert [bytes(x[0]) if x[0] is not None else None for x in said] == [held]
