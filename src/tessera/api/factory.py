@@ -14,7 +14,7 @@ from tessera.api.auth import TOKEN_CACHE_SECONDS, TokenCache, accounts_authentic
 from tessera.api.limits import EXCHANGE_IMPORT_LIMIT, BodyLimit
 from tessera.api.routes import coop, exchange, federation, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
-from tessera.app import App, Settings, delivery
+from tessera.app import App, Settings, delivery, trust
 from tessera.app.audit import FLUSH_INTERVAL, AuditQueue
 from tessera.app.triage_jobs import JobRunner
 from tessera.matching.index_keeper import IndexKeeper
@@ -74,6 +74,8 @@ def create_app(
         index.start()
         queue = AuditQueue(app_, interval=audit_flush_seconds)
         queue.start()
+        # flood-guard hit rows wait as long as read entries (0: each lookup writes its own)
+        hits = trust.start_hit_queue(app_, audit_flush_seconds) if audit_flush_seconds else None
         runner = JobRunner(app_, stale=settings.job_stale) if run_jobs else None
         if runner is not None:
             runner.start()
@@ -96,6 +98,9 @@ def create_app(
                 courier.stop()
             index.stop()
             queue.stop()
+            if hits is not None:
+                hits.stop()
+                app_.hit_queue = None
             if keeper is not None:
                 keeper.stop()
             app_.close()

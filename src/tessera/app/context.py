@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from tessera.app.settings import Settings
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
 from tessera.storage import bulk_load, sharing
 from tessera.storage.db import Database, Session
+
+if TYPE_CHECKING:
+    from tessera.app.hit_queue import HitQueue
 
 
 class App:
@@ -30,6 +34,9 @@ class App:
         self._checked = False
         self._pdq: PdqStore | None = None
         self._scene: SceneStore | None = None
+        self.hit_queue: HitQueue | None = None
+        """A server process's batched flood-guard hit log (``trust.start_hit_queue``);
+        None: each lookup writes its hits in its own transaction."""
 
     # -- the database ------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ import numpy as np
 from tessera.app import audit, coop
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
+from tessera.app.hit_queue import FLUSH_INTERVAL as HIT_FLUSH_INTERVAL
+from tessera.app.hit_queue import HitQueue, Row
 from tessera.app.results import Result
 from tessera.app.settings import FloodRule
 from tessera.app.visibility import Level, require_role, transaction
@@ -42,7 +44,7 @@ from tessera.fingerprints.pdq import MATCH_THRESHOLD
 from tessera.storage import coop as coop_store
 from tessera.storage import repo, sharing
 from tessera.storage import trust as store
-from tessera.storage.db import Session
+from tessera.storage.db import Session, on_commit
 
 DISPUTE_REASONS = ("not-abuse", "adult", "wrong-series", "duplicate", "other")
 NEGATIVE_KINDS = {"md5": 16, "sha1": 20, "sha256": 32, "pdq": 32}
@@ -583,17 +585,31 @@ def guard_and_count_in(
     RLS caller does not change what they hold. The hit rows are inserted after the
     reads, so a SQLite write lock is held only for the insert, the flood count and
     the commit.
+
+    In a server process (``app.hit_queue``) the rows join the process's queue when
+    the transaction commits, unless the database's counts plus the queued rows plus
+    these could pass the rule: then the queue is written out first and the rows are
+    logged and counted here, exactly as without a queue.
     """
     if not rows:
         return set(), {}
     now = datetime.now(UTC)
+    since = now - rule.window
     media = {m for m, _ in rows}
     held, released = store.quarantine_states(s, media)
     verdicts = counts(s, media)
     agency = sharing.agency_facts(s, caller.agency_code) if caller.agency_code else None
-    if agency is not None:  # the node's own operator's lookups are not counted
-        store.log_hits(s, ((m, key, agency.id) for m, key in sorted(rows)), now)
-    counts_ = store.flood_counts(s, media - held, now - rule.window, released)
+    # the node's own operator's lookups are not counted
+    hits = [(m, key, agency.id) for m, key in sorted(rows)] if agency is not None else []
+    queue = app.hit_queue
+    if queue is not None and hits:
+        if not _may_flood(s, queue, hits, media - held, since, released, rule):
+            on_commit(s, lambda: queue.add(hits, now))
+            return held, verdicts
+        queue.flush()  # the queued rows first: the database's counts are then exact
+    if hits:
+        store.log_hits(s, hits, now)
+    counts_ = store.flood_counts(s, media - held, since, released)
     for m, (files, agencies) in sorted(counts_.items()):
         if files > rule.files and agencies >= rule.agencies:
             why = f"{files} distinct hashes from {agencies} agencies within {rule.window}"
@@ -606,6 +622,47 @@ def guard_and_count_in(
                     s, app, caller, "quarantine", target=f"media:{m}", result_count=files
                 )
     return held, verdicts
+
+
+def _may_flood(  # noqa: PLR0917 (a private helper of one caller)
+    s: Session,
+    queue: HitQueue,
+    hits: list[Row],
+    media: set[int],
+    since: datetime,
+    released: dict[int, datetime],
+    rule: FloodRule,
+) -> bool:
+    """Whether the database's hit counts of ``media`` plus the queue's rows plus
+    ``hits`` could pass ``rule`` (an upper bound: a row both written and queued counts
+    twice)."""
+    if not media:
+        return False
+    written = store.flood_counts(s, media, since, released)
+    queued = queue.pending(media, since, released)
+    for m in media:
+        files, agencies = written.get(m, (0, 0))
+        keys, by = queued.get(m, (set(), set()))
+        mine = {(k, a) for x, k, a in hits if x == m}
+        files += len(keys | {k for k, _ in mine})
+        agencies += len(by | {a for _, a in mine})
+        if files > rule.files and agencies >= rule.agencies:
+            return True
+    return False
+
+
+def start_hit_queue(app: App, interval: float = HIT_FLUSH_INTERVAL) -> HitQueue:
+    """Give ``app`` (a server process's) a running batched hit log; ``stop()`` it at
+    shutdown, which appends what is still queued."""
+
+    def write(batch: list[tuple[Row, datetime]]) -> None:
+        with app.db.session() as s:
+            store.log_hits_at(s, batch)
+
+    queue = HitQueue(write, interval=interval)
+    queue.start()
+    app.hit_queue = queue
+    return queue
 
 
 def guard_triage(
@@ -718,5 +775,6 @@ __all__ = [
     "require_baseline_rule",
     "resolve_review",
     "set_flood_rule",
+    "start_hit_queue",
     "suppressed",
 ]

@@ -10,7 +10,7 @@ so the schema is defined once and upgraded in place.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,11 @@ class Database:
         self.engine.dispose()
 
 
+def on_commit(s: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once when ``s``'s transaction commits (never on a rollback)."""
+    event.listen(s, "after_commit", lambda _s: action(), once=True)
+
+
 def restrict(*paths: Path) -> None:
     """Owner-only permissions (folders 0700, files 0600) on what already exists,
     whatever the umask was when it was created."""
@@ -213,6 +218,6 @@ def restrict(*paths: Path) -> None:
             p.chmod(0o700 if p.is_dir() else 0o600)
 
 
-__all__ = ["Database", "Session", "make_engine", "restrict"]
+__all__ = ["Database", "Session", "make_engine", "on_commit", "restrict"]
 """``Session`` is re-exported: layers above storage name the type from here, never from
 SQLAlchemy (the ``sql-in-storage`` import contract)."""

@@ -123,7 +123,12 @@ def log_hits(s: Session, rows: Iterable[tuple[int, str, int]], at: datetime) -> 
     One Core executemany on the session's connection, not the ORM's bulk insert
     (which spent ~0.1 ms a row collecting insert commands): this runs on every
     lookup that matches (a batch of 1,000 hashes logs up to 1,000 rows)."""
-    values = [{"media_id": m, "query_key": k, "agency_id": a, "at": at} for m, k, a in rows]
+    log_hits_at(s, (((m, k, a), at) for m, k, a in rows))
+
+
+def log_hits_at(s: Session, rows: Iterable[tuple[tuple[int, str, int], datetime]]) -> None:
+    """``log_hits`` of rows each at its own time (a server's queued batch)."""
+    values = [{"media_id": m, "query_key": k, "agency_id": a, "at": at} for (m, k, a), at in rows]
     if values:
         if s.autoflush:
             s.flush()
@@ -311,6 +316,7 @@ __all__ = [
     "get_review",
     "list_quarantine",
     "log_hits",
+    "log_hits_at",
     "negatives",
     "network_settings",
     "quarantine",

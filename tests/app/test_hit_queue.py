@@ -1,0 +1,135 @@
+"""A server's batched flood-guard hit log gives the guard's answers of a lookup that
+writes its own rows (issue 11: a hit's write lock), and loses nothing it queued.
+
+The flood scenario of ``test_trust`` (5 distinct hashes and 3 agencies pass the
+rule) is run with a queue that never flushes on its own: the rows below the limit
+wait in memory, the lookup that could pass the limit writes them out and decides on
+the database's counts, and stopping the queue appends the rest. Both backends.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from tessera.app import App, lookup, trust
+from tessera.app.hit_queue import HitQueue, Row
+from tests.app.test_coop import OP, q, user, world
+from tests.app.test_trust import _media
+from tests.seeding import flip_bits
+
+
+def _logged(app: App, m: int) -> int:
+    with app.transaction() as s:
+        return int(
+            s.execute(text("SELECT count(*) FROM hit_log WHERE media_id = :m"), {"m": m}).scalar()
+            or 0
+        )
+
+
+def test_flood_guard_with_a_queue_decides_as_without(app: App) -> None:
+    hashes = world(app)
+    trust.set_flood_rule(app, OP, {"files": 5, "agencies": 3})
+    sha = hashes["open"][0]
+    m = _media(app, sha)
+    with app.transaction() as s:
+        stored = bytes(
+            s.execute(
+                text("SELECT value FROM fingerprint WHERE media_id = :m AND algorithm = 'pdq'"),
+                {"m": m},
+            ).scalar_one()
+        ).hex()
+    variants = [lookup.HashQuery(type="pdq", hash=flip_bits(stored, [b])) for b in range(6)]
+    queue = trust.start_hit_queue(app, interval=3600.0)  # flushes only when told
+    try:
+        for i, agency in enumerate(("DE-B", "FR-C")):
+            r = lookup.lookup(app, user(agency), variants[i * 2 : i * 2 + 2])
+            assert not any(x.quarantined for a in r.results for x in a.matches)
+        assert _logged(app, m) == 0  # 4 rows queued, none written yet
+        assert queue.pending({m}, datetime.now(UTC) - timedelta(hours=1), {})[m][0]
+        r = lookup.lookup(app, user("NL-A"), variants[4:6])  # 6 distinct hashes, 3 agencies
+        assert all(x.quarantined for a in r.results for x in a.matches)
+        assert _logged(app, m) == 6  # the queue written out, then this lookup's rows
+        r = lookup.lookup(app, user("DE-B"), [q(sha)])
+        assert r.results[0].matches[0].quarantined
+        assert _logged(app, m) == 6  # quarantined already: the new row waits again
+    finally:
+        queue.stop()
+        app.hit_queue = None
+    assert _logged(app, m) == 7  # stopping appends what was queued
+
+
+def test_a_lookup_that_fails_queues_nothing(app: App) -> None:
+    hashes = world(app)
+    sha = hashes["open"][0]
+    m = _media(app, sha)
+    queue = trust.start_hit_queue(app, interval=3600.0)
+    try:
+        with pytest.raises(RuntimeError), app.transaction() as s:
+            trust.guard_and_count_in(s, app, user("DE-B"), {(m, "k" * 64)}, trust.flood_rule(app))
+            raise RuntimeError("the lookup failed after the guard")
+        assert queue.pending({m}, datetime.now(UTC) - timedelta(hours=1), {}) == {}
+        with app.transaction() as s:
+            trust.guard_and_count_in(s, app, user("DE-B"), {(m, "k" * 64)}, trust.flood_rule(app))
+        assert set(queue.pending({m}, datetime.now(UTC) - timedelta(hours=1), {})) == {m}
+    finally:
+        queue.stop()
+        app.hit_queue = None
+    assert _logged(app, m) == 1
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_queue_keeps_the_latest_time_and_filters_by_window_and_release() -> None:
+    written: list[list[tuple[Row, datetime]]] = []
+    queue = HitQueue(written.append, interval=3600.0)
+    queue.start()  # its thread would flush in an hour: only ``flush`` writes here
+    queue.add([(1, "a", 10), (1, "b", 11), (2, "a", 10)], T0)
+    queue.add([(1, "a", 10)], T0 + timedelta(minutes=5))  # a repeat moves the row
+    got = queue.pending({1, 2, 3}, T0 - timedelta(hours=1), {})
+    assert got == {1: ({"a", "b"}, {10, 11}), 2: ({"a"}, {10})}
+    # the window starts after the first rows: only the moved row counts
+    assert queue.pending({1}, T0 + timedelta(minutes=1), {}) == {1: ({"a"}, {10})}
+    # item 2 released after its hit: the hit no longer counts
+    assert queue.pending({2}, T0 - timedelta(hours=1), {2: T0 + timedelta(seconds=1)}) == {}
+    assert queue.flush() == 3
+    assert sorted(written[0]) == [
+        ((1, "a", 10), T0 + timedelta(minutes=5)),
+        ((1, "b", 11), T0),
+        ((2, "a", 10), T0),
+    ]
+    assert queue.pending({1, 2}, T0 - timedelta(hours=1), {}) == {}
+    queue.stop()
+    assert len(written) == 1  # nothing left to append
+
+
+def test_a_queue_without_its_thread_writes_at_once() -> None:
+    written: list[list[tuple[Row, datetime]]] = []
+    queue = HitQueue(written.append, interval=0.0)
+    queue.start()
+    queue.add([(1, "a", 10)], T0)
+    assert written == [[((1, "a", 10), T0)]]
+
+
+def test_a_failed_batch_is_kept_for_the_next_try() -> None:
+    calls: list[int] = []
+
+    def write(batch: list[tuple[Row, datetime]]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise OSError("database unavailable")
+
+    queue = HitQueue(write, interval=3600.0)
+    queue.start()
+    queue.add([(1, "a", 10)], T0)
+    with pytest.raises(OSError, match="unavailable"):
+        queue.flush()
+    queue.add([(1, "a", 10)], T0 - timedelta(minutes=1))  # older than the kept row
+    queue.add([(2, "b", 10)], T0)
+    assert queue.pending({1}, T0, {}) == {1: ({"a"}, {10})}  # the kept, later time
+    assert queue.flush() == 2
+    assert calls == [1, 2] and queue.written == 2
+    queue.stop()
