@@ -8,7 +8,9 @@ a LIKE's rows from the column's statistics (3 of 100k for a serial on 1,026) and
 then reads the whole table to sort what it finds, each row first checked by the
 Row-Level Security policy (15-28 s as the service role at 100k media, load 9-12);
 for an equality it guesses 1 in 200 and reads the id index in order, stopping at
-the page's end (~3,000 rows checked: 0.4 s at load 12). A place is a radius around
+the page's end (~3,000 rows checked: 0.4 s at load 12). Through a connection RLS
+filters (the service role), ``tessera_camera_search`` (migration 0031) does that
+scan as the owner and applies the read rule to the matching rows only. A place is a radius around
 a point: the indexed latitude/longitude bounding box, ordered in SQL by the
 equirectangular distance (plain arithmetic, the same on SQLite and PostgreSQL),
 and the exact haversine distance applied to the page's rows. Over a radius of a
@@ -22,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import case, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
@@ -71,6 +73,8 @@ def by_camera_key(
     if exact:
         cond = col == key
     elif s.get_bind().dialect.name == "postgresql":  # the same rows; see the module's doc
+        if s.scalar(text("SELECT row_security_active('media_metadata')")):
+            return _camera_rows_rls(s, key, limit=limit, after_id=after_id, newest=newest)
         cond = func.right(col, len(key)) == key
     else:
         cond = col.like("%" + _like_escape(key), escape="\\")
@@ -93,6 +97,24 @@ def by_camera_key(
     else:
         q = q.where(mid > after_id).order_by(mid)
     return [CameraRow(int(m), str(k), mk, md, sn) for m, k, mk, md, sn in s.execute(q)]
+
+
+def _camera_rows_rls(
+    s: Session, suffix: str, *, limit: int, after_id: int, newest: bool
+) -> list[CameraRow]:
+    """``by_camera_key``'s serial-only page where Row-Level Security filters the
+    connection: ``tessera_camera_search`` (migration 0031) matches the serial before
+    it applies the read rule, which the policy-filtered query checked first on every
+    row it read (the same rows; see the module's doc)."""
+    rows = s.execute(
+        text(
+            "SELECT f.media_id, f.camera_key, f.make, f.model, f.body_serial "
+            "FROM tessera_camera_search(:k, :newest, :after, :n) WITH ORDINALITY f "
+            "ORDER BY f.ordinality"
+        ),
+        {"k": suffix, "newest": newest, "after": after_id, "n": limit},
+    )
+    return [CameraRow(int(m), str(k), mk, md, sn) for m, k, mk, md, sn in rows]
 
 
 def check_point(lat: float, lon: float, radius_m: float) -> None:

@@ -1,4 +1,4 @@
-"""``tessera_text_search``: the full-text match first, the read rule of ``media_text``
+"""``tessera_text_search`` and ``tessera_camera_search``: the match first, the read rule
 after it, for a connection that Row-Level Security filters.
 
 Under RLS the read policy of ``media_text`` (``tessera_media_level(media_id) >= 3``)
@@ -26,11 +26,21 @@ Measured through ``bench_web.py --service-role`` (100k media, ``search text``:
 schema, load 5.5-7.8): PostgreSQL CPU per page 451-538 -> 22-49 ms, p95 1,012-1,645
 -> 130-236 ms.
 
-``tests/storage/test_text_search_function.py`` compares it with the policy-filtered
-query as a role RLS filters, for every caller of seeded worlds. The application calls
-it only where ``row_security_active('media_text')`` (the service role); a connection
-RLS does not filter (the owner: migrations, the local operator) reads as before.
-SQLite has no RLS and keeps its FTS5 query.
+``tessera_camera_search`` does the same for the camera serial search without a make
+(``tessera.storage.metadata_search.by_camera_key``): ``right(camera_key, n) =
+'/serial'`` is not LEAKPROOF either, so the policy-filtered query checked the read
+rule on every ``media_metadata`` row it read in media id order until the page was
+full (~3,000 rows for 25 hits of a serial on 1 % of the items: 205 ms as the service
+role in psql). The function reads the same index order as the owner, the serial
+first, then the item's not-deleted condition and the read rule
+(``tessera_media_level(media_id) >= 3``, as the policy), under the page's LIMIT: 2-20
+ms. Oldest first after ``p_after``, or newest first below it (all when it is 0).
+
+``tests/storage/test_rls_search_functions.py`` compares both with the policy-filtered
+queries as a role RLS filters, for every caller of seeded worlds. The application
+calls them only where ``row_security_active`` says RLS filters the connection (the
+service role); a connection RLS does not filter (the owner: migrations, the local
+operator) reads as before. SQLite has no RLS and keeps its queries.
 
 Revision ID: 0031
 Revises: 0027
@@ -79,7 +89,33 @@ BEGIN
   END LOOP;
 END $$
 """
-SIGNATURE = "tessera_text_search(text, boolean, boolean, integer, integer)"
+
+# the dynamic statement is one of four fixed texts (no caller's text in it), planned
+# with the page's values: LIMIT known, the planner reads media_id's index in order
+_CAMERA = """
+CREATE FUNCTION tessera_camera_search(p_suffix text, p_newest boolean, p_after bigint,
+                                      p_limit integer)
+RETURNS SETOF media_metadata LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = {path} AS $$
+BEGIN
+  IF p_suffix IS NULL OR p_newest IS NULL OR p_after IS NULL OR p_limit IS NULL
+     OR p_limit < 1 THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE
+    'SELECT mm.* FROM media_metadata mm WHERE right(mm.camera_key, length($1)) = $1'
+    || CASE WHEN NOT p_newest THEN ' AND mm.media_id > $2'
+            WHEN p_after <> 0 THEN ' AND mm.media_id < $2' ELSE '' END
+    || ' AND EXISTS (SELECT 1 FROM media m WHERE m.id = mm.media_id AND m.deleted_at IS NULL)'
+       ' AND tessera_media_level(mm.media_id) >= 3 ORDER BY mm.media_id'
+    || CASE WHEN p_newest THEN ' DESC' ELSE '' END || ' LIMIT $3'
+    USING p_suffix, p_after, p_limit;
+END $$
+"""
+SIGNATURES = (
+    "tessera_text_search(text, boolean, boolean, integer, integer)",
+    "tessera_camera_search(text, boolean, bigint, integer)",
+)
 
 
 def upgrade() -> None:
@@ -87,8 +123,10 @@ def upgrade() -> None:
     if bind.dialect.name == "postgresql":
         path = bind.exec_driver_sql("SELECT quote_ident(current_schema())").scalar()
         op.execute(_FUNCTION.format(path=f"{path}, pg_temp"))
+        op.execute(_CAMERA.format(path=f"{path}, pg_temp"))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
+        for signature in SIGNATURES:
+            op.execute(f"DROP FUNCTION IF EXISTS {signature}")

@@ -1,15 +1,18 @@
-"""``tessera_text_search`` (migration 0031) returns the rows the policy-filtered text
-search returned, in the same order, page by page, for every caller.
+"""``tessera_text_search`` and ``tessera_camera_search`` (migration 0031) return the
+rows the policy-filtered text and camera serial searches returned, in the same order,
+page by page, for every caller.
 
-The oracle is the query ``tessera.storage.text_search`` ran before 0031, written out
-here and run as a role that Row-Level Security filters (NOBYPASSRLS, owning nothing:
+The oracles are the queries ``tessera.storage.text_search`` and
+``tessera.storage.metadata_search.by_camera_key`` ran before 0031, written out here
+and run as a role that Row-Level Security filters (NOBYPASSRLS, owning nothing:
 ``SET ROLE`` inside the owner's connection), so PostgreSQL's own policies decide what
 it returns. The worlds are ``test_media_level_function``'s seeded ones (3 agencies in
 2 countries, series and cases with random grants of every scope and level, ``none``
 included, soft-removed memberships, sightings, exchange entries, blind links), with
-OCR text on most items (a few with two rows, a few items soft-deleted) and a fourth
-agency that owns nothing. Callers: each agency, an unknown code and none at all.
-PostgreSQL only (the function exists only there)."""
+OCR text and camera metadata on most items (a few with two text rows, a few items
+soft-deleted, serials that end alike) and a fourth agency that owns nothing.
+Callers: each agency, an unknown code and none at all. PostgreSQL only (the
+functions exist only there)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from tessera.storage.db import Database
+from tessera.storage.metadata_search import by_camera_key
 from tessera.storage.text_search import search_text
 
 from .conftest import database_at, migrate_to, pg_schema_database
@@ -74,9 +78,14 @@ def pg() -> Iterator[tuple[Database, str]]:
                 conn.execute(text(f"DROP ROLE {role}"))
 
 
+KEYS = ("canon/123", "nikon/123", "canon/77", "sony/1123", "x/123/9", None)
+SUFFIXES = ("/123", "/77", "/1123", "/999")
+
+
 def _texts(db: Database, media: list[int], seed: int) -> None:
-    """OCR text on ~80 % of the items (a tenth with a second row), a few items deleted,
-    a fourth agency (FR-D) that owns nothing."""
+    """OCR text on ~80 % of the items (a tenth with a second row), camera metadata on
+    ~80 % (some without a camera key), a few items deleted, a fourth agency (FR-D)
+    that owns nothing."""
     rng = random.Random(seed * 7919)
     with db.engine.begin() as conn:
         conn.execute(
@@ -90,6 +99,20 @@ def _texts(db: Database, media: list[int], seed: int) -> None:
             if rng.random() < 0.05:
                 conn.execute(
                     text("UPDATE media SET deleted_at = :now WHERE id = :m"), {"m": m, "now": NOW}
+                )
+            if rng.random() < 0.8:
+                key = rng.choice(KEYS)
+                conn.execute(
+                    text(
+                        "INSERT INTO media_metadata (media_id, make, model, body_serial,"
+                        " camera_key, data) VALUES (:m, :mk, 'M', :sn, :k, CAST('{}' AS json))"
+                    ),
+                    {
+                        "m": m,
+                        "k": key,
+                        "mk": key.split("/")[0] if key else None,
+                        "sn": key.split("/")[1] if key else None,
+                    },
                 )
             if rng.random() < 0.2:
                 continue
@@ -169,6 +192,74 @@ def test_the_function_returns_what_the_policies_returned(
         conn.rollback()
 
 
+CAMERA_ORACLE = """
+SELECT mm.media_id, mm.camera_key, mm.make, mm.model, mm.body_serial FROM media_metadata mm
+  JOIN media m ON m.id = mm.media_id
+ WHERE right(mm.camera_key, :len) = :k AND m.deleted_at IS NULL {after}
+ ORDER BY mm.media_id {way} LIMIT :n
+"""
+CAMERA_FUNCTION = (
+    "SELECT f.media_id, f.camera_key, f.make, f.model, f.body_serial"
+    " FROM tessera_camera_search(:k, :newest, :after, :n) WITH ORDINALITY f"
+    " ORDER BY f.ordinality"
+)
+
+
+def _camera_oracle(newest: bool, after: int) -> str:
+    if not newest:
+        return CAMERA_ORACLE.format(after="AND mm.media_id > :after", way="ASC")
+    return CAMERA_ORACLE.format(after="AND mm.media_id < :after" if after else "", way="DESC")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_camera_function_returns_what_the_policies_returned(
+    pg: tuple[Database, str], seed: int
+) -> None:
+    db, role = pg
+    media = _world(db, seed)
+    _texts(db, media, seed)
+    middle = media[len(media) // 2]
+    with db.engine.connect() as conn:
+        for caller in CALLERS:
+            for k in SUFFIXES:
+                for newest in (False, True):
+                    for after in (0, middle, media[-1] + 1, -1):
+                        for n in (1, 5, 500):
+                            args = {"k": k, "len": len(k), "newest": newest, "after": after}
+                            args["n"] = n
+                            sql = _camera_oracle(newest, after)
+                            _as_role(conn, None, caller)
+                            everything = conn.execute(text(sql), args).all()
+                            by_owner = conn.execute(text(CAMERA_FUNCTION), args).all()
+                            _as_role(conn, role, caller)
+                            assert conn.scalar(text("SELECT row_security_active('media_metadata')"))
+                            want = conn.execute(text(sql), args).all()
+                            assert conn.execute(text(CAMERA_FUNCTION), args).all() == want, (
+                                caller,
+                                args,
+                            )
+                            assert by_owner == want, (caller, args)
+                            if want and len(want) < len(everything):
+                                CAMERA_REACHED.add("some hidden")
+                            if everything and not want:
+                                CAMERA_REACHED.add("all hidden")
+                            if want and want != everything[: len(want)]:
+                                CAMERA_REACHED.add("page shifted")
+                            with Session(bind=conn) as s:
+                                rows = by_camera_key(
+                                    s, k, exact=False, limit=n, after_id=after, newest=newest
+                                )
+                            assert [
+                                (r.media_id, r.camera_key, r.make, r.model, r.body_serial)
+                                for r in rows
+                            ] == [tuple(r) for r in want]
+        conn.execute(text("RESET ROLE"))
+        conn.rollback()
+
+
+CAMERA_REACHED: set[str] = set()
+
+
 def test_the_worlds_reach_every_case(pg: tuple[Database, str]) -> None:
     """Runs after the seeds above: for some caller the policies hid some matches, all
     of them, and moved a page (so the comparisons covered the filter, not only its
@@ -176,6 +267,7 @@ def test_the_worlds_reach_every_case(pg: tuple[Database, str]) -> None:
     if not REACHED:
         pytest.skip("the comparisons above did not run")
     assert {"some hidden", "all hidden", "page shifted"} == REACHED
+    assert {"some hidden", "all hidden", "page shifted"} == CAMERA_REACHED
 
 
 @pytest.fixture
@@ -183,22 +275,25 @@ def pg_at_0027(tmp_path: Path) -> Iterator[Database]:
     yield from database_at("postgresql", tmp_path, "0027")
 
 
-def _has_function(db: Database) -> bool:
+def _functions(db: Database) -> set[str]:
+    """This schema's SECURITY DEFINER search functions, with their pinned settings."""
     with db.engine.connect() as conn:
-        return bool(
-            conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                    " WHERE p.proname = 'tessera_text_search' AND n.nspname = current_schema()"
-                    " AND p.prosecdef"
-                )
+        rows = conn.execute(
+            text(
+                "SELECT p.proname, p.proconfig FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE p.proname IN ('tessera_text_search', 'tessera_camera_search')"
+                " AND n.nspname = current_schema() AND p.prosecdef"
             )
-        )
+        ).all()
+        schema = conn.scalar(text("SELECT current_schema()"))
+    assert all(c == [f"search_path={schema}, pg_temp"] for _, c in rows), rows
+    return {str(name) for name, _ in rows}
 
 
 def test_migration_0031_up_and_down(pg_at_0027: Database) -> None:
-    assert not _has_function(pg_at_0027)
+    assert _functions(pg_at_0027) == set()
     migrate_to(pg_at_0027, "0031")
-    assert _has_function(pg_at_0027)
+    assert _functions(pg_at_0027) == {"tessera_text_search", "tessera_camera_search"}
     migrate_to(pg_at_0027, "down", down_to="0027")
-    assert not _has_function(pg_at_0027)
+    assert _functions(pg_at_0027) == set()
