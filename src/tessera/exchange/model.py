@@ -278,6 +278,7 @@ _BOOL_FIELDS = (
     "file_available",
 )
 _KINDS = frozenset({"image", "video", "audio", "other"})
+_INT32 = 2**31
 _HEX_DIGITS = "0123456789abcdef"
 # The regex checks below run only on text that is not ``str.isprintable()`` (a C loop):
 # every character they look for (C0 controls, DEL, line breaks, whitespace other than
@@ -285,7 +286,31 @@ _HEX_DIGITS = "0123456789abcdef"
 # for hashes) cannot match them. Tags and ``vics_extra`` may hold lone surrogates: the
 # model's validation accepts them there (they are stored and written as ASCII escapes).
 _KNOWN_FIELDS = frozenset(ExchangeRecord.model_fields)
-_INT32 = 2**31
+# fast_record's kinds of field; from _NOT_NONE on, None is not the field's value
+_DIGEST, _LINE, _PHOTODNA, _COMMENTS, _KIND, _BOOL, _INT = range(7)
+_NOT_NONE = 7
+_DELETED, _TAGS, _OTHERS, _EXTRA = range(7, 11)
+_FIELD_KINDS: dict[str, int] = {
+    **{name: _DIGEST for name, _ in _DIGEST_FIELDS},
+    **{name: _LINE for name, _ in _LINE_FIELDS},
+    **{name: _BOOL for name in _BOOL_FIELDS},
+    "photodna": _PHOTODNA,
+    "comments": _COMMENTS,
+    "kind": _KIND,
+    "category": _INT,
+    "submissions": _INT,
+    "media_size": _INT,
+    "deleted": _DELETED,
+    "tags": _TAGS,
+    "other_hashes": _OTHERS,
+    "vics_extra": _EXTRA,
+}
+_LENGTHS = dict(_DIGEST_FIELDS) | dict(_LINE_FIELDS)
+_INT_RANGES = {
+    "category": (-_INT32, _INT32 - 1),
+    "submissions": (0, _INT32 - 1),
+    "media_size": (0, 2**62),
+}
 
 
 def _extra_surely_valid(value: Any) -> bool:
@@ -337,91 +362,77 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
     Readers of large files call this once per record: full validation cost more than
     parsing. The rules are the model's own (property-tested: whenever this returns a
     record, it equals the validated one; whenever validation fails, this returns None).
+    Only the fields given are checked (defaults are valid), each by its kind.
     """
     d = dict(_DEFAULTS)
-    for name, v in values.items():
-        if name not in _KNOWN_FIELDS:
+    d["vics_extra"] = {}
+    for name, given in values.items():
+        kind = _FIELD_KINDS.get(name)
+        if kind is None:
             return None
-        d[name] = v
-    for name, length in _DIGEST_FIELDS:
-        v = d[name]
+        v = given
         if v is None:
-            continue
-        if type(v) is not str:
-            return None
-        v = v.strip().lower()
-        if not v:
-            d[name] = None
-        elif len(v) != length or v.strip(_HEX_DIGITS):  # a character left: not hex
-            return None
+            if kind >= _NOT_NONE:
+                return None
+            continue  # every other field's default is None
+        if type(v) is str:
+            if kind == _DIGEST:
+                v = v.strip().lower()
+                if not v:
+                    v = None
+                elif len(v) != _LENGTHS[name] or v.strip(_HEX_DIGITS):  # not all hex
+                    return None
+            elif kind == _LINE:
+                if len(v) > _LENGTHS[name]:
+                    return None
+                if not v.isprintable() and (_LINE_BAD.search(v) or _SURROGATE.search(v)):
+                    return None
+                v = v or None
+            elif kind == _PHOTODNA:
+                if len(v) > MAX_OPAQUE:
+                    return None
+                v = v.strip()
+                if not (v.isprintable() and " " not in v) and (
+                    _HASH_BAD.search(v) or _SURROGATE.search(v)
+                ):
+                    return None
+                v = v or None
+            elif kind == _COMMENTS:
+                if len(v) > MAX_TEXT:
+                    return None
+                if not v.isprintable() and (_CONTROL.search(v) or _SURROGATE.search(v)):
+                    return None
+                v = v or None
+            elif kind != _KIND or v not in _KINDS:
+                return None
+        elif kind in (_BOOL, _DELETED):
+            if type(v) is not bool:
+                return None
+        elif kind == _INT:
+            if type(v) is not int or not _INT_RANGES[name][0] <= v <= _INT_RANGES[name][1]:
+                return None
+        elif kind == _TAGS:
+            if type(v) is not tuple or len(v) > MAX_TAGS:
+                return None
+            for t in v:
+                if (
+                    type(t) is not str
+                    or not t
+                    or t != t.strip()
+                    or len(t) > 200
+                    or "," in t
+                    or (not t.isprintable() and (_TAG_FORBIDDEN.search(t) or _CONTROL.search(t)))
+                ):
+                    return None
+        elif kind == _OTHERS:
+            if type(v) is not tuple or any(type(h) is not OpaqueHash for h in v):
+                return None
+        elif kind == _EXTRA:
+            if not _extra_surely_valid(v):
+                return None
         else:
-            d[name] = v
-    v = d["photodna"]
-    if v is not None:
-        if type(v) is not str or len(v) > MAX_OPAQUE:
-            return None
-        v = v.strip()
-        if not (v.isprintable() and " " not in v) and (_HASH_BAD.search(v) or _SURROGATE.search(v)):
-            return None
-        d["photodna"] = v or None
-    for name, length in _LINE_FIELDS:
-        v = d[name]
-        if v is None:
-            continue
-        if type(v) is not str or len(v) > length:
-            return None
-        if not v.isprintable() and (_LINE_BAD.search(v) or _SURROGATE.search(v)):
-            return None
-        if not v:
-            d[name] = None
-    v = d["comments"]
-    if v is not None:
-        if type(v) is not str or len(v) > MAX_TEXT:
-            return None
-        if not v.isprintable() and (_CONTROL.search(v) or _SURROGATE.search(v)):
-            return None
-        d["comments"] = v or None
-    for name in _BOOL_FIELDS:
-        v = d[name]
-        if v is not None and type(v) is not bool:
-            return None
-    if type(d["deleted"]) is not bool:
-        return None
-    v = d["kind"]
-    if v is not None and (type(v) is not str or v not in _KINDS):
-        return None
-    v = d["category"]
-    if v is not None and (type(v) is not int or not -_INT32 <= v < _INT32):
-        return None
-    v = d["submissions"]
-    if v is not None and (type(v) is not int or not 0 <= v < _INT32):
-        return None
-    v = d["media_size"]
-    if v is not None and (type(v) is not int or not 0 <= v <= 2**62):
-        return None
-    tags = d["tags"]
-    if type(tags) is not tuple or len(tags) > MAX_TAGS:
-        return None
-    for t in tags:
-        if (
-            type(t) is not str
-            or not t
-            or t != t.strip()
-            or len(t) > 200
-            or "," in t
-            or (not t.isprintable() and (_TAG_FORBIDDEN.search(t) or _CONTROL.search(t)))
-        ):
-            return None
-    others = d["other_hashes"]
-    if type(others) is not tuple or any(type(h) is not OpaqueHash for h in others):
-        return None
-    extra = values.get("vics_extra")
-    if extra is None:
-        if "vics_extra" in values:
-            return None
-        d["vics_extra"] = {}
-    elif not _extra_surely_valid(extra):
-        return None
+            return None  # a text field given something else than a str
+        d[name] = v
     return _construct(d, set(values))
 
 

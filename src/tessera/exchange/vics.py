@@ -253,14 +253,39 @@ def _case_media_items(stream: Any, header: VicsHeader) -> Iterator[tuple[str | N
 
 
 _BOOLS: dict[Any, bool] = {"true": True, "false": False, True: True, False: False}
-_STRINGS = ("MD5", "SHA1", "PhotoDNA", "Series", "Comments", "RelativeFilePath", "MimeType")
+_STRING, _FLAG, _NUMBER, _TAGS, _ALTERNATIVE = range(5)
+_KIND_OF = {
+    **dict.fromkeys(
+        ("MD5", "SHA1", "PhotoDNA", "Series", "Comments", "RelativeFilePath", "MimeType"), _STRING
+    ),
+    **dict.fromkeys(("VictimIdentified", "OffenderIdentified", "IsDistributed"), _FLAG),
+    **dict.fromkeys(("MediaID", "Category", "MediaSize"), _NUMBER),
+    "Tags": _TAGS,
+    "AlternativeHashes": _ALTERNATIVE,
+}
+"""How each VICS Media field is read (a dispatch on one dict look-up per key)."""
+_MIME_KINDS: dict[str, str | None] = {}
+
+
+def _kind_of_mime(mime: str | None) -> str | None:
+    if mime is None:
+        return None
+    kind = _MIME_KINDS.get(mime, _MISSING)
+    if kind is _MISSING:
+        kind = kind_from_mime(mime)
+        if len(_MIME_KINDS) < 1024:  # a few MIME types per file, bounded whatever comes
+            _MIME_KINDS[mime] = kind
+    return cast("str | None", kind)
+
+
+_MISSING: Any = object()
 
 
 def media_to_record(
     item: Any, *, header: VicsHeader, number: int, case_ref: str | None = None
 ) -> ExchangeRecord:
     """One VICS Media object as a record; errors name the record number and VICS field."""
-    if not isinstance(item, dict):
+    if type(item) is not dict and not isinstance(item, dict):
         raise RecordError("a Media entry must be a JSON object", record=number)
     values: dict[str, Any] = {"case_ref": case_ref}
     extra: dict[str, Any] = {}
@@ -270,16 +295,17 @@ def media_to_record(
         if name is None:
             extra[key] = value
             continue
-        if name in _STRINGS:
+        how = _KIND_OF[name]
+        if how == _STRING:
             if value is not None and type(value) is not str:
                 raise RecordError("must be a string", record=number, field=key)
             values[_FIELDS[name]] = value if value != "" else None
-        elif name in ("VictimIdentified", "OffenderIdentified", "IsDistributed"):
+        elif how == _FLAG:
             flag = _BOOLS.get(value) if type(value) is str or type(value) is bool else None
             if flag is None:
                 flag = parse_bool(value, record=number, field=key)
             values[_FIELDS[name]] = flag
-        elif name in ("MediaID", "Category", "MediaSize"):
+        elif how == _NUMBER:
             num: int | None
             if type(value) is int:
                 num = value
@@ -292,7 +318,7 @@ def media_to_record(
                     values["source_id"] = str(num)
             else:
                 values[_FIELDS[name]] = num
-        elif name == "Tags":
+        elif how == _TAGS:
             values["tags"] = _tags(value, number, key)
         else:  # AlternativeHashes
             _alternative(value, number, values, others)
@@ -300,7 +326,7 @@ def media_to_record(
         values["other_hashes"] = tuple(others)
     if values.get("category") is not None:
         values["category_profile"] = header.profile
-    values["kind"] = kind_from_mime(values.get("mime_type"))
+    values["kind"] = _kind_of_mime(values.get("mime_type"))
     if extra:
         values["vics_extra"] = extra  # shape checked by the model
     record = fast_record(values) or build_record(values, record=number, names=_NAMES)
