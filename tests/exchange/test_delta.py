@@ -214,3 +214,35 @@ def test_canonical_bytes_of_awkward_flat_records() -> None:
         assert delta.canonical(wire) == delta._dumps(wire).encode(), wire
     with pytest.raises(UnicodeEncodeError):  # a lone surrogate: as json's text would
         delta.canonical({"x": "\ud800"})
+
+
+def test_a_received_record_is_the_one_the_constructor_makes() -> None:
+    """``read`` builds live records without the frozen dataclass's ``__init__``: every
+    field (those left out of comparisons too) as the constructor sets it, and still
+    frozen."""
+    import dataclasses
+
+    payload = {"sha256": "ab" * 32, "kind": "image"}
+    got = delta._received(
+        "node-a.test", "s1m7", MEDIA, "s1", 3, payload=payload, salt="cd" * 16, arrived_as="ef"
+    )
+    want = WireRecord(
+        "node-a.test", "s1m7", MEDIA, "s1", 3, False, payload, "cd" * 16, arrived_as="ef"
+    )
+    assert got == want and vars(got) == vars(want)
+    assert set(vars(got)) == {f.name for f in dataclasses.fields(WireRecord)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.version = 4  # type: ignore[misc]
+    page = delta.write("federation-feed", HUB, [], [dataclasses.replace(want, arrived_as=None)])
+    read = delta.read(page, lambda o: HUB.verifier).records[0]
+    assert vars(read) == {**vars(want), "arrived_as": delta.record_digest(want)}
+
+
+def test_a_salt_must_be_exactly_its_hex_digits() -> None:
+    for salt in ("ab" * 15 + "a\n", "AB" * 16, "ab" * 17, 7):
+        r = WireRecord("node-a.test", "s1m7", MEDIA, "s1", 3, False, {"sha256": "ab" * 32})
+        line = {"o": "node-a.test", "part": "records", "r": {**r.to_wire(with_origin=False)}}
+        line["r"]["n"] = salt
+        raw = (delta._dumps(line) + "\n").encode()
+        with pytest.raises(DeltaError, match="salt must be 32 hex digits"):
+            delta.read(_feed([raw]), lambda o: HUB.verifier)

@@ -590,8 +590,15 @@ def _incoming(records: Iterable[WireRecord], *, salted: bool = False) -> list[st
         return p
 
     return [
-        store.Incoming(
-            r.origin, r.origin_id, r.kind, r.series_key, r.version, r.deleted, payload(r)
+        store.frozen(
+            store.Incoming,
+            origin=r.origin,
+            origin_id=r.origin_id,
+            kind=r.kind,
+            series_key=r.series_key,
+            version=r.version,
+            deleted=r.deleted,
+            payload=payload(r),
         )
         for r in records
     ]
@@ -720,15 +727,18 @@ def _audience_of(
 
 def _wire(rows: Sequence[store.StoredRecord]) -> list[WireRecord]:
     return [
-        WireRecord(
-            r.origin,
-            r.origin_id,
-            r.kind,
-            r.series_key,
-            r.version,
-            r.deleted,
-            r.payload,
+        store.frozen(
+            WireRecord,
+            origin=r.origin,
+            origin_id=r.origin_id,
+            kind=r.kind,
+            series_key=r.series_key,
+            version=r.version,
+            deleted=r.deleted,
+            payload=r.payload,
+            salt=None,
             hidden=r.hidden,
+            arrived_as=None,
         )
         for r in rows
     ]
@@ -1090,7 +1100,6 @@ def _check_attested(
         return "none" if kept is None else delta.best_level(kept)
 
     for r in bundle.all_records:
-        what = "deletion of record" if r.deleted else "record"
         if r.deleted and r.hidden:
             if r.kind == SERIES:
                 continue  # the hub's call: this node is not in the series' audience
@@ -1103,8 +1112,9 @@ def _check_attested(
                 + ("is not in this page" if here is None else f"gives this node {here}")
                 + ": a deletion the origin did not sign; nothing of this feed page is applied"
             )
-        mine = signed.get(r.origin, set())
+        mine: set[str] | frozenset[str] = signed.get(r.origin) or frozenset()
         if r.arrived_as not in mine and delta.record_digest(r) not in mine:
+            what = "deletion of record" if r.deleted else "record"
             raise HubRefused(
                 f"hub {hub.name} sent {what} {r.origin_id} (version {r.version}) of node "
                 f"{r.origin} that {r.origin} did not sign: altered or made up by the hub; "

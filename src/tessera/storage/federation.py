@@ -9,9 +9,10 @@ committed before it). Set-based per batch, like ``storage.exchange``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -49,10 +50,33 @@ _T_RECORD = cast(Table, FedRecord.__table__)
 _T_SENT = cast(Table, FedSent.__table__)
 SOURCE_FORMAT = "federation"
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+_T = TypeVar("_T", bound="DataclassInstance")
+_FIELD_COUNT: dict[type, int] = {}
+
+
+def frozen(cls: type[_T], **fields: Any) -> _T:
+    """``cls(**fields)`` for a frozen dataclass without slots, every field given: set
+    at once instead of one ``object.__setattr__`` each (what a frozen dataclass's
+    ``__init__`` does). A full pull makes a few per record received; a field left
+    out is a ``TypeError``, and the tests check the result against the
+    constructor's, field by field."""
+    n = _FIELD_COUNT.get(cls)
+    if n is None:
+        n = _FIELD_COUNT[cls] = len(dataclasses.fields(cls))
+    if len(fields) != n:
+        raise TypeError(f"{cls.__name__} has {n} fields, {len(fields)} given")
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 # -- peers ---------------------------------------------------------------------------------
@@ -358,9 +382,9 @@ def newer(s: Session, records: Sequence[Incoming]) -> list[Newer]:
         for r in latest.values():
             old = have.get(r.origin_id)
             if old is None:
-                out.append(Newer(r, None, None))
+                out.append(frozen(Newer, record=r, row_id=None, old_local=None))
             elif r.version > old[1]:
-                out.append(Newer(r, old[0], old[2]))
+                out.append(frozen(Newer, record=r, row_id=old[0], old_local=old[2]))
     return out
 
 
@@ -494,19 +518,21 @@ def feed_records(
     load = b.load_json
     native = jsontext.loads_native
     rows = [
-        StoredRecord(
-            o,
-            oid,
-            int(kind),
-            skey,
-            int(v),
-            bool(d),
-            None
-            if p is None
+        frozen(
+            StoredRecord,
+            origin=o,
+            origin_id=oid,
+            kind=int(kind),
+            series_key=skey,
+            version=int(v),
+            deleted=bool(d),
             # a media payload (checked on accept: texts only) through orjson alone
+            payload=None
+            if p is None
             else (native(p) if kind == _MEDIA and not b.pg else None) or load(p),
-            int(seq),
-            local,
+            log_seq=int(seq),
+            local_id=local,
+            hidden=False,
         )
         for o, oid, kind, skey, v, d, p, seq, local in b.rows(
             sql + " ORDER BY log_seq, kind, id", params
@@ -982,6 +1008,7 @@ __all__ = [
     "drop_series_media",
     "feed_pages",
     "feed_records",
+    "frozen",
     "get_peer",
     "last_delta_of",
     "last_log_entry",
