@@ -122,3 +122,14 @@ def test_checkpoint_text_form_and_round_trip() -> None:
 def test_bad_checkpoint_bodies(text: str) -> None:
     with pytest.raises(NoteError):
         Checkpoint.parse_text(text)
+
+
+def test_a_signature_in_another_base64_spelling_is_refused() -> None:
+    """The low bits of the last base64 character before '=' are unused: 'M' and 'N'
+    there decode to the same bytes. Only the canonical spelling is the signature (a
+    flipped bit of a signed bundle is refused wherever it falls)."""
+    other = GO_NOTE.replace("nAM=\n", "nAN=\n")
+    assert other != GO_NOTE
+    assert base64.b64decode(other.split(" ")[-1]) == base64.b64decode(GO_NOTE.split(" ")[-1])
+    with pytest.raises(NoteError, match="not canonical base64"):
+        open_note(other, Verifier.parse(GO_VERIFIER))

@@ -194,6 +194,10 @@ def parse_note(note: str) -> tuple[str, list[NoteSignature]]:
             blob = base64.b64decode(b64, validate=True)
         except binascii.Error:
             raise NoteError("signature is not valid base64") from None
+        if base64.b64encode(blob).decode() != b64:
+            # the unused low bits of the last character (before '=') decode to the same
+            # bytes: only the one encoding is the signature, so no other text passes
+            raise NoteError("signature is not canonical base64")
         if len(blob) < 5:
             raise NoteError("signature too short")
         sigs.append(NoteSignature(name, struct.unpack(">I", blob[:4])[0], blob[4:]))
