@@ -23,7 +23,11 @@ pass on a fresh database when ``--repeat-db`` is given (default one pass: the
 import of 1M records takes about a minute). Ratios are against the ijson floor.
 
 Usage: ``python benchmarks/bench_exchange.py [--n 1000000] [--repeat 3] [--repeat-db 1]
-[--keep DIR] [--db postgresql+psycopg://...]``. Use ``--n 100000`` for a quick run.
+[--keep DIR] [--db postgresql+psycopg://...] [--against OTHER/src]``. Use ``--n 100000``
+for a quick run. ``--against`` runs the import/export child alternately with another
+checkout's ``src`` (e.g. main's) and with this one, ``--repeat-db`` times each, and
+prints CPU seconds per run, their medians and ratio, and whether the exports are
+byte-identical (their SHA-256).
 With ``--db`` the import/export run on that PostgreSQL server, in a fresh schema
 dropped afterwards (its server's CPU is not in the "per CPU-second" figure).
 """
@@ -205,6 +209,49 @@ def _database(url: str | None) -> Iterator[str]:
         admin.dispose()
 
 
+def compare(src: Path, work: Path, n: int, runs: int, *, against: Path, db: str | None) -> None:
+    """Import/export children alternated: ``against`` (another ``src``) then this one."""
+    import hashlib
+
+    this = Path(__file__).resolve().parents[1] / "src"
+    cpu: dict[str, list[tuple[float, float]]] = {"against": [], "this": []}
+    digests: set[str] = set()
+    print(
+        f"{'run':10s} {'load':>14s} {'import CPU s':>13s} {'wall s':>7s} "
+        f"{'export CPU s':>13s} {'wall s':>7s}"
+    )
+    for _ in range(runs):
+        for label, path in (("against", against.resolve()), ("this", this)):
+            home = Path(tempfile.mkdtemp(prefix="home-", dir=work))
+            load = _load()
+            with _database(db) as url:
+                r = _run_child(
+                    "--child-import",
+                    str(src),
+                    str(home),
+                    env={"BENCH_N": str(n), "BENCH_DB_URL": url, "PYTHONPATH": str(path)},
+                )
+            assert r["records"] == n == r["exported"], r
+            exported = home / "export.json"
+            digests.add(hashlib.sha256(exported.read_bytes()).hexdigest())
+            exported.unlink()
+            cpu[label].append((r["import_cpu_s"], r["export_cpu_s"]))
+            print(
+                f"{label:10s} {load:>14s} {r['import_cpu_s']:13.2f} {r['import_s']:7.2f} "
+                f"{r['export_cpu_s']:13.2f} {r['export_s']:7.2f}"
+            )
+    print(f"\nmedians of {runs} runs each, {n:,} records ({against} vs {this}):")
+    for i, what in enumerate(("import", "export")):
+        old = statistics.median(c[i] for c in cpu["against"])
+        new = statistics.median(c[i] for c in cpu["this"])
+        print(
+            f"  {what}: {old:.2f} -> {new:.2f} s CPU ({n / old:,.0f} -> {n / new:,.0f} "
+            f"records per CPU-s, x{old / new:.2f})"
+        )
+    print(f"  exports byte-identical: {'yes' if len(digests) == 1 else 'NO'}")
+    print(f"load average after: {_load()}")
+
+
 def _load() -> str:
     try:
         return " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -220,6 +267,7 @@ def main() -> None:
     ap.add_argument("--skip-stdlib", action="store_true")
     ap.add_argument("--keep", type=Path, help="generate into / reuse this folder")
     ap.add_argument("--db", help="a PostgreSQL URL (default: SQLite in a temp home)")
+    ap.add_argument("--against", type=Path, help="another checkout's src: alternate with it")
     a = ap.parse_args()
     work = a.keep or Path(tempfile.mkdtemp(prefix="bench-exchange-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -232,6 +280,9 @@ def main() -> None:
             f"in {time.perf_counter() - t:.1f} s"
         )
     print(f"load average before: {_load()}")
+    if a.against is not None:
+        compare(src, work, a.n, a.repeat_db, against=a.against, db=a.db)
+        return
     rows: list[tuple[str, float, str]] = []
     if not a.skip_stdlib:
         r = _run_child("--child-stdlib", str(src))
