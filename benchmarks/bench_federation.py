@@ -216,8 +216,9 @@ def main() -> None:
             f"{n / full_s:,.0f} rec/s; target <= 60 s for 1M"
             + ("" if n >= 1_000_000 else f", this rate gives {1e6 / n * full_s:.0f} s for 1M")
             + f"; load {_load()})\n"
-            f"                    CPU: node {node_cpu:.2f} s ({n / node_cpu:,.0f} rec/CPU-s), "
-            f"hub server {hub_cpu:.2f} s"
+            f"                    CPU: node {node_cpu:.2f} s ({n / node_cpu:,.0f} rec/CPU-s, "
+            f"{node_cpu / n * 1e6:.1f} us a record), hub server {hub_cpu:.2f} s "
+            f"({hub_cpu / n * 1e6:.1f} us a record)"
         )
 
         times: list[float] = []
