@@ -956,7 +956,6 @@ def test_ingest_completing_another_agencys_record_caps_it(
         assert vis.media_level(m.id) == Level.STATUS
 
 
-
 def _vics_record(path: Path, series: str, sha256: bytes | None, netclean: str) -> Path:
     alt = [{"HashName": "NetClean", "HashValue": netclean}]
     if sha256 is not None:
