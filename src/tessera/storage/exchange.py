@@ -319,11 +319,14 @@ class ExchangeImport:
         media item of its own, as it would if the other agency did not hold it."""
         want: dict[str, set[bytes]] = {"sha256": set(), "sha1": set(), "md5": set()}
         opaque: dict[bytes, None] = {}
-        for p in batch:
-            for alg, keys in want.items():
-                v = p.digest(alg)
-                if v:
-                    keys.add(v)
+        sha256s, sha1s, md5s = want["sha256"], want["sha1"], want["md5"]
+        for p in batch:  # attributes, not digest(): three calls a record cost more
+            if p.sha256:
+                sha256s.add(p.sha256)
+            if p.sha1:
+                sha1s.add(p.sha1)
+            if p.md5:
+                md5s.add(p.md5)
             if not (p.sha256 or p.sha1 or p.md5):
                 opaque.update(dict.fromkeys(opaque_key(a, v) for a, v in p.ident))
         rows = {alg: self._media_by(alg, keys) for alg, keys in want.items() if keys}
@@ -359,8 +362,7 @@ class ExchangeImport:
         fills: dict[int, dict[str, bytes]] = {}
         for p in batch:
             row = None
-            for alg in ("sha256", "sha1", "md5"):
-                v = p.digest(alg)
+            for alg, v in (("sha256", p.sha256), ("sha1", p.sha1), ("md5", p.md5)):
                 if not v:
                     continue
                 if (row := found[alg].get(v)) is not None:
@@ -494,10 +496,11 @@ class ExchangeImport:
         blind = self._update_blind(batch, media_ids, fresh | set(said))
         # the row's hashes are the content's: a blind record adds what it lacks only
         self._fingerprints(batch, media_ids, fresh, linked | capped | blind)
-        self._entries(batch, media_ids, fresh)
+        cases = [self._case_id(p.r) for p in batch]
+        self._entries(batch, media_ids, fresh, cases)
         self._fill_hidden(batch, media_ids, linked | self._blind_matched)
         self._series_links(batch, media_ids, fresh)
-        self._sightings(batch, media_ids, fresh)
+        self._sightings(batch, media_ids, fresh, cases)
         return media_ids
 
     def _update_blind(
@@ -636,7 +639,13 @@ class ExchangeImport:
             new_keys = [(k, m) for k, m in new_keys if k not in known]
         b.insert("exchange_hash", ("key", "media_id"), new_keys, skip_conflicts=not b.copy)
 
-    def _entries(self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]) -> None:
+    def _entries(
+        self,
+        batch: Sequence[_Prepared],
+        media_ids: list[int],
+        fresh: set[int],
+        cases: list[int | None],
+    ) -> None:
         b = self._bulk
         existing: dict[int, list[Any]] = {}  # media id -> [entry id, *values]
         old_ids = sorted(set(media_ids) - fresh)
@@ -653,7 +662,7 @@ class ExchangeImport:
             existing[int(row[0])] = values
         rows: dict[int, list[Any]] = {}
         updated: dict[int, list[Any]] = {}
-        for p, mid in zip(batch, media_ids, strict=True):
+        for p, mid, case_id in zip(batch, media_ids, cases, strict=True):
             r = p.r
             values = [
                 self.source_format,
@@ -661,7 +670,7 @@ class ExchangeImport:
                 r.category_profile,
                 r.category,
                 r.entry_data(),
-                self._case_id(r),
+                case_id,
             ]
             found = existing.get(mid)
             if found is None:
@@ -781,9 +790,14 @@ class ExchangeImport:
             hit = self._cases[ref] = repo.get_or_create_case(self.s, self.agency, ref).id
         return hit
 
-    def _sightings(self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]) -> None:
+    def _sightings(
+        self,
+        batch: Sequence[_Prepared],
+        media_ids: list[int],
+        fresh: set[int],
+        cases: list[int | None],
+    ) -> None:
         b = self._bulk
-        cases = [self._case_id(p.r) for p in batch]
         if not any(c is not None for c in cases):
             return
         old = sorted({m for m, c in zip(media_ids, cases, strict=True) if c is not None} - fresh)
