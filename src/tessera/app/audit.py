@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from tessera.app.batch_writer import BatchWriter
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
@@ -322,7 +323,7 @@ a ``kill -9`` of a server process can lose (writes are recorded in their own
 transaction and never wait)."""
 
 
-class AuditQueue:
+class AuditQueue(BatchWriter):
     """Entries of one server process, appended in batches by a background thread.
 
     One transaction and one signed checkpoint per batch instead of per request:
@@ -335,33 +336,27 @@ class AuditQueue:
     def __init__(
         self, app: App, *, interval: float = FLUSH_INTERVAL, max_pending: int = 20_000
     ) -> None:
+        super().__init__(interval)
         self.app = app
-        self.interval = interval
         self.max_pending = max_pending
         self._items: list[Pending] = []
         self._lock = threading.Lock()
         self._write = threading.Lock()  # one batch at a time, in order
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.written = 0
         self.batches = 0
 
-    def start(self) -> None:
-        if self.interval > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="audit-queue", daemon=True)
-            self._thread.start()
+    thread_name = "audit-queue"
+    failure = "audit entries could not be appended; retrying"
 
     def would_block(self) -> bool:
         """Whether ``put`` would write to the database itself (call it off the event loop)."""
-        return (
-            self.interval <= 0 or self._thread is None or len(self._items) + 1 >= self.max_pending
-        )
+        return self.writes_at_once or len(self._items) + 1 >= self.max_pending
 
     def put(self, entry: Pending) -> None:
         with self._lock:
             self._items.append(entry)
             full = len(self._items) >= self.max_pending
-        if self.interval <= 0 or self._thread is None or full:
+        if self.writes_at_once or full:
             self.flush()
 
     def flush(self) -> int:
@@ -380,21 +375,6 @@ class AuditQueue:
             self.written += len(batch)
             self.batches += 1
             return len(batch)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:
-                _log.exception("audit entries could not be appended; retrying")
-
-    def stop(self) -> None:
-        """Stop the thread and append what is still queued."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.flush()
 
 
 # -- reading the trail ------------------------------------------------------------------

@@ -17,12 +17,11 @@ seconds of hit rows; another worker's queued rows are counted once appended.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-_log = logging.getLogger(__name__)
+from tessera.app.batch_writer import BatchWriter
 
 FLUSH_INTERVAL = 0.2
 """Seconds a hit row may wait in memory before its batch is appended."""
@@ -31,7 +30,7 @@ Row = tuple[int, str, int]
 """(media id, query key, agency id), as ``tessera.storage.trust.log_hits`` takes it."""
 
 
-class HitQueue:
+class HitQueue(BatchWriter):
     """Hit rows of one server process, appended in batches by a background thread.
 
     ``write(rows)`` appends ``(row, at)`` pairs in one transaction (the caller's
@@ -46,28 +45,24 @@ class HitQueue:
         interval: float = FLUSH_INTERVAL,
         max_pending: int = 50_000,
     ) -> None:
+        super().__init__(interval)
         self._writer = write
-        self.interval = interval
         self.max_pending = max_pending
         # media id -> (query key, agency id) -> time; a repeat keeps the latest, as the log
         self._rows: dict[int, dict[tuple[str, int], datetime]] = {}
         self._count = 0
         self._lock = threading.Lock()
         self._write = threading.Lock()  # one batch at a time, in order
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.written = 0
 
-    def start(self) -> None:
-        if self.interval > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="hit-queue", daemon=True)
-            self._thread.start()
+    thread_name = "hit-queue"
+    failure = "flood-guard hit rows could not be appended; retrying"
 
     def add(self, rows: Iterable[Row], at: datetime) -> None:
         with self._lock:
             self._put((r, at) for r in rows)
             full = self._count >= self.max_pending
-        if self.interval <= 0 or self._thread is None or full:
+        if self.writes_at_once or full:
             self.flush()
 
     def _put(self, rows: Iterable[tuple[Row, datetime]]) -> None:
@@ -116,21 +111,6 @@ class HitQueue:
                 raise
             self.written += len(batch)
             return len(batch)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:
-                _log.exception("flood-guard hit rows could not be appended; retrying")
-
-    def stop(self) -> None:
-        """Stop the thread and append what is still queued."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.flush()
 
 
 __all__ = ["FLUSH_INTERVAL", "HitQueue", "Row"]
