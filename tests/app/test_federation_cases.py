@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from tessera.app import Caller, Role, coop
 from tessera.app import federation as fed
-from tessera.app.sharing import share_case
+from tessera.app import federation_cases as fc
+from tessera.app.sharing import share_case, share_series
 from tessera.storage.models import FedNotice, FedRecord
 from tests.app.test_federation import OP, World, _sync, world
 from tests.seeding import seed
@@ -95,8 +98,6 @@ def test_a_case_overlap_across_nodes_reaches_both_owners_by_their_levels(
 
 def test_only_the_hub_raises_case_overlaps(world: World) -> None:
     """A node cannot pass off a case-overlap notice of its own through the hub."""
-    import pytest
-
     from tessera.exchange import delta as dl
     from tessera.exchange.delta import DeltaError
 
@@ -115,3 +116,90 @@ def test_only_the_hub_raises_case_overlaps(world: World) -> None:
     forged = dl.write("federation-delta", signer, [], [], header={"delta_no": 1}, notices=[note])
     with pytest.raises(DeltaError, match="only a hub raises case overlaps"):
         fed.accept_delta(world.hub, forged)
+
+
+def _case_key(app: object, number: str) -> str:
+    from tessera.storage.models import Case
+
+    with app.transaction() as s:  # type: ignore[attr-defined]
+        return f"c{s.query(Case).filter(Case.number == number).one().id}"
+
+
+def _sync_cases(node: object, hub: object) -> list[tuple[str, int, bool]]:
+    """One sync of ``node``; the case records its new deltas carried (key, version,
+    deleted), read back from the signed deltas themselves."""
+    from tessera.exchange import delta as dl
+
+    me = fed.signer_of(node)  # type: ignore[arg-type]
+    before = {no for no, _ in fed.outbox(node)}  # type: ignore[arg-type]
+    assert not before
+    fed.prepare(node, OP)  # type: ignore[arg-type]
+    sent = [
+        (r.origin_id, r.version, r.deleted)
+        for _, body in fed.outbox(node)  # type: ignore[arg-type]
+        for r in dl.read(body, lambda _: me.verifier).cases
+    ]
+    _sync(node, hub)  # type: ignore[arg-type]
+    return sorted(sent)
+
+
+def _hub_cases(hub: object, origin: str) -> dict[str, tuple[int, bool]]:
+    with hub.transaction() as s:  # type: ignore[attr-defined]
+        return {
+            str(r.origin_id): (int(r.version), bool(r.deleted))
+            for r in s.query(FedRecord).filter(FedRecord.kind == 3, FedRecord.origin == origin)
+        }
+
+
+def test_a_case_record_travels_again_only_when_it_changes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync sends a case record only when the case changed since the last send (a
+    file, a grant, gone): exactly that case, at the next version; the others are not
+    recomputed (their fingerprint matches ``fed_sent``) and overlaps still reach both
+    nodes."""
+    seed(world.a.db, _files("one", 3), agency="NL-A", series=None, case="NL-1")
+    seed(world.a.db, _files("two", 2), agency="NL-A", series=None, case="NL-2")
+    one, two = _case_key(world.a, "NL-1"), _case_key(world.a, "NL-2")
+    assert _sync_cases(world.a, world.hub) == [(one, 1, False), (two, 1, False)]
+    tokens: list[bytes] = []
+    real = fc.token
+    monkeypatch.setattr(fc, "token", lambda d: tokens.append(d) or real(d))
+    # nothing changed: no case record, no delta, no token computed
+    assert _sync_cases(world.a, world.hub) == []
+    assert fed.prepare(world.a, OP).new_deltas == 0
+    assert tokens == []
+    # a new file in NL-1: NL-1 alone, version 2 (the tokens of its 4 files only)
+    seed(world.a.db, _files("one-more", 1), agency="NL-A", series=None, case="NL-1")
+    assert _sync_cases(world.a, world.hub) == [(one, 2, False)]
+    assert len(tokens) == 4
+    # a grant on NL-2 (its payload changes, its files do not): NL-2 alone, version 2
+    share_case(world.a, OP, "NL-2", "status", agency="NL-A", countries=["DE"])
+    assert _sync_cases(world.a, world.hub) == [(two, 2, False)]
+    assert _sync_cases(world.a, world.hub) == []
+    # NL-2's files classified into a series: its record is deleted, at version 3
+    seed(world.a.db, _files("two", 2), agency="NL-A", series="Amber", case="NL-2")
+    share_series(world.a, OP, "Amber", "none", network=True)  # Amber stays on A
+    assert _sync_cases(world.a, world.hub) == [(two, 3, True)]
+    assert _hub_cases(world.hub, "a.test") == {one: (2, False), two: (3, True)}
+    assert _sync_cases(world.a, world.hub) == []
+
+    # B's case shares NL-1's new file and one old one: both told, though A sent nothing
+    seed(
+        world.b.db,
+        [*_files("one", 1), *_files("one-more", 1)],
+        agency="DE-B",
+        series=None,
+        case="DE-9",
+    )
+    _sync(world.b, world.hub)
+    assert _sync_cases(world.a, world.hub) == []
+    a_told, b_told = _told(world.a, "NL-A"), _told(world.b, "DE-B")
+    assert [(p["your_case"], p["files"]) for p in a_told] == [("NL-1", 2)]
+    assert [(p["your_case"], p["files"]) for p in b_told] == [("DE-9", 2)]
+    # the deleted NL-2 meets no one: B's case with its files raises nothing
+    seed(world.b.db, _files("two", 2), agency="DE-B", series=None, case="DE-10")
+    _sync(world.b, world.hub)
+    assert _hub_cases(world.hub, "b.test")[_case_key(world.b, "DE-10")] == (1, False)
+    _sync(world.a, world.hub)
+    assert len(_told(world.a, "NL-A")) == 1 and len(_told(world.b, "DE-B")) == 1

@@ -313,7 +313,8 @@ _RANK = {"none": 0, "hash": 1, "status": 2, "full": 3}
 
 
 def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
-    """Everything this node shares with the network now, version 0 (unnumbered)."""
+    """Every series record this node shares with the network now, version 1 (renumbered
+    by ``_changes``); its case records are ``cases.records``."""
     out: dict[str, WireRecord] = {}
     shared: list[int] = []
     full: list[int] = []
@@ -335,7 +336,6 @@ def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
         if sid in wanted:
             full_media.append((sid, mid))
     out.update(full_view.records(s, origin, full, full_media))
-    out.update(cases.records(s, origin))
     return out
 
 
@@ -367,8 +367,17 @@ def _changes(
         v = old[0] + 1 if old else 1
         changes.append(replace(r, version=v))
         rows.append((key, v, digest, False))
+    # case records: tokens are computed only for a case whose fingerprint changed
+    case_now = cases.records(s, origin, sent)
+    for key, (mark, case) in case_now.items():
+        if case is None:
+            continue
+        old = sent.get(key)
+        v = old[0] + 1 if old else 1
+        changes.append(replace(case, version=v))
+        rows.append((key, v, mark, False))
     for key, (v, _, deleted) in sent.items():
-        if deleted or key in now:
+        if deleted or key in now or key in case_now:
             continue
         m = _RECORD_ID.match(key)
         skey = m.group(1) if m else key

@@ -11,6 +11,11 @@ SHA-256("tessera-case-overlap/1\\n" || SHA-256 of the file) cut to 128 bits. A t
 names no file the hub does not already have: the hub learns which cases share
 files, never which files, unless it holds the file itself. A case whose files go
 into a series (classified) or whose last such file goes, changes or is deleted.
+A record travels only when it changed since the last send: each case's
+*fingerprint* (its payload but the tokens, and its files' SHA-256, hashed once) is
+kept in ``fed_sent`` in place of the record's digest, and the tokens (one SHA-256
+per file) are computed only for a case whose fingerprint differs, so a sync with
+nothing changed costs the SQL of reading the cases and one hash per case.
 
 **The hub** compares the tokens of each case record it accepts with the other
 nodes' live case records and, for each pair of cases sharing files, writes two
@@ -34,10 +39,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from tessera.audit.entry import canonical_json
 from tessera.audit.note import Signer
 from tessera.exchange import delta
 from tessera.exchange.delta import CASE, CASE_OVERLAP, Notice, WireRecord
@@ -45,6 +51,7 @@ from tessera.storage import federation_cases as cstore
 from tessera.storage.db import Session
 
 TOKEN_TAG = b"tessera-case-overlap/1\n"
+FINGERPRINT_TAG = b"tessera-case-record/1\n"
 _RANK = {"none": 0, "hash": 1, "status": 2, "full": 3}
 
 
@@ -52,9 +59,15 @@ def token(sha256: bytes) -> str:
     return hashlib.sha256(TOKEN_TAG + sha256).hexdigest()[: delta.DIGEST_HEX]
 
 
-def records(s: Session, origin: str) -> dict[str, WireRecord]:
-    """This node's cases with unclassified media, as case records (version 1)."""
-    out: dict[str, WireRecord] = {}
+def records(
+    s: Session, origin: str, sent: Mapping[str, tuple[int, str, bool]] | None = None
+) -> dict[str, tuple[str, WireRecord | None]]:
+    """This node's cases with unclassified media: per case key, its fingerprint and
+    its case record (version 1), or ``None`` when ``sent`` (what was last sent: key
+    -> version, fingerprint, deleted) holds that fingerprint live, so an unchanged
+    case costs no token."""
+    sent = sent or {}
+    out: dict[str, tuple[str, WireRecord | None]] = {}
     for c in cstore.own_cases(s):
         owner = {"code": c.code, "country": c.country}
         if c.contact:
@@ -66,10 +79,25 @@ def records(s: Session, origin: str) -> dict[str, WireRecord]:
             p["grants"] = grants
         if _RANK[delta.best_level(p)] >= _RANK["status"]:
             p["number"] = c.number[:100]
-        p["tokens"] = sorted({token(d) for d in c.digests})[: delta.MAX_CASE_TOKENS]
         key = f"c{c.id}"
-        out[key] = WireRecord(origin, key, CASE, key, 1, False, p)
+        mark = fingerprint(p, c.digests)
+        old = sent.get(key)
+        if old is not None and old[1] == mark and not old[2]:
+            out[key] = (mark, None)
+            continue
+        p["tokens"] = sorted({token(d) for d in c.digests})[: delta.MAX_CASE_TOKENS]
+        out[key] = (mark, WireRecord(origin, key, CASE, key, 1, False, p))
     return out
+
+
+def fingerprint(payload: dict[str, Any], digests: Sequence[bytes]) -> str:
+    """What a case record is made of, its payload but the tokens and the sorted
+    SHA-256 of its files (which decide the tokens), hashed once: equal to the one
+    last sent, the record has not changed (``fed_sent`` keeps it as the digest)."""
+    h = hashlib.sha256(FINGERPRINT_TAG + canonical_json(payload) + b"\n")
+    for d in sorted(digests):
+        h.update(d)  # 32 bytes each: the concatenation is unambiguous
+    return h.hexdigest()
 
 
 def level_for(case: dict[str, Any], reader: dict[str, Any]) -> str:
@@ -155,4 +183,13 @@ def match(
     return out
 
 
-__all__ = ["TOKEN_TAG", "level_for", "match", "records", "token", "told"]
+__all__ = [
+    "FINGERPRINT_TAG",
+    "TOKEN_TAG",
+    "fingerprint",
+    "level_for",
+    "match",
+    "records",
+    "token",
+    "told",
+]
