@@ -17,17 +17,21 @@ functions exist only there)."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
+from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
+from tessera.storage.camera_links import near_point
 from tessera.storage.db import Database
-from tessera.storage.metadata_search import by_camera_key
+from tessera.storage.metadata_search import by_camera_key, in_boxes_rls, lon_window
+from tessera.storage.models import Media, MediaMetadataModel
 from tessera.storage.text_search import search_text
 
 from .conftest import database_at, migrate_to, pg_schema_database
@@ -105,10 +109,16 @@ def _texts(db: Database, media: list[int], seed: int) -> None:
                 conn.execute(
                     text(
                         "INSERT INTO media_metadata (media_id, make, model, body_serial,"
-                        " camera_key, data) VALUES (:m, :mk, 'M', :sn, :k, CAST('{}' AS json))"
+                        " camera_key, latitude, longitude, data)"
+                        " VALUES (:m, :mk, 'M', :sn, :k, :lat, :lon, CAST('{}' AS json))"
                     ),
                     {
                         "m": m,
+                        # around two points, one on the antimeridian; some without GPS
+                        "lat": None if rng.random() < 0.1 else rng.uniform(-0.01, 0.01),
+                        "lon": None
+                        if rng.random() < 0.1
+                        else rng.choice([0.0, 180.0, -180.0]) + rng.uniform(-0.01, 0.01),
                         "k": key,
                         "mk": key.split("/")[0] if key else None,
                         "sn": key.split("/")[1] if key else None,
@@ -259,6 +269,80 @@ def test_the_camera_function_returns_what_the_policies_returned(
 
 CAMERA_REACHED: set[str] = set()
 
+# (lat, dlat, lon, dlon): boxes around the world's points, across the antimeridian,
+# one covering every longitude, one holding nothing
+BOXES = [
+    (0.0, 0.005, 0.0, 0.005),
+    (0.002, 0.01, 179.995, 0.01),
+    (-0.003, 0.004, -179.999, 0.006),
+    (0.0, 0.02, 0.0, 200.0),
+    (10.0, 0.01, 10.0, 0.01),
+    (0.0, 0.001, 180.0, 0.002),
+]
+
+
+def _boxes_oracle(
+    conn: Connection, boxes: list[tuple[float, float, float, float]]
+) -> list[tuple[int, int, float, float]]:
+    """camera_links' policy-filtered union (one part a box), rows with both coordinates."""
+    md = MediaMetadataModel
+    parts = [
+        select(literal(j).label("j"), md.media_id, md.latitude, md.longitude)
+        .join(Media, Media.id == md.media_id)
+        .where(
+            Media.deleted_at.is_(None),
+            md.latitude.between(lat - dlat, lat + dlat),
+            lon_window(md.longitude, lon, dlon),
+        )
+        for j, (lat, dlat, lon, dlon) in enumerate(boxes)
+    ]
+    rows = conn.execute(union_all(*parts)).all()
+    return sorted((int(j), int(m), a, b) for j, m, a, b in rows if a is not None and b is not None)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_boxes_function_returns_what_the_policies_returned(
+    pg: tuple[Database, str], seed: int
+) -> None:
+    """Rows without a latitude or longitude (which ``camera_links`` skips) aside."""
+    db, role = pg
+    media = _world(db, seed)
+    _texts(db, media, seed)
+    with db.engine.connect() as conn:
+        for caller in CALLERS:
+            _as_role(conn, None, caller)
+            everything = _boxes_oracle(conn, BOXES)
+            with Session(bind=conn) as s:
+                by_owner = sorted(in_boxes_rls(s, BOXES))
+            _as_role(conn, role, caller)
+            want = _boxes_oracle(conn, BOXES)
+            with Session(bind=conn) as s:
+                got = sorted(in_boxes_rls(s, BOXES))
+                near = near_point(s, 0.0, 180.0, radius_m=900.0)
+            assert got == want, caller
+            assert by_owner == want, caller
+            # near_point (a media item's GPS links) through the function: the oracle's box
+            # around the point, cut to the radius, nearest first
+            dlat = math.degrees(900.0 / EARTH_RADIUS_M)
+            box = _boxes_oracle(conn, [(0.0, dlat, 180.0, dlat)])
+            ring = [(m, haversine_m((0.0, 180.0), (a, b))) for _, m, a, b in box]
+            assert near == sorted(
+                ((m, d) for m, d in ring if d <= 900.0), key=lambda x: (x[1], x[0])
+            )
+            if near:
+                BOXES_REACHED.add("near")
+            if want and len(want) < len(everything):
+                BOXES_REACHED.add("some hidden")
+            if everything and not want:
+                BOXES_REACHED.add("all hidden")
+            if {j for j, *_ in want} >= {0, 1, 2, 3, 5}:
+                BOXES_REACHED.add("every box")
+        conn.execute(text("RESET ROLE"))
+        conn.rollback()
+
+
+BOXES_REACHED: set[str] = set()
+
 
 def test_the_worlds_reach_every_case(pg: tuple[Database, str]) -> None:
     """Runs after the seeds above: for some caller the policies hid some matches, all
@@ -268,6 +352,7 @@ def test_the_worlds_reach_every_case(pg: tuple[Database, str]) -> None:
         pytest.skip("the comparisons above did not run")
     assert {"some hidden", "all hidden", "page shifted"} == REACHED
     assert {"some hidden", "all hidden", "page shifted"} == CAMERA_REACHED
+    assert {"some hidden", "all hidden", "every box", "near"} == BOXES_REACHED
 
 
 @pytest.fixture
@@ -282,7 +367,8 @@ def _functions(db: Database) -> set[str]:
             text(
                 "SELECT p.proname, p.proconfig FROM pg_proc p"
                 " JOIN pg_namespace n ON n.oid = p.pronamespace"
-                " WHERE p.proname IN ('tessera_text_search', 'tessera_camera_search')"
+                " WHERE p.proname IN ('tessera_text_search', 'tessera_camera_search',"
+                " 'tessera_metadata_in_boxes')"
                 " AND n.nspname = current_schema() AND p.prosecdef"
             )
         ).all()
@@ -294,6 +380,10 @@ def _functions(db: Database) -> set[str]:
 def test_migration_0031_up_and_down(pg_at_0027: Database) -> None:
     assert _functions(pg_at_0027) == set()
     migrate_to(pg_at_0027, "0031")
-    assert _functions(pg_at_0027) == {"tessera_text_search", "tessera_camera_search"}
+    assert _functions(pg_at_0027) == {
+        "tessera_text_search",
+        "tessera_camera_search",
+        "tessera_metadata_in_boxes",
+    }
     migrate_to(pg_at_0027, "down", down_to="0027")
     assert _functions(pg_at_0027) == set()

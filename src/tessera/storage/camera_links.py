@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import String, func, literal, select, union, union_all
 from sqlalchemy.dialects.postgresql import array as sa_array
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
-from tessera.storage.metadata_search import lon_window
+from tessera.storage.metadata_search import in_boxes_rls, lon_window, rls_filters
 from tessera.storage.models import (
     Media,
     MediaMetadataModel,
@@ -71,17 +72,24 @@ def near_point(
     """(media id, metres) of media with GPS within ``radius_m`` of (lat, lon), nearest first."""
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-    rows = s.execute(
-        select(
-            MediaMetadataModel.media_id, MediaMetadataModel.latitude, MediaMetadataModel.longitude
+    if rls_filters(s, "media_metadata"):
+        rows: Iterable[Any] = [
+            (m, mlat, mlon) for _, m, mlat, mlon in in_boxes_rls(s, [(lat, dlat, lon, dlon)])
+        ]
+    else:
+        rows = s.execute(
+            select(
+                MediaMetadataModel.media_id,
+                MediaMetadataModel.latitude,
+                MediaMetadataModel.longitude,
+            )
+            .join(Media, Media.id == MediaMetadataModel.media_id)
+            .where(
+                Media.deleted_at.is_(None),
+                MediaMetadataModel.latitude.between(lat - dlat, lat + dlat),
+                lon_window(MediaMetadataModel.longitude, lon, dlon),
+            )
         )
-        .join(Media, Media.id == MediaMetadataModel.media_id)
-        .where(
-            Media.deleted_at.is_(None),
-            MediaMetadataModel.latitude.between(lat - dlat, lat + dlat),
-            lon_window(MediaMetadataModel.longitude, lon, dlon),
-        )
-    )
     hits = []
     for media_id, mlat, mlon in rows:
         if mlat is None or mlon is None:
@@ -262,21 +270,24 @@ def _near_points(
     if not points:
         return []
     md = MediaMetadataModel
-    parts = []
-    for j, (lat, lon) in enumerate(points):
-        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-        parts.append(
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    boxes = [(lat, dlat, lon, dlat / max(math.cos(math.radians(lat)), 1e-6)) for lat, lon in points]
+    if rls_filters(s, "media_metadata"):
+        rows: Iterable[Any] = in_boxes_rls(s, boxes)
+    else:
+        parts = [
             select(literal(j).label("j"), md.media_id, md.latitude, md.longitude)
             .join(Media, Media.id == md.media_id)
             .where(
                 Media.deleted_at.is_(None),
-                md.latitude.between(lat - dlat, lat + dlat),
+                md.latitude.between(lat - dl, lat + dl),
                 lon_window(md.longitude, lon, dlon),
             )
-        )
+            for j, (lat, dl, lon, dlon) in enumerate(boxes)
+        ]
+        rows = s.execute(union_all(*parts))
     hits: list[list[tuple[int, float]]] = [[] for _ in points]
-    for j, media_id, mlat, mlon in s.execute(union_all(*parts)):
+    for j, media_id, mlat, mlon in rows:
         if mlat is None or mlon is None:
             continue
         d = haversine_m(points[int(j)], (float(mlat), float(mlon)))

@@ -139,6 +139,51 @@ def lon_window(column: Any, lon: float, dlon: float) -> Any:
     return column.between(lo, hi)
 
 
+def lon_ranges(lon: float, dlon: float) -> list[tuple[float, float]]:
+    """``lon_window`` as closed ranges, a longitude in one of them (two across the
+    antimeridian; every longitude when ``dlon >= 180``)."""
+    if dlon >= 180.0:
+        return [(-math.inf, math.inf)]
+    lo, hi = lon - dlon, lon + dlon
+    if lo < -180.0:
+        return [(lo + 360.0, math.inf), (-math.inf, hi)]
+    if hi > 180.0:
+        return [(lo, math.inf), (-math.inf, hi - 360.0)]
+    return [(lo, hi)]
+
+
+def in_boxes_rls(
+    s: Session, boxes: list[tuple[float, float, float, float]]
+) -> list[tuple[int, int, float | None, float | None]]:
+    """(box index, media id, latitude, longitude) of live media whose metadata lies in
+    each (lat, dlat, lon, dlon) box, where Row-Level Security filters the connection:
+    ``tessera_metadata_in_boxes`` (migration 0031) reads each box through the
+    latitude/longitude index as the owner and checks the read rule once a row, where
+    the policy-filtered join checked it twice (the metadata row's policy and the media
+    row's). The same rows, for a caller's every box in one statement."""
+    cols: list[list[float]] = [[], [], [], [], []]
+    for j, (lat, dlat, lon, dlon) in enumerate(boxes):
+        for lo, hi in lon_ranges(lon, dlon):
+            for col, v in zip(cols, (j, lat - dlat, lat + dlat, lo, hi), strict=True):
+                col.append(v)
+    rows = s.execute(
+        text(
+            "SELECT f.j, f.media_id, f.latitude, f.longitude "
+            "FROM tessera_metadata_in_boxes(CAST(:j AS bigint[]), :a, :b, :c, :d) f"
+        ),
+        dict(zip(("j", "a", "b", "c", "d"), cols, strict=True)),
+    )
+    return [(int(j), int(m), lat, lon) for j, m, lat, lon in rows]
+
+
+def rls_filters(s: Session, table: str) -> bool:
+    """True where Row-Level Security filters this connection's reads of ``table`` (the
+    service role on PostgreSQL); False for the owner and on SQLite."""
+    if s.get_bind().dialect.name != "postgresql":
+        return False
+    return bool(s.scalar(text("SELECT row_security_active(:t)"), {"t": table}))
+
+
 def lon_delta(column: Any, lon: float) -> Any:
     """SQL: the signed difference ``column - lon`` in degrees, wrapped into -180..180."""
     raw = column - lon

@@ -1,5 +1,5 @@
-"""``tessera_text_search`` and ``tessera_camera_search``: the match first, the read rule
-after it, for a connection that Row-Level Security filters.
+"""``tessera_text_search``, ``tessera_camera_search``, ``tessera_metadata_in_boxes``: the
+match first, the read rule after it, for a connection that Row-Level Security filters.
 
 Under RLS the read policy of ``media_text`` (``tessera_media_level(media_id) >= 3``)
 is a security barrier: PostgreSQL checks it on a row before any operator that is not
@@ -36,7 +36,14 @@ first, then the item's not-deleted condition and the read rule
 (``tessera_media_level(media_id) >= 3``, as the policy), under the page's LIMIT: 2-20
 ms. Oldest first after ``p_after``, or newest first below it (all when it is 0).
 
-``tests/storage/test_rls_search_functions.py`` compares both with the policy-filtered
+``tessera_metadata_in_boxes`` serves the GPS links of a media item and a series
+(``tessera.storage.camera_links``: the media within 100 m of a point, up to 10 points
+a series page): the policy-filtered join checked the rule twice a row, once for the
+``media_metadata`` row (``>= 3``) and once for its ``media`` row (``>= 1``, implied by
+the first); the function reads the same latitude/longitude boxes as the owner and
+checks ``tessera_media_level(media_id) >= 3`` once a row.
+
+``tests/storage/test_rls_search_functions.py`` compares the three with the policy-filtered
 queries as a role RLS filters, for every caller of seeded worlds. The application
 calls them only where ``row_security_active`` says RLS filters the connection (the
 service role); a connection RLS does not filter (the owner: migrations, the local
@@ -112,9 +119,27 @@ BEGIN
     USING p_suffix, p_after, p_limit;
 END $$
 """
+# per box (its number, a latitude and a longitude range; a box across the antimeridian
+# is two with one number): the metadata rows inside it whose item is live and which
+# the caller sees in full, the rule checked once a row
+_BOXES = """
+CREATE FUNCTION tessera_metadata_in_boxes(p_box bigint[], p_lat_lo float8[],
+                                          p_lat_hi float8[], p_lon_lo float8[],
+                                          p_lon_hi float8[])
+RETURNS TABLE (j bigint, media_id bigint, latitude float8, longitude float8)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {path} AS $$
+  SELECT b.j, md.media_id, md.latitude, md.longitude
+    FROM unnest(p_box, p_lat_lo, p_lat_hi, p_lon_lo, p_lon_hi) AS b(j, lat_lo, lat_hi, lo, hi)
+    JOIN media_metadata md ON md.latitude BETWEEN b.lat_lo AND b.lat_hi
+     AND md.longitude BETWEEN b.lo AND b.hi
+    JOIN media m ON m.id = md.media_id AND m.deleted_at IS NULL
+   WHERE tessera_media_level(md.media_id) >= 3
+$$
+"""
 SIGNATURES = (
     "tessera_text_search(text, boolean, boolean, integer, integer)",
     "tessera_camera_search(text, boolean, bigint, integer)",
+    "tessera_metadata_in_boxes(bigint[], float8[], float8[], float8[], float8[])",
 )
 
 
@@ -124,6 +149,7 @@ def upgrade() -> None:
         path = bind.exec_driver_sql("SELECT quote_ident(current_schema())").scalar()
         op.execute(_FUNCTION.format(path=f"{path}, pg_temp"))
         op.execute(_CAMERA.format(path=f"{path}, pg_temp"))
+        op.execute(_BOXES.format(path=f"{path}, pg_temp"))
 
 
 def downgrade() -> None:
