@@ -1067,26 +1067,25 @@ def _load(
     # per item the preferred agency's entry, else the oldest (lowest id): picked here,
     # so the rows come in the unique (media_id, agency_id) index's order, unsorted
     best: dict[int, tuple[int, int, tuple[Any, ...]]] = {}
-    for eid, mid, agency_id, fmt, sid, profile, category, data in b.rows(
-        "SELECT id, media_id, agency_id, source_format, source_id, category_profile, category, "
+    for row in b.rows(
+        "SELECT media_id, agency_id, id, source_format, source_id, category_profile, category, "
         f"data FROM exchange_entry WHERE media_id BETWEEN {q} AND {q}",
         (lo, hi),
     ):
+        mid, agency_id, eid = row[0], row[1], row[2]
         if entries_of is not None and agency_id != entries_of:
             continue
         rank = 0 if agency_id == prefer_agency else 1
-        old = best.get(int(mid))
+        old = best.get(mid)
         if old is None or (rank, eid) < old[:2]:
-            best[int(mid)] = (rank, eid, (fmt, sid, profile, category, data))
-    entries = {
-        mid: (fmt, sid, profile, category, b.load_json(data))
-        for mid, (_, _, (fmt, sid, profile, category, data)) in best.items()
-    }
+            best[mid] = (rank, eid, row)
     for mid in page:
         m = media.get(mid)
         if m is None:
             continue
         _, md5, sha1, sha256, kind, byte_size, submissions = m
+        chosen = best.get(mid)
+        e = None if chosen is None else chosen[2]
         yield StoredItem(
             mid,
             md5 if md5 is None or type(md5) is bytes else bytes(md5),
@@ -1097,7 +1096,7 @@ def _load(
             int(submissions or 0),
             tuple(fps.get(mid, ())),
             tuple(series.get(mid, ())),
-            entries.get(mid),
+            None if e is None else (e[3], e[4], e[5], e[6], b.load_json(e[7])),
         )
 
 
