@@ -226,3 +226,28 @@ def test_lone_surrogate_is_refused_as_by_validation(name: str, surrogate: str) -
         ExchangeRecord(**values)
     assert err.value.errors()[0]["type"] == "string_unicode"
     assert err.value.errors()[0]["loc"] == (name,)
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "x\udfffy", "\U0001f600\udc00"])
+@pytest.mark.parametrize(
+    "values",
+    [
+        lambda x: {"tags": ("ok", x)},
+        lambda x: {"vics_extra": {"Note": x}},
+        lambda x: {"vics_extra": {"Notes": [{"deep": [x]}]}},
+        lambda x: {"vics_extra": {x: 1}},
+    ],
+    ids=["tag", "extra-value", "extra-nested", "extra-key"],
+)
+def test_lone_surrogate_in_tags_and_extra_is_refused(values: Any, surrogate: str) -> None:
+    # the lead's decision (session 10): not a character in any field (no UTF-8 file
+    # could carry it on; an ICSE CSV export of the tag would fail on it)
+    given = {"md5": "0" * 32, **values(surrogate)}
+    assert fast_record(given) is None
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        ExchangeRecord(**given)
+    fine = {
+        "md5": "0" * 32,
+        **values(surrogate.replace("\udfff", "z").replace("\ud800", "z").replace("\udc00", "z")),
+    }
+    assert fast_record(fine) == ExchangeRecord(**fine)

@@ -43,6 +43,10 @@ _INT_TEXT = re.compile(r"\s*-?\d{1,19}\s*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 """A lone UTF-16 surrogate (a JSON ``\\ud800`` escape parsed by the standard library):
 not a character, so pydantic's ``str`` refuses it; ``fast_record`` must too."""
+LONE_SURROGATE = "a lone surrogate (a \\ud800-\\udfff escape without its pair) is not a character"
+"""Why a tag or another field's text is refused: pydantic's ``str`` refuses it in the
+record's own fields; tags and ``vics_extra`` refuse it too (the lead's decision,
+session 10: no file could carry it on as UTF-8, and a CSV export would fail on it)."""
 
 RESERVED_HASH_NAMES = frozenset(
     {"md5", "sha1", "sha256", "sha-256", "pdq", "photodna", "video_md5", "pdna"}
@@ -203,6 +207,8 @@ class ExchangeRecord(BaseModel):
     @classmethod
     def _tags(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for t in v:
+            if _SURROGATE.search(t):
+                raise ValueError(LONE_SURROGATE)
             if (
                 not t
                 or t != t.strip()
@@ -219,7 +225,10 @@ class ExchangeRecord(BaseModel):
     @classmethod
     def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
         # kept as plain JSON (lists, finite numbers): stored and compared as read back
-        return cast(dict[str, Any], json.loads(check_json_shape(v)))
+        text = check_json_shape(v)
+        if not text.isprintable() and _SURROGATE.search(text):
+            raise ValueError(LONE_SURROGATE)
+        return cast(dict[str, Any], json.loads(text))
 
     def entry_data(self) -> dict[str, Any]:
         """What an exchange entry stores besides hashes, category, series and source id.
@@ -283,8 +292,7 @@ _HEX_DIGITS = "0123456789abcdef"
 # The regex checks below run only on text that is not ``str.isprintable()`` (a C loop):
 # every character they look for (C0 controls, DEL, line breaks, whitespace other than
 # the ASCII space, lone surrogates) is unprintable, so printable text (without a space,
-# for hashes) cannot match them. Tags and ``vics_extra`` may hold lone surrogates: the
-# model's validation accepts them there (they are stored and written as ASCII escapes).
+# for hashes) cannot match them. Lone surrogates are refused in every field.
 _KNOWN_FIELDS = frozenset(ExchangeRecord.model_fields)
 # fast_record's kinds of field; from _NOT_NONE on, None is not the field's value
 _DIGEST, _LINE, _PHOTODNA, _COMMENTS, _KIND, _BOOL, _INT = range(7)
@@ -330,11 +338,13 @@ def _extra_surely_valid(value: Any) -> bool:
         for v in level:
             t = type(v)
             if t is str:
+                if not v.isprintable() and _SURROGATE.search(v):
+                    return False
                 size += 6 * len(v) + 4  # each character escaped as \uXXXX at worst
             elif t is dict:
                 size += 4
                 for k, x in v.items():
-                    if type(k) is not str:
+                    if type(k) is not str or (not k.isprintable() and _SURROGATE.search(k)):
                         return False
                     size += 6 * len(k) + 6
                     below.append(x)
@@ -421,7 +431,12 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
                     or t != t.strip()
                     or len(t) > 200
                     or "," in t
-                    or (not t.isprintable() and (_TAG_FORBIDDEN.search(t) or _CONTROL.search(t)))
+                    or (
+                        not t.isprintable()
+                        and (
+                            _TAG_FORBIDDEN.search(t) or _CONTROL.search(t) or _SURROGATE.search(t)
+                        )
+                    )
                 ):
                     return None
         elif kind == _OTHERS:
