@@ -16,9 +16,11 @@ from PIL import Image, ImageDraw
 
 from tessera.errors import InvalidInput
 from tessera.fingerprints.layout import (
+    SHIFT,
     Known,
     Layout,
     Query,
+    colour_shift,
     dihedral,
     grid_of,
     layout_rgb,
@@ -28,8 +30,9 @@ from tessera.fingerprints.layout import (
 W, H = 480, 360
 
 
-def gradient(seed: int) -> np.ndarray:
-    """Two or three colours blended along a random direction or around a random centre."""
+def gradient(seed: int, moved: tuple[int, tuple[float, float, float]] | None = None) -> np.ndarray:
+    """Two or three colours blended along a random direction or around a random centre;
+    ``moved`` = (j, step): the same blend with colour j moved by ``step`` (RGB levels)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     if seed % 2:
@@ -38,7 +41,10 @@ def gradient(seed: int) -> np.ndarray:
     else:
         t = np.hypot(xx - rng.uniform(0, W), yy - rng.uniform(0, H))
     t = (t - t.min()) / float(np.ptp(t))
-    c0, c1, c2 = rng.uniform(20, 235, (3, 3))
+    colours = rng.uniform(20, 235, (3, 3))
+    if moved is not None:
+        colours[moved[0]] = np.clip(colours[moved[0]] + np.array(moved[1]), 0, 255)
+    c0, c1, c2 = colours
     mid = np.clip(t * 2, 0, 1)[..., None]
     hi = np.clip(t * 2 - 1, 0, 1)[..., None]
     img = c0 * (1 - mid) + c1 * mid * (1 - hi) + c2 * hi + rng.normal(0, 1.0, (H, W, 3))
@@ -130,6 +136,48 @@ def test_same_wall_other_object_place_is_not_a_copy() -> None:
     for seed in range(2, 10):
         m = Query(_layout(wall(seed, colour))).compare(known)
         assert m is None or not m.is_copy, (seed, m)
+
+
+# 48 levels along each of six directions (RGB): one colour of the blend moved
+STEPS = [(48.0, 0.0, 0.0), (0.0, -48.0, 0.0), (0.0, 0.0, 48.0), (-28.0, 28.0, 28.0)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("j", range(3))
+def test_a_gradient_with_one_colour_moved_is_not_a_copy(seed: int, j: int) -> None:
+    # the blend (directions, centre, the two other colours) is the known picture's:
+    # another picture, not an edit of it; its overlaid copy still is one
+    known = Known(_layout(gradient(seed)))
+    for step in STEPS:
+        m = Query(_layout(gradient(seed, (j, step)))).compare(known)
+        assert m is None or not m.is_copy, (seed, j, step, m)
+    m = Query(_layout(overlay(gradient(seed)))).compare(known)
+    assert m is not None and m.is_copy, m
+
+
+def test_colour_shift_of_drawn_residuals() -> None:
+    # known colours along a line in CIELAB; a colour moved by (0, 12, -6) weighted by
+    # how much of it a cell has (affine in the known colour, never negative): the whole
+    # residual is one direction, one sign and an affine function of the known colour
+    t = np.linspace(0, 1, 200)[:, None]
+    kv = (np.array([30.0, -20.0, 10.0]) + t * np.array([50.0, 40.0, -30.0])).astype(np.float32)
+    step = np.array([0.0, 12.0, -6.0])
+    q = (kv + t * step).astype(np.float32)
+    rms, fit, one_way = colour_shift(q, kv)
+    assert rms == pytest.approx(math.sqrt(180.0 * float((t**2).mean())), rel=1e-4)
+    assert fit == pytest.approx(1.0, abs=1e-6) and one_way == pytest.approx(1.0, abs=1e-6)
+    # an overlay: +40 L on cells 20-39 and a red patch on cells 120-139, whatever
+    # the colour beneath; no affine function of the known colour has that shape, and
+    # the residual's main direction is the red patch's: 20 * (45^2 + 30^2) of the
+    # 20 * (40^2 + 45^2 + 30^2) energy, all of one sign
+    r = np.zeros_like(kv)
+    r[20:40] = (40.0, 0.0, 0.0)
+    r[120:140] = (0.0, 45.0, 30.0)
+    rms, fit, one_way = colour_shift(kv + r, kv)
+    assert rms == pytest.approx(math.sqrt((20 * 1600 + 20 * (45**2 + 30**2)) / 200), rel=1e-4)
+    assert one_way == pytest.approx(2925 / (2925 + 1600), rel=1e-4)
+    assert fit < 0.5 and fit * one_way < SHIFT
+    assert colour_shift(kv, kv) == (0.0, 0.0, 0.0)
 
 
 def test_a_picture_with_detail_is_left_to_local_features() -> None:

@@ -18,6 +18,10 @@ transform (crop, small rotation, scale) and each of the 8 dihedral variants
 robust (the best 75 % of cells: captions and overlays cover the rest) and must
 also reproduce the known picture's structure (its cells away from its median
 colour), so two plain walls of the same colour with different objects differ.
+A copy is photometrically the known picture except where an edit covers it, whatever
+the colour beneath; a residual that is one colour shift growing with the known colour
+(a gradient with one of its colours moved, an object recoloured) is another picture
+(``colour_shift``, ``LayoutMatch.recoloured``).
 """
 
 from __future__ import annotations
@@ -79,6 +83,27 @@ MIN_COVER = 0.85
 """Share of the query's cells that must fall inside the known picture."""
 SEARCHED_VARIANTS = 2
 """Dihedral variants searched per candidate: those closest before any search."""
+MIN_SCALE = 0.70
+"""Smallest scale of a placement searched (the query's side over the known picture's)."""
+MAX_ANGLE = 8.0
+"""Largest rotation searched (degrees)."""
+EDGE_SCALE = 0.02
+EDGE_ANGLE = 0.5
+"""A placement this close to the searched range's edge (smallest scale, largest angle)
+is not a copy: the best placement lies outside the range an edit gives, and the search
+stopped at its edge (bench_robust low-texture, seeds 0-7: gradients turned 20-45 degrees
+or with a colour moved, and walls with their object moved, placed at 6.0 degrees or at
+scale 0.70 when the range was 6 degrees; rotated copies 0.3-5.7 degrees, crops >= 0.87)."""
+SHIFT_RMS = 1.5
+"""Residual (CIELAB rms) under which the colour-shift test does not apply (noise)."""
+SHIFT = 0.6
+"""Share of the residual an affine function of the known colour explains times its share
+along one colour direction with one sign, from which the query is the known picture with
+its colours moved, not a copy (``LayoutMatch.recoloured``). Measured (bench_robust
+low-texture, seeds 0-7, residual >= SHIFT_RMS, the placement the search finds): a gradient
+with one colour moved 35-60 levels 0.73-0.98 (18 of 24 within the distance limit before);
+edited copies 0.00-0.50 (crops of a flat scene, whose few colours make the fit easy;
+overlays <= 0.38, rotations <= 0.21)."""
 
 FloatArray = NDArray[np.float32]
 
@@ -264,6 +289,20 @@ class LayoutMatch:
     """Degrees."""
     variant: int
     """Index into ``dihedral(query)``: 0 as is, 1..7 mirror images and turns."""
+    residual: float = 0.0
+    """CIELAB rms of the query minus the known picture over the covered cells."""
+    colour_fit: float = 0.0
+    """Share of that residual an affine function of the known colour explains."""
+    one_way: float = 0.0
+    """Share of it along its main colour direction, times the share of one sign."""
+
+    @property
+    def recoloured(self) -> bool:
+        """The residual is one colour shift growing with the known colour: the known
+        picture with its colours moved (a gradient's colour, an object recoloured),
+        not a copy, whose residual is ~0 except where an edit covers it whatever the
+        colour beneath."""
+        return self.residual >= SHIFT_RMS and self.colour_fit * self.one_way >= SHIFT
 
     @property
     def is_copy(self) -> bool:
@@ -271,6 +310,9 @@ class LayoutMatch:
             self.distance <= MATCH_DISTANCE
             and self.structure >= MIN_STRUCTURE
             and self.cover >= MIN_COVER
+            and self.scale >= MIN_SCALE + EDGE_SCALE
+            and abs(self.angle) <= MAX_ANGLE - EDGE_ANGLE
+            and not self.recoloured
         )
 
 
@@ -303,22 +345,51 @@ def _points(
     return (ky * sk + 0.5).astype(np.float32), (kx / sk + 0.5).astype(np.float32)
 
 
-_BOUNDS = np.array([[-0.35, 0.25], [-6.0, 6.0], [-0.25, 0.25], [-0.25, 0.25]])
+def _bounds() -> NDArray[np.float64]:
+    return np.array(
+        [[math.log(MIN_SCALE), 0.25], [-MAX_ANGLE, MAX_ANGLE], [-0.25, 0.25], [-0.25, 0.25]]
+    )
+
+
+def _placed(
+    q_grid: FloatArray, q_aspect: float, known: Known, p: NDArray[np.float64]
+) -> tuple[FloatArray, FloatArray, float]:
+    """(query cells inside the known picture, the known colour there, cover) under ``p``."""
+    ys, xs = _points(q_aspect, known.layout.aspect, p)
+    inside = (ys >= 0) & (ys <= 1) & (xs >= 0) & (xs <= 1)
+    kv = field_at(known.layout, ys[inside], xs[inside])
+    return q_grid[inside], kv, float(inside.mean())
+
+
+def colour_shift(q: FloatArray, kv: FloatArray) -> tuple[float, float, float]:
+    """(rms, affine fit, one way) of the residual ``q - kv`` (n x 3, CIELAB): its share
+    explained by an affine function of the known colour ``kv`` (least squares), and
+    its share along its main direction (uncentred) times its one-sign share there."""
+    r = (q - kv).astype(np.float64)
+    energy = float((r * r).sum())
+    if len(r) < 8 or energy <= 0:
+        return 0.0, 0.0, 0.0
+    x = np.hstack([np.ones((len(kv), 1)), (kv - kv.mean(axis=0)) / 50.0])
+    coef, *_ = np.linalg.lstsq(x, r, rcond=None)
+    fit = 1 - float(((x @ coef - r) ** 2).sum()) / energy
+    _, sv, vt = np.linalg.svd(r, full_matrices=False)
+    proj = r @ vt[0]
+    main = float(sv[0] ** 2) / float((sv**2).sum())
+    sign = abs(float(proj.sum())) / max(float(np.abs(proj).sum()), 1e-12)
+    return math.sqrt(energy / len(r)), fit, main * sign
 
 
 def _cost(
     q_grid: FloatArray, q_aspect: float, known: Known, p: NDArray[np.float64]
 ) -> tuple[float, float, float]:
     """(robust distance, structure share, cover) of the query under similarity ``p``."""
-    if np.any(p < _BOUNDS[:, 0]) or np.any(p > _BOUNDS[:, 1]):
+    bounds = _bounds()
+    if np.any(p < bounds[:, 0]) or np.any(p > bounds[:, 1]):
         return math.inf, 0.0, 0.0
-    ys, xs = _points(q_aspect, known.layout.aspect, p)
-    inside = (ys >= 0) & (ys <= 1) & (xs >= 0) & (xs <= 1)
-    cover = float(inside.mean())
+    qv, kv, cover = _placed(q_grid, q_aspect, known, p)
     if cover < MIN_COVER:
         return math.inf, 0.0, cover
-    kv = field_at(known.layout, ys[inside], xs[inside])
-    d = np.linalg.norm(q_grid[inside] - kv, axis=1)
+    d = np.linalg.norm(qv - kv, axis=1)
     n = max(1, round(KEEP * d.size))
     dist = float(np.partition(d, n - 1)[:n].mean())
     salient = np.linalg.norm(kv - known.median, axis=1) > SALIENT
@@ -390,7 +461,10 @@ class Query:
             if not math.isfinite(dist):
                 continue
             d, structure, cover = _cost(g, aspect, known, p)
-            m = LayoutMatch(d, structure, cover, math.exp(p[0]), float(p[1]), int(i))
+            rms, fit, one_way = colour_shift(*_placed(g, aspect, known, p)[:2])
+            m = LayoutMatch(
+                d, structure, cover, math.exp(p[0]), float(p[1]), int(i), rms, fit, one_way
+            )
             if best is None or (m.is_copy, -m.distance) > (best.is_copy, -best.distance):
                 best = m
         return best
@@ -403,6 +477,7 @@ __all__ = [
     "Layout",
     "LayoutMatch",
     "Query",
+    "colour_shift",
     "dihedral",
     "grid_of",
     "layout_rgb",
