@@ -123,3 +123,33 @@ def test_a_perspective_warp_with_many_inliers_is_not_the_same_picture(data_dir: 
     # ... while a plain rotation of the same photo is
     rot = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((w / 2, h / 2), 4, 1.0), (w, h))
     assert match_pair(extract(rot), _stored(extract(rgb)), "known").same_picture
+
+
+def _wall_with_patch(x: int, y: int) -> np.ndarray:
+    """A plain 640 x 480 wall with one 160 x 128 noisy patch (its only keypoints) at (x, y)."""
+    rng = np.random.default_rng(7)
+    pic = np.full((480, 640, 3), (150, 140, 120), np.uint8)
+    patch = rng.integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    pic[y : y + 128, x : x + 160] = cv2.resize(patch, (160, 128), interpolation=cv2.INTER_NEAREST)
+    return pic
+
+
+def test_an_object_moved_on_a_plain_wall_is_not_a_copy() -> None:
+    # drawn: the patch at (60, 60), then 200 px (31 % of the width) and 150 px right
+    # and down; the homography places the patch, so the frames sit 200 x 150 px apart
+    # and overlap by (440 * 330) / (640 * 480) = 47 %; a crop or bars keep them nested
+    known = _stored(extract(_wall_with_patch(60, 60)))
+    moved = match_pair(extract(_wall_with_patch(260, 210)), known, "k")
+    assert moved.verification.homography is not None
+    assert moved.frame_nesting == pytest.approx(440 * 330 / (640 * 480), abs=0.02)
+    assert moved.relation != "copy" and moved.other_shot
+    original = _wall_with_patch(60, 60)
+    for edited in (
+        original[40:, 50:600],  # a crop
+        np.concatenate(
+            [np.zeros((80, 640, 3), np.uint8), original, np.zeros((80, 640, 3), np.uint8)]
+        ),
+    ):
+        m = match_pair(extract(np.ascontiguousarray(edited)), known, "k")
+        assert m.relation == "copy" and not m.other_shot, m
+        assert m.frame_nesting == pytest.approx(1.0, abs=0.02)

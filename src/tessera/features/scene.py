@@ -22,6 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
 from tessera.features.local import LocalFeatures
 from tessera.features.retrieval import Candidate, SceneIndex
 from tessera.features.verify import Box, Verification, verify
@@ -96,6 +100,35 @@ projective part is noise (the reverted 1.5-pixel corner bound read 4.4 pixels in
 a plain crop of a 450x340 picture with 36 inliers)."""
 
 
+SPARSE_SPAN = 0.25
+FRAME_NESTED = 0.9
+"""When the inliers span less than ``SPARSE_SPAN`` of the query's frame (one object on a
+plain wall: its only keypoints), the homography places that object, not the picture; a
+copy's frames are then still nested (``SceneMatch.frame_nesting`` >= ``FRAME_NESTED``),
+while the same object moved on the same wall leaves them offset by the move
+(bench_robust low-texture: moved 20-38 % of the side)."""
+
+
+def _frame_nesting(
+    h: NDArray[np.float64] | None, query: LocalFeatures, cand: LocalFeatures
+) -> float:
+    """``SceneMatch.frame_nesting`` of homography ``h`` (query to candidate)."""
+    if h is None:
+        return 1.0
+    qw, qh, cw, ch = float(query.width), float(query.height), float(cand.width), float(cand.height)
+    corners = np.array([[0, 0], [qw, 0], [qw, qh], [0, qh]], np.float32)
+    try:
+        placed = cv2.perspectiveTransform(corners[None], h)[0].astype(np.float32)
+    except cv2.error:
+        return 0.0
+    if not np.all(np.isfinite(placed)) or not cv2.isContourConvex(placed):
+        return 0.0
+    frame = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32)
+    inter, _ = cv2.intersectConvexConvex(placed, frame)
+    smaller = min(abs(float(cv2.contourArea(placed))), cw * ch)
+    return float(inter) / smaller if smaller > 0 else 0.0
+
+
 def _area(box: Box) -> float:
     x0, y0, x1, y1 = box
     return max(0.0, (x1 - x0) * (y1 - y0))
@@ -126,6 +159,12 @@ class SceneMatch:
     """Share of the candidate's keypoint extent spanned by the inliers."""
     inlier_fraction: float = 0.0
     """Inliers over the smaller of the two keypoint counts."""
+    inlier_span: float = 1.0
+    """Share of the query's frame the inliers' bounding box spans."""
+    frame_nesting: float = 1.0
+    """Overlap of the query's frame, placed by the homography, and the candidate's frame,
+    over the smaller of the two: 1 when one holds the other (a crop inside its
+    original; an original inside bars, rotation corners or a screenshot)."""
 
     @property
     def inliers(self) -> int:
@@ -154,12 +193,15 @@ class SceneMatch:
         (PDQ) that calls the pair near: a homography with at least
         :data:`SAME_PICTURE_MIN_INLIERS` inliers that either carries perspective no
         affine edit makes (a camera pan across one render, PDQ 28 bits apart) or
-        leaves twice a copy's residual. A JPEG-damaged copy (residual up to 0.1),
+        leaves twice a copy's residual, or places one object of a plain picture with
+        the frames offset (the object moved). A JPEG-damaged copy (residual up to 0.1),
         an anisotropic stretch that verifies on few inliers, or a low-texture picture
         that does not verify keep the hash's verdict."""
         v = self.verification
         if v.homography is None or v.homography_inliers < SAME_PICTURE_MIN_INLIERS:
             return False
+        if self.inlier_span < SPARSE_SPAN and self.frame_nesting < FRAME_NESTED:
+            return True  # one object on a plain wall, moved: PDQ barely sees it
         return v.residual > 2 * SAME_PICTURE_RESIDUAL or (
             v.residual <= SAME_PICTURE_RESIDUAL and not self.same_picture
         )
@@ -172,6 +214,8 @@ class SceneMatch:
             return None
         if v.homography is None or not self.same_picture:
             return "scene"
+        if self.inlier_span < SPARSE_SPAN and self.frame_nesting < FRAME_NESTED:
+            return "scene"  # one object placed, not the picture: moved on the same wall
         if (
             max(self.coverage_query, self.coverage_candidate) >= COPY_MIN_COVERAGE
             and self.inlier_fraction >= COPY_MIN_FRACTION
@@ -206,6 +250,10 @@ def match_pair(
         _area_share(v.region_in_query, query),
         _area_share(v.region_in_candidate, candidate),
         v.inliers / smaller,
+        _area(v.region_in_query) / max(1.0, float(query.width * query.height))
+        if v.region_in_query
+        else 0.0,
+        _frame_nesting(v.homography, query, candidate),
     )
 
 
