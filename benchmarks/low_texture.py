@@ -6,7 +6,8 @@ recall per edit class the way ``tessera triage`` decides it now:
 
 1. PDQ through the pipeline (``hash_bytes`` with ``dihedral``, as ``tessera triage
    --dihedral`` hashes): a query variant within 31 bits of an original, both of
-   quality >= 50;
+   quality >= 50, unless local features show the pair to be another shot
+   (``SceneMatch.other_shot``, as triage's ``other_shots``);
 2. else the colour layout (``matching.triage.layouts``: the query's layout from
    ``hash_bytes`` with ``layout``, the originals' as ingest stores them), its cost
    per file printed;
@@ -81,12 +82,24 @@ def gradient(seed: int, other: int | None = None) -> np.ndarray:
     if other is not None:
         o = np.random.default_rng([seed, other])
         what = other % 3
-        if what == 0:  # the same colours, the blend turned (linear) or its centre moved
+        if what == 0:  # the same colours, the blend turned (linear) or its centre moved,
+            # away from the blend's mirror images (those are copies: a blend along a
+            # turned by 20-45 degrees can be a's mirror image, pi - a or -a, within the
+            # few degrees of rotation an edited copy has)
             if linear:
-                a += o.choice([-1, 1]) * o.uniform(np.radians(20), np.radians(45))
-            else:
-                cx = (cx + o.choice([-1, 1]) * o.uniform(0.25, 0.45) * W) % W
-                cy = (cy + o.choice([-1, 1]) * o.uniform(0.25, 0.45) * H) % H
+                mirrors = np.array([a, np.pi - a, -a, np.pi + a])
+                turns = o.uniform(np.radians(20), np.radians(45), 200) * o.choice([-1, 1], 200)
+                gap = np.abs(np.angle(np.exp(1j * ((a + turns)[:, None] - mirrors[None]))))
+                a += float(turns[np.argmax(gap.min(axis=1))])
+            else:  # of 200 moves, the farthest from the centre and its mirror images
+                mirrors = np.array([(mx, my) for mx in (cx, W - cx) for my in (cy, H - cy)])
+                xs = (cx + o.choice([-1, 1], 200) * o.uniform(0.25, 0.45, 200) * W) % W
+                ys = (cy + o.choice([-1, 1], 200) * o.uniform(0.25, 0.45, 200) * H) % H
+                far = np.maximum(
+                    np.abs(xs[:, None] - mirrors[None, :, 0]) / W,
+                    np.abs(ys[:, None] - mirrors[None, :, 1]) / H,
+                ).min(axis=1)
+                cx, cy = float(xs[np.argmax(far)]), float(ys[np.argmax(far)])
         else:  # the same blend, one or all three of its colours moved by 35-60 levels
             for j in range(3) if what == 2 else [int(o.integers(0, 3))]:
                 step = o.normal(0, 1, 3)
@@ -111,8 +124,10 @@ def flat_scene(seed: int, other: int | None = None) -> np.ndarray:
 
     ``other``: another shot of the same wall: its object moved as far as it goes
     from where it is in the picture and in its mirror images (those are copies;
-    seeds 0-23: 20-38 % of the width or height, median 27 %), or recoloured, or another
-    object (other shape, size, colour and place)."""
+    seeds 0-23: 20-38 % of the width or height, median 27 %), or recoloured (a noisy
+    patch's colours inverted and its channels swapped: before, the patch kept its colours
+    and the "recoloured" picture was the original), or another object (other shape, size,
+    colour and place)."""
     rng = np.random.default_rng(seed)
     bg = tuple(int(v) for v in rng.integers(60, 230, 3))
     im = Image.new("RGB", (W, H), bg)
@@ -153,6 +168,8 @@ def flat_scene(seed: int, other: int | None = None) -> np.ndarray:
         d.rectangle((x, y, x + w, y + h), fill=fg, outline=(20, 20, 20), width=3)
     else:
         patch = rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8)
+        if other is not None and other % 3 == 1:  # recoloured: fg is not the patch's
+            patch = 255 - patch[:, :, ::-1]
         im.paste(Image.fromarray(patch).resize((w, h), Image.Resampling.NEAREST), (x, y))
     arr = np.asarray(im).astype(np.float32)
     arr = cv2.GaussianBlur(arr, (0, 0), 1.5) + rng.normal(0, 1.5, arr.shape)
@@ -213,16 +230,19 @@ class Known:
         variants: list[str] = []
         if r.pdq and (r.quality or 0) >= QUALITY_THRESHOLD:
             variants = list((r.dihedral or {"original": r.pdq}).values())
-        best: tuple[int, int] | None = None
+        hits: dict[int, int] = {}
         for v in variants:
             bits = _bits(v)
             for k, kb in enumerate(self.pdq):
                 if kb is not None:
                     d = int((bits != kb).sum())
-                    if d <= MATCH_THRESHOLD and (best is None or d < best[0]):
-                        best = (d, k)
-        if best is not None:
-            return self.names[best[1]], "pdq"
+                    if d <= MATCH_THRESHOLD and d < hits.get(k, d + 1):
+                        hits[k] = d
+        if hits:  # triage drops the PDQ hits local features show to be another shot
+            q0 = extract(rgb)
+            for k in sorted(hits, key=lambda k: (hits[k], k)):
+                if not match_pair(q0, self.feats[k], self.names[k]).other_shot:
+                    return self.names[k], "pdq"
         if r.layout and self.use_layout:
             t = time.process_time()
             hit = self.layouts.copy_of(r.layout)
@@ -316,8 +336,9 @@ def run(
     print(f"  negatives called near (false positives): {len(fp)} of {len(negs)} {fp[:5]}")
     for kind in [*KINDS, "busy", *HARD_FLAT, *HARD_GRADIENT]:
         group = [n for n in negs if n.startswith(kind + "/")]
-        bad = [n for n, _ in fp if n.startswith(kind + "/")]
-        print(f"    {kind:34s} {len(bad)} of {len(group)}")
+        bad = [how for n, how in fp if n.startswith(kind + "/")]
+        via = "/".join(str(bad.count(h)) for h in ("pdq", "layout", "features"))
+        print(f"    {kind:34s} {len(bad)} of {len(group)}   pdq/layout/feat {via}")
     print(
         f"  colour layout step per file: edited copies {_ms(pos_cost)}; "
         f"negatives {_ms(known.layout_s)}"
