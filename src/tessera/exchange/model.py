@@ -433,9 +433,7 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
                     or "," in t
                     or (
                         not t.isprintable()
-                        and (
-                            _TAG_FORBIDDEN.search(t) or _CONTROL.search(t) or _SURROGATE.search(t)
-                        )
+                        and (_TAG_FORBIDDEN.search(t) or _CONTROL.search(t) or _SURROGATE.search(t))
                     )
                 ):
                     return None
