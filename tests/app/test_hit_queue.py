@@ -16,9 +16,8 @@ from sqlalchemy import text
 
 from tessera.app import App, lookup, trust
 from tessera.app.hit_queue import HitQueue, Row
-from tests.app.test_coop import OP, q, user, world
-from tests.app.test_trust import _media
-from tests.seeding import flip_bits
+from tests.app.test_coop import q, user, world
+from tests.app.test_trust import _media, flood_world
 
 
 def _logged(app: App, m: int) -> int:
@@ -30,18 +29,7 @@ def _logged(app: App, m: int) -> int:
 
 
 def test_flood_guard_with_a_queue_decides_as_without(app: App) -> None:
-    hashes = world(app)
-    trust.set_flood_rule(app, OP, {"files": 5, "agencies": 3})
-    sha = hashes["open"][0]
-    m = _media(app, sha)
-    with app.transaction() as s:
-        stored = bytes(
-            s.execute(
-                text("SELECT value FROM fingerprint WHERE media_id = :m AND algorithm = 'pdq'"),
-                {"m": m},
-            ).scalar_one()
-        ).hex()
-    variants = [lookup.HashQuery(type="pdq", hash=flip_bits(stored, [b])) for b in range(6)]
+    sha, m, variants = flood_world(app)
     queue = trust.start_hit_queue(app, interval=3600.0)  # flushes only when told
     try:
         for i, agency in enumerate(("DE-B", "FR-C")):

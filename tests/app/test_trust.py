@@ -86,7 +86,9 @@ def test_negative_lists_suppress_unless_explained(app: App) -> None:
         trust.remove_negative(app, user("FR-C", Role.CURATOR), 2)
 
 
-def test_flooding_hash_quarantined_notified_released(app: App) -> None:
+def flood_world(app: App) -> tuple[str, int, list[lookup.HashQuery]]:
+    """The world with the flood rule at 5 distinct hashes from 3 agencies: (SHA-256 of
+    an open item, its media id, 6 PDQ variants of it one bit apart)."""
     hashes = world(app)
     trust.set_flood_rule(app, OP, {"files": 5, "agencies": 3})  # the network's operator
     sha = hashes["open"][0]
@@ -98,7 +100,11 @@ def test_flooding_hash_quarantined_notified_released(app: App) -> None:
                 {"m": m},
             ).scalar_one()
         ).hex()
-    variants = [lookup.HashQuery(type="pdq", hash=flip_bits(stored, [b])) for b in range(6)]
+    return sha, m, [lookup.HashQuery(type="pdq", hash=flip_bits(stored, [b])) for b in range(6)]
+
+
+def test_flooding_hash_quarantined_notified_released(app: App) -> None:
+    sha, m, variants = flood_world(app)
     for i, agency in enumerate(("DE-B", "FR-C")):
         r = lookup.lookup(app, user(agency), variants[i * 2 : i * 2 + 2])
         assert not any(x.quarantined for a in r.results for x in a.matches)
