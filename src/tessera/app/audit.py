@@ -15,7 +15,6 @@ entries; ``verify`` then reports them as not covered by a signature.
 
 from __future__ import annotations
 
-import logging
 import os
 import pwd
 import threading
@@ -41,7 +40,6 @@ from tessera.storage import audit_log
 from tessera.storage.db import Session
 
 CHECKPOINT_EVERY = 1
-_log = logging.getLogger(__name__)
 _signers: dict[Path, Signer] = {}
 
 
