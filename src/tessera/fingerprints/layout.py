@@ -36,7 +36,11 @@ from numpy.typing import NDArray
 from tessera.errors import InvalidInput
 
 ALGORITHM = "layout"
-VERSION = 1
+VERSION = 2
+"""Stored with each layout; only layouts of this version are compared. 2: caption
+bars trimmed with their text lines (82e7b4e); version 1 trimmed them at the text,
+so a stored version-1 layout of a captioned picture describes another frame than a
+query's. An older layout is replaced when its file is ingested again."""
 
 SIDE = 64
 """The trimmed picture is area-resized to SIDE x SIDE before the DCT."""

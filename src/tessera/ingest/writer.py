@@ -39,7 +39,12 @@ from tessera.storage.models import (
     MediaMetadataModel,
     MediaText,
 )
-from tessera.storage.repo import FEATURES_ALGORITHM, FEATURES_VERSION, media_by_sha256
+from tessera.storage.repo import (
+    FEATURES_ALGORITHM,
+    FEATURES_VERSION,
+    media_by_sha256,
+    refresh_fingerprints,
+)
 from tessera.storage.runs import revive_media
 
 
@@ -231,6 +236,7 @@ def write_batch(
     unseen.update(held.values())
     series_ids = {run.series_id} if run.series_id else set()
     created: dict[bytes, Media] = {}
+    layouts: dict[int, bytes] = {}
     for r in results:
         status = "skipped" if r.status == "skipped" else "error" if r.status == "error" else ""
         if not_media(r):
@@ -312,6 +318,8 @@ def write_batch(
                 status = status or ("new" if media.id in unseen else "known")
             if first:  # the agency's first sighting of the content: one more submission
                 count_submission(s, media)
+            if key not in created and media.has_content and r.layout and not r.frames:
+                layouts[media.id] = r.layout  # stored before its layout or of an older one
         out.statuses[r.path] = status
         s.add(
             IngestItem(
@@ -326,6 +334,7 @@ def write_batch(
             )
         )
     s.flush()
+    refresh_fingerprints(s, LAYOUT_ALGORITHM, LAYOUT_VERSION, layouts)
     return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
@@ -402,11 +402,12 @@ def media_by_digest(s: Session, algorithm: str, digests: Iterable[bytes]) -> dic
 
 
 def fingerprints_after(
-    s: Session, algorithm: str, after_id: int, limit: int = 100_000
+    s: Session, algorithm: str, after_id: int, limit: int = 100_000, *, version: int | None = None
 ) -> list[tuple[int, int, bytes, int | None]]:
     """(fingerprint id, media id, value, quality) with id > after_id, in id order
-    (fingerprints of soft-deleted media left out: indexes never hold them)."""
-    rows = s.execute(
+    (fingerprints of soft-deleted media left out: indexes never hold them); only
+    ``version``'s when given."""
+    query = (
         select(
             FingerprintModel.id,
             FingerprintModel.media_id,
@@ -422,7 +423,50 @@ def fingerprints_after(
         .order_by(FingerprintModel.id)
         .limit(limit)
     )
+    if version is not None:
+        query = query.where(FingerprintModel.version == version)
+    rows = s.execute(query)
     return [(int(a), int(b), bytes(c), d) for a, b, c, d in rows]
+
+
+def refresh_fingerprints(
+    s: Session, algorithm: str, version: int, values: dict[int, bytes]
+) -> list[FingerprintModel]:
+    """Store ``values`` (media id -> value, position 0) as ``version`` of ``algorithm``
+    where a media item has none of that version yet, and delete its other versions
+    (where the caller may: under Row-Level Security only its own media's rows go;
+    readers ask for one version, so one left behind is never read). The rows added."""
+    if not values:
+        return []
+    ids = list(values)
+    have = set(
+        s.scalars(
+            select(FingerprintModel.media_id).where(
+                FingerprintModel.algorithm == algorithm,
+                FingerprintModel.version == version,
+                FingerprintModel.media_id.in_(ids),
+            )
+        )
+    )
+    todo = [m for m in ids if m not in have]
+    if not todo:
+        return []
+    s.execute(
+        delete(FingerprintModel).where(
+            FingerprintModel.algorithm == algorithm,
+            FingerprintModel.version != version,
+            FingerprintModel.media_id.in_(todo),
+        )
+    )
+    rows = [
+        FingerprintModel(
+            media_id=m, algorithm=algorithm, version=version, position=0, value=values[m]
+        )
+        for m in todo
+    ]
+    s.add_all(rows)
+    s.flush()
+    return rows
 
 
 def features_of(s: Session, media_ids: Iterable[int]) -> dict[int, bytes]:

@@ -27,6 +27,7 @@ from tessera.fingerprints.layout import (
     K_COLOUR,
     K_LIGHT,
     KEEP,
+    VERSION,
     Known,
     Layout,
     LayoutMatch,
@@ -92,12 +93,12 @@ class LayoutIndex:
 
     @staticmethod
     def load(db: Database) -> LayoutIndex:
-        """Every still's stored layout (soft-deleted media left out)."""
+        """Every still's stored layout of this version (soft-deleted media left out)."""
         rows: list[tuple[int, bytes]] = []
         last = 0
         while True:
             with db.session() as s:
-                page = fingerprints_after(s, ALGORITHM, last, _PAGE)
+                page = fingerprints_after(s, ALGORITHM, last, _PAGE, version=VERSION)
             if not page:
                 break
             last = page[-1][0]
