@@ -136,7 +136,7 @@ def test_vics_numbers_as_strings(size: Any, expected: int | None) -> None:
     assert (r.media_size, r.source_id) == (expected, "3")
 
 
-@pytest.mark.parametrize("size", ["1e3", "-5", "12x", True, "9" * 25])
+@pytest.mark.parametrize("size", ["1e3", "-5", "12x", True, "9" * 25, "12\x1c", "\x1f7"])
 def test_vics_bad_numbers_name_the_field(size: Any) -> None:
     from tessera.errors import InvalidRecord
     from tessera.exchange import vics

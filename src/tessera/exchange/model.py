@@ -321,7 +321,7 @@ _INT_RANGES = {
 }
 
 
-def _extra_surely_valid(value: Any) -> bool:
+def extra_surely_valid(value: Any) -> bool:
     """True only when the model accepts ``value`` unchanged: plain JSON (dicts with
     string keys, lists, strings, finite numbers, booleans, null), no deeper than
     ``MAX_EXTRA_DEPTH``, at most ``MAX_EXTRA_ITEMS`` values, an upper bound of its JSON
@@ -374,8 +374,7 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
     record, it equals the validated one; whenever validation fails, this returns None).
     Only the fields given are checked (defaults are valid), each by its kind.
     """
-    d = dict(_DEFAULTS)
-    d["vics_extra"] = {}
+    d = new_values()
     for name, given in values.items():
         kind = _FIELD_KINDS.get(name)
         if kind is None:
@@ -441,12 +440,25 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
             if type(v) is not tuple or any(type(h) is not OpaqueHash for h in v):
                 return None
         elif kind == _EXTRA:
-            if not _extra_surely_valid(v):
+            if not extra_surely_valid(v):
                 return None
         else:
             return None  # a text field given something else than a str
         d[name] = v
     return _construct(d, set(values))
+
+
+def new_values() -> dict[str, Any]:
+    """Every field's default, in the model's order: what a record is built on."""
+    d = dict(_DEFAULTS)
+    d["vics_extra"] = {}
+    return d
+
+
+def construct(d: dict[str, Any], fields_set: set[str]) -> ExchangeRecord:
+    """A record of values that satisfy every rule of the model (every field in ``d``,
+    in the model's order; ``fields_set`` those given): for readers' checked fast paths."""
+    return _construct(d, fields_set)
 
 
 def trusted_record(values: dict[str, Any]) -> ExchangeRecord:
@@ -550,7 +562,10 @@ def parse_int(value: Any, *, record: int, field: str, line: int | None = None) -
     if isinstance(value, int):
         return value
     if isinstance(value, str) and _INT_TEXT.fullmatch(value):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # \s matches separators (\x1c-\x1f) int() does not strip
+            pass
     raise RecordError(
         f"{str(value)[:40]!r} is not an integer", record=record, line=line, field=field
     )
@@ -573,8 +588,11 @@ __all__ = [
     "RecordError",
     "build_record",
     "check_json_shape",
+    "construct",
+    "extra_surely_valid",
     "fast_record",
     "kind_from_mime",
+    "new_values",
     "parse_bool",
     "parse_int",
     "trusted_record",

@@ -28,12 +28,19 @@ from tessera import jsontext
 from tessera.errors import InvalidInput
 from tessera.exchange.jsonguard import DepthGuard
 from tessera.exchange.model import (
+    MAX_NAME,
+    MAX_OPAQUE,
+    MAX_TAGS,
+    MAX_TEXT,
     ExchangeRecord,
     OpaqueHash,
     RecordError,
     build_record,
+    construct,
+    extra_surely_valid,
     fast_record,
     kind_from_mime,
+    new_values,
     parse_bool,
     parse_int,
 )
@@ -285,6 +292,148 @@ def media_to_record(
     item: Any, *, header: VicsHeader, number: int, case_ref: str | None = None
 ) -> ExchangeRecord:
     """One VICS Media object as a record; errors name the record number and VICS field."""
+    if type(item) is dict:
+        record = _plain_media(item, header.profile, case_ref)
+        if record is not None:
+            return record
+    return _media_to_record(item, header=header, number=number, case_ref=case_ref)
+
+
+# _plain_media's kinds of VICS field: (kind, model field, limit)
+_P_DIGEST, _P_LINE, _P_PHOTODNA, _P_COMMENTS, _P_FLAG, _P_ID, _P_INT, _P_TAGS = range(8)
+_PLAIN: dict[str, tuple[int, str, Any]] = {
+    "MD5": (_P_DIGEST, "md5", 32),
+    "SHA1": (_P_DIGEST, "sha1", 40),
+    "PhotoDNA": (_P_PHOTODNA, "photodna", MAX_OPAQUE),
+    "Series": (_P_LINE, "series", 200),
+    "RelativeFilePath": (_P_LINE, "relative_path", MAX_TEXT),
+    "MimeType": (_P_LINE, "mime_type", 255),
+    "Comments": (_P_COMMENTS, "comments", MAX_TEXT),
+    "VictimIdentified": (_P_FLAG, "victim_identified", None),
+    "OffenderIdentified": (_P_FLAG, "offender_identified", None),
+    "IsDistributed": (_P_FLAG, "is_distributed", None),
+    "MediaID": (_P_ID, "source_id", MAX_NAME),
+    "Category": (_P_INT, "category", (-(2**31), 2**31 - 1)),
+    "MediaSize": (_P_INT, "media_size", (0, 2**62)),
+    "Tags": (_P_TAGS, "tags", None),
+}
+"""The Media fields ``_plain_media`` reads itself, by their exact (canonical) names;
+AlternativeHashes and names in other cases take the full path."""
+_FLAGS: dict[Any, bool] = {"true": True, "false": False}
+_HEX_DIGITS = "0123456789abcdef"
+
+
+def _plain_media(item: dict[str, Any], profile: str, case_ref: str | None) -> ExchangeRecord | None:
+    """The record of a Media object whose every value is plainly valid, read, checked
+    and set in one pass (the full path reads the object into values, then checks
+    them again field by field: that cost more than parsing); None when any value is
+    not plainly valid or not read here, and the full path then gives the record or
+    the error naming the field.
+
+    The checks are ``fast_record``'s (the model's rules), only stricter: unprintable
+    text, tags given as a list, booleans other than ``"true"``/``"false"`` all defer.
+    Property-tested: whenever this returns a record, it equals the full path's."""
+    d = new_values()
+    given = {"case_ref", "kind"}
+    extra: dict[str, Any] | None = None
+    for key, raw in item.items():
+        spec = _PLAIN.get(key)
+        if spec is None:
+            if key in _FIELDS or key.lower() in _KNOWN:
+                return None  # AlternativeHashes, or a field's name in another case
+            if extra is None:
+                extra = {}
+            extra[key] = raw
+            continue
+        value = raw
+        how, name, limit = spec
+        if value is None:
+            if how == _P_ID:
+                continue  # no source id: not given
+            given.add(name)
+            d[name] = () if how == _P_TAGS else None
+            continue
+        t = type(value)
+        if how == _P_DIGEST:
+            if t is not str:
+                return None
+            v = value.strip().lower()
+            if not v:
+                value = None
+            elif len(v) != limit or v.strip(_HEX_DIGITS):
+                return None
+            else:
+                value = v
+        elif how == _P_FLAG:
+            value = value if t is bool else _FLAGS.get(value) if t is str else None
+            if value is None:
+                return None
+        elif how in (_P_INT, _P_ID):
+            if t is str and value.isascii() and value.isdigit() and len(value) < 19:
+                value = int(value)
+            elif t is not int:
+                return None
+            if how == _P_ID:
+                value = str(value)
+                if len(value) > limit:
+                    return None
+            elif not limit[0] <= value <= limit[1]:
+                return None
+        elif t is not str:
+            return None
+        elif how == _P_TAGS:
+            value = _plain_tags(value)
+            if value is None:
+                return None
+        else:  # text: a line, PhotoDNA, comments
+            if len(value) > limit:
+                return None
+            if how == _P_PHOTODNA:
+                value = value.strip()
+                if " " in value:
+                    return None
+            if not value.isprintable():
+                return None
+            value = value or None
+        given.add(name)
+        d[name] = value
+    if case_ref is not None:
+        if len(case_ref) > 100 or not case_ref.isprintable():
+            return None
+        d["case_ref"] = case_ref or None
+    if d["category"] is not None:
+        d["category_profile"] = profile
+        given.add("category_profile")
+    d["kind"] = _kind_of_mime(d["mime_type"])
+    if extra is not None:
+        if not extra_surely_valid(extra):
+            return None
+        d["vics_extra"] = extra
+        given.add("vics_extra")
+    if not (d["md5"] or d["sha1"] or d["photodna"]):
+        return None  # no hash: the full path says so
+    return construct(d, given)
+
+
+def _plain_tags(value: str) -> tuple[str, ...] | None:
+    """``_tags`` of a comma-separated string whose tags are plainly valid, else None."""
+    if not value:
+        return ()
+    out: list[str] = []
+    for p in value.split(","):
+        t = p.strip()
+        if t and t not in out:
+            if len(t) > 200 or not t.isprintable():
+                return None
+            out.append(t)
+    return tuple(out) if len(out) <= MAX_TAGS else None
+
+
+def _media_to_record(
+    item: Any, *, header: VicsHeader, number: int, case_ref: str | None = None
+) -> ExchangeRecord:
+    """``media_to_record`` in full: every value read into the model's fields, then
+    checked (``fast_record``, else pydantic for the exact error)."""
     if type(item) is not dict and not isinstance(item, dict):
         raise RecordError("a Media entry must be a JSON object", record=number)
     values: dict[str, Any] = {"case_ref": case_ref}
