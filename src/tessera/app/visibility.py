@@ -70,8 +70,10 @@ from pydantic import BaseModel, Field
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.matching.pdq_store import PdqStore
+from tessera.matching.scene_store import SceneStore
 from tessera.storage import sharing
-from tessera.storage.db import Session
+from tessera.storage.db import Database, Session
 from tessera.storage.models import Series
 
 
@@ -336,11 +338,92 @@ class Visibility:
 
 @contextmanager
 def transaction(app: App, caller: Caller) -> Iterator[tuple[Session, Visibility]]:
-    """``app.transaction()`` with the caller's ``Visibility`` and PostgreSQL RLS caller set."""
+    """``app.transaction()`` with the caller's ``Visibility`` and PostgreSQL RLS caller set.
+
+    Inside ``unit(app, caller)`` (the same caller): the unit's session and its
+    ``Visibility`` (levels already read are not read again), nothing set again.
+    """
+    if isinstance(app, Unit):
+        if app.shares(caller):
+            yield app.session, app.visibility
+            return
+        app = app.app  # another caller never joins (nor renames) the unit's transaction
     with app.transaction() as s:
         if not caller.is_local_operator:
             sharing.set_rls_caller(s, caller.agency_code)
         yield s, Visibility.of(s, caller)
+
+
+class Unit(App):
+    """``app`` for several use cases of one caller in **one** transaction (``unit``).
+
+    Why: a web page asks five to eight use cases (the record, its grid, its activity,
+    the page's audit entry, the reader's settings and unread count); each opening its
+    own transaction paid BEGIN, naming the caller to PostgreSQL's RLS, reading the
+    caller's agency and COMMIT again, and read the same sharing levels again. Passed
+    where an ``App`` is expected, every ``transaction(app, caller)`` of that caller
+    and every ``app.transaction()`` inside it join the unit's transaction: what they
+    write (an audit entry) commits with it or not at all. Everything else (the
+    indexes, ``db``, settings, the hit queue) is the ``App``'s. Closed, it is the
+    ``App`` again (each use case its own transaction).
+    """
+
+    def __init__(self, app: App, s: Session, vis: Visibility) -> None:
+        super().__init__(app.settings)
+        self.app = app
+        self.hit_queue = app.hit_queue
+        self.session = s
+        self.visibility = vis
+        self.open = True
+
+    def shares(self, caller: Caller) -> bool:
+        """True when ``caller`` is the unit's (its transaction names that caller)."""
+        return self.open and caller == self.visibility.caller
+
+    @property
+    def db(self) -> Database:
+        return self.app.db
+
+    @property
+    def index_db(self) -> Database:
+        return self.app.index_db
+
+    def migrate(self) -> Database:
+        return self.app.migrate()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        if not self.open:
+            with self.app.transaction() as s:
+                yield s
+            return
+        yield self.session
+
+    def pdq_store(self) -> PdqStore:
+        return self.app.pdq_store()
+
+    def scene_store(self) -> SceneStore:
+        return self.app.scene_store()
+
+    def close(self) -> None:
+        """The ``App`` is not the unit's to close."""
+
+
+@contextmanager
+def unit(app: App, caller: Caller) -> Iterator[Unit]:
+    """One transaction for several use cases of ``caller`` (see ``Unit``): committed
+    when the block ends, rolled back on any error."""
+    if isinstance(app, Unit):
+        if app.shares(caller):
+            yield app
+            return
+        app = app.app
+    with transaction(app, caller) as (s, vis):
+        u = Unit(app, s, vis)
+        try:
+            yield u
+        finally:
+            u.open = False
 
 
 # -- field-by-field redaction of results ----------------------------------------------------
@@ -381,6 +464,7 @@ __all__ = [
     "DEFAULT_SERIES_LEVEL",
     "SPECIFICITY",
     "Level",
+    "Unit",
     "Visibility",
     "field_level",
     "redact",
@@ -388,4 +472,5 @@ __all__ = [
     "resolve",
     "shared_at",
     "transaction",
+    "unit",
 ]

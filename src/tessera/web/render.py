@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,11 +24,13 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tessera import __version__
+from tessera.api.state import state_of
 from tessera.app import Caller
 from tessera.app import coop as coop_uc
 from tessera.app import preferences as prefs_uc
 from tessera.app.problems import problem_for
 from tessera.app.thumbnails import page_view
+from tessera.app.visibility import unit
 from tessera.errors import TesseraError, Unauthenticated
 from tessera.web.session import CSRF_FIELD, app_of
 
@@ -86,11 +89,13 @@ def page(
     result_count: int | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """Render ``template`` in the layout for ``caller`` (and audit the view)."""
+    """Render ``template`` in the layout for ``caller`` (and audit the view).
+
+    The view is audited after the page rendered, last in the page's transaction:
+    a page that failed to render was not shown, and the audit log's head is then
+    locked only from that append to the commit right after it.
+    """
     app = app_of(request)
-    if audit:
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        page_view(app, caller, path, result_count=result_count)
     html = env.get_template(template).render(
         request=request,
         caller=caller,
@@ -103,6 +108,9 @@ def page(
         path=request.url.path,
         **context,
     )
+    if audit:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        page_view(app, caller, path, result_count=result_count)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
@@ -144,8 +152,38 @@ def error_response(request: Request, exc: TesseraError) -> Response:
     return bare_page("error.html", status=status, title=f"Error {status}", detail=detail)
 
 
+def _in_one_transaction(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call`` (a page's endpoint) run inside one unit of work of its caller.
+
+    Every use case the page asks (and its audit entry, the reader's settings and
+    unread count in ``page``) then shares one transaction: one BEGIN, one naming of
+    the caller to PostgreSQL's RLS, one COMMIT, and sharing levels read once. A
+    route without a signed-in ``caller`` (the sign-in form) runs as it is.
+    """
+
+    @wraps(call)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        request, caller = kwargs.get("request"), kwargs.get("caller")
+        if not isinstance(request, Request) or not isinstance(caller, Caller):
+            return call(*args, **kwargs)
+        with unit(state_of(request).app, caller) as u:
+            request.state.unit = u
+            try:
+                return call(*args, **kwargs)
+            finally:
+                request.state.unit = None
+
+    return run
+
+
 class WebRoute(APIRoute):
-    """An API route whose Tessera errors become pages (see the module docstring)."""
+    """An API route whose Tessera errors become pages (see the module docstring);
+    a GET runs in one unit of work (``_in_one_transaction``)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if "GET" in (kwargs.get("methods") or ()):
+            endpoint = _in_one_transaction(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()

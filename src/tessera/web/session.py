@@ -31,7 +31,10 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def app_of(request: Request) -> App:
-    return state_of(request).app
+    """The request's ``App``: while a page's unit of work is open (``render.WebRoute``),
+    that unit (one transaction for the page's use cases), else the process's."""
+    unit: App | None = getattr(request.state, "unit", None)
+    return unit if unit is not None else state_of(request).app
 
 
 def forget_tokens(request: Request) -> None:
