@@ -37,9 +37,23 @@ Conventions (follow them when adding a use case):
   (import contract ``thin-cli``: the CLI imports no storage, index store or SQL).
 """
 
+from typing import TYPE_CHECKING
+
 from tessera.app.caller import Caller, Role
-from tessera.app.context import App
 from tessera.app.results import Result
 from tessera.app.settings import Settings
 
+if TYPE_CHECKING:
+    from tessera.app.context import App
+
 __all__ = ["App", "Caller", "Result", "Role", "Settings"]
+
+
+def __getattr__(name: str) -> object:
+    """``App`` on first use: the database machinery (SQLAlchemy) loads only when a
+    process opens one, not for ``tessera --version`` or a use case's result types."""
+    if name == "App":
+        from tessera.app.context import App  # noqa: PLC0415
+
+        return App
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,13 +15,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tessera.app.settings import Settings
-from tessera.matching.pdq_store import PdqStore
-from tessera.matching.scene_store import SceneStore
 from tessera.storage import bulk_load, sharing
 from tessera.storage.db import Database, Session
 
 if TYPE_CHECKING:
     from tessera.app.hit_queue import HitQueue
+    from tessera.matching.pdq_store import PdqStore
+    from tessera.matching.scene_store import SceneStore
 
 
 class App:
@@ -95,12 +95,16 @@ class App:
     def pdq_store(self) -> PdqStore:
         """The PDQ index beside the database (``HOME/index``), caught up with it."""
         if self._pdq is None:
+            from tessera.matching.pdq_store import PdqStore  # noqa: PLC0415 (faiss: on use)
+
             self._pdq = PdqStore(self.index_db, self.settings.index_dir)
         return self._pdq
 
     def scene_store(self) -> SceneStore:
         """The same-scene index beside the database (``HOME/scene-index``), caught up."""
         if self._scene is None:
+            from tessera.matching.scene_store import SceneStore  # noqa: PLC0415 (on use)
+
             self._scene = SceneStore(self.index_db, self.settings.scene_index_dir)
         return self._scene
 

@@ -12,13 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tessera.app import App, Caller, Result, Role, Settings
-from tessera.client import RemoteTessera
+from tessera.app.caller import Caller, Role
+from tessera.app.results import Result
+from tessera.app.settings import Settings
 from tessera.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where used: a command that needs neither does not pay for them
+    from tessera.app.context import App
+    from tessera.client import RemoteTessera
 
 
 @dataclass
@@ -39,6 +44,8 @@ class CliContext:
                 "this command does not run against a server; unset --server / TESSERA_SERVER"
             )
         if self._app is None:
+            from tessera.app.context import App  # noqa: PLC0415
+
             self._app = App(self.settings)
         return self._app
 
@@ -58,6 +65,8 @@ class CliContext:
     def remote(self) -> RemoteTessera:
         """The server named by ``--server``, with the token from ``TESSERA_TOKEN``."""
         assert self.server is not None
+        from tessera.client import RemoteTessera  # noqa: PLC0415
+
         return RemoteTessera(self.server, self.token)
 
 

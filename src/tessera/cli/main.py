@@ -7,6 +7,7 @@ live here and nowhere else. Errors from the library reach the user through
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -14,50 +15,89 @@ from pathlib import Path
 import click
 
 from tessera import __version__
-from tessera.app import Settings
+from tessera.app.settings import Settings
 from tessera.cli import terminal
-from tessera.cli.account_cmds import token_group, user_group
-from tessera.cli.audit_cmds import audit_group, node_group
-from tessera.cli.case_cmds import case_group
-from tessera.cli.catalog_cmds import AGENCY_COMMANDS, SERIES_COMMANDS
 from tessera.cli.context import CliContext
-from tessera.cli.coop_cmds import (
-    baseline_review_group,
-    confirm_command,
-    delivery_command,
-    dispute_command,
-    flood_command,
-    negative_group,
-    notifications_command,
-    outbox_command,
-    overlap_group,
-    quarantine_group,
-)
-from tessera.cli.db_cmds import (
-    agency_group,
-    index_group,
-    init_command,
-    link_command,
-    series_group,
-    stats_command,
-)
-from tessera.cli.demo_cmd import demo_command
-from tessera.cli.exchange_cmds import export_command, import_command
 from tessera.cli.exit_codes import ExitCode, exit_code_for
-from tessera.cli.federation_cmds import federation_group, peer_group, sync_command
-from tessera.cli.hash_cmd import hash_command
-from tessera.cli.ingest_cmd import ingest_command
-from tessera.cli.lookup_cmd import lookup_command
-from tessera.cli.media_cmds import media_group
-from tessera.cli.runs_cmds import ingest_group, runs_command
-from tessera.cli.samples_cmd import samples_command
-from tessera.cli.serve_cmd import serve_command
-from tessera.cli.similar_cmds import marker_group, search_text_command, similar_command
-from tessera.cli.triage_cmd import triage_command
 from tessera.errors import TesseraError
 
+# Every command, by name: (module, attribute). A command's module (and what it imports:
+# the use cases, numpy, faiss, OpenCV...) loads only when that command runs, so each
+# invocation pays for its own command alone (click's documented lazy-loading pattern);
+# ``tessera --help`` loads them all to show their help.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "hash": ("tessera.cli.hash_cmd", "hash_command"),
+    "samples": ("tessera.cli.samples_cmd", "samples_command"),
+    "init": ("tessera.cli.db_cmds", "init_command"),
+    "agency": ("tessera.cli.db_cmds", "agency_group"),
+    "series": ("tessera.cli.db_cmds", "series_group"),
+    "link": ("tessera.cli.db_cmds", "link_command"),
+    "stats": ("tessera.cli.db_cmds", "stats_command"),
+    "index": ("tessera.cli.db_cmds", "index_group"),
+    "ingest": ("tessera.cli.ingest_cmd", "ingest_command"),
+    "runs": ("tessera.cli.runs_cmds", "runs_command"),
+    "lookup": ("tessera.cli.lookup_cmd", "lookup_command"),
+    "media": ("tessera.cli.media_cmds", "media_group"),
+    "case": ("tessera.cli.case_cmds", "case_group"),
+    "triage": ("tessera.cli.triage_cmd", "triage_command"),
+    "similar": ("tessera.cli.similar_cmds", "similar_command"),
+    "search-text": ("tessera.cli.similar_cmds", "search_text_command"),
+    "marker": ("tessera.cli.similar_cmds", "marker_group"),
+    "demo": ("tessera.cli.demo_cmd", "demo_command"),
+    "serve": ("tessera.cli.serve_cmd", "serve_command"),
+    "user": ("tessera.cli.account_cmds", "user_group"),
+    "token": ("tessera.cli.account_cmds", "token_group"),
+    "audit": ("tessera.cli.audit_cmds", "audit_group"),
+    "node": ("tessera.cli.audit_cmds", "node_group"),
+    "import": ("tessera.cli.exchange_cmds", "import_command"),
+    "export": ("tessera.cli.exchange_cmds", "export_command"),
+    "notifications": ("tessera.cli.coop_cmds", "notifications_command"),
+    "overlap": ("tessera.cli.coop_cmds", "overlap_group"),
+    "delivery": ("tessera.cli.coop_cmds", "delivery_command"),
+    "confirm": ("tessera.cli.coop_cmds", "confirm_command"),
+    "dispute": ("tessera.cli.coop_cmds", "dispute_command"),
+    "negative": ("tessera.cli.coop_cmds", "negative_group"),
+    "quarantine": ("tessera.cli.coop_cmds", "quarantine_group"),
+    "peer": ("tessera.cli.federation_cmds", "peer_group"),
+    "federation": ("tessera.cli.federation_cmds", "federation_group"),
+    "sync": ("tessera.cli.federation_cmds", "sync_command"),
+    "flood": ("tessera.cli.coop_cmds", "flood_command"),
+    "baseline-review": ("tessera.cli.coop_cmds", "baseline_review_group"),
+    "outbox": ("tessera.cli.coop_cmds", "outbox_command"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _load(name: str) -> click.Command:
+    """Import the command ``name`` (and wire its subcommands that live elsewhere)."""
+    module, attr = _COMMANDS[name]
+    command = getattr(importlib.import_module(module), attr)
+    if name == "ingest":  # ``tessera ingest PATH`` beside ``tessera ingest undo``
+        from tessera.cli.runs_cmds import ingest_group  # noqa: PLC0415
+
+        command = ingest_group(command)
+    elif name in ("series", "agency"):
+        from tessera.cli import catalog_cmds  # noqa: PLC0415
+
+        subs = catalog_cmds.SERIES_COMMANDS if name == "series" else catalog_cmds.AGENCY_COMMANDS
+        for sub in subs:
+            command.add_command(sub)
+    assert isinstance(command, click.Command), (name, command)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (``_COMMANDS``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _COMMANDS and cmd_name not in self.commands:
+            self.add_command(_load(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tessera")
 @click.option(
     "--db",
@@ -89,53 +129,6 @@ def cli(ctx: click.Context, db_url: str | None, home: Path | None, server: str |
         server=server or None,
         token=os.environ.get("TESSERA_TOKEN") or None,  # never an argument (ps shows those)
     )
-
-
-for _command in (
-    hash_command,
-    samples_command,
-    init_command,
-    agency_group,
-    series_group,
-    link_command,
-    stats_command,
-    index_group,
-    ingest_group(ingest_command),
-    runs_command,
-    lookup_command,
-    media_group,
-    case_group,
-    triage_command,
-    similar_command,
-    search_text_command,
-    marker_group,
-    demo_command,
-    serve_command,
-    user_group,
-    token_group,
-    audit_group,
-    node_group,
-    import_command,
-    export_command,
-    notifications_command,
-    overlap_group,
-    delivery_command,
-    confirm_command,
-    dispute_command,
-    negative_group,
-    quarantine_group,
-    peer_group,
-    federation_group,
-    sync_command,
-    flood_command,
-    baseline_review_group,
-    outbox_command,
-):
-    cli.add_command(_command)
-for _sub in SERIES_COMMANDS:
-    series_group.add_command(_sub)
-for _sub in AGENCY_COMMANDS:
-    agency_group.add_command(_sub)
 
 
 def main(argv: list[str] | None = None) -> None:
