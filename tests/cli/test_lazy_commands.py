@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
@@ -27,9 +28,7 @@ HEAVY = ("alembic", "sqlalchemy", "faiss", "cv2", "httpx", "av", "tessera.app.co
 
 def _loaded_after(code: str) -> dict[str, bool]:
     probe = (
-        "import json, sys\n"
-        f"{code}\n"
-        f"print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))\n"
+        f"import json, sys\n{code}\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
@@ -103,3 +102,27 @@ def test_head_revision_gives_up_on_what_it_cannot_read(tmp_path: Path) -> None:
     assert _head_from_files(tmp_path) is None
     (tmp_path / "c.py").write_text('revision = "c"\ndown_revision = make_it()\n')
     assert _head_from_files(tmp_path) is None
+
+
+def test_a_command_closes_its_app_when_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine (and on PostgreSQL its connections) is disposed at the command's end,
+    not left to the garbage collector: tests call ``main`` hundreds of times."""
+    from tessera.app.context import App
+    from tessera.cli.main import main
+
+    home = tmp_path / "home"
+    closed: list[App] = []
+    real_close = App.close
+
+    def close(app: App) -> None:
+        closed.append(app)
+        real_close(app)
+
+    monkeypatch.setattr(App, "close", close)
+    for args in (["init"], ["user", "list"], ["lookup", "ab" * 32]):
+        with pytest.raises(SystemExit) as exc:
+            main(["--home", str(home), *args])
+        assert exc.value.code in (0, 1), args
+    assert len(closed) == 3 and all(app._db is None for app in closed)

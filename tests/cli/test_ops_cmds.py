@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from pathlib import Path
@@ -45,8 +44,6 @@ class Tessera:
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0)
-        finally:
-            gc.collect()  # each invocation's engine: close its connections now
         return code, self.capsys.readouterr().out
 
     def json(self, *args: str | int) -> Any:

@@ -49,6 +49,13 @@ class CliContext:
             self._app = App(self.settings)
         return self._app
 
+    def close(self) -> None:
+        """Close the App (its engines and their connections) once the command is done;
+        the ``tessera`` group registers this on click's context."""
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
     def acting_for(self, agency: str | None) -> Caller:
         """The operator at the node's command line acting for one agency (``--agency``,
         else the configured ``TESSERA_NODE_AGENCY``) with that agency's curator rights

@@ -129,6 +129,7 @@ def cli(ctx: click.Context, db_url: str | None, home: Path | None, server: str |
         server=server or None,
         token=os.environ.get("TESSERA_TOKEN") or None,  # never an argument (ps shows those)
     )
+    ctx.call_on_close(ctx.obj.close)  # its connections closed when the command ends
 
 
 def main(argv: list[str] | None = None) -> None:
