@@ -15,10 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tessera.errors import ConfigError
-from tessera.media.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodeLimits
+from tessera.media.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from tessera.pipeline.pool import default_workers
+
+if TYPE_CHECKING:
+    from tessera.media.decode import DecodeLimits
 
 DEFAULT_HOME = Path("tessera-data")
 DB_FILE = "tessera.sqlite"
@@ -195,6 +199,8 @@ class Settings:
 
     @property
     def decode_limits(self) -> DecodeLimits:
+        from tessera.media.decode import DecodeLimits  # noqa: PLC0415 (NumPy, Pillow: on use)
+
         return DecodeLimits(max_pixels=self.max_pixels, max_bytes=self.max_bytes)
 
     @property

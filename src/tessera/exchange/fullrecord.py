@@ -28,7 +28,6 @@ import re
 from typing import Any
 
 from tessera.errors import InvalidInput
-from tessera.features.local import LocalFeatures
 
 MAX_PEOPLE = 1000
 MAX_LOCATIONS = 1000
@@ -150,6 +149,10 @@ def marker_features(text: str) -> bytes:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise FullRecordError("marker features are not base64") from None
+    # OpenCV and faiss (~0.5 s to import) load only for a record that carries markers,
+    # not in every command that imports the exchange formats
+    from tessera.features.local import LocalFeatures  # noqa: PLC0415
+
     try:
         LocalFeatures.from_bytes(raw)
     except InvalidInput as exc:

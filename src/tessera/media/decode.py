@@ -41,6 +41,7 @@ from PIL import Image
 
 from tessera.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
 from tessera.fingerprints.pdq import SampleGrid
+from tessera.media.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS
 from tessera.media.normalize import (
     Policy,
     apply_orientation,
@@ -57,11 +58,6 @@ try:  # HEIF/HEIC support is an optional plugin
 except ImportError:  # pragma: no cover - exercised only where pillow-heif is absent
     HEIF_AVAILABLE = False
 
-DEFAULT_MAX_PIXELS = 200_000_000
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-DEFAULT_MAX_MEMORY = 1536 * 1024 * 1024
-"""Bytes of pixel work one decode may use (the worker's imports come on top: the
-whole worker stays under 2 GB)."""
 
 _FAST_SCALES = (8, 4, 2)
 FAST_BLOCK_PER_WINDOW = 0.5
