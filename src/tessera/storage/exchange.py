@@ -267,6 +267,10 @@ class ExchangeImport:
             # connection saves re-reading them on large imports
             s.execute(text("PRAGMA cache_size = -65536"))
         self._bulk = Bulk(s, _TABLES)
+        self._filtered = identity.reads_filtered(s)
+        """Reads of ``media`` go through Row-Level Security (a plain query can miss a
+        row holding a key): only then are unmatched SHA-256s asked of
+        ``identity.media_ids_by_sha256``."""
         self._series: dict[str, tuple[int, int]] = {}  # name -> (id, owner agency id)
         self.link_new: Callable[[list[tuple[int, int]]], bool] | None = None
         """Inserts the series links of media this import created, with what the link
@@ -354,8 +358,14 @@ class ExchangeImport:
             }
             for alg, by in rows.items()
         }
-        unseen = [d for d in want["sha256"] if d not in found.get("sha256", {})]
-        hidden_sha = identity.media_ids_by_sha256(self.s, unseen) if unseen else {}
+        found_sha = found.get("sha256", {})
+        if self._filtered:  # the plain query may have missed rows: ask the keys' holder
+            unseen = [d for d in want["sha256"] if d not in found_sha]
+            hidden_sha = identity.media_ids_by_sha256(self.s, unseen) if unseen else {}
+        else:  # it read every row (SHA-256 is unique: one row a key)
+            hidden_sha = {
+                d: int(rs[0][0]) for d, rs in rows.get("sha256", {}).items() if d not in found_sha
+            }
         out: list[int | None] = []
         hidden: set[int] = set()
         hidden_fill = self._blind_matched = set()
