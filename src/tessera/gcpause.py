@@ -12,19 +12,34 @@ made meanwhile are collected at the next run.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+class _State:
+    lock = threading.Lock()
+    depth = 0
+    was_enabled = False
+
+
 @contextmanager
 def paused() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
+    """The collector off until the last of the overlapping pauses (any thread: a
+    sync reads the next feed page on its fetch thread while it applies this one)
+    ends; then back as it was when the first began."""
+    with _State.lock:
+        if _State.depth == 0:
+            _State.was_enabled = gc.isenabled()
+            gc.disable()
+        _State.depth += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _State.lock:
+            _State.depth -= 1
+            if _State.depth == 0 and _State.was_enabled:
+                gc.enable()
 
 
 __all__ = ["paused"]

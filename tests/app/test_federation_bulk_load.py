@@ -55,8 +55,8 @@ _CHILD = textwrap.dedent(
     applied = 0
     calls = []
 
-    def stalled(s, items, log_seq):
-        original(s, items, log_seq)
+    def stalled(s, items, log_seq, **kw):
+        original(s, items, log_seq, **kw)
         if applied == 1 and items:
             calls.append(len(items))
         if len(calls) == 2:  # page 2: its series, then its media written, not committed

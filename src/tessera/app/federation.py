@@ -70,7 +70,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -942,18 +942,51 @@ def feed_position(app: App, peer_name: str) -> tuple[int, int]:
         return int(p.feed_after or 0), int(p.checkpoint_size or 0)
 
 
-def apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> FeedApplied:
-    """Node: verify one signed feed page of the hub and apply it with its cursor."""
+def feed_reader(app: App, peer_name: str | None) -> Callable[[bytes], SignedBundle]:
+    """Verifies and parses a feed page of this hub with the key this node holds for
+    it, outside any transaction: ``tessera sync`` reads the next page on its fetch
+    thread while it applies this one. ``apply_feed`` takes what it returns only for
+    the very bytes it is given, read with the key it holds then."""
+    with app.transaction() as s:
+        peer = _hub(s, peer_name)
+        origin, key = peer.origin, _peer_verifier(peer)
+
+    def read(page: bytes) -> SignedBundle:
+        with gcpause.paused():
+            return delta.read(page, lambda o: key if o == origin else None)
+
+    return read
+
+
+def apply_feed(
+    app: App,
+    caller: Caller,
+    peer_name: str | None,
+    page: bytes,
+    *,
+    read: SignedBundle | None = None,
+) -> FeedApplied:
+    """Node: verify one signed feed page of the hub and apply it with its cursor
+    (``read``: the page as ``feed_reader`` verified and parsed it already)."""
     _require_admin(caller)
     with gcpause.paused():
-        return _apply_feed(app, caller, peer_name, page)
+        return _apply_feed(app, caller, peer_name, page, read)
 
 
-def _apply_feed(app: App, caller: Caller, peer_name: str | None, page: bytes) -> FeedApplied:
+def _apply_feed(
+    app: App, caller: Caller, peer_name: str | None, page: bytes, read: SignedBundle | None
+) -> FeedApplied:
     me = signer_of(app)
     with app.db.write_session() as s:
         peer = _hub(s, peer_name)
-        bundle = delta.read(page, lambda o: _peer_verifier(peer) if o == peer.origin else None)
+        if (
+            read is not None
+            and read.signer.text() == _peer_verifier(peer).text()
+            and read.sha256 == hashlib.sha256(page).hexdigest()
+        ):
+            bundle = read
+        else:
+            bundle = delta.read(page, lambda o: _peer_verifier(peer) if o == peer.origin else None)
         if bundle.kind != "federation-feed":
             raise DeltaError(f"expected a feed page of hub {peer.name}, got a {bundle.kind}")
         h = bundle.header
@@ -1210,7 +1243,7 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
                 unlink.setdefault(sid, []).append(n.old_local)
     for sid, mids in unlink.items():
         store.drop_series_media(s, sid, mids)
-    store.store_records(s, placed, 0)
+    store.store_records(s, placed, 0, media_payload=False)
     store.store_records(s, full_view.after(s, full_items), 0)
     return len(series_items) + len(media_items) + len(full_items)
 
@@ -1307,6 +1340,7 @@ __all__ = [
     "export_bundles",
     "feed_page",
     "feed_position",
+    "feed_reader",
     "hub_checkpoint",
     "hub_peer",
     "import_bundles",

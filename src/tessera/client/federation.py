@@ -20,7 +20,7 @@ import httpx
 from tessera.app import App, Caller, Result
 from tessera.app import federation as fed
 from tessera.errors import ConfigError, TesseraError, Unauthenticated
-from tessera.exchange.delta import DeltaError, peek_header
+from tessera.exchange.delta import DeltaError, SignedBundle, peek_header
 
 PREFIX = "/api/v1/federation"
 SIGNATURE_HEADER = "X-Tessera-Signature"
@@ -46,17 +46,30 @@ class _Hub:
         self.app = app
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=TIMEOUT_S)
-        # one feed page is fetched while the one before it is applied: the hub builds
-        # and sends it while this node verifies and writes (two processes, two cores)
+        # one feed page is fetched, verified and parsed while the one before it is
+        # applied: the hub builds and sends it, and this node's fetch thread reads it,
+        # while the caller's thread writes (SQLite lets go of the GIL while it works)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-fetch")
 
     def call(self, method: str, target: str, body: bytes = b"") -> httpx.Response:
         return self._send(method, target, body, self._headers(method, target, body))
 
-    def get_later(self, target: str) -> Future[httpx.Response]:
-        """``GET target`` on the fetch thread (signed here, in the caller's thread)."""
+    def get_later(
+        self, target: str, read: Callable[[bytes], SignedBundle]
+    ) -> Future[tuple[bytes, SignedBundle | None]]:
+        """``GET target`` on the fetch thread (signed here, in the caller's thread),
+        its body then verified and parsed there by ``read``: None when that fails
+        (``apply_feed`` reads the page again and says why, in the caller's thread)."""
         headers = self._headers("GET", target, b"")
-        return self._pool.submit(self._send, "GET", target, b"", headers)
+
+        def fetch() -> tuple[bytes, SignedBundle | None]:
+            body = self._send("GET", target, b"", headers).content
+            try:
+                return body, read(body)
+            except DeltaError:
+                return body, None
+
+        return self._pool.submit(fetch)
 
     def _headers(self, method: str, target: str, body: bytes) -> dict[str, str]:
         headers = {SIGNATURE_HEADER: fed.sign_request(self.app, method, target, body)}
@@ -131,18 +144,21 @@ def sync(
         after, size = fed.feed_position(app, hub.name)
         pages = received = applied = 0
 
-        def feed(start: int) -> Future[httpx.Response]:
-            return client.get_later(f"{PREFIX}/feed?after={start}&upto={size}&limit={page_size}")
+        reader = fed.feed_reader(app, hub.name)
+
+        def feed(start: int) -> Future[tuple[bytes, SignedBundle | None]]:
+            target = f"{PREFIX}/feed?after={start}&upto={size}&limit={page_size}"
+            return client.get_later(target, reader)
 
         coming = feed(after) if after < size else None
         while coming is not None:
-            page = coming.result().content
+            page, read = coming.result()
             # the next page starts where this one ends: ask for it before applying this
             # one (the header is unverified here; a page that is not the one asked for
             # is refused by apply_feed, and a wrong guess is only a page fetched twice)
             end = _page_end(page)
             coming = feed(end) if end is not None and after < end < size else None
-            res = fed.apply_feed(app, caller, hub.name, page)
+            res = fed.apply_feed(app, caller, hub.name, page, read=read)
             pages += 1
             received += res.records
             applied += res.applied

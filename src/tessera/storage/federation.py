@@ -401,16 +401,28 @@ _RECORD_COLUMNS = (
 )
 
 
-def store_records(s: Session, items: Sequence[tuple[Newer, int | None]], log_seq: int) -> None:
+def store_records(
+    s: Session,
+    items: Sequence[tuple[Newer, int | None]],
+    log_seq: int,
+    *,
+    media_payload: bool = True,
+) -> None:
     """Write newer records (with their local series / media id) in bulk (raw driver
-    statements: a full pull writes one row per record received)."""
+    statements: a full pull writes one row per record received). ``media_payload``
+    False: a media record keeps its key, version and local id but not its hashes (a
+    node: the local media row and its fingerprints hold them, and nothing reads
+    them here; a hub forwards them)."""
     b = Bulk(s, ("fed_record",))
     rows: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, ...]] = []
+    null = b.json(None)
     for n, local in items:
         r = n.record
         # as the JSON column stores it: None is JSON null
-        payload = b.json(None if r.deleted else r.payload)
+        payload = (
+            null if r.deleted or (r.kind == _MEDIA and not media_payload) else b.json(r.payload)
+        )
         if n.row_id is None:
             rows.append(
                 (

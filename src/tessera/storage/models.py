@@ -928,7 +928,9 @@ class FedRecord(Base):
     ``kind`` 0 is a series (its level, owner and status), 1 a media item of a series
     (hashes). Only the origin changes or deletes it: a higher version replaces it, a
     deleted one keeps only its key. On a hub ``log_seq`` is the log entry that last
-    set it (what the feed pages by); on a node the local series / media made of it.
+    set it (what the feed pages by); on a node the local series / media made of it
+    (``local_id``), and a media record keeps no payload there (its local media row
+    and fingerprints hold its hashes).
     """
 
     __tablename__ = "fed_record"

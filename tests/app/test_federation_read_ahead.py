@@ -1,0 +1,94 @@
+"""A sync reads the next feed page on its fetch thread (``fed.feed_reader``) while it
+applies this one: ``apply_feed`` must take that reading only for the very bytes it
+applies, so a page altered after it was read (or another page) is read again and
+refused or applied as itself. And a node keeps no hashes in its media records'
+``fed_record`` rows (its media rows hold them); the hub keeps what it forwards.
+Each backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tessera.app import federation as fed
+from tessera.exchange import delta
+from tessera.exchange.delta import DeltaError
+from tessera.storage.models import FedRecord
+from tests.app.test_federation import (
+    OP,
+    World,
+    _counts,
+    _digests,
+    _lookup,
+    _share,
+    _sync,
+    world,
+)
+
+__all__ = ["world"]  # the fixture, both backends
+
+
+def _pages(world: World, tmp_path: Path) -> list[bytes]:
+    """A shares two series (one delta each); B's feed, one log entry a page."""
+    for name in ("RA1", "RA2"):
+        _share(world.a, tmp_path, name, _digests(5, name))
+        _sync(world.a, world.hub)
+    me = fed.signer_of(world.b).name
+    cp = fed.hub_checkpoint(world.hub, me, 0)
+    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    out: list[bytes] = []
+    after = 0
+    while after < cp.size:
+        out.append(fed.feed_page(world.hub, me, after, cp.size, limit=1))
+        after = int(delta.peek_header(out[-1])["end"])
+    assert len(out) == 2
+    return out
+
+
+def test_a_page_read_ahead_is_taken_only_for_its_own_bytes(world: World, tmp_path: Path) -> None:
+    first, second = _pages(world, tmp_path)
+    reader = fed.feed_reader(world.b, "hub")
+    ahead = reader(first)
+    assert ahead.header["end"] == 1 and len(ahead.records) == 5
+    # altered after it was read: read again, refused whole
+    d = _digests(5, "RA1")[2]
+    bad = first.replace(d.encode(), _digests(5, "x")[2].encode())
+    assert bad != first
+    with pytest.raises(DeltaError, match="SHA-256 differs"):
+        fed.apply_feed(world.b, OP, "hub", bad, read=ahead)
+    assert _counts(world.b) == (0, 0)
+    # another page than the one read: applied as itself (a page 2 here is refused:
+    # page 1 is missing), never as the reading it came with
+    with pytest.raises(fed.HubRefused, match="a page is missing"):
+        fed.apply_feed(world.b, OP, "hub", second, read=ahead)
+    assert _counts(world.b) == (0, 0)
+    res = fed.apply_feed(world.b, OP, "hub", first, read=ahead)
+    assert (res.end, res.applied) == (1, 6)
+    res = fed.apply_feed(world.b, OP, "hub", second, read=ahead)
+    assert (res.end, res.applied) == (2, 6)
+    assert _counts(world.b) == (12, 10)
+    assert _lookup(world.b, d).matched == 1
+
+
+def test_a_node_keeps_no_hashes_in_its_media_records_the_hub_does(
+    world: World, tmp_path: Path
+) -> None:
+    _pages(world, tmp_path)
+    _sync(world.b, world.hub)
+    assert _counts(world.b) == (12, 10)
+    with world.b.transaction() as s:
+        kinds = {
+            (int(k), p is None)
+            for k, p in s.query(FedRecord.kind, FedRecord.payload).filter(
+                FedRecord.deleted.is_(False)
+            )
+        }
+    assert kinds == {(0, False), (1, True)}
+    with world.hub.transaction() as s:
+        held = [p for (p,) in s.query(FedRecord.payload).filter(FedRecord.kind == 1)]
+    assert len(held) == 10 and all(p and p["sha256"] for p in held)
+    # the hashes still reach B's callers: through its media rows
+    for name in ("RA1", "RA2"):
+        assert all(_lookup(world.b, d).matched == 1 for d in _digests(5, name))

@@ -1,0 +1,55 @@
+"""``gcpause.paused``: the collector stays off while any pause (of any thread) is
+open and comes back as it was when the first began."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tessera import gcpause
+
+
+@pytest.fixture(autouse=True)
+def _restore() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_nested_pauses_restore_the_first_state() -> None:
+    gc.enable()
+    with gcpause.paused():
+        assert not gc.isenabled()
+        with gcpause.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    with gcpause.paused():
+        pass
+    assert not gc.isenabled()  # it was off: it stays off
+
+
+def test_a_pause_ending_on_one_thread_leaves_another_threads_pause_on() -> None:
+    gc.enable()
+    inside, leave = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def other() -> None:
+        with gcpause.paused():
+            inside.set()
+            leave.wait(10)
+            seen.append(gc.isenabled())
+
+    with gcpause.paused():
+        t = threading.Thread(target=other)
+        t.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()  # this thread's pause ended first: the other one's holds
+    leave.set()
+    t.join(10)
+    assert seen == [False]
+    assert gc.isenabled()
