@@ -53,3 +53,23 @@ def test_values_orjson_alone_gets_wrong() -> None:
     assert jsontext.loads(text) == [lone]
     assert jsontext.dumps({1: "x"}) == '{"1":"x"}'
     assert jsontext.dumps({"é": "ü"}) == '{"é":"ü"}'  # non-ASCII kept as it is
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_VALUES, max_size=150))
+def test_loads_many_equals_loads_of_each(values: list[Any]) -> None:
+    texts = [jsontext.dumps(v) for v in values]
+    assert jsontext.loads_many(texts) == [json.loads(t) for t in texts]
+
+
+def test_loads_many_with_long_numbers_and_odd_texts() -> None:
+    texts = ['{"a":1}', "12345678901234567890123", '"\\ud800"', " [1, 2] ", '"x,y"', "[]"] * 30
+    got = jsontext.loads_many(texts)
+    assert got == [json.loads(t) for t in texts]
+    assert type(got[1]) is int
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES)
+def test_dumps_bytes_is_dumps_encoded(value: Any) -> None:
+    assert jsontext.dumps_bytes(value) == jsontext.dumps(value).encode("utf-8", "surrogatepass")

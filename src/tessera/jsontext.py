@@ -22,6 +22,7 @@ back to the standard library: same values, slower.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 try:
@@ -52,6 +53,17 @@ def dumps(value: Any) -> str:
     return _std_dumps(value)
 
 
+def dumps_bytes(value: Any) -> bytes:
+    """``dumps(value)`` as UTF-8 (no text object per value: writers join many, then
+    decode once)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value)
+        except TypeError:
+            pass
+    return _std_dumps(value).encode()  # ASCII: the standard library escapes the rest
+
+
 def loads(text: str) -> Any:
     """The value of JSON ``text`` (as ``json.loads``)."""
     if orjson is not None and not _long_number(text):
@@ -60,6 +72,32 @@ def loads(text: str) -> Any:
         except ValueError:
             pass
     return json.loads(text)
+
+
+_GROUP = 64
+"""Texts ``loads_many`` parses per call: few enough that a run of 19 digits inside a
+string (hex digests in upper case have them) rarely sends a group the slow way."""
+
+
+def loads_many(texts: Sequence[str]) -> list[Any]:
+    """``[loads(t) for t in texts]`` (each text one JSON value), parsed a group at a
+    time as one array: one call and one digit-run check per group instead of per text.
+    A group with a run of 19 digits anywhere is parsed text by text, as ``loads``."""
+    out: list[Any] = []
+    for i in range(0, len(texts), _GROUP):
+        group = texts[i : i + _GROUP]
+        joined = "[" + ",".join(group) + "]"
+        parsed: Any = None
+        if orjson is not None and not _long_number(joined):
+            try:
+                parsed = orjson.loads(joined)
+            except ValueError:
+                parsed = None
+        if type(parsed) is list and len(parsed) == len(group):
+            out.extend(parsed)
+        else:
+            out.extend(loads(t) for t in group)
+    return out
 
 
 def loads_native(data: bytes) -> Any:
@@ -74,4 +112,4 @@ def loads_native(data: bytes) -> Any:
         return None
 
 
-__all__ = ["dumps", "loads", "loads_native"]
+__all__ = ["dumps", "dumps_bytes", "loads", "loads_many", "loads_native"]

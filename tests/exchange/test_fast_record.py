@@ -251,3 +251,12 @@ def test_lone_surrogate_in_tags_and_extra_is_refused(values: Any, surrogate: str
         **values(surrogate.replace("\udfff", "z").replace("\ud800", "z").replace("\udc00", "z")),
     }
     assert fast_record(fine) == ExchangeRecord(**fine)
+
+
+@_settings
+@given(records())
+def test_identity_is_every_hash_strongest_first(r: ExchangeRecord) -> None:
+    expected = [(a, getattr(r, a)) for a in ("sha256", "sha1", "md5", "pdq", "photodna")]
+    expected = [(a, v) for a, v in expected if v]
+    expected += [(h.name, h.value) for h in r.other_hashes]
+    assert r.identity() == expected

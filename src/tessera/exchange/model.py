@@ -247,16 +247,15 @@ class ExchangeRecord(BaseModel):
 
     def identity(self) -> list[tuple[str, str]]:
         """(algorithm, value) by which the record is matched, strongest first."""
-        out = [(a, getattr(self, a)) for a in ("sha256", "sha1", "md5") if getattr(self, a)]
-        if self.pdq:
-            out.append(("pdq", self.pdq))
-        if self.photodna:
-            out.append(("photodna", self.photodna))
-        out.extend((h.name, h.value) for h in self.other_hashes)
+        d = self.__dict__  # once per imported record: no attribute look-ups
+        out = [(a, d[a]) for a in _IDENTITY if d[a]]
+        if d["other_hashes"]:
+            out.extend((h.name, h.value) for h in d["other_hashes"])
         return out
 
 
 MAX_EXTRA_BYTES = 1 << 20
+_IDENTITY = ("sha256", "sha1", "md5", "pdq", "photodna")
 
 _ENTRY_DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
     (name, f.get_default(call_default_factory=True))
@@ -450,9 +449,7 @@ def fast_record(values: dict[str, Any]) -> ExchangeRecord | None:
 
 def new_values() -> dict[str, Any]:
     """Every field's default, in the model's order: what a record is built on."""
-    d = dict(_DEFAULTS)
-    d["vics_extra"] = {}
-    return d
+    return {**_DEFAULTS, "vics_extra": {}}
 
 
 def construct(d: dict[str, Any], fields_set: set[str]) -> ExchangeRecord:
@@ -465,14 +462,10 @@ def trusted_record(values: dict[str, Any]) -> ExchangeRecord:
     """A record from values that are already valid (read back from the database, where
     they were validated on import, or computed by Tessera): ``model_construct``
     without its per-field default resolution, which cost more than the export."""
-    d = dict(_DEFAULTS)
-    d["vics_extra"] = {}
     if values.keys() <= _KNOWN_FIELDS:
-        d.update(values)
-        return _construct(d, set(values))
+        return _construct({**_DEFAULTS, "vics_extra": {}, **values}, set(values))
     known = {k: v for k, v in values.items() if k in _KNOWN_FIELDS}  # as model_construct
-    d.update(known)
-    return _construct(d, set(known))
+    return _construct({**_DEFAULTS, "vics_extra": {}, **known}, set(known))
 
 
 def _construct(d: dict[str, Any], fields_set: set[str]) -> ExchangeRecord:

@@ -619,15 +619,17 @@ def write(
     dumps = jsontext.dumps
     if root == "Media":
         # joined a few hundred at a time: one write per record cost a tenth of an export
-        parts: list[str] = []
+        # (and one text per record: the bytes are decoded once per group)
+        parts: list[bytes] = []
+        dumps_bytes = jsontext.dumps_bytes
         for r in records:
             n += 1
-            parts.append(dumps(record_to_media(r, n, header)))
+            parts.append(dumps_bytes(record_to_media(r, n, header)))
             if len(parts) == 512:
-                out.write(("\n" if n == 512 else ",\n") + ",\n".join(parts))
+                out.write(("\n" if n == 512 else ",\n") + b",\n".join(parts).decode())
                 parts.clear()
         if parts:
-            out.write(("\n" if n == len(parts) else ",\n") + ",\n".join(parts))
+            out.write(("\n" if n == len(parts) else ",\n") + b",\n".join(parts).decode())
         out.write("\n]}\n")
         return n
     case: str | None = None

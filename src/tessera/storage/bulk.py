@@ -56,9 +56,12 @@ class Bulk:
         cur = self._cursor()
         try:
             cur.execute(sql, tuple(params))
-            return [tuple(r) for r in cur.fetchall()]
+            found: list[tuple[Any, ...]] = cur.fetchall()
         finally:
             cur.close()
+        if found and type(found[0]) is not tuple:  # both drivers give tuples by default
+            found = [tuple(r) for r in found]
+        return found
 
     def _cursor(self) -> Any:
         return self.conn.connection.cursor()
@@ -164,6 +167,11 @@ class Bulk:
     def load_json(self, value: Any) -> Any:
         """A JSON column's value as read raw (text on SQLite, parsed by psycopg)."""
         return value if self.pg else jsontext.loads(value)
+
+    def load_json_many(self, values: Sequence[Any]) -> list[Any]:
+        """``load_json`` of each of ``values`` (SQLite: ``jsontext.loads_many``, texts
+        parsed a group at a time instead of one call per row)."""
+        return list(values) if self.pg else jsontext.loads_many(values)
 
 
 __all__ = ["Bulk"]

@@ -1036,7 +1036,7 @@ def iter_items(
     another agency holds the same content)."""
     after = 0
     while True:
-        page = [int(x) for x in s.scalars(ids.where(Media.id > after).limit(chunk))]
+        page = list(s.execute(ids.where(Media.id > after).limit(chunk)).scalars().all())
         if not page:
             return
         after = page[-1]
@@ -1063,7 +1063,9 @@ def _load(
         f"AND (algorithm = 'pdq' OR version = {OPAQUE_VERSION}) ORDER BY id",
         (lo, hi),
     ):
-        fps.setdefault(int(mid), []).append((alg, int(version), bytes(value)))
+        fps.setdefault(mid, []).append(
+            (alg, version, value if type(value) is bytes else bytes(value))
+        )
     series: dict[int, list[tuple[str, bool, bool, bool, str | None, int | None]]] = {}
     for mid, name, victim, offender, baseline, profile, category in b.rows(
         "SELECT sm.media_id, s.name, s.victim_identified, s.offender_identified, s.baseline, "
@@ -1089,13 +1091,20 @@ def _load(
         old = best.get(mid)
         if old is None or (rank, eid) < old[:2]:
             best[mid] = (rank, eid, row)
+    chosen = [(mid, best[mid][2]) for mid in page if mid in best and mid in media]
+    # the chosen entries' JSON parsed in one call per page (SQLite's text)
+    entries = {
+        mid: (e[3], e[4], e[5], e[6], data)
+        for (mid, e), data in zip(chosen, b.load_json_many([e[7] for _, e in chosen]), strict=True)
+    }
+    no_fps: tuple[tuple[str, int, bytes], ...] = ()
     for mid in page:
         m = media.get(mid)
         if m is None:
             continue
         _, md5, sha1, sha256, kind, byte_size, submissions = m
-        chosen = best.get(mid)
-        e = None if chosen is None else chosen[2]
+        got = fps.get(mid)
+        linked = series.get(mid)
         yield StoredItem(
             mid,
             md5 if md5 is None or type(md5) is bytes else bytes(md5),
@@ -1103,10 +1112,10 @@ def _load(
             sha256 if sha256 is None or type(sha256) is bytes else bytes(sha256),
             kind,
             byte_size,
-            int(submissions or 0),
-            tuple(fps.get(mid, ())),
-            tuple(series.get(mid, ())),
-            None if e is None else (e[3], e[4], e[5], e[6], b.load_json(e[7])),
+            submissions or 0,
+            no_fps if got is None else tuple(got),
+            () if linked is None else tuple(linked),
+            entries.get(mid),
         )
 
 
