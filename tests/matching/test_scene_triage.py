@@ -7,10 +7,12 @@ photos); queries are edits made here and other photos of the same places.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,19 @@ def _ok(home: Path, *args: str) -> Any:
     r = _cli(home, *args)
     assert r.returncode in (0, 10), (args, r.returncode, r.stderr[-2000:])
     return json.loads(r.stdout) if "--json" in args else r.stdout
+
+
+def _media_ids(home: Path, files: Iterable[Path]) -> dict[str, int]:
+    """File name -> media id, through one exact ``lookup`` of the files' MD5s (hashlib)."""
+    names = {hashlib.md5(p.read_bytes()).hexdigest(): p.name for p in files}
+    doc = _ok(home, "lookup", *names, "--json")
+    ids = {}
+    for answer in doc["results"]:
+        (match,) = answer["matches"]
+        assert match["match"] == "exact", answer
+        ids[names[answer["hash"]]] = match["media_id"]
+    assert len(ids) == len(names)
+    return ids
 
 
 def _edits(src: Path, out: Path) -> None:
@@ -90,13 +105,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str,
         home, "ingest", str(known), "--agency", "NL", "--case", "c1", "--series", "Amber",
         "--ocr", "eng", "--json", "--no-progress",
     )  # fmt: skip
-    ids = {}
-    for name in (
-        "astronaut.png", "graf1.png", "graf3.png", "roofs1.jpg", "fox1.png", "sign1.jpg",
-        "sagrada2889.jpg", "office0.png", "room338.png",
-    ):  # fmt: skip
-        q = _ok(home, "similar", str(known / name), "--json")["query"]
-        ids[name] = q["media_id"]
+    ids = _media_ids(home, known.iterdir())
     # an investigator marks the mural on the first Graffiti photo, then triages
     marker = _ok(
         home, "marker", "add", str(ids["graf1.png"]), "--box", ",".join(map(str, BOX)),
