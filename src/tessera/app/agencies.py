@@ -6,6 +6,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.app.visibility import require_role, transaction
 from tessera.errors import PermissionDenied
 from tessera.storage import cases_agencies, repo
@@ -25,6 +26,7 @@ class AgencySummary(Result):
         return cls(code=a.code, country=a.country, name=a.name, contact=a.contact)
 
 
+@retried
 def create(
     app: App, caller: Caller, code: str, *, country: str, name: str, contact: str | None = None
 ) -> AgencySummary:
@@ -71,6 +73,7 @@ def show(app: App, caller: Caller, code: str) -> AgencyDetail:
         return detail
 
 
+@retried
 def edit(
     app: App,
     caller: Caller,

@@ -12,6 +12,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.app.visibility import Level, redact, require_role, shared_at, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import cases_agencies
@@ -62,6 +63,7 @@ def list_cases(app: App, caller: Caller, *, agency: str | None = None) -> list[C
         return [CaseSummary.of(r, levels[r.id]) for r in rows if levels[r.id] >= Level.STATUS]
 
 
+@retried
 def edit(
     app: App,
     caller: Caller,

@@ -47,6 +47,7 @@ from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.notifications import NotificationView, render
 from tessera.app.results import Result
+from tessera.app.retry import retried
 from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import coop as store
@@ -524,6 +525,7 @@ def list_notifications(
         ]
 
 
+@retried
 def mark_read(app: App, caller: Caller, ids: Sequence[int] | None = None) -> MarkedRead:
     """Mark the caller's notifications ``ids`` (all of them when None) read for the caller.
 
@@ -653,6 +655,7 @@ def list_overlaps(app: App, caller: Caller, *, series_id: int | None = None) -> 
         return [v for v in (_view(s, vis, o) for o in rows) if v is not None]
 
 
+@retried
 def mark_overlap(
     app: App, caller: Caller, overlap_id: int, mark: str, note: str | None = None
 ) -> OverlapView:

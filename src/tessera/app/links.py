@@ -8,6 +8,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.retry import retried
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput, NotFound
 from tessera.storage import repo
@@ -28,6 +29,7 @@ class LinkResult(Result):
     added: bool
 
 
+@retried
 def link(
     app: App,
     caller: Caller,

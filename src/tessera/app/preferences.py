@@ -15,6 +15,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.retry import retried
 from tessera.errors import PermissionDenied
 from tessera.storage import preferences as store
 
@@ -41,6 +42,7 @@ def get(app: App, caller: Caller) -> ReviewerPreferences:
         return ReviewerPreferences(blur=row.blur, greyscale=row.greyscale, dedup=row.dedup)
 
 
+@retried
 def put(
     app: App, caller: Caller, *, blur: bool, greyscale: bool, dedup: bool
 ) -> ReviewerPreferences:

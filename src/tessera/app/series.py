@@ -9,6 +9,7 @@ from tessera.app import audit, trust
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.app.visibility import Level, redact, require_role, shared_at, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.storage import camera_links, markers, repo, series_changes, sharing
@@ -82,6 +83,7 @@ class SeriesDetail(SeriesSummary):
     """The series' grants (owner and local operator only; ``None`` for others)."""
 
 
+@retried
 def create(
     app: App,
     caller: Caller,
@@ -231,6 +233,7 @@ def show(app: App, caller: Caller, name: str) -> SeriesDetail:
     return redact(detail, level)
 
 
+@retried
 def set_status(
     app: App,
     caller: Caller,
@@ -282,6 +285,7 @@ class SeriesRemoval(Result):
     """True when the series itself was deleted."""
 
 
+@retried
 def edit(
     app: App,
     caller: Caller,
@@ -331,6 +335,7 @@ def edit(
         return SeriesSummary.of(repo.series_status(s, series))
 
 
+@retried
 def remove_media(app: App, caller: Caller, name: str, media_ids: Sequence[int]) -> SeriesRemoval:
     """Take media out of a series; every id must be a member, else nothing changes."""
     with transaction(app, caller) as (s, vis):
@@ -351,6 +356,7 @@ def remove_media(app: App, caller: Caller, name: str, media_ids: Sequence[int]) 
         return SeriesRemoval(series=series.name, removed_by=by, media_ids=tuple(removed))
 
 
+@retried
 def delete(app: App, caller: Caller, name: str) -> SeriesRemoval:
     """Delete a series (soft: kept with who and when, gone from every read path)."""
     with transaction(app, caller) as (s, vis):
@@ -388,6 +394,7 @@ def list_deleted(app: App, caller: Caller) -> list[DeletedSeries]:
         ]
 
 
+@retried
 def restore(app: App, caller: Caller, name: str) -> SeriesSummary:
     """Bring back a deleted series with its members (owner curators, or the operator)."""
     with transaction(app, caller) as (s, vis):

@@ -16,6 +16,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result
+from tessera.app.retry import retried
 from tessera.app.series import SharingGrantInfo
 from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
@@ -118,6 +119,7 @@ def _write(
         )
 
 
+@retried
 def share_series(
     app: App,
     caller: Caller,
@@ -169,6 +171,7 @@ def _require_case_owner(vis: Visibility, caller: Caller, case_id: int, agency_id
     require_role(caller, Role.CURATOR)
 
 
+@retried
 def share_case(
     app: App,
     caller: Caller,

@@ -17,6 +17,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.app.visibility import DEFAULT_CASE_LEVEL, DEFAULT_SERIES_LEVEL, require_role
 from tessera.errors import NotFound, PermissionDenied
 from tessera.storage import repo, sharing
@@ -65,6 +66,7 @@ def show(app: App, caller: Caller, agency_code: str | None = None) -> SharingDef
         )
 
 
+@retried
 def set_defaults(
     app: App,
     caller: Caller,

@@ -15,6 +15,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,34 @@ def _contention() -> Iterator[None]:
             f"another writer held what this change needed ({why}); nothing of it was "
             "written: try again"
         ) from exc
+
+
+_commits: ContextVar[int] = ContextVar("tessera_commits", default=0)
+_open: ContextVar[int] = ContextVar("tessera_open_transactions", default=0)
+
+
+def commits() -> int:
+    """How many ``Database.session`` / ``write_session`` transactions committed so far in
+    this context (thread or task): ``app.retry`` runs a call again only while none of its
+    own did."""
+    return _commits.get()
+
+
+def in_transaction() -> bool:
+    """True inside a ``Database.session`` / ``write_session`` block of this context."""
+    return _open.get() > 0
+
+
+@contextmanager
+def _counted() -> Iterator[None]:
+    # set, never Token.reset: a streamed answer's generator may leave its session in
+    # another thread's copy of the context than the one it opened it in
+    _open.set(_open.get() + 1)
+    try:
+        yield
+    finally:
+        _open.set(max(0, _open.get() - 1))
+    _commits.set(_commits.get() + 1)  # reached only when the block committed
 
 
 def _postgres_no_jit(dbapi_conn: Any, _record: Any) -> None:
@@ -222,7 +251,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with _contention(), self._sessions.begin() as s:
+        with _contention(), _counted(), self._sessions.begin() as s:
             yield s
 
     @contextmanager
@@ -244,7 +273,7 @@ class Database:
         the indexes' catch-up by id relies on. SQLite: ``BEGIN IMMEDIATE`` (waits up
         to the busy timeout); PostgreSQL: a transaction-level advisory lock.
         """
-        with _contention(), self._sessions.begin() as s:
+        with _contention(), _counted(), self._sessions.begin() as s:
             conn = s.connection()
             if self.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -269,6 +298,14 @@ def restrict(*paths: Path) -> None:
             p.chmod(0o700 if p.is_dir() else 0o600)
 
 
-__all__ = ["Database", "Session", "make_engine", "on_commit", "restrict"]
+__all__ = [
+    "Database",
+    "Session",
+    "commits",
+    "in_transaction",
+    "make_engine",
+    "on_commit",
+    "restrict",
+]
 """``Session`` is re-exported: layers above storage name the type from here, never from
 SQLAlchemy (the ``sql-in-storage`` import contract)."""

@@ -29,6 +29,7 @@ from tessera.app import Caller
 from tessera.app import coop as coop_uc
 from tessera.app import preferences as prefs_uc
 from tessera.app.problems import problem_for
+from tessera.app.retry import retried
 from tessera.app.thumbnails import page_view
 from tessera.app.visibility import unit
 from tessera.errors import TesseraError, Unauthenticated
@@ -166,12 +167,17 @@ def _in_one_transaction(call: Callable[..., Any]) -> Callable[..., Any]:
         request, caller = kwargs.get("request"), kwargs.get("caller")
         if not isinstance(request, Request) or not isinstance(caller, Caller):
             return call(*args, **kwargs)
-        with unit(state_of(request).app, caller) as u:
-            request.state.unit = u
-            try:
-                return call(*args, **kwargs)
-            finally:
-                request.state.unit = None
+
+        @retried  # a page whose transaction lost to another writer is asked again
+        def attempt() -> Any:
+            with unit(state_of(request).app, caller) as u:
+                request.state.unit = u
+                try:
+                    return call(*args, **kwargs)
+                finally:
+                    request.state.unit = None
+
+        return attempt()
 
     return run
 
