@@ -33,7 +33,7 @@ from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied, UnreadableFile
 from tessera.exchange import bundle, hashlist, icse_csv, ncmec_xml, te_csv, vics
 from tessera.exchange.model import ExchangeRecord
-from tessera.exchange.stored import record_from_item
+from tessera.exchange.stored import record_from_item, values_from_item
 from tessera.storage import bulk_load, repo, sharing
 from tessera.storage import exchange as store
 
@@ -368,7 +368,12 @@ def export(
                         f"({', '.join(profiles)}); a VICS file has one: export per series"
                     )
                 profile = profiles[0] if profiles else "Default"
-                n = vics.write(records, out, version=vics_version, profile=profile, root=vics_root)
+                header = {"version": vics_version, "profile": profile, "root": vics_root}
+                if vis.everything:  # the records' fields alone: no record objects
+                    values = (values_from_item(item) for item in items)
+                    n = vics.write_values(values, out, **header)
+                else:
+                    n = vics.write(records, out, **header)
             elif fmt == "icse-csv":
                 n = icse_csv.write(records, out)
             elif fmt == "hashlist":

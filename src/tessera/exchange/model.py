@@ -468,6 +468,16 @@ def trusted_record(values: dict[str, Any]) -> ExchangeRecord:
     return _construct({**_DEFAULTS, "vics_extra": {}, **known}, set(known))
 
 
+def trusted_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``trusted_record(values).__dict__`` (every field, in the model's order) without
+    the record: for writers that read a record's fields from its dict alone
+    (``vics.write_values``), once per exported record."""
+    if values.keys() <= _KNOWN_FIELDS:
+        return {**_DEFAULTS, "vics_extra": {}, **values}
+    known = {k: v for k, v in values.items() if k in _KNOWN_FIELDS}  # as trusted_record
+    return {**_DEFAULTS, "vics_extra": {}, **known}
+
+
 def _construct(d: dict[str, Any], fields_set: set[str]) -> ExchangeRecord:
     # what ``model_construct`` does, without its loop over every field's aliases
     record = ExchangeRecord.__new__(ExchangeRecord)
@@ -589,4 +599,5 @@ __all__ = [
     "parse_bool",
     "parse_int",
     "trusted_record",
+    "trusted_values",
 ]

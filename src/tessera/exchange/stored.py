@@ -10,11 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera.exchange.model import ExchangeRecord, OpaqueHash, trusted_record
+from tessera.exchange.model import ExchangeRecord, OpaqueHash, trusted_record, trusted_values
 from tessera.storage.exchange import OPAQUE_VERSION, StoredItem
 
 
 def record_from_item(item: StoredItem) -> ExchangeRecord:
+    # validated when imported (or computed by Tessera): no second validation on the way out
+    return trusted_record(_given(item))
+
+
+def values_from_item(item: StoredItem) -> dict[str, Any]:
+    """``record_from_item(item).__dict__`` without the record (``vics.write_values``)."""
+    return trusted_values(_given(item))
+
+
+def _given(item: StoredItem) -> dict[str, Any]:
+    """The record's fields that the item gives (the rest keep their defaults)."""
     values: dict[str, Any]
     if item.entry is not None:
         _fmt, source_id, profile, category, stored = item.entry
@@ -51,8 +62,7 @@ def record_from_item(item: StoredItem) -> ExchangeRecord:
             values["category_profile"], values["category"] = profile, category
     if "tags" in values:
         values["tags"] = tuple(values["tags"])
-    # validated when imported (or computed by Tessera): no second validation on the way out
-    return trusted_record(values)
+    return values
 
 
-__all__ = ["record_from_item"]
+__all__ = ["record_from_item", "values_from_item"]

@@ -542,7 +542,12 @@ def _alternative(value: Any, number: int, values: dict[str, Any], others: list[O
 
 def record_to_media(r: ExchangeRecord, media_id: int, header: VicsHeader) -> dict[str, Any]:
     """The VICS Media object of a record (MD5/SHA1 upper case, as real files have them)."""
-    d = r.__dict__  # the record's fields, read once per export record without attributes
+    return values_to_media(r.__dict__, media_id, header)
+
+
+def values_to_media(d: dict[str, Any], media_id: int, header: VicsHeader) -> dict[str, Any]:
+    """``record_to_media`` of the record whose fields are ``d`` (its ``__dict__``: every
+    field, valid), read once per export record without attributes."""
     out: dict[str, Any] = {
         "MediaID": media_id,
         "Category": d["category"] if d["category_profile"] == header.profile else None,
@@ -599,7 +604,24 @@ def write(
     profile: str = "Default",
     root: str = "Media",
 ) -> int:
-    """Write a ``#Media`` or ``#Cases`` file; returns the number of records written.
+    """Write a ``#Media`` or ``#Cases`` file; returns the number of records written
+    (``write_values`` of the records' fields)."""
+    return write_values(
+        (r.__dict__ for r in records), out, version=version, profile=profile, root=root
+    )
+
+
+def write_values(
+    records: Iterable[dict[str, Any]],
+    out: TextIO,
+    *,
+    version: str = "2.0",
+    profile: str = "Default",
+    root: str = "Media",
+) -> int:
+    """Write a ``#Media`` or ``#Cases`` file of records given by their fields (each an
+    ``ExchangeRecord.__dict__``: every field, valid; an export builds no record
+    object); returns the number of records written.
 
     ``#Cases`` groups consecutive records of one ``case_ref`` under one Case object
     (``CaseNumber``, ``Media``); records without a case go in a Case without a number.
@@ -624,7 +646,7 @@ def write(
         dumps_bytes = jsontext.dumps_bytes
         for r in records:
             n += 1
-            parts.append(dumps_bytes(record_to_media(r, n, header)))
+            parts.append(dumps_bytes(values_to_media(r, n, header)))
             if len(parts) == 512:
                 out.write(("\n" if n == 512 else ",\n") + b",\n".join(parts).decode())
                 parts.clear()
@@ -635,15 +657,15 @@ def write(
     case: str | None = None
     for r in records:
         n += 1
-        if n == 1 or r.case_ref != case:
+        if n == 1 or r["case_ref"] != case:
             if n > 1:
                 out.write("\n]},")
-            case = r.case_ref
+            case = r["case_ref"]
             head = {"CaseNumber": case} if case is not None else {}
             out.write("\n" + dumps(head)[:-1] + ("," if head else "") + '"Media":[\n')
         else:
             out.write(",\n")
-        out.write(dumps(record_to_media(r, n, header)))
+        out.write(dumps(values_to_media(r, n, header)))
     out.write("\n]}]}\n" if n else "\n]}\n")
     return n
 
@@ -682,5 +704,7 @@ __all__ = [
     "read",
     "read_header",
     "record_to_media",
+    "values_to_media",
     "write",
+    "write_values",
 ]
