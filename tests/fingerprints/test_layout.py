@@ -8,6 +8,7 @@ copy of ``i`` and of nothing else; pictures from other seeds are copies of nothi
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ from tessera.fingerprints.layout import (
     SHIFT,
     Known,
     Layout,
+    LayoutMatch,
     Query,
     colour_shift,
     dihedral,
@@ -237,3 +239,23 @@ def test_bytes_round_trip_and_damage() -> None:
     with pytest.raises(InvalidInput):
         Layout.from_bytes(np.array([0.0, 0.0], dtype="<f4").tobytes() + data[8:])
     assert layout_rgb(np.zeros((4, 4, 3), np.uint8)) is None
+
+
+def test_a_mirror_image_or_turn_is_a_copy_only_near_the_whole_frame() -> None:
+    # the rule itself: a deep crop with a mirror or turn is refused, without one kept
+    m = LayoutMatch(1.0, 0.9, 0.95, 0.85, 0.0, 1)
+    assert not m.is_copy
+    assert replace(m, variant=0).is_copy
+    assert replace(m, scale=0.97).is_copy and replace(m, scale=1.04).is_copy
+    # and on pictures: a wall's mirror image, whole and lightly cropped, is its copy
+    for seed in range(3):
+        rgb = wall(seed)
+        known = Known(_layout(rgb))
+        h, w = rgb.shape[:2]
+        mirrored = np.ascontiguousarray(rgb[:, ::-1])
+        cropped = np.ascontiguousarray(
+            mirrored[h * 6 // 100 : h * 94 // 100, w * 6 // 100 : w * 94 // 100]
+        )
+        for q in (mirrored, cropped):
+            m = Query(_layout(q)).compare(known)
+            assert m is not None and m.is_copy and m.variant != 0, (seed, m)

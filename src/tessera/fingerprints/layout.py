@@ -98,6 +98,15 @@ is not a copy: the best placement lies outside the range an edit gives, and the 
 stopped at its edge (bench_robust low-texture, seeds 0-7: gradients turned 20-45 degrees
 or with a colour moved, and walls with their object moved, placed at 6.0 degrees or at
 scale 0.70 when the range was 6 degrees; rotated copies 0.3-5.7 degrees, crops >= 0.87)."""
+WHOLE_FRAME = 0.05
+"""A mirror image or quarter turn (dihedral variant other than 0) is a copy only near
+the whole frame: at a scale within this log-distance of 1 (as the search estimates it:
+a mirrored wall cropped by 12 % sits at 0.96-0.99). With a deep crop as well, the two
+edits can set one object of a plain scene almost anywhere, so the layout cannot tell the
+copy from the same scene with its object moved (bench_robust low-texture, seeds 0-7: of
+7 close negatives called copies, 6 were mirror images or turns at scale 0.75-0.89; the
+mirrored and turned copies sat at 1.00, and a symmetric gradient's captioned or rotated
+copy that also fits mirrored at 0.88 or 1.015 fits as itself too)."""
 SHIFT_RMS = 1.5
 """Residual (CIELAB rms) under which the colour-shift test does not apply (noise)."""
 SHIFT = 0.6
@@ -316,6 +325,7 @@ class LayoutMatch:
             and self.cover >= MIN_COVER
             and self.scale >= MIN_SCALE + EDGE_SCALE
             and abs(self.angle) <= MAX_ANGLE - EDGE_ANGLE
+            and (self.variant == 0 or abs(math.log(self.scale)) <= WHOLE_FRAME)
             and not self.recoloured
         )
 
