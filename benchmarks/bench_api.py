@@ -578,7 +578,8 @@ class Freshness(threading.Thread):
             base_url=self.base, headers={"Authorization": f"Bearer {self.token}"}
         ) as c:
             while True:
-                lines = self.log.read_text().splitlines() if self.log.exists() else []
+                text = self.log.read_text() if self.log.exists() else ""
+                lines = text.split("\n")[:-1]  # whole lines only: one may be half written
                 if seen == len(lines):
                     if self.done.is_set():
                         return
