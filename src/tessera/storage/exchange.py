@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, Protocol, cast
 from sqlalchemy import (
     Select,
     Table,
+    bindparam,
     delete,
     func,
     or_,
@@ -1002,14 +1003,29 @@ def select_media(
 
 
 def category_profiles(s: Session, ids: Select[Any]) -> list[str]:
-    """Distinct category profiles of the entries of the selected media."""
-    q = (
-        select(ExchangeEntry.category_profile)
-        .where(ExchangeEntry.media_id.in_(ids.order_by(None)))
-        .where(ExchangeEntry.category_profile.is_not(None))
-        .distinct()
-    )
-    return sorted(str(p) for p in s.scalars(q))
+    """Distinct category profiles of the entries of the selected media.
+
+    Each profile the entries hold is found by one seek of ``ix_exchange_entry_category_profile``
+    (the next one after the last found; a file has one or a few), then kept if an
+    entry of a selected media item holds it: that probe stops at the first such
+    entry instead of reading every entry of the selection (migration 0035)."""
+    entry = ExchangeEntry.__table__.alias("e")
+    selected = ids.order_by(None).where(Media.id == entry.c.media_id).exists()
+    found: list[str] = []
+    last: str | None = None
+    while True:
+        nxt = select(func.min(ExchangeEntry.category_profile)).where(
+            ExchangeEntry.category_profile.is_not(None)
+            if last is None
+            else ExchangeEntry.category_profile > last
+        )
+        profile = s.scalar(nxt)
+        if profile is None:
+            return found
+        held = select(entry.c.id).where(entry.c.category_profile == profile, selected).limit(1)
+        if s.scalar(held) is not None:
+            found.append(str(profile))
+        last = str(profile)
 
 
 def case_ids(s: Session, number: str) -> list[int]:
@@ -1034,9 +1050,13 @@ def iter_items(
     ``entries_of``: only that agency's exchange entries are read (an entry is what
     one agency's file said: its tags, comments, paths are its own, even where
     another agency holds the same content)."""
+    # one statement with the page's lower bound as a parameter, run on the session's
+    # connection (Core rows, not the ORM's result machinery: 7% of an export)
+    paged = ids.where(Media.id > bindparam("after")).limit(chunk)
+    conn = s.connection()
     after = 0
     while True:
-        page = list(s.execute(ids.where(Media.id > after).limit(chunk)).scalars().all())
+        page = [int(r[0]) for r in conn.execute(paged, {"after": after})]
         if not page:
             return
         after = page[-1]

@@ -446,6 +446,8 @@ class ExchangeEntry(Base):
     __table_args__ = (
         UniqueConstraint("media_id", "agency_id"),
         Index("ix_exchange_entry_agency_source", "agency_id", "source_id"),
+        # the distinct profiles of a VICS export's selection, a seek each (0035)
+        Index("ix_exchange_entry_category_profile", "category_profile"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # looked up through the unique (media_id, agency_id) index (migration 0032)
