@@ -146,6 +146,8 @@ def import_file(
                 batch = list(itertools.islice(numbered, batch_size))
                 if batch and batch[0][0] == 1:
                     deferred = _defer_indexes(s, fmt, stream, len(batch), batch_size)
+                    if deferred:  # many more records coming than held
+                        job.large()
                 if batch:
                     job.apply(batch)
             if not batch:

@@ -54,6 +54,10 @@ OPAQUE_VERSION = 0
 """``fingerprint.version`` of hashes Tessera cannot compute (kept as received text)."""
 PDQ_VERSION = 1
 _CHUNK = 500
+CACHE_KIB = 65536
+"""SQLite page cache of an import's connection (KiB)."""
+LARGE_CACHE_KIB = 262144
+"""... and of a large one (``ExchangeImport.large``)."""
 # core tables: bulk inserts skip the ORM's per-row bookkeeping
 _T_MEDIA = cast(Table, Media.__table__)
 _T_FINGERPRINT = cast(Table, FingerprintModel.__table__)
@@ -266,7 +270,7 @@ class ExchangeImport:
         if s.get_bind().dialect.name == "sqlite":
             # random digests hit index pages all over: a 64 MiB page cache for this
             # connection saves re-reading them on large imports
-            s.execute(text("PRAGMA cache_size = -65536"))
+            s.execute(text(f"PRAGMA cache_size = -{CACHE_KIB}"))
         self._bulk = Bulk(s, _TABLES)
         self._filtered = identity.reads_filtered(s)
         """Reads of ``media`` go through Row-Level Security (a plain query can miss a
@@ -277,6 +281,19 @@ class ExchangeImport:
         """Inserts the series links of media this import created, with what the link
         triggers would add (``storage.bulk_load``); False: go row by row."""
         self._flags: dict[int, dict[str, bool]] = {}
+        self._large = False
+
+    def large(self) -> None:
+        """This import brings many more records than the database holds (SQLite): a
+        256 MiB page cache for its transaction instead of 64 MiB. Its random-key
+        indexes (media MD5 and SHA-1, ``exchange_hash``'s key) take ~100 MB per
+        million records; past the cache every batch re-read and re-wrote their pages
+        (a 1M-record import ran at 3/4 of the rate of a 100k one). Bounded, like
+        federation's big pull (``storage.federation``); :meth:`finish` sets 64 MiB
+        again for the connection's later transactions."""
+        if self.s.get_bind().dialect.name == "sqlite":
+            self.s.execute(text(f"PRAGMA cache_size = -{LARGE_CACHE_KIB}"))
+            self._large = True
 
     # -- matching --------------------------------------------------------------------
 
@@ -882,6 +899,8 @@ class ExchangeImport:
             if changed and name not in self.counts.series_created:
                 self.counts.series_updated.append(name)
         self.s.flush()
+        if self._large:
+            self.s.execute(text(f"PRAGMA cache_size = -{CACHE_KIB}"))
         return self.counts
 
 
