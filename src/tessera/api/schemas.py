@@ -139,6 +139,7 @@ class IndexFreshness(BaseModel):
     size: int
     base_size: int
     delta_size: int
+    delta_indexed: int
     base_generation: str
     indexed_through: int
     pending_gaps: int

@@ -7,9 +7,18 @@ one contiguous array per 64-bit word so every numpy operation runs over a
 that can still match get the other two words. For radius 31 a random pair passes
 the first stage with probability ~1e-9, so the scan costs about half of a full
 four-word compare: ~3-5 ns per (query, hash) pair on the benchmark machine.
+
+A tile holds about ``QUERY_TILE * ROW_TILE`` pairs whatever the number of queries:
+a single lookup scans 262,144 rows per numpy call instead of 4,096, because at one
+query a tile's dozen numpy calls cost more than its arithmetic (``scan``, which
+transposes each tile, stops at 32,768 rows, where the copy leaves the cache). ``scan_columns``
+takes the stored hashes already transposed (a server's delta keeps them so), which
+saves the per-tile transposing copy.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +27,9 @@ from tessera.index.codes import Words
 
 QUERY_TILE = 64
 ROW_TILE = 4096
+PAIRS_PER_TILE = QUERY_TILE * ROW_TILE
+_COPIED_ROWS = 32_768
+"""Rows transposed at a time by ``scan``: larger copies fall out of the cache."""
 _HALF_BITS = 128
 
 Triples = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
@@ -25,12 +37,37 @@ Triples = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 def scan(queries: Words, words: Words, radius: int) -> Triples:
     """``(query, row, distance)`` of every pair within ``radius``, unsorted."""
+    return _scan(
+        queries,
+        words.shape[0],
+        lambda lo, hi: np.ascontiguousarray(words[lo:hi].T),
+        radius,
+        max_rows=_COPIED_ROWS,
+    )
+
+
+def scan_columns(queries: Words, columns: Words, radius: int) -> Triples:
+    """``scan`` over stored hashes given as ``(4, N)``: one contiguous row per word."""
+    return _scan(queries, columns.shape[1], lambda lo, hi: columns[:, lo:hi], radius, max_rows=None)
+
+
+def _scan(
+    queries: Words,
+    n: int,
+    tile_of: Callable[[int, int], Words],
+    radius: int,
+    *,
+    max_rows: int | None,
+) -> Triples:
     out_q: list[NDArray[np.int64]] = []
     out_r: list[NDArray[np.int64]] = []
     out_d: list[NDArray[np.int64]] = []
     nq = queries.shape[0]
-    for lo in range(0, words.shape[0], ROW_TILE):
-        cols = np.ascontiguousarray(words[lo : lo + ROW_TILE].T)
+    rows = max(ROW_TILE, PAIRS_PER_TILE // max(1, min(nq, QUERY_TILE)))
+    if max_rows is not None:
+        rows = min(rows, max_rows)
+    for lo in range(0, n, rows):
+        cols = tile_of(lo, lo + rows)
         for qlo in range(0, nq, QUERY_TILE):
             q = queries[qlo : qlo + QUERY_TILE]
             qi, ci, d = _tile(q, cols, radius)
@@ -58,4 +95,4 @@ def _tile(q: Words, cols: Words, radius: int) -> Triples:
     return qi[keep].astype(np.int64), ci[keep].astype(np.int64), dist[keep]
 
 
-__all__ = ["scan"]
+__all__ = ["scan", "scan_columns"]

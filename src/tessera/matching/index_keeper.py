@@ -14,7 +14,9 @@ rows add ~0.3 ms to a search).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -24,6 +26,8 @@ from tessera.storage.db import Database
 from tessera.storage.repo import max_fingerprint_id
 
 log = logging.getLogger(__name__)
+
+KEEPER_NICE = 10
 
 
 class IndexKeeper:
@@ -85,6 +89,11 @@ class IndexKeeper:
             self._thread = None
 
     def _run(self) -> None:
+        # this thread only, below the request threads: a save of a 10M generation
+        # takes tens of CPU seconds and must not lengthen lookups (readers scan or
+        # index their delta meanwhile)
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), KEEPER_NICE)
         while not self._stop.wait(self.check_every):
             try:
                 self.step()
