@@ -56,6 +56,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -219,11 +220,14 @@ class Media(Base):
         Index("ix_media_first_seen_at", "first_seen_at", "id"),
         Index("ix_media_submissions", "submissions", "id"),
         Index("ix_media_kind", "kind", "id"),
+        # SQLite: only rows that have the digest (hash-only media mostly lack both; 0034)
+        Index("ix_media_md5", "md5", sqlite_where=text("md5 IS NOT NULL")),
+        Index("ix_media_sha1", "sha1", sqlite_where=text("sha1 IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
-    md5: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
-    sha1: Mapped[bytes | None] = mapped_column(LargeBinary(20), index=True)
+    md5: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    sha1: Mapped[bytes | None] = mapped_column(LargeBinary(20))
     kind: Mapped[str] = mapped_column(String(16))  # image, video, audio, other
     format: Mapped[str | None] = mapped_column(String(16))
     byte_size: Mapped[int | None] = mapped_column(BigInteger)
