@@ -58,3 +58,26 @@ def test_frozen_refuses_a_missing_field() -> None:
             log_seq=4,
             local_id=None,
         )
+
+
+def _fields(m: store.MediaInput) -> dict[str, object]:
+    names = ("kind", "md5", "pdq", "series", "sha1", "sha256", "source_id", "ident")
+    return {n: getattr(m, n) for n in names} | {"identity": m.identity()}
+
+
+def test_media_inputs_made_ahead_are_what_the_import_is_given() -> None:
+    """The read-ahead's ``media_inputs`` (made before the series name is known) are,
+    once named, the inputs ``apply_remote_media`` builds itself; deletions and series
+    records get none."""
+    p = {"sha256": "ab" * 32, "md5": "cd" * 16, "pdq": "ef" * 32, "kind": "image"}
+    live = store.Incoming("node-a.test", "s1m7", 1, "s1", 3, False, p)
+    gone = store.Incoming("node-a.test", "s1m8", 1, "s1", 3, True, None)
+    series = store.Incoming("node-a.test", "s1", 0, "s1", 1, False, {"level": "hash"})
+    made = store.media_inputs([live, gone, series])
+    assert set(made) == {id(live)}
+    m = made[id(live)]
+    assert m.series is None
+    m.series = "S @node-a.test"
+    want = store.MediaInput("S @node-a.test", "node-a.test/s1m7", p)
+    assert _fields(m) == _fields(want)
+    assert m.identity() == [("sha256", "ab" * 32), ("md5", "cd" * 16), ("pdq", "ef" * 32)]

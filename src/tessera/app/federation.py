@@ -67,11 +67,12 @@ Air-gapped, ``tessera sync --export`` writes the same signed bundles to a file a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tessera import gcpause
@@ -953,9 +954,35 @@ def feed_reader(app: App, peer_name: str | None) -> Callable[[bytes], SignedBund
 
     def read(page: bytes) -> SignedBundle:
         with gcpause.paused():
-            return delta.read(page, lambda o: key if o == origin else None)
+            bundle = delta.read(page, lambda o: key if o == origin else None)
+            media_in = _incoming(bundle.records)
+            return ReadAhead.of(bundle, media_in, store.media_inputs(media_in))
 
     return read
+
+
+@dataclass(frozen=True)
+class ReadAhead(SignedBundle):
+    """A feed page as the fetch thread read it, with what its media records give the
+    import made there too (pure functions of the page: the applying thread, the
+    sync's bottleneck, then skips two objects a record)."""
+
+    media_in: tuple[store.Incoming, ...] = dataclasses.field(default=(), compare=False)
+    """``bundle.records`` as ``store.Incoming``, in order."""
+    media_made: Mapping[int, store.MediaInput] = dataclasses.field(
+        default_factory=dict, compare=False
+    )
+    """``store.media_inputs(media_in)``: keyed by the ids of ``media_in``'s objects."""
+
+    @classmethod
+    def of(
+        cls,
+        b: SignedBundle,
+        media_in: list[store.Incoming],
+        made: Mapping[int, store.MediaInput],
+    ) -> ReadAhead:
+        fields = {f.name: getattr(b, f.name) for f in dataclasses.fields(SignedBundle)}
+        return cls(**fields, media_in=tuple(media_in), media_made=made)
 
 
 def apply_feed(
@@ -1208,7 +1235,8 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
         agency = store.remote_agency(s, r.origin, r.payload["owner"], cache) if r.payload else None
         done.append((n, store.apply_remote_series(s, r, agency, n.old_local)))
     store.store_records(s, done, 0)
-    media_items = store.newer(s, _incoming(bundle.records))
+    ahead = bundle if isinstance(bundle, ReadAhead) else None
+    media_items = store.newer(s, ahead.media_in if ahead else _incoming(bundle.records))
     origins = {n.record.origin for n in media_items}
     local_series: dict[tuple[str, str], int | None] = {}
     for origin in origins:
@@ -1236,7 +1264,12 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
     for agency_id, items in by_agency.items():
         agency = store.agency_row(s, agency_id)
         assert agency is not None
-        ids = store.apply_remote_media(s, agency, [(name, n.record) for _, name, n in items])
+        ids = store.apply_remote_media(
+            s,
+            agency,
+            [(name, n.record) for _, name, n in items],
+            ahead.media_made if ahead else None,
+        )
         for (sid, _, n), mid in zip(items, ids, strict=True):
             placed.append((n, mid))
             if n.old_local is not None and n.old_local != mid:  # its hashes changed
@@ -1330,6 +1363,7 @@ __all__ = [
     "HubRefused",
     "PeerInfo",
     "Prepared",
+    "ReadAhead",
     "accept_checkpoint",
     "accept_delta",
     "add_peer",

@@ -10,7 +10,7 @@ committed before it). Set-based per batch, like ``storage.exchange``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -690,11 +690,15 @@ def own_agencies(s: Session) -> tuple[set[str], set[str]]:
     return {str(c) for c, _ in rows}, {str(k) for _, k in rows}
 
 
-class _Rec:
+class MediaInput:
     """What ``ExchangeImport`` needs of a received media record (one per record of a
-    full pull: slots, and the fields a received record never has on the class)."""
+    full pull: slots, and the fields a received record never has on the class).
 
-    __slots__ = ("kind", "md5", "pdq", "series", "sha1", "sha256", "source_id")
+    A pure function of the record but for ``series`` (the local series' name, set
+    when it is applied): ``media_inputs`` makes them on the sync's fetch thread while
+    the page before is applied."""
+
+    __slots__ = ("ident", "kind", "md5", "pdq", "series", "sha1", "sha256", "source_id")
     photodna: str | None = None
     other_hashes: tuple[Any, ...] = ()
     media_size: int | None = None
@@ -706,7 +710,7 @@ class _Rec:
     case_ref: str | None = None
     deleted: bool = False
 
-    def __init__(self, series: str, source_id: str, p: dict[str, Any]) -> None:
+    def __init__(self, series: str | None, source_id: str, p: dict[str, Any]) -> None:
         self.md5: str | None = p.get("md5")
         self.sha1: str | None = p.get("sha1")
         self.sha256: str | None = p.get("sha256")
@@ -714,21 +718,33 @@ class _Rec:
         self.kind: str | None = p.get("kind")
         self.series: str | None = series
         self.source_id: str | None = source_id
+        ident = []
+        if self.sha256:
+            ident.append(("sha256", self.sha256))
+        if self.sha1:
+            ident.append(("sha1", self.sha1))
+        if self.md5:
+            ident.append(("md5", self.md5))
+        if self.pdq:
+            ident.append(("pdq", self.pdq))
+        self.ident: list[tuple[str, str]] = ident
 
     def identity(self) -> list[tuple[str, str]]:
-        out = []
-        if self.sha256:
-            out.append(("sha256", self.sha256))
-        if self.sha1:
-            out.append(("sha1", self.sha1))
-        if self.md5:
-            out.append(("md5", self.md5))
-        if self.pdq:
-            out.append(("pdq", self.pdq))
-        return out
+        return self.ident
 
     def entry_data(self) -> dict[str, Any]:
         return {}
+
+
+def _media_input(series: str | None, r: Incoming) -> MediaInput:
+    return MediaInput(series, f"{r.origin}/{r.origin_id}"[:512], r.payload or {})
+
+
+def media_inputs(records: Sequence[Incoming]) -> dict[int, MediaInput]:
+    """``id(record)`` -> its ``MediaInput`` (series unset), for the live media records
+    among ``records`` (what ``apply_remote_media`` is given back as ``made``: the
+    records must be these very objects, kept alive by the caller)."""
+    return {id(r): _media_input(None, r) for r in records if r.kind == _MEDIA and not r.deleted}
 
 
 IMPORT_BATCH = 10_000
@@ -736,11 +752,14 @@ IMPORT_BATCH = 10_000
 
 
 def apply_remote_media(
-    s: Session, agency: Agency, records: Sequence[tuple[str, Incoming]]
+    s: Session,
+    agency: Agency,
+    records: Sequence[tuple[str, Incoming]],
+    made: Mapping[int, MediaInput] | None = None,
 ) -> list[int]:
     """Media of remote series (name, record) of one remote agency, as hash-only media
     (or the local media with those digests) linked to their series. Returns the
-    media ids, in order."""
+    media ids, in order. ``made``: ``media_inputs`` of these records, made earlier."""
     job = ExchangeImport(s, agency=agency, case=None, series=None, source_format=SOURCE_FORMAT)
     if bulk_load.missing(s):  # a fresh node's big pull (the caller dropped the indexes)
         job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
@@ -750,10 +769,14 @@ def apply_remote_media(
         s.execute(text("PRAGMA cache_size = -262144"))
     out: list[int] = []
     for lo in range(0, len(records), IMPORT_BATCH):
-        batch = [
-            (n, _Rec(name, f"{r.origin}/{r.origin_id}"[:512], r.payload or {}))
-            for n, (name, r) in enumerate(records[lo : lo + IMPORT_BATCH], lo + 1)
-        ]
+        batch: list[tuple[int, MediaInput]] = []
+        for n, (name, r) in enumerate(records[lo : lo + IMPORT_BATCH], lo + 1):
+            m = made.get(id(r)) if made else None
+            if m is None:
+                m = _media_input(name, r)
+            else:
+                m.series = name
+            batch.append((n, m))
         out.extend(job.apply(batch))
     return out
 
@@ -1004,6 +1027,7 @@ def own_series_media(
 __all__ = [
     "SOURCE_FORMAT",
     "Incoming",
+    "MediaInput",
     "Newer",
     "NoticeRow",
     "SharedSeries",
@@ -1030,6 +1054,7 @@ __all__ = [
     "log_entry_at",
     "log_leaves",
     "mark_carried",
+    "media_inputs",
     "newer",
     "next_delta_no",
     "notices_for",
