@@ -1,10 +1,12 @@
-"""Compact stored features (issue 16 item 4): full vs codebook 1 vs codebook 2, one run.
+"""Compact stored features (issue 16 item 4): full vs codebooks 1, 2 and 3, one run.
 
 Every picture's RootSIFT is extracted once (full, uncompressed; cached under
 ``benchmarks/_data/compact``) and then stored three ways side by side: ``full`` (the
 version-1 blob, every keypoint, uint8 descriptors), ``cb1`` (version 2 with codebook
 1: 16 PQ codes, only the strongest 743 keypoints fit in 16 KiB) and ``cb2`` (codebook
-2: 8 codes, every keypoint). Each form gets its own vocabulary (trained on its own
+2: 8 codes, every keypoint), ``cb3`` (codebook 3: 12 residual codes, the strongest
+908 keypoints, ratio test with the codebook's slack; pick forms with ``--forms``).
+Each form gets its own vocabulary (trained on its own
 distractors' descriptors, as ``scene_store`` trains on what it stores) and index, and
 the same queries run against each:
 
@@ -29,7 +31,7 @@ the same queries run against each:
 * **bytes per picture** of the stored blob (mean and largest).
 
 Usage: ``nice python benchmarks/bench_compact.py [--n 2000] [--negatives 50]
-[--workers 2] [--forms full,cb1,cb2]``.
+[--workers 2] [--forms full,cb1,cb2] [--every 1]``.
 """
 
 from __future__ import annotations
@@ -83,7 +85,14 @@ from tessera.features.scene import SceneMatch, match_pair
 
 CACHE = REPO / "benchmarks" / "_data" / "compact"
 COPY_MAX_SIDE, COPY_NFEATURES, COPY_SHORTLIST = 320, 300, 3  # triage's copy check
-FORMS: dict[str, tuple[int, ...]] = {"full": (), "cb1": (1,), "cb2": (2,), "cb1>cb2": (1, 2)}
+FORMS: dict[str, tuple[int, ...]] = {
+    "full": (),
+    "cb1": (1,),
+    "cb2": (2,),
+    "cb3": (3,),
+    "cb1>cb2": (1, 2),
+    "cb1>cb3": (1, 3),
+}
 """Form -> the codebooks a picture's features were coded with, in turn (none: the
 uncompressed version-1 blob; ``cb1>cb2``: a codebook-1 blob re-coded with codebook 2,
 what a migration of an existing codebook-1 database could do)."""
@@ -322,6 +331,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--forms", default="full,cb1,cb2")
     ap.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="edited-copy queries with retrieval: every k-th only (the direct check runs all)",
+    )
+    ap.add_argument(
         "--skip", default="", help="parts to skip (comma list): bytes,direct,scenes,copies,pairs"
     )
     args = ap.parse_args()
@@ -434,6 +449,7 @@ def main() -> None:
     # ---- edited copies ----
     if "copies" not in skip:
         known = [*ORIGINALS, *REAL_DISTRACTORS, *gen]
+        tasks = tasks[:: args.every]
         print(
             f"\nedited copies: {len(known)} indexed ({len(ORIGINALS)} originals, "
             f"{len(REAL_DISTRACTORS)} real distractors, {args.n} generated), {len(tasks)} queries"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from tessera.features import (
     similar,
 )
 from tessera.features.local import MAX_SIDE, NFEATURES, STORED_BYTES, blob_version, stored_max
+from tessera.features.verify import match
 
 from .conftest import Corpus
 
@@ -124,6 +126,45 @@ def test_blobs_of_codebook_2_decode_beside_codebook_1(monkeypatch: pytest.Monkey
     assert (d.argmin(axis=1) == np.arange(len(g))).mean() > 0.8
 
 
+def test_codebook_3_is_residual_and_keeps_908_keypoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codebook 3: 12 residual codes (18 bytes a keypoint with geometry, the strongest
+    908 in 16 KiB), reconstructions about as close as codebook 1's 16 product codes, and a
+    ratio-test slack carried by the decoded features."""
+    rng = np.random.default_rng(11)
+    blocks = rng.integers(0, 256, (160, 240, 3), dtype=np.uint8)
+    busy = np.kron(blocks, np.ones((4, 4, 1), np.uint8)).astype(np.int16)
+    f = extract(np.clip(busy + rng.normal(0, 8, busy.shape), 0, 255).astype(np.uint8))
+    assert len(f) == NFEATURES
+    book = codebook.load(3)
+    assert book.residual and book.m == 12 and stored_max(12) == 908
+    monkeypatch.setattr(codebook, "CURRENT", 3)
+    data = f.to_bytes()
+    monkeypatch.undo()
+    assert int.from_bytes(data[14:16], "little") == 3
+    assert len(data) == 32 + 908 * (6 + 12) <= STORED_BYTES
+    g = LocalFeatures.from_bytes(data)
+    assert len(g) == 908 and g.ratio_slack == codebook.RATIO_SLACK[3] > 0
+    assert np.abs(g.xy - f.xy[:908]).max() <= f.width / 65535
+    # residual decoding is the sum of one centroid per stage
+    codes = np.frombuffer(data, np.uint8, 908 * 12, 32 + 908 * 6).reshape(908, 12)
+    total = sum(book.centroids[j][codes[:, j]] for j in range(12))
+    assert np.allclose(book.decode(codes), total, atol=1e-6)
+    x = f.float_desc()[:908]
+    err3 = ((g.float_desc() - x) ** 2).sum(1).mean()
+    monkeypatch.setattr(codebook, "CURRENT", 1)
+    b1 = LocalFeatures.from_bytes(f.to_bytes()).float_desc()
+    monkeypatch.undo()
+    err1 = ((b1 - x[: len(b1)]) ** 2).sum(1).mean()
+    assert err3 < 1.1 * err1  # as close as 16 product codes, in 12 bytes
+    a = g.float_desc()
+    d = (a * a).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * a @ x.T
+    assert (d.argmin(axis=1) == np.arange(908)).mean() > 0.97
+    # old blobs keep their codebook and no slack
+    assert LocalFeatures.from_bytes(f.to_bytes()).ratio_slack == codebook.RATIO_SLACK.get(
+        codebook.CURRENT, 0.0
+    )
+
+
 def test_unknown_or_damaged_codebooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     data = bytearray(extract(_picture()).to_bytes())
     data[14:16] = (999).to_bytes(2, "little")  # codebook id in the header
@@ -184,3 +225,25 @@ def test_codebook_1_and_2_blobs_side_by_side_find_their_copies(
         crop = np.ascontiguousarray(rgb[h // 10 :, : w - w // 12])
         hits = similar([extract(crop), extract_mirrored(crop)], index, stored, k=3)
         assert hits and hits[0].media_id == mid and hits[0].relation == "copy"
+
+
+def test_ratio_slack_comes_off_both_neighbours_distances() -> None:
+    """Oracle by hand: d1^2 = (140/512)^2 = 0.0748, d2^2 = (170/512)^2 = 0.1102, ratio
+    0.824 > 0.8 (no match); with slack 0.02, sqrt(0.0548 / 0.0902) = 0.779 (a match).
+    The larger slack of the two sides counts."""
+
+    def feats(rows: list[dict[int, int]]) -> LocalFeatures:
+        desc = np.zeros((len(rows), 128), np.uint8)
+        for i, row in enumerate(rows):
+            for j, v in row.items():
+                desc[i, j] = v
+        n = len(rows)
+        xy = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+        return LocalFeatures(xy, desc, np.ones(n, np.float16), np.zeros(n, np.float16), 64, 64)
+
+    q = feats([{0: 255}, {5: 255}])
+    c = feats([{0: 255, 1: 140}, {0: 255, 2: 170}])
+    assert match(q, c).tolist() == []
+    assert match(q, replace(c, ratio_slack=0.02)).tolist() == [[0, 0]]
+    assert match(replace(q, ratio_slack=0.02), c).tolist() == [[0, 0]]
+    assert match(replace(q, ratio_slack=0.001), replace(c, ratio_slack=0.02)).tolist() == [[0, 0]]

@@ -79,6 +79,11 @@ class LocalFeatures:
     mirrored: bool = False
     """Descriptors come from the left-right mirror of the image (``extract_mirrored``);
     coordinates are still in the unmirrored frame, so geometry is a reflection."""
+    ratio_slack: float = 0.0
+    """Squared distance the ratio test takes off both neighbours' distances when these
+    descriptors are a codebook's reconstructions (``codebook.RATIO_SLACK``; 0 for
+    extracted descriptors and codebooks 1 and 2): quantisation error adds to every
+    distance, which pushes a true match's ratio towards 1."""
 
     def __post_init__(self) -> None:
         n = self.xy.shape[0]
@@ -219,7 +224,8 @@ def _from_compact(
     size = (np.float32(_SIZE_MIN) * np.exp2(size_q / np.float32(_SIZE_STEPS))).astype(np.float16)
     angle = (angle_q * np.float32(360.0 / 256.0)).astype(np.float16)
     desc = np.clip(np.rint(book.decode(codes) * DESC_SCALE), 0, 255).astype(np.uint8)
-    return LocalFeatures(xy, desc, size, angle, width, height, mirrored)
+    slack = codebook.RATIO_SLACK.get(book_id, 0.0)
+    return LocalFeatures(xy, desc, size, angle, width, height, mirrored, slack)
 
 
 def empty(width: int = 0, height: int = 0) -> LocalFeatures:
@@ -341,7 +347,7 @@ def rescale(f: LocalFeatures, width: int, height: int) -> LocalFeatures:
     s = np.array([width / f.width, height / f.height], np.float32)
     xy = ((f.xy + 0.5) * s - 0.5).astype(np.float32)
     size = (f.size.astype(np.float32) * np.float32(s.mean())).astype(np.float16)
-    return LocalFeatures(xy, f.desc, size, f.angle, width, height, f.mirrored)
+    return LocalFeatures(xy, f.desc, size, f.angle, width, height, f.mirrored, f.ratio_slack)
 
 
 def subset(f: LocalFeatures, box: tuple[float, float, float, float]) -> LocalFeatures:
@@ -349,5 +355,12 @@ def subset(f: LocalFeatures, box: tuple[float, float, float, float]) -> LocalFea
     x0, y0, x1, y1 = box
     keep = (f.xy[:, 0] >= x0) & (f.xy[:, 0] < x1) & (f.xy[:, 1] >= y0) & (f.xy[:, 1] < y1)
     return LocalFeatures(
-        f.xy[keep], f.desc[keep], f.size[keep], f.angle[keep], f.width, f.height, f.mirrored
+        f.xy[keep],
+        f.desc[keep],
+        f.size[keep],
+        f.angle[keep],
+        f.width,
+        f.height,
+        f.mirrored,
+        f.ratio_slack,
     )

@@ -81,7 +81,10 @@ def match(query: LocalFeatures, candidate: LocalFeatures, ratio: float = RATIO) 
     """Ratio-test, one-to-one matches as an M x 2 array of (query idx, candidate idx).
 
     Exhaustive L2 nearest and second-nearest neighbours from one matrix product
-    (the same pairs as OpenCV's brute-force knnMatch, several times faster).
+    (the same pairs as OpenCV's brute-force knnMatch, several times faster). When
+    either side is a codebook's reconstruction, its ``ratio_slack`` (the larger of the
+    two) comes off both squared distances before the ratio is taken: quantisation
+    error adds about the same to each, so without it true matches fail the test.
     """
     if len(query) < 2 or len(candidate) < 2:
         return np.zeros((0, 2), np.intp)
@@ -92,8 +95,9 @@ def match(query: LocalFeatures, candidate: LocalFeatures, ratio: float = RATIO) 
     d_first = d2[rows, first].copy()
     d2[rows, first] = np.inf
     d_second = d2.min(axis=1)
-    dist = np.sqrt(np.maximum(d_first, 0.0))
-    ok = dist < ratio * np.sqrt(np.maximum(d_second, 0.0))
+    slack = max(query.ratio_slack, candidate.ratio_slack)
+    dist = np.sqrt(np.maximum(d_first - slack, 0.0))
+    ok = dist < ratio * np.sqrt(np.maximum(d_second - slack, 0.0))
     qi, ci, dist = rows[ok], first[ok], dist[ok]
     if len(qi) == 0:
         return np.zeros((0, 2), np.intp)
