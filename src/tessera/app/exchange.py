@@ -33,7 +33,7 @@ from tessera.app.visibility import Level, Visibility, require_role, transaction
 from tessera.errors import InvalidInput, NotFound, PermissionDenied, UnreadableFile
 from tessera.exchange import bundle, hashlist, icse_csv, ncmec_xml, te_csv, vics
 from tessera.exchange.model import ExchangeRecord
-from tessera.exchange.stored import record_from_item, values_from_item
+from tessera.exchange.stored import given_from_item, record_from_item
 from tessera.storage import bulk_load, repo, sharing
 from tessera.storage import exchange as store
 
@@ -372,7 +372,7 @@ def export(
                 profile = profiles[0] if profiles else "Default"
                 header = {"version": vics_version, "profile": profile, "root": vics_root}
                 if vis.everything:  # the records' fields alone: no record objects
-                    values = (values_from_item(item) for item in items)
+                    values = (given_from_item(item) for item in items)
                     n = vics.write_values(values, out, **header)
                 else:
                     n = vics.write(records, out, **header)

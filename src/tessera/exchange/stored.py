@@ -20,8 +20,16 @@ def record_from_item(item: StoredItem) -> ExchangeRecord:
 
 
 def values_from_item(item: StoredItem) -> dict[str, Any]:
-    """``record_from_item(item).__dict__`` without the record (``vics.write_values``)."""
+    """``record_from_item(item).__dict__`` without the record."""
     return trusted_values(_given(item))
+
+
+def given_from_item(item: StoredItem) -> dict[str, Any]:
+    """Only the fields of ``record_from_item(item)`` that the item gives (the rest are
+    their defaults), for ``vics.write_values``: no merge into every field's default
+    per record (9 % of an export of everything). It may hold keys that are no field
+    (an entry stored by an older version): the writer reads fields by name only."""
+    return _given(item)
 
 
 def _given(item: StoredItem) -> dict[str, Any]:
@@ -65,4 +73,4 @@ def _given(item: StoredItem) -> dict[str, Any]:
     return values
 
 
-__all__ = ["record_from_item", "values_from_item"]
+__all__ = ["given_from_item", "record_from_item", "values_from_item"]

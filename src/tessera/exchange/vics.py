@@ -546,39 +546,45 @@ def record_to_media(r: ExchangeRecord, media_id: int, header: VicsHeader) -> dic
 
 
 def values_to_media(d: dict[str, Any], media_id: int, header: VicsHeader) -> dict[str, Any]:
-    """``record_to_media`` of the record whose fields are ``d`` (its ``__dict__``: every
-    field, valid), read once per export record without attributes."""
+    """``record_to_media`` of the record whose fields are ``d``, read once per export
+    record without attributes: its ``__dict__`` (every field, valid), or only the
+    fields given (``stored.given_from_item``): a field not in ``d`` is its default
+    (None, an empty tuple or dict: every default is falsy, so absent and default
+    write the same), and keys that are no field are not read."""
+    get = d.get
     out: dict[str, Any] = {
         "MediaID": media_id,
-        "Category": d["category"] if d["category_profile"] == header.profile else None,
+        "Category": get("category") if get("category_profile") == header.profile else None,
     }
-    if d["md5"]:
-        out["MD5"] = d["md5"].upper()
-    if d["sha1"]:
-        out["SHA1"] = d["sha1"].upper()
+    if md5 := get("md5"):
+        out["MD5"] = md5.upper()
+    if sha1 := get("sha1"):
+        out["SHA1"] = sha1.upper()
     alt: list[dict[str, str]] = []
-    if d["photodna"]:
+    if photodna := get("photodna"):
         if header.version.startswith("1."):
-            alt.append({"HashName": "PhotoDNA", "HashValue": d["photodna"]})
+            alt.append({"HashName": "PhotoDNA", "HashValue": photodna})
         else:
-            out["PhotoDNA"] = d["photodna"]
-    if d["sha256"]:
-        alt.append({"HashName": "SHA256", "HashValue": d["sha256"]})
-    if d["pdq"]:
-        alt.append({"HashName": "PDQ", "HashValue": d["pdq"]})
-    for h in d["other_hashes"]:
+            out["PhotoDNA"] = photodna
+    if sha256 := get("sha256"):
+        alt.append({"HashName": "SHA256", "HashValue": sha256})
+    if pdq := get("pdq"):
+        alt.append({"HashName": "PDQ", "HashValue": pdq})
+    for h in get("other_hashes") or ():
         alt.append({"HashName": h.name, "HashValue": h.value})
     for key, name in _WRITTEN:
-        value = d[name]
+        value = get(name)
         if name == "tags":
             value = ",".join(value) if value else None
         if value is not None:
             out[key] = value
     if alt:
         out["AlternativeHashes"] = alt
-    for key, value in d["vics_extra"].items():
-        if key.lower() not in _KNOWN:
-            out[key] = value
+    extra = get("vics_extra")
+    if extra:
+        for key, value in extra.items():
+            if key.lower() not in _KNOWN:
+                out[key] = value
     return out
 
 
@@ -657,10 +663,10 @@ def write_values(
     case: str | None = None
     for r in records:
         n += 1
-        if n == 1 or r["case_ref"] != case:
+        if n == 1 or r.get("case_ref") != case:
             if n > 1:
                 out.write("\n]},")
-            case = r["case_ref"]
+            case = r.get("case_ref")
             head = {"CaseNumber": case} if case is not None else {}
             out.write("\n" + dumps(head)[:-1] + ("," if head else "") + '"Media":[\n')
         else:

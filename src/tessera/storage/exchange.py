@@ -1075,7 +1075,7 @@ def iter_items(
     conn = s.connection()
     after = 0
     while True:
-        page = [int(r[0]) for r in conn.execute(paged, {"after": after})]
+        page: list[int] = list(conn.execute(paged, {"after": after}).scalars().all())
         if not page:
             return
         after = page[-1]
