@@ -891,7 +891,9 @@ def main() -> None:
                 _import_phase(args, home, base, token, qs, pool)
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        # the index writer may be saving a 10M generation at low priority: its stop
+        # waits up to 30 s for the save before the process exits
+        proc.wait(timeout=120)
     if only:
         return
     mean_ms = statistics.mean(single["latencies"]) * 1000
