@@ -8,7 +8,8 @@ load-generator process on the same machine (asyncio + httpx):
    requests/s, p50/p99 (target: >= 1,000 req/s at p99 <= 50 ms at 10M), then the
    misses alone and the hits alone (near copies) of the same queries;
 2. batch lookups (``POST /api/v1/lookup``, 1,000 hashes each): hashes/s
-   (target >= 20,000);
+   (target >= 20,000), PDQ (each hash a radius-31 search of the index) and then
+   MD5 (exact digests, half of them stored) as a separate figure;
 3. ``--clients`` concurrent clients (default 50) for ``--soak`` seconds: errors
    (target 0);
 4. lookups while a bulk import commits ``--import-rows`` new hashes: p99 (target
@@ -174,6 +175,28 @@ def stored_sample(home: Path, k: int, seed: int = 2) -> list[str]:
     return [bytes(r[0]).hex() for r in rows]
 
 
+def md5_queries(home: Path, k: int, seed: int = 4) -> list[str]:
+    """Half MD5s of stored media, half random digests (misses), interleaved."""
+    from sqlalchemy import func, select
+
+    from tessera.app import App, Settings
+    from tessera.storage.models import Media
+
+    with App(Settings.for_home(home)) as app, app.transaction() as s:
+        hi = int(s.scalar(select(func.max(Media.id))) or 0)
+        rng = random.Random(seed)
+        ids = [rng.randint(1, hi) for _ in range(k // 2)]
+        stored = [
+            bytes(r[0]).hex()
+            for r in s.execute(select(Media.md5).where(Media.id.in_(ids))).all()
+            if r[0] is not None
+        ]
+    out: list[str] = []
+    for h in stored:
+        out += [h, f"{rng.getrandbits(128):032x}"]
+    return out
+
+
 def queries(stored: list[str], k: int, seed: int = 3) -> list[str]:
     """Half near copies of stored hashes (<= 8 bits flipped), half random misses."""
     rng = random.Random(seed)
@@ -330,9 +353,10 @@ def _load(  # noqa: PLR0917 (submitted positionally to a process pool)
                             n = 1
                         else:
                             lo = (i * BATCH) % max(1, len(hashes) - BATCH)
+                            kind = _batch_kind(mode)
                             body = {
                                 "queries": [
-                                    {"type": "pdq", "hash": h} for h in hashes[lo : lo + BATCH]
+                                    {"type": kind, "hash": h} for h in hashes[lo : lo + BATCH]
                                 ]
                             }
                             r = await client.post("/api/v1/lookup", json=body)
@@ -386,10 +410,11 @@ def _load_raw(  # noqa: PLR0917 (as _load)
                         status, n = await conn.request("GET", f"/api/v1/lookup?{q}", token), 1
                     else:
                         lo = (i * BATCH) % max(1, len(hashes) - BATCH)
+                        kind = _batch_kind(mode)
                         body = json.dumps(
                             {
                                 "queries": [
-                                    {"type": "pdq", "hash": h} for h in hashes[lo : lo + BATCH]
+                                    {"type": kind, "hash": h} for h in hashes[lo : lo + BATCH]
                                 ]
                             }
                         ).encode()
@@ -413,6 +438,11 @@ def _load_raw(  # noqa: PLR0917 (as _load)
         return {"latencies": lat, "errors": errors, "done": done, "wall": wall, "client_cpu": cpu}
 
     return asyncio.run(run())
+
+
+def _batch_kind(mode: str) -> str:
+    """``batch``: PDQ hashes; ``batch-md5``: MD5 digests (exact lookups)."""
+    return "md5" if mode == "batch-md5" else "pdq"
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -700,7 +730,7 @@ def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, f
         return first, last, float(live.status().reloads)
 
 
-PHASES = ("single", "status", "misses", "hits", "batch", "soak", "import")
+PHASES = ("single", "status", "misses", "hits", "batch", "batch-md5", "soak", "import")
 
 
 def server_pids(pid: int) -> list[int]:
@@ -882,6 +912,16 @@ def main() -> None:
             if phase("batch"):
                 batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
                 report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
+            if phase("batch-md5"):
+                md5s = md5_queries(home, 20_000)
+                batch_md5 = measured(
+                    pool, proc.pid, base, token, "batch-md5", md5s, 2, args.duration, ck
+                )
+                report(
+                    f"batch MD5 lookups ({BATCH}/request, half stored, c=2)",
+                    batch_md5,
+                    unit="hash",
+                )
             if phase("soak"):
                 soak = measured(
                     pool, proc.pid, base, token, "single", qs, args.clients, args.soak, ck

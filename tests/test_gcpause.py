@@ -53,3 +53,30 @@ def test_a_pause_ending_on_one_thread_leaves_another_threads_pause_on() -> None:
     t.join(10)
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_frozen_exempts_what_lives_now_and_still_collects_new_cycles() -> None:
+    """Objects alive at entry are frozen; a cycle made inside is still collected;
+    leaving the block unfreezes everything."""
+    import weakref
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    gc.unfreeze()
+    old = Node()
+    with gcpause.frozen():
+        assert gc.get_freeze_count() > 0
+        new = Node()
+        gone = weakref.ref(new)
+        del new
+        gc.collect()
+        assert gone() is None  # made after the freeze: collected as usual
+        kept = weakref.ref(old)
+        del old
+        gc.collect()
+        assert kept() is not None  # a frozen cycle waits for the end of the block
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert kept() is None

@@ -452,3 +452,20 @@ def test_cli_similar_against_the_server_matches_in_process(server, tmp_path: Pat
         " 99999999 ", " N "
     )
     assert not (tmp_path / "no-local-home").exists()
+
+
+def test_a_worker_freezes_its_start_up_objects_while_it_serves(settings) -> None:  # type: ignore[no-untyped-def]
+    """The objects a worker made at start-up are out of the collector's reach while
+    it serves (``gcpause.frozen``) and handed back when it stops."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from tessera.api.factory import create_app
+    from tests.api.conftest import fake_accounts
+
+    gc.unfreeze()
+    with TestClient(create_app(settings, authenticate=fake_accounts)) as client:
+        assert client.get("/status").status_code == 200
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tessera import __version__
+from tessera import __version__, gcpause
 from tessera.api import problems
 from tessera.api.audit_trail import AuditRequests
 from tessera.api.auth import TOKEN_CACHE_SECONDS, TokenCache, accounts_authenticator
@@ -90,7 +90,8 @@ def create_app(
             audit_queue=queue,
         )
         try:
-            yield
+            with gcpause.frozen():  # start-up's objects live as long as the worker
+                yield
         finally:
             if runner is not None:
                 runner.stop()

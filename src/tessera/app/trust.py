@@ -640,10 +640,13 @@ def _may_flood(  # noqa: PLR0917 (a private helper of one caller)
         return False
     written = store.flood_counts(s, media, since, released)
     queued = queue.pending(media, since, released)
+    of_media: dict[int, set[tuple[str, int]]] = {}  # one pass: a batch has 10,000 hits
+    for x, k, a in hits:
+        of_media.setdefault(x, set()).add((k, a))
     for m in media:
         files, agencies = written.get(m, (0, 0))
         keys, by = queued.get(m, (set(), set()))
-        mine = {(k, a) for x, k, a in hits if x == m}
+        mine = of_media.get(m, set())
         files += len(keys | {k for k, _ in mine})
         agencies += len(by | {a for _, a in mine})
         if files > rule.files and agencies >= rule.agencies:
