@@ -29,6 +29,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.audit.entry import as_utc
 from tessera.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from tessera.storage import accounts, repo
@@ -182,6 +183,7 @@ def _may_manage(caller: Caller, agency_code: str, role: Role) -> None:
 # -- users -----------------------------------------------------------------------------
 
 
+@retried
 def create_user(
     app: App, caller: Caller, email: str, *, agency: str, role: str, password: str | None
 ) -> UserSummary:
@@ -233,6 +235,7 @@ def list_users(
         return [UserSummary.of(u) for u in rows]
 
 
+@retried
 def disable_user(app: App, caller: Caller, email: str) -> UserSummary:
     """Disable an account: its password and every token stop working at once."""
     email = normalise_email(email)
@@ -252,6 +255,7 @@ def disable_user(app: App, caller: Caller, email: str) -> UserSummary:
         return UserSummary.of(user)
 
 
+@retried
 def set_password(app: App, caller: Caller, email: str, password: str) -> UserSummary:
     """Set (or reset) an account's password."""
     email = normalise_email(email)
@@ -278,6 +282,7 @@ def _locked(app: App, keys: list[str], at: datetime) -> bool:
     return False
 
 
+@retried
 def _fail(app: App, keys: list[str], at: datetime) -> None:
     with app.transaction() as s:
         for key in keys:
@@ -314,13 +319,20 @@ def verify_password(
     if not ok or user is None or user.disabled:
         _fail(app, keys, at)
         raise Unauthenticated(_GENERIC)
+    _succeeded(
+        app, keys, email, password if stored and _hasher.check_needs_rehash(stored) else None
+    )
+    return _caller(user, Role(user.role), request_id)
+
+
+@retried  # its own transaction: the reads before it committed already
+def _succeeded(app: App, keys: list[str], email: str, rehash: str | None) -> None:
+    """A right password: its failures forgotten, its hash renewed where ``rehash``."""
     with app.transaction() as s:
         for key in keys:
             accounts.clear_failures(s, key)
-        if stored and _hasher.check_needs_rehash(stored):
-            fresh = accounts.get_user(s, email)
-            fresh.password_hash = hash_password(password)
-    return _caller(user, Role(user.role), request_id)
+        if rehash is not None:
+            accounts.get_user(s, email).password_hash = hash_password(rehash)
 
 
 # -- tokens ----------------------------------------------------------------------------
@@ -338,6 +350,7 @@ def _new_public_id() -> str:
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
 
 
+@retried
 def create_token(
     app: App,
     caller: Caller,
@@ -397,6 +410,7 @@ def _issue(
     return token, f"{public}_{secret}"
 
 
+@retried
 def revoke_token(app: App, caller: Caller, token_id: str) -> TokenSummary:
     """Revoke token ``tsr_<id>`` (the id ``token create`` printed); idempotent."""
     m = _PUBLIC_ID.match(token_id.strip())  # the id, or a whole token pasted
@@ -451,6 +465,7 @@ def list_tokens(
         return [TokenSummary.of(t) for t in rows]
 
 
+@retried  # it may write the token's last use
 def authenticate_token(app: App, token: str, *, request_id: str | None = None) -> Caller:
     """The caller a bearer token stands for; ``Unauthenticated`` for any failure.
 
@@ -509,15 +524,20 @@ def login(
 ) -> BrowserSession:
     """Password sign-in (rate-limited as ``verify_password``) -> a 12-hour session."""
     caller = verify_password(app, email, password, client=client, request_id=request_id)
-    with app.transaction() as s:
-        user = accounts.get_user(s, caller.email or "")
-        token, cookie = _issue(s, user, Role(user.role), SESSION_NAME, SESSION_LIFETIME)
-        audit.record_in(s, app, caller, "session.create", target=f"token:{token.public_id}")
-        summary = TokenSummary.of(token)
+    summary, cookie = _open_session(app, caller)
     assert summary.expires_at is not None
     return BrowserSession(
         cookie=cookie, csrf=csrf_token(cookie), expires_at=summary.expires_at, summary=summary
     )
+
+
+@retried  # its own transaction: the password's check committed before it
+def _open_session(app: App, caller: Caller) -> tuple[TokenSummary, str]:
+    with app.transaction() as s:
+        user = accounts.get_user(s, caller.email or "")
+        token, cookie = _issue(s, user, Role(user.role), SESSION_NAME, SESSION_LIFETIME)
+        audit.record_in(s, app, caller, "session.create", target=f"token:{token.public_id}")
+        return TokenSummary.of(token), cookie
 
 
 def authenticate_session(

@@ -83,6 +83,7 @@ from tessera.app import federation_notices as notices
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.app.visibility import require_role
 from tessera.audit.checkpoint import Checkpoint
 from tessera.audit.entry import canonical_json
@@ -179,6 +180,7 @@ def _require_admin(caller: Caller) -> None:
         require_role(caller, Role.ADMIN)
 
 
+@retried
 def add_peer(
     app: App,
     caller: Caller,
@@ -228,6 +230,7 @@ def list_peers(app: App, caller: Caller) -> tuple[PeerInfo, ...]:
         return tuple(_info(p) for p in store.list_peers(s))
 
 
+@retried
 def remove_peer(app: App, caller: Caller, name: str) -> PeerInfo:
     _require_admin(caller)
     with app.transaction() as s:

@@ -16,6 +16,7 @@ from tessera.app import audit
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
 from tessera.app.results import Result, Timestamp
+from tessera.app.retry import retried
 from tessera.app.similar import SimilarHit, region, search, stored_features
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import InvalidInput, NotFound
@@ -95,6 +96,35 @@ def add(
         feats = extract_region(decode_image(raw, limits=app.settings.decode_limits).rgb, box)
     else:
         feats = region(stored_features(app, caller, media_id, Level.FULL), box, f"media {media_id}")
+    return _store(
+        app,
+        caller,
+        media_id,
+        box,
+        kind=kind,
+        feats=feats,
+        note=note,
+        series_name=series_name,
+        location_id=location_id,
+        agency_code=agency_code,
+    )
+
+
+@retried  # the checks and the region's features above committed (read) already
+def _store(
+    app: App,
+    caller: Caller,
+    media_id: int,
+    box: Box,
+    *,
+    kind: str,
+    feats: LocalFeatures,
+    note: str | None,
+    series_name: str | None,
+    location_id: int | None,
+    agency_code: str | None,
+) -> MarkerDetail:
+    """``add``'s one write: the marker and its audit entry, in one transaction."""
     with transaction(app, caller) as (s, vis):
         media = repo.media_by_id(s, media_id)
         series = repo.get_series(s, series_name) if series_name else None

@@ -15,9 +15,12 @@ unit of work, a use case calling another; the owner retries, or the error reache
 caller as before). Its side effects then happen once: audit entries are appended in
 the rolled back transaction (``audit.record_in``), hits queued only when a transaction
 commits (``storage.db.on_commit``), and a service request's audit entry is queued once,
-after the response (``api.audit_trail``). Use cases that read a stream, call another
-node or start work outside the database are not marked: running them again is not the
-same call.
+after the response (``api.audit_trail``). A use case whose checks commit (read)
+before its write marks only the write's own function (``markers.add``'s store, a
+sign-in's session, a confirmation before a dispute's Baseline flag, a triage job's
+progress and end state), so the write alone runs again. Use cases that read a stream,
+call another node or start work outside the database are not marked: running them
+again is not the same call.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict
 from tessera.app import audit, hashing
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
+from tessera.app.retry import retried
 from tessera.app.triage import after_triage, shared_report
 from tessera.app.visibility import require_role
 from tessera.errors import InvalidInput, NotFound, TesseraError
@@ -230,6 +231,7 @@ def _tuple_or_none(frames: list[FrameHash] | None) -> tuple[FrameHash, ...] | No
 # -- use cases ----------------------------------------------------------------------------
 
 
+@retried
 def submit(
     app: App,
     caller: Caller,
@@ -283,6 +285,7 @@ def upload_folder(app: App) -> Path:
     return folder.resolve()
 
 
+@retried
 def submit_folder(
     app: App,
     caller: Caller,
@@ -347,6 +350,20 @@ def submit_folder(
         return _view(job)
 
 
+@retried
+def _finish(app: App, job_id: int, state: str, **result: Any) -> None:
+    """A job's end state (``store.finish``) in a transaction of its own."""
+    with app.transaction() as s:
+        store.finish(s, job_id, state, _now(), **result)
+
+
+@retried
+def _progress(app: App, job_id: int, done: int) -> bool:
+    """Progress and heartbeat; True when a cancel was asked for."""
+    with app.transaction() as s:
+        return bool(store.progress(s, job_id, done, _now()))
+
+
 def _remove_upload(source: Mapping[str, Any]) -> None:
     if source.get("names") is not None:
         shutil.rmtree(source["folder"], ignore_errors=True)
@@ -374,9 +391,8 @@ def _hash_source(app: App, job_id: int, source: Mapping[str, Any]) -> list[Any] 
         records.append(rec)
         if time.monotonic() - last >= HEARTBEAT_S:
             last = time.monotonic()
-            with app.transaction() as s:
-                if store.progress(s, job_id, len(records), _now()):
-                    return None
+            if _progress(app, job_id, len(records)):
+                return None
     with app.transaction() as s:
         store.set_fingerprints(s, job_id, records)
     return records
@@ -485,6 +501,7 @@ def list_jobs(
         ]
 
 
+@retried
 def cancel(app: App, caller: Caller, job_id: str) -> TriageJobView:
     """Cancel a queued job now, a running one at its next chunk; a finished one stays."""
     with app.transaction() as s:
@@ -600,8 +617,7 @@ def _run_beating(app: App, job_id: int, chunk: int) -> None:
             hashed = _hash_source(app, job_id, source)
             _remove_upload(source)
             if hashed is None:
-                with app.transaction() as s:
-                    store.finish(s, job_id, "cancelled", _now())
+                _finish(app, job_id, "cancelled")
                 return
             docs = hashed
         if not docs:
@@ -623,10 +639,9 @@ def _run_beating(app: App, job_id: int, chunk: int) -> None:
             )
             items.extend(part.items)
             _merge(series, part.series)
-            with app.transaction() as s:
-                if store.progress(s, job_id, len(items), _now()):
-                    store.finish(s, job_id, "cancelled", _now())
-                    return
+            if _progress(app, job_id, len(items)):
+                _finish(app, job_id, "cancelled")
+                return
         report = TriageReport(
             items=items,
             series=sorted(series.values(), key=lambda h: h.status.name),
@@ -641,29 +656,44 @@ def _run_beating(app: App, job_id: int, chunk: int) -> None:
         counts = report.counts()
         head = report.to_json()
         lines = head.pop("results")
-        with app.transaction() as s:
-            store.finish(s, job_id, "done", _now(), result=head, files=lines, done=len(items))
-            audit.record_in(
-                s,
-                app,
-                caller,
-                "triage",
-                target=public_id,
-                params={"job": public_id, "files": len(items), "radius": radius},
-                result_count=counts["known"] + counts["near"],
-            )
+        matched = counts["known"] + counts["near"]
+        _done(app, caller, job_id, public_id, head, lines, len(items), radius, matched)
         after_triage(app, caller, items, per_item, len(items))
     except TesseraError as e:
         if source:
             _remove_upload(source)
-        with app.transaction() as s:
-            store.finish(s, job_id, "failed", _now(), error=f"{type(e).__name__}: {e}")
+        _finish(app, job_id, "failed", error=f"{type(e).__name__}: {e}")
     except Exception as e:  # a bug must not leave the job "running" forever
         log.exception("triage job %s failed", public_id)
         if source:
             _remove_upload(source)
-        with app.transaction() as s:
-            store.finish(s, job_id, "failed", _now(), error=f"internal error ({type(e).__name__})")
+        _finish(app, job_id, "failed", error=f"internal error ({type(e).__name__})")
+
+
+@retried
+def _done(  # noqa: PLR0917 (a private helper of one caller)
+    app: App,
+    caller: Caller,
+    job_id: int,
+    public_id: str,
+    head: dict[str, Any],
+    lines: list[Any],
+    files: int,
+    radius: int,
+    matched: int,
+) -> None:
+    """A finished job: its report, rows and state with its one audit entry, together."""
+    with app.transaction() as s:
+        store.finish(s, job_id, "done", _now(), result=head, files=lines, done=files)
+        audit.record_in(
+            s,
+            app,
+            caller,
+            "triage",
+            target=public_id,
+            params={"job": public_id, "files": files, "radius": radius},
+            result_count=matched,
+        )
 
 
 class JobRunner:

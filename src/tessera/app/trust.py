@@ -37,6 +37,7 @@ from tessera.app.context import App
 from tessera.app.hit_queue import FLUSH_INTERVAL as HIT_FLUSH_INTERVAL
 from tessera.app.hit_queue import HitQueue, Row
 from tessera.app.results import Result
+from tessera.app.retry import retried
 from tessera.app.settings import FloodRule
 from tessera.app.visibility import Level, require_role, transaction
 from tessera.errors import ConfigError, InvalidInput, NotFound, PermissionDenied
@@ -140,6 +141,22 @@ def judge(
     if note is not None and len(note) > 4000:
         raise InvalidInput("note: at most 4000 characters")
     require_role(caller, Role.ANALYST)
+    c = _judge(app, caller, media_id, verdict, reason=reason, note=note)
+    if verdict == "dispute":
+        _flag_baseline(app, caller, media_id, reason or "")
+    return VerdictView(media_id=media_id, verdict=verdict, reason=reason, note=note, counts=c)
+
+
+@retried  # run again alone: a dispute's Baseline flag is a transaction of its own
+def _judge(
+    app: App,
+    caller: Caller,
+    media_id: int,
+    verdict: Literal["confirm", "dispute"],
+    *,
+    reason: str | None,
+    note: str | None,
+) -> VerdictCounts:
     with transaction(app, caller) as (s, vis):
         vis.require_media(media_id, Level.STATUS)
         if vis.agency_id is None:
@@ -162,10 +179,7 @@ def judge(
             target=f"media:{media_id}",
             params={"reason": reason, "note": note},
         )
-        c = counts(s, [media_id])[media_id]
-    if verdict == "dispute":
-        _flag_baseline(app, caller, media_id, reason or "")
-    return VerdictView(media_id=media_id, verdict=verdict, reason=reason, note=note, counts=c)
+        return counts(s, [media_id])[media_id]
 
 
 BASELINE_COUNTRIES = 2
@@ -197,6 +211,7 @@ def require_baseline_rule(s: Session, caller: Caller, series_id: int | None) -> 
     )
 
 
+@retried
 def _flag_baseline(app: App, caller: Caller, media_id: int, reason: str) -> None:
     """A disputed item of a Baseline series: flagged for review, its owner told."""
     now = datetime.now(UTC)
@@ -251,6 +266,7 @@ def list_reviews(app: App, caller: Caller, *, open_only: bool = True) -> list[Ba
         return [_review_view(s, r) for r in rows]
 
 
+@retried
 def resolve_review(
     app: App, caller: Caller, review_id: int, *, drop_baseline: bool = False
 ) -> BaselineReviewView:
@@ -316,6 +332,7 @@ def _entry(s: Session, row: object) -> NegativeEntry:
     )
 
 
+@retried
 def add_negative(
     app: App, caller: Caller, kind: str, value: str, reason: str, *, network: bool = False
 ) -> NegativeEntry:
@@ -348,6 +365,7 @@ def add_negative(
     return entry
 
 
+@retried
 def remove_negative(app: App, caller: Caller, entry_id: int) -> NegativeEntry:
     if not 0 < entry_id < 2**31:
         raise NotFound(f"no negative-list entry {entry_id}")
@@ -506,6 +524,7 @@ def get_flood_rule(app: App, caller: Caller) -> FloodSettings:
     return _flood_view(_apply(app.settings.flood, values), values)
 
 
+@retried
 def set_flood_rule(app: App, caller: Caller, values: dict[str, float | None]) -> FloodSettings:
     """The network's operator sets flood thresholds for the whole network; a value of
     None returns that one to the deployment's setting. Audited."""
@@ -698,6 +717,7 @@ def guard_triage(
     return done
 
 
+@retried
 def release(
     app: App, caller: Caller, media_id: int, *, negative_reason: str | None = None
 ) -> QuarantineView:
