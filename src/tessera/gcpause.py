@@ -51,10 +51,11 @@ def paused() -> Iterator[None]:
 
 @contextmanager
 def frozen() -> Iterator[None]:
-    """Collect once, then exempt every object alive now from later collections
-    until the block ends (``gc.freeze`` / ``gc.unfreeze``). Reference counting still
-    frees them; only a cycle among them would wait for the end of the block."""
-    gc.collect()
+    """Exempt every object tracked now from later collections until the block ends
+    (``gc.freeze`` / ``gc.unfreeze``: both move whole generation lists, no walk).
+    Reference counting still frees them; only a cycle among them (garbage already
+    waiting included: no collection first, which would cost every test's server
+    start a full walk) waits for the end of the block."""
     gc.freeze()
     try:
         yield
