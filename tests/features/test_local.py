@@ -80,9 +80,9 @@ def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
     data = f.to_bytes()
     assert blob_version(data) == 2 and len(data) <= STORED_BYTES
     g = LocalFeatures.from_bytes(data)
-    n = stored_max(16)
-    assert len(g) == n == 743 and (g.width, g.height) == (2400, 1600)
-    assert len(data) == 32 + n * (6 + 16)
+    n = stored_max(12)  # codebook 3 (current): 12 residual codes
+    assert len(g) == n == 908 and (g.width, g.height) == (2400, 1600)
+    assert len(data) == 32 + n * (6 + 12)
     # geometry: x, y within 1/65535 of the frame; size 2^(1/32); angle half a step
     assert np.abs(g.xy - f.xy[:n]).max() <= 2400 / 65535
     ratio = g.size.astype(np.float32) / f.size[:n].astype(np.float32)
@@ -102,15 +102,15 @@ def test_stored_features_are_compact_and_keep_the_strongest_keypoints() -> None:
 
 def test_blobs_of_codebook_2_decode_beside_codebook_1(monkeypatch: pytest.MonkeyPatch) -> None:
     """Codebook 2 ships (pinned) but is not current: its blobs (every keypoint, 8 codes)
-    decode, and new blobs stay codebook 1's (the strongest 743)."""
+    decode, and new blobs are codebook 3's (the strongest 908)."""
     rng = np.random.default_rng(11)
     blocks = rng.integers(0, 256, (160, 240, 3), dtype=np.uint8)
     busy = np.kron(blocks, np.ones((4, 4, 1), np.uint8)).astype(np.int16)
     f = extract(np.clip(busy + rng.normal(0, 8, busy.shape), 0, 255).astype(np.uint8))
     assert len(f) == NFEATURES
-    assert codebook.CURRENT == 1
+    assert codebook.CURRENT == 3
     current = f.to_bytes()
-    assert int.from_bytes(current[14:16], "little") == 1 and len(current) == 32 + 743 * 22
+    assert int.from_bytes(current[14:16], "little") == 3 and len(current) == 32 + 908 * 18
     monkeypatch.setattr(codebook, "CURRENT", 2)
     data = f.to_bytes()
     monkeypatch.undo()
@@ -159,10 +159,12 @@ def test_codebook_3_is_residual_and_keeps_908_keypoints(monkeypatch: pytest.Monk
     a = g.float_desc()
     d = (a * a).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * a @ x.T
     assert (d.argmin(axis=1) == np.arange(908)).mean() > 0.97
-    # old blobs keep their codebook and no slack
-    assert LocalFeatures.from_bytes(f.to_bytes()).ratio_slack == codebook.RATIO_SLACK.get(
-        codebook.CURRENT, 0.0
-    )
+    # codebook-1 blobs (what databases hold) keep decoding, with no slack
+    monkeypatch.setattr(codebook, "CURRENT", 1)
+    old = f.to_bytes()
+    monkeypatch.undo()
+    assert int.from_bytes(old[14:16], "little") == 1 and len(old) == 32 + 743 * 22
+    assert LocalFeatures.from_bytes(old).ratio_slack == 0.0
 
 
 def test_unknown_or_damaged_codebooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,18 +205,19 @@ def test_index_save_load_round_trip(corpus: Corpus, tmp_path: Path) -> None:
         SceneIndex.load(tmp_path / "idx")
 
 
-def test_codebook_1_and_2_blobs_side_by_side_find_their_copies(
+def test_codebook_1_2_and_3_blobs_side_by_side_find_their_copies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A database whose blobs were written under two codebooks (main wrote codebook-2
-    blobs between 6c884e8 and its revert) still finds an edited copy of each."""
+    """A database whose blobs were written under several codebooks (codebook 1 before
+    codebook 3 became current, codebook 2 between 6c884e8 and its revert; no migration
+    re-codes them) still finds an edited copy of each."""
     pics = {f"p{i}": _picture(800, 600, seed) for i, seed in enumerate((21, 22, 23, 24))}
     stored: dict[str, LocalFeatures] = {}
     for i, (mid, rgb) in enumerate(pics.items()):
-        monkeypatch.setattr(codebook, "CURRENT", 1 + i % 2)
+        monkeypatch.setattr(codebook, "CURRENT", 1 + i % 3)
         blob = extract(rgb).to_bytes()
         monkeypatch.undo()
-        assert int.from_bytes(blob[14:16], "little") == 1 + i % 2
+        assert int.from_bytes(blob[14:16], "little") == 1 + i % 3
         stored[mid] = LocalFeatures.from_bytes(blob)
     sample = np.concatenate([f.float_desc() for f in stored.values()])
     index = SceneIndex(Vocabulary.train(sample, 64, iterations=5))

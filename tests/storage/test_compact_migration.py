@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from tessera.features.local import STORED_BYTES, LocalFeatures, blob_version
+from tessera.features import codebook
+from tessera.features.local import STORED_BYTES, LocalFeatures, blob_version, stored_max
 from tessera.ingest.writer import write_batch
 from tessera.pipeline.result import FileResult
 from tessera.storage import markers, repo
@@ -119,7 +120,7 @@ def test_migration_0011_compacts_old_feature_blobs(old_db: Database) -> None:
         assert len(value) < len(old)
         got = LocalFeatures.from_bytes(value)
         n = len(got)
-        assert n == min(len(arrays["xy"]), 743)
+        assert n == min(len(arrays["xy"]), stored_max(codebook.load(codebook.CURRENT).m))
         assert (got.width, got.height) == (1600, 1200)
         # the strongest keypoints kept (the old blob's order), geometry within 1/40 px
         assert np.abs(got.xy - arrays["xy"][:n]).max(initial=0) < 0.025

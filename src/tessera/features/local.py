@@ -17,16 +17,17 @@ id, image width and height) then the arrays, little-endian.
 
 Version 2 (what ``to_bytes`` writes) is the compact stored form, at most
 ``STORED_BYTES`` (16 KiB) a picture: the strongest :func:`stored_max` keypoints
-(743 with the 16-byte codes of codebook 1), each as x and y in 1/65535ths of the
-frame (uint16), size on a log scale (2^(1/16) steps) and angle in 1/256ths of a turn
-(one byte each), and the descriptor as ``M`` product-quantiser codes
-(``tessera.features.codebook``): 22 bytes a keypoint instead of 140. Measured
-(``benchmarks/bench_scenes.py``, ``bench_robust.py``): fewer keypoints cost more
-matches than coarser descriptors, so 16-byte codes for 743 keypoints beat 32-byte
-codes for 430. ``from_bytes`` decodes it to the same :class:`LocalFeatures`
-(descriptors are the codebook's reconstructions), and still reads version 1 (full
-uint8 descriptors, float32 geometry), which databases written before migration
-0011 hold.
+(908 with the 12 residual codes of codebook 3, current; 743 with codebook 1's 16
+product codes), each as x and y in 1/65535ths of the frame (uint16), size on a log
+scale (2^(1/16) steps) and angle in 1/256ths of a turn (one byte each), and the
+descriptor as ``M`` one-byte codes (``tessera.features.codebook``): 18 bytes a
+keypoint instead of 140. Measured (``benchmarks/bench_scenes.py``, ``bench_robust.py``,
+``bench_compact.py``): fewer keypoints cost more matches than coarser descriptors, so
+16-byte codes for 743 keypoints beat 32-byte codes for 430, and residual codes, as
+close in 12 bytes as product codes in 16, keep 908. ``from_bytes`` decodes it to the
+same :class:`LocalFeatures` (descriptors are the codebook's reconstructions, carrying
+its ratio slack), and still reads version 1 (full uint8 descriptors, float32
+geometry), which databases written before migration 0011 hold.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ COPY_MAX_SIDE = 320
 wide costs about a quarter; an edited copy still verifies with tens of inliers."""
 
 COPY_NFEATURES = 300
-"""Keypoints of the copy check (the stored side keeps up to 743)."""
+"""Keypoints of the copy check (the stored side keeps up to 908)."""
 
 
 def _copy_features(result: FileResult, rgb: Any) -> FileResult:
