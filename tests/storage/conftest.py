@@ -49,6 +49,24 @@ def pg_schema_database(prepare: Callable[[Database], object]) -> Iterator[Databa
         admin.dispose()
 
 
+def rls_reader_database(prefix: str) -> Iterator[tuple[Database, str]]:
+    """A migrated PostgreSQL schema and a role Row-Level Security filters there (it
+    neither owns the tables nor bypasses RLS; dropped after): ``(database, role)``."""
+    role = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    for db in pg_schema_database(Database.migrate):
+        with db.engine.begin() as conn:
+            schema = conn.scalar(text("SELECT current_schema()"))
+            conn.execute(text(f"CREATE ROLE {role} NOLOGIN NOBYPASSRLS"))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
+        try:
+            yield db, role
+        finally:
+            with db.engine.begin() as conn:
+                conn.execute(text(f"DROP OWNED BY {role}"))
+                conn.execute(text(f"DROP ROLE {role}"))
+
+
 def drop_schema(admin: Engine, schema: str) -> None:
     """Drop a test's schema once nothing of the test still reads it.
 

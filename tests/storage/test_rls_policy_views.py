@@ -15,7 +15,6 @@ PostgreSQL only (the policies exist only there)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +22,7 @@ from sqlalchemy import Connection, text
 
 from tessera.storage.db import Database
 
-from .conftest import migrate_to, pg_schema_database
+from .conftest import migrate_to, rls_reader_database
 from .test_media_level_function import AGENCIES, _world
 
 # (table, what the caller reads, the oracle's rule over the same rows)
@@ -52,19 +51,7 @@ TABLES = (
 @pytest.fixture
 def pg() -> Iterator[tuple[Database, str]]:
     """A migrated schema and a role RLS filters there (dropped after)."""
-    role = f"tessera_pv_{uuid.uuid4().hex[:10]}"
-    for db in pg_schema_database(Database.migrate):
-        with db.engine.begin() as conn:
-            schema = conn.scalar(text("SELECT current_schema()"))
-            conn.execute(text(f"CREATE ROLE {role} NOLOGIN NOBYPASSRLS"))
-            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
-            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
-        try:
-            yield db, role
-        finally:
-            with db.engine.begin() as conn:
-                conn.execute(text(f"DROP OWNED BY {role}"))
-                conn.execute(text(f"DROP ROLE {role}"))
+    yield from rls_reader_database("tessera_pv")
 
 
 def _facts(db: Database, media: list[int]) -> None:

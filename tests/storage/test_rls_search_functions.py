@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from tessera.storage.metadata_search import by_camera_key, in_boxes_rls, lon_win
 from tessera.storage.models import Media, MediaMetadataModel
 from tessera.storage.text_search import search_text
 
-from .conftest import database_at, migrate_to, pg_schema_database
+from .conftest import database_at, migrate_to, rls_reader_database
 from .test_media_level_function import AGENCIES, NOW, _world
 
 WORDS = ("harbour", "hotel", "room", "park", "station", "garden")
@@ -67,19 +66,7 @@ def _order(relevance: bool, descending: bool) -> str:
 @pytest.fixture
 def pg() -> Iterator[tuple[Database, str]]:
     """A migrated schema and a role RLS filters there (dropped after)."""
-    role = f"tessera_ts_{uuid.uuid4().hex[:10]}"
-    for db in pg_schema_database(Database.migrate):
-        with db.engine.begin() as conn:
-            schema = conn.scalar(text("SELECT current_schema()"))
-            conn.execute(text(f"CREATE ROLE {role} NOLOGIN NOBYPASSRLS"))
-            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
-            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
-        try:
-            yield db, role
-        finally:
-            with db.engine.begin() as conn:
-                conn.execute(text(f"DROP OWNED BY {role}"))
-                conn.execute(text(f"DROP ROLE {role}"))
+    yield from rls_reader_database("tessera_ts")
 
 
 KEYS = ("canon/123", "nikon/123", "canon/77", "sony/1123", "x/123/9", None)
