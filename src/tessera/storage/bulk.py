@@ -7,9 +7,9 @@ overhead cost several times the database's own work. So this module talks to the
 DB-API driver directly, in the session's transaction (nothing here commits):
 
 * lookups ``WHERE col IN (...)`` (SQLite) / ``= ANY(array)`` (PostgreSQL), chunked;
-* inserts through ``executemany`` (SQLite), or ``COPY ... FROM STDIN`` on PostgreSQL
-  when row-level security does not apply to the connected role (COPY refuses
-  tables under RLS), else ``executemany`` (psycopg pipelines it);
+* inserts through multi-row ``INSERT ... VALUES`` statements (SQLite), or ``COPY ...
+  FROM STDIN`` on PostgreSQL when row-level security does not apply to the connected
+  role (COPY refuses tables under RLS), else ``executemany`` (psycopg pipelines it);
 * ids for new rows handed out before the insert (``nextval`` of the table's sequence
   on PostgreSQL, ``MAX(id)`` on SQLite, whose write transaction excludes every other
   writer until it commits), so rows referencing them go in the same pass.
@@ -21,6 +21,7 @@ back by SQLAlchemy's JSON type like any other).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,9 @@ from tessera import jsontext
 SQLITE_CHUNK = 5000
 """Values per ``IN (...)`` list on SQLite (its limit is 32,766 variables)."""
 PG_CHUNK = 50_000
+SQLITE_ROWS = 1000
+"""Rows per multi-row ``INSERT`` statement on SQLite (fewer when the columns times
+the rows would pass the connection's limit of variables)."""
 
 
 class Bulk:
@@ -141,10 +145,32 @@ class Bulk:
         if self.pg:
             tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
             sql = f"INSERT INTO {table} ({names}) VALUES ({holes}){tail}"
-        else:
-            verb = "INSERT OR IGNORE" if skip_conflicts else "INSERT"
-            sql = f"{verb} INTO {table} ({names}) VALUES ({holes})"
-        self.execute_many(sql, rows)
+            self.execute_many(sql, rows)
+            return
+        verb = "INSERT OR IGNORE" if skip_conflicts else "INSERT"
+        self._insert_values(f"{verb} INTO {table} ({names}) VALUES ", f"({holes})", rows)
+
+    def _insert_values(self, head: str, one: str, rows: list[tuple[Any, ...]]) -> None:
+        """SQLite: many rows per ``INSERT ... VALUES (...), (...)`` statement, not
+        one ``executemany`` step each. The driver lets go of the GIL around every
+        step: with another thread of the process busy (a sync's fetch thread) each
+        row then waited for it to hand the GIL back. One statement of up to
+        ``SQLITE_ROWS`` rows (bounded by the connection's variable limit) takes it
+        once; 200,000 rows of a 9-column indexed table: 3.5 -> 2.8 us CPU a row."""
+        per = max(1, min(SQLITE_ROWS, self._variable_limit() // len(rows[0])))
+        cur = self._cursor()
+        try:
+            for i in range(0, len(rows), per):
+                part = rows[i : i + per]
+                sql = head + ", ".join([one] * len(part))
+                cur.execute(sql, [v for row in part for v in row])
+        finally:
+            cur.close()
+
+    def _variable_limit(self) -> int:
+        raw = self.conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        return raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
