@@ -84,3 +84,16 @@ def test_flood_thresholds_and_node_agency_from_the_environment(tmp_path: Path) -
                 {"TESSERA_FLOOD_WINDOW_HOURS": "0.001"}):  # fmt: skip
         with pytest.raises(ConfigError):
             Settings.resolve(home=tmp_path, env=bad)
+
+
+@pytest.mark.parametrize(
+    ("raw", "resident"), [("", True), ("0", False), ("off", False), ("YES", True), ("1", True)]
+)
+def test_index_residency_from_the_environment(raw: str, resident: bool) -> None:
+    assert Settings.resolve(env={"TESSERA_INDEX_RESIDENT": raw}).index_resident is resident
+    assert Settings.resolve(env={}).index_resident is True
+
+
+def test_bad_residency_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="TESSERA_INDEX_RESIDENT"):
+        Settings.resolve(env={"TESSERA_INDEX_RESIDENT": "maybe"})

@@ -57,6 +57,32 @@ def test_round_trip(saved: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray]
             assert index.search(queries, radius, strategy="probe") == expect
 
 
+def test_resident_copy_answers_the_same_from_its_own_memory(
+    saved: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    codes, ids, queries = data
+    mapped = PdqIndex.load(saved, mmap=True)
+    mapped.add(queries[:5], np.arange(5, dtype=np.int64) + 10**9)  # a delta travels too
+    mapped.remove(ids[:7])  # and tombstones
+    resident = mapped.resident()
+    for mine, theirs in (
+        (resident._words, mapped._words),
+        (resident._tables.perm, mapped._tables.perm),
+        (resident._tables.offsets, mapped._tables.offsets),
+        (resident._ids, mapped._ids),
+    ):
+        assert not isinstance(mine.base, np.memmap) and not np.shares_memory(mine, theirs)
+    kept = ~np.isin(ids, ids[:7])
+    all_codes = np.concatenate([codes[kept], queries[:5]])
+    all_ids = np.concatenate([ids[kept], np.arange(5, dtype=np.int64) + 10**9])
+    assert len(resident) == len(mapped) == all_ids.shape[0]
+    for radius in (0, 31, 32):
+        expect = brute_force_search(all_codes, all_ids, queries, radius)
+        assert resident.search(queries, radius, strategy="probe") == expect
+    mapped.add(queries[5:6], np.array([7], dtype=np.int64))  # copies are independent
+    assert len(resident) == len(mapped) - 1
+
+
 def test_manifest_describes_the_index(saved: Path) -> None:
     m = manifest(saved)
     assert m["format"] == "tessera.pdq-index"

@@ -265,3 +265,59 @@ def test_delta_index_built_from_an_old_snapshot_is_dropped(
     assert live.index_delta() is False
     st = live.status()
     assert (st.base_size, st.delta_size, st.delta_indexed) == (13, 0, 0)
+
+
+def test_resident_base_answers_like_the_mapped_one(db: Database, tmp_path: Path) -> None:
+    """The base copied into memory finds the same rows; a reload maps the next one, then copies."""
+    rng = random.Random(23)
+    rows = seed(db, [(f"a{i}".encode(), random_pdq(rng)) for i in range(60)])
+    store = PdqStore(db, tmp_path / "index")
+    live = LivePdqIndex(db, tmp_path / "index")
+    live.refresh()
+    picks = [rows[0], rows[31], rows[59]]
+    queries = [flip_bits(p.pdq or "", [2, 100, 201]) for p in picks] + [random_pdq(rng)]
+    stored = {s.media_id: s.pdq or "" for s in rows}
+    expect = [_brute(stored, q, 31) for q in queries]
+
+    def answers() -> list[set[int]]:
+        hits = live.search(codes_from_hex(queries), radius=31)
+        return [{h.media_id for h in hits if h.query == qi} for qi in range(len(queries))]
+
+    assert live.status().base_resident is False and answers() == expect
+    assert live.make_resident() is True and live.make_resident() is False
+    assert live.status().base_resident is True and answers() == expect
+    more = seed(db, [(f"b{i}".encode(), random_pdq(rng)) for i in range(5)])
+    store.catch_up()
+    live.refresh()  # a new generation: mapped at once, copied when the thread gets to it
+    assert live.status().base_resident is False and live.status().base_size == 65
+    assert live.make_resident() is True
+    got = live.search(codes_from_hex([more[4].pdq or ""]), radius=0)
+    assert [h.media_id for h in got] == [more[4].media_id]
+    assert live.status().base_resident is True
+    off = LivePdqIndex(db, tmp_path / "index", resident=False)
+    off.refresh()
+    assert off.make_resident() is False and off.status().base_resident is False
+
+
+def test_resident_copy_of_a_replaced_base_is_dropped(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload while the base was being copied: the stale copy is not swapped in."""
+    rng = random.Random(24)
+    seed(db, [(f"a{i}".encode(), random_pdq(rng)) for i in range(9)])
+    store = PdqStore(db, tmp_path / "index")
+    live = LivePdqIndex(db, tmp_path / "index")
+    live.refresh()
+    seed(db, [(f"b{i}".encode(), random_pdq(rng)) for i in range(4)])
+    real_copy = PdqIndex.resident
+
+    def copy_then_reload(self: PdqIndex) -> PdqIndex:
+        copied = real_copy(self)
+        store.catch_up()
+        live.refresh()  # the reader maps the new generation meanwhile
+        return copied
+
+    monkeypatch.setattr(PdqIndex, "resident", copy_then_reload)
+    assert live.make_resident() is False
+    st = live.status()
+    assert (st.base_size, st.delta_size, st.base_resident) == (13, 0, False)

@@ -70,7 +70,12 @@ def create_app(
         if index_writer:
             keeper = IndexKeeper(app_.index_db, settings.index_dir)
             keeper.start()
-        index = LivePdqIndex(app_.index_db, settings.index_dir, poll_interval=poll_interval)
+        index = LivePdqIndex(
+            app_.index_db,
+            settings.index_dir,
+            poll_interval=poll_interval,
+            resident=settings.index_resident,
+        )
         index.start()
         queue = AuditQueue(app_, interval=audit_flush_seconds)
         queue.start()

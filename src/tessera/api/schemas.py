@@ -140,6 +140,7 @@ class IndexFreshness(BaseModel):
     base_size: int
     delta_size: int
     delta_indexed: int
+    base_resident: bool
     base_generation: str
     indexed_through: int
     pending_gaps: int

@@ -396,6 +396,38 @@ class PdqIndex:
         index = cls(words, plain["ids"], tables, state=state, delta_limit=delta_limit)
         return index
 
+    def resident(self) -> PdqIndex:
+        """The same index with every array copied into this process's own memory.
+
+        A loaded index is memory-mapped: shared by every process through the page
+        cache, but in 4 KiB pages, so each of a query's ~9,000 random reads at 10M
+        (offsets, ``perm``, hashes) also walks the page table. NumPy asks the kernel
+        for transparent huge pages (2 MiB) for large arrays it allocates itself, and
+        then those walks mostly vanish: at 12.5M hashes a batch of 1,000 cost 367
+        instead of 637 us of CPU a hash, a single query 415 instead of 718
+        (``benchmarks/bench_index.py`` prints both). The price is the index's size in
+        private memory per process (~130 bytes a hash).
+        """
+        words = np.array(self._words, dtype=np.uint64, copy=True)
+        tables = tbl.Tables(
+            self._tables.layout,
+            self._tables.n,
+            np.array(self._tables.perm, copy=True),
+            np.array(self._tables.offsets, copy=True),
+        )
+        index = PdqIndex(
+            words,
+            np.array(self._ids, copy=True),
+            tables,
+            state=self._state,
+            delta_limit=self._delta_limit,
+        )
+        index._alive = None if self._alive is None else self._alive.copy()
+        index._dead = self._dead
+        index._delta = [(w.copy(), i.copy()) for w, i in self._delta]
+        index._delta_len = self._delta_len
+        return index
+
     # --- internals ----------------------------------------------------------------
 
     def _delta_arrays(self) -> tuple[Words, I64]:
