@@ -587,6 +587,23 @@ def first_hits(base: str, token: str, hashes: list[str]) -> None:
     asyncio.run(run())
 
 
+def wait_resident(base: str, token: str, workers: int) -> float:
+    """Seconds until every worker searches its private copy of the base (``base_resident``);
+    each copies it in the background after start-up (``TESSERA_INDEX_RESIDENT=0``: never)."""
+    import httpx
+
+    t0 = time.perf_counter()
+    if os.environ.get("TESSERA_INDEX_RESIDENT", "").strip().lower() in ("0", "false", "no", "off"):
+        return 0.0
+    streak = 0
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        while streak < 4 * workers and time.perf_counter() - t0 < 300:
+            index = client.get("/api/v1/status", timeout=30).json()["index"]
+            streak = streak + 1 if index["base_resident"] or not index["base_size"] else 0
+            time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
 class Freshness(threading.Thread):
     """Follows the import's log while it runs: for each committed batch's last hash,
     seconds from its commit until a lookup (radius 0, polled every 10 ms) finds it.
@@ -721,6 +738,7 @@ def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, f
             # the writer, in its own process: 1,000 new rows, then a new generation on disk
             writer.submit(_new_generation, str(home), time.time_ns() + k).result()
             live.refresh()  # mapped, old one dropped
+            live.make_resident()  # what the worker's background thread does next
             for i in range(len(codes)):
                 live.search(codes[i : i + 1])
             gc.collect()
@@ -854,6 +872,8 @@ def main() -> None:
                 f"  first hits (each worker counts the series once): "
                 f"{time.perf_counter() - t_first:.1f} s"
             )
+            ready = wait_resident(base, token, args.workers)
+            print(f"  workers' private index copies ready: {ready:.1f} s")
             ck = args.client
             warm = pool.submit(_load, base, token, "single", qs, 4, 3.0, ck).result()
             del warm
