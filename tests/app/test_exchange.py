@@ -3,6 +3,7 @@ updates applied, hash-only media found by whichever digest they carry, round tri
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -301,6 +302,48 @@ def test_large_import_builds_its_indexes_after_the_rows(
         found = repo.media_by_digest(s, "md5", [bytes.fromhex(f"{2999:032x}")])
         assert len(found) == 1
         assert s.execute(text("SELECT count(*) FROM media WHERE kind = 'other'")).scalar() == 4000
+
+
+def test_large_import_finds_held_and_earlier_media_by_every_digest(
+    app: App, caller: Caller, agency: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large import does not look up digests the node surely does not hold
+    (``storage.digest_filter``); media held before it, made by its earlier batches or
+    given a digest by an earlier record are still found by it."""
+    from tessera.storage import bulk_load
+    from tessera.storage.digest_filter import DigestFilter
+
+    calls = _deferred_spy(monkeypatch)
+    monkeypatch.setattr(bulk_load, "MIN_RECORDS", 50)
+    asked: list[int] = []
+    real = DigestFilter.maybe
+
+    def spy(self: DigestFilter, digests: set[bytes]) -> set[bytes]:
+        asked.append(len(digests))
+        return real(self, digests)
+
+    monkeypatch.setattr(DigestFilter, "maybe", spy)
+    md5s = [hashlib.md5(str(i).encode()).hexdigest() for i in range(1201)]  # 1-1200
+    held = tmp_path / "held.txt"
+    held.write_text("".join(f"{x}\n" for x in md5s[1:51]))
+    ex.import_file(app, caller, "hashlist", held, agency_code=agency)
+    sha1 = hashlib.sha1(b"1").hexdigest()
+    media = [{"MD5": x.upper()} for x in md5s[1:]]
+    media.insert(4, {"MD5": md5s[10], "SHA1": sha1})  # held: its SHA-1 filled in
+    made = {"MD5": "0f" * 16, "SHA1": hashlib.sha1(b"2").hexdigest()}  # new, both digests
+    media.insert(20, made)
+    media += [{"SHA1": sha1.upper()}, {"MD5": md5s[700]}, {"SHA1": made["SHA1"]}]
+    doc = {"odata.metadata": "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Media"}
+    path = tmp_path / "large.json"
+    path.write_text(json.dumps({**doc, "value": media}))
+    r = ex.import_file(app, caller, "vics", path, agency_code=agency, batch_size=100)
+    assert (r.records, r.new_media, r.matched_media) == (1205, 1151, 54)
+    sqlite = app.db.engine.dialect.name == "sqlite"
+    assert len(calls) == (2 if sqlite else 0) and (sum(asked) > 0) == sqlite
+    assert _count(app, Media) == 1201
+    with app.transaction() as s:
+        (m,) = repo.media_by_digest(s, "sha1", [bytes.fromhex(sha1)]).values()
+        assert m.md5 == bytes.fromhex(md5s[10])
 
 
 def test_failed_large_import_leaves_the_indexes(

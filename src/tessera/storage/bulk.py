@@ -67,6 +67,16 @@ class Bulk:
             found = [tuple(r) for r in found]
         return found
 
+    def scan(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[Any]:
+        """Rows of one statement, fetched ``size`` at a time (memory stays flat)."""
+        cur = self._cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            while got := cur.fetchmany(size):
+                yield from got
+        finally:
+            cur.close()
+
     def _cursor(self) -> Any:
         return self.conn.connection.cursor()
 

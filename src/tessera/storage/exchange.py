@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from tessera.errors import InvalidRecord as RecordError
 from tessera.storage import identity, repo, sharing
 from tessera.storage.bulk import Bulk
+from tessera.storage.digest_filter import DigestFilter
 from tessera.storage.models import (
     Agency,
     Case,
@@ -282,6 +283,8 @@ class ExchangeImport:
         triggers would add (``storage.bulk_load``); False: go row by row."""
         self._flags: dict[int, dict[str, bool]] = {}
         self._large = False
+        self._digests: DigestFilter | None = None
+        """Set by :meth:`large`: digests surely not in ``media`` are not looked up."""
 
     def large(self) -> None:
         """This import brings many more records than the database holds (SQLite): a
@@ -294,6 +297,11 @@ class ExchangeImport:
         if self.s.get_bind().dialect.name == "sqlite":
             self.s.execute(text(f"PRAGMA cache_size = -{LARGE_CACHE_KIB}"))
             self._large = True
+            if not self._filtered:  # (RLS: PostgreSQL only; a read may miss rows)
+                # what the node holds now: fewer rows than this import brings
+                self._digests = digests = DigestFilter()
+                for row in self._bulk.scan("SELECT sha256, sha1, md5 FROM media"):
+                    digests.add(row)
 
     # -- matching --------------------------------------------------------------------
 
@@ -351,7 +359,14 @@ class ExchangeImport:
                 md5s.add(p.md5)
             if not (p.sha256 or p.sha1 or p.md5):
                 opaque.update(dict.fromkeys(opaque_key(a, v) for a, v in p.ident))
-        rows = {alg: self._media_by(alg, keys) for alg, keys in want.items() if keys}
+        asked = want
+        if self._digests is not None:  # a large import: those the node may hold only
+            asked = {alg: self._digests.maybe(keys) for alg, keys in want.items()}
+        rows = {
+            alg: self._media_by(alg, asked[alg]) if asked[alg] else {}
+            for alg, keys in want.items()
+            if keys
+        }
         by_key = identity.media_ids_by_hash_key(self.s, opaque) if opaque else {}
         ids = {int(r[0]) for by in rows.values() for rs in by.values() for r in rs}
         visible = self._visible(ids | set(by_key.values()))
@@ -428,9 +443,15 @@ class ExchangeImport:
                 if have is None:
                     fills.setdefault(mid, {})[alg] = v
             out.append(mid)
+        self._fill(fills)
+        return out, hidden
+
+    def _fill(self, fills: dict[int, dict[str, bytes]]) -> None:
+        """Digests a stored item lacked, now given by a record naming it."""
         for mid, values in fills.items():
             self.s.execute(update(Media).where(Media.id == mid).values(**values))
-        return out, hidden
+            if self._digests is not None:
+                self._digests.add(values.values())
 
     def _fill_hidden(
         self, batch: Sequence[_Prepared], media_ids: list[int], hidden: set[int]
@@ -459,8 +480,7 @@ class ExchangeImport:
                 v = p.digest(alg)
                 if v and have[alg] is None and alg not in fills.get(mid, {}):
                     fills.setdefault(mid, {})[alg] = v
-        for mid, values in fills.items():
-            self.s.execute(update(Media).where(Media.id == mid).values(**values))
+        self._fill(fills)
 
     # -- applying ----------------------------------------------------------------------
 
@@ -602,6 +622,10 @@ class ExchangeImport:
                 for mid, p in zip(ids, rows, strict=True)
             ],
         )
+        if self._digests is not None:  # one kind of digest a call
+            self._digests.add([p.sha256 for p in rows])
+            self._digests.add([p.sha1 for p in rows])
+            self._digests.add([p.md5 for p in rows])
         return ids
 
     def _fingerprints(
