@@ -13,6 +13,13 @@ git-ignored), in ``db{DB}-side{MAX}/``:
   The first N files are the same for every N (a small seizure is a prefix of a big
   one against the same database).
 
+A file another folder already holds is hard-linked, not generated again: a seizure's
+file from a bigger (or stopped) ``seizure-{M}/`` of the same root, a database picture
+from ``db/`` of another root with the same ``--max-side`` (a picture depends only on its
+seed and the largest side), and a new picture of any seizure with that largest side (it
+depends only on its index). So ``--n 5000 --db 20000`` times the first 5,000 files of
+a 20,000-file seizure, and ``--db 2000`` uses the first 2,000 pictures of ``db20000``'s.
+
 Pictures are "busy" generated scenes (``bench_scenes.busy_picture``: shading, shapes,
 lines, text, sensor noise) at mixed sizes (long side 480 to ``--max-side`` px; the
 default mix is 40 % 640 px, 30 % 1,024, 20 % 2,048, 10 % ``--max-side``), JPEG q90.
@@ -130,17 +137,29 @@ def edit(im: Image.Image, kind: str) -> Image.Image:
     raise ValueError(kind)
 
 
-def _write_db(job: tuple[int, int, str]) -> None:
-    seed, max_side, folder = job
+def _linked(path: Path, others: list[Path]) -> bool:
+    """Hard-link ``path`` to the file of the same name in one of ``others`` (folders
+    written by this generator with the same parameters); False if none holds it."""
+    for folder in others:
+        src = folder / path.name
+        if src.is_file():
+            with contextlib.suppress(FileExistsError):
+                os.link(src, path)
+            return True
+    return False
+
+
+def _write_db(job: tuple[int, int, str, list[Path]]) -> None:
+    seed, max_side, folder, others = job
     path = Path(folder) / f"known-{seed:06d}.jpg"
-    if not path.exists():
+    if not path.exists() and not _linked(path, others):
         picture(seed, max_side).save(path, quality=90)
 
 
-def _write_seizure(job: tuple[int, int, int, str, str]) -> None:
-    i, seed, max_side, kind, folder = job
+def _write_seizure(job: tuple[int, int, int, str, str, list[Path]]) -> None:
+    i, seed, max_side, kind, folder, others = job
     path = Path(folder) / f"f{i:06d}-{kind}.jpg"
-    if path.exists():
+    if path.exists() or _linked(path, others):
         return
     im = picture(seed, max_side)
     if kind == "new":
@@ -157,6 +176,13 @@ def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[st
     db_dir, seizure = root / "db", root / f"seizure-{n}"
     db_dir.mkdir(parents=True, exist_ok=True)
     seizure.mkdir(parents=True, exist_ok=True)
+    # the same files elsewhere: other seizures of this root (same database, so the same
+    # plan); new pictures of other roots' seizures (a new picture depends only on its
+    # index); other roots' databases of the same largest side
+    siblings = [p for p in root.parent.glob(f"db*-side{max_side}") if p != root]
+    seizures = [p for p in root.glob("seizure-*") if p.is_dir() and p.name != seizure.name]
+    new_elsewhere = [p for r in siblings for p in r.glob("seizure-*") if p.is_dir()]
+    dbs = [p / "db" for p in siblings if (p / "db").is_dir()]
     rng = np.random.default_rng(16)
     kinds: dict[str, str] = {}
     jobs = []
@@ -166,11 +192,13 @@ def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[st
             seed = int(rng.integers(0, n_db))
         else:
             kind, seed = "new", NEW_SEED + i
-        jobs.append((i, seed, max_side, kind, str(seizure)))
+        others = seizures + new_elsewhere if kind == "new" else seizures
+        jobs.append((i, seed, max_side, kind, str(seizure), others))
         kinds[f"f{i:06d}-{kind}.jpg"] = kind
     t = time.perf_counter()
     with Pool(workers) as pool:
-        pool.map(_write_db, [(s, max_side, str(db_dir)) for s in range(n_db)], chunksize=8)
+        db_jobs = [(s, max_side, str(db_dir), dbs) for s in range(n_db)]
+        pool.map(_write_db, db_jobs, chunksize=8)
         pool.map(_write_seizure, jobs, chunksize=8)
     print(f"generated {n_db} database + {n} seizure pictures in {time.perf_counter() - t:.0f} s")
     return kinds
@@ -301,12 +329,20 @@ def ingest_once(
     if not (home / "tessera.sqlite").exists():
         for cmd in (["init"], ["agency", "create", "NL", "--name", "Bench", "--country", "NL"]):
             subprocess.run([tessera, "--home", str(home), *cmd], check=True, capture_output=True)
-    wall, mib, _, out, _ = timed(
+    load0 = os.getloadavg()[0]
+    wall, mib, _, out, cpu = timed(
         ["--home", str(home), "ingest", str(root / "db"), "--agency", "NL", "--case", "db",
          "--json", *par],
         tessera=tessera,
     )  # fmt: skip
-    doc = {"wall": wall, "peak_mib": mib, "media": json.loads(out)["new_media"], "n_db": n_db}
+    doc = {
+        "wall": wall,
+        "cpu": cpu,
+        "load": [load0, os.getloadavg()[0]],
+        "peak_mib": mib,
+        "media": json.loads(out)["new_media"],
+        "n_db": n_db,
+    }
     record.write_text(json.dumps(doc))
     return doc
 
@@ -348,7 +384,8 @@ def main() -> None:
     db_size = db_file.stat().st_size if db_file.exists() else du(home)
     print(
         f"database: ingest of {n_db} pictures {ing['wall']:.0f} s ({n_db / ing['wall']:.1f} "
-        f"files/s, peak {ing['peak_mib']} MiB; measured when the home was built, kept "
+        f"files/s, {ing.get('cpu', float('nan')):.0f} CPU s, load {ing.get('load', '?')}, "
+        f"peak {ing['peak_mib']} MiB; measured when the home was built, kept "
         f"since); {ing['media']} media; database file {db_size / 2**20:.1f} MiB "
         f"({db_size / max(1, n_db) / 1024:.1f} KiB a picture), home folder "
         f"{du(home) / 2**20:.1f} MiB"
