@@ -169,3 +169,35 @@ def test_new_case_overlap_by_video_audio_and_edited_copy(
     assert nd.payload["your_case"] == "DE-9" and nf.payload["your_case"] == "FR-1"
     assert {"video", "audio", "copy"} <= set(nd.payload["matched_by"])
     assert "exact" not in nd.payload["matched_by"]
+
+
+def test_one_agency_node_searches_no_overlaps(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only other agencies' series and cases are told of an ingest's overlaps, so on a
+    node with one agency the notice searches nothing (its edited-copy search is the
+    second stage on every still of the run, in one process); a second agency on the
+    node turns the search back on, for both agencies' ingests."""
+    ensure_agency(app.db, "NL-A", "NL")
+    searched: list[int] = []
+    real = coop._similar_media
+
+    def counted(*args: object, **kwargs: object) -> dict[int, set[str]]:
+        searched.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(coop, "_similar_media", counted)
+    pics = tmp_path / "pics"
+    _pictures(pics, 2)
+    ingest_uc.run(app, OP, pics, agency_code="NL-A", case_number="NL-1", features=False, workers=1)
+    assert searched == []
+    ensure_agency(app.db, "DE-B", "DE")
+    more = tmp_path / "more"
+    _pictures(more, 2)  # the same pixels: DE-B's case overlaps NL-A's
+    ingest_uc.run(app, OP, more, agency_code="DE-B", case_number="DE-1", features=False, workers=1)
+    assert searched == [1]
+    assert [n.kind for n in coop.list_notifications(app, user("NL-A"))] == ["case-overlap"]
+    again = tmp_path / "again"
+    _pictures(again, 1)
+    ingest_uc.run(app, OP, again, agency_code="NL-A", case_number="NL-2", features=False, workers=1)
+    assert searched == [1, 1]

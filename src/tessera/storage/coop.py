@@ -167,6 +167,12 @@ def audio_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
+def other_agency_exists(s: Session, code: str) -> bool:
+    """Whether the node knows an agency besides ``code`` (agencies are read by every
+    caller: no read policy). Without one no series or case can overlap its work."""
+    return s.scalar(select(Agency.id).where(Agency.code != code).limit(1)) is not None
+
+
 def agencies(s: Session, ids: Iterable[int]) -> dict[int, Agency]:
     wanted = sorted(set(ids))
     if not wanted:
