@@ -326,7 +326,8 @@ def ingest_once(
     record = home / "bench-ingest.json"
     if record.exists():
         return dict(json.loads(record.read_text()))
-    if not (home / "tessera.sqlite").exists():
+    resumed = (home / "tessera.sqlite").exists()  # an earlier attempt was interrupted
+    if not resumed:
         for cmd in (["init"], ["agency", "create", "NL", "--name", "Bench", "--country", "NL"]):
             subprocess.run([tessera, "--home", str(home), *cmd], check=True, capture_output=True)
     load0 = os.getloadavg()[0]
@@ -342,6 +343,7 @@ def ingest_once(
         "peak_mib": mib,
         "media": json.loads(out)["new_media"],
         "n_db": n_db,
+        "resumed": resumed,
     }
     record.write_text(json.dumps(doc))
     return doc
@@ -386,7 +388,8 @@ def main() -> None:
         f"database: ingest of {n_db} pictures {ing['wall']:.0f} s ({n_db / ing['wall']:.1f} "
         f"files/s, {ing.get('cpu', float('nan')):.0f} CPU s, load {ing.get('load', '?')}, "
         f"peak {ing['peak_mib']} MiB; measured when the home was built, kept "
-        f"since); {ing['media']} media; database file {db_size / 2**20:.1f} MiB "
+        f"since{'; RESUMED: wall and CPU of the last attempt only' if ing.get('resumed') else ''}"
+        f"); {ing['media']} media; database file {db_size / 2**20:.1f} MiB "
         f"({db_size / max(1, n_db) / 1024:.1f} KiB a picture), home folder "
         f"{du(home) / 2**20:.1f} MiB"
     )
@@ -404,7 +407,7 @@ def main() -> None:
     )
     rows.append(("triage: verdicts (cascade, --stream)", t_verdicts, mib_verdicts, cpu_verdicts))
     rows.append(("triage: verdicts + leads stage", wall_f, mib_f, cpu_f))
-    wall_old = wall_old_v = 0.0
+    wall_old = wall_old_v = cpu_old = cpu_old_v = 0.0
     if args.old:
         # the old build reads only a home of its own schema: it ingests the same
         # pictures once into home-old (kept, like home), and its own --no-scenes run
@@ -440,16 +443,21 @@ def main() -> None:
         "x hash CPU = hash's CPU over the row's, i.e. throughput per CPU second)"
     )
     lead_s = max(1e-9, wall_f - t_verdicts)
+    lead_cpu = max(1e-9, cpu_f - cpu_verdicts)
     print(
         f"leads stage alone (end - verdicts): {lead_s:.1f} s, {args.n / lead_s:.1f} seizure "
-        f"files/s; {n_leads} files with leads streamed"
+        f"files/s; {lead_cpu:.1f} CPU s, {args.n / lead_cpu:.2f} files a CPU second; "
+        f"{n_leads} files with leads streamed"
     )
     if args.old:
         old_second = max(1e-9, wall_old - wall_old_v)
+        old_cpu = max(1e-9, cpu_old - cpu_old_v)
         print(
             f"OLD second stage (OLD triage - OLD triage --no-scenes): {old_second:.1f} s, "
-            f"{args.n / old_second:.1f} files/s; leads stage vs it: "
-            f"{old_second / lead_s:.2f}x the throughput"
+            f"{args.n / old_second:.1f} files/s; {old_cpu:.1f} CPU s, "
+            f"{args.n / old_cpu:.2f} files a CPU second; leads stage vs it: "
+            f"{old_second / lead_s:.2f}x the throughput in wall time, "
+            f"{old_cpu / lead_cpu:.2f}x per CPU second"
         )
 
     docs = (("--no-scenes", json.loads(out_v)), ("full (--stream, last line)", json.loads(last)))
