@@ -374,3 +374,34 @@ def test_migration_0031_up_and_down(pg_at_0027: Database) -> None:
     }
     migrate_to(pg_at_0027, "down", down_to="0027")
     assert _functions(pg_at_0027) == set()
+
+
+def _rules(db: Database) -> dict[str, str]:
+    """Each search function's read rule: 0036's view, or 0031's per-row function call."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.proname, p.prosrc FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE p.proname IN ('tessera_text_search', 'tessera_camera_search',"
+                " 'tessera_metadata_in_boxes') AND n.nspname = current_schema()"
+            )
+        ).all()
+    return {
+        str(name): ("view" if "tessera_rls_media_full" in src else "")
+        + ("call" if "tessera_media_level" in src else "")
+        for name, src in rows
+    }
+
+
+def test_migration_0039_reads_the_rule_from_the_view_and_down_restores_0031(
+    pg: tuple[Database, str],
+) -> None:
+    db, _ = pg
+    names = ("tessera_text_search", "tessera_camera_search", "tessera_metadata_in_boxes")
+    assert _rules(db) == dict.fromkeys(names, "view")
+    migrate_to(db, "down", down_to="0036")
+    assert _rules(db) == dict.fromkeys(names, "call")
+    assert _functions(db) == set(names)  # still SECURITY DEFINER with the pinned path
+    migrate_to(db, "head")
+    assert _rules(db) == dict.fromkeys(names, "view")
