@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, func, literal, select, union, union_all
+from sqlalchemy import String, bindparam, func, literal, select, union, union_all
 from sqlalchemy.dialects.postgresql import array as sa_array
 from sqlalchemy.orm import Session
 
 from tessera.media.metadata import EARTH_RADIUS_M, haversine_m
+from tessera.storage import prepared
 from tessera.storage.metadata_search import in_boxes_rls, lon_window, rls_filters
 from tessera.storage.models import (
     Media,
@@ -158,6 +159,15 @@ def _whole_cameras(s: Session, series_id: int, keys: list[str]) -> set[str]:
     return set(s.scalars(direct))
 
 
+_MEMBERS = select(series_media.c.media_id).where(
+    series_media.c.series_id == bindparam("series"),
+    series_media.c.deleted_at.is_(None),
+    series_media.c.media_id.in_(prepared.ids_param()),
+)
+"""Which of ``ids`` are live members of the series (built once: a page's ~100 GPS
+neighbours cost SQLAlchemy's expanding ``IN`` a few ms of CPU a call)."""
+
+
 def series_links(
     s: Session, series_id: int, *, radius_m: float = DEFAULT_RADIUS_M, limit: int = 200
 ) -> list[tuple[int, MetadataLink]]:
@@ -168,9 +178,6 @@ def series_links(
     its first ``SERIES_SCAN`` members with one.
     """
     md = MediaMetadataModel
-    member_q = select(series_media.c.media_id).where(
-        series_media.c.series_id == series_id, series_media.c.deleted_at.is_(None)
-    )
     # a probe by the membership key per row, stopping at the LIMIT: PostgreSQL would turn
     # (NOT) EXISTS into a hash (anti-)join over every member, ~60 ms a camera for 100k
     # members against 11 ms; OFFSET 0 keeps the subquery apart (SQLite probes anyway)
@@ -248,9 +255,8 @@ def series_links(
     near_of = _near_points(s, [(lat, lon) for _, lat, lon in gps_rows], radius_m)
     candidates = sorted({m for near in near_of for m, _ in near})
     inside: set[int] = set()
-    for i in range(0, len(candidates), 500):  # one membership probe for every point's
-        part = candidates[i : i + 500]
-        inside.update(int(x) for x in s.scalars(member_q.where(series_media.c.media_id.in_(part))))
+    for part in prepared.chunks(candidates):  # one membership probe for every point's
+        inside.update(int(r[0]) for r in prepared.rows(s, _MEMBERS, series=series_id, ids=part))
     for (media_id, _, _), near in zip(gps_rows, near_of, strict=True):
         for m, d in near:
             if m == media_id or m in inside or (m, "gps-near") in seen:

@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, exists, func, select, true
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.storage import prepared
 from tessera.storage.models import (
     Agency,
     BlindLink,
@@ -132,22 +133,24 @@ def resolve_media(s: Session, ref: str) -> Media:
     return found[0]
 
 
+_SERIES_NAMES = (
+    select(series_media.c.media_id, Series.name)
+    .join(Series, Series.id == series_media.c.series_id)
+    .where(
+        series_media.c.media_id.in_(prepared.ids_param()),
+        series_media.c.deleted_at.is_(None),
+        Series.deleted_at.is_(None),
+    )
+    .order_by(Series.name)
+)
+
+
 def series_names(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """media id -> names of the live series it is a live member of."""
-    ids = sorted(set(media_ids))
+    """media id -> names of the live series it is a live member of (a statement built
+    once: a page's 48-96 ids cost SQLAlchemy's expanding ``IN`` ~2 ms of CPU a call)."""
     out: dict[int, list[str]] = {}
-    for i in range(0, len(ids), 500):
-        rows = s.execute(
-            select(series_media.c.media_id, Series.name)
-            .join(Series, Series.id == series_media.c.series_id)
-            .where(
-                series_media.c.media_id.in_(ids[i : i + 500]),
-                series_media.c.deleted_at.is_(None),
-                Series.deleted_at.is_(None),
-            )
-            .order_by(Series.name)
-        )
-        for mid, name in rows:
+    for chunk in prepared.chunks(media_ids):
+        for mid, name in prepared.rows(s, _SERIES_NAMES, ids=chunk):
             out.setdefault(int(mid), []).append(str(name))
     return {k: tuple(v) for k, v in out.items()}
 

@@ -304,14 +304,16 @@ def blind_records(s: Session, media_ids: Iterable[int], agency_id: int) -> dict[
     return out
 
 
+_SERIES_NAMES = select(Series.id, Series.name).where(
+    Series.id.in_(prepared.ids_param()), Series.deleted_at.is_(None)
+)
+
+
 def series_names(s: Session, ids: Iterable[int]) -> dict[int, str]:
     """series id -> name (soft-deleted series left out)."""
     out: dict[int, str] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        rows = s.execute(
-            select(Series.id, Series.name).where(Series.id.in_(chunk), Series.deleted_at.is_(None))
-        )
-        out.update((int(i), str(n)) for i, n in rows)
+    for chunk in prepared.chunks(ids):
+        out.update((int(i), str(n)) for i, n in prepared.rows(s, _SERIES_NAMES, ids=chunk))
     return out
 
 
