@@ -332,10 +332,9 @@ def media_matches(
     if not 0 <= radius <= MAX_PDQ_RADIUS:
         raise InvalidInput(f"radius must be 0..{MAX_PDQ_RADIUS}")
     with transaction(app, caller) as (s, vis):
-        media = repo.media_by_id(s, media_id)
+        repo.media_by_id(s, media_id)
         vis.require_media(media_id, Level.STATUS)
-        rows = media_queries.media_detail(s, media).fingerprints
-    codes = [bytes.fromhex(f.value) for f in rows if f.algorithm == "pdq" and f.value][:64]
+        codes = media_queries.pdq_values(s, media_id)[:64]
     best: dict[int, tuple[int, float | None]] = {}
     if codes:
         searcher = pdq if pdq is not None else app.pdq_store()

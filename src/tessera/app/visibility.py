@@ -72,7 +72,7 @@ from tessera.app.context import App
 from tessera.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
-from tessera.storage import sharing
+from tessera.storage import repo, sharing
 from tessera.storage.db import Database, Session
 from tessera.storage.models import Series
 
@@ -419,6 +419,7 @@ def unit(app: App, caller: Caller) -> Iterator[Unit]:
             return
         app = app.app
     with transaction(app, caller) as (s, vis):
+        repo.keep_loaded(s)  # its use cases ask for the same media item by id
         u = Unit(app, s, vis)
         try:
             yield u

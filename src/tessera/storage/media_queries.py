@@ -200,6 +200,17 @@ def summary(m: Media, series: tuple[str, ...]) -> MediaRow:
     )
 
 
+def pdq_values(s: Session, media_id: int) -> list[bytes]:
+    """The item's PDQ values (stills and frames), in ``media_detail``'s order
+    (by position), the empty ones left out: one read where the whole detail is six."""
+    rows = s.scalars(
+        select(FingerprintModel.value)
+        .where(FingerprintModel.media_id == media_id, FingerprintModel.algorithm == "pdq")
+        .order_by(FingerprintModel.position)
+    )
+    return [bytes(v) for v in rows if v]
+
+
 def media_detail(s: Session, media: Media) -> MediaRecord:
     sightings = tuple(
         SightingRow(
@@ -426,6 +437,7 @@ __all__ = [
     "SightingRow",
     "list_media",
     "media_detail",
+    "pdq_values",
     "picture_sizes",
     "resolve_media",
     "series_names",

@@ -568,10 +568,25 @@ def meta_value(s: Session, key: str) -> str | None:
     return s.scalar(select(Meta.value).where(Meta.key == key))
 
 
+KEEP_LOADED = "tessera.keep_loaded"
+"""``Session.info`` key: where present (a web page's read-only unit of work,
+``tessera.app.visibility.unit``), the media items ``media_by_id`` loaded, kept
+until the session ends. The identity map holds objects weakly: a page whose five
+sections each ask for the same item by id read its row five times."""
+
+
+def keep_loaded(s: Session) -> None:
+    """Keep what ``media_by_id`` loads for the rest of ``s`` (see ``KEEP_LOADED``)."""
+    s.info[KEEP_LOADED] = {}
+
+
 def media_by_id(s: Session, media_id: int) -> Media:
     media = s.get(Media, media_id)
     if media is None or media.deleted_at is not None:
         raise NotFound(f"no media item with id {media_id}")
+    kept = s.info.get(KEEP_LOADED)
+    if kept is not None:
+        kept[media_id] = media
     return media
 
 
