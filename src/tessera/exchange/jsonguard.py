@@ -52,6 +52,7 @@ _SURROGATE_ESCAPE = re.compile(rb"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE_START = re.compile(rb"\\u[dD]")
 _LOW = frozenset(b"cdefCDEF")
 _BROKEN = b"\\udc00"
+_NONE = np.zeros(0, dtype=np.int64)
 _TAIL = 11
 """Bytes held back to the next read when they hold a backslash: a surrogate pair
 is 12 bytes, so one starting earlier is seen whole."""
@@ -70,6 +71,11 @@ class DepthGuard:
         self.held = b""  # the end of the last read, passed on with the next one (_TAIL)
         self.escape_run = 0  # backslashes at the end of what was passed on
         self.surrogates = 0  # lone surrogate escapes found (and broken, see above)
+        self.track = False
+        """When set, :attr:`brackets` holds the structure of each read's data."""
+        self.brackets: tuple[np.ndarray, np.ndarray] = (_NONE, _NONE)
+        """(positions in the last read's data of the brackets outside strings, the
+        depth after each), with :attr:`track` set."""
 
     def read(self, n: int = -1) -> bytes:
         if n == 0:  # ijson's probe of the stream's type
@@ -169,6 +175,8 @@ class DepthGuard:
         was_open = int(self.in_string)
         brackets = kinds <= _CLOSE
         where = pos[brackets]
+        if self.track:
+            self.brackets = (_NONE, _NONE)
         if len(where):
             inside = (np.searchsorted(quotes, where) + was_open) & 1
             outside = 3 - 2 * kinds[brackets][inside == 0].astype(np.int64)  # +1 / -1
@@ -177,6 +185,8 @@ class DepthGuard:
                 if int(depths.max()) > self.max_depth:
                     raise InvalidInput(f"JSON nested deeper than {self.max_depth} levels")
                 self.depth = int(depths[-1])
+                if self.track:
+                    self.brackets = (where[inside == 0], depths)
         n = len(quotes)
         if n == 0:
             if was_open:

@@ -26,6 +26,7 @@ import ijson
 
 from tessera import jsontext
 from tessera.errors import InvalidInput
+from tessera.exchange import vics_split
 from tessera.exchange.jsonguard import DepthGuard
 from tessera.exchange.model import (
     MAX_NAME,
@@ -167,9 +168,10 @@ def read(stream: BinaryIO) -> Iterator[ExchangeRecord]:
     _skip_bom(stream)
     n = 0
     try:
-        guarded = DepthGuard(stream)
         items = (
-            _media_items(guarded) if header.root == "Media" else _case_media_items(guarded, header)
+            _media_items(stream)
+            if header.root == "Media"
+            else _case_media_items(DepthGuard(stream), header)
         )
         for case_ref, item in items:
             n += 1
@@ -226,8 +228,9 @@ def _undecodable_field(stream: BinaryIO, header: VicsHeader, number: int) -> str
     return None
 
 
-def _media_items(stream: Any) -> Iterator[tuple[str | None, Any]]:
-    for item in ijson.items(stream, "value.item", use_float=True):
+def _media_items(stream: BinaryIO) -> Iterator[tuple[str | None, Any]]:
+    # ``ijson.items(DepthGuard(stream), "value.item")``, plain files cut and parsed by orjson
+    for item in vics_split.media_items(stream):
         yield None, item
 
 
