@@ -1258,23 +1258,29 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
                 unlink.setdefault(sid, []).append(n.old_local)
         else:
             by_series.setdefault(sid, []).append(n)
-    # one import per owner agency (all its series at once: large batches)
-    by_agency: dict[int, list[tuple[int, str, store.Newer]]] = {}
+    # one import per owner agency (all its series at once: large batches); the
+    # series' owners and names in one query
+    owners = store.series_owners(s, by_series)
+    by_agency: dict[int, tuple[list[tuple[str, store.Incoming]], list[int], list[store.Newer]]]
+    by_agency = {}
     for sid, group in by_series.items():
-        series = store.series_row(s, sid)
-        assert series is not None
-        by_agency.setdefault(series.agency_id, []).extend((sid, series.name, n) for n in group)
-    for agency_id, items in by_agency.items():
+        agency_id, name = owners[sid]
+        named, sids, items = by_agency.setdefault(agency_id, ([], [], []))
+        named.extend([(name, n.record) for n in group])
+        sids.extend([sid] * len(group))
+        items.extend(group)
+    for agency_id, (named, sids, items) in by_agency.items():
         agency = store.agency_row(s, agency_id)
         assert agency is not None
         ids = store.apply_remote_media(
             s,
             agency,
-            [(name, n.record) for _, name, n in items],
+            named,
             ahead.media_made if ahead else None,
+            {owners[sid][1]: sid for sid in dict.fromkeys(sids)},
         )
-        for (sid, _, n), mid in zip(items, ids, strict=True):
-            placed.append((n, mid))
+        placed.extend(zip(items, ids, strict=True))
+        for sid, n, mid in zip(sids, items, ids, strict=True):
             if n.old_local is not None and n.old_local != mid:  # its hashes changed
                 unlink.setdefault(sid, []).append(n.old_local)
     for sid, mids in unlink.items():

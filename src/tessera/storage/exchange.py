@@ -760,6 +760,12 @@ class ExchangeImport:
                 ],
             )
 
+    def known_series(self, series: Mapping[str, int]) -> None:
+        """Series of the agency's own its caller has read already (name -> id): no
+        query per name at the first record naming each (federation: every page)."""
+        for name, sid in series.items():
+            self._series.setdefault(name, (sid, self.agency.id))
+
     def _series_id(self, name: str, number: int) -> int:
         """The agency's own series ``name``, created on first use. Series names are
         unique node-wide; a name another agency holds is refused with one answer

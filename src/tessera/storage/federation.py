@@ -756,11 +756,15 @@ def apply_remote_media(
     agency: Agency,
     records: Sequence[tuple[str, Incoming]],
     made: Mapping[int, MediaInput] | None = None,
+    series_ids: Mapping[str, int] | None = None,
 ) -> list[int]:
     """Media of remote series (name, record) of one remote agency, as hash-only media
     (or the local media with those digests) linked to their series. Returns the
-    media ids, in order. ``made``: ``media_inputs`` of these records, made earlier."""
+    media ids, in order. ``made``: ``media_inputs`` of these records, made earlier;
+    ``series_ids``: the ids of those series (name -> id), all the agency's."""
     job = ExchangeImport(s, agency=agency, case=None, series=None, source_format=SOURCE_FORMAT)
+    if series_ids:
+        job.known_series(series_ids)
     if bulk_load.missing(s):  # a fresh node's big pull (the caller dropped the indexes)
         job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
     if len(records) > IMPORT_BATCH and s.get_bind().dialect.name == "sqlite":
@@ -844,6 +848,17 @@ def local_series_of(s: Session, origin: str, keys: Iterable[str]) -> dict[str, i
             )
         ):
             out[str(oid)] = None if (local is None or deleted) else int(local)
+    return out
+
+
+def series_owners(s: Session, series_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """Series id -> (owner agency id, name), for those that exist."""
+    out: dict[int, tuple[int, str]] = {}
+    for chunk in _chunks(sorted(set(series_ids))):
+        for sid, agency_id, name in s.execute(
+            select(Series.id, Series.agency_id, Series.name).where(Series.id.in_(chunk))
+        ):
+            out[int(sid)] = (int(agency_id), str(name))
     return out
 
 
@@ -1074,6 +1089,7 @@ __all__ = [
     "remove_peer",
     "sent_state",
     "series_media_hashes",
+    "series_owners",
     "set_local_ids",
     "store_records",
     "upsert_records",
