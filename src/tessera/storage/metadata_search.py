@@ -181,7 +181,13 @@ def rls_filters(s: Session, table: str) -> bool:
     service role on PostgreSQL); False for the owner and on SQLite."""
     if s.get_bind().dialect.name != "postgresql":
         return False
-    return bool(s.scalar(text("SELECT row_security_active(:t)"), {"t": table}))
+    known: dict[str, bool] = s.info.setdefault(_RLS_ACTIVE, {})
+    if table not in known:  # the session's role does not change: asked once a session
+        known[table] = bool(s.scalar(text("SELECT row_security_active(:t)"), {"t": table}))
+    return known[table]
+
+
+_RLS_ACTIVE = "tessera.rls_active"
 
 
 def lon_delta(column: Any, lon: float) -> Any:

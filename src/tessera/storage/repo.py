@@ -127,10 +127,28 @@ def create_series(
     return series
 
 
+KEEP_LOADED = "tessera.keep_loaded"
+"""``Session.info`` key: where present (a web page's read-only unit of work,
+``tessera.app.visibility.unit``), the media items ``media_by_id`` and the series
+``get_series`` loaded, kept until the session ends. The identity map holds objects
+weakly (and a series is asked for by name): a page whose sections each ask for the
+same item or series read its row once a section."""
+
+
+def keep_loaded(s: Session) -> None:
+    """Keep what ``media_by_id`` and ``get_series`` load for the rest of ``s``."""
+    s.info[KEEP_LOADED] = {}
+
+
 def get_series(s: Session, name: str) -> Series:
+    kept = s.info.get(KEEP_LOADED)
+    if kept is not None and isinstance(found := kept.get(("series", name)), Series):
+        return found  # a page's sections ask for the same series by name (see KEEP_LOADED)
     series = s.scalar(select(Series).where(Series.name == name, Series.deleted_at.is_(None)))
     if series is None:
         raise NotFound(f"no series {name!r}")
+    if kept is not None:
+        kept["series", name] = series
     return series
 
 
@@ -566,18 +584,6 @@ def audio_fingerprints(s: Session) -> list[tuple[int, str]]:
 def meta_value(s: Session, key: str) -> str | None:
     """A deployment fact from the ``meta`` table (e.g. ``instance_id``)."""
     return s.scalar(select(Meta.value).where(Meta.key == key))
-
-
-KEEP_LOADED = "tessera.keep_loaded"
-"""``Session.info`` key: where present (a web page's read-only unit of work,
-``tessera.app.visibility.unit``), the media items ``media_by_id`` loaded, kept
-until the session ends. The identity map holds objects weakly: a page whose five
-sections each ask for the same item by id read its row five times."""
-
-
-def keep_loaded(s: Session) -> None:
-    """Keep what ``media_by_id`` loads for the rest of ``s`` (see ``KEEP_LOADED``)."""
-    s.info[KEEP_LOADED] = {}
 
 
 def media_by_id(s: Session, media_id: int) -> Media:
