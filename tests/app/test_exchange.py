@@ -399,3 +399,24 @@ _IMPORT_DEFERRED = (
     "ix_media_kind",
     "ix_fingerprint_algorithm_id",
 )
+
+
+def test_export_of_everything_reads_pages_with_their_rows(
+    app: App, caller: Caller, agency: str, tmp_path: Path
+) -> None:
+    """``iter_items(all_live=True)`` (an export of everything) gives what the paged
+    id selection gives: live items only, in id order, across pages."""
+    from sqlalchemy import update
+
+    from tessera.storage import exchange as store
+
+    ex.import_file(app, caller, "vics", _vics(tmp_path / "a.json"), agency_code=agency)
+    ex.import_file(app, caller, "hashlist", _hashlist(tmp_path / "h.txt", 5), agency_code=agency)
+    with app.transaction() as s:
+        gone = repo.media_by_digest(s, "md5", [bytes.fromhex(MD5_B)])[bytes.fromhex(MD5_B)]
+        s.execute(update(Media).where(Media.id == gone.id).values(deleted_at=Media.first_seen_at))
+    with app.transaction() as s:
+        ids = store.select_media()
+        paged = list(store.iter_items(s, ids, chunk=2))
+        assert list(store.iter_items(s, ids, chunk=2, all_live=True)) == paged
+        assert len(paged) == 7 and gone.id not in {i.media_id for i in paged}

@@ -355,7 +355,7 @@ def export(
         ids = store.select_media(**sel)
         # a network caller reads its own agency's entries only (never another's record)
         own = None if vis.everything else (vis.agency_id if vis.agency_id is not None else -1)
-        items = store.iter_items(s, ids, prefer_agency=prefer, entries_of=own)
+        items = store.iter_items(s, ids, prefer_agency=prefer, entries_of=own, all_live=not sel)
         records: Iterator[ExchangeRecord] = (
             (record_from_item(item) for item in items)
             if vis.everything

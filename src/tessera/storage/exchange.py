@@ -1093,12 +1093,16 @@ def iter_items(
     prefer_agency: int | None = None,
     entries_of: int | None = None,
     chunk: int = 5000,
+    all_live: bool = False,
 ) -> Iterator[StoredItem]:
     """The selected media in id order, a chunk of ids at a time (memory stays flat).
 
     ``entries_of``: only that agency's exchange entries are read (an entry is what
     one agency's file said: its tags, comments, paths are its own, even where
     another agency holds the same content)."""
+    if all_live:  # ``ids`` selects every live item: its pages are read with their rows
+        yield from _all_live(s, prefer_agency, entries_of, chunk)
+        return
     # one statement with the page's lower bound as a parameter, run on the session's
     # connection (Core rows, not the ORM's result machinery: 7% of an export)
     paged = ids.where(Media.id > bindparam("after")).limit(chunk)
@@ -1112,18 +1116,44 @@ def iter_items(
         yield from _load(s, page, prefer_agency, entries_of)
 
 
+_MEDIA_HEAD = "SELECT id, md5, sha1, sha256, kind, byte_size, submissions FROM media WHERE"
+
+
+def _all_live(
+    s: Session, prefer_agency: int | None, entries_of: int | None, chunk: int
+) -> Iterator[StoredItem]:
+    """``iter_items`` of every live item: each page's media rows are read once, with
+    its ids (not the ids, then their rows: a tenth of a 1M export's reads)."""
+    b = Bulk(s)
+    q = b.mark
+    sql = f"{_MEDIA_HEAD} deleted_at IS NULL AND id > {q} ORDER BY id LIMIT {q}"
+    after = 0
+    while True:
+        rows = b.rows(sql, (after, chunk))
+        if not rows:
+            return
+        after = int(rows[-1][0])
+        yield from _load(s, [int(r[0]) for r in rows], prefer_agency, entries_of, rows)
+
+
 def _load(
-    s: Session, page: list[int], prefer_agency: int | None, entries_of: int | None
+    s: Session,
+    page: list[int],
+    prefer_agency: int | None,
+    entries_of: int | None,
+    media_rows: list[tuple[Any, ...]] | None = None,
 ) -> Iterator[StoredItem]:
     b = Bulk(s)
     q = b.mark
     lo, hi = page[0], page[-1]
-    head = "SELECT id, md5, sha1, sha256, kind, byte_size, submissions FROM media WHERE"
-    rows = (  # a page without gaps (an export of everything) is a range: no id list
-        b.rows(f"{head} id BETWEEN {q} AND {q}", (lo, hi))
-        if hi - lo + 1 == len(page)
-        else b.where_in(head, "id", page, sql_type="BIGINT")
-    )
+    head = _MEDIA_HEAD
+    rows: Any = media_rows
+    if rows is None:  # a page without gaps (an export of everything) is a range: no id list
+        rows = (
+            b.rows(f"{head} id BETWEEN {q} AND {q}", (lo, hi))
+            if hi - lo + 1 == len(page)
+            else b.where_in(head, "id", page, sql_type="BIGINT")
+        )
     media = {int(r[0]): r for r in rows}
     fps: dict[int, list[tuple[str, int, bytes]]] = {}
     for mid, alg, version, value in b.rows(
