@@ -164,8 +164,8 @@ class Settings:
     and is resumed by another (``TESSERA_JOB_STALE_SECONDS``); heartbeats come six
     times as often."""
     index_resident: bool = True
-    """Each server worker searches its own copy of the PDQ index (huge pages, ~40 %
-    less CPU a lookup at 10M) instead of the shared memory-mapped files, at the
+    """Each server worker searches its own copy of the PDQ index (huge pages: up to
+    ~40 % less CPU a search at 10M) instead of the shared memory-mapped files, at the
     index's size in memory per worker (``TESSERA_INDEX_RESIDENT=0`` to share)."""
 
     @classmethod

@@ -403,10 +403,12 @@ class PdqIndex:
         cache, but in 4 KiB pages, so each of a query's ~9,000 random reads at 10M
         (offsets, ``perm``, hashes) also walks the page table. NumPy asks the kernel
         for transparent huge pages (2 MiB) for large arrays it allocates itself, and
-        then those walks mostly vanish: at 12.5M hashes a batch of 1,000 cost 367
-        instead of 637 us of CPU a hash, a single query 415 instead of 718
-        (``benchmarks/bench_index.py`` prints both). The price is the index's size in
-        private memory per process (~130 bytes a hash).
+        then those walks mostly vanish. How much that saves depends on how the page
+        cache holds the files: at 13.5M hashes, files saved hours before, a batch of
+        1,000 cost 367 instead of 637 us of CPU a hash; a generation saved minutes
+        before, 308 instead of 370; ``benchmarks/bench_index.py`` (a fresh save,
+        two threads) 1.03x the mapped rate. The price is the index's size in private
+        memory per process (~130 bytes a hash).
         """
         words = np.array(self._words, dtype=np.uint64, copy=True)
         tables = tbl.Tables(

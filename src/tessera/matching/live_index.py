@@ -10,7 +10,8 @@ pods reloading at once. Here a server worker never waits for the index:
 * **Resident base**: then a background thread copies the mapped base into the
   worker's own memory (``PdqIndex.resident``, ~1 s a GB) and swaps it in. Mapped
   file pages are 4 KiB; the copy gets 2 MiB pages, and a 10M index's random reads
-  then cost ~40 % less CPU (``benchmarks/bench_index.py``). The price is the
+  then cost 0-40 % less CPU, depending on the page cache (``PdqIndex.resident``).
+  The price is the
   index's size per worker (1.6 GB at 12.5M hashes); ``resident=False``
   (``TESSERA_INDEX_RESIDENT=0``) keeps the shared mapping instead.
 * **Delta**: every PDQ fingerprint committed after the base, read from the
