@@ -20,13 +20,17 @@ One run, same records for every row:
 Targets (issue 15): full pull of 1M <= 60 s, incremental 1,000 <= 2 s.
 
 Usage: ``python benchmarks/bench_federation.py [--records 1000000] [--series 100]
-[--repeat 3] [--keep DIR] [--no-baseline]``; ``--records 100000`` for a quick run.
-The baseline runs last, so a run stopped there still has the federation figures.
+[--repeat 3] [--keep DIR] [--hub DIR] [--no-baseline]``; ``--records 100000`` for a
+quick run. The baseline runs last, so a run stopped there still has the federation
+figures. ``--hub DIR`` keeps a copy of the freshly seeded hub (and the origin's key) in
+DIR, and a later run with the same records starts from a copy of it: A/B runs then
+skip seeding (``hub accept`` reads "reused"); the kept hub itself never changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -130,6 +134,30 @@ def seed_hub(hub: App, origin: Signer, n: int, n_series: int) -> tuple[float, in
     return time.perf_counter() - t, no
 
 
+def kept_hub(path: Path, home: Path, n: int, n_series: int) -> tuple[App, Signer, int] | None:
+    """A copy in ``home`` of the hub seeded before in ``path`` with the same records:
+    (hub, origin key, the seed's deltas); None when there is none."""
+    try:
+        seed = json.loads((path / "seed.json").read_text())
+    except FileNotFoundError:
+        return None
+    if (seed["records"], seed["series"]) != (n, n_series):
+        raise SystemExit(f"{path} holds a hub of {seed['records']:,} records: another --hub DIR")
+    shutil.copytree(path / "hub", home)
+    hub = App(Settings.for_home(home))
+    hub.migrate()
+    fed.remove_peer(hub, OP, "node")
+    return hub, Signer.parse((path / "origin.key").read_text()), int(seed["deltas"])
+
+
+def keep_hub(path: Path, home: Path, origin: Signer, seed: dict[str, int]) -> None:
+    """Copy the freshly seeded hub (idle, its WAL with it) into ``path`` for later runs."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(home, path / "hub")
+    (path / "origin.key").write_text(origin.text())
+    (path / "seed.json").write_text(json.dumps(seed))
+
+
 def baseline(home: Path, n: int, n_series: int) -> tuple[float, float]:
     app = _app(home, "bench-baseline.test")
     with app.transaction() as s:
@@ -165,6 +193,7 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--hub", type=Path, help="keep the seeded hub here and reuse it")
     ap.add_argument("--no-baseline", action="store_true", help="skip the bundle-import row")
     args = ap.parse_args()
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-fed-"))
@@ -172,19 +201,30 @@ def main() -> None:
     print(f"federation benchmark: {n:,} records in {n_series} series, homes under {root}")
     print(f"  load average before: {_load()} (wall times include waiting for a CPU)")
 
-    hub = _app(root / "hub", "bench-hub.test")
-    origin = Signer.generate(ORIGIN)
-    fed.add_peer(hub, OP, "origin", "http://127.0.0.1:1", origin.verifier.text())
+    hub_home = root / "hub"
+    kept = kept_hub(args.hub, hub_home, n, n_series) if args.hub else None
+    if kept is not None:
+        hub, origin, deltas = kept
+    else:
+        hub = _app(hub_home, "bench-hub.test")
+        origin = Signer.generate(ORIGIN)
+        fed.add_peer(hub, OP, "origin", "http://127.0.0.1:1", origin.verifier.text())
     node = _app(root / "node", "bench-node.test")
     fed.add_peer(hub, OP, "node", "http://127.0.0.1:1", fed.signer_of(node).verifier.text())
-    accept_s, deltas = seed_hub(hub, origin, n, n_series)
-    print(
-        f"  hub accept        {accept_s:8.2f} s  "
-        f"({deltas} signed deltas, {n / accept_s:,.0f} rec/s; load {_load()})"
-    )
+    if kept is not None:
+        print(f"  hub accept        reused: a copy of {args.hub} ({deltas} signed deltas)")
+    else:
+        accept_s, deltas = seed_hub(hub, origin, n, n_series)
+        print(
+            f"  hub accept        {accept_s:8.2f} s  "
+            f"({deltas} signed deltas, {n / accept_s:,.0f} rec/s; load {_load()})"
+        )
+        if args.hub:
+            seed = {"records": n, "series": n_series, "deltas": deltas}
+            keep_hub(args.hub, hub_home, origin, seed)
 
     port = _free_port()
-    env = {**os.environ, "TESSERA_HOME": str(root / "hub")}
+    env = {**os.environ, "TESSERA_HOME": str(hub_home)}
     env.pop("TESSERA_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tessera.cli.main", "serve", "--hub", "--port", str(port)],
