@@ -954,21 +954,56 @@ def feed_reader(app: App, peer_name: str | None) -> Callable[[bytes], SignedBund
     with app.transaction() as s:
         peer = _hub(s, peer_name)
         origin, key = peer.origin, _peer_verifier(peer)
+        pinned = {p.origin: p.verifier for p in store.list_peers(s)}
 
     def read(page: bytes) -> SignedBundle:
         with gcpause.paused():
             bundle = delta.read(page, lambda o: key if o == origin else None)
             media_in = _incoming(bundle.records)
-            return ReadAhead.of(bundle, media_in, store.media_inputs(media_in))
+            return ReadAhead.of(
+                bundle,
+                media_in,
+                store.media_inputs(media_in),
+                store.latest_of(media_in),
+                _attested_ahead(bundle, pinned),
+            )
 
     return read
+
+
+def _attested_ahead(bundle: SignedBundle, pinned: Mapping[str, str]) -> Mapping[str, str] | None:
+    """The fetch thread's check that every record of a page its hub did not hide is
+    one its origin signed, with the origins' keys as this node held them when the
+    sync began (``pinned``) or, for a node not seen yet, as the page offers them:
+    origin -> the key text each check used, or None when some check fails or a key
+    is missing (``_check_attested`` then checks the page itself and says why)."""
+    offered = bundle.header.get("keys")
+    offered = offered if isinstance(offered, dict) else {}
+    used: dict[str, str] = {}
+    verifiers: dict[str, Verifier] = {}
+    origins = {a.origin for a in bundle.attests}
+    origins |= {r.origin for r in bundle.all_records if not (r.deleted and r.hidden)}
+    try:
+        for o in origins:
+            text = pinned.get(o, offered.get(o))
+            if not isinstance(text, str):
+                return None
+            v = Verifier.parse(text)
+            if v.name != o:
+                return None
+            used[o], verifiers[o] = text, v
+        signed = _signed_digests(bundle, verifiers)
+    except (DeltaError, NoteError):
+        return None
+    return used if _unsigned(bundle.all_records, signed) is None else None
 
 
 @dataclass(frozen=True)
 class ReadAhead(SignedBundle):
     """A feed page as the fetch thread read it, with what its media records give the
     import made there too (pure functions of the page: the applying thread, the
-    sync's bottleneck, then skips two objects a record)."""
+    sync's bottleneck, then skips two objects a record), its media records' newest
+    versions as not stored yet, and its records' signatures by their origins checked."""
 
     media_in: tuple[store.Incoming, ...] = dataclasses.field(default=(), compare=False)
     """``bundle.records`` as ``store.Incoming``, in order."""
@@ -976,6 +1011,13 @@ class ReadAhead(SignedBundle):
         default_factory=dict, compare=False
     )
     """``store.media_inputs(media_in)``: keyed by the ids of ``media_in``'s objects."""
+    media_latest: Mapping[str, Mapping[str, store.Newer]] = dataclasses.field(
+        default_factory=dict, compare=False
+    )
+    """``store.latest_of(media_in)``."""
+    attested_with: Mapping[str, str] | None = dataclasses.field(default=None, compare=False)
+    """``_attested_ahead``: origin -> the key its records were checked with (None: not
+    checked); taken when those are the keys the applying transaction holds."""
 
     @classmethod
     def of(
@@ -983,9 +1025,17 @@ class ReadAhead(SignedBundle):
         b: SignedBundle,
         media_in: list[store.Incoming],
         made: Mapping[int, store.MediaInput],
+        latest: Mapping[str, Mapping[str, store.Newer]],
+        attested_with: Mapping[str, str] | None,
     ) -> ReadAhead:
         fields = {f.name: getattr(b, f.name) for f in dataclasses.fields(SignedBundle)}
-        return cls(**fields, media_in=tuple(media_in), media_made=made)
+        return cls(
+            **fields,
+            media_in=tuple(media_in),
+            media_made=made,
+            media_latest=latest,
+            attested_with=attested_with,
+        )
 
 
 def apply_feed(
@@ -1153,10 +1203,13 @@ def _check_attested(
     the hub operator's call); a hidden media or ``full`` record is accepted only when
     the origin's signed series record in the same page agrees (not for this node,
     or not at ``full``)."""
+    ahead = bundle.attested_with if isinstance(bundle, ReadAhead) else None
+    # the fetch thread checked every record not hidden with these very keys
+    checked = ahead is not None and all(keys[o].text() == k for o, k in ahead.items())
     signed: dict[str, set[str]] = {}
-    for a in bundle.attests:
+    if not checked:
         try:
-            signed.setdefault(a.origin, set()).update(delta.attested(a, keys[a.origin]))
+            signed = _signed_digests(bundle, keys)
         except DeltaError as exc:
             raise HubRefused(f"hub {hub.name} forwarded {exc.message}") from None
     codes, countries = store.own_agencies(s)
@@ -1184,14 +1237,34 @@ def _check_attested(
                 + ("is not in this page" if here is None else f"gives this node {here}")
                 + ": a deletion the origin did not sign; nothing of this feed page is applied"
             )
-        mine: set[str] | frozenset[str] = signed.get(r.origin) or frozenset()
-        if r.arrived_as not in mine and delta.record_digest(r) not in mine:
+        if not checked and _unsigned((r,), signed) is not None:
             what = "deletion of record" if r.deleted else "record"
             raise HubRefused(
                 f"hub {hub.name} sent {what} {r.origin_id} (version {r.version}) of node "
                 f"{r.origin} that {r.origin} did not sign: altered or made up by the hub; "
                 "nothing of this feed page is applied"
             )
+
+
+def _signed_digests(bundle: SignedBundle, keys: Mapping[str, Verifier]) -> dict[str, set[str]]:
+    """origin -> the record digests its forwarded manifests sign (``DeltaError`` when a
+    manifest's signature is not its origin's)."""
+    signed: dict[str, set[str]] = {}
+    for a in bundle.attests:
+        signed.setdefault(a.origin, set()).update(delta.attested(a, keys[a.origin]))
+    return signed
+
+
+def _unsigned(records: Iterable[WireRecord], signed: Mapping[str, set[str]]) -> WireRecord | None:
+    """The first record not hidden by the hub that its origin did not sign."""
+    empty: frozenset[str] = frozenset()
+    for r in records:
+        if r.deleted and r.hidden:
+            continue
+        mine = signed.get(r.origin) or empty
+        if r.arrived_as not in mine and delta.record_digest(r) not in mine:
+            return r
+    return None
 
 
 def for_audience(
@@ -1239,7 +1312,11 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
         done.append((n, store.apply_remote_series(s, r, agency, n.old_local)))
     store.store_records(s, done, 0)
     ahead = bundle if isinstance(bundle, ReadAhead) else None
-    media_items = store.newer(s, ahead.media_in if ahead else _incoming(bundle.records))
+    media_items = (
+        store.newer(s, ahead.media_in, ahead.media_latest)
+        if ahead
+        else store.newer(s, _incoming(bundle.records))
+    )
     origins = {n.record.origin for n in media_items}
     local_series: dict[tuple[str, str], int | None] = {}
     for origin in origins:

@@ -367,24 +367,41 @@ class Newer:
     old_local: int | None
 
 
-def newer(s: Session, records: Sequence[Incoming]) -> list[Newer]:
-    """The records whose version is higher than the stored one (the highest of each
-    key when a batch holds several); older or equal versions are left out."""
-    out: list[Newer] = []
-    by_origin: dict[str, dict[str, Incoming]] = {}
+def latest_of(records: Iterable[Incoming]) -> dict[str, dict[str, Newer]]:
+    """origin -> origin id -> the highest version of each key among ``records``, as
+    not stored yet (what ``newer`` finds of a fresh key): a pure function of a page,
+    made on the sync's fetch thread while the page before is applied."""
+    latest: dict[str, dict[str, Newer]] = {}
     for r in records:
-        latest = by_origin.setdefault(r.origin, {})
-        cur = latest.get(r.origin_id)
-        if cur is None or r.version > cur.version:
-            latest[r.origin_id] = r
-    for origin, latest in by_origin.items():
-        have = _existing(s, origin, list(latest))
-        for r in latest.values():
-            old = have.get(r.origin_id)
+        mine = latest.get(r.origin)
+        if mine is None:
+            mine = latest[r.origin] = {}
+        cur = mine.get(r.origin_id)
+        if cur is None or r.version > cur.record.version:
+            mine[r.origin_id] = frozen(Newer, record=r, row_id=None, old_local=None)
+    return latest
+
+
+def newer(
+    s: Session,
+    records: Sequence[Incoming],
+    latest: Mapping[str, Mapping[str, Newer]] | None = None,
+) -> list[Newer]:
+    """The records whose version is higher than the stored one (the highest of each
+    key when a batch holds several); older or equal versions are left out.
+    ``latest``: ``latest_of(records)``, made earlier."""
+    out: list[Newer] = []
+    for origin, mine in (latest_of(records) if latest is None else latest).items():
+        have = _existing(s, origin, list(mine))
+        if not have:  # a fresh node's pull: none of them stored yet
+            out.extend(mine.values())
+            continue
+        for oid, n in mine.items():
+            old = have.get(oid)
             if old is None:
-                out.append(frozen(Newer, record=r, row_id=None, old_local=None))
-            elif r.version > old[1]:
-                out.append(frozen(Newer, record=r, row_id=old[0], old_local=old[2]))
+                out.append(n)
+            elif n.record.version > old[1]:
+                out.append(frozen(Newer, record=n.record, row_id=old[0], old_local=old[2]))
     return out
 
 
@@ -1063,6 +1080,7 @@ __all__ = [
     "get_peer",
     "last_delta_of",
     "last_log_entry",
+    "latest_of",
     "list_peers",
     "local_series_of",
     "log_entry",
