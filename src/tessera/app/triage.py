@@ -125,8 +125,6 @@ def run(
             on_total=progress.set_total,
             cluster=cluster,
         )
-        if scene is not None:
-            progress.begin("copy check")
         report = triage(
             db,
             store,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from tessera.pipeline.options import ExpandOptions
@@ -18,18 +18,17 @@ def fingerprint_paths(
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     cluster: str | None = None,
-) -> list[FileResult]:
+) -> Iterator[FileResult]:
     """Walk and fingerprint everything under ``paths`` with the one file pipeline
-    (archives opened), in walk order; on the Dask cluster at ``cluster`` if given."""
-    return list(
-        run_paths(
-            paths,
-            options,
-            workers=workers,
-            on_total=on_total,
-            on_progress=on_progress,
-            cluster=cluster,
-        )
+    (archives opened), in walk order, as the workers return them (triage decides
+    them in chunks meanwhile); on the Dask cluster at ``cluster`` if given."""
+    return run_paths(
+        paths,
+        options,
+        workers=workers,
+        on_total=on_total,
+        on_progress=on_progress,
+        cluster=cluster,
     )
 
 

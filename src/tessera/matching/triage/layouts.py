@@ -15,7 +15,7 @@ captions add some) are compared, so most busy pictures pay nothing but the descr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,19 +161,26 @@ def describe(m: LayoutMatch) -> str:
     return ", ".join(parts)
 
 
-def layout_check(db: Database, files: Sequence[tuple[int, FileResult]]) -> dict[int, list[Related]]:
-    """Copies found by colour layout per item index (files without a layout: skipped)."""
+def layout_check(
+    db: Database,
+    files: Sequence[tuple[int, FileResult]],
+    *,
+    index: Callable[[], LayoutIndex] | None = None,
+) -> dict[int, list[Related]]:
+    """Copies found by colour layout per item index (files without a layout: skipped).
+    ``index`` gives the stored layouts already read (triage reads them once for all
+    its chunks); without it they are read from ``db``."""
     todo = [(i, f) for i, f in files if f.layout and not f.frames]
     if not todo:
         return {}
-    index = LayoutIndex.load(db)
-    if not len(index):
+    stored = index() if index is not None else LayoutIndex.load(db)
+    if not len(stored):
         return {}
     found: dict[int, list[Related]] = {}
     for i, f in todo:
         assert f.layout is not None
         try:
-            hit = index.copy_of(f.layout)
+            hit = stored.copy_of(f.layout)
         except InvalidInput:
             continue
         if hit is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.av_match import AvHit, audio_hits, video_hits
@@ -20,7 +20,7 @@ from tessera.matching.scene_triage import (
 from tessera.matching.triage.copies import copy_check
 from tessera.matching.triage.exact import ExactHits, exact_matches
 from tessera.matching.triage.grouping import group_new
-from tessera.matching.triage.layouts import layout_check
+from tessera.matching.triage.layouts import LayoutIndex, layout_check
 from tessera.matching.triage.near import NearHits, pdq_near
 from tessera.matching.triage.report import Status, TriageItem, TriageReport
 from tessera.matching.triage.verdict import Context, decide
@@ -45,7 +45,7 @@ verdicts' report, what they share with stored media."""
 def triage(
     db: Database,
     store: PdqStore,
-    files: Sequence[FileResult],
+    files: Iterable[FileResult],
     *,
     radius: int = MATCH_THRESHOLD,
     min_quality: int = QUALITY_THRESHOLD,
@@ -72,7 +72,117 @@ def triage(
     PDQ index; the caller's view is applied by the application layer afterwards.
     """
     hashes = index_db or db
-    items = [TriageItem(f, initial_status(f)) for f in files]
+    items: list[TriageItem] = []
+    exact: ExactHits = {}
+    near = NearHits()
+    av: dict[int, list[AvHit]] = defaultdict(list)
+    related: dict[int, list[Related]] = {}
+    layouts = _Layouts(hashes)
+    for chunk in _chunks(files, VERDICT_CHUNK):
+        base = len(items)
+        part = [TriageItem(f, initial_status(f)) for f in chunk]
+        found = _verdict_steps(
+            hashes,
+            store,
+            part,
+            layouts,
+            scene=scene,
+            radius=radius,
+            min_quality=min_quality,
+            dihedral=dihedral,
+        )
+        exact.update({base + i: v for i, v in found.exact.items()})
+        near.best.update({base + i: v for i, v in found.near.best.items()})
+        near.hits.update({base + i: v for i, v in found.near.hits.items()})
+        for i, hits in found.av.items():
+            av[base + i].extend(hits)
+        related.update({base + i: v for i, v in found.related.items()})
+        for it in part:  # decided: the chunk's keypoints and layouts are not needed again
+            it.file = _decided(it.file)
+        items.extend(part)
+
+    def still_open() -> list[tuple[int, FileResult]]:
+        return _still_open(items, exact, near, av, related)
+
+    if scene is not None:
+        searched = [(i, f) for i, f in still_open() if f.features or f.metadata]
+        if searched:
+            if on_scene_total:
+                on_scene_total(len(searched))
+            stage = second_stage(
+                db, scene, searched, on_progress=on_scene_progress, workers=workers
+            )
+            for i, rel in stage.related.items():
+                related.setdefault(i, []).extend(rel)
+            _flag_failed(items, stage.failed)
+    report = _report(db, items, exact=exact, near=near, av=av, related=related, radius=radius)
+    if leads is None:
+        return report
+    if on_verdicts:
+        on_verdicts(report)
+    stage = leads(still_open(), report)
+    for i, rel in stage.related.items():
+        related.setdefault(i, []).extend(rel)
+    _flag_failed(items, stage.failed)
+    return _report(db, items, exact=exact, near=near, av=av, related=related, radius=radius)
+
+
+VERDICT_CHUNK = 64
+"""Files whose verdict steps run together, as the fingerprinting pool returns them.
+A still's copy-check keypoints and colour layout (~25 KB) are dropped once its chunk
+is decided, so memory does not grow with the seizure by them (all of them were held
+until the last file was hashed), and a chunk's checks run while the pool hashes the
+files in its window (8 a worker). Large enough that each step's one query or index
+search per chunk costs little."""
+
+
+def _chunks(files: Iterable[FileResult], size: int) -> Iterator[list[FileResult]]:
+    chunk: list[FileResult] = []
+    for f in files:
+        chunk.append(f)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Layouts:
+    """The stored colour layouts, read once, when a chunk first needs them."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._index: LayoutIndex | None = None
+
+    def index(self) -> LayoutIndex:
+        if self._index is None:
+            self._index = LayoutIndex.load(self._db)
+        return self._index
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the verdict steps found in one chunk, by the chunk's own item indexes."""
+
+    exact: ExactHits
+    near: NearHits
+    av: dict[int, list[AvHit]]
+    related: dict[int, list[Related]]
+
+
+def _verdict_steps(
+    hashes: Database,
+    store: PdqStore,
+    items: Sequence[TriageItem],
+    layouts: _Layouts,
+    *,
+    scene: SceneStore | None,
+    radius: int,
+    min_quality: int,
+    dihedral: bool,
+) -> _Found:
+    """Digests, PDQ (and its variants), videos and audio, colour layouts and the copy
+    check, each step on the files the steps before left open."""
     exact = exact_matches(hashes, items)
     near = pdq_near(store, items, exact, radius=radius, min_quality=min_quality, dihedral=dihedral)
     if scene is not None:  # PDQ hits that local features show to be another shot
@@ -96,50 +206,50 @@ def triage(
         av[i].extend(found)
     for i, found in audio_hits(hashes, open_files).items():
         av[i].extend(found)
+    related: dict[int, list[Related]] = {}
 
     def still_open() -> list[tuple[int, FileResult]]:
-        return [
-            (i, it.file)
-            for i, it in enumerate(items)
-            if i not in exact
-            and not near.best.get(i)
-            and not av.get(i)
-            and it.file.status == "ok"
-            and not any(r.relation == "copy" for r in related.get(i, []))
-        ]
+        return _still_open(items, exact, near, av, related)
 
-    related: dict[int, list[Related]] = {}
     low = [(i, f) for i, f in still_open() if f.layout]
     if low:  # edited copies of low-texture pictures: few keypoints, PDQ of low quality
-        related.update(layout_check(hashes, low))
+        related.update(layout_check(hashes, low, index=layouts.index))
     if scene is not None:
         checked = [(i, f) for i, f in still_open() if f.copy_features]
         if checked:
-            if on_scene_total:
-                on_scene_total(len(checked))
             with blas_threads(1):  # small matrix products: threads only spin (30x CPU)
-                copies, _failed = copy_check(scene, checked, on_progress=on_scene_progress)
+                copies, _failed = copy_check(scene, checked)
             related.update(copies)
-        searched = [(i, f) for i, f in still_open() if f.features or f.metadata]
-        if searched:
-            if on_scene_total:
-                on_scene_total(len(searched))
-            stage = second_stage(
-                db, scene, searched, on_progress=on_scene_progress, workers=workers
-            )
-            for i, rel in stage.related.items():
-                related.setdefault(i, []).extend(rel)
-            _flag_failed(items, stage.failed)
-    report = _report(db, items, exact=exact, near=near, av=av, related=related, radius=radius)
-    if leads is None:
-        return report
-    if on_verdicts:
-        on_verdicts(report)
-    stage = leads(still_open(), report)
-    for i, rel in stage.related.items():
-        related.setdefault(i, []).extend(rel)
-    _flag_failed(items, stage.failed)
-    return _report(db, items, exact=exact, near=near, av=av, related=related, radius=radius)
+    return _Found(exact, near, dict(av), related)
+
+
+def _still_open(
+    items: Sequence[TriageItem],
+    exact: ExactHits,
+    near: NearHits,
+    av: Mapping[int, list[AvHit]],
+    related: Mapping[int, list[Related]],
+) -> list[tuple[int, FileResult]]:
+    """(item index, file) of the readable files no step has matched yet."""
+    return [
+        (i, it.file)
+        for i, it in enumerate(items)
+        if i not in exact
+        and not near.best.get(i)
+        and not av.get(i)
+        and it.file.status == "ok"
+        and not any(r.relation == "copy" for r in related.get(i, []))
+    ]
+
+
+def _decided(f: FileResult) -> FileResult:
+    """``f`` without what only the verdict steps read: the colour layout and the copy
+    check's keypoints (kept where they are the second stage's only local features: a
+    file carrying metadata but no full features)."""
+    keep = f.copy_features if (f.metadata and not f.features) else None
+    if f.layout is None and f.copy_features is keep:
+        return f
+    return replace(f, layout=None, copy_features=keep)
 
 
 def _flag_failed(items: Sequence[TriageItem], failed: frozenset[int]) -> None:
