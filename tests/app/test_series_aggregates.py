@@ -16,11 +16,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text, update
+import pytest
+from sqlalchemy import event, func, select, text, update
 
 from tessera.app import App, Caller, exchange, runs, series
+from tessera.errors import InvalidRecord
 from tessera.ingest.writer import write_batch
-from tessera.storage import repo
+from tessera.storage import bulk_load, repo
 from tessera.storage import series_activity as activity
 from tessera.storage.models import (
     IngestRun,
@@ -184,6 +186,49 @@ def test_kept_counts_follow_every_write_path(app: App, tmp_path: Path) -> None:
     _check(app)
     runs.undo(app, OP, again)
     _check(app)
+
+
+def test_an_import_in_many_batches_drops_the_link_triggers_once(app: App, tmp_path: Path) -> None:
+    """An import links its new media with the link triggers dropped once for the whole
+    import, not per batch (``bulk_load.HeldLinkTriggers``); a batch that also links
+    older media brings them back first, the import's end brings them back before it
+    commits, and a failed import rolls the drop back: the kept counts stay exact and
+    the triggers are there after each import."""
+    _world(app)
+    _ingest(app, "NL-A", "c1", None, files=FILES[:4], tag="a1")  # older media, no series
+    drops: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("DROP TRIGGER"):
+            drops.append(statement)
+
+    event.listen(app.db.engine, "before_cursor_execute", count)
+    # new, new, (new, old), new, new, (old, new), new: batches of two
+    order = [6, 7, 8, 0, 9, 10, 1, 11, b"x"]
+    digests = [hashlib.sha256(FILES[i] if isinstance(i, int) else i).hexdigest() for i in order]
+    hashes = tmp_path / "list.txt"
+    hashes.write_text("".join(f"sha256 {d}\n" for d in digests))
+    done = exchange.import_file(
+        app, OP, "hashlist", hashes, agency_code="NL-A", case="imp", series="S1", batch_size=2
+    )
+    assert (done.new_media, done.matched_media) == (7, 2)
+    sqlite = app.db.dialect == "sqlite"
+    # dropped at the first batch, and again after the batches linking older media
+    assert len(drops) == (2 * 3 if sqlite else 0)
+    _check(app)
+    bad = tmp_path / "bad.txt"
+    more = [hashlib.sha256(b"more %d" % i).hexdigest() for i in range(5)]
+    bad.write_text("".join(f"sha256 {d}\n" for d in more) + "sha256 not-a-digest\n")
+    with pytest.raises(InvalidRecord):
+        exchange.import_file(
+            app, OP, "hashlist", bad, agency_code="NL-A", series="S1", batch_size=2
+        )
+    event.remove(app.db.engine, "before_cursor_execute", count)
+    _check(app)
+    with app.transaction() as s:
+        held = set(bulk_load.link_triggers(s))
+        assert held == ({"tessera_agg_sm_ins", "tessera_cam_sm_ins"} if sqlite else set())
+        assert repo.series_status(s, repo.get_series(s, "S1")).media_count == 9
 
 
 def test_a_removal_at_the_edge_recounts_first_and_last_seen(app: App) -> None:

@@ -134,8 +134,9 @@ def import_file(
             own=_own_records_of(s, agency_code),
         )
         # links of media this import creates go in with each series' count raised once,
-        # not through the per-row link triggers (SQLite; what federation's pull does)
-        job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
+        # not through the per-row link triggers (SQLite; what federation's pull does),
+        # the triggers dropped once for the whole import (job.finish creates them again)
+        job.hold_link_triggers()
         numbered = enumerate(read(stream), 1)
         deferred = False
         while True:

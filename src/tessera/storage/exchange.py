@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidRecord as RecordError
-from tessera.storage import identity, repo, sharing
+from tessera.storage import bulk_load, identity, repo, sharing
 from tessera.storage.bulk import Bulk
 from tessera.storage.digest_filter import DigestFilter
 from tessera.storage.models import (
@@ -281,6 +281,7 @@ class ExchangeImport:
         self.link_new: Callable[[list[tuple[int, int]]], bool] | None = None
         """Inserts the series links of media this import created, with what the link
         triggers would add (``storage.bulk_load``); False: go row by row."""
+        self._held: bulk_load.HeldLinkTriggers | None = None
         self._flags: dict[int, dict[str, bool]] = {}
         self._large = False
         self._digests: DigestFilter | None = None
@@ -302,6 +303,15 @@ class ExchangeImport:
                 self._digests = digests = DigestFilter()
                 for row in self._bulk.scan("SELECT sha256, sha1, md5 FROM media"):
                     digests.add(row)
+
+    def hold_link_triggers(self) -> None:
+        """Series links of media this import creates go in as ``link_new`` does, with
+        the link triggers dropped once for the whole import instead of once per batch
+        (``bulk_load.HeldLinkTriggers``: each drop and create made SQLite prepare the
+        import's statements again); links of older media and :meth:`finish` create
+        them again first. SQLite with the expected triggers only, else row by row."""
+        held = self._held = bulk_load.HeldLinkTriggers(self.s)
+        self.link_new = held.link_new
 
     # -- matching --------------------------------------------------------------------
 
@@ -834,6 +844,8 @@ class ExchangeImport:
             new = [x for x in rows if x[1] in fresh]
             if new and self.link_new(new):
                 rows = [x for x in rows if x[1] not in fresh]
+        if rows and self._held is not None:
+            self._held.restore()  # links of older media: through the triggers
         self._bulk.insert("series_media", ("series_id", "media_id"), rows)
 
     def _case_id(self, r: StoredRecordFields) -> int | None:
@@ -914,7 +926,10 @@ class ExchangeImport:
                 s.execute(delete(Media).where(Media.id.in_(gone)))
 
     def finish(self) -> ImportCounts:
-        """Series flags from the records: the agency's own series take what its file says."""
+        """Series flags from the records: the agency's own series take what its file says
+        (and the link triggers back, when :meth:`hold_link_triggers` held them)."""
+        if self._held is not None:
+            self._held.restore()
         for name, (sid, owner) in sorted(self._series.items()):
             flags = self._flags.get(sid)
             if not flags or owner != self.agency.id:
