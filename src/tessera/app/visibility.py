@@ -139,6 +139,8 @@ class Visibility:
     _in_series: dict[int, frozenset[int]] = field(default_factory=dict)
     _in_cases: dict[int, frozenset[int]] = field(default_factory=dict)
     _importers: dict[int, frozenset[int]] = field(default_factory=dict)
+    _blind: set[int] = field(default_factory=set)
+    """Media ids among those ``containers`` read that the caller's agency linked blind."""
     _blind_only: set[int] = field(default_factory=set)
 
     @classmethod
@@ -164,12 +166,13 @@ class Visibility:
         left out), read once per transaction (levels, contacts and names all need them)."""
         wanted = set(media_ids)
         todo = [m for m in wanted if m not in self._in_series]
-        if todo:
-            in_series, in_cases, importers = sharing.containers_of_media(self.s, todo)
+        if todo:  # with the caller's blind links in the same statement (``media_levels``)
+            found = sharing.containers(self.s, todo, self.agency_id)
             for m in todo:
-                self._in_series[m] = frozenset(in_series.get(m, ()))
-                self._in_cases[m] = frozenset(in_cases.get(m, ()))
-                self._importers[m] = frozenset(importers.get(m, ()))
+                self._in_series[m] = frozenset(found.in_series.get(m, ()))
+                self._in_cases[m] = frozenset(found.in_cases.get(m, ()))
+                self._importers[m] = frozenset(found.importers.get(m, ()))
+            self._blind.update(found.blind)
         return (
             {m: self._in_series[m] for m in wanted if self._in_series[m]},
             {m: self._in_cases[m] for m in wanted if self._in_cases[m]},
@@ -188,8 +191,7 @@ class Visibility:
             elif self.agency_id is None or self.agency_code is None or self.country is None:
                 cache.update(dict.fromkeys(todo, Level.NONE))
             else:
-                owner = sharing.owners(self.s, target, todo)
-                grants = sharing.applicable_grants(
+                owner, grants = sharing.owners_and_grants(
                     self.s, target, todo, self.agency_code, self.country
                 )
                 for i in todo:
@@ -221,7 +223,7 @@ class Visibility:
                 sl = self.series_levels({x for v in in_series.values() for x in v})
                 cl = self.case_levels({x for v in in_cases.values() for x in v})
                 me = self.agency_id
-                blind = sharing.blind_links(self.s, todo, me) if me is not None else set()
+                blind = self._blind.intersection(todo)  # read with the containers
                 own_s: dict[int, int] = {}
                 own_c: dict[int, int] = {}
                 if blind:  # rule 5: the caller's own containers of a blind link

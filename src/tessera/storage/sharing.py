@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import (
+    ColumnClause,
+    CompoundSelect,
+    Integer,
+    Select,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from tessera.errors import InvalidInput
@@ -175,46 +188,117 @@ def owners(s: Session, target: Target, ids: Iterable[int] | None = None) -> dict
     return out
 
 
+_GRANT_COLUMNS = (SharingGrant.scope, SharingGrant.grantee, SharingGrant.level)
+_OWNERS_AND_GRANTS = {
+    "series": select(Series.id, Series.agency_id, *_GRANT_COLUMNS)
+    .outerjoin(SharingGrant, SharingGrant.series_id == Series.id)
+    .where(Series.id.in_(prepared.ids_param()), Series.deleted_at.is_(None)),
+    "case": select(Case.id, Case.agency_id, *_GRANT_COLUMNS)
+    .outerjoin(SharingGrant, SharingGrant.case_id == Case.id)
+    .where(Case.id.in_(prepared.ids_param())),
+}
+
+
+def owners_and_grants(
+    s: Session, target: Target, ids: Iterable[int], agency_code: str, country: str
+) -> tuple[dict[int, int], dict[int, dict[str, str]]]:
+    """``owners`` and ``applicable_grants`` of ``ids`` in one statement per 500 ids (the
+    grants of soft-deleted series, which have no owner here, are not read)."""
+    owner: dict[int, int] = {}
+    grants: dict[int, dict[str, str]] = {}
+    for chunk in prepared.chunks(ids):
+        for tid, agency, scope, grantee, level in prepared.rows(
+            s, _OWNERS_AND_GRANTS[target], ids=chunk
+        ):
+            owner[int(tid)] = int(agency)
+            if (
+                scope == "network"
+                or (scope == "country" and grantee == country)
+                or (scope == "agency" and grantee == agency_code)
+            ):
+                grants.setdefault(int(tid), {})[scope] = level
+    return owner, grants
+
+
 # soft-deleted series hold nothing (as ``repo.series_of_media``): even for callers
 # who see everything, a lookup must not name a series that was deleted
-_IN_SERIES = (
-    select(series_media.c.media_id, series_media.c.series_id)
+def _tag(n: int) -> ColumnClause[int]:
+    return literal_column(str(n), Integer)
+
+
+_NULL = cast(null(), Integer)  # typed: PostgreSQL resolves a bare NULL of a UNION as text
+_IDS = prepared.ids_param
+_CONTAINER_PARTS: tuple[Select[*tuple[Any, ...]], ...] = (
+    # tagged 0: series, 1: sightings, 2: imported records (3: blind links, below)
+    select(_tag(0), series_media.c.media_id, series_media.c.series_id, _NULL)
     .join(Series, Series.id == series_media.c.series_id)
     .where(
-        series_media.c.media_id.in_(prepared.ids_param()),
+        series_media.c.media_id.in_(_IDS()),
         series_media.c.deleted_at.is_(None),
         Series.deleted_at.is_(None),
-    )
+    ),
+    select(_tag(1), Sighting.media_id, Sighting.case_id, _NULL).where(
+        Sighting.media_id.in_(_IDS()), Sighting.deleted_at.is_(None)
+    ),
+    select(_tag(2), ExchangeEntry.media_id, ExchangeEntry.case_id, ExchangeEntry.agency_id).where(
+        ExchangeEntry.media_id.in_(_IDS())
+    ),
 )
-_IN_CASES = (
-    select(Sighting.media_id, Sighting.case_id)
-    .where(Sighting.media_id.in_(prepared.ids_param()), Sighting.deleted_at.is_(None))
-    .distinct()
+_BLIND_PART = select(_tag(3), BlindLink.media_id, _NULL, _NULL).where(
+    BlindLink.agency_id == bindparam("agency"), BlindLink.media_id.in_(_IDS())
 )
-_IN_EXCHANGE = select(ExchangeEntry.media_id, ExchangeEntry.case_id, ExchangeEntry.agency_id).where(
-    ExchangeEntry.media_id.in_(prepared.ids_param())
-)
+_CONTAINERS: CompoundSelect[*tuple[Any, ...]] = union_all(*_CONTAINER_PARTS)
+_CONTAINERS_AND_BLIND: CompoundSelect[*tuple[Any, ...]] = union_all(*_CONTAINER_PARTS, _BLIND_PART)
+"""The three reads of ``containers_of_media`` (and ``blind_links``') as one statement:
+each read on the lookup path costs ~25-30 us of CPU around its SQL, most of it in
+Python (``storage.prepared``); the rows are the same, each tagged with its part."""
+
+
+@dataclass(frozen=True)
+class Containers:
+    """What holds each media item: series, cases (sightings and imported records filed
+    under one), importing agencies, and which items an agency linked blind."""
+
+    in_series: dict[int, set[int]]
+    in_cases: dict[int, set[int]]
+    importers: dict[int, set[int]]
+    blind: set[int]
+
+
+def containers(s: Session, media_ids: Iterable[int], agency_id: int | None = None) -> Containers:
+    """``containers_of_media`` and, for ``agency_id``, ``blind_links``, in one statement
+    per 500 ids."""
+    in_series: dict[int, set[int]] = {}
+    in_cases: dict[int, set[int]] = {}
+    importers: dict[int, set[int]] = {}
+    blind: set[int] = set()
+    for chunk in prepared.chunks(media_ids):
+        if agency_id is None:
+            found = prepared.rows(s, _CONTAINERS, ids=chunk)
+        else:
+            found = prepared.rows(s, _CONTAINERS_AND_BLIND, ids=chunk, agency=agency_id)
+        for part, m, x, agency in found:
+            kind, media = int(part), int(m)
+            if kind == 0:
+                in_series.setdefault(media, set()).add(int(x))
+            elif kind == 1:
+                in_cases.setdefault(media, set()).add(int(x))
+            elif kind == 2:
+                importers.setdefault(media, set()).add(int(agency))
+                if x is not None:  # an imported record filed under a case: a sighting in it
+                    in_cases.setdefault(media, set()).add(int(x))
+            else:
+                blind.add(media)
+    return Containers(in_series, in_cases, importers, blind)
 
 
 def containers_of_media(
     s: Session, media_ids: Iterable[int]
 ) -> tuple[dict[int, set[int]], dict[int, set[int]], dict[int, set[int]]]:
     """media id -> series ids holding it, -> case ids it was sighted in, and -> agencies
-    whose imported exchange files describe it (``importers_of_media``), in three
-    queries per 500 ids (the exchange entries read once for cases and importers)."""
-    in_series: dict[int, set[int]] = {}
-    in_cases: dict[int, set[int]] = {}
-    importers: dict[int, set[int]] = {}
-    for chunk in prepared.chunks(media_ids):
-        for m, sid in prepared.rows(s, _IN_SERIES, ids=chunk):
-            in_series.setdefault(int(m), set()).add(int(sid))
-        for m, cid in prepared.rows(s, _IN_CASES, ids=chunk):
-            in_cases.setdefault(int(m), set()).add(int(cid))
-        for em, ecid, agency in prepared.rows(s, _IN_EXCHANGE, ids=chunk):
-            importers.setdefault(int(em), set()).add(int(agency))
-            if ecid is not None:  # an imported record filed under a case: a sighting in it
-                in_cases.setdefault(int(em), set()).add(int(ecid))
-    return in_series, in_cases, importers
+    whose imported exchange files describe it (``importers_of_media``)."""
+    found = containers(s, media_ids)
+    return found.in_series, found.in_cases, found.importers
 
 
 def importers_of_media(s: Session, media_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -483,12 +567,14 @@ __all__ = [
     "blind_links",
     "blind_records",
     "cases_of_sightings",
+    "containers",
     "containers_of_media",
     "counts_within",
     "grants_of",
     "importers_of_media",
     "index_url",
     "owners",
+    "owners_and_grants",
     "rls_bypass_reasons",
     "series_ids_by_name",
     "series_names",
