@@ -195,6 +195,8 @@ def test_token_cache_bounds_revocation(tmp_path: Path) -> None:
     assert asked == ["tok"]
     fast = cache.cached("tok")  # what current_caller answers without a thread
     assert fast is not None and fast.email == first.email and fast.request_id != first.request_id
+    named = cache.cached("tok", "req-0001")  # the request's own id (its audit entry's)
+    assert named is not None and named.request_id == "req-0001" and named.email == first.email
     assert cache.cached("other") is None
     second = cache(app, "tok")
     assert asked == ["tok"]  # the second came from the cache

@@ -65,9 +65,10 @@ class TokenCache:
         self._lock = threading.Lock()
         self._items: dict[bytes, tuple[float, Caller]] = {}
 
-    def cached(self, token: str) -> Caller | None:
+    def cached(self, token: str, request_id: str | None = None) -> Caller | None:
         """The caller of a token verified less than ``ttl`` seconds ago, else None
-        (no database: what ``current_caller`` answers without leaving the event loop)."""
+        (no database: what ``current_caller`` answers without leaving the event loop),
+        with ``request_id`` (default: a new one)."""
         if self.ttl <= 0:
             return None
         key = hashlib.sha256(token.encode()).digest()
@@ -75,7 +76,7 @@ class TokenCache:
         with self._lock:
             hit = self._items.get(key)
         if hit is not None and now - hit[0] < self.ttl:
-            return replace(hit[1], request_id=uuid.uuid4().hex)
+            return replace(hit[1], request_id=request_id or uuid.uuid4().hex)
         return None
 
     def __call__(self, app: App, token: str) -> Caller:
@@ -116,12 +117,14 @@ async def current_caller(
         raise Unauthenticated("malformed token")
     st: ApiState = state_of(request)
     auth = st.authenticate
-    caller = auth.cached(token) if isinstance(auth, TokenCache) else None
+    entry = audit.current_request()
+    rid = entry.request_id if entry is not None else None
+    caller = auth.cached(token, rid) if isinstance(auth, TokenCache) else None
     if caller is None:
         caller = await anyio.to_thread.run_sync(auth, st.app, token)
-    entry = audit.current_request()
+        if rid is not None:
+            caller = replace(caller, request_id=rid)
     if entry is not None:  # the request's audit entry names the caller, by its id
-        caller = replace(caller, request_id=entry.request_id)
         entry.caller = caller
     return caller
 
