@@ -9,6 +9,7 @@ the database's counts, and stopping the queue appends the rest. Both backends.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import text
 
 from tessera.app import App, lookup, trust
 from tessera.app.hit_queue import HitQueue, Row
+from tessera.storage import trust as trust_store
 from tests.app.test_coop import q, user, world
 from tests.app.test_trust import _media, flood_world
 
@@ -121,3 +123,73 @@ def test_a_failed_batch_is_kept_for_the_next_try() -> None:
     assert queue.flush() == 2
     assert calls == [1, 2] and queue.written == 2
     queue.stop()
+
+
+def test_a_batch_being_written_still_counts_until_its_commit_returns() -> None:
+    """The race CI caught (stop 26): the background thread had taken a batch out of the
+    queue but not yet committed it, and a lookup then saw those rows nowhere."""
+    started, release = threading.Event(), threading.Event()
+    written: list[list[tuple[Row, datetime]]] = []
+
+    def write(batch: list[tuple[Row, datetime]]) -> None:
+        started.set()
+        assert release.wait(10)
+        written.append(batch)
+
+    queue = HitQueue(write, interval=3600.0)
+    queue.start()  # its thread would flush in an hour: only ``flush`` writes here
+    queue.add([(1, "a", 10)], T0)
+    flusher = threading.Thread(target=queue.flush)
+    flusher.start()
+    try:
+        assert started.wait(10)
+        queue.add([(1, "b", 11)], T0)  # a row queued while the batch is in flight
+        assert queue.pending({1}, T0, {}) == {1: ({"a", "b"}, {10, 11})}
+    finally:
+        release.set()
+        flusher.join(10)
+    assert written == [[((1, "a", 10), T0)]]
+    assert queue.pending({1}, T0, {}) == {1: ({"b"}, {11})}  # "a" is the database's now
+    queue.stop()
+
+
+def test_the_guard_sees_a_batch_the_queue_is_writing(app: App) -> None:
+    """Two agencies' hits are being appended by the queue's thread when the third
+    agency's lookup arrives: it still quarantines the item, as the rule says."""
+    _sha, m, variants = flood_world(app)
+    started, release = threading.Event(), threading.Event()
+
+    def write(batch: list[tuple[Row, datetime]]) -> None:
+        started.set()
+        assert release.wait(10)
+        with app.db.session() as s:
+            trust_store.log_hits_at(s, batch)
+
+    class Held(HitQueue):
+        """The batch commits only once the guard has read the queue."""
+
+        def pending(
+            self, media_ids: set[int], since: datetime, after: dict[int, datetime]
+        ) -> dict[int, tuple[set[str], set[int]]]:
+            got = super().pending(media_ids, since, after)
+            release.set()
+            return got
+
+    queue = Held(write, interval=3600.0)
+    queue.start()
+    app.hit_queue = queue
+    flusher = threading.Thread(target=queue.flush)
+    try:
+        for i, agency in enumerate(("DE-B", "FR-C")):
+            lookup.lookup(app, user(agency), variants[i * 2 : i * 2 + 2])
+        release.clear()
+        flusher.start()
+        assert started.wait(10)  # 4 rows out of the queue, not yet in the database
+        r = lookup.lookup(app, user("NL-A"), variants[4:6])
+        assert all(x.quarantined for a in r.results for x in a.matches)
+    finally:
+        release.set()
+        flusher.join(10)
+        queue.stop()
+        app.hit_queue = None
+    assert _logged(app, m) == 6

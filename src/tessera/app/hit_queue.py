@@ -50,6 +50,9 @@ class HitQueue(BatchWriter):
         self.max_pending = max_pending
         # media id -> (query key, agency id) -> time; a repeat keeps the latest, as the log
         self._rows: dict[int, dict[tuple[str, int], datetime]] = {}
+        # the batch being written: still counted by ``pending`` until its commit returns,
+        # or a lookup between the two would see its rows neither here nor in the database
+        self._flight: dict[int, dict[tuple[str, int], datetime]] = {}
         self._count = 0
         self._lock = threading.Lock()
         self._write = threading.Lock()  # one batch at a time, in order
@@ -79,10 +82,18 @@ class HitQueue(BatchWriter):
         self, media_ids: set[int], since: datetime, after: dict[int, datetime]
     ) -> dict[int, tuple[set[str], set[int]]]:
         """media id -> (query keys, agency ids) of the queued rows at ``since`` or
-        later (and after ``after[media id]`` when later: a release), for ``media_ids``."""
+        later (and after ``after[media id]`` when later: a release), for ``media_ids``.
+
+        The rows of a batch being written count until its commit has returned: a caller
+        that reads this before the database's counts misses no row (a row may count in
+        both, which keeps the guard's bound an upper bound)."""
         out: dict[int, tuple[set[str], set[int]]] = {}
         with self._lock:
-            rows = [(m, list(self._rows[m].items())) for m in media_ids if m in self._rows]
+            rows = [
+                (m, [*self._rows.get(m, {}).items(), *self._flight.get(m, {}).items()])
+                for m in media_ids
+                if m in self._rows or m in self._flight
+            ]
         for m, of in rows:
             start = max(since, after[m]) if m in after else since
             keys = {key for (key, _), at in of if at >= start}
@@ -100,15 +111,18 @@ class HitQueue(BatchWriter):
                     for m, of in self._rows.items()
                     for (key, agency), at in of.items()
                 ]
-                self._rows, self._count = {}, 0
+                self._flight, self._rows, self._count = self._rows, {}, 0
             if not batch:
                 return 0
             try:
                 self._writer(batch)
             except Exception:
                 with self._lock:  # keep them for the next try; a newer time wins
+                    self._flight = {}
                     self._put(batch)
                 raise
+            with self._lock:
+                self._flight = {}
             self.written += len(batch)
             return len(batch)
 

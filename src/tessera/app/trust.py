@@ -657,8 +657,9 @@ def _may_flood(  # noqa: PLR0917 (a private helper of one caller)
     twice)."""
     if not media:
         return False
-    written = store.flood_counts(s, media, since, released)
+    # the queue first: a batch it writes meanwhile is then counted in one or both
     queued = queue.pending(media, since, released)
+    written = store.flood_counts(s, media, since, released)
     of_media: dict[int, set[tuple[str, int]]] = {}  # one pass: a batch has 10,000 hits
     for x, k, a in hits:
         of_media.setdefault(x, set()).add((k, a))
