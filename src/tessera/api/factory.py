@@ -11,6 +11,7 @@ from tessera import __version__, gcpause
 from tessera.api import problems
 from tessera.api.audit_trail import AuditRequests
 from tessera.api.auth import TOKEN_CACHE_SECONDS, TokenCache, accounts_authenticator
+from tessera.api.fast_lookup import FastLookup
 from tessera.api.limits import EXCHANGE_IMPORT_LIMIT, BodyLimit
 from tessera.api.routes import coop, exchange, federation, health, hma, triage, v1
 from tessera.api.state import ApiState, Authenticator
@@ -121,6 +122,7 @@ def create_app(
         redoc_url=None,
     )
     problems.install(api)
+    api.add_middleware(FastLookup, api=api)  # innermost: inside the audit and the body limit
     api.add_middleware(
         BodyLimit, upload_limit=limit, upload_paths=upload_paths, import_limit=import_limit
     )

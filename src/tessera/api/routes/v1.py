@@ -38,7 +38,7 @@ router = APIRouter(
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def _json(result: BaseModel) -> Response:
+def json_answer(result: BaseModel) -> Response:
     """``result`` as JSON, serialised once: a route returning the model itself has
     FastAPI dump it, validate the dump against ``response_model`` and dump it again
     (10.7 ms against 1.5 ms for a 1,000-hash lookup answer, measured). The declared
@@ -59,7 +59,7 @@ def lookup_one(
     """One hash: exact (MD5, SHA-1, SHA-256) or PDQ within ``radius``."""
     st = state_of(request)
     query = lookup_uc.HashQuery(type=type, hash=hash)
-    return _json(
+    return json_answer(
         lookup_uc.lookup(
             st.app,
             caller,
@@ -77,7 +77,7 @@ def lookup_batch(request: Request, caller: CallerDep, body: LookupRequest) -> Re
     """Up to 10,000 hashes of any types in one request, answered in order."""
     st = state_of(request)
     queries = [lookup_uc.HashQuery(type=q.type, hash=q.hash) for q in body.queries]
-    return _json(
+    return json_answer(
         lookup_uc.lookup(
             st.app,
             caller,
