@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime
 
+import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.features.local import LocalFeatures
 from tessera.ingest.writer import write_batch
 from tessera.pipeline.result import FileResult
 from tessera.storage import repo
@@ -221,3 +225,44 @@ def test_failed_transaction_leaves_nothing(db: Database) -> None:
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Media)) == 0
         assert s.scalar(select(func.count()).select_from(IngestItem)) == 0
+
+
+def test_feature_blobs_reads_many_in_one_call_as_one_by_one(db: Database) -> None:
+    """The copy check's batched read: every stored still's local-features blob by
+    (media id, position), past the 200-key chunk, none for a key with no blob (another
+    position, an unknown id, a file stored without features) or for deleted media."""
+    with db.session() as s:
+        repo.create_agency(s, "NL", "NL", "nl")
+    run = _run(db, "NL", "c1")
+    rng = np.random.default_rng(5)
+    blobs = [
+        LocalFeatures(
+            rng.uniform(0, 99, (4, 2)).astype(np.float32),
+            rng.integers(0, 90, (4, 128), dtype=np.uint8),
+            np.full(4, 3.0, np.float16),
+            np.zeros(4, np.float16),
+            100,
+            100,
+        ).to_bytes()
+        for _ in range(203)
+    ]
+    files = [
+        replace(_file(f"/f/{i}.png", f"pic {i}".encode()), features=blobs[i]) for i in range(203)
+    ]
+    files.append(_file("/f/plain.png", b"no features"))
+    with db.session() as s:
+        write_batch(s, s.get(IngestRun, run), files)
+        ids = {
+            f.path: m.id
+            for f in files
+            for m in [repo.media_by_sha256(s, [bytes.fromhex(f.sha256 or "")]).popitem()[1]]
+        }
+    gone = ids["/f/7.png"]
+    with db.session() as s:
+        s.execute(update(Media).where(Media.id == gone).values(deleted_at=datetime.now(UTC)))
+    keys = [(mid, 0) for mid in ids.values()] + [(ids["/f/1.png"], 1), (10**9, 0)]
+    with db.session() as s:
+        found = repo.feature_blobs(s, keys)
+        assert found == {(ids[f"/f/{i}.png"], 0): blobs[i] for i in range(203) if i != 7}
+        assert found[(ids["/f/3.png"], 0)] == repo.feature_blob(s, ids["/f/3.png"])
+        assert repo.feature_blobs(s, []) == {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from tessera.storage.repo import (
     FEATURES_ALGORITHM,
     FEATURES_VERSION,
     feature_blob,
+    feature_blobs,
     features_after,
     max_fingerprint_id,
 )
@@ -265,6 +267,14 @@ class SceneStore:
     def features_of(self, media_id: int, position: int = 0) -> LocalFeatures | None:
         """The stored local features of a picture (or a video key frame), if any."""
         return self._features(doc_key(media_id, position))
+
+    def blobs_of(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored features of several pictures or frames, undecoded, in one query:
+        (media id, position) -> blob, for the keys that have one."""
+        if not keys:
+            return {}
+        with self.db.session() as s:
+            return feature_blobs(s, keys)
 
     def candidates(self, q: LocalFeatures, shortlist: int) -> list[Candidate]:
         """Retrieval's shortlist for ``q`` (every document in a small collection),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
@@ -541,6 +541,24 @@ def feature_blob(s: Session, media_id: int, position: int = 0) -> bytes | None:
         )
     )
     return bytes(value) if value is not None else None
+
+
+def feature_blobs(s: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Local-features blobs of several stills (position 0) or video frames (1 + ms),
+    one query per 200 keys: (media id, position) -> blob, for the keys that have one."""
+    out: dict[tuple[int, int], bytes] = {}
+    for chunk in _chunks(sorted(set(keys)), 200):  # type: ignore[arg-type]
+        rows = s.execute(
+            select(FingerprintModel.media_id, FingerprintModel.position, FingerprintModel.value)
+            .join(Media, Media.id == FingerprintModel.media_id)
+            .where(
+                FingerprintModel.algorithm == FEATURES_ALGORITHM,
+                tuple_(FingerprintModel.media_id, FingerprintModel.position).in_(chunk),
+                Media.deleted_at.is_(None),
+            )
+        )
+        out.update(((int(m), int(pos)), bytes(value)) for m, pos, value in rows)
+    return out
 
 
 def video_frames_of(

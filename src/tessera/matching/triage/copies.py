@@ -8,6 +8,12 @@ verified in rank order, and the first verified **copy** (``SceneMatch.relation``
 makes the file ``near``. An edited copy ranks first in retrieval, so the other
 candidates are rarely needed; scenes, markers, camera and GPS leads are the leads
 stage's work (``tessera.matching.scene_triage.leads_stage``).
+
+:func:`copy_check` takes a chunk of files at once: their shortlists first, then every
+candidate's stored features in one database query, each decoded once however many
+files' shortlists it is in. Read one at a time (a session and a query per candidate,
+three a file) the reads cost about as much CPU as the verification itself, and most
+of a seizure is new pictures whose three candidates are all read for nothing.
 """
 
 from __future__ import annotations
@@ -15,24 +21,35 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tessera.features.local import LocalFeatures
+from tessera.features.retrieval import Candidate
 from tessera.features.scene import match_pair
-from tessera.matching.scene_store import SceneStore, parse_key
+from tessera.matching.scene_store import SceneStore, doc_key, parse_key
 from tessera.matching.scene_triage import Related, describe_copy, match_detail
 from tessera.pipeline.result import FileResult
 
 COPY_SHORTLIST = 3
 """Candidates verified per file by the copy check (the leads stage verifies more)."""
 
+Stored = Callable[[str], LocalFeatures | None]
+"""A candidate's stored features by its document key (None: none stored any more)."""
 
-def copy_of(scene: SceneStore, f: FileResult, shortlist: int = COPY_SHORTLIST) -> Related | None:
-    """The first verified copy among retrieval's top ``shortlist`` for ``f``, or None."""
+
+def _query(
+    scene: SceneStore, f: FileResult, shortlist: int
+) -> tuple[LocalFeatures, list[Candidate]] | None:
+    """``f``'s copy-check keypoints and retrieval's top ``shortlist`` for them."""
     if not f.copy_features:
         return None
     q = LocalFeatures.from_bytes(f.copy_features)
     if len(q) == 0:
         return None
-    for cand in scene.candidates(q, shortlist)[: max(shortlist, 1)]:
-        feats = scene.features_of(*parse_key(cand.media_id))
+    return q, scene.candidates(q, shortlist)[: max(shortlist, 1)]
+
+
+def _first_copy(q: LocalFeatures, cands: Sequence[Candidate], stored: Stored) -> Related | None:
+    """The first candidate, in rank order, that verifies as an edited copy of ``q``."""
+    for cand in cands:
+        feats = stored(cand.media_id)
         if feats is None:
             continue
         m = match_pair(q, feats, cand.media_id, cand)
@@ -48,26 +65,72 @@ def copy_of(scene: SceneStore, f: FileResult, shortlist: int = COPY_SHORTLIST) -
     return None
 
 
+def copy_of(scene: SceneStore, f: FileResult, shortlist: int = COPY_SHORTLIST) -> Related | None:
+    """The first verified copy among retrieval's top ``shortlist`` for ``f``, or None."""
+    found = _query(scene, f, shortlist)
+    if found is None:
+        return None
+    q, cands = found
+    return _first_copy(q, cands, lambda key: scene.features_of(*parse_key(key)))
+
+
+class _ChunkStore:
+    """The stored features of a chunk's candidates: read in one query, each decoded
+    when first needed (a file that is a copy of its first candidate never decodes the
+    other two) and kept for the chunk only."""
+
+    def __init__(self, scene: SceneStore, keys: Sequence[str]) -> None:
+        self._blobs = {
+            doc_key(m, p): blob
+            for (m, p), blob in scene.blobs_of(sorted({parse_key(k) for k in keys})).items()
+        }
+        self._decoded: dict[str, LocalFeatures] = {}
+
+    def __call__(self, key: str) -> LocalFeatures | None:
+        feats = self._decoded.get(key)
+        if feats is None:
+            blob = self._blobs.get(key)
+            if blob is None:
+                return None
+            feats = self._decoded[key] = LocalFeatures.from_bytes(blob)
+        return feats
+
+
 def copy_check(
     scene: SceneStore,
     files: Sequence[tuple[int, FileResult]],
     *,
     on_progress: Callable[[int], None] | None = None,
+    shortlist: int = COPY_SHORTLIST,
 ) -> tuple[dict[int, list[Related]], frozenset[int]]:
     """Copies found per item index, and the items the check failed on (their hash
     verdict stands; the leads stage still searches them)."""
     found: dict[int, list[Related]] = {}
     failed: set[int] = set()
+    queries: list[tuple[int, LocalFeatures, list[Candidate]]] = []
     for i, f in files:
         try:
-            hit = copy_of(scene, f)
+            query = _query(scene, f, shortlist)
+        except Exception:  # a damaged keypoint blob: this file, not the run
+            failed.add(i)
+            continue
+        if query is not None:
+            queries.append((i, *query))
+    try:
+        stored: Stored = _ChunkStore(scene, [c.media_id for _, _, cs in queries for c in cs])
+    except Exception:  # the database read: every file of the chunk, as one by one
+        failed.update(i for i, _, _ in queries)
+        queries = []
+    for i, q, cands in queries:
+        try:
+            hit = _first_copy(q, cands, stored)
         except Exception:  # OpenCV or a damaged stored blob: this file, not the run
             failed.add(i)
             hit = None
         if hit is not None:
             found[i] = [hit]
-        if on_progress:
-            on_progress(1)
+    if on_progress:
+        on_progress(len(files))
     return found, frozenset(failed)
 
 
