@@ -6,7 +6,8 @@ load-generator process on the same machine (asyncio + httpx):
 
 1. single PDQ lookups (``GET /api/v1/lookup``), ``--concurrency`` in flight:
    requests/s, p50/p99 (target: >= 1,000 req/s at p99 <= 50 ms at 10M), then the
-   misses alone and the hits alone (near copies) of the same queries;
+   misses alone and the hits alone (near copies) of the same queries, and the
+   same mix through HMA's ``GET /m/lookup`` (what HMA's clients ask);
 2. batch lookups (``POST /api/v1/lookup``, 1,000 hashes each): hashes/s
    (target >= 20,000), PDQ (each hash a radius-31 search of the index) and then
    MD5 (exact digests, half of them stored) as a separate figure;
@@ -351,6 +352,12 @@ def _load(  # noqa: PLR0917 (submitted positionally to a process pool)
                                 "/api/v1/lookup", params={"type": "pdq", "hash": h}
                             )
                             n = 1
+                        elif mode == "hma":  # HMA's single lookup, as its clients ask
+                            h = hashes[i % len(hashes)]
+                            r = await client.get(
+                                "/m/lookup", params={"signal_type": "pdq", "signal": h}
+                            )
+                            n = 1
                         else:
                             lo = (i * BATCH) % max(1, len(hashes) - BATCH)
                             kind = _batch_kind(mode)
@@ -408,6 +415,9 @@ def _load_raw(  # noqa: PLR0917 (as _load)
                     elif mode == "single":
                         q = urlencode({"type": "pdq", "hash": hashes[i % len(hashes)]})
                         status, n = await conn.request("GET", f"/api/v1/lookup?{q}", token), 1
+                    elif mode == "hma":
+                        q = urlencode({"signal_type": "pdq", "signal": hashes[i % len(hashes)]})
+                        status, n = await conn.request("GET", f"/m/lookup?{q}", token), 1
                     else:
                         lo = (i * BATCH) % max(1, len(hashes) - BATCH)
                         kind = _batch_kind(mode)
@@ -748,7 +758,7 @@ def reload_memory(home: Path, reloads: int, hashes: list[str]) -> tuple[float, f
         return first, last, float(live.status().reloads)
 
 
-PHASES = ("single", "status", "misses", "hits", "batch", "batch-md5", "soak", "import")
+PHASES = ("single", "status", "misses", "hits", "hma", "batch", "batch-md5", "soak", "import")
 
 
 def server_pids(pid: int) -> list[int]:
@@ -819,8 +829,9 @@ def main() -> None:
     ap.add_argument(
         "--only",
         default="",
-        help="comma-separated server phases to run (single, status, misses, hits, batch, soak, "
-        "import), skipping the in-process baselines and the reloads: for profiling one path",
+        help="comma-separated server phases to run (single, status, misses, hits, hma, batch, "
+        "batch-md5, soak, import), skipping the in-process baselines and the reloads: for "
+        "profiling one path",
     )
     ap.add_argument(
         "--pause",
@@ -929,6 +940,11 @@ def main() -> None:
                     ck,
                 )
                 report("  of which hits only (near copies, <= 8 bits)", hits)
+            if phase("hma"):
+                hma = measured(
+                    pool, proc.pid, base, token, "hma", qs, args.concurrency, args.duration, ck
+                )
+                report(f"HMA GET /m/lookup, half hits (c={args.concurrency})", hma)
             if phase("batch"):
                 batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
                 report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")

@@ -29,11 +29,12 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from tessera.api.audit_trail import CountedRoute
 from tessera.api.auth import current_caller
 from tessera.api.state import state_of
-from tessera.app import Caller
+from tessera.app import App, Caller
 from tessera.app import lookup as lookup_uc
 from tessera.app import series as series_uc
 from tessera.errors import InvalidInput
 from tessera.fingerprints.pdq import QUALITY_THRESHOLD
+from tessera.matching.pdq_search import PdqSearcher
 
 router = APIRouter(dependencies=[Depends(current_caller)], route_class=CountedRoute)
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -51,6 +52,8 @@ CONTENT_SIGNALS = {"photo": ("pdq",), "video": ("video_md5",)}
 EXTRA_SIGNALS = ("md5", "sha1", "sha256")
 
 MatchesByBank = dict[str, list[dict[str, Any]]]
+SIGNAL_LENGTH = 200
+SIGNAL_TYPE_LENGTH = 50
 
 
 def _query(signal_type: str, signal: str, where: str) -> lookup_uc.HashQuery:
@@ -64,6 +67,20 @@ def _query(signal_type: str, signal: str, where: str) -> lookup_uc.HashQuery:
 
 def _banks(banks: str | None) -> set[str] | None:
     return {b.strip() for b in banks.split(",") if b.strip()} if banks else None
+
+
+def lookup_signal(
+    app: App,
+    index: PdqSearcher,
+    caller: Caller,
+    signal_type: str,
+    signal: str,
+    banks: str | None,
+) -> MatchesByBank:
+    """``GET /m/lookup``'s answer: banks whose content matches one signal."""
+    query = _query(signal_type, signal, "signal")
+    result = lookup_uc.lookup(app, caller, [query], pdq=index)
+    return _by_bank(result, 0, _banks(banks))
 
 
 def _lookup(
@@ -144,8 +161,8 @@ def hash_url(caller: CallerDep, url: Annotated[str | None, Query()] = None) -> d
 def lookup_get(
     request: Request,
     caller: CallerDep,
-    signal: Annotated[str | None, Query(max_length=200)] = None,
-    signal_type: Annotated[str | None, Query(max_length=50)] = None,
+    signal: Annotated[str | None, Query(max_length=SIGNAL_LENGTH)] = None,
+    signal_type: Annotated[str | None, Query(max_length=SIGNAL_TYPE_LENGTH)] = None,
     banks: Annotated[str | None, Query(max_length=10_000)] = None,
     url: Annotated[str | None, Query()] = None,
     seed: Annotated[str | None, Query()] = None,
@@ -156,8 +173,8 @@ def lookup_get(
         raise InvalidInput("url: this server does not fetch media; send signal and signal_type")
     if not signal or not signal_type:
         raise InvalidInput("signal, signal_type: both are required")
-    result = _lookup(request, caller, [_query(signal_type, signal, "signal")])
-    return _by_bank(result, 0, _banks(banks))
+    st = state_of(request)
+    return lookup_signal(st.app, st.index, caller, signal_type, signal, banks)
 
 
 @router.post("/m/lookup", tags=["hma"])
