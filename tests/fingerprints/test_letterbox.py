@@ -203,7 +203,10 @@ def test_one_pixel_edge_line_ignored_by_default() -> None:
     w=st.integers(48, 140),
     fracs=st.tuples(*[st.floats(0.0, 0.35)] * 4),
     colour=st.tuples(*[st.integers(0, 255)] * 3),
-    dark_share=st.sampled_from([0.0, 0.2, 0.5]),
+    # under half the frames dark: with half or more, a dim scene's edge next to the
+    # shorter of two near-black bars is what the symmetric rule extends that bar over
+    # (documented in the module; test_subtitles_in_lower_bar_extend_symmetrically)
+    dark_share=st.sampled_from([0.0, 0.2, 0.4]),
     n=st.integers(6, 14),
 )
 def test_random_bars_found_within_one_pixel(
@@ -377,3 +380,13 @@ def test_logo_masking_restores_vpdq_match(vectors_dir: Path) -> None:
     masked_q, _ = _vpdq_percent(_unique_hashes(filled, FULL_FRAME), hd)
     # measured (every 4th frame): 0 % cropped only, 98.1 % cropped + logo filled
     assert plain_q <= 10 and masked_q >= 90, (plain_q, masked_q)
+
+
+def test_dim_edge_in_half_the_frames_extends_the_shorter_bar() -> None:
+    """The case Hypothesis found (stop 27 profile run): near-black pillar bars of 12 and
+    15 px, half the frames a dim room: the left bar's next 3 columns are bar-like in
+    half the frames, so the symmetric rule extends it to 15 (the module's rule)."""
+    frames = _video(0, 48, 48, CropBox(0, 0, 12, 15), n=6, dark_share=0.5)
+    assert detect_borders(frames) == CropBox(0, 0, 15, 15)
+    frames = _video(0, 48, 48, CropBox(0, 0, 12, 15), n=6, dark_share=0.0)
+    assert detect_borders(frames) == CropBox(0, 0, 12, 15)
