@@ -103,11 +103,16 @@ def gradient(seed: int, other: int | None = None) -> np.ndarray:
                 ).min(axis=1)
                 cx, cy = float(xs[np.argmax(far)]), float(ys[np.argmax(far)])
         else:  # the same blend, one or all three of its colours moved by 35-60 levels
+            # (after clipping to 0-255: a colour at the cube's edge pushed outwards
+            # moved 2 levels and the "other picture" was the original, seeds 24-31)
             for j in range(3) if what == 2 else [int(o.integers(0, 3))]:
-                step = o.normal(0, 1, 3)
-                colours[j] = np.clip(
-                    colours[j] + step / np.linalg.norm(step) * o.uniform(35, 60), 0, 255
-                )
+                while True:
+                    step = o.normal(0, 1, 3)
+                    size = o.uniform(35, 60)
+                    moved = np.clip(colours[j] + step / np.linalg.norm(step) * size, 0, 255)
+                    if np.linalg.norm(moved - colours[j]) >= 35:
+                        colours[j] = moved
+                        break
     c0, c1, c2 = colours
     if linear:
         t = (np.cos(a) * xx + np.sin(a) * yy) / (W + H)
