@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from tessera.app import App, Settings
 from tessera.app import federation as fed
 from tessera.exchange import delta
 from tessera.storage import bulk_load
+from tessera.storage import federation as store
 from tests.app.test_federation import (
     OP,
     World,
@@ -64,6 +66,45 @@ _CHILD = textwrap.dedent(
             print("mid-page", held, flush=True)
             sys.stdin.readline()  # killed here
     store.store_records = stalled
+    app = App(Settings.for_home(home))
+    for p in pages:
+        fed.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
+        applied += 1
+    print("finished", flush=True)
+    """
+)
+
+
+_CHILD_LINKS = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from tessera.app import App, Caller, Settings
+    from tessera.app import federation as fed
+    from tessera.storage import bulk_load
+    from tessera.storage import federation as store
+
+    bulk_load.MIN_RECORDS = 1
+    store.IMPORT_BATCH = 5
+    home, pages = Path(sys.argv[1]), sys.argv[2:]
+    original = bulk_load.HeldLinkTriggers.link_new
+    applied = 0
+    calls = []
+
+    def stalled(self, pairs):
+        done = original(self, pairs)
+        calls.append(len(pairs))
+        if applied == 1 and len(calls) == 5:  # page 2's second batch of links
+            s = self._s
+            held = s.connection().exec_driver_sql(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
+                "AND name IN ('tessera_agg_sm_ins', 'tessera_cam_sm_ins')"
+            ).scalar()
+            print("mid-links", held, flush=True)
+            sys.stdin.readline()  # killed here
+        return done
+
+    bulk_load.HeldLinkTriggers.link_new = stalled
     app = App(Settings.for_home(home))
     for p in pages:
         fed.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
@@ -113,12 +154,14 @@ def _pages(world: World, tmp_path: Path) -> list[Path]:
     return out
 
 
-def _killed_mid_load(world: World, tmp_path: Path) -> Path:
-    """B's pull killed with SIGKILL inside page 2's transaction; B's home."""
+def _killed_mid_load(world: World, tmp_path: Path, *, links: bool = False) -> Path:
+    """B's pull killed with SIGKILL inside page 2's transaction; B's home. ``links``:
+    while its media's series links go in with the link triggers dropped (import
+    batches of 5 records), else after its media are written."""
     pages = _pages(world, tmp_path)
     home = tmp_path / "b"
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(home), *map(str, pages)],
+        [sys.executable, "-c", _CHILD_LINKS if links else _CHILD, str(home), *map(str, pages)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -127,10 +170,10 @@ def _killed_mid_load(world: World, tmp_path: Path) -> Path:
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
-        # page 2's media are in its open transaction when the kill comes
-        assert line.split() == ["mid-page", str(2 * PER_SERIES)], (
-            child.stderr.read() if child.stderr else ""
-        )
+        # page 2's media are in its open transaction when the kill comes (``links``:
+        # with the two link triggers dropped in it)
+        want = ["mid-links", "0"] if links else ["mid-page", str(2 * PER_SERIES)]
+        assert line.split() == want, child.stderr.read() if child.stderr else ""
         assert set(bulk_load.DEFERRED).isdisjoint(_indexes(home))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
@@ -172,6 +215,55 @@ def test_kill_mid_bulk_load_then_resync_gives_exact_counts_and_indexes(
     _sync(world.b, world.hub)  # and again: nothing changes
     assert _counts(world.b) == (SERIES * (1 + PER_SERIES), SERIES * PER_SERIES)
     _assert_indexes_back(home)
+
+
+def test_a_kill_while_the_link_triggers_are_dropped_loses_neither_them_nor_a_count(
+    world: World, tmp_path: Path
+) -> None:
+    """A page holds the link triggers dropped across its import batches (dropped once,
+    created again before it commits): killed between two batches of page 2, the node
+    has page 1 with both triggers and exact kept counts, and the resync goes on."""
+    home = _killed_mid_load(world, tmp_path, links=True)
+    assert _counts(world.b) == (1 + PER_SERIES, PER_SERIES)
+    with world.b.transaction() as s:
+        assert bulk_load.link_triggers(s).keys() == {"tessera_agg_sm_ins", "tessera_cam_sm_ins"}
+    _check_kept_counts(world.b)
+    _sync(world.b, world.hub)
+    assert _counts(world.b) == (SERIES * (1 + PER_SERIES), SERIES * PER_SERIES)
+    _assert_indexes_back(home)
+    _check_kept_counts(world.b)
+
+
+def test_a_page_drops_the_link_triggers_once_for_all_its_import_batches(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a fresh node's big pull, a page of 12 media records imported in batches of 5
+    drops the two link triggers once (each drop and create makes SQLite prepare the
+    page's statements again), not once per batch. Kept counts stay exact and the
+    triggers are there after every page."""
+    pages = _pages(world, tmp_path)
+    monkeypatch.setattr(bulk_load, "MIN_RECORDS", 1)
+    monkeypatch.setattr(store, "IMPORT_BATCH", 5)
+    drops: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("DROP TRIGGER"):
+            drops.append(statement)
+
+    event.listen(world.b.db.engine, "before_cursor_execute", count)
+    try:
+        for n, p in enumerate(pages, 1):
+            fed.apply_feed(world.b, OP, "hub", p.read_bytes())
+            assert len(drops) == 2 * n  # 3 batches of links, the two triggers dropped once
+            with world.b.transaction() as s:
+                assert set(bulk_load.link_triggers(s)) == {
+                    "tessera_agg_sm_ins",
+                    "tessera_cam_sm_ins",
+                }
+            _check_kept_counts(world.b)
+    finally:
+        event.remove(world.b.db.engine, "before_cursor_execute", count)
+    assert _counts(world.b) == (SERIES * (1 + PER_SERIES), SERIES * PER_SERIES)
 
 
 def test_indexes_left_missing_come_back_at_init_and_at_a_sync_with_nothing_to_pull(

@@ -1346,6 +1346,11 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
         named.extend([(name, n.record) for n in group])
         sids.extend([sid] * len(group))
         items.extend(group)
+    # a fresh node's big pull (the indexes deferred): the series links of new media go
+    # in with the link triggers dropped once for the page, not once per import batch
+    # (each drop and create made SQLite prepare the import's statements again); they
+    # are created again in this transaction, before anything else links media
+    held = bulk_load.HeldLinkTriggers(s) if by_agency and bulk_load.missing(s) else None
     for agency_id, (named, sids, items) in by_agency.items():
         agency = store.agency_row(s, agency_id)
         assert agency is not None
@@ -1355,11 +1360,14 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
             named,
             ahead.media_made if ahead else None,
             {owners[sid][1]: sid for sid in dict.fromkeys(sids)},
+            held=held,
         )
         placed.extend(zip(items, ids, strict=True))
         for sid, n, mid in zip(sids, items, ids, strict=True):
             if n.old_local is not None and n.old_local != mid:  # its hashes changed
                 unlink.setdefault(sid, []).append(n.old_local)
+    if held is not None:
+        held.restore()
     for sid, mids in unlink.items():
         store.drop_series_media(s, sid, mids)
     store.store_records(s, placed, 0, media_payload=False)

@@ -304,13 +304,15 @@ class ExchangeImport:
                 for row in self._bulk.scan("SELECT sha256, sha1, md5 FROM media"):
                     digests.add(row)
 
-    def hold_link_triggers(self) -> None:
+    def hold_link_triggers(self, held: bulk_load.HeldLinkTriggers | None = None) -> None:
         """Series links of media this import creates go in as ``link_new`` does, with
         the link triggers dropped once for the whole import instead of once per batch
         (``bulk_load.HeldLinkTriggers``: each drop and create made SQLite prepare the
         import's statements again); links of older media and :meth:`finish` create
-        them again first. SQLite with the expected triggers only, else row by row."""
-        held = self._held = bulk_load.HeldLinkTriggers(self.s)
+        them again first. SQLite with the expected triggers only, else row by row.
+        ``held``: a holder shared with other imports of the same transaction (whoever
+        made it restores it before the commit)."""
+        held = self._held = held if held is not None else bulk_load.HeldLinkTriggers(self.s)
         self.link_new = held.link_new
 
     # -- matching --------------------------------------------------------------------

@@ -774,15 +774,24 @@ def apply_remote_media(
     records: Sequence[tuple[str, Incoming]],
     made: Mapping[int, MediaInput] | None = None,
     series_ids: Mapping[str, int] | None = None,
+    *,
+    held: bulk_load.HeldLinkTriggers | None = None,
 ) -> list[int]:
     """Media of remote series (name, record) of one remote agency, as hash-only media
     (or the local media with those digests) linked to their series. Returns the
     media ids, in order. ``made``: ``media_inputs`` of these records, made earlier;
-    ``series_ids``: the ids of those series (name -> id), all the agency's."""
+    ``series_ids``: the ids of those series (name -> id), all the agency's.
+
+    ``held``: a fresh node's big pull (``storage.bulk_load``: the caller dropped the
+    deferred indexes) links new media with the link triggers held by the caller for
+    its whole feed page, who restores them before the page commits; without it,
+    the triggers are dropped and created again around each batch's new links."""
     job = ExchangeImport(s, agency=agency, case=None, series=None, source_format=SOURCE_FORMAT)
     if series_ids:
         job.known_series(series_ids)
-    if bulk_load.missing(s):  # a fresh node's big pull (the caller dropped the indexes)
+    if held is not None:
+        job.hold_link_triggers(held)
+    elif bulk_load.missing(s):
         job.link_new = lambda pairs: bulk_load.link_new_media(s, pairs)
     if len(records) > IMPORT_BATCH and s.get_bind().dialect.name == "sqlite":
         # a full pull writes ~6 index entries per record at random places: past 64 MiB
