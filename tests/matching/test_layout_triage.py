@@ -67,7 +67,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert match["match"] == "exact", answer
         ids[stems[answer["hash"]]] = match["media_id"]
     assert len(ids) == len(stems)
-    report = _cli(home, "triage", str(seizure), "--json", "--no-progress")
+    # verdicts only: the layout step is the verdict stage's (leads add nothing here)
+    report = _cli(home, "triage", str(seizure), "--json", "--no-progress", "--no-leads")
     res = {Path(r["path"]).stem: r for r in report["results"]}
     return {"ids": ids, "res": res}
 

@@ -111,7 +111,9 @@ def test_triage_classifies_every_file(world: dict[str, Path]) -> None:
 
 def test_new_copies_form_one_group(world: dict[str, Path]) -> None:
     """A new picture and its resized PNG copy are one group; another new picture is another."""
-    doc = json.loads(_cli(world["home"], "triage", str(world["seizure"]), "--json").stdout)
+    doc = json.loads(
+        _cli(world["home"], "triage", str(world["seizure"]), "--json", "--no-leads").stdout
+    )
     files = _by_name(doc)
     assert files["new.jpg"]["new_group"] == files["new-again.png"]["new_group"] is not None
     assert files["other-new.jpg"]["new_group"] != files["new.jpg"]["new_group"]
@@ -121,7 +123,9 @@ def test_new_copies_form_one_group(world: dict[str, Path]) -> None:
 
 def test_series_status_in_report(world: dict[str, Path]) -> None:
     """Hits are grouped by series with owner, contact and identification status."""
-    doc = json.loads(_cli(world["home"], "triage", str(world["seizure"]), "--json").stdout)
+    doc = json.loads(
+        _cli(world["home"], "triage", str(world["seizure"]), "--json", "--no-leads").stdout
+    )
     series = {s["name"]: s for s in doc["series"]}
     assert set(series) == {"Amber", "Birch"}
     amber = series["Amber"]
@@ -140,7 +144,9 @@ def test_series_status_in_report(world: dict[str, Path]) -> None:
 def test_dihedral_finds_mirrored_copy(world: dict[str, Path]) -> None:
     """With --dihedral a mirrored copy of a known picture is near, via a flip variant."""
     doc = json.loads(
-        _cli(world["home"], "triage", str(world["seizure"]), "--json", "--dihedral").stdout
+        _cli(
+            world["home"], "triage", str(world["seizure"]), "--json", "--dihedral", "--no-leads"
+        ).stdout
     )
     m = _by_name(doc)["mirrored.jpg"]
     assert m["status"] == "near"
@@ -191,6 +197,7 @@ def test_html_report_is_self_contained_and_blurred(world: dict[str, Path]) -> No
         str(none_out),
         "--thumbnails",
         "none",
+        "--no-leads",
     )
     assert "data:image" not in none_out.read_text()
 
