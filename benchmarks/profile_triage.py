@@ -8,7 +8,10 @@ read, digests, decode (fast, as ``tessera hash``), PDQ, dihedral PDQ (8 variants
 instead of 1), SIFT of the decoded picture (as triage's first stage extracts it),
 SIFT of its mirror image, the compact encoding (``to_bytes``), and for files no
 hash matched: retrieval (``SceneIndex.search``), loading the candidates' stored
-features, and verification of the whole shortlist vs of the copy check's top few.
+features, and verification of the whole shortlist; then the copy check of every
+sampled file as triage runs it (``matching.triage.copies.copy_check``, a chunk of
+``VERDICT_CHUNK`` files at a time: retrieval, one read of the chunk's candidates,
+verification of its top few), hash-matched files included.
 
 Usage: ``nice python benchmarks/profile_triage.py --seizure
 benchmarks/_data/seizure/db2000-side4000/seizure-300 --home
@@ -32,9 +35,12 @@ from tessera.features.local import LocalFeatures, extract, extract_mirrored, res
 from tessera.features.scene import match_pair
 from tessera.fingerprints.pdq import pdq_dihedral_rgb, pdq_hash_rgb
 from tessera.matching.scene_store import SceneStore, parse_key
-from tessera.matching.triage.copies import COPY_SHORTLIST
+from tessera.matching.triage.copies import COPY_SHORTLIST, copy_check
+from tessera.matching.triage.run import VERDICT_CHUNK
 from tessera.media.decode import decode_image
+from tessera.media.vpdq_file import blas_threads
 from tessera.pipeline.fingerprint import COPY_MAX_SIDE, COPY_NFEATURES
+from tessera.pipeline.result import FileResult
 from tessera.storage.db import Database
 
 
@@ -59,6 +65,7 @@ def main() -> None:
         return now
 
     cache: dict[str, LocalFeatures | None] = {}
+    checked: list[tuple[int, FileResult]] = []
     for p in files:
         t0 = time.process_time()
         data = p.read_bytes()
@@ -83,8 +90,9 @@ def main() -> None:
         t0 = clock("decoding it back (from_bytes)", t0)
         small = rescale(extract(dec.rgb, max_side=COPY_MAX_SIDE, nfeatures=COPY_NFEATURES), w, h)
         t0 = clock(f"copy-check SIFT (<= {COPY_MAX_SIDE} px, {COPY_NFEATURES} kp)", t0)
-        small.to_bytes_full()
+        blob_c = small.to_bytes_full()
         t0 = clock("copy-check keypoints to bytes (v1, no PQ)", t0)
+        checked.append((len(checked), FileResult(p.name, "ok", copy_features=blob_c)))
         if scene.index is None:
             continue
         cands = scene.index.search(q, args.shortlist)
@@ -98,14 +106,13 @@ def main() -> None:
             if feats is not None:
                 match_pair(q, feats, c.media_id, c)
         t0 = clock(f"verification of {args.shortlist} candidates", t0)
-        t0 = time.process_time()
-        small_cands = scene.candidates(small, COPY_SHORTLIST)
-        t0 = clock("copy check: retrieval (small query)", t0)
-        for c in small_cands[:COPY_SHORTLIST]:
-            feats = scene.features_of(*parse_key(c.media_id))
-            if feats is not None and match_pair(small, feats, c.media_id, c).relation == "copy":
-                break
-        t0 = clock(f"copy check: verify <= {COPY_SHORTLIST}, stop at a copy", t0)
+    # the copy check as triage runs it: a chunk at a time (retrieval, one read of the
+    # chunk's candidates, verification of <= COPY_SHORTLIST a file), one BLAS thread
+    t0 = time.process_time()
+    with blas_threads(1):
+        for a in range(0, len(checked), VERDICT_CHUNK):
+            copy_check(scene, checked[a : a + VERDICT_CHUNK])
+    clock(f"copy check (chunks of {VERDICT_CHUNK}, verify <= {COPY_SHORTLIST})", t0)
     n = len(files)
     print(
         f"{n} files of {args.seizure}; load average {os.getloadavg()[0]:.1f}; "
