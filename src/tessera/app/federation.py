@@ -1317,10 +1317,15 @@ def _apply_received(s: Session, bundle: SignedBundle) -> int:
         if ahead
         else store.newer(s, _incoming(bundle.records))
     )
-    origins = {n.record.origin for n in media_items}
+    keys_of: dict[str, set[str]] = {}  # origin -> the series keys its records name
+    for n in media_items:
+        r = n.record
+        keys = keys_of.get(r.origin)
+        if keys is None:
+            keys = keys_of[r.origin] = set()
+        keys.add(r.series_key)
     local_series: dict[tuple[str, str], int | None] = {}
-    for origin in origins:
-        keys = {n.record.series_key for n in media_items if n.record.origin == origin}
+    for origin, keys in keys_of.items():
         for key, local in store.local_series_of(s, origin, keys).items():
             local_series[(origin, key)] = local
     by_series: dict[int, list[store.Newer]] = {}

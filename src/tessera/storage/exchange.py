@@ -515,7 +515,11 @@ class ExchangeImport:
             if mid is not None and mid not in hidden:
                 slots.append(mid)
                 continue
-            hit = next((new_index[k] for k in p.ident if k in new_index), None)
+            hit: int | None = None
+            for k in p.ident:  # a loop, not next() over a generator made per record
+                hit = new_index.get(k)
+                if hit is not None:
+                    break
             if hit is None:
                 if mid is not None:
                     hit = mid  # content held unshared elsewhere: new to this agency
@@ -815,18 +819,21 @@ class ExchangeImport:
         self, batch: Sequence[_Prepared], media_ids: list[int], fresh: set[int]
     ) -> None:
         pairs: dict[tuple[int, int], None] = {}
+        named: dict[str | None, int] = {}  # the record's series name -> its id (0: none)
         for p, mid in zip(batch, media_ids, strict=True):
             r = p.r
-            name = (r.series or self.default_series or "").strip()
-            if not name:
+            sid = named.get(r.series)
+            if sid is None:
+                name = (r.series or self.default_series or "").strip()
+                sid = named[r.series] = self._series_id(name, p.number) if name else 0
+            if not sid:
                 continue
-            sid = self._series_id(name, p.number)
             pairs[(sid, mid)] = None
+            victim, offender = r.victim_identified, r.offender_identified
+            if victim is None and offender is None:
+                continue
             flags = self._flags.setdefault(sid, {})
-            for who, value in (
-                ("victim", r.victim_identified),
-                ("offender", r.offender_identified),
-            ):
+            for who, value in (("victim", victim), ("offender", offender)):
                 if value is not None:
                     flags[who] = flags.get(who, False) or value
         if not pairs:
