@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tessera.errors import InvalidInput
+from tessera.fingerprints import layout
 from tessera.fingerprints.layout import (
     MIN_STRUCTURE,
     OCCLUDED_FIT,
@@ -364,3 +365,30 @@ def test_occlusion_excuses_only_covered_structure() -> None:
     # more of the wall outside the known frame than a crop or rotation can put there
     assert replace(m, structure=0.9).is_copy
     assert not replace(m, structure=0.9, outside_plain=OUTSIDE_PLAIN + 0.02).is_copy
+
+
+def test_a_crop_placed_beyond_a_walls_frame_is_searched_inside_it() -> None:
+    # a plain wall barely fixes a crop's scale: the search places this 8 % crop of wall
+    # 30 larger than the frame, on the wall beyond it (refused: a crop lies inside its
+    # original); searched again inside the frame it is the copy it was made as, and
+    # still no copy of other walls
+    rgb = wall(30)
+    known = Known(_layout(rgb))
+    q = Query(_layout(crop(rgb)))
+    aspect, grid = q.variants[0]
+    first = layout._match(grid, aspect, known, layout._search(grid, aspect, known)[1], 0)
+    assert first.outside_plain > OUTSIDE_PLAIN  # the case the rule is for
+    m = q.compare(known)
+    assert m is not None and m.is_copy and m.outside_plain <= 1 - layout.INSIDE, m
+    for other in (wall(130), wall(131)):
+        o = q.compare(Known(_layout(other)))
+        assert o is None or not o.is_copy, o
+
+
+@pytest.mark.parametrize("seed", range(24, 40))
+def test_a_walls_object_moved_is_not_a_crop_inside_it(seed: int) -> None:
+    # the object moved by a quarter of the frame (away from its mirror images): no
+    # placement inside the known frame puts it where the known picture has it
+    rgb = wall(seed)
+    m = Query(_layout(wall(seed, shift=_moved(rgb)))).compare(Known(_layout(rgb)))
+    assert m is None or not m.is_copy, (seed, m)
