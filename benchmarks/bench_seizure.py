@@ -48,7 +48,9 @@ Usage: ``nice python benchmarks/bench_seizure.py --n 300 --db 2000 --old
 /work/main/.venv/bin/tessera``; the issue's size: ``nice python
 benchmarks/bench_seizure.py --n 100000 --db 100000 --workers 2`` (hours: generation and
 the ingest of the database dominate; both are kept, so a second run times only the
-commands). ``--cluster tcp://HOST:8786`` runs ingest and triage with ``--cluster``.
+commands; ``--build-only`` stops after the build, e.g. to build at ``nice -n 19`` while
+the machine does other work and time the commands later on a quiet machine).
+``--cluster tcp://HOST:8786`` runs ingest and triage with ``--cluster``.
 """
 
 from __future__ import annotations
@@ -365,6 +367,12 @@ def main() -> None:
         help="another build's tessera executable (e.g. main before this change): its "
         "`triage` runs too, for the second stage's before/after",
     )
+    ap.add_argument(
+        "--build-only",
+        action="store_true",
+        help="generate the pictures and ingest the database (resumable), then stop: the "
+        "100k build takes hours and can run at low priority ahead of the timed run",
+    )
     args = ap.parse_args()
     n_db = args.db or args.n
     root = args.dir / f"db{n_db}-side{args.max_side}"
@@ -393,6 +401,9 @@ def main() -> None:
         f"({db_size / max(1, n_db) / 1024:.1f} KiB a picture), home folder "
         f"{du(home) / 2**20:.1f} MiB"
     )
+    if args.build_only:
+        print(f"built: {seizure} ({seizure_bytes / 2**20:.0f} MiB) and {home}; --build-only: stop")
+        return
 
     # in one run, on the same files: the baseline first, then triage's stages
     rows: list[tuple[str, float, int, float]] = []
