@@ -151,11 +151,19 @@ def _linked(path: Path, others: list[Path]) -> bool:
     return False
 
 
+def _save(im: Image.Image, path: Path, quality: int) -> None:
+    """Write whole or not at all: a build stopped mid-write leaves no truncated picture
+    that a later run would take as done."""
+    part = path.with_name(path.name + ".part")
+    im.save(part, format="JPEG", quality=quality)
+    os.replace(part, path)
+
+
 def _write_db(job: tuple[int, int, str, list[Path]]) -> None:
     seed, max_side, folder, others = job
     path = Path(folder) / f"known-{seed:06d}.jpg"
     if not path.exists() and not _linked(path, others):
-        picture(seed, max_side).save(path, quality=90)
+        _save(picture(seed, max_side), path, 90)
 
 
 def _write_seizure(job: tuple[int, int, int, str, str, list[Path]]) -> None:
@@ -165,11 +173,13 @@ def _write_seizure(job: tuple[int, int, int, str, str, list[Path]]) -> None:
         return
     im = picture(seed, max_side)
     if kind == "new":
-        im.save(path, quality=90)
+        _save(im, path, 90)
     elif kind == "exact":
-        shutil.copyfile(Path(folder).parent / "db" / f"known-{seed:06d}.jpg", path)
+        part = path.with_name(path.name + ".part")
+        shutil.copyfile(Path(folder).parent / "db" / f"known-{seed:06d}.jpg", part)
+        os.replace(part, path)
     else:
-        edit(im, kind).save(path, quality=80 if kind == "reencode" else 90)
+        _save(edit(im, kind), path, 80 if kind == "reencode" else 90)
 
 
 def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[str, str]:
@@ -178,6 +188,8 @@ def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[st
     db_dir, seizure = root / "db", root / f"seizure-{n}"
     db_dir.mkdir(parents=True, exist_ok=True)
     seizure.mkdir(parents=True, exist_ok=True)
+    for part in [*db_dir.glob("*.part"), *seizure.glob("*.part")]:
+        part.unlink()  # left by a stopped build
     # the same files elsewhere: other seizures of this root (same database, so the same
     # plan); new pictures of other roots' seizures (a new picture depends only on its
     # index); other roots' databases of the same largest side
