@@ -44,8 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from tessera.app import App, Caller, Settings, audit
-from tessera.app import federation as fed
 from tessera.app.exchange import import_file
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import peers, share
 from tessera.audit.note import Signer
 from tessera.client.federation import sync
 from tessera.exchange import bundle, delta
@@ -120,7 +121,7 @@ def seed_hub(hub: App, origin: Signer, n: int, n_series: int) -> tuple[float, in
     sha, pdq = _hashes(n, 1)
     t = time.perf_counter()
     no = 0
-    step = fed.MAX_DELTA_RECORDS
+    step = share.MAX_DELTA_RECORDS
     for lo in range(0, n, step):
         no += 1
         body = delta.write(
@@ -130,7 +131,7 @@ def seed_hub(hub: App, origin: Signer, n: int, n_series: int) -> tuple[float, in
             [_media(i, sha[i], pdq[i], n_series) for i in range(lo, min(n, lo + step))],
             header={"delta_no": no},
         )
-        fed.accept_delta(hub, body)
+        fed_hub.accept_delta(hub, body)
     return time.perf_counter() - t, no
 
 
@@ -146,7 +147,7 @@ def kept_hub(path: Path, home: Path, n: int, n_series: int) -> tuple[App, Signer
     shutil.copytree(path / "hub", home)
     hub = App(Settings.for_home(home))
     hub.migrate()
-    fed.remove_peer(hub, OP, "node")
+    peers.remove_peer(hub, OP, "node")
     return hub, Signer.parse((path / "origin.key").read_text()), int(seed["deltas"])
 
 
@@ -208,9 +209,9 @@ def main() -> None:
     else:
         hub = _app(hub_home, "bench-hub.test")
         origin = Signer.generate(ORIGIN)
-        fed.add_peer(hub, OP, "origin", "http://127.0.0.1:1", origin.verifier.text())
+        peers.add_peer(hub, OP, "origin", "http://127.0.0.1:1", origin.verifier.text())
     node = _app(root / "node", "bench-node.test")
-    fed.add_peer(hub, OP, "node", "http://127.0.0.1:1", fed.signer_of(node).verifier.text())
+    peers.add_peer(hub, OP, "node", "http://127.0.0.1:1", peers.signer_of(node).verifier.text())
     if kept is not None:
         print(f"  hub accept        reused: a copy of {args.hub} ({deltas} signed deltas)")
     else:
@@ -244,8 +245,8 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("hub did not start") from None
                 time.sleep(0.2)
-        hub_key = fed.signer_of(hub).verifier.text()
-        fed.add_peer(node, OP, "hub", f"http://127.0.0.1:{port}", hub_key)
+        hub_key = peers.signer_of(hub).verifier.text()
+        peers.add_peer(node, OP, "hub", f"http://127.0.0.1:{port}", hub_key)
         t, c, h = time.perf_counter(), time.process_time(), _cpu_of(proc.pid)
         tt = time.thread_time()
         report = sync(node, OP)
@@ -298,7 +299,7 @@ def main() -> None:
             body = delta.write(
                 "federation-delta", origin, [], changes, header={"delta_no": deltas + r + 1}
             )
-            fed.accept_delta(hub, body)
+            fed_hub.accept_delta(hub, body)
             t, c, h = time.perf_counter(), time.process_time(), _cpu_of(proc.pid)
             rep = sync(node, OP)
             times.append(time.perf_counter() - t)

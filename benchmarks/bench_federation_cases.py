@@ -3,7 +3,7 @@ of F unclassified files each, after its first sync.
 
 One run, same database, rounds alternated:
 
-* ``tessera``   ``federation_cases.records(s, origin, sent)``: each case's fingerprint
+* ``tessera``   ``federation.cases.records(s, origin, sent)``: each case's fingerprint
                 (its payload but the tokens, and its files' SHA-256, hashed once)
                 compared with ``fed_sent``; tokens only for a changed case;
 * ``baseline``  what a sync did before: every case's record with all its tokens
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.seeding import seed
 
 from tessera.app import App, Caller, Settings, audit
-from tessera.app import federation as fed
-from tessera.app import federation_cases as fc
+from tessera.app.federation import cases as fc
+from tessera.app.federation import peers, share
 from tessera.audit.note import Signer
 from tessera.storage import federation as store
 from tessera.storage import repo
@@ -50,13 +50,13 @@ def _node(home: Path, cases: int, files: int) -> App:
     audit.ensure_node_key(app, "bench-node.test")
     # a hub peer (never reached: prepare writes the outbox only)
     hub = Signer.generate("bench-hub.test").verifier.text()
-    fed.add_peer(app, OP, "hub", "http://127.0.0.1:1", hub)
+    peers.add_peer(app, OP, "hub", "http://127.0.0.1:1", hub)
     with app.transaction() as s:
         repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
     for c in range(cases):
         items: list[tuple[bytes, str | None]] = [(f"c{c}-{i}".encode(), None) for i in range(files)]
         seed(app.db, items, agency="NL-A", series=None, case=f"NL-{c}")
-    first = fed.prepare(app, OP)
+    first = share.prepare(app, OP)
     assert first.new_records == cases, first
     return app
 
@@ -75,7 +75,7 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = _node(Path(tmp) / "node", a.cases, a.files)
-        origin = fed.signer_of(app).name
+        origin = peers.signer_of(app).name
 
         def tessera() -> None:
             with app.transaction() as s:
@@ -89,7 +89,7 @@ def main() -> None:
                 assert [r.digest() for _, r in got.values() if r is not None]
 
         def prepare() -> None:
-            assert fed.prepare(app, OP).new_records == 0
+            assert share.prepare(app, OP).new_records == 0
 
         rows: dict[str, list[tuple[float, float]]] = {"tessera": [], "baseline": [], "prepare": []}
         for _ in range(a.repeat):

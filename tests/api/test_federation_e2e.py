@@ -31,9 +31,11 @@ import pytest
 from PIL import Image
 
 from tessera.app import App, Caller, Settings, audit
-from tessera.app import federation as fed
 from tessera.app.accounts import create_token, create_user
 from tessera.app.exchange import import_file
+from tessera.app.federation import peers as fed_peers
+from tessera.app.federation import request_signing
+from tessera.app.federation import share as fed_share
 from tessera.audit.checkpoint import Checkpoint
 from tessera.audit.merkle import leaf_hash, root_of
 from tessera.audit.node_key import load_node_key
@@ -136,18 +138,18 @@ def test_hub_and_three_nodes(homes: dict[str, Path], tmp_path: Path) -> None:
     keys = {}
     for n, home in homes.items():
         with App(Settings.for_home(home)) as app:
-            keys[n] = fed.signer_of(app).verifier.text()
+            keys[n] = fed_peers.signer_of(app).verifier.text()
     hub_url = f"http://127.0.0.1:{ports['hub']}"
     with App(Settings.for_home(homes["hub"])) as hub:
         for n in ("a", "b", "c"):
-            fed.add_peer(hub, OP, n, f"http://127.0.0.1:{ports[n]}", keys[n])
+            fed_peers.add_peer(hub, OP, n, f"http://127.0.0.1:{ports[n]}", keys[n])
     for n, (code, country) in {
         "a": ("NL-A", "NL"),
         "b": ("DE-B", "DE"),
         "c": ("FR-C", "FR"),
     }.items():
         with App(Settings.for_home(homes[n])) as app:
-            fed.add_peer(app, OP, "hub", hub_url, keys["hub"])
+            fed_peers.add_peer(app, OP, "hub", hub_url, keys["hub"])
             with app.transaction() as s:
                 repo.create_agency(s, code, country, f"Unit {n.upper()}", f"vid@{n}.example")
     # A's series: the sha256 of a (generated, benign) picture, and a bulk series
@@ -260,11 +262,11 @@ def test_hub_and_three_nodes(homes: dict[str, Path], tmp_path: Path) -> None:
         with App(Settings.for_home(homes["a"])) as a:
             with a.transaction() as s:
                 repo.create_series(s, "Series Birch", repo.get_agency(s, "NL-A"))
-            fed.prepare(a, OP)
-            ((_, body),) = fed.outbox(a)
+            fed_share.prepare(a, OP)
+            ((_, body),) = fed_share.outbox(a)
             bad = body.replace(b'"level":"status"', b'"level":"full"', 1)
             target = "/api/v1/federation/deltas?since=0"
-            sig = fed.sign_request(a, "POST", target, bad)
+            sig = request_signing.sign_request(a, "POST", target, bad)
         before = httpx.get(f"{hub_url}/api/v1/federation/checkpoint", timeout=10)
         assert before.status_code == 401  # unsigned: nothing answered
         resp = httpx.post(

@@ -24,7 +24,7 @@ EXCHANGE_IMPORT_PREFIX = "/api/v1/exchange/import/"
 EXCHANGE_IMPORT_LIMIT = 2 * 1024 * 1024 * 1024
 """Exchange files are streamed to disk, never held in memory: a 1M-record VICS file
 is about 600 MB."""
-"""A signed delta of up to 20,000 records (``tessera.app.federation.MAX_DELTA_RECORDS``)."""
+"""A signed delta of up to 20,000 records (``tessera.app.federation.share.MAX_DELTA_RECORDS``)."""
 """A ``tessera hash --json`` document of up to 10,000 files (videos' frame hashes included)."""
 
 

@@ -42,9 +42,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from tessera.app import audit, delivery, federation_notices
+from tessera.app import audit, delivery
 from tessera.app.caller import Caller, Role
 from tessera.app.context import App
+from tessera.app.federation import notices as federation_notices
 from tessera.app.notifications import NotificationView, render
 from tessera.app.results import Result
 from tessera.app.retry import retried

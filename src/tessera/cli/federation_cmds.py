@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
-from tessera.app import federation as fed
+from tessera.app.federation import air_gap
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import peers as fed_peers
+from tessera.app.federation import pull as fed_pull
+from tessera.app.federation import status as fed_status
 from tessera.cli.context import CliContext, emit, pass_app
 from tessera.client.federation import sync as run_sync
 from tessera.errors import UnreadableFile
@@ -46,7 +50,7 @@ def peer_add(
     as_json: bool,
 ) -> None:
     """Register peer NAME at URL with its Ed25519 verifier key."""
-    p = fed.add_peer(cli.app, cli.caller, name, url, key, country=country, agencies=agencies)
+    p = fed_peers.add_peer(cli.app, cli.caller, name, url, key, country=country, agencies=agencies)
     emit(p, as_json, f"peer {p.name} added: {p.url} key {p.origin}")
 
 
@@ -55,7 +59,7 @@ def peer_add(
 @pass_app
 def peer_list(cli: CliContext, as_json: bool) -> None:
     """List peers with their last accepted checkpoint and feed position."""
-    peers = fed.list_peers(cli.app, cli.caller)
+    peers = fed_peers.list_peers(cli.app, cli.caller)
     text = "\n".join(
         f"{p.name}\t{p.url or '-'}\t{p.origin}\tcheckpoint {p.checkpoint_size}\t"
         f"feed {p.feed_after}\tlast delta {p.last_delta}"
@@ -70,7 +74,7 @@ def peer_list(cli: CliContext, as_json: bool) -> None:
 @pass_app
 def peer_remove(cli: CliContext, name: str, as_json: bool) -> None:
     """Forget peer NAME (what it sent stays until revoked)."""
-    p = fed.remove_peer(cli.app, cli.caller, name)
+    p = fed_peers.remove_peer(cli.app, cli.caller, name)
     emit(p, as_json, f"peer {p.name} removed")
 
 
@@ -84,7 +88,7 @@ def federation_group() -> None:
 @pass_app
 def federation_status(cli: CliContext, as_json: bool) -> None:
     """What is pending, the last checkpoints, what is shared and received."""
-    st = fed.status(cli.app, cli.caller)
+    st = fed_status.status(cli.app, cli.caller)
     lines = [
         f"node {st.node}",
         f"key {st.key}",
@@ -108,7 +112,7 @@ def federation_status(cli: CliContext, as_json: bool) -> None:
 @pass_app
 def federation_key(cli: CliContext) -> None:
     """Print this node's verifier key (give it to peers: tessera peer add ... --key)."""
-    click.echo(fed.signer_of(cli.app).verifier.text())
+    click.echo(fed_peers.signer_of(cli.app).verifier.text())
 
 
 @click.command("sync")
@@ -158,14 +162,14 @@ def sync_command(
             data = import_file.read_bytes()
         except OSError as exc:
             raise UnreadableFile.from_os_error(exc) from None
-        results = fed.import_bundles(cli.app, cli.caller, data, peer)
+        results = air_gap.import_bundles(cli.app, cli.caller, data, peer)
         text = "\n".join(
             f"{import_file}: "
             + (
                 f"delta {r.delta_no} of {r.origin} {r.status} at log entry {r.seq}"
-                if isinstance(r, fed.DeltaAccepted)
+                if isinstance(r, fed_hub.DeltaAccepted)
                 else f"feed entries {r.after}..{r.end}: {r.applied} of {r.records} applied"
-                if isinstance(r, fed.FeedApplied)
+                if isinstance(r, fed_pull.FeedApplied)
                 else str(r)
             )
             for r in results
@@ -173,7 +177,7 @@ def sync_command(
         emit({"path": str(import_file), "status": "imported", "bundles": results}, as_json, text)
         return
     if export_file is not None:
-        exported = fed.export_bundles(cli.app, cli.caller, peer)
+        exported = air_gap.export_bundles(cli.app, cli.caller, peer)
         export_file.write_bytes(exported.data)
         emit(
             {"path": str(export_file), "status": "exported", **exported.summary()},

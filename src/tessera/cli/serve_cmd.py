@@ -14,7 +14,8 @@ import os
 
 import click
 
-from tessera.app import federation, sharing
+from tessera.app import sharing
+from tessera.app.federation import peers
 from tessera.cli.context import CliContext, pass_app
 
 WORKER_HEALTHCHECK_S = 60
@@ -72,7 +73,7 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int, hub: bool
             err=True,
         )
     if hub:
-        federation.signer_of(cli.app)  # ConfigError (exit 3) without a node key
+        peers.signer_of(cli.app)  # ConfigError (exit 3) without a node key
     rls = sharing.row_security(cli.app, cli.caller)
     if rls.dialect == "postgresql" and not rls.enforced:
         click.echo(

@@ -6,7 +6,7 @@ and drop from our outbox the deltas it already holds (we were killed before
 hearing its answer); (2) prepare what changed and post each outbox delta byte for
 byte, checking that its leaf is in the new checkpoint; (3) read feed pages up to
 the verified checkpoint, each applied with its cursor in one transaction.
-Requests are signed with the node key (``tessera.app.federation.sign_request``).
+Requests are signed with the node key (``tessera.app.federation.request_signing.sign_request``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import httpx
 
 from tessera import gcpause
 from tessera.app import App, Caller, Result
-from tessera.app import federation as fed
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import hub_log, peers, request_signing, share
+from tessera.app.federation import pull as fed_pull
 from tessera.errors import ConfigError, TesseraError, Unauthenticated
 from tessera.exchange.delta import DeltaError, SignedBundle, peek_header
 
@@ -77,7 +79,7 @@ class _Hub:
         return self._pool.submit(fetch)
 
     def _headers(self, method: str, target: str, body: bytes) -> dict[str, str]:
-        headers = {SIGNATURE_HEADER: fed.sign_request(self.app, method, target, body)}
+        headers = {SIGNATURE_HEADER: request_signing.sign_request(self.app, method, target, body)}
         if body:
             headers["Content-Type"] = "application/x-ndjson"
         return headers
@@ -129,12 +131,12 @@ def _pull(
     after: int,
     size: int,
     page_size: int,
-    on_page: Callable[[fed.FeedApplied], None] | None,
+    on_page: Callable[[fed_pull.FeedApplied], None] | None,
 ) -> tuple[int, int, int, int]:
     """Read feed pages from ``after`` up to the verified checkpoint ``size``, each
     applied with its cursor: (pages, records received, applied, cursor)."""
     pages = received = applied = 0
-    reader = fed.feed_reader(app, hub_name)
+    reader = fed_pull.feed_reader(app, hub_name)
 
     def feed(start: int) -> Future[tuple[bytes, SignedBundle | None]]:
         target = f"{PREFIX}/feed?after={start}&upto={size}&limit={page_size}"
@@ -148,7 +150,7 @@ def _pull(
         # is refused by apply_feed, and a wrong guess is only a page fetched twice)
         end = _page_end(page)
         coming = feed(end) if end is not None and after < end < size else None
-        res = fed.apply_feed(app, caller, hub_name, page, read=read)
+        res = fed_pull.apply_feed(app, caller, hub_name, page, read=read)
         pages += 1
         received += res.records
         applied += res.applied
@@ -170,28 +172,28 @@ def sync(
     caller: Caller,
     peer: str | None = None,
     *,
-    page_size: int = fed.FEED_PAGE_RECORDS,
-    delta_size: int = fed.MAX_DELTA_RECORDS,
-    on_page: Callable[[fed.FeedApplied], None] | None = None,
+    page_size: int = fed_hub.FEED_PAGE_RECORDS,
+    delta_size: int = share.MAX_DELTA_RECORDS,
+    on_page: Callable[[fed_pull.FeedApplied], None] | None = None,
 ) -> SyncReport:
-    hub = fed.hub_peer(app, peer)
+    hub = peers.hub_peer(app, peer)
     if not hub.url:
         raise ConfigError(f"peer {hub.name} has no URL: sync with it by --export / --import")
     client = _Hub(app, hub.url)
     try:
-        _, size = fed.feed_position(app, hub.name)
+        _, size = fed_pull.feed_position(app, hub.name)
         r = client.call("GET", f"{PREFIX}/checkpoint?since={size}").json()
-        fed.accept_checkpoint(app, hub.name, r["checkpoint"], r["consistency"])
-        already = fed.delta_already_accepted(app, hub.name, int(r["last_delta"]))
-        fed.prepare(app, caller, max_records=delta_size)
+        hub_log.accept_checkpoint(app, hub.name, r["checkpoint"], r["consistency"])
+        already = hub_log.delta_already_accepted(app, hub.name, int(r["last_delta"]))
+        share.prepare(app, caller, max_records=delta_size)
         pushed = records = 0
-        for _no, body in fed.outbox(app):
-            _, size = fed.feed_position(app, hub.name)
+        for _no, body in share.outbox(app):
+            _, size = fed_pull.feed_position(app, hub.name)
             answer = client.call("POST", f"{PREFIX}/deltas?since={size}", body).json()
-            fed.delta_acknowledged(app, hub.name, body, fed.DeltaAccepted(**answer))
+            hub_log.delta_acknowledged(app, hub.name, body, fed_hub.DeltaAccepted(**answer))
             pushed += 1
             records += int(answer["records"])
-        after, size = fed.feed_position(app, hub.name)
+        after, size = fed_pull.feed_position(app, hub.name)
         # the collector stays off for the whole pull, not page by page: re-enabled
         # between two pages, its first young-generation pass walked every object of
         # the page just applied and of the next one, already read (~0.13 s of the
@@ -208,7 +210,7 @@ def sync(
                 page_size=page_size,
                 on_page=on_page,
             )
-        fed.settle(app)  # indexes a bulk load cut short left missing
+        fed_pull.settle(app)  # indexes a bulk load cut short left missing
         return SyncReport(
             peer=hub.name,
             url=hub.url,

@@ -43,7 +43,7 @@ A node's deltas also carry its cases (part ``cases``, to the hub only, never in 
 feed): each case's owner agency, sharing grants, number (only when some grant gives
 ``status``) and *tokens* of its unclassified media (a domain-separated SHA-256 of
 each SHA-256, cut to 128 bits), from which the hub finds overlaps between new
-cases at different nodes (``tessera.app.federation_cases``).
+cases at different nodes (``tessera.app.federation.cases``).
 
 Two more parts: ``notices`` (blind-hit notices between nodes, each signed by the
 node that raised it, see ``tessera.app.federation``), and ``attest`` (feeds only).

@@ -10,11 +10,12 @@ import json
 import pytest
 
 from tessera.app import Caller, Role, coop
-from tessera.app import federation as fed
-from tessera.app import federation_cases as fc
+from tessera.app.federation import cases as fc
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import peers, share
 from tessera.app.sharing import share_case, share_series
 from tessera.storage.models import FedNotice, FedRecord
-from tests.app.test_federation import OP, World, _sync, world
+from tests.app.federation.test_federation import OP, World, _sync, world
 from tests.seeding import seed
 
 __all__ = ["world"]
@@ -75,9 +76,9 @@ def test_a_case_overlap_across_nodes_reaches_both_owners_by_their_levels(
         _sync(node, world.hub)
     assert len(_told(world.a, "NL-A")) == 2 and len(_told(world.b, "DE-B")) == 2
     # a case record travels again only when it changes: nothing new, nothing prepared
-    assert fed.prepare(world.a, OP).new_records == 0
+    assert share.prepare(world.a, OP).new_records == 0
     seed(world.a.db, _files("later", 1), agency="NL-A", series=None, case="NL-1")
-    again = fed.prepare(world.a, OP)
+    again = share.prepare(world.a, OP)
     assert again.new_records == 1  # NL-1 alone (a new file), not NL-2
 
     # the hub holds tokens, never the files' digests, and no case number below status
@@ -90,9 +91,9 @@ def test_a_case_overlap_across_nodes_reaches_both_owners_by_their_levels(
             assert h.hexdigest() not in text
     assert "NL-1" not in text and "DE-7" not in text and "DE-8" in text
     # and no node's feed carries another node's case records
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    page = fed.feed_page(world.hub, me, 0, cp.size)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    page = fed_hub.feed_page(world.hub, me, 0, cp.size)
     assert b'"part":"cases"' not in page and b"NL-2" not in page
 
 
@@ -101,7 +102,7 @@ def test_only_the_hub_raises_case_overlaps(world: World) -> None:
     from tessera.exchange import delta as dl
     from tessera.exchange.delta import DeltaError
 
-    signer = fed.signer_of(world.a)
+    signer = peers.signer_of(world.a)
     body = {
         "id": "x1",
         "kind": "case-overlap",
@@ -115,7 +116,7 @@ def test_only_the_hub_raises_case_overlaps(world: World) -> None:
     note = dl.sign_notice(body, signer)
     forged = dl.write("federation-delta", signer, [], [], header={"delta_no": 1}, notices=[note])
     with pytest.raises(DeltaError, match="only a hub raises case overlaps"):
-        fed.accept_delta(world.hub, forged)
+        fed_hub.accept_delta(world.hub, forged)
 
 
 def _case_key(app: object, number: str) -> str:
@@ -130,13 +131,13 @@ def _sync_cases(node: object, hub: object) -> list[tuple[str, int, bool]]:
     deleted), read back from the signed deltas themselves."""
     from tessera.exchange import delta as dl
 
-    me = fed.signer_of(node)  # type: ignore[arg-type]
-    before = {no for no, _ in fed.outbox(node)}  # type: ignore[arg-type]
+    me = peers.signer_of(node)  # type: ignore[arg-type]
+    before = {no for no, _ in share.outbox(node)}  # type: ignore[arg-type]
     assert not before
-    fed.prepare(node, OP)  # type: ignore[arg-type]
+    share.prepare(node, OP)  # type: ignore[arg-type]
     sent = [
         (r.origin_id, r.version, r.deleted)
-        for _, body in fed.outbox(node)  # type: ignore[arg-type]
+        for _, body in share.outbox(node)  # type: ignore[arg-type]
         for r in dl.read(body, lambda _: me.verifier).cases
     ]
     _sync(node, hub)  # type: ignore[arg-type]
@@ -167,7 +168,7 @@ def test_a_case_record_travels_again_only_when_it_changes(
     monkeypatch.setattr(fc, "token", lambda d: tokens.append(d) or real(d))
     # nothing changed: no case record, no delta, no token computed
     assert _sync_cases(world.a, world.hub) == []
-    assert fed.prepare(world.a, OP).new_deltas == 0
+    assert share.prepare(world.a, OP).new_deltas == 0
     assert tokens == []
     # a new file in NL-1: NL-1 alone, version 2 (the tokens of its 4 files only)
     seed(world.a.db, _files("one-more", 1), agency="NL-A", series=None, case="NL-1")

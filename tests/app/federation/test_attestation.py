@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tessera.app import federation as fed
 from tessera.app import sharing
+from tessera.app.federation import audience, hub_log
+from tessera.app.federation import hub as fed_hub
 from tessera.storage import federation as store
 from tessera.storage.models import FedLogEntry, FedRecord
-from tests.app.test_federation import (
+from tests.app.federation.test_federation import (
     OP,
     World,
     _counts,
@@ -59,7 +60,7 @@ def test_a_deletion_the_origin_did_not_sign_is_refused_whole(world: World, tmp_p
         row.deleted, row.payload, row.version, row.log_seq = True, None, row.version + 1, seq
         gone = row.origin_id
     with pytest.raises(
-        fed.HubRefused, match=f"deletion of record {gone} \\(version 2\\) of node a.test that"
+        hub_log.HubRefused, match=f"deletion of record {gone} \\(version 2\\) of node a.test that"
     ):
         _sync(world.b, world.hub)
     assert _counts(world.b) == (6, 5)  # nothing of the page: not SER2 either
@@ -76,7 +77,7 @@ def test_a_downgrade_the_origin_did_not_sign_is_refused(world: World, tmp_path: 
         row.payload = {"level": "hash", "owner": p["owner"], "n": p["n"]}
         row.version, row.log_seq = row.version + 1, seq
         key = row.origin_id
-    with pytest.raises(fed.HubRefused, match=f"record {key} \\(version 2\\) of node a.test"):
+    with pytest.raises(hub_log.HubRefused, match=f"record {key} \\(version 2\\) of node a.test"):
         _sync(world.b, world.hub)
     assert _lookup(world.b, _digests(5, "forge")[0]).series[0].level == "status"
 
@@ -90,7 +91,7 @@ def test_hiding_one_record_of_a_series_the_node_may_see_is_refused(
     d = _held(world, tmp_path)
     sharing.share_series(world.a, OP, "SER1", "full", network=True)  # new version of SER1
     _sync(world.a, world.hub)
-    real = fed._audience_of
+    real = audience.audience_of
 
     def dishonest(
         node: object, series: list[store.StoredRecord], media: list[store.StoredRecord]
@@ -101,10 +102,12 @@ def test_hiding_one_record_of_a_series_the_node_may_see_is_refused(
         media[first] = replace(media[first], deleted=True, payload=None, hidden=True)
         return series, media
 
-    monkeypatch.setattr(fed, "_audience_of", dishonest)
-    with pytest.raises(fed.HubRefused, match=r"signed series record gives this node (full|status)"):
+    monkeypatch.setattr(fed_hub, "audience_of", dishonest)  # where the hub calls it
+    with pytest.raises(
+        hub_log.HubRefused, match=r"signed series record gives this node (full|status)"
+    ):
         _sync(world.b, world.hub)
     assert all(_lookup(world.b, h).matched == 1 for h in d)
-    monkeypatch.setattr(fed, "_audience_of", real)
+    monkeypatch.setattr(fed_hub, "audience_of", real)
     _sync(world.b, world.hub)
     assert _counts(world.b) == (9, 7)

@@ -18,9 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.app import App, Caller, Role, Settings, audit, sharing
-from tessera.app import federation as fed
 from tessera.app import lookup as lk
 from tessera.app.exchange import import_file
+from tessera.app.federation import air_gap, hub_log, peers, pull, share
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import status as fed_status
 from tessera.audit.checkpoint import Checkpoint
 from tessera.audit.merkle import consistency_proof, leaf_hash, root_of
 from tessera.audit.note import Signer
@@ -67,11 +69,11 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 def peered(hub: App, a: App, b: App) -> World:
     """A hub and nodes A and B that know each other's keys, with agency NL-A on A and
     DE-B on B."""
-    key = {n: fed.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
+    key = {n: peers.signer_of(x).verifier.text() for n, x in (("hub", hub), ("a", a), ("b", b))}
     for n in ("a", "b"):
-        fed.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
-    fed.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
-    fed.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
+        peers.add_peer(hub, OP, n, "http://127.0.0.1:1", key[n])
+    peers.add_peer(a, OP, "hub", "http://127.0.0.1:2", key["hub"])
+    peers.add_peer(b, OP, "hub", "http://127.0.0.1:2", key["hub"])
     with a.transaction() as s:
         repo.create_agency(s, "NL-A", "NL", "Unit A", "vid@a.example")
     with b.transaction() as s:
@@ -79,21 +81,21 @@ def peered(hub: App, a: App, b: App) -> World:
     return World(hub, a, b)
 
 
-def _sync(node: App, hub: App) -> fed.FeedApplied | None:
+def _sync(node: App, hub: App) -> pull.FeedApplied | None:
     """tessera sync, without HTTP."""
-    me = fed.signer_of(node).name
-    _, size = fed.feed_position(node, "hub")
-    cp = fed.hub_checkpoint(hub, me, size)
-    fed.accept_checkpoint(node, "hub", cp.checkpoint, cp.consistency)
-    fed.delta_already_accepted(node, "hub", cp.last_delta)
-    fed.prepare(node, OP)
-    for _, body in fed.outbox(node):
-        _, size = fed.feed_position(node, "hub")
-        fed.delta_acknowledged(node, "hub", body, fed.accept_delta(hub, body, since=size))
-    after, size = fed.feed_position(node, "hub")
+    me = peers.signer_of(node).name
+    _, size = pull.feed_position(node, "hub")
+    cp = fed_hub.hub_checkpoint(hub, me, size)
+    hub_log.accept_checkpoint(node, "hub", cp.checkpoint, cp.consistency)
+    hub_log.delta_already_accepted(node, "hub", cp.last_delta)
+    share.prepare(node, OP)
+    for _, body in share.outbox(node):
+        _, size = pull.feed_position(node, "hub")
+        hub_log.delta_acknowledged(node, "hub", body, fed_hub.accept_delta(hub, body, since=size))
+    after, size = pull.feed_position(node, "hub")
     res = None
     while after < size:
-        res = fed.apply_feed(node, OP, "hub", fed.feed_page(hub, me, after, size, limit=3))
+        res = pull.apply_feed(node, OP, "hub", fed_hub.feed_page(hub, me, after, size, limit=3))
         after = res.end
     return res
 
@@ -128,9 +130,9 @@ def test_status_share_reaches_other_node_with_contact_then_revocation_removes_it
 ) -> None:
     d = _digests(7)
     _share(world.a, tmp_path, "SER1", d)
-    assert fed.status(world.a, OP).unsent_changes == 8
+    assert fed_status.status(world.a, OP).unsent_changes == 8
     _sync(world.a, world.hub)
-    assert fed.status(world.a, OP).unsent_changes == 0
+    assert fed_status.status(world.a, OP).unsent_changes == 0
     _sync(world.b, world.hub)
     found = _lookup(world.b, d[3])
     assert found.matched == 1
@@ -140,7 +142,7 @@ def test_status_share_reaches_other_node_with_contact_then_revocation_removes_it
     assert summary.owner_code == "NL-A"
     assert summary.level == "status"
     assert _counts(world.b) == (8, 7)  # 1 series + 7 media records; 7 hash-only media
-    st = fed.status(world.b, OP)
+    st = fed_status.status(world.b, OP)
     assert st.received_records == {"a.test": 8}
     actions = [e.action for e in audit.show(world.b, OP)]
     assert actions.count("federation.receive") == 1
@@ -177,11 +179,11 @@ def test_resync_and_replayed_delta_change_nothing(world: World, tmp_path: Path) 
     with world.hub.transaction() as s:
         first = s.query(FedLogEntry).one()
     # the node "crashed" before hearing the answer: same bytes again
-    assert fed.prepare(world.a, OP).new_deltas == 0  # nothing changed: no new delta
+    assert share.prepare(world.a, OP).new_deltas == 0  # nothing changed: no new delta
     # another delta under an accepted number is refused, and appends nothing
     from tessera.exchange import delta as dl
 
-    a_key = fed.signer_of(world.a)
+    a_key = peers.signer_of(world.a)
     replay = dl.write(
         "federation-delta",
         a_key,
@@ -190,7 +192,7 @@ def test_resync_and_replayed_delta_change_nothing(world: World, tmp_path: Path) 
         header={"delta_no": int(first.delta_no)},
     )
     with pytest.raises(DeltaError, match="other content"):
-        fed.accept_delta(world.hub, replay)
+        fed_hub.accept_delta(world.hub, replay)
     _sync(world.b, world.hub)
     _sync(world.b, world.hub)
     assert _counts(world.b) == (6, 5)
@@ -198,18 +200,18 @@ def test_resync_and_replayed_delta_change_nothing(world: World, tmp_path: Path) 
 
 def test_tampered_delta_is_rejected_whole(world: World, tmp_path: Path) -> None:
     _share(world.a, tmp_path, "SER1", _digests(4))
-    fed.prepare(world.a, OP)
-    ((_, body),) = fed.outbox(world.a)
+    share.prepare(world.a, OP)
+    ((_, body),) = share.outbox(world.a)
     bad = body.replace(_digests(4)[2].encode(), _digests(4, "x")[2].encode())
     with pytest.raises(DeltaError, match="SHA-256 differs"):
-        fed.accept_delta(world.hub, bad)
+        fed_hub.accept_delta(world.hub, bad)
     with world.hub.transaction() as s:
         assert s.query(FedLogEntry).count() == 0
         assert s.query(FedRecord).count() == 0
     # from a node the hub does not know
-    fed.remove_peer(world.hub, OP, "a")
+    peers.remove_peer(world.hub, OP, "a")
     with pytest.raises(DeltaError, match="not a known peer"):
-        fed.accept_delta(world.hub, body)
+        fed_hub.accept_delta(world.hub, body)
 
 
 def test_node_refuses_a_hub_that_rewrote_its_log(world: World, tmp_path: Path) -> None:
@@ -219,7 +221,7 @@ def test_node_refuses_a_hub_that_rewrote_its_log(world: World, tmp_path: Path) -
     _share(world.a, tmp_path, "SER2", _digests(3, "2"))
     _sync(world.a, world.hub)
     # the hub rewrites entry 1 and re-signs everything with its genuine key
-    hub_key = fed.signer_of(world.hub)
+    hub_key = peers.signer_of(world.hub)
     with world.hub.transaction() as s:
         entries = s.query(FedLogEntry).order_by(FedLogEntry.seq).all()
         leaves = []
@@ -231,23 +233,23 @@ def test_node_refuses_a_hub_that_rewrote_its_log(world: World, tmp_path: Path) -
             e.root = root_of(leaves)
             e.note = Checkpoint(hub_key.name + "/federation", e.seq, e.root).sign(hub_key)
     before = _counts(world.b)
-    with pytest.raises(fed.HubRefused, match="rewrote history"):
+    with pytest.raises(hub_log.HubRefused, match="rewrote history"):
         _sync(world.b, world.hub)
     assert _counts(world.b) == before
-    with pytest.raises(fed.HubRefused, match="rewrote history"):  # and again: nothing stored
+    with pytest.raises(hub_log.HubRefused, match="rewrote history"):  # and again: nothing stored
         _sync(world.b, world.hub)
 
 
 def test_interrupted_pull_resumes_exactly(world: World, tmp_path: Path) -> None:
     _share(world.a, tmp_path, "SER1", _digests(10))
     _sync(world.a, world.hub)
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    hub_log.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
     # a page is applied, the same page again (a retry after a lost answer), then the rest
-    page = fed.feed_page(world.hub, me, 0, cp.size, limit=3)
-    fed.apply_feed(world.b, OP, "hub", page)
-    fed.apply_feed(world.b, OP, "hub", page)
+    page = fed_hub.feed_page(world.hub, me, 0, cp.size, limit=3)
+    pull.apply_feed(world.b, OP, "hub", page)
+    pull.apply_feed(world.b, OP, "hub", page)
     _sync(world.b, world.hub)
     assert _counts(world.b) == (11, 10)
 
@@ -255,22 +257,22 @@ def test_interrupted_pull_resumes_exactly(world: World, tmp_path: Path) -> None:
 def test_air_gapped_export_import(world: World, tmp_path: Path) -> None:
     d = _digests(4, "air")
     _share(world.a, tmp_path, "AIR", d)
-    out = fed.export_bundles(world.a, OP, None)
+    out = air_gap.export_bundles(world.a, OP, None)
     assert out.kind == "federation-delta" and out.records == 5
-    (r,) = fed.import_bundles(world.hub, OP, out.data, None)
-    assert isinstance(r, fed.DeltaAccepted) and r.status == "accepted"
+    (r,) = air_gap.import_bundles(world.hub, OP, out.data, None)
+    assert isinstance(r, fed_hub.DeltaAccepted) and r.status == "accepted"
     # importing the same file again is harmless
-    (r2,) = fed.import_bundles(world.hub, OP, out.data, None)
-    assert isinstance(r2, fed.DeltaAccepted) and r2.status == "duplicate"
-    feed = fed.export_bundles(world.hub, OP, "b")
+    (r2,) = air_gap.import_bundles(world.hub, OP, out.data, None)
+    assert isinstance(r2, fed_hub.DeltaAccepted) and r2.status == "duplicate"
+    feed = air_gap.export_bundles(world.hub, OP, "b")
     assert feed.kind == "federation-feed"
-    results = fed.import_bundles(world.b, OP, feed.data, "hub")
-    assert sum(x.applied for x in results if isinstance(x, fed.FeedApplied)) == 5
+    results = air_gap.import_bundles(world.b, OP, feed.data, "hub")
+    assert sum(x.applied for x in results if isinstance(x, pull.FeedApplied)) == 5
     assert _lookup(world.b, d[1]).matched == 1
     # a tampered feed file is refused
     bad = feed.data.replace(d[1].encode(), d[2].encode(), 1)
     with pytest.raises(DeltaError):
-        fed.import_bundles(world.b, OP, bad, "hub")
+        air_gap.import_bundles(world.b, OP, bad, "hub")
 
 
 def test_node_killed_before_the_hubs_answer_resends_nothing_twice(
@@ -279,11 +281,11 @@ def test_node_killed_before_the_hubs_answer_resends_nothing_twice(
     """The hub accepted the delta but the node died before recording it: the next sync
     learns it from the hub's checkpoint answer and sends nothing again."""
     _share(world.a, tmp_path, "SER1", _digests(6))
-    fed.prepare(world.a, OP)
-    ((_, body),) = fed.outbox(world.a)
-    fed.accept_delta(world.hub, body)  # ... and the node is killed here
+    share.prepare(world.a, OP)
+    ((_, body),) = share.outbox(world.a)
+    fed_hub.accept_delta(world.hub, body)  # ... and the node is killed here
     _sync(world.a, world.hub)
-    assert fed.outbox(world.a) == []
+    assert share.outbox(world.a) == []
     with world.hub.transaction() as s:
         assert s.query(FedLogEntry).count() == 1
         assert s.query(FedRecord).count() == 7
@@ -312,21 +314,21 @@ def test_checkpoint_consistency_property(m: int, extra: int, data: st.DataObject
         return Checkpoint(origin, len(ls), root_of(ls)).sign(HUB_KEY)
 
     peer = _hub_peer(HUB_KEY.name, HUB_KEY.verifier.text())
-    fed._accept_checkpoint(peer, note(leaves[:m]), [])
+    hub_log._accept_checkpoint(peer, note(leaves[:m]), [])
     assert peer.checkpoint_size == m
     n = m + extra
     proof = consistency_proof(leaves, m) if m < n else []
-    fed._accept_checkpoint(peer, note(leaves), [h.hex() for h in proof])
+    hub_log._accept_checkpoint(peer, note(leaves), [h.hex() for h in proof])
     assert peer.checkpoint_size == n
     # a rewritten history, re-signed with the hub's own key
     i = data.draw(st.integers(0, m - 1))
     forged = list(leaves)
     forged[i] = leaf_hash(b"rewritten")
     peer2 = _hub_peer(HUB_KEY.name, HUB_KEY.verifier.text())
-    fed._accept_checkpoint(peer2, note(leaves[:m]), [])
+    hub_log._accept_checkpoint(peer2, note(leaves[:m]), [])
     bad = consistency_proof(forged, m) if m < n else []
-    with pytest.raises(fed.HubRefused, match="rewrote history"):
-        fed._accept_checkpoint(peer2, note(forged), [h.hex() for h in bad])
+    with pytest.raises(hub_log.HubRefused, match="rewrote history"):
+        hub_log._accept_checkpoint(peer2, note(forged), [h.hex() for h in bad])
     assert peer2.checkpoint_size == m
 
 
@@ -378,7 +380,7 @@ def test_node_refuses_a_record_the_hub_altered(world: World, tmp_path: Path) -> 
         original = dict(row.payload)
         row.payload = {**original, "sha256": forged}
         altered = row.origin_id
-    with pytest.raises(fed.HubRefused, match=f"record {altered} .* a.test did not sign"):
+    with pytest.raises(hub_log.HubRefused, match=f"record {altered} .* a.test did not sign"):
         _sync(world.b, world.hub)
     assert _counts(world.b) == (0, 0)
     assert _lookup(world.b, forged).matched == 0
@@ -409,8 +411,8 @@ def test_node_refuses_a_substituted_origin_key(world: World, tmp_path: Path) -> 
         "a.test", "s999", 0, "s999", 1, False, {"level": "status", "owner": {"code": "X"}}
     )
     body = dl.write("federation-delta", impostor, [rec], [], header={"delta_no": 2})
-    fed.accept_delta(world.hub, body)
-    with pytest.raises(fed.HubRefused, match="another key"):
+    fed_hub.accept_delta(world.hub, body)
+    with pytest.raises(hub_log.HubRefused, match="another key"):
         _sync(world.b, world.hub)
 
 
@@ -437,21 +439,21 @@ def test_blind_hit_at_another_node_reaches_the_owner_once(world: World, tmp_path
         (out,) = s.query(FedNotice).all()
         assert out.carried_by == 0 and out.recipient == "a.test"
         assert set(out.body["media"]) <= {r.origin_id for r in s.query(FedRecord)}
-    assert fed.status(world.b, OP).unsent_notices == 1
+    assert fed_status.status(world.b, OP).unsent_notices == 1
     _sync(world.b, world.hub)  # carried to the hub in B's delta
-    assert fed.status(world.b, OP).unsent_notices == 0
+    assert fed_status.status(world.b, OP).unsent_notices == 0
     _sync(world.b, world.hub)
     with world.hub.transaction() as s:
         assert s.query(FedNotice).count() == 1
-    me = fed.signer_of(world.a).name
-    _, size = fed.feed_position(world.a, "hub")
-    cp = fed.hub_checkpoint(world.hub, me, size)
-    fed.accept_checkpoint(world.a, "hub", cp.checkpoint, cp.consistency)
+    me = peers.signer_of(world.a).name
+    _, size = pull.feed_position(world.a, "hub")
+    cp = fed_hub.hub_checkpoint(world.hub, me, size)
+    hub_log.accept_checkpoint(world.a, "hub", cp.checkpoint, cp.consistency)
     pages, after = [], 0
     while after < cp.size:
-        pages.append(fed.feed_page(world.hub, me, after, cp.size))
-        after = fed.apply_feed(world.a, OP, "hub", pages[-1]).end
-    assert sum(fed.apply_feed(world.a, OP, "hub", p).notices for p in pages) == 0  # retried
+        pages.append(fed_hub.feed_page(world.hub, me, after, cp.size))
+        after = pull.apply_feed(world.a, OP, "hub", pages[-1]).end
+    assert sum(pull.apply_feed(world.a, OP, "hub", p).notices for p in pages) == 0  # retried
     _sync(world.a, world.hub)
     (n,) = coop.list_notifications(world.a, _a_analyst())
     assert n.kind == "series-hit"
@@ -482,15 +484,17 @@ def test_a_notice_the_hub_altered_is_refused(world: World, tmp_path: Path) -> No
         row = s.query(FedNotice).one()
         row.body = {**row.body, "files": 500}
     with pytest.raises(
-        fed.HubRefused, match=r"notice o1 of b.test: signature does not cover it \(altered\)"
+        hub_log.HubRefused, match=r"notice o1 of b.test: signature does not cover it \(altered\)"
     ):
         _sync(world.a, world.hub)
 
 
 def _b_serves(world: World, country: str | None, agencies: tuple[str, ...] = ()) -> None:
-    key = fed.signer_of(world.b).verifier.text()
-    fed.remove_peer(world.hub, OP, "b")
-    fed.add_peer(world.hub, OP, "b", "http://127.0.0.1:1", key, country=country, agencies=agencies)
+    key = peers.signer_of(world.b).verifier.text()
+    peers.remove_peer(world.hub, OP, "b")
+    peers.add_peer(
+        world.hub, OP, "b", "http://127.0.0.1:1", key, country=country, agencies=agencies
+    )
 
 
 def _on_b(world: World) -> set[str]:
@@ -523,9 +527,9 @@ def test_grants_to_countries_and_agencies_reach_only_their_nodes(
     with world.hub.transaction() as s:  # the hub holds all three, grants and all
         grants = [r.payload["grants"] for r in s.query(FedRecord).filter(FedRecord.kind == 0)]
         assert {"country": {"FR": "full"}} in grants
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    page = fed.feed_page(world.hub, me, 0, cp.size)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    page = fed_hub.feed_page(world.hub, me, 0, cp.size)
     for h in fr:
         assert h.encode() not in page  # nothing of France's series leaves the hub for B
     _no_digest_oracle(world, page, fr)
@@ -578,7 +582,7 @@ def _no_digest_oracle(world: World, page: bytes, hidden: list[str]) -> None:
     from tessera.exchange import delta as dl
     from tessera.exchange.delta import WireRecord
 
-    hub_key = fed.signer_of(world.hub).verifier
+    hub_key = peers.signer_of(world.hub).verifier
     b = dl.read(page, lambda _o: hub_key)
     listed: set[str] = set()
     for a in b.attests:

@@ -23,11 +23,13 @@ import pytest
 from sqlalchemy import event
 
 from tessera.app import App, Settings
-from tessera.app import federation as fed
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import hub_log, peers
+from tessera.app.federation import pull as fed_pull
 from tessera.exchange import delta
 from tessera.storage import bulk_load
 from tessera.storage import federation as store
-from tests.app.test_federation import (
+from tests.app.federation.test_federation import (
     OP,
     World,
     _counts,
@@ -47,7 +49,10 @@ _CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from tessera.app import App, Caller, Settings
-    from tessera.app import federation as fed
+    from tessera.app.federation import hub as fed_hub
+    from tessera.app.federation import hub_log
+    from tessera.app.federation import peers
+    from tessera.app.federation import pull as fed_pull
     from tessera.storage import bulk_load
     from tessera.storage import federation as store
 
@@ -68,7 +73,7 @@ _CHILD = textwrap.dedent(
     store.store_records = stalled
     app = App(Settings.for_home(home))
     for p in pages:
-        fed.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
+        fed_pull.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
         applied += 1
     print("finished", flush=True)
     """
@@ -80,7 +85,10 @@ _CHILD_LINKS = textwrap.dedent(
     import sys
     from pathlib import Path
     from tessera.app import App, Caller, Settings
-    from tessera.app import federation as fed
+    from tessera.app.federation import hub as fed_hub
+    from tessera.app.federation import hub_log
+    from tessera.app.federation import peers
+    from tessera.app.federation import pull as fed_pull
     from tessera.storage import bulk_load
     from tessera.storage import federation as store
 
@@ -107,7 +115,7 @@ _CHILD_LINKS = textwrap.dedent(
     bulk_load.HeldLinkTriggers.link_new = stalled
     app = App(Settings.for_home(home))
     for p in pages:
-        fed.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
+        fed_pull.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
         applied += 1
     print("finished", flush=True)
     """
@@ -140,13 +148,13 @@ def _pages(world: World, tmp_path: Path) -> list[Path]:
     for i in range(SERIES):
         _share(world.a, tmp_path, f"BULK{i}", _digests(PER_SERIES, f"bulk{i}-"))
         _sync(world.a, world.hub)
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    hub_log.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
     out: list[Path] = []
     after = 0
     while after < cp.size:
-        page = fed.feed_page(world.hub, me, after, cp.size, limit=1)
+        page = fed_hub.feed_page(world.hub, me, after, cp.size, limit=1)
         after = int(delta.peek_header(page)["end"])
         out.append(tmp_path / f"page{len(out)}.bin")
         out[-1].write_bytes(page)
@@ -203,7 +211,7 @@ def test_kill_mid_bulk_load_then_resync_gives_exact_counts_and_indexes(
     home = _killed_mid_load(world, tmp_path)
     # page 1 committed (with the indexes dropped), page 2 rolled back
     assert _counts(world.b) == (1 + PER_SERIES, PER_SERIES)
-    assert fed.feed_position(world.b, "hub")[0] == 1
+    assert fed_pull.feed_position(world.b, "hub")[0] == 1
     assert set(bulk_load.DEFERRED).isdisjoint(_indexes(home))
     _sync(world.b, world.hub)  # the resync goes on in bulk mode and builds them at its end
     assert _counts(world.b) == (SERIES * (1 + PER_SERIES), SERIES * PER_SERIES)
@@ -253,7 +261,7 @@ def test_a_page_drops_the_link_triggers_once_for_all_its_import_batches(
     event.listen(world.b.db.engine, "before_cursor_execute", count)
     try:
         for n, p in enumerate(pages, 1):
-            fed.apply_feed(world.b, OP, "hub", p.read_bytes())
+            fed_pull.apply_feed(world.b, OP, "hub", p.read_bytes())
             assert len(drops) == 2 * n  # 3 batches of links, the two triggers dropped once
             with world.b.transaction() as s:
                 assert set(bulk_load.link_triggers(s)) == {
@@ -277,15 +285,15 @@ def test_indexes_left_missing_come_back_at_init_and_at_a_sync_with_nothing_to_pu
     with sqlite3.connect(home / "tessera.sqlite") as db:
         for name in bulk_load.DEFERRED:
             db.execute(f"DROP INDEX {name}")
-    assert fed.settle(world.b) == list(bulk_load.DEFERRED)
+    assert fed_pull.settle(world.b) == list(bulk_load.DEFERRED)
     _assert_indexes_back(home)
-    assert fed.settle(world.b) == []
+    assert fed_pull.settle(world.b) == []
 
 
 def test_a_small_pull_or_a_full_node_keeps_its_indexes(world: World, tmp_path: Path) -> None:
     pages = _pages(world, tmp_path)
     for p in pages:  # default threshold: a few records are not worth a rebuild
-        fed.apply_feed(world.b, OP, "hub", p.read_bytes())
+        fed_pull.apply_feed(world.b, OP, "hub", p.read_bytes())
         assert bulk_load.DEFERRED.keys() <= _indexes(tmp_path / "b").keys()
     with world.b.transaction() as s:
         assert not bulk_load.worth_it(s, bulk_load.MIN_RECORDS - 1)

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from tessera.app import Caller, Role, sharing
-from tessera.app import federation as fed
 from tessera.app import graph as graph_app
 from tessera.app import media as media_app
 from tessera.app import series as series_app
 from tessera.app import text as text_app
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import peers
 from tessera.exchange.delta import FULL
 from tessera.features.local import LocalFeatures
 from tessera.storage import repo
@@ -30,7 +31,7 @@ from tessera.storage.models import (
     Offender,
     Victim,
 )
-from tests.app.test_federation import (
+from tests.app.federation.test_federation import (
     OP,
     World,
     _b_serves,
@@ -216,9 +217,9 @@ def test_full_records_reach_only_nodes_given_full(world: World, tmp_path: Path) 
     _sync(world.a, world.hub)
     with world.hub.transaction() as s:
         assert s.query(FedRecord).filter(FedRecord.kind == FULL).count() == 2
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    page = fed.feed_page(world.hub, me, 0, cp.size)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    page = fed_hub.feed_page(world.hub, me, 0, cp.size)
     assert b"GRAND HOTEL" not in page and b"V-17" not in page
     assert base64.b64encode(_features()[:30])[:20] not in page
     _sync(world.b, world.hub)

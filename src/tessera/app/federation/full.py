@@ -13,7 +13,7 @@ includes the series' audience, so a node newly given ``full`` receives them.
 
 **The hub** forwards them only to nodes some grant gives ``full``; the others get a
 hidden deletion, which a node accepts only when the origin's signed series record
-in the same page agrees (``tessera.app.federation._check_attested``).
+in the same page agrees (``tessera.app.federation.attestation.check_attested``).
 
 **A receiving node** writes them only while the series as kept here (the grants
 naming its own agencies and country) reaches ``full``, and removes what it wrote

@@ -1,4 +1,4 @@
-"""A sync reads the next feed page on its fetch thread (``fed.feed_reader``) while it
+"""A sync reads the next feed page on its fetch thread (``pull.feed_reader``) while it
 applies this one: ``apply_feed`` must take that reading only for the very bytes it
 applies, so a page altered after it was read (or another page) is read again and
 refused or applied as itself. The fetch thread also checks each record against its
@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tessera.app import federation as fed
+from tessera.app.federation import hub as fed_hub
+from tessera.app.federation import hub_log, peers, pull, read_ahead
 from tessera.audit.note import Signer
 from tessera.exchange import delta
 from tessera.exchange.delta import DeltaError
 from tessera.storage import federation as store
 from tessera.storage.models import FedRecord
-from tests.app.test_federation import (
+from tests.app.federation.test_federation import (
     OP,
     World,
     _counts,
@@ -40,13 +41,13 @@ def _pages(world: World, tmp_path: Path) -> list[bytes]:
     for name in ("RA1", "RA2"):
         _share(world.a, tmp_path, name, _digests(5, name))
         _sync(world.a, world.hub)
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    hub_log.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
     out: list[bytes] = []
     after = 0
     while after < cp.size:
-        out.append(fed.feed_page(world.hub, me, after, cp.size, limit=1))
+        out.append(fed_hub.feed_page(world.hub, me, after, cp.size, limit=1))
         after = int(delta.peek_header(out[-1])["end"])
     assert len(out) == 2
     return out
@@ -54,7 +55,7 @@ def _pages(world: World, tmp_path: Path) -> list[bytes]:
 
 def test_a_page_read_ahead_is_taken_only_for_its_own_bytes(world: World, tmp_path: Path) -> None:
     first, second = _pages(world, tmp_path)
-    reader = fed.feed_reader(world.b, "hub")
+    reader = pull.feed_reader(world.b, "hub")
     ahead = reader(first)
     assert ahead.header["end"] == 1 and len(ahead.records) == 5
     # altered after it was read: read again, refused whole
@@ -62,26 +63,26 @@ def test_a_page_read_ahead_is_taken_only_for_its_own_bytes(world: World, tmp_pat
     bad = first.replace(d.encode(), _digests(5, "x")[2].encode())
     assert bad != first
     with pytest.raises(DeltaError, match="SHA-256 differs"):
-        fed.apply_feed(world.b, OP, "hub", bad, read=ahead)
+        pull.apply_feed(world.b, OP, "hub", bad, read=ahead)
     assert _counts(world.b) == (0, 0)
     # another page than the one read: applied as itself (a page 2 here is refused:
     # page 1 is missing), never as the reading it came with
-    with pytest.raises(fed.HubRefused, match="a page is missing"):
-        fed.apply_feed(world.b, OP, "hub", second, read=ahead)
+    with pytest.raises(hub_log.HubRefused, match="a page is missing"):
+        pull.apply_feed(world.b, OP, "hub", second, read=ahead)
     assert _counts(world.b) == (0, 0)
-    res = fed.apply_feed(world.b, OP, "hub", first, read=ahead)
+    res = pull.apply_feed(world.b, OP, "hub", first, read=ahead)
     assert (res.end, res.applied) == (1, 6)
-    res = fed.apply_feed(world.b, OP, "hub", second, read=ahead)
+    res = pull.apply_feed(world.b, OP, "hub", second, read=ahead)
     assert (res.end, res.applied) == (2, 6)
     assert _counts(world.b) == (12, 10)
     assert _lookup(world.b, d).matched == 1
 
 
 def _one_page(world: World) -> bytes:
-    me = fed.signer_of(world.b).name
-    cp = fed.hub_checkpoint(world.hub, me, 0)
-    fed.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
-    return fed.feed_page(world.hub, me, 0, cp.size)
+    me = peers.signer_of(world.b).name
+    cp = fed_hub.hub_checkpoint(world.hub, me, 0)
+    hub_log.accept_checkpoint(world.b, "hub", cp.checkpoint, cp.consistency)
+    return fed_hub.feed_page(world.hub, me, 0, cp.size)
 
 
 def test_the_fetch_threads_signature_check_counts_only_with_the_keys_held(
@@ -89,14 +90,14 @@ def test_the_fetch_threads_signature_check_counts_only_with_the_keys_held(
 ) -> None:
     _share(world.a, tmp_path, "RA1", _digests(5, "RA1"))
     _sync(world.a, world.hub)
-    a = fed.signer_of(world.a)
-    ahead = fed.feed_reader(world.b, "hub")(_one_page(world))
-    assert isinstance(ahead, fed.ReadAhead)
+    a = peers.signer_of(world.a)
+    ahead = pull.feed_reader(world.b, "hub")(_one_page(world))
+    assert isinstance(ahead, read_ahead.ReadAhead)
     assert ahead.attested_with == {a.name: a.verifier.text()}
     # checked with another key than the one B holds (pins) for A: checked again, here
     # against the records' real signatures (the page is A's: applied)
     other = Signer.generate(a.name).verifier.text()
-    res = fed.apply_feed(
+    res = pull.apply_feed(
         world.b, OP, "hub", _one_page(world), read=replace(ahead, attested_with={a.name: other})
     )
     assert res.applied == 6
@@ -112,16 +113,16 @@ def test_a_record_the_hub_altered_is_refused_when_read_ahead(world: World, tmp_p
         row.payload = {**row.payload, "sha256": _digests(1, "forged")[0]}
         altered = row.origin_id
     page = _one_page(world)
-    ahead = fed.feed_reader(world.b, "hub")(page)
-    assert isinstance(ahead, fed.ReadAhead) and ahead.attested_with is None
-    with pytest.raises(fed.HubRefused, match=f"record {altered} .* did not sign"):
-        fed.apply_feed(world.b, OP, "hub", page, read=ahead)
+    ahead = pull.feed_reader(world.b, "hub")(page)
+    assert isinstance(ahead, read_ahead.ReadAhead) and ahead.attested_with is None
+    with pytest.raises(hub_log.HubRefused, match=f"record {altered} .* did not sign"):
+        pull.apply_feed(world.b, OP, "hub", page, read=ahead)
     # a reading that claims the check passed with a key B does not hold for A is
     # checked again: refused the same
-    a = fed.signer_of(world.a).name
+    a = peers.signer_of(world.a).name
     claims = replace(ahead, attested_with={a: Signer.generate(a).verifier.text()})
-    with pytest.raises(fed.HubRefused, match=f"record {altered} .* did not sign"):
-        fed.apply_feed(world.b, OP, "hub", page, read=claims)
+    with pytest.raises(hub_log.HubRefused, match=f"record {altered} .* did not sign"):
+        pull.apply_feed(world.b, OP, "hub", page, read=claims)
     assert _counts(world.b) == (0, 0)
 
 

@@ -21,7 +21,7 @@ nothing changed costs the SQL of reading the cases and one hash per case.
 nodes' live case records and, for each pair of cases sharing files, writes two
 notices signed by its own key, one to each node, stored once per (pair,
 recipient) under the accepted delta's log entry and handed over in that node's
-feed like blind-hit notices (``tessera.app.federation_notices``): the recipient's
+feed like blind-hit notices (``tessera.app.federation.notices``): the recipient's
 own case key, how many files, when, and what the *other* case's sharing level
 lets the recipient's owner agency be told, the rule of a local case overlap
 (``tessera.app.coop``): nothing at ``none``, the contact at ``hash``, the agency,
