@@ -33,8 +33,8 @@ from tessera.app import App, Caller, Settings, audit
 from tessera.app.federation import cases as fc
 from tessera.app.federation import peers, share
 from tessera.audit.note import Signer
-from tessera.storage import federation as store
 from tessera.storage import repo
+from tessera.storage.federation import shared as shared_store
 
 OP = Caller.local_operator()
 
@@ -79,12 +79,12 @@ def main() -> None:
 
         def tessera() -> None:
             with app.transaction() as s:
-                got = fc.records(s, origin, store.sent_state(s))
+                got = fc.records(s, origin, shared_store.sent_state(s))
                 assert len(got) == a.cases and all(r is None for _, r in got.values())
 
         def baseline() -> None:
             with app.transaction() as s:
-                store.sent_state(s)
+                shared_store.sent_state(s)
                 got = fc.records(s, origin)
                 assert [r.digest() for _, r in got.values() if r is not None]
 

@@ -15,7 +15,7 @@ import pytest
 from tessera.app import sharing
 from tessera.app.federation import audience, hub_log
 from tessera.app.federation import hub as fed_hub
-from tessera.storage import federation as store
+from tessera.storage.federation import records as records_store
 from tessera.storage.models import FedLogEntry, FedRecord
 from tests.app.federation.test_federation import (
     OP,
@@ -94,8 +94,10 @@ def test_hiding_one_record_of_a_series_the_node_may_see_is_refused(
     real = audience.audience_of
 
     def dishonest(
-        node: object, series: list[store.StoredRecord], media: list[store.StoredRecord]
-    ) -> tuple[list[store.StoredRecord], list[store.StoredRecord]]:
+        node: object,
+        series: list[records_store.StoredRecord],
+        media: list[records_store.StoredRecord],
+    ) -> tuple[list[records_store.StoredRecord], list[records_store.StoredRecord]]:
         series, media = real(node, series, media)  # type: ignore[arg-type]
         first = next(i for i, r in enumerate(media) if r.kind == 1)
         media = list(media)

@@ -28,7 +28,7 @@ from tessera.app.federation import hub_log, peers
 from tessera.app.federation import pull as fed_pull
 from tessera.exchange import delta
 from tessera.storage import bulk_load
-from tessera.storage import federation as store
+from tessera.storage.federation import remote_media as remote_media_store
 from tests.app.federation.test_federation import (
     OP,
     World,
@@ -54,11 +54,12 @@ _CHILD = textwrap.dedent(
     from tessera.app.federation import peers
     from tessera.app.federation import pull as fed_pull
     from tessera.storage import bulk_load
-    from tessera.storage import federation as store
+    from tessera.storage.federation import records as records_store
+    from tessera.storage.federation import remote_media as remote_media_store
 
     bulk_load.MIN_RECORDS = 1
     home, pages = Path(sys.argv[1]), sys.argv[2:]
-    original = store.store_records
+    original = records_store.store_records
     applied = 0
     calls = []
 
@@ -70,7 +71,7 @@ _CHILD = textwrap.dedent(
             held = s.connection().exec_driver_sql("SELECT COUNT(*) FROM media").scalar()
             print("mid-page", held, flush=True)
             sys.stdin.readline()  # killed here
-    store.store_records = stalled
+    records_store.store_records = stalled
     app = App(Settings.for_home(home))
     for p in pages:
         fed_pull.apply_feed(app, Caller.local_operator(), "hub", Path(p).read_bytes())
@@ -90,10 +91,11 @@ _CHILD_LINKS = textwrap.dedent(
     from tessera.app.federation import peers
     from tessera.app.federation import pull as fed_pull
     from tessera.storage import bulk_load
-    from tessera.storage import federation as store
+    from tessera.storage.federation import records as records_store
+    from tessera.storage.federation import remote_media as remote_media_store
 
     bulk_load.MIN_RECORDS = 1
-    store.IMPORT_BATCH = 5
+    remote_media_store.IMPORT_BATCH = 5
     home, pages = Path(sys.argv[1]), sys.argv[2:]
     original = bulk_load.HeldLinkTriggers.link_new
     applied = 0
@@ -251,7 +253,7 @@ def test_a_page_drops_the_link_triggers_once_for_all_its_import_batches(
     triggers are there after every page."""
     pages = _pages(world, tmp_path)
     monkeypatch.setattr(bulk_load, "MIN_RECORDS", 1)
-    monkeypatch.setattr(store, "IMPORT_BATCH", 5)
+    monkeypatch.setattr(remote_media_store, "IMPORT_BATCH", 5)
     drops: list[str] = []
 
     def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]

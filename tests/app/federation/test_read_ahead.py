@@ -20,7 +20,7 @@ from tessera.app.federation import hub_log, peers, pull, read_ahead
 from tessera.audit.note import Signer
 from tessera.exchange import delta
 from tessera.exchange.delta import DeltaError
-from tessera.storage import federation as store
+from tessera.storage.federation import records as records_store
 from tessera.storage.models import FedRecord
 from tests.app.federation.test_federation import (
     OP,
@@ -127,12 +127,12 @@ def test_a_record_the_hub_altered_is_refused_when_read_ahead(world: World, tmp_p
 
 
 def test_latest_of_keeps_each_keys_highest_version_in_first_seen_order() -> None:
-    def rec(origin: str, oid: str, version: int) -> store.Incoming:
-        return store.Incoming(origin, oid, 1, "s1", version, False, {"v": version})
+    def rec(origin: str, oid: str, version: int) -> records_store.Incoming:
+        return records_store.Incoming(origin, oid, 1, "s1", version, False, {"v": version})
 
     records = [rec("a", "s1m1", 1), rec("a", "s1m2", 3), rec("b", "s1m1", 2)]
     records += [rec("a", "s1m1", 4), rec("a", "s1m2", 2)]
-    latest = store.latest_of(records)
+    latest = records_store.latest_of(records)
     assert {o: list(m) for o, m in latest.items()} == {"a": ["s1m1", "s1m2"], "b": ["s1m1"]}
     assert [n.record for n in latest["a"].values()] == [records[3], records[1]]
     assert all(

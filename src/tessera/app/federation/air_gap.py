@@ -16,7 +16,9 @@ from tessera.app.federation.share import outbox, prepare
 from tessera.app.results import Result
 from tessera.errors import InvalidInput
 from tessera.exchange import delta
-from tessera.storage import federation as store
+from tessera.storage.federation import log as log_store
+from tessera.storage.federation import outbox as outbox_store
+from tessera.storage.federation import peers as peers_store
 
 
 def import_bundles(app: App, caller: Caller, data: bytes, peer_name: str | None) -> list[Result]:
@@ -51,9 +53,9 @@ def export_bundles(app: App, caller: Caller, peer_name: str | None) -> Exported:
     consistency itself. On a node: its outbox (changes prepared first)."""
     require_admin(caller)
     with app.transaction() as s:
-        last = store.last_log_entry(s)
+        last = log_store.last_log_entry(s)
         size = int(last.seq) if last else 0
-        peer = store.get_peer(s, peer_name) if peer_name else None
+        peer = peers_store.get_peer(s, peer_name) if peer_name else None
         origin = peer.origin if peer else None
         after = int(peer.feed_after or 0) if peer else 0
     if size and peer is None:
@@ -77,7 +79,7 @@ def export_bundles(app: App, caller: Caller, peer_name: str | None) -> Exported:
     prepare(app, caller)
     bodies = outbox(app)
     with app.transaction() as s:
-        _, n = store.outbox_summary(s)
+        _, n = outbox_store.outbox_summary(s)
     return Exported(
         kind="federation-delta",
         bundles=len(bodies),

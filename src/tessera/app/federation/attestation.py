@@ -19,8 +19,9 @@ from tessera.app.federation.read_ahead import ReadAhead
 from tessera.audit.note import NoteError, Verifier
 from tessera.exchange import delta
 from tessera.exchange.delta import FULL, SERIES, DeltaError, SignedBundle, WireRecord
-from tessera.storage import federation as store
 from tessera.storage.db import Session
+from tessera.storage.federation import peers as peers_store
+from tessera.storage.federation import remote_series as remote_series_store
 from tessera.storage.models import FedPeer
 
 
@@ -35,7 +36,7 @@ def origin_keys(s: Session, hub: FedPeer, bundle: SignedBundle) -> dict[str, Ver
     out: dict[str, Verifier] = {}
     for origin in sorted(need):
         text = offered.get(origin)
-        known = store.peer_by_origin(s, origin)
+        known = peers_store.peer_by_origin(s, origin)
         if known is not None:
             if text is not None and text != known.verifier:
                 raise HubRefused(
@@ -52,7 +53,7 @@ def origin_keys(s: Session, hub: FedPeer, bundle: SignedBundle) -> dict[str, Ver
             raise HubRefused(f"hub {hub.name}: key of node {origin}: {exc.message}") from None
         if v.name != origin:
             raise HubRefused(f"hub {hub.name} gives node {origin} the key of {v.name}")
-        store.pin_origin(s, origin, v.text())
+        peers_store.pin_origin(s, origin, v.text())
         out[origin] = v
     return out
 
@@ -77,7 +78,7 @@ def check_attested(
             signed = _signed_digests(bundle, keys)
         except DeltaError as exc:
             raise HubRefused(f"hub {hub.name} forwarded {exc.message}") from None
-    codes, countries = store.own_agencies(s)
+    codes, countries = remote_series_store.own_agencies(s)
     in_page = {(r.origin, r.origin_id): r for r in bundle.series}
 
     def level_here(key: tuple[str, str]) -> str | None:

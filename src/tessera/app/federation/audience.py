@@ -20,8 +20,9 @@ from typing import Any
 
 from tessera.exchange import delta
 from tessera.exchange.delta import FULL, SERIES
-from tessera.storage import federation as store
 from tessera.storage.db import Session
+from tessera.storage.federation import records as records_store
+from tessera.storage.federation import remote_series as remote_series_store
 from tessera.storage.models import FedPeer
 
 
@@ -44,9 +45,9 @@ def for_audience(
 
 def audience_of(
     node: FedPeer | None,
-    series: list[store.StoredRecord],
-    media: list[store.StoredRecord],
-) -> tuple[list[store.StoredRecord], list[store.StoredRecord]]:
+    series: list[records_store.StoredRecord],
+    media: list[records_store.StoredRecord],
+) -> tuple[list[records_store.StoredRecord], list[records_store.StoredRecord]]:
     """Hub: what of a page this node may receive. A series shared with none of the
     node's country / agencies (as its peer entry lists them) and its records go as
     hidden deletions (a key and version, nothing else: what a hub could always
@@ -67,10 +68,10 @@ def audience_of(
     if not gone and not below_full:
         return series, media
 
-    def hide(r: store.StoredRecord) -> store.StoredRecord:
+    def hide(r: records_store.StoredRecord) -> records_store.StoredRecord:
         return replace(r, deleted=True, payload=None, hidden=True)
 
-    def hidden(r: store.StoredRecord) -> bool:
+    def hidden(r: records_store.StoredRecord) -> bool:
         key = (r.origin, r.series_key)
         return not r.deleted and (key in gone or (r.kind == FULL and key in below_full))
 
@@ -80,10 +81,12 @@ def audience_of(
     )
 
 
-def for_this_node(s: Session, records: list[store.Incoming]) -> list[store.Incoming]:
+def for_this_node(
+    s: Session, records: list[records_store.Incoming]
+) -> list[records_store.Incoming]:
     """Nodes enforce the audience again: a series keeps the grants naming this node's
     own countries / agencies; one left shared with none of them is not kept."""
-    codes, countries = store.own_agencies(s)
+    codes, countries = remote_series_store.own_agencies(s)
     out = []
     for r in records:
         if r.kind == SERIES and not r.deleted and r.payload is not None:

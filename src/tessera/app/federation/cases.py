@@ -47,8 +47,8 @@ from tessera.audit.entry import canonical_json
 from tessera.audit.note import Signer
 from tessera.exchange import delta
 from tessera.exchange.delta import CASE, CASE_OVERLAP, Notice, WireRecord
-from tessera.storage import federation_cases as cstore
 from tessera.storage.db import Session
+from tessera.storage.federation import cases as cstore
 
 TOKEN_TAG = b"tessera-case-overlap/1\n"
 FINGERPRINT_TAG = b"tessera-case-record/1\n"

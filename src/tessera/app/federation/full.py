@@ -17,7 +17,7 @@ in the same page agrees (``tessera.app.federation.attestation.check_attested``).
 
 **A receiving node** writes them only while the series as kept here (the grants
 naming its own agencies and country) reaches ``full``, and removes what it wrote
-(``tessera.storage.federation_full``) when a record is deleted or replaced, when
+(``tessera.storage.federation.full``) when a record is deleted or replaced, when
 the series goes below ``full`` here, and when the series goes.
 """
 
@@ -28,9 +28,10 @@ from typing import Any
 
 from tessera.exchange import delta, fullrecord
 from tessera.exchange.delta import FULL, WireRecord
-from tessera.storage import federation as store
-from tessera.storage import federation_full as fstore
 from tessera.storage.db import Session
+from tessera.storage.federation import full as fstore
+from tessera.storage.federation import records as records_store
+from tessera.storage.federation import remote_series as remote_series_store
 
 
 def records(
@@ -68,7 +69,9 @@ def _undo(s: Session, origin: str, items: Sequence[tuple[str, str, int]]) -> Non
     fstore.forget_applied(s, origin, [oid for oid, _, _ in items])
 
 
-def before(s: Session, full: Sequence[store.Newer], series: Sequence[store.Newer]) -> None:
+def before(
+    s: Session, full: Sequence[records_store.Newer], series: Sequence[records_store.Newer]
+) -> None:
     """Before a page's series and media are applied: remove what the older versions
     of its ``full`` records wrote, and everything ``full`` of the series that fall
     below ``full`` here (or go)."""
@@ -87,12 +90,14 @@ def before(s: Session, full: Sequence[store.Newer], series: Sequence[store.Newer
         _undo(s, origin, fstore.applied_full_of(s, origin, keys))
 
 
-def after(s: Session, full: Sequence[store.Newer]) -> list[tuple[store.Newer, int | None]]:
+def after(
+    s: Session, full: Sequence[records_store.Newer]
+) -> list[tuple[records_store.Newer, int | None]]:
     """After the page's series and media: write the live ``full`` records whose series
     is at ``full`` here. Returns each record with what it was written onto (local
     series or media id; None: kept, not written)."""
-    placed: list[tuple[store.Newer, int | None]] = []
-    by_origin: dict[str, list[store.Newer]] = {}
+    placed: list[tuple[records_store.Newer, int | None]] = []
+    by_origin: dict[str, list[records_store.Newer]] = {}
     for n in full:
         if n.record.deleted:
             placed.append((n, None))
@@ -109,7 +114,7 @@ def after(s: Session, full: Sequence[store.Newer]) -> list[tuple[store.Newer, in
             if local is None or not _is_full(payload, deleted) or r.payload is None:
                 placed.append((n, None))
                 continue
-            row = store.series_row(s, local)
+            row = remote_series_store.series_row(s, local)
             if row is None:
                 placed.append((n, None))
                 continue

@@ -30,8 +30,11 @@ from tessera.audit.note import Verifier
 from tessera.errors import InvalidInput, NotFound
 from tessera.exchange import delta
 from tessera.exchange.delta import CASE_OVERLAP, FULL, MEDIA, DeltaError, attest_from_json
-from tessera.storage import federation as store
 from tessera.storage.db import Session
+from tessera.storage.federation import feed as feed_store
+from tessera.storage.federation import log as log_store
+from tessera.storage.federation import peers as peers_store
+from tessera.storage.federation import records as records_store
 from tessera.storage.models import FedLogEntry
 
 FEED_PAGE_RECORDS = 50_000
@@ -73,21 +76,21 @@ class DeltaAccepted(Result):
 
 def _verifier_for(s: Session, kind: str) -> Any:
     def find(origin: str) -> Verifier | None:
-        p = store.peer_by_origin(s, origin)
+        p = peers_store.peer_by_origin(s, origin)
         return peer_verifier(p) if p is not None else None
 
     return find
 
 
 def _proofs(s: Session, seq: int, size: int, since: int) -> tuple[list[bytes], list[bytes]]:
-    leaves = store.log_leaves(s)[:size]
+    leaves = log_store.log_leaves(s)[:size]
     inc = inclusion_proof(leaves, seq - 1) if seq else []
     con = consistency_proof(leaves, since) if 0 < since < size else []
     return inc, con
 
 
 def _latest(s: Session) -> FedLogEntry:
-    last = store.last_log_entry(s)
+    last = log_store.last_log_entry(s)
     if last is None:
         raise NotFound("the hub's log is empty")
     return last
@@ -108,7 +111,7 @@ def _accept_delta(app: App, data: bytes, *, since: int) -> DeltaAccepted:
         no = bundle.header.get("delta_no")
         if not isinstance(no, int) or isinstance(no, bool) or no < 1:
             raise DeltaError("delta has no valid delta_no in its header")
-        seen = store.log_entry(s, bundle.origin, no)
+        seen = log_store.log_entry(s, bundle.origin, no)
         if seen is not None:
             if seen.sha256 != bundle.sha256:
                 raise DeltaError(
@@ -117,10 +120,10 @@ def _accept_delta(app: App, data: bytes, *, since: int) -> DeltaAccepted:
             last = _latest(s)
             inc, con = _proofs(s, int(seen.seq), int(last.seq), since)
             return _answer("duplicate", seen, last, inc, con)
-        expected = store.last_delta_of(s, bundle.origin) + 1
+        expected = log_store.last_delta_of(s, bundle.origin) + 1
         if no != expected:
             raise DeltaError(f"delta {no} of {bundle.origin} out of order: expected {expected}")
-        leaves = store.log_leaves(s)
+        leaves = log_store.log_leaves(s)
         seq = len(leaves) + 1
         leaf = leaf_hash(leaf_bytes(seq, bundle.origin, no, bundle.sha256, bundle.count))
         leaves.append(leaf)
@@ -137,15 +140,15 @@ def _accept_delta(app: App, data: bytes, *, since: int) -> DeltaAccepted:
             note=note,
             attest=bundle.attest.to_json() if bundle.attest else None,
         )
-        store.append_log(s, entry)
+        log_store.append_log(s, entry)
         if any(n.body.get("kind") == CASE_OVERLAP for n in bundle.notices):
             raise DeltaError(f"delta {no} of {bundle.origin}: only a hub raises case overlaps")
-        store.upsert_records(s, incoming(bundle.all_records, salted=True), seq)
+        records_store.upsert_records(s, incoming(bundle.all_records, salted=True), seq)
         from tessera.storage.models import utcnow  # noqa: PLC0415
 
         found = cases.match(s, hub, bundle.origin, bundle.cases, utcnow())
         notices.keep_on_hub(s, [*bundle.notices, *found], seq)
-        node = store.peer_by_origin(s, bundle.origin)
+        node = peers_store.peer_by_origin(s, bundle.origin)
         told = bundle.header.get("feed_after")
         if node is not None and isinstance(told, int) and told > int(node.feed_after or 0):
             node.feed_after = min(told, seq)  # air-gapped: what the node holds of our feed
@@ -180,18 +183,18 @@ class HubCheckpoint(Result):
 
 def hub_checkpoint(app: App, origin: str, since: int) -> HubCheckpoint:
     with app.transaction() as s:
-        last = store.last_log_entry(s)
+        last = log_store.last_log_entry(s)
         size = int(last.seq) if last else 0
         if since > size:
             raise InvalidInput(f"the log has {size} entries, not {since}")
         con: list[bytes] = []
         if last is not None and 0 < since < size:
-            con = consistency_proof(store.log_leaves(s), since)
+            con = consistency_proof(log_store.log_leaves(s), since)
         return HubCheckpoint(
             checkpoint=last.note if last else None,
             size=size,
             consistency=tuple(h.hex() for h in con),
-            last_delta=store.last_delta_of(s, origin),
+            last_delta=log_store.last_delta_of(s, origin),
         )
 
 
@@ -214,17 +217,18 @@ def _feed_page(
 ) -> bytes:
     hub = signer_of(app)
     with app.transaction() as s:
-        last = store.last_log_entry(s)
+        last = log_store.last_log_entry(s)
         size = int(last.seq) if last else 0
         if not 0 <= after <= upto <= size:
             raise InvalidInput(f"feed range {after}..{upto} outside the log (size {size})")
-        end = store.feed_pages(s, after, upto, limit)
-        series, media = store.feed_records(s, after, end, origin)
-        series, media = audience_of(store.peer_by_origin(s, origin), series, media)
+        end = feed_store.feed_pages(s, after, upto, limit)
+        series, media = feed_store.feed_records(s, after, end, origin)
+        series, media = audience_of(peers_store.peer_by_origin(s, origin), series, media)
         told = notices.for_node(s, origin, after, end)
         # the origins' signed manifests of every record here, and their keys
         attests = [
-            attest_from_json(a) for a in store.attests_of(s, {r.log_seq for r in series + media})
+            attest_from_json(a)
+            for a in log_store.attests_of(s, {r.log_seq for r in series + media})
         ]
         senders = {r.origin for r in series + media} | {n.sender for n in told}
         header: dict[str, Any] = {
@@ -232,15 +236,15 @@ def _feed_page(
             "after": after,
             "end": end,
             "upto": upto,
-            "last_delta": store.last_delta_of(s, origin),
+            "last_delta": log_store.last_delta_of(s, origin),
             "records": len(series) + len(media),
-            "keys": store.origin_keys(s, senders),
+            "keys": peers_store.origin_keys(s, senders),
         }
         if with_log and upto:
-            entry = store.log_entry_at(s, upto)
+            entry = log_store.log_entry_at(s, upto)
             assert entry is not None
             header["checkpoint"] = entry.note
-            header["log"] = [h.hex() for h in store.log_leaves(s)[:upto]]
+            header["log"] = [h.hex() for h in log_store.log_leaves(s)[:upto]]
         return delta.write(
             "federation-feed",
             hub,
@@ -255,7 +259,7 @@ def _feed_page(
 
 def checkpoint_note_of(app: App) -> str | None:
     with app.transaction() as s:
-        last = store.last_log_entry(s)
+        last = log_store.last_log_entry(s)
         return last.note if last else None
 
 

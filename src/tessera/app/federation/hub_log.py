@@ -28,7 +28,8 @@ from tessera.audit.merkle import (
 from tessera.audit.note import NoteError
 from tessera.errors import InvalidInput
 from tessera.exchange import delta
-from tessera.storage import federation as store
+from tessera.storage.federation import outbox as outbox_store
+from tessera.storage.federation import peers as peers_store
 from tessera.storage.models import FedPeer
 
 
@@ -43,7 +44,7 @@ def accept_checkpoint(app: App, peer_name: str, note: str | None, proof: Sequenc
     """Verify the hub's newest checkpoint against the last one accepted; store it.
     ``HubRefused`` (nothing stored) when the hub's log does not extend ours."""
     with app.db.write_session() as s:
-        peer = store.get_peer(s, peer_name)
+        peer = peers_store.get_peer(s, peer_name)
         return _accept_checkpoint(peer, note, proof)
 
 
@@ -108,7 +109,7 @@ def delta_acknowledged(app: App, peer_name: str, body: bytes, answer: DeltaAccep
     """Node: check the hub's answer (checkpoint extends ours, our delta is in it) and
     drop the delta from the outbox."""
     with app.db.write_session() as s:
-        peer = store.get_peer(s, peer_name)
+        peer = peers_store.get_peer(s, peer_name)
         me = signer_of(app)
         sha = hashlib.sha256(body).hexdigest()
         _kind, origin = delta.peek_origin(body)
@@ -127,16 +128,16 @@ def delta_acknowledged(app: App, peer_name: str, body: bytes, answer: DeltaAccep
         except (ProofError, ValueError) as exc:
             raise HubRefused(f"hub {peer.name}: our delta is not in its log ({exc})") from None
         peer.last_delta = max(int(peer.last_delta or 0), answer.delta_no)
-        store.drop_outbox(s, answer.delta_no)
+        outbox_store.drop_outbox(s, answer.delta_no)
 
 
 def delta_already_accepted(app: App, peer_name: str, last_delta: int) -> int:
     """Node: the hub says it holds our deltas up to ``last_delta`` (we were killed
     before recording that): drop them from the outbox. Returns how many."""
     with app.db.write_session() as s:
-        peer = store.get_peer(s, peer_name)
+        peer = peers_store.get_peer(s, peer_name)
         peer.last_delta = max(int(peer.last_delta or 0), last_delta)
-        return store.drop_outbox(s, last_delta)
+        return outbox_store.drop_outbox(s, last_delta)
 
 
 __all__ = [

@@ -43,9 +43,10 @@ from tessera.audit.note import Verifier
 from tessera.exchange import delta
 from tessera.exchange.delta import CASE_OVERLAP, DeltaError, Notice
 from tessera.storage import coop as coop_store
-from tessera.storage import federation as store
-from tessera.storage import federation_cases as cases_store
 from tessera.storage.db import Session
+from tessera.storage.federation import cases as cases_store
+from tessera.storage.federation import notices as notices_store
+from tessera.storage.federation import remote_series as remote_series_store
 from tessera.storage.models import Agency
 
 _SERIES_KEY = re.compile(r"^s(\d+)$")
@@ -64,7 +65,7 @@ def raise_hit(
 ) -> bool:
     """In the finder's transaction: queue a signed notice to the node that owns
     ``series_id`` when it is a received series. False when it is a local one."""
-    keys = store.remote_keys_of(s, series_id, media_ids)
+    keys = notices_store.remote_keys_of(s, series_id, media_ids)
     signer = audit.node_signer(app)
     if keys is None or signer is None:
         return False
@@ -83,27 +84,27 @@ def raise_hit(
         "finder": {"code": finder.code[:32], "country": finder.country[:2]},
     }
     n = delta.sign_notice(body, signer)
-    row = store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, 0)
-    return store.add_notice(s, row)
+    row = notices_store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, 0)
+    return notices_store.add_notice(s, row)
 
 
 def pending(s: Session, sender: str) -> list[Notice]:
     """This node's notices not yet carried by a delta."""
     return [
         Notice(r.notice_id, r.sender, r.recipient, r.body, r.signature)
-        for r in store.pending_notices(s, sender)
+        for r in notices_store.pending_notices(s, sender)
     ]
 
 
 def carried(s: Session, sender: str, notices: Sequence[Notice], delta_no: int) -> None:
-    store.mark_carried(s, sender, [n.id for n in notices], delta_no)
+    notices_store.mark_carried(s, sender, [n.id for n in notices], delta_no)
 
 
 def keep_on_hub(s: Session, notices: Iterable[Notice], seq: int) -> int:
     """Hub: store the notices of an accepted delta under its log entry (once each)."""
     return sum(
-        store.add_notice(
-            s, store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, seq)
+        notices_store.add_notice(
+            s, notices_store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, seq)
         )
         for n in notices
     )
@@ -113,7 +114,7 @@ def for_node(s: Session, recipient: str, after: int, end: int) -> list[Notice]:
     """Hub: the notices to ``recipient`` carried in log entries ``after < seq <= end``."""
     return [
         Notice(r.notice_id, r.sender, r.recipient, r.body, r.signature)
-        for r in store.notices_for(s, recipient, after, end)
+        for r in notices_store.notices_for(s, recipient, after, end)
     ]
 
 
@@ -144,8 +145,8 @@ def receive(
                 f"case-overlap notice {n.id} from {n.sender}: only the hub raises them"
             )
         delta.verify_notice(n, v)
-        row = store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, -1)
-        if not store.add_notice(s, row):
+        row = notices_store.NoticeRow(n.sender, n.id, n.recipient, dict(n.body), n.signature, -1)
+        if not notices_store.add_notice(s, row):
             continue  # told already (a page applied twice)
         if n.body.get("kind") == CASE_OVERLAP:
             raised.extend(_case_overlap(s, app, caller, n, cache=cache, now=now))
@@ -160,12 +161,12 @@ def receive(
             for k in n.body["media"]
             if k.startswith(prefix) and k[len(prefix) :].isdigit()
         ]
-        own = store.own_series_media(s, sid, mids)
+        own = notices_store.own_series_media(s, sid, mids)
         if own is None or not own[1]:
             continue  # not ours (any more): nothing to tell
         series, held = own
         finder = n.body["finder"]
-        stand_in = store.remote_agency(
+        stand_in = remote_series_store.remote_agency(
             s,
             n.sender,
             {"code": finder["code"], "country": finder.get("country") or "ZZ"},
@@ -229,10 +230,10 @@ def _case_overlap(
     other = {k: v for k, v in dict(n.body["other"]).items() if v is not None}
     if other.get("agency") and other.get("node"):
         who = {"code": other["agency"], "country": other.get("country") or "ZZ"}
-        stand_in = store.remote_agency(s, str(other["node"]), who, cache)
+        stand_in = remote_series_store.remote_agency(s, str(other["node"]), who, cache)
     else:  # not shared with us at status: the other side stays unnamed
         unnamed = {"code": "network", "country": "ZZ", "name": "another agency of the network"}
-        stand_in = store.remote_agency(s, n.sender, unnamed, cache)
+        stand_in = remote_series_store.remote_agency(s, n.sender, unnamed, cache)
     files = int(n.body["files"])
     ov = coop_store.add_overlap(
         s,

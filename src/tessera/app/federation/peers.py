@@ -20,8 +20,8 @@ from tessera.app.retry import retried
 from tessera.app.visibility import require_role
 from tessera.audit.note import Signer, Verifier
 from tessera.errors import ConfigError, InvalidInput
-from tessera.storage import federation as store
 from tessera.storage.db import Session
+from tessera.storage.federation import peers as peers_store
 from tessera.storage.models import FedPeer
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -100,7 +100,7 @@ def add_peer(
         me = audit.node_signer(app)
         if me is not None and me.verifier.text() == verifier.text():
             raise InvalidInput("that key is this node's own key")
-        peer = store.add_peer(
+        peer = peers_store.add_peer(
             s, name, url.rstrip("/") if url else None, verifier.text(), verifier.name
         )
         peer.country = country.upper() if country else None
@@ -119,15 +119,15 @@ def add_peer(
 def list_peers(app: App, caller: Caller) -> tuple[PeerInfo, ...]:
     require_admin(caller)
     with app.transaction() as s:
-        return tuple(peer_info(p) for p in store.list_peers(s))
+        return tuple(peer_info(p) for p in peers_store.list_peers(s))
 
 
 @retried
 def remove_peer(app: App, caller: Caller, name: str) -> PeerInfo:
     require_admin(caller)
     with app.transaction() as s:
-        info = peer_info(store.get_peer(s, name))
-        store.remove_peer(s, name)
+        info = peer_info(peers_store.get_peer(s, name))
+        peers_store.remove_peer(s, name)
         audit.record_in(s, app, caller, "federation.peer.remove", target=f"peer:{name}")
         return info
 
@@ -138,8 +138,8 @@ def peer_verifier(p: FedPeer) -> Verifier:
 
 def find_hub(s: Session, name: str | None) -> FedPeer:
     if name is not None:
-        return store.get_peer(s, name)
-    hubs = [p for p in store.list_peers(s) if p.url]
+        return peers_store.get_peer(s, name)
+    hubs = [p for p in peers_store.list_peers(s) if p.url]
     if len(hubs) != 1:
         raise InvalidInput(
             "name the hub with --peer" if hubs else "no hub: tessera peer add NAME URL --key KEY"

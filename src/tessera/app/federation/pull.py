@@ -26,7 +26,10 @@ from tessera.app.results import Result
 from tessera.exchange import delta
 from tessera.exchange.delta import DeltaError, SignedBundle
 from tessera.storage import bulk_load
-from tessera.storage import federation as store
+from tessera.storage.federation import outbox as outbox_store
+from tessera.storage.federation import peers as peers_store
+from tessera.storage.federation import records as records_store
+from tessera.storage.federation import remote_media as remote_media_store
 
 
 class FeedApplied(Result):
@@ -45,7 +48,7 @@ class FeedApplied(Result):
 def feed_position(app: App, peer_name: str) -> tuple[int, int]:
     """(feed cursor, accepted checkpoint size) for this hub."""
     with app.transaction() as s:
-        p = store.get_peer(s, peer_name)
+        p = peers_store.get_peer(s, peer_name)
         return int(p.feed_after or 0), int(p.checkpoint_size or 0)
 
 
@@ -57,7 +60,7 @@ def feed_reader(app: App, peer_name: str | None) -> Callable[[bytes], SignedBund
     with app.transaction() as s:
         peer = find_hub(s, peer_name)
         origin, key = peer.origin, peer_verifier(peer)
-        pinned = {p.origin: p.verifier for p in store.list_peers(s)}
+        pinned = {p.origin: p.verifier for p in peers_store.list_peers(s)}
 
     def read(page: bytes) -> SignedBundle:
         with gcpause.paused():
@@ -66,8 +69,8 @@ def feed_reader(app: App, peer_name: str | None) -> Callable[[bytes], SignedBund
             return ReadAhead.of(
                 bundle,
                 media_in,
-                store.media_inputs(media_in),
-                store.latest_of(media_in),
+                remote_media_store.media_inputs(media_in),
+                records_store.latest_of(media_in),
                 attested_ahead(bundle, pinned),
             )
 
@@ -164,7 +167,7 @@ def _apply_feed(
         last = h.get("last_delta")
         if isinstance(last, int) and last > int(peer.last_delta or 0):
             peer.last_delta = last
-            store.drop_outbox(s, last)
+            outbox_store.drop_outbox(s, last)
         peer.synced_at = utcnow()
     delivery.dispatch(app, told)
     return FeedApplied(

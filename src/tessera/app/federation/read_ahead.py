@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tessera.exchange.delta import SignedBundle
-from tessera.storage import federation as store
+from tessera.storage.federation import records as records_store
+from tessera.storage.federation import remote_media as remote_media_store
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,16 @@ class ReadAhead(SignedBundle):
     sync's bottleneck, then skips two objects a record), its media records' newest
     versions as not stored yet, and its records' signatures by their origins checked."""
 
-    media_in: tuple[store.Incoming, ...] = dataclasses.field(default=(), compare=False)
-    """``bundle.records`` as ``store.Incoming``, in order."""
-    media_made: Mapping[int, store.MediaInput] = dataclasses.field(
+    media_in: tuple[records_store.Incoming, ...] = dataclasses.field(default=(), compare=False)
+    """``bundle.records`` as ``records_store.Incoming``, in order."""
+    media_made: Mapping[int, remote_media_store.MediaInput] = dataclasses.field(
         default_factory=dict, compare=False
     )
-    """``store.media_inputs(media_in)``: keyed by the ids of ``media_in``'s objects."""
-    media_latest: Mapping[str, Mapping[str, store.Newer]] = dataclasses.field(
+    """``remote_media_store.media_inputs(media_in)``: keyed by the ids of ``media_in``'s objects."""
+    media_latest: Mapping[str, Mapping[str, records_store.Newer]] = dataclasses.field(
         default_factory=dict, compare=False
     )
-    """``store.latest_of(media_in)``."""
+    """``records_store.latest_of(media_in)``."""
     attested_with: Mapping[str, str] | None = dataclasses.field(default=None, compare=False)
     """``attested_ahead``: origin -> the key its records were checked with (None: not
     checked); taken when those are the keys the applying transaction holds."""
@@ -39,9 +40,9 @@ class ReadAhead(SignedBundle):
     def of(
         cls,
         b: SignedBundle,
-        media_in: list[store.Incoming],
-        made: Mapping[int, store.MediaInput],
-        latest: Mapping[str, Mapping[str, store.Newer]],
+        media_in: list[records_store.Incoming],
+        made: Mapping[int, remote_media_store.MediaInput],
+        latest: Mapping[str, Mapping[str, records_store.Newer]],
         attested_with: Mapping[str, str] | None,
     ) -> ReadAhead:
         fields = {f.name: getattr(b, f.name) for f in dataclasses.fields(SignedBundle)}

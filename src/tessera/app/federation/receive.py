@@ -16,28 +16,34 @@ from tessera.app.federation.read_ahead import ReadAhead
 from tessera.app.federation.wire import incoming
 from tessera.exchange.delta import SignedBundle
 from tessera.storage import bulk_load
-from tessera.storage import federation as store
 from tessera.storage.db import Session
+from tessera.storage.federation import records as records_store
+from tessera.storage.federation import remote_media as remote_media_store
+from tessera.storage.federation import remote_series as remote_series_store
 
 
 def apply_received(s: Session, bundle: SignedBundle) -> int:
     """Apply a verified feed page: series first, then their media (set-based), then
     what ``full`` shows (after removing what older versions of it wrote)."""
     cache: dict[tuple[str, str], Any] = {}
-    series_items = store.newer(s, for_this_node(s, incoming(bundle.series)))
-    full_items = store.newer(s, incoming(bundle.full))
+    series_items = records_store.newer(s, for_this_node(s, incoming(bundle.series)))
+    full_items = records_store.newer(s, incoming(bundle.full))
     full_view.before(s, full_items, series_items)
-    done: list[tuple[store.Newer, int | None]] = []
+    done: list[tuple[records_store.Newer, int | None]] = []
     for n in series_items:
         r = n.record
-        agency = store.remote_agency(s, r.origin, r.payload["owner"], cache) if r.payload else None
-        done.append((n, store.apply_remote_series(s, r, agency, n.old_local)))
-    store.store_records(s, done, 0)
+        agency = (
+            remote_series_store.remote_agency(s, r.origin, r.payload["owner"], cache)
+            if r.payload
+            else None
+        )
+        done.append((n, remote_series_store.apply_remote_series(s, r, agency, n.old_local)))
+    records_store.store_records(s, done, 0)
     ahead = bundle if isinstance(bundle, ReadAhead) else None
     media_items = (
-        store.newer(s, ahead.media_in, ahead.media_latest)
+        records_store.newer(s, ahead.media_in, ahead.media_latest)
         if ahead
-        else store.newer(s, incoming(bundle.records))
+        else records_store.newer(s, incoming(bundle.records))
     )
     keys_of: dict[str, set[str]] = {}  # origin -> the series keys its records name
     for n in media_items:
@@ -48,10 +54,10 @@ def apply_received(s: Session, bundle: SignedBundle) -> int:
         keys.add(r.series_key)
     local_series: dict[tuple[str, str], int | None] = {}
     for origin, keys in keys_of.items():
-        for key, local in store.local_series_of(s, origin, keys).items():
+        for key, local in remote_series_store.local_series_of(s, origin, keys).items():
             local_series[(origin, key)] = local
-    by_series: dict[int, list[store.Newer]] = {}
-    placed: list[tuple[store.Newer, int | None]] = []
+    by_series: dict[int, list[records_store.Newer]] = {}
+    placed: list[tuple[records_store.Newer, int | None]] = []
     unlink: dict[int, list[int]] = {}
     for n in media_items:
         sid = local_series.get((n.record.origin, n.record.series_key))
@@ -64,8 +70,10 @@ def apply_received(s: Session, bundle: SignedBundle) -> int:
             by_series.setdefault(sid, []).append(n)
     # one import per owner agency (all its series at once: large batches); the
     # series' owners and names in one query
-    owners = store.series_owners(s, by_series)
-    by_agency: dict[int, tuple[list[tuple[str, store.Incoming]], list[int], list[store.Newer]]]
+    owners = remote_series_store.series_owners(s, by_series)
+    by_agency: dict[
+        int, tuple[list[tuple[str, records_store.Incoming]], list[int], list[records_store.Newer]]
+    ]
     by_agency = {}
     for sid, group in by_series.items():
         agency_id, name = owners[sid]
@@ -79,9 +87,9 @@ def apply_received(s: Session, bundle: SignedBundle) -> int:
     # are created again in this transaction, before anything else links media
     held = bulk_load.HeldLinkTriggers(s) if by_agency and bulk_load.missing(s) else None
     for agency_id, (named, sids, items) in by_agency.items():
-        agency = store.agency_row(s, agency_id)
+        agency = remote_series_store.agency_row(s, agency_id)
         assert agency is not None
-        ids = store.apply_remote_media(
+        ids = remote_media_store.apply_remote_media(
             s,
             agency,
             named,
@@ -96,9 +104,9 @@ def apply_received(s: Session, bundle: SignedBundle) -> int:
     if held is not None:
         held.restore()
     for sid, mids in unlink.items():
-        store.drop_series_media(s, sid, mids)
-    store.store_records(s, placed, 0, media_payload=False)
-    store.store_records(s, full_view.after(s, full_items), 0)
+        remote_media_store.drop_series_media(s, sid, mids)
+    records_store.store_records(s, placed, 0, media_payload=False)
+    records_store.store_records(s, full_view.after(s, full_items), 0)
     return len(series_items) + len(media_items) + len(full_items)
 
 

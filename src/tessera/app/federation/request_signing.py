@@ -13,7 +13,7 @@ from tessera.app.context import App
 from tessera.app.federation.peers import peer_verifier, signer_of
 from tessera.audit.note import NoteError, open_note, parse_note, sign_note
 from tessera.errors import Unauthenticated
-from tessera.storage import federation as store
+from tessera.storage.federation import peers as peers_store
 
 REQUEST_SKEW_S = 300
 
@@ -46,7 +46,7 @@ def authenticate_request(
         raise Unauthenticated("malformed request signature")
     origin = lines[1]
     with app.transaction() as s:
-        peer = store.peer_by_origin(s, origin)
+        peer = peers_store.peer_by_origin(s, origin)
         if peer is None:
             raise Unauthenticated("request signed by an unknown node")
         verifier = peer_verifier(peer)

@@ -40,8 +40,10 @@ from tessera.app.results import Result
 from tessera.audit.entry import canonical_json
 from tessera.exchange import delta
 from tessera.exchange.delta import CASE, FULL, MEDIA, SERIES, WireRecord
-from tessera.storage import federation as store
 from tessera.storage.db import Session
+from tessera.storage.federation import outbox as outbox_store
+from tessera.storage.federation import peers as peers_store
+from tessera.storage.federation import shared as shared_store
 
 MAX_DELTA_RECORDS = 20_000
 """Records per delta: a delta is held in memory and posted whole."""
@@ -50,7 +52,7 @@ MAX_DELTA_RECORDS = 20_000
 _RECORD_ID = re.compile(r"^(s\d+)(m\d+)?(f)?$")
 
 
-def _series_payload(se: store.SharedSeries) -> dict[str, Any]:
+def _series_payload(se: shared_store.SharedSeries) -> dict[str, Any]:
     owner = {"code": se.code, "country": se.country, "name": se.agency_name[:200]}
     if se.contact:
         owner["contact"] = se.contact[:1000]
@@ -79,7 +81,7 @@ def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
     out: dict[str, WireRecord] = {}
     shared: list[int] = []
     full: list[int] = []
-    for se in store.own_series(s):
+    for se in shared_store.own_series(s):
         payload = _series_payload(se)
         best = delta.best_level(payload)
         if best == "none":
@@ -91,7 +93,7 @@ def current_records(s: Session, origin: str) -> dict[str, WireRecord]:
         out[key] = WireRecord(origin, key, SERIES, key, 1, False, payload)
     full_media: list[tuple[int, int]] = []
     wanted = set(full)
-    for sid, mid, hashes in store.series_media_hashes(s, shared):
+    for sid, mid, hashes in shared_store.series_media_hashes(s, shared):
         key = f"s{sid}m{mid}"
         out[key] = WireRecord(origin, key, MEDIA, f"s{sid}", 1, False, hashes)
         if sid in wanted:
@@ -164,11 +166,11 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
     require_admin(caller)
     me = signer_of(app)
     with app.db.write_session() as s:
-        sent = store.sent_state(s)
+        sent = shared_store.sent_state(s)
         changes, rows = changes_since(s, me.name, sent)
         # series before their media; deletions of media before their series' deletion
         changes.sort(key=lambda r: (r.kind if not r.deleted else 1 - r.kind, r.origin_id))
-        peers = store.list_peers(s)
+        peers = peers_store.list_peers(s)
         accepted = max((int(p.last_delta or 0) for p in peers), default=0)
         feed_after = max((int(p.feed_after or 0) for p in peers), default=0)
         new_deltas = 0
@@ -177,7 +179,7 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
         if told and not chunks:
             chunks = [[]]  # notices alone travel in a delta of their own
         for i, chunk in enumerate(chunks):
-            no = store.next_delta_no(s, accepted)
+            no = outbox_store.next_delta_no(s, accepted)
             carry = told if i == 0 else []
             body = delta.write(
                 "federation-delta",
@@ -189,12 +191,12 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
                 full=[r for r in chunk if r.kind == FULL],
                 cases=[r for r in chunk if r.kind == CASE],
             )
-            store.add_outbox(s, no, hashlib.sha256(body).hexdigest(), len(chunk), body)
+            outbox_store.add_outbox(s, no, hashlib.sha256(body).hexdigest(), len(chunk), body)
             notices.carried(s, me.name, carry, no)
             accepted = no  # the next delta follows this one
             new_deltas += 1
-        store.record_sent(s, rows, set(sent))
-        deltas, records = store.outbox_summary(s)
+        shared_store.record_sent(s, rows, set(sent))
+        deltas, records = outbox_store.outbox_summary(s)
         if changes:
             audit.record_in(
                 s,
@@ -210,7 +212,7 @@ def prepare(app: App, caller: Caller, *, max_records: int = MAX_DELTA_RECORDS) -
 
 def outbox(app: App) -> list[tuple[int, bytes]]:
     with app.transaction() as s:
-        return [(int(o.delta_no), bytes(o.body)) for o in store.outbox(s)]
+        return [(int(o.delta_no), bytes(o.body)) for o in outbox_store.outbox(s)]
 
 
 __all__ = [

@@ -11,7 +11,11 @@ from tessera.app.federation import notices
 from tessera.app.federation.peers import PeerInfo, peer_info, require_admin, signer_of
 from tessera.app.federation.share import changes_since
 from tessera.app.results import Result
-from tessera.storage import federation as store
+from tessera.storage.federation import log as log_store
+from tessera.storage.federation import outbox as outbox_store
+from tessera.storage.federation import peers as peers_store
+from tessera.storage.federation import records as records_store
+from tessera.storage.federation import shared as shared_store
 
 
 class FederationStatus(Result):
@@ -40,15 +44,15 @@ def status(app: App, caller: Caller) -> FederationStatus:
     require_admin(caller)
     me = signer_of(app)
     with app.transaction() as s:
-        deltas, records = store.outbox_summary(s)
-        sent = store.sent_state(s)
-        last = store.last_log_entry(s)
-        received = store.count_records(s)
+        deltas, records = outbox_store.outbox_summary(s)
+        sent = shared_store.sent_state(s)
+        last = log_store.last_log_entry(s)
+        received = records_store.count_records(s)
         unsent, _ = changes_since(s, me.name, sent)
         return FederationStatus(
             node=me.name,
             key=me.verifier.text(),
-            peers=tuple(peer_info(p) for p in store.list_peers(s)),
+            peers=tuple(peer_info(p) for p in peers_store.list_peers(s)),
             pending_deltas=deltas,
             pending_records=records,
             unsent_changes=len(unsent),

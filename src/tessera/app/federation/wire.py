@@ -9,10 +9,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tessera.exchange.delta import WireRecord
-from tessera.storage import federation as store
+from tessera.storage.federation import records as records_store
 
 
-def incoming(records: Iterable[WireRecord], *, salted: bool = False) -> list[store.Incoming]:
+def incoming(
+    records: Iterable[WireRecord], *, salted: bool = False
+) -> list[records_store.Incoming]:
     """``salted``: keep each record's salt in its payload (the hub forwards it)."""
 
     def payload(r: WireRecord) -> dict[str, Any] | None:
@@ -26,8 +28,8 @@ def incoming(records: Iterable[WireRecord], *, salted: bool = False) -> list[sto
         return p
 
     return [
-        store.frozen(
-            store.Incoming,
+        records_store.frozen(
+            records_store.Incoming,
             origin=r.origin,
             origin_id=r.origin_id,
             kind=r.kind,
@@ -40,9 +42,9 @@ def incoming(records: Iterable[WireRecord], *, salted: bool = False) -> list[sto
     ]
 
 
-def to_wire(rows: Sequence[store.StoredRecord]) -> list[WireRecord]:
+def to_wire(rows: Sequence[records_store.StoredRecord]) -> list[WireRecord]:
     return [
-        store.frozen(
+        records_store.frozen(
             WireRecord,
             origin=r.origin,
             origin_id=r.origin_id,

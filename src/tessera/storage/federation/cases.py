@@ -1,6 +1,6 @@
 """Federation's SQL for overlaps between new cases at different nodes: a node's own
 cases with their unclassified media (sighted there, held by no series), and the
-hub's stored case records of other nodes (``tessera.app.federation_cases``)."""
+hub's stored case records of other nodes (``tessera.app.federation.cases``)."""
 
 from __future__ import annotations
 
