@@ -21,7 +21,7 @@ from tessera.errors import InvalidInput
 from tessera.index import PdqIndex, SearchResult, brute_force_search
 from tessera.index import pdq_index as pdq_index_module
 from tessera.index.layout import plan_layout
-from tests.index.gen import near, planted, random_codes
+from tests.index.gen import flip, near, planted, random_codes
 
 PLANT = st.lists(st.integers(0, 40), min_size=0, max_size=30).map(lambda d: [31, 32, 0, *d])
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -182,6 +182,27 @@ def test_wide_and_extreme_radii(radius: int) -> None:
     codes[-1] = ~queries[0]  # at distance 256 from query 0
     index = PdqIndex.build(codes, ids)
     assert_exact(index, codes, ids, queries, radius)
+
+
+@pytest.mark.parametrize("radius", [0, 8, 31, 32, 64, 127, 128, 129])
+def test_copies_differing_in_one_half_only(radius: int) -> None:
+    """Candidates are checked on the hash's first 128 bits, then on the rest: copies
+    whose flipped bits all lie in the first half (bytes 0-15) or all in the second,
+    at the radius and one bit beyond, are found or left out exactly as brute force."""
+    rng = np.random.default_rng(100 + radius)
+    codes = random_codes(rng, 4_000)
+    queries = random_codes(rng, 8)
+    for i, (half, extra) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)] * 2):
+        d = min(radius + extra, 128)
+        bits = rng.choice(128, size=d, replace=False) + 128 * half
+        codes[i] = flip(queries[i], bits)
+    ids = np.arange(4_000, dtype=np.int64)
+    index = PdqIndex.build(codes, ids)
+    expect = brute_force_search(codes, ids, queries, radius)
+    assert index.search(queries, radius, strategy="probe") == expect
+    found = set(zip(expect.query.tolist(), expect.id.tolist(), strict=True))
+    for i, (_half, extra) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)] * 2):
+        assert ((i, i) in found) == (min(radius + extra, 128) <= radius), i
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
