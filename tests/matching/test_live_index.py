@@ -321,3 +321,36 @@ def test_resident_copy_of_a_replaced_base_is_dropped(
     assert live.make_resident() is False
     st = live.status()
     assert (st.base_size, st.delta_size, st.base_resident) == (13, 0, False)
+
+
+def test_a_batch_searches_on_one_thread_unless_told(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's requests already run side by side: one batch's search takes one
+    thread by default (``SEARCH_THREADS``), all cores only when asked, with the same hits."""
+    rng = random.Random(41)
+    rows = seed(db, [(f"a{i}".encode(), random_pdq(rng)) for i in range(200)])
+    PdqStore(db, tmp_path / "index")
+    asked: list[int | None] = []
+    real = PdqIndex.search
+
+    def spy(self: PdqIndex, *args: Any, threads: int | None = None, **kwargs: Any) -> Any:
+        asked.append(threads)
+        return real(self, *args, threads=threads, **kwargs)
+
+    monkeypatch.setattr(PdqIndex, "search", spy)
+    queries = [flip_bits(r.pdq or "", [7]) for r in rows[:100]]
+    answers = []
+    for threads in (1, None):
+        live = LivePdqIndex(db, tmp_path / "index", search_threads=threads)
+        live.refresh()
+        asked.clear()
+        hits = live.search(codes_from_hex(queries), radius=31)
+        assert asked == [threads]
+        answers.append({(h.query, h.media_id, h.distance) for h in hits})
+    assert answers[0] == answers[1] == {(i, rows[i].media_id, 1) for i in range(100)}
+    default = LivePdqIndex(db, tmp_path / "index")
+    default.refresh()
+    asked.clear()
+    default.search(codes_from_hex(queries), radius=31)
+    assert asked == [1]

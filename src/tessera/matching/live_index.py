@@ -74,6 +74,13 @@ FRESH_WITHIN = 2.0
 _PAGE = 50_000
 _SMALL_BATCH = 64
 """Batches below this size search on one thread (no pool overhead)."""
+SEARCH_THREADS = 1
+"""Threads one batch's search runs on. A server's requests already run side by side
+(its workers, each worker's thread pool), so splitting one search across threads
+only adds work: batches of 1,000 at 10M over HTTP (``bench_api.py --only batch``,
+two clients, load ~14, alternated) cost 0.247 and 0.260 ms of server CPU a hash on
+one thread against 0.299 and 0.276 on two. A lone batch on an idle server takes
+longer (one core instead of two)."""
 INDEX_DELTA_AT = 32_768
 """Unindexed delta rows (at least) before the delta is indexed in the background."""
 _INDEXER_NICE = 10
@@ -145,9 +152,12 @@ class LivePdqIndex:
         gap_ttl: float = GAP_TTL,
         index_delta_at: int = INDEX_DELTA_AT,
         resident: bool = True,
+        search_threads: int | None = SEARCH_THREADS,
     ) -> None:
+        """``search_threads``: threads a batch's search may use (None: every core)."""
         self.db = db
         self.resident = resident
+        self.search_threads = search_threads
         self.folder = folder
         self.poll_interval = poll_interval
         self.gap_ttl = gap_ttl
@@ -399,7 +409,7 @@ class LivePdqIndex:
         if qwords.shape[0] == 0:
             return []
         snap = self._snap  # one snapshot for the whole search
-        threads = 1 if qwords.shape[0] < _SMALL_BATCH else None
+        threads = 1 if qwords.shape[0] < _SMALL_BATCH else self.search_threads
         found: dict[tuple[int, int], int] = {}
         if snap.base is not None and len(snap.base):
             res = snap.base.search(codes, radius=r, threads=threads)
