@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -483,6 +484,9 @@ def report(name: str, res: dict[str, Any], unit: str = "req") -> None:
             f"= {per_cpu:,.0f} {unit}/CPU-second (server's background "
             f"{background / units * 1000:.3f} ms more); load average {os.getloadavg()[0]:.1f}"
         )
+    if res.get("workers"):
+        shares = ", ".join(f"{c} conn. {cpu:.1f} CPU-s" for c, cpu in res["workers"])
+        print(f"  {'':<34} server processes by connections held: {shares}")
 
 
 BACKGROUND = {"cpu_per_s": 0.0}
@@ -498,22 +502,57 @@ def idle_cpu(server_pid: int, seconds: float) -> float:
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) used so far by process ``pid`` and its descendants
     (the server and its uvicorn workers), from /proc."""
-    tree = server_pids(pid)
-    total = 0.0
-    for p in tree:
+    return sum(proc_cpu(p) for p in server_pids(pid))
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def connections_by_process(pids: list[int], port: int) -> dict[int, int]:
+    """Established TCP connections on local ``port`` held by each of ``pids`` (from
+    /proc: the sockets' inodes in /proc/net/tcp, matched to each process's fds)."""
+    inodes: set[str] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":  # 01: ESTABLISHED
+            inodes.add(f[9])
+    out: dict[int, int] = {}
+    for pid in pids:
+        n = 0
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    n += target.startswith("socket:[") and target[8:-1] in inodes
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        out[pid] = n
+    return out
 
 
 def measured(pool: ProcessPoolExecutor, server_pid: int, *args: Any) -> dict[str, Any]:
-    """One load phase (``_load`` in the pool), with the server's CPU seconds during it."""
+    """One load phase (``_load`` in the pool), with the server's CPU seconds during it,
+    and how its connections and CPU were shared among the workers: they accept from one
+    socket, and a worker holding most connections is the tail (``tessera.api.accept``)."""
+    pids = server_pids(server_pid)
+    per0 = {p: proc_cpu(p) for p in pids}
     c0 = tree_cpu(server_pid)
-    res: dict[str, Any] = pool.submit(_load, *args).result()
+    job = pool.submit(_load, *args)
+    time.sleep(min(2.0, float(args[5]) / 2))  # connections made, the phase running
+    port = int(str(args[0]).rsplit(":", 1)[1])
+    conns = connections_by_process(pids, port)
+    res: dict[str, Any] = job.result()
     res["server_cpu"] = tree_cpu(server_pid) - c0
+    busy = {p: proc_cpu(p) - c for p, c in per0.items()}
+    workers = sorted((p for p in pids if conns.get(p)), key=lambda p: -conns[p])
+    workers += sorted(p for p in pids if p not in workers and busy[p] > 0.05 * res["wall"])
+    res["workers"] = [(conns.get(p, 0), busy[p]) for p in workers]
     return res
 
 
