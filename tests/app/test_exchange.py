@@ -408,7 +408,7 @@ def test_export_of_everything_reads_pages_with_their_rows(
     id selection gives: live items only, in id order, across pages."""
     from sqlalchemy import update
 
-    from tessera.storage import exchange as store
+    from tessera.storage.exchange import export as export_store
 
     ex.import_file(app, caller, "vics", _vics(tmp_path / "a.json"), agency_code=agency)
     ex.import_file(app, caller, "hashlist", _hashlist(tmp_path / "h.txt", 5), agency_code=agency)
@@ -416,7 +416,7 @@ def test_export_of_everything_reads_pages_with_their_rows(
         gone = repo.media_by_digest(s, "md5", [bytes.fromhex(MD5_B)])[bytes.fromhex(MD5_B)]
         s.execute(update(Media).where(Media.id == gone.id).values(deleted_at=Media.first_seen_at))
     with app.transaction() as s:
-        ids = store.select_media()
-        paged = list(store.iter_items(s, ids, chunk=2))
-        assert list(store.iter_items(s, ids, chunk=2, all_live=True)) == paged
+        ids = export_store.select_media()
+        paged = list(export_store.iter_items(s, ids, chunk=2))
+        assert list(export_store.iter_items(s, ids, chunk=2, all_live=True)) == paged
         assert len(paged) == 7 and gone.id not in {i.media_id for i in paged}

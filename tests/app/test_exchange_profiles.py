@@ -15,8 +15,8 @@ from sqlalchemy import select, text, update
 from tessera.app import App, Caller
 from tessera.app import exchange as ex
 from tessera.errors import InvalidInput
-from tessera.storage import exchange as store
 from tessera.storage import repo
+from tessera.storage.exchange import export as export_store
 from tessera.storage.models import ExchangeEntry, Media
 
 V2 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{}/$metadata#Media"
@@ -63,7 +63,7 @@ def test_profiles_of_each_selection(app: App, caller: Caller, tmp_path: Path) ->
     with app.transaction() as s:
         amber = repo.get_series(s, "Amber").id
         nl, uk = repo.get_agency(s, "NL-A").id, repo.get_agency(s, "UK-B").id
-        (case_b,) = store.case_ids(s, "C-Birch")
+        (case_b,) = export_store.case_ids(s, "C-Birch")
         expected = {
             "all": ({}, ["UK", "US"]),
             "series": ({"series_id": amber}, ["US"]),
@@ -73,8 +73,8 @@ def test_profiles_of_each_selection(app: App, caller: Caller, tmp_path: Path) ->
             "nothing": ({"series_id": -1}, []),
         }
         for what, (sel, profiles) in expected.items():
-            ids = store.select_media(**sel)
-            assert store.category_profiles(s, ids) == _oracle(s, ids) == profiles, what
+            ids = export_store.select_media(**sel)
+            assert export_store.category_profiles(s, ids) == _oracle(s, ids) == profiles, what
     with pytest.raises(InvalidInput, match="several profiles"):
         ex.export(app, caller, "vics", io.StringIO())
     out = io.StringIO()

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from tessera.exchange import vics
 from tessera.exchange.model import ExchangeRecord
 from tessera.exchange.stored import given_from_item, record_from_item, values_from_item
-from tessera.storage.exchange import OPAQUE_VERSION, PDQ_VERSION, StoredItem
+from tessera.storage.exchange.export import StoredItem
+from tessera.storage.exchange.records import OPAQUE_VERSION, PDQ_VERSION
 from tests.exchange.strategies import records
 
 _settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

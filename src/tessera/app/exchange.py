@@ -35,7 +35,15 @@ from tessera.exchange import bundle, hashlist, icse_csv, ncmec_xml, te_csv, vics
 from tessera.exchange.model import ExchangeRecord
 from tessera.exchange.stored import given_from_item, record_from_item
 from tessera.storage import bulk_load, repo, sharing
-from tessera.storage import exchange as store
+from tessera.storage.exchange.export import (
+    StoredItem,
+    case_ids,
+    category_profiles,
+    iter_items,
+    select_media,
+)
+from tessera.storage.exchange.importer import ExchangeImport
+from tessera.storage.exchange.records import recorded_fingerprints
 
 ImportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "ncmec-xml", "bundle"]
 ExportFormat = Literal["vics", "icse-csv", "hashlist", "te-csv", "bundle"]
@@ -124,7 +132,7 @@ def import_file(
         sharing.set_rls_caller(s, agency_code)
         agency = repo.get_agency(s, agency_code)
         the_case = repo.get_or_create_case(s, agency, case) if case else None
-        job = store.ExchangeImport(
+        job = ExchangeImport(
             s,
             agency=agency,
             case=the_case,
@@ -286,7 +294,7 @@ def _for_level(r: ExchangeRecord, level: Level) -> ExchangeRecord:
 
 
 def _shared_records(
-    s: Any, vis: Visibility, items: Iterator[store.StoredItem]
+    s: Any, vis: Visibility, items: Iterator[StoredItem]
 ) -> Iterator[ExchangeRecord]:
     """Only media the caller sees (``hash`` up), each as much as its level shows; the
     series named are only those it sees at ``status`` or more."""
@@ -313,7 +321,7 @@ def _shared_records(
                 kind=own.kind or "other",
                 byte_size=own.byte_size,
                 submissions=own.sightings,
-                fingerprints=store.recorded_fingerprints(own.hashes),
+                fingerprints=recorded_fingerprints(own.hashes),
             )
         yield _for_level(record_from_item(narrowed), level)
 
@@ -353,10 +361,10 @@ def export(
             sel["case_id"] = _case_id(s, case, caller)
             if vis.case_levels([sel["case_id"]])[sel["case_id"]] < Level.STATUS:
                 raise NotFound(f"no case {case!r}")
-        ids = store.select_media(**sel)
+        ids = select_media(**sel)
         # a network caller reads its own agency's entries only (never another's record)
         own = None if vis.everything else (vis.agency_id if vis.agency_id is not None else -1)
-        items = store.iter_items(s, ids, prefer_agency=prefer, entries_of=own, all_live=not sel)
+        items = iter_items(s, ids, prefer_agency=prefer, entries_of=own, all_live=not sel)
         records: Iterator[ExchangeRecord] = (
             (record_from_item(item) for item in items)
             if vis.everything
@@ -364,7 +372,7 @@ def export(
         )
         with gcpause.paused():  # records and rows are acyclic (tessera.gcpause)
             if fmt == "vics":
-                profiles = store.category_profiles(s, ids)
+                profiles = category_profiles(s, ids)
                 if len(profiles) > 1:
                     raise InvalidInput(
                         "the selection has categories of several profiles "
@@ -408,7 +416,7 @@ def export(
 
 
 def _case_id(s: Any, number: str, caller: Caller) -> int:
-    ids = store.case_ids(s, number)
+    ids = case_ids(s, number)
     if not ids:
         raise NotFound(f"no case {number!r}")
     if len(ids) > 1:

@@ -1,4 +1,4 @@
-"""Stored media (``storage.exchange.StoredItem``) as exchange records, for export.
+"""Stored media (``storage.exchange.export.StoredItem``) as exchange records, for export.
 
 What an agency's file said (its exchange entry) comes back as it was imported;
 what Tessera knows besides (digests from ingest, series membership and status,
@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from tessera.exchange.model import ExchangeRecord, OpaqueHash, trusted_record, trusted_values
-from tessera.storage.exchange import OPAQUE_VERSION, StoredItem
+from tessera.storage.exchange.export import StoredItem
+from tessera.storage.exchange.records import OPAQUE_VERSION
 
 
 def record_from_item(item: StoredItem) -> ExchangeRecord:

@@ -19,7 +19,7 @@ from tessera.fingerprints.layout import ALGORITHM as LAYOUT_ALGORITHM
 from tessera.fingerprints.layout import VERSION as LAYOUT_VERSION
 from tessera.pipeline.result import NOT_MEDIA, FileResult, features_count
 from tessera.storage.db import Session
-from tessera.storage.exchange import complete_media, hash_only_match
+from tessera.storage.exchange.hash_only import complete_media, hash_only_match
 from tessera.storage.identity import media_ids_by_sha256, reads_filtered
 from tessera.storage.ingest_runs import (
     add_sighting,

@@ -1,5 +1,5 @@
 """A node: media records of other nodes as local (hash-only) media, imported like an
-exchange file (``storage.exchange.ExchangeImport``, source format ``federation``), and
+exchange file (``storage.exchange.importer.ExchangeImport``, source format ``federation``), and
 unlinked again when their series no longer holds them.
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from tessera.storage import bulk_load
-from tessera.storage.exchange import ExchangeImport
+from tessera.storage.exchange.importer import ExchangeImport
 from tessera.storage.federation.records import MEDIA_KIND, Incoming, chunks
 from tessera.storage.models import (
     Agency,

@@ -6,7 +6,7 @@ import's existence checks, export's range reads, the RLS level functions' ``e.me
 = p_media``); the plain index on ``media_id`` beside it only cost one more B-tree
 insert per imported record. Export read entries in that index's (media_id, id)
 order to let the lowest id win among equal candidates; it now picks the lowest id
-itself (``tessera.storage.exchange._load``), so its output is byte-identical.
+itself (``tessera.storage.exchange.export._load``), so its output is byte-identical.
 
 Revision ID: 0032
 Revises: 0031

@@ -6,7 +6,7 @@ record, so it first asks which profiles the selected media's entries carry. With
 an index that was a scan of the whole ``exchange_entry`` table (its JSON included):
 a tenth of the CPU of exporting everything. With it, each distinct profile is one
 index seek and one probe for a selected media item holding it
-(``tessera.storage.exchange.category_profiles``). Nothing is converted: the index is
+(``tessera.storage.exchange.export.category_profiles``). Nothing is converted: the index is
 built from the rows as they are; downgrade drops it.
 
 Revision ID: 0035

@@ -1,4 +1,4 @@
-"""Applying exchange records to the database, and reading them back out for export.
+"""Applying exchange records to the database.
 
 Records arrive in batches inside one transaction that the caller owns (an import
 is all or nothing). Each record is matched to a media item by the strongest
@@ -15,22 +15,11 @@ so an import keeps pace with a streaming reader.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, cast
 
-from sqlalchemy import (
-    Select,
-    Table,
-    bindparam,
-    delete,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +27,13 @@ from tessera.errors import InvalidRecord as RecordError
 from tessera.storage import bulk_load, identity, repo, sharing
 from tessera.storage.bulk import Bulk
 from tessera.storage.digest_filter import DigestFilter
+from tessera.storage.exchange.records import (
+    OPAQUE_VERSION,
+    PDQ_VERSION,
+    StoredRecordFields,
+    opaque_key,
+    own_hashes,
+)
 from tessera.storage.models import (
     Agency,
     Case,
@@ -51,9 +47,6 @@ from tessera.storage.models import (
     utcnow,
 )
 
-OPAQUE_VERSION = 0
-"""``fingerprint.version`` of hashes Tessera cannot compute (kept as received text)."""
-PDQ_VERSION = 1
 _CHUNK = 500
 CACHE_KIB = 65536
 """SQLite page cache of an import's connection (KiB)."""
@@ -65,59 +58,6 @@ _T_FINGERPRINT = cast(Table, FingerprintModel.__table__)
 _T_EXCHANGEHASH = cast(Table, ExchangeHash.__table__)
 _T_EXCHANGEENTRY = cast(Table, ExchangeEntry.__table__)
 _T_SIGHTING = cast(Table, Sighting.__table__)
-
-
-class OpaqueValue(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def value(self) -> str: ...
-
-
-class StoredRecordFields(Protocol):
-    """What storage needs of an exchange record (``tessera.exchange.model`` builds them;
-    storage does not import the layer above it)."""
-
-    @property
-    def md5(self) -> str | None: ...
-    @property
-    def sha1(self) -> str | None: ...
-    @property
-    def sha256(self) -> str | None: ...
-    @property
-    def pdq(self) -> str | None: ...
-    @property
-    def photodna(self) -> str | None: ...
-    @property
-    def other_hashes(self) -> Sequence[OpaqueValue]: ...
-    @property
-    def kind(self) -> str | None: ...
-    @property
-    def media_size(self) -> int | None: ...
-    @property
-    def source_id(self) -> str | None: ...
-    @property
-    def series(self) -> str | None: ...
-    @property
-    def category(self) -> int | None: ...
-    @property
-    def category_profile(self) -> str | None: ...
-    @property
-    def victim_identified(self) -> bool | None: ...
-    @property
-    def offender_identified(self) -> bool | None: ...
-    @property
-    def relative_path(self) -> str | None: ...
-    @property
-    def case_ref(self) -> str | None: ...
-    @property
-    def deleted(self) -> bool: ...
-    def identity(self) -> list[tuple[str, str]]: ...
-    def entry_data(self) -> dict[str, Any]: ...
-
-
-def opaque_key(algorithm: str, value: str) -> bytes:
-    return hashlib.sha256(f"{algorithm}\x00{value}".encode()).digest()
 
 
 @dataclass
@@ -199,24 +139,6 @@ class _Prepared:
         return self.sha256 if alg == "sha256" else self.sha1 if alg == "sha1" else self.md5
 
 
-def own_hashes(r: StoredRecordFields) -> list[list[str]]:
-    """A record's PDQ (lower-case hex) and opaque hashes as ``[algorithm, value]``
-    pairs, as a blind link keeps them (``BlindLink.hashes``)."""
-    out = [["pdq", bytes.fromhex(r.pdq).hex()]] if r.pdq else []
-    if r.photodna:
-        out.append(["photodna", r.photodna])
-    out.extend([h.name, h.value] for h in r.other_hashes)
-    return out
-
-
-def recorded_fingerprints(hashes: Sequence[Sequence[str]]) -> tuple[tuple[str, int, bytes], ...]:
-    """``own_hashes`` pairs as export reads fingerprints: (algorithm, version, value)."""
-    return tuple(
-        ("pdq", PDQ_VERSION, bytes.fromhex(v)) if a == "pdq" else (a, OPAQUE_VERSION, v.encode())
-        for a, v in hashes
-    )
-
-
 def _recorded(p: _Prepared) -> tuple[Any, ...]:
     """What a blind link keeps of the record naming it, in ``_RECORDED`` order."""
     return (p.sha256, p.sha1, p.md5, p.r.kind, p.r.media_size, own_hashes(p.r))
@@ -293,7 +215,7 @@ class ExchangeImport:
         indexes (media MD5 and SHA-1, ``exchange_hash``'s key) take ~100 MB per
         million records; past the cache every batch re-read and re-wrote their pages
         (a 1M-record import ran at 3/4 of the rate of a 100k one). Bounded, like
-        federation's big pull (``storage.federation``); :meth:`finish` sets 64 MiB
+        federation's big pull (``storage.federation.remote_media``); :meth:`finish` sets 64 MiB
         again for the connection's later transactions."""
         if self.s.get_bind().dialect.name == "sqlite":
             self.s.execute(text(f"PRAGMA cache_size = -{LARGE_CACHE_KIB}"))
@@ -958,303 +880,9 @@ class ExchangeImport:
         return self.counts
 
 
-# -- a later ingest of the file itself ---------------------------------------------------
-
-
-def hash_only_match(
-    s: Session,
-    md5: bytes | None,
-    sha1: bytes | None,
-    *,
-    seen: Callable[[set[int]], set[int]] | None = None,
-) -> Media | None:
-    """The hash-only media item (imported, no content yet) a file's digests name;
-    with ``seen``, only among the items it says the ingesting agency sees (MD5/SHA-1
-    alone never link to another agency's hidden record, as in an import)."""
-    conds: list[Any] = []
-    if md5:
-        conds.append(Media.md5 == md5)
-    if sha1:
-        conds.append(Media.sha1 == sha1)
-    if not conds:
-        return None
-    q = select(Media).where(Media.has_content.is_(False), or_(*conds)).order_by(Media.id)
-    fits = [
-        m
-        for m in s.scalars(q.limit(8))
-        if (m.md5 is None or md5 is None or m.md5 == md5)
-        and (m.sha1 is None or sha1 is None or m.sha1 == sha1)
-    ]
-    if seen is not None and fits:
-        visible = seen({m.id for m in fits})
-        fits = [m for m in fits if m.id in visible]
-    return fits[0] if fits else None
-
-
-def complete_media(
-    s: Session, media: Media, content: dict[str, Any], fingerprints: Sequence[FingerprintModel]
-) -> list[FingerprintModel]:
-    """Give a hash-only item the facts of its now-seen file; add the fingerprints it
-    lacks (an imported PDQ or PhotoDNA stays as received). Returns those added."""
-    for key, value in content.items():
-        setattr(media, key, value)
-    media.has_content = True
-    have = {
-        (a, v, p)
-        for a, v, p in s.execute(
-            select(
-                FingerprintModel.algorithm, FingerprintModel.version, FingerprintModel.position
-            ).where(FingerprintModel.media_id == media.id)
-        )
-    }
-    added = [fp for fp in fingerprints if (fp.algorithm, fp.version, fp.position or 0) not in have]
-    s.add_all(added)
-    s.flush()
-    return added
-
-
-# -- export ---------------------------------------------------------------------------
-
-
-class StoredItem(NamedTuple):
-    """One media item with what export needs: digests, hashes, series, the entry.
-
-    A named tuple (immutable; ``_replace`` for a narrowed copy): built once per
-    exported record, where a frozen dataclass's ``__init__`` cost 5% of an export."""
-
-    media_id: int
-    md5: bytes | None
-    sha1: bytes | None
-    sha256: bytes | None
-    kind: str
-    byte_size: int | None
-    submissions: int
-    fingerprints: tuple[tuple[str, int, bytes], ...]  # (algorithm, version, value), position 0
-    series: tuple[tuple[str, bool, bool, bool, str | None, int | None], ...]
-    entry: tuple[str, str | None, str | None, int | None, dict[str, Any]] | None
-    """(source format, source id, category profile, category, data)."""
-
-
-def select_media(
-    *, series_id: int | None = None, case_id: int | None = None, agency_id: int | None = None
-) -> Select[Any]:
-    """Ids of the media an export covers (all media when nothing is given); soft-deleted
-    media, sightings and series memberships are left out."""
-    q = select(Media.id).where(Media.deleted_at.is_(None))
-    live_link = series_media.c.deleted_at.is_(None)
-    live_sighting = Sighting.deleted_at.is_(None)
-    if series_id is not None:
-        q = q.where(
-            Media.id.in_(
-                select(series_media.c.media_id).where(
-                    series_media.c.series_id == series_id, live_link
-                )
-            )
-        )
-    if case_id is not None:
-        q = q.where(
-            Media.id.in_(
-                select(Sighting.media_id).where(Sighting.case_id == case_id, live_sighting)
-            )
-            | Media.id.in_(select(ExchangeEntry.media_id).where(ExchangeEntry.case_id == case_id))
-        )
-    if agency_id is not None:
-        q = q.where(
-            Media.id.in_(
-                select(Sighting.media_id).where(Sighting.agency_id == agency_id, live_sighting)
-            )
-            | Media.id.in_(
-                select(ExchangeEntry.media_id).where(ExchangeEntry.agency_id == agency_id)
-            )
-            | Media.id.in_(
-                select(series_media.c.media_id)
-                .join(Series, Series.id == series_media.c.series_id)
-                .where(Series.agency_id == agency_id, Series.deleted_at.is_(None), live_link)
-            )
-        )
-    return q.order_by(Media.id)
-
-
-def category_profiles(s: Session, ids: Select[Any]) -> list[str]:
-    """Distinct category profiles of the entries of the selected media.
-
-    Each profile the entries hold is found by one seek of ``ix_exchange_entry_category_profile``
-    (the next one after the last found; a file has one or a few), then kept if an
-    entry of a selected media item holds it: that probe stops at the first such
-    entry instead of reading every entry of the selection (migration 0035)."""
-    entry = ExchangeEntry.__table__.alias("e")
-    selected = ids.order_by(None).where(Media.id == entry.c.media_id).exists()
-    found: list[str] = []
-    last: str | None = None
-    while True:
-        nxt = select(func.min(ExchangeEntry.category_profile)).where(
-            ExchangeEntry.category_profile.is_not(None)
-            if last is None
-            else ExchangeEntry.category_profile > last
-        )
-        profile = s.scalar(nxt)
-        if profile is None:
-            return found
-        held = select(entry.c.id).where(entry.c.category_profile == profile, selected).limit(1)
-        if s.scalar(held) is not None:
-            found.append(str(profile))
-        last = str(profile)
-
-
-def case_ids(s: Session, number: str) -> list[int]:
-    """Ids of the cases with this number (numbers are unique per agency only)."""
-    return [int(x) for x in s.scalars(select(Case.id).where(Case.number == number))]
-
-
-def count_media(s: Session, ids: Select[Any]) -> int:
-    return int(s.scalar(select(func.count()).select_from(ids.order_by(None).subquery())) or 0)
-
-
-def iter_items(
-    s: Session,
-    ids: Select[Any],
-    *,
-    prefer_agency: int | None = None,
-    entries_of: int | None = None,
-    chunk: int = 5000,
-    all_live: bool = False,
-) -> Iterator[StoredItem]:
-    """The selected media in id order, a chunk of ids at a time (memory stays flat).
-
-    ``entries_of``: only that agency's exchange entries are read (an entry is what
-    one agency's file said: its tags, comments, paths are its own, even where
-    another agency holds the same content)."""
-    if all_live:  # ``ids`` selects every live item: its pages are read with their rows
-        yield from _all_live(s, prefer_agency, entries_of, chunk)
-        return
-    # one statement with the page's lower bound as a parameter, run on the session's
-    # connection (Core rows, not the ORM's result machinery: 7% of an export)
-    paged = ids.where(Media.id > bindparam("after")).limit(chunk)
-    conn = s.connection()
-    after = 0
-    while True:
-        page: list[int] = list(conn.execute(paged, {"after": after}).scalars().all())
-        if not page:
-            return
-        after = page[-1]
-        yield from _load(s, page, prefer_agency, entries_of)
-
-
-_MEDIA_HEAD = "SELECT id, md5, sha1, sha256, kind, byte_size, submissions FROM media WHERE"
-
-
-def _all_live(
-    s: Session, prefer_agency: int | None, entries_of: int | None, chunk: int
-) -> Iterator[StoredItem]:
-    """``iter_items`` of every live item: each page's media rows are read once, with
-    its ids (not the ids, then their rows: a tenth of a 1M export's reads)."""
-    b = Bulk(s)
-    q = b.mark
-    sql = f"{_MEDIA_HEAD} deleted_at IS NULL AND id > {q} ORDER BY id LIMIT {q}"
-    after = 0
-    while True:
-        rows = b.rows(sql, (after, chunk))
-        if not rows:
-            return
-        after = int(rows[-1][0])
-        yield from _load(s, [int(r[0]) for r in rows], prefer_agency, entries_of, rows)
-
-
-def _load(
-    s: Session,
-    page: list[int],
-    prefer_agency: int | None,
-    entries_of: int | None,
-    media_rows: list[tuple[Any, ...]] | None = None,
-) -> Iterator[StoredItem]:
-    b = Bulk(s)
-    q = b.mark
-    lo, hi = page[0], page[-1]
-    head = _MEDIA_HEAD
-    rows: Any = media_rows
-    if rows is None:  # a page without gaps (an export of everything) is a range: no id list
-        rows = (
-            b.rows(f"{head} id BETWEEN {q} AND {q}", (lo, hi))
-            if hi - lo + 1 == len(page)
-            else b.where_in(head, "id", page, sql_type="BIGINT")
-        )
-    media = {int(r[0]): r for r in rows}
-    fps: dict[int, list[tuple[str, int, bytes]]] = {}
-    for mid, alg, version, value in b.rows(
-        "SELECT media_id, algorithm, version, value FROM fingerprint "
-        f"WHERE media_id BETWEEN {q} AND {q} AND position = 0 "
-        f"AND (algorithm = 'pdq' OR version = {OPAQUE_VERSION}) ORDER BY id",
-        (lo, hi),
-    ):
-        fps.setdefault(mid, []).append(
-            (alg, version, value if type(value) is bytes else bytes(value))
-        )
-    series: dict[int, list[tuple[str, bool, bool, bool, str | None, int | None]]] = {}
-    for mid, name, victim, offender, baseline, profile, category in b.rows(
-        "SELECT sm.media_id, s.name, s.victim_identified, s.offender_identified, s.baseline, "
-        "s.category_profile, s.category FROM series_media sm JOIN series s ON s.id = sm.series_id "
-        f"WHERE sm.media_id BETWEEN {q} AND {q} ORDER BY s.id",
-        (lo, hi),
-    ):
-        series.setdefault(int(mid), []).append(
-            (name, bool(victim), bool(offender), bool(baseline), profile, category)
-        )
-    # per item the preferred agency's entry, else the oldest (lowest id): picked here,
-    # so the rows come in the unique (media_id, agency_id) index's order, unsorted
-    best: dict[int, tuple[int, int, tuple[Any, ...]]] = {}
-    for row in b.rows(
-        "SELECT media_id, agency_id, id, source_format, source_id, category_profile, category, "
-        f"data FROM exchange_entry WHERE media_id BETWEEN {q} AND {q}",
-        (lo, hi),
-    ):
-        mid, agency_id, eid = row[0], row[1], row[2]
-        if entries_of is not None and agency_id != entries_of:
-            continue
-        rank = 0 if agency_id == prefer_agency else 1
-        old = best.get(mid)
-        if old is None or (rank, eid) < old[:2]:
-            best[mid] = (rank, eid, row)
-    chosen = [(mid, best[mid][2]) for mid in page if mid in best and mid in media]
-    # the chosen entries' JSON parsed in one call per page (SQLite's text)
-    entries = {
-        mid: (e[3], e[4], e[5], e[6], data)
-        for (mid, e), data in zip(chosen, b.load_json_many([e[7] for _, e in chosen]), strict=True)
-    }
-    no_fps: tuple[tuple[str, int, bytes], ...] = ()
-    for mid in page:
-        m = media.get(mid)
-        if m is None:
-            continue
-        _, md5, sha1, sha256, kind, byte_size, submissions = m
-        got = fps.get(mid)
-        linked = series.get(mid)
-        yield StoredItem(
-            mid,
-            md5 if md5 is None or type(md5) is bytes else bytes(md5),
-            sha1 if sha1 is None or type(sha1) is bytes else bytes(sha1),
-            sha256 if sha256 is None or type(sha256) is bytes else bytes(sha256),
-            kind,
-            byte_size,
-            submissions or 0,
-            no_fps if got is None else tuple(got),
-            () if linked is None else tuple(linked),
-            entries.get(mid),
-        )
-
-
 __all__ = [
-    "OPAQUE_VERSION",
+    "CACHE_KIB",
+    "LARGE_CACHE_KIB",
     "ExchangeImport",
     "ImportCounts",
-    "StoredItem",
-    "case_ids",
-    "category_profiles",
-    "complete_media",
-    "count_media",
-    "hash_only_match",
-    "iter_items",
-    "opaque_key",
-    "own_hashes",
-    "recorded_fingerprints",
-    "select_media",
 ]
