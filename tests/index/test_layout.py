@@ -22,6 +22,7 @@ from tessera.index.layout import (
     flip_budgets,
     flip_masks,
     plan_layout,
+    query_chunks,
     total_probes,
 )
 
@@ -91,6 +92,20 @@ def test_chunk_keys_match_python_ints(seed: int, start: int, width: int) -> None
     got = chunk_keys(words_from_codes(codes), start, width).tolist()
     expect = [(int.from_bytes(bytes(c), "little") >> start) & ((1 << width) - 1) for c in codes]
     assert got == expect
+
+
+@pytest.mark.parametrize("n", [2_000, 1_000_000, 10_000_000])
+def test_query_chunks_match_python_ints(n: int) -> None:
+    """All chunks of a planned layout at once (the per-layout constants cached): chunks
+    starting on a word boundary, inside a word and across two words, twice over."""
+    layout = plan_layout(n)
+    codes = np.random.default_rng(n).integers(0, 256, size=(30, 32), dtype=np.uint8)
+    expect = [
+        [(int.from_bytes(bytes(c), "little") >> s) & ((1 << w) - 1) for s, w in layout.chunks]
+        for c in codes
+    ]
+    for _ in range(2):
+        assert query_chunks(words_from_codes(codes), layout).tolist() == expect
 
 
 @pytest.mark.parametrize(

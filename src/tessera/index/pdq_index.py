@@ -275,7 +275,7 @@ class PdqIndex:
         block = max(1, PROBE_BLOCK // plan.probes) if use_probe else SCAN_BLOCK
         threads = threads or default_threads()
         nblocks = max(-(-nq // block), min(threads, nq))
-        bounds = np.linspace(0, nq, nblocks + 1).astype(np.int64).tolist()
+        bounds = [nq * i // nblocks for i in range(nblocks + 1)]  # not linspace: ~10 us a call
         delta_words, delta_ids = self._delta_arrays()
 
         def run(span: tuple[int, int]) -> Triples:
