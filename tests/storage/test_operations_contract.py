@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.ingest.writer import write_batch
 from tessera.matching.pdq_store import PdqStore
-from tessera.storage import cases_agencies, exchange, media_queries, repo, runs, series_changes
+from tessera.storage import cases_agencies, media_queries, repo, runs, series_changes
 from tessera.storage.db import Database
+from tessera.storage.exchange import export as export_store
 from tessera.storage.models import IngestRun, Media, Series, Sighting, series_media
 from tests.storage.test_repo_contract import _file, _run
 
@@ -300,11 +301,11 @@ def test_exports_leave_removed_media_and_memberships_out(db: Database) -> None:
         runs.undo_run(s, r1, "op")  # a goes; b stays (DE saw it)
     with db.session() as s:
         nl = repo.get_agency(s, "NL")
-        assert list(s.scalars(exchange.select_media())) == [b, c]
-        assert list(s.scalars(exchange.select_media(series_id=amber.id))) == []
-        assert list(s.scalars(exchange.select_media(agency_id=nl.id))) == []
+        assert list(s.scalars(export_store.select_media())) == [b, c]
+        assert list(s.scalars(export_store.select_media(series_id=amber.id))) == []
+        assert list(s.scalars(export_store.select_media(agency_id=nl.id))) == []
         c1 = cases_agencies.find_case(s, "c1")
-        assert list(s.scalars(exchange.select_media(case_id=c1.id))) == []
+        assert list(s.scalars(export_store.select_media(case_id=c1.id))) == []
 
 
 def test_pdq_search_skips_removed_media_even_before_the_index_drops_them(
