@@ -5,11 +5,14 @@ popcounts in ``test_reference.py``). Data: random codes with near-duplicates
 planted at distances 0..40, always including 31 and 32 (either side of PDQ's
 threshold), radii 0..64, after builds, adds (delta), removes (tombstones),
 compaction and a save/load round trip. ``strategy="probe"`` forces the
-multi-index path even where ``auto`` would scan a small index.
+multi-index path even where ``auto`` would scan a small index. Every test runs with
+the compiled probe (``tessera.index.kernel``, where built) and with the NumPy one.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +21,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.errors import InvalidInput
-from tessera.index import PdqIndex, SearchResult, brute_force_search
+from tessera.index import PdqIndex, SearchResult, brute_force_search, kernel
 from tessera.index import pdq_index as pdq_index_module
 from tessera.index.layout import plan_layout
 from tests.index.gen import flip, near, planted, random_codes
 
 PLANT = st.lists(st.integers(0, 40), min_size=0, max_size=30).map(lambda d: [31, 32, 0, *d])
 SETTINGS = settings(max_examples=30, deadline=None)
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+def probe_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Module-scoped (Hypothesis refuses function-scoped fixtures around ``@given``)."""
+    lib = kernel._LIB
+    if request.param == "compiled" and lib is None:
+        if os.environ.get("TESSERA_REQUIRE_KERNEL") == "1":
+            pytest.fail("the compiled probe is not built (TESSERA_REQUIRE_KERNEL=1)")
+        pytest.skip("the compiled probe is not built here (no C compiler at install)")
+    if request.param == "numpy":
+        kernel._LIB = None
+    yield request.param
+    kernel._LIB = lib
 
 
 def assert_exact(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from tessera.index import kernel
 from tessera.index.codes import Words
 from tessera.index.layout import (
     COST_CANDIDATE_NS,
@@ -69,6 +70,13 @@ def probe(
 ) -> Triples:
     """``(query, row, distance)`` within ``plan.radius`` among the tables' rows, each pair once."""
     radius = plan.radius
+    if kernel.usable(tables, words):  # the same pairs, compiled (tessera.index.kernel)
+        pairs, hq = kernel.probe_c(tables, words, queries, plan)
+        found_c = [pairs]
+        if hq.shape[0]:
+            sq, sr, sd = scan(queries[hq], words, radius)
+            found_c.append((hq[sq], sr, sd))
+        return _unique(found_c, tables.n)
     keys = probe_keys(plan, tables.layout, queries)
     starts = np.take(tables.offsets, keys)
     lengths = np.take(tables.offsets[1:], keys)  # offsets[keys + 1], without the add
