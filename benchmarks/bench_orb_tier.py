@@ -5,8 +5,9 @@ and a verified retrieval shortlist. The tier measured here would leave a file ``
 without that SIFT when ORB (:mod:`tessera.features.orb`, the file at <= 640 px, 500
 keypoints) finds fewer than ``--threshold`` homography inliers with every picture of
 a binary bag-of-words shortlist (ORB of the stored pictures at <= 1,024 px, 1,000
-keypoints; a ``--words``-word vocabulary, k-means on the bits of the descriptors of
-pictures that are not queried, faiss); the other files would go on to today's check.
+keypoints; both spread over an 8 x 8 grid, ``--cells``; a ``--words``-word vocabulary,
+k-means on the bits of the descriptors of pictures that are not queried, faiss); the
+other files would go on to today's check.
 Printed: how many new files the tier decides, how many copies today's check finds
 that the tier would lose (per edit), and the CPU of each step per file.
 
@@ -179,7 +180,9 @@ def run_real(args: argparse.Namespace) -> None:
         rgb = rgb_of(key)
         if not key.startswith("gen/"):  # a generated picture never matches a real photo
             sift[key] = LocalFeatures.from_bytes(extract(rgb).to_bytes())
-        stored[key] = orb.extract(rgb, max_side=orb.STORED_SIDE, nfeatures=args.stored_kp)
+        stored[key] = orb.extract(
+            rgb, max_side=orb.STORED_SIDE, nfeatures=args.stored_kp, cells=args.cells
+        )
     pool = [k for k in keys if k not in ORIGINALS]  # never the queried pictures
     if args.train == "generated":  # as a shipped vocabulary would be: generated pictures only
         pool = [k for k in pool if k.startswith("gen/")]
@@ -201,7 +204,9 @@ def run_real(args: argparse.Namespace) -> None:
         t = clock()
         s = rescale(extract(rgb, max_side=320, nfeatures=300), w, h)
         t = costs.add("SIFT-320 (today)", t)
-        q = orb.extract(rgb, max_side=orb.QUERY_SIDE, nfeatures=orb.QUERY_NFEATURES)
+        q = orb.extract(
+            rgb, max_side=orb.QUERY_SIDE, nfeatures=orb.QUERY_NFEATURES, cells=args.cells
+        )
         t = costs.add("ORB", t)
         best, key, listed = tier(words, stored, q, args.shortlist)
         costs.add(f"ORB words + {args.shortlist} verifications", t)
@@ -223,8 +228,8 @@ def run_real(args: argparse.Namespace) -> None:
         args.threshold,
         f"{len(keys)} indexed ({args.generated} generated), {args.words} binary words "
         f"trained on {len(pool)} pictures ({args.train}); shortlist "
-        f"{args.shortlist}; stored ORB {args.stored_kp} keypoints; 'today' = SIFT-320 "
-        "against every stored picture, >= 15 inliers",
+        f"{args.shortlist}; stored ORB {args.stored_kp} keypoints, grid {args.cells}; "
+        "'today' = SIFT-320 against every stored picture, >= 15 inliers",
     )
 
 
@@ -258,7 +263,12 @@ def run_seizure(args: argparse.Namespace) -> None:
         dec = decode_image(p.read_bytes(), fast=True)
         h, w = dec.full_shape
         stored[p.stem] = orb.extract(
-            dec.rgb, max_side=orb.STORED_SIDE, nfeatures=args.stored_kp, width=w, height=h
+            dec.rgb,
+            max_side=orb.STORED_SIDE,
+            nfeatures=args.stored_kp,
+            cells=args.cells,
+            width=w,
+            height=h,
         )
         pdq.append(int.from_bytes(bytes(pdq_hash_rgb(dec.rgb, dec.grid).fingerprint.payload)))
     ingest_ms = 1000.0 * (clock() - t) / max(1, n_db)
@@ -281,7 +291,12 @@ def run_seizure(args: argparse.Namespace) -> None:
         s = rescale(extract(dec.rgb, max_side=320, nfeatures=300), w, h)
         t = costs.add("SIFT-320 (today)", t)
         q = orb.extract(
-            dec.rgb, max_side=orb.QUERY_SIDE, nfeatures=orb.QUERY_NFEATURES, width=w, height=h
+            dec.rgb,
+            max_side=orb.QUERY_SIDE,
+            nfeatures=orb.QUERY_NFEATURES,
+            width=w,
+            height=h,
+            cells=args.cells,
         )
         t = costs.add("ORB", t)
         best, key, listed = tier(words, stored, q, args.shortlist)
@@ -303,7 +318,7 @@ def run_seizure(args: argparse.Namespace) -> None:
         args.threshold,
         f"{n_db} stored pictures (ORB of each {ingest_ms:.1f} ms with its decode and PDQ), "
         f"{args.words} binary words trained on them; shortlist {args.shortlist}; "
-        f"stored ORB {args.stored_kp} keypoints",
+        f"stored ORB {args.stored_kp} keypoints, grid {args.cells}",
     )
 
 
@@ -322,6 +337,9 @@ def main() -> None:
         choices=("others", "generated"),
         default="others",
         help="--real: words from the pictures not queried, or from the generated only",
+    )
+    ap.add_argument(
+        "--cells", type=int, default=orb.SPREAD_CELLS, help="keypoint grid (0: strongest)"
     )
     ap.add_argument("--words", type=int, default=1024, help="binary vocabulary size")
     ap.add_argument("--shortlist", type=int, default=3, help="ORB candidates verified a file")

@@ -76,3 +76,23 @@ def test_a_half_size_copy_matches_in_full_picture_pixels() -> None:
     err = np.linalg.norm((q.xy[pairs[:, 0]] + 0.5) * 2 - 0.5 - stored.xy[pairs[:, 1]], axis=1)
     assert (err < 4.0).sum() >= 30
     assert orb.inliers(q, stored) >= 30
+
+
+def test_keypoints_spread_over_the_picture_not_onto_a_caption() -> None:
+    rng = np.random.default_rng(0)
+    rgb = np.full((600, 800, 3), 128, np.uint8)
+    for _ in range(400):  # soft texture: corners of +-40 grey levels
+        x, y = rng.integers(0, 780), rng.integers(0, 460)
+        rgb[y : y + 20, x : x + 20] = rng.integers(88, 168)
+    rgb[480:, :] = 255  # a caption bar with sharp black text: the strongest corners
+    for x in range(10, 790, 12):
+        rgb[500 + rng.integers(0, 60) : 560, x : x + 6] = 0
+    crowded = orb.extract(rgb, max_side=800, nfeatures=200, cells=0)
+    spread = orb.extract(rgb, max_side=800, nfeatures=200)
+    assert 150 <= len(spread) <= 200
+    in_bar = lambda f: float((f.xy[:, 1] >= 470).mean())  # noqa: E731
+    assert in_bar(crowded) > 0.6  # OpenCV's strongest: mostly the caption's text
+    assert in_bar(spread) < in_bar(crowded) - 0.2
+    # every grid row of the picture above the bar holds keypoints
+    per_row = np.bincount(np.minimum((spread.xy[:, 1] * 8 / 600).astype(int), 7), minlength=8)
+    assert per_row[:6].min() >= 8

@@ -7,11 +7,13 @@ rotated BRIEF, 32-byte binary descriptors compared by Hamming distance) of the
 picture at <= 640 px costs about a third of that, and on real photos (bench_robust's
 edits of the shared originals and AugLy's outputs) it verifies as many edited copies
 by homography inliers as the 320-px SIFT does (362 against 361 of 418, 0 of 95
-negatives at >= 15 inliers; fewer on overlays), so a file ORB finds nothing for can
-be left ``new`` without the SIFT. The figures are in the README (issue 16 item 1).
+negatives at >= 15 inliers, every stored picture tried; fewer on overlays), so a file
+ORB finds nothing for could be left ``new`` without the SIFT, if a shortlist finds the
+picture (``benchmarks/bench_orb_tier.py``; figures in the README, issue 16 item 1).
 
 :func:`extract` takes a picture (RGB or grey), shrinks it so the long side is at most
-``max_side`` and keeps the ``nfeatures`` strongest keypoints, with coordinates in the
+``max_side`` and keeps ``nfeatures`` keypoints spread over the picture (a caption's
+text would otherwise take most of them: :data:`SPREAD_CELLS`), with coordinates in the
 ``width`` x ``height`` frame of the full picture (the caller's decode may be reduced).
 :func:`inliers` matches two sets (Hamming ratio test, one to one) and counts the
 homography inliers (MAGSAC), the same rule as :func:`tessera.features.verify.verify`.
@@ -24,6 +26,7 @@ descriptors: 36 bytes a keypoint (no size or angle: only homographies are fitted
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -50,6 +53,17 @@ QUERY_SIDE = 640
 
 QUERY_NFEATURES = 500
 """Keypoints kept of a triaged file."""
+
+SPREAD_CELLS = 8
+"""Keypoints are spread over an 8 x 8 grid (:func:`_spread`). OpenCV's strongest
+``nfeatures`` crowd onto a caption's or an overlay's text, whose corners are the
+sharpest in the picture: with them a binary bag-of-words shortlist of 3 lost 14 of
+45 captioned and 24 of 46 overlaid real photos that the 320-px SIFT finds; spread,
+47 of 47 captions and 38 of 47 overlays were still found (benchmarks/bench_orb_tier.py,
+README issue 16 item 1)."""
+
+DETECT_FACTOR = 4
+"""Corners detected per keypoint kept when spreading them."""
 
 RATIO = 0.8
 """Hamming ratio test (nearest over second nearest)."""
@@ -133,9 +147,11 @@ def extract(
     nfeatures: int,
     width: int | None = None,
     height: int | None = None,
+    cells: int = SPREAD_CELLS,
 ) -> OrbFeatures:
     """ORB of an RGB or grey picture at <= ``max_side`` px; coordinates in the
-    ``width`` x ``height`` frame (default: the picture's own)."""
+    ``width`` x ``height`` frame (default: the picture's own). ``cells``: keypoints
+    spread over a grid of that many cells a side (0: OpenCV's strongest)."""
     if pixels.ndim == 3:
         if pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
             raise InvalidInput("ORB needs an H x W x 3 uint8 RGB or an H x W grey array")
@@ -153,13 +169,35 @@ def extract(
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA))
-    kps, desc = _detector(nfeatures).detectAndCompute(small, None)
+    det = _detector(nfeatures * DETECT_FACTOR if cells else nfeatures)
+    kps = det.detect(small, None)
+    if cells and len(kps) > nfeatures:
+        kps = _spread(kps, small.shape, nfeatures, cells)
+    kps, desc = det.compute(small, kps)
     if desc is None or len(kps) == 0:
         return empty(full_w, full_h)
     pts = np.array([kp.pt for kp in kps], np.float32).reshape(-1, 2)
     s = np.array([full_w / small.shape[1], full_h / small.shape[0]], np.float32)
     xy = ((pts + 0.5) * s - 0.5).astype(np.float32)
     return OrbFeatures(xy, np.asarray(desc, np.uint8), full_w, full_h)
+
+
+def _spread(
+    kps: Sequence[cv2.KeyPoint], shape: tuple[int, ...], n: int, cells: int
+) -> list[cv2.KeyPoint]:
+    """``n`` keypoints spread over a ``cells`` x ``cells`` grid: each cell's strongest,
+    then each cell's second strongest, and so on (the strongest first at each rank)."""
+    pts = np.array([kp.pt for kp in kps], np.float32).reshape(-1, 2)
+    resp = np.array([kp.response for kp in kps], np.float64)
+    cx = np.minimum((pts[:, 0] * cells / shape[1]).astype(np.int64), cells - 1)
+    cy = np.minimum((pts[:, 1] * cells / shape[0]).astype(np.int64), cells - 1)
+    cell = cy * cells + cx
+    order = np.lexsort((-resp, cell))  # by cell, strongest first within it
+    starts = np.flatnonzero(np.r_[True, cell[order][1:] != cell[order][:-1]])
+    rank = np.empty(len(kps), np.int64)
+    rank[order] = np.arange(len(kps)) - np.repeat(starts, np.diff(np.r_[starts, len(kps)]))
+    keep = np.lexsort((-resp, rank))[:n]
+    return [kps[int(i)] for i in keep]
 
 
 def _two_nearest(query: UInt8Array, stored: UInt8Array) -> tuple[NDArray[np.int64], ...]:
