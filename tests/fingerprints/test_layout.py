@@ -282,13 +282,16 @@ def _object_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
 
 def over_object(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """An overlay over much of a wall's object (a disc on its corner, a text line across
-    it) and a text line away from it, as shared pictures get them."""
+    it), a text line and a disc away from it, as shared pictures get them."""
     im = Image.fromarray(rgb.copy())
     d = ImageDraw.Draw(im)
     font = ImageFont.load_default(size=H // 12)
     x0, y0, x1, y1 = box
     r = max(x1 - x0, y1 - y0) // 4
     d.ellipse((x0, y0, x0 + 2 * r, y0 + 2 * r), fill=(255, 204, 51), outline=(120, 80, 0))
+    fx = W - 2 * r - 10 if (x0 + x1) // 2 < W // 2 else 10  # the opposite corner
+    fy = H - 2 * r - 10 if (y0 + y1) // 2 < H // 2 else 10
+    d.ellipse((fx, fy, fx + 2 * r, fy + 2 * r), fill=(255, 204, 51), outline=(120, 80, 0))
     far = 10 if (y0 + y1) // 2 > H // 2 else H - H // 12 - 20
     for xy, text in (
         ((max(0, x0 - 40), (y0 + y1) // 2), "#trending @someone"),
@@ -302,8 +305,9 @@ def test_an_overlay_over_a_walls_one_object_leaves_a_copy() -> None:
     # the overlay covers much of the only structure a plain wall has: what it leaves
     # uncovered is reproduced and the rest of the wall is, so it is a copy, found where
     # the structure rule alone refuses it (structure under MIN_STRUCTURE); not for every
-    # seed: a disc and text over most of a small object leave a layout too coarse to tell
-    # (this floor pins what the rule finds)
+    # seed: a disc over most of a small object leaves a layout too coarse to tell (this
+    # floor pins what the rule finds; the text is detail, filled, so what covers the
+    # object is the disc, and the disc away from it is the content added elsewhere)
     found, occluded = 0, 0
     for seed in range(16):
         rgb = wall(seed)
@@ -314,7 +318,7 @@ def test_an_overlay_over_a_walls_one_object_leaves_a_copy() -> None:
         found += m.is_copy
         occluded += m.is_copy and m.structure < MIN_STRUCTURE
         assert not any((o := q.compare(k)) is not None and o.is_copy for k in others), seed
-    assert found >= 8 and occluded >= 5, (found, occluded)
+    assert found >= 10 and occluded >= 2, (found, occluded)
 
 
 def _moved(rgb: np.ndarray) -> tuple[int, int]:
@@ -392,3 +396,92 @@ def test_a_walls_object_moved_is_not_a_crop_inside_it(seed: int) -> None:
     rgb = wall(seed)
     m = Query(_layout(wall(seed, shift=_moved(rgb)))).compare(Known(_layout(rgb)))
     assert m is None or not m.is_copy, (seed, m)
+
+
+def _text_over(rgb: np.ndarray) -> np.ndarray:
+    """Two lines of large red text with a black outline, as shared pictures get them."""
+    im = Image.fromarray(rgb.copy())
+    d = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=H // 10)
+    for i, text in enumerate(("SHARED 1.2M TIMES", "#trending @someone")):
+        xy = (W // 20, H // 10 + i * H // 2)
+        d.text(xy, text, fill=(255, 40, 40), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def _low_frequencies(rgb: np.ndarray) -> np.ndarray:
+    """The comparison grid of a picture's lowest DCT frequencies of CIELAB, computed
+    here from the whole picture (no bars, nothing left out)."""
+    small = cv2.resize(rgb, (layout.SIDE, layout.SIDE), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    planes = [cv2.dct(np.ascontiguousarray(lab[:, :, c])) for c in range(3)]
+    k, c = layout.K_LIGHT, layout.K_COLOUR
+    colour = np.stack([p[:c, :c] for p in planes[1:]]).astype(np.float32)
+    return grid_of(Layout(planes[0][:k, :k].astype(np.float32), colour, W / H))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_text_drawn_over_a_picture_is_left_out_of_its_layout(seed: int) -> None:
+    # a smooth gradient has no detail: its layout is its low frequencies; with text
+    # drawn over it, the low frequencies move by 11-26 CIELAB in some cell, the layout
+    # (detail filled from around it) stays within a few units of the picture's own
+    pic = gradient(seed)
+    texted = _text_over(pic)
+    own = _low_frequencies(pic)
+    assert float(np.linalg.norm(grid_of(_layout(pic)) - own, axis=1).max()) < 1.0
+    assert float(np.linalg.norm(_low_frequencies(texted) - own, axis=1).max()) > 8.0
+    assert float(np.linalg.norm(grid_of(_layout(texted)) - own, axis=1).max()) < 2.0
+    assert _layout(texted).detail > 0.05  # the text is detail, counted as before
+
+
+def _patch_wall(seed: int, inverted: bool = False) -> np.ndarray:
+    """A plain wall with a patch of random colours in 8-pixel blocks (a textured
+    object); ``inverted``: the patch's colours inverted (another picture)."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(60, 220, 3).astype(np.uint8)
+    pic = np.broadcast_to(bg, (H, W, 3)).copy()
+    blocks = rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)
+    if inverted:
+        blocks = 255 - blocks
+    patch = cv2.resize(blocks, (96, 80), interpolation=cv2.INTER_NEAREST)
+    x, y = int(rng.integers(20, W - 120)), int(rng.integers(20, H - 100))
+    pic[y : y + 80, x : x + 96] = patch
+    return pic
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_textured_patch_recoloured_is_not_a_copy(seed: int) -> None:
+    # random colours average to grey whatever their order, so a layout of the patch
+    # itself could not tell it from its inverse; left out as detail, the wall has no
+    # structure of its own to decide by (local features have the patch's corners)
+    known = Known(_layout(_patch_wall(seed)))
+    m = Query(_layout(_patch_wall(seed, inverted=True))).compare(known)
+    assert m is None or not m.is_copy, (seed, m)
+
+
+@pytest.mark.parametrize(
+    ("j", "step"),
+    [(0, (40.0, 0.0, 0.0)), (2, (0.0, 40.0, 0.0)), (2, (0.0, 0.0, 40.0)), (2, (0.0, -40.0, 0.0))],
+)
+def test_a_recoloured_gradient_is_not_a_copy_through_its_mirror_image(
+    j: int, step: tuple[float, float, float]
+) -> None:
+    # gradient 6 is radial: its mirror image, turned a few degrees, fits the picture
+    # with one colour moved by 40 levels nearly as well as the picture itself does,
+    # the colour shift mixed into the misfit; placed as is, the query is the known
+    # picture with a colour moved, and that decides the pair
+    known = Known(_layout(gradient(6)))
+    m = Query(_layout(gradient(6, (j, step)))).compare(known)
+    assert m is None or not m.is_copy, m
+    m = Query(_layout(np.ascontiguousarray(gradient(6)[:, ::-1]))).compare(known)
+    assert m is not None and m.is_copy, m  # its mirror image is a copy
+
+
+def test_a_residual_affine_in_the_known_colour_is_no_copy() -> None:
+    # the rule itself: a residual of 5 CIELAB that an affine function of the known
+    # colour explains to 95 % is the picture recoloured, even spread over two colour
+    # directions (one_way 0.5); the same residual fitting 0.6 is an edit's
+    m = LayoutMatch(1.0, 0.9, 1.0, 1.0, 0.0, 0, residual=5.0, colour_fit=0.95, one_way=0.5)
+    assert not m.recoloured and not m.is_copy
+    assert replace(m, colour_fit=0.6).is_copy
+    assert replace(m, residual=1.0).is_copy  # noise: no colour moved
