@@ -860,6 +860,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument(
+        "--batch-concurrency",
+        type=int,
+        default=2,
+        help="batch requests in flight (2 connections can land on one worker of 2)",
+    )
     ap.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     ap.add_argument("--soak", type=float, default=60.0, help="seconds of the many-clients phase")
     ap.add_argument("--import-rows", type=int, default=100_000)
@@ -985,8 +991,9 @@ def main() -> None:
                 )
                 report(f"HMA GET /m/lookup, half hits (c={args.concurrency})", hma)
             if phase("batch"):
-                batch = measured(pool, proc.pid, base, token, "batch", qs, 2, args.duration, ck)
-                report(f"batch lookups ({BATCH}/request, c=2)", batch, unit="hash")
+                bc = args.batch_concurrency
+                batch = measured(pool, proc.pid, base, token, "batch", qs, bc, args.duration, ck)
+                report(f"batch lookups ({BATCH}/request, c={bc})", batch, unit="hash")
             if phase("batch-md5"):
                 md5s = md5_queries(home, 20_000)
                 batch_md5 = measured(
