@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from asyncio import selector_events
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -17,7 +18,14 @@ from tessera.api.accept import accept_one_per_wakeup
 
 
 def _taken_by_one_wakeup(waiting: int) -> tuple[int, int]:
-    """(connections one call of the accept handler took, connections still queued)."""
+    """(connections one call of the accept handler took, connections still queued),
+    on a thread of its own: an event loop another test left running on this thread
+    (same worker process) would refuse to run this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_one_wakeup_here, waiting).result()
+
+
+def _one_wakeup_here(waiting: int) -> tuple[int, int]:
     loop = asyncio.SelectorEventLoop()
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
