@@ -539,7 +539,7 @@ def connections_by_process(pids: list[int], port: int) -> dict[int, int]:
 def measured(pool: ProcessPoolExecutor, server_pid: int, *args: Any) -> dict[str, Any]:
     """One load phase (``_load`` in the pool), with the server's CPU seconds during it,
     and how its connections and CPU were shared among the workers: they accept from one
-    socket, and a worker holding most connections is the tail (``tessera.api.accept``)."""
+    socket, and a worker holding most connections is the tail."""
     pids = server_pids(server_pid)
     per0 = {p: proc_cpu(p) for p in pids}
     c0 = tree_cpu(server_pid)

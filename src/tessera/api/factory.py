@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from tessera import __version__, gcpause
 from tessera.api import problems
-from tessera.api.accept import accept_one_per_wakeup
 from tessera.api.audit_trail import AuditRequests
 from tessera.api.auth import TOKEN_CACHE_SECONDS, TokenCache, accounts_authenticator
 from tessera.api.fast_lookup import FastLookup
@@ -143,7 +142,6 @@ def app_from_environment() -> FastAPI:
     """Factory for ``tessera serve --workers N``: settings from ``TESSERA_*`` variables."""
     import os  # noqa: PLC0415
 
-    accept_one_per_wakeup()  # the workers share one socket (tessera.api.accept)
     settings = Settings.resolve()
     writer = os.environ.get("TESSERA_SERVE_INDEX_WRITER", "1") == "1"
     hub = os.environ.get("TESSERA_SERVE_HUB", "0") == "1"

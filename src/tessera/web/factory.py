@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tessera.api import create_app as create_api
-from tessera.api.accept import accept_one_per_wakeup
 from tessera.app import Settings
 from tessera.web.routes import (
     admin,
@@ -48,7 +47,6 @@ def app_from_environment() -> FastAPI:
     """Factory for ``tessera serve --workers N``: settings from ``TESSERA_*`` variables."""
     import os  # noqa: PLC0415
 
-    accept_one_per_wakeup()  # the workers share one socket (tessera.api.accept)
     writer = os.environ.get("TESSERA_SERVE_INDEX_WRITER", "1") == "1"
     hub = os.environ.get("TESSERA_SERVE_HUB", "0") == "1"
     return create_app(Settings.resolve(), index_writer=writer, hub=hub)
