@@ -22,6 +22,7 @@ from tessera.index.layout import (
     flip_budgets,
     flip_masks,
     plan_layout,
+    probe_plan,
     query_chunks,
     total_probes,
 )
@@ -115,3 +116,27 @@ def test_query_chunks_match_python_ints(n: int) -> None:
 def test_bad_layouts_are_refused(chunks: tuple[tuple[int, int], ...]) -> None:
     with pytest.raises(ValueError):
         ChunkLayout(chunks)
+
+
+@pytest.mark.parametrize("n", [2_000, 1_000_000, 10_000_000])
+def test_plan_probes_every_mask_of_each_table_in_ascending_order(n: int) -> None:
+    """Exactly the budgets' flip masks (independent: ``itertools.combinations``), each
+    table's in one ascending run (probes sharing a page come one after another)."""
+    layout = plan_layout(n)
+    plan = probe_plan(layout, 31, n)
+    bases = layout.table_bases()
+    for t, (width, flips) in enumerate(zip(layout.widths, plan.budgets, strict=True)):
+        run = np.flatnonzero(plan.tables == t)
+        want = {
+            sum(1 << b for b in bits)
+            for k in range(max(flips, -1) + 1)
+            for bits in itertools.combinations(range(width), k)
+        }
+        if not run.size:
+            assert not want
+            continue
+        assert np.array_equal(run, np.arange(run[0], run[-1] + 1))  # one run
+        masks = plan.masks[run]
+        assert set(masks.tolist()) == want and len(masks) == len(want)
+        assert np.all(np.diff(masks) > 0)
+        assert np.all(plan.bases[run] == bases[t])
