@@ -22,6 +22,7 @@ from tessera.errors import NotFound
 from tessera.ingest.writer import FileMeta, Seen, utc_from_timestamp, write_batch
 from tessera.matching.pdq_store import PdqStore
 from tessera.matching.scene_store import SceneStore
+from tessera.media.vpdq_file import blas_threads
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.result import FileResult
@@ -175,7 +176,10 @@ def ingest(
         store.refresh()
         store.save_if_due()
         if scene is not None:
-            scene.refresh()
+            # one BLAS thread: the pool holds every core, and the word assignment's
+            # products otherwise spin against it (~4x the CPU, measured)
+            with blas_threads(1):
+                scene.refresh()
         batch.clear()
 
     for group in run_found(found, options, workers=workers, skip=earlier, cluster=cluster):
