@@ -95,9 +95,13 @@ def map_ordered(
     window: int | None = None,
 ) -> Iterator[R]:
     """``map(fn, items)`` on a process pool, in order; ``on_crash(item)`` if it kills one."""
-    if workers == 1:
+    if workers == 1:  # in this process, on one BLAS thread as a pool worker would be
+        from tessera.media.vpdq_file import blas_threads  # noqa: PLC0415
+
         for item in items:
-            yield fn(item)
+            with blas_threads(1):
+                result = fn(item)
+            yield result
         return
     yield from _ordered_pool(items, fn, workers, window or workers * 8, on_crash)
 
