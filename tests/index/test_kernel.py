@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from tessera.index import PdqIndex, brute_force_search, kernel
+from tessera.index import PdqIndex, brute_force_search, kernel, pdq_index
 from tessera.index.codes import words_from_codes
 from tessera.index.layout import probe_plan
 from tessera.index.probe import _unique
@@ -71,3 +71,24 @@ def test_heavy_queries_are_handed_back_and_scanned() -> None:
     assert heavy.tolist() == [0, 1]  # 6,000 x m candidates: more than a scan costs
     expect = brute_force_search(codes, ids, queries, 31)
     assert index.search(queries, 31, strategy="probe") == expect
+
+
+@pytest.mark.parametrize("block", [7, 4096])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_query_blocks_of_the_compiled_probe_cover_every_query(
+    monkeypatch: pytest.MonkeyPatch, block: int, threads: int
+) -> None:
+    """Searches cut into ``KERNEL_BLOCK``-query blocks (and across threads) find what
+    brute force finds, block edges included."""
+    monkeypatch.setattr(pdq_index, "KERNEL_BLOCK", block)
+    rng = np.random.default_rng(13)
+    codes = random_codes(rng, 5_000)
+    ids = np.arange(10, 10 + codes.shape[0], dtype=np.int64)
+    index = PdqIndex.build(codes, ids)
+    assert kernel.usable(index._tables, index._words)
+    copies = np.stack([near(rng, codes[i], int(rng.integers(0, 16))) for i in range(0, 300, 3)])
+    queries = np.concatenate([copies, random_codes(rng, 37), codes[:20]])
+    expect = brute_force_search(codes, ids, queries, 31)
+    got = index.search(queries, 31, threads=threads, strategy="probe")
+    assert len(expect) >= 120
+    assert got == expect
