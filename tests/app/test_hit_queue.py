@@ -193,3 +193,69 @@ def test_the_guard_sees_a_batch_the_queue_is_writing(app: App) -> None:
         queue.stop()
         app.hit_queue = None
     assert _logged(app, m) == 6
+
+
+def _agency_ids(app: App) -> list[int]:
+    with app.transaction() as s:
+        return [int(x) for x in s.execute(text("SELECT id FROM agency ORDER BY id")).scalars()]
+
+
+def test_hit_row_counts_are_every_row_of_each_item(app: App) -> None:
+    """The guard's index-only bound: rows per item at any time (raw SQL is the oracle)."""
+    _, m, _ = flood_world(app)
+    a, b = _agency_ids(app)[:2]
+    old = datetime.now(UTC) - timedelta(days=30)
+    with app.transaction() as s:
+        trust_store.log_hits(s, [(m, "k1", a), (m, "k1", b), (m, "k2", a)], old)
+        trust_store.log_hits(s, [(m, "k1", a)], datetime.now(UTC))  # moved, not added
+    with app.transaction() as s:
+        assert trust_store.hit_row_counts(s, [m, m + 10_000]) == {m: _logged(app, m)} == {m: 3}
+
+
+@pytest.mark.parametrize("queued", [False, True])
+def test_rows_outside_the_window_do_not_flood_an_item(app: App, queued: bool) -> None:
+    """Old rows count in the bound, so the exact counts are read, and those leave them
+    out: 4 lookups within the window from 2 agencies quarantine nothing."""
+    _, m, variants = flood_world(app)  # 5 distinct hashes from 3 agencies pass the rule
+    old = datetime.now(UTC) - timedelta(days=2)
+    with app.transaction() as s:
+        trust_store.log_hits(
+            s, [(m, f"old{i}", a) for i in range(4) for a in _agency_ids(app)], old
+        )
+    queue = trust.start_hit_queue(app, interval=3600.0) if queued else None
+    try:
+        for i, agency in enumerate(("DE-B", "FR-C")):
+            r = lookup.lookup(app, user(agency), variants[i * 2 : i * 2 + 2])
+            assert not any(x.quarantined for a in r.results for x in a.matches)
+        r = lookup.lookup(app, user("NL-A"), variants[4:6])  # now 6 hashes, 3 agencies
+        assert all(x.quarantined for a in r.results for x in a.matches)
+    finally:
+        if queue is not None:
+            queue.stop()
+            app.hit_queue = None
+
+
+@pytest.mark.parametrize("queued", [False, True])
+def test_the_exact_counts_are_read_only_for_items_the_bound_does_not_clear(
+    app: App, queued: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, m, variants = flood_world(app)
+    asked: list[set[int]] = []
+    exact = trust_store.flood_counts
+
+    def counted(s: object, media_ids: set[int], *rest: object) -> object:
+        asked.append(set(media_ids))
+        return exact(s, media_ids, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trust_store, "flood_counts", counted)
+    queue = trust.start_hit_queue(app, interval=3600.0) if queued else None
+    try:
+        lookup.lookup(app, user("DE-B"), variants[:2])  # 2 rows at most: cleared
+        assert asked == []
+        lookup.lookup(app, user("FR-C"), variants[2:5])
+        lookup.lookup(app, user("NL-A"), variants[5:6])  # 6 > 5 files: read exactly
+        assert asked and all(x == {m} for x in asked)
+    finally:
+        if queue is not None:
+            queue.stop()
+            app.hit_queue = None

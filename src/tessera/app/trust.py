@@ -628,7 +628,9 @@ def guard_and_count_in(
         queue.flush()  # the queued rows first: the database's counts are then exact
     if hits:
         store.log_hits(s, hits, now)
-    counts_ = store.flood_counts(s, media - held, since, released)
+    near = _beyond_files(s, media - held, rule)
+    after = {m: at for m, at in released.items() if m in near}
+    counts_ = store.flood_counts(s, near, since, after) if near else {}
     for m, (files, agencies) in sorted(counts_.items()):
         if files > rule.files and agencies >= rule.agencies:
             why = f"{files} distinct hashes from {agencies} agencies within {rule.window}"
@@ -659,19 +661,36 @@ def _may_flood(  # noqa: PLR0917 (a private helper of one caller)
         return False
     # the queue first: a batch it writes meanwhile is then counted in one or both
     queued = queue.pending(media, since, released)
-    written = store.flood_counts(s, media, since, released)
     of_media: dict[int, set[tuple[str, int]]] = {}  # one pass: a batch has 10,000 hits
     for x, k, a in hits:
         of_media.setdefault(x, set()).add((k, a))
+    more: dict[int, tuple[int, int]] = {}  # the queue's and these hits' keys, agencies
     for m in media:
-        files, agencies = written.get(m, (0, 0))
         keys, by = queued.get(m, (set(), set()))
         mine = of_media.get(m, set())
-        files += len(keys | {k for k, _ in mine})
-        agencies += len(by | {a for _, a in mine})
+        more[m] = (len(keys | {k for k, _ in mine}), len(by | {a for _, a in mine}))
+    # the database's rows at any time bound its counts in the window (index only):
+    # the exact counts are read for the items that bound does not clear
+    rows = store.hit_row_counts(s, media)
+    near = {m for m in media if rows.get(m, 0) + more[m][0] > rule.files}
+    after = {m: at for m, at in released.items() if m in near}
+    written = store.flood_counts(s, near, since, after) if near else {}
+    for m in near:
+        files, agencies = written.get(m, (0, 0))
+        files += more[m][0]
+        agencies += more[m][1]
         if files > rule.files and agencies >= rule.agencies:
             return True
     return False
+
+
+def _beyond_files(s: Session, media: set[int], rule: FloodRule) -> set[int]:
+    """The items whose hit-log rows (at any time, an index-only count) exceed the
+    rule's files: no other item can have more distinct hashes in the window."""
+    if not media:
+        return set()
+    rows = store.hit_row_counts(s, media)
+    return {m for m in media if rows.get(m, 0) > rule.files}
 
 
 def start_hit_queue(app: App, interval: float = HIT_FLUSH_INTERVAL) -> HitQueue:
