@@ -37,7 +37,7 @@ before, so the finder learns nothing new.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -219,11 +219,13 @@ def notice_in(
     finder_agency: str | None = None,
     case_id: int | None = None,
     how: dict[int, set[str]] | None = None,
+    in_series: Mapping[int, Iterable[int]] | None = None,
 ) -> tuple[list[int], int]:
     """``notice`` inside the transaction ``s``: (notifications raised, deliveries
     queued); the caller dispatches the deliveries (``delivery.dispatch``) after its
     commit. Reads as the finder and then as each owner (RLS): nothing read in ``s``
-    after it may rely on the caller's identity.
+    after it may rely on the caller's identity. ``in_series``: the series holding
+    each item as already read in ``s`` (``storage.coop.series_hits``).
     """
     code = finder_agency or caller.agency_code
     ids = set(media_ids)
@@ -237,7 +239,8 @@ def notice_in(
     now = datetime.now(UTC)
     sharing.set_rls_caller(s, me.code)  # acting as the finder
     # across agencies, ids only (SECURITY DEFINER under RLS): see the module docstring
-    hits = {k: v for k, v in store.series_hits(s, ids).items() if v[0] != me.id}
+    found = store.series_hits(s, ids, in_series)
+    hits = {k: v for k, v in found.items() if v[0] != me.id}
     case_hits = store.unclassified_case_hits(s, ids, me.id) if case_id is not None else {}
     if not hits and not case_hits:  # the finder's own items (most hits): nothing to tell
         return [], 0

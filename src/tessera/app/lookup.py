@@ -427,8 +427,10 @@ def _settle(
         unjudged = seen.media - live  # matched only under a negative entry (``explain``)
         if unjudged:
             verdicts.update(trust.counts(s, unjudged))
-        # last: the notices read as the finder, then as each owner (RLS identity)
-        raised, queued = coop.notice_in(s, app, caller, live, via="lookup")
+        # last: the notices read as the finder, then as each owner (RLS identity);
+        # on SQLite from the memberships the sharing rules read (cached in ``vis``)
+        in_series, _ = vis.containers(live)
+        raised, queued = coop.notice_in(s, app, caller, live, via="lookup", in_series=in_series)
     if queued:
         delivery.dispatch(app, raised)
     return _Settled(seen, held, verdicts)

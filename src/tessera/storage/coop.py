@@ -11,13 +11,13 @@ decides itself what each side may be told.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, text, update
 
-from tessera.storage import prepared
+from tessera.storage import prepared, sharing
 from tessera.storage.db import Session
 from tessera.storage.models import (
     Agency,
@@ -60,14 +60,33 @@ _SERIES_HITS = (
 )
 
 
-def series_hits(s: Session, media_ids: Iterable[int]) -> dict[int, tuple[int, set[int]]]:
+def series_hits(
+    s: Session,
+    media_ids: Iterable[int],
+    in_series: Mapping[int, Iterable[int]] | None = None,
+) -> dict[int, tuple[int, set[int]]]:
     """series id -> (owner agency id, the media among ``media_ids`` it holds).
 
     Reads across agencies whatever the session's RLS caller: on PostgreSQL through
     ``tessera_series_hits`` (migration 0012, SECURITY DEFINER), which returns ids
     only; names are read afterwards under the identity of the agency being told.
+
+    ``in_series``: media id -> the series holding it, as ``sharing.containers`` read
+    them in this transaction (live series and memberships, the rows of the query
+    below). SQLite has no row-level security, so there the hits are made from it and
+    the series' owners without reading ``series_media`` a second time (a lookup's
+    sharing rules read it a moment before: ~3 us of CPU a hash of a 1,000-hash batch
+    at 10M). PostgreSQL ignores it: the caller's own reads are filtered by RLS.
     """
     out: dict[int, tuple[int, set[int]]] = {}
+    if in_series is not None and not _postgres(s):
+        held = {m: set(in_series.get(m, ())) for m in set(media_ids)}
+        owner = sharing.owners(s, "series", {x for v in held.values() for x in v})
+        for m, sids in held.items():
+            for sid in sids:
+                if sid in owner:  # soft-deleted meanwhile: no owner, not a hit
+                    out.setdefault(sid, (owner[sid], set()))[1].add(m)
+        return out
     for chunk in _chunks(sorted(set(media_ids))):
         rows: Iterable[Sequence[Any]]
         if _postgres(s):
