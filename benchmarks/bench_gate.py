@@ -313,7 +313,7 @@ def run_real(args: argparse.Namespace) -> None:
 
 
 def run_seizure(args: argparse.Namespace) -> None:
-    from bench_seizure import EDITS
+    from bench_seizure import truth as seizure_truth
     from tessera.matching.scene_store import SceneStore
     from tessera.matching.triage.copies import copy_check
     from tessera.matching.triage.run import VERDICT_CHUNK
@@ -326,14 +326,7 @@ def run_seizure(args: argparse.Namespace) -> None:
     folder = next(p for p in sorted(root.glob("seizure-*")) if p.is_dir())
     db_files = sorted((root / "db").glob("known-*.jpg"))
     n_db, n = len(db_files), int(folder.name.split("-")[1])
-    rng = np.random.default_rng(16)  # bench_seizure.build's plan: file -> database seed
-    truth: dict[str, str | None] = {}
-    for i in range(n):
-        if rng.random() < 0.3:
-            kind, seed = EDITS[i % len(EDITS)], int(rng.integers(0, n_db))
-            truth[f"f{i:06d}-{kind}.jpg"] = f"known-{seed:06d}"
-        else:
-            truth[f"f{i:06d}-new.jpg"] = None
+    truth = seizure_truth(n, n_db)  # bench_seizure's plan: file -> database picture
     st = Stored()
     for p in db_files:
         st.add(p.stem, decode_image(p.read_bytes(), fast=True).rgb)

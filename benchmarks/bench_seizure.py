@@ -182,6 +182,29 @@ def _write_seizure(job: tuple[int, int, int, str, str, list[Path]]) -> None:
         _save(edit(im, kind), path, 80 if kind == "reencode" else 90)
 
 
+def plan(n: int, n_db: int) -> list[tuple[int, str, int]]:
+    """The seizure's files in order: (index, kind, seed); 30 % edited copies of the
+    database picture of that seed, the rest new pictures (seeds from ``NEW_SEED``).
+    Benchmarks that read a built seizure (bench_gate, bench_orb_tier) take their
+    truth from here."""
+    rng = np.random.default_rng(16)
+    out = []
+    for i in range(n):
+        if rng.random() < 0.3:
+            out.append((i, EDITS[i % len(EDITS)], int(rng.integers(0, n_db))))
+        else:
+            out.append((i, "new", NEW_SEED + i))
+    return out
+
+
+def truth(n: int, n_db: int) -> dict[str, str | None]:
+    """Seizure file name -> the database picture it copies (``known-SEED``), or None."""
+    return {
+        f"f{i:06d}-{kind}.jpg": None if kind == "new" else f"known-{seed:06d}"
+        for i, kind, seed in plan(n, n_db)
+    }
+
+
 def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[str, str]:
     """Write the database and seizure folders (kept between runs: a file already there
     is not written again); seizure name -> kind."""
@@ -197,15 +220,9 @@ def build(root: Path, n: int, n_db: int, max_side: int, workers: int) -> dict[st
     seizures = [p for p in root.glob("seizure-*") if p.is_dir() and p.name != seizure.name]
     new_elsewhere = [p for r in siblings for p in r.glob("seizure-*") if p.is_dir()]
     dbs = [p / "db" for p in siblings if (p / "db").is_dir()]
-    rng = np.random.default_rng(16)
     kinds: dict[str, str] = {}
     jobs = []
-    for i in range(n):
-        if rng.random() < 0.3:
-            kind = EDITS[i % len(EDITS)]
-            seed = int(rng.integers(0, n_db))
-        else:
-            kind, seed = "new", NEW_SEED + i
+    for i, kind, seed in plan(n, n_db):
         others = seizures + new_elsewhere if kind == "new" else seizures
         jobs.append((i, seed, max_side, kind, str(seizure), others))
         kinds[f"f{i:06d}-{kind}.jpg"] = kind
