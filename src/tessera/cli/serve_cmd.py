@@ -1,10 +1,11 @@
 """``tessera serve``: the network service (REST API, HMA-compatible routes, web UI).
 
 One process (``--workers 1``) serves requests and keeps the saved PDQ index up
-to date itself. With ``--workers N`` uvicorn starts N worker processes that only
-read (each maps the saved index and follows the database), and this parent
-process is the single index writer. Loopback by default: put the node behind a
-TLS-terminating proxy before giving it any other address.
+to date itself. With ``--workers N`` N worker processes only read (each maps the
+saved index and follows the database), each on a listening socket of its own
+(``serve_workers``), and this parent process is the single index writer. Loopback
+by default: put the node behind a TLS-terminating proxy before giving it any other
+address.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int, hub: bool
     """
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
 
+    from tessera.cli.serve_workers import ReusePortSupervisor  # noqa: PLC0415
     from tessera.matching.index_keeper import IndexKeeper  # noqa: PLC0415
     from tessera.web import create_app  # noqa: PLC0415 (API + web UI)
 
@@ -104,20 +106,24 @@ def serve_command(cli: CliContext, host: str, port: int, workers: int, hub: bool
     os.environ["TESSERA_DATABASE_URL"] = settings.database_url
     os.environ["TESSERA_SERVE_INDEX_WRITER"] = "0"
     os.environ["TESSERA_SERVE_HUB"] = "1" if hub else "0"
+    config = uvicorn.Config(
+        "tessera.web.factory:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        # a worker imports NumPy, OpenCV, FAISS... before it can answer the
+        # supervisor's ping; on a busy machine that takes longer than uvicorn's 5 s
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
     try:
-        uvicorn.run(
-            "tessera.web.factory:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            access_log=False,
-            timeout_keep_alive=KEEP_ALIVE_S,
-            # a worker imports NumPy, OpenCV, FAISS... before it can answer the
-            # supervisor's ping; on a busy machine that takes longer than uvicorn's 5 s
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
-        )
+        # uvicorn's supervision, one listening socket a worker (serve_workers)
+        ReusePortSupervisor(config).run()
+    except KeyboardInterrupt:
+        pass
     finally:
         keeper.stop()
 
