@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.serving import Server
+from tests.api.serving import Server, free_port
 from tests.api.serving import tessera as _tessera
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -126,3 +126,17 @@ def test_a_killed_workers_place_is_taken_and_no_connection_hangs(served: Server)
         for _ in range(40):
             assert client.get(f"{served.base}/status").status_code == 200
     assert _sockets(served.proc.pid, served.port) == []
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    env = {**os.environ, "TESSERA_HOME": str(tmp_path / "home")}
+    env.pop("TESSERA_DATABASE_URL", None)
+    assert _tessera("init", env=env).returncode == 0
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        r = _tessera("serve", "--port", str(port), "--workers", "2", env=env)
+    assert r.returncode == 3, r.stderr  # ConfigError
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+    assert "Traceback" not in r.stderr

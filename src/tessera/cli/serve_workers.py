@@ -26,6 +26,8 @@ from typing import Any
 from uvicorn import Config
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from tessera.errors import ConfigError
+
 
 def reuseport_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT``, not yet listening."""
@@ -47,7 +49,12 @@ class ReusePortSupervisor(Multiprocess):
 
     def __init__(self, config: Config) -> None:
         self._handed: list[socket.socket] = []
-        self._first: socket.socket | None = reuseport_socket(config.host, config.port)
+        try:
+            self._first: socket.socket | None = reuseport_socket(config.host, config.port)
+        except OSError as exc:  # the port is taken (or the address is not ours)
+            raise ConfigError(
+                f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
+            ) from exc
         super().__init__(config, sockets=[])
 
     @property
