@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -110,10 +111,18 @@ def _blas_lib(path: str) -> tuple[ctypes.CDLL, str] | None:
     return None
 
 
+_found: tuple[int, list[tuple[ctypes.CDLL, str]]] | None = None
+
+
 def _openblases() -> list[tuple[ctypes.CDLL, str]]:
     """Every OpenBLAS loaded in this process (as threadpoolctl finds them): numpy's, and
-    the copies that faiss and OpenCV wheels bundle. Read each time: a library loaded
-    later (faiss, on demand) is limited too."""
+    the copies that faiss and OpenCV wheels bundle. Read again whenever a module was
+    imported since (a library loaded later, faiss on demand, is limited too): reading
+    ``/proc/self/maps`` costs ~2 ms, too much once a file (``--workers 1``)."""
+    global _found  # noqa: PLW0603 - a per-process cache
+    modules = len(sys.modules)
+    if _found is not None and _found[0] == modules:
+        return _found[1]
     try:
         with open("/proc/self/maps") as fh:
             paths = {
@@ -121,7 +130,9 @@ def _openblases() -> list[tuple[ctypes.CDLL, str]]:
             }
     except OSError:  # not Linux
         return []
-    return [found for path in sorted(paths) if (found := _blas_lib(path)) is not None]
+    libs = [lib for path in sorted(paths) if (lib := _blas_lib(path)) is not None]
+    _found = (modules, libs)
+    return libs
 
 
 @contextmanager
