@@ -172,3 +172,52 @@ def test_a_file_the_second_stage_fails_on_is_flagged_and_the_rest_go_on(tmp_path
         assert out.failed == {1}
         assert 1 not in out.related
         assert [out.related[k][0].media_id for k, _ in good] == [ids[7], ids[33], ids[51]]
+
+
+def test_vocabulary_sample_is_drawn_row_by_row_and_ignores_rows_committed_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training sample is what sampling every stored descriptor at once would give
+    (the oracle below), without holding every descriptor; rows committed after the
+    count are left for the next training."""
+    db = _db(tmp_path)
+    _write(db, range(N))
+    with db.session() as s:
+        blobs = [blob for _, _, blob, _ in repo.features_after(s, 0, 10**6)]
+    descs = [LocalFeatures.from_bytes(b).desc for b in blobs]
+    total = sum(len(d) for d in descs)
+    monkeypatch.setattr(scene_store_module, "TRAIN_SAMPLE", total // 3)
+    monkeypatch.setattr(scene_store_module, "MIN_TRAIN", 100)
+    rng = np.random.default_rng(0)
+    keep = (total // 3) / total
+    oracle = np.concatenate([d[rng.random(len(d)) < keep] for d in descs if len(d)])
+    assert 0 < len(oracle) < total
+
+    seen: list[np.ndarray] = []
+    real_train = scene_store_module.Vocabulary.train
+
+    def capture(x: np.ndarray, k: int) -> object:
+        seen.append(x)
+        return real_train(x, k)
+
+    monkeypatch.setattr(scene_store_module.Vocabulary, "train", staticmethod(capture))
+    store = SceneStore(db, tmp_path / "scene")
+    assert store.trained_on == N
+    np.testing.assert_array_equal(seen[-1], oracle.astype(np.float32) / np.float32(512.0))
+
+    # more rows committed once the count is done (a concurrent ingest)
+    real_iter = SceneStore._iter_rows
+    state = {"ends": 0}
+
+    def iter_rows(self: SceneStore, after: int) -> list:  # type: ignore[type-arg]
+        rows = real_iter(self, after)
+        if not rows:
+            state["ends"] += 1
+            if state["ends"] == 1:  # the count has just finished
+                _write(db, range(N, N + 6))
+        return rows
+
+    monkeypatch.setattr(SceneStore, "_iter_rows", iter_rows)
+    store.rebuild()
+    np.testing.assert_array_equal(seen[-1], oracle.astype(np.float32) / np.float32(512.0))
+    assert store.trained_on == N and store.status()["media"] == N + 6

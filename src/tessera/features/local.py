@@ -184,6 +184,13 @@ def stored_max(m: int) -> int:
     return (STORED_BYTES - _HEADER.size) // (_GEOMETRY + m)
 
 
+def keypoint_count(data: bytes) -> int:
+    """Keypoints in a features blob, from its header alone (0 if it is not one)."""
+    if len(data) < _HEADER.size or data[:4] != _MAGIC:
+        return 0
+    return int(_HEADER.unpack_from(data)[3])
+
+
 def blob_version(data: bytes) -> int:
     """The format version of a stored blob (1 full, 2 compact); 0 if not one."""
     if len(data) < _HEADER.size or data[:4] != _MAGIC:

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tessera.errors import ConfigError
-from tessera.features.local import LocalFeatures
+from tessera.features.local import LocalFeatures, keypoint_count
 from tessera.features.retrieval import Candidate, SceneIndex, Vocabulary
 from tessera.features.scene import SHORTLIST, SceneMatch, match_pair
 from tessera.index.lock import folder_lock
@@ -144,24 +144,34 @@ class SceneStore:
         return len(self.index) + len(self._pending) if self.index else len(self._pending)
 
     def _train(self) -> Vocabulary | None:
-        """A vocabulary from a sample of every stored item's descriptors, or None."""
-        rows_seen = 0
-        per_item: list[NDArray[np.uint8]] = []
-        last = 0
-        while rows := self._iter_rows(last):
-            for _, _, blob, _ in rows:
-                per_item.append(LocalFeatures.from_bytes(blob).desc)
+        """A vocabulary from a sample of every stored item's descriptors, or None.
+
+        Two passes over the rows: the blobs' headers first (how many descriptors in
+        all, hence the sampling rate), then each blob decoded and sampled at once, so
+        memory holds the sample, not every descriptor (100k pictures of ~900 keypoints
+        would be ~11 GiB of them).
+        """
+        rows_seen = total = upto = 0
+        while rows := self._iter_rows(upto):
+            total += sum(keypoint_count(blob) for _, _, blob, _ in rows)
             rows_seen += len(rows)
-            last = rows[-1][0]
-        total = sum(len(d) for d in per_item)
+            upto = rows[-1][0]
         self.trained_on = rows_seen
         if total < MIN_TRAIN or rows_seen <= BRUTE_FORCE_MAX:
             return None
         rng = np.random.default_rng(0)
         keep = min(1.0, TRAIN_SAMPLE / total)
-        sample = np.concatenate([d[rng.random(len(d)) < keep] for d in per_item if len(d)]).astype(
-            np.float32
-        ) / np.float32(512.0)
+        parts: list[NDArray[np.uint8]] = []
+        last = 0
+        while last < upto and (rows := self._iter_rows(last)):
+            for fid, _, blob, _ in rows:
+                if fid > upto:  # committed after the count: not in this sample
+                    break
+                d = LocalFeatures.from_bytes(blob).desc
+                if len(d):
+                    parts.append(d[rng.random(len(d)) < keep])
+            last = rows[-1][0]
+        sample = np.concatenate(parts).astype(np.float32) / np.float32(512.0)
         k = int(min(MAX_WORDS, max(64, len(sample) // 40)))
         return Vocabulary.train(sample, k)
 
