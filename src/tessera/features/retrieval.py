@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tessera.errors import ConfigError, InvalidInput
+from tessera.features import tfidf_kernel
 from tessera.features.local import LocalFeatures
 
 FORMAT_VERSION = 1
@@ -225,6 +226,11 @@ class SceneIndex:
     def _scores(self, words: NDArray[np.int64], q: Float32Array) -> NDArray[np.float64] | None:
         """tf-idf dot products of every document with the query (None: no posting)."""
         assert self._inv is not None
+        if tfidf_kernel.available():
+            inv_ptr = self._inv[0]
+            if not bool((inv_ptr[words + 1] > inv_ptr[words]).any()):
+                return None  # no posting (as below)
+            return tfidf_kernel.scores_c(self._inv, words, q, len(self))
         inv_ptr, inv_doc, inv_w = self._inv
         spans = [
             (s, e, v)
