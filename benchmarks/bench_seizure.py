@@ -49,7 +49,9 @@ Usage: ``nice python benchmarks/bench_seizure.py --n 300 --db 2000 --old
 benchmarks/bench_seizure.py --n 100000 --db 100000 --workers 2`` (hours: generation and
 the ingest of the database dominate; both are kept, so a second run times only the
 commands; ``--build-only`` stops after the build, e.g. to build at ``nice -n 19`` while
-the machine does other work and time the commands later on a quiet machine).
+the machine does other work and time the commands later on a quiet machine; each timed
+command's figures are written to ``timed-N.json`` as it ends, and ``--resume`` reuses
+those the same code (src/) recorded, so a run cut short goes on with the next command).
 ``--cluster tcp://HOST:8786`` runs ingest and triage with ``--cluster``.
 """
 
@@ -335,6 +337,54 @@ def timed_stream(args: list[str]) -> tuple[float, float, int, int, int, str, flo
     return verdict_s, wall, peak_verdicts or mib, mib, leads, last, verdict_cpu, cpu
 
 
+def _code_version() -> str:
+    """The code this benchmark times: the git tree of src/ (unchanged by commits that
+    touch only the README or benchmarks), ``+dirty`` when src/ has local changes."""
+
+    def git(*a: str) -> str:
+        r = subprocess.run(
+            ["git", "-C", str(REPO), *a], check=False, capture_output=True, text=True
+        )
+        return r.stdout.strip() if r.returncode == 0 else "unknown"
+
+    tree = git("rev-parse", "HEAD:src")
+    return "src@" + tree + ("+dirty" if git("status", "--porcelain", "src") else "")
+
+
+class Steps:
+    """The timed commands' figures, written to ``path`` as each one ends; with
+    ``resume``, a command recorded by the same code is not run again but printed as
+    recorded (when, and at what load): a 100k run outlasts a working session."""
+
+    def __init__(self, path: Path, *, resume: bool) -> None:
+        self.path = path
+        self.code = _code_version()
+        self.done: dict[str, dict[str, Any]] = {}
+        if resume and path.exists():
+            doc = json.loads(path.read_text())
+            if doc.get("code") == self.code and not self.code.endswith("+dirty"):
+                self.done = doc["steps"]
+            else:
+                print(f"{path}: recorded by {doc.get('code')}, not {self.code}: run again")
+
+    def run(self, name: str, fn: Any) -> dict[str, Any]:
+        if name in self.done:
+            r = self.done[name]
+            print(
+                f"{name}: as recorded at {r['at']} (load {r['load'][0]:.1f} -> {r['load'][1]:.1f})"
+            )
+            return r
+        load0 = os.getloadavg()[0]
+        r = dict(fn())
+        r["at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        r["load"] = [load0, os.getloadavg()[0]]
+        self.done[name] = r
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"code": self.code, "steps": self.done}))
+        tmp.replace(self.path)
+        return r
+
+
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -402,6 +452,13 @@ def main() -> None:
         help="generate the pictures and ingest the database (resumable), then stop: the "
         "100k build takes hours and can run at low priority ahead of the timed run",
     )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the timed commands recorded by an earlier, interrupted run of the same "
+        "src/ tree on the same files (ROOT/timed-N.json), printed as recorded; the 100k run "
+        "takes hours and a session may end between its commands",
+    )
     args = ap.parse_args()
     n_db = args.db or args.n
     root = args.dir / f"db{n_db}-side{args.max_side}"
@@ -435,18 +492,57 @@ def main() -> None:
         return
 
     # in one run, on the same files: the baseline first, then triage's stages
-    rows: list[tuple[str, float, int, float]] = []
-    wall_h, mib_h, _, _, cpu_h = timed(["hash", str(seizure), "--json", *hash_par])
-    rows.append(("tessera hash", wall_h, mib_h, cpu_h))
-    wall_v, mib_v, _, out_v, cpu_v = timed(
-        ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *par]
+    steps = Steps(root / f"timed-{args.n}.json", resume=args.resume)
+
+    def hash_step() -> dict[str, Any]:
+        wall, mib, _, _, cpu = timed(["hash", str(seizure), "--json", *hash_par])
+        return {"wall": wall, "mib": mib, "cpu": cpu}
+
+    def no_scenes_step() -> dict[str, Any]:
+        wall, mib, _, out, cpu = timed(
+            ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *par]
+        )
+        return {"wall": wall, "mib": mib, "cpu": cpu, "table": verdicts(json.loads(out), kinds)}
+
+    def stream_step() -> dict[str, Any]:
+        t_v, wall, mib_v, mib, n_leads, last, cpu_v, cpu = timed_stream(
+            ["--home", str(home), "triage", str(seizure), "--stream", *par]
+        )
+        full = json.loads(last)
+        by_stage = Counter(
+            m.get("stage", "leads") if m["via"] == "local-features" else "hashes"
+            for r in full["results"]
+            for m in r["matches"][:1]
+        )
+        return {
+            "verdicts_wall": t_v,
+            "wall": wall,
+            "verdicts_mib": mib_v,
+            "mib": mib,
+            "leads": n_leads,
+            "verdicts_cpu": cpu_v,
+            "cpu": cpu,
+            "table": verdicts(full, kinds),
+            "by_stage": dict(by_stage),
+        }
+
+    h = steps.run("tessera hash", hash_step)
+    v = steps.run("triage --no-scenes", no_scenes_step)
+    f = steps.run("triage --stream", stream_step)
+    wall_h, cpu_h = h["wall"], h["cpu"]
+    t_verdicts, wall_f, cpu_verdicts, cpu_f = (
+        f["verdicts_wall"],
+        f["wall"],
+        f["verdicts_cpu"],
+        f["cpu"],
     )
-    rows.append(("triage --no-scenes (hash verdicts only)", wall_v, mib_v, cpu_v))
-    t_verdicts, wall_f, mib_verdicts, mib_f, n_leads, last, cpu_verdicts, cpu_f = timed_stream(
-        ["--home", str(home), "triage", str(seizure), "--stream", *par]
-    )
-    rows.append(("triage: verdicts (cascade, --stream)", t_verdicts, mib_verdicts, cpu_verdicts))
-    rows.append(("triage: verdicts + leads stage", wall_f, mib_f, cpu_f))
+    n_leads = f["leads"]
+    rows: list[tuple[str, float, int, float]] = [
+        ("tessera hash", wall_h, h["mib"], cpu_h),
+        ("triage --no-scenes (hash verdicts only)", v["wall"], v["mib"], v["cpu"]),
+        ("triage: verdicts (cascade, --stream)", t_verdicts, f["verdicts_mib"], cpu_verdicts),
+        ("triage: verdicts + leads stage", wall_f, f["mib"], cpu_f),
+    ]
     wall_old = wall_old_v = cpu_old = cpu_old_v = 0.0
     if args.old:
         # the old build reads only a home of its own schema: it ingests the same
@@ -500,14 +596,12 @@ def main() -> None:
             f"{old_cpu / lead_cpu:.2f}x per CPU second"
         )
 
-    docs = (("--no-scenes", json.loads(out_v)), ("full (--stream, last line)", json.loads(last)))
-    for label, doc in docs:
-        table = verdicts(doc, kinds)
+    for label, table in (("--no-scenes", v["table"]), ("full (--stream, last line)", f["table"])):
         print(f"\nverdicts, triage {label} (rows: what the file is; columns: verdict)")
         cols = ("known", "near", "new", "error")
         print(f"{'file':10} {'n':>5} " + " ".join(f"{c:>6}" for c in cols) + "  found")
         for kind in (*EDITS, "new"):
-            c = table.get(kind, Counter())
+            c = Counter(table.get(kind, {}))
             total = sum(c.values())
             if not total:
                 continue
@@ -515,13 +609,8 @@ def main() -> None:
             print(
                 f"{kind:10} {total:5d} " + " ".join(f"{c[v]:6d}" for v in cols) + f"  {found:.3f}"
             )
-    full = json.loads(last)
-    by_stage = Counter(
-        m.get("stage", "leads") if m["via"] == "local-features" else "hashes"
-        for r in full["results"]
-        for m in r["matches"][:1]
-    )
-    print(f"first match found by: {dict(by_stage)}")
+    by_stage = f["by_stage"]
+    print(f"first match found by: {by_stage}")
 
     x = args.extrapolate
     print(
