@@ -11,34 +11,25 @@ uses NumPy anyway.
 from __future__ import annotations
 
 import ctypes
-import os
-from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tessera.errors import InvalidInput
+from tessera.native import load_kernel
 
 _P = ctypes.c_void_p
 
 
-def _load() -> ctypes.CDLL | None:
-    if os.environ.get("TESSERA_TFIDF_KERNEL", "") == "numpy":
-        return None
-    here = Path(__file__).parent
-    for suffix in EXTENSION_SUFFIXES:
-        path = here / f"_tfidf{suffix}"
-        if path.is_file():
-            lib = ctypes.CDLL(str(path))
-            fn = lib.tessera_tfidf_scores
-            fn.argtypes = [_P, _P, _P, _P, _P, ctypes.c_long, _P]
-            fn.restype = None
-            return lib
-    return None
-
-
-_LIB = _load()
+_LIB = load_kernel(
+    Path(__file__).parent,
+    "_tfidf",
+    "tessera_tfidf_scores",
+    [_P, _P, _P, _P, _P, ctypes.c_long, _P],
+    None,
+    switch="TESSERA_TFIDF_KERNEL",
+)
 
 
 def available() -> bool:

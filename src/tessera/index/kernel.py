@@ -12,8 +12,6 @@ terms: the same tables, plan and pairs). The extension is optional at install ti
 from __future__ import annotations
 
 import ctypes
-import os
-from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from tessera.index.codes import Words
 from tessera.index.layout import COST_CANDIDATE_NS, COST_SCAN_NS, ProbePlan
 from tessera.index.scan import Triples
 from tessera.index.tables import Tables
+from tessera.native import load_kernel
 
 FIRST_CAPACITY = 1 << 14
 """Result pairs a call has room for at first (grown when a single query needs more)."""
@@ -39,22 +38,14 @@ _ARGS: list[Any] = [
 ]  # fmt: skip
 
 
-def _load() -> ctypes.CDLL | None:
-    if os.environ.get("TESSERA_INDEX_KERNEL", "") == "numpy":
-        return None
-    here = Path(__file__).parent
-    for suffix in EXTENSION_SUFFIXES:
-        path = here / f"_mih{suffix}"
-        if path.is_file():
-            lib = ctypes.CDLL(str(path))
-            fn = lib.tessera_mih_probe
-            fn.argtypes = _ARGS
-            fn.restype = ctypes.c_long
-            return lib
-    return None
-
-
-_LIB = _load()
+_LIB = load_kernel(
+    Path(__file__).parent,
+    "_mih",
+    "tessera_mih_probe",
+    _ARGS,
+    ctypes.c_long,
+    switch="TESSERA_INDEX_KERNEL",
+)
 
 
 def available() -> bool:
