@@ -24,6 +24,7 @@ from PIL import Image
 from tessera.cli.main import main
 from tessera.demo.samples import synthetic_picture
 from tessera.errors import ConfigError
+from tessera.matching.triage import run as triage_run
 from tessera.pipeline import cluster as cluster_mod
 from tessera.pipeline.cluster import map_on_cluster
 
@@ -145,6 +146,51 @@ def test_an_ingest_failing_on_the_cluster_resumes_without_duplicates(
     assert code == 0, listing
     items = listing["items"]
     assert len(items) == 10 and len({m["sha256"] for m in items}) == 10
+
+
+def test_an_interrupted_triage_on_the_cluster_resumes(
+    tmp_path: Path,
+    scheduler: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed midway (here: the cluster fails on a file), the same triage re-run goes
+    on from its journal: the decided files are not sent to the workers again, and
+    the answers are those of an uninterrupted run without the cluster."""
+    seizure, home = tmp_path / "seizure", tmp_path / "home"
+    _pictures(seizure, range(20, 30))
+    _init(home, capsys)
+    code, whole = _tessera(home, "triage", str(seizure), "--json", "--workers", "1", capsys=capsys)
+    assert code == 0, whole
+    monkeypatch.setattr(triage_run, "VERDICT_CHUNK", 2)
+    real = cluster_mod.expand_remote
+    sent = tmp_path / "sent"  # a file: the functions reach the workers as copies
+
+    def failing(path: str, options: Any) -> bytes:
+        if path.endswith("p26.jpg"):
+            raise RuntimeError("worker lost its mount")
+        return real(path, options)
+
+    monkeypatch.setattr(cluster_mod, "expand_remote", failing)
+    code, _ = _tessera(
+        home, "triage", str(seizure), "--json", "--cluster", scheduler, capsys=capsys
+    )
+    assert code != 0
+
+    def counted(path: str, options: Any) -> bytes:
+        with open(sent, "a") as f:
+            f.write(Path(path).name + "\n")
+        return real(path, options)
+
+    monkeypatch.setattr(cluster_mod, "expand_remote", counted)
+    code, again = _tessera(
+        home, "triage", str(seizure), "--json", "--cluster", scheduler, capsys=capsys
+    )
+    assert code == 0, again
+    assert again["summary"].pop("resumed") == {"files": 6, "leads": 0}  # three chunks of two
+    assert sorted(sent.read_text().split()) == [f"p{i}.jpg" for i in range(26, 30)]
+    whole["summary"].pop("resumed")
+    assert _stable(again) == _stable(whole)
 
 
 def test_a_killed_worker_has_its_file_redone(tmp_path: Path) -> None:

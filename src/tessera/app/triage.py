@@ -15,10 +15,11 @@ from tessera.app.blind_matches import EXACT, own_match
 from tessera.app.caller import Caller
 from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
+from tessera.app.triage_resume import Resume, run_key
 from tessera.app.visibility import Level, transaction
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.scene_triage import Related, SecondStage, leads_stage
-from tessera.matching.triage import TriageReport, fingerprint_paths, triage
+from tessera.matching.triage import TriageReport, triage
 from tessera.matching.triage.leads import lead_jobs
 from tessera.matching.triage.report import Match, RelatedMatch, SeriesHit, TriageItem
 from tessera.pipeline.options import ExpandOptions, HashOptions
@@ -41,6 +42,9 @@ def run(
     leads: bool = True,
     on_verdicts: Callable[[TriageReport], None] | None = None,
     on_lead: Callable[[TriageItem], None] | None = None,
+    resume: bool = True,
+    on_note: Callable[[str], None] | None = None,
+    on_resumed: Callable[[str, int], None] | None = None,
 ) -> TriageReport:
     """Fingerprint ``paths`` (archives opened) and classify every file.
 
@@ -55,6 +59,14 @@ def run(
     ``on_lead(item)`` each file's leads as they come (both as ``caller`` may see them).
     ``cluster``: a Dask scheduler address; fingerprinting and the copy-check keypoints
     run on its workers, matching, the leads stage and the report here.
+
+    The run keeps a journal (``tessera.app.triage_resume``): run again after a kill,
+    with the same paths, options and caller, it takes the files and leads the journal
+    holds instead of reading and searching them again (``on_resumed("files" or
+    "leads", n)`` says how many), with the same report as an uninterrupted run.
+    ``resume``: False discards an earlier attempt's journal and starts over.
+    ``on_note(text)`` gets a warning when the journal cannot be written (the run
+    goes on without it). The journal is removed when the report is made.
     """
     db = app.db
     store = app.pdq_store()
@@ -86,9 +98,16 @@ def run(
         open_items: Sequence[tuple[int, FileResult]], report: TriageReport
     ) -> SecondStage:
         assert scene is not None
-        jobs, lost = lead_jobs(paths, open_items)
+        journaled = [(i, journal.leads_of(f.path)) for i, f in open_items]
+        taken = {i: rel for i, rel in journaled if rel is not None}
+        jobs, lost = lead_jobs(paths, [(i, f) for i, f in open_items if i not in taken])
+        label = {i: f.path for i, f in open_items}
         progress.begin("leads")
-        progress.set_total(sum(len(w) for _, w in jobs))
+        progress.set_total(sum(len(w) for _, w in jobs) + len(taken))
+        if taken:
+            if on_resumed:
+                on_resumed("leads", len(taken))
+            progress.advance(len(taken))
 
         def found(i: int, related: list[Related]) -> None:
             if on_lead is None:
@@ -110,56 +129,91 @@ def run(
             )
             on_lead(shown.items[0])
 
+        for i, rel in taken.items():
+            if rel:
+                found(i, rel)
         stage = leads_stage(
-            db, scene, jobs, lead_options, on_found=found, on_progress=progress.advance, workers=n
-        )
-        return SecondStage(stage.related, stage.failed | frozenset(lost))
-
-    progress.begin("triage")
-    try:
-        files = fingerprint_paths(
-            paths,
-            options,
-            workers=n,
-            on_progress=progress.advance,
-            on_total=progress.set_total,
-            cluster=cluster,
-        )
-        report = triage(
             db,
-            store,
-            files,
-            radius=radius,
-            min_quality=min_quality,
-            dihedral=dihedral,
-            scene=scene,
-            on_scene_total=progress.set_total,
-            on_scene_progress=progress.advance,
+            scene,
+            jobs,
+            lead_options,
+            on_found=found,
+            on_searched=lambda i, rel: journal.lead(label[i], rel),
+            on_progress=progress.advance,
             workers=n,
-            index_db=app.index_db,
-            on_verdicts=(lambda r: on_verdicts(visible(r))) if on_verdicts else None,
-            leads=run_leads if scene is not None and leads else None,
         )
-    finally:
-        progress.end()
-    per_item: dict[int, int] = {}  # before redaction: owners learn of blind hits too
-    for it in report.items:
-        for media_id in {m.media_id for m in it.matches}:
-            per_item[media_id] = per_item.get(media_id, 0) + 1
-    total, found = len(report.items), report.items
-    if not caller.is_local_operator:
-        report = shared_report(app, caller, report, radius)
-    counts = report.counts()
-    audit.record(
+        related = {i: rel for i, rel in taken.items() if rel} | stage.related
+        return SecondStage(related, stage.failed | frozenset(lost))
+
+    key = run_key(
         app,
         caller,
-        "triage",
-        target="files",
-        params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
-        result_count=counts["known"] + counts["near"],
+        paths,
+        {
+            "radius": radius,
+            "min_quality": min_quality,
+            "dihedral": dihedral,
+            "scenes": scenes,
+            "leads": leads,
+        },
     )
-    after_triage(app, caller, found, per_item, total)
-    return report
+    noted: list[str] = []
+
+    def note(text: str) -> None:
+        if not noted and on_note:
+            on_note(text)
+        noted.append(text)
+
+    journal = Resume.open(app, key, fresh=not resume, note=note)
+    with journal:  # closed however the run ends; removed once the report is made
+        progress.begin("triage")
+        try:
+            files = journal.walk(
+                paths,
+                options,
+                workers=n,
+                on_progress=progress.advance,
+                on_total=progress.set_total,
+                cluster=cluster,
+                on_resumed=(lambda k: on_resumed("files", k)) if on_resumed else None,
+            )
+            report = triage(
+                db,
+                store,
+                files,
+                radius=radius,
+                min_quality=min_quality,
+                dihedral=dihedral,
+                scene=scene,
+                on_scene_total=progress.set_total,
+                on_scene_progress=progress.advance,
+                workers=n,
+                index_db=app.index_db,
+                on_verdicts=(lambda r: on_verdicts(visible(r))) if on_verdicts else None,
+                leads=run_leads if scene is not None and leads else None,
+                on_decided=journal.decided,
+            )
+        finally:
+            progress.end()
+        per_item: dict[int, int] = {}  # before redaction: owners learn of blind hits too
+        for it in report.items:
+            for media_id in {m.media_id for m in it.matches}:
+                per_item[media_id] = per_item.get(media_id, 0) + 1
+        total, found = len(report.items), report.items
+        if not caller.is_local_operator:
+            report = shared_report(app, caller, report, radius)
+        counts = report.counts()
+        audit.record(
+            app,
+            caller,
+            "triage",
+            target="files",
+            params={"paths": [str(p) for p in paths], "radius": radius, "scenes": scenes},
+            result_count=counts["known"] + counts["near"],
+        )
+        after_triage(app, caller, found, per_item, total)
+        journal.finish()
+        return report
 
 
 def after_triage(

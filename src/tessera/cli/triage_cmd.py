@@ -124,6 +124,13 @@ def print_summary(report: TriageReport) -> None:
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 @click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Go on from an interrupted run of the same command (its journal under the "
+    "home folder); --no-resume discards that journal and starts over.",
+)
+@click.option(
     "--agency",
     help="Act for this agency (default: TESSERA_NODE_AGENCY): hits notify the series' "
     "owners and count for the flood guard; the report shows what the agency may see.",
@@ -144,6 +151,7 @@ def triage_command(
     workers: int | None,
     cluster: str | None,
     progress: bool | None,
+    resume: bool,
     agency: str | None,
 ) -> None:
     """Tell for every file under PATHS whether it is known, near a known item, or new.
@@ -155,6 +163,12 @@ def triage_command(
     leads (similar scenes, markers, camera, GPS) follow as a stage of their own with
     its own progress. --stream writes them as they come; --html is written when the
     verdicts are known and again when the leads are.
+
+    An interrupted run (crash, Ctrl-C, reboot) goes on where it stopped when the same
+    command is run again: files already decided are not read again, with the same
+    report as an uninterrupted run. The journal that allows it (hashes and match
+    results of the files, never pixels) is kept under the home folder, in
+    triage-runs/, until the report is made.
     """
     check_output_path(html_path)
     cli = ctx.find_object(CliContext) or ctx.ensure_object(CliContext)
@@ -187,6 +201,13 @@ def triage_command(
                 }
             )
 
+    resumed: dict[str, int] = {}
+
+    def resumed_from_journal(stage: str, n: int) -> None:
+        resumed[stage] = n
+        what = "files" if stage == "files" else "files' leads"
+        click.echo(f"resuming an interrupted triage: {n} {what} taken from its journal", err=True)
+
     report = triage.run(
         cli.app,
         cli.acting_for(agency),
@@ -201,11 +222,18 @@ def triage_command(
         leads=leads,
         on_verdicts=verdicts_known if stream or html_path is not None else None,
         on_lead=lead_found if stream else None,
+        resume=resume,
+        on_note=lambda text: click.echo(f"warning: {text}", err=True),
+        on_resumed=resumed_from_journal,
+    )
+    doc = report.to_json()
+    doc["summary"]["resumed"] = (
+        {"files": resumed.get("files", 0), "leads": resumed.get("leads", 0)} if resumed else None
     )
     if stream:
-        _line({"stage": "done", **report.to_json()})
+        _line({"stage": "done", **doc})
     elif as_json:
-        click.echo(json.dumps(json_safe(report.to_json()), indent=1, default=str))
+        click.echo(json.dumps(json_safe(doc), indent=1, default=str))
     else:
         print_summary(report)
         print_files(report)

@@ -366,6 +366,7 @@ def leads_stage(
     *,
     gps_radius_m: float = camera_links.DEFAULT_RADIUS_M,
     on_found: Callable[[int, list[Related]], None] | None = None,
+    on_searched: Callable[[int, list[Related]], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     workers: int = 1,
 ) -> SecondStage:
@@ -373,7 +374,8 @@ def leads_stage(
     local features (uncompressed, not stored) and metadata, then searched as in the
     second stage (copies, scenes, markers, camera, GPS). ``on_found(item index,
     related)`` is called as each file's leads come (in job order), so they can be
-    streamed; ``on_progress`` counts files.
+    streamed; ``on_searched(item index, related)`` for every file searched, with or
+    without leads (not for one the search failed on); ``on_progress`` counts files.
 
     With ``workers > 1`` the jobs are spread over processes, each with its own
     read-only view of the scene index (saved by ``scene`` beforehand).
@@ -410,10 +412,13 @@ def leads_stage(
         for i, found in found_per_file:
             if found is None:
                 failed.add(i)
-            elif found:
-                out[i] = found
-                if on_found:
-                    on_found(i, found)
+            else:
+                if found:
+                    out[i] = found
+                    if on_found:
+                        on_found(i, found)
+                if on_searched:
+                    on_searched(i, found)
             if on_progress:
                 on_progress(1)
     return SecondStage(out, frozenset(failed))

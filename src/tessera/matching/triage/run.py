@@ -18,6 +18,7 @@ from tessera.matching.scene_triage import (
     second_stage,
 )
 from tessera.matching.triage.copies import copy_check
+from tessera.matching.triage.decided import Decided
 from tessera.matching.triage.exact import ExactHits, exact_matches
 from tessera.matching.triage.grouping import group_new
 from tessera.matching.triage.layouts import LayoutIndex, layout_check
@@ -45,7 +46,7 @@ verdicts' report, what they share with stored media."""
 def triage(
     db: Database,
     store: PdqStore,
-    files: Iterable[FileResult],
+    files: Iterable[FileResult | Decided],
     *,
     radius: int = MATCH_THRESHOLD,
     min_quality: int = QUALITY_THRESHOLD,
@@ -57,6 +58,7 @@ def triage(
     index_db: Database | None = None,
     on_verdicts: Callable[[TriageReport], None] | None = None,
     leads: LeadsFn | None = None,
+    on_decided: Callable[[Sequence[Decided]], None] | None = None,
 ) -> TriageReport:
     """Classify fingerprinted files against the database; see the package doc.
 
@@ -70,6 +72,9 @@ def triage(
     ``index_db``: the database as the index machinery reads it (every hash and media
     id, under PostgreSQL RLS too) for the exact, video and audio matching, like the
     PDQ index; the caller's view is applied by the application layer afterwards.
+    ``files`` may hold, in a file's place, what an earlier attempt's verdict steps
+    found for it (``Decided``, from a journal): taken as it is, no step runs on it.
+    ``on_decided(files)`` gets each chunk's newly decided files (for the journal).
     """
     hashes = index_db or db
     items: list[TriageItem] = []
@@ -78,28 +83,43 @@ def triage(
     av: dict[int, list[AvHit]] = defaultdict(list)
     related: dict[int, list[Related]] = {}
     layouts = _Layouts(hashes)
+
+    def add(d: Decided) -> None:
+        i = len(items)
+        items.append(TriageItem(d.file, initial_status(d.file)))
+        if d.exact is not None:
+            exact[i] = d.exact
+        if d.near:
+            near.best[i] = dict(d.near)
+        if d.pdq_hits:
+            near.hits[i] = list(d.pdq_hits)
+        if d.av:
+            av[i].extend(d.av)
+        if d.related:
+            related[i] = list(d.related)
+
     for chunk in _chunks(files, VERDICT_CHUNK):
-        base = len(items)
-        part = [TriageItem(f, initial_status(f)) for f in chunk]
-        found = _verdict_steps(
-            hashes,
-            store,
-            part,
-            layouts,
-            scene=scene,
-            radius=radius,
-            min_quality=min_quality,
-            dihedral=dihedral,
-        )
-        exact.update({base + i: v for i, v in found.exact.items()})
-        near.best.update({base + i: v for i, v in found.near.best.items()})
-        near.hits.update({base + i: v for i, v in found.near.hits.items()})
-        for i, hits in found.av.items():
-            av[base + i].extend(hits)
-        related.update({base + i: v for i, v in found.related.items()})
-        for it in part:  # decided: the chunk's keypoints and layouts are not needed again
-            it.file = _decided(it.file)
-        items.extend(part)
+        fresh = [f for f in chunk if isinstance(f, FileResult)]
+        part = [TriageItem(f, initial_status(f)) for f in fresh]
+        done: list[Decided] = []
+        if part:
+            found = _verdict_steps(
+                hashes,
+                store,
+                part,
+                layouts,
+                scene=scene,
+                radius=radius,
+                min_quality=min_quality,
+                dihedral=dihedral,
+            )
+            # decided: the chunk's keypoints and layouts are not needed again
+            done = [_per_file(found, k, _decided(it.file)) for k, it in enumerate(part)]
+            if on_decided:
+                on_decided(done)
+        taken = iter(done)
+        for f in chunk:
+            add(next(taken) if isinstance(f, FileResult) else f)
 
     def still_open() -> list[tuple[int, FileResult]]:
         return _still_open(items, exact, near, av, related)
@@ -136,8 +156,10 @@ files in its window (8 a worker). Large enough that each step's one query or ind
 search per chunk costs little."""
 
 
-def _chunks(files: Iterable[FileResult], size: int) -> Iterator[list[FileResult]]:
-    chunk: list[FileResult] = []
+def _chunks(
+    files: Iterable[FileResult | Decided], size: int
+) -> Iterator[list[FileResult | Decided]]:
+    chunk: list[FileResult | Decided] = []
     for f in files:
         chunk.append(f)
         if len(chunk) >= size:
@@ -168,6 +190,18 @@ class _Found:
     near: NearHits
     av: dict[int, list[AvHit]]
     related: dict[int, list[Related]]
+
+
+def _per_file(found: _Found, k: int, file: FileResult) -> Decided:
+    """What ``found`` says about its chunk's item ``k`` (whose file is now ``file``)."""
+    return Decided(
+        file,
+        exact=found.exact.get(k),
+        near=found.near.best.get(k, {}),
+        pdq_hits=tuple(found.near.hits.get(k, ())),
+        av=tuple(found.av.get(k, ())),
+        related=tuple(found.related.get(k, ())),
+    )
 
 
 def _verdict_steps(
