@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,30 @@ def test_interrupted_then_resumed_equals_uninterrupted(
     assert reads == names[2 * triage_run.VERDICT_CHUNK :]
     assert _doc(again) == _doc(whole)
     assert _journals(app) == []
+
+
+def test_an_archive_cut_by_the_kill_is_done_again_whole(
+    small: tuple[App, Path], reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive whose members straddle the killed chunk: none of them twice, none
+    lost; the archive is read again, whole."""
+    app, seizure = small
+    pack = seizure / "s013-pack.zip"  # after s013-new: results 14..20, chunk 1 ends at 15
+    with zipfile.ZipFile(pack, "w") as z:
+        for k, name in enumerate(_names(seizure)[:6]):
+            z.writestr(f"m{k}.jpg", (seizure / name).read_bytes())
+    whole, _ = _run(app, seizure, leads=False)
+    at = [i for i, it in enumerate(whole.items) if it.path.startswith(str(pack))]
+    assert at == list(range(14, 21))  # the archive and its 6 members
+    with monkeypatch.context() as mp:
+        _kill_after_chunks(mp, 1)
+        with pytest.raises(KeyboardInterrupt):
+            _run(app, seizure, leads=False)
+    reads.clear()
+    again, resumed = _run(app, seizure, leads=False)
+    assert resumed == {"files": 14}
+    assert reads[0] == pack.name
+    assert _doc(again) == _doc(whole)
 
 
 def test_a_file_changed_between_attempts_is_done_again(
