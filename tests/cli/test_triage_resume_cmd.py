@@ -82,3 +82,17 @@ def test_a_resumed_run_says_so_and_streams_every_verdict(
     again = json.loads(r.stdout)
     assert again["summary"].pop("resumed") is None
     assert again == expected
+
+
+@pytest.mark.parametrize("stage_off", ["--no-scenes", "--no-leads"])
+def test_stream_without_a_leads_stage_still_gives_every_verdict_line(
+    tmp_path: Path, seizure: Path, stage_off: str
+) -> None:
+    home = tmp_path / "home"
+    assert CliRunner().invoke(cli, ["--home", str(home), "init"]).exit_code == 0
+    r = _triage(home, seizure, "--stream", stage_off)
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [d["stage"] for d in lines] == ["verdict"] * 30 + ["done"]
+    assert [d["path"] for d in lines[:-1]] == [it["path"] for it in lines[-1]["results"]]
+    assert [d["status"] for d in lines[:-1]] == [it["status"] for it in lines[-1]["results"]]

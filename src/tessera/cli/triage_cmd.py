@@ -182,10 +182,13 @@ def triage_command(
             raise click.BadParameter("not with --server (no media to draw)", param_hint="--html")
         ctx.exit(_remote(cli, paths, as_json, radius, min_quality, dihedral, workers, show))
 
+    streamed: list[bool] = []
+
     def verdicts_known(report: TriageReport) -> None:
         if stream:
             for it in report.items:
                 _line({"stage": "verdict", **it.to_json()})
+            streamed.append(True)
         if html_path is not None:
             html_report.write(report, html_path, thumbnails=thumbnails)
 
@@ -231,6 +234,9 @@ def triage_command(
         {"files": resumed.get("files", 0), "leads": resumed.get("leads", 0)} if resumed else None
     )
     if stream:
+        if not streamed:  # no leads stage (--no-scenes, --no-leads): verdicts come last
+            for it in report.items:
+                _line({"stage": "verdict", **it.to_json()})
         _line({"stage": "done", **doc})
     elif as_json:
         click.echo(json.dumps(json_safe(doc), indent=1, default=str))

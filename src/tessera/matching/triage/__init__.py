@@ -23,16 +23,17 @@ listed with what they share with stored media: the same scene, a marker, the sam
 camera body, a nearby GPS point ("similar scenes"). Nothing is written to the
 database.
 
-The steps, one module each: ``collect`` (walk and fingerprint the seizure),
+The seizure is walked and fingerprinted by the one file pipeline
+(``tessera.pipeline.run``; ``tessera.app.triage_resume`` leaves out what an
+interrupted run's ``journal`` already decided). The steps, one module each:
 ``exact`` (digest lookups), ``near`` (PDQ, dihedral variants), then the video /
 audio alignment (``tessera.matching.av_match``), ``layouts`` (colour layout of
 low-texture stills), ``copies`` (the copy check) and the second stage
 (``tessera.matching.scene_triage``), ``verdict`` (status, matches and series per
 file), ``grouping`` (new files clustered); ``report`` holds the result types and
-``run`` the orchestration.
+``run`` the orchestration, ``decided`` and ``journal`` what a run keeps to resume.
 """
 
-from tessera.matching.triage.collect import fingerprint_paths
 from tessera.matching.triage.report import (
     Match,
     RelatedMatch,
@@ -50,6 +51,5 @@ __all__ = [
     "Status",
     "TriageItem",
     "TriageReport",
-    "fingerprint_paths",
     "triage",
 ]
