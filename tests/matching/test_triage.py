@@ -202,6 +202,33 @@ def test_html_report_is_self_contained_and_blurred(world: dict[str, Path]) -> No
     assert "data:image" not in none_out.read_text()
 
 
+def test_html_thumbnails_max_pictures_matches_and_names_the_rest(world: dict[str, Path]) -> None:
+    """With --html-thumbnails-max 0 the known and near files keep their thumbnails, no
+    new file without leads gets one, every file is still named, the page says why."""
+    out = world["root"] / "limited.html"
+    r = _cli(
+        world["home"], "triage", str(world["seizure"]), "--html", str(out),
+        "--html-thumbnails-max", "0", "--no-leads", "--json",
+    )  # fmt: skip
+    assert r.returncode == 10, r.stderr
+    text = out.read_text()
+    assert oct(out.stat().st_mode & 0o777) == "0o600" and text.rstrip().endswith("</html>")
+    status = {Path(x["path"]).name: x["status"] for x in json.loads(r.stdout)["results"]}
+    rows = {
+        name: row.split("</tr>")[0]
+        for row in text.split("<tr>")
+        if "class='path'" in row
+        for name in status
+        if f"/{name}<" in row
+    }
+    assert set(rows) == set(status)
+    new = [n for n, s in status.items() if s == "new"]
+    assert len(new) == 3 and not any("<img" in rows[n] for n in new)
+    matched = [n for n, s in status.items() if s in ("known", "near")]
+    assert len(matched) >= 2 and all("<img" in rows[n] for n in matched)
+    assert "3 thumbnails left out" in text
+
+
 def test_stats_and_series_show(world: dict[str, Path]) -> None:
     """stats counts media and per-agency rows; series show reports status as JSON."""
     st = json.loads(_cli(world["home"], "stats", "--json").stdout)

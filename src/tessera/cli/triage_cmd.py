@@ -81,6 +81,17 @@ def print_summary(report: TriageReport) -> None:
     help="Thumbnails in the HTML report.",
 )
 @click.option(
+    "--html-thumbnails-max",
+    "html_thumbnails_max",
+    type=click.IntRange(min=0),
+    default=html_report.MAX_NEW_THUMBNAILS,
+    show_default=True,
+    help="In the --html report, at most this many new files (without leads) get a "
+    "thumbnail; further new files are named in a table without pictures, so that a "
+    "big seizure's page stays small enough for a browser. Known and near files and "
+    "files with leads always get theirs.",
+)
+@click.option(
     "--radius",
     type=click.IntRange(0, 256),
     default=MATCH_THRESHOLD,
@@ -142,6 +153,7 @@ def triage_command(
     as_json: bool,
     html_path: Path | None,
     thumbnails: html_report.Thumbnails,
+    html_thumbnails_max: int,
     radius: int,
     min_quality: int,
     dihedral: bool,
@@ -182,6 +194,17 @@ def triage_command(
             raise click.BadParameter("not with --server (no media to draw)", param_hint="--html")
         ctx.exit(_remote(cli, paths, as_json, radius, min_quality, dihedral, workers, show))
 
+    made = html_report.ThumbnailCache()  # the second report reuses the first's pictures
+
+    def write_html(report: TriageReport, path: Path) -> None:
+        html_report.write(
+            report,
+            path,
+            thumbnails=thumbnails,
+            max_new_thumbnails=html_thumbnails_max,
+            cache=made,
+        )
+
     streamed: list[bool] = []
 
     def verdicts_known(report: TriageReport) -> None:
@@ -190,7 +213,7 @@ def triage_command(
                 _line({"stage": "verdict", **it.to_json()})
             streamed.append(True)
         if html_path is not None:
-            html_report.write(report, html_path, thumbnails=thumbnails)
+            write_html(report, html_path)
 
     def lead_found(item: TriageItem) -> None:
         if stream:
@@ -244,7 +267,7 @@ def triage_command(
         print_summary(report)
         print_files(report)
     if html_path is not None:
-        html_report.write(report, html_path, thumbnails=thumbnails)
+        write_html(report, html_path)
         click.echo(f"report written to {for_terminal(str(html_path))}", err=True)
     ctx.exit(exit_status(report))
 

@@ -5,30 +5,41 @@ pixels themselves (not with CSS that a click could undo) unless the investigator
 asks for ``clear`` ones; ``none`` embeds no picture at all. Everything (styles,
 images as data URIs) is inside the one file, so it opens on an air-gapped machine
 and leaks no request anywhere.
+
+A seizure can hold 100,000 files: a page with a picture each would be ~200 MB that
+a browser can hardly open, and most of those files are new, which the report is
+not for. So the file table comes in the order an investigator reads it (known,
+near, then new files with leads, then new ones, each in walk order) rather than in
+walk order with the matches scattered through it: those always get their
+thumbnail, new files only the first ``max_new_thumbnails``; further new files,
+errors, skipped files and archives (never pictured) are named in a compact table
+of their own, and the page says how many thumbnails it left out and why. The page
+is written piece by piece to its temporary file (``pieces``), never held whole.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html
-import io
 import os
-import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
-
-from PIL import Image, ImageFilter
 
 from tessera.matching.triage import TriageItem, TriageReport
-from tessera.media.decode import DecodeLimits, decode_image
-from tessera.pipeline.label import parse_label
+from tessera.report.thumbs import (
+    WORKERS,
+    Thumb,
+    ThumbnailCache,
+    Thumbnails,
+    thumbnail_data_uri,
+    thumbnails_in_order,
+)
 from tessera.safe_text import valid_unicode
 
-Thumbnails = Literal["blurred", "clear", "none"]
+MAX_NEW_THUMBNAILS = 2000
+"""New files (without leads) pictured by default: ~4 MB of blurred thumbnails."""
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -37,51 +48,10 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 text-align:left;vertical-align:top}th{background:#f3f3f3}
 .known{color:#a00;font-weight:bold}.near{color:#c60;font-weight:bold}.new{color:#060}
 .error,.skipped{color:#666}.id-yes{color:#060}.id-no{color:#a00}
+.note{background:#fff6d5;padding:6px 10px}
 .path{font-family:monospace;word-break:break-all}.thumb{width:96px;height:auto}
 .cards span{display:inline-block;margin-right:2em;font-size:1.1em}
 """
-
-
-_THUMB_LIMITS = DecodeLimits()
-
-
-def _read_regular(path: str, limit: int) -> bytes | None:
-    """The bytes of a regular file, not through a symlink, never blocking on a FIFO."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    with open(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        return fh.read(limit + 1)
-
-
-def thumbnail_data_uri(path: str, mode: Thumbnails, size: int = 128) -> str | None:
-    """A small JPEG data URI of a local picture (blurred unless ``clear``), or None.
-
-    The file is read as the hashing read it (a regular file, no symlink followed, no
-    FIFO waited on) and decoded by ``tessera.media`` with its limits, so a report
-    never opens what triage refused.
-    """
-    if mode == "none" or "!/" in path:
-        return None
-    try:
-        data = _read_regular(os.fspath(parse_label(path)), _THUMB_LIMITS.max_bytes)
-        if not data:
-            return None
-        decoded = decode_image(data, fast=True, limits=_THUMB_LIMITS)
-        small = Image.fromarray(decoded.rgb)
-        small.thumbnail((size, size))
-        if mode == "blurred":
-            small = small.filter(ImageFilter.GaussianBlur(radius=max(4, size // 12)))
-        buf = io.BytesIO()
-        small.save(buf, "JPEG", quality=70)
-    except Exception:  # a thumbnail is a convenience; never fail the report for it
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _yes_no(flag: bool, by: str | None) -> str:
@@ -95,12 +65,70 @@ def render(
     *,
     title: str = "Tessera triage report",
     thumbnails: Thumbnails = "blurred",
-    thumb: Callable[[str, Thumbnails], str | None] = thumbnail_data_uri,
+    max_new_thumbnails: int = MAX_NEW_THUMBNAILS,
+    thumb: Thumb = thumbnail_data_uri,
+    workers: int = WORKERS,
+    cache: ThumbnailCache | None = None,
 ) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string (small reports and tests; ``write`` streams)."""
+    return "".join(
+        pieces(
+            report,
+            title=title,
+            thumbnails=thumbnails,
+            max_new_thumbnails=max_new_thumbnails,
+            thumb=thumb,
+            workers=workers,
+            cache=cache,
+        )
+    )
+
+
+def _rank(it: TriageItem) -> int:
+    if it.status in ("known", "near"):
+        return 0 if it.status == "known" else 1
+    if it.status == "new":
+        return 2 if it.related else 3
+    return 4  # error, skipped, archive: never pictured
+
+
+def split_files(
+    report: TriageReport, max_new_thumbnails: int
+) -> tuple[list[TriageItem], list[TriageItem], int]:
+    """(pictured rows in reading order, the other files, new files left unpictured)."""
+    ranked = sorted(report.items, key=_rank)  # stable: walk order within a rank
+    pictured: list[TriageItem] = []
+    others: list[TriageItem] = []
+    new_pictured = left_out = 0
+    for it in ranked:
+        rank = _rank(it)
+        if rank < 3 or (rank == 3 and new_pictured < max_new_thumbnails):
+            new_pictured += rank == 3
+            pictured.append(it)
+        else:
+            left_out += rank == 3
+            others.append(it)
+    return pictured, others, left_out
+
+
+def pieces(
+    report: TriageReport,
+    *,
+    title: str = "Tessera triage report",
+    thumbnails: Thumbnails = "blurred",
+    max_new_thumbnails: int = MAX_NEW_THUMBNAILS,
+    thumb: Thumb = thumbnail_data_uri,
+    workers: int = WORKERS,
+    cache: ThumbnailCache | None = None,
+) -> Iterator[str]:
+    """The report, a piece (a line, a table row) at a time; thumbnails are made as
+    their rows come, by ``workers`` threads a few rows ahead (or taken from
+    ``cache``, an earlier report's of the same run)."""
     e = html.escape
     counts = report.counts()
-    out = [
+    pictured, others, left_out = split_files(report, max_new_thumbnails)
+    note = _left_out_note(left_out, max_new_thumbnails) if thumbnails != "none" else ""
+    yield from _lines(
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
@@ -110,49 +138,100 @@ def render(
         *(f"<span><b>{counts[k]}</b> {k}</span>" for k in counts),
         f"<span><b>{len(report.series)}</b> series touched</span>",
         f"<span><b>{len(report.groups)}</b> new groups</span></div>",
-        "<h2>Known series in this seizure</h2>",
-    ]
-    if report.series:
-        out.append(
-            "<table><tr><th>Series</th><th>Owner</th><th>Contact</th><th>Victim</th>"
-            "<th>Offender</th><th>Files (exact / near)</th><th>Baseline</th></tr>"
+        note,
+    )
+    yield from _lines(*_series_section(report))
+    yield "<h2>Files</h2><p>Known, near, new with leads, then new files.</p>\n"
+    yield "<table><tr><th></th><th>Status</th><th>Path</th><th>Match</th></tr>\n"
+    uris = thumbnails_in_order(
+        (it.path if it.status in _PROCESSED else None for it in pictured),
+        thumbnails,
+        thumb=thumb,
+        workers=workers,
+        cache=cache,
+    )
+    with contextlib.closing(uris):  # a failed write stops the pool at once
+        for it, uri in zip(pictured, uris, strict=True):
+            yield _row(it, uri) + "\n"
+    yield "</table>\n"
+    if others:
+        yield from _lines(
+            "<h2>Other files</h2>",
+            "<p>Without thumbnails: new files beyond the pictured ones, then errors, "
+            "skipped files and archives.</p>" + note,
+            "<table><tr><th>Status</th><th>Path</th><th>Detail</th></tr>",
         )
-        for h in report.series:
-            st = h.status
-            out.append(
-                f"<tr><td>{e(st.name)}</td><td>{e(st.owner_code)} ({e(st.owner_country)}), "
-                f"{e(st.owner_name)}</td><td>{e(st.contact or '')}</td>"
-                f"<td>{_yes_no(st.victim_identified, st.victim_identified_by)}</td>"
-                f"<td>{_yes_no(st.offender_identified, st.offender_identified_by)}</td>"
-                f"<td>{len(h.paths)} ({h.exact} / {h.near})</td>"
-                f"<td>{'yes' if st.baseline else 'no'}</td></tr>"
+        for it in others:
+            yield (
+                f"<tr><td class='{it.status}'>{it.status}</td>"
+                f"<td class='path'>{e(it.path)}</td><td>{_match(it)}</td></tr>\n"
             )
-        out.append("</table>")
-    else:
-        out.append("<p>No file matched a known series.</p>")
-    out.append("<h2>Files</h2><table><tr><th></th><th>Status</th><th>Path</th><th>Match</th></tr>")
-    for it in report.items:
-        out.append(_row(it, thumbnails, thumb))
-    out.append("</table>")
-    out.extend(_similar_section(report))
+        yield "</table>\n"
+    yield from _lines(*_similar_section(report))
     if report.groups:
-        out.append("<h2>New media, grouped (copies and near-copies together)</h2><ol>")
+        yield "<h2>New media, grouped (copies and near-copies together)</h2><ol>\n"
         for g in report.groups:
-            out.append("<li>" + ", ".join(f"<span class='path'>{e(p)}</span>" for p in g) + "</li>")
-        out.append("</ol>")
-    out.append("</body></html>")
-    return "\n".join(out)
+            yield "<li>" + ", ".join(f"<span class='path'>{e(p)}</span>" for p in g) + "</li>\n"
+        yield "</ol>\n"
+    yield "</body></html>\n"
 
 
+def _lines(*parts: str) -> Iterator[str]:
+    for part in parts:
+        if part:
+            yield part + "\n"
+
+
+def _left_out_note(left_out: int, limit: int) -> str:
+    if not left_out:
+        return ""
+    return (
+        f"<p class='note'>{left_out} thumbnails left out: of the {limit + left_out} new "
+        f"files without leads only the first {limit} are pictured (--html-thumbnails-max), "
+        "so that the page stays small enough for a browser to open. Known and near files "
+        "and files with leads all have theirs; the others are named under Other files.</p>"
+    )
+
+
+def _series_section(report: TriageReport) -> list[str]:
+    e = html.escape
+    out = ["<h2>Known series in this seizure</h2>"]
+    if not report.series:
+        out.append("<p>No file matched a known series.</p>")
+        return out
+    out.append(
+        "<table><tr><th>Series</th><th>Owner</th><th>Contact</th><th>Victim</th>"
+        "<th>Offender</th><th>Files (exact / near)</th><th>Baseline</th></tr>"
+    )
+    for h in report.series:
+        st = h.status
+        out.append(
+            f"<tr><td>{e(st.name)}</td><td>{e(st.owner_code)} ({e(st.owner_country)}), "
+            f"{e(st.owner_name)}</td><td>{e(st.contact or '')}</td>"
+            f"<td>{_yes_no(st.victim_identified, st.victim_identified_by)}</td>"
+            f"<td>{_yes_no(st.offender_identified, st.offender_identified_by)}</td>"
+            f"<td>{len(h.paths)} ({h.exact} / {h.near})</td>"
+            f"<td>{'yes' if st.baseline else 'no'}</td></tr>"
+        )
+    out.append("</table>")
+    return out
+
+
+# thumbnails only of files triage actually read: never of skipped ones (FIFOs,
+# symlinks out of the seizure, devices) nor of ones that failed
 _PROCESSED = frozenset({"known", "near", "new"})
 
 
-def _row(it: TriageItem, mode: Thumbnails, thumb: Callable[[str, Thumbnails], str | None]) -> str:
-    e = html.escape
-    # thumbnails only of files triage actually read: never of skipped ones (FIFOs,
-    # symlinks out of the seizure, devices) nor of ones that failed
-    uri = thumb(it.path, mode) if it.status in _PROCESSED else None
+def _row(it: TriageItem, uri: str | None) -> str:
     img = f"<img class='thumb' alt='' src='{uri}'>" if uri else ""
+    return (
+        f"<tr><td>{img}</td><td class='{it.status}'>{it.status}</td>"
+        f"<td class='path'>{html.escape(it.path)}</td><td>{_match(it)}</td></tr>"
+    )
+
+
+def _match(it: TriageItem) -> str:
+    e = html.escape
     if it.matches:
         m = it.matches[0]
         series = ", ".join(m.series) or "no series"
@@ -176,16 +255,12 @@ def _row(it: TriageItem, mode: Thumbnails, thumb: Callable[[str, Thumbnails], st
             match += f"; at {m.detail['compared_times'][0]:.1f} s in that video"
         if len(it.matches) > 1:
             match += f"; +{len(it.matches) - 1} more"
-    elif it.status == "error":
-        match = e(f"{it.file.reason}: {it.file.message}")
-    elif it.group is not None:
-        match = f"new group {it.group}"
-    else:
-        match = ""
-    return (
-        f"<tr><td>{img}</td><td class='{it.status}'>{it.status}</td>"
-        f"<td class='path'>{e(it.path)}</td><td>{match}</td></tr>"
-    )
+        return match
+    if it.status == "error":
+        return e(f"{it.file.reason}: {it.file.message}")
+    if it.group is not None:
+        return f"new group {it.group}"
+    return ""
 
 
 _RELATION_WORDS = {
@@ -232,14 +307,32 @@ def _similar_section(report: TriageReport) -> list[str]:
     return out
 
 
-def write(report: TriageReport, path: Path, **kw: object) -> None:
-    """Write the report atomically (a temporary file renamed over ``path``), owner-only
-    (0600): a failure leaves no empty or partial report behind."""
-    text = valid_unicode(render(report, **kw))  # type: ignore[arg-type]
+def write(
+    report: TriageReport,
+    path: Path,
+    *,
+    title: str = "Tessera triage report",
+    thumbnails: Thumbnails = "blurred",
+    max_new_thumbnails: int = MAX_NEW_THUMBNAILS,
+    thumb: Thumb = thumbnail_data_uri,
+    workers: int = WORKERS,
+    cache: ThumbnailCache | None = None,
+) -> None:
+    """Write the report atomically (a temporary file, written piece by piece, renamed
+    over ``path``), owner-only (0600): a failure leaves no empty or partial report."""
     fd, tmp = tempfile.mkstemp(prefix=".tessera-report-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            for piece in pieces(
+                report,
+                title=title,
+                thumbnails=thumbnails,
+                max_new_thumbnails=max_new_thumbnails,
+                thumb=thumb,
+                workers=workers,
+                cache=cache,
+            ):
+                fh.write(valid_unicode(piece))
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
@@ -248,4 +341,13 @@ def write(report: TriageReport, path: Path, **kw: object) -> None:
         raise
 
 
-__all__ = ["Thumbnails", "render", "thumbnail_data_uri", "write"]
+__all__ = [
+    "MAX_NEW_THUMBNAILS",
+    "ThumbnailCache",
+    "Thumbnails",
+    "pieces",
+    "render",
+    "split_files",
+    "thumbnail_data_uri",
+    "write",
+]
