@@ -491,7 +491,10 @@ def main() -> None:
         print(f"built: {seizure} ({seizure_bytes / 2**20:.0f} MiB) and {home}; --build-only: stop")
         return
 
-    # in one run, on the same files: the baseline first, then triage's stages
+    # in one run, on the same files: the baseline first, then triage's stages; each
+    # triage timed whole (--no-resume: never the rest of a run an earlier attempt of
+    # this benchmark left in the home's triage journal)
+    fresh = [*par, "--no-resume"]
     steps = Steps(root / f"timed-{args.n}.json", resume=args.resume)
 
     def hash_step() -> dict[str, Any]:
@@ -500,13 +503,13 @@ def main() -> None:
 
     def no_scenes_step() -> dict[str, Any]:
         wall, mib, _, out, cpu = timed(
-            ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *par]
+            ["--home", str(home), "triage", str(seizure), "--no-scenes", "--json", *fresh]
         )
         return {"wall": wall, "mib": mib, "cpu": cpu, "table": verdicts(json.loads(out), kinds)}
 
     def stream_step() -> dict[str, Any]:
         t_v, wall, mib_v, mib, n_leads, last, cpu_v, cpu = timed_stream(
-            ["--home", str(home), "triage", str(seizure), "--stream", *par]
+            ["--home", str(home), "triage", str(seizure), "--stream", *fresh]
         )
         full = json.loads(last)
         by_stage = Counter(
