@@ -136,3 +136,23 @@ def test_available_memory_reads_this_machine() -> None:
 
     mem = available_memory()
     assert mem is not None and mem > 0
+
+
+def test_the_pool_takes_window_items_ahead_of_its_consumer(tmp_path: Path) -> None:
+    """At most ``window`` items are drawn from the input before the consumer has taken
+    one result: what lets a consumer that stops on a batch keep the workers busy."""
+    drawn: list[int] = []
+
+    def items() -> Iterator[Path]:
+        for i in range(40):
+            drawn.append(i)
+            yield tmp_path / f"f{i}"
+
+    for window in (4, 12):
+        drawn.clear()
+        results = map_ordered(crashy, items(), workers=2, window=window, on_crash=_one_crash)
+        first = next(results)
+        assert first.path == str(tmp_path / "f0")
+        assert len(drawn) == window  # filled to the window, not beyond
+        rest = list(results)
+        assert len(rest) == 39 and len(drawn) == 40

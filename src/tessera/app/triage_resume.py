@@ -27,6 +27,7 @@ from tessera.app.context import App
 from tessera.matching.scene_triage import Related
 from tessera.matching.triage.decided import Decided
 from tessera.matching.triage.journal import Journal, Top, file_stat
+from tessera.matching.triage.run import VERDICT_CHUNK
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.result import FileResult
@@ -121,7 +122,14 @@ class Resume:
         self.files = sum(len(v) for v in done.values())
         if self.files and on_resumed:
             on_resumed(self.files)
-        groups = run_found(found, options, workers=workers, skip=done.__contains__, cluster=cluster)
+        groups = run_found(
+            found,
+            options,
+            workers=workers,
+            skip=done.__contains__,
+            cluster=cluster,
+            ahead=VERDICT_CHUNK,  # the pool works on while a chunk is decided
+        )
         for label, stat in zip(labels, stats, strict=True):
             if label in done:
                 yield from done[label]

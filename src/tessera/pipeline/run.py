@@ -59,11 +59,14 @@ def run_found(
     workers: int,
     skip: Callable[[str], bool] | None = None,
     cluster: str | None = None,
+    ahead: int = 0,
 ) -> Iterator[FileGroup]:
     """Groups for ``found``, in order; ``skip(label)`` leaves a path out (resume).
 
     ``cluster`` (a Dask scheduler address) runs the per-file work on that cluster's
-    workers instead of the local pool (``tessera.pipeline.cluster``)."""
+    workers instead of the local pool (``tessera.pipeline.cluster``). ``ahead`` more
+    files are kept in flight than the pool's own window: a consumer that stops to work
+    on a batch of results (triage's verdict chunks) keeps the workers busy meanwhile."""
     chosen = [f for f in found if skip is None or not skip(path_label(f.path))]
     todo = [f.path for f in chosen if f.skip_reason is None and not f.missing]
     expanded: Iterator[list[FileResult]]
@@ -73,7 +76,9 @@ def run_found(
         expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
     else:
         work = partial(expand_path, options=options)
-        expanded = map_ordered(work, todo, workers=workers, on_crash=crashed)
+        expanded = map_ordered(
+            work, todo, workers=workers, on_crash=crashed, window=workers * 8 + ahead
+        )
     for f in chosen:
         label = path_label(f.path)
         if f.skip_reason is not None or f.missing:
