@@ -10,6 +10,7 @@ import pytest
 
 from tessera.pipeline import run as pipeline_run
 from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.pool import IN_FLIGHT_PER_WORKER
 from tessera.pipeline.walk import iter_files
 
 
@@ -35,6 +36,6 @@ def test_run_found_keeps_ahead_more_files_in_flight(
             list(iter_files([tmp_path])), ExpandOptions(), workers=2, ahead=ahead
         )
     )
-    assert windows == [2 * 8 + ahead]
+    assert windows == [2 * IN_FLIGHT_PER_WORKER + ahead]
     assert sorted(g.label for g in groups) == sorted(str(tmp_path / f"f{i}.bin") for i in range(3))
     assert all(r.status == "error" for g in groups for r in g.results)

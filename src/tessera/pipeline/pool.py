@@ -86,6 +86,11 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 
 
+IN_FLIGHT_PER_WORKER = 8
+"""Files a pool keeps in flight for each worker unless told otherwise: enough that a
+worker never waits on the next file, few enough that results held in order stay small."""
+
+
 def map_ordered(
     fn: Callable[[T], R],
     items: Iterable[T],
@@ -103,7 +108,7 @@ def map_ordered(
                 result = fn(item)
             yield result
         return
-    yield from _ordered_pool(items, fn, workers, window or workers * 8, on_crash)
+    yield from _ordered_pool(items, fn, workers, window or workers * IN_FLIGHT_PER_WORKER, on_crash)
 
 
 def _ordered_pool(

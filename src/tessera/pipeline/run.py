@@ -18,7 +18,7 @@ from pathlib import Path
 from tessera.pipeline.expand import expand_path
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
-from tessera.pipeline.pool import map_ordered
+from tessera.pipeline.pool import IN_FLIGHT_PER_WORKER, map_ordered
 from tessera.pipeline.result import FileResult
 from tessera.pipeline.walk import Found, iter_files
 
@@ -65,8 +65,9 @@ def run_found(
 
     ``cluster`` (a Dask scheduler address) runs the per-file work on that cluster's
     workers instead of the local pool (``tessera.pipeline.cluster``). ``ahead`` more
-    files are kept in flight than the pool's own window: a consumer that stops to work
-    on a batch of results (triage's verdict chunks) keeps the workers busy meanwhile."""
+    files are kept in flight than the local pool's own window: a consumer that stops to
+    work on a batch of results (triage's verdict chunks) keeps the workers busy
+    meanwhile (a cluster's window, per worker thread, is left as it is)."""
     chosen = [f for f in found if skip is None or not skip(path_label(f.path))]
     todo = [f.path for f in chosen if f.skip_reason is None and not f.missing]
     expanded: Iterator[list[FileResult]]
@@ -76,9 +77,8 @@ def run_found(
         expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
     else:
         work = partial(expand_path, options=options)
-        expanded = map_ordered(
-            work, todo, workers=workers, on_crash=crashed, window=workers * 8 + ahead
-        )
+        window = workers * IN_FLIGHT_PER_WORKER + ahead
+        expanded = map_ordered(work, todo, workers=workers, on_crash=crashed, window=window)
     for f in chosen:
         label = path_label(f.path)
         if f.skip_reason is not None or f.missing:

@@ -152,8 +152,8 @@ VERDICT_CHUNK = 64
 A still's copy-check keypoints and colour layout (~25 KB) are dropped once its chunk
 is decided, so memory does not grow with the seizure by them (all of them were held
 until the last file was hashed), and a chunk's checks run while the pool hashes the
-files in its window (8 a worker). Large enough that each step's one query or index
-search per chunk costs little."""
+files in its window (8 a worker and one chunk more: ``run_found(ahead=...)``). Large
+enough that each step's one query or index search per chunk costs little."""
 
 
 def _chunks(
