@@ -17,16 +17,27 @@ homography. This prints, against compact stored features (``to_bytes``):
 The KAZE Iguazu sequence is one photo with added noise (its README: identity
 homographies), i.e. copies, so it is reported apart.
 
-Usage: ``python benchmarks/bench_same_picture.py [--workers 2] [--scenes-only]``
-(about 10 CPU-minutes).
+Each pair is run twice: with the query's full features (``full``: what the leads
+stage and ``tessera similar`` extract) and with triage's copy-check keypoints
+(``copy-check``: 300 keypoints of the picture shrunk to 320 pixels, rescaled, as the
+verdicts' copy check and ``other_shots`` read them). ``--seizure ROOT --sample N``
+also checks N edited copies of a seizure built by ``bench_seizure.py`` (ROOT holds
+``db/``, ``seizure-*/`` and the ingested ``home/``) with copy-check keypoints against
+the features ingest stored: how many are called another shot (``other_shot``, which
+drops a PDQ hit; the target is 0) or a scene.
+
+Usage: ``python benchmarks/bench_same_picture.py [--workers 2] [--scenes-only]
+[--seizure ROOT --sample 3000]`` (about 15 CPU-minutes, 3,000 seizure copies ~5 more).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import itertools
 import json
+import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from multiprocessing import Pool
@@ -35,12 +46,18 @@ from typing import Any
 
 import cv2
 import numpy as np
+import sqlalchemy as sa
 
 from bench_robust import jpeg40, overlay, rescale50
 from bench_scenes import DATA, caption, crop8, letterbox, load, mirror, rotate4, stored
+from bench_seizure import truth
 from tessera.demo.samples import synthetic_picture
-from tessera.features.local import LocalFeatures, extract, extract_mirrored
+from tessera.features.local import LocalFeatures, extract, extract_mirrored, rescale
 from tessera.features.scene import match_pair
+from tessera.matching.scene_store import SceneStore
+from tessera.pipeline.fingerprint import COPY_MAX_SIDE, COPY_NFEATURES, hash_bytes
+from tessera.pipeline.options import HashOptions
+from tessera.storage.db import Database
 
 
 def rot90(rgb: np.ndarray) -> np.ndarray:
@@ -60,6 +77,12 @@ EDITS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def copy_check_features(rgb: np.ndarray) -> LocalFeatures:
+    """Triage's copy-check keypoints of a picture (``tessera.pipeline.fingerprint``)."""
+    h, w = rgb.shape[:2]
+    return rescale(extract(rgb, max_side=COPY_MAX_SIDE, nfeatures=COPY_NFEATURES), w, h)
+
+
 def signals(queries: list[LocalFeatures], known: LocalFeatures) -> dict[str, Any]:
     """The best of the queries (most inliers) against ``known``."""
     best = max((match_pair(q, known, "k") for q in queries), key=lambda m: m.inliers)
@@ -69,8 +92,20 @@ def signals(queries: list[LocalFeatures], known: LocalFeatures) -> dict[str, Any
         "inliers": v.homography_inliers,
         "residual": v.residual,
         "affine": v.affine_residual,
+        "perspective": best.perspective,
         "same": best.same_picture,
+        "other_shot": best.other_shot,
     }
+
+
+def both(rgb: np.ndarray, known: LocalFeatures, **row: Any) -> list[dict[str, Any]]:
+    """``signals`` of ``rgb`` against ``known`` with full features (the picture and its
+    mirror image, as the leads stage) and with copy-check keypoints (the picture
+    only, as the verdicts' copy check)."""
+    return [
+        {**row, "mode": "full", **signals([extract(rgb), extract_mirrored(rgb)], known)},
+        {**row, "mode": "copy-check", **signals([copy_check_features(rgb)], known)},
+    ]
 
 
 def scene_sets() -> list[list[str]]:
@@ -100,12 +135,11 @@ def scene_sets() -> list[list[str]]:
     return [s for s in [*sets, *by.values()] if len(s) > 1]
 
 
-def scene_task(pair: tuple[str, str]) -> dict[str, Any]:
+def scene_task(pair: tuple[str, str]) -> list[dict[str, Any]]:
     a, b = pair
-    rgb = load(Path(a))
-    queries = [extract(rgb), extract_mirrored(rgb)]
-    r = signals(queries, stored(extract(load(Path(b)))))
-    return {"kind": "scene", "set": Path(a).parent.name, "a": Path(a).name, "b": Path(b).name, **r}
+    known = stored(extract(load(Path(b))))
+    row = {"kind": "scene", "set": Path(a).parent.name, "a": Path(a).name, "b": Path(b).name}
+    return both(load(Path(a)), known, **row)
 
 
 def copy_task(item: tuple[str, str]) -> list[dict[str, Any]]:
@@ -119,22 +153,60 @@ def copy_task(item: tuple[str, str]) -> list[dict[str, Any]]:
     out = []
     for edit, fn in EDITS.items():
         e = fn(rgb)
+        queries = [extract(e), extract_mirrored(e)]
         out.append(
-            {
-                "kind": "copy",
-                "a": name,
-                "b": edit,
-                **signals([extract(e), extract_mirrored(e)], known),
-            }
+            {"kind": "copy", "a": name, "b": edit, "mode": "full", **signals(queries, known)}
         )
+        # a mirror image is found by PDQ's dihedral variants, not the copy check
+        if edit != "mirror":
+            cc = signals([copy_check_features(e)], known)
+            out.append({"kind": "copy", "a": name, "b": edit, "mode": "copy-check", **cc})
     return out
 
 
-def augly_task(path: str) -> dict[str, Any]:
+def augly_task(path: str) -> list[dict[str, Any]]:
     known = stored(extract(load(DATA / "augly-image-augmentations/inputs/dfdc_1.jpg")))
-    e = load(Path(path))
-    r = signals([extract(e), extract_mirrored(e)], known)
-    return {"kind": "augly", "a": "dfdc_1", "b": Path(path).stem, **r}
+    return both(load(Path(path)), known, kind="augly", a="dfdc_1", b=Path(path).stem)
+
+
+_SEIZURE: dict[str, Any] = {}
+
+
+def _seizure_init(root: str) -> None:
+    cv2.setNumThreads(1)
+    home = Path(root) / "home"
+    db = Database(f"sqlite:///{home}/tessera.sqlite")
+    _SEIZURE.update(
+        root=Path(root), db=db, scene=SceneStore(db, home / "scene-index", read_only=True)
+    )
+
+
+def seizure_task(item: tuple[str, str, str]) -> dict[str, Any]:
+    """One edited copy of a built seizure, its copy-check keypoints (as triage's worker
+    takes them from the file's bytes) against what ingest stored for its original."""
+    folder, name, known = item
+    root = _SEIZURE["root"]
+    sha = hashlib.sha256((root / "db" / f"{known}.jpg").read_bytes()).digest()
+    with _SEIZURE["db"].session() as s:
+        media_id = s.execute(sa.text("SELECT id FROM media WHERE sha256 = :s"), {"s": sha}).scalar()
+    path = root / folder / name
+    f = hash_bytes(path.read_bytes(), str(path), HashOptions(copy_features=True))
+    stored_features = _SEIZURE["scene"].features_of(int(media_id)) if media_id else None
+    row = {"kind": "seizure", "a": name, "b": name.rsplit("-", 1)[1].removesuffix(".jpg")}
+    if stored_features is None or not f.copy_features:
+        return {**row, "mode": "copy-check", "relation": None, "missing": True}
+    r = signals([LocalFeatures.from_bytes(f.copy_features)], stored_features)
+    return {**row, "mode": "copy-check", **r}
+
+
+def seizure_items(root: Path, sample: int) -> list[tuple[str, str, str]]:
+    """``sample`` edited copies of the seizure under ``root``, drawn with a fixed seed."""
+    (folder,) = [p for p in root.glob("seizure-*") if p.is_dir()]
+    n = int(folder.name.split("-")[1])
+    n_db = sum(1 for _ in (root / "db").glob("known-*.jpg"))
+    items = [(folder.name, f, k) for f, k in truth(n, n_db).items() if k is not None]
+    random.Random(5).shuffle(items)
+    return items[:sample]
 
 
 def _init() -> None:
@@ -146,6 +218,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenes-only", action="store_true")
     ap.add_argument("--jsonl", type=Path, help="also write every pair's signals here")
+    ap.add_argument(
+        "--seizure", type=Path, help="a bench_seizure.py build (db/, seizure-*/, home/)"
+    )
+    ap.add_argument("--sample", type=int, default=3000, help="edited copies of --seizure checked")
     args = ap.parse_args()
     pairs = []
     for s in scene_sets():
@@ -168,15 +244,39 @@ def main() -> None:
         else sorted(glob.glob(str(DATA / "augly-image-augmentations/dfdc_expected_output/*.png")))
     )
     with Pool(args.workers, initializer=_init) as pool:
-        rows = pool.map(scene_task, pairs, chunksize=1)
+        rows = [r for rs in pool.map(scene_task, pairs, chunksize=1) for r in rs]
         rows += [r for rs in pool.map(copy_task, items, chunksize=1) for r in rs]
-        rows += pool.map(augly_task, augly, chunksize=1)
+        rows += [r for rs in pool.map(augly_task, augly, chunksize=1) for r in rs]
+    if args.seizure:
+        todo = seizure_items(args.seizure, args.sample)
+        with Pool(args.workers, initializer=_seizure_init, initargs=(str(args.seizure),)) as pool:
+            rows += pool.map(seizure_task, todo, chunksize=8)
     if args.jsonl:
         args.jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report(rows)
 
 
 def report(rows: list[dict[str, Any]]) -> None:
+    for mode in ("full", "copy-check"):
+        print(f"== queries: {mode}")
+        report_mode([r for r in rows if r.get("mode") == mode])
+    seizure = [r for r in rows if r["kind"] == "seizure"]
+    if seizure:
+        print("== edited copies of the seizure (copy-check keypoints against stored features)")
+        print("  edit       other shot / scene / copy / not verified / all")
+        for edit in sorted({r["b"] for r in seizure}):
+            g = [r for r in seizure if r["b"] == edit]
+            other = sum(bool(r.get("other_shot")) for r in g)
+            scene = sum(r["relation"] == "scene" for r in g)
+            copy = sum(r["relation"] == "copy" for r in g)
+            rest = len(g) - scene - copy
+            print(f"  {edit:10s} {other:4d} / {scene:4d} / {copy:4d} / {rest:4d} / {len(g):4d}")
+        for r in seizure:
+            if r.get("other_shot"):
+                print("  OTHER SHOT:", r)
+
+
+def report_mode(rows: list[dict[str, Any]]) -> None:
     scenes = [r for r in rows if r["kind"] == "scene" and r["set"] != "iguazu"]
     verified = [r for r in scenes if r["relation"] is not None]
     copies = [r for r in scenes if r["relation"] == "copy"]
@@ -208,6 +308,8 @@ def report(rows: list[dict[str, Any]]) -> None:
             print(f"  {edit:10s} {len(cp):4d} / {len(ver):4d} / {len(g):4d}   ({worst:.3f})")
             if kind == "augly":
                 print("  not copies:", sorted(r["b"] for r in g if r["relation"] != "copy"))
+        other = [r for r in group if r.get("other_shot")]
+        print(f"  {kind}: taken for another shot (other_shot, drops a PDQ hit): {len(other)}")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,18 @@ SAME_PICTURE_PERSPECTIVE_MARGIN = 0.006
 """Affine excess (keypoint sizes) below which no perspective is read into the ratio
 (copies with >= 100 inliers <= 0.004; the ICL-NUIM pan >= 0.013)."""
 
+SAME_PICTURE_PROJECTIVE = 0.003
+"""... and only when the homography itself carries perspective: its projective part
+changes scale across the query's frame by at least this share
+(``SceneMatch.perspective``). With ~100 inliers the median residuals' ratio can read
+perspective into a homography that has next to none: a JPEG q80 copy of a 2,048-pixel
+picture (the 100k seizure's ``f060022-reencode.jpg``) at ratio 1.32, excess 0.0076,
+its homography changing scale by 0.11 %, was taken for another shot. Measured with
+triage's copy-check keypoints (and full queries) against stored features: ICL-NUIM
+frames four apart that the ratio decides >= 0.005; of 3,000 edited copies of the 100k
+seizure (every edit class), that re-encode is the only one the ratio and excess call
+perspective."""
+
 SAME_PICTURE_MIN_INLIERS = 100
 """Inliers needed before perspective is judged: with a few dozen, a homography's
 projective part is noise (the reverted 1.5-pixel corner bound read 4.4 pixels into
@@ -127,6 +139,20 @@ def _frame_nesting(
     inter, _ = cv2.intersectConvexConvex(placed, frame)
     smaller = min(abs(float(cv2.contourArea(placed))), cw * ch)
     return float(inter) / smaller if smaller > 0 else 0.0
+
+
+def _perspective(h: NDArray[np.float64] | None, query: LocalFeatures) -> float:
+    """``SceneMatch.perspective`` of homography ``h`` (query to candidate)."""
+    if h is None or not np.all(np.isfinite(h)) or abs(h[2, 2]) < 1e-12:
+        return 0.0
+    row = h[2] / h[2, 2]
+    w, hh = float(query.width), float(query.height)
+    corners = np.array([[0, 0], [w, 0], [w, hh], [0, hh]], np.float64)
+    denom = corners @ row[:2] + 1.0
+    centre = float(np.array([w / 2, hh / 2]) @ row[:2] + 1.0)
+    if abs(centre) < 1e-12:
+        return float("inf")
+    return float(np.max(np.abs(denom / centre - 1.0)))
 
 
 def _area(box: Box) -> float:
@@ -165,6 +191,10 @@ class SceneMatch:
     """Overlap of the query's frame, placed by the homography, and the candidate's frame,
     over the smaller of the two: 1 when one holds the other (a crop inside its
     original; an original inside bars, rotation corners or a screenshot)."""
+    perspective: float = 0.0
+    """How much the homography's projective part changes scale across the query's
+    frame (largest relative change of its denominator from the centre to a corner):
+    0 for an affine map, >= 0.012 for a camera pan across one room."""
 
     @property
     def inliers(self) -> int:
@@ -179,7 +209,10 @@ class SceneMatch:
         v = self.verification
         if v.homography is None or v.residual > SAME_PICTURE_RESIDUAL:
             return False
-        if v.homography_inliers < SAME_PICTURE_MIN_INLIERS:
+        if (
+            v.homography_inliers < SAME_PICTURE_MIN_INLIERS
+            or self.perspective < SAME_PICTURE_PROJECTIVE
+        ):
             return True
         excess = v.affine_residual - v.residual
         return (
@@ -254,6 +287,7 @@ def match_pair(
         if v.region_in_query
         else 0.0,
         _frame_nesting(v.homography, query, candidate),
+        _perspective(v.homography, query),
     )
 
 
