@@ -17,12 +17,14 @@ from tessera.app.context import App
 from tessera.app.progress import SILENT, Progress
 from tessera.app.triage_resume import Resume, run_key
 from tessera.app.visibility import Level, transaction
+from tessera.features.local import LocalFeatures
 from tessera.fingerprints.pdq import MATCH_THRESHOLD, QUALITY_THRESHOLD
 from tessera.matching.scene_triage import Related, SecondStage, leads_stage
 from tessera.matching.triage import TriageReport, triage
 from tessera.matching.triage.leads import lead_jobs
 from tessera.matching.triage.report import Match, RelatedMatch, SeriesHit, TriageItem
 from tessera.pipeline.options import ExpandOptions, HashOptions
+from tessera.pipeline.reread import reread
 from tessera.pipeline.result import FileResult
 from tessera.storage import repo, sharing
 
@@ -90,6 +92,14 @@ def run(
             limits=app.settings.decode_limits,
         )
     )
+
+    def confirm(f: FileResult) -> LocalFeatures | None:
+        """The copy check's confirmation: ``f``'s full features, as the leads stage
+        takes them (the picture as it is), read again from disk."""
+        again = reread(f, confirm_options)
+        return LocalFeatures.from_bytes(again.features) if again and again.features else None
+
+    confirm_options = replace(lead_options.hash, metadata=False)
 
     def visible(report: TriageReport) -> TriageReport:
         return report if caller.is_local_operator else shared_report(app, caller, report, radius)
@@ -192,6 +202,7 @@ def run(
                 on_verdicts=(lambda r: on_verdicts(visible(r))) if on_verdicts else None,
                 leads=run_leads if scene is not None and leads else None,
                 on_decided=journal.decided,
+                confirm=confirm,
             )
         finally:
             progress.end()

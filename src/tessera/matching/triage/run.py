@@ -17,7 +17,7 @@ from tessera.matching.scene_triage import (
     other_shots,
     second_stage,
 )
-from tessera.matching.triage.copies import copy_check
+from tessera.matching.triage.copies import Confirm, copy_check
 from tessera.matching.triage.decided import Decided
 from tessera.matching.triage.exact import ExactHits, exact_matches
 from tessera.matching.triage.grouping import group_new
@@ -59,6 +59,7 @@ def triage(
     on_verdicts: Callable[[TriageReport], None] | None = None,
     leads: LeadsFn | None = None,
     on_decided: Callable[[Sequence[Decided]], None] | None = None,
+    confirm: Confirm | None = None,
 ) -> TriageReport:
     """Classify fingerprinted files against the database; see the package doc.
 
@@ -75,6 +76,9 @@ def triage(
     ``files`` may hold, in a file's place, what an earlier attempt's verdict steps
     found for it (``Decided``, from a journal): taken as it is, no step runs on it.
     ``on_decided(files)`` gets each chunk's newly decided files (for the journal).
+    ``confirm`` reads a file's full local features again when the copy check's
+    320-pixel keypoints find a copy they cannot tell from another shot
+    (``tessera.matching.triage.copies.CONFIRM_RESIDUAL``).
     """
     hashes = index_db or db
     items: list[TriageItem] = []
@@ -112,6 +116,7 @@ def triage(
                 radius=radius,
                 min_quality=min_quality,
                 dihedral=dihedral,
+                confirm=confirm,
             )
             # decided: the chunk's keypoints and layouts are not needed again
             done = [_per_file(found, k, _decided(it.file)) for k, it in enumerate(part)]
@@ -214,6 +219,7 @@ def _verdict_steps(
     radius: int,
     min_quality: int,
     dihedral: bool,
+    confirm: Confirm | None = None,
 ) -> _Found:
     """Digests, PDQ (and its variants), videos and audio, colour layouts and the copy
     check, each step on the files the steps before left open."""
@@ -252,7 +258,7 @@ def _verdict_steps(
         checked = [(i, f) for i, f in still_open() if f.copy_features]
         if checked:
             with blas_threads(1):  # small matrix products: threads only spin (30x CPU)
-                copies, _failed = copy_check(scene, checked)
+                copies, _failed = copy_check(scene, checked, confirm=confirm)
             related.update(copies)
     return _Found(exact, near, dict(av), related)
 
