@@ -76,7 +76,10 @@ q40: <= 0.074 for 19 of 21 photos, 0.089 and 0.099 for two small UKBench photos
 (PDQ, which runs first, finds JPEG copies); other photographs of a place: Boat
 zooms >= 0.108, Graffiti >= 0.099 (and perspective), TUM office frames and Sagrada
 Familia views >= 0.13. Being a ratio to each keypoint's scale, it neither grows for small
-pictures (the reverted 1,024-pixel bound did) nor depends on the inlier count."""
+pictures (the reverted 1,024-pixel bound did) nor depends on the inlier count. With
+triage's copy-check keypoints (a picture shrunk to 320 pixels) the Boat zooms read
+0.049-0.075: the copy check confirms such copies with full features
+(``tessera.matching.triage.copies.CONFIRM_RESIDUAL``)."""
 
 SAME_PICTURE_PERSPECTIVE = 1.25
 """... and, with at least :data:`SAME_PICTURE_MIN_INLIERS` inliers, the best affine
