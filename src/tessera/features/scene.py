@@ -197,7 +197,7 @@ class SceneMatch:
     perspective: float = 0.0
     """How much the homography's projective part changes scale across the query's
     frame (largest relative change of its denominator from the centre to a corner):
-    0 for an affine map, >= 0.012 for a camera pan across one room."""
+    0 for an affine map, >= 0.005 for ICL-NUIM frames four apart (a camera pan)."""
 
     @property
     def inliers(self) -> int:
