@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from tessera.features.local import LocalFeatures
 from tessera.features.retrieval import Candidate
-from tessera.features.scene import match_pair
+from tessera.features.scene import SAME_PICTURE_RESIDUAL, SceneMatch, match_pair
 from tessera.matching.scene_store import SceneStore, doc_key, parse_key
 from tessera.matching.scene_triage import Related, describe_copy, match_detail
 from tessera.pipeline.result import FileResult
@@ -40,6 +40,18 @@ at residual 0.049-0.075 with these keypoints (0.11-0.14 with full features, wher
 copies stay <= 0.05). Measured (``benchmarks/bench_same_picture.py``): 576 of 2,670
 copy-check copies of the 100k seizure's edited copies lie above it (crops and 3-degree
 rotations most), and full features confirm all 576."""
+
+CONFIRM_OTHER_RESIDUAL = 0.105
+"""Full features take a copy for another shot only with positive evidence: not the
+same picture (``SceneMatch.same_picture``) by perspective, or by a residual above
+this. Between ``SAME_PICTURE_RESIDUAL`` (0.08) and this lie copies whose full
+features are a little off, which stay copies as the 320-pixel check found them: the
+100k seizure's ``f071454-rotate3.jpg`` (a 3-degree rotation of a picture with 198
+stored keypoints) reads 0.0825, JPEG q40 copies of small photos up to 0.104
+(``bench_same_picture.py``); the Boat zooms read 0.110-0.145. Nor does a copy fall
+for a low inlier share alone (``f036578-crop.jpg``: 27 % of 136 keypoints, same
+picture): measured on the 100k verdicts, those two were the only copies of 3,422
+confirmations that a plain ``relation == "scene"`` would have dropped."""
 
 Stored = Callable[[str], LocalFeatures | None]
 """A candidate's stored features by its document key (None: none stored any more)."""
@@ -78,6 +90,15 @@ class _Full:
         return self._feats
 
 
+def shows_another_shot(full: SceneMatch) -> bool:
+    """Whether the full features' match shows another photograph of the place (see
+    ``CONFIRM_OTHER_RESIDUAL``), not merely a weaker verification."""
+    v = full.verification
+    if v.homography is None or full.same_picture:
+        return False
+    return v.residual <= SAME_PICTURE_RESIDUAL or v.residual > CONFIRM_OTHER_RESIDUAL
+
+
 def _first_copy(
     q: LocalFeatures, cands: Sequence[Candidate], stored: Stored, full: _Full
 ) -> Related | None:
@@ -93,7 +114,7 @@ def _first_copy(
         query, confirmed = q, False
         if m.verification.residual > CONFIRM_RESIDUAL and (fq := full()) is not None:
             fm = match_pair(fq, feats, cand.media_id, cand)
-            if fm.relation == "scene":
+            if shows_another_shot(fm):
                 continue  # the same place, another shot: a lead, not a copy
             if fm.relation == "copy":
                 m, query, confirmed = fm, fq, True
@@ -187,4 +208,12 @@ def copy_check(
     return found, frozenset(failed)
 
 
-__all__ = ["CONFIRM_RESIDUAL", "COPY_SHORTLIST", "Confirm", "copy_check", "copy_of"]
+__all__ = [
+    "CONFIRM_OTHER_RESIDUAL",
+    "CONFIRM_RESIDUAL",
+    "COPY_SHORTLIST",
+    "Confirm",
+    "copy_check",
+    "copy_of",
+    "shows_another_shot",
+]
