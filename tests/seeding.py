@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
+from tessera.app import App, Caller
+from tessera.app import ingest as ingest_uc
 from tessera.ingest.writer import write_batch
 from tessera.pipeline.result import FileResult
 from tessera.storage import repo
@@ -104,3 +107,21 @@ def seed(
             )
             for (content, pdq), r in zip(items, results, strict=True)
         ]
+
+
+def ingest_known(app: App, known: Path) -> None:
+    """Ingest the pictures under ``known`` with local features as agency NL-A, case
+    NL-1, series S-1 (created here), as the local operator: the known side of the
+    triage tests."""
+    ensure_agency(app.db, "NL-A", "NL")
+    ensure_series(app.db, "S-1", "NL-A")
+    ingest_uc.run(
+        app,
+        Caller.local_operator(),
+        known,
+        agency_code="NL-A",
+        case_number="NL-1",
+        series_name="S-1",
+        features=True,
+        workers=1,
+    )

@@ -24,7 +24,6 @@ import pytest
 from PIL import Image, ImageOps
 
 from tessera.app import App
-from tessera.app import ingest as ingest_uc
 from tessera.app import triage as triage_uc
 from tessera.app.settings import Settings
 from tessera.app.triage_resume import RUNS_DIR
@@ -34,7 +33,7 @@ from tessera.matching.triage import run as triage_run
 from tessera.pipeline import run as pipeline_run
 from tests.app.test_coop import OP
 from tests.fingerprints.test_layout import caption, gradient
-from tests.seeding import ensure_agency, ensure_series
+from tests.seeding import ingest_known
 
 SHARED = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg")
 FILES = 160
@@ -75,26 +74,11 @@ def pictures(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[
     return known, seizure
 
 
-def _ingested(app: App, known: Path) -> None:
-    ensure_agency(app.db, "NL-A", "NL")
-    ensure_series(app.db, "S-1", "NL-A")
-    ingest_uc.run(
-        app,
-        OP,
-        known,
-        agency_code="NL-A",
-        case_number="NL-1",
-        series_name="S-1",
-        features=True,
-        workers=1,
-    )
-
-
 @pytest.fixture
 def world(app: App, pictures: tuple[Path, Path]) -> tuple[App, Path]:
     """The whole seizure, on each backend."""
     known, seizure = pictures
-    _ingested(app, known)
+    ingest_known(app, known)
     return app, seizure
 
 
@@ -115,7 +99,7 @@ def leads_world(app: App, pictures: tuple[Path, Path], tmp_path: Path) -> tuple[
     """Part of the seizure (the leads stage costs several times the verdicts), on
     each backend."""
     known, whole = pictures
-    _ingested(app, known)
+    ingest_known(app, known)
     return app, _part(whole, tmp_path / "seizure", *LEADS_PART)
 
 
@@ -133,7 +117,7 @@ def small(
     monkeypatch.setattr(triage_run, "VERDICT_CHUNK", SMALL_CHUNK)
     app = App(Settings.for_home(tmp_path / "home"))
     app.migrate()
-    _ingested(app, known)
+    ingest_known(app, known)
     yield app, seizure
     app.close()
 

@@ -23,7 +23,6 @@ import pytest
 from PIL import Image
 
 from tessera.app import App
-from tessera.app import ingest as ingest_uc
 from tessera.app import triage as triage_uc
 from tessera.app.settings import Settings
 from tessera.features.local import LocalFeatures
@@ -33,7 +32,7 @@ from tessera.matching.triage.copies import CONFIRM_RESIDUAL, copy_check, shows_a
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import HashOptions
 from tests.app.test_coop import OP
-from tests.seeding import ensure_agency, ensure_series
+from tests.seeding import ingest_known
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 FULL = HashOptions(pdq=False, features=True, features_compact=False, metadata=True)
@@ -75,18 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Any:
 
     app = App(Settings.for_home(root / "home"))
     app.migrate()
-    ensure_agency(app.db, "NL-A", "NL")
-    ensure_series(app.db, "S-1", "NL-A")
-    ingest_uc.run(
-        app,
-        OP,
-        known,
-        agency_code="NL-A",
-        case_number="NL-1",
-        series_name="S-1",
-        features=True,
-        workers=1,
-    )
+    ingest_known(app, known)
     yield app, seizure
     app.close()
 

@@ -21,13 +21,12 @@ import pytest
 from PIL import Image
 
 from tessera.app import App
-from tessera.app import ingest as ingest_uc
 from tessera.app import triage as triage_uc
 from tessera.app.settings import Settings
 from tessera.matching.triage import run as triage_run
 from tests.app.test_coop import OP
 from tests.fingerprints.test_layout import caption, gradient
-from tests.seeding import ensure_agency, ensure_series
+from tests.seeding import ingest_known
 
 
 def _png(rgb: np.ndarray, path: Path) -> None:
@@ -62,18 +61,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Any:
 
     app = App(Settings.for_home(root / "home"))
     app.migrate()
-    ensure_agency(app.db, "NL-A", "NL")
-    ensure_series(app.db, "S-1", "NL-A")
-    ingest_uc.run(
-        app,
-        OP,
-        known,
-        agency_code="NL-A",
-        case_number="NL-1",
-        series_name="S-1",
-        features=True,
-        workers=1,
-    )
+    ingest_known(app, known)
     yield app, seizure
     app.close()
 
