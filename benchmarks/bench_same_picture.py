@@ -46,18 +46,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-import sqlalchemy as sa
 
 from bench_robust import jpeg40, overlay, rescale50
 from bench_scenes import DATA, caption, crop8, letterbox, load, mirror, rotate4, stored
 from bench_seizure import truth
 from tessera.demo.samples import synthetic_picture
-from tessera.features.local import LocalFeatures, extract, extract_mirrored, rescale
+from tessera.features.local import LocalFeatures, extract, extract_mirrored
 from tessera.features.scene import match_pair
 from tessera.matching.scene_store import SceneStore
-from tessera.pipeline.fingerprint import COPY_MAX_SIDE, COPY_NFEATURES, hash_bytes
+from tessera.pipeline.fingerprint import copy_keypoints, hash_bytes
 from tessera.pipeline.options import HashOptions
 from tessera.storage.db import Database
+from tessera.storage.identity import media_ids_by_sha256
 
 
 def rot90(rgb: np.ndarray) -> np.ndarray:
@@ -75,12 +75,6 @@ EDITS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "jpeg40": jpeg40,
     "rescale50": rescale50,
 }
-
-
-def copy_check_features(rgb: np.ndarray) -> LocalFeatures:
-    """Triage's copy-check keypoints of a picture (``tessera.pipeline.fingerprint``)."""
-    h, w = rgb.shape[:2]
-    return rescale(extract(rgb, max_side=COPY_MAX_SIDE, nfeatures=COPY_NFEATURES), w, h)
 
 
 def signals(queries: list[LocalFeatures], known: LocalFeatures) -> dict[str, Any]:
@@ -104,7 +98,7 @@ def both(rgb: np.ndarray, known: LocalFeatures, **row: Any) -> list[dict[str, An
     only, as the verdicts' copy check)."""
     return [
         {**row, "mode": "full", **signals([extract(rgb), extract_mirrored(rgb)], known)},
-        {**row, "mode": "copy-check", **signals([copy_check_features(rgb)], known)},
+        {**row, "mode": "copy-check", **signals([copy_keypoints(rgb)], known)},
     ]
 
 
@@ -159,7 +153,7 @@ def copy_task(item: tuple[str, str]) -> list[dict[str, Any]]:
         )
         # a mirror image is found by PDQ's dihedral variants, not the copy check
         if edit != "mirror":
-            cc = signals([copy_check_features(e)], known)
+            cc = signals([copy_keypoints(e)], known)
             out.append({"kind": "copy", "a": name, "b": edit, "mode": "copy-check", **cc})
     return out
 
@@ -188,7 +182,7 @@ def seizure_task(item: tuple[str, str, str]) -> dict[str, Any]:
     root = _SEIZURE["root"]
     sha = hashlib.sha256((root / "db" / f"{known}.jpg").read_bytes()).digest()
     with _SEIZURE["db"].session() as s:
-        media_id = s.execute(sa.text("SELECT id FROM media WHERE sha256 = :s"), {"s": sha}).scalar()
+        media_id = media_ids_by_sha256(s, [sha]).get(sha)
     path = root / folder / name
     f = hash_bytes(path.read_bytes(), str(path), HashOptions(copy_features=True))
     stored_features = _SEIZURE["scene"].features_of(int(media_id)) if media_id else None

@@ -10,8 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from tessera.pipeline import reread as reread_module
 from tessera.pipeline.expand import expand_path
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import ExpandOptions, HashOptions
@@ -38,12 +40,19 @@ def test_the_same_file_is_read_again_with_other_options(tmp_path: Path) -> None:
     assert again.features is not None and again.pdq is None  # the new options, not the old
 
 
-def test_a_file_changed_since_or_gone_is_not_read(tmp_path: Path) -> None:
+def test_a_file_changed_since_or_gone_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "a.png"
     path.write_bytes(_png(1))
     first = hash_bytes(path.read_bytes(), str(path), HashOptions())
-    path.write_bytes(_png(2))  # another picture under the same name
-    assert reread(first, FULL) is None
+    path.write_bytes(_png(2))  # another picture (it could be a hostile one) under the name
+
+    def never(*_a: object, **_k: object) -> None:
+        raise AssertionError("changed content was decoded")
+
+    monkeypatch.setattr(reread_module, "hash_bytes", never)
+    assert reread(first, FULL) is None  # told by its SHA-256, before any decoding
     path.unlink()
     assert reread(first, FULL) is None
 

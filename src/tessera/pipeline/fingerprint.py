@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import MediaError
 from tessera.fingerprints.pdq import (
@@ -31,6 +31,9 @@ from tessera.pipeline.label import path_label
 from tessera.pipeline.options import HashOptions
 from tessera.pipeline.read import read_file, read_head
 from tessera.pipeline.result import NOT_MEDIA, FileResult, OcrWord, digests
+
+if TYPE_CHECKING:
+    from tessera.features.local import LocalFeatures
 
 
 def hash_bytes(data: bytes, path: str, options: HashOptions) -> FileResult:
@@ -85,13 +88,20 @@ COPY_NFEATURES = 300
 """Keypoints of the copy check (the stored side keeps up to 908)."""
 
 
+def copy_keypoints(rgb: Any, width: int | None = None, height: int | None = None) -> LocalFeatures:
+    """Triage's copy-check keypoints of decoded pixels, in the
+    coordinates of the ``width`` x ``height`` picture they were decoded from (the
+    decoded size when not given). Benchmarks call it to model the copy check."""
+    from tessera.features.local import extract, rescale  # noqa: PLC0415 (cv2 on demand)
+
+    feats = extract(rgb, max_side=COPY_MAX_SIDE, nfeatures=COPY_NFEATURES)
+    return rescale(feats, width or feats.width, height or feats.height)
+
+
 def _copy_features(result: FileResult, rgb: Any) -> FileResult:
     """Triage's copy-check keypoints (full-size pixels, uncompressed: no PQ encoding)."""
     try:
-        from tessera.features.local import extract, rescale  # noqa: PLC0415 (cv2 on demand)
-
-        feats = extract(rgb, max_side=COPY_MAX_SIDE, nfeatures=COPY_NFEATURES)
-        full = rescale(feats, result.width or feats.width, result.height or feats.height)
+        full = copy_keypoints(rgb, result.width, result.height)
         return replace(result, copy_features=full.to_bytes_full())
     except Exception as exc:  # OpenCV errors must not cost the file
         return replace(

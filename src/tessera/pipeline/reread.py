@@ -10,6 +10,8 @@ what the first pass found when this gives None.
 
 from __future__ import annotations
 
+import hashlib
+
 from tessera.errors import MediaError
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.label import parse_label
@@ -28,12 +30,12 @@ def reread(f: FileResult, options: HashOptions) -> FileResult | None:
         if not path.is_file():
             return None  # an archive member ("a.zip!/b.jpg"), or gone
         data = read_file(path, options.limits)
-    except (MediaError, OSError):
+    except (MediaError, OSError):  # OSError: is_file on a name the system refuses
         return None
+    if hashlib.sha256(data).hexdigest() != f.sha256:
+        return None  # changed since: nothing of it is decoded
     again = hash_bytes(data, f.path, options)
-    if again.sha256 != f.sha256 or again.status != "ok":
-        return None
-    return again
+    return again if again.status == "ok" else None
 
 
 __all__ = ["reread"]
