@@ -14,7 +14,10 @@ camera); the rotated copy is made here from the seizure benchmark's generator.
 
 from __future__ import annotations
 
+import io
 import sys
+import tarfile
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,12 @@ from tessera.app.settings import Settings
 from tessera.features.local import LocalFeatures
 from tessera.features.scene import SceneMatch, match_pair
 from tessera.matching.scene_store import SceneStore
-from tessera.matching.triage.copies import CONFIRM_RESIDUAL, copy_check, shows_another_shot
+from tessera.matching.triage.copies import (
+    CONFIRM_RESIDUAL,
+    UNCONFIRMED,
+    copy_check,
+    shows_another_shot,
+)
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import HashOptions
 from tests.app.test_coop import OP
@@ -92,12 +100,12 @@ def test_other_shots_of_a_harbour_pass_the_coarse_check(world: Any) -> None:
     """Not vacuous: the 320-pixel keypoints alone call the Boat shots copies (and the
     generated rotation too, above the confirmation's residual), so what the next tests
     see is the confirmation's doing. A confirmation that cannot read the file (None)
-    leaves the copy as found."""
+    leaves the copy as found, and says it was not confirmed."""
     app, seizure = world
     for name in ("boat-1.png", "boat-3.png", "generated-rotate3.jpg"):
         found = _coarse(app, seizure / name)
         assert [r.relation for r in found.get(0, [])] == ["copy"], name
-        assert "confirmed" not in found[0][0].detail
+        assert found[0][0].detail["confirmed"] == UNCONFIRMED
 
 
 def test_other_shots_are_not_near_and_a_rotated_copy_is_confirmed(world: Any) -> None:
@@ -111,6 +119,35 @@ def test_other_shots_are_not_near_and_a_rotated_copy_is_confirmed(world: Any) ->
     (match,) = [m for m in rotated.matches if m.via == "local-features"]
     assert match.detail.get("confirmed") == "full-features"
     assert "rotated 3 degrees" in str(match.detail.get("reason")), match.detail
+
+
+def test_other_shots_in_a_zip_are_read_again_and_not_near(world: Any, tmp_path: Path) -> None:
+    """The confirmation reads zip members again (a zip inside the zip too), so the
+    Boat shots packed are ``new`` as they are loose. A tar.gz member is not read again
+    (its archive would be decompressed up to it): the coarse copy stands, marked."""
+    app, seizure = world
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.write(seizure / "boat-3.png", "boat-3.png")
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    with zipfile.ZipFile(packed / "boats.zip", "w") as z:
+        z.write(seizure / "boat-1.png", "photos/boat-1.png")
+        z.write(seizure / "generated-rotate3.jpg", "photos/generated-rotate3.jpg")
+        z.writestr("inner.zip", inner.getvalue())
+    with tarfile.open(packed / "boats.tar.gz", "w:gz") as t:
+        t.add(seizure / "boat-1.png", "boat-1.png")
+    report = triage_uc.run(app, OP, [packed], workers=1, leads=False)
+    by_path = {it.file.path: it for it in report.items}
+    zipped = str(packed / "boats.zip")
+    for label in (f"{zipped}!/photos/boat-1.png", f"{zipped}!/inner.zip!/boat-3.png"):
+        assert by_path[label].status == "new", by_path[label].matches
+    rotated = by_path[f"{zipped}!/photos/generated-rotate3.jpg"]
+    (match,) = [m for m in rotated.matches if m.via == "local-features"]
+    assert rotated.status == "near" and match.detail.get("confirmed") == "full-features"
+    tarred = by_path[f"{packed / 'boats.tar.gz'}!/boat-1.png"]
+    (match,) = [m for m in tarred.matches if m.via == "local-features"]
+    assert tarred.status == "near" and match.detail.get("confirmed") == UNCONFIRMED
 
 
 def _full_match(known: Path, copy: Path) -> SceneMatch:

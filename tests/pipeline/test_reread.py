@@ -4,20 +4,26 @@ found."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import tarfile
 import zipfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tessera.pipeline import reread as reread_module
+from tessera.pipeline.archives import limits as archive_limits
+from tessera.pipeline.archives import zip as zip_module
 from tessera.pipeline.expand import expand_path
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import ExpandOptions, HashOptions
 from tessera.pipeline.reread import reread
+from tessera.pipeline.result import FileResult
 
 FULL = HashOptions(pdq=False, features=True, features_compact=False)
 
@@ -57,12 +63,95 @@ def test_a_file_changed_since_or_gone_is_not_read(
     assert reread(first, FULL) is None
 
 
-def test_an_archive_member_is_not_read_again(tmp_path: Path) -> None:
+def _members(archive: Path, options: ExpandOptions | None = None) -> dict[str, FileResult]:
+    """The first pass's results for ``archive``'s members, by label."""
+    results = expand_path(archive, options or ExpandOptions())
+    return {r.path: r for r in results if r.path != str(archive)}
+
+
+def _zip(path: Path, members: list[tuple[str, bytes]], stored: bool = False) -> None:
+    kind = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w", kind) as z:
+        for name, data in members:
+            z.writestr(name, data)
+
+
+def test_a_zip_member_is_read_again_nested_and_duplicated(tmp_path: Path) -> None:
+    """Members of a zip on disk, one inside a zip inside it, and the second of two
+    members with one name (``#2``), in a folder whose name holds ``!``."""
+    folder = tmp_path / "case!"
+    folder.mkdir()
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("deep.png", _png(5))
+    archive = folder / "a.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        _zip(
+            archive,
+            [("x.png", _png(3)), ("x.png", _png(4)), ("in/inner.zip", inner.getvalue())],
+        )
+    members = _members(archive)
+    wanted = {
+        f"{archive}!/x.png": _png(3),
+        f"{archive}!/x.png#2": _png(4),
+        f"{archive}!/in/inner.zip!/deep.png": _png(5),
+    }
+    assert set(members) == set(wanted)
+    for label, data in wanted.items():
+        again = reread(members[label], FULL)
+        assert again is not None and again.path == label, label
+        assert again.sha256 == hashlib.sha256(data).hexdigest() and again.features is not None
+
+
+def test_a_zip_member_is_read_without_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the members on the way to the one asked for are decompressed (the real
+    reads, counted): the outer zip's other members and the inner zip's are not."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("skipped.bin", b"s" * 50_000)
+        z.writestr("deep.png", _png(6))
     archive = tmp_path / "a.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("inner.png", _png(3))
-    (member,) = [r for r in expand_path(archive, ExpandOptions()) if r.path != str(archive)]
-    assert member.path.startswith(str(archive)) and member.status == "ok"
+    noise = [(f"noise-{k}.bin", np.random.default_rng(k).bytes(300_000)) for k in range(3)]
+    _zip(archive, [*noise, ("inner.zip", inner.getvalue()), ("last.png", _png(7))])
+    members = _members(archive)
+    read: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        data = archive_limits.read_member(*args, **kwargs)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(zip_module, "read_member", counted)
+    again = reread(members[f"{archive}!/last.png"], FULL)
+    assert again is not None and read == [len(_png(7))]
+    read.clear()
+    again = reread(members[f"{archive}!/inner.zip!/deep.png"], FULL)
+    assert again is not None and read == [len(inner.getvalue()), len(_png(6))]
+
+
+def test_members_out_of_reach_or_changed_are_not_read(tmp_path: Path) -> None:
+    """A tar.gz member (reaching it would decompress what comes before), a zip whose
+    central directory is gone (only a walk of every member reaches it), a zip
+    changed since: None, and the caller keeps what it found."""
+    tgz = tmp_path / "a.tar.gz"
+    with tarfile.open(tgz, "w:gz") as t:
+        info = tarfile.TarInfo("x.png")
+        info.size = len(data := _png(7))
+        t.addfile(info, io.BytesIO(data))
+    (member,) = _members(tgz).values()
+    assert member.status == "ok" and reread(member, FULL) is None
+
+    archive = tmp_path / "a.zip"
+    _zip(archive, [("x.png", _png(8)), ("y.png", _png(9))])
+    member = _members(archive)[f"{archive}!/x.png"]
+    assert reread(member, FULL) is not None
+    whole = archive.read_bytes()
+    archive.write_bytes(whole[: whole.rindex(b"PK\x01\x02")])  # central directory cut off
+    assert _members(archive)[f"{archive}!/x.png"].sha256 == member.sha256  # a walk reads it
+    assert reread(member, FULL) is None
+    _zip(archive, [("x.png", _png(10))])
     assert reread(member, FULL) is None
 
 

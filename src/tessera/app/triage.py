@@ -96,7 +96,7 @@ def run(
     def confirm(f: FileResult) -> LocalFeatures | None:
         """The copy check's confirmation: ``f``'s full features, as the leads stage
         takes them (the picture as it is), read again from disk."""
-        again = reread(f, confirm_options)
+        again = reread(f, confirm_options, options.archives)
         return LocalFeatures.from_bytes(again.features) if again and again.features else None
 
     confirm_options = replace(lead_options.hash, metadata=False)

@@ -53,12 +53,22 @@ for a low inlier share alone (``f036578-crop.jpg``: 27 % of 136 keypoints, same
 picture): measured on the 100k verdicts, those two were the only copies of 3,422
 confirmations that a plain ``relation == "scene"`` would have dropped."""
 
+CONFIRMED = "full-features"
+"""``detail["confirmed"]`` of a copy the file's full features confirmed."""
+
+UNCONFIRMED = "not-read-again"
+"""``detail["confirmed"]`` of a copy that needed confirming but whose file could not be
+read again (gone, changed, or a member of a tar, 7z or compressed stream: see
+``tessera.pipeline.reread``): found by the 320-pixel keypoints alone, it may be
+another shot of the place."""
+
 Stored = Callable[[str], LocalFeatures | None]
 """A candidate's stored features by its document key (None: none stored any more)."""
 
 Confirm = Callable[[FileResult], LocalFeatures | None]
 """A file's full local features (the picture as it is, as the leads stage takes them),
-read again; None when it cannot be read again (the copy found stands)."""
+read again; None when it cannot be read again (the copy found stands, marked
+``UNCONFIRMED``)."""
 
 
 def _query(
@@ -80,6 +90,11 @@ class _Full:
         self._f, self._confirm = f, confirm
         self._done = confirm is None
         self._feats: LocalFeatures | None = None
+
+    @property
+    def asked(self) -> bool:
+        """Whether there is a way to read the file again (a confirmation to make)."""
+        return self._confirm is not None
 
     def __call__(self) -> LocalFeatures | None:
         if not self._done:
@@ -111,13 +126,16 @@ def _first_copy(
         m = match_pair(q, feats, cand.media_id, cand)
         if m.relation != "copy":
             continue
-        query, confirmed = q, False
-        if m.verification.residual > CONFIRM_RESIDUAL and (fq := full()) is not None:
-            fm = match_pair(fq, feats, cand.media_id, cand)
-            if shows_another_shot(fm):
-                continue  # the same place, another shot: a lead, not a copy
-            if fm.relation == "copy":
-                m, query, confirmed = fm, fq, True
+        query, confirmed = q, ""
+        if m.verification.residual > CONFIRM_RESIDUAL and full.asked:
+            confirmed = UNCONFIRMED
+            if (fq := full()) is not None:
+                fm = match_pair(fq, feats, cand.media_id, cand)
+                if shows_another_shot(fm):
+                    continue  # the same place, another shot: a lead, not a copy
+                confirmed = ""
+                if fm.relation == "copy":
+                    m, query, confirmed = fm, fq, CONFIRMED
         media_id, position = parse_key(cand.media_id)
         detail = match_detail(m)
         if position:
@@ -125,7 +143,7 @@ def _first_copy(
         detail["reason"] = describe_copy(m, query, (feats.width, feats.height))
         detail["stage"] = "verdicts"
         if confirmed:
-            detail["confirmed"] = "full-features"
+            detail["confirmed"] = confirmed
         return Related(media_id, "copy", detail)
     return None
 
@@ -209,9 +227,11 @@ def copy_check(
 
 
 __all__ = [
+    "CONFIRMED",
     "CONFIRM_OTHER_RESIDUAL",
     "CONFIRM_RESIDUAL",
     "COPY_SHORTLIST",
+    "UNCONFIRMED",
     "Confirm",
     "copy_check",
     "copy_of",

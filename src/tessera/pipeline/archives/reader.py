@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from tessera.errors import EmptyFile, MediaTooLarge, UnsupportedMedia
+from tessera.errors import EmptyFile, MediaError, MediaTooLarge, UnsupportedMedia
 from tessera.pipeline.archives.classify import classify
 from tessera.pipeline.archives.compressed import iter_stream
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits, Tree
-from tessera.pipeline.archives.member import HEAD_BYTES, ArchiveKind, Member
+from tessera.pipeline.archives.member import HEAD_BYTES, SEPARATOR, ArchiveKind, Member
 from tessera.pipeline.archives.sevenz import iter_7z
 from tessera.pipeline.archives.sniff import is_archive
 from tessera.pipeline.archives.tar import TarReader, iter_tar
@@ -51,6 +52,44 @@ def iter_archive(
     path = Path(data_or_path)
     kind = _archive_kind(_read_head(path))
     return _iter_path(path, kind, ArchiveLevel(display_path, depth, Tree(limits), read=iter_source))
+
+
+def zip_member(
+    path: str | os.PathLike[str],
+    display_path: str,
+    member: str,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+) -> Member | None:
+    """The member named ``member`` (a virtual path under ``display_path``, nested
+    archives included) of the zip file ``path``, read without decompressing the other
+    members of any zip on the way (their central directories name them); nested
+    archives of other formats are read whole, within ``limits``. None when ``path`` is
+    not a zip with a central directory (reaching a member would mean reading every
+    other) or names no such member; a refused or unreadable member comes back as the
+    error member a full read gives."""
+    path = Path(path)
+    try:
+        if _archive_kind(_read_head(path)) != "zip":
+            return None
+        with open(path, "rb") as fh:
+            try:
+                zipfile.ZipFile(fh).close()
+            except Exception:  # no central directory: only a walk of every local header
+                return None
+            fh.seek(0)
+            level = ArchiveLevel(
+                display_path,
+                0,
+                Tree(limits),
+                read=iter_source,
+                wanted=lambda p: p == member or member.startswith(p + SEPARATOR),
+            )
+            for m in iter_source(fh, "zip", level):
+                if m.path == member:
+                    return m
+    except (MediaError, OSError):
+        return None
+    return None
 
 
 def _archive_kind(head: bytes) -> ArchiveKind:

@@ -35,6 +35,13 @@ class ArchiveLevel:
     tree: Tree
     read: SourceReader = field(kw_only=True)  # opens nested archives at the next level
     container: Container | None = None  # set when the archive is a member of another
+    wanted: Callable[[str], bool] | None = field(default=None, kw_only=True)
+    """Members (by virtual path) a targeted read needs; a reader that can reach a member
+    without decompressing the others (zip's central directory) skips the rest."""
+
+    def skips(self, path: str) -> bool:
+        """Whether a targeted read can leave the member ``path`` unread."""
+        return self.wanted is not None and not self.wanted(path)
 
     def error(self, error: MediaError) -> Member:
         """An error member for this archive as a whole."""
@@ -60,7 +67,14 @@ def emit(
         )
         yield Member(path, data, error, size, mtime)
         return
-    inner = ArchiveLevel(path, level.depth + 1, tree, Container(data, size, mtime), read=level.read)
+    inner = ArchiveLevel(
+        path,
+        level.depth + 1,
+        tree,
+        Container(data, size, mtime),
+        read=level.read,
+        wanted=level.wanted,
+    )
     empty = True
     for member in level.read(io.BytesIO(data), kind, inner):
         empty = False

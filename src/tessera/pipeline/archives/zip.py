@@ -146,6 +146,8 @@ def iter_zip(fh: IO[bytes], level: ArchiveLevel) -> Iterator[Member]:
                 tree=tree,
             )
             path = names.path(info.filename, refused=refusal is not None)
+            if level.skips(path):  # named first: "#2" numbering as in a full read
+                continue
             if refusal is not None:
                 yield Member(path, None, refusal, info.file_size, mtime)
                 continue
