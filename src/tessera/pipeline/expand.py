@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tessera.errors import MediaError
+from tessera.errors import MediaError, UnreadableFile
 from tessera.media.sniff import sniff
 from tessera.pipeline.archives import Member, is_archive, iter_archive
+from tessera.pipeline.av import stream_digests
 from tessera.pipeline.fingerprint import hash_bytes, hash_file
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
@@ -52,11 +53,18 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
     """
     label = path_label(path)
     try:
-        if sniff(read_head(path)).kind in ("video", "audio"):
+        head = read_head(path)
+        if sniff(head).kind in ("video", "audio"):
             return [hash_file(path, options.hash)]  # streamed, never read whole
+        big = options.open_archives and path.stat().st_size > ARCHIVE_IN_MEMORY
+        if big and (kind := is_archive(head)) is not None:
+            return _archive_on_disk(path, label, kind, options)
         data = read_file(path, options.hash.limits)
     except MediaError as exc:
         return [FileResult(label, "error", reason=exc.reason, message=exc.message)]
+    except OSError as exc:  # the stat of a file that went away after its head was read
+        err = UnreadableFile.from_os_error(exc)
+        return [FileResult(label, "error", reason=err.reason, message=err.message)]
     kind = is_archive(data[:512]) if options.open_archives else None
     if kind is not None:
         members, own_errors = _members(data, label, options)
@@ -76,14 +84,31 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
     return _one_per_path([*members, _with_errors(result, own_errors)])
 
 
+ARCHIVE_IN_MEMORY = 64 * 1024**2
+"""Archives up to this size are read into memory once (their digests and members
+from one read). A larger one is read from disk as its members are reached (a zip
+through its central directory), so a worker holds one member at a time, not the
+archive, and an archive larger than the decode limits' ``max_bytes`` (512 MiB by
+default) is opened all the same: its members, not its size, are what the archive
+limits bound. Its digests come from a second, streamed read."""
+
+
+def _archive_on_disk(path: Path, label: str, kind: str, options: ExpandOptions) -> list[FileResult]:
+    """``expand_path`` for an archive read from disk (see ``ARCHIVE_IN_MEMORY``)."""
+    own = replace(stream_digests(path, label), format=kind, flags=("archive",))
+    members, own_errors = _members(path, label, options)
+    return _one_per_path([*members, _with_errors(own, own_errors)])
+
+
 def _members(
-    data: bytes, label: str, options: ExpandOptions
+    source: bytes | Path, label: str, options: ExpandOptions
 ) -> tuple[list[FileResult], list[MediaError]]:
-    """Results for the members of the archive ``data`` (named ``label!/...``), and the
-    errors of the archive as a whole (reported on the archive's own result)."""
+    """Results for the members of the archive ``source`` (its bytes or its file, named
+    ``label!/...``), and the errors of the archive as a whole (reported on the
+    archive's own result)."""
     results: list[FileResult] = []
     own_errors: list[MediaError] = []
-    for member in iter_archive(data, label, options.archives):
+    for member in iter_archive(source, label, options.archives):
         if member.path == label:
             if member.error is not None:
                 own_errors.append(member.error)
