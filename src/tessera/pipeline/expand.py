@@ -14,6 +14,7 @@ as the picture, flagged ``appended-archive``, and the archive's members follow a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,9 +68,8 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
         return [FileResult(label, "error", reason=err.reason, message=err.message)]
     kind = is_archive(data[:512]) if options.open_archives else None
     if kind is not None:
-        members, own_errors = _members(data, label, options)
-        return _one_per_path(
-            [*members, _with_errors(_archive_result(label, data, kind), own_errors)]
+        return _fingerprinted(
+            archive_parts(data, label, _archive_result(label, data, kind), options), options
         )
     result = hash_bytes(data, label, options.hash)
     hidden = appended_archive(data)
@@ -80,8 +80,7 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
     if not options.open_archives:
         return [result]
     offset, _ = hidden
-    members, own_errors = _members(data[offset:], label, options)
-    return _one_per_path([*members, _with_errors(result, own_errors)])
+    return _fingerprinted(archive_parts(data[offset:], label, result, options), options)
 
 
 ARCHIVE_IN_MEMORY = 64 * 1024**2
@@ -93,30 +92,57 @@ default) is opened all the same: its members, not its size, are what the archive
 limits bound. Its digests come from a second, streamed read."""
 
 
+def archive_on_disk(path: Path) -> str | None:
+    """The format of ``path`` if it is an archive read from disk (over
+    ``ARCHIVE_IN_MEMORY``), else None (also when it cannot be read: ``expand_path``
+    reports that)."""
+    try:
+        if path.stat().st_size <= ARCHIVE_IN_MEMORY:
+            return None
+        return is_archive(read_head(path))
+    except (MediaError, OSError):
+        return None
+
+
+def disk_archive_result(path: Path, label: str, kind: str) -> FileResult:
+    """The archive's own result (its digests, streamed), before its errors."""
+    return replace(stream_digests(path, label), format=kind, flags=("archive",))
+
+
 def _archive_on_disk(path: Path, label: str, kind: str, options: ExpandOptions) -> list[FileResult]:
     """``expand_path`` for an archive read from disk (see ``ARCHIVE_IN_MEMORY``)."""
-    own = replace(stream_digests(path, label), format=kind, flags=("archive",))
-    members, own_errors = _members(path, label, options)
-    return _one_per_path([*members, _with_errors(own, own_errors)])
+    own = disk_archive_result(path, label, kind)
+    return _fingerprinted(archive_parts(path, label, own, options), options)
 
 
-def _members(
-    source: bytes | Path, label: str, options: ExpandOptions
-) -> tuple[list[FileResult], list[MediaError]]:
-    """Results for the members of the archive ``source`` (its bytes or its file, named
-    ``label!/...``), and the errors of the archive as a whole (reported on the
-    archive's own result)."""
-    results: list[FileResult] = []
+def archive_parts(
+    source: bytes | Path, label: str, own: FileResult, options: ExpandOptions
+) -> Iterator[FileResult | Member]:
+    """The archive ``source`` (its bytes or its file, members named ``label!/...``)
+    in order: a member read (its bytes to fingerprint), or the result of one refused
+    or unreadable; last, ``own`` (the archive's own result) with the errors of the
+    archive as a whole."""
     own_errors: list[MediaError] = []
     for member in iter_archive(source, label, options.archives):
         if member.path == label:
             if member.error is not None:
                 own_errors.append(member.error)
         elif member.error is not None or member.data is None:
-            results.append(_member_error(member))
+            yield _member_error(member)
         else:
-            results.append(hash_bytes(member.data, member.path, options.hash))
-    return results, own_errors
+            yield member
+    yield _with_errors(own, own_errors)
+
+
+def _fingerprinted(
+    parts: Iterable[FileResult | Member], options: ExpandOptions
+) -> list[FileResult]:
+    return one_per_path(
+        [
+            p if isinstance(p, FileResult) else hash_bytes(p.data or b"", p.path, options.hash)
+            for p in parts
+        ]
+    )
 
 
 def _with_errors(result: FileResult, errors: list[MediaError]) -> FileResult:
@@ -130,7 +156,7 @@ def _with_errors(result: FileResult, errors: list[MediaError]) -> FileResult:
     )
 
 
-def _one_per_path(results: list[FileResult]) -> list[FileResult]:
+def one_per_path(results: list[FileResult]) -> list[FileResult]:
     """Merge results that name the same path (a damaged nested 7z can report itself
     twice): the first keeps its digests and gains the later ones' errors."""
     merged: dict[str, FileResult] = {}
@@ -148,4 +174,11 @@ def _one_per_path(results: list[FileResult]) -> list[FileResult]:
     return list(merged.values())
 
 
-__all__ = ["expand_path"]
+__all__ = [
+    "ARCHIVE_IN_MEMORY",
+    "archive_on_disk",
+    "archive_parts",
+    "disk_archive_result",
+    "expand_path",
+    "one_per_path",
+]

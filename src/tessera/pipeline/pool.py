@@ -98,8 +98,11 @@ def map_ordered(
     workers: int,
     on_crash: Callable[[T], R],
     window: int | None = None,
+    here: Callable[[T], bool] | None = None,
 ) -> Iterator[R]:
-    """``map(fn, items)`` on a process pool, in order; ``on_crash(item)`` if it kills one."""
+    """``map(fn, items)`` on a process pool, in order; ``on_crash(item)`` if it kills one.
+    ``here(item)``: True for an item with nothing to compute (``fn`` runs in this
+    process, in its turn, never pickled to a worker)."""
     if workers == 1:  # in this process, on one BLAS thread as a pool worker would be
         from tessera.media.vpdq_file import blas_threads  # noqa: PLC0415
 
@@ -108,7 +111,9 @@ def map_ordered(
                 result = fn(item)
             yield result
         return
-    yield from _ordered_pool(items, fn, workers, window or workers * IN_FLIGHT_PER_WORKER, on_crash)
+    yield from _ordered_pool(
+        items, fn, workers, window or workers * IN_FLIGHT_PER_WORKER, on_crash, here=here
+    )
 
 
 def _ordered_pool(
@@ -117,6 +122,8 @@ def _ordered_pool(
     workers: int,
     window: int,
     on_crash: Callable[[T], R],
+    *,
+    here: Callable[[T], bool] | None = None,
 ) -> Iterator[R]:
     pool = _new_pool(workers)
     pending: deque[tuple[T, Future[R]]] = deque()
@@ -127,6 +134,11 @@ def _ordered_pool(
                 nxt = next(it, _END)
                 if nxt is _END:
                     break
+                if here is not None and here(nxt):  # type: ignore[arg-type]
+                    done: Future[R] = Future()
+                    done.set_result(fn(nxt))  # type: ignore[arg-type]
+                    pending.append((nxt, done))  # type: ignore[arg-type]
+                    continue
                 try:
                     fut_new = pool.submit(fn, nxt)  # type: ignore[arg-type]
                 except BrokenProcessPool:

@@ -2,7 +2,9 @@
 
 Paths are walked (sorted; links and special files reported, not followed), each
 top-level file is expanded in a pool worker (read once; archives opened, members
-fingerprinted), and the results come back in walk order, one group per found path.
+fingerprinted; a large archive's members spread over every worker,
+``tessera.pipeline.fanout``), and the results come back in walk order, one group per
+found path.
 Everything the walk found is accounted for: a missing path is an ``error``
 (``not-found``), a link or special file ``skipped`` with the reason, a file whose
 decoder killed its worker ``error`` (``worker-crashed``) while the run goes on.
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from tessera.pipeline.expand import expand_path
+from tessera.pipeline.fanout import crashed_job, crashed_label, is_ready, jobs, regroup, run_job
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.pool import IN_FLIGHT_PER_WORKER, map_ordered
@@ -34,14 +36,7 @@ class FileGroup:
 
 def crashed(path: Path) -> list[FileResult]:
     """What a file whose decoder killed its worker (twice) comes back as."""
-    return [
-        FileResult(
-            path_label(path),
-            "error",
-            reason="worker-crashed",
-            message="the decoder process died on this file",
-        )
-    ]
+    return [crashed_label(path_label(path))]
 
 
 def not_processed(found: Found) -> FileResult:
@@ -75,10 +70,17 @@ def run_found(
         from tessera.pipeline.cluster import expand_on_cluster  # noqa: PLC0415 (dask on demand)
 
         expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
-    else:
-        work = partial(expand_path, options=options)
+    else:  # a large archive's members spread over the workers (tessera.pipeline.fanout)
         window = workers * IN_FLIGHT_PER_WORKER + ahead
-        expanded = map_ordered(work, todo, workers=workers, on_crash=crashed, window=window)
+        done = map_ordered(
+            partial(run_job, options=options),
+            jobs(todo, options, fan_out=workers > 1),
+            workers=workers,
+            on_crash=crashed_job,
+            window=window,
+            here=is_ready,
+        )
+        expanded = regroup(done)
     for f in chosen:
         label = path_label(f.path)
         if f.skip_reason is not None or f.missing:

@@ -1,0 +1,213 @@
+"""An archive's members fingerprinted on every worker of the pool, not on one.
+
+A top-level path is the pool's unit of work, so an archive of 3,000 pictures was
+fingerprinted by one worker while the others idled: a seizure packed as one zip
+triaged at half speed on two cores, at an eighth on eight. A large archive (one read
+from disk, over ``expand.ARCHIVE_IN_MEMORY``) is now read by a process of its own,
+the archive reader, which sends each member's bytes as it reaches them; each
+member is one job of the pool. The archive is still read once, under one set of
+limits, by ``expand.archive_parts``, the code ``expand_path`` runs, so members,
+names, refusals and errors are the same; only their fingerprinting is spread.
+Hostile archive content is parsed in the reader, never in the main process, and a
+reader that dies costs the archive's remaining members, reported on the archive's
+own result, not the run. The pipe to the reader holds a few members at most: it
+reads no further ahead than the pool asks.
+
+A job's result carries ``last``, so that the results of one path can be put back
+together in order (``regroup``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from tessera.errors import MediaError
+from tessera.pipeline.expand import (
+    archive_on_disk,
+    archive_parts,
+    disk_archive_result,
+    expand_path,
+    one_per_path,
+)
+from tessera.pipeline.fingerprint import hash_bytes
+from tessera.pipeline.label import path_label
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.result import FileResult
+
+
+@dataclass(frozen=True)
+class PathJob:
+    """Expand one top-level path in a worker (a file, or an archive read whole)."""
+
+    path: Path
+    last: bool = True
+
+
+@dataclass(frozen=True)
+class MemberJob:
+    """Fingerprint one member's bytes in a worker."""
+
+    label: str
+    data: bytes
+    last: bool = False
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Results with nothing left to compute (a refused member, the archive's own)."""
+
+    results: tuple[FileResult, ...]
+    last: bool = False
+
+
+Job = PathJob | MemberJob | Ready
+Done = tuple[bool, list[FileResult]]
+"""A job's results and whether they end their top-level path's."""
+
+
+def run_job(job: Job, options: ExpandOptions) -> Done:
+    """What a worker (or, for ``Ready``, the main process) makes of ``job``."""
+    if isinstance(job, PathJob):
+        return job.last, expand_path(job.path, options)
+    if isinstance(job, MemberJob):
+        return job.last, [hash_bytes(job.data, job.label, options.hash)]
+    return job.last, list(job.results)
+
+
+def is_ready(job: Job) -> bool:
+    return isinstance(job, Ready)
+
+
+def crashed_label(label: str) -> FileResult:
+    """What a file whose decoder killed its worker (twice) comes back as."""
+    return FileResult(
+        label, "error", reason="worker-crashed", message="the decoder process died on this file"
+    )
+
+
+def crashed_job(job: Job) -> Done:
+    if isinstance(job, PathJob):
+        return job.last, [crashed_label(path_label(job.path))]
+    if isinstance(job, MemberJob):
+        return job.last, [crashed_label(job.label)]
+    return job.last, list(job.results)
+
+
+def jobs(paths: Iterable[Path], options: ExpandOptions, *, fan_out: bool) -> Iterator[Job]:
+    """The pool's jobs for ``paths`` in order: one per path, or with ``fan_out`` one
+    per member of each archive read from disk and, last, the archive's own result."""
+    for path in paths:
+        kind = archive_on_disk(path) if fan_out and options.open_archives else None
+        if kind is None:
+            yield PathJob(path)
+        else:
+            yield from _archive_jobs(path, kind, options)
+
+
+def regroup(done: Iterable[Done]) -> Iterator[list[FileResult]]:
+    """Each top-level path's results, put back together from its jobs'."""
+    group: list[FileResult] = []
+    for last, results in done:
+        group.extend(results)
+        if last:
+            yield one_per_path(group)
+            group = []
+
+
+def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job]:
+    label = path_label(path)
+    ctx = multiprocessing.get_context("forkserver")
+    receive, send = ctx.Pipe(duplex=False)
+    reader = ctx.Process(target=_read_archive, args=(path, label, kind, options, send), daemon=True)
+    reader.start()
+    send.close()
+    held: Job | None = None  # one job back: only the next message says it was the last
+    own = False
+    try:
+        while True:
+            try:
+                message = receive.recv()
+            except (EOFError, OSError):
+                break
+            if held is not None:
+                yield held
+            held, own = _job(message, label)
+        if not own:  # the reader died before the archive's own result
+            lost = FileResult(
+                label,
+                "error",
+                reason="worker-crashed",
+                message="the archive reader process died; members after the last one "
+                "reported were not read",
+            )
+            if held is not None:
+                yield held
+            held = Ready((lost,))
+        assert held is not None
+        yield _as_last(held)
+    finally:
+        receive.close()
+        reader.join(timeout=5)
+        if reader.is_alive():  # abandoned mid-archive (the run was stopped)
+            reader.kill()
+            reader.join()
+
+
+def _job(message: tuple[str, object, object], label: str) -> tuple[Job, bool]:
+    """The job for one message of the reader, and whether it is the archive's own."""
+    kind, first, second = message
+    if kind == "member" and isinstance(first, str) and isinstance(second, bytes):
+        return MemberJob(first, second), False
+    if kind == "ready" and isinstance(first, FileResult):
+        return Ready((first,)), first.path == label
+    raise TypeError(f"unexpected message from the archive reader: {kind!r}")
+
+
+def _as_last(job: Job) -> Job:
+    if isinstance(job, MemberJob):
+        return MemberJob(job.label, job.data, last=True)
+    if isinstance(job, Ready):
+        return Ready(job.results, last=True)
+    return job
+
+
+def _read_archive(
+    path: Path, label: str, kind: str, options: ExpandOptions, send: Connection
+) -> None:
+    """The archive reader (its own process): each member's bytes, or the result of one
+    refused or unreadable, in order, then the archive's own result."""
+    try:
+        try:
+            own = disk_archive_result(path, label, kind)
+            for part in archive_parts(path, label, own, options):
+                if isinstance(part, FileResult):
+                    send.send(("ready", part, None))
+                else:
+                    send.send(("member", part.path, part.data))
+        except MediaError as exc:  # the archive could not be opened at all
+            send.send(
+                ("ready", FileResult(label, "error", reason=exc.reason, message=exc.message), None)
+            )
+    except (BrokenPipeError, EOFError):  # the main process stopped listening
+        pass
+    finally:
+        send.close()
+
+
+__all__ = [
+    "Done",
+    "Job",
+    "MemberJob",
+    "PathJob",
+    "Ready",
+    "crashed_job",
+    "crashed_label",
+    "is_ready",
+    "jobs",
+    "regroup",
+    "run_job",
+]

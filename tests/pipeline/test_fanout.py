@@ -1,0 +1,164 @@
+"""``tessera.pipeline.fanout``: a large archive's members fingerprinted by every worker,
+with the results one worker gives (the archive read once, in its own process)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tessera.pipeline import expand as expand_module
+from tessera.pipeline.fanout import (
+    Done,
+    Job,
+    MemberJob,
+    PathJob,
+    Ready,
+    crashed_job,
+    is_ready,
+    jobs,
+    regroup,
+    run_job,
+)
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.pool import map_ordered
+from tessera.pipeline.run import run_paths
+from tests.pipeline.test_archives import gradient_png, make_tar, make_zip
+
+OPTIONS = ExpandOptions()
+
+
+def _seizure(root: Path) -> dict[str, int]:
+    """A folder with loose pictures, a zip (a zip inside, a name twice, a member
+    refused, one not a picture) and a tar.gz; how many members each archive reads."""
+    root.mkdir()
+    (root / "a.png").write_bytes(gradient_png(70, 50))
+    inner = make_zip([("deep-1.png", gradient_png(90, 60)), ("deep-2.png", gradient_png(60, 90))])
+    pictures = [(f"p/{k:02d}.png", gradient_png(64 + 4 * k, 48)) for k in range(12)]
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        seized = make_zip(
+            [
+                *pictures,
+                ("in/inner.zip", inner),
+                ("p/00.png", gradient_png(40, 40)),
+                ("../escape.png", gradient_png(30, 30)),
+                ("notes.txt", b"not a picture"),
+                ("crash-me.png", gradient_png(50, 50)),
+            ]
+        )
+    (root / "b.zip").write_bytes(seized)
+    (root / "c.tar.gz").write_bytes(make_tar(pictures[:5], "w:gz"))
+    (root / "d.png").write_bytes(gradient_png(80, 40))
+    return {"b.zip": 12 + 2 + 1 + 1 + 1, "c.tar.gz": 5}  # read: pictures, deep, #2, txt, crash
+
+
+def _members(batch: list[Job]) -> list[str]:
+    return [j.label for j in batch if isinstance(j, MemberJob)]
+
+
+def test_the_members_are_jobs_of_their_own_with_one_worker_s_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "seizure"
+    reads = _seizure(root)
+    one_worker = list(run_paths([root], OPTIONS, workers=1))
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)  # every archive from disk
+    paths = sorted(p for p in root.iterdir())
+    planned = list(jobs(paths, OPTIONS, fan_out=True))
+    assert [type(j) for j in planned[:1]] == [PathJob]
+    zipped = [j for j in planned if isinstance(j, MemberJob) and "b.zip!/" in j.label]
+    tarred = [j for j in planned if isinstance(j, MemberJob) and "c.tar.gz!/" in j.label]
+    assert (len(zipped), len(tarred)) == (reads["b.zip"], reads["c.tar.gz"])
+    assert f"{root}/b.zip!/in/inner.zip!/deep-2.png" in _members(planned)
+    assert f"{root}/b.zip!/p/00.png#2" in _members(planned)
+    lasts = [j for j in planned if j.last]
+    assert len(lasts) == 4  # one per top-level path: its last job
+    spread = list(run_paths([root], OPTIONS, workers=2))
+    assert spread == one_worker
+    refused = next(r for r in spread if r.path.endswith("escape.png"))
+    assert refused.reason == "path-traversal"
+
+
+def crashy_job(job: Job) -> Done:
+    """Worker function for the crash test: dies hard on a member named "crash"."""
+    if isinstance(job, MemberJob) and "crash" in job.label:
+        os._exit(1)  # what a native decoder crash looks like
+    return run_job(job, OPTIONS)
+
+
+def test_a_member_that_kills_its_worker_costs_only_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One worker's crash used to cost the whole archive (``worker-crashed`` for its
+    one path); now the member alone, the archive and its other members stay."""
+    root = tmp_path / "seizure"
+    _seizure(root)
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    planned = jobs(sorted(root.iterdir()), OPTIONS, fan_out=True)
+    done = map_ordered(
+        crashy_job, planned, workers=2, on_crash=crashed_job, window=4, here=is_ready
+    )
+    groups = list(regroup(done))
+    assert len(groups) == 4
+    by_path = {r.path: r for g in groups for r in g}
+    crashed = [p for p, r in by_path.items() if r.reason == "worker-crashed"]
+    assert crashed == [f"{root}/b.zip!/crash-me.png"]
+    assert by_path[f"{root}/b.zip"].status == "ok"
+    assert by_path[f"{root}/b.zip!/p/11.png"].status == "ok"
+
+
+def _reader_alive() -> bool:
+    return any(p.is_alive() for p in multiprocessing.active_children())
+
+
+def test_a_reader_that_dies_keeps_what_it_sent_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members of 300 kB: the pipe holds about one, so the reader is still reading
+    when it is killed."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(make_zip([(f"m{k}.bin", os.urandom(300_000)) for k in range(20)]))
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    planned = jobs([archive], OPTIONS, fan_out=True)
+    first = next(planned)
+    assert isinstance(first, MemberJob) and _reader_alive()
+    for child in multiprocessing.active_children():
+        child.kill()
+    rest = list(planned)
+    last = rest[-1]
+    assert isinstance(last, Ready) and last.last
+    (lost,) = last.results
+    assert (lost.path, lost.reason) == (str(archive), "worker-crashed")
+    sent = _members([first, *rest])
+    assert sent == [f"{archive}!/m{k}.bin" for k in range(len(sent))] and len(sent) < 20
+    assert not _reader_alive()
+
+
+def test_a_run_stopped_mid_archive_leaves_no_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "seizure"
+    _seizure(root)
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    planned = jobs([root / "b.zip"], OPTIONS, fan_out=True)
+    assert isinstance(next(planned), MemberJob) and _reader_alive()
+    planned.close()
+    assert not _reader_alive()
+
+
+def test_small_archives_and_one_worker_are_not_fanned_out(tmp_path: Path) -> None:
+    root = tmp_path / "seizure"
+    _seizure(root)
+    paths = sorted(root.iterdir())
+    assert all(isinstance(j, PathJob) for j in jobs(paths, OPTIONS, fan_out=True))
+    big = root / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("noise.bin", os.urandom(expand_module.ARCHIVE_IN_MEMORY + 1))
+        z.writestr("x.png", gradient_png(40, 40))
+    assert all(isinstance(j, PathJob) for j in jobs([big], OPTIONS, fan_out=False))
+    planned = list(jobs([big], OPTIONS, fan_out=True))
+    assert [type(j) for j in planned] == [MemberJob, MemberJob, Ready]
+    assert isinstance(planned[-1], Ready) and planned[-1].results[0].sha256 is not None
