@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+import zipfile
 from pathlib import Path
 
-from tessera.matching.triage.leads import lead_jobs, top_level
+from tessera.matching.triage.leads import ZIP_MEMBERS_PER_JOB, lead_jobs, top_level
 from tessera.pipeline.label import path_label
 from tessera.pipeline.result import FileResult
 
@@ -36,3 +39,25 @@ def test_lead_jobs_group_members_and_name_what_is_gone(tmp_path: Path) -> None:
         (str(tmp_path / "b.zip"), ((2, f"{b}!/m1.jpg"), (3, f"{b}!/m2.jpg"))),
     ]
     assert lost == [5]
+
+
+def test_a_zip_s_open_members_are_split_into_jobs_other_archives_are_not(
+    tmp_path: Path,
+) -> None:
+    """A zip's members reach the workers in jobs of ``ZIP_MEMBERS_PER_JOB`` (each
+    reads only its own members); a tar.gz stays one job (each job would decompress it
+    up to its members again)."""
+    n = ZIP_MEMBERS_PER_JOB * 2 + 3
+    zipped, tarred = tmp_path / "a.zip", tmp_path / "b.tar.gz"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("x", b"x")
+    with tarfile.open(tarred, "w:gz") as t:
+        t.addfile(tarfile.TarInfo("x"), io.BytesIO(b""))
+    items = [(k, FileResult(f"{zipped}!/m{k:02d}.jpg", "ok")) for k in range(n)]
+    items += [(n + k, FileResult(f"{tarred}!/m{k:02d}.jpg", "ok")) for k in range(n)]
+    jobs, lost = lead_jobs([tmp_path], items)
+    assert lost == []
+    sizes = [(Path(path).name, len(wanted)) for path, wanted in jobs]
+    step = ZIP_MEMBERS_PER_JOB
+    assert sizes == [("a.zip", step), ("a.zip", step), ("a.zip", 3), ("b.tar.gz", n)]
+    assert [i for _, wanted in jobs for i, _ in wanted] == list(range(2 * n))  # walk order

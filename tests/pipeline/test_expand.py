@@ -14,6 +14,7 @@ import io
 import tracemalloc
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import py7zr
@@ -22,8 +23,10 @@ import pytest
 from tessera.media.decode import DecodeLimits
 from tessera.pipeline import expand as expand_module
 from tessera.pipeline.archives import ArchiveLimits
-from tessera.pipeline.expand import expand_path
+from tessera.pipeline.archives import zip as zip_module
+from tessera.pipeline.expand import expand_members, expand_path
 from tessera.pipeline.options import ExpandOptions, HashOptions
+from tessera.pipeline.result import FileResult
 from tests.pipeline.test_archives import gradient_png, make_7z, make_tar, make_zip
 from tests.pipeline.test_hostile_archives import overlapping_zip
 
@@ -141,3 +144,52 @@ def test_the_archive_limits_still_bound_an_archive_read_from_disk(
         f"{path}!/m3.bin": "archive-bomb",
         str(path): None,
     }
+
+
+def test_expand_members_fingerprints_only_the_members_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leads stage's read of some members again: the same results as the whole
+    archive's for them, no others fingerprinted, and in a zip no others decompressed
+    (the real reads and fingerprints, counted)."""
+    pictures = [(f"p{k}.png", gradient_png(64 + 8 * k, 48)) for k in range(4)]
+    inner = make_zip(pictures[:2])
+    archives = {
+        "a.zip": make_zip([*pictures, ("in/inner.zip", inner)]),
+        "a.tgz": make_tar([*pictures, ("in/inner.zip", inner)], "w:gz"),
+    }
+    fingerprinted: list[str] = []
+    decompressed: list[int] = []
+    real_hash, real_read = expand_module.hash_bytes, zip_module.read_member
+
+    def hashed(data: bytes, label: str, options: HashOptions) -> FileResult:
+        fingerprinted.append(label)
+        return real_hash(data, label, options)
+
+    def read(*args: Any, **kwargs: Any) -> bytes:
+        data = real_read(*args, **kwargs)
+        decompressed.append(len(data))
+        return data
+
+    for name, data in archives.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        whole = {r.path: r for r in expand_path(path, ExpandOptions())}
+        wanted = [f"{path}!/p2.png", f"{path}!/in/inner.zip!/p1.png", f"{path}!/gone.png"]
+        monkeypatch.setattr(expand_module, "hash_bytes", hashed)
+        monkeypatch.setattr(zip_module, "read_member", read)
+        fingerprinted.clear()
+        decompressed.clear()
+        got = expand_members(path, wanted, ExpandOptions())
+        monkeypatch.undo()
+        assert got == [whole[w] for w in wanted[:2]], name
+        assert fingerprinted == wanted[:2], name
+        if name == "a.zip":  # p2, the inner zip, its p1: nothing else
+            assert sorted(decompressed) == sorted(
+                [len(pictures[2][1]), len(inner), len(pictures[1][1])]
+            )
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(gradient_png(50, 50))
+    assert expand_members(plain, [str(plain)], ExpandOptions()) == expand_path(
+        plain, ExpandOptions()
+    )

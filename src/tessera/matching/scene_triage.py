@@ -33,7 +33,7 @@ from tessera.features.local import LocalFeatures
 from tessera.features.scene import SceneMatch, match_pair
 from tessera.matching.scene_store import SceneStore
 from tessera.media.vpdq_file import blas_threads
-from tessera.pipeline.expand import expand_path
+from tessera.pipeline.expand import expand_members
 from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.pool import map_ordered
 from tessera.pipeline.result import FileResult
@@ -345,8 +345,9 @@ def _lead_job(
     db, scene, all_markers = state
     path, wanted = job
     try:
-        results = {r.path: r for r in expand_path(Path(path), options)}
-    except Exception:  # never expected (expand_path reports instead of raising)
+        labels = [label for _, label in wanted]
+        results = {r.path: r for r in expand_members(Path(path), labels, options)}
+    except Exception:  # never expected (expand_members reports instead of raising)
         results = {}
     out: list[tuple[int, list[Related] | None]] = []
     for i, label in wanted:

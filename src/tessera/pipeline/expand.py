@@ -14,13 +14,13 @@ as the picture, flagged ``appended-archive``, and the archive's members follow a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from tessera.errors import MediaError, UnreadableFile
 from tessera.media.sniff import sniff
-from tessera.pipeline.archives import Member, is_archive, iter_archive
+from tessera.pipeline.archives import Member, is_archive, iter_archive, reaches
 from tessera.pipeline.av import stream_digests
 from tessera.pipeline.fingerprint import hash_bytes, hash_file
 from tessera.pipeline.label import path_label
@@ -81,6 +81,31 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
         return [result]
     offset, _ = hidden
     return _fingerprinted(archive_parts(data[offset:], label, result, options), options)
+
+
+def expand_members(path: Path, labels: Collection[str], options: ExpandOptions) -> list[FileResult]:
+    """The results of ``labels`` alone (members of the archive ``path``, or ``path``
+    itself), for a stage that reads some files of a seizure again: the archive's other
+    members are not fingerprinted, nor, in a zip, decompressed. A label not among the
+    results could not be read (or is not there any more). Anything but an archive
+    (a plain file, a picture with an archive appended) is expanded as usual."""
+    label = path_label(path)
+    try:
+        kind = is_archive(read_head(path)) if options.open_archives else None
+    except MediaError:
+        kind = None
+    if kind is None or set(labels) <= {label}:
+        return expand_path(path, options)
+    wanted = set(labels)
+    out: list[FileResult] = []
+    try:
+        members = iter_archive(path, label, options.archives, wanted=reaches(wanted))
+        for member in members:
+            if member.path in wanted and member.ok and member.data is not None:
+                out.append(hash_bytes(member.data, member.path, options.hash))
+    except MediaError:  # the archive cannot be opened now
+        return []
+    return out
 
 
 ARCHIVE_IN_MEMORY = 64 * 1024**2
@@ -179,6 +204,7 @@ __all__ = [
     "archive_on_disk",
     "archive_parts",
     "disk_archive_result",
+    "expand_members",
     "expand_path",
     "one_per_path",
 ]

@@ -4,7 +4,8 @@ The verdicts need only hashes and a few keypoints; the leads (similar scenes,
 markers, same camera, nearby GPS) need full local features and metadata, which cost
 several times the hashing. So they are a stage of their own
 (``tessera.matching.scene_triage.leads_stage``) that reads the still-open files
-again, each top-level path once (an archive's open members together).
+again, each top-level path once (an archive's open members together; a zip's in jobs
+of ``ZIP_MEMBERS_PER_JOB``), and of an archive only its open members.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Container, Sequence
 from pathlib import Path
 
+from tessera.errors import MediaError
 from tessera.matching.scene_triage import LeadJob
+from tessera.pipeline.archives import is_archive
 from tessera.pipeline.label import path_label
+from tessera.pipeline.read import read_head
 from tessera.pipeline.result import FileResult
 from tessera.pipeline.walk import iter_files
 
@@ -51,8 +55,25 @@ def lead_jobs(
             lost.append(i)
         else:
             wanted.setdefault(top, []).append((i, f.path))
-    jobs = [(str(tops[t]), tuple(w)) for t, w in wanted.items()]
+    jobs: list[LeadJob] = []
+    for t, w in wanted.items():
+        step = ZIP_MEMBERS_PER_JOB if len(w) > ZIP_MEMBERS_PER_JOB and _is_zip(tops[t]) else len(w)
+        jobs.extend((str(tops[t]), tuple(w[k : k + step])) for k in range(0, len(w), step))
     return jobs, lost
 
 
-__all__ = ["lead_jobs", "top_level"]
+ZIP_MEMBERS_PER_JOB = 16
+"""A zip's open members are read again in jobs of this many (its central directory
+reaches each member without decompressing the others), so the leads of a seizure
+packed as one zip are spread over the workers. Any other archive stays one job: each
+job would decompress it again up to its members."""
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return is_archive(read_head(path)) == "zip"
+    except MediaError:
+        return False
+
+
+__all__ = ["ZIP_MEMBERS_PER_JOB", "lead_jobs", "top_level"]

@@ -90,7 +90,7 @@ format: ``zip``, ``tar``, ``compressed`` (gzip / bzip2 / xz) and ``sevenz``.
 
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits
 from tessera.pipeline.archives.member import HEAD_BYTES, SEPARATOR, ArchiveKind, Member
-from tessera.pipeline.archives.reader import iter_archive, zip_member
+from tessera.pipeline.archives.reader import iter_archive, reaches, zip_member
 from tessera.pipeline.archives.sniff import is_archive
 
 __all__ = [
@@ -102,5 +102,6 @@ __all__ = [
     "Member",
     "is_archive",
     "iter_archive",
+    "reaches",
     "zip_member",
 ]

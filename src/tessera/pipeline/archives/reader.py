@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -27,11 +27,14 @@ def iter_archive(
     display_path: str,
     limits: ArchiveLimits = DEFAULT_LIMITS,
     depth: int = 0,
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[Member]:
     """Yield every leaf member of the archive ``data_or_path`` (bytes or a file path).
 
     ``display_path`` names the archive in member paths. ``depth`` is the nesting level
     of this archive when the caller found it inside something else (0 otherwise).
+    ``wanted(path)``: a targeted read; a member (or nested archive) it refuses may be
+    left unread where the format allows (zip), else it is yielded as usual.
 
     The format is sniffed from the content. Input that is not a supported archive, is
     empty or cannot be opened raises here, at call time (``UnsupportedMedia`` with
@@ -47,11 +50,14 @@ def iter_archive(
         kind = _archive_kind(data_or_path[:HEAD_BYTES])
         source = io.BytesIO(data_or_path)
         return iter_source(
-            source, kind, ArchiveLevel(display_path, depth, Tree(limits), read=iter_source)
+            source,
+            kind,
+            ArchiveLevel(display_path, depth, Tree(limits), read=iter_source, wanted=wanted),
         )
     path = Path(data_or_path)
     kind = _archive_kind(_read_head(path))
-    return _iter_path(path, kind, ArchiveLevel(display_path, depth, Tree(limits), read=iter_source))
+    level = ArchiveLevel(display_path, depth, Tree(limits), read=iter_source, wanted=wanted)
+    return _iter_path(path, kind, level)
 
 
 def zip_member(
@@ -78,11 +84,7 @@ def zip_member(
                 return None
             fh.seek(0)
             level = ArchiveLevel(
-                display_path,
-                0,
-                Tree(limits),
-                read=iter_source,
-                wanted=lambda p: p == member or member.startswith(p + SEPARATOR),
+                display_path, 0, Tree(limits), read=iter_source, wanted=reaches([member])
             )
             for m in iter_source(fh, "zip", level):
                 if m.path == member:
@@ -90,6 +92,19 @@ def zip_member(
     except (MediaError, OSError):
         return None
     return None
+
+
+def reaches(members: Iterable[str]) -> Callable[[str], bool]:
+    """A ``wanted`` predicate for a targeted read of ``members`` (virtual paths): the
+    members themselves and the nested archives on the way to them."""
+    on_the_way: set[str] = set()
+    for member in members:
+        on_the_way.add(member)
+        at = member.find(SEPARATOR)
+        while at > 0:
+            on_the_way.add(member[:at])
+            at = member.find(SEPARATOR, at + 1)
+    return on_the_way.__contains__
 
 
 def _archive_kind(head: bytes) -> ArchiveKind:
