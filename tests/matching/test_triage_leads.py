@@ -6,10 +6,19 @@ import io
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pytest
+from PIL import Image
+
+from tessera.app import App
+from tessera.app import triage as triage_uc
+from tessera.app.settings import Settings
 from tessera.matching.triage.leads import ZIP_MEMBERS_PER_JOB, lead_jobs, top_level
 from tessera.pipeline.label import path_label
 from tessera.pipeline.result import FileResult
+from tests.app.test_coop import OP
 
 
 def test_top_level_of_files_and_archive_members() -> None:
@@ -61,3 +70,50 @@ def test_a_zip_s_open_members_are_split_into_jobs_other_archives_are_not(
     step = ZIP_MEMBERS_PER_JOB
     assert sizes == [("a.zip", step), ("a.zip", step), ("a.zip", 3), ("b.tar.gz", n)]
     assert [i for _, wanted in jobs for i, _ in wanted] == list(range(2 * n))  # walk order
+
+
+def test_the_leads_stage_reads_members_not_their_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive's own result is a container: no step after the digests reads it.
+    The leads stage took it for an open file and read the whole archive again, every
+    member with full features, for it (25 s of a 76 s triage of a 1,000-picture zip)."""
+    seizure = tmp_path / "seizure"
+    seizure.mkdir()
+    with zipfile.ZipFile(seizure / "a.zip", "w") as z:
+        for k in range(2):
+            z.writestr(f"p{k}.png", _picture(k))
+    (seizure / "loose.png").write_bytes(_picture(2))
+    handed: list[str] = []
+
+    def spy(paths: Any, open_items: Any) -> Any:
+        handed.extend(f.path for _, f in open_items)
+        return lead_jobs(paths, open_items)
+
+    monkeypatch.setattr(triage_uc, "lead_jobs", spy)
+    app = App(Settings.for_home(tmp_path / "home"))
+    app.migrate()
+    try:
+        report = triage_uc.run(app, OP, [seizure], workers=1, leads=True)
+    finally:
+        app.close()
+    archive = str(seizure / "a.zip")
+    assert {it.file.path: it.status for it in report.items} == {
+        f"{archive}!/p0.png": "new",
+        f"{archive}!/p1.png": "new",
+        archive: "archive",
+        str(seizure / "loose.png"): "new",
+    }
+    assert sorted(handed) == [
+        f"{archive}!/p0.png",
+        f"{archive}!/p1.png",
+        str(seizure / "loose.png"),
+    ]
+
+
+def _picture(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    rgb = np.kron(rng.integers(0, 256, (24, 32, 3)).astype(np.uint8), np.ones((8, 8, 1), np.uint8))
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "PNG")
+    return out.getvalue()

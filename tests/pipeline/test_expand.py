@@ -181,13 +181,17 @@ def test_expand_members_fingerprints_only_the_members_asked_for(
         fingerprinted.clear()
         decompressed.clear()
         got = expand_members(path, wanted, ExpandOptions())
-        monkeypatch.undo()
         assert got == [whole[w] for w in wanted[:2]], name
         assert fingerprinted == wanted[:2], name
+        fingerprinted.clear()
+        (own,) = expand_members(path, [str(path)], ExpandOptions())
+        assert fingerprinted == [] and own.flags == ("archive",)  # its digests alone
+        assert own.sha256 == hashlib.sha256(data).hexdigest() == whole[str(path)].sha256
         if name == "a.zip":  # p2, the inner zip, its p1: nothing else
             assert sorted(decompressed) == sorted(
                 [len(pictures[2][1]), len(inner), len(pictures[1][1])]
             )
+        monkeypatch.undo()
     plain = tmp_path / "plain.png"
     plain.write_bytes(gradient_png(50, 50))
     assert expand_members(plain, [str(plain)], ExpandOptions()) == expand_path(

@@ -94,15 +94,18 @@ def expand_members(path: Path, labels: Collection[str], options: ExpandOptions) 
         kind = is_archive(read_head(path)) if options.open_archives else None
     except MediaError:
         kind = None
-    if kind is None or set(labels) <= {label}:
+    if kind is None:
         return expand_path(path, options)
     wanted = set(labels)
     out: list[FileResult] = []
     try:
-        members = iter_archive(path, label, options.archives, wanted=reaches(wanted))
-        for member in members:
-            if member.path in wanted and member.ok and member.data is not None:
-                out.append(hash_bytes(member.data, member.path, options.hash))
+        if wanted - {label}:
+            members = iter_archive(path, label, options.archives, wanted=reaches(wanted))
+            for member in members:
+                if member.path in wanted and member.ok and member.data is not None:
+                    out.append(hash_bytes(member.data, member.path, options.hash))
+        if label in wanted:  # the archive itself: its digests, not its members again
+            out.append(disk_archive_result(path, label, kind))
     except MediaError:  # the archive cannot be opened now
         return []
     return out

@@ -270,13 +270,16 @@ def _still_open(
     av: Mapping[int, list[AvHit]],
     related: Mapping[int, list[Related]],
 ) -> list[tuple[int, FileResult]]:
-    """(item index, file) of the readable files no step has matched yet."""
+    """(item index, file) of the readable media no step has matched yet (not an
+    archive's own result: a container, which no step after the digests reads, and
+    which the leads stage would otherwise read whole again)."""
     return [
         (i, it.file)
         for i, it in enumerate(items)
         if i not in exact
         and not near.best.get(i)
         and not av.get(i)
+        and it.status != "archive"
         and it.file.status == "ok"
         and not any(r.relation == "copy" for r in related.get(i, []))
     ]
