@@ -8,7 +8,7 @@ rest) and mirrored crops of five shared photos (scikit-image originals) the data
 holds, and a captioned copy of a stored gradient (the colour layout step). A kill is
 a ``KeyboardInterrupt`` raised from inside the run, after a given number of verdict
 chunks or lead searches; what the pool reads is counted where it reads
-(``tessera.pipeline.run.expand_path``).
+(``tessera.pipeline.fanout.expand_path``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from tessera.app.triage_resume import RUNS_DIR
 from tessera.demo.samples import synthetic_picture
 from tessera.matching import scene_triage
 from tessera.matching.triage import run as triage_run
-from tessera.pipeline import run as pipeline_run
+from tessera.pipeline import expand as expand_module
+from tessera.pipeline import fanout
 from tests.app.test_coop import OP
 from tests.fingerprints.test_layout import caption, gradient
 from tests.seeding import ingest_known
@@ -126,13 +127,13 @@ def small(
 def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Names of the top-level files the fingerprinting pool reads (workers=1: here)."""
     seen: list[str] = []
-    real = pipeline_run.expand_path
+    real = fanout.expand_path
 
-    def counting(path: Path, **kw: Any) -> Any:
+    def counting(path: Path, *args: Any, **kw: Any) -> Any:
         seen.append(path.name)
-        return real(path, **kw)
+        return real(path, *args, **kw)
 
-    monkeypatch.setattr(pipeline_run, "expand_path", counting)
+    monkeypatch.setattr(fanout, "expand_path", counting)
     yield seen
 
 
@@ -156,13 +157,13 @@ def _doc(report: Any) -> Any:
     return json.loads(json.dumps(report.to_json(), default=str))
 
 
-def _run(app: App, seizure: Path, **kw: Any) -> tuple[Any, dict[str, int]]:
+def _run(app: App, seizure: Path, workers: int = 1, **kw: Any) -> tuple[Any, dict[str, int]]:
     resumed: dict[str, int] = {}
     report = triage_uc.run(
         app,
         OP,
         [seizure],
-        workers=1,
+        workers=workers,
         on_resumed=resumed.__setitem__,
         **kw,
     )
@@ -335,3 +336,28 @@ def test_leads_resume(
     assert by_leads <= set(streamed)  # journaled leads stream too
     assert _doc(again) == _doc(whole)
     assert _journals(app) == []
+
+
+def test_a_large_archive_in_pieces_cut_by_the_kill_is_done_again_whole(
+    small: tuple[App, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with the archive's members spread over two workers and handed on in
+    pieces of 2 (``tessera.pipeline.fanout``): the journaled piece (m0, m1) does not
+    count as the archive (its last result is what says how many there are)."""
+    app, seizure = small
+    pack = seizure / "s013-pack.zip"
+    with zipfile.ZipFile(pack, "w") as z:
+        for k, name in enumerate(_names(seizure)[:6]):
+            z.writestr(f"m{k}.jpg", (seizure / name).read_bytes())
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    monkeypatch.setattr(fanout, "PIECE", 2)  # the killed chunk ends with a whole piece
+    whole, _ = _run(app, seizure, leads=False, workers=2)
+    at = [i for i, it in enumerate(whole.items) if it.path.startswith(str(pack))]
+    assert at == list(range(14, 21))
+    with monkeypatch.context() as mp:
+        _kill_after_chunks(mp, 1)
+        with pytest.raises(KeyboardInterrupt):
+            _run(app, seizure, leads=False, workers=2)
+    again, resumed = _run(app, seizure, leads=False, workers=2)
+    assert resumed == {"files": 14}
+    assert _doc(again) == _doc(whole)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tessera.pipeline import expand as expand_module
+from tessera.pipeline import fanout
 from tessera.pipeline.fanout import (
     Done,
     Job,
@@ -25,7 +26,8 @@ from tessera.pipeline.fanout import (
 )
 from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.pool import map_ordered
-from tessera.pipeline.run import run_paths
+from tessera.pipeline.run import run_found, run_paths
+from tessera.pipeline.walk import iter_files
 from tests.pipeline.test_archives import gradient_png, make_tar, make_zip
 
 OPTIONS = ExpandOptions()
@@ -101,7 +103,7 @@ def test_a_member_that_kills_its_worker_costs_only_itself(
     done = map_ordered(
         crashy_job, planned, workers=2, on_crash=crashed_job, window=4, here=is_ready
     )
-    groups = list(regroup(done))
+    groups = [results for results, complete in regroup(done) if complete]
     assert len(groups) == 4
     by_path = {r.path: r for g in groups for r in g}
     crashed = [p for p, r in by_path.items() if r.reason == "worker-crashed"]
@@ -162,3 +164,43 @@ def test_small_archives_and_one_worker_are_not_fanned_out(tmp_path: Path) -> Non
     planned = list(jobs([big], OPTIONS, fan_out=True))
     assert [type(j) for j in planned] == [MemberJob, MemberJob, Ready]
     assert isinstance(planned[-1], Ready) and planned[-1].results[0].sha256 is not None
+
+
+def test_a_large_archive_comes_in_pieces_never_inside_a_nested_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces of about ``piece`` results, as members are done (not all at the end):
+    together the whole path's results; a nested archive's members in one piece (its
+    damage may report its path twice, merged within a piece)."""
+    root = tmp_path / "seizure"
+    _seizure(root)
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    paths = sorted(root.iterdir())
+    whole = list(regroup(run_job(j, OPTIONS) for j in jobs(paths, OPTIONS, fan_out=True)))
+    assert all(complete for _, complete in whole) and len(whole) == 4
+    pieces = list(
+        regroup((run_job(j, OPTIONS) for j in jobs(paths, OPTIONS, fan_out=True)), piece=4)
+    )
+    b_zip = f"{root}/b.zip"
+    of_zip = [
+        (results, complete) for results, complete in pieces if results[0].path.startswith(b_zip)
+    ]
+    assert len(of_zip) >= 4 and [c for _, c in of_zip] == [False] * (len(of_zip) - 1) + [True]
+    assert [r for results, _ in of_zip for r in results] == whole[1][0]
+    for results, _ in of_zip:  # the inner zip's two members are never cut apart
+        inner = [r.path for r in results if "inner.zip!/" in r.path]
+        assert len(inner) in (0, 2), [r.path for r in results]
+
+
+def test_run_found_hands_on_pieces_and_marks_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "seizure"
+    _seizure(root)
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    monkeypatch.setattr(fanout, "PIECE", 4)
+    groups = list(run_found(list(iter_files([root])), OPTIONS, workers=2))
+    labels = [g.label for g in groups if g.complete]
+    assert labels == [str(p) for p in sorted(root.iterdir())]
+    assert len([g for g in groups if g.label.endswith("b.zip")]) >= 4
+    assert [r for g in groups for r in g.results] == list(run_paths([root], OPTIONS, workers=1))

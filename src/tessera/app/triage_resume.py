@@ -133,12 +133,15 @@ class Resume:
         for label, stat in zip(labels, stats, strict=True):
             if label in done:
                 yield from done[label]
-            else:
-                group = next(groups)
-                top = Top(label, stat, len(group.results))
-                for r in group.results:
-                    self._pending.append(top)
-                    yield r
+            else:  # a large archive's results in pieces: how many is known at its last
+                complete, n = False, 0
+                while not complete:
+                    group = next(groups)
+                    complete, n = group.complete, n + len(group.results)
+                    top = Top(label, stat, n if complete else None)
+                    for r in group.results:
+                        self._pending.append(top)
+                        yield r
             if on_progress:
                 on_progress(1)
 

@@ -184,7 +184,7 @@ def ingest(
 
     for group in run_found(found, options, workers=workers, skip=earlier, cluster=cluster):
         batch.extend(group.results)
-        if on_progress:
+        if on_progress and group.complete:
             on_progress(1)
         if len(batch) >= batch_size:
             flush()

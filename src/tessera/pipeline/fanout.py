@@ -14,7 +14,12 @@ own result, not the run. The pipe to the reader holds a few members at most: it
 reads no further ahead than the pool asks.
 
 A job's result carries ``last``, so that the results of one path can be put back
-together in order (``regroup``).
+together in order (``regroup``). A large archive's results come in pieces, as its
+members are done, not all at its end: the consumer (triage's verdict chunks,
+ingest's batches) works on them while the pool works on, and they are not all held
+in memory. A piece ends only between two members of the archive itself, never
+inside a nested archive, whose damage can report its path twice (merged in one
+piece by ``one_per_path``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tessera.errors import MediaError
+from tessera.pipeline.archives import SEPARATOR
 from tessera.pipeline.expand import (
     archive_on_disk,
     archive_parts,
@@ -54,6 +60,7 @@ class MemberJob:
     label: str
     data: bytes
     last: bool = False
+    cut: bool = False  # a piece may end before it (see the module doc)
 
 
 @dataclass(frozen=True)
@@ -62,20 +69,33 @@ class Ready:
 
     results: tuple[FileResult, ...]
     last: bool = False
+    cut: bool = False
 
 
 Job = PathJob | MemberJob | Ready
-Done = tuple[bool, list[FileResult]]
-"""A job's results and whether they end their top-level path's."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """A job's results; whether they end their top-level path's, and whether a piece
+    of it may end before them."""
+
+    results: list[FileResult]
+    last: bool
+    cut: bool = False
+
+
+PIECE = 64
+"""Results of a large archive handed on together (triage's verdict chunk)."""
 
 
 def run_job(job: Job, options: ExpandOptions) -> Done:
     """What a worker (or, for ``Ready``, the main process) makes of ``job``."""
     if isinstance(job, PathJob):
-        return job.last, expand_path(job.path, options)
+        return Done(expand_path(job.path, options), job.last)
     if isinstance(job, MemberJob):
-        return job.last, [hash_bytes(job.data, job.label, options.hash)]
-    return job.last, list(job.results)
+        return Done([hash_bytes(job.data, job.label, options.hash)], job.last, job.cut)
+    return Done(list(job.results), job.last, job.cut)
 
 
 def is_ready(job: Job) -> bool:
@@ -91,10 +111,10 @@ def crashed_label(label: str) -> FileResult:
 
 def crashed_job(job: Job) -> Done:
     if isinstance(job, PathJob):
-        return job.last, [crashed_label(path_label(job.path))]
+        return Done([crashed_label(path_label(job.path))], job.last)
     if isinstance(job, MemberJob):
-        return job.last, [crashed_label(job.label)]
-    return job.last, list(job.results)
+        return Done([crashed_label(job.label)], job.last, job.cut)
+    return Done(list(job.results), job.last, job.cut)
 
 
 def jobs(paths: Iterable[Path], options: ExpandOptions, *, fan_out: bool) -> Iterator[Job]:
@@ -108,13 +128,20 @@ def jobs(paths: Iterable[Path], options: ExpandOptions, *, fan_out: bool) -> Ite
             yield from _archive_jobs(path, kind, options)
 
 
-def regroup(done: Iterable[Done]) -> Iterator[list[FileResult]]:
-    """Each top-level path's results, put back together from its jobs'."""
+def regroup(
+    done: Iterable[Done], piece: int | None = None
+) -> Iterator[tuple[list[FileResult], bool]]:
+    """Each top-level path's results, put back together from its jobs', in pieces of
+    about ``piece`` (``PIECE``; True with the piece that ends the path's)."""
+    piece = PIECE if piece is None else piece
     group: list[FileResult] = []
-    for last, results in done:
-        group.extend(results)
-        if last:
-            yield one_per_path(group)
+    for d in done:
+        if d.cut and len(group) >= piece:
+            yield one_per_path(group), False
+            group = []
+        group.extend(d.results)
+        if d.last:
+            yield one_per_path(group), True
             group = []
 
 
@@ -127,6 +154,7 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
     send.close()
     held: Job | None = None  # one job back: only the next message says it was the last
     own = False
+    previous: str | None = None
     try:
         while True:
             try:
@@ -136,6 +164,9 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
             if held is not None:
                 yield held
             held, own = _job(message, label)
+            key = _first_level(held, label)
+            if key != previous:
+                held, previous = _cut(held), key
         if not own:  # the reader died before the archive's own result
             lost = FileResult(
                 label,
@@ -167,11 +198,34 @@ def _job(message: tuple[str, object, object], label: str) -> tuple[Job, bool]:
     raise TypeError(f"unexpected message from the archive reader: {kind!r}")
 
 
+def _first_level(job: Job, label: str) -> str | None:
+    """The archive's own member a job's result belongs to (a nested archive's members
+    all belong to it), or None for the archive's own result."""
+    path = (
+        job.label
+        if isinstance(job, MemberJob)
+        else job.results[0].path
+        if isinstance(job, Ready)
+        else ""
+    )
+    if not path.startswith(label + SEPARATOR):
+        return None
+    return path[len(label) + len(SEPARATOR) :].split(SEPARATOR, 1)[0]
+
+
+def _cut(job: Job) -> Job:
+    if isinstance(job, MemberJob):
+        return MemberJob(job.label, job.data, job.last, cut=True)
+    if isinstance(job, Ready):
+        return Ready(job.results, job.last, cut=True)
+    return job
+
+
 def _as_last(job: Job) -> Job:
     if isinstance(job, MemberJob):
-        return MemberJob(job.label, job.data, last=True)
+        return MemberJob(job.label, job.data, last=True, cut=job.cut)
     if isinstance(job, Ready):
-        return Ready(job.results, last=True)
+        return Ready(job.results, last=True, cut=job.cut)
     return job
 
 
@@ -199,6 +253,7 @@ def _read_archive(
 
 
 __all__ = [
+    "PIECE",
     "Done",
     "Job",
     "MemberJob",

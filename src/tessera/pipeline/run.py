@@ -27,11 +27,14 @@ from tessera.pipeline.walk import Found, iter_files
 
 @dataclass(frozen=True)
 class FileGroup:
-    """The results of one found path: one for a plain file, several for an archive."""
+    """The results of one found path: one for a plain file, several for an archive.
+    A large archive's come in several groups as its members are done (``complete``
+    only on the last: ``tessera.pipeline.fanout``)."""
 
     found: Found
     label: str
     results: tuple[FileResult, ...]
+    complete: bool = True
 
 
 def crashed(path: Path) -> list[FileResult]:
@@ -65,11 +68,12 @@ def run_found(
     meanwhile (a cluster's window, per worker thread, is left as it is)."""
     chosen = [f for f in found if skip is None or not skip(path_label(f.path))]
     todo = [f.path for f in chosen if f.skip_reason is None and not f.missing]
-    expanded: Iterator[list[FileResult]]
+    expanded: Iterator[tuple[list[FileResult], bool]]
     if cluster:
         from tessera.pipeline.cluster import expand_on_cluster  # noqa: PLC0415 (dask on demand)
 
-        expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
+        whole = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
+        expanded = ((results, True) for results in whole)
     else:  # a large archive's members spread over the workers (tessera.pipeline.fanout)
         window = workers * IN_FLIGHT_PER_WORKER + ahead
         done = map_ordered(
@@ -85,8 +89,11 @@ def run_found(
         label = path_label(f.path)
         if f.skip_reason is not None or f.missing:
             yield FileGroup(f, label, (not_processed(f),))
-        else:
-            yield FileGroup(f, label, tuple(next(expanded)))
+            continue
+        complete = False
+        while not complete:
+            results, complete = next(expanded)
+            yield FileGroup(f, label, tuple(results), complete)
 
 
 def run_paths(
@@ -104,7 +111,7 @@ def run_paths(
         on_total(len(found))
     for group in run_found(found, options, workers=workers, cluster=cluster):
         yield from group.results
-        if on_progress:
+        if on_progress and group.complete:
             on_progress(1)
 
 

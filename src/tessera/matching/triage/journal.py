@@ -54,17 +54,18 @@ def file_stat(path: Path) -> Stat:
 
 @dataclass(frozen=True)
 class Top:
-    """A top-level path of the walk: its label, its stat, how many results it gave."""
+    """A top-level path of the walk: its label, its stat, how many results it gave
+    (None on the results of a large archive before its last: more are coming)."""
 
     label: str
     stat: Stat
-    files: int
+    files: int | None
 
 
 @dataclass
 class _TopState:
     stat: Stat
-    files: int
+    files: int | None
     attempt: int
     decided: list[Decided] = field(default_factory=list)
 
@@ -161,6 +162,7 @@ class Journal:
         state = self._tops.get(top.label)
         if state is None or state.attempt != self._attempt or state.stat != top.stat:
             state = self._tops[top.label] = _TopState(top.stat, top.files, self._attempt)
+        state.files = top.files  # the latest says whether the path's results are all in
         state.decided.append(decided)
         self._file_top[decided.file.path] = top.label
 
@@ -168,7 +170,9 @@ class Journal:
         """The journaled results of the top-level path ``label`` when all of them are
         there and the path's ``stat`` is the one they were made from, else None."""
         state = self._tops.get(label)
-        if state is None or state.stat != stat or len(state.decided) < state.files:
+        if state is None or state.files is None or state.stat != stat:
+            return None
+        if len(state.decided) < state.files:
             return None
         self._taken.add(label)
         return state.decided[-state.files :] if state.files else []
@@ -274,7 +278,7 @@ def _top(raw: Any) -> Top:
     if stat is not None:
         size, mtime = _list(stat)
         stat = (_typed(size, int), _typed(mtime, int))
-    return Top(_typed(label, str), stat, _typed(files, int))
+    return Top(_typed(label, str), stat, None if files is None else _typed(files, int))
 
 
 def _related(raw: Any) -> Related:
