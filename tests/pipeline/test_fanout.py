@@ -57,6 +57,15 @@ def _seizure(root: Path) -> dict[str, int]:
     return {"b.zip": 12 + 2 + 1 + 1 + 1, "c.tar.gz": 5}  # read: pictures, deep, #2, txt, crash
 
 
+@pytest.fixture
+def on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``_seizure`` with every archive read from disk (so fanned out on 2 workers)."""
+    root = tmp_path / "seizure"
+    _seizure(root)
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    return root
+
+
 def _members(batch: list[Job]) -> list[str]:
     return [j.label for j in batch if isinstance(j, MemberJob)]
 
@@ -91,14 +100,10 @@ def crashy_job(job: Job) -> Done:
     return run_job(job, OPTIONS)
 
 
-def test_a_member_that_kills_its_worker_costs_only_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_member_that_kills_its_worker_costs_only_itself(on_disk: Path) -> None:
     """One worker's crash used to cost the whole archive (``worker-crashed`` for its
     one path); now the member alone, the archive and its other members stay."""
-    root = tmp_path / "seizure"
-    _seizure(root)
-    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    root = on_disk
     planned = jobs(sorted(root.iterdir()), OPTIONS, fan_out=True)
     done = map_ordered(
         crashy_job, planned, workers=2, on_crash=crashed_job, window=4, here=is_ready
@@ -139,12 +144,8 @@ def test_a_reader_that_dies_keeps_what_it_sent_and_says_so(
     assert not _reader_alive()
 
 
-def test_a_run_stopped_mid_archive_leaves_no_reader(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path / "seizure"
-    _seizure(root)
-    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+def test_a_run_stopped_mid_archive_leaves_no_reader(on_disk: Path) -> None:
+    root = on_disk
     planned = jobs([root / "b.zip"], OPTIONS, fan_out=True)
     assert isinstance(next(planned), MemberJob) and _reader_alive()
     planned.close()
@@ -166,15 +167,11 @@ def test_small_archives_and_one_worker_are_not_fanned_out(tmp_path: Path) -> Non
     assert isinstance(planned[-1], Ready) and planned[-1].results[0].sha256 is not None
 
 
-def test_a_large_archive_comes_in_pieces_never_inside_a_nested_archive(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_large_archive_comes_in_pieces_never_inside_a_nested_archive(on_disk: Path) -> None:
     """Pieces of about ``piece`` results, as members are done (not all at the end):
     together the whole path's results; a nested archive's members in one piece (its
     damage may report its path twice, merged within a piece)."""
-    root = tmp_path / "seizure"
-    _seizure(root)
-    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    root = on_disk
     paths = sorted(root.iterdir())
     whole = list(regroup(run_job(j, OPTIONS) for j in jobs(paths, OPTIONS, fan_out=True)))
     assert all(complete for _, complete in whole) and len(whole) == 4
@@ -193,11 +190,9 @@ def test_a_large_archive_comes_in_pieces_never_inside_a_nested_archive(
 
 
 def test_run_found_hands_on_pieces_and_marks_the_last(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    on_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "seizure"
-    _seizure(root)
-    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 0)
+    root = on_disk
     monkeypatch.setattr(fanout, "PIECE", 4)
     groups = list(run_found(list(iter_files([root])), OPTIONS, workers=2))
     labels = [g.label for g in groups if g.complete]
