@@ -161,9 +161,12 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
                 message = receive.recv()
             except (EOFError, OSError):
                 break
+            job = _job(message)
+            if job is None:  # not what the reader sends: take it as the reader failing
+                break
             if held is not None:
                 yield held
-            held, own = _job(message, label)
+            held, own = job, isinstance(job, Ready) and job.results[0].path == label
             key = _first_level(held, label)
             if key != previous:
                 held, previous = _cut(held), key
@@ -188,26 +191,27 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
             reader.join()
 
 
-def _job(message: tuple[str, object, object], label: str) -> tuple[Job, bool]:
-    """The job for one message of the reader, and whether it is the archive's own."""
+def _job(message: object) -> MemberJob | Ready | None:
+    """The job for one message of the reader (None for anything it does not send)."""
+    if not isinstance(message, tuple) or len(message) != 3:
+        return None
     kind, first, second = message
     if kind == "member" and isinstance(first, str) and isinstance(second, bytes):
-        return MemberJob(first, second), False
+        return MemberJob(first, second)
     if kind == "ready" and isinstance(first, FileResult):
-        return Ready((first,)), first.path == label
-    raise TypeError(f"unexpected message from the archive reader: {kind!r}")
+        return Ready((first,))
+    return None
 
 
 def _first_level(job: Job, label: str) -> str | None:
     """The archive's own member a job's result belongs to (a nested archive's members
     all belong to it), or None for the archive's own result."""
-    path = (
-        job.label
-        if isinstance(job, MemberJob)
-        else job.results[0].path
-        if isinstance(job, Ready)
-        else ""
-    )
+    if isinstance(job, MemberJob):
+        path = job.label
+    elif isinstance(job, Ready):
+        path = job.results[0].path
+    else:
+        return None
     if not path.startswith(label + SEPARATOR):
         return None
     return path[len(label) + len(SEPARATOR) :].split(SEPARATOR, 1)[0]
