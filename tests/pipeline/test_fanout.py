@@ -163,7 +163,7 @@ def test_small_archives_and_one_worker_are_not_fanned_out(tmp_path: Path) -> Non
         z.writestr("x.png", gradient_png(40, 40))
     assert all(isinstance(j, PathJob) for j in jobs([big], OPTIONS, fan_out=False))
     planned = list(jobs([big], OPTIONS, fan_out=True))
-    assert [type(j) for j in planned] == [MemberJob, MemberJob, Ready]
+    assert [type(j) for j in planned] == [Ready, MemberJob, Ready]  # noise: over MEMBER_BYTES
     assert isinstance(planned[-1], Ready) and planned[-1].results[0].sha256 is not None
 
 
@@ -199,3 +199,20 @@ def test_run_found_hands_on_pieces_and_marks_the_last(
     assert labels == [str(p) for p in sorted(root.iterdir())]
     assert len([g for g in groups if g.label.endswith("b.zip")]) >= 4
     assert [r for g in groups for r in g.results] == list(run_paths([root], OPTIONS, workers=1))
+
+
+def test_a_large_member_is_fingerprinted_by_the_reader(
+    on_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members over ``MEMBER_BYTES`` come back as results, not bytes to ship (the
+    pool's jobs in flight would each hold one), with the results one worker gives."""
+    monkeypatch.setattr(fanout, "MEMBER_BYTES", 180)  # the zip's pictures: 141-209 bytes
+    planned = list(jobs([on_disk / "b.zip"], OPTIONS, fan_out=True))
+    shipped = {j.label: len(j.data) for j in planned if isinstance(j, MemberJob)}
+    assert shipped and all(size <= 180 for size in shipped.values())
+    ready = [r for j in planned if isinstance(j, Ready) for r in j.results]
+    large = [r for r in ready if r.path.endswith(("/p/11.png", "deep-1.png")) and r.width]
+    assert len(large) == 2  # fingerprinted by the reader
+    done = [run_job(j, OPTIONS) for j in planned]
+    (whole,) = [results for results, complete in regroup(done) if complete]
+    assert whole == list(run_paths([on_disk / "b.zip"], OPTIONS, workers=1))

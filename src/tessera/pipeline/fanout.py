@@ -88,6 +88,13 @@ class Done:
 PIECE = 64
 """Results of a large archive handed on together (triage's verdict chunk)."""
 
+MEMBER_BYTES = 8 * 1024**2
+"""Members up to this size go to the pool; a larger one (a video, a huge picture) is
+fingerprinted by the reader itself, as the one worker did before. The pool keeps
+dozens of jobs in flight (triage: 80 on two workers), and each holds its member's
+bytes: at up to 512 MiB a member (``ArchiveLimits.max_member_bytes``) that could be
+tens of GiB; at this size it stays under a GiB."""
+
 
 def run_job(job: Job, options: ExpandOptions) -> Done:
     """What a worker (or, for ``Ready``, the main process) makes of ``job``."""
@@ -149,7 +156,8 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
     label = path_label(path)
     ctx = multiprocessing.get_context("forkserver")
     receive, send = ctx.Pipe(duplex=False)
-    reader = ctx.Process(target=_read_archive, args=(path, label, kind, options, send), daemon=True)
+    task = _Reading(path, label, kind, options, MEMBER_BYTES)
+    reader = ctx.Process(target=_read_archive, args=(task, send), daemon=True)
     reader.start()
     send.close()
     held: Job | None = None  # one job back: only the next message says it was the last
@@ -233,23 +241,36 @@ def _as_last(job: Job) -> Job:
     return job
 
 
-def _read_archive(
-    path: Path, label: str, kind: str, options: ExpandOptions, send: Connection
-) -> None:
-    """The archive reader (its own process): each member's bytes, or the result of one
-    refused or unreadable, in order, then the archive's own result."""
+@dataclass(frozen=True)
+class _Reading:
+    """What the archive reader is to read, and the largest member it hands on."""
+
+    path: Path
+    label: str
+    kind: str
+    options: ExpandOptions
+    largest: int
+
+
+def _read_archive(task: _Reading, send: Connection) -> None:
+    """The archive reader (its own process): each member's bytes (over
+    ``task.largest`` bytes, its result), or the result of one refused or unreadable, in
+    order, then the archive's own result."""
+    options = task.options
     try:
         try:
-            own = disk_archive_result(path, label, kind)
-            for part in archive_parts(path, label, own, options):
+            own = disk_archive_result(task.path, task.label, task.kind)
+            for part in archive_parts(task.path, task.label, own, options):
                 if isinstance(part, FileResult):
                     send.send(("ready", part, None))
+                elif len(part.data or b"") > task.largest:
+                    result = hash_bytes(part.data or b"", part.path, options.hash)
+                    send.send(("ready", result, None))
                 else:
                     send.send(("member", part.path, part.data))
         except MediaError as exc:  # the archive could not be opened at all
-            send.send(
-                ("ready", FileResult(label, "error", reason=exc.reason, message=exc.message), None)
-            )
+            error = FileResult(task.label, "error", reason=exc.reason, message=exc.message)
+            send.send(("ready", error, None))
     except (BrokenPipeError, EOFError):  # the main process stopped listening
         pass
     finally:
@@ -257,6 +278,7 @@ def _read_archive(
 
 
 __all__ = [
+    "MEMBER_BYTES",
     "PIECE",
     "Done",
     "Job",
