@@ -59,7 +59,9 @@ def run_found(
     cluster: str | None = None,
     ahead: int = 0,
 ) -> Iterator[FileGroup]:
-    """Groups for ``found``, in order; ``skip(label)`` leaves a path out (resume).
+    """Groups for ``found``, in order; ``skip(label)`` leaves a path out (resume). A
+    large archive's results come in several groups, the last ``complete`` (with more
+    than one worker its members are spread over them: ``tessera.pipeline.fanout``).
 
     ``cluster`` (a Dask scheduler address) runs the per-file work on that cluster's
     workers instead of the local pool (``tessera.pipeline.cluster``). ``ahead`` more
