@@ -15,7 +15,7 @@ as the picture, flagged ``appended-archive``, and the archive's members follow a
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tessera.errors import MediaError, UnreadableFile
@@ -106,8 +106,8 @@ def expand_members(path: Path, labels: Collection[str], options: ExpandOptions) 
                     out.append(hash_bytes(member.data, member.path, options.hash))
         if label in wanted:  # the archive itself: its digests, not its members again
             out.append(disk_archive_result(path, label, kind))
-    except MediaError:  # the archive cannot be opened now
-        return []
+    except MediaError:  # the archive cannot be opened (or read) now: what was read stands
+        pass
     return out
 
 
@@ -143,9 +143,17 @@ def _archive_on_disk(path: Path, label: str, kind: str, options: ExpandOptions) 
     return _fingerprinted(archive_parts(path, label, own, options), options)
 
 
+@dataclass(frozen=True)
+class MemberBytes:
+    """A member read, its bytes to fingerprint."""
+
+    path: str
+    data: bytes
+
+
 def archive_parts(
     source: bytes | Path, label: str, own: FileResult, options: ExpandOptions
-) -> Iterator[FileResult | Member]:
+) -> Iterator[FileResult | MemberBytes]:
     """The archive ``source`` (its bytes or its file, members named ``label!/...``)
     in order: a member read (its bytes to fingerprint), or the result of one refused
     or unreadable; last, ``own`` (the archive's own result) with the errors of the
@@ -158,16 +166,16 @@ def archive_parts(
         elif member.error is not None or member.data is None:
             yield _member_error(member)
         else:
-            yield member
+            yield MemberBytes(member.path, member.data)
     yield _with_errors(own, own_errors)
 
 
 def _fingerprinted(
-    parts: Iterable[FileResult | Member], options: ExpandOptions
+    parts: Iterable[FileResult | MemberBytes], options: ExpandOptions
 ) -> list[FileResult]:
     return one_per_path(
         [
-            p if isinstance(p, FileResult) else hash_bytes(p.data or b"", p.path, options.hash)
+            p if isinstance(p, FileResult) else hash_bytes(p.data, p.path, options.hash)
             for p in parts
         ]
     )
@@ -204,6 +212,7 @@ def one_per_path(results: list[FileResult]) -> list[FileResult]:
 
 __all__ = [
     "ARCHIVE_IN_MEMORY",
+    "MemberBytes",
     "archive_on_disk",
     "archive_parts",
     "disk_archive_result",

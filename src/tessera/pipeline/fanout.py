@@ -263,8 +263,8 @@ def _read_archive(task: _Reading, send: Connection) -> None:
             for part in archive_parts(task.path, task.label, own, options):
                 if isinstance(part, FileResult):
                     send.send(("ready", part, None))
-                elif len(part.data or b"") > task.largest:
-                    result = hash_bytes(part.data or b"", part.path, options.hash)
+                elif len(part.data) > task.largest:
+                    result = hash_bytes(part.data, part.path, options.hash)
                     send.send(("ready", result, None))
                 else:
                     send.send(("member", part.path, part.data))
