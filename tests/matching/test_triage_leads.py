@@ -15,7 +15,7 @@ from PIL import Image
 from tessera.app import App
 from tessera.app import triage as triage_uc
 from tessera.app.settings import Settings
-from tessera.matching.triage.leads import ZIP_MEMBERS_PER_JOB, lead_jobs, top_level
+from tessera.matching.triage.leads import MEMBERS_PER_JOB, lead_jobs, top_level
 from tessera.pipeline.label import path_label
 from tessera.pipeline.result import FileResult
 from tests.app.test_coop import OP
@@ -50,26 +50,36 @@ def test_lead_jobs_group_members_and_name_what_is_gone(tmp_path: Path) -> None:
     assert lost == [5]
 
 
-def test_a_zip_s_open_members_are_split_into_jobs_other_archives_are_not(
+def test_a_zip_s_or_tar_s_open_members_are_split_into_jobs_other_archives_are_not(
     tmp_path: Path,
 ) -> None:
-    """A zip's members reach the workers in jobs of ``ZIP_MEMBERS_PER_JOB`` (each
-    reads only its own members); a tar.gz stays one job (each job would decompress it
-    up to its members again)."""
-    n = ZIP_MEMBERS_PER_JOB * 2 + 3
-    zipped, tarred = tmp_path / "a.zip", tmp_path / "b.tar.gz"
+    """A zip's or plain tar's members reach the workers in jobs of
+    ``MEMBERS_PER_JOB`` (each reads only its own members); a tar.gz stays one job (each
+    job would decompress it up to its members again)."""
+    n = MEMBERS_PER_JOB * 2 + 3
+    zipped, tarred, plain = tmp_path / "a.zip", tmp_path / "b.tar.gz", tmp_path / "c.tar"
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("x", b"x")
     with tarfile.open(tarred, "w:gz") as t:
         t.addfile(tarfile.TarInfo("x"), io.BytesIO(b""))
-    items = [(k, FileResult(f"{zipped}!/m{k:02d}.jpg", "ok")) for k in range(n)]
-    items += [(n + k, FileResult(f"{tarred}!/m{k:02d}.jpg", "ok")) for k in range(n)]
+    with tarfile.open(plain, "w") as t:
+        t.addfile(tarfile.TarInfo("x"), io.BytesIO(b""))
+    labels = [f"{archive}!/m{k:02d}.jpg" for archive in (zipped, tarred, plain) for k in range(n)]
+    items = [(i, FileResult(label, "ok")) for i, label in enumerate(labels)]
     jobs, lost = lead_jobs([tmp_path], items)
     assert lost == []
     sizes = [(Path(path).name, len(wanted)) for path, wanted in jobs]
-    step = ZIP_MEMBERS_PER_JOB
-    assert sizes == [("a.zip", step), ("a.zip", step), ("a.zip", 3), ("b.tar.gz", n)]
-    assert [i for _, wanted in jobs for i, _ in wanted] == list(range(2 * n))  # walk order
+    step = MEMBERS_PER_JOB
+    assert sizes == [
+        ("a.zip", step),
+        ("a.zip", step),
+        ("a.zip", 3),
+        ("b.tar.gz", n),
+        ("c.tar", step),
+        ("c.tar", step),
+        ("c.tar", 3),
+    ]
+    assert [i for _, wanted in jobs for i, _ in wanted] == list(range(3 * n))  # walk order
 
 
 def test_the_leads_stage_reads_members_not_their_archive(

@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 
 from tessera.pipeline import reread as reread_module
+from tessera.pipeline.archives import index as index_module
 from tessera.pipeline.archives import limits as archive_limits
+from tessera.pipeline.archives import tar as tar_module
 from tessera.pipeline.archives import zip as zip_module
 from tessera.pipeline.expand import expand_path
 from tessera.pipeline.fingerprint import hash_bytes
@@ -76,20 +78,33 @@ def _zip(path: Path, members: list[tuple[str, bytes]], stored: bool = False) -> 
             z.writestr(name, data)
 
 
-def test_a_zip_member_is_read_again_nested_and_duplicated(tmp_path: Path) -> None:
-    """Members of a zip on disk, one inside a zip inside it, and the second of two
-    members with one name (``#2``), in a folder whose name holds ``!``."""
+def _tar(path: Path, members: list[tuple[str, bytes]]) -> None:
+    with tarfile.open(path, "w") as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+
+
+def _pack(path: Path, members: list[tuple[str, bytes]]) -> None:
+    if path.suffix == ".tar":
+        _tar(path, members)
+    else:
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            _zip(path, members)
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_a_member_is_read_again_nested_and_duplicated(tmp_path: Path, kind: str) -> None:
+    """Members of a zip or plain tar on disk, one inside a zip inside it, and the
+    second of two members with one name (``#2``), in a folder whose name holds ``!``."""
     folder = tmp_path / "case!"
     folder.mkdir()
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as z:
         z.writestr("deep.png", _png(5))
-    archive = folder / "a.zip"
-    with pytest.warns(UserWarning, match="Duplicate name"):
-        _zip(
-            archive,
-            [("x.png", _png(3)), ("x.png", _png(4)), ("in/inner.zip", inner.getvalue())],
-        )
+    archive = folder / f"a.{kind}"
+    _pack(archive, [("x.png", _png(3)), ("x.png", _png(4)), ("in/inner.zip", inner.getvalue())])
     members = _members(archive)
     wanted = {
         f"{archive}!/x.png": _png(3),
@@ -103,18 +118,21 @@ def test_a_zip_member_is_read_again_nested_and_duplicated(tmp_path: Path) -> Non
         assert again.sha256 == hashlib.sha256(data).hexdigest() and again.features is not None
 
 
-def test_a_zip_member_is_read_without_the_others(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_a_member_is_read_without_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    """Only the members on the way to the one asked for are decompressed (the real
-    reads, counted): the outer zip's other members and the inner zip's are not."""
+    """Only the members on the way to the one asked for are read (the real reads,
+    counted): the outer archive's other members and the inner zip's are not."""
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as z:
         z.writestr("skipped.bin", b"s" * 50_000)
         z.writestr("deep.png", _png(6))
-    archive = tmp_path / "a.zip"
+    archive = tmp_path / f"a.{kind}"
     noise = [(f"noise-{k}.bin", np.random.default_rng(k).bytes(300_000)) for k in range(3)]
-    _zip(archive, [*noise, ("inner.zip", inner.getvalue()), ("last.png", _png(7))])
+    (_zip if kind == "zip" else _tar)(
+        archive, [*noise, ("inner.zip", inner.getvalue()), ("last.png", _png(7))]
+    )
     members = _members(archive)
     read: list[int] = []
 
@@ -124,6 +142,8 @@ def test_a_zip_member_is_read_without_the_others(
         return data
 
     monkeypatch.setattr(zip_module, "read_member", counted)
+    monkeypatch.setattr(index_module, "read_member", counted)
+    monkeypatch.setattr(tar_module, "read_member", counted)
     again = reread(members[f"{archive}!/last.png"], FULL)
     assert again is not None and read == [len(_png(7))]
     read.clear()

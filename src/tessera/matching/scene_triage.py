@@ -344,19 +344,16 @@ def _lead_job(
                 state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
     db, scene, all_markers = state
     path, wanted = job
-    try:
-        labels = [label for _, label in wanted]
-        results = {r.path: r for r in expand_members(Path(path), labels, options)}
+    labels = [label for _, label in wanted]
+    found: dict[str, list[Related] | None] = {}
+    try:  # searched as read: one file's features in memory at a time
+        for f in expand_members(Path(path), labels, options):
+            if f.status == "ok" and "features-failed" not in f.flags:
+                found[f.path] = _guarded(db, scene, all_markers, f, gps_radius_m)
     except Exception:  # never expected (expand_members reports instead of raising)
-        results = {}
-    out: list[tuple[int, list[Related] | None]] = []
-    for i, label in wanted:
-        f = results.get(label)
-        if f is None or f.status != "ok" or "features-failed" in f.flags:
-            out.append((i, None))  # changed or unreadable since the verdicts
-        else:
-            out.append((i, _guarded(db, scene, all_markers, f, gps_radius_m)))
-    return out
+        pass
+    # a file not found: changed or unreadable since the verdicts
+    return [(i, found.get(label)) for i, label in wanted]
 
 
 def leads_stage(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tessera.errors import MediaError, UnreadableFile
 from tessera.media.sniff import sniff
-from tessera.pipeline.archives import Member, is_archive, iter_archive, reaches
+from tessera.pipeline.archives import Member, is_archive, iter_archive, member_index, reaches
 from tessera.pipeline.av import stream_digests
 from tessera.pipeline.fingerprint import hash_bytes, hash_file
 from tessera.pipeline.label import path_label
@@ -83,32 +83,43 @@ def expand_path(path: Path, options: ExpandOptions) -> list[FileResult]:
     return _fingerprinted(archive_parts(data[offset:], label, result, options), options)
 
 
-def expand_members(path: Path, labels: Collection[str], options: ExpandOptions) -> list[FileResult]:
+def expand_members(
+    path: Path, labels: Collection[str], options: ExpandOptions
+) -> Iterator[FileResult]:
     """The results of ``labels`` alone (members of the archive ``path``, or ``path``
-    itself), for a stage that reads some files of a seizure again: the archive's other
-    members are not fingerprinted, nor, in a zip, decompressed. A label not among the
-    results could not be read (or is not there any more). Anything but an archive
-    (a plain file, a picture with an archive appended) is expanded as usual."""
+    itself), one at a time, for a stage that reads some files of a seizure again: the
+    archive's other members are not fingerprinted, nor, in a zip or plain tar,
+    read (``archives.index`` leads to each). A label not among the results could not
+    be read (or is not there any more). Anything but an archive (a plain file, a
+    picture with an archive appended) is expanded as usual."""
     label = path_label(path)
     try:
         kind = is_archive(read_head(path)) if options.open_archives else None
     except MediaError:
         kind = None
     if kind is None:
-        return expand_path(path, options)
+        yield from expand_path(path, options)
+        return
     wanted = set(labels)
-    out: list[FileResult] = []
     try:
         if wanted - {label}:
-            members = iter_archive(path, label, options.archives, wanted=reaches(wanted))
+            index = member_index(path, label, options.archives) if kind in _INDEXED else None
+            members = (
+                index.read(wanted)
+                if index is not None
+                else iter_archive(path, label, options.archives, wanted=reaches(wanted))
+            )
             for member in members:
                 if member.path in wanted and member.ok and member.data is not None:
-                    out.append(hash_bytes(member.data, member.path, options.hash))
+                    yield hash_bytes(member.data, member.path, options.hash)
         if label in wanted:  # the archive itself: its digests, not its members again
-            out.append(disk_archive_result(path, label, kind))
+            yield disk_archive_result(path, label, kind)
     except MediaError:  # the archive cannot be opened (or read) now: what was read stands
-        pass
-    return out
+        return
+
+
+_INDEXED = ("zip", "tar")
+"""Formats whose members ``archives.index`` reaches without reading the others."""
 
 
 ARCHIVE_IN_MEMORY = 64 * 1024**2

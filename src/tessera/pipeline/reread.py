@@ -4,10 +4,11 @@ its 320-pixel keypoints could not tell from another shot of the place.
 
 Only what still holds what the first pass hashed (the same SHA-256) is read again,
 and only where one file can be reached alone: a file on disk, or a member of a zip
-on disk (its central directory leads to the member without decompressing the
-others; a zip inside it likewise). A member of a tar, 7z or compressed stream on disk
-is not: its archive would be decompressed again up to the member, once per verdict
-chunk that asks. The caller keeps what the first pass found when this gives None.
+or plain tar on disk (``archives.index``: the archive is walked once per process,
+then each member read directly; an archive inside it is read from that member). A
+member of a compressed tar, 7z or compressed stream on disk is not: its archive would
+be decompressed again up to the member, once per verdict chunk that asks. The caller
+keeps what the first pass found when this gives None.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from __future__ import annotations
 import hashlib
 
 from tessera.errors import MediaError
-from tessera.pipeline.archives import DEFAULT_LIMITS, SEPARATOR, ArchiveLimits, zip_member
+from tessera.pipeline.archives import (
+    DEFAULT_LIMITS,
+    SEPARATOR,
+    ArchiveLimits,
+    archive_member,
+)
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.label import parse_label
 from tessera.pipeline.options import HashOptions
@@ -27,7 +33,7 @@ def reread(
     f: FileResult, options: HashOptions, archives: ArchiveLimits = DEFAULT_LIMITS
 ) -> FileResult | None:
     """``f``'s file fingerprinted again with ``options``, or None when it is not a
-    readable file on disk or zip member any more, changed since, or fails to decode
+    readable file on disk or zip or tar member any more, changed since, or fails to decode
     now. ``archives``: the limits the first pass read its archive with."""
     if f.sha256 is None:
         return None
@@ -42,14 +48,14 @@ def reread(
 
 
 def _read(label: str, options: HashOptions, archives: ArchiveLimits) -> bytes | None:
-    """The bytes ``label`` names: a file, or a zip member ("a.zip!/b.jpg")."""
+    """The bytes ``label`` names: a file, or a zip or tar member ("a.zip!/b.jpg")."""
     path = parse_label(label)
     if path.is_file():
         return read_file(path, options.limits)
     top = _top_level(label)
     if top is None:
         return None
-    member = zip_member(parse_label(top), top, label, archives)
+    member = archive_member(parse_label(top), top, label, archives)
     return member.data if member is not None and member.ok else None
 
 

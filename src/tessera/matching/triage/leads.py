@@ -4,8 +4,8 @@ The verdicts need only hashes and a few keypoints; the leads (similar scenes,
 markers, same camera, nearby GPS) need full local features and metadata, which cost
 several times the hashing. So they are a stage of their own
 (``tessera.matching.scene_triage.leads_stage``) that reads the still-open files
-again, each top-level path once (an archive's open members together; a zip's in jobs
-of ``ZIP_MEMBERS_PER_JOB``), and of an archive only its open members.
+again, each top-level path once (an archive's open members together; a zip's or
+plain tar's in jobs of ``MEMBERS_PER_JOB``), and of an archive only its open members.
 """
 
 from __future__ import annotations
@@ -57,23 +57,24 @@ def lead_jobs(
             wanted.setdefault(top, []).append((i, f.path))
     jobs: list[LeadJob] = []
     for t, w in wanted.items():
-        step = ZIP_MEMBERS_PER_JOB if len(w) > ZIP_MEMBERS_PER_JOB and _is_zip(tops[t]) else len(w)
+        step = MEMBERS_PER_JOB if len(w) > MEMBERS_PER_JOB and _indexed(tops[t]) else len(w)
         jobs.extend((str(tops[t]), tuple(w[k : k + step])) for k in range(0, len(w), step))
     return jobs, lost
 
 
-ZIP_MEMBERS_PER_JOB = 16
-"""A zip's open members are read again in jobs of this many (its central directory
-reaches each member without decompressing the others), so the leads of a seizure
-packed as one zip are spread over the workers. Any other archive stays one job: each
-job would decompress it again up to its members."""
+MEMBERS_PER_JOB = 16
+"""A zip's or plain tar's open members are read again in jobs of this many (each
+worker walks the archive once, ``pipeline.archives.index``, then reads each member
+directly), so the leads of a seizure packed as one archive are spread over the
+workers. Any other archive stays one job: each job would decompress it again up to
+its members."""
 
 
-def _is_zip(path: Path) -> bool:
+def _indexed(path: Path) -> bool:
     try:
-        return is_archive(read_head(path)) == "zip"
+        return is_archive(read_head(path)) in ("zip", "tar")
     except MediaError:
         return False
 
 
-__all__ = ["ZIP_MEMBERS_PER_JOB", "lead_jobs", "top_level"]
+__all__ = ["MEMBERS_PER_JOB", "lead_jobs", "top_level"]

@@ -82,15 +82,17 @@ the thread.
 
 Modules
 -------
-``reader`` (the entry point, format dispatch), ``limits`` (the tree's limits and the
+``reader`` (the entry point, format dispatch), ``index`` (members of a zip or plain
+tar on disk reached by name, for second reads), ``limits`` (the tree's limits and the
 bounded reading that enforces them), ``tree`` (one nesting level; descending into
 nested archives), ``member``, ``names``, ``sniff``, ``classify``, and one module per
 format: ``zip``, ``tar``, ``compressed`` (gzip / bzip2 / xz) and ``sevenz``.
 """
 
+from tessera.pipeline.archives.index import archive_member, member_index
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits
 from tessera.pipeline.archives.member import HEAD_BYTES, SEPARATOR, ArchiveKind, Member
-from tessera.pipeline.archives.reader import iter_archive, reaches, zip_member
+from tessera.pipeline.archives.reader import iter_archive, reaches
 from tessera.pipeline.archives.sniff import is_archive
 
 __all__ = [
@@ -100,8 +102,9 @@ __all__ = [
     "ArchiveKind",
     "ArchiveLimits",
     "Member",
+    "archive_member",
     "is_archive",
     "iter_archive",
+    "member_index",
     "reaches",
-    "zip_member",
 ]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from tessera.errors import EmptyFile, MediaError, MediaTooLarge, UnsupportedMedia
+from tessera.errors import EmptyFile, MediaTooLarge, UnsupportedMedia
 from tessera.pipeline.archives.classify import classify
 from tessera.pipeline.archives.compressed import iter_stream
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits, Tree
@@ -47,7 +46,7 @@ def iter_archive(
             f"archive nested deeper than {limits.max_depth} levels", reason="archive-too-deep"
         )
     if isinstance(data_or_path, bytes):
-        kind = _archive_kind(data_or_path[:HEAD_BYTES])
+        kind = archive_kind(data_or_path[:HEAD_BYTES])
         source = io.BytesIO(data_or_path)
         return iter_source(
             source,
@@ -55,43 +54,9 @@ def iter_archive(
             ArchiveLevel(display_path, depth, Tree(limits), read=iter_source, wanted=wanted),
         )
     path = Path(data_or_path)
-    kind = _archive_kind(_read_head(path))
+    kind = archive_kind(_read_head(path))
     level = ArchiveLevel(display_path, depth, Tree(limits), read=iter_source, wanted=wanted)
     return _iter_path(path, kind, level)
-
-
-def zip_member(
-    path: str | os.PathLike[str],
-    display_path: str,
-    member: str,
-    limits: ArchiveLimits = DEFAULT_LIMITS,
-) -> Member | None:
-    """The member named ``member`` (a virtual path under ``display_path``, nested
-    archives included) of the zip file ``path``, read without decompressing the other
-    members of any zip on the way (their central directories name them); nested
-    archives of other formats are read whole, within ``limits``. None when ``path`` is
-    not a zip with a central directory (reaching a member would mean reading every
-    other) or names no such member; a refused or unreadable member comes back as the
-    error member a full read gives."""
-    path = Path(path)
-    try:
-        if _archive_kind(_read_head(path)) != "zip":
-            return None
-        with open(path, "rb") as fh:
-            try:
-                zipfile.ZipFile(fh).close()
-            except Exception:  # no central directory: only a walk of every local header
-                return None
-            fh.seek(0)
-            level = ArchiveLevel(
-                display_path, 0, Tree(limits), read=iter_source, wanted=reaches([member])
-            )
-            for m in iter_source(fh, "zip", level):
-                if m.path == member:
-                    return m
-    except (MediaError, OSError):
-        return None
-    return None
 
 
 def reaches(members: Iterable[str]) -> Callable[[str], bool]:
@@ -107,7 +72,7 @@ def reaches(members: Iterable[str]) -> Callable[[str], bool]:
     return on_the_way.__contains__
 
 
-def _archive_kind(head: bytes) -> ArchiveKind:
+def archive_kind(head: bytes) -> ArchiveKind:
     if not head:
         raise EmptyFile("empty file")
     kind = is_archive(head)

@@ -209,6 +209,10 @@ def iter_tar(
         mtime = utc(ti.mtime)
         refusal = _tar_refusal(ti, tree)
         path = names.path(ti.name, refused=refusal is not None)
+        if level.skips(path):  # tarfile seeks past its data (or reads it, compressed)
+            where = None if ti.sparse is not None else ti.offset_data
+            level.pass_over(Member(path, None, refusal, ti.size, mtime), where)
+            continue
         if refusal is not None:
             yield Member(path, None, refusal, ti.size, mtime)
             continue

@@ -16,6 +16,11 @@ from tessera.pipeline.archives.sniff import is_archive
 SourceReader = Callable[[IO[bytes], ArchiveKind, "ArchiveLevel"], Iterator[Member]]
 """Reads one archive of a known format at one level (injected: formats call back in)."""
 
+Passed = Callable[[Member, object], None]
+"""Told of a member a targeted read leaves unread: the member as a full read names it
+(no data; its refusal as ``error``, if any) and where its data lies, in the format's
+own terms (a zip's ``ZipInfo``, a tar member's data offset)."""
+
 
 @dataclass(frozen=True)
 class Container:
@@ -37,11 +42,20 @@ class ArchiveLevel:
     container: Container | None = None  # set when the archive is a member of another
     wanted: Callable[[str], bool] | None = field(default=None, kw_only=True)
     """Members (by virtual path) a targeted read needs; a reader that can reach a member
-    without decompressing the others (zip's central directory) skips the rest."""
+    without decompressing the others (zip's central directory, a tar's headers) skips
+    the rest."""
+    passed: Passed | None = field(default=None, kw_only=True)
+    """Where this level's skipped members are told of (``archives.index``); nested
+    levels do not inherit it."""
 
     def skips(self, path: str) -> bool:
         """Whether a targeted read can leave the member ``path`` unread."""
         return self.wanted is not None and not self.wanted(path)
+
+    def pass_over(self, member: Member, where: object) -> None:
+        """A member left unread by a targeted read (see ``Passed``)."""
+        if self.passed is not None:
+            self.passed(member, where)
 
     def error(self, error: MediaError) -> Member:
         """An error member for this archive as a whole."""

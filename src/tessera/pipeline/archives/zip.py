@@ -147,6 +147,7 @@ def iter_zip(fh: IO[bytes], level: ArchiveLevel) -> Iterator[Member]:
             )
             path = names.path(info.filename, refused=refusal is not None)
             if level.skips(path):  # named first: "#2" numbering as in a full read
+                level.pass_over(Member(path, None, refusal, info.file_size, mtime), info)
                 continue
             if refusal is not None:
                 yield Member(path, None, refusal, info.file_size, mtime)
