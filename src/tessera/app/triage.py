@@ -23,6 +23,7 @@ from tessera.matching.scene_triage import Related, SecondStage, leads_stage
 from tessera.matching.triage import TriageReport, triage
 from tessera.matching.triage.leads import lead_jobs
 from tessera.matching.triage.report import Match, RelatedMatch, SeriesHit, TriageItem
+from tessera.pipeline.archives import release_indexes
 from tessera.pipeline.options import ExpandOptions, HashOptions
 from tessera.pipeline.reread import reread
 from tessera.pipeline.result import FileResult
@@ -206,6 +207,7 @@ def run(
             )
         finally:
             progress.end()
+            release_indexes()  # the confirmation's (and one-process leads') archive index
         per_item: dict[int, int] = {}  # before redaction: owners learn of blind hits too
         for it in report.items:
             for media_id in {m.media_id for m in it.matches}:

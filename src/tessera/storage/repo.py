@@ -553,6 +553,9 @@ def feature_blobs(s: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int
             .join(Media, Media.id == FingerprintModel.media_id)
             .where(
                 FingerprintModel.algorithm == FEATURES_ALGORITHM,
+                # media_id alone first: SQLite reads a row value's IN by scanning every
+                # row of the algorithm (~90 ms a query at 100,000 pictures)
+                FingerprintModel.media_id.in_(sorted({m for m, _ in chunk})),
                 tuple_(FingerprintModel.media_id, FingerprintModel.position).in_(chunk),
                 Media.deleted_at.is_(None),
             )

@@ -89,7 +89,7 @@ nested archives), ``member``, ``names``, ``sniff``, ``classify``, and one module
 format: ``zip``, ``tar``, ``compressed`` (gzip / bzip2 / xz) and ``sevenz``.
 """
 
-from tessera.pipeline.archives.index import archive_member, member_index
+from tessera.pipeline.archives.index import archive_member, member_index, release_indexes
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits
 from tessera.pipeline.archives.member import HEAD_BYTES, SEPARATOR, ArchiveKind, Member
 from tessera.pipeline.archives.reader import iter_archive, reaches
@@ -107,4 +107,5 @@ __all__ = [
     "iter_archive",
     "member_index",
     "reaches",
+    "release_indexes",
 ]
