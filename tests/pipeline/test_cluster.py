@@ -11,9 +11,14 @@ An ingest that fails midway on the cluster resumes without duplicates or gaps.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
+import warnings
+import zipfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,13 @@ from tessera.demo.samples import synthetic_picture
 from tessera.errors import ConfigError
 from tessera.matching.triage import run as triage_run
 from tessera.pipeline import cluster as cluster_mod
+from tessera.pipeline import expand as expand_module
 from tessera.pipeline.cluster import map_on_cluster
+from tessera.pipeline.expand import expand_path
+from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.run import run_found
+from tessera.pipeline.walk import iter_files
+from tessera.pipeline.wire import decode
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -235,3 +246,97 @@ def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(cluster_mod, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
         list(map_on_cluster(str.encode, ["a"], address="tcp://127.0.0.1:9", on_crash=str.encode))
+
+
+def _png(seed: int) -> bytes:
+    rgb = np.asarray(synthetic_picture(96, 72, seed).convert("RGB"))
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_large_archive_is_spread_over_the_cluster_as_one_process_reads_it(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip and a plain tar read from disk (over ``ARCHIVE_IN_MEMORY``, lowered here)
+    go out in tasks of ``MEMBERS_PER_TASK`` first-level members (2 here) and come back
+    in pieces that together are exactly what one process gives: a name twice, a
+    refused name, a zip inside, a file that is no picture, a tar cut short (its
+    damage on the archive's own result). A tar.gz stays one task."""
+    monkeypatch.setattr(expand_module, "ARCHIVE_IN_MEMORY", 1_000)
+    monkeypatch.setattr(cluster_mod, "MEMBERS_PER_TASK", 2)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("deep.png", _png(9))
+        z.writestr("notes.txt", b"not media")
+    members = [
+        ("a.png", _png(1)),
+        ("a.png", _png(2)),
+        ("../up.png", _png(3)),
+        ("in/inner.zip", inner.getvalue()),
+        ("b.png", _png(4)),
+        ("c.txt", b"plain text " * 50),
+        ("d.png", _png(5)),
+    ]
+    folder = tmp_path / "seizure"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile: the duplicate name
+        with zipfile.ZipFile(folder / "a.zip", "w", zipfile.ZIP_STORED) as z:
+            for name, data in members:
+                z.writestr(name, data)
+    for name, mode in (("b.tar", "w"), ("c.tar.gz", "w:gz")):
+        with tarfile.open(folder / name, mode) as t:  # type: ignore[call-overload]
+            for member, data in members:
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    whole = (folder / "b.tar").read_bytes()
+    (folder / "d-cut.tar").write_bytes(whole[: whole.index(_png(4)) + 100])  # inside b.png
+    options = ExpandOptions()
+    groups = list(run_found(iter_files([folder]), options, workers=1, cluster=scheduler))
+    by_path: dict[str, list[Any]] = {}
+    for g in groups:
+        by_path.setdefault(g.label, []).append(g)
+    assert sorted(Path(p).name for p in by_path) == ["a.zip", "b.tar", "c.tar.gz", "d-cut.tar"]
+    for label, pieces in by_path.items():
+        one = expand_path(Path(label), options)
+        assert [r for g in pieces for r in g.results] == one, label
+        assert [g.complete for g in pieces] == [False] * (len(pieces) - 1) + [True]
+        if label.endswith(".tar.gz"):
+            assert len(pieces) == 1
+        elif not label.endswith("cut.tar"):  # 7 members in tasks of 2, then its own
+            assert len(pieces) == 5, label
+    cut = {r.path: r for r in expand_path(folder / "d-cut.tar", options)}
+    assert cut[str(folder / "d-cut.tar")].status == "error"
+    assert cut[str(folder / "d-cut.tar!/b.png")].reason == "truncated"
+    assert len(by_path[str(folder / "d-cut.tar")]) == 4  # 5 members in 3 tasks, its own
+
+
+def test_a_task_of_members_that_kills_its_workers_is_tried_member_by_member(
+    tmp_path: Path, scheduler: str
+) -> None:
+    """After ``KilledWorker``, a task of several members is run again one member at a
+    time (only the member that kills workers again is lost); one member alone is
+    ``worker-crashed``."""
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a.png", _png(1))
+        z.writestr("b.txt", b"text")
+    labels = (f"{path}!/a.png", f"{path}!/b.txt")
+    options = ExpandOptions()
+    work = partial(cluster_mod.run_task, options=options)
+    client = cluster_mod.connect(scheduler)
+    try:
+        again = cluster_mod._crashed_task(
+            cluster_mod.MembersTask(str(path), labels), client=client, work=work, on_crash=list
+        )
+        alone = cluster_mod._crashed_task(
+            cluster_mod.MembersTask(str(path), labels[:1]), client=client, work=work, on_crash=list
+        )
+    finally:
+        client.close()
+    one = [r for r in expand_path(path, options) if r.path in labels]
+    assert decode(again) == one
+    [crashed] = decode(alone)
+    assert (crashed.path, crashed.status, crashed.reason) == (labels[0], "error", "worker-crashed")

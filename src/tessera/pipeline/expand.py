@@ -193,13 +193,32 @@ def _fingerprinted(
 
 
 def _with_errors(result: FileResult, errors: list[MediaError]) -> FileResult:
+    return with_errors(result, [(e.reason, e.message) for e in errors])
+
+
+def with_errors(result: FileResult, errors: list[tuple[str, str]]) -> FileResult:
+    """An archive's own result with the errors of the archive as a whole, as
+    (reason, message): the first reason, every message."""
     if not errors:
         return result
     return replace(
         result,
         status="error",
-        reason=errors[0].reason,
-        message="; ".join(e.message for e in errors),
+        reason=errors[0][0],
+        message="; ".join(message for _, message in errors),
+    )
+
+
+def member_results(members: Iterable[Member], options: ExpandOptions) -> list[FileResult]:
+    """Members of an archive (not the archive's own errors) fingerprinted, or their
+    error results, one result a path: what ``expand_path`` gives for them."""
+    return one_per_path(
+        [
+            _member_error(m)
+            if m.error is not None or m.data is None
+            else hash_bytes(m.data, m.path, options.hash)
+            for m in members
+        ]
     )
 
 
@@ -229,5 +248,7 @@ __all__ = [
     "disk_archive_result",
     "expand_members",
     "expand_path",
+    "member_results",
     "one_per_path",
+    "with_errors",
 ]

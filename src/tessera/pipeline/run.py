@@ -64,7 +64,8 @@ def run_found(
     than one worker its members are spread over them: ``tessera.pipeline.fanout``).
 
     ``cluster`` (a Dask scheduler address) runs the per-file work on that cluster's
-    workers instead of the local pool (``tessera.pipeline.cluster``). ``ahead`` more
+    workers instead of the local pool (``tessera.pipeline.cluster``; a large zip or
+    plain tar spread over them too). ``ahead`` more
     files are kept in flight than the local pool's own window: a consumer that stops to
     work on a batch of results (triage's verdict chunks) keeps the workers busy
     meanwhile (a cluster's window, per worker thread, is left as it is)."""
@@ -74,8 +75,7 @@ def run_found(
     if cluster:
         from tessera.pipeline.cluster import expand_on_cluster  # noqa: PLC0415 (dask on demand)
 
-        whole = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
-        expanded = ((results, True) for results in whole)
+        expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
     else:  # a large archive's members spread over the workers (tessera.pipeline.fanout)
         window = workers * IN_FLIGHT_PER_WORKER + ahead
         done = map_ordered(

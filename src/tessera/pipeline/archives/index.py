@@ -8,7 +8,7 @@ reads the open members, a few per job. A targeted read (``iter_archive`` with
 seizure packed as one archive spent longer finding its members than reading them.
 
 An index is built by one such walk, in which the readers tell where each member they
-pass over lies (``ArchiveLevel.passed``), and the process keeps the last one it
+pass over lies (``ArchiveLevel.passed``), and each thread keeps the last one it
 built: a zip's entries in its central directory, a tar member's data offset. The
 names (``#2`` numbering included), refusals and limits are those of the walk, so a
 member comes back as a full read gives it, nested archives read from it as usual.
@@ -19,6 +19,8 @@ reaching a member means decompressing what comes before it.
 from __future__ import annotations
 
 import os
+import tarfile
+import threading
 import zipfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -45,14 +47,19 @@ class MemberIndex:
     zf: zipfile.ZipFile | None
     places: dict[str, tuple[Member, object]]
     order: dict[str, int]
+    errors: tuple[MediaError, ...] = ()
+    """What the walk found wrong with the archive as a whole (a damaged end, too many
+    members): a full read reports it on the archive's own result."""
 
-    def read(self, labels: Collection[str]) -> Iterator[Member]:
+    def read(self, labels: Collection[str], *, whole: bool = False) -> Iterator[Member]:
         """The members ``labels`` name (nested ones read from their first-level
         archive), in archive order; a label the index does not lead to gives nothing.
-        Members of a nested archive that are not asked for may come too."""
+        Members of a nested archive that are not asked for may come too; with
+        ``whole``, a first-level member comes with everything nested in it, as in a
+        full read."""
         firsts = {f for f in (self._first(label) for label in labels) if f is not None}
         for path in sorted(firsts, key=self.order.__getitem__):
-            yield from self._member(path, labels)
+            yield from self._member(path, None if whole else labels)
 
     def close(self) -> None:
         if self.zf is not None:
@@ -70,7 +77,7 @@ class MemberIndex:
             at = label.find(SEPARATOR, at + 1)
         return None
 
-    def _member(self, path: str, labels: Collection[str]) -> Iterator[Member]:
+    def _member(self, path: str, labels: Collection[str] | None) -> Iterator[Member]:
         head, where = self.places[path]
         if head.error is not None or where is None:
             if head.error is not None:
@@ -82,7 +89,8 @@ class MemberIndex:
         except Exception as exc:  # a read error is the member's, as in a full read
             yield Member(path, None, classify(exc, "member"), head.size, head.mtime)
             return
-        level = ArchiveLevel(self.label, 0, tree, read=iter_source, wanted=reaches(labels))
+        wanted = None if labels is None else reaches(labels)
+        level = ArchiveLevel(self.label, 0, tree, read=iter_source, wanted=wanted)
         yield from emit(level, path, data, head.size, head.mtime)
 
     def _data(self, where: object, size: int | None, tree: Tree) -> bytes:
@@ -92,8 +100,8 @@ class MemberIndex:
         if isinstance(where, int) and size is not None:
             self.fh.seek(where)
             data = read_member(_Slice(self.fh, size), tree, charge=True)
-            if len(data) != size:
-                raise CorruptMedia("tar member ends before its declared size", reason="truncated")
+            if len(data) != size:  # as tarfile says it, so the member reads as in a walk
+                raise tarfile.ReadError("unexpected end of data")
             return data
         raise CorruptMedia("member cannot be reached in its archive", reason="corrupt")
 
@@ -144,8 +152,8 @@ def build_index(
             wanted=_never,
             passed=lambda m, where: places.__setitem__(m.path, (m, where)),
         )
-        for _ in iter_source(fh, kind, level):
-            pass  # only errors of the archive as a whole come: its places stand
+        walked = iter_source(fh, kind, level)
+        errors = [m.error for m in walked if m.path == label and m.error is not None]
     except Exception:
         if zf is not None:
             zf.close()
@@ -153,37 +161,46 @@ def build_index(
         return None
     if zf is not None:  # it opens the walk's entries; its own copy of them is not needed
         zf.filelist, zf.NameToInfo = [], {}
-    return MemberIndex(label, limits, fh, zf, places, {p: i for i, p in enumerate(places)})
+    order = {p: i for i, p in enumerate(places)}
+    return MemberIndex(label, limits, fh, zf, places, order, tuple(errors))
 
 
-_KEPT: dict[tuple[object, ...], MemberIndex] = {}
+class _Kept(threading.local):
+    """The index a thread keeps: its file position is the thread's own (a Dask
+    worker may run several threads)."""
+
+    def __init__(self) -> None:
+        self.indexes: dict[tuple[object, ...], MemberIndex] = {}
+
+
+_KEPT = _Kept()
 
 
 def member_index(
     path: str | os.PathLike[str], label: str, limits: ArchiveLimits = DEFAULT_LIMITS
 ) -> MemberIndex | None:
-    """``build_index``, kept by this process for the next call on the same archive
+    """``build_index``, kept by this thread for the next call on the same archive
     (same path, label and limits, and a file unchanged since: inode, size and time)."""
     try:
         st = os.stat(path)
     except OSError:
         return None
     key = (os.fspath(path), label, limits, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    index = _KEPT.get(key)
+    index = _KEPT.indexes.get(key)
     if index is None:
         release_indexes()
         index = build_index(path, label, limits)
         if index is not None:
-            _KEPT[key] = index
+            _KEPT.indexes[key] = index
     return index
 
 
 def release_indexes() -> None:
-    """Close the index this process keeps (its file and memory: ~1.1 KB a member of
+    """Close the index this thread keeps (its file and memory: ~1.1 KB a member of
     a zip, ~0.5 KB of a tar), for a long-lived process when its run is over."""
-    for index in _KEPT.values():
+    for index in _KEPT.indexes.values():
         index.close()
-    _KEPT.clear()
+    _KEPT.indexes.clear()
 
 
 def archive_member(
