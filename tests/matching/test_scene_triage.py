@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,54 @@ def test_region_search_and_marker_from_the_picture_itself(world: dict[str, Any])
     # each marker written is in the audit trail (the refused one is not)
     added = [e for e in _ok(home, "audit", "show", "--json") if e["action"] == "marker.add"]
     assert [e["target"] for e in added] == [f"media:{ids['graf1.png']}"] * 2
+
+
+def test_a_compressed_tar_s_leads_are_spread_and_those_of_the_loose_files(
+    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tar.gz's open members (more than ``STREAM_OVER``) are read once by a reader
+    process and searched one a job on the workers (one worker read and searched them
+    all): each member's leads are those of the same file loose."""
+    from tessera.app import App
+    from tessera.app import triage as triage_uc
+    from tessera.app.settings import Settings
+    from tessera.matching import scene_triage
+    from tests.app.test_coop import OP
+
+    names = ["roofs2.jpg", "fox2.png", "graf2.png", "sagrada2890.jpg", "office1.png"]
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    with tarfile.open(packed / "q.tar.gz", "w:gz") as t:
+        for k in range(4):
+            for name in names:
+                t.add(world["query"] / name, f"copy{k}/{name}")
+    read: list[int] = []
+    real = scene_triage.member_bytes
+
+    def counted(path: Path, labels: Any, options: Any) -> Any:
+        read.append(len(labels))
+        yield from real(path, labels, options)
+
+    monkeypatch.setattr(scene_triage, "member_bytes", counted)
+    single = tmp_path / "loose"
+    single.mkdir()
+    for name in names:
+        shutil.copy(world["query"] / name, single / name)
+    app = App(Settings.for_home(world["home"]))
+    try:
+        report = triage_uc.run(app, OP, [packed], workers=2, leads=True)
+        assert read == [20]
+        alone = triage_uc.run(app, OP, [single], workers=1, leads=True)
+    finally:
+        app.close()
+    loose = {
+        Path(it.file.path).name: sorted((r.media_id, r.relation) for r in it.related)
+        for it in alone.items
+    }
+    members = [it for it in report.items if "!/" in it.file.path]
+    assert len(members) == 20 and {it.status for it in members} == {"new"}
+    for it in members:
+        name = it.file.path.rsplit("/", 1)[-1]
+        assert sorted((r.media_id, r.relation) for r in it.related) == loose[name], name
+        assert loose[name], name  # each has a lead: the check is not vacuous
+    assert scene_triage.STREAM_OVER < 20

@@ -34,6 +34,8 @@ from tessera.features.scene import SceneMatch, match_pair
 from tessera.matching.scene_store import SceneStore
 from tessera.media.vpdq_file import blas_threads
 from tessera.pipeline.expand import expand_members
+from tessera.pipeline.fanout import member_bytes, streamed_archive
+from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import ExpandOptions
 from tessera.pipeline.pool import map_ordered
 from tessera.pipeline.result import FileResult
@@ -324,6 +326,79 @@ LeadJob = tuple[str, tuple[tuple[int, str], ...]]
 """A top-level path to read again and the (item index, label) of its files to search."""
 
 
+@dataclass(frozen=True)
+class _MemberLead:
+    """One member of an archive read by ``fanout.member_bytes``: its bytes to search."""
+
+    item: int
+    label: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """Files of an archive its reader did not give (unreadable now): no leads."""
+
+    items: tuple[int, ...]
+
+
+_Work = tuple[str, tuple[tuple[int, str], ...]] | _MemberLead | _Unread
+
+
+def _lead_work(job: _Work, **kw: Any) -> list[tuple[int, list[Related] | None]]:
+    """A leads job of any kind, in a worker (``_Unread`` in the main process)."""
+    if isinstance(job, _Unread):
+        return [(i, None) for i in job.items]
+    if isinstance(job, _MemberLead):
+        db, scene, all_markers = _worker_state(kw["state"], kw["url"], kw["folder"])
+        f = hash_bytes(job.data, job.label, kw["options"].hash)
+        if f.status != "ok" or "features-failed" in f.flags:
+            return [(job.item, None)]
+        return [(job.item, _guarded(db, scene, all_markers, f, kw["gps_radius_m"]))]
+    return _lead_job(job, **kw)
+
+
+def _is_unread(job: _Work) -> bool:
+    return isinstance(job, _Unread)
+
+
+def _spread(jobs: Sequence[LeadJob], options: ExpandOptions) -> Iterator[_Work]:
+    """The jobs, an archive without random access (a compressed tar, a 7z) with more
+    open members than ``STREAM_OVER`` read once by a reader process and each member
+    a job of its own (one worker would otherwise read and search them all)."""
+    for job in jobs:
+        path, wanted = job
+        if len(wanted) <= STREAM_OVER or not streamed_archive(Path(path)):
+            yield job
+            continue
+        index = {label: i for i, label in wanted}
+        for label, data in member_bytes(Path(path), list(index), options):
+            i = index.pop(label, None)
+            if i is None:
+                continue
+            yield (path, ((i, label),)) if data is None else _MemberLead(i, label, data)
+        if index:
+            yield _Unread(tuple(index.values()))
+
+
+STREAM_OVER = 16
+"""Open members of one archive above which the leads stage spreads them over the
+workers (``_spread``)."""
+
+
+def _worker_state(
+    state: tuple[Database, SceneStore, list[Marker]] | None, url: str, folder: str
+) -> tuple[Database, SceneStore, list[Marker]]:
+    if state is None:
+        state = _WORKER.get((url, folder))
+        if state is None:
+            db = Database(url)
+            scene = SceneStore(db, Path(folder), read_only=True)
+            with db.session() as s:
+                state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
+    return state
+
+
 def _lead_job(
     job: LeadJob,
     *,
@@ -335,14 +410,7 @@ def _lead_job(
 ) -> list[tuple[int, list[Related] | None]]:
     """Read one top-level path again (features, metadata; no PDQ) and search the files
     of it that the verdicts left open."""
-    if state is None:
-        state = _WORKER.get((url, folder))
-        if state is None:
-            db = Database(url)
-            scene = SceneStore(db, Path(folder), read_only=True)
-            with db.session() as s:
-                state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
-    db, scene, all_markers = state
+    db, scene, all_markers = _worker_state(state, url, folder)
     path, wanted = job
     labels = [label for _, label in wanted]
     found: dict[str, list[Related] | None] = {}
@@ -379,17 +447,19 @@ def leads_stage(
     read-only view of the scene index (saved by ``scene`` beforehand).
     """
     results: Iterator[list[tuple[int, list[Related] | None]]]
-    if workers > 1 and len(jobs) >= 2 * workers:
+    if workers > 1 and sum(len(wanted) for _, wanted in jobs) >= 2 * workers:
         scene.save()  # the workers open the files as they are now
         work = partial(
-            _lead_job,
+            _lead_work,
             state=None,
             url=db.url,
             folder=str(scene.folder),
             gps_radius_m=gps_radius_m,
             options=options,
         )
-        results = map_ordered(work, list(jobs), workers=workers, on_crash=_crashed_job)
+        results = map_ordered(
+            work, _spread(jobs, options), workers=workers, on_crash=_crashed_job, here=_is_unread
+        )
     else:
         with db.session() as s:
             state = (db, scene, list(markers.list_markers(s)))
@@ -429,8 +499,13 @@ def _lead_job_one_thread(job: LeadJob, **kw: Any) -> list[tuple[int, list[Relate
         return _lead_job(job, **kw)
 
 
-def _crashed_job(job: LeadJob) -> list[tuple[int, list[Related] | None]]:
-    return [(i, None) for i, _ in job[1]]  # the worker died: flagged, verdicts stand
+def _crashed_job(job: _Work) -> list[tuple[int, list[Related] | None]]:
+    """The worker died: its files flagged, their verdicts stand."""
+    if isinstance(job, _Unread):
+        return [(i, None) for i in job.items]
+    if isinstance(job, _MemberLead):
+        return [(job.item, None)]
+    return [(i, None) for i, _ in job[1]]
 
 
 __all__ = [

@@ -25,13 +25,13 @@ piece by ``one_per_path``).
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tessera.errors import MediaError
-from tessera.pipeline.archives import SEPARATOR
+from tessera.pipeline.archives import SEPARATOR, is_archive, iter_archive, reaches
 from tessera.pipeline.expand import (
     archive_on_disk,
     archive_parts,
@@ -42,6 +42,7 @@ from tessera.pipeline.expand import (
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.read import read_head
 from tessera.pipeline.result import FileResult
 
 
@@ -252,6 +253,83 @@ class _Reading:
     largest: int
 
 
+def streamed_archive(path: Path) -> bool:
+    """Whether ``path`` is an archive whose members only a forward read reaches (a
+    compressed tar, a 7z, a compressed stream): not a zip or plain tar, whose members
+    ``archives.index`` reaches directly."""
+    try:
+        kind = is_archive(read_head(path))
+    except MediaError:
+        return False
+    return kind is not None and kind not in ("zip", "tar")
+
+
+def member_bytes(
+    path: Path, labels: Collection[str], options: ExpandOptions
+) -> Iterator[tuple[str, bytes | None]]:
+    """The members ``labels`` of the archive ``path``, read once by a reader process
+    of their own (hostile content is parsed there, not here), in archive order: (label,
+    its bytes), or (label, None) for one over ``MEMBER_BYTES`` (the caller reads it
+    otherwise). A member that cannot be read now, or that a dead reader did not reach,
+    does not come. For a second stage over an archive without random access (a
+    compressed tar, a 7z): one decompression, its members on every worker."""
+    ctx = multiprocessing.get_context("forkserver")
+    receive, send = ctx.Pipe(duplex=False)
+    task = _Picking(path, path_label(path), tuple(labels), options, MEMBER_BYTES)
+    reader = ctx.Process(target=_read_members, args=(task, send), daemon=True)
+    reader.start()
+    send.close()
+    try:
+        while True:
+            try:
+                message = receive.recv()
+            except (EOFError, OSError):
+                break
+            if not (
+                isinstance(message, tuple)
+                and len(message) == 2
+                and isinstance(message[0], str)
+                and (message[1] is None or isinstance(message[1], bytes))
+            ):
+                break  # not what the reader sends: taken as the reader failing
+            yield message[0], message[1]
+    finally:
+        receive.close()
+        reader.join(timeout=5)
+        if reader.is_alive():  # abandoned (the run was stopped)
+            reader.kill()
+            reader.join()
+
+
+@dataclass(frozen=True)
+class _Picking:
+    """What ``member_bytes``'s reader is to read."""
+
+    path: Path
+    label: str
+    labels: tuple[str, ...]
+    options: ExpandOptions
+    largest: int
+
+
+def _read_members(task: _Picking, send: Connection) -> None:
+    wanted = set(task.labels)
+    try:
+        try:
+            members = iter_archive(
+                task.path, task.label, task.options.archives, wanted=reaches(wanted)
+            )
+            for m in members:
+                if m.path in wanted and m.ok and m.data is not None:
+                    send.send((m.path, m.data if len(m.data) <= task.largest else None))
+        except MediaError:  # the archive cannot be opened now: nothing more comes
+            pass
+    except (BrokenPipeError, EOFError):  # the main process stopped listening
+        pass
+    finally:
+        send.close()
+
+
 def _read_archive(task: _Reading, send: Connection) -> None:
     """The archive reader (its own process): each member's bytes (over
     ``task.largest`` bytes, its result), or the result of one refused or unreadable, in
@@ -289,6 +367,8 @@ __all__ = [
     "crashed_label",
     "is_ready",
     "jobs",
+    "member_bytes",
     "regroup",
     "run_job",
+    "streamed_archive",
 ]
