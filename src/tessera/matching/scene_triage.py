@@ -213,13 +213,7 @@ def _in_worker(
     item: tuple[int, FileResult], *, url: str, folder: str, gps_radius_m: float
 ) -> list[Related] | None:
     """Pool-worker entry: the database and a read-only scene store, opened once per process."""
-    state = _WORKER.get((url, folder))
-    if state is None:
-        db = Database(url)
-        scene = SceneStore(db, Path(folder), read_only=True)
-        with db.session() as s:
-            state = _WORKER[(url, folder)] = (db, scene, list(markers.list_markers(s)))
-    db, scene, all_markers = state
+    db, scene, all_markers = _worker_state(None, url, folder)
     return _guarded(db, scene, all_markers, item[1], gps_radius_m)
 
 
@@ -389,6 +383,7 @@ workers (``_spread``)."""
 def _worker_state(
     state: tuple[Database, SceneStore, list[Marker]] | None, url: str, folder: str
 ) -> tuple[Database, SceneStore, list[Marker]]:
+    """``state``, or this worker's database and read-only scene store, opened once."""
     if state is None:
         state = _WORKER.get((url, folder))
         if state is None:

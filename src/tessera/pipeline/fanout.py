@@ -25,10 +25,12 @@ piece by ``one_per_path``).
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from tessera.errors import MediaError
 from tessera.pipeline.archives import SEPARATOR, is_archive, iter_archive, reaches
@@ -155,21 +157,12 @@ def regroup(
 
 def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job]:
     label = path_label(path)
-    ctx = multiprocessing.get_context("forkserver")
-    receive, send = ctx.Pipe(duplex=False)
     task = _Reading(path, label, kind, options, MEMBER_BYTES)
-    reader = ctx.Process(target=_read_archive, args=(task, send), daemon=True)
-    reader.start()
-    send.close()
     held: Job | None = None  # one job back: only the next message says it was the last
     own = False
     previous: str | None = None
-    try:
-        while True:
-            try:
-                message = receive.recv()
-            except (EOFError, OSError):
-                break
+    with closing(_messages(_read_archive, task)) as messages:
+        for message in messages:
             job = _job(message)
             if job is None:  # not what the reader sends: take it as the reader failing
                 break
@@ -179,23 +172,40 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
             key = _first_level(held, label)
             if key != previous:
                 held, previous = _cut(held), key
-        if not own:  # the reader died before the archive's own result
-            lost = FileResult(
-                label,
-                "error",
-                reason="worker-crashed",
-                message="the archive reader process died; members after the last one "
-                "reported were not read",
-            )
-            if held is not None:
-                yield held
-            held = Ready((lost,))
-        assert held is not None
-        yield _as_last(held)
+    if not own:  # the reader died before the archive's own result
+        lost = FileResult(
+            label,
+            "error",
+            reason="worker-crashed",
+            message="the archive reader process died; members after the last one "
+            "reported were not read",
+        )
+        if held is not None:
+            yield held
+        held = Ready((lost,))
+    assert held is not None
+    yield _as_last(held)
+
+
+def _messages(target: Callable[[Any, Connection], None], task: object) -> Generator[object]:
+    """What a reader process running ``target(task, send)`` sends, until it ends (it is
+    stopped when the caller stops listening first: the run was stopped)."""
+    ctx = multiprocessing.get_context("forkserver")
+    receive, send = ctx.Pipe(duplex=False)
+    reader = ctx.Process(target=target, args=(task, send), daemon=True)
+    reader.start()
+    send.close()
+    try:
+        while True:
+            try:
+                message = receive.recv()
+            except (EOFError, OSError):
+                return
+            yield message
     finally:
         receive.close()
         reader.join(timeout=5)
-        if reader.is_alive():  # abandoned mid-archive (the run was stopped)
+        if reader.is_alive():
             reader.kill()
             reader.join()
 
@@ -273,32 +283,17 @@ def member_bytes(
     otherwise). A member that cannot be read now, or that a dead reader did not reach,
     does not come. For a second stage over an archive without random access (a
     compressed tar, a 7z): one decompression, its members on every worker."""
-    ctx = multiprocessing.get_context("forkserver")
-    receive, send = ctx.Pipe(duplex=False)
     task = _Picking(path, path_label(path), tuple(labels), options, MEMBER_BYTES)
-    reader = ctx.Process(target=_read_members, args=(task, send), daemon=True)
-    reader.start()
-    send.close()
-    try:
-        while True:
-            try:
-                message = receive.recv()
-            except (EOFError, OSError):
-                break
+    with closing(_messages(_read_members, task)) as messages:
+        for message in messages:
             if not (
                 isinstance(message, tuple)
                 and len(message) == 2
                 and isinstance(message[0], str)
                 and (message[1] is None or isinstance(message[1], bytes))
             ):
-                break  # not what the reader sends: taken as the reader failing
+                return  # not what the reader sends: taken as the reader failing
             yield message[0], message[1]
-    finally:
-        receive.close()
-        reader.join(timeout=5)
-        if reader.is_alive():  # abandoned (the run was stopped)
-            reader.kill()
-            reader.join()
 
 
 @dataclass(frozen=True)
