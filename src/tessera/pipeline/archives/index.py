@@ -210,7 +210,7 @@ def archive_member(
     limits: ArchiveLimits = DEFAULT_LIMITS,
 ) -> Member | None:
     """The member named ``member`` (a virtual path under ``display_path``, nested
-    archives included) of the zip or plain tar ``path``, through the process's index
+    archives included) of the zip or plain tar ``path``, through this thread's index
     of it: no other member of it is read. None when ``path`` has no index (another
     format, a zip without central directory) or it names no such member; a refused or
     unreadable member comes back as the error member a full read gives."""
