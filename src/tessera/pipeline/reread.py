@@ -4,7 +4,7 @@ its 320-pixel keypoints could not tell from another shot of the place.
 
 Only what still holds what the first pass hashed (the same SHA-256) is read again,
 and only where one file can be reached alone: a file on disk, or a member of a zip
-or plain tar on disk (``archives.index``: the archive is walked once per process,
+or plain tar on disk (``archives.index``: the archive is walked once per thread,
 then each member read directly; an archive inside it is read from that member). A
 member of a compressed tar, 7z or compressed stream on disk is not: its archive would
 be decompressed again up to the member, once per verdict chunk that asks. The caller

@@ -66,8 +66,9 @@ MEMBERS_PER_JOB = 16
 """A zip's or plain tar's open members are read again in jobs of this many (each
 worker walks the archive once, ``pipeline.archives.index``, then reads each member
 directly), so the leads of a seizure packed as one archive are spread over the
-workers. Any other archive stays one job: each job would decompress it again up to
-its members."""
+workers. Any other archive stays one job here (each job would decompress it again up
+to its members); the leads stage reads it once and spreads its members
+(``scene_triage.STREAM_OVER``)."""
 
 
 def _indexed(path: Path) -> bool:
