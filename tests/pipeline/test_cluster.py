@@ -199,7 +199,10 @@ def test_an_interrupted_triage_on_the_cluster_resumes(
     )
     assert code == 0, again
     assert again["summary"].pop("resumed") == {"files": 6, "leads": 0}  # three chunks of two
-    assert sorted(sent.read_text().split()) == [f"p{i}.jpg" for i in range(26, 30)]
+    # which files reached the workers, not how often: Dask runs a task at least once,
+    # and a task of the failed run still running when this one starts (these workers
+    # are threads of this process) calls the counting function too
+    assert sorted(set(sent.read_text().split())) == [f"p{i}.jpg" for i in range(26, 30)]
     whole["summary"].pop("resumed")
     assert _stable(again) == _stable(whole)
 
