@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import msgpack
 
 from tessera.errors import ConfigError
-from tessera.pipeline.archives import member_index
+from tessera.pipeline.archives import INDEXED, member_index
 from tessera.pipeline.expand import (
     archive_on_disk,
     disk_archive_result,
@@ -308,7 +308,7 @@ def _tasks(client: Any, paths: Iterable[Path], options: ExpandOptions) -> Iterat
     for path in paths:
         kind = archive_on_disk(path) if options.open_archives else None
         listing = None
-        if kind in ("zip", "tar"):
+        if kind in INDEXED:
             future = client.submit(list_remote, str(path), options, pure=False)
             try:
                 listing = _listing(future.result())

@@ -20,7 +20,14 @@ from pathlib import Path
 
 from tessera.errors import MediaError, UnreadableFile
 from tessera.media.sniff import sniff
-from tessera.pipeline.archives import Member, is_archive, iter_archive, member_index, reaches
+from tessera.pipeline.archives import (
+    INDEXED,
+    Member,
+    is_archive,
+    iter_archive,
+    member_index,
+    reaches,
+)
 from tessera.pipeline.av import stream_digests
 from tessera.pipeline.fingerprint import hash_bytes, hash_file
 from tessera.pipeline.label import path_label
@@ -103,7 +110,7 @@ def expand_members(
     wanted = set(labels)
     try:
         if wanted - {label}:
-            index = member_index(path, label, options.archives) if kind in _INDEXED else None
+            index = member_index(path, label, options.archives) if kind in INDEXED else None
             members = (
                 index.read(wanted)
                 if index is not None
@@ -116,10 +123,6 @@ def expand_members(
             yield disk_archive_result(path, label, kind)
     except MediaError:  # the archive cannot be opened (or read) now: what was read stands
         return
-
-
-_INDEXED = ("zip", "tar")
-"""Formats whose members ``archives.index`` reaches without reading the others."""
 
 
 ARCHIVE_IN_MEMORY = 64 * 1024**2

@@ -27,13 +27,13 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from tessera.errors import MediaError
-from tessera.pipeline.archives import SEPARATOR, is_archive, iter_archive, reaches
+from tessera.pipeline.archives import INDEXED, SEPARATOR, archive_format, iter_archive, reaches
 from tessera.pipeline.expand import (
     archive_on_disk,
     archive_parts,
@@ -44,7 +44,6 @@ from tessera.pipeline.expand import (
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
-from tessera.pipeline.read import read_head
 from tessera.pipeline.result import FileResult
 
 
@@ -158,7 +157,7 @@ def regroup(
 def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job]:
     label = path_label(path)
     task = _Reading(path, label, kind, options, MEMBER_BYTES)
-    held: Job | None = None  # one job back: only the next message says it was the last
+    held: MemberJob | Ready | None = None  # one back: the next message says if it was last
     own = False
     previous: str | None = None
     with closing(_messages(_read_archive, task)) as messages:
@@ -170,8 +169,8 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
                 yield held
             held, own = job, isinstance(job, Ready) and job.results[0].path == label
             key = _first_level(held, label)
-            if key != previous:
-                held, previous = _cut(held), key
+            if key != previous:  # a piece may end before it
+                held, previous = replace(held, cut=True), key
     if not own:  # the reader died before the archive's own result
         lost = FileResult(
             label,
@@ -184,7 +183,7 @@ def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job
             yield held
         held = Ready((lost,))
     assert held is not None
-    yield _as_last(held)
+    yield replace(held, last=True)
 
 
 def _messages(target: Callable[[Any, Connection], None], task: object) -> Generator[object]:
@@ -236,22 +235,6 @@ def _first_level(job: Job, label: str) -> str | None:
     return path[len(label) + len(SEPARATOR) :].split(SEPARATOR, 1)[0]
 
 
-def _cut(job: Job) -> Job:
-    if isinstance(job, MemberJob):
-        return MemberJob(job.label, job.data, job.last, cut=True)
-    if isinstance(job, Ready):
-        return Ready(job.results, job.last, cut=True)
-    return job
-
-
-def _as_last(job: Job) -> Job:
-    if isinstance(job, MemberJob):
-        return MemberJob(job.label, job.data, last=True, cut=job.cut)
-    if isinstance(job, Ready):
-        return Ready(job.results, last=True, cut=job.cut)
-    return job
-
-
 @dataclass(frozen=True)
 class _Reading:
     """What the archive reader is to read, and the largest member it hands on."""
@@ -267,11 +250,8 @@ def streamed_archive(path: Path) -> bool:
     """Whether ``path`` is an archive whose members only a forward read reaches (a
     compressed tar, a 7z, a compressed stream): not a zip or plain tar, whose members
     ``archives.index`` reaches directly."""
-    try:
-        kind = is_archive(read_head(path))
-    except MediaError:
-        return False
-    return kind is not None and kind not in ("zip", "tar")
+    kind = archive_format(path)
+    return kind is not None and kind not in INDEXED
 
 
 def member_bytes(

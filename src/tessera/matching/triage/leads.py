@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Container, Sequence
 from pathlib import Path
 
-from tessera.errors import MediaError
 from tessera.matching.scene_triage import LeadJob
-from tessera.pipeline.archives import is_archive
+from tessera.pipeline.archives import INDEXED, archive_format
 from tessera.pipeline.label import path_label
-from tessera.pipeline.read import read_head
 from tessera.pipeline.result import FileResult
 from tessera.pipeline.walk import iter_files
 
@@ -72,10 +70,7 @@ to its members); the leads stage reads it once and spreads its members
 
 
 def _indexed(path: Path) -> bool:
-    try:
-        return is_archive(read_head(path)) in ("zip", "tar")
-    except MediaError:
-        return False
+    return archive_format(path) in INDEXED
 
 
 __all__ = ["MEMBERS_PER_JOB", "lead_jobs", "top_level"]

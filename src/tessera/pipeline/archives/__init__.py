@@ -89,7 +89,13 @@ nested archives), ``member``, ``names``, ``sniff``, ``classify``, and one module
 format: ``zip``, ``tar``, ``compressed`` (gzip / bzip2 / xz) and ``sevenz``.
 """
 
-from tessera.pipeline.archives.index import archive_member, member_index, release_indexes
+from tessera.pipeline.archives.index import (
+    INDEXED,
+    archive_format,
+    archive_member,
+    member_index,
+    release_indexes,
+)
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits
 from tessera.pipeline.archives.member import HEAD_BYTES, SEPARATOR, ArchiveKind, Member
 from tessera.pipeline.archives.reader import iter_archive, reaches
@@ -98,10 +104,12 @@ from tessera.pipeline.archives.sniff import is_archive
 __all__ = [
     "DEFAULT_LIMITS",
     "HEAD_BYTES",
+    "INDEXED",
     "SEPARATOR",
     "ArchiveKind",
     "ArchiveLimits",
     "Member",
+    "archive_format",
     "archive_member",
     "is_archive",
     "iter_archive",

@@ -30,10 +30,24 @@ from typing import BinaryIO
 from tessera.errors import CorruptMedia, MediaError
 from tessera.pipeline.archives.classify import classify
 from tessera.pipeline.archives.limits import DEFAULT_LIMITS, ArchiveLimits, Tree, read_member
-from tessera.pipeline.archives.member import SEPARATOR, Member
+from tessera.pipeline.archives.member import SEPARATOR, ArchiveKind, Member
 from tessera.pipeline.archives.reader import archive_kind, iter_source, reaches
+from tessera.pipeline.archives.sniff import is_archive
 from tessera.pipeline.archives.tree import ArchiveLevel, emit
 from tessera.pipeline.read import read_head
+
+INDEXED: tuple[ArchiveKind, ...] = ("zip", "tar")
+"""The formats an index reaches members of directly (a zip through its central
+directory, a plain tar through its headers' data offsets)."""
+
+
+def archive_format(path: str | os.PathLike[str]) -> ArchiveKind | None:
+    """The archive format ``path``'s content says, or None (not an archive, or not
+    readable now)."""
+    try:
+        return is_archive(read_head(Path(path)))
+    except (MediaError, OSError):
+        return None
 
 
 @dataclass
@@ -132,7 +146,7 @@ def build_index(
         kind = archive_kind(read_head(Path(path)))
     except (MediaError, OSError):
         return None
-    if kind not in ("zip", "tar"):
+    if kind not in INDEXED:
         return None
     try:
         fh = open(path, "rb")  # noqa: SIM115 - kept open by the index, closed by close()
@@ -224,7 +238,9 @@ def archive_member(
 
 
 __all__ = [
+    "INDEXED",
     "MemberIndex",
+    "archive_format",
     "archive_member",
     "build_index",
     "member_index",
