@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tessera.pipeline.fanout import (
     MemberJob,
     PathJob,
     Ready,
+    SmallMembers,
     crashed_job,
     is_ready,
     jobs,
@@ -66,8 +68,19 @@ def on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _members(batch: list[Job]) -> list[str]:
-    return [j.label for j in batch if isinstance(j, MemberJob)]
+def _shipped(planned: list[Job]) -> dict[str, bytes]:
+    """The members whose bytes the jobs send to the pool, in order."""
+    sent: dict[str, bytes] = {}
+    for j in planned:
+        if isinstance(j, MemberJob):
+            sent[j.label] = j.data
+        elif isinstance(j, SmallMembers):
+            sent.update(j.members)
+    return sent
+
+
+def _members(planned: list[Job]) -> list[str]:
+    return list(_shipped(planned))
 
 
 def test_the_members_are_jobs_of_their_own_with_one_worker_s_results(
@@ -80,8 +93,8 @@ def test_the_members_are_jobs_of_their_own_with_one_worker_s_results(
     paths = sorted(p for p in root.iterdir())
     planned = list(jobs(paths, OPTIONS, fan_out=True))
     assert [type(j) for j in planned[:1]] == [PathJob]
-    zipped = [j for j in planned if isinstance(j, MemberJob) and "b.zip!/" in j.label]
-    tarred = [j for j in planned if isinstance(j, MemberJob) and "c.tar.gz!/" in j.label]
+    zipped = [m for m in _members(planned) if "b.zip!/" in m]
+    tarred = [m for m in _members(planned) if "c.tar.gz!/" in m]
     assert (len(zipped), len(tarred)) == (reads["b.zip"], reads["c.tar.gz"])
     assert f"{root}/b.zip!/in/inner.zip!/deep-2.png" in _members(planned)
     assert f"{root}/b.zip!/p/00.png#2" in _members(planned)
@@ -97,16 +110,26 @@ def crashy_job(job: Job) -> Done:
     """Worker function for the crash test: dies hard on a member named "crash"."""
     if isinstance(job, MemberJob) and "crash" in job.label:
         os._exit(1)  # what a native decoder crash looks like
+    if isinstance(job, SmallMembers) and any("crash" in label for label, _ in job.members):
+        os._exit(1)
     return run_job(job, OPTIONS)
 
 
 def test_a_member_that_kills_its_worker_costs_only_itself(on_disk: Path) -> None:
     """One worker's crash used to cost the whole archive (``worker-crashed`` for its
-    one path); now the member alone, the archive and its other members stay."""
+    one path); now the member alone, the archive and its other members stay, also
+    when it went to the pool with other small members (they are run again alone)."""
     root = on_disk
-    planned = jobs(sorted(root.iterdir()), OPTIONS, fan_out=True)
+    planned = list(jobs(sorted(root.iterdir()), OPTIONS, fan_out=True))
+    (batch,) = [j for j in planned if isinstance(j, SmallMembers) and "crash" in str(j.members)]
+    assert len(batch.members) > 1
     done = map_ordered(
-        crashy_job, planned, workers=2, on_crash=crashed_job, window=4, here=is_ready
+        crashy_job,
+        planned,
+        workers=2,
+        on_crash=partial(crashed_job, again=crashy_job),
+        window=4,
+        here=is_ready,
     )
     groups = [results for results, complete in regroup(done) if complete]
     assert len(groups) == 4
@@ -115,6 +138,33 @@ def test_a_member_that_kills_its_worker_costs_only_itself(on_disk: Path) -> None
     assert crashed == [f"{root}/b.zip!/crash-me.png"]
     assert by_path[f"{root}/b.zip"].status == "ok"
     assert by_path[f"{root}/b.zip!/p/11.png"].status == "ok"
+    others = [label for label, _ in batch.members if "crash" not in label]
+    assert others and all(by_path[label].reason != "worker-crashed" for label in others)
+
+
+def test_small_members_go_to_the_pool_together_within_bounds(
+    on_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small members travel in jobs of a few (a job's round trip would be most of
+    their cost), at most ``SMALL_JOB_MEMBERS``, in order; a member over
+    ``SMALL_MEMBER`` goes alone; the results are one worker's."""
+    monkeypatch.setattr(fanout, "SMALL_JOB_MEMBERS", 3)
+    monkeypatch.setattr(fanout, "SMALL_MEMBER", 200)
+    planned = list(jobs([on_disk / "b.zip"], OPTIONS, fan_out=True))
+    batches = [j for j in planned if isinstance(j, SmallMembers)]
+    assert batches and all(2 <= len(j.members) <= 3 for j in batches)
+    assert all(len(data) <= 200 for j in batches for _, data in j.members)
+    alone = [j for j in planned if isinstance(j, MemberJob)]
+    assert any(len(j.data) > 200 for j in alone)
+    assert (
+        _members(planned)
+        == [r.path for r in expand_module.expand_path(on_disk / "b.zip", OPTIONS) if r.sha256][
+            : len(_members(planned))
+        ]
+    )
+    done = [run_job(j, OPTIONS) for j in planned]
+    (whole,) = [results for results, complete in regroup(done) if complete]
+    assert whole == list(run_paths([on_disk / "b.zip"], OPTIONS, workers=1))
 
 
 def _reader_alive() -> bool:
@@ -147,7 +197,7 @@ def test_a_reader_that_dies_keeps_what_it_sent_and_says_so(
 def test_a_run_stopped_mid_archive_leaves_no_reader(on_disk: Path) -> None:
     root = on_disk
     planned = jobs([root / "b.zip"], OPTIONS, fan_out=True)
-    assert isinstance(next(planned), MemberJob) and _reader_alive()
+    assert isinstance(next(planned), (MemberJob, SmallMembers)) and _reader_alive()
     planned.close()
     assert not _reader_alive()
 
@@ -167,11 +217,14 @@ def test_small_archives_and_one_worker_are_not_fanned_out(tmp_path: Path) -> Non
     assert isinstance(planned[-1], Ready) and planned[-1].results[0].sha256 is not None
 
 
-def test_a_large_archive_comes_in_pieces_never_inside_a_nested_archive(on_disk: Path) -> None:
+def test_a_large_archive_comes_in_pieces_never_inside_a_nested_archive(
+    on_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Pieces of about ``piece`` results, as members are done (not all at the end):
     together the whole path's results; a nested archive's members in one piece (its
     damage may report its path twice, merged within a piece)."""
     root = on_disk
+    monkeypatch.setattr(fanout, "SMALL_JOB_MEMBERS", 2)  # jobs of 2 members: more cuts
     paths = sorted(root.iterdir())
     whole = list(regroup(run_job(j, OPTIONS) for j in jobs(paths, OPTIONS, fan_out=True)))
     assert all(complete for _, complete in whole) and len(whole) == 4
@@ -194,6 +247,7 @@ def test_run_found_hands_on_pieces_and_marks_the_last(
 ) -> None:
     root = on_disk
     monkeypatch.setattr(fanout, "PIECE", 4)
+    monkeypatch.setattr(fanout, "SMALL_JOB_MEMBERS", 2)
     groups = list(run_found(list(iter_files([root])), OPTIONS, workers=2))
     labels = [g.label for g in groups if g.complete]
     assert labels == [str(p) for p in sorted(root.iterdir())]
@@ -208,8 +262,8 @@ def test_a_large_member_is_fingerprinted_by_the_reader(
     pool's jobs in flight would each hold one), with the results one worker gives."""
     monkeypatch.setattr(fanout, "MEMBER_BYTES", 180)  # the zip's pictures: 141-209 bytes
     planned = list(jobs([on_disk / "b.zip"], OPTIONS, fan_out=True))
-    shipped = {j.label: len(j.data) for j in planned if isinstance(j, MemberJob)}
-    assert shipped and all(size <= 180 for size in shipped.values())
+    shipped = _shipped(planned)
+    assert shipped and all(len(data) <= 180 for data in shipped.values())
     ready = [r for j in planned if isinstance(j, Ready) for r in j.results]
     large = [r for r in ready if r.path.endswith(("/p/11.png", "deep-1.png")) and r.width]
     assert len(large) == 2  # fingerprinted by the reader

@@ -44,6 +44,7 @@ from tessera.pipeline.expand import (
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.label import path_label
 from tessera.pipeline.options import ExpandOptions
+from tessera.pipeline.pool import retry_alone
 from tessera.pipeline.result import FileResult
 
 
@@ -66,6 +67,16 @@ class MemberJob:
 
 
 @dataclass(frozen=True)
+class SmallMembers:
+    """Fingerprint several small members' bytes in a worker, one after the other
+    (``SMALL_MEMBER``: a job's own cost would be most of theirs)."""
+
+    members: tuple[tuple[str, bytes], ...]
+    last: bool = False
+    cut: bool = False  # a piece may end before its first member
+
+
+@dataclass(frozen=True)
 class Ready:
     """Results with nothing left to compute (a refused member, the archive's own)."""
 
@@ -74,7 +85,7 @@ class Ready:
     cut: bool = False
 
 
-Job = PathJob | MemberJob | Ready
+Job = PathJob | MemberJob | SmallMembers | Ready
 
 
 @dataclass(frozen=True)
@@ -98,12 +109,26 @@ bytes: at up to 512 MiB a member (``ArchiveLimits.max_member_bytes``) that could
 tens of GiB; at this size it stays under a GiB."""
 
 
+SMALL_MEMBER = 64 * 1024
+"""Members up to this size go to the pool together, up to ``SMALL_JOB_MEMBERS`` (and
+``SMALL_JOB_BYTES``) a job. A phone dump is mostly small files that are not pictures
+(databases, property lists, logs), each fingerprinted in well under a millisecond, while
+a job's round trip to a worker (pickling, the queues, the future) costs about 0.3 ms:
+one job each, that overhead was most of the dump's first pass."""
+
+SMALL_JOB_MEMBERS = 32
+SMALL_JOB_BYTES = 512 * 1024
+
+
 def run_job(job: Job, options: ExpandOptions) -> Done:
     """What a worker (or, for ``Ready``, the main process) makes of ``job``."""
     if isinstance(job, PathJob):
         return Done(expand_path(job.path, options), job.last)
     if isinstance(job, MemberJob):
         return Done([hash_bytes(job.data, job.label, options.hash)], job.last, job.cut)
+    if isinstance(job, SmallMembers):
+        results = [hash_bytes(data, label, options.hash) for label, data in job.members]
+        return Done(results, job.last, job.cut)
     return Done(list(job.results), job.last, job.cut)
 
 
@@ -118,11 +143,22 @@ def crashed_label(label: str) -> FileResult:
     )
 
 
-def crashed_job(job: Job) -> Done:
+def crashed_job(job: Job, again: Callable[[Job], Done] | None = None) -> Done:
+    """What a job whose work killed its worker (twice) comes back as. A job of several
+    members is run again by ``again`` (the pool's function) member by member, each in a
+    worker of its own, so that only a member that kills a worker again is
+    ``worker-crashed`` (without ``again``, all of them are)."""
     if isinstance(job, PathJob):
         return Done([crashed_label(path_label(job.path))], job.last)
     if isinstance(job, MemberJob):
         return Done([crashed_label(job.label)], job.last, job.cut)
+    if isinstance(job, SmallMembers):
+        alone: list[Job] = [MemberJob(label, data) for label, data in job.members]
+        if again is None:
+            results = [crashed_label(label) for label, _ in job.members]
+        else:
+            results = [r for done in retry_alone(alone, again, crashed_job) for r in done.results]
+        return Done(results, job.last, job.cut)
     return Done(list(job.results), job.last, job.cut)
 
 
@@ -157,20 +193,13 @@ def regroup(
 def _archive_jobs(path: Path, kind: str, options: ExpandOptions) -> Iterator[Job]:
     label = path_label(path)
     task = _Reading(path, label, kind, options, MEMBER_BYTES)
-    held: MemberJob | Ready | None = None  # one back: the next message says if it was last
+    held: MemberJob | SmallMembers | Ready | None = None  # one back: is it the last?
     own = False
-    previous: str | None = None
     with closing(_messages(_read_archive, task)) as messages:
-        for message in messages:
-            job = _job(message)
-            if job is None:  # not what the reader sends: take it as the reader failing
-                break
+        for job in _batched(_cut(_read_jobs(messages), label)):
             if held is not None:
                 yield held
             held, own = job, isinstance(job, Ready) and job.results[0].path == label
-            key = _first_level(held, label)
-            if key != previous:  # a piece may end before it
-                held, previous = replace(held, cut=True), key
     if not own:  # the reader died before the archive's own result
         lost = FileResult(
             label,
@@ -209,6 +238,57 @@ def _messages(target: Callable[[Any, Connection], None], task: object) -> Genera
             reader.join()
 
 
+def _read_jobs(messages: Iterable[object]) -> Iterator[MemberJob | Ready]:
+    """The reader's messages as jobs, until one is not what the reader sends (taken as
+    the reader failing)."""
+    for message in messages:
+        job = _job(message)
+        if job is None:
+            return
+        yield job
+
+
+def _cut(read: Iterable[MemberJob | Ready], label: str) -> Iterator[MemberJob | Ready]:
+    """``read`` with ``cut`` set on each job a piece may end before: the first of each
+    member of the archive itself (a nested archive's members all belong to it)."""
+    previous: str | None = None
+    for job in read:
+        key = _first_level(job, label)
+        yield job if key == previous else replace(job, cut=True)
+        previous = key
+
+
+def _batched(
+    jobs_: Iterable[MemberJob | Ready],
+) -> Iterator[MemberJob | SmallMembers | Ready]:
+    """``jobs_`` with runs of small members (``SMALL_MEMBER``) put together in
+    ``SmallMembers`` jobs, in order. A batch takes its first member's ``cut``: a piece
+    may end before it, never inside it."""
+    batch: list[MemberJob] = []
+    size = 0
+
+    def flush() -> Iterator[MemberJob | SmallMembers]:
+        if len(batch) == 1:
+            yield batch[0]
+        elif batch:
+            members = tuple((j.label, j.data) for j in batch)
+            yield SmallMembers(members, cut=batch[0].cut)
+        batch.clear()
+
+    for job in jobs_:
+        small = isinstance(job, MemberJob) and len(job.data) <= SMALL_MEMBER
+        if not small or len(batch) >= SMALL_JOB_MEMBERS or size >= SMALL_JOB_BYTES:
+            yield from flush()
+            size = 0
+        if not small:
+            yield job
+            continue
+        assert isinstance(job, MemberJob)
+        batch.append(job)
+        size += len(job.data)
+    yield from flush()
+
+
 def _job(message: object) -> MemberJob | Ready | None:
     """The job for one message of the reader (None for anything it does not send)."""
     if not isinstance(message, tuple) or len(message) != 3:
@@ -221,15 +301,10 @@ def _job(message: object) -> MemberJob | Ready | None:
     return None
 
 
-def _first_level(job: Job, label: str) -> str | None:
+def _first_level(job: MemberJob | Ready, label: str) -> str | None:
     """The archive's own member a job's result belongs to (a nested archive's members
     all belong to it), or None for the archive's own result."""
-    if isinstance(job, MemberJob):
-        path = job.label
-    elif isinstance(job, Ready):
-        path = job.results[0].path
-    else:
-        return None
+    path = job.label if isinstance(job, MemberJob) else job.results[0].path
     if not path.startswith(label + SEPARATOR):
         return None
     return path[len(label) + len(SEPARATOR) :].split(SEPARATOR, 1)[0]
@@ -338,6 +413,7 @@ __all__ = [
     "MemberJob",
     "PathJob",
     "Ready",
+    "SmallMembers",
     "crashed_job",
     "crashed_label",
     "is_ready",

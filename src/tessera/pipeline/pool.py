@@ -147,7 +147,7 @@ def _ordered_pool(
                     pool.shutdown(wait=False, cancel_futures=True)
                     retry: list[T] = [*(p for p, _ in pending), nxt]  # type: ignore[list-item]
                     pending.clear()
-                    yield from _retry_alone(retry, fn, on_crash)
+                    yield from retry_alone(retry, fn, on_crash)
                     pool = _new_pool(workers)
                     continue
                 pending.append((nxt, fut_new))  # type: ignore[arg-type]
@@ -160,14 +160,15 @@ def _ordered_pool(
                 pool.shutdown(wait=False, cancel_futures=True)
                 retry = [item, *(p for p, _ in pending)]
                 pending.clear()
-                yield from _retry_alone(retry, fn, on_crash)
+                yield from retry_alone(retry, fn, on_crash)
                 pool = _new_pool(workers)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _retry_alone(items: list[T], fn: Callable[[T], R], on_crash: Callable[[T], R]) -> Iterator[R]:
-    """Run each item in its own single-worker pool, so a crash names its item."""
+def retry_alone(items: list[T], fn: Callable[[T], R], on_crash: Callable[[T], R]) -> Iterator[R]:
+    """Run each item in its own single-worker pool, so a crash names its item
+    (``on_crash(item)``: what it comes back as)."""
     for item in items:
         with _new_pool(1) as solo:
             try:
@@ -182,4 +183,5 @@ __all__ = [
     "default_workers",
     "in_pool_worker",
     "map_ordered",
+    "retry_alone",
 ]

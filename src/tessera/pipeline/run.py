@@ -78,11 +78,12 @@ def run_found(
         expanded = expand_on_cluster(todo, options, address=cluster, on_crash=crashed)
     else:  # a large archive's members spread over the workers (tessera.pipeline.fanout)
         window = workers * IN_FLIGHT_PER_WORKER + ahead
+        work = partial(run_job, options=options)
         done = map_ordered(
-            partial(run_job, options=options),
+            work,
             jobs(todo, options, fan_out=workers > 1),
             workers=workers,
-            on_crash=crashed_job,
+            on_crash=partial(crashed_job, again=work),
             window=window,
             here=is_ready,
         )
