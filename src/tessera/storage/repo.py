@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
@@ -417,6 +417,38 @@ def media_by_digest(s: Session, algorithm: str, digests: Iterable[bytes]) -> dic
         for m in s.scalars(select(Media).where(column.in_(chunk), Media.deleted_at.is_(None))):
             out[getattr(m, algorithm)] = m
     return out
+
+
+@dataclass(frozen=True)
+class DigestHits:
+    """Stored media ids by the raw digest of each algorithm that found them."""
+
+    sha256: dict[bytes, int]
+    md5: dict[bytes, int]
+    sha1: dict[bytes, int]
+
+
+def media_ids_by_digests(
+    s: Session, sha256: Iterable[bytes], md5: Iterable[bytes], sha1: Iterable[bytes]
+) -> DigestHits:
+    """Exact lookup of many files by all three digests at once (raw bytes): one query
+    per 300 of each, SQLite answering the OR through each digest's index, where three
+    ``media_by_digest`` lookups cost three queries and ORM objects nobody reads (a
+    phone dump's 100,000 small files each pass through here)."""
+    wanted = (set(sha256), set(md5), set(sha1))
+    ordered = [sorted(w) for w in wanted]
+    hits = DigestHits({}, {}, {})
+    step = 300
+    for at in range(0, max(len(o) for o in ordered), step):
+        columns = (Media.sha256, Media.md5, Media.sha1)
+        terms = [c.in_(o[at : at + step]) for c, o in zip(columns, ordered, strict=True)]
+        rows = s.execute(select(Media.id, *columns).where(or_(*terms), Media.deleted_at.is_(None)))
+        for media_id, *found in rows:
+            outs = (hits.sha256, hits.md5, hits.sha1)
+            for digest, w, out in zip(found, wanted, outs, strict=True):
+                if digest is not None and bytes(digest) in w:
+                    out[bytes(digest)] = int(media_id)
+    return hits
 
 
 def fingerprints_after(

@@ -19,26 +19,24 @@ def exact_matches(db: Database, items: Sequence[TriageItem]) -> ExactHits:
 
 
 def _exact(s: Session, items: Sequence[TriageItem]) -> ExactHits:
-    hashed = [it for it in items if it.file.sha256 and it.file.size]
-    by_sha = repo.media_by_digest(
-        s, "sha256", [bytes.fromhex(it.file.sha256 or "") for it in hashed]
+    hashed = [(i, it.file) for i, it in enumerate(items) if it.file.sha256 and it.file.size]
+    raw = {i: _raw(f.sha256, f.md5, f.sha1) for i, f in hashed}
+    found = repo.media_ids_by_digests(
+        s, (d[0] for d in raw.values()), (d[1] for d in raw.values()), (d[2] for d in raw.values())
     )
     exact: ExactHits = {}
-    for idx, it in enumerate(items):
-        f = it.file
-        if f.sha256 and f.size and (m := by_sha.get(bytes.fromhex(f.sha256))) is not None:
-            exact[idx] = (m.id, "sha256")
-    rest = [i for i, it in enumerate(items) if i not in exact and it.file.sha256 and it.file.size]
-    by_md5 = repo.media_by_digest(s, "md5", [bytes.fromhex(items[i].file.md5 or "") for i in rest])
-    by_sha1 = repo.media_by_digest(
-        s, "sha1", [bytes.fromhex(items[i].file.sha1 or "") for i in rest]
-    )
-    for i in rest:
-        f = items[i].file
-        m = by_md5.get(bytes.fromhex(f.md5 or "")) or by_sha1.get(bytes.fromhex(f.sha1 or ""))
-        if m is not None:
-            exact[i] = (m.id, "md5" if bytes.fromhex(f.md5 or "") in by_md5 else "sha1")
+    for i, (sha256, md5, sha1) in raw.items():
+        if (m := found.sha256.get(sha256)) is not None:
+            exact[i] = (m, "sha256")
+        elif (m := found.md5.get(md5)) is not None:
+            exact[i] = (m, "md5")
+        elif (m := found.sha1.get(sha1)) is not None:
+            exact[i] = (m, "sha1")
     return exact
+
+
+def _raw(*hexes: str | None) -> tuple[bytes, ...]:
+    return tuple(bytes.fromhex(h or "") for h in hexes)
 
 
 __all__ = ["ExactHits", "exact_matches"]
