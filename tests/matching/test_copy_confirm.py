@@ -37,6 +37,7 @@ from tessera.matching.triage.copies import (
     copy_check,
     shows_another_shot,
 )
+from tessera.pipeline import reread as reread_module
 from tessera.pipeline.fingerprint import hash_bytes
 from tessera.pipeline.options import HashOptions
 from tests.app.test_coop import OP
@@ -121,10 +122,14 @@ def test_other_shots_are_not_near_and_a_rotated_copy_is_confirmed(world: Any) ->
     assert "rotated 3 degrees" in str(match.detail.get("reason")), match.detail
 
 
-def test_other_shots_in_a_zip_are_read_again_and_not_near(world: Any, tmp_path: Path) -> None:
-    """The confirmation reads zip members again (a zip inside the zip too), so the
-    Boat shots packed are ``new`` as they are loose. A tar.gz member is not read again
-    (its archive would be decompressed up to it): the coarse copy stands, marked."""
+def test_other_shots_in_a_zip_are_read_again_and_not_near(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confirmation reads zip members again (a zip inside the zip too), and a small
+    tar.gz's (read again up to the member), so the Boat shots packed are ``new`` as
+    they are loose. A member of a tar.gz over ``reread.WALK_AGAIN`` is not read again
+    (its archive would be decompressed up to it for each copy): the coarse copy
+    stands, marked."""
     app, seizure = world
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as z:
@@ -145,9 +150,14 @@ def test_other_shots_in_a_zip_are_read_again_and_not_near(world: Any, tmp_path: 
     rotated = by_path[f"{zipped}!/photos/generated-rotate3.jpg"]
     (match,) = [m for m in rotated.matches if m.via == "local-features"]
     assert rotated.status == "near" and match.detail.get("confirmed") == "full-features"
-    tarred = by_path[f"{packed / 'boats.tar.gz'}!/boat-1.png"]
-    (match,) = [m for m in tarred.matches if m.via == "local-features"]
-    assert tarred.status == "near" and match.detail.get("confirmed") == UNCONFIRMED
+    tarred = f"{packed / 'boats.tar.gz'}!/boat-1.png"
+    assert by_path[tarred].status == "new", by_path[tarred].matches
+    monkeypatch.setattr(reread_module, "WALK_AGAIN", (packed / "boats.tar.gz").stat().st_size - 1)
+    (packed / "boats.zip").unlink()
+    report = triage_uc.run(app, OP, [packed], workers=1, leads=False)
+    (item,) = [it for it in report.items if it.file.path == tarred]
+    (match,) = [m for m in item.matches if m.via == "local-features"]
+    assert item.status == "near" and match.detail.get("confirmed") == UNCONFIRMED
 
 
 def _full_match(known: Path, copy: Path) -> SceneMatch:

@@ -151,17 +151,61 @@ def test_a_member_is_read_without_the_others(
     assert again is not None and read == [len(inner.getvalue()), len(_png(6))]
 
 
-def test_members_out_of_reach_or_changed_are_not_read(tmp_path: Path) -> None:
-    """A tar.gz member (reaching it would decompress what comes before), a zip whose
-    central directory is gone (only a walk of every member reaches it), a zip
-    changed since: None, and the caller keeps what it found."""
+def _tgz(path: Path, members: list[tuple[str, bytes]], mode: str = "w:gz") -> None:
+    with tarfile.open(path, mode) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("suffix", ["tar.gz", "tar.xz", "zip-without-directory"])
+def test_a_member_of_a_small_archive_without_direct_access_is_read_again(
+    tmp_path: Path, suffix: str
+) -> None:
+    """A compressed tar, or a zip whose central directory is gone, reaches a member
+    only by reading the archive again up to it: done for an archive the first pass read
+    whole (``WALK_AGAIN``), nested and ``#2`` members included."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("deep.png", _png(5))
+    members = [("x.png", _png(3)), ("x.png", _png(4)), ("in/inner.zip", inner.getvalue())]
+    archive = tmp_path / f"a.{suffix}"
+    if suffix.startswith("tar"):
+        _tgz(archive, members, "w:" + suffix.split(".")[1])
+    else:
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            _zip(archive, members)
+        whole = archive.read_bytes()
+        archive.write_bytes(whole[: whole.index(b"PK\x01\x02")])  # central directory cut off
+    found = _members(archive)
+    wanted = {
+        f"{archive}!/x.png": _png(3),
+        f"{archive}!/x.png#2": _png(4),
+        f"{archive}!/in/inner.zip!/deep.png": _png(5),
+    }
+    assert {label: found[label].sha256 for label in wanted} == {
+        label: hashlib.sha256(data).hexdigest() for label, data in wanted.items()
+    }
+    for label, data in wanted.items():
+        again = reread(found[label], FULL)
+        assert again is not None and again.path == label, label
+        assert again.sha256 == hashlib.sha256(data).hexdigest() and again.features is not None
+
+
+def test_members_out_of_reach_or_changed_are_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member of a tar.gz or of a zip without its central directory, over
+    ``WALK_AGAIN`` (it would be decompressed again up to the member for each copy to
+    confirm), a zip changed since, a tar.gz changed since: None, and the caller keeps
+    what it found."""
     tgz = tmp_path / "a.tar.gz"
-    with tarfile.open(tgz, "w:gz") as t:
-        info = tarfile.TarInfo("x.png")
-        info.size = len(data := _png(7))
-        t.addfile(info, io.BytesIO(data))
+    _tgz(tgz, [("x.png", _png(7))])
     (member,) = _members(tgz).values()
-    assert member.status == "ok" and reread(member, FULL) is None
+    assert member.status == "ok" and reread(member, FULL) is not None
+    monkeypatch.setattr(reread_module, "WALK_AGAIN", tgz.stat().st_size - 1)
+    assert reread(member, FULL) is None
 
     archive = tmp_path / "a.zip"
     _zip(archive, [("x.png", _png(8)), ("y.png", _png(9))])
@@ -170,8 +214,14 @@ def test_members_out_of_reach_or_changed_are_not_read(tmp_path: Path) -> None:
     whole = archive.read_bytes()
     archive.write_bytes(whole[: whole.rindex(b"PK\x01\x02")])  # central directory cut off
     assert _members(archive)[f"{archive}!/x.png"].sha256 == member.sha256  # a walk reads it
-    assert reread(member, FULL) is None
+    assert reread(member, FULL) is None  # over WALK_AGAIN
+    monkeypatch.setattr(reread_module, "WALK_AGAIN", archive.stat().st_size)
+    assert reread(member, FULL) is not None
     _zip(archive, [("x.png", _png(10))])
+    assert reread(member, FULL) is None
+    _tgz(tgz, [("x.png", _png(11))])
+    (member,) = _members(tgz).values()
+    _tgz(tgz, [("x.png", _png(12))])
     assert reread(member, FULL) is None
 
 

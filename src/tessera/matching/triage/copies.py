@@ -58,9 +58,9 @@ CONFIRMED = "full-features"
 
 UNCONFIRMED = "not-read-again"
 """``detail["confirmed"]`` of a copy that needed confirming but whose file could not be
-read again (gone, changed, or a member of a tar, 7z or compressed stream: see
-``tessera.pipeline.reread``): found by the 320-pixel keypoints alone, it may be
-another shot of the place."""
+read again (gone, changed, or a member of a compressed tar, 7z or compressed stream
+over 64 MiB: see ``tessera.pipeline.reread``): found by the 320-pixel keypoints
+alone, it may be another shot of the place."""
 
 Stored = Callable[[str], LocalFeatures | None]
 """A candidate's stored features by its document key (None: none stored any more)."""
