@@ -5,7 +5,10 @@ fingerprinted by one worker while the others idled: a seizure packed as one zip
 triaged at half speed on two cores, at an eighth on eight. A large archive (one read
 from disk, over ``expand.ARCHIVE_IN_MEMORY``) is now read by a process of its own,
 the archive reader, which sends each member's bytes as it reaches them; each
-member is one job of the pool. The archive is still read once, under one set of
+member is one job of the pool, or small ones a few to a job (``SmallMembers``: a
+phone dump's thousands of small files are each cheaper than a job's round trip; a
+job of several that kills its worker is run again member by member, so only the
+member that kills it again is lost). The archive is still read once, under one set of
 limits, by ``expand.archive_parts``, the code ``expand_path`` runs, so members,
 names, refusals and errors are the same; only their fingerprinting is spread.
 Hostile archive content is parsed in the reader, never in the main process, and a
