@@ -20,6 +20,7 @@ from tessera.pipeline.fanout import (
     PathJob,
     Ready,
     SmallMembers,
+    SmallPaths,
     crashed_job,
     is_ready,
     jobs,
@@ -112,6 +113,8 @@ def crashy_job(job: Job) -> Done:
         os._exit(1)  # what a native decoder crash looks like
     if isinstance(job, SmallMembers) and any("crash" in label for label, _ in job.members):
         os._exit(1)
+    if isinstance(job, SmallPaths | PathJob) and "crash" in str(job):
+        os._exit(1)
     return run_job(job, OPTIONS)
 
 
@@ -140,6 +143,57 @@ def test_a_member_that_kills_its_worker_costs_only_itself(on_disk: Path) -> None
     assert by_path[f"{root}/b.zip!/p/11.png"].status == "ok"
     others = [label for label, _ in batch.members if "crash" not in label]
     assert others and all(by_path[label].reason != "worker-crashed" for label in others)
+
+
+def _small_files(root: Path) -> list[Path]:
+    """A folder like an extracted phone dump: small files, a picture among them, one
+    file whose decoder kills its worker (``crashy_job``), and one over ``SMALL_MEMBER``."""
+    root.mkdir()
+    for k in range(40):
+        (root / f"f{k:02d}.txt").write_bytes(b"x" * (k + 1))
+    (root / "f20-a.png").write_bytes(gradient_png(70, 50))
+    (root / "f30-crash-me.png").write_bytes(gradient_png(50, 50))
+    (root / "zz-big.bin").write_bytes(os.urandom(fanout.SMALL_MEMBER + 1))
+    return sorted(root.iterdir())
+
+
+def test_small_files_go_to_the_pool_together_with_one_worker_s_results(tmp_path: Path) -> None:
+    """Small top-level files travel a few to a job (``SmallPaths``), in order, each
+    with its own complete group of results; the results are one worker's."""
+    paths = _small_files(tmp_path / "dump")
+    planned = list(jobs(paths, OPTIONS, fan_out=True))
+    batches = [j for j in planned if isinstance(j, SmallPaths)]
+    assert len(batches) >= 2 and all(len(b.paths) <= fanout.SMALL_JOB_MEMBERS for b in batches)
+    order: list[Path] = []
+    for j in planned:
+        order.extend(j.paths if isinstance(j, SmallPaths) else [j.path])  # type: ignore[union-attr]
+    assert order == paths  # in order, each once
+    assert isinstance(planned[-1], PathJob) and planned[-1].path == paths[-1]
+    assert all(isinstance(j, PathJob) for j in jobs(paths, OPTIONS, fan_out=False))
+    one_worker = list(run_paths(paths, OPTIONS, workers=1))
+    assert list(run_paths(paths, OPTIONS, workers=2)) == one_worker
+    groups = list(run_found(list(iter_files(paths)), OPTIONS, workers=2))
+    assert [g.label for g in groups] == [str(p) for p in paths] and all(g.complete for g in groups)
+
+
+def test_a_small_file_that_kills_its_worker_costs_only_itself(tmp_path: Path) -> None:
+    paths = _small_files(tmp_path / "dump")
+    planned = list(jobs(paths, OPTIONS, fan_out=True))
+    (batch,) = [j for j in planned if isinstance(j, SmallPaths) and "crash" in str(j)]
+    assert len(batch.paths) > 1
+    done = map_ordered(
+        crashy_job,
+        planned,
+        workers=2,
+        on_crash=partial(crashed_job, again=crashy_job),
+        window=4,
+        here=is_ready,
+    )
+    by_path = {r.path: r for results, complete in regroup(done) if complete for r in results}
+    assert [p for p, r in by_path.items() if r.reason == "worker-crashed"] == [
+        str(paths[0].parent / "f30-crash-me.png")
+    ]
+    assert len(by_path) == len(paths) and by_path[str(paths[0].parent / "f20-a.png")].pdq
 
 
 def test_small_members_go_to_the_pool_together_within_bounds(
@@ -206,7 +260,7 @@ def test_small_archives_and_one_worker_are_not_fanned_out(tmp_path: Path) -> Non
     root = tmp_path / "seizure"
     _seizure(root)
     paths = sorted(root.iterdir())
-    assert all(isinstance(j, PathJob) for j in jobs(paths, OPTIONS, fan_out=True))
+    assert all(isinstance(j, PathJob | SmallPaths) for j in jobs(paths, OPTIONS, fan_out=True))
     big = root / "big.zip"
     with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as z:
         z.writestr("noise.bin", os.urandom(expand_module.ARCHIVE_IN_MEMORY + 1))

@@ -70,6 +70,15 @@ class MemberJob:
 
 
 @dataclass(frozen=True)
+class SmallPaths:
+    """Expand several small top-level files in a worker, one after the other (an
+    extracted phone dump: a folder of thousands of small files)."""
+
+    paths: tuple[Path, ...]
+    last: bool = True
+
+
+@dataclass(frozen=True)
 class SmallMembers:
     """Fingerprint several small members' bytes in a worker, one after the other
     (``SMALL_MEMBER``: a job's own cost would be most of theirs)."""
@@ -88,7 +97,7 @@ class Ready:
     cut: bool = False
 
 
-Job = PathJob | MemberJob | SmallMembers | Ready
+Job = PathJob | SmallPaths | MemberJob | SmallMembers | Ready
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,9 @@ class Done:
     results: list[FileResult]
     last: bool
     cut: bool = False
+    per_path: tuple[int, ...] | None = None
+    """For a job of several whole paths (``SmallPaths``): how many of ``results`` are
+    each one's, in order."""
 
 
 PIECE = 64
@@ -127,6 +139,8 @@ def run_job(job: Job, options: ExpandOptions) -> Done:
     """What a worker (or, for ``Ready``, the main process) makes of ``job``."""
     if isinstance(job, PathJob):
         return Done(expand_path(job.path, options), job.last)
+    if isinstance(job, SmallPaths):
+        return _per_path([expand_path(path, options) for path in job.paths])
     if isinstance(job, MemberJob):
         return Done([hash_bytes(job.data, job.label, options.hash)], job.last, job.cut)
     if isinstance(job, SmallMembers):
@@ -153,6 +167,11 @@ def crashed_job(job: Job, again: Callable[[Job], Done] | None = None) -> Done:
     ``worker-crashed`` (without ``again``, all of them are)."""
     if isinstance(job, PathJob):
         return Done([crashed_label(path_label(job.path))], job.last)
+    if isinstance(job, SmallPaths):
+        if again is None:
+            return _per_path([[crashed_label(path_label(path))] for path in job.paths])
+        each: list[Job] = [PathJob(path) for path in job.paths]
+        return _per_path([done.results for done in retry_alone(each, again, crashed_job)])
     if isinstance(job, MemberJob):
         return Done([crashed_label(job.label)], job.last, job.cut)
     if isinstance(job, SmallMembers):
@@ -167,13 +186,39 @@ def crashed_job(job: Job, again: Callable[[Job], Done] | None = None) -> Done:
 
 def jobs(paths: Iterable[Path], options: ExpandOptions, *, fan_out: bool) -> Iterator[Job]:
     """The pool's jobs for ``paths`` in order: one per path, or with ``fan_out`` one
-    per member of each archive read from disk and, last, the archive's own result."""
+    per member of each archive read from disk and, last, the archive's own result,
+    and small files (``SMALL_MEMBER``) a few to a job, as small members are."""
+    small: list[Path] = []
+    size = 0
     for path in paths:
         kind = archive_on_disk(path) if fan_out and options.open_archives else None
-        if kind is None:
+        length = _size(path) if fan_out and kind is None else None
+        tiny = length is not None and length <= SMALL_MEMBER
+        if small and (not tiny or len(small) >= SMALL_JOB_MEMBERS or size >= SMALL_JOB_BYTES):
+            yield SmallPaths(tuple(small)) if len(small) > 1 else PathJob(small[0])
+            small, size = [], 0
+        if tiny:
+            small.append(path)
+            size += length or 0
+        elif kind is None:
             yield PathJob(path)
         else:
             yield from _archive_jobs(path, kind, options)
+    if small:
+        yield SmallPaths(tuple(small)) if len(small) > 1 else PathJob(small[0])
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:  # expand_path reports it
+        return None
+
+
+def _per_path(groups: list[list[FileResult]]) -> Done:
+    """The ``Done`` of a job of several whole paths, from each one's results."""
+    results = [r for group in groups for r in group]
+    return Done(results, True, per_path=tuple(len(group) for group in groups))
 
 
 def regroup(
@@ -184,6 +229,12 @@ def regroup(
     piece = PIECE if piece is None else piece
     group: list[FileResult] = []
     for d in done:
+        if d.per_path is not None:  # several whole paths (always between two paths)
+            at = 0
+            for n in d.per_path:
+                yield one_per_path(d.results[at : at + n]), True
+                at += n
+            continue
         if d.cut and len(group) >= piece:
             yield one_per_path(group), False
             group = []
@@ -417,6 +468,7 @@ __all__ = [
     "PathJob",
     "Ready",
     "SmallMembers",
+    "SmallPaths",
     "crashed_job",
     "crashed_label",
     "is_ready",
