@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import zipfile
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -118,6 +119,12 @@ def crashy_job(job: Job) -> Done:
     return run_job(job, OPTIONS)
 
 
+def _crashy_run(planned: list[Job]) -> Iterator[Done]:
+    """``planned`` on 2 workers with ``crashy_job``, crashes retried as ``run_found`` does."""
+    again = partial(crashed_job, again=crashy_job)
+    return map_ordered(crashy_job, planned, workers=2, on_crash=again, window=4, here=is_ready)
+
+
 def test_a_member_that_kills_its_worker_costs_only_itself(on_disk: Path) -> None:
     """One worker's crash used to cost the whole archive (``worker-crashed`` for its
     one path); now the member alone, the archive and its other members stay, also
@@ -126,14 +133,7 @@ def test_a_member_that_kills_its_worker_costs_only_itself(on_disk: Path) -> None
     planned = list(jobs(sorted(root.iterdir()), OPTIONS, fan_out=True))
     (batch,) = [j for j in planned if isinstance(j, SmallMembers) and "crash" in str(j.members)]
     assert len(batch.members) > 1
-    done = map_ordered(
-        crashy_job,
-        planned,
-        workers=2,
-        on_crash=partial(crashed_job, again=crashy_job),
-        window=4,
-        here=is_ready,
-    )
+    done = _crashy_run(planned)
     groups = [results for results, complete in regroup(done) if complete]
     assert len(groups) == 4
     by_path = {r.path: r for g in groups for r in g}
@@ -181,14 +181,7 @@ def test_a_small_file_that_kills_its_worker_costs_only_itself(tmp_path: Path) ->
     planned = list(jobs(paths, OPTIONS, fan_out=True))
     (batch,) = [j for j in planned if isinstance(j, SmallPaths) and "crash" in str(j)]
     assert len(batch.paths) > 1
-    done = map_ordered(
-        crashy_job,
-        planned,
-        workers=2,
-        on_crash=partial(crashed_job, again=crashy_job),
-        window=4,
-        here=is_ready,
-    )
+    done = _crashy_run(planned)
     by_path = {r.path: r for results, complete in regroup(done) if complete for r in results}
     assert [p for p, r in by_path.items() if r.reason == "worker-crashed"] == [
         str(paths[0].parent / "f30-crash-me.png")

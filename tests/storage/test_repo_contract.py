@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.features.local import LocalFeatures
@@ -207,27 +209,38 @@ def test_all_three_digests_looked_up_at_once_find_what_each_lookup_finds(db: Dat
     assert hashlib.sha256(b"never stored").digest() not in hits.sha256
 
 
-def test_all_three_digests_reach_their_rows_by_index_on_sqlite(db: Database) -> None:
-    """The OR of the three digests' IN lists is answered through each digest's index
-    (a scan of every medium would cost each verdict chunk the whole table)."""
+def _sqlite_plan(db: Database, table: str, call: Callable[[Session], object]) -> list[str]:
+    """SQLite's query plan of the one query on ``table`` that ``call`` makes."""
     if db.dialect != "sqlite":
         pytest.skip("SQLite's query planner (PostgreSQL plans by its statistics)")
     statements: list[tuple[str, Any]] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_a: Any) -> None:
-        if "FROM media" in statement:
+        if f"FROM {table}" in statement:
             statements.append((statement, params))
 
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
         with db.session() as s:
-            repo.media_ids_by_digests(s, [b"\1" * 32], [b"\2" * 16, b"\3" * 16], [b"\4" * 20])
+            call(s)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert len(statements) == 1
     statement, params = statements[0]
     with db.engine.connect() as conn:
-        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+        return [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+
+
+def test_all_three_digests_reach_their_rows_by_index_on_sqlite(db: Database) -> None:
+    """The OR of the three digests' IN lists is answered through each digest's index
+    (a scan of every medium would cost each verdict chunk the whole table)."""
+    plan = _sqlite_plan(
+        db,
+        "media",
+        lambda s: repo.media_ids_by_digests(
+            s, [b"\1" * 32], [b"\2" * 16, b"\3" * 16], [b"\4" * 20]
+        ),
+    )
     reads = [step for step in plan if "media" in step]
     assert reads and not any(step.startswith("SCAN media") for step in reads), plan
     assert {"sha256", "md5", "sha1"} <= {
@@ -329,23 +342,8 @@ def test_feature_blobs_finds_its_rows_by_media_id_on_sqlite(db: Database) -> Non
     """SQLite answers a (media id, position) row-value IN by scanning every row of the
     algorithm (~90 ms a verdict chunk at 100,000 stored pictures, whatever the chunk's
     size); the query must reach its rows through the (media id, ...) unique index."""
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite's query planner (PostgreSQL plans by its statistics)")
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_a: Any) -> None:
-        if "FROM fingerprint" in statement:
-            statements.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        with db.session() as s:
-            repo.feature_blobs(s, [(1, 0), (2, 0), (5, 3)])
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
-    assert len(statements) == 1
-    statement, params = statements[0]
-    with db.engine.connect() as conn:
-        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+    plan = _sqlite_plan(
+        db, "fingerprint", lambda s: repo.feature_blobs(s, [(1, 0), (2, 0), (5, 3)])
+    )
     reads = [step for step in plan if "fingerprint" in step]
     assert reads and all("media_id=?" in step for step in reads), plan
